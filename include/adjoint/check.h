@@ -1,0 +1,85 @@
+/*
+ * adjoint/check.h — gradient checking against finite differences.
+ *
+ * adj_gradcheck compares the adjoints that backward computes for every
+ * element of every input with central finite differences
+ *     (f(x + h e_i) - f(x - h e_i)) / 2h
+ * evaluated in double.  An element where the two one-sided differences
+ * disagree (a kink such as ReLU at 0, |x| at 0) is reported as a kink, not
+ * as a failure: the derivative is not defined there.
+ */
+#ifndef ADJOINT_CHECK_H
+#define ADJOINT_CHECK_H
+
+#include "core.h"
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Builds the scalar being checked from `n` input vars on tape `t`. */
+typedef adj_var *(*adj_gradcheck_fn)(adj_tape *t, adj_var *const *inputs, int n, void *user);
+
+/* One input of the function: shape and values (always given as doubles). */
+typedef struct adj_gradcheck_input {
+    int ndim;
+    int64_t shape[ADJ_MAX_DIMS];
+    const double *data;
+} adj_gradcheck_input;
+
+typedef struct adj_gradcheck_opts {
+    adj_dtype dtype; /* dtype of the analytic (backward) pass; the numeric
+                        pass is always double */
+    double eps;      /* finite-difference step h; 0 = 1e-6 (f64), 1e-3 (f32) */
+    double atol;     /* pass if |analytic - numeric| <= atol + rtol |numeric| */
+    double rtol;     /* 0,0 = 1e-7,1e-5 (f64) / 1e-4,2e-2 (f32) */
+} adj_gradcheck_opts;
+
+/* The result for one input: its worst element. */
+typedef struct adj_gradcheck_result {
+    size_t numel;
+    size_t worst_index;   /* flat row-major index of the worst element */
+    double analytic;      /* backward's adjoint there */
+    double numeric;       /* the central difference there */
+    double abs_err;
+    double rel_err;       /* abs_err / max(|numeric|, tiny) */
+    size_t kinks;         /* elements on a non-differentiable point (skipped) */
+    size_t first_kink;    /* index of the first of those, if any */
+    int passed;           /* every non-kink element within tolerance */
+} adj_gradcheck_result;
+
+#define ADJ_GRADCHECK_MAX_INPUTS 8
+
+typedef struct adj_gradcheck_report {
+    adj_status status;        /* ADJ_OK unless the function itself failed */
+    char message[256];        /* the failure, if status != ADJ_OK */
+    int n_inputs;
+    int passed;               /* every input passed */
+    double max_rel_err;       /* over every input */
+    double value;             /* f at the given point */
+    size_t evaluations;       /* how many times f was evaluated */
+    adj_gradcheck_result inputs[ADJ_GRADCHECK_MAX_INPUTS];
+} adj_gradcheck_report;
+
+/* Check fn at the point `in` (n <= ADJ_GRADCHECK_MAX_INPUTS inputs).  opts
+ * may be NULL (f64, default tolerances).  Fills *report; returns
+ * report->status (ADJ_OK even when the check fails: see report->passed). */
+adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n,
+                         const adj_gradcheck_input *in,
+                         const adj_gradcheck_opts *opts,
+                         adj_gradcheck_report *report);
+
+/* Check one op of the op table: random inputs from `seed` in the op's
+ * domain (away from kinks), shape case `shape_case` (0 .. count-1 of
+ * adj_gradcheck_op_cases), a random upstream adjoint, both dtypes' backward
+ * against double finite differences.  `describe` (may be NULL, >= 96
+ * bytes) receives the shapes checked, e.g. "(2,3) x (3,4)". */
+int adj_gradcheck_op_cases(adj_op op);
+adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
+                            adj_gradcheck_report *report, char *describe, size_t describe_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

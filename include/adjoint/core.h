@@ -1,0 +1,239 @@
+/*
+ * adjoint/core.h — status codes, the tape, variables, parameters.
+ *
+ * A tape records every operation a program runs on it (a Wengert list).
+ * Each operation returns an `adj_var *`: a node of the tape holding the
+ * value it computed.  `adj_backward(y)` seeds dy/dy = 1 and sweeps the tape
+ * once in reverse, accumulating the adjoint of every node that needs one.
+ *
+ *     adj_tape *t = adj_tape_new();
+ *     adj_var  *x = adj_scalar(t, 0.5);
+ *     adj_var  *f = adj_exp(adj_square(x));        // f = exp(x^2)
+ *     adj_backward(f);
+ *     printf("%g %g\n", adj_item(f), adj_grad_item(x)); // 1.284 1.284
+ *     adj_tape_free(t);
+ *
+ * Errors are values: an invalid call records a sticky error on the tape
+ * (status + message naming the op, the shapes and the call site), later ops
+ * on that tape do nothing, and `adj_backward` / `adj_tape_status` report it.
+ */
+#ifndef ADJOINT_CORE_H
+#define ADJOINT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum adj_status {
+    ADJ_OK = 0,
+    ADJ_EINVAL,   /* invalid argument: NULL, bad axis, bad size, bad label */
+    ADJ_ESHAPE,   /* shapes do not fit the op */
+    ADJ_EDTYPE,   /* inputs of one op have different dtypes */
+    ADJ_ETAPE,    /* a var from another tape, or from before a reset */
+    ADJ_ENOMEM,   /* allocation failed or the tape's memory limit was hit */
+    ADJ_EIO,      /* a file could not be opened, read or written */
+    ADJ_EFORMAT,  /* a file is truncated, corrupt or of the wrong kind */
+    ADJ_ENUMERIC, /* anomaly mode: a NaN or Inf appeared */
+    ADJ_ESTATE,   /* a call that does not fit the object's state */
+    ADJ_STATUS_COUNT
+} adj_status;
+
+/* Short English name of a status ("shape mismatch"); never NULL. */
+const char *adj_status_string(adj_status s);
+
+typedef enum adj_dtype { ADJ_F32 = 0, ADJ_F64 = 1 } adj_dtype;
+
+/* "f32" / "f64". */
+const char *adj_dtype_name(adj_dtype d);
+
+#define ADJ_MAX_DIMS 4
+
+/* ------------------------------------------------------------- allocator */
+
+/*
+ * Every byte adjoint allocates goes through an allocator.  The default
+ * wraps malloc/free.  `alloc` may return NULL: adjoint then reports
+ * ADJ_ENOMEM and leaves every object valid.  `size` is passed to `free`
+ * so counting allocators are easy to write.
+ */
+typedef struct adj_allocator {
+    void *(*alloc)(void *ctx, size_t size);
+    void (*free)(void *ctx, void *ptr, size_t size);
+    void *ctx;
+} adj_allocator;
+
+/* --------------------------------------------------------------- the tape */
+
+typedef struct adj_tape adj_tape;
+typedef struct adj_var adj_var;
+
+/* Empty tape using malloc.  NULL only if malloc fails. */
+adj_tape *adj_tape_new(void);
+/* Empty tape using `a` (copied) for all its memory; NULL if `a` fails. */
+adj_tape *adj_tape_new_with(const adj_allocator *a);
+/* Forget every node in O(1), keep the memory for reuse, clear the error.
+ * Every adj_var * of the tape becomes invalid. */
+void adj_tape_reset(adj_tape *t);
+/* Free the tape and everything recorded on it.  NULL is a no-op. */
+void adj_tape_free(adj_tape *t);
+
+/* ADJ_OK, or the first error recorded since creation or the last reset. */
+adj_status adj_tape_status(const adj_tape *t);
+/* What failed ("adj_matmul: shape mismatch: a (2,3) f64, b (4,5) f64
+ * [at model.c:42]"); "" when the status is ADJ_OK. */
+const char *adj_tape_message(const adj_tape *t);
+
+/* Called once when the first (sticky) error is recorded: lets a debugging
+ * user stop right there (set a breakpoint in the hook, or abort()). */
+typedef void (*adj_error_hook)(const adj_tape *t, adj_status s,
+                               const char *message, void *user);
+void adj_tape_set_error_hook(adj_tape *t, adj_error_hook hook, void *user);
+
+/* Cap the bytes the tape may hold (0 = no cap).  Going past it is a clean
+ * ADJ_ENOMEM on the tape; reset makes the tape usable again. */
+void adj_tape_set_limit(adj_tape *t, size_t bytes);
+
+/* Anomaly mode: check every forward value and every adjoint; the first NaN
+ * or Inf becomes an ADJ_ENUMERIC error naming the op, node and call site. */
+void adj_tape_set_anomaly(adj_tape *t, int on);
+
+typedef struct adj_tape_stats {
+    size_t nodes;         /* nodes recorded since the last reset */
+    size_t bytes_used;    /* arena bytes in use now */
+    size_t bytes_reserved;/* arena bytes owned (kept across resets) */
+    size_t high_water;    /* most bytes ever in use at once */
+    size_t allocations;   /* calls to the allocator since creation */
+} adj_tape_stats;
+void adj_tape_get_stats(const adj_tape *t, adj_tape_stats *out);
+
+/* Number of nodes recorded since the last reset. */
+size_t adj_tape_size(const adj_tape *t);
+/* Node `id` (0 = first recorded) or NULL if out of range. */
+adj_var *adj_tape_node(const adj_tape *t, size_t id);
+
+/* ------------------------------------------------------------- leaf vars */
+
+/* A double scalar (one element, 0 dims) that wants a gradient. */
+#define adj_scalar(...) adj_scalar_at(__VA_ARGS__, __FILE__, __LINE__)
+adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line);
+/* A leaf tensor (row-major, 0..4 dims) that wants a gradient; data is copied.
+ * data == NULL gives zeros.  Usage: adj_tensor_f64(t, 2, (int64_t[]){2, 3}, x) */
+#define adj_tensor_f64(...) adj_tensor_f64_at(__VA_ARGS__, __FILE__, __LINE__)
+#define adj_tensor_f32(...) adj_tensor_f32_at(__VA_ARGS__, __FILE__, __LINE__)
+/* Like the above, but no gradient flows into it. */
+#define adj_constant_f64(...) adj_constant_f64_at(__VA_ARGS__, __FILE__, __LINE__)
+#define adj_constant_f32(...) adj_constant_f32_at(__VA_ARGS__, __FILE__, __LINE__)
+adj_var *adj_tensor_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
+                           const char *file, int line);
+adj_var *adj_tensor_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
+                           const char *file, int line);
+adj_var *adj_constant_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
+                             const char *file, int line);
+adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
+                             const char *file, int line);
+/* General leaf: `data` points to numel values of `dtype`. */
+adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                     const void *data, int requires_grad, const char *file, int line);
+
+/* Same as the macros above, callable through a function pointer. */
+adj_var *(adj_scalar)(adj_tape *t, double value);
+adj_var *(adj_tensor_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data);
+adj_var *(adj_tensor_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data);
+adj_var *(adj_constant_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data);
+adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data);
+
+/* ------------------------------------------------------------- accessors */
+
+size_t adj_numel(const adj_var *v);      /* 0 for NULL */
+int adj_ndim(const adj_var *v);          /* 0..4; -1 for NULL */
+int64_t adj_dim(const adj_var *v, int axis); /* -1 if out of range */
+adj_dtype adj_var_dtype(const adj_var *v);
+adj_tape *adj_var_tape(const adj_var *v);
+size_t adj_var_id(const adj_var *v);     /* position on the tape */
+int adj_requires_grad(const adj_var *v);
+/* Value at flat row-major index i, converted to double; NaN if out of range. */
+double adj_value_at(const adj_var *v, size_t i);
+/* Adjoint at flat index i after backward; 0 where none flowed. */
+double adj_grad_at(const adj_var *v, size_t i);
+/* Value / adjoint of a one-element var; NaN if v does not hold one element. */
+double adj_item(const adj_var *v);
+double adj_grad_item(const adj_var *v);
+/* Raw row-major storage of the value (float * or double *) and of the
+ * adjoint (NULL where none flowed).  Owned by the tape. */
+const void *adj_data(const adj_var *v);
+const void *adj_grad_data(const adj_var *v);
+/* Copy the value / adjoint into `out` as doubles (numel entries). */
+adj_status adj_copy_value(const adj_var *v, double *out);
+adj_status adj_copy_grad(const adj_var *v, double *out);
+/* Write "(2,3)" into buf. */
+void adj_shape_string(const adj_var *v, char *buf, size_t size);
+
+/* -------------------------------------------------------------- backward */
+
+/* y must hold one element: seed dy/dy = 1 and sweep the tape in reverse.
+ * Adjoints of tape nodes are recomputed from zero on each call; adjoints
+ * of parameters accumulate (+=) until adj_params_zero_grad.
+ * Returns the tape's sticky error if there is one. */
+adj_status adj_backward(adj_var *y);
+/* Same with an explicit seed dL/dy (numel(y) doubles), for any shape. */
+adj_status adj_backward_seeded(adj_var *y, const double *seed);
+
+/* ------------------------------------------------------------ parameters */
+
+/*
+ * A parameter store owns trainable tensors of one dtype, their gradients
+ * and (for optimizers) state, each in one contiguous block: values first,
+ * then gradients, tensor after tensor in the order added.  Parameters live
+ * across tapes; `adj_param` puts one on a tape as a leaf whose adjoint
+ * accumulates straight into the store's gradient block.
+ */
+typedef struct adj_params adj_params;
+
+adj_params *adj_params_new(adj_dtype dtype);
+adj_params *adj_params_new_with(adj_dtype dtype, const adj_allocator *a);
+void adj_params_free(adj_params *p);
+/* Add a zero-filled tensor; returns its index >= 0, or -1 on error (see
+ * adj_params_message).  Adding moves the blocks: take data pointers and
+ * put parameters on tapes only after the last add. */
+int adj_params_add(adj_params *p, const char *name, int ndim, const int64_t *shape);
+adj_status adj_params_status(const adj_params *p);
+const char *adj_params_message(const adj_params *p);
+int adj_params_count(const adj_params *p);
+adj_dtype adj_params_dtype(const adj_params *p);
+size_t adj_params_numel(const adj_params *p);            /* all tensors */
+size_t adj_params_tensor_numel(const adj_params *p, int i);
+int adj_params_tensor_ndim(const adj_params *p, int i);
+const int64_t *adj_params_tensor_shape(const adj_params *p, int i);
+const char *adj_params_tensor_name(const adj_params *p, int i);
+/* Offset (in elements) of tensor i inside the value / gradient blocks. */
+size_t adj_params_offset(const adj_params *p, int i);
+/* The contiguous blocks (float * or double *, adj_params_numel entries). */
+void *adj_params_values(adj_params *p);
+void *adj_params_grads(adj_params *p);
+/* Tensor i's slice of those blocks. */
+void *adj_params_value(adj_params *p, int i);
+void *adj_params_grad(adj_params *p, int i);
+void adj_params_zero_grad(adj_params *p);
+/* Put parameter i on tape t as a leaf that wants a gradient. */
+#define adj_param(...) adj_param_at(__VA_ARGS__, __FILE__, __LINE__)
+adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line);
+adj_var *(adj_param)(adj_tape *t, adj_params *p, int i);
+
+/* ------------------------------------------------------------ threading */
+
+/* Threads BLIS may use for matrix products (process-wide BLIS setting). */
+void adj_set_threads(int n);
+
+/* Library version, "MAJOR.MINOR.PATCH". */
+const char *adj_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,221 @@
+/*
+ * adjoint/ops.h — the differentiable operations.
+ *
+ * Every op takes vars of one tape and one dtype (mixing f32 and f64 is an
+ * ADJ_EDTYPE error, never a conversion) and returns a new var on that tape.
+ * On error it records the sticky error on the tape and returns an inert var;
+ * if every argument is NULL there is no tape to record on and it returns
+ * NULL (which the next op or adj_backward reports as ADJ_EINVAL).
+ *
+ * Each op is a macro that passes the caller's file and line, so error
+ * messages and anomaly reports name the line of the user's program.  The
+ * macros are variadic, so compound literals such as (int64_t[]){2, 3}
+ * pass through them.  The same names also exist as functions (write
+ * `(adj_add)` to take one's address).
+ *
+ * Broadcasting (add, sub, mul, div): the operands have the same shape; or
+ * the second is a row vector — its shape equals the trailing dimensions of
+ * the first, e.g. (n) or (1,n) against (m,n) — repeated over the rows; or
+ * either operand holds one element and is repeated everywhere.  The
+ * gradient of a broadcast operand is summed back to its own shape.
+ */
+#ifndef ADJOINT_OPS_H
+#define ADJOINT_OPS_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ADJ_AT_ __FILE__, __LINE__
+
+/* ---------------------------------------------------------- arithmetic */
+/* y = a + b */
+#define adj_add(...) adj_add_at(__VA_ARGS__, ADJ_AT_)
+/* y = a - b */
+#define adj_sub(...) adj_sub_at(__VA_ARGS__, ADJ_AT_)
+/* y = a * b (elementwise) */
+#define adj_mul(...) adj_mul_at(__VA_ARGS__, ADJ_AT_)
+/* y = a / b (elementwise) */
+#define adj_div(...) adj_div_at(__VA_ARGS__, ADJ_AT_)
+/* y = -x */
+#define adj_neg(...) adj_neg_at(__VA_ARGS__, ADJ_AT_)
+/* y = c x */
+#define adj_scale(...) adj_scale_at(__VA_ARGS__, ADJ_AT_)
+
+/* --------------------------------------------------------- elementwise */
+/* y = e^x */
+#define adj_exp(...) adj_exp_at(__VA_ARGS__, ADJ_AT_)
+/* y = ln x (x <= 0 gives -inf / NaN as IEEE says) */
+#define adj_log(...) adj_log_at(__VA_ARGS__, ADJ_AT_)
+/* y = sqrt(x) */
+#define adj_sqrt(...) adj_sqrt_at(__VA_ARGS__, ADJ_AT_)
+/* y = x^2 */
+#define adj_square(...) adj_square_at(__VA_ARGS__, ADJ_AT_)
+/* y = x^p for a constant p */
+#define adj_pow(...) adj_pow_at(__VA_ARGS__, ADJ_AT_)
+/* y = |x|; d|x|/dx at 0 is taken as 0 */
+#define adj_abs(...) adj_abs_at(__VA_ARGS__, ADJ_AT_)
+/* y = sin x */
+#define adj_sin(...) adj_sin_at(__VA_ARGS__, ADJ_AT_)
+/* y = cos x */
+#define adj_cos(...) adj_cos_at(__VA_ARGS__, ADJ_AT_)
+
+/* --------------------------------------------------------- activations */
+/* y = 1 / (1 + e^-x), stable for any x */
+#define adj_sigmoid(...) adj_sigmoid_at(__VA_ARGS__, ADJ_AT_)
+/* y = tanh x */
+#define adj_tanh(...) adj_tanh_at(__VA_ARGS__, ADJ_AT_)
+/* y = max(x, 0); ReLU'(0) = 1 as the lecture notes define it */
+#define adj_relu(...) adj_relu_at(__VA_ARGS__, ADJ_AT_)
+/* y = x for x >= 0, slope * x otherwise (derivative 1 at 0) */
+#define adj_leaky_relu(...) adj_leaky_relu_at(__VA_ARGS__, ADJ_AT_)
+/* y = x for x >= 0, alpha (e^x - 1) otherwise (derivative 1 at 0) */
+#define adj_elu(...) adj_elu_at(__VA_ARGS__, ADJ_AT_)
+/* y = ln(1 + e^x), stable for any x; y' = sigmoid(x) */
+#define adj_softplus(...) adj_softplus_at(__VA_ARGS__, ADJ_AT_)
+
+/* -------------------------------------------------------- linear algebra */
+/* C = A B for 2-D A (m,k), B (k,n); BLIS forward and backward */
+#define adj_matmul(a, b) adj_matmul_at((a), (b), 0, 0, ADJ_AT_)
+/* C = op(A) op(B) with op = transpose where ta / tb is nonzero; the
+ * transposes are BLIS flags, never copies */
+#define adj_matmul_t(...) adj_matmul_at(__VA_ARGS__, ADJ_AT_)
+/* Z = X W^T + b: a dense layer on a batch, X (m,in), W (out,in), b (out)
+ * or NULL; one fused node (BLIS with transpose flag, bias in the same pass) */
+#define adj_linear(...) adj_linear_at(__VA_ARGS__, ADJ_AT_)
+/* Y = X^T for a 2-D X (a copy) */
+#define adj_transpose(...) adj_transpose_at(__VA_ARGS__, ADJ_AT_)
+/* same values, new shape with the same number of elements */
+#define adj_reshape(...) adj_reshape_at(__VA_ARGS__, ADJ_AT_)
+
+/* ---------------------------------------------------------- reductions */
+/* y = sum of all elements (one element) */
+#define adj_sum(...) adj_sum_at(__VA_ARGS__, ADJ_AT_)
+/* y = mean of all elements (one element) */
+#define adj_mean(...) adj_mean_at(__VA_ARGS__, ADJ_AT_)
+/* sum over one axis; the axis is removed from the shape; axis may be
+ * negative (-1 = last) */
+#define adj_sum_axis(...) adj_sum_axis_at(__VA_ARGS__, ADJ_AT_)
+/* mean over one axis, as adj_sum_axis */
+#define adj_mean_axis(...) adj_mean_axis_at(__VA_ARGS__, ADJ_AT_)
+
+/* ----------------------------------------------------- softmax and losses */
+/* y_i = e^{x_i} / sum_j e^{x_j} along the last axis (max-shifted) */
+#define adj_softmax(...) adj_softmax_at(__VA_ARGS__, ADJ_AT_)
+/* y_i = x_i - log sum_j e^{x_j} along the last axis */
+#define adj_log_softmax(...) adj_log_softmax_at(__VA_ARGS__, ADJ_AT_)
+/* mean over rows of (log sum_j e^{z_j} - z_label): fused from the logits
+ * (rows, classes) or (classes); labels[r] in [0, classes) is copied */
+#define adj_softmax_cross_entropy(...) adj_softmax_cross_entropy_at(__VA_ARGS__, ADJ_AT_)
+/* mean of (pred - target)^2 over all elements; same shapes */
+#define adj_mse(...) adj_mse_at(__VA_ARGS__, ADJ_AT_)
+/* mean of max(z,0) - z t + log(1 + e^-|z|) = BCE(sigmoid(z), t), stable */
+#define adj_bce_with_logits(...) adj_bce_with_logits_at(__VA_ARGS__, ADJ_AT_)
+
+/* ---------------------------------------- the functions behind the macros */
+adj_var *adj_add_at(adj_var *a, adj_var *b, const char *file, int line);
+adj_var *adj_sub_at(adj_var *a, adj_var *b, const char *file, int line);
+adj_var *adj_mul_at(adj_var *a, adj_var *b, const char *file, int line);
+adj_var *adj_div_at(adj_var *a, adj_var *b, const char *file, int line);
+adj_var *adj_neg_at(adj_var *x, const char *file, int line);
+adj_var *adj_scale_at(adj_var *x, double c, const char *file, int line);
+adj_var *adj_exp_at(adj_var *x, const char *file, int line);
+adj_var *adj_log_at(adj_var *x, const char *file, int line);
+adj_var *adj_sqrt_at(adj_var *x, const char *file, int line);
+adj_var *adj_square_at(adj_var *x, const char *file, int line);
+adj_var *adj_pow_at(adj_var *x, double p, const char *file, int line);
+adj_var *adj_abs_at(adj_var *x, const char *file, int line);
+adj_var *adj_sin_at(adj_var *x, const char *file, int line);
+adj_var *adj_cos_at(adj_var *x, const char *file, int line);
+adj_var *adj_sigmoid_at(adj_var *x, const char *file, int line);
+adj_var *adj_tanh_at(adj_var *x, const char *file, int line);
+adj_var *adj_relu_at(adj_var *x, const char *file, int line);
+adj_var *adj_leaky_relu_at(adj_var *x, double slope, const char *file, int line);
+adj_var *adj_elu_at(adj_var *x, double alpha, const char *file, int line);
+adj_var *adj_softplus_at(adj_var *x, const char *file, int line);
+adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line);
+adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line);
+adj_var *adj_transpose_at(adj_var *x, const char *file, int line);
+adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line);
+adj_var *adj_sum_at(adj_var *x, const char *file, int line);
+adj_var *adj_mean_at(adj_var *x, const char *file, int line);
+adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line);
+adj_var *adj_mean_axis_at(adj_var *x, int axis, const char *file, int line);
+adj_var *adj_softmax_at(adj_var *x, const char *file, int line);
+adj_var *adj_log_softmax_at(adj_var *x, const char *file, int line);
+adj_var *adj_softmax_cross_entropy_at(adj_var *logits, const int32_t *labels,
+                                      const char *file, int line);
+adj_var *adj_mse_at(adj_var *pred, adj_var *target, const char *file, int line);
+adj_var *adj_bce_with_logits_at(adj_var *z, adj_var *t, const char *file, int line);
+
+/* Plain functions with the ops' names, for function pointers. */
+adj_var *(adj_add)(adj_var *a, adj_var *b);
+adj_var *(adj_sub)(adj_var *a, adj_var *b);
+adj_var *(adj_mul)(adj_var *a, adj_var *b);
+adj_var *(adj_div)(adj_var *a, adj_var *b);
+adj_var *(adj_neg)(adj_var *x);
+adj_var *(adj_scale)(adj_var *x, double c);
+adj_var *(adj_exp)(adj_var *x);
+adj_var *(adj_log)(adj_var *x);
+adj_var *(adj_sqrt)(adj_var *x);
+adj_var *(adj_square)(adj_var *x);
+adj_var *(adj_pow)(adj_var *x, double p);
+adj_var *(adj_abs)(adj_var *x);
+adj_var *(adj_sin)(adj_var *x);
+adj_var *(adj_cos)(adj_var *x);
+adj_var *(adj_sigmoid)(adj_var *x);
+adj_var *(adj_tanh)(adj_var *x);
+adj_var *(adj_relu)(adj_var *x);
+adj_var *(adj_leaky_relu)(adj_var *x, double slope);
+adj_var *(adj_elu)(adj_var *x, double alpha);
+adj_var *(adj_softplus)(adj_var *x);
+adj_var *(adj_matmul)(adj_var *a, adj_var *b);
+adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb);
+adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b);
+adj_var *(adj_transpose)(adj_var *x);
+adj_var *(adj_reshape)(adj_var *x, int ndim, const int64_t *shape);
+adj_var *(adj_sum)(adj_var *x);
+adj_var *(adj_mean)(adj_var *x);
+adj_var *(adj_sum_axis)(adj_var *x, int axis);
+adj_var *(adj_mean_axis)(adj_var *x, int axis);
+adj_var *(adj_softmax)(adj_var *x);
+adj_var *(adj_log_softmax)(adj_var *x);
+adj_var *(adj_softmax_cross_entropy)(adj_var *logits, const int32_t *labels);
+adj_var *(adj_mse)(adj_var *pred, adj_var *target);
+adj_var *(adj_bce_with_logits)(adj_var *z, adj_var *t);
+
+/* ------------------------------------------------------- the op table */
+
+/* Every recorded node has one of these kinds.  ADJ_OP_LEAF is a tensor,
+ * constant or parameter; the rest are the ops above. */
+typedef enum adj_op {
+    ADJ_OP_LEAF = 0,
+    ADJ_OP_ADD, ADJ_OP_SUB, ADJ_OP_MUL, ADJ_OP_DIV, ADJ_OP_NEG, ADJ_OP_SCALE,
+    ADJ_OP_EXP, ADJ_OP_LOG, ADJ_OP_SQRT, ADJ_OP_SQUARE, ADJ_OP_POW, ADJ_OP_ABS,
+    ADJ_OP_SIN, ADJ_OP_COS,
+    ADJ_OP_SIGMOID, ADJ_OP_TANH, ADJ_OP_RELU, ADJ_OP_LEAKY_RELU, ADJ_OP_ELU,
+    ADJ_OP_SOFTPLUS,
+    ADJ_OP_MATMUL, ADJ_OP_LINEAR, ADJ_OP_TRANSPOSE, ADJ_OP_RESHAPE,
+    ADJ_OP_SUM, ADJ_OP_MEAN, ADJ_OP_SUM_AXIS, ADJ_OP_MEAN_AXIS,
+    ADJ_OP_SOFTMAX, ADJ_OP_LOG_SOFTMAX,
+    ADJ_OP_SOFTMAX_CE, ADJ_OP_MSE, ADJ_OP_BCE_LOGITS,
+    ADJ_OP_COUNT
+} adj_op;
+
+/* The op a node was recorded with. */
+adj_op adj_var_op(const adj_var *v);
+/* Short name ("matmul"); "?" for an out-of-range value. */
+const char *adj_op_name(adj_op op);
+/* Number of var inputs (for linear: 3, the bias may be NULL). */
+int adj_op_arity(adj_op op);
+/* The op's forward formula and its backward rule, for printing
+ * ("y = tanh(x)", "dx += dy (1 - y^2)"). */
+const char *adj_op_formula(adj_op op);
+const char *adj_op_rule(adj_op op);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,119 @@
+/*
+ * adjoint/optim.h — optimizers, gradient clipping, learning-rate schedules.
+ *
+ * An optimizer updates every tensor of a parameter store with one flat loop
+ * over its contiguous value and gradient blocks; its state (momentum,
+ * moments, accumulators) is kept in blocks of the same layout.  The update
+ * rules and their defaults are PyTorch's (torch.optim, 2.x):
+ *
+ *   SGD      g += wd θ; b = μ b + (1 - dampening) g (b = g at step 1);
+ *            g = nesterov ? g + μ b : b (when μ != 0); θ -= lr g
+ *   Adam     g += wd θ; m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²;
+ *            θ -= lr (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps)
+ *   AdamW    θ *= 1 - lr wd, then Adam without g += wd θ
+ *   RMSProp  g += wd θ; v = α v + (1-α) g²; (centered: a = α a + (1-α) g,
+ *            v̄ = v - a²); d = sqrt(v̄) + eps; μ > 0: b = μ b + g/d, θ -= lr b;
+ *            else θ -= lr g / d
+ *   AdaGrad  lr_t = lr / (1 + (t-1) lr_decay); g += wd θ; s += g²;
+ *            θ -= lr_t g / (sqrt(s) + eps)
+ *
+ * A step reads the gradients and leaves them as they are: zero them with
+ * adj_params_zero_grad before the next backward.
+ */
+#ifndef ADJOINT_OPTIM_H
+#define ADJOINT_OPTIM_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum adj_optim_kind {
+    ADJ_OPTIM_SGD = 0,
+    ADJ_OPTIM_ADAM,
+    ADJ_OPTIM_ADAMW,
+    ADJ_OPTIM_RMSPROP,
+    ADJ_OPTIM_ADAGRAD,
+    ADJ_OPTIM_COUNT
+} adj_optim_kind;
+
+typedef struct adj_optim_config {
+    adj_optim_kind kind;
+    double lr;
+    double weight_decay;    /* L2 (coupled) for all but AdamW (decoupled) */
+    double momentum;        /* SGD, RMSProp */
+    double dampening;       /* SGD */
+    int nesterov;           /* SGD; needs momentum > 0 and dampening 0 */
+    double beta1, beta2;    /* Adam, AdamW */
+    double eps;             /* Adam, AdamW, RMSProp, AdaGrad */
+    double alpha;           /* RMSProp smoothing */
+    int centered;           /* RMSProp */
+    double lr_decay;        /* AdaGrad */
+    double initial_accumulator; /* AdaGrad */
+} adj_optim_config;
+
+/* PyTorch's defaults for kind: SGD lr 1e-3, Adam lr 1e-3 betas (0.9,
+ * 0.999) eps 1e-8, AdamW the same with weight_decay 1e-2, RMSProp lr 1e-2
+ * alpha 0.99 eps 1e-8, AdaGrad lr 1e-2 eps 1e-10; everything else 0. */
+adj_optim_config adj_optim_defaults(adj_optim_kind kind);
+/* "sgd", "adam", "adamw", "rmsprop", "adagrad"; "?" out of range. */
+const char *adj_optim_name(adj_optim_kind kind);
+/* Name -> kind; ADJ_EINVAL for an unknown name. */
+adj_status adj_optim_parse(const char *name, adj_optim_kind *out);
+
+typedef struct adj_optim adj_optim;
+
+/* An optimizer for every tensor of p (p must not gain tensors afterwards:
+ * the state is sized at creation).  NULL for a NULL/empty store, an
+ * invalid config (negative lr, Nesterov without momentum...) or no
+ * memory; *status (may be NULL) says which. */
+adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_status *status);
+void adj_optim_free(adj_optim *o);
+/* One update of every parameter from its gradient.  ADJ_ESTATE if the
+ * store grew since adj_optim_new. */
+adj_status adj_optim_step(adj_optim *o);
+/* The learning rate used by the next step (for schedules). */
+void adj_optim_set_lr(adj_optim *o, double lr);
+double adj_optim_lr(const adj_optim *o);
+/* Steps taken so far. */
+int64_t adj_optim_steps(const adj_optim *o);
+const adj_optim_config *adj_optim_get_config(const adj_optim *o);
+
+/* ----------------------------------------------------------- clipping */
+
+/* g_i = min(max(g_i, -clip), clip) over the whole gradient block. */
+void adj_clip_grad_value(adj_params *p, double clip);
+/* If ||g||_2 > max_norm, g *= max_norm / ||g||_2 (the global norm over
+ * every tensor).  Returns the norm before clipping. */
+double adj_clip_grad_norm(adj_params *p, double max_norm);
+/* ||g||_2 over every tensor of p. */
+double adj_grad_norm(adj_params *p);
+
+/* ------------------------------------------------------- lr schedules */
+
+typedef enum adj_lr_kind {
+    ADJ_LR_CONSTANT = 0,
+    ADJ_LR_STEP,      /* lr = base gamma^floor(step / step_size) */
+    ADJ_LR_COSINE,    /* lr = min + (base - min)(1 + cos(pi step / total)) / 2,
+                         min after total steps */
+} adj_lr_kind;
+
+typedef struct adj_lr_schedule {
+    adj_lr_kind kind;
+    double base_lr;
+    int64_t step_size;  /* STEP */
+    double gamma;       /* STEP */
+    int64_t total;      /* COSINE: steps to reach min_lr */
+    double min_lr;      /* COSINE */
+    int64_t warmup;     /* any kind: the first `warmup` steps use
+                           lr * (step + 1) / warmup (0 = none) */
+} adj_lr_schedule;
+
+/* Learning rate for step `step` (0-based). */
+double adj_lr_at(const adj_lr_schedule *s, int64_t step);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,128 @@
+/*
+ * adjoint/teach.h — seeing the tape: tables, chain-rule traces, graphs,
+ * and the worked examples of the lecture notes.
+ *
+ *     adj_tape *t = adj_tape_new();
+ *     adj_var *x = adj_var_set_name(adj_scalar(t, 1.0), "x");
+ *     adj_var *a = adj_var_set_name(adj_square(x), "a");
+ *     adj_var *b = adj_var_set_name(adj_exp(a), "b");
+ *     adj_var *c = adj_var_set_name(adj_add(a, b), "c");
+ *     adj_var *d = adj_var_set_name(adj_sqrt(c), "d");
+ *     adj_backward_explain(d, stdout);   // each chain-rule step, in reverse
+ *     adj_tape_print(t, stdout);         // x = 1, a = x^2, ... with adjoints
+ *     adj_tape_dot(t, dotfile);          // for `dot -Tsvg`
+ *
+ * Printing never changes a value or an adjoint.  Numbers print with %g and
+ * a zero prints as 0, never -0.
+ */
+#ifndef ADJOINT_TEACH_H
+#define ADJOINT_TEACH_H
+
+#include "core.h"
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- names */
+
+/* Give v a name for printing ("a", "W1").  The string is copied onto the
+ * tape (it lives until the next reset); NULL clears the name.  Returns v,
+ * so a name can be given where the var is made:
+ *     adj_var *a = adj_var_set_name(adj_square(x), "a");
+ * On a NULL v, or when the tape is out of memory, nothing is named. */
+adj_var *adj_var_set_name(adj_var *v, const char *name);
+/* v's name, or NULL if it has none. */
+const char *adj_var_name(const adj_var *v);
+/* The last node recorded on t with this name, or NULL. */
+adj_var *adj_tape_find(const adj_tape *t, const char *name);
+
+/* -------------------------------------------------------------- printing */
+
+/*
+ * The tape as a table in recording order, one row per node: id, name,
+ * definition in terms of the inputs' names ("c = a + b"), input ids,
+ * shape, value and adjoint ("-" before backward or where no adjoint
+ * flows).  Tensors of up to 6 elements print in full; larger ones as
+ * "[min .. max] mean", so a 784-wide layer stays one row.
+ * Returns ADJ_EINVAL for a NULL argument, ADJ_EIO if writing fails.
+ */
+adj_status adj_tape_print(const adj_tape *t, FILE *out);
+
+/*
+ * Run adj_backward(y) and print the chain rule as it happens, node by node
+ * in reverse recording order.  For every edge from node c to its input a:
+ *     ∂f/∂a += ∂f/∂c · ∂c/∂a = 0.25930 × 1 = 0.25930
+ * with the local partial ∂c/∂a evaluated (and named where it is another
+ * node, e.g. ∂z2/∂a1 = w2 for z2 = w2 · a1); a node that feeds several
+ * others is marked, and when the sweep reaches it its adjoint is shown as
+ * the sum of its contributions.  Ops on tensors print their rule in matrix
+ * form (dA += dC · Bᵀ) with the shapes, and the contribution's values when
+ * it has at most 6 elements.  Returns adj_backward's status (the trace is
+ * printed only on success, the error message otherwise).
+ */
+adj_status adj_backward_explain(adj_var *y, FILE *out);
+
+/*
+ * Graphviz DOT of the tape: one node per tape node labelled with its name,
+ * op, shape, value and adjoint; leaves that want a gradient (inputs and
+ * parameters) are boxes, constants dashed boxes, intermediate results
+ * ellipses, the last node double-circled.  Edges go from input to use and
+ * carry the local partial derivative where both ends are scalars and a
+ * backward has run.  Render with `dot -Tsvg file.dot -o file.svg`.
+ * Returns ADJ_EINVAL for a NULL argument, ADJ_EIO if writing fails.
+ */
+adj_status adj_tape_dot(const adj_tape *t, FILE *out);
+
+/*
+ * Every named node as JSON:
+ *     {"nodes": [{"id": 0, "name": "x", "op": "leaf", "shape": [],
+ *                 "value": [1], "grad": [1.9282846854989]}, ...]}
+ * values with 17 significant digits; "grad" is null where no adjoint
+ * flowed.  all != 0 includes unnamed nodes too.
+ */
+adj_status adj_tape_json(const adj_tape *t, int all, FILE *out);
+
+/* ------------------------------------------------- the notes' examples */
+
+/*
+ * The worked examples of the lecture notes (E1 … E15), each a function
+ * that records itself on a tape with named nodes and returns the scalar
+ * it differentiates.  A knob is a number the example takes as input (x,
+ * a weight, a class, a case number), with its default.
+ */
+typedef struct adj_example_knob {
+    const char *name;     /* "x" */
+    double value;         /* the default */
+    const char *help;     /* "input" */
+} adj_example_knob;
+
+#define ADJ_EXAMPLE_MAX_KNOBS 8
+
+typedef struct adj_example {
+    const char *name;     /* "e02" */
+    const char *alias;    /* "sqrt-fanout" */
+    const char *title;    /* one line */
+    const char *notes;    /* what to look at, errata; may be NULL */
+    int nknobs;
+    adj_example_knob knobs[ADJ_EXAMPLE_MAX_KNOBS];
+    /* Record on t with knobs[nknobs]; return the scalar output (the tape's
+     * sticky error, if any, says what went wrong). */
+    adj_var *(*build)(adj_tape *t, const double *knobs);
+} adj_example;
+
+/* Number of examples, and example i (NULL if out of range). */
+int adj_example_count(void);
+const adj_example *adj_example_at(int i);
+/* By name ("e02", "e2", "2") or alias ("sqrt-fanout"); NULL if unknown. */
+const adj_example *adj_example_find(const char *name);
+/* Index of a knob by name, or -1. */
+int adj_example_knob_index(const adj_example *ex, const char *knob);
+/* Record ex on t with the given knobs (NULL = the defaults). */
+adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *knobs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

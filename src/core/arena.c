@@ -1,0 +1,128 @@
+/*
+ * The tape's arena: a list of blocks bump-allocated in order.  A reset
+ * rewinds to the first block; if the tape needed several blocks, reset
+ * replaces them by one block of their total size, so a loop of
+ * record -> backward -> reset stops allocating after its first iterations.
+ */
+#include "core/tape.h"
+
+#include <string.h>
+
+#define ALIGN 64u
+#define MIN_BLOCK ((size_t)64 * 1024)
+
+static size_t header_size(void) { return (sizeof(adj_block) + ALIGN - 1) & ~(size_t)(ALIGN - 1); }
+
+static adj_block *block_new(adj_tape *t, size_t size)
+{
+    size_t total = header_size() + size;
+    if (t->limit && t->reserved + total > t->limit)
+        return NULL;
+    adj_block *b = t->al.alloc(t->al.ctx, total + ALIGN);
+    if (!b)
+        return NULL;
+    t->allocations++;
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    t->reserved += total;
+    return b;
+}
+
+static void *block_base(adj_block *b)
+{
+    /* the usable area starts on an ALIGN boundary after the header */
+    uintptr_t p = (uintptr_t)b + header_size();
+    p = (p + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1);
+    return (void *)p;
+}
+
+void *adj_arena_alloc(adj_tape *t, size_t n)
+{
+    n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (n == 0)
+        n = ALIGN;
+    for (adj_block *b = t->cur; b; b = b->next) {
+        if (b->size - b->used >= n) {
+            void *p = (char *)block_base(b) + b->used;
+            b->used += n;
+            t->cur = b;
+            t->used += n;
+            if (t->used > t->high_water)
+                t->high_water = t->used;
+            return p;
+        }
+        /* later blocks are untouched since the last reset: try them */
+    }
+    size_t last = t->blocks ? t->reserved : 0;
+    size_t size = n > MIN_BLOCK ? n : MIN_BLOCK;
+    if (size < last)
+        size = last; /* grow geometrically */
+    adj_block *b = block_new(t, size);
+    if (!b && size > n)
+        b = block_new(t, n);
+    if (!b) {
+        adj_tape_fail(t, ADJ_ENOMEM,
+                      "out of memory: the tape could not get %zu bytes (%zu reserved%s)", n,
+                      t->reserved, t->limit ? ", limit reached" : "");
+        return NULL;
+    }
+    /* append after the current block so order stays first-fit */
+    if (!t->blocks) {
+        t->blocks = b;
+    } else {
+        adj_block *tail = t->cur ? t->cur : t->blocks;
+        while (tail->next)
+            tail = tail->next;
+        tail->next = b;
+    }
+    t->cur = b;
+    b->used = n;
+    t->used += n;
+    if (t->used > t->high_water)
+        t->high_water = t->used;
+    return block_base(b);
+}
+
+void *adj_arena_zalloc(adj_tape *t, size_t n)
+{
+    void *p = adj_arena_alloc(t, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+static void free_blocks(adj_tape *t, adj_block *b)
+{
+    while (b) {
+        adj_block *next = b->next;
+        size_t total = header_size() + b->size;
+        t->reserved -= total;
+        t->al.free(t->al.ctx, b, total + ALIGN);
+        b = next;
+    }
+}
+
+void adj_arena_reset(adj_tape *t)
+{
+    if (t->blocks && t->blocks->next) {
+        /* coalesce into one block holding everything the last pass used */
+        size_t want = 0;
+        for (adj_block *b = t->blocks; b; b = b->next)
+            want += b->size;
+        adj_block *old = t->blocks;
+        t->blocks = NULL;
+        free_blocks(t, old);
+        t->blocks = block_new(t, want); /* NULL is fine: allocated on demand */
+    }
+    for (adj_block *b = t->blocks; b; b = b->next)
+        b->used = 0;
+    t->cur = t->blocks;
+    t->used = 0;
+}
+
+void adj_arena_free(adj_tape *t)
+{
+    free_blocks(t, t->blocks);
+    t->blocks = t->cur = NULL;
+}

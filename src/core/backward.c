@@ -1,0 +1,146 @@
+/*
+ * The backward sweep.  Recording order is a topological order (an op can
+ * only use nodes recorded before it), so reverse-mode differentiation is
+ * one loop from the output down to node 0: when node y is reached, every
+ * node that used y has already added its contribution to y's adjoint, and
+ * y's own backward passes it on to y's inputs (the chain rule, with fan-out
+ * handled by accumulation).  No recursion, no sort, no depth limit.
+ */
+#include "core/tape.h"
+#include "ops/op.h"
+
+#include <math.h>
+#include <string.h>
+
+void *adj_grad_buf(adj_var *v)
+{
+    if (v->grad)
+        return v->grad;
+    if (v->numel == 1) {
+        v->inl_grad.d = 0.0; /* covers the float too */
+        v->grad = &v->inl_grad;
+        return v->grad;
+    }
+    v->grad = adj_arena_zalloc(v->tape, v->numel * adj_dsize(v->dtype));
+    return v->grad;
+}
+
+/*
+ * Before a second sweep on the same tape, the adjoints of the nodes this
+ * sweep will reach restart from zero; nodes outside y's graph keep theirs,
+ * and parameters' adjoints accumulate (they belong to the store).  One
+ * reverse pass marks what y depends on.
+ */
+static void clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
+{
+    y->mark = sweep;
+    for (size_t id = (size_t)y->id + 1; id-- > 0;) {
+        adj_var *v = adj_node_at(t, id);
+        if (v->mark != sweep)
+            continue;
+        if (v->grad && !(v->flags & ADJ_F_EXTGRAD))
+            memset(v->grad, 0, v->numel * adj_dsize(v->dtype));
+        for (int k = 0; k < 3; k++)
+            if (v->in[k])
+                v->in[k]->mark = sweep;
+    }
+}
+
+static int first_nonfinite(const adj_var *v, size_t *at)
+{
+    for (size_t i = 0; i < v->numel; i++) {
+        double g = v->dtype == ADJ_F64 ? ((double *)v->grad)[i] : ((float *)v->grad)[i];
+        if (!isfinite(g)) {
+            *at = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void check_backward(adj_tape *t, adj_var *y)
+{
+    for (int k = 0; k < 3; k++) {
+        adj_var *x = y->in[k];
+        size_t at;
+        if (!x || !x->grad || !(x->flags & ADJ_F_GRAD) || !first_nonfinite(x, &at))
+            continue;
+        adj_tape_fail(t, ADJ_ENUMERIC,
+                      "anomaly: backward of node %u (adj_%s) gave adjoint %g at element %zu of its "
+                      "input %d (node %u)%s%s%s%.0d%s",
+                      y->id, adj_op_table[y->op]->name, adj_grad_at(x, at), at, k, x->id,
+                      y->file ? " [at " : "", y->file ? y->file : "", y->file ? ":" : "",
+                      y->file ? y->line : 0, y->file ? "]" : "");
+        return;
+    }
+}
+
+adj_status adj_backward_seeded(adj_var *y, const double *seed)
+{
+    if (!y)
+        return ADJ_EINVAL;
+    adj_tape *t = y->tape;
+    if (t->status != ADJ_OK)
+        return t->status;
+    if ((y->flags & ADJ_F_INERT) || y->gen != t->gen || y->id >= t->nnodes) {
+        adj_tape_fail(t, ADJ_ETAPE, "adj_backward: the output var was recorded before adj_tape_reset");
+        return t->status;
+    }
+    if (!seed && y->numel != 1) {
+        char sh[64];
+        adj_fmt_shape(sh, sizeof sh, y->ndim, y->shape);
+        adj_tape_fail(t, ADJ_ESHAPE,
+                      "adj_backward: the output must hold one element, it has shape %s "
+                      "(reduce it with adj_sum or adj_mean, or use adj_backward_seeded)",
+                      sh);
+        return t->status;
+    }
+    if (t->sweeps++ > 0)
+        clear_reachable(t, y, t->sweeps);
+    else
+        y->mark = t->sweeps;
+
+    void *g = adj_grad_buf(y);
+    if (!g)
+        return t->status;
+    for (size_t i = 0; i < y->numel; i++) {
+        double s = seed ? seed[i] : 1.0;
+        if (y->dtype == ADJ_F64)
+            ((double *)g)[i] += s;
+        else
+            ((float *)g)[i] += (float)s;
+    }
+
+    const int anomaly = t->anomaly;
+    const uint32_t sweep = t->sweeps;
+    y->mark = sweep;
+    /* The sweep: chunk by chunk, node by node, from y down to node 0,
+     * visiting only the nodes y depends on (marked as they are reached). */
+    for (size_t c = y->id / ADJ_NODE_CHUNK + 1; c-- > 0;) {
+        adj_var *base = t->chunks[c];
+        size_t hi = c == y->id / ADJ_NODE_CHUNK ? y->id % ADJ_NODE_CHUNK : ADJ_NODE_CHUNK - 1;
+        for (size_t k = hi + 1; k-- > 0;) {
+            adj_var *v = &base[k];
+            if (v->mark != sweep || !(v->flags & ADJ_F_GRAD) || v->op == ADJ_OP_LEAF)
+                continue;
+            v->in[0]->mark = sweep;
+            if (v->in[1])
+                v->in[1]->mark = sweep;
+            if (v->in[2])
+                v->in[2]->mark = sweep;
+            if (!v->grad)
+                continue; /* reached, but no adjoint flowed into it */
+            adj_op_table[v->op]->backward(v);
+            if (t->status != ADJ_OK)
+                return t->status; /* scratch memory ran out */
+            if (anomaly) {
+                check_backward(t, v);
+                if (t->status != ADJ_OK)
+                    return t->status;
+            }
+        }
+    }
+    return ADJ_OK;
+}
+
+adj_status adj_backward(adj_var *y) { return adj_backward_seeded(y, NULL); }

@@ -1,0 +1,243 @@
+/*
+ * The parameter store: trainable tensors of one dtype in two contiguous
+ * blocks (values, gradients), so optimizers are flat loops and one
+ * all-reduce can cover every gradient.
+ */
+#include "core/tape.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 48
+
+typedef struct pinfo {
+    char name[NAME_MAX_LEN];
+    int ndim;
+    int64_t shape[ADJ_MAX_DIMS];
+    size_t offset, numel;
+} pinfo;
+
+struct adj_params {
+    adj_allocator al;
+    adj_dtype dtype;
+    pinfo *info;
+    int count, cap;
+    size_t numel, block_cap; /* elements used / allocated in each block */
+    void *values, *grads;
+    adj_status status;
+    char msg[256];
+};
+
+static void pfail(adj_params *p, adj_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void pfail(adj_params *p, adj_status s, const char *fmt, ...)
+{
+    p->status = s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+    va_end(ap);
+}
+
+adj_params *adj_params_new_with(adj_dtype dtype, const adj_allocator *a)
+{
+    if (dtype != ADJ_F32 && dtype != ADJ_F64)
+        return NULL;
+    if (!a || !a->alloc || !a->free)
+        a = &adj_default_allocator;
+    adj_params *p = a->alloc(a->ctx, sizeof *p);
+    if (!p)
+        return NULL;
+    memset(p, 0, sizeof *p);
+    p->al = *a;
+    p->dtype = dtype;
+    return p;
+}
+
+adj_params *adj_params_new(adj_dtype dtype) { return adj_params_new_with(dtype, NULL); }
+
+void adj_params_free(adj_params *p)
+{
+    if (!p)
+        return;
+    size_t es = adj_dsize(p->dtype);
+    if (p->values)
+        p->al.free(p->al.ctx, p->values, p->block_cap * es);
+    if (p->grads)
+        p->al.free(p->al.ctx, p->grads, p->block_cap * es);
+    if (p->info)
+        p->al.free(p->al.ctx, p->info, (size_t)p->cap * sizeof *p->info);
+    adj_allocator al = p->al;
+    al.free(al.ctx, p, sizeof *p);
+}
+
+/* Grow both blocks to hold `need` elements; copies what is there. */
+static bool grow_blocks(adj_params *p, size_t need)
+{
+    if (need <= p->block_cap)
+        return true;
+    size_t cap = p->block_cap ? p->block_cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    size_t es = adj_dsize(p->dtype);
+    if (cap > SIZE_MAX / es)
+        return false;
+    void *v = p->al.alloc(p->al.ctx, cap * es);
+    void *g = v ? p->al.alloc(p->al.ctx, cap * es) : NULL;
+    if (!v || !g) {
+        if (v)
+            p->al.free(p->al.ctx, v, cap * es);
+        return false;
+    }
+    memset(v, 0, cap * es);
+    memset(g, 0, cap * es);
+    if (p->values) {
+        memcpy(v, p->values, p->numel * es);
+        memcpy(g, p->grads, p->numel * es);
+        p->al.free(p->al.ctx, p->values, p->block_cap * es);
+        p->al.free(p->al.ctx, p->grads, p->block_cap * es);
+    }
+    p->values = v;
+    p->grads = g;
+    p->block_cap = cap;
+    return true;
+}
+
+int adj_params_add(adj_params *p, const char *name, int ndim, const int64_t *shape)
+{
+    if (!p)
+        return -1;
+    size_t numel;
+    char sh[96] = "(?)";
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape)) {
+        pfail(p, ADJ_EINVAL, "adj_params_add: invalid number of dimensions %d for '%s'", ndim,
+              name ? name : "");
+        return -1;
+    }
+    if (!adj_shape_numel(ndim, shape, &numel)) {
+        adj_fmt_shape(sh, sizeof sh, ndim, shape);
+        pfail(p, ADJ_EINVAL, "adj_params_add: invalid shape %s for '%s'", sh, name ? name : "");
+        return -1;
+    }
+    if (p->count == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 8;
+        pinfo *in = p->al.alloc(p->al.ctx, (size_t)cap * sizeof *in);
+        if (!in) {
+            pfail(p, ADJ_ENOMEM, "adj_params_add: out of memory");
+            return -1;
+        }
+        if (p->info) {
+            memcpy(in, p->info, (size_t)p->count * sizeof *in);
+            p->al.free(p->al.ctx, p->info, (size_t)p->cap * sizeof *p->info);
+        }
+        p->info = in;
+        p->cap = cap;
+    }
+    /* keep each tensor 64-byte aligned inside the blocks */
+    size_t align = 64 / adj_dsize(p->dtype);
+    size_t off = (p->numel + align - 1) / align * align;
+    if (numel > SIZE_MAX / 16 - off || !grow_blocks(p, off + numel)) {
+        adj_fmt_shape(sh, sizeof sh, ndim, shape);
+        pfail(p, ADJ_ENOMEM, "adj_params_add: out of memory for '%s' %s", name ? name : "", sh);
+        return -1;
+    }
+    pinfo *pi = &p->info[p->count];
+    memset(pi, 0, sizeof *pi);
+    snprintf(pi->name, sizeof pi->name, "%s", name ? name : "");
+    pi->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        pi->shape[i] = shape[i];
+    pi->offset = off;
+    pi->numel = numel;
+    p->numel = off + numel;
+    return p->count++;
+}
+
+adj_status adj_params_status(const adj_params *p) { return p ? p->status : ADJ_EINVAL; }
+const char *adj_params_message(const adj_params *p) { return p ? p->msg : "NULL parameter store"; }
+int adj_params_count(const adj_params *p) { return p ? p->count : 0; }
+adj_dtype adj_params_dtype(const adj_params *p) { return p ? p->dtype : ADJ_F64; }
+size_t adj_params_numel(const adj_params *p) { return p ? p->numel : 0; }
+
+static const pinfo *info(const adj_params *p, int i)
+{
+    return p && i >= 0 && i < p->count ? &p->info[i] : NULL;
+}
+
+size_t adj_params_tensor_numel(const adj_params *p, int i)
+{
+    const pinfo *pi = info(p, i);
+    return pi ? pi->numel : 0;
+}
+int adj_params_tensor_ndim(const adj_params *p, int i)
+{
+    const pinfo *pi = info(p, i);
+    return pi ? pi->ndim : -1;
+}
+const int64_t *adj_params_tensor_shape(const adj_params *p, int i)
+{
+    const pinfo *pi = info(p, i);
+    return pi ? pi->shape : NULL;
+}
+const char *adj_params_tensor_name(const adj_params *p, int i)
+{
+    const pinfo *pi = info(p, i);
+    return pi ? pi->name : NULL;
+}
+size_t adj_params_offset(const adj_params *p, int i)
+{
+    const pinfo *pi = info(p, i);
+    return pi ? pi->offset : 0;
+}
+void *adj_params_values(adj_params *p) { return p ? p->values : NULL; }
+void *adj_params_grads(adj_params *p) { return p ? p->grads : NULL; }
+void *adj_params_value(adj_params *p, int i)
+{
+    const pinfo *pi = info(p, i);
+    return pi ? (char *)p->values + pi->offset * adj_dsize(p->dtype) : NULL;
+}
+void *adj_params_grad(adj_params *p, int i)
+{
+    const pinfo *pi = info(p, i);
+    return pi ? (char *)p->grads + pi->offset * adj_dsize(p->dtype) : NULL;
+}
+
+void adj_params_zero_grad(adj_params *p)
+{
+    if (p && p->grads)
+        memset(p->grads, 0, p->numel * adj_dsize(p->dtype));
+}
+
+adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line)
+{
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return &t->inert;
+    const pinfo *pi = info(p, i);
+    if (!pi) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_param: %s%s%s%s%.0d%s",
+                      p ? "no parameter with that index" : "the parameter store is NULL",
+                      file ? " [at " : "", file ? file : "", file ? ":" : "", file ? line : 0,
+                      file ? "]" : "");
+        return &t->inert;
+    }
+    /* a leaf that aliases the store: no copy, adjoint straight into p->grads */
+    adj_var *v = adj_leaf_at(t, p->dtype, 0, NULL, NULL, 1, file, line);
+    if (v->flags & ADJ_F_INERT)
+        return v;
+    v->ndim = (uint8_t)pi->ndim;
+    for (int k = 0; k < pi->ndim; k++)
+        v->shape[k] = pi->shape[k];
+    v->numel = pi->numel;
+    v->value = (char *)p->values + pi->offset * adj_dsize(p->dtype);
+    v->grad = (char *)p->grads + pi->offset * adj_dsize(p->dtype);
+    v->flags |= ADJ_F_EXTGRAD;
+    return v;
+}
+
+adj_var *(adj_param)(adj_tape *t, adj_params *p, int i) { return adj_param_at(t, p, i, NULL, 0); }

@@ -1,0 +1,503 @@
+/*
+ * The tape: lifecycle, sticky errors, recording of nodes, leaves and
+ * accessors.  The backward sweep lives in backward.c.
+ */
+#include "core/tape.h"
+#include "ops/op.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void init_inert(adj_tape *t)
+{
+    memset(&t->inert, 0, sizeof t->inert);
+    t->inert.tape = t;
+    t->inert.dtype = ADJ_F64;
+    t->inert.numel = 1;
+    t->inert.flags = ADJ_F_INERT;
+    t->inert.inl_value.d = NAN;
+    t->inert.value = &t->inert.inl_value;
+}
+
+adj_tape *adj_tape_new_with(const adj_allocator *a)
+{
+    if (!a || !a->alloc || !a->free)
+        a = &adj_default_allocator;
+    adj_tape *t = a->alloc(a->ctx, sizeof *t);
+    if (!t)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    t->al = *a;
+    t->allocations = 1;
+    init_inert(t);
+    return t;
+}
+
+adj_tape *adj_tape_new(void) { return adj_tape_new_with(NULL); }
+
+void adj_tape_reset(adj_tape *t)
+{
+    if (!t)
+        return;
+    adj_arena_reset(t);
+    t->nnodes = 0;
+    t->gen++;
+    t->sweeps = 0;
+    t->status = ADJ_OK;
+    t->msg[0] = '\0';
+}
+
+void adj_tape_free(adj_tape *t)
+{
+    if (!t)
+        return;
+    adj_arena_free(t);
+    for (size_t i = 0; i < t->nchunks; i++)
+        t->al.free(t->al.ctx, t->chunks[i], ADJ_NODE_CHUNK * sizeof(adj_var));
+    if (t->chunks)
+        t->al.free(t->al.ctx, t->chunks, t->chunks_cap * sizeof *t->chunks);
+    adj_allocator al = t->al;
+    al.free(al.ctx, t, sizeof *t);
+}
+
+adj_status adj_tape_status(const adj_tape *t) { return t ? t->status : ADJ_EINVAL; }
+
+const char *adj_tape_message(const adj_tape *t)
+{
+    return t ? t->msg : "adj_tape_message: the tape is NULL";
+}
+
+void adj_tape_set_error_hook(adj_tape *t, adj_error_hook hook, void *user)
+{
+    if (t) {
+        t->hook = hook;
+        t->hook_user = user;
+    }
+}
+
+void adj_tape_set_limit(adj_tape *t, size_t bytes)
+{
+    if (t)
+        t->limit = bytes;
+}
+
+void adj_tape_set_anomaly(adj_tape *t, int on)
+{
+    if (t)
+        t->anomaly = on != 0;
+}
+
+void adj_tape_get_stats(const adj_tape *t, adj_tape_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!t)
+        return;
+    out->nodes = t->nnodes;
+    out->bytes_used = t->used + t->nnodes * sizeof(adj_var);
+    out->bytes_reserved = t->reserved;
+    out->high_water = t->high_water;
+    out->allocations = t->allocations;
+}
+
+size_t adj_tape_size(const adj_tape *t) { return t ? t->nnodes : 0; }
+
+adj_var *adj_tape_node(const adj_tape *t, size_t id)
+{
+    return t && id < t->nnodes ? adj_node_at(t, id) : NULL;
+}
+
+void adj_tape_fail(adj_tape *t, adj_status s, const char *fmt, ...)
+{
+    if (t->status != ADJ_OK)
+        return; /* the first error is the one that explains the rest */
+    t->status = s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+    va_end(ap);
+    if (t->hook)
+        t->hook(t, s, t->msg, t->hook_user);
+}
+
+/* ------------------------------------------------------------ recording */
+
+static adj_var *grow_nodes(adj_tape *t)
+{
+    size_t chunk = t->nnodes / ADJ_NODE_CHUNK;
+    if (chunk < t->nchunks)
+        return adj_node_at(t, t->nnodes++);
+    if (t->nchunks == t->chunks_cap) {
+        size_t cap = t->chunks_cap ? 2 * t->chunks_cap : 16;
+        adj_var **c = t->al.alloc(t->al.ctx, cap * sizeof *c);
+        if (!c)
+            return NULL;
+        t->allocations++;
+        if (t->chunks) {
+            memcpy(c, t->chunks, t->nchunks * sizeof *c);
+            t->al.free(t->al.ctx, t->chunks, t->chunks_cap * sizeof *c);
+        }
+        t->chunks = c;
+        t->chunks_cap = cap;
+    }
+    size_t bytes = ADJ_NODE_CHUNK * sizeof(adj_var);
+    if (t->limit && t->reserved + bytes > t->limit)
+        return NULL;
+    adj_var *nodes = t->al.alloc(t->al.ctx, bytes);
+    if (!nodes)
+        return NULL;
+    t->allocations++;
+    t->reserved += bytes;
+    t->chunks[t->nchunks++] = nodes;
+    return adj_node_at(t, t->nnodes++);
+}
+
+/* A fresh node at the end of the tape, or NULL after recording ENOMEM. */
+static inline adj_var *new_node(adj_tape *t, const char *opname)
+{
+    adj_var *v;
+    if (t->nnodes < t->nchunks * ADJ_NODE_CHUNK)
+        v = adj_node_at(t, t->nnodes++);
+    else if (!(v = grow_nodes(t))) {
+        adj_tape_fail(t, ADJ_ENOMEM, "adj_%s: out of memory: no room for node %zu (%zu bytes reserved%s)",
+                      opname, t->nnodes, t->reserved, t->limit ? ", limit reached" : "");
+        return NULL;
+    }
+    v->tape = t;
+    v->grad = NULL;
+    v->id = (uint32_t)(t->nnodes - 1);
+    v->gen = t->gen;
+    v->saved = NULL;
+    v->mark = 0;
+    v->name = NULL;
+    return v;
+}
+
+/* Allocate v->value for v->numel elements (inline for one element). */
+static inline bool alloc_value(adj_tape *t, adj_var *v)
+{
+    if (v->numel == 1) {
+        v->value = &v->inl_value;
+        return true;
+    }
+    v->value = adj_arena_alloc(t, v->numel * adj_dsize(v->dtype));
+    return v->value != NULL;
+}
+
+static void describe_inputs(char *buf, size_t size, const char *const *names,
+                            adj_var *const *in, int nin)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < nin && n < size; i++) {
+        char sh[64];
+        if (!in[i] || (in[i]->flags & ADJ_F_INERT)) {
+            n += (size_t)snprintf(buf + n, size - n, "%s%s %s", i ? ", " : "", names[i],
+                                  in[i] ? "inert" : "NULL");
+            continue;
+        }
+        adj_fmt_shape(sh, sizeof sh, in[i]->ndim, in[i]->shape);
+        n += (size_t)snprintf(buf + n, size - n, "%s%s %s %s", i ? ", " : "", names[i], sh,
+                              adj_dtype_name((adj_dtype)in[i]->dtype));
+    }
+}
+
+static const char *const unary_names[] = {"x"};
+static const char *const binary_names[] = {"a", "b"};
+static const char *const linear_names[] = {"x", "w", "b"};
+
+static const char *const *input_names(adj_op op, int nin)
+{
+    if (op == ADJ_OP_LINEAR)
+        return linear_names;
+    return nin == 1 ? unary_names : binary_names;
+}
+
+#define AT_FMT "%s%s%s%.0d%s"
+#define AT_ARGS(file, line) \
+    (file) ? " [at " : "", (file) ? (file) : "", (file) ? ":" : "", (file) ? (line) : 0, (file) ? "]" : ""
+
+/* Record an error about an op call: "adj_<op>: <status>: <why>: <inputs> [at f:l]". */
+static void fail_op(adj_tape *t, adj_status s, adj_op op, adj_var *const *in, int nin,
+                    const char *why, const char *file, int line)
+{
+    char ins[256];
+    describe_inputs(ins, sizeof ins, input_names(op, nin), in, nin);
+    adj_tape_fail(t, s, "adj_%s: %s: %s; inputs %s" AT_FMT, adj_op_table[op]->name,
+                  adj_status_string(s), why, ins, AT_ARGS(file, line));
+}
+
+static void check_forward(adj_tape *t, adj_var *y)
+{
+    size_t bad = 0;
+    int found = 0;
+    for (size_t i = 0; i < y->numel && !found; i++) {
+        double v = y->dtype == ADJ_F64 ? ((double *)y->value)[i] : ((float *)y->value)[i];
+        if (!isfinite(v)) {
+            bad = i;
+            found = 1;
+        }
+    }
+    if (found) {
+        char sh[64];
+        adj_fmt_shape(sh, sizeof sh, y->ndim, y->shape);
+        adj_tape_fail(t, ADJ_ENUMERIC,
+                      "anomaly: forward of node %u (adj_%s, output %s) produced %g at element %zu" AT_FMT,
+                      y->id, adj_op_table[y->op]->name, sh, adj_value_at(y, bad), bad,
+                      AT_ARGS(y->file, y->line));
+    }
+}
+
+adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args,
+                    const char *file, int line)
+{
+    const adj_op_desc *d = adj_op_table[op];
+    adj_tape *t = NULL;
+    for (int i = 0; i < nin && !t; i++)
+        if (in[i])
+            t = in[i]->tape;
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return &t->inert;
+
+    int dtype = -1;
+    uint8_t need = 0;
+    for (int i = 0; i < nin; i++) {
+        adj_var *v = in[i];
+        char why[96];
+        if (!v) {
+            if (op == ADJ_OP_LINEAR && i == 2)
+                continue; /* a linear layer without bias */
+            snprintf(why, sizeof why, "input %s is NULL", input_names(op, nin)[i]);
+            fail_op(t, ADJ_EINVAL, op, in, nin, why, file, line);
+            return &t->inert;
+        }
+        if (v->tape != t) {
+            snprintf(why, sizeof why, "input %s belongs to another tape", input_names(op, nin)[i]);
+            fail_op(t, ADJ_ETAPE, op, in, nin, why, file, line);
+            return &t->inert;
+        }
+        if ((v->flags & ADJ_F_INERT) || v->gen != t->gen || v->id >= t->nnodes) {
+            snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
+                     input_names(op, nin)[i]);
+            fail_op(t, ADJ_ETAPE, op, in, nin, why, file, line);
+            return &t->inert;
+        }
+        if (dtype < 0)
+            dtype = v->dtype;
+        else if (v->dtype != dtype) {
+            fail_op(t, ADJ_EDTYPE, op, in, nin, "inputs must have one dtype (no implicit conversion)",
+                    file, line);
+            return &t->inert;
+        }
+        need |= v->flags & ADJ_F_GRAD;
+    }
+
+    adj_var *y = new_node(t, d->name);
+    if (!y)
+        return &t->inert;
+    y->op = (uint8_t)op;
+    y->dtype = (uint8_t)dtype;
+    y->flags = need;
+    y->in[0] = nin > 0 ? in[0] : NULL;
+    y->in[1] = nin > 1 ? in[1] : NULL;
+    y->in[2] = nin > 2 ? in[2] : NULL;
+    y->iarg = args ? args->i : 0;
+    y->darg = args ? args->d : 0.0;
+    y->file = file;
+    y->line = line;
+
+    char why[160] = "";
+    adj_status s = d->shape(y, args, why, sizeof why);
+    if (s == ADJ_OK && !adj_shape_numel(y->ndim, y->shape, &y->numel)) {
+        s = ADJ_EINVAL;
+        snprintf(why, sizeof why, "the result has too many elements");
+    }
+    if (s != ADJ_OK) {
+        t->nnodes--;
+        fail_op(t, s, op, in, nin, why, file, line);
+        return &t->inert;
+    }
+    if (!alloc_value(t, y)) {
+        t->nnodes--;
+        return &t->inert;
+    }
+    d->forward(y);
+    if (t->status != ADJ_OK) { /* a forward that needed scratch memory */
+        t->nnodes--;
+        return &t->inert;
+    }
+    if (t->anomaly)
+        check_forward(t, y);
+    return y;
+}
+
+/* --------------------------------------------------------------- leaves */
+
+adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                     const void *data, int requires_grad, const char *file, int line)
+{
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return &t->inert;
+    size_t numel;
+    if (dtype != ADJ_F32 && dtype != ADJ_F64) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid dtype %d" AT_FMT, (int)dtype,
+                      AT_ARGS(file, line));
+        return &t->inert;
+    }
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape)) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid number of dimensions %d (0..%d, shape %s)" AT_FMT,
+                      ndim, ADJ_MAX_DIMS, shape ? "given" : "NULL", AT_ARGS(file, line));
+        return &t->inert;
+    }
+    if (!adj_shape_numel(ndim, shape, &numel)) {
+        char sh[96];
+        adj_fmt_shape(sh, sizeof sh, ndim, shape);
+        adj_tape_fail(t, ADJ_EINVAL,
+                      "adj_tensor: invalid shape %s: negative size or too many elements" AT_FMT, sh,
+                      AT_ARGS(file, line));
+        return &t->inert;
+    }
+    adj_var *v = new_node(t, "tensor");
+    if (!v)
+        return &t->inert;
+    v->op = ADJ_OP_LEAF;
+    v->dtype = (uint8_t)dtype;
+    v->ndim = (uint8_t)ndim;
+    v->flags = requires_grad ? ADJ_F_GRAD : 0;
+    v->in[0] = v->in[1] = v->in[2] = NULL;
+    v->file = file;
+    v->line = line;
+    v->numel = numel;
+    for (int i = 0; i < ndim; i++)
+        v->shape[i] = shape[i];
+    if (!alloc_value(t, v)) {
+        t->nnodes--;
+        return &t->inert;
+    }
+    size_t bytes = numel * adj_dsize(dtype);
+    if (data)
+        memcpy(v->value, data, bytes);
+    else
+        memset(v->value, 0, bytes);
+    if (t->anomaly)
+        check_forward(t, v);
+    return v;
+}
+
+adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line)
+{
+    return adj_leaf_at(t, ADJ_F64, 0, NULL, &value, 1, file, line);
+}
+
+adj_var *adj_tensor_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
+                           const char *file, int line)
+{
+    return adj_leaf_at(t, ADJ_F64, ndim, shape, data, 1, file, line);
+}
+adj_var *adj_tensor_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
+                           const char *file, int line)
+{
+    return adj_leaf_at(t, ADJ_F32, ndim, shape, data, 1, file, line);
+}
+adj_var *adj_constant_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
+                             const char *file, int line)
+{
+    return adj_leaf_at(t, ADJ_F64, ndim, shape, data, 0, file, line);
+}
+adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
+                             const char *file, int line)
+{
+    return adj_leaf_at(t, ADJ_F32, ndim, shape, data, 0, file, line);
+}
+
+adj_var *(adj_scalar)(adj_tape *t, double value) { return adj_scalar_at(t, value, NULL, 0); }
+adj_var *(adj_tensor_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data)
+{
+    return adj_leaf_at(t, ADJ_F64, ndim, shape, data, 1, NULL, 0);
+}
+adj_var *(adj_tensor_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data)
+{
+    return adj_leaf_at(t, ADJ_F32, ndim, shape, data, 1, NULL, 0);
+}
+adj_var *(adj_constant_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data)
+{
+    return adj_leaf_at(t, ADJ_F64, ndim, shape, data, 0, NULL, 0);
+}
+adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data)
+{
+    return adj_leaf_at(t, ADJ_F32, ndim, shape, data, 0, NULL, 0);
+}
+
+/* ------------------------------------------------------------ accessors */
+
+size_t adj_numel(const adj_var *v) { return v ? v->numel : 0; }
+int adj_ndim(const adj_var *v) { return v ? v->ndim : -1; }
+int64_t adj_dim(const adj_var *v, int axis)
+{
+    return v && axis >= 0 && axis < v->ndim ? v->shape[axis] : -1;
+}
+adj_dtype adj_var_dtype(const adj_var *v) { return v ? (adj_dtype)v->dtype : ADJ_F64; }
+adj_tape *adj_var_tape(const adj_var *v) { return v ? v->tape : NULL; }
+size_t adj_var_id(const adj_var *v) { return v ? v->id : 0; }
+int adj_requires_grad(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
+adj_op adj_var_op(const adj_var *v) { return v ? (adj_op)v->op : ADJ_OP_LEAF; }
+const void *adj_data(const adj_var *v) { return v ? v->value : NULL; }
+const void *adj_grad_data(const adj_var *v) { return v ? v->grad : NULL; }
+
+static double elem(const void *p, int dtype, size_t i)
+{
+    return dtype == ADJ_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
+}
+
+double adj_value_at(const adj_var *v, size_t i)
+{
+    if (!v || i >= v->numel)
+        return NAN;
+    return elem(v->value, v->dtype, i);
+}
+
+double adj_grad_at(const adj_var *v, size_t i)
+{
+    if (!v || i >= v->numel)
+        return NAN;
+    return v->grad ? elem(v->grad, v->dtype, i) : 0.0;
+}
+
+double adj_item(const adj_var *v) { return v && v->numel == 1 ? adj_value_at(v, 0) : NAN; }
+double adj_grad_item(const adj_var *v) { return v && v->numel == 1 ? adj_grad_at(v, 0) : NAN; }
+
+adj_status adj_copy_value(const adj_var *v, double *out)
+{
+    if (!v || !out)
+        return ADJ_EINVAL;
+    for (size_t i = 0; i < v->numel; i++)
+        out[i] = elem(v->value, v->dtype, i);
+    return ADJ_OK;
+}
+
+adj_status adj_copy_grad(const adj_var *v, double *out)
+{
+    if (!v || !out)
+        return ADJ_EINVAL;
+    for (size_t i = 0; i < v->numel; i++)
+        out[i] = v->grad ? elem(v->grad, v->dtype, i) : 0.0;
+    return ADJ_OK;
+}
+
+void adj_shape_string(const adj_var *v, char *buf, size_t size)
+{
+    if (!v) {
+        if (size)
+            snprintf(buf, size, "(null)");
+        return;
+    }
+    adj_fmt_shape(buf, size, v->ndim, v->shape);
+}

@@ -1,0 +1,122 @@
+/*
+ * Internal: the layout of nodes and tapes, the arena, and the recording
+ * entry point every op goes through.  Not part of the public API.
+ */
+#ifndef ADJ_CORE_TAPE_H
+#define ADJ_CORE_TAPE_H
+
+#include "adjoint/core.h"
+#include "adjoint/ops.h"
+
+#include <stdbool.h>
+
+/* Node flags. */
+enum {
+    ADJ_F_GRAD = 1u,     /* an adjoint must flow into this node */
+    ADJ_F_EXTGRAD = 2u,  /* grad points into a parameter store: accumulate, never clear */
+    ADJ_F_INERT = 4u,    /* the tape's inert var, returned after an error */
+};
+
+/*
+ * One recorded node.  Values of one-element nodes live inline (`inl`), so a
+ * scalar op costs one node and no arena allocation.
+ */
+struct adj_var {
+    adj_tape *tape;
+    void *value;            /* numel elements of dtype, row-major */
+    void *grad;             /* NULL until an adjoint flows (or param grad) */
+    adj_var *in[3];         /* inputs (op arity; linear's bias may be NULL) */
+    size_t numel;
+    int64_t shape[ADJ_MAX_DIMS];
+    uint32_t id;            /* position on the tape */
+    uint32_t gen;           /* tape generation when recorded */
+    uint32_t mark;          /* sweep number that last reached this node */
+    uint8_t op, dtype, ndim, flags;
+    int32_t iarg;           /* axis; matmul transpose bits */
+    double darg;            /* scale c, pow p, slope, alpha */
+    void *saved;            /* op-specific: labels, probabilities */
+    const char *file;       /* caller's file and line */
+    int line;
+    const char *name;       /* for printing (adj_var_set_name), or NULL */
+    union { double d; float f; } inl_value, inl_grad;
+};
+
+/* A block of the arena. */
+typedef struct adj_block {
+    struct adj_block *next;
+    size_t size, used;
+} adj_block;
+
+#define ADJ_NODE_CHUNK 1024u
+#define ADJ_MSG_SIZE 384
+
+struct adj_tape {
+    adj_allocator al;
+    /* nodes: fixed-size chunks, so node pointers are stable */
+    adj_var **chunks;
+    size_t nchunks, chunks_cap;
+    size_t nnodes;
+    /* arena for tensor data */
+    adj_block *blocks;      /* all blocks, current first-fit order */
+    adj_block *cur;
+    size_t reserved, used, high_water, allocations, limit;
+    /* sticky error */
+    adj_status status;
+    char msg[ADJ_MSG_SIZE];
+    adj_error_hook hook;
+    void *hook_user;
+    int anomaly;
+    uint32_t gen;
+    uint32_t sweeps;        /* backward sweeps since the last reset */
+    adj_var inert;
+};
+
+/* Arguments of an op that are not vars. */
+typedef struct adj_args {
+    double d;               /* scale c, pow p, slope, alpha */
+    int32_t i;              /* axis, transpose bits */
+    int ndim;               /* reshape target */
+    const int64_t *shape;
+    const int32_t *labels;  /* softmax cross-entropy */
+} adj_args;
+
+/* Record op on the tape of its inputs: validate, shape, allocate, forward. */
+adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args,
+                    const char *file, int line);
+
+/* Arena allocation of n bytes (64-byte aligned); NULL after recording
+ * ADJ_ENOMEM on the tape. */
+void *adj_arena_alloc(adj_tape *t, size_t n);
+void *adj_arena_zalloc(adj_tape *t, size_t n);
+void adj_arena_reset(adj_tape *t);
+void adj_arena_free(adj_tape *t);
+
+/* Record an error on t (first one wins) with a printf-style message. */
+void adj_tape_fail(adj_tape *t, adj_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Element size of a dtype. */
+static inline size_t adj_dsize(int dtype) { return dtype == ADJ_F64 ? 8u : 4u; }
+
+/* Node id -> node. */
+static inline adj_var *adj_node_at(const adj_tape *t, size_t id)
+{
+    return &t->chunks[id / ADJ_NODE_CHUNK][id % ADJ_NODE_CHUNK];
+}
+
+/* The adjoint buffer of v, allocated zeroed on first use in backward. */
+void *adj_grad_buf(adj_var *v);
+
+/* "(2,3)" of a shape. */
+void adj_fmt_shape(char *buf, size_t size, int ndim, const int64_t *shape);
+
+/* Default allocator. */
+extern const adj_allocator adj_default_allocator;
+
+/* Product of dims with overflow check; returns false on overflow. */
+bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * Batch normalisation composed from the public ops:
+ *   mu = mean_rows(X); Xc = X - mu; var = mean_rows(Xc^2)
+ *   Y  = Xc / sqrt(var + eps) * gamma + beta
+ * (row-vector broadcasting of sub/div/mul/add over the batch).  Backward is
+ * whatever adj_backward derives from that graph.
+ */
+#include "nn/nn_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+struct adj_batchnorm {
+    adj_allocator al;
+    int gamma, beta;
+    int64_t features;
+    double eps, momentum;
+    double *running_mean, *running_var;
+};
+
+adj_batchnorm *adj_batchnorm_new(adj_params *p, const char *name, int64_t features, double eps,
+                                 double momentum, adj_error *err)
+{
+    adj_err_clear(err);
+    if (!p || features < 1 || features > (int64_t)1 << 40) {
+        adj_err_set(err, ADJ_EINVAL, "adj_batchnorm_new: %s",
+                    p ? "the number of features must be >= 1" : "NULL parameter store");
+        return NULL;
+    }
+    const adj_allocator *al = &adj_default_allocator;
+    adj_batchnorm *bn = al->alloc(al->ctx, sizeof *bn);
+    if (!bn) {
+        adj_err_set(err, ADJ_ENOMEM, "adj_batchnorm_new: out of memory");
+        return NULL;
+    }
+    memset(bn, 0, sizeof *bn);
+    bn->al = *al;
+    size_t n = (size_t)features;
+    bn->running_mean = al->alloc(al->ctx, n * sizeof(double));
+    bn->running_var = al->alloc(al->ctx, n * sizeof(double));
+    bn->features = features;
+    if (!bn->running_mean || !bn->running_var) {
+        adj_batchnorm_free(bn);
+        adj_err_set(err, ADJ_ENOMEM, "adj_batchnorm_new: out of memory for %zu features", n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bn->running_mean[i] = 0.0;
+        bn->running_var[i] = 1.0;
+    }
+    bn->eps = eps > 0 ? eps : 1e-5;
+    bn->momentum = momentum > 0 ? momentum : 0.1;
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s.gamma", name ? name : "bn");
+    bn->gamma = adj_params_add(p, nm, 1, &features);
+    snprintf(nm, sizeof nm, "%s.beta", name ? name : "bn");
+    bn->beta = bn->gamma >= 0 ? adj_params_add(p, nm, 1, &features) : -1;
+    if (bn->beta < 0) {
+        adj_err_set(err, adj_params_status(p), "adj_batchnorm_new: %s", adj_params_message(p));
+        adj_batchnorm_free(bn);
+        return NULL;
+    }
+    adj_init_tensor(p, bn->gamma, ADJ_INIT_CONSTANT, 1.0, NULL);
+    return bn;
+}
+
+void adj_batchnorm_free(adj_batchnorm *bn)
+{
+    if (!bn)
+        return;
+    size_t n = (size_t)bn->features * sizeof(double);
+    if (bn->running_mean)
+        bn->al.free(bn->al.ctx, bn->running_mean, n);
+    if (bn->running_var)
+        bn->al.free(bn->al.ctx, bn->running_var, n);
+    adj_allocator al = bn->al;
+    al.free(al.ctx, bn, sizeof *bn);
+}
+
+int64_t adj_batchnorm_features(const adj_batchnorm *bn) { return bn ? bn->features : 0; }
+double *adj_batchnorm_running_mean(adj_batchnorm *bn) { return bn ? bn->running_mean : NULL; }
+double *adj_batchnorm_running_var(adj_batchnorm *bn) { return bn ? bn->running_var : NULL; }
+
+adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int training)
+{
+    if (!x)
+        return NULL;
+    adj_tape *t = x->tape;
+    if (t->status != ADJ_OK)
+        return &t->inert;
+    if (!bn || !p || x->ndim != 2 || x->shape[1] != bn->features) {
+        char sh[64];
+        adj_fmt_shape(sh, sizeof sh, x->ndim, x->shape);
+        adj_tape_fail(t, bn && p ? ADJ_ESHAPE : ADJ_EINVAL,
+                      "adj_batchnorm_forward: %s: input %s, layer has %lld features",
+                      bn && p ? "shape mismatch" : "NULL layer or store", sh,
+                      (long long)(bn ? bn->features : 0));
+        return &t->inert;
+    }
+    adj_dtype d = (adj_dtype)x->dtype;
+    int64_t f = bn->features;
+    adj_var *gamma = adj_param(t, p, bn->gamma);
+    adj_var *beta = adj_param(t, p, bn->beta);
+    adj_var *xhat;
+    if (training) {
+        adj_var *eps = adj_nn_const(t, d, 0, NULL);
+        if (eps->flags & ADJ_F_INERT)
+            return eps;
+        adj_nn_put(eps, 0, bn->eps);
+        adj_var *mu = adj_mean_axis(x, 0);
+        adj_var *xc = adj_sub(x, mu);
+        adj_var *var = adj_mean_axis(adj_square(xc), 0);
+        xhat = adj_div(xc, adj_sqrt(adj_add(var, eps)));
+        if (t->status != ADJ_OK)
+            return &t->inert;
+        double rows = (double)x->shape[0];
+        double unbias = rows > 1 ? rows / (rows - 1) : 1.0;
+        double mom = bn->momentum;
+        for (int64_t j = 0; j < f; j++) {
+            size_t k = (size_t)j;
+            bn->running_mean[k] = (1 - mom) * bn->running_mean[k] + mom * adj_value_at(mu, k);
+            bn->running_var[k] =
+                (1 - mom) * bn->running_var[k] + mom * unbias * adj_value_at(var, k);
+        }
+    } else {
+        adj_var *mu = adj_nn_const(t, d, 1, &f);
+        adj_var *sd = adj_nn_const(t, d, 1, &f);
+        if (t->status != ADJ_OK)
+            return &t->inert;
+        for (int64_t j = 0; j < f; j++) {
+            size_t k = (size_t)j;
+            adj_nn_put(mu, k, bn->running_mean[k]);
+            adj_nn_put(sd, k, sqrt(bn->running_var[k] + bn->eps));
+        }
+        xhat = adj_div(adj_sub(x, mu), sd);
+    }
+    return adj_add(adj_mul(xhat, gamma), beta);
+}

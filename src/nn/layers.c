@@ -1,0 +1,225 @@
+/*
+ * Activations, initialisers, the dense layer and dropout: thin
+ * compositions of the public ops over an adj_params store.
+ */
+#include "nn/nn_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+adj_status adj_err_set(adj_error *err, adj_status s, const char *fmt, ...)
+{
+    if (err) {
+        err->status = s;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+void adj_err_clear(adj_error *err)
+{
+    if (err) {
+        err->status = ADJ_OK;
+        err->message[0] = '\0';
+    }
+}
+
+adj_var *adj_nn_const(adj_tape *t, adj_dtype d, int ndim, const int64_t *shape)
+{
+    return adj_leaf_at(t, d, ndim, shape, NULL, 0, __FILE__, __LINE__);
+}
+
+/* ------------------------------------------------------------ activations */
+
+static const char *const act_names[ADJ_ACT_COUNT] = {
+    "identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus",
+};
+
+const char *adj_activation_name(adj_activation a)
+{
+    return (unsigned)a < ADJ_ACT_COUNT ? act_names[a] : "?";
+}
+
+adj_status adj_activation_parse(const char *name, adj_activation *out)
+{
+    if (!name || !out)
+        return ADJ_EINVAL;
+    for (int a = 0; a < ADJ_ACT_COUNT; a++) {
+        const char *s = act_names[a], *q = name;
+        while (*s && (*s == *q || (*s == '_' && *q == '-'))) {
+            s++;
+            q++;
+        }
+        if (!*s && !*q) {
+            *out = (adj_activation)a;
+            return ADJ_OK;
+        }
+    }
+    if (strcmp(name, "linear") == 0 || strcmp(name, "none") == 0) {
+        *out = ADJ_ACT_IDENTITY;
+        return ADJ_OK;
+    }
+    return ADJ_EINVAL;
+}
+
+adj_var *adj_activate(adj_var *x, adj_activation a)
+{
+    switch (a) {
+    case ADJ_ACT_IDENTITY: return x;
+    case ADJ_ACT_SIGMOID: return adj_sigmoid(x);
+    case ADJ_ACT_TANH: return adj_tanh(x);
+    case ADJ_ACT_RELU: return adj_relu(x);
+    case ADJ_ACT_LEAKY_RELU: return adj_leaky_relu(x, 0.01);
+    case ADJ_ACT_ELU: return adj_elu(x, 1.0);
+    case ADJ_ACT_SOFTPLUS: return adj_softplus(x);
+    default: break;
+    }
+    if (x && x->tape) {
+        adj_tape_fail(x->tape, ADJ_EINVAL, "adj_activate: unknown activation %d", (int)a);
+        return &x->tape->inert;
+    }
+    return NULL;
+}
+
+/* ----------------------------------------------------------- initialisers */
+
+adj_status adj_init_tensor(adj_params *p, int i, adj_init kind, double value, adj_rng *rng)
+{
+    if (!p || i < 0 || i >= adj_params_count(p) || (unsigned)kind >= ADJ_INIT_COUNT)
+        return ADJ_EINVAL;
+    if (!rng && kind != ADJ_INIT_ZEROS && kind != ADJ_INIT_CONSTANT)
+        return ADJ_EINVAL;
+    size_t n = adj_params_tensor_numel(p, i);
+    int nd = adj_params_tensor_ndim(p, i);
+    const int64_t *sh = adj_params_tensor_shape(p, i);
+    double fan_in = (double)n, fan_out = (double)n;
+    if (nd == 2) {
+        fan_out = (double)sh[0];
+        fan_in = (double)sh[1];
+    }
+    int f64 = adj_params_dtype(p) == ADJ_F64;
+    void *v = adj_params_value(p, i);
+    double bound = 0.0, sd = 1.0;
+    int uniform = 0;
+    switch (kind) {
+    case ADJ_INIT_ZEROS: value = 0.0; break;
+    case ADJ_INIT_CONSTANT: break;
+    case ADJ_INIT_NORMAL: sd = 1.0; break;
+    case ADJ_INIT_XAVIER_UNIFORM: uniform = 1; bound = sqrt(6.0 / (fan_in + fan_out)); break;
+    case ADJ_INIT_XAVIER_NORMAL: sd = sqrt(2.0 / (fan_in + fan_out)); break;
+    case ADJ_INIT_HE_UNIFORM: uniform = 1; bound = sqrt(6.0 / fan_in); break;
+    case ADJ_INIT_HE_NORMAL: sd = sqrt(2.0 / fan_in); break;
+    default: return ADJ_EINVAL;
+    }
+    for (size_t k = 0; k < n; k++) {
+        double x;
+        if (kind == ADJ_INIT_ZEROS || kind == ADJ_INIT_CONSTANT)
+            x = value;
+        else if (uniform)
+            x = adj_rng_uniform_range(rng, -bound, bound);
+        else
+            x = sd * adj_rng_normal(rng);
+        if (f64)
+            ((double *)v)[k] = x;
+        else
+            ((float *)v)[k] = (float)x;
+    }
+    return ADJ_OK;
+}
+
+/* ------------------------------------------------------------ dense layer */
+
+adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out,
+                         int with_bias, adj_dense *layer)
+{
+    if (!p || !layer || in < 1 || out < 1)
+        return ADJ_EINVAL;
+    char nm[64];
+    int64_t wsh[2] = {out, in};
+    snprintf(nm, sizeof nm, "%s.weight", name ? name : "dense");
+    int w = adj_params_add(p, nm, 2, wsh);
+    if (w < 0)
+        return adj_params_status(p);
+    int b = -1;
+    if (with_bias) {
+        snprintf(nm, sizeof nm, "%s.bias", name ? name : "dense");
+        b = adj_params_add(p, nm, 1, &out);
+        if (b < 0)
+            return adj_params_status(p);
+    }
+    layer->weight = w;
+    layer->bias = b;
+    layer->in = in;
+    layer->out = out;
+    return ADJ_OK;
+}
+
+adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
+{
+    adj_tape *t = adj_var_tape(x);
+    if (!t)
+        return NULL;
+    if (!layer) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_dense_forward: NULL layer");
+        return &t->inert;
+    }
+    adj_var *w = adj_param(t, p, layer->weight);
+    adj_var *b = layer->bias >= 0 ? adj_param(t, p, layer->bias) : NULL;
+    return adj_linear(x, w, b);
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+/* m holds keep_mask / keep_prob; y = x * m */
+static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_rng *rng)
+{
+    adj_tape *t = x->tape;
+    adj_var *m = adj_nn_const(t, (adj_dtype)x->dtype, x->ndim, x->shape);
+    if (m->flags & ADJ_F_INERT)
+        return m;
+    double scale = 1.0 / keep;
+    for (size_t i = 0; i < x->numel; i++) {
+        int k = mask ? mask[i] != 0 : adj_rng_uniform(rng) < keep;
+        adj_nn_put(m, i, k ? scale : 0.0);
+    }
+    return adj_mul(x, m);
+}
+
+adj_var *adj_dropout(adj_var *x, double p_drop, int training, adj_rng *rng)
+{
+    if (!x)
+        return NULL;
+    adj_tape *t = x->tape;
+    if (t->status != ADJ_OK)
+        return &t->inert;
+    if (!(p_drop >= 0.0 && p_drop < 1.0)) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_dropout: drop probability %g is not in [0, 1)", p_drop);
+        return &t->inert;
+    }
+    if (!training || p_drop == 0.0)
+        return x;
+    if (!rng) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_dropout: training needs an rng for the mask");
+        return &t->inert;
+    }
+    return dropout_build(x, 1.0 - p_drop, NULL, rng);
+}
+
+adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double keep_prob)
+{
+    if (!x)
+        return NULL;
+    adj_tape *t = x->tape;
+    if (t->status != ADJ_OK)
+        return &t->inert;
+    if (!keep_mask || !(keep_prob > 0.0 && keep_prob <= 1.0)) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_dropout_mask: %s",
+                      keep_mask ? "keep probability must be in (0, 1]" : "NULL mask");
+        return &t->inert;
+    }
+    return dropout_build(x, keep_prob, keep_mask, NULL);
+}

@@ -1,0 +1,31 @@
+/*
+ * Internal helpers shared by src/nn and src/io: filling an adj_error, and
+ * constant leaves whose values are written after they are recorded.
+ */
+#ifndef ADJ_NN_INTERNAL_H
+#define ADJ_NN_INTERNAL_H
+
+#include "adjoint/nn.h"
+#include "core/tape.h"
+
+/* Set err (if not NULL) to status s with a printf-style message; returns s. */
+adj_status adj_err_set(adj_error *err, adj_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* err = OK, "" (if not NULL). */
+void adj_err_clear(adj_error *err);
+
+/* A zero-filled constant leaf of dtype d on t (tape-owned). */
+adj_var *adj_nn_const(adj_tape *t, adj_dtype d, int ndim, const int64_t *shape);
+/* Element i of a var's value storage, written as double. */
+static inline void adj_nn_put(adj_var *v, size_t i, double x)
+{
+    if (v->dtype == ADJ_F64)
+        ((double *)v->value)[i] = x;
+    else
+        ((float *)v->value)[i] = (float)x;
+}
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * Binary arithmetic with broadcasting: add, sub, mul, div.
+ *
+ * The shape rule picks one of four layouts (kept in y->iarg); the kernels
+ * walk y as rows x cols and index each operand with its own (row, col)
+ * strides: 1 for a full operand, 0 along a broadcast dimension.  The
+ * backward uses the same indexing, so a broadcast operand's adjoint is the
+ * sum of the contributions of every place it was repeated to.
+ */
+#include "ops/op.h"
+
+#include <string.h>
+
+enum { BC_SAME, BC_B_ROW, BC_B_ONE, BC_A_ONE };
+
+static bool same_shape(const adj_var *a, const adj_var *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return false;
+    return true;
+}
+
+/* b's dimensions (leading 1s dropped) equal the trailing dimensions of a */
+static bool is_row_of(const adj_var *b, const adj_var *a)
+{
+    int lead = 0;
+    while (lead < b->ndim && b->shape[lead] == 1)
+        lead++;
+    int nb = b->ndim - lead;
+    if (nb == 0 || nb > a->ndim)
+        return false;
+    for (int i = 0; i < nb; i++)
+        if (b->shape[lead + i] != a->shape[a->ndim - nb + i])
+            return false;
+    return true;
+}
+
+static void copy_shape(adj_var *y, const adj_var *x)
+{
+    y->ndim = x->ndim;
+    memcpy(y->shape, x->shape, sizeof y->shape);
+}
+
+static adj_status shape_binary(adj_var *y, const adj_args *args, char *why, size_t n)
+{
+    (void)args;
+    const adj_var *a = y->in[0], *b = y->in[1];
+    if (same_shape(a, b)) {
+        y->iarg = BC_SAME;
+        copy_shape(y, a);
+    } else if (b->numel == 1) {
+        y->iarg = BC_B_ONE;
+        copy_shape(y, a);
+    } else if (a->numel == 1) {
+        y->iarg = BC_A_ONE;
+        copy_shape(y, b);
+    } else if (is_row_of(b, a)) {
+        y->iarg = BC_B_ROW;
+        copy_shape(y, a);
+    } else {
+        snprintf(why, n, "shapes do not broadcast (same shape, b a row of a, or one element)");
+        return ADJ_ESHAPE;
+    }
+    return ADJ_OK;
+}
+
+/* The walk of y as rows x cols and each operand's strides. */
+typedef struct walk {
+    size_t rows, cols, ar, ac, br, bc;
+} walk;
+
+static walk walk_of(const adj_var *y)
+{
+    walk w = {1, y->numel, 0, 1, 0, 1};
+    switch (y->iarg) {
+    case BC_B_ROW:
+        w.cols = y->in[1]->numel;
+        w.rows = y->numel / w.cols;
+        w.ar = w.cols;
+        w.br = 0;
+        break;
+    case BC_B_ONE:
+        w.bc = 0;
+        break;
+    case BC_A_ONE:
+        w.ac = 0;
+        break;
+    default:
+        break;
+    }
+    return w;
+}
+
+/* FWD computes y from a, b; BWD computes da, db from a, b, y, dy. */
+#define BIN_FWD_(T, FWD)                                                        \
+    do {                                                                       \
+        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
+        T *Y_ = y_->value;                                                     \
+        if (w_.ac == 1 && w_.bc == 1 && w_.rows == 1) {                        \
+            for (size_t i_ = 0; i_ < w_.cols; i_++) {                          \
+                const T a = A_[i_], b = B_[i_];                                \
+                Y_[i_] = (FWD);                                                \
+            }                                                                  \
+        } else {                                                               \
+            for (size_t r_ = 0; r_ < w_.rows; r_++)                            \
+                for (size_t c_ = 0; c_ < w_.cols; c_++) {                      \
+                    const T a = A_[r_ * w_.ar + c_ * w_.ac];                   \
+                    const T b = B_[r_ * w_.br + c_ * w_.bc];                   \
+                    Y_[r_ * w_.cols + c_] = (FWD);                             \
+                }                                                              \
+        }                                                                      \
+    } while (0)
+
+#define BIN_BWD_(T, DA, DB)                                                     \
+    do {                                                                       \
+        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
+        const T *Y_ = y_->value, *DY_ = y_->grad;                              \
+        T *GA_ = ga_, *GB_ = gb_;                                              \
+        for (size_t r_ = 0; r_ < w_.rows; r_++)                                \
+            for (size_t c_ = 0; c_ < w_.cols; c_++) {                          \
+                const size_t ia_ = r_ * w_.ar + c_ * w_.ac;                    \
+                const size_t ib_ = r_ * w_.br + c_ * w_.bc;                    \
+                const size_t iy_ = r_ * w_.cols + c_;                          \
+                const T a = A_[ia_], b = B_[ib_], y = Y_[iy_], dy = DY_[iy_];  \
+                (void)a;                                                       \
+                (void)b;                                                       \
+                (void)y;                                                       \
+                if (GA_)                                                       \
+                    GA_[ia_] += (DA);                                          \
+                if (GB_)                                                       \
+                    GB_[ib_] += (DB);                                          \
+            }                                                                  \
+    } while (0)
+
+/* TAN computes the tangent of y from a, b, y and their tangents da, db. */
+#define BIN_TAN_(T, TAN)                                                        \
+    do {                                                                       \
+        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
+        const T *Y_ = y_->value;                                               \
+        const T *TA_ = tx_[0], *TB_ = tx_[1];                                  \
+        T *TY_ = ty_;                                                          \
+        for (size_t r_ = 0; r_ < w_.rows; r_++)                                \
+            for (size_t c_ = 0; c_ < w_.cols; c_++) {                          \
+                const size_t ia_ = r_ * w_.ar + c_ * w_.ac;                    \
+                const size_t ib_ = r_ * w_.br + c_ * w_.bc;                    \
+                const size_t iy_ = r_ * w_.cols + c_;                          \
+                const T a = A_[ia_], b = B_[ib_], y = Y_[iy_];                 \
+                const T da = TA_[ia_], db = TB_[ib_];                          \
+                (void)a;                                                       \
+                (void)b;                                                       \
+                (void)y;                                                       \
+                TY_[iy_] = (TAN);                                              \
+            }                                                                  \
+    } while (0)
+
+#define BINARY(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN)                 \
+    static void nm##_forward(adj_var *y_)                                      \
+    {                                                                          \
+        const walk w_ = walk_of(y_);                                           \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_FWD_(double, FWD);                                             \
+        else                                                                   \
+            BIN_FWD_(float, FWD);                                              \
+    }                                                                          \
+    static void nm##_backward(adj_var *y_)                                     \
+    {                                                                          \
+        adj_var *xa_ = y_->in[0], *xb_ = y_->in[1];                            \
+        void *ga_ = (xa_->flags & ADJ_F_GRAD) ? adj_grad_buf(xa_) : NULL;      \
+        void *gb_ = (xb_->flags & ADJ_F_GRAD) ? adj_grad_buf(xb_) : NULL;      \
+        if (!ga_ && !gb_)                                                      \
+            return;                                                            \
+        const walk w_ = walk_of(y_);                                           \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_BWD_(double, DA, DB);                                          \
+        else                                                                   \
+            BIN_BWD_(float, DA, DB);                                           \
+    }                                                                          \
+    static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
+    {                                                                          \
+        const walk w_ = walk_of(y_);                                           \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_TAN_(double, TAN);                                             \
+        else                                                                   \
+            BIN_TAN_(float, TAN);                                              \
+    }                                                                          \
+    const adj_op_desc adj_desc_##nm = {                                        \
+        .name = #nm, .arity = 2, .shape = shape_binary,                        \
+        .forward = nm##_forward, .backward = nm##_backward, .jvp = nm##_jvp,   \
+        .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_BINARY,               \
+        .dom = {ADJ_DOM_ANY, DOMB},                                            \
+    };                                                                         \
+    adj_var *adj_##nm##_at(adj_var *a, adj_var *b, const char *file, int line) \
+    {                                                                          \
+        adj_var *in[2] = {a, b};                                               \
+        return adj_record(OPID, in, 2, NULL, file, line);                      \
+    }                                                                          \
+    ADJ_FN2(nm)
+
+/* y = a + b */
+BINARY(add, ADJ_OP_ADD, ADJ_DOM_ANY, "y = a + b", "da += dy; db += dy",
+       a + b,
+       dy, dy,
+       da + db)
+
+/* y = a - b */
+BINARY(sub, ADJ_OP_SUB, ADJ_DOM_ANY, "y = a - b", "da += dy; db += -dy",
+       a - b,
+       dy, -dy,
+       da - db)
+
+/* y = a b;  tangent dy = da b + a db */
+BINARY(mul, ADJ_OP_MUL, ADJ_DOM_ANY, "y = a b", "da += dy b; db += dy a",
+       a * b,
+       dy * b, dy * a,
+       da * b + a * db)
+
+/* y = a / b;  db = -dy a / b^2 = -dy y / b (0 when dy is 0, even at b = 0);
+ * tangent dy = (da - y db) / b */
+BINARY(div, ADJ_OP_DIV, ADJ_DOM_AWAY0, "y = a / b", "da += dy / b; db += -dy y / b",
+       a / b,
+       dy == 0 ? 0 : dy / b, dy == 0 ? 0 : -dy * y / b,
+       da == 0 && db == 0 ? 0 : (da - y * db) / b)

@@ -1,0 +1,402 @@
+/*
+ * Linear algebra: matmul, linear (fused X W^T + b), transpose, reshape.
+ *
+ * Every matrix product, forward and backward, is one BLIS gemm call.
+ * Transposes are BLIS flags and strides, never copies: the adjoint of a
+ * transposed operand is written straight into its storage by giving gemm
+ * the column-major strides of that storage.  Backward calls use beta = 1,
+ * so contributions accumulate in place.
+ */
+#include "ops/op.h"
+
+#include <blis.h>
+#include <string.h>
+
+/* C = alpha op(A) op(B) + beta C with explicit (row, col) strides. */
+static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
+                 const void *A, size_t rsa, size_t csa,
+                 const void *B, size_t rsb, size_t csb,
+                 double beta, void *C, size_t rsc, size_t csc)
+{
+    trans_t ta_ = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    trans_t tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    if (m == 0 || n == 0)
+        return;
+    if (dtype == ADJ_F64) {
+        double one = 1.0, b = beta;
+        bli_dgemm(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (double *)A, (inc_t)rsa, (inc_t)csa,
+                  (double *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc, (inc_t)csc);
+    } else {
+        float one = 1.0f, b = (float)beta;
+        bli_sgemm(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (float *)A, (inc_t)rsa, (inc_t)csa,
+                  (float *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc, (inc_t)csc);
+    }
+}
+
+void adj_set_threads(int n)
+{
+    bli_thread_set_num_threads(n < 1 ? 1 : n);
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+enum { TA = 1, TB = 2 };
+
+static adj_status matmul_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+{
+    (void)args;
+    const adj_var *a = y->in[0], *b = y->in[1];
+    if (a->ndim != 2 || b->ndim != 2) {
+        snprintf(why, n, "both operands must be 2-D matrices");
+        return ADJ_ESHAPE;
+    }
+    int64_t m = (y->iarg & TA) ? a->shape[1] : a->shape[0];
+    int64_t ka = (y->iarg & TA) ? a->shape[0] : a->shape[1];
+    int64_t kb = (y->iarg & TB) ? b->shape[1] : b->shape[0];
+    int64_t nn = (y->iarg & TB) ? b->shape[0] : b->shape[1];
+    if (ka != kb) {
+        snprintf(why, n, "inner dimensions differ (%lld vs %lld%s)", (long long)ka, (long long)kb,
+                 y->iarg ? ", after the transpose flags" : "");
+        return ADJ_ESHAPE;
+    }
+    y->ndim = 2;
+    y->shape[0] = m;
+    y->shape[1] = nn;
+    return ADJ_OK;
+}
+
+/* C (m,n) = op(A) (m,k) op(B) (k,n) */
+static void matmul_forward(adj_var *y)
+{
+    const adj_var *a = y->in[0], *b = y->in[1];
+    const bool ta = y->iarg & TA, tb = y->iarg & TB;
+    size_t m = (size_t)y->shape[0], n = (size_t)y->shape[1];
+    size_t k = (size_t)(ta ? a->shape[0] : a->shape[1]);
+    gemm(y->dtype, ta, tb, m, n, k, a->value, (size_t)a->shape[1], 1, b->value,
+         (size_t)b->shape[1], 1, 0.0, y->value, n, 1);
+}
+
+/* d op(A) += dC op(B)^T ;  d op(B) += op(A)^T dC */
+static void matmul_backward(adj_var *y)
+{
+    adj_var *a = y->in[0], *b = y->in[1];
+    const bool ta = y->iarg & TA, tb = y->iarg & TB;
+    size_t m = (size_t)y->shape[0], n = (size_t)y->shape[1];
+    size_t k = (size_t)(ta ? a->shape[0] : a->shape[1]);
+    if (a->flags & ADJ_F_GRAD) {
+        void *ga = adj_grad_buf(a);
+        if (ga) /* stored A is (m,k), or (k,m) when transposed */
+            gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, b->value, (size_t)b->shape[1], 1,
+                 1.0, ga, ta ? 1 : k, ta ? m : 1);
+    }
+    if (b->flags & ADJ_F_GRAD) {
+        void *gb = adj_grad_buf(b);
+        if (gb) /* stored B is (k,n), or (n,k) when transposed */
+            gemm(y->dtype, !ta, false, k, n, m, a->value, (size_t)a->shape[1], 1, y->grad, n, 1,
+                 1.0, gb, tb ? 1 : n, tb ? k : 1);
+    }
+}
+
+/* tangent: dC = op(dA) op(B) + op(A) op(dB) */
+static void matmul_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    const adj_var *a = y->in[0], *b = y->in[1];
+    const bool ta = y->iarg & TA, tb = y->iarg & TB;
+    size_t m = (size_t)y->shape[0], n = (size_t)y->shape[1];
+    size_t k = (size_t)(ta ? a->shape[0] : a->shape[1]);
+    size_t lda = (size_t)a->shape[1], ldb = (size_t)b->shape[1];
+    gemm(y->dtype, ta, tb, m, n, k, tx[0], lda, 1, b->value, ldb, 1, 0.0, ty, n, 1);
+    gemm(y->dtype, ta, tb, m, n, k, a->value, lda, 1, tx[1], ldb, 1, 1.0, ty, n, 1);
+}
+
+const adj_op_desc adj_desc_matmul = {
+    .name = "matmul", .arity = 2, .shape = matmul_shape,
+    .forward = matmul_forward, .backward = matmul_backward, .jvp = matmul_jvp,
+    .formula = "C = A B", .rule = "dA += dC B^T; dB += A^T dC",
+    .sig = ADJ_SIG_MATMUL, .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
+};
+
+adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line)
+{
+    adj_var *in[2] = {a, b};
+    adj_args args = {.i = (ta ? TA : 0) | (tb ? TB : 0)};
+    return adj_record(ADJ_OP_MATMUL, in, 2, &args, file, line);
+}
+adj_var *(adj_matmul)(adj_var *a, adj_var *b) { return adj_matmul_at(a, b, 0, 0, NULL, 0); }
+adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb)
+{
+    return adj_matmul_at(a, b, ta, tb, NULL, 0);
+}
+
+/* ---------------------------------------------------------------- linear */
+
+static adj_status linear_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+{
+    (void)args;
+    const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    if (w->ndim != 2) {
+        snprintf(why, n, "the weight must be 2-D (out, in)");
+        return ADJ_ESHAPE;
+    }
+    if (x->ndim != 2 && x->ndim != 1) {
+        snprintf(why, n, "the input must be (batch, in) or (in)");
+        return ADJ_ESHAPE;
+    }
+    if (x->shape[x->ndim - 1] != w->shape[1]) {
+        snprintf(why, n, "input features %lld differ from the weight's %lld",
+                 (long long)x->shape[x->ndim - 1], (long long)w->shape[1]);
+        return ADJ_ESHAPE;
+    }
+    if (b && (int64_t)b->numel != w->shape[0]) {
+        snprintf(why, n, "the bias has %zu elements, the layer %lld outputs", b->numel,
+                 (long long)w->shape[0]);
+        return ADJ_ESHAPE;
+    }
+    y->ndim = x->ndim;
+    y->shape[0] = x->shape[0];
+    y->shape[x->ndim - 1] = w->shape[0];
+    return ADJ_OK;
+}
+
+static size_t rows_of(const adj_var *x) { return x->ndim == 2 ? (size_t)x->shape[0] : 1; }
+
+/* Z (m,out) = X (m,in) W^T + 1 b^T: rows start as b, gemm adds with beta = 1 */
+static void linear_forward(adj_var *y)
+{
+    const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    size_t m = rows_of(x), out = (size_t)w->shape[0], in = (size_t)w->shape[1];
+    size_t es = adj_dsize(y->dtype);
+    for (size_t r = 0; r < m; r++) {
+        if (b)
+            memcpy((char *)y->value + r * out * es, b->value, out * es);
+        else
+            memset((char *)y->value + r * out * es, 0, out * es);
+    }
+    gemm(y->dtype, false, true, m, out, in, x->value, in, 1, w->value, in, 1, 1.0, y->value, out, 1);
+}
+
+/* dX += dZ W ;  dW += dZ^T X ;  db += column sums of dZ */
+static void linear_backward(adj_var *y)
+{
+    adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    size_t m = rows_of(x), out = (size_t)w->shape[0], in = (size_t)w->shape[1];
+    if (x->flags & ADJ_F_GRAD) {
+        void *gx = adj_grad_buf(x);
+        if (gx)
+            gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, w->value, in, 1, 1.0, gx, in, 1);
+    }
+    if (w->flags & ADJ_F_GRAD) {
+        void *gw = adj_grad_buf(w);
+        if (gw)
+            gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, x->value, in, 1, 1.0, gw, in, 1);
+    }
+    if (b && (b->flags & ADJ_F_GRAD)) {
+        void *gb = adj_grad_buf(b);
+        if (!gb)
+            return;
+        if (y->dtype == ADJ_F64) {
+            const double *dz = y->grad;
+            double *db = gb;
+            for (size_t r = 0; r < m; r++)
+                for (size_t j = 0; j < out; j++)
+                    db[j] += dz[r * out + j];
+        } else {
+            const float *dz = y->grad;
+            float *db = gb;
+            for (size_t r = 0; r < m; r++)
+                for (size_t j = 0; j < out; j++)
+                    db[j] += dz[r * out + j];
+        }
+    }
+}
+
+/* tangent: dZ = dX W^T + X dW^T + 1 db^T */
+static void linear_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    size_t m = rows_of(x), out = (size_t)w->shape[0], in = (size_t)w->shape[1];
+    size_t es = adj_dsize(y->dtype);
+    for (size_t r = 0; r < m; r++) {
+        if (b)
+            memcpy((char *)ty + r * out * es, tx[2], out * es);
+        else
+            memset((char *)ty + r * out * es, 0, out * es);
+    }
+    gemm(y->dtype, false, true, m, out, in, tx[0], in, 1, w->value, in, 1, 1.0, ty, out, 1);
+    gemm(y->dtype, false, true, m, out, in, x->value, in, 1, tx[1], in, 1, 1.0, ty, out, 1);
+}
+
+const adj_op_desc adj_desc_linear = {
+    .name = "linear", .arity = 3, .shape = linear_shape,
+    .forward = linear_forward, .backward = linear_backward, .jvp = linear_jvp,
+    .formula = "Z = X W^T + b", .rule = "dX += dZ W; dW += dZ^T X; db += sum_rows dZ",
+    .sig = ADJ_SIG_LINEAR, .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
+};
+
+adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line)
+{
+    adj_var *in[3] = {x, w, b};
+    return adj_record(ADJ_OP_LINEAR, in, 3, NULL, file, line);
+}
+adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b) { return adj_linear_at(x, w, b, NULL, 0); }
+
+/* ------------------------------------------------------------- transpose */
+
+static adj_status transpose_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+{
+    (void)args;
+    const adj_var *x = y->in[0];
+    if (x->ndim != 2) {
+        snprintf(why, n, "transpose needs a 2-D matrix");
+        return ADJ_ESHAPE;
+    }
+    y->ndim = 2;
+    y->shape[0] = x->shape[1];
+    y->shape[1] = x->shape[0];
+    return ADJ_OK;
+}
+
+#define TRANSPOSE_COPY(T, dst, src, rows, cols, ACC)                            \
+    do {                                                                       \
+        const T *s_ = (src);                                                   \
+        T *d_ = (dst);                                                         \
+        for (size_t i_ = 0; i_ < (rows); i_++)                                 \
+            for (size_t j_ = 0; j_ < (cols); j_++)                             \
+                d_[j_ * (rows) + i_] ACC s_[i_ * (cols) + j_];                 \
+    } while (0)
+
+/* y[j][i] = x[i][j] */
+static void transpose_forward(adj_var *y)
+{
+    size_t r = (size_t)y->in[0]->shape[0], c = (size_t)y->in[0]->shape[1];
+    if (y->dtype == ADJ_F64)
+        TRANSPOSE_COPY(double, y->value, y->in[0]->value, r, c, =);
+    else
+        TRANSPOSE_COPY(float, y->value, y->in[0]->value, r, c, =);
+}
+
+/* dx[i][j] += dy[j][i] */
+static void transpose_backward(adj_var *y)
+{
+    adj_var *x = y->in[0];
+    void *gx = adj_grad_buf(x);
+    if (!gx)
+        return;
+    size_t r = (size_t)y->shape[0], c = (size_t)y->shape[1];
+    if (y->dtype == ADJ_F64)
+        TRANSPOSE_COPY(double, gx, y->grad, r, c, +=);
+    else
+        TRANSPOSE_COPY(float, gx, y->grad, r, c, +=);
+}
+
+/* tangent: dY = dX^T */
+static void transpose_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    size_t r = (size_t)y->in[0]->shape[0], c = (size_t)y->in[0]->shape[1];
+    if (y->dtype == ADJ_F64)
+        TRANSPOSE_COPY(double, ty, tx[0], r, c, =);
+    else
+        TRANSPOSE_COPY(float, ty, tx[0], r, c, =);
+}
+
+const adj_op_desc adj_desc_transpose = {
+    .name = "transpose", .arity = 1, .shape = transpose_shape,
+    .forward = transpose_forward, .backward = transpose_backward, .jvp = transpose_jvp,
+    .formula = "Y = X^T", .rule = "dX += dY^T", .sig = ADJ_SIG_MATRIX,
+};
+
+adj_var *adj_transpose_at(adj_var *x, const char *file, int line)
+{
+    return adj_record(ADJ_OP_TRANSPOSE, &x, 1, NULL, file, line);
+}
+ADJ_FN1(transpose)
+
+/* --------------------------------------------------------------- reshape */
+
+static adj_status reshape_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+{
+    const adj_var *x = y->in[0];
+    int infer = -1;
+    size_t known = 1;
+    if (!args || args->ndim < 0 || args->ndim > ADJ_MAX_DIMS || (args->ndim > 0 && !args->shape)) {
+        snprintf(why, n, "the new shape must have 0..%d dimensions", ADJ_MAX_DIMS);
+        return ADJ_EINVAL;
+    }
+    for (int i = 0; i < args->ndim; i++) {
+        int64_t d = args->shape[i];
+        if (d == -1 && infer < 0) {
+            infer = i;
+            continue;
+        }
+        if (d < 0 || (d > 0 && known > SIZE_MAX / 16 / (size_t)d)) {
+            snprintf(why, n, "invalid size %lld in the new shape", (long long)d);
+            return ADJ_EINVAL;
+        }
+        known *= (size_t)d;
+    }
+    y->ndim = (uint8_t)args->ndim;
+    memcpy(y->shape, args->shape, (size_t)args->ndim * sizeof(int64_t));
+    if (infer >= 0) {
+        if (known == 0 || x->numel % known) {
+            snprintf(why, n, "cannot infer the -1 dimension from %zu elements", x->numel);
+            return ADJ_ESHAPE;
+        }
+        y->shape[infer] = (int64_t)(x->numel / known);
+        known = x->numel;
+    }
+    if (known != x->numel) {
+        char sh[96];
+        adj_fmt_shape(sh, sizeof sh, args->ndim, args->shape);
+        snprintf(why, n, "new shape %s holds %zu elements, the input %zu", sh, known, x->numel);
+        return ADJ_ESHAPE;
+    }
+    return ADJ_OK;
+}
+
+/* y = x viewed with another shape (a copy: values stay per-node) */
+static void reshape_forward(adj_var *y)
+{
+    memcpy(y->value, y->in[0]->value, y->numel * adj_dsize(y->dtype));
+}
+
+/* dx += dy, element by element */
+static void reshape_backward(adj_var *y)
+{
+    adj_var *x = y->in[0];
+    void *gx = adj_grad_buf(x);
+    if (!gx)
+        return;
+    if (y->dtype == ADJ_F64) {
+        double *d = gx;
+        const double *s = y->grad;
+        for (size_t i = 0; i < y->numel; i++)
+            d[i] += s[i];
+    } else {
+        float *d = gx;
+        const float *s = y->grad;
+        for (size_t i = 0; i < y->numel; i++)
+            d[i] += s[i];
+    }
+}
+
+/* tangent: dy = reshape(dx) */
+static void reshape_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    memcpy(ty, tx[0], y->numel * adj_dsize(y->dtype));
+}
+
+const adj_op_desc adj_desc_reshape = {
+    .name = "reshape", .arity = 1, .shape = reshape_shape,
+    .forward = reshape_forward, .backward = reshape_backward, .jvp = reshape_jvp,
+    .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", .sig = ADJ_SIG_RESHAPE,
+};
+
+adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)
+{
+    adj_args args = {.ndim = ndim, .shape = shape};
+    return adj_record(ADJ_OP_RESHAPE, &x, 1, &args, file, line);
+}
+adj_var *(adj_reshape)(adj_var *x, int ndim, const int64_t *shape)
+{
+    return adj_reshape_at(x, ndim, shape, NULL, 0);
+}

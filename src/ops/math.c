@@ -1,0 +1,77 @@
+/*
+ * Elementwise math: exp, log, sqrt, square, pow, abs, sin, cos, neg, scale.
+ * Each op's local derivative stands right under its forward.  Where the
+ * local derivative is infinite (log, sqrt and pow at 0), a zero upstream
+ * adjoint passes on 0, never 0 * inf = NaN.
+ */
+#include "ops/unary.h"
+
+/* y = e^x */
+ADJ_UNARY(exp, ADJ_OP_EXP, ADJ_DOM_ANY, 0.0, "y = exp(x)", "dx += dy y",
+          y = exp(x),
+          dx = dy * y,
+          dy = dx * y);
+ADJ_UNARY_API(exp, ADJ_OP_EXP)
+
+/* y = ln x */
+ADJ_UNARY(log, ADJ_OP_LOG, ADJ_DOM_POS, 0.0, "y = log(x)", "dx += dy / x",
+          y = log(x),
+          dx = dy == 0 ? (T)0 : dy / x,
+          dy = dx == 0 ? (T)0 : dx / x);
+ADJ_UNARY_API(log, ADJ_OP_LOG)
+
+/* y = sqrt(x) */
+ADJ_UNARY(sqrt, ADJ_OP_SQRT, ADJ_DOM_POS, 0.0, "y = sqrt(x)", "dx += dy / (2 y)",
+          y = sqrt(x),
+          dx = dy == 0 ? (T)0 : dy / ((T)2 * y),
+          dy = dx == 0 ? (T)0 : dx / ((T)2 * y));
+ADJ_UNARY_API(sqrt, ADJ_OP_SQRT)
+
+/* y = x^2 */
+ADJ_UNARY(square, ADJ_OP_SQUARE, ADJ_DOM_ANY, 0.0, "y = x^2", "dx += dy 2x",
+          y = x * x,
+          dx = dy * (T)2 * x,
+          dy = (T)2 * x * dx);
+ADJ_UNARY_API(square, ADJ_OP_SQUARE)
+
+/* y = x^c */
+ADJ_UNARY(pow, ADJ_OP_POW, ADJ_DOM_POS, 2.5, "y = x^p", "dx += dy p x^(p-1)",
+          y = pow(x, c),
+          dx = dy == 0 ? (T)0 : dy * c * pow(x, c - (T)1),
+          dy = dx == 0 ? (T)0 : c * pow(x, c - (T)1) * dx);
+ADJ_UNARY_API_C(pow, ADJ_OP_POW)
+
+/* y = |x|; the derivative at 0 is taken as 0 (a kink) */
+ADJ_UNARY(abs, ADJ_OP_ABS, ADJ_DOM_AWAY0, 0.0, "y = |x|", "dx += dy sign(x)",
+          y = fabs(x),
+          dx = x > 0 ? dy : x < 0 ? -dy : (T)0,
+          dy = x > 0 ? dx : x < 0 ? -dx : (T)0);
+ADJ_UNARY_API(abs, ADJ_OP_ABS)
+
+/* y = sin x */
+ADJ_UNARY(sin, ADJ_OP_SIN, ADJ_DOM_ANY, 0.0, "y = sin(x)", "dx += dy cos(x)",
+          y = sin(x),
+          dx = dy * cos(x),
+          dy = cos(x) * dx);
+ADJ_UNARY_API(sin, ADJ_OP_SIN)
+
+/* y = cos x */
+ADJ_UNARY(cos, ADJ_OP_COS, ADJ_DOM_ANY, 0.0, "y = cos(x)", "dx += -dy sin(x)",
+          y = cos(x),
+          dx = -dy * sin(x),
+          dy = -sin(x) * dx);
+ADJ_UNARY_API(cos, ADJ_OP_COS)
+
+/* y = -x */
+ADJ_UNARY(neg, ADJ_OP_NEG, ADJ_DOM_ANY, 0.0, "y = -x", "dx += -dy",
+          y = -x,
+          dx = -dy,
+          dy = -dx);
+ADJ_UNARY_API(neg, ADJ_OP_NEG)
+
+/* y = c x */
+ADJ_UNARY(scale, ADJ_OP_SCALE, ADJ_DOM_ANY, -1.5, "y = c x", "dx += c dy",
+          y = c * x,
+          dx = c * dy,
+          dy = c * dx);
+ADJ_UNARY_API_C(scale, ADJ_OP_SCALE)

@@ -1,0 +1,245 @@
+/*
+ * Reductions: sum and mean of all elements, and along one axis.
+ * An axis reduction views x as (outer, len, inner) and produces
+ * (outer, inner); the axis disappears from the shape.
+ */
+#include "ops/op.h"
+
+#include <string.h>
+
+static adj_status shape_one(adj_var *y, const adj_args *args, char *why, size_t n)
+{
+    (void)args;
+    (void)why;
+    (void)n;
+    y->ndim = 0;
+    return ADJ_OK;
+}
+
+/* f = scale * sum x, accumulated in double for both dtypes */
+static void total_forward(adj_var *y, double scale)
+{
+    const adj_var *x = y->in[0];
+    double s = 0;
+    if (y->dtype == ADJ_F64) {
+        const double *v = x->value;
+        for (size_t i = 0; i < x->numel; i++)
+            s += v[i];
+        *(double *)y->value = s * scale;
+    } else {
+        const float *v = x->value;
+        for (size_t i = 0; i < x->numel; i++)
+            s += v[i];
+        *(float *)y->value = (float)(s * scale);
+    }
+}
+
+/* dx_i += scale dy */
+static void total_backward(adj_var *y, double scale)
+{
+    adj_var *x = y->in[0];
+    void *g = adj_grad_buf(x);
+    if (!g)
+        return;
+    if (y->dtype == ADJ_F64) {
+        const double d = *(double *)y->grad * scale;
+        double *gx = g;
+        for (size_t i = 0; i < x->numel; i++)
+            gx[i] += d;
+    } else {
+        const float d = (float)(*(float *)y->grad * scale);
+        float *gx = g;
+        for (size_t i = 0; i < x->numel; i++)
+            gx[i] += d;
+    }
+}
+
+/* tangent: dy = scale sum dx_i */
+static void total_jvp(const adj_var *y, const void *tx, void *ty, double scale)
+{
+    double s = 0;
+    size_t n = y->in[0]->numel;
+    if (y->dtype == ADJ_F64) {
+        const double *d = tx;
+        for (size_t i = 0; i < n; i++)
+            s += d[i];
+        *(double *)ty = s * scale;
+    } else {
+        const float *d = tx;
+        for (size_t i = 0; i < n; i++)
+            s += d[i];
+        *(float *)ty = (float)(s * scale);
+    }
+}
+
+static double inv_count(const adj_var *x) { return x->numel ? 1.0 / (double)x->numel : 0.0; }
+
+static void sum_forward(adj_var *y) { total_forward(y, 1.0); }
+/* dx_i += dy */
+static void sum_backward(adj_var *y) { total_backward(y, 1.0); }
+static void mean_forward(adj_var *y) { total_forward(y, inv_count(y->in[0])); }
+/* dx_i += dy / n */
+static void mean_backward(adj_var *y) { total_backward(y, inv_count(y->in[0])); }
+static void sum_jvp(const adj_var *y, const void *const *tx, void *ty) { total_jvp(y, tx[0], ty, 1.0); }
+static void mean_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    total_jvp(y, tx[0], ty, inv_count(y->in[0]));
+}
+
+const adj_op_desc adj_desc_sum = {
+    .name = "sum", .arity = 1, .shape = shape_one, .forward = sum_forward,
+    .backward = sum_backward, .jvp = sum_jvp, .formula = "y = sum_i x_i", .rule = "dx_i += dy",
+    .sig = ADJ_SIG_UNARY,
+};
+const adj_op_desc adj_desc_mean = {
+    .name = "mean", .arity = 1, .shape = shape_one, .forward = mean_forward,
+    .backward = mean_backward, .jvp = mean_jvp, .formula = "y = (1/n) sum_i x_i", .rule = "dx_i += dy / n",
+    .sig = ADJ_SIG_UNARY,
+};
+
+adj_var *adj_sum_at(adj_var *x, const char *file, int line)
+{
+    return adj_record(ADJ_OP_SUM, &x, 1, NULL, file, line);
+}
+adj_var *adj_mean_at(adj_var *x, const char *file, int line)
+{
+    return adj_record(ADJ_OP_MEAN, &x, 1, NULL, file, line);
+}
+ADJ_FN1(sum)
+ADJ_FN1(mean)
+
+/* ------------------------------------------------------------ along an axis */
+
+static adj_status shape_axis(adj_var *y, const adj_args *args, char *why, size_t n)
+{
+    const adj_var *x = y->in[0];
+    int axis = args ? args->i : 0;
+    if (axis < 0)
+        axis += x->ndim;
+    if (x->ndim == 0 || axis < 0 || axis >= x->ndim) {
+        char sh[64];
+        adj_fmt_shape(sh, sizeof sh, x->ndim, x->shape);
+        snprintf(why, n, "axis %d is out of range for shape %s", args ? args->i : 0, sh);
+        return ADJ_EINVAL;
+    }
+    y->iarg = axis; /* normalised */
+    y->ndim = (uint8_t)(x->ndim - 1);
+    for (int i = 0, j = 0; i < x->ndim; i++)
+        if (i != axis)
+            y->shape[j++] = x->shape[i];
+    return ADJ_OK;
+}
+
+typedef struct split {
+    size_t outer, len, inner;
+} split;
+
+static split split_of(const adj_var *y)
+{
+    const adj_var *x = y->in[0];
+    split s = {1, (size_t)x->shape[y->iarg], 1};
+    for (int i = 0; i < y->iarg; i++)
+        s.outer *= (size_t)x->shape[i];
+    for (int i = y->iarg + 1; i < x->ndim; i++)
+        s.inner *= (size_t)x->shape[i];
+    return s;
+}
+
+#define AXIS_FWD(T) AXIS_REDUCE(T, y->in[0]->value, y->value)
+
+/* ys[o,i] = scale sum_l xs[o,l,i]; the forward on values, the jvp on tangents */
+#define AXIS_REDUCE(T, SRC, DST)                                                \
+    do {                                                                       \
+        const T *xs = (SRC);                                                   \
+        T *ys = (DST);                                                         \
+        memset(ys, 0, y->numel * sizeof(T));                                   \
+        for (size_t o = 0; o < s.outer; o++)                                   \
+            for (size_t l = 0; l < s.len; l++)                                 \
+                for (size_t i = 0; i < s.inner; i++)                           \
+                    ys[o * s.inner + i] += xs[(o * s.len + l) * s.inner + i];  \
+        for (size_t i = 0; i < y->numel; i++)                                  \
+            ys[i] = (T)(ys[i] * scale);                                        \
+    } while (0)
+
+#define AXIS_BWD(T)                                                             \
+    do {                                                                       \
+        const T *dy = y->grad;                                                 \
+        T *dx = g;                                                             \
+        for (size_t o = 0; o < s.outer; o++)                                   \
+            for (size_t l = 0; l < s.len; l++)                                 \
+                for (size_t i = 0; i < s.inner; i++)                           \
+                    dx[(o * s.len + l) * s.inner + i] += (T)(dy[o * s.inner + i] * scale); \
+    } while (0)
+
+static void axis_forward(adj_var *y, bool mean)
+{
+    split s = split_of(y);
+    double scale = mean && s.len ? 1.0 / (double)s.len : 1.0;
+    if (y->dtype == ADJ_F64)
+        AXIS_FWD(double);
+    else
+        AXIS_FWD(float);
+}
+
+/* dx[o,l,i] += dy[o,i] (times 1/len for the mean) */
+static void axis_backward(adj_var *y, bool mean)
+{
+    void *g = adj_grad_buf(y->in[0]);
+    if (!g)
+        return;
+    split s = split_of(y);
+    double scale = mean && s.len ? 1.0 / (double)s.len : 1.0;
+    if (y->dtype == ADJ_F64)
+        AXIS_BWD(double);
+    else
+        AXIS_BWD(float);
+}
+
+/* tangent: dy[o,i] = sum_l dx[o,l,i] (times 1/len for the mean) */
+static void axis_jvp(const adj_var *y, const void *tx, void *ty, bool mean)
+{
+    split s = split_of(y);
+    double scale = mean && s.len ? 1.0 / (double)s.len : 1.0;
+    if (y->dtype == ADJ_F64)
+        AXIS_REDUCE(double, tx, ty);
+    else
+        AXIS_REDUCE(float, tx, ty);
+}
+
+static void sum_axis_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    axis_jvp(y, tx[0], ty, false);
+}
+static void mean_axis_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    axis_jvp(y, tx[0], ty, true);
+}
+
+static void sum_axis_forward(adj_var *y) { axis_forward(y, false); }
+static void sum_axis_backward(adj_var *y) { axis_backward(y, false); }
+static void mean_axis_forward(adj_var *y) { axis_forward(y, true); }
+static void mean_axis_backward(adj_var *y) { axis_backward(y, true); }
+
+const adj_op_desc adj_desc_sum_axis = {
+    .name = "sum_axis", .arity = 1, .shape = shape_axis, .forward = sum_axis_forward,
+    .backward = sum_axis_backward, .jvp = sum_axis_jvp, .formula = "y[o,i] = sum_l x[o,l,i]",
+    .rule = "dx[o,l,i] += dy[o,i]", .sig = ADJ_SIG_AXIS,
+};
+const adj_op_desc adj_desc_mean_axis = {
+    .name = "mean_axis", .arity = 1, .shape = shape_axis, .forward = mean_axis_forward,
+    .backward = mean_axis_backward, .jvp = mean_axis_jvp, .formula = "y[o,i] = (1/L) sum_l x[o,l,i]",
+    .rule = "dx[o,l,i] += dy[o,i] / L", .sig = ADJ_SIG_AXIS,
+};
+
+adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line)
+{
+    adj_args a = {.i = axis};
+    return adj_record(ADJ_OP_SUM_AXIS, &x, 1, &a, file, line);
+}
+adj_var *adj_mean_axis_at(adj_var *x, int axis, const char *file, int line)
+{
+    adj_args a = {.i = axis};
+    return adj_record(ADJ_OP_MEAN_AXIS, &x, 1, &a, file, line);
+}
+adj_var *(adj_sum_axis)(adj_var *x, int axis) { return adj_sum_axis_at(x, axis, NULL, 0); }
+adj_var *(adj_mean_axis)(adj_var *x, int axis) { return adj_mean_axis_at(x, axis, NULL, 0); }

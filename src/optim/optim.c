@@ -1,0 +1,343 @@
+/*
+ * Optimizers as flat loops over a parameter store's contiguous blocks.
+ * State lives in blocks of the store's layout and dtype; one kernel per
+ * rule, written once for float and once for double through a macro.
+ */
+#include "adjoint/optim.h"
+#include "core/tape.h"
+
+#include <math.h>
+#include <string.h>
+
+struct adj_optim {
+    adj_allocator al;
+    adj_params *p;
+    adj_optim_config c;
+    size_t n;          /* elements covered */
+    int nstate;        /* state blocks */
+    void *state[3];      /* moments, accumulators, momentum buffers */
+    int64_t t;         /* steps taken */
+};
+
+static const char *const names[ADJ_OPTIM_COUNT] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
+
+const char *adj_optim_name(adj_optim_kind k) { return (unsigned)k < ADJ_OPTIM_COUNT ? names[k] : "?"; }
+
+adj_status adj_optim_parse(const char *name, adj_optim_kind *out)
+{
+    if (!name || !out)
+        return ADJ_EINVAL;
+    for (int k = 0; k < ADJ_OPTIM_COUNT; k++)
+        if (strcmp(name, names[k]) == 0) {
+            *out = (adj_optim_kind)k;
+            return ADJ_OK;
+        }
+    return ADJ_EINVAL;
+}
+
+adj_optim_config adj_optim_defaults(adj_optim_kind kind)
+{
+    adj_optim_config c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.lr = 1e-3;
+    c.beta1 = 0.9;
+    c.beta2 = 0.999;
+    c.eps = 1e-8;
+    c.alpha = 0.99;
+    switch (kind) {
+    case ADJ_OPTIM_ADAMW: c.weight_decay = 1e-2; break;
+    case ADJ_OPTIM_RMSPROP: c.lr = 1e-2; break;
+    case ADJ_OPTIM_ADAGRAD: c.lr = 1e-2; c.eps = 1e-10; break;
+    default: break;
+    }
+    return c;
+}
+
+static int state_blocks(const adj_optim_config *c)
+{
+    switch (c->kind) {
+    case ADJ_OPTIM_SGD: return c->momentum != 0 ? 1 : 0;
+    case ADJ_OPTIM_ADAM:
+    case ADJ_OPTIM_ADAMW: return 2;
+    case ADJ_OPTIM_RMSPROP: return 3;
+    case ADJ_OPTIM_ADAGRAD: return 1;
+    default: return 0;
+    }
+}
+
+static int valid(const adj_optim_config *c)
+{
+    if ((unsigned)c->kind >= ADJ_OPTIM_COUNT)
+        return 0;
+    if (!(c->lr >= 0) || !(c->weight_decay >= 0) || !(c->momentum >= 0) || !(c->eps >= 0))
+        return 0;
+    if (c->kind == ADJ_OPTIM_SGD && c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+        return 0;
+    if ((c->kind == ADJ_OPTIM_ADAM || c->kind == ADJ_OPTIM_ADAMW) &&
+        !(c->beta1 >= 0 && c->beta1 < 1 && c->beta2 >= 0 && c->beta2 < 1))
+        return 0;
+    if (c->kind == ADJ_OPTIM_RMSPROP && !(c->alpha >= 0 && c->alpha < 1))
+        return 0;
+    return 1;
+}
+
+adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_status *status)
+{
+    adj_status dummy;
+    if (!status)
+        status = &dummy;
+    *status = ADJ_EINVAL;
+    if (!p || !c || adj_params_numel(p) == 0 || !valid(c))
+        return NULL;
+    const adj_allocator *al = &adj_default_allocator;
+    adj_optim *o = al->alloc(al->ctx, sizeof *o);
+    *status = ADJ_ENOMEM;
+    if (!o)
+        return NULL;
+    memset(o, 0, sizeof *o);
+    o->al = *al;
+    o->p = p;
+    o->c = *c;
+    o->n = adj_params_numel(p);
+    o->nstate = state_blocks(c);
+    size_t bytes = o->n * adj_dsize(adj_params_dtype(p));
+    for (int k = 0; k < o->nstate; k++) {
+        o->state[k] = al->alloc(al->ctx, bytes);
+        if (!o->state[k]) {
+            adj_optim_free(o);
+            return NULL;
+        }
+        memset(o->state[k], 0, bytes);
+    }
+    if (c->kind == ADJ_OPTIM_ADAGRAD && c->initial_accumulator != 0) {
+        for (size_t i = 0; i < o->n; i++) {
+            if (adj_params_dtype(p) == ADJ_F64)
+                ((double *)o->state[0])[i] = c->initial_accumulator;
+            else
+                ((float *)o->state[0])[i] = (float)c->initial_accumulator;
+        }
+    }
+    *status = ADJ_OK;
+    return o;
+}
+
+void adj_optim_free(adj_optim *o)
+{
+    if (!o)
+        return;
+    size_t bytes = o->n * adj_dsize(adj_params_dtype(o->p));
+    for (int k = 0; k < o->nstate; k++)
+        if (o->state[k])
+            o->al.free(o->al.ctx, o->state[k], bytes);
+    adj_allocator al = o->al;
+    al.free(al.ctx, o, sizeof *o);
+}
+
+void adj_optim_set_lr(adj_optim *o, double lr)
+{
+    if (o && lr >= 0)
+        o->c.lr = lr;
+}
+double adj_optim_lr(const adj_optim *o) { return o ? o->c.lr : 0.0; }
+int64_t adj_optim_steps(const adj_optim *o) { return o ? o->t : 0; }
+const adj_optim_config *adj_optim_get_config(const adj_optim *o) { return o ? &o->c : NULL; }
+
+/* The kernels, for T = float and T = double.  SQRT is sqrtf / sqrt. */
+#define KERNELS(T, SUF, SQRT)                                                          \
+    static void sgd_##SUF(const adj_optim_config *c, int64_t t, size_t n, T *w,        \
+                          const T *g_, T *buf)                                         \
+    {                                                                                  \
+        const T lr = (T)c->lr, wd = (T)c->weight_decay, mu = (T)c->momentum;           \
+        const T damp = (T)(1.0 - c->dampening);                                        \
+        for (size_t i = 0; i < n; i++) {                                               \
+            T g = g_[i] + wd * w[i];                                                   \
+            if (buf) {                                                                 \
+                buf[i] = t == 1 ? g : mu * buf[i] + damp * g;                          \
+                g = c->nesterov ? g + mu * buf[i] : buf[i];                            \
+            }                                                                          \
+            w[i] -= lr * g;                                                            \
+        }                                                                              \
+    }                                                                                  \
+    static void adam_##SUF(const adj_optim_config *c, int64_t t, size_t n, T *w,       \
+                           const T *g_, T *m, T *v)                                    \
+    {                                                                                  \
+        const T b1 = (T)c->beta1, b2 = (T)c->beta2, eps = (T)c->eps;                   \
+        const T bc1 = (T)(1.0 - pow(c->beta1, (double)t));                             \
+        const T sbc2 = (T)sqrt(1.0 - pow(c->beta2, (double)t));                        \
+        const T step = (T)c->lr / bc1;                                                 \
+        const int decoupled = c->kind == ADJ_OPTIM_ADAMW;                              \
+        const T wd = (T)c->weight_decay, shrink = (T)(1.0 - c->lr * c->weight_decay);  \
+        for (size_t i = 0; i < n; i++) {                                               \
+            T g = g_[i];                                                               \
+            if (decoupled)                                                             \
+                w[i] *= shrink;                                                        \
+            else                                                                       \
+                g += wd * w[i];                                                        \
+            m[i] = b1 * m[i] + (1 - b1) * g;                                           \
+            v[i] = b2 * v[i] + (1 - b2) * g * g;                                       \
+            w[i] -= step * m[i] / (SQRT(v[i]) / sbc2 + eps);                           \
+        }                                                                              \
+    }                                                                                  \
+    static void rmsprop_##SUF(const adj_optim_config *c, size_t n, T *w, const T *g_,  \
+                              T *v, T *avg, T *buf)                                    \
+    {                                                                                  \
+        const T lr = (T)c->lr, a = (T)c->alpha, eps = (T)c->eps;                       \
+        const T wd = (T)c->weight_decay, mu = (T)c->momentum;                          \
+        for (size_t i = 0; i < n; i++) {                                               \
+            T g = g_[i] + wd * w[i];                                                   \
+            v[i] = a * v[i] + (1 - a) * g * g;                                         \
+            T vv = v[i];                                                               \
+            if (c->centered) {                                                         \
+                avg[i] = a * avg[i] + (1 - a) * g;                                     \
+                vv -= avg[i] * avg[i];                                                 \
+            }                                                                          \
+            T d = SQRT(vv) + eps;                                                      \
+            if (mu > 0) {                                                              \
+                buf[i] = mu * buf[i] + g / d;                                          \
+                w[i] -= lr * buf[i];                                                   \
+            } else {                                                                   \
+                w[i] -= lr * g / d;                                                    \
+            }                                                                          \
+        }                                                                              \
+    }                                                                                  \
+    static void adagrad_##SUF(const adj_optim_config *c, int64_t t, size_t n, T *w,    \
+                              const T *g_, T *s)                                       \
+    {                                                                                  \
+        const T clr = (T)(c->lr / (1.0 + (double)(t - 1) * c->lr_decay));              \
+        const T wd = (T)c->weight_decay, eps = (T)c->eps;                              \
+        for (size_t i = 0; i < n; i++) {                                               \
+            T g = g_[i] + wd * w[i];                                                   \
+            s[i] += g * g;                                                             \
+            w[i] -= clr * g / (SQRT(s[i]) + eps);                                      \
+        }                                                                              \
+    }
+
+KERNELS(float, f32, sqrtf)
+KERNELS(double, f64, sqrt)
+
+adj_status adj_optim_step(adj_optim *o)
+{
+    if (!o)
+        return ADJ_EINVAL;
+    if (adj_params_numel(o->p) != o->n)
+        return ADJ_ESTATE;
+    o->t++;
+    void *w = adj_params_values(o->p);
+    const void *g = adj_params_grads(o->p);
+    const adj_optim_config *c = &o->c;
+    int f64 = adj_params_dtype(o->p) == ADJ_F64;
+    switch (c->kind) {
+    case ADJ_OPTIM_SGD:
+        if (f64)
+            sgd_f64(c, o->t, o->n, w, g, o->state[0]);
+        else
+            sgd_f32(c, o->t, o->n, w, g, o->state[0]);
+        break;
+    case ADJ_OPTIM_ADAM:
+    case ADJ_OPTIM_ADAMW:
+        if (f64)
+            adam_f64(c, o->t, o->n, w, g, o->state[0], o->state[1]);
+        else
+            adam_f32(c, o->t, o->n, w, g, o->state[0], o->state[1]);
+        break;
+    case ADJ_OPTIM_RMSPROP:
+        if (f64)
+            rmsprop_f64(c, o->n, w, g, o->state[0], o->state[1], o->state[2]);
+        else
+            rmsprop_f32(c, o->n, w, g, o->state[0], o->state[1], o->state[2]);
+        break;
+    case ADJ_OPTIM_ADAGRAD:
+        if (f64)
+            adagrad_f64(c, o->t, o->n, w, g, o->state[0]);
+        else
+            adagrad_f32(c, o->t, o->n, w, g, o->state[0]);
+        break;
+    default:
+        return ADJ_EINVAL;
+    }
+    return ADJ_OK;
+}
+
+/* ----------------------------------------------------------- clipping */
+
+double adj_grad_norm(adj_params *p)
+{
+    size_t n = adj_params_numel(p);
+    const void *g = adj_params_grads(p);
+    double s = 0.0;
+    if (!g)
+        return 0.0;
+    if (adj_params_dtype(p) == ADJ_F64)
+        for (size_t i = 0; i < n; i++)
+            s += ((const double *)g)[i] * ((const double *)g)[i];
+    else
+        for (size_t i = 0; i < n; i++)
+            s += (double)((const float *)g)[i] * (double)((const float *)g)[i];
+    return sqrt(s);
+}
+
+static void scale_grads(adj_params *p, double k)
+{
+    size_t n = adj_params_numel(p);
+    void *g = adj_params_grads(p);
+    if (adj_params_dtype(p) == ADJ_F64)
+        for (size_t i = 0; i < n; i++)
+            ((double *)g)[i] *= k;
+    else
+        for (size_t i = 0; i < n; i++)
+            ((float *)g)[i] = (float)(((float *)g)[i] * k);
+}
+
+double adj_clip_grad_norm(adj_params *p, double max_norm)
+{
+    double norm = adj_grad_norm(p);
+    if (norm > max_norm && norm > 0 && max_norm >= 0)
+        scale_grads(p, max_norm / norm);
+    return norm;
+}
+
+void adj_clip_grad_value(adj_params *p, double clip)
+{
+    size_t n = adj_params_numel(p);
+    void *g = adj_params_grads(p);
+    if (!g || !(clip >= 0))
+        return;
+    if (adj_params_dtype(p) == ADJ_F64) {
+        double *d = g;
+        for (size_t i = 0; i < n; i++)
+            d[i] = d[i] > clip ? clip : d[i] < -clip ? -clip : d[i];
+    } else {
+        float *f = g, cf = (float)clip;
+        for (size_t i = 0; i < n; i++)
+            f[i] = f[i] > cf ? cf : f[i] < -cf ? -cf : f[i];
+    }
+}
+
+/* ------------------------------------------------------- lr schedules */
+
+double adj_lr_at(const adj_lr_schedule *s, int64_t step)
+{
+    if (!s)
+        return 0.0;
+    if (step < 0)
+        step = 0;
+    double lr = s->base_lr;
+    switch (s->kind) {
+    case ADJ_LR_STEP:
+        if (s->step_size > 0)
+            lr = s->base_lr * pow(s->gamma, (double)(step / s->step_size));
+        break;
+    case ADJ_LR_COSINE:
+        if (s->total > 0) {
+            double f = step >= s->total ? 1.0 : (double)step / (double)s->total;
+            lr = s->min_lr + (s->base_lr - s->min_lr) * 0.5 * (1.0 + cos(3.14159265358979323846 * f));
+        }
+        break;
+    default:
+        break;
+    }
+    if (s->warmup > 0 && step < s->warmup)
+        lr *= (double)(step + 1) / (double)s->warmup;
+    return lr;
+}

@@ -1,0 +1,401 @@
+/*
+ * Errors are values: every misuse records a sticky error on the tape whose
+ * message names the op, the shapes and the call site; later ops do
+ * nothing; backward returns it; reset clears it; nothing leaks.
+ */
+#include <adjoint.h>
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct env {
+    adj_tape *t, *other;
+    adj_var *m34, *m34f, *v5, *v4, *s, *m23, *m45, *s_other;
+} env;
+
+static void env_init(env *e)
+{
+    e->t = adj_tape_new();
+    e->other = adj_tape_new();
+    int64_t s34[2] = {3, 4}, s5[1] = {5}, s4[1] = {4}, s23[2] = {2, 3}, s45[2] = {4, 5};
+    e->m34 = adj_tensor_f64(e->t, 2, s34, NULL);
+    e->m34f = adj_tensor_f32(e->t, 2, s34, NULL);
+    e->v5 = adj_tensor_f64(e->t, 1, s5, NULL);
+    e->v4 = adj_tensor_f64(e->t, 1, s4, NULL);
+    e->s = adj_scalar(e->t, 1.0);
+    e->m23 = adj_tensor_f64(e->t, 2, s23, NULL);
+    e->m45 = adj_tensor_f64(e->t, 2, s45, NULL);
+    e->s_other = adj_scalar(e->other, 1.0);
+}
+
+static void env_free(env *e)
+{
+    adj_tape_free(e->t);
+    adj_tape_free(e->other);
+}
+
+typedef adj_var *(*misuse_fn)(env *e);
+
+static const int32_t good_labels[3] = {0, 1, 2};
+static const int32_t bad_labels[3] = {0, 7, 1};
+
+static adj_var *add_shapes(env *e) { return adj_add(e->m34, e->v5); }
+static adj_var *mul_dtypes(env *e) { return adj_mul(e->m34, e->m34f); }
+static adj_var *sub_null(env *e) { return adj_sub(e->m34, NULL); }
+static adj_var *div_foreign(env *e) { return adj_div(e->s, e->s_other); }
+static adj_var *matmul_inner(env *e) { return adj_matmul(e->m34, e->m23); }
+static adj_var *matmul_1d(env *e) { return adj_matmul(e->v4, e->m45); }
+static adj_var *linear_bias(env *e) { return adj_linear(e->m34, e->m34, e->v5); }
+static adj_var *linear_in(env *e) { return adj_linear(e->m34, e->m23, NULL); }
+static adj_var *transpose_1d(env *e) { return adj_transpose(e->v5); }
+static adj_var *reshape_count(env *e) { return adj_reshape(e->m34, 2, ((int64_t[]){5, 2})); }
+static adj_var *sum_axis_bad(env *e) { return adj_sum_axis(e->m34, 2); }
+static adj_var *mean_axis_bad(env *e) { return adj_mean_axis(e->m34, -3); }
+static adj_var *ce_label(env *e) { return adj_softmax_cross_entropy(e->m34, bad_labels); }
+static adj_var *ce_null(env *e) { return adj_softmax_cross_entropy(e->m34, NULL); }
+static adj_var *ce_3d(env *e)
+{
+    int64_t s[3] = {1, 3, 4};
+    return adj_softmax_cross_entropy(adj_reshape(e->m34, 3, s), good_labels);
+}
+static adj_var *mse_shapes(env *e) { return adj_mse(e->m34, e->m23); }
+static adj_var *bce_dtypes(env *e) { return adj_bce_with_logits(e->m34f, e->m34); }
+static adj_var *exp_foreign(env *e) { return adj_exp(e->s_other) ? adj_add(e->s, e->s_other) : NULL; }
+static adj_var *leaf_ndim(env *e) { return adj_tensor_f64(e->t, 5, ((int64_t[]){1, 1, 1, 1, 1}), NULL); }
+static adj_var *leaf_negative(env *e) { return adj_tensor_f64(e->t, 2, ((int64_t[]){3, -1}), NULL); }
+static adj_var *leaf_overflow(env *e)
+{
+    int64_t s[4] = {INT64_C(1) << 20, INT64_C(1) << 20, INT64_C(1) << 20, INT64_C(1) << 20};
+    return adj_tensor_f32(e->t, 4, s, NULL);
+}
+static adj_var *param_bad(env *e) { return adj_param(e->t, NULL, 0); }
+
+typedef struct misuse {
+    const char *name;
+    misuse_fn fn;
+    adj_status want;
+    const char *words[3]; /* all must appear in the message */
+} misuse;
+
+static const misuse cases[] = {
+    {"add shapes", add_shapes, ADJ_ESHAPE, {"adj_add", "(3,4)", "(5)"}},
+    {"mul dtypes", mul_dtypes, ADJ_EDTYPE, {"adj_mul", "f64", "f32"}},
+    {"sub NULL", sub_null, ADJ_EINVAL, {"adj_sub", "NULL", NULL}},
+    {"div foreign", div_foreign, ADJ_ETAPE, {"adj_div", "another tape", NULL}},
+    {"matmul inner", matmul_inner, ADJ_ESHAPE, {"adj_matmul", "inner", "(2,3)"}},
+    {"matmul 1-D", matmul_1d, ADJ_ESHAPE, {"adj_matmul", "2-D", "(4)"}},
+    {"linear bias", linear_bias, ADJ_ESHAPE, {"adj_linear", "bias has 5", "(5)"}},
+    {"linear in", linear_in, ADJ_ESHAPE, {"adj_linear", "features", NULL}},
+    {"transpose 1-D", transpose_1d, ADJ_ESHAPE, {"adj_transpose", "2-D", NULL}},
+    {"reshape count", reshape_count, ADJ_ESHAPE, {"adj_reshape", "(5,2)", "12"}},
+    {"sum_axis axis", sum_axis_bad, ADJ_EINVAL, {"adj_sum_axis", "axis 2", NULL}},
+    {"mean_axis axis", mean_axis_bad, ADJ_EINVAL, {"adj_mean_axis", "axis -3", NULL}},
+    {"ce label", ce_label, ADJ_EINVAL, {"softmax_cross_entropy", "label 7", "row 1"}},
+    {"ce NULL", ce_null, ADJ_EINVAL, {"labels", "NULL", NULL}},
+    {"ce 3-D", ce_3d, ADJ_ESHAPE, {"softmax_cross_entropy", "(1,3,4)", NULL}},
+    {"mse shapes", mse_shapes, ADJ_ESHAPE, {"adj_mse", "same shape", NULL}},
+    {"bce dtypes", bce_dtypes, ADJ_EDTYPE, {"adj_bce_with_logits", NULL, NULL}},
+    {"unary foreign", exp_foreign, ADJ_ETAPE, {"adj_add", NULL, NULL}},
+    {"leaf ndim", leaf_ndim, ADJ_EINVAL, {"dimensions", "5", NULL}},
+    {"leaf negative", leaf_negative, ADJ_EINVAL, {"(3,-1)", NULL, NULL}},
+    {"leaf overflow", leaf_overflow, ADJ_EINVAL, {"too many elements", NULL, NULL}},
+    {"param NULL store", param_bad, ADJ_EINVAL, {"adj_param", NULL, NULL}},
+};
+
+START_TEST(misuse_is_reported)
+{
+    const misuse *m = &cases[_i];
+    env e;
+    env_init(&e);
+    ck_assert_int_eq(adj_tape_status(e.t), ADJ_OK);
+    size_t before = adj_tape_size(e.t);
+    adj_var *y = m->fn(&e);
+    ck_assert_msg(adj_tape_status(e.t) == m->want, "%s: status %d (%s), want %d: %s", m->name,
+                  adj_tape_status(e.t), adj_status_string(adj_tape_status(e.t)), m->want,
+                  adj_tape_message(e.t));
+    const char *msg = adj_tape_message(e.t);
+    for (int k = 0; k < 3; k++)
+        if (m->words[k])
+            ck_assert_msg(strstr(msg, m->words[k]), "%s: '%s' not in: %s", m->name, m->words[k], msg);
+    /* the call site of an op is this file */
+    if (m->fn != param_bad && m->fn != leaf_ndim && m->fn != leaf_negative && m->fn != leaf_overflow)
+        ck_assert_msg(strstr(msg, "test_errors.c:"), "%s: no call site in: %s", m->name, msg);
+    ck_assert_ptr_nonnull(y);
+    ck_assert(isnan(adj_item(y))); /* the inert var */
+
+    /* sticky: later ops do nothing, backward returns the error */
+    size_t after = adj_tape_size(e.t);
+    ck_assert_uint_le(after, before + 2);
+    adj_var *z = adj_exp(adj_add(e.s, e.s));
+    ck_assert_uint_eq(adj_tape_size(e.t), after);
+    ck_assert_int_eq(adj_backward(z), m->want);
+    ck_assert_int_eq(adj_backward(e.s), m->want);
+
+    /* reset clears it and the tape works again */
+    adj_tape_reset(e.t);
+    ck_assert_int_eq(adj_tape_status(e.t), ADJ_OK);
+    ck_assert_str_eq(adj_tape_message(e.t), "");
+    adj_var *x = adj_scalar(e.t, 3.0);
+    ck_assert_int_eq(adj_backward(adj_square(x)), ADJ_OK);
+    ck_assert_double_eq(adj_grad_item(x), 6.0);
+    env_free(&e);
+}
+END_TEST
+
+START_TEST(stale_var_after_reset)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *old = adj_scalar(t, 1.0);
+    adj_tape_reset(t);
+    adj_var *y = adj_exp(old);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ETAPE);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "before adj_tape_reset"));
+    ck_assert(isnan(adj_item(y)));
+    adj_tape_reset(t);
+    ck_assert_int_eq(adj_backward(y), ADJ_ETAPE); /* the inert var, after a reset */
+    adj_tape_free(t);
+}
+END_TEST
+
+START_TEST(null_everywhere)
+{
+    ck_assert_ptr_null(adj_exp(NULL));
+    ck_assert_ptr_null(adj_add(NULL, NULL));
+    ck_assert_int_eq(adj_backward(NULL), ADJ_EINVAL);
+    ck_assert_ptr_null(adj_scalar(NULL, 1.0));
+    ck_assert_int_eq(adj_tape_status(NULL), ADJ_EINVAL);
+    ck_assert_uint_eq(adj_numel(NULL), 0);
+    ck_assert(isnan(adj_item(NULL)));
+    adj_tape_reset(NULL);
+    adj_tape_free(NULL);
+    adj_params_free(NULL);
+    ck_assert_int_eq(adj_copy_value(NULL, NULL), ADJ_EINVAL);
+}
+END_TEST
+
+START_TEST(backward_needs_one_element)
+{
+    adj_tape *t = adj_tape_new();
+    int64_t s[1] = {3};
+    adj_var *x = adj_tensor_f64(t, 1, s, NULL);
+    ck_assert_int_eq(adj_backward(adj_exp(x)), ADJ_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "one element"));
+    adj_tape_free(t);
+}
+END_TEST
+
+static int hook_calls;
+static void hook(const adj_tape *t, adj_status s, const char *msg, void *user)
+{
+    (void)t;
+    (void)msg;
+    hook_calls++;
+    *(adj_status *)user = s;
+}
+
+START_TEST(error_hook_fires_once)
+{
+    adj_tape *t = adj_tape_new();
+    adj_status seen = ADJ_OK;
+    hook_calls = 0;
+    adj_tape_set_error_hook(t, hook, &seen);
+    adj_var *a = adj_scalar(t, 1.0);
+    int64_t s[1] = {2};
+    adj_var *b = adj_tensor_f64(t, 1, s, NULL);
+    adj_var *c = adj_matmul(a, b);
+    adj_matmul(c, c);
+    ck_assert_int_eq(hook_calls, 1);
+    ck_assert_int_eq(seen, ADJ_ESHAPE);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* A tape memory limit is a clean ENOMEM, and reset recovers. */
+START_TEST(memory_limit)
+{
+    adj_tape *t = adj_tape_new();
+    adj_tape_set_limit(t, 1u << 20);
+    int64_t big[1] = {1 << 20}; /* 8 MiB of doubles */
+    adj_var *x = adj_tensor_f64(t, 1, big, NULL);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ENOMEM);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "out of memory"));
+    ck_assert(isnan(adj_item(x)));
+    adj_tape_reset(t);
+    adj_var *s = adj_scalar(t, 2.0);
+    ck_assert_int_eq(adj_backward(adj_exp(s)), ADJ_OK);
+    ck_assert_double_eq_tol(adj_grad_item(s), exp(2.0), 1e-12);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Fail the n-th allocation, for every n a small program makes. */
+typedef struct failing {
+    long countdown;
+    int sticky; /* once failed, fail every later allocation too */
+    size_t live;
+} failing;
+
+static void *fail_alloc(void *ctx, size_t n)
+{
+    failing *f = ctx;
+    if (f->countdown == 0 || (f->sticky && f->countdown < -1)) {
+        f->countdown--;
+        return NULL;
+    }
+    f->countdown--;
+    void *p = malloc(n);
+    if (p)
+        f->live += n;
+    return p;
+}
+
+static void fail_free(void *ctx, void *p, size_t n)
+{
+    failing *f = ctx;
+    if (p)
+        f->live -= n;
+    free(p);
+}
+
+/* A small training-like program; *out receives its last loss. */
+static adj_status program(const adj_allocator *al, double *out, int iters)
+{
+    adj_tape *t = adj_tape_new_with(al);
+    if (!t)
+        return ADJ_ENOMEM;
+    adj_status s = ADJ_OK;
+    for (int it = 0; it < iters && s == ADJ_OK; it++) {
+        int64_t sx[2] = {20, 30}, sw[2] = {10, 30};
+        adj_var *x = adj_constant_f64(t, 2, sx, NULL);
+        adj_var *w = adj_tensor_f64(t, 2, sw, NULL);
+        x = adj_add(x, adj_scalar(t, 0.5));
+        w = adj_add(w, adj_scalar(t, 0.01));
+        adj_var *h = x;
+        for (int k = 0; k < 1500; k++) /* more than one chunk of nodes */
+            h = adj_scale(h, 1.0);
+        adj_var *L = adj_mean(adj_tanh(adj_linear(h, w, NULL)));
+        s = adj_backward(L);
+        *out = adj_item(L);
+        adj_tape_reset(t);
+    }
+    adj_tape_free(t);
+    return s;
+}
+
+START_TEST(allocation_failures)
+{
+    failing f = {-1, 0, 0};
+    adj_allocator al = {fail_alloc, fail_free, &f};
+    double want = 0, got;
+    ck_assert_int_eq(program(&al, &want, 1), ADJ_OK);
+    long first = -1 - f.countdown; /* allocations of the first iteration */
+    f.countdown = -1;
+    ck_assert_int_eq(program(&al, &want, 3), ADJ_OK); /* no failure: count them */
+    ck_assert_double_eq_tol(want, tanh(30 * 0.5 * 0.01), 1e-12);
+    long total = -1 - f.countdown;
+    ck_assert_int_gt(total, 3);
+    int reported = 0;
+    for (long n = 0; n < total; n++) {
+        f.countdown = n;
+        f.live = 0;
+        got = -1;
+        adj_status s = program(&al, &got, 3);
+        /* either the failure is reported, or the library routed around it
+         * (a smaller block, or skipping the coalescing at reset) and the
+         * result is exactly right */
+        ck_assert_msg(s == ADJ_ENOMEM || (s == ADJ_OK && got == want),
+                      "failing allocation %ld gave status %d, loss %g", n, s, got);
+        reported += s == ADJ_ENOMEM;
+        ck_assert_msg(f.live == 0, "failing allocation %ld leaked %zu bytes", n, f.live);
+        /* when memory stays exhausted, the failure must be reported */
+        f.countdown = n;
+        f.sticky = 1;
+        f.live = 0;
+        s = program(&al, &got, 3);
+        ck_assert_msg(s == ADJ_ENOMEM, "exhausted from allocation %ld: status %d", n, s);
+        ck_assert_msg(f.live == 0, "exhausted from allocation %ld: leaked %zu bytes", n, f.live);
+        f.sticky = 0;
+    }
+    ck_assert_int_gt(reported, 0);
+    ck_assert_int_gt(first, 2);
+}
+END_TEST
+
+/* Anomaly mode names the op and node of the first NaN/Inf. */
+START_TEST(anomaly_forward_and_backward)
+{
+    adj_tape *t = adj_tape_new();
+    adj_tape_set_anomaly(t, 1);
+    adj_var *x = adj_scalar(t, 0.0);
+    adj_var *y = adj_log(x); /* -inf */
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ENUMERIC);
+    const char *m = adj_tape_message(t);
+    ck_assert_ptr_nonnull(strstr(m, "forward"));
+    ck_assert_ptr_nonnull(strstr(m, "adj_log"));
+    ck_assert_ptr_nonnull(strstr(m, "node 1"));
+    ck_assert_ptr_nonnull(strstr(m, "test_errors.c:"));
+    (void)y;
+
+    adj_tape_reset(t);
+    /* finite forward, infinite adjoint: d sqrt(x)/dx at 0 */
+    x = adj_scalar(t, 0.0);
+    adj_var *r = adj_sqrt(x);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    ck_assert_int_eq(adj_backward(r), ADJ_ENUMERIC);
+    m = adj_tape_message(t);
+    ck_assert_ptr_nonnull(strstr(m, "backward"));
+    ck_assert_ptr_nonnull(strstr(m, "adj_sqrt"));
+
+    adj_tape_reset(t);
+    adj_var *big = adj_scalar(t, 800.0);
+    adj_exp(big); /* overflow */
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ENUMERIC);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "adj_exp"));
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Without anomaly mode NaN propagates as IEEE says. */
+START_TEST(nan_propagates)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x = adj_scalar(t, NAN);
+    adj_var *y = adj_tanh(adj_mul(x, adj_scalar(t, 2.0)));
+    ck_assert(isnan(adj_item(y)));
+    ck_assert_int_eq(adj_backward(y), ADJ_OK);
+    ck_assert(isnan(adj_grad_item(x)));
+    adj_tape_free(t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("errors");
+    TCase *tc = tcase_create("misuse");
+    tcase_add_loop_test(tc, misuse_is_reported, 0, (int)(sizeof cases / sizeof cases[0]));
+    tcase_add_test(tc, stale_var_after_reset);
+    tcase_add_test(tc, null_everywhere);
+    tcase_add_test(tc, backward_needs_one_element);
+    tcase_add_test(tc, error_hook_fires_once);
+    suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("memory");
+    tcase_add_test(tm, memory_limit);
+    tcase_add_test(tm, allocation_failures);
+    suite_add_tcase(s, tm);
+    TCase *tn = tcase_create("numeric");
+    tcase_add_test(tn, anomaly_forward_and_backward);
+    tcase_add_test(tn, nan_propagates);
+    suite_add_tcase(s, tn);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

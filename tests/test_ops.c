@@ -1,0 +1,181 @@
+/*
+ * The op table, checked by iterating it: every op, both dtypes, every
+ * shape case of its signature, against double finite differences.  A new
+ * op is checked here the moment its table row exists.
+ */
+#include <adjoint.h>
+#include "ops/op.h"
+
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+START_TEST(table_is_complete)
+{
+    for (int op = 0; op < ADJ_OP_COUNT; op++) {
+        ck_assert_msg(adj_op_table[op] != NULL, "op %d has no descriptor", op);
+        const adj_op_desc *d = adj_op_table[op];
+        ck_assert_msg(d->name && *d->name, "op %d has no name", op);
+        ck_assert_msg(d->shape && d->forward && d->backward, "op %s lacks a function", d->name);
+        ck_assert_msg(d->formula && d->rule, "op %s lacks its formula or rule", d->name);
+        ck_assert_str_eq(adj_op_name((adj_op)op), d->name);
+        /* every op except the leaf has a gradient check signature */
+        if (op != ADJ_OP_LEAF)
+            ck_assert_msg(adj_gradcheck_op_cases((adj_op)op) > 0, "op %s has no check cases", d->name);
+    }
+    ck_assert_str_eq(adj_op_name(ADJ_OP_COUNT), "?");
+}
+END_TEST
+
+static void check_all_cases(adj_op op, adj_dtype dt)
+{
+    int n = adj_gradcheck_op_cases(op);
+    for (int k = 0; k < n; k++) {
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            adj_gradcheck_report r;
+            char desc[128];
+            adj_status s = adj_gradcheck_op(op, dt, k, seed, &r, desc, sizeof desc);
+            ck_assert_msg(s == ADJ_OK, "%s %s %s: %s", adj_op_name(op), adj_dtype_name(dt), desc,
+                          r.message);
+            for (int i = 0; i < r.n_inputs; i++) {
+                const adj_gradcheck_result *in = &r.inputs[i];
+                ck_assert_msg(in->passed,
+                              "%s %s %s seed %d: input %d element %zu analytic %.12g numeric %.12g",
+                              adj_op_name(op), adj_dtype_name(dt), desc, (int)seed, i,
+                              in->worst_index, in->analytic, in->numeric);
+                ck_assert_msg(in->kinks == 0, "%s %s: inputs were drawn on a kink", adj_op_name(op),
+                              desc);
+            }
+            ck_assert(r.passed);
+        }
+    }
+}
+
+START_TEST(every_op_f64) { check_all_cases((adj_op)_i, ADJ_F64); }
+END_TEST
+
+START_TEST(every_op_f32) { check_all_cases((adj_op)_i, ADJ_F32); }
+END_TEST
+
+/* Large |x| stays finite where the math is finite. */
+START_TEST(stable_for_large_inputs)
+{
+    adj_tape *t = adj_tape_new();
+    const double xs[] = {-1000, -50, 50, 1000};
+    int64_t sh[1] = {4};
+    adj_var *x = adj_tensor_f64(t, 1, sh, xs);
+    adj_var *s = adj_sigmoid(x), *sp = adj_softplus(x), *th = adj_tanh(x);
+    adj_var *L = adj_sum(adj_add(adj_add(s, sp), th));
+    ck_assert_int_eq(adj_backward(L), ADJ_OK);
+    for (int i = 0; i < 4; i++) {
+        ck_assert(isfinite(adj_value_at(s, i)));
+        ck_assert(isfinite(adj_value_at(sp, i)));
+        ck_assert(isfinite(adj_grad_at(x, i)));
+    }
+    ck_assert_double_eq_tol(adj_value_at(s, 0), 0.0, 1e-300);
+    ck_assert_double_eq(adj_value_at(s, 3), 1.0);
+    ck_assert_double_eq(adj_value_at(sp, 3), 1000.0);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* A zero upstream adjoint never turns into NaN through an infinite
+ * local derivative (sqrt, log, div, pow at 0). */
+START_TEST(zero_adjoint_at_poles)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *z = adj_scalar(t, 0.0);
+    adj_var *zero = adj_constant_f64(t, 0, NULL, (double[]){0.0});
+    adj_var *terms[4] = {adj_sqrt(z), adj_log(z), adj_div(adj_scalar(t, 1.0), z), adj_pow(z, 0.5)};
+    adj_var *L = adj_scalar(t, 1.0);
+    for (int i = 0; i < 4; i++)
+        L = adj_add(L, adj_mul(terms[i], zero));
+    ck_assert_int_eq(adj_backward(L), ADJ_OK);
+    ck_assert_msg(!isnan(adj_grad_item(z)), "got %g", adj_grad_item(z));
+    ck_assert_double_eq(adj_grad_item(z), 0.0);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* ReLU'(0) = 1 as the notes define it; |x|'(0) = 0. */
+START_TEST(kink_conventions)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x = adj_scalar(t, 0.0);
+    ck_assert_int_eq(adj_backward(adj_relu(x)), ADJ_OK);
+    ck_assert_double_eq(adj_grad_item(x), 1.0);
+    adj_tape_reset(t);
+    x = adj_scalar(t, 0.0);
+    ck_assert_int_eq(adj_backward(adj_leaky_relu(x, 0.01)), ADJ_OK);
+    ck_assert_double_eq(adj_grad_item(x), 1.0);
+    adj_tape_reset(t);
+    x = adj_scalar(t, 0.0);
+    ck_assert_int_eq(adj_backward(adj_abs(x)), ADJ_OK);
+    ck_assert_double_eq(adj_grad_item(x), 0.0);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* matmul with transpose flags equals matmul of explicit transposes. */
+START_TEST(matmul_transpose_flags)
+{
+    adj_tape *t = adj_tape_new();
+    const double A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {-1, 0.5, 2, 3, -2, 1};
+    int64_t s32[2] = {3, 2}, s23[2] = {2, 3};
+    adj_var *a = adj_tensor_f64(t, 2, s32, A); /* stored (3,2): a^T is (2,3) */
+    adj_var *b = adj_tensor_f64(t, 2, s23, B); /* stored (2,3): b^T is (3,2) */
+    adj_var *c = adj_matmul_t(a, b, 1, 1);     /* a^T b^T: (2,3)(3,2) = (2,2) */
+    ck_assert_int_eq(adj_dim(c, 0), 2);
+    ck_assert_int_eq(adj_dim(c, 1), 2);
+    /* by hand: a^T = [[1,3,5],[2,4,6]], b^T = [[-1,3],[0.5,-2],[2,1]] */
+    const double want[4] = {1 * -1 + 3 * 0.5 + 5 * 2, 1 * 3 + 3 * -2 + 5 * 1,
+                            2 * -1 + 4 * 0.5 + 6 * 2, 2 * 3 + 4 * -2 + 6 * 1};
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(adj_value_at(c, i), want[i], 1e-12);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* The broadcast gradient of a row vector sums over rows. */
+START_TEST(broadcast_gradient_sums)
+{
+    adj_tape *t = adj_tape_new();
+    int64_t s[2] = {3, 2}, r[1] = {2};
+    adj_var *a = adj_tensor_f64(t, 2, s, (double[]){1, 2, 3, 4, 5, 6});
+    adj_var *b = adj_tensor_f64(t, 1, r, (double[]){10, 20});
+    adj_var *L = adj_sum(adj_mul(a, b));
+    ck_assert_int_eq(adj_backward(L), ADJ_OK);
+    ck_assert_double_eq(adj_item(L), 10 * (1 + 3 + 5) + 20 * (2 + 4 + 6));
+    ck_assert_double_eq(adj_grad_at(b, 0), 9);
+    ck_assert_double_eq(adj_grad_at(b, 1), 12);
+    ck_assert_double_eq(adj_grad_at(a, 5), 20);
+    adj_tape_free(t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("table");
+    tcase_add_test(tc, table_is_complete);
+    tcase_add_loop_test(tc, every_op_f64, 1, ADJ_OP_COUNT);
+    tcase_add_loop_test(tc, every_op_f32, 1, ADJ_OP_COUNT);
+    suite_add_tcase(s, tc);
+    TCase *tn = tcase_create("numerics");
+    tcase_add_test(tn, stable_for_large_inputs);
+    tcase_add_test(tn, zero_adjoint_at_poles);
+    tcase_add_test(tn, kink_conventions);
+    tcase_add_test(tn, matmul_transpose_flags);
+    tcase_add_test(tn, broadcast_gradient_sums);
+    suite_add_tcase(s, tn);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
