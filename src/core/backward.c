@@ -75,6 +75,28 @@ static void check_backward(adj_tape *t, adj_var *y)
     }
 }
 
+/* The scalar fast path: f64 0-D node, 0-D inputs (elementwise ops). */
+static inline double *scalar_grad(adj_var *x)
+{
+    if (!x->grad) {
+        x->inl_grad.d = 0.0;
+        x->grad = &x->inl_grad;
+    }
+    return x->grad;
+}
+
+static inline void scalar_backward(const adj_op_desc *d, adj_var *v)
+{
+    adj_var *a = v->in[0], *b = v->in[1];
+    double da = 0, db = 0;
+    d->scalar_bwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
+                  *(const double *)v->value, *(const double *)v->grad, v->darg, &da, &db);
+    if (a->flags & ADJ_F_GRAD)
+        *scalar_grad(a) += da;
+    if (b && (b->flags & ADJ_F_GRAD))
+        *scalar_grad(b) += db;
+}
+
 adj_status adj_backward_seeded(adj_var *y, const double *seed)
 {
     if (!y)
@@ -130,7 +152,11 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed)
                 v->in[2]->mark = sweep;
             if (!v->grad)
                 continue; /* reached, but no adjoint flowed into it */
-            adj_op_table[v->op]->backward(v);
+            const adj_op_desc *d = adj_op_table[v->op];
+            if (v->ndim == 0 && v->dtype == ADJ_F64 && d->scalar_bwd)
+                scalar_backward(d, v);
+            else
+                d->backward(v);
             if (t->status != ADJ_OK)
                 return t->status; /* scratch memory ran out */
             if (anomaly) {

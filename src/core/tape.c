@@ -252,10 +252,59 @@ static void check_forward(adj_tape *t, adj_var *y)
     }
 }
 
+static inline bool live(const adj_tape *t, const adj_var *v)
+{
+    return !(v->flags & ADJ_F_INERT) && v->gen == t->gen && v->id < t->nnodes;
+}
+
+/*
+ * The scalar fast path: an elementwise op on f64 0-D operands needs no
+ * shape rule, no arena and no loop.  Returns NULL when the call does not
+ * qualify (or is invalid): the general path then handles (or reports) it.
+ */
+static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *const *in, int nin,
+                                     const adj_args *args, const char *file, int line)
+{
+    adj_var *a = in[0], *b = nin > 1 ? in[1] : NULL;
+    if (!a || a->ndim != 0 || a->dtype != ADJ_F64)
+        return NULL;
+    adj_tape *t = a->tape;
+    if (t->status != ADJ_OK || !live(t, a))
+        return NULL;
+    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || b->tape != t || !live(t, b)))
+        return NULL;
+    adj_var *y = new_node(t, d->name);
+    if (!y)
+        return &t->inert;
+    y->op = (uint8_t)op;
+    y->dtype = ADJ_F64;
+    y->ndim = 0;
+    y->numel = 1;
+    y->flags = (uint8_t)((a->flags | (b ? b->flags : 0)) & ADJ_F_GRAD);
+    y->in[0] = a;
+    y->in[1] = b;
+    y->in[2] = NULL;
+    y->iarg = 0;
+    y->darg = args ? args->d : 0.0;
+    y->file = file;
+    y->line = line;
+    y->value = &y->inl_value;
+    y->inl_value.d = d->scalar_fwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
+                                   y->darg);
+    if (t->anomaly)
+        check_forward(t, y);
+    return y;
+}
+
 adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args,
                     const char *file, int line)
 {
     const adj_op_desc *d = adj_op_table[op];
+    if (d->scalar_fwd) {
+        adj_var *y = record_scalar(d, op, in, nin, args, file, line);
+        if (y)
+            return y;
+    }
     adj_tape *t = NULL;
     for (int i = 0; i < nin && !t; i++)
         if (in[i])

@@ -186,9 +186,25 @@ static walk walk_of(const adj_var *y)
         else                                                                   \
             BIN_TAN_(float, TAN);                                              \
     }                                                                          \
+    static double nm##_scalar_fwd(double a, double b, double c_)               \
+    {                                                                          \
+        (void)c_;                                                              \
+        return (FWD);                                                          \
+    }                                                                          \
+    static void nm##_scalar_bwd(double a, double b, double y, double dy,       \
+                                double c_, double *da_, double *db_)           \
+    {                                                                          \
+        (void)a;                                                               \
+        (void)b;                                                               \
+        (void)y;                                                               \
+        (void)c_;                                                              \
+        *da_ = (DA);                                                           \
+        *db_ = (DB);                                                           \
+    }                                                                          \
     const adj_op_desc adj_desc_##nm = {                                        \
         .name = #nm, .arity = 2, .shape = shape_binary,                        \
         .forward = nm##_forward, .backward = nm##_backward, .jvp = nm##_jvp,   \
+        .scalar_fwd = nm##_scalar_fwd, .scalar_bwd = nm##_scalar_bwd,          \
         .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_BINARY,               \
         .dom = {ADJ_DOM_ANY, DOMB},                                            \
     };                                                                         \

@@ -103,9 +103,34 @@
         else                                                                   \
             ADJ_UNARY_TAN_(float, TAN);                                        \
     }                                                                          \
+    static double nm##_scalar_fwd(double a_, double b_, double c_)             \
+    {                                                                          \
+        typedef double T;                                                      \
+        const T x = a_, c = c_;                                                \
+        T y;                                                                   \
+        (void)b_;                                                              \
+        (void)c;                                                               \
+        FWD;                                                                   \
+        return y;                                                              \
+    }                                                                          \
+    static void nm##_scalar_bwd(double a_, double b_, double y_, double dy_,   \
+                                double c_, double *da_, double *db_)           \
+    {                                                                          \
+        typedef double T;                                                      \
+        const T x = a_, y = y_, dy = dy_, c = c_;                              \
+        T dx;                                                                  \
+        (void)b_;                                                              \
+        (void)db_;                                                             \
+        (void)x;                                                               \
+        (void)y;                                                               \
+        (void)c;                                                               \
+        BWD;                                                                   \
+        *da_ = dx;                                                             \
+    }                                                                          \
     const adj_op_desc adj_desc_##nm = {                                        \
         .name = #nm, .arity = 1, .shape = adj_shape_same,                      \
         .forward = nm##_forward, .backward = nm##_backward, .jvp = nm##_jvp,   \
+        .scalar_fwd = nm##_scalar_fwd, .scalar_bwd = nm##_scalar_bwd,          \
         .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_UNARY,                \
         .dom = {DOM}, .test_arg = TESTARG,                                     \
     }
