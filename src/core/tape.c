@@ -56,9 +56,9 @@ void adj_tape_free(adj_tape *t)
         return;
     adj_arena_free(t);
     for (size_t i = 0; i < t->nchunks; i++)
-        t->al.free(t->al.ctx, t->chunks[i], ADJ_NODE_CHUNK * sizeof(adj_var));
+        t->al.free(t->al.ctx, t->chunk_mem[i], ADJ_NODE_CHUNK * sizeof(adj_var) + 64);
     if (t->chunks)
-        t->al.free(t->al.ctx, t->chunks, t->chunks_cap * sizeof *t->chunks);
+        t->al.free(t->al.ctx, t->chunks, 2 * t->chunks_cap * sizeof *t->chunks);
     adj_allocator al = t->al;
     al.free(al.ctx, t, sizeof *t);
 }
@@ -132,27 +132,33 @@ static adj_var *grow_nodes(adj_tape *t)
     if (chunk < t->nchunks)
         return adj_node_at(t, t->nnodes++);
     if (t->nchunks == t->chunks_cap) {
+        /* one allocation holds both arrays: aligned chunks, then raw pointers */
         size_t cap = t->chunks_cap ? 2 * t->chunks_cap : 16;
-        adj_var **c = t->al.alloc(t->al.ctx, cap * sizeof *c);
+        adj_var **c = t->al.alloc(t->al.ctx, 2 * cap * sizeof *c);
         if (!c)
             return NULL;
         t->allocations++;
+        void **mem = (void **)(c + cap);
         if (t->chunks) {
             memcpy(c, t->chunks, t->nchunks * sizeof *c);
-            t->al.free(t->al.ctx, t->chunks, t->chunks_cap * sizeof *c);
+            memcpy(mem, t->chunk_mem, t->nchunks * sizeof *mem);
+            t->al.free(t->al.ctx, t->chunks, 2 * t->chunks_cap * sizeof *c);
         }
         t->chunks = c;
+        t->chunk_mem = mem;
         t->chunks_cap = cap;
     }
-    size_t bytes = ADJ_NODE_CHUNK * sizeof(adj_var);
+    size_t bytes = ADJ_NODE_CHUNK * sizeof(adj_var) + 64;
     if (t->limit && t->reserved + bytes > t->limit)
         return NULL;
-    adj_var *nodes = t->al.alloc(t->al.ctx, bytes);
-    if (!nodes)
+    void *raw = t->al.alloc(t->al.ctx, bytes);
+    if (!raw)
         return NULL;
     t->allocations++;
     t->reserved += bytes;
-    t->chunks[t->nchunks++] = nodes;
+    uintptr_t p = ((uintptr_t)raw + 63) & ~(uintptr_t)63;
+    t->chunk_mem[t->nchunks] = raw;
+    t->chunks[t->nchunks++] = (adj_var *)p;
     return adj_node_at(t, t->nnodes++);
 }
 

@@ -18,28 +18,35 @@ enum {
 };
 
 /*
- * One recorded node.  Values of one-element nodes live inline (`inl`), so a
- * scalar op costs one node and no arena allocation.
+ * One recorded node.  The sweep is memory-bound on long scalar tapes, so
+ * the node is kept compact (160 bytes) and ordered by use: first what
+ * backward reads (values and adjoints of one-element nodes live inline
+ * there), then what recording and printing need, then the shape.
  */
 struct adj_var {
-    adj_tape *tape;
+    /* line 1: the sweep */
     void *value;            /* numel elements of dtype, row-major */
     void *grad;             /* NULL until an adjoint flows (or param grad) */
     adj_var *in[3];         /* inputs (op arity; linear's bias may be NULL) */
-    size_t numel;
-    int64_t shape[ADJ_MAX_DIMS];
-    uint32_t id;            /* position on the tape */
-    uint32_t gen;           /* tape generation when recorded */
-    uint32_t mark;          /* sweep number that last reached this node */
+    union { double d; float f; } inl_value, inl_grad;
     uint8_t op, dtype, ndim, flags;
-    int32_t iarg;           /* axis; matmul transpose bits */
+    uint32_t mark;          /* sweep number that last reached this node */
+    /* line 2: recording, errors, printing */
+    adj_tape *tape;
+    size_t numel;
     double darg;            /* scale c, pow p, slope, alpha */
     void *saved;            /* op-specific: labels, probabilities */
     const char *file;       /* caller's file and line */
-    int line;
     const char *name;       /* for printing (adj_var_set_name), or NULL */
-    union { double d; float f; } inl_value, inl_grad;
+    uint32_t id;            /* position on the tape */
+    uint32_t gen;           /* tape generation when recorded */
+    int32_t line;
+    int32_t iarg;           /* axis; matmul transpose bits */
+    /* line 3 */
+    int64_t shape[ADJ_MAX_DIMS];
 };
+
+_Static_assert(sizeof(struct adj_var) == 160, "adj_var grew: the scalar sweep pays for every byte");
 
 /* A block of the arena. */
 typedef struct adj_block {
@@ -53,7 +60,8 @@ typedef struct adj_block {
 struct adj_tape {
     adj_allocator al;
     /* nodes: fixed-size chunks, so node pointers are stable */
-    adj_var **chunks;
+    adj_var **chunks;       /* 64-byte aligned */
+    void **chunk_mem;       /* what the allocator returned for each */
     size_t nchunks, chunks_cap;
     size_t nnodes;
     /* arena for tensor data */
