@@ -133,7 +133,8 @@ size_t adj_batcher_count(const adj_batcher *b);
  *   u32         format version (ADJ_MODEL_VERSION)
  *   u64         payload length in bytes
  *   payload     dtype, sizes, activations, init, dropout, batchnorm,
- *               tensor count, each tensor's shape and values, running stats
+ *               tensor count, each tensor's shape and values, running
+ *               statistics, the optional input transform
  *   u32         CRC-32 of everything before it
  *
  * Saving writes a temporary file in the target's directory, flushes and
@@ -145,6 +146,11 @@ size_t adj_batcher_count(const adj_batcher *b);
 adj_status adj_model_save(adj_mlp *m, const char *path, adj_error *err);
 /* Rebuild the model a file describes.  *out is owned by the caller. */
 adj_status adj_model_load(const char *path, adj_mlp **out, adj_error *err);
+/* The same with the model and every buffer of the load from `a` (copied;
+ * NULL = malloc).  Saving and adj_model_load_into use the model's own
+ * allocator (adj_mlp_new_with). */
+adj_status adj_model_load_with(const char *path, const adj_allocator *a, adj_mlp **out,
+                               adj_error *err);
 /* Load parameters into an existing model; the file's architecture must
  * equal m's (ADJ_EFORMAT naming the difference otherwise). */
 adj_status adj_model_load_into(adj_mlp *m, const char *path, adj_error *err);

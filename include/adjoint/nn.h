@@ -131,7 +131,7 @@ adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double keep_prob
 typedef struct adj_batchnorm adj_batchnorm;
 
 /* eps <= 0 gives 1e-5, momentum <= 0 gives 0.1.  NULL on failure
- * (message in err). */
+ * (message in err).  Its memory comes from p's allocator. */
 adj_batchnorm *adj_batchnorm_new(adj_params *p, const char *name, int64_t features, double eps,
                                  double momentum, adj_error *err);
 void adj_batchnorm_free(adj_batchnorm *bn);
@@ -172,6 +172,11 @@ typedef struct adj_mlp adj_mlp;
  * masks later draw from a stream forked from it).  NULL on failure with
  * the reason in err. */
 adj_mlp *adj_mlp_new(const adj_mlp_config *c, adj_rng *rng, adj_error *err);
+/* The same with all of the model's memory (the model, its store, batch
+ * norms, input transform, and buffers of adj_model_save) from `a`
+ * (copied; NULL = malloc). */
+adj_mlp *adj_mlp_new_with(const adj_mlp_config *c, adj_rng *rng, const adj_allocator *a,
+                          adj_error *err);
 void adj_mlp_free(adj_mlp *m);
 const adj_mlp_config *adj_mlp_get_config(const adj_mlp *m);
 /* The parameter store (owned by m). */
@@ -194,6 +199,17 @@ adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x);
  * rows at a time (0 = 256).  Resets tape t before each batch. */
 adj_status adj_mlp_predict(adj_mlp *m, adj_tape *t, const void *x, size_t rows, size_t batch,
                            int32_t *pred);
+
+/* Input normalisation kept with the model and saved in model files:
+ * x' = (x - shift[j]) * scale[j] for feature j (sizes[0] doubles each,
+ * copied).  adj_mlp_forward does not apply it: call adj_mlp_prepare_input
+ * on raw data before building the input var.  ADJ_EINVAL for NULL. */
+adj_status adj_mlp_set_input_transform(adj_mlp *m, const double *shift, const double *scale);
+/* 1 and the arrays (owned by m) if a transform is set, else 0. */
+int adj_mlp_input_transform(const adj_mlp *m, const double **shift, const double **scale);
+/* Apply the input transform in place to rows * sizes[0] floats (no-op
+ * without a transform). */
+void adj_mlp_prepare_input(const adj_mlp *m, float *x, size_t rows);
 
 /* ---------------------------------------------------------------- metrics */
 

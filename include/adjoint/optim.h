@@ -69,6 +69,10 @@ typedef struct adj_optim adj_optim;
  * invalid config (negative lr, Nesterov without momentum...) or no
  * memory; *status (may be NULL) says which. */
 adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_status *status);
+/* The same with the optimizer's memory (itself and its state) from `a`
+ * (copied; NULL = malloc), e.g. to count allocations or fail one. */
+adj_optim *adj_optim_new_with(adj_params *p, const adj_optim_config *c, const adj_allocator *a,
+                              adj_status *status);
 void adj_optim_free(adj_optim *o);
 /* One update of every parameter from its gradient.  ADJ_ESTATE if the
  * store grew since adj_optim_new. */

@@ -122,6 +122,17 @@ int adj_example_knob_index(const adj_example *ex, const char *knob);
 /* Record ex on t with the given knobs (NULL = the defaults). */
 adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *knobs);
 
+/*
+ * Run ex with the given knobs (NULL = the defaults) on a tape of its own:
+ * to `out` (may be NULL) the title, the knobs, the notes, the explain
+ * trace and the tape table; to `dot` (may be NULL) the graph after
+ * backward; to `json` (may be NULL) {"example", "knobs", "value",
+ * "nodes"} with every named node's value and gradient.  Returns ADJ_OK,
+ * the tape's error, ADJ_ENOMEM or ADJ_EIO.
+ */
+adj_status adj_example_run(const adj_example *ex, const double *knobs, FILE *out, FILE *dot,
+                           FILE *json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,6 +60,11 @@ adj_params *adj_params_new_with(adj_dtype dtype, const adj_allocator *a)
 
 adj_params *adj_params_new(adj_dtype dtype) { return adj_params_new_with(dtype, NULL); }
 
+const adj_allocator *adj_params_allocator(const adj_params *p)
+{
+    return p ? &p->al : &adj_default_allocator;
+}
+
 void adj_params_free(adj_params *p)
 {
     if (!p)

@@ -123,6 +123,9 @@ void adj_fmt_shape(char *buf, size_t size, int ndim, const int64_t *shape);
 
 /* Default allocator. */
 extern const adj_allocator adj_default_allocator;
+/* The allocator a parameter store was made with (the default for NULL);
+ * objects built around a store (batch norm) allocate from it too. */
+const adj_allocator *adj_params_allocator(const adj_params *p);
 
 /* Product of dims with overflow check; returns false on overflow. */
 bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out);

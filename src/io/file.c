@@ -13,8 +13,16 @@
 adj_status adj_io_slurp(const char *path, size_t max, unsigned char **buf, size_t *len,
                         adj_error *err)
 {
+    size_t cap; /* the default allocator is malloc: callers free() the buffer */
+    return adj_io_slurp_with(path, max, &adj_default_allocator, buf, len, &cap, err);
+}
+
+adj_status adj_io_slurp_with(const char *path, size_t max, const adj_allocator *al,
+                             unsigned char **buf, size_t *len, size_t *cap_out, adj_error *err)
+{
     *buf = NULL;
     *len = 0;
+    *cap_out = 0;
     if (!path)
         return adj_err_set(err, ADJ_EINVAL, "NULL path");
     errno = 0;
@@ -24,7 +32,7 @@ adj_status adj_io_slurp(const char *path, size_t max, unsigned char **buf, size_
                            errno ? strerror(errno) : "out of memory");
     gzbuffer(f, 1u << 17);
     size_t cap = 1u << 16, n = 0;
-    unsigned char *b = malloc(cap);
+    unsigned char *b = al->alloc(al->ctx, cap);
     adj_status st = ADJ_OK;
     if (!b)
         st = adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path);
@@ -35,11 +43,13 @@ adj_status adj_io_slurp(const char *path, size_t max, unsigned char **buf, size_
                 break;
             }
             size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            unsigned char *nb = realloc(b, ncap);
+            unsigned char *nb = al->alloc(al->ctx, ncap);
             if (!nb) {
                 st = adj_err_set(err, ADJ_ENOMEM, "%s: out of memory after %zu bytes", path, n);
                 break;
             }
+            memcpy(nb, b, n);
+            al->free(al->ctx, b, cap);
             b = nb;
             cap = ncap;
         }
@@ -71,10 +81,12 @@ adj_status adj_io_slurp(const char *path, size_t max, unsigned char **buf, size_
     }
     gzclose(f);
     if (st != ADJ_OK) {
-        free(b);
+        if (b)
+            al->free(al->ctx, b, cap);
         return st;
     }
     *buf = b;
     *len = n;
+    *cap_out = cap;
     return ADJ_OK;
 }

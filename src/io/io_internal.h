@@ -14,6 +14,10 @@
  * ADJ_EFORMAT. */
 adj_status adj_io_slurp(const char *path, size_t max, unsigned char **buf, size_t *len,
                         adj_error *err);
+/* The same with the buffer from `al`; *cap receives its size in bytes
+ * (for al->free). */
+adj_status adj_io_slurp_with(const char *path, size_t max, const adj_allocator *al,
+                             unsigned char **buf, size_t *len, size_t *cap, adj_error *err);
 
 static inline uint32_t adj_be32(const unsigned char *p)
 {

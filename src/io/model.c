@@ -20,6 +20,7 @@ static const char MAGIC[8] = {'A', 'D', 'J', 'M', 'O', 'D', 'E', 'L'};
 /* ------------------------------------------------------------ writing */
 
 typedef struct wbuf {
+    const adj_allocator *al;
     unsigned char *b;
     size_t n, cap;
     int oom;
@@ -33,10 +34,14 @@ static void put(wbuf *w, const void *src, size_t n)
         size_t cap = w->cap ? w->cap : 4096;
         while (cap - w->n < n)
             cap *= 2;
-        unsigned char *nb = realloc(w->b, cap);
+        unsigned char *nb = w->al->alloc(w->al->ctx, cap);
         if (!nb) {
             w->oom = 1;
             return;
+        }
+        if (w->b) {
+            memcpy(nb, w->b, w->n);
+            w->al->free(w->al->ctx, w->b, w->cap);
         }
         w->b = nb;
         w->cap = cap;
@@ -123,13 +128,21 @@ static void put_payload(wbuf *w, adj_mlp *m)
         for (int64_t j = 0; j < f; j++)
             put_f64(w, adj_batchnorm_running_var(bn)[j]);
     }
+    const double *shift, *scale;
+    int has = adj_mlp_input_transform(m, &shift, &scale);
+    put_u32(w, (uint32_t)has);
+    for (int64_t j = 0; has && j < c->sizes[0]; j++)
+        put_f64(w, shift[j]);
+    for (int64_t j = 0; has && j < c->sizes[0]; j++)
+        put_f64(w, scale[j]);
 }
 
 /* Write all of b to a fresh temporary file next to path, fsync, rename. */
-static adj_status write_atomic(const char *path, const unsigned char *b, size_t n, adj_error *err)
+static adj_status write_atomic(const char *path, const unsigned char *b, size_t n,
+                               const adj_allocator *al, adj_error *err)
 {
     size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
+    char *tmp = al->alloc(al->ctx, pl + 16);
     if (!tmp)
         return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path);
     memcpy(tmp, path, pl);
@@ -138,7 +151,7 @@ static adj_status write_atomic(const char *path, const unsigned char *b, size_t 
     if (fd < 0) {
         adj_status st = adj_err_set(err, ADJ_EIO, "%s: cannot create a temporary file: %s", path,
                                     strerror(errno));
-        free(tmp);
+        al->free(al->ctx, tmp, pl + 16);
         return st;
     }
     fchmod(fd, 0644);
@@ -169,10 +182,10 @@ static adj_status write_atomic(const char *path, const unsigned char *b, size_t 
     }
     if (what) {
         unlink(tmp);
-        free(tmp);
+        al->free(al->ctx, tmp, pl + 16);
         return adj_err_set(err, ADJ_EIO, "%s: %s failed: %s", path, what, strerror(e));
     }
-    free(tmp);
+    al->free(al->ctx, tmp, pl + 16);
     return ADJ_OK;
 }
 
@@ -180,13 +193,14 @@ adj_status adj_model_save(adj_mlp *m, const char *path, adj_error *err)
 {
     if (!m || !path)
         return adj_err_set(err, ADJ_EINVAL, "adj_model_save: NULL %s", m ? "path" : "model");
-    wbuf w = {0};
+    wbuf w = {adj_mlp_allocator(m), NULL, 0, 0, 0};
     put(&w, MAGIC, 8);
     put_u32(&w, ADJ_MODEL_VERSION);
     put_u64(&w, 0); /* payload length, patched below */
     put_payload(&w, m);
     if (w.oom) {
-        free(w.b);
+        if (w.b)
+            w.al->free(w.al->ctx, w.b, w.cap);
         return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path);
     }
     uint64_t plen = w.n - HEAD_BYTES;
@@ -194,8 +208,9 @@ adj_status adj_model_save(adj_mlp *m, const char *path, adj_error *err)
         w.b[12 + i] = (unsigned char)(plen >> (8 * i));
     put_u32(&w, crc_of(w.b, w.n));
     adj_status st = w.oom ? adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path)
-                          : write_atomic(path, w.b, w.n, err);
-    free(w.b);
+                          : write_atomic(path, w.b, w.n, w.al, err);
+    if (w.b)
+        w.al->free(w.al->ctx, w.b, w.cap);
     if (st == ADJ_OK)
         adj_err_clear(err);
     return st;
@@ -378,6 +393,22 @@ static adj_status read_values(const char *path, rbuf *r, adj_mlp *m, adj_error *
         for (int64_t j = 0; j < f; j++)
             adj_batchnorm_running_var(bn)[j] = get_f64(r);
     }
+    uint32_t has = get_u32(r);
+    size_t in = (size_t)c->sizes[0];
+    if (has > 1 || (has && (r->n - r->pos) / 16 < in))
+        return adj_err_set(err, ADJ_EFORMAT, "%s: truncated or corrupt input transform", path);
+    if (has) {
+        const adj_allocator *al = adj_mlp_allocator(m);
+        double *buf = al->alloc(al->ctx, 2 * in * sizeof(double));
+        if (!buf)
+            return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path);
+        for (size_t j = 0; j < 2 * in; j++)
+            buf[j] = get_f64(r);
+        adj_status st = adj_mlp_set_input_transform(m, buf, buf + in);
+        al->free(al->ctx, buf, 2 * in * sizeof(double));
+        if (st != ADJ_OK)
+            return adj_err_set(err, st, "%s: out of memory", path);
+    }
     if (r->short_read)
         return adj_err_set(err, ADJ_EFORMAT, "%s: truncated", path);
     if (r->pos != r->n)
@@ -386,11 +417,30 @@ static adj_status read_values(const char *path, rbuf *r, adj_mlp *m, adj_error *
     return ADJ_OK;
 }
 
-static adj_status load(const char *path, adj_mlp *into, adj_mlp **out, adj_error *err)
+/* The fewest payload bytes the values of architecture c take: parameters
+ * and batch-norm statistics.  Checked before the model is built, so a
+ * header never makes the loader allocate more than the file holds. */
+static uint64_t values_bytes(const adj_mlp_config *c)
+{
+    uint64_t es = c->dtype == ADJ_F64 ? 8 : 4, n = 0;
+    for (int k = 0; k + 1 < c->n_sizes; k++) {
+        n += ((uint64_t)c->sizes[k] + 1) * (uint64_t)c->sizes[k + 1] * es;
+        if (c->batchnorm && k + 2 < c->n_sizes)
+            n += (uint64_t)c->sizes[k + 1] * (2 * es + 16);
+    }
+    return n;
+}
+
+static adj_status load(const char *path, const adj_allocator *al, adj_mlp *into, adj_mlp **out,
+                       adj_error *err)
 {
     unsigned char *b;
-    size_t n;
-    adj_status st = adj_io_slurp(path, MODEL_MAX_BYTES, &b, &n, err);
+    size_t n, cap;
+    if (into)
+        al = adj_mlp_allocator(into);
+    else if (!al || !al->alloc || !al->free)
+        al = &adj_default_allocator;
+    adj_status st = adj_io_slurp_with(path, MODEL_MAX_BYTES, al, &b, &n, &cap, err);
     if (st != ADJ_OK)
         return st;
     rbuf r = {NULL, 0, 0, 0};
@@ -399,20 +449,24 @@ static adj_status load(const char *path, adj_mlp *into, adj_mlp **out, adj_error
     st = open_envelope(path, b, n, &r, err);
     if (st == ADJ_OK)
         st = read_config(path, &r, &c, err);
+    if (st == ADJ_OK && values_bytes(&c) > r.n - r.pos)
+        st = adj_err_set(err, ADJ_EFORMAT,
+                         "%s: truncated: the architecture needs %llu bytes of values, %zu remain",
+                         path, (unsigned long long)values_bytes(&c), r.n - r.pos);
     if (st == ADJ_OK && into)
         st = same_arch(path, &c, adj_mlp_get_config(into), err);
     if (st == ADJ_OK && !into) {
         adj_rng rng;
         adj_rng_seed(&rng, 0);
-        m = adj_mlp_new(&c, &rng, err);
-        if (!m)
-            st = err ? (err->status == ADJ_ENOMEM ? ADJ_ENOMEM : ADJ_EFORMAT) : ADJ_EFORMAT;
-        if (err && st == ADJ_EFORMAT)
-            err->status = ADJ_EFORMAT;
+        adj_error e;
+        m = adj_mlp_new_with(&c, &rng, al, &e);
+        if (!m) /* a configuration the file holds but the library refuses is a format error */
+            st = adj_err_set(err, e.status == ADJ_ENOMEM ? ADJ_ENOMEM : ADJ_EFORMAT, "%s: %s",
+                             path, e.message);
     }
     if (st == ADJ_OK)
         st = read_values(path, &r, m, err);
-    free(b);
+    al->free(al->ctx, b, cap);
     if (st != ADJ_OK) {
         if (!into)
             adj_mlp_free(m);
@@ -426,15 +480,21 @@ static adj_status load(const char *path, adj_mlp *into, adj_mlp **out, adj_error
 
 adj_status adj_model_load(const char *path, adj_mlp **out, adj_error *err)
 {
+    return adj_model_load_with(path, NULL, out, err);
+}
+
+adj_status adj_model_load_with(const char *path, const adj_allocator *a, adj_mlp **out,
+                               adj_error *err)
+{
     if (!out)
         return adj_err_set(err, ADJ_EINVAL, "adj_model_load: NULL output");
     *out = NULL;
-    return load(path, NULL, out, err);
+    return load(path, a, NULL, out, err);
 }
 
 adj_status adj_model_load_into(adj_mlp *m, const char *path, adj_error *err)
 {
     if (!m)
         return adj_err_set(err, ADJ_EINVAL, "adj_model_load_into: NULL model");
-    return load(path, m, NULL, err);
+    return load(path, NULL, m, NULL, err);
 }

@@ -27,7 +27,7 @@ adj_batchnorm *adj_batchnorm_new(adj_params *p, const char *name, int64_t featur
                     p ? "the number of features must be >= 1" : "NULL parameter store");
         return NULL;
     }
-    const adj_allocator *al = &adj_default_allocator;
+    const adj_allocator *al = adj_params_allocator(p);
     adj_batchnorm *bn = al->alloc(al->ctx, sizeof *bn);
     if (!bn) {
         adj_err_set(err, ADJ_ENOMEM, "adj_batchnorm_new: out of memory");

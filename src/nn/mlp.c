@@ -4,15 +4,18 @@
  */
 #include "nn/nn_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct adj_mlp {
+    adj_allocator al;
     adj_mlp_config cfg;
     adj_params *p;
     adj_dense dense[ADJ_MLP_MAX_LAYERS];
     adj_batchnorm *bn[ADJ_MLP_MAX_LAYERS];
     int training;
     adj_rng drop;
+    double *shift, *scale; /* input transform, or NULL */
 };
 
 adj_mlp_config adj_mlp_config_default(void)
@@ -76,6 +79,12 @@ static adj_status check_config(const adj_mlp_config *c, adj_error *err)
 
 adj_mlp *adj_mlp_new(const adj_mlp_config *c, adj_rng *rng, adj_error *err)
 {
+    return adj_mlp_new_with(c, rng, NULL, err);
+}
+
+adj_mlp *adj_mlp_new_with(const adj_mlp_config *c, adj_rng *rng, const adj_allocator *a,
+                          adj_error *err)
+{
     adj_err_clear(err);
     if (check_config(c, err) != ADJ_OK)
         return NULL;
@@ -83,16 +92,17 @@ adj_mlp *adj_mlp_new(const adj_mlp_config *c, adj_rng *rng, adj_error *err)
         adj_err_set(err, ADJ_EINVAL, "adj_mlp_new: NULL rng");
         return NULL;
     }
-    const adj_allocator *al = &adj_default_allocator;
+    const adj_allocator *al = a && a->alloc && a->free ? a : &adj_default_allocator;
     adj_mlp *m = al->alloc(al->ctx, sizeof *m);
     if (!m) {
         adj_err_set(err, ADJ_ENOMEM, "adj_mlp_new: out of memory");
         return NULL;
     }
     memset(m, 0, sizeof *m);
+    m->al = *al;
     m->cfg = *c;
     m->training = 1;
-    m->p = adj_params_new(c->dtype);
+    m->p = adj_params_new_with(c->dtype, al);
     if (!m->p) {
         adj_mlp_free(m);
         adj_err_set(err, ADJ_ENOMEM, "adj_mlp_new: out of memory");
@@ -129,7 +139,18 @@ void adj_mlp_free(adj_mlp *m)
     for (int k = 0; k < ADJ_MLP_MAX_LAYERS; k++)
         adj_batchnorm_free(m->bn[k]);
     adj_params_free(m->p);
-    adj_default_allocator.free(adj_default_allocator.ctx, m, sizeof *m);
+    size_t n = (size_t)m->cfg.sizes[0] * sizeof(double);
+    if (m->shift)
+        m->al.free(m->al.ctx, m->shift, n);
+    if (m->scale)
+        m->al.free(m->al.ctx, m->scale, n);
+    adj_allocator al = m->al;
+    al.free(al.ctx, m, sizeof *m);
+}
+
+const adj_allocator *adj_mlp_allocator(const adj_mlp *m)
+{
+    return m ? &m->al : &adj_default_allocator;
 }
 
 const adj_mlp_config *adj_mlp_get_config(const adj_mlp *m) { return m ? &m->cfg : NULL; }
@@ -210,4 +231,47 @@ adj_status adj_mlp_predict(adj_mlp *m, adj_tape *t, const void *x, size_t rows, 
     }
     m->training = was;
     return st;
+}
+
+adj_status adj_mlp_set_input_transform(adj_mlp *m, const double *shift, const double *scale)
+{
+    if (!m || !shift || !scale)
+        return ADJ_EINVAL;
+    size_t n = (size_t)m->cfg.sizes[0];
+    if (!m->shift)
+        m->shift = m->al.alloc(m->al.ctx, n * sizeof(double));
+    if (!m->scale)
+        m->scale = m->al.alloc(m->al.ctx, n * sizeof(double));
+    if (!m->shift || !m->scale) {
+        if (m->shift)
+            m->al.free(m->al.ctx, m->shift, n * sizeof(double));
+        if (m->scale)
+            m->al.free(m->al.ctx, m->scale, n * sizeof(double));
+        m->shift = m->scale = NULL;
+        return ADJ_ENOMEM;
+    }
+    memcpy(m->shift, shift, n * sizeof(double));
+    memcpy(m->scale, scale, n * sizeof(double));
+    return ADJ_OK;
+}
+
+int adj_mlp_input_transform(const adj_mlp *m, const double **shift, const double **scale)
+{
+    if (!m || !m->shift)
+        return 0;
+    if (shift)
+        *shift = m->shift;
+    if (scale)
+        *scale = m->scale;
+    return 1;
+}
+
+void adj_mlp_prepare_input(const adj_mlp *m, float *x, size_t rows)
+{
+    if (!m || !m->shift || !x)
+        return;
+    size_t n = (size_t)m->cfg.sizes[0];
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < n; j++)
+            x[r * n + j] = (float)((x[r * n + j] - m->shift[j]) * m->scale[j]);
 }

@@ -17,6 +17,10 @@ adj_status adj_err_set(adj_error *err, adj_status s, const char *fmt, ...)
 /* err = OK, "" (if not NULL). */
 void adj_err_clear(adj_error *err);
 
+/* The allocator a model was made with (adj_mlp_new_with); model files
+ * use it for their buffers. */
+const adj_allocator *adj_mlp_allocator(const adj_mlp *m);
+
 /* A zero-filled constant leaf of dtype d on t (tape-owned). */
 adj_var *adj_nn_const(adj_tape *t, adj_dtype d, int ndim, const int64_t *shape);
 /* Element i of a var's value storage, written as double. */

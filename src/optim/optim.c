@@ -84,13 +84,19 @@ static int valid(const adj_optim_config *c)
 
 adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_status *status)
 {
+    return adj_optim_new_with(p, c, NULL, status);
+}
+
+adj_optim *adj_optim_new_with(adj_params *p, const adj_optim_config *c, const adj_allocator *a,
+                              adj_status *status)
+{
     adj_status dummy;
     if (!status)
         status = &dummy;
     *status = ADJ_EINVAL;
     if (!p || !c || adj_params_numel(p) == 0 || !valid(c))
         return NULL;
-    const adj_allocator *al = &adj_default_allocator;
+    const adj_allocator *al = a && a->alloc && a->free ? a : &adj_default_allocator;
     adj_optim *o = al->alloc(al->ctx, sizeof *o);
     *status = ADJ_ENOMEM;
     if (!o)

@@ -1,0 +1,42 @@
+/*
+ * Small helpers shared by the benchmarks: a monotonic clock, medians and
+ * the peak resident set size.  Header-only; every benchmark is one file.
+ */
+#ifndef ADJ_BENCH_UTIL_H
+#define ADJ_BENCH_UTIL_H
+
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static inline double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static inline int bench_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of n values (sorts them in place). */
+static inline double bench_median(double *v, size_t n)
+{
+    qsort(v, n, sizeof v[0], bench_cmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Peak resident set size of this process so far, in MiB (ru_maxrss is KiB
+ * on Linux). */
+static inline double bench_peak_rss_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+#endif

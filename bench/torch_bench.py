@@ -1,0 +1,253 @@
+#!/usr/bin/python3
+"""PyTorch side of the benchmark suite: the workloads of the C benchmarks,
+built and timed the same way (same shapes, dtypes, steps and medians),
+printing the same JSON lines.  Run with Debian's python3 (python3-torch).
+
+    torch_bench.py chain [nodes] [reps] [w] [b]
+    torch_bench.py mlp [batch] [threads] [steps] [memory]
+    torch_bench.py tiny [threads] [blocks] [steps per block]
+    torch_bench.py elementwise [n] [reps] [threads]
+    torch_bench.py gradcheck [threads]
+
+Threads: torch.set_num_threads(T) sets PyTorch's own (OpenMP) threads; the
+matrix products go to the system BLAS, which on Debian is BLIS as for
+adjoint, and BLIS takes its thread count from BLIS_NUM_THREADS when it
+starts, so that variable is set to T before torch is imported.
+"""
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+
+def arg(i, default, conv=int):
+    return conv(sys.argv[i]) if len(sys.argv) > i else default
+
+
+def threads_of(cmd):
+    pos = {"mlp": 3, "tiny": 2, "elementwise": 4, "gradcheck": 2}.get(cmd)
+    return arg(pos, 1) if pos else 1
+
+
+CMD = sys.argv[1] if len(sys.argv) > 1 else ""
+T = threads_of(CMD)
+os.environ["BLIS_NUM_THREADS"] = str(T)
+
+import torch  # noqa: E402  (after the environment is set)
+import torch.nn.functional as F  # noqa: E402
+
+torch.set_num_threads(T)
+now = time.perf_counter
+
+
+def emit(d):
+    print(json.dumps(d))
+    sys.stdout.flush()
+
+
+def chain():
+    nodes, reps = arg(2, 1000000), arg(3, 7)
+    w0, b0 = arg(4, 1.0, float), arg(5, 0.0, float)
+    steps = nodes // 3
+    rec, back, check = [], [], 0.0
+    for r in range(reps + 1):
+        t0 = now()
+        w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+        b = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+        h = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+        for _ in range(steps):
+            h = torch.tanh(w * h + b)
+        t1 = now()
+        h.backward()
+        t2 = now()
+        check += w.grad.item()
+        del h
+        if r > 0:
+            rec.append((t1 - t0) * 1e9 / (3 * steps))
+            back.append((t2 - t1) * 1e9 / (3 * steps))
+    emit({"workload": "scalar_chain", "nodes": 3 * steps,
+          "record_ns_per_node": round(statistics.median(rec), 2),
+          "backward_ns_per_node": round(statistics.median(back), 2),
+          "check": check / (reps + 1)})
+
+
+def mlp():
+    batch, steps = arg(2, 64), arg(4, 200)
+    memory = len(sys.argv) > 5 and sys.argv[5] == "memory"
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 256), torch.nn.ReLU(),
+        torch.nn.Linear(256, 256), torch.nn.ReLU(),
+        torch.nn.Linear(256, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.rand(batch, 784)
+    labels = torch.randint(0, 10, (batch,))
+
+    def step():
+        loss = F.cross_entropy(model(x), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    if memory:
+        for _ in range(steps):
+            loss = step()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        emit({"workload": "mlp_memory", "batch": batch, "threads": T, "steps": steps,
+              "peak_rss_mib": round(peak, 1), "allocs_per_step": None,
+              "loss": round(loss.item(), 4)})
+        return
+    for _ in range(20):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = now()
+        loss = step()
+        times.append(now() - t0)
+    med = statistics.median(times)
+    emit({"workload": "mlp_step", "batch": batch, "threads": T, "steps": steps,
+          "step_ms": round(med * 1e3, 4), "samples_per_s": round(batch / med, 1),
+          "loss": round(loss.item(), 4)})
+
+
+def tiny():
+    blocks, per = arg(3, 21), arg(4, 2000)
+    torch.manual_seed(3)
+    l1, l2 = torch.nn.Linear(2, 8), torch.nn.Linear(8, 1)
+    params = list(l1.parameters()) + list(l2.parameters())
+    opt = torch.optim.SGD(params, lr=0.1)
+    x = torch.tensor([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])
+    y = torch.tensor([[0.], [1.], [1.], [0.]])
+
+    def step():
+        loss = F.mse_loss(torch.sigmoid(l2(torch.tanh(l1(x)))), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(per):
+        loss = step()
+    times = []
+    for _ in range(blocks):
+        t0 = now()
+        for _ in range(per):
+            loss = step()
+        times.append((now() - t0) / per)
+    emit({"workload": "tiny_mlp", "threads": T,
+          "us_per_step": round(statistics.median(times) * 1e6, 3),
+          "loss": round(loss.item(), 5)})
+
+
+# name: (torch function, arity, domain of a, domain of b, backward arrays)
+ANY, AWAY0, POS = "any", "away0", "pos"
+OPS = {
+    "add": (lambda a, b: a + b, 2, ANY, ANY, 3),
+    "mul": (lambda a, b: a * b, 2, ANY, ANY, 5),
+    "neg": (torch.neg, 1, ANY, None, 3),
+    "scale": (lambda a: a * -1.5, 1, ANY, None, 3),
+    "exp": (torch.exp, 1, ANY, None, 3),
+    "log": (torch.log, 1, POS, None, 3),
+    "sqrt": (torch.sqrt, 1, POS, None, 3),
+    "square": (torch.square, 1, ANY, None, 3),
+    "pow": (lambda a: torch.pow(a, 2.5), 1, POS, None, 3),
+    "abs": (torch.abs, 1, AWAY0, None, 3),
+    "sin": (torch.sin, 1, ANY, None, 3),
+    "cos": (torch.cos, 1, ANY, None, 3),
+    "sigmoid": (torch.sigmoid, 1, ANY, None, 3),
+    "tanh": (torch.tanh, 1, ANY, None, 3),
+    "relu": (torch.relu, 1, AWAY0, None, 3),
+    "leaky_relu": (lambda a: F.leaky_relu(a, 0.01), 1, AWAY0, None, 3),
+    "elu": (lambda a: F.elu(a, 1.0), 1, AWAY0, None, 3),
+    "softplus": (F.softplus, 1, ANY, None, 3),
+}
+
+
+def domain(kind, n):
+    if kind == POS:
+        return torch.rand(n) * 1.5 + 0.5
+    if kind == AWAY0:
+        u = torch.rand(n) * 1.8 + 0.2
+        return torch.where(torch.rand(n) < 0.5, -u, u)
+    return torch.rand(n) * 4 - 2
+
+
+def elementwise():
+    n, reps = arg(2, 1000000), arg(3, 21)
+    torch.manual_seed(4)
+    dy = torch.rand(n) * 2 - 1
+    es = 4
+    check = 0.0
+    for name, (fn, arity, da, db, nb) in OPS.items():
+        ins = [domain(da, n).requires_grad_()]
+        if arity == 2:
+            ins.append(domain(db, n).requires_grad_())
+        fwd, bwd = [], []
+        for r in range(reps + 1):
+            t0 = now()
+            y = fn(*ins)
+            t1 = now()
+            torch.autograd.grad(y, ins, dy)
+            t2 = now()
+            check += float(y[r])
+            if r > 0:
+                fwd.append(t1 - t0)
+                bwd.append(t2 - t1)
+        tf, tb = statistics.median(fwd), statistics.median(bwd)
+        nf = 3 if arity == 2 else 2
+        emit({"workload": "elementwise", "op": name, "n": n, "threads": T,
+              "fwd_us": round(tf * 1e6, 1), "bwd_us": round(tb * 1e6, 1),
+              "fwd_gbs": round(nf * n * es / tf * 1e-9, 2),
+              "bwd_gbs": round(nb * n * es / tb * 1e-9, 2)})
+    src, dst = torch.rand(n), torch.empty(n)
+    times = []
+    for r in range(reps + 1):
+        t0 = now()
+        dst.copy_(src)
+        t1 = now()
+        if r > 0:
+            times.append(t1 - t0)
+    tc = statistics.median(times)
+    emit({"workload": "elementwise", "op": "copy", "n": n, "threads": T,
+          "fwd_us": round(tc * 1e6, 1), "fwd_gbs": round(2 * n * es / tc * 1e-9, 2),
+          "check": check})
+
+
+def gradcheck():
+    B, IN, H, OUT = 16, 784, 32, 10
+    g = torch.Generator().manual_seed(5)
+    d = dict(dtype=torch.float64)
+    x = torch.rand(B, IN, generator=g, **d)
+    labels = torch.randint(0, OUT, (B,), generator=g)
+    w1 = (torch.randn(H, IN, generator=g, **d) * 0.05).requires_grad_()
+    b1 = (torch.randn(H, generator=g, **d) * 0.1).requires_grad_()
+    w2 = (torch.randn(OUT, H, generator=g, **d) * 0.2).requires_grad_()
+    b2 = (torch.randn(OUT, generator=g, **d) * 0.1).requires_grad_()
+
+    def f(w1, b1, w2, b2):
+        return F.cross_entropy(F.linear(torch.tanh(F.linear(x, w1, b1)), w2, b2), labels)
+
+    calls = [0]
+
+    def counted(*a):
+        calls[0] += 1
+        return f(*a)
+
+    t0 = now()
+    ok = torch.autograd.gradcheck(counted, (w1, b1, w2, b2), eps=1e-6, atol=1e-5,
+                                  rtol=1e-3, raise_exception=False)
+    secs = now() - t0
+    emit({"workload": "gradcheck", "threads": T,
+          "elements": sum(t.numel() for t in (w1, b1, w2, b2)),
+          "evaluations": calls[0], "seconds": round(secs, 3), "passed": bool(ok)})
+
+
+if __name__ == "__main__":
+    fns = {"chain": chain, "mlp": mlp, "tiny": tiny, "elementwise": elementwise,
+           "gradcheck": gradcheck}
+    if CMD not in fns:
+        sys.exit(__doc__)
+    fns[CMD]()

@@ -1,0 +1,332 @@
+/*
+ * The explain trace: backward, told as chain-rule arithmetic.
+ *
+ * adj_backward(y) runs first, so every adjoint is the engine's own.  The
+ * trace then walks the same nodes in the same reverse order and, for each
+ * node c and each input a, replays c's backward into scratch buffers to
+ * show the contribution c passed to a, and (for scalars) replays it once
+ * more with ∂f/∂c = 1 to show the local partial ∂c/∂a:
+ *     ∂f/∂a += ∂f/∂c · ∂c/∂a = 0.2593 × 1 = 0.2593
+ * A node used by several others receives one such line from each; when the
+ * sweep reaches it, its adjoint is printed as their sum (fan-out).
+ */
+#include "teach/teach_int.h"
+
+#include <string.h>
+
+#define DIGITS 5
+
+typedef struct explain {
+    adj_tape *t;
+    FILE *out;
+    const char *f;          /* the output's symbol: its name or "f" */
+    size_t count;           /* nodes 0 .. y->id */
+    unsigned char *reach;   /* y depends on the node and an adjoint flows into it */
+    uint32_t *users;        /* edges into the node from reached nodes */
+    uint32_t *got;          /* contributions printed so far */
+    size_t *first;          /* the node's slot in contribs */
+    double *contribs;       /* scalar contributions, in the order printed */
+} explain;
+
+static bool plain(const char *s) { return !adj_teach_compound(s); }
+
+/* "∂num/∂den", parenthesising a name that is not a plain identifier. */
+static void frac(char *buf, size_t size, const char *num, const char *den)
+{
+    snprintf(buf, size, "∂%s%s%s/∂%s%s%s", plain(num) ? "" : "(", num, plain(num) ? "" : ")",
+             plain(den) ? "" : "(", den, plain(den) ? "" : ")");
+}
+
+/* "∂f/∂a" */
+static void partial(char *buf, size_t size, const char *num, const adj_var *v)
+{
+    char ref[64];
+    frac(buf, size, num, adj_teach_ref(v, ref, sizeof ref));
+}
+
+static void *zalloc(adj_tape *t, size_t n)
+{
+    void *p = t->al.alloc(t->al.ctx, n ? n : 1);
+    if (p)
+        memset(p, 0, n ? n : 1);
+    return p;
+}
+
+static void zfree(adj_tape *t, void *p, size_t n)
+{
+    if (p)
+        t->al.free(t->al.ctx, p, n ? n : 1);
+}
+
+static bool wants(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
+
+/* Every F_GRAD input of v holds one element, and so does v. */
+static bool scalar_node(const adj_var *v)
+{
+    if (v->numel != 1)
+        return false;
+    for (int k = 0; k < adj_op_table[v->op]->arity; k++)
+        if (wants(v->in[k]) && v->in[k]->numel != 1)
+            return false;
+    return true;
+}
+
+/* An elementwise op of one input (diagonal Jacobian). */
+static bool elementwise(const adj_var *v)
+{
+    const adj_op_desc *d = adj_op_table[v->op];
+    return d->arity == 1 && d->shape == adj_shape_same && v->op != ADJ_OP_SOFTMAX &&
+           v->op != ADJ_OP_LOG_SOFTMAX;
+}
+
+/* The local partial as a symbol where it is one (∂(w·a)/∂a = w). */
+static void symbolic(const adj_var *c, int k, char *buf, size_t size)
+{
+    char ref[48], num[32];
+    buf[0] = '\0';
+    switch ((adj_op)c->op) {
+    case ADJ_OP_MUL:
+        if (c->in[0] != c->in[1])
+            snprintf(buf, size, "%s", adj_teach_ref(c->in[1 - k], ref, sizeof ref));
+        break;
+    case ADJ_OP_DIV:
+        adj_teach_ref(c->in[1], ref, sizeof ref);
+        if (k == 0)
+            snprintf(buf, size, "1/%s", ref);
+        break;
+    case ADJ_OP_SCALE:
+        adj_teach_num(num, sizeof num, c->darg, 6);
+        snprintf(buf, size, "%s", num);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The right-hand side of a rule part: "dW += dZ^T X" -> "dZᵀ X". */
+static void rhs(adj_op op, int k, char *buf, size_t size)
+{
+    char part[160];
+    adj_teach_rule_part(op, k, part, sizeof part);
+    const char *p = strstr(part, "+= ");
+    snprintf(buf, size, "%s", p ? p + 3 : part);
+}
+
+static void node_line(explain *e, const adj_var *v, const adj_var *y)
+{
+    char ref[64], def[160], sh[40], dv[64], val[400];
+    adj_teach_ref(v, ref, sizeof ref);
+    adj_teach_define(v, def, sizeof def);
+    adj_fmt_shape(sh, sizeof sh, v->ndim, v->shape);
+    partial(dv, sizeof dv, e->f, v);
+    adj_teach_values(v, 1, DIGITS, val, sizeof val);
+    if (v->op == ADJ_OP_LEAF)
+        fprintf(e->out, "node %u  %s (%s)", v->id, ref, def);
+    else
+        fprintf(e->out, "node %u  %s = %s", v->id, ref, def);
+    if (v->numel != 1)
+        fprintf(e->out, "  %s", sh);
+    fprintf(e->out, "\n    %s = ", dv);
+    if (v == y) {
+        fprintf(e->out, "%s (the seed)\n", val);
+        return;
+    }
+    uint32_t n = e->users[v->id];
+    if (n > 1 && v->numel == 1) {
+        for (uint32_t i = 0; i < n && i < e->got[v->id]; i++) {
+            char num[40];
+            adj_teach_num(num, sizeof num, e->contribs[e->first[v->id] + i], DIGITS);
+            fprintf(e->out, "%s%s", i ? " + " : "", num);
+        }
+        fprintf(e->out, " = %s   (fan-out: %s feeds %u nodes, its adjoint is the sum)\n", val,
+                ref, n);
+    } else if (n > 1) {
+        fprintf(e->out, "%s   (fan-out: the sum of %u contributions)\n", val, n);
+    } else {
+        fprintf(e->out, "%s\n", val);
+    }
+}
+
+/* "  (a: contribution 1 of 2)" when a feeds several nodes. */
+static void fan_note(explain *e, const adj_var *a)
+{
+    uint32_t n = e->users[a->id];
+    if (n > 1) {
+        char ref[64];
+        fprintf(e->out, "   (%s: contribution %u of %u)", adj_teach_ref(a, ref, sizeof ref),
+                e->got[a->id], n);
+    }
+}
+
+static void record(explain *e, const adj_var *a, double c)
+{
+    if (a->numel == 1 && e->got[a->id] < e->users[a->id])
+        e->contribs[e->first[a->id] + e->got[a->id]] = c;
+    e->got[a->id]++;
+}
+
+static bool explain_node(explain *e, adj_var *c)
+{
+    const adj_op_desc *d = adj_op_table[c->op];
+    double *contrib[3] = {NULL, NULL, NULL}, *local[3] = {NULL, NULL, NULL};
+    bool ok = true;
+    for (int k = 0; k < d->arity && ok; k++)
+        if (c->in[k]) {
+            contrib[k] = zalloc(e->t, c->in[k]->numel * sizeof(double));
+            local[k] = zalloc(e->t, c->in[k]->numel * sizeof(double));
+            ok = contrib[k] && local[k];
+        }
+    ok = ok && adj_teach_replay(c, 0, contrib);
+    bool scalar = scalar_node(c), diag = !scalar && elementwise(c) && c->numel <= ADJ_TEACH_SMALL;
+    if (ok && (scalar || diag))
+        ok = adj_teach_replay(c, 1, local);
+    char dc[64], da[64], dca[64], n1[40], n2[40], n3[400], part[160], sym[64];
+    partial(dc, sizeof dc, e->f, c);
+    if (ok && !scalar && !diag) {
+        char full[256], ref[64];
+        adj_teach_rule_part(c->op, -1, full, sizeof full);
+        fprintf(e->out, "    rule  %s    with %s = %s", full, adj_teach_symbol(c->op, 3),
+                adj_teach_ref(c, ref, sizeof ref));
+        for (int k = 0; k < d->arity; k++)
+            if (c->in[k])
+                fprintf(e->out, ", %s = %s", adj_teach_symbol(c->op, k),
+                        adj_teach_ref(c->in[k], ref, sizeof ref));
+        fputc('\n', e->out);
+    }
+    for (int k = 0; k < d->arity && ok; k++) {
+        adj_var *a = c->in[k];
+        bool dup = k == 1 && c->in[0] == a;
+        if (!wants(a) || dup)
+            continue;
+        bool twice = k == 0 && d->arity > 1 && c->in[1] == a;
+        partial(da, sizeof da, e->f, a);
+        adj_teach_rule_part(c->op, k, part, sizeof part);
+        if (scalar) {
+            char cref[64];
+            frac(dca, sizeof dca, adj_teach_ref(c, cref, sizeof cref), adj_teach_ref(a, sym, sizeof sym));
+            adj_teach_num(n1, sizeof n1, adj_grad_item(c), DIGITS);
+            adj_teach_num(n2, sizeof n2, local[k][0], DIGITS);
+            adj_teach_num(n3, sizeof n3, contrib[k][0], DIGITS);
+            fprintf(e->out, "    %s += %s · %s = %s × %s = %s", da, dc, dca, n1, n2, n3);
+            symbolic(c, k, sym, sizeof sym);
+            if (sym[0])
+                fprintf(e->out, "      [%s, so %s = %s]", part, dca, sym);
+            else
+                fprintf(e->out, "      [%s]", part);
+            record(e, a, contrib[k][0]);
+            fan_note(e, a);
+            if (twice)
+                fprintf(e->out, "   (%s enters twice: both terms together)",
+                        adj_teach_ref(a, n1, sizeof n1));
+            fputc('\n', e->out);
+        } else if (diag) {
+            char g[400], l[400], r[400];
+            char csym[64];
+            adj_teach_values(c, 1, DIGITS, g, sizeof g);
+            adj_teach_array(a, local[k], DIGITS, l, sizeof l);
+            adj_teach_array(a, contrib[k], DIGITS, r, sizeof r);
+            adj_teach_ref(c, csym, sizeof csym);
+            char ar[64];
+            adj_teach_ref(a, ar, sizeof ar);
+            fprintf(e->out, "    %s += %s ⊙ ∂%s/∂%s = %s ⊙ %s = %s      [%s, elementwise]", da, dc,
+                    csym, ar, g, l, r, part);
+            record(e, a, contrib[k][0]);
+            fan_note(e, a);
+            fputc('\n', e->out);
+        } else {
+            char sh[40], r[400], rh[160];
+            adj_fmt_shape(sh, sizeof sh, a->ndim, a->shape);
+            adj_teach_array(a, contrib[k], DIGITS, r, sizeof r);
+            rhs(c->op, k, rh, sizeof rh);
+            fprintf(e->out, "    %s += %s   %s = %s", da, rh, sh, r);
+            record(e, a, a->numel == 1 ? contrib[k][0] : 0);
+            fan_note(e, a);
+            fputc('\n', e->out);
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        size_t n = c->in[k] ? c->in[k]->numel * sizeof(double) : 0;
+        zfree(e->t, contrib[k], n);
+        zfree(e->t, local[k], n);
+    }
+    return ok;
+}
+
+adj_status adj_backward_explain(adj_var *y, FILE *out)
+{
+    if (!y || !out)
+        return ADJ_EINVAL;
+    adj_tape *t = y->tape;
+    adj_status s = adj_backward(y);
+    if (s != ADJ_OK) {
+        fprintf(out, "backward failed: %s\n", adj_tape_message(t));
+        return s;
+    }
+    explain e = {.t = t, .out = out, .f = y->name ? y->name : "f", .count = (size_t)y->id + 1};
+    e.reach = zalloc(t, e.count);
+    e.users = zalloc(t, e.count * sizeof *e.users);
+    e.got = zalloc(t, e.count * sizeof *e.got);
+    e.first = zalloc(t, e.count * sizeof *e.first);
+    size_t edges = 0;
+    if (e.reach && e.users && e.got && e.first) {
+        e.reach[y->id] = 1;
+        for (size_t id = e.count; id-- > 0;) {
+            adj_var *v = adj_node_at(t, id);
+            if (!e.reach[id] || v->op == ADJ_OP_LEAF)
+                continue;
+            for (int k = 0; k < adj_op_table[v->op]->arity; k++) {
+                adj_var *a = v->in[k];
+                if (!wants(a) || (k == 1 && v->in[0] == a))
+                    continue;
+                e.reach[a->id] = 1;
+                e.users[a->id]++;
+            }
+        }
+        for (size_t id = 0; id < e.count; id++) {
+            e.first[id] = edges;
+            edges += e.users[id];
+        }
+        e.contribs = zalloc(t, edges * sizeof(double));
+    }
+    if (!e.contribs) {
+        s = ADJ_ENOMEM;
+        fprintf(out, "adj_backward_explain: out of memory\n");
+    } else {
+        char ref[64], dv[64];
+        partial(dv, sizeof dv, e.f, y);
+        fprintf(out, "backward from %s (node %u): seed %s = 1, then every node in reverse "
+                     "recording order passes its adjoint on to its inputs\n\n",
+                adj_teach_ref(y, ref, sizeof ref), y->id, dv);
+        for (size_t id = e.count; id-- > 0 && s == ADJ_OK;) {
+            adj_var *v = adj_node_at(t, id);
+            if (!e.reach[id] || !wants(v))
+                continue;
+            node_line(&e, v, y);
+            if (v->op != ADJ_OP_LEAF && !explain_node(&e, v)) {
+                s = ADJ_ENOMEM;
+                fprintf(out, "adj_backward_explain: out of memory\n");
+            }
+        }
+        if (s == ADJ_OK) {
+            fputs("\ngradient:", out);
+            for (size_t id = 0; id < e.count; id++) {
+                adj_var *v = adj_node_at(t, id);
+                if (!e.reach[id] || v->op != ADJ_OP_LEAF || !wants(v))
+                    continue;
+                char val[400];
+                partial(dv, sizeof dv, e.f, v);
+                adj_teach_values(v, 1, 10, val, sizeof val);
+                fprintf(out, "\n    %s = %s", dv, val);
+            }
+            fputc('\n', out);
+        }
+    }
+    zfree(t, e.reach, e.count);
+    zfree(t, e.users, e.count * sizeof *e.users);
+    zfree(t, e.got, e.count * sizeof *e.got);
+    zfree(t, e.first, e.count * sizeof *e.first);
+    zfree(t, e.contribs, edges * sizeof(double));
+    if (s == ADJ_OK && ferror(out))
+        s = ADJ_EIO;
+    return s;
+}

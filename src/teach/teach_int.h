@@ -1,0 +1,49 @@
+/*
+ * Internal: helpers shared by the table, the explain trace, the DOT and
+ * JSON writers.  Not part of the public API.
+ */
+#ifndef ADJ_TEACH_INT_H
+#define ADJ_TEACH_INT_H
+
+#include "adjoint/teach.h"
+#include "core/tape.h"
+#include "ops/op.h"
+
+/* Tensors with at most this many elements print in full. */
+#define ADJ_TEACH_SMALL 6
+
+/* v with %.*g; a zero prints as 0, never -0. */
+void adj_teach_num(char *buf, size_t size, double v, int digits);
+/* Whether a name needs parentheses as an operand ("a2-y", "w·x"). */
+bool adj_teach_compound(const char *name);
+/* v's name, or "v<id>". */
+const char *adj_teach_ref(const adj_var *v, char *buf, size_t size);
+/* The right-hand side of v's definition in terms of its inputs' names:
+ * "a + b", "exp(a)", "x Wᵀ + b", or "input" / "param" / "const" for leaves. */
+void adj_teach_define(const adj_var *v, char *buf, size_t size);
+/* The values (grad = 0) or adjoint (grad = 1) of v: "0.5", "[1, 2]",
+ * "[[1, 2], [3, 4]]", or for large tensors "min .. max, mean m";
+ * "-" for an adjoint that never flowed. */
+void adj_teach_values(const adj_var *v, int grad, int digits, char *buf, size_t size);
+/* The same for a plain array of n doubles with v's shape. */
+void adj_teach_array(const adj_var *v, const double *x, int digits, char *buf, size_t size);
+
+/*
+ * Re-run y's backward with its inputs' adjoints redirected to zeroed
+ * scratch buffers, so the contribution y passes to each input can be seen
+ * without disturbing anything.  The upstream adjoint is y's own (unit = 0)
+ * or all ones (unit = 1: the local partials for a one-element y, the
+ * diagonal of the Jacobian for an elementwise op).  contrib[k], where not
+ * NULL, receives numel(in[k]) doubles.  When an input appears twice (x · x)
+ * both slots receive the sum.  Returns 0 if y has no adjoint (unit = 0)
+ * or memory ran out; every pointer is restored either way.
+ */
+int adj_teach_replay(adj_var *y, int unit, double *const contrib[3]);
+
+/* The part of op's backward rule for input k ("dW += dZ^T X"), with "^T"
+ * written as "ᵀ"; the whole rule if it has no part k. */
+void adj_teach_rule_part(adj_op op, int k, char *buf, size_t size);
+/* The letters op's rules use for its inputs and output ("X W b", "Z"). */
+const char *adj_teach_symbol(adj_op op, int k);
+
+#endif

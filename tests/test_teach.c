@@ -1,0 +1,275 @@
+/*
+ * Seeing the tape: the table, the explain trace, DOT and JSON, names, and
+ * the examples library.  Values in the expected text come from the notes
+ * (E2 at x = 1: ∂f/∂c = 0.2592978121, e^a = 2.7182818285).
+ */
+#include <adjoint.h>
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Run fn(arg) writing to a memory stream; returns the text (free it). */
+typedef adj_status (*writer)(void *arg, FILE *f);
+
+static char *capture(writer fn, void *arg, adj_status *st)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    *st = fn(arg, f);
+    fclose(f);
+    return buf;
+}
+
+static adj_status w_explain(void *y, FILE *f) { return adj_backward_explain(y, f); }
+static adj_status w_print(void *t, FILE *f) { return adj_tape_print(t, f); }
+static adj_status w_dot(void *t, FILE *f) { return adj_tape_dot(t, f); }
+static adj_status w_json(void *t, FILE *f) { return adj_tape_json(t, 0, f); }
+
+#define HAS(text, piece) ck_assert_msg(strstr((text), (piece)) != NULL, "missing: %s\n--- in:\n%s", (piece), (text))
+
+static adj_var *e2(adj_tape *t, double x0, adj_var **xo)
+{
+    adj_var *x = adj_var_set_name(adj_scalar(t, x0), "x");
+    adj_var *a = adj_var_set_name(adj_square(x), "a");
+    adj_var *b = adj_var_set_name(adj_exp(a), "b");
+    adj_var *c = adj_var_set_name(adj_add(a, b), "c");
+    if (xo)
+        *xo = x;
+    return adj_var_set_name(adj_sqrt(c), "f");
+}
+
+/* E2: both contributions to a's adjoint, in reverse order, then their sum */
+START_TEST(explain_e2_fan_out)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x, *f = e2(t, 1.0, &x);
+    adj_status st;
+    char *s = capture(w_explain, f, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "∂f/∂c += ∂f/∂f · ∂f/∂c = 1 × 0.2593 = 0.2593");
+    HAS(s, "∂f/∂a += ∂f/∂c · ∂c/∂a = 0.2593 × 1 = 0.2593");
+    HAS(s, "∂f/∂a += ∂f/∂b · ∂b/∂a = 0.2593 × 2.7183 = 0.70484");
+    HAS(s, "(a: contribution 1 of 2)");
+    HAS(s, "(a: contribution 2 of 2)");
+    HAS(s, "∂f/∂a = 0.2593 + 0.70484 = 0.96414");
+    HAS(s, "∂f/∂x = 1.928284686");
+    /* reverse order: c's step comes before b's, b's before a's */
+    ck_assert(strstr(s, "node 3  c") < strstr(s, "node 2  b"));
+    ck_assert(strstr(s, "node 2  b") < strstr(s, "node 1  a"));
+    /* the adjoints are backward's own */
+    ck_assert(fabs(adj_grad_item(x) - 1.9282846855) < 1e-9);
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* E4: the trace names the factor the notes drop */
+START_TEST(explain_e4_shows_w2)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *C = adj_example_build(adj_example_find("e04"), t, NULL);
+    adj_status st;
+    char *s = capture(w_explain, C, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "∂(w2·a1)/∂a1 = w2");
+    HAS(s, "× 1.5 =");
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Tensor ops print their rule in matrix form with shapes */
+START_TEST(explain_tensor_rule)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *C = adj_example_build(adj_example_find("e05"), t, NULL);
+    adj_status st;
+    char *s = capture(w_explain, C, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "dW += dZᵀ X");
+    HAS(s, "∂C/∂W1 += dZᵀ X   (2,2) = [[-0.0095989, 0.019198], [0.0075482, -0.015096]]");
+    HAS(s, "⊙");
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Explaining twice gives the same adjoints as backward (no accumulation) */
+START_TEST(explain_matches_backward)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *C = adj_example_build(adj_example_find("e13"), t, NULL);
+    ck_assert_int_eq(adj_backward(C), ADJ_OK);
+    double g[4], h[4];
+    adj_copy_grad(adj_tape_find(t, "z"), g);
+    adj_status st;
+    for (int r = 0; r < 2; r++) {
+        free(capture(w_explain, C, &st));
+        ck_assert_int_eq(st, ADJ_OK);
+        adj_copy_grad(adj_tape_find(t, "z"), h);
+        for (int i = 0; i < 4; i++)
+            ck_assert(g[i] == h[i]);
+    }
+    adj_tape_free(t);
+}
+END_TEST
+
+START_TEST(table_small_and_large)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *f = e2(t, 1.0, NULL);
+    adj_status st;
+    char *s = capture(w_print, t, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "tape: 5 nodes");
+    HAS(s, "c    = a + b");
+    HAS(s, "1,2");
+    HAS(s, "2.71828");
+    ck_assert(strstr(s, "0.259298") == NULL); /* no adjoints before backward */
+    free(s);
+    ck_assert_int_eq(adj_backward(f), ADJ_OK);
+    s = capture(w_print, t, &st);
+    HAS(s, "0.964142");
+    free(s);
+    adj_tape_free(t);
+
+    /* a 784-wide layer: one row per node, tensors summarised */
+    t = adj_tape_new();
+    int64_t sx[2] = {32, 784}, sw[2] = {128, 784}, sb[1] = {128}, sw2[2] = {10, 128};
+    adj_var *x = adj_constant_f32(t, 2, sx, NULL);
+    adj_var *w = adj_var_set_name(adj_tensor_f32(t, 2, sw, NULL), "W1");
+    adj_var *b = adj_var_set_name(adj_tensor_f32(t, 1, sb, NULL), "b1");
+    adj_var *w2 = adj_var_set_name(adj_tensor_f32(t, 2, sw2, NULL), "W2");
+    int32_t labels[32] = {0};
+    adj_var *L = adj_softmax_cross_entropy(adj_linear(adj_relu(adj_linear(x, w, b)), w2, NULL), labels);
+    ck_assert_int_eq(adj_backward(L), ADJ_OK);
+    s = capture(w_print, t, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    int lines = 0;
+    for (const char *p = s; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_eq(lines, (int)adj_tape_size(t) + 2);
+    HAS(s, "(128,784)");
+    HAS(s, "mean");
+    ck_assert(strlen(s) < 4000);
+    free(s);
+    s = capture(w_explain, L, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "dW += dZᵀ X");
+    ck_assert(strlen(s) < 8000);
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
+START_TEST(dot_and_json)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *f = e2(t, 1.0, NULL);
+    ck_assert_int_eq(adj_backward(f), ADJ_OK);
+    adj_status st;
+    char *s = capture(w_dot, t, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    ck_assert(strncmp(s, "digraph", 7) == 0);
+    HAS(s, "n1 -> n2 [label=\"∂ 2.7183\"]");
+    HAS(s, "n0 -> n1 [label=\"∂ 2\"]");
+    HAS(s, "c = a + b");
+    HAS(s, "adjoint 0.2593");
+    HAS(s, "shape=box"); /* the input */
+    ck_assert(s[strlen(s) - 2] == '}');
+    free(s);
+    s = capture(w_json, t, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "\"name\": \"x\"");
+    HAS(s, "\"grad\": [1.92828468553");
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
+START_TEST(names_and_errors)
+{
+    ck_assert_int_eq(adj_tape_print(NULL, stdout), ADJ_EINVAL);
+    ck_assert_int_eq(adj_tape_dot(NULL, stdout), ADJ_EINVAL);
+    ck_assert_int_eq(adj_backward_explain(NULL, stdout), ADJ_EINVAL);
+    ck_assert_ptr_null(adj_var_set_name(NULL, "x"));
+    adj_tape *t = adj_tape_new();
+    char name[8] = "tmp";
+    adj_var *x = adj_var_set_name(adj_scalar(t, 2.0), name);
+    name[0] = 'X'; /* the name was copied */
+    ck_assert_str_eq(adj_var_name(x), "tmp");
+    ck_assert_ptr_eq(adj_tape_find(t, "tmp"), x);
+    ck_assert_ptr_null(adj_tape_find(t, "nope"));
+    adj_var_set_name(x, NULL);
+    ck_assert_ptr_null(adj_var_name(x));
+    /* an error on the tape: explain reports it */
+    int64_t s2[1] = {2}, s3[1] = {3};
+    adj_var *bad = adj_add(adj_tensor_f64(t, 1, s2, NULL), adj_tensor_f64(t, 1, s3, NULL));
+    adj_status st;
+    char *s = capture(w_explain, bad, &st);
+    ck_assert_int_eq(st, ADJ_ESHAPE);
+    HAS(s, "backward failed: adj_add");
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
+START_TEST(examples_library)
+{
+    ck_assert_int_eq(adj_example_count(), 15);
+    ck_assert_ptr_eq(adj_example_find("2"), adj_example_at(1));
+    ck_assert_ptr_eq(adj_example_find("e2"), adj_example_at(1));
+    ck_assert_ptr_eq(adj_example_find("e02"), adj_example_at(1));
+    ck_assert_ptr_eq(adj_example_find("sqrt-fanout"), adj_example_at(1));
+    ck_assert_ptr_null(adj_example_find("e16"));
+    ck_assert_ptr_null(adj_example_find(NULL));
+    ck_assert_int_eq(adj_example_knob_index(adj_example_find("e04"), "w2"), 4);
+    ck_assert_int_eq(adj_example_knob_index(adj_example_find("e04"), "zz"), -1);
+    for (int i = 0; i < adj_example_count(); i++) {
+        const adj_example *ex = adj_example_at(i);
+        char *out = NULL, *dot = NULL, *json = NULL;
+        size_t n1, n2, n3;
+        FILE *fo = open_memstream(&out, &n1), *fd = open_memstream(&dot, &n2);
+        FILE *fj = open_memstream(&json, &n3);
+        ck_assert_int_eq(adj_example_run(ex, NULL, fo, fd, fj), ADJ_OK);
+        fclose(fo);
+        fclose(fd);
+        fclose(fj);
+        HAS(out, "gradient:");
+        HAS(dot, "digraph");
+        HAS(json, "\"example\"");
+        free(out);
+        free(dot);
+        free(json);
+    }
+}
+END_TEST
+
+static Suite *teach_suite(void)
+{
+    Suite *s = suite_create("teach");
+    TCase *tc = tcase_create("teach");
+    tcase_add_test(tc, explain_e2_fan_out);
+    tcase_add_test(tc, explain_e4_shows_w2);
+    tcase_add_test(tc, explain_tensor_rule);
+    tcase_add_test(tc, explain_matches_backward);
+    tcase_add_test(tc, table_small_and_large);
+    tcase_add_test(tc, dot_and_json);
+    tcase_add_test(tc, names_and_errors);
+    tcase_add_test(tc, examples_library);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(teach_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,76 @@
+/*
+ * Loading the training command's data: "idx:DIR" or "csv:FILE", split
+ * into training, validation and test sets.
+ */
+#include "data.h"
+
+#include <string.h>
+
+void adj_tool_data_free(adj_tool_data *d)
+{
+    adj_dataset_free(d->train);
+    adj_dataset_free(d->val);
+    adj_dataset_free(d->test);
+    memset(d, 0, sizeof *d);
+}
+
+int adj_tool_data_load(const char *spec, const char *label, double val_frac, uint64_t seed,
+                       int test_only, adj_tool_data *out)
+{
+    adj_error err;
+    memset(out, 0, sizeof *out);
+    if (strncmp(spec, "idx:", 4) == 0) {
+        const char *dir = spec + 4;
+        out->kind = ADJ_TOOL_IDX;
+        if (adj_dataset_load_idx(dir, "t10k", &out->test, &err) != ADJ_OK)
+            goto fail;
+        if (test_only)
+            return 0;
+        adj_dataset *all = NULL;
+        if (adj_dataset_load_idx(dir, "train", &all, &err) != ADJ_OK)
+            goto fail;
+        adj_status st = adj_dataset_split(all, val_frac, seed, &out->train, &out->val, &err);
+        adj_dataset_free(all);
+        if (st != ADJ_OK)
+            goto fail;
+    } else if (strncmp(spec, "csv:", 4) == 0) {
+        adj_dataset *all = NULL;
+        out->kind = ADJ_TOOL_CSV;
+        if (adj_csv_read(spec + 4, label, &all, &err) != ADJ_OK)
+            goto fail;
+        if (test_only) {
+            out->test = all;
+            return 0;
+        }
+        adj_dataset *rest = NULL;
+        adj_status st = adj_dataset_split(all, 0.2, seed, &rest, &out->test, &err);
+        adj_dataset_free(all);
+        if (st == ADJ_OK)
+            st = adj_dataset_split(rest, val_frac, seed + 1, &out->train, &out->val, &err);
+        adj_dataset_free(rest);
+        if (st != ADJ_OK)
+            goto fail;
+        if (out->train->rows == 0) {
+            snprintf(err.message, sizeof err.message, "%s: too few rows to train on", spec + 4);
+            goto fail;
+        }
+    } else {
+        fprintf(stderr, "adjoint: --data must be idx:DIR or csv:FILE, got '%s'\n", spec);
+        return -1;
+    }
+    return 0;
+fail:
+    fprintf(stderr, "adjoint: %s\n", err.message);
+    adj_tool_data_free(out);
+    return -1;
+}
+
+int adj_tool_classes(const adj_tool_data *d)
+{
+    int c = 1;
+    const adj_dataset *s[3] = {d->train, d->val, d->test};
+    for (int i = 0; i < 3; i++)
+        if (s[i] && s[i]->classes > c)
+            c = s[i]->classes;
+    return c;
+}

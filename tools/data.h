@@ -1,0 +1,32 @@
+/*
+ * The data sets of the train and eval commands.
+ */
+#ifndef ADJ_TOOLS_DATA_H
+#define ADJ_TOOLS_DATA_H
+
+#include <adjoint.h>
+
+typedef enum { ADJ_TOOL_IDX = 0, ADJ_TOOL_CSV } adj_tool_kind;
+
+typedef struct adj_tool_data {
+    adj_tool_kind kind;
+    adj_dataset *train, *val, *test; /* raw features */
+} adj_tool_data;
+
+/* Load `spec` ("idx:DIR" or "csv:FILE"): for IDX the t10k files are the
+ * test set and val_frac of the train files (seeded shuffle) the
+ * validation set; for CSV 20% of the rows are the test set and val_frac of
+ * the rest the validation set.  test_only loads the test set alone (for
+ * CSV: the whole file).  0 on success; -1 after printing the error. */
+int adj_tool_data_load(const char *spec, const char *label, double val_frac, uint64_t seed,
+                       int test_only, adj_tool_data *out);
+void adj_tool_data_free(adj_tool_data *d);
+/* The number of classes: 1 + the largest label of any split. */
+int adj_tool_classes(const adj_tool_data *d);
+
+/* Write loss and accuracy curves as an SVG picture (two panels); 0 on
+ * success, -1 with errno set. */
+int adj_tool_write_svg(const char *path, int n, const double *loss, const double *val_acc,
+                       const double *test_acc);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * adjoint eval MODEL — test accuracy and confusion matrix of a saved model.
+ */
+#include "commands.h"
+#include "data.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f, "usage: adjoint eval MODEL [OPTIONS]\n"
+               "Evaluate a model saved by 'adjoint train' on a test set.\n\n"
+               "  --data idx:DIR | csv:FILE  test data: DIR's t10k files, or every row of FILE\n"
+               "                     (default %s)\n"
+               "  --label COL        CSV label column: name or 0-based index (default: last)\n"
+               "  --threads N        BLIS threads (default 2)\n"
+               "  --json             machine-readable output\n"
+               "  --help             this text\n",
+               ADJ_DEFAULT_DATA);
+}
+
+int adj_cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *spec = ADJ_DEFAULT_DATA, *label = NULL;
+    int json = 0;
+    long threads = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            eval_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if ((strcmp(a, "--data") == 0 || strcmp(a, "--label") == 0 ||
+                    strcmp(a, "--threads") == 0) && i + 1 < argc) {
+            if (strcmp(a, "--data") == 0)
+                spec = argv[++i];
+            else if (strcmp(a, "--label") == 0)
+                label = argv[++i];
+            else if (adj_tool_long(a, argv[++i], 1, 1024, &threads))
+                return 2;
+        } else if (a[0] == '-' || model) {
+            fprintf(stderr, "adjoint eval: unexpected argument '%s'\n", a);
+            eval_usage(stderr);
+            return 2;
+        } else {
+            model = a;
+        }
+    }
+    if (!model) {
+        eval_usage(stderr);
+        return 2;
+    }
+    adj_set_threads((int)threads);
+    adj_error err;
+    adj_mlp *m = NULL;
+    if (adj_model_load(model, &m, &err) != ADJ_OK) {
+        fprintf(stderr, "adjoint eval: %s\n", err.message);
+        return 1;
+    }
+    adj_tool_data data;
+    if (adj_tool_data_load(spec, label, 0.1, 1, 1, &data)) {
+        adj_mlp_free(m);
+        return 1;
+    }
+    const adj_mlp_config *c = adj_mlp_get_config(m);
+    int classes = (int)c->sizes[c->n_sizes - 1];
+    adj_dataset *d = data.test;
+    int rc = 1;
+    int32_t *pred = malloc((d->rows ? d->rows : 1) * sizeof *pred);
+    int64_t *cm = calloc((size_t)classes * (size_t)classes, sizeof *cm);
+    adj_tape *t = adj_tape_new();
+    if (!pred || !cm || !t) {
+        fprintf(stderr, "adjoint eval: out of memory\n");
+        goto done;
+    }
+    if ((int64_t)d->cols != c->sizes[0] || d->classes > classes) {
+        fprintf(stderr, "adjoint eval: the data has %zu features and %d classes, the model takes "
+                        "%lld features and has %d classes\n",
+                d->cols, d->classes, (long long)c->sizes[0], classes);
+        goto done;
+    }
+    if (c->dtype != ADJ_F32) {
+        fprintf(stderr, "adjoint eval: only f32 models are supported by this command\n");
+        goto done;
+    }
+    adj_mlp_prepare_input(m, d->x, d->rows);
+    if (adj_mlp_predict(m, t, d->x, d->rows, 1000, pred) != ADJ_OK) {
+        fprintf(stderr, "adjoint eval: %s\n", adj_tape_message(t));
+        goto done;
+    }
+    double acc = adj_accuracy(pred, d->y, d->rows);
+    adj_confusion_matrix(pred, d->y, d->rows, classes, cm);
+    if (json) {
+        printf("{\"model\": ");
+        adj_tool_json_string(stdout, model);
+        printf(", \"samples\": %zu, \"test_accuracy\": %.6f, \"confusion\": [", d->rows, acc);
+        for (int i = 0; i < classes; i++) {
+            printf("%s[", i ? ", " : "");
+            for (int j = 0; j < classes; j++)
+                printf("%s%lld", j ? ", " : "", (long long)cm[i * classes + j]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("model %s: %zu test samples, test accuracy %.4f\n\n", model, d->rows, acc);
+        printf("confusion matrix (rows: true class, columns: predicted)\n      ");
+        for (int j = 0; j < classes; j++)
+            printf(" %6d", j);
+        printf("   recall\n");
+        for (int i = 0; i < classes; i++) {
+            int64_t row = 0;
+            printf("%5d ", i);
+            for (int j = 0; j < classes; j++) {
+                printf(" %6lld", (long long)cm[i * classes + j]);
+                row += cm[i * classes + j];
+            }
+            printf("   %.3f\n", row ? (double)cm[i * classes + i] / (double)row : 0.0);
+        }
+    }
+    rc = 0;
+done:
+    adj_tape_free(t);
+    free(cm);
+    free(pred);
+    adj_tool_data_free(&data);
+    adj_mlp_free(m);
+    return rc;
+}

@@ -1,0 +1,89 @@
+/*
+ * A hand-written SVG line chart: training loss on the left, validation
+ * and test accuracy on the right, one point per epoch.
+ */
+#include "data.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#define W 900
+#define H 360
+#define PW 380 /* panel plot width */
+#define PH 260
+#define TOP 50
+
+static void panel(FILE *f, int x0, const char *title, int n, const double *a, const char *ca,
+                  const char *la, const double *b, const char *cb, const char *lb)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (a[i] < lo) lo = a[i];
+        if (a[i] > hi) hi = a[i];
+        if (b && b[i] < lo) lo = b[i];
+        if (b && b[i] > hi) hi = b[i];
+    }
+    if (!(hi > lo)) {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    double pad = 0.05 * (hi - lo);
+    lo -= pad;
+    hi += pad;
+    fprintf(f, "<text x=\"%d\" y=\"30\" font-size=\"16\" text-anchor=\"middle\">%s</text>\n",
+            x0 + PW / 2, title);
+    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n",
+            x0, TOP, PW, PH);
+    for (int k = 0; k <= 4; k++) {
+        double v = lo + (hi - lo) * k / 4.0;
+        int y = TOP + PH - (int)lround(PH * k / 4.0);
+        fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", x0, y,
+                x0 + PW, y);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.4g</text>\n",
+                x0 - 4, y + 4, v);
+    }
+    for (int i = 0; i < n; i++) {
+        int x = x0 + (n > 1 ? (int)lround((double)PW * i / (n - 1)) : PW / 2);
+        if (n <= 20 || i % ((n + 9) / 10) == 0)
+            fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n",
+                    x, TOP + PH + 16, i + 1);
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n",
+            x0 + PW / 2, TOP + PH + 34);
+    const double *ser[2] = {a, b};
+    const char *col[2] = {ca, cb}, *lab[2] = {la, lb};
+    for (int s = 0; s < 2; s++) {
+        if (!ser[s])
+            continue;
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col[s]);
+        for (int i = 0; i < n; i++) {
+            double x = x0 + (n > 1 ? (double)PW * i / (n - 1) : PW / 2.0);
+            double y = TOP + PH - PH * (ser[s][i] - lo) / (hi - lo);
+            fprintf(f, "%.1f,%.1f ", x, y);
+        }
+        fprintf(f, "\"/>\n");
+        fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"%s\">%s</text>\n",
+                x0 + PW - 110, TOP + 18 + 16 * s, col[s], lab[s]);
+    }
+}
+
+int adj_tool_write_svg(const char *path, int n, const double *loss, const double *val_acc,
+                       const double *test_acc)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+               W, H, W, H);
+    if (n > 0) {
+        panel(f, 70, "training loss", n, loss, "#c0392b", "train loss", NULL, NULL, NULL);
+        panel(f, 70 + PW + 70, "accuracy", n, val_acc, "#2471a3", "validation", test_acc,
+              "#229954", "test");
+    }
+    fprintf(f, "</svg>\n");
+    int bad = ferror(f);
+    return fclose(f) == 0 && !bad ? 0 : -1;
+}

@@ -1,0 +1,514 @@
+/*
+ * adjoint train — train an MLP classifier with mini-batches, report
+ * per-epoch loss and accuracy, save the model and its learning curves.
+ */
+#include "commands.h"
+#include "data.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct train_opts {
+    const char *data, *label, *out;
+    int64_t hidden[ADJ_MLP_MAX_LAYERS];
+    int n_hidden;
+    adj_activation act;
+    adj_optim_kind optim;
+    double lr, weight_decay, dropout, val_frac, momentum;
+    long batch, epochs, threads;
+    uint64_t seed;
+    int batchnorm, json, quiet;
+    adj_lr_kind schedule;
+} train_opts;
+
+static void train_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: adjoint train [OPTIONS]\n"
+            "Train an MLP classifier; with no options, on Fashion-MNIST.\n\n"
+            "  --data idx:DIR | csv:FILE  data (default %s)\n"
+            "  --label COL        CSV label column: name or 0-based index (default: last)\n"
+            "  --layers H1,H2,... hidden layer sizes (default 512,256)\n"
+            "  --activation NAME  relu, leaky_relu, elu, tanh, sigmoid, softplus, identity\n"
+            "                     (default relu)\n"
+            "  --optimizer NAME   adam, adamw, sgd, rmsprop, adagrad (default adam)\n"
+            "  --lr X             learning rate (default 1e-3; sgd 0.05)\n"
+            "  --schedule NAME    cosine, step, constant (default cosine)\n"
+            "  --momentum X       sgd / rmsprop momentum (default 0.9 for sgd)\n"
+            "  --weight-decay X   L2 (decoupled for adamw) (default 0)\n"
+            "  --dropout P        drop probability after hidden layers (default 0.2)\n"
+            "  --batchnorm        batch normalisation before hidden activations\n"
+            "  --batch N          mini-batch size (default 128)\n"
+            "  --epochs N         epochs (default 12)\n"
+            "  --val-frac X       fraction of the training data held out (default 1/12)\n"
+            "  --seed N           seed of initialisation, shuffling and dropout (default 1)\n"
+            "  --threads N        BLIS threads (default 2)\n"
+            "  --out DIR          output directory (default adjoint-run): model.adj,\n"
+            "                     curves.csv, curves.svg\n"
+            "  --json             print a JSON summary on stdout (progress on stderr)\n"
+            "  --quiet            no progress output\n"
+            "  --help             this text\n\n"
+            "The same seed and thread count give bit-identical curves and model files.\n",
+            ADJ_DEFAULT_DATA);
+}
+
+static int parse_layers(const char *s, train_opts *o)
+{
+    o->n_hidden = 0;
+    if (strcmp(s, "") == 0 || strcmp(s, "none") == 0)
+        return 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 1 || v > 1 << 20 || o->n_hidden >= ADJ_MLP_MAX_LAYERS - 1 ||
+            (*end && *end != ',' && *end != '-')) {
+            fprintf(stderr, "adjoint: --layers needs sizes like 512,256, got '%s'\n", s);
+            return -1;
+        }
+        o->hidden[o->n_hidden++] = v;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* Returns 0 to run, 1 after --help, 2 on a usage error. */
+static int parse(int argc, char **argv, train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->data = ADJ_DEFAULT_DATA;
+    o->out = "adjoint-run";
+    o->hidden[0] = 512;
+    o->hidden[1] = 256;
+    o->n_hidden = 2;
+    o->act = ADJ_ACT_RELU;
+    o->optim = ADJ_OPTIM_ADAM;
+    o->lr = -1;
+    o->momentum = -1;
+    o->dropout = 0.2;
+    o->val_frac = 1.0 / 12.0;
+    o->batch = 128;
+    o->epochs = 12;
+    o->threads = 2;
+    o->seed = 1;
+    o->schedule = ADJ_LR_COSINE;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i], *val = NULL;
+        char name[64];
+        char *eq = strchr(a, '=');
+        if (eq && eq - a < (long)sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            val = eq + 1;
+            a = name;
+        }
+#define FLAG(s) (strcmp(a, s) == 0)
+#define VALUE()                                                                         \
+    do {                                                                                \
+        if (!val) {                                                                     \
+            if (i + 1 >= argc) {                                                        \
+                fprintf(stderr, "adjoint: %s needs a value\n", a);                      \
+                return 2;                                                               \
+            }                                                                           \
+            val = argv[++i];                                                            \
+        }                                                                               \
+    } while (0)
+        long l;
+        if (FLAG("--help") || FLAG("-h")) {
+            train_usage(stdout);
+            return 1;
+        } else if (FLAG("--json")) {
+            o->json = 1;
+        } else if (FLAG("--quiet")) {
+            o->quiet = 1;
+        } else if (FLAG("--batchnorm")) {
+            o->batchnorm = 1;
+        } else if (FLAG("--data")) {
+            VALUE();
+            o->data = val;
+        } else if (FLAG("--label")) {
+            VALUE();
+            o->label = val;
+        } else if (FLAG("--out")) {
+            VALUE();
+            o->out = val;
+        } else if (FLAG("--layers")) {
+            VALUE();
+            if (parse_layers(val, o))
+                return 2;
+        } else if (FLAG("--activation")) {
+            VALUE();
+            if (adj_activation_parse(val, &o->act) != ADJ_OK) {
+                fprintf(stderr, "adjoint: unknown activation '%s'\n", val);
+                return 2;
+            }
+        } else if (FLAG("--optimizer")) {
+            VALUE();
+            if (adj_optim_parse(val, &o->optim) != ADJ_OK) {
+                fprintf(stderr, "adjoint: unknown optimizer '%s'\n", val);
+                return 2;
+            }
+        } else if (FLAG("--schedule")) {
+            VALUE();
+            if (strcmp(val, "cosine") == 0)
+                o->schedule = ADJ_LR_COSINE;
+            else if (strcmp(val, "step") == 0)
+                o->schedule = ADJ_LR_STEP;
+            else if (strcmp(val, "constant") == 0)
+                o->schedule = ADJ_LR_CONSTANT;
+            else {
+                fprintf(stderr, "adjoint: unknown schedule '%s'\n", val);
+                return 2;
+            }
+        } else if (FLAG("--lr")) {
+            VALUE();
+            if (adj_tool_double(a, val, &o->lr) || !(o->lr > 0))
+                return 2;
+        } else if (FLAG("--momentum")) {
+            VALUE();
+            if (adj_tool_double(a, val, &o->momentum) || !(o->momentum >= 0 && o->momentum < 1))
+                return 2;
+        } else if (FLAG("--weight-decay")) {
+            VALUE();
+            if (adj_tool_double(a, val, &o->weight_decay) || !(o->weight_decay >= 0))
+                return 2;
+        } else if (FLAG("--dropout")) {
+            VALUE();
+            if (adj_tool_double(a, val, &o->dropout) || !(o->dropout >= 0 && o->dropout < 1)) {
+                fprintf(stderr, "adjoint: --dropout must be in [0, 1)\n");
+                return 2;
+            }
+        } else if (FLAG("--val-frac")) {
+            VALUE();
+            if (adj_tool_double(a, val, &o->val_frac) || !(o->val_frac > 0 && o->val_frac < 1)) {
+                fprintf(stderr, "adjoint: --val-frac must be in (0, 1)\n");
+                return 2;
+            }
+        } else if (FLAG("--batch")) {
+            VALUE();
+            if (adj_tool_long(a, val, 1, 1 << 20, &o->batch))
+                return 2;
+        } else if (FLAG("--epochs")) {
+            VALUE();
+            if (adj_tool_long(a, val, 1, 100000, &o->epochs))
+                return 2;
+        } else if (FLAG("--threads")) {
+            VALUE();
+            if (adj_tool_long(a, val, 1, 1024, &o->threads))
+                return 2;
+        } else if (FLAG("--seed")) {
+            VALUE();
+            if (adj_tool_long(a, val, 0, 0x7fffffffL, &l))
+                return 2;
+            o->seed = (uint64_t)l;
+        } else {
+            fprintf(stderr, "adjoint: unknown option '%s' (see adjoint train --help)\n", argv[i]);
+            return 2;
+        }
+#undef FLAG
+#undef VALUE
+    }
+    if (o->lr < 0)
+        o->lr = o->optim == ADJ_OPTIM_SGD ? 0.05 : o->optim == ADJ_OPTIM_ADAGRAD ? 1e-2 : 1e-3;
+    if (o->momentum < 0)
+        o->momentum = o->optim == ADJ_OPTIM_SGD ? 0.9 : 0.0;
+    return 0;
+}
+
+/* Progress display: a bar redrawn in place on a terminal, a few plain lines otherwise. */
+typedef struct progress {
+    FILE *f;
+    int tty, quiet;
+    double last;
+    int quarter;
+} progress;
+
+static void progress_show(progress *p, long epoch, long epochs, size_t done, size_t total,
+                          double loss, double rate, int final)
+{
+    if (p->quiet)
+        return;
+    double frac = total ? (double)done / (double)total : 1.0;
+    if (p->tty) {
+        double now = adj_tool_now();
+        if (!final && now - p->last < 0.1)
+            return;
+        p->last = now;
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(p->f, "\repoch %ld/%ld [%s] %3d%%  loss %.4f  %.0f samples/s ", epoch, epochs, bar,
+                (int)(frac * 100), loss, rate);
+        if (final)
+            fputs("\r\033[K", p->f);
+        fflush(p->f);
+    } else {
+        int q = (int)(frac * 4);
+        if (q > p->quarter && q < 4) {
+            p->quarter = q;
+            fprintf(p->f, "epoch %ld/%ld  %3d%%  loss %.4f  %.0f samples/s\n", epoch, epochs,
+                    q * 25, loss, rate);
+            fflush(p->f);
+        }
+    }
+}
+
+static int write_curves_csv(const char *path, int n, const double *loss, const double *va,
+                            const double *te, const double *lr)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "epoch,train_loss,val_accuracy,test_accuracy,lr\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%d,%.9g,%.6f,%.6f,%.9g\n", i + 1, loss[i], va[i], te[i], lr[i]);
+    int bad = ferror(f);
+    return fclose(f) == 0 && !bad ? 0 : -1;
+}
+
+static double eval_acc(adj_mlp *m, adj_tape *t, const adj_dataset *d, int32_t *pred)
+{
+    if (!d || d->rows == 0)
+        return 0.0;
+    if (adj_mlp_predict(m, t, d->x, d->rows, 1000, pred) != ADJ_OK)
+        return NAN;
+    return adj_accuracy(pred, d->y, d->rows);
+}
+
+int adj_cmd_train(int argc, char **argv)
+{
+    train_opts o;
+    int pr = parse(argc, argv, &o);
+    if (pr)
+        return pr == 1 ? 0 : 2;
+    FILE *log = o.json ? stderr : stdout;
+    adj_set_threads((int)o.threads);
+
+    double t_load = adj_tool_now();
+    adj_tool_data data;
+    if (adj_tool_data_load(o.data, o.label, o.val_frac, o.seed, 0, &data))
+        return 1;
+    t_load = adj_tool_now() - t_load;
+
+    int rc = 1;
+    adj_mlp *m = NULL;
+    adj_optim *opt = NULL;
+    adj_tape *t = NULL;
+    adj_batcher *bat = NULL;
+    int32_t *pred = NULL;
+    double *curves = NULL;
+    adj_error err;
+
+    int classes = adj_tool_classes(&data);
+    size_t cols = data.train->cols;
+    adj_mlp_config cfg = adj_mlp_config_default();
+    int64_t sizes[ADJ_MLP_MAX_LAYERS + 1];
+    sizes[0] = (int64_t)cols;
+    for (int k = 0; k < o.n_hidden; k++)
+        sizes[k + 1] = o.hidden[k];
+    sizes[o.n_hidden + 1] = classes;
+    adj_mlp_config_set_sizes(&cfg, o.n_hidden + 2, sizes, o.act);
+    cfg.init = o.act == ADJ_ACT_SIGMOID || o.act == ADJ_ACT_TANH || o.act == ADJ_ACT_IDENTITY
+                   ? ADJ_INIT_XAVIER_UNIFORM
+                   : ADJ_INIT_HE_NORMAL;
+    cfg.dropout = o.dropout;
+    cfg.batchnorm = o.batchnorm;
+    adj_rng rng;
+    adj_rng_seed(&rng, o.seed);
+    m = adj_mlp_new(&cfg, &rng, &err);
+    if (!m) {
+        fprintf(stderr, "adjoint: %s\n", err.message);
+        goto done;
+    }
+
+    /* input normalisation, fitted on the training split and kept in the model */
+    double *shift = malloc(cols * sizeof(double)), *scale = malloc(cols * sizeof(double));
+    if (!shift || !scale) {
+        free(shift);
+        free(scale);
+        fprintf(stderr, "adjoint: out of memory\n");
+        goto done;
+    }
+    if (data.kind == ADJ_TOOL_IDX) {
+        double lo, hi;
+        adj_dataset_range(data.train, &lo, &hi);
+        if (hi < 255)
+            hi = 255; /* byte images: x / 255 */
+        for (size_t j = 0; j < cols; j++) {
+            shift[j] = 0;
+            scale[j] = 1.0 / hi;
+        }
+    } else {
+        adj_dataset_stats(data.train, shift, scale);
+        for (size_t j = 0; j < cols; j++)
+            scale[j] = scale[j] > 0 ? 1.0 / scale[j] : 1.0;
+    }
+    adj_mlp_set_input_transform(m, shift, scale);
+    free(shift);
+    free(scale);
+    adj_mlp_prepare_input(m, data.train->x, data.train->rows);
+    adj_mlp_prepare_input(m, data.val->x, data.val->rows);
+    adj_mlp_prepare_input(m, data.test->x, data.test->rows);
+
+    adj_optim_config oc = adj_optim_defaults(o.optim);
+    oc.lr = o.lr;
+    oc.weight_decay = o.weight_decay;
+    if (o.optim == ADJ_OPTIM_SGD || o.optim == ADJ_OPTIM_RMSPROP)
+        oc.momentum = o.momentum;
+    if (o.optim == ADJ_OPTIM_SGD && o.momentum > 0)
+        oc.nesterov = 1;
+    opt = adj_optim_new(adj_mlp_params(m), &oc, NULL);
+    t = adj_tape_new();
+    bat = adj_batcher_new(data.train, (size_t)o.batch, 1, o.seed ^ 0x5eedULL);
+    size_t maxrows = data.test->rows > data.val->rows ? data.test->rows : data.val->rows;
+    pred = malloc((maxrows ? maxrows : 1) * sizeof *pred);
+    curves = calloc((size_t)o.epochs * 4, sizeof *curves);
+    if (!opt || !t || !bat || !pred || !curves) {
+        fprintf(stderr, "adjoint: cannot set up training (out of memory or bad options)\n");
+        goto done;
+    }
+    double *c_loss = curves, *c_val = curves + o.epochs, *c_test = curves + 2 * o.epochs,
+           *c_lr = curves + 3 * o.epochs;
+
+    size_t per_epoch = adj_batcher_count(bat);
+    adj_lr_schedule sched = {.kind = o.schedule, .base_lr = o.lr,
+                             .step_size = (int64_t)per_epoch * (o.epochs > 3 ? o.epochs / 3 : 1),
+                             .gamma = 0.1, .total = (int64_t)per_epoch * o.epochs,
+                             .min_lr = 0.0, .warmup = 0};
+    if (!o.quiet)
+        fprintf(log,
+                "adjoint train: %s, %zu train / %zu validation / %zu test samples, %zu features, "
+                "%d classes\nmodel %lld", o.data, data.train->rows, data.val->rows, data.test->rows,
+                cols, classes, (long long)sizes[0]);
+    for (int k = 1; k < cfg.n_sizes && !o.quiet; k++)
+        fprintf(log, "-%lld", (long long)sizes[k]);
+    if (!o.quiet)
+        fprintf(log, " %s, %zu parameters, %s lr %g (%s), batch %ld, dropout %g%s, %ld threads\n",
+                adj_activation_name(o.act), adj_mlp_count_params(cfg.n_sizes, sizes),
+                adj_optim_name(o.optim), o.lr,
+                o.schedule == ADJ_LR_COSINE ? "cosine" : o.schedule == ADJ_LR_STEP ? "step" : "constant",
+                o.batch, o.dropout, o.batchnorm ? ", batch norm" : "", o.threads);
+
+    progress pg = {log, isatty(fileno(log)), o.quiet, 0, 0};
+    int64_t step = 0;
+    double t_train = 0.0, t_eval = 0.0; /* optimisation steps; per-epoch evaluation */
+    long epoch;
+    for (epoch = 1; epoch <= o.epochs; epoch++) {
+        double t0 = adj_tool_now();
+        adj_batcher_epoch(bat);
+        adj_mlp_set_training(m, 1);
+        const float *xb;
+        const int32_t *yb;
+        size_t nb, seen = 0;
+        double sum = 0.0;
+        pg.quarter = 0;
+        while ((nb = adj_batcher_next(bat, &xb, &yb)) > 0) {
+            adj_tape_reset(t);
+            int64_t sh[2] = {(int64_t)nb, (int64_t)cols};
+            adj_var *x = adj_constant_f32(t, 2, sh, xb);
+            adj_var *loss = adj_softmax_cross_entropy(adj_mlp_forward(m, x), yb);
+            adj_params_zero_grad(adj_mlp_params(m));
+            if (adj_backward(loss) != ADJ_OK) {
+                fprintf(stderr, "\nadjoint: %s\n", adj_tape_message(t));
+                goto done;
+            }
+            double lv = adj_item(loss);
+            if (!isfinite(lv)) {
+                fprintf(stderr, "\nadjoint: the loss became %g at step %lld; try a smaller --lr\n",
+                        lv, (long long)step);
+                goto done;
+            }
+            adj_optim_set_lr(opt, adj_lr_at(&sched, step));
+            adj_optim_step(opt);
+            step++;
+            sum += lv * (double)nb;
+            seen += nb;
+            double el = adj_tool_now() - t0;
+            progress_show(&pg, epoch, o.epochs, seen, data.train->rows, sum / (double)seen,
+                          el > 0 ? (double)seen / el : 0.0, 0);
+        }
+        double el = adj_tool_now() - t0;
+        t_train += el;
+        progress_show(&pg, epoch, o.epochs, seen, data.train->rows, sum / (double)seen,
+                      el > 0 ? (double)seen / el : 0.0, 1);
+        int i = (int)epoch - 1;
+        double t1 = adj_tool_now();
+        c_loss[i] = sum / (double)seen;
+        c_lr[i] = adj_optim_lr(opt);
+        c_val[i] = eval_acc(m, t, data.val, pred);
+        c_test[i] = eval_acc(m, t, data.test, pred);
+        t_eval += adj_tool_now() - t1;
+        if (!o.quiet) {
+            fprintf(log, "epoch %2ld/%ld  loss %.4f  val acc %.4f  test acc %.4f  %.1f s (%.0f samples/s)\n",
+                    epoch, o.epochs, c_loss[i], c_val[i], c_test[i], el, (double)seen / el);
+            fflush(log);
+        }
+    }
+
+    /* outputs */
+    char path[4096];
+    if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "adjoint: cannot create %s: %s\n", o.out, strerror(errno));
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/model.adj", o.out);
+    if (adj_model_save(m, path, &err) != ADJ_OK) {
+        fprintf(stderr, "adjoint: %s\n", err.message);
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/curves.csv", o.out);
+    if (write_curves_csv(path, (int)o.epochs, c_loss, c_val, c_test, c_lr)) {
+        fprintf(stderr, "adjoint: cannot write %s: %s\n", path, strerror(errno));
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/curves.svg", o.out);
+    if (adj_tool_write_svg(path, (int)o.epochs, c_loss, c_val, c_test)) {
+        fprintf(stderr, "adjoint: cannot write %s: %s\n", path, strerror(errno));
+        goto done;
+    }
+    int last = (int)o.epochs - 1;
+    if (!o.quiet)
+        fprintf(log, "test accuracy %.4f after %ld epochs: %.1f s of training, %.1f s of "
+                     "evaluation, data loaded in %.1f s\nsaved %s/model.adj, %s/curves.csv, "
+                     "%s/curves.svg\n",
+                c_test[last], o.epochs, t_train, t_eval, t_load, o.out, o.out, o.out);
+    if (o.json) {
+        printf("{\"data\": ");
+        adj_tool_json_string(stdout, o.data);
+        printf(", \"layers\": [");
+        for (int k = 0; k < cfg.n_sizes; k++)
+            printf("%s%lld", k ? ", " : "", (long long)sizes[k]);
+        printf("], \"activation\": \"%s\", \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %ld, "
+               "\"epochs\": %ld, \"seed\": %llu, \"threads\": %ld, \"parameters\": %zu, "
+               "\"train_loss\": %.6f, \"val_accuracy\": %.6f, \"test_accuracy\": %.6f, "
+               "\"train_seconds\": %.3f, \"eval_seconds\": %.3f, \"load_seconds\": %.3f, "
+               "\"model\": ",
+               adj_activation_name(o.act), adj_optim_name(o.optim), o.lr, o.batch, o.epochs,
+               (unsigned long long)o.seed, o.threads, adj_mlp_count_params(cfg.n_sizes, sizes),
+               c_loss[last], c_val[last], c_test[last], t_train, t_eval, t_load);
+        snprintf(path, sizeof path, "%s/model.adj", o.out);
+        adj_tool_json_string(stdout, path);
+        printf(", \"curve\": [");
+        for (int i = 0; i <= last; i++)
+            printf("%s{\"epoch\": %d, \"train_loss\": %.6f, \"val_accuracy\": %.6f, "
+                   "\"test_accuracy\": %.6f}", i ? ", " : "", i + 1, c_loss[i], c_val[i], c_test[i]);
+        printf("]}\n");
+    }
+    rc = 0;
+done:
+    free(curves);
+    free(pred);
+    adj_batcher_free(bat);
+    adj_tape_free(t);
+    adj_optim_free(opt);
+    adj_mlp_free(m);
+    adj_tool_data_free(&data);
+    return rc;
+}
