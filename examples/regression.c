@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static double regression_target(double x0, double x1) { return x0 * x0 + 3 * x0 * x1 + x1 * x1 + 5; }
+static double regression_target(double x0, double x1)
+{
+    return x0 * x0 + 3 * x0 * x1 + x1 * x1 + 5;
+}
 
 /* The function on the tape: its gradient by adj_backward. */
 static void regression_gradient(double x0, double x1, double g[2])
@@ -63,7 +66,8 @@ static int regression_fit(uint64_t seed, int steps, int verbose, double rmse[2],
     oc.lr = 0.01;
     adj_optim *opt = adj_optim_new(adj_mlp_params(m), &oc, NULL);
     adj_tape *t = adj_tape_new();
-    adj_lr_schedule sched = {.kind = ADJ_LR_COSINE, .base_lr = 0.01, .total = steps, .min_lr = 1e-5};
+    adj_lr_schedule sched = {
+        .kind = ADJ_LR_COSINE, .base_lr = 0.01, .total = steps, .min_lr = 1e-5};
     int rc = opt && t ? 0 : 1;
     int64_t xs[2] = {N, 2}, ys[2] = {N, 1};
     for (int s = 0; s < steps && rc == 0; s++) {

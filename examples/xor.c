@@ -35,7 +35,8 @@ static int xor_train(uint64_t seed, int steps, int verbose, double *loss, double
     adj_tape *t = adj_tape_new();
     int rc = opt && t ? 0 : 1;
     int64_t xs[2] = {4, 2}, ts[2] = {4, 1};
-    adj_lr_schedule sched = {.kind = ADJ_LR_COSINE, .base_lr = 0.05, .total = steps, .min_lr = 1e-4};
+    adj_lr_schedule sched = {
+        .kind = ADJ_LR_COSINE, .base_lr = 0.05, .total = steps, .min_lr = 1e-4};
     for (int s = 0; s < steps && rc == 0; s++) {
         adj_tape_reset(t);
         adj_var *x = adj_constant_f64(t, 2, xs, X);

@@ -138,6 +138,34 @@ START_TEST(reports_function_failures)
 }
 END_TEST
 
+/* The report is the same whatever the number of threads. */
+START_TEST(threads_give_the_same_report)
+{
+    const double X[6] = {0.1, -0.5, 0.9, 0.3, -1.2, 0.4}, w[2] = {0.7, -0.2};
+    const double x4[4] = {0.1, 0.2, -3.0, 0.5};
+    adj_gradcheck_input in[2] = {{2, {3, 2}, X}, {2, {2, 1}, w}};
+    adj_gradcheck_input bad[1] = {{1, {4}, x4}};
+    for (int k = 0; k < 2; k++) {
+        adj_gradcheck_report one, many;
+        adj_gradcheck_opts o1 = {.dtype = ADJ_F64, .threads = 1};
+        adj_gradcheck_opts o3 = {.dtype = ADJ_F64, .threads = 3};
+        adj_gradcheck_fn fn = k ? detached : smooth;
+        const adj_gradcheck_input *ins = k ? bad : in;
+        int n = k ? 1 : 2;
+        ck_assert_int_eq(adj_gradcheck(fn, NULL, n, ins, &o1, &one), ADJ_OK);
+        ck_assert_int_eq(adj_gradcheck(fn, NULL, n, ins, &o3, &many), ADJ_OK);
+        ck_assert_int_eq(one.passed, many.passed);
+        ck_assert_uint_eq(one.evaluations, many.evaluations);
+        ck_assert(one.max_rel_err == many.max_rel_err);
+        for (int i = 0; i < n; i++) {
+            ck_assert_uint_eq(one.inputs[i].worst_index, many.inputs[i].worst_index);
+            ck_assert(one.inputs[i].numeric == many.inputs[i].numeric);
+            ck_assert(one.inputs[i].analytic == many.inputs[i].analytic);
+        }
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("gradcheck");
@@ -147,6 +175,7 @@ static Suite *suite(void)
     tcase_add_test(tc, recognises_kinks);
     tcase_add_test(tc, curvature_is_not_a_kink);
     tcase_add_test(tc, reports_function_failures);
+    tcase_add_test(tc, threads_give_the_same_report);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -57,8 +57,7 @@ static void write_text(const char *p, const char *s) { write_bytes(p, s, strlen(
 
 /* A 3x2x2 byte image file, built byte by byte from the format description. */
 static const unsigned char images_idx[] = {
-    0, 0, 0x08, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2,
-    0, 255, 10, 20, 1, 2, 3, 4, 200, 100, 50, 25,
+    0, 0, 0x08, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 255, 10, 20, 1, 2, 3, 4, 200, 100, 50, 25,
 };
 static const unsigned char labels_idx[] = {0, 0, 0x08, 1, 0, 0, 0, 3, 2, 0, 1};
 
@@ -83,7 +82,8 @@ START_TEST(idx_plain_and_gz)
         adj_idx_free(a);
     }
     /* big-endian multi-byte types: int32 (2) = {-2, 70000}, float (1) = {1.5} */
-    const unsigned char i32[] = {0, 0, 0x0C, 1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xfe, 0, 1, 0x11, 0x70};
+    const unsigned char i32[] = {0,    0,    0x0C, 1,    0, 0, 0,    2,
+                                 0xff, 0xff, 0xff, 0xfe, 0, 1, 0x11, 0x70};
     const unsigned char f32[] = {0, 0, 0x0D, 1, 0, 0, 0, 1, 0x3f, 0xc0, 0, 0};
     write_bytes(path("i32"), i32, sizeof i32);
     write_gz(path("f32.gz"), f32, sizeof f32);
@@ -285,8 +285,8 @@ START_TEST(standardise_and_split)
 {
     adj_dataset *d = adj_dataset_new(100, 2);
     for (size_t r = 0; r < 100; r++) {
-        d->x[2 * r] = (float)r;            /* mean 49.5, population sd sqrt(833.25) */
-        d->x[2 * r + 1] = 5.0f;            /* constant: sd 0 */
+        d->x[2 * r] = (float)r; /* mean 49.5, population sd sqrt(833.25) */
+        d->x[2 * r + 1] = 5.0f; /* constant: sd 0 */
         d->y[r] = (int32_t)(r % 4);
     }
     d->classes = 4;

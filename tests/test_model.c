@@ -136,7 +136,9 @@ START_TEST(round_trip)
         /* loading into a model of the same architecture */
         adj_mlp *o = make(dt, bn, 99, 6);
         ck_assert_int_eq(adj_model_load_into(o, file, &err), ADJ_OK);
-        ck_assert_int_eq(memcmp(adj_params_value(adj_mlp_params(o), 0), adj_params_value(pa, 0), 24 * (dt == ADJ_F64 ? 8 : 4)), 0);
+        ck_assert_int_eq(memcmp(adj_params_value(adj_mlp_params(o), 0), adj_params_value(pa, 0),
+                                24 * (dt == ADJ_F64 ? 8 : 4)),
+                         0);
         adj_mlp_free(o);
         adj_mlp_free(l);
         adj_mlp_free(m);

@@ -189,7 +189,8 @@ START_TEST(e14_dropout)
     adj_var *ones = adj_constant_f64(t, 2, big, NULL);
     adj_rng r;
     adj_rng_seed(&r, 11);
-    adj_var *dr = adj_dropout(adj_add(ones, adj_constant_f64(t, 0, NULL, ((double[]){1.0}))), 0.3, 1, &r);
+    adj_var *dr =
+        adj_dropout(adj_add(ones, adj_constant_f64(t, 0, NULL, ((double[]){1.0}))), 0.3, 1, &r);
     size_t kept = 0;
     for (size_t i = 0; i < 10000; i++) {
         double v = adj_value_at(dr, i);
@@ -267,7 +268,8 @@ START_TEST(e9_activations)
         for (size_t i = 0; i < 5; i++)
             ck_assert_double_eq_tol(adj_value_at(y, i), want[a][i], 1e-6);
         adj_activation back;
-        ck_assert_int_eq(adj_activation_parse(adj_activation_name((adj_activation)a), &back), ADJ_OK);
+        ck_assert_int_eq(adj_activation_parse(adj_activation_name((adj_activation)a), &back),
+                         ADJ_OK);
         ck_assert_int_eq(back, a);
     }
     adj_activation a;

@@ -295,8 +295,8 @@ END_TEST
  * f(w) = sum (w - c)^2, c = (1, -2, 3). */
 START_TEST(minimises_quadratic)
 {
-    const adj_optim_kind kinds[] = {ADJ_OPTIM_SGD, ADJ_OPTIM_ADAM, ADJ_OPTIM_ADAMW, ADJ_OPTIM_RMSPROP,
-                                    ADJ_OPTIM_ADAGRAD};
+    const adj_optim_kind kinds[] = {ADJ_OPTIM_SGD, ADJ_OPTIM_ADAM, ADJ_OPTIM_ADAMW,
+                                    ADJ_OPTIM_RMSPROP, ADJ_OPTIM_ADAGRAD};
     const double lr[] = {0.1, 0.05, 0.05, 0.01, 0.5};
     for (int k = 0; k < 5; k++) {
         adj_params *p = store(3, (double[]){0, 0, 0});
@@ -315,10 +315,9 @@ START_TEST(minimises_quadratic)
             ck_assert_int_eq(adj_backward(f), ADJ_OK);
             adj_optim_step(o);
         }
-        ck_assert_msg(fabs(th(p, 0) - 1) < 1e-2 && fabs(th(p, 1) + 2) < 1e-2 &&
-                          fabs(th(p, 2) - 3) < 1e-2,
-                      "%s ended at (%g, %g, %g)", adj_optim_name(kinds[k]), th(p, 0), th(p, 1),
-                      th(p, 2));
+        ck_assert_msg(
+            fabs(th(p, 0) - 1) < 1e-2 && fabs(th(p, 1) + 2) < 1e-2 && fabs(th(p, 2) - 3) < 1e-2,
+            "%s ended at (%g, %g, %g)", adj_optim_name(kinds[k]), th(p, 0), th(p, 1), th(p, 2));
         adj_tape_free(t);
         adj_optim_free(o);
         adj_params_free(p);

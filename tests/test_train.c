@@ -87,7 +87,8 @@ static double clusters(uint64_t seed, adj_optim_kind kind, double lr, int bn, do
         while ((n = adj_batcher_next(b, &x, &y)) > 0) {
             adj_tape_reset(t);
             int64_t sh[2] = {(int64_t)n, 4};
-            adj_var *loss = adj_softmax_cross_entropy(adj_mlp_forward(m, adj_constant_f32(t, 2, sh, x)), y);
+            adj_var *loss =
+                adj_softmax_cross_entropy(adj_mlp_forward(m, adj_constant_f32(t, 2, sh, x)), y);
             adj_params_zero_grad(adj_mlp_params(m));
             ck_assert_int_eq(adj_backward(loss), ADJ_OK);
             adj_clip_grad_norm(adj_mlp_params(m), 5.0);
@@ -98,7 +99,8 @@ static double clusters(uint64_t seed, adj_optim_kind kind, double lr, int bn, do
     ck_assert_int_eq(adj_mlp_predict(m, t, test->x, test->rows, 64, pred), ADJ_OK);
     double acc = adj_accuracy(pred, test->y, test->rows);
     adj_params *p = adj_mlp_params(m);
-    *digest = (uint32_t)crc32(0L, adj_params_values(p), (uInt)(adj_params_numel(p) * sizeof(float)));
+    *digest =
+        (uint32_t)crc32(0L, adj_params_values(p), (uInt)(adj_params_numel(p) * sizeof(float)));
     free(pred);
     adj_tape_free(t);
     adj_batcher_free(b);

@@ -9,15 +9,16 @@
 
 static void eval_usage(FILE *f)
 {
-    fprintf(f, "usage: adjoint eval MODEL [OPTIONS]\n"
-               "Evaluate a model saved by 'adjoint train' on a test set.\n\n"
-               "  --data idx:DIR | csv:FILE  test data: DIR's t10k files, or every row of FILE\n"
-               "                     (default %s)\n"
-               "  --label COL        CSV label column: name or 0-based index (default: last)\n"
-               "  --threads N        BLIS threads (default 2)\n"
-               "  --json             machine-readable output\n"
-               "  --help             this text\n",
-               ADJ_DEFAULT_DATA);
+    fprintf(f,
+            "usage: adjoint eval MODEL [OPTIONS]\n"
+            "Evaluate a model saved by 'adjoint train' on a test set.\n\n"
+            "  --data idx:DIR | csv:FILE  test data: DIR's t10k files, or every row of FILE\n"
+            "                     (default %s)\n"
+            "  --label COL        CSV label column: name or 0-based index (default: last)\n"
+            "  --threads N        BLIS threads (default 2)\n"
+            "  --json             machine-readable output\n"
+            "  --help             this text\n",
+            ADJ_DEFAULT_DATA);
 }
 
 int adj_cmd_eval(int argc, char **argv)
@@ -33,7 +34,8 @@ int adj_cmd_eval(int argc, char **argv)
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
         } else if ((strcmp(a, "--data") == 0 || strcmp(a, "--label") == 0 ||
-                    strcmp(a, "--threads") == 0) && i + 1 < argc) {
+                    strcmp(a, "--threads") == 0) &&
+                   i + 1 < argc) {
             if (strcmp(a, "--data") == 0)
                 spec = argv[++i];
             else if (strcmp(a, "--label") == 0)
@@ -76,8 +78,9 @@ int adj_cmd_eval(int argc, char **argv)
         goto done;
     }
     if ((int64_t)d->cols != c->sizes[0] || d->classes > classes) {
-        fprintf(stderr, "adjoint eval: the data has %zu features and %d classes, the model takes "
-                        "%lld features and has %d classes\n",
+        fprintf(stderr,
+                "adjoint eval: the data has %zu features and %d classes, the model takes "
+                "%lld features and has %d classes\n",
                 d->cols, d->classes, (long long)c->sizes[0], classes);
         goto done;
     }

@@ -37,7 +37,7 @@ int adj_cmd_gradcheck(int argc, char **argv)
     if (json)
         printf("{\"seed\": %ld, \"results\": [", seed);
     else
-        printf("%-14s %-5s %5s %14s  %s\n", "op", "dtype", "cases", "max rel err", "verdict");
+        printf("%-22s %-5s %5s %14s  %s\n", "op", "dtype", "cases", "max rel err", "verdict");
     for (int op = 1; op < ADJ_OP_COUNT; op++) {
         for (int dt = 0; dt < 2; dt++) {
             adj_dtype dtype = dt == 0 ? ADJ_F64 : ADJ_F32;
@@ -48,8 +48,8 @@ int adj_cmd_gradcheck(int argc, char **argv)
             for (int c = 0; c < cases; c++) {
                 adj_gradcheck_report rep;
                 char desc[128];
-                adj_status st = adj_gradcheck_op((adj_op)op, dtype, c, (uint64_t)seed, &rep, desc,
-                                                 sizeof desc);
+                adj_status st =
+                    adj_gradcheck_op((adj_op)op, dtype, c, (uint64_t)seed, &rep, desc, sizeof desc);
                 if (st != ADJ_OK) {
                     errored = 1;
                     ok = 0;
@@ -67,14 +67,15 @@ int adj_cmd_gradcheck(int argc, char **argv)
             const char *verdict = cases == 0 ? "skipped" : errored ? "error" : ok ? "ok" : "FAIL";
             failed += cases > 0 && !ok;
             if (json) {
-                printf("%s{\"op\": \"%s\", \"dtype\": \"%s\", \"cases\": %d, \"max_rel_err\": %.3e, "
-                       "\"verdict\": \"%s\", \"message\": ",
-                       rows ? ", " : "", adj_op_name((adj_op)op), adj_dtype_name(dtype), cases, worst,
-                       verdict);
+                printf(
+                    "%s{\"op\": \"%s\", \"dtype\": \"%s\", \"cases\": %d, \"max_rel_err\": %.3e, "
+                    "\"verdict\": \"%s\", \"message\": ",
+                    rows ? ", " : "", adj_op_name((adj_op)op), adj_dtype_name(dtype), cases, worst,
+                    verdict);
                 adj_tool_json_string(stdout, msg);
                 printf("}");
             } else {
-                printf("%-14s %-5s %5d %14.3e  %s%s%s\n", adj_op_name((adj_op)op),
+                printf("%-22s %-5s %5d %14.3e  %s%s%s\n", adj_op_name((adj_op)op),
                        adj_dtype_name(dtype), cases, worst, verdict, msg[0] ? "  " : "", msg);
             }
             rows++;

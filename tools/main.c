@@ -17,8 +17,8 @@ static const command commands[] = {
     {"train", adj_cmd_train, "train an MLP (Fashion-MNIST by default), save it, plot its curves"},
     {"eval", adj_cmd_eval, "evaluate a saved model: test accuracy and confusion matrix"},
     {"gradcheck", adj_cmd_gradcheck, "check every op's gradient against finite differences"},
-    /* explain: the teaching walk-through, implemented in tools/explain.c.
-     * meson defines HAVE_EXPLAIN when that file exists. */
+/* explain: the teaching walk-through, implemented in tools/explain.c.
+ * meson defines HAVE_EXPLAIN when that file exists. */
 #ifdef HAVE_EXPLAIN
     {"explain", adj_cmd_explain, "explain backward as chain-rule arithmetic"},
 #endif

@@ -18,10 +18,14 @@ static void panel(FILE *f, int x0, const char *title, int n, const double *a, co
 {
     double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < n; i++) {
-        if (a[i] < lo) lo = a[i];
-        if (a[i] > hi) hi = a[i];
-        if (b && b[i] < lo) lo = b[i];
-        if (b && b[i] > hi) hi = b[i];
+        if (a[i] < lo)
+            lo = a[i];
+        if (a[i] > hi)
+            hi = a[i];
+        if (b && b[i] < lo)
+            lo = b[i];
+        if (b && b[i] > hi)
+            hi = b[i];
     }
     if (!(hi > lo)) {
         lo -= 0.5;
@@ -32,7 +36,8 @@ static void panel(FILE *f, int x0, const char *title, int n, const double *a, co
     hi += pad;
     fprintf(f, "<text x=\"%d\" y=\"30\" font-size=\"16\" text-anchor=\"middle\">%s</text>\n",
             x0 + PW / 2, title);
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n",
+    fprintf(f,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n",
             x0, TOP, PW, PH);
     for (int k = 0; k <= 4; k++) {
         double v = lo + (hi - lo) * k / 4.0;
@@ -45,7 +50,8 @@ static void panel(FILE *f, int x0, const char *title, int n, const double *a, co
     for (int i = 0; i < n; i++) {
         int x = x0 + (n > 1 ? (int)lround((double)PW * i / (n - 1)) : PW / 2);
         if (n <= 20 || i % ((n + 9) / 10) == 0)
-            fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n",
+            fprintf(f,
+                    "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%d</text>\n",
                     x, TOP + PH + 16, i + 1);
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n",
@@ -73,15 +79,16 @@ int adj_tool_write_svg(const char *path, int n, const double *loss, const double
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-               W, H, W, H);
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            W, H, W, H);
     if (n > 0) {
         panel(f, 70, "training loss", n, loss, "#c0392b", "train loss", NULL, NULL, NULL);
-        panel(f, 70 + PW + 70, "accuracy", n, val_acc, "#2471a3", "validation", test_acc,
-              "#229954", "test");
+        panel(f, 70 + PW + 70, "accuracy", n, val_acc, "#2471a3", "validation", test_acc, "#229954",
+              "test");
     }
     fprintf(f, "</svg>\n");
     int bad = ferror(f);

@@ -41,9 +41,10 @@ static void train_usage(FILE *f)
             "  --momentum X       sgd / rmsprop momentum (default 0.9 for sgd)\n"
             "  --weight-decay X   L2 (decoupled for adamw) (default 0)\n"
             "  --dropout P        drop probability after hidden layers (default 0.2)\n"
-            "  --batchnorm        batch normalisation before hidden activations\n"
+            "  --batchnorm, --no-batchnorm  batch normalisation before hidden\n"
+            "                     activations (default on)\n"
             "  --batch N          mini-batch size (default 128)\n"
-            "  --epochs N         epochs (default 12)\n"
+            "  --epochs N         epochs (default 20)\n"
             "  --val-frac X       fraction of the training data held out (default 1/12)\n"
             "  --seed N           seed of initialisation, shuffling and dropout (default 1)\n"
             "  --threads N        BLIS threads (default 2)\n"
@@ -93,10 +94,11 @@ static int parse(int argc, char **argv, train_opts *o)
     o->dropout = 0.2;
     o->val_frac = 1.0 / 12.0;
     o->batch = 128;
-    o->epochs = 12;
+    o->epochs = 20;
     o->threads = 2;
     o->seed = 1;
     o->schedule = ADJ_LR_COSINE;
+    o->batchnorm = 1;
     for (int i = 1; i < argc; i++) {
         char *a = argv[i], *val = NULL;
         char name[64];
@@ -108,15 +110,15 @@ static int parse(int argc, char **argv, train_opts *o)
             a = name;
         }
 #define FLAG(s) (strcmp(a, s) == 0)
-#define VALUE()                                                                         \
-    do {                                                                                \
-        if (!val) {                                                                     \
-            if (i + 1 >= argc) {                                                        \
-                fprintf(stderr, "adjoint: %s needs a value\n", a);                      \
-                return 2;                                                               \
-            }                                                                           \
-            val = argv[++i];                                                            \
-        }                                                                               \
+#define VALUE()                                                                                    \
+    do {                                                                                           \
+        if (!val) {                                                                                \
+            if (i + 1 >= argc) {                                                                   \
+                fprintf(stderr, "adjoint: %s needs a value\n", a);                                 \
+                return 2;                                                                          \
+            }                                                                                      \
+            val = argv[++i];                                                                       \
+        }                                                                                          \
     } while (0)
         long l;
         if (FLAG("--help") || FLAG("-h")) {
@@ -128,6 +130,8 @@ static int parse(int argc, char **argv, train_opts *o)
             o->quiet = 1;
         } else if (FLAG("--batchnorm")) {
             o->batchnorm = 1;
+        } else if (FLAG("--no-batchnorm")) {
+            o->batchnorm = 0;
         } else if (FLAG("--data")) {
             VALUE();
             o->data = val;
@@ -378,22 +382,28 @@ int adj_cmd_train(int argc, char **argv)
            *c_lr = curves + 3 * o.epochs;
 
     size_t per_epoch = adj_batcher_count(bat);
-    adj_lr_schedule sched = {.kind = o.schedule, .base_lr = o.lr,
+    adj_lr_schedule sched = {.kind = o.schedule,
+                             .base_lr = o.lr,
                              .step_size = (int64_t)per_epoch * (o.epochs > 3 ? o.epochs / 3 : 1),
-                             .gamma = 0.1, .total = (int64_t)per_epoch * o.epochs,
-                             .min_lr = 0.0, .warmup = 0};
+                             .gamma = 0.1,
+                             .total = (int64_t)per_epoch * o.epochs,
+                             .min_lr = 0.0,
+                             .warmup = 0};
     if (!o.quiet)
         fprintf(log,
                 "adjoint train: %s, %zu train / %zu validation / %zu test samples, %zu features, "
-                "%d classes\nmodel %lld", o.data, data.train->rows, data.val->rows, data.test->rows,
-                cols, classes, (long long)sizes[0]);
+                "%d classes\nmodel %lld",
+                o.data, data.train->rows, data.val->rows, data.test->rows, cols, classes,
+                (long long)sizes[0]);
     for (int k = 1; k < cfg.n_sizes && !o.quiet; k++)
         fprintf(log, "-%lld", (long long)sizes[k]);
     if (!o.quiet)
         fprintf(log, " %s, %zu parameters, %s lr %g (%s), batch %ld, dropout %g%s, %ld threads\n",
                 adj_activation_name(o.act), adj_mlp_count_params(cfg.n_sizes, sizes),
                 adj_optim_name(o.optim), o.lr,
-                o.schedule == ADJ_LR_COSINE ? "cosine" : o.schedule == ADJ_LR_STEP ? "step" : "constant",
+                o.schedule == ADJ_LR_COSINE ? "cosine"
+                : o.schedule == ADJ_LR_STEP ? "step"
+                                            : "constant",
                 o.batch, o.dropout, o.batchnorm ? ", batch norm" : "", o.threads);
 
     progress pg = {log, isatty(fileno(log)), o.quiet, 0, 0};
@@ -446,8 +456,10 @@ int adj_cmd_train(int argc, char **argv)
         c_test[i] = eval_acc(m, t, data.test, pred);
         t_eval += adj_tool_now() - t1;
         if (!o.quiet) {
-            fprintf(log, "epoch %2ld/%ld  loss %.4f  val acc %.4f  test acc %.4f  %.1f s (%.0f samples/s)\n",
-                    epoch, o.epochs, c_loss[i], c_val[i], c_test[i], el, (double)seen / el);
+            fprintf(
+                log,
+                "epoch %2ld/%ld  loss %.4f  val acc %.4f  test acc %.4f  %.1f s (%.0f samples/s)\n",
+                epoch, o.epochs, c_loss[i], c_val[i], c_test[i], el, (double)seen / el);
             fflush(log);
         }
     }
@@ -475,9 +487,10 @@ int adj_cmd_train(int argc, char **argv)
     }
     int last = (int)o.epochs - 1;
     if (!o.quiet)
-        fprintf(log, "test accuracy %.4f after %ld epochs: %.1f s of training, %.1f s of "
-                     "evaluation, data loaded in %.1f s\nsaved %s/model.adj, %s/curves.csv, "
-                     "%s/curves.svg\n",
+        fprintf(log,
+                "test accuracy %.4f after %ld epochs: %.1f s of training, %.1f s of "
+                "evaluation, data loaded in %.1f s\nsaved %s/model.adj, %s/curves.csv, "
+                "%s/curves.svg\n",
                 c_test[last], o.epochs, t_train, t_eval, t_load, o.out, o.out, o.out);
     if (o.json) {
         printf("{\"data\": ");
@@ -498,7 +511,8 @@ int adj_cmd_train(int argc, char **argv)
         printf(", \"curve\": [");
         for (int i = 0; i <= last; i++)
             printf("%s{\"epoch\": %d, \"train_loss\": %.6f, \"val_accuracy\": %.6f, "
-                   "\"test_accuracy\": %.6f}", i ? ", " : "", i + 1, c_loss[i], c_val[i], c_test[i]);
+                   "\"test_accuracy\": %.6f}",
+                   i ? ", " : "", i + 1, c_loss[i], c_val[i], c_test[i]);
         printf("]}\n");
     }
     rc = 0;

@@ -31,9 +31,14 @@ typedef struct adj_gradcheck_input {
 typedef struct adj_gradcheck_opts {
     adj_dtype dtype; /* dtype of the analytic (backward) pass; the numeric
                         pass is always double */
-    double eps;      /* finite-difference step h; 0 = 1e-6 (f64), 1e-3 (f32) */
+    double eps;      /* finite-difference step h (in double); 0 = 1e-6 */
     double atol;     /* pass if |analytic - numeric| <= atol + rtol |numeric| */
     double rtol;     /* 0,0 = 1e-7,1e-5 (f64) / 1e-4,2e-2 (f32) */
+    int threads;     /* evaluate the finite differences on this many threads
+                        (0 or 1: the calling thread only).  With more, fn is
+                        called from several threads at once, each with its
+                        own tape: it must not write shared state.  The
+                        report does not depend on the thread count. */
 } adj_gradcheck_opts;
 
 /* The result for one input: its worst element. */

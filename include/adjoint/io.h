@@ -43,8 +43,8 @@ typedef struct adj_idx {
     int ndim;
     int64_t dims[ADJ_IDX_MAX_DIMS];
     size_t numel;
-    void *data;    /* numel elements of `type` (uint8_t, int8_t, int16_t,
-                      int32_t, float, double) */
+    void *data; /* numel elements of `type` (uint8_t, int8_t, int16_t,
+                   int32_t, float, double) */
 } adj_idx;
 
 /* Read an IDX file, plain or gzip-compressed (detected from the content).
@@ -66,9 +66,9 @@ adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim, const in
 /* A classification data set: one sample per row. */
 typedef struct adj_dataset {
     size_t rows, cols;
-    float *x;          /* rows * cols features, row-major */
-    int32_t *y;        /* rows labels in [0, classes) */
-    int classes;       /* 1 + the largest label */
+    float *x;    /* rows * cols features, row-major */
+    int32_t *y;  /* rows labels in [0, classes) */
+    int classes; /* 1 + the largest label */
 } adj_dataset;
 
 /* A data set of rows x cols zeros (labels 0); NULL if out of memory. */

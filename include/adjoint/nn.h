@@ -90,14 +90,14 @@ adj_status adj_init_tensor(adj_params *p, int i, adj_init kind, double value, ad
 /* A dense layer's parameters: indices into a store, z = W a + b with
  * W (out, in) and b (out).  Plain data; the store owns the tensors. */
 typedef struct adj_dense {
-    int weight, bias;        /* bias = -1 for a layer without bias */
+    int weight, bias; /* bias = -1 for a layer without bias */
     int64_t in, out;
 } adj_dense;
 
 /* Add "<name>.weight" (out, in) and, if with_bias, "<name>.bias" (out) to
  * p, zero-filled.  Status of the store on failure (see adj_params_message). */
-adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out,
-                         int with_bias, adj_dense *layer);
+adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out, int with_bias,
+                         adj_dense *layer);
 /* Z = X W^T + b on X's tape: X (batch, in) -> Z (batch, out), one fused
  * adj_linear node.  Errors go to the tape as for any op. */
 adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x);
@@ -146,14 +146,14 @@ double *adj_batchnorm_running_var(adj_batchnorm *bn);
 #define ADJ_MLP_MAX_LAYERS 16
 
 typedef struct adj_mlp_config {
-    adj_dtype dtype;                       /* F32 for training, F64 for checks */
-    int n_sizes;                           /* 2 .. ADJ_MLP_MAX_LAYERS + 1 */
-    int64_t sizes[ADJ_MLP_MAX_LAYERS + 1]; /* input, hidden..., output */
+    adj_dtype dtype;                        /* F32 for training, F64 for checks */
+    int n_sizes;                            /* 2 .. ADJ_MLP_MAX_LAYERS + 1 */
+    int64_t sizes[ADJ_MLP_MAX_LAYERS + 1];  /* input, hidden..., output */
     adj_activation act[ADJ_MLP_MAX_LAYERS]; /* after dense layer k (the last
                                               is usually IDENTITY: logits) */
-    adj_init init;                         /* weights; biases start at 0 */
-    double dropout;                        /* after each hidden activation */
-    int batchnorm;                         /* before each hidden activation */
+    adj_init init;                          /* weights; biases start at 0 */
+    double dropout;                         /* after each hidden activation */
+    int batchnorm;                          /* before each hidden activation */
 } adj_mlp_config;
 
 /* F32, no layers, He-normal init, no dropout, no batch norm. */

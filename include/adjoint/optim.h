@@ -41,15 +41,15 @@ typedef enum adj_optim_kind {
 typedef struct adj_optim_config {
     adj_optim_kind kind;
     double lr;
-    double weight_decay;    /* L2 (coupled) for all but AdamW (decoupled) */
-    double momentum;        /* SGD, RMSProp */
-    double dampening;       /* SGD */
-    int nesterov;           /* SGD; needs momentum > 0 and dampening 0 */
-    double beta1, beta2;    /* Adam, AdamW */
-    double eps;             /* Adam, AdamW, RMSProp, AdaGrad */
-    double alpha;           /* RMSProp smoothing */
-    int centered;           /* RMSProp */
-    double lr_decay;        /* AdaGrad */
+    double weight_decay;        /* L2 (coupled) for all but AdamW (decoupled) */
+    double momentum;            /* SGD, RMSProp */
+    double dampening;           /* SGD */
+    int nesterov;               /* SGD; needs momentum > 0 and dampening 0 */
+    double beta1, beta2;        /* Adam, AdamW */
+    double eps;                 /* Adam, AdamW, RMSProp, AdaGrad */
+    double alpha;               /* RMSProp smoothing */
+    int centered;               /* RMSProp */
+    double lr_decay;            /* AdaGrad */
     double initial_accumulator; /* AdaGrad */
 } adj_optim_config;
 
@@ -98,20 +98,20 @@ double adj_grad_norm(adj_params *p);
 
 typedef enum adj_lr_kind {
     ADJ_LR_CONSTANT = 0,
-    ADJ_LR_STEP,      /* lr = base gamma^floor(step / step_size) */
-    ADJ_LR_COSINE,    /* lr = min + (base - min)(1 + cos(pi step / total)) / 2,
-                         min after total steps */
+    ADJ_LR_STEP,   /* lr = base gamma^floor(step / step_size) */
+    ADJ_LR_COSINE, /* lr = min + (base - min)(1 + cos(pi step / total)) / 2,
+                      min after total steps */
 } adj_lr_kind;
 
 typedef struct adj_lr_schedule {
     adj_lr_kind kind;
     double base_lr;
-    int64_t step_size;  /* STEP */
-    double gamma;       /* STEP */
-    int64_t total;      /* COSINE: steps to reach min_lr */
-    double min_lr;      /* COSINE */
-    int64_t warmup;     /* any kind: the first `warmup` steps use
-                           lr * (step + 1) / warmup (0 = none) */
+    int64_t step_size; /* STEP */
+    double gamma;      /* STEP */
+    int64_t total;     /* COSINE: steps to reach min_lr */
+    double min_lr;     /* COSINE */
+    int64_t warmup;    /* any kind: the first `warmup` steps use
+                          lr * (step + 1) / warmup (0 = none) */
 } adj_lr_schedule;
 
 /* Learning rate for step `step` (0-based). */

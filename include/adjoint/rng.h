@@ -23,8 +23,8 @@ extern "C" {
 #endif
 
 typedef struct adj_rng {
-    uint64_t s[4];     /* xoshiro256** state; never all zero */
-    double spare;      /* second normal of the last Box-Muller pair */
+    uint64_t s[4]; /* xoshiro256** state; never all zero */
+    double spare;  /* second normal of the last Box-Muller pair */
     int has_spare;
 } adj_rng;
 

@@ -12,19 +12,25 @@
 #include "adjoint/check.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct ctx {
+/* One evaluator: a tape and its own working copy of the inputs, perturbed
+ * in place (the numeric pass builds its leaves as views of the copy). */
+typedef struct evaluator {
     adj_gradcheck_fn fn;
     void *user;
     int n;
     const adj_gradcheck_input *in;
-    double *x[ADJ_GRADCHECK_MAX_INPUTS]; /* working copies of the inputs */
-    size_t numel[ADJ_GRADCHECK_MAX_INPUTS];
+    const size_t *numel;
+    double *x[ADJ_GRADCHECK_MAX_INPUTS];
     adj_tape *t;
-    adj_gradcheck_report *rep;
-} ctx;
+    size_t evaluations;
+    adj_status status;
+    char message[256];
+} evaluator;
 
 static void set_error(adj_gradcheck_report *r, adj_status s, const char *what, const char *msg)
 {
@@ -32,67 +38,129 @@ static void set_error(adj_gradcheck_report *r, adj_status s, const char *what, c
     snprintf(r->message, sizeof r->message, "%s%s%s", what, msg && *msg ? ": " : "", msg ? msg : "");
 }
 
-/* Build the function's inputs on c->t (in dtype) from the working copies. */
-static adj_var *build(ctx *c, adj_dtype dtype, adj_var **vars)
+static void eval_error(evaluator *e, adj_status s, const char *what, const char *msg)
 {
-    for (int i = 0; i < c->n; i++) {
-        const adj_gradcheck_input *in = &c->in[i];
-        if (dtype == ADJ_F64) {
-            vars[i] = adj_leaf_at(c->t, ADJ_F64, in->ndim, in->shape, c->x[i], 1, __FILE__, __LINE__);
-        } else {
-            float *tmp = adj_arena_alloc(c->t, c->numel[i] * sizeof(float) + 1);
-            if (!tmp)
-                return NULL;
-            for (size_t j = 0; j < c->numel[i]; j++)
-                tmp[j] = (float)c->x[i][j];
-            vars[i] = adj_leaf_at(c->t, ADJ_F32, in->ndim, in->shape, tmp, 1, __FILE__, __LINE__);
-        }
-    }
-    return c->fn(c->t, vars, c->n, c->user);
+    if (e->status != ADJ_OK)
+        return;
+    e->status = s;
+    snprintf(e->message, sizeof e->message, "%s%s%s", what, msg && *msg ? ": " : "", msg ? msg : "");
 }
 
-/* f at the working point, in double; NaN (and status set) on failure. */
-static double eval(ctx *c)
+static bool evaluator_init(evaluator *e, adj_gradcheck_fn fn, void *user, int n,
+                           const adj_gradcheck_input *in, const size_t *numel)
+{
+    memset(e, 0, sizeof *e);
+    e->fn = fn;
+    e->user = user;
+    e->n = n;
+    e->in = in;
+    e->numel = numel;
+    for (int i = 0; i < n; i++) {
+        e->x[i] = malloc(numel[i] * sizeof(double) + 1);
+        if (!e->x[i])
+            return false;
+        if (numel[i])
+            memcpy(e->x[i], in[i].data, numel[i] * sizeof(double));
+    }
+    e->t = adj_tape_new();
+    return e->t != NULL;
+}
+
+static void evaluator_free(evaluator *e)
+{
+    adj_tape_free(e->t);
+    for (int i = 0; i < e->n; i++)
+        free(e->x[i]);
+}
+
+/* Build the function's inputs on e->t in dtype from the working copies. */
+static adj_var *build(evaluator *e, adj_dtype dtype, adj_var **vars)
+{
+    for (int i = 0; i < e->n; i++) {
+        const adj_gradcheck_input *in = &e->in[i];
+        if (dtype == ADJ_F64) {
+            /* a view: the numeric pass perturbs e->x in place, no copy */
+            vars[i] = adj_leaf_view(e->t, ADJ_F64, in->ndim, in->shape, e->x[i], 1, __FILE__, __LINE__);
+        } else {
+            float *tmp = adj_arena_alloc(e->t, e->numel[i] * sizeof(float) + 1);
+            if (!tmp)
+                return NULL;
+            for (size_t j = 0; j < e->numel[i]; j++)
+                tmp[j] = (float)e->x[i][j];
+            vars[i] = adj_leaf_at(e->t, ADJ_F32, in->ndim, in->shape, tmp, 1, __FILE__, __LINE__);
+        }
+    }
+    return e->fn(e->t, vars, e->n, e->user);
+}
+
+/* f at the working point, in double; NaN (and e->status set) on failure. */
+static double eval(evaluator *e)
 {
     adj_var *vars[ADJ_GRADCHECK_MAX_INPUTS];
-    adj_tape_reset(c->t);
-    adj_var *y = build(c, ADJ_F64, vars);
-    c->rep->evaluations++;
-    if (adj_tape_status(c->t) != ADJ_OK || !y) {
-        set_error(c->rep, y ? adj_tape_status(c->t) : ADJ_EINVAL, "the function failed",
-                  y ? adj_tape_message(c->t) : "it returned NULL");
+    adj_tape_reset(e->t);
+    adj_var *y = build(e, ADJ_F64, vars);
+    e->evaluations++;
+    if (adj_tape_status(e->t) != ADJ_OK || !y) {
+        eval_error(e, y ? adj_tape_status(e->t) : ADJ_EINVAL, "the function failed",
+                   y ? adj_tape_message(e->t) : "it returned NULL");
         return NAN;
     }
     if (adj_numel(y) != 1) {
-        set_error(c->rep, ADJ_ESHAPE, "the function must return one element", NULL);
+        eval_error(e, ADJ_ESHAPE, "the function must return one element", NULL);
         return NAN;
     }
     return adj_item(y);
 }
 
 /* Central difference at element j of input i, and whether it is a kink. */
-static double numeric(ctx *c, int i, size_t j, double h, double f0, int *kink)
+static double numeric(evaluator *e, int i, size_t j, double h, double f0, bool *kink)
 {
-    double *x = &c->x[i][j], x0 = *x;
+    double *x = &e->x[i][j], x0 = *x;
     *x = x0 + h;
-    double fp = eval(c);
+    double fp = eval(e);
     *x = x0 - h;
-    double fm = eval(c);
+    double fm = eval(e);
     double central = (fp - fm) / (2 * h);
     double gap = fabs((fp - f0) - (f0 - fm)) / h;
-    *kink = 0;
+    *kink = false;
     if (gap > 1e-5 * (1 + fabs(central))) {
         /* halve h: a smooth function's gap halves too, a kink's stays */
         double h2 = h / 2;
         *x = x0 + h2;
-        double fp2 = eval(c);
+        double fp2 = eval(e);
         *x = x0 - h2;
-        double fm2 = eval(c);
+        double fm2 = eval(e);
         double gap2 = fabs((fp2 - f0) - (f0 - fm2)) / h2;
         *kink = gap2 > 0.75 * gap;
     }
     *x = x0;
     return central;
+}
+
+/* The numeric pass over elements [lo, hi) of the flattened inputs. */
+typedef struct job {
+    evaluator e;
+    size_t lo, hi;
+    const size_t *start; /* flat index of input i's first element */
+    double h, f0;
+    double *num;         /* per flat element */
+    bool *kink;
+} job;
+
+static void run_job(job *jb)
+{
+    int i = 0;
+    for (size_t f = jb->lo; f < jb->hi && jb->e.status == ADJ_OK; f++) {
+        while (f >= jb->start[i + 1])
+            i++;
+        jb->num[f] = numeric(&jb->e, i, f - jb->start[i], jb->h, jb->f0, &jb->kink[f]);
+    }
+}
+
+static void *job_thread(void *arg)
+{
+    run_job(arg);
+    return NULL;
 }
 
 adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradcheck_input *in,
@@ -105,94 +173,131 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
         set_error(rep, ADJ_EINVAL, "adj_gradcheck: need a function and 1..8 inputs", NULL);
         return rep->status;
     }
-    adj_gradcheck_opts o = {ADJ_F64, 0, 0, 0};
+    adj_gradcheck_opts o = {ADJ_F64, 0, 0, 0, 0};
     if (opts)
         o = *opts;
+    if (o.dtype != ADJ_F32 && o.dtype != ADJ_F64) {
+        set_error(rep, ADJ_EINVAL, "adj_gradcheck: unknown dtype", NULL);
+        return rep->status;
+    }
     if (o.eps <= 0)
         o.eps = 1e-6;
     if (o.atol <= 0 && o.rtol <= 0) {
         o.atol = o.dtype == ADJ_F64 ? 1e-7 : 1e-4;
         o.rtol = o.dtype == ADJ_F64 ? 1e-5 : 2e-2;
     }
+    int nthreads = o.threads < 1 ? 1 : o.threads > 64 ? 64 : o.threads;
 
-    ctx c = {.fn = fn, .user = user, .n = n, .in = in, .rep = rep};
+    size_t numel[ADJ_GRADCHECK_MAX_INPUTS], start[ADJ_GRADCHECK_MAX_INPUTS + 1] = {0};
     rep->n_inputs = n;
     for (int i = 0; i < n; i++) {
-        if (!adj_shape_numel(in[i].ndim, in[i].shape, &c.numel[i]) || (!in[i].data && c.numel[i])) {
+        if (!adj_shape_numel(in[i].ndim, in[i].shape, &numel[i]) || (!in[i].data && numel[i])) {
             set_error(rep, ADJ_EINVAL, "adj_gradcheck: an input has an invalid shape or no data", NULL);
-            goto done;
+            return rep->status;
         }
-        c.x[i] = malloc(c.numel[i] * sizeof(double) + 1);
-        if (!c.x[i]) {
-            set_error(rep, ADJ_ENOMEM, "adj_gradcheck: out of memory", NULL);
-            goto done;
-        }
-        if (c.numel[i])
-            memcpy(c.x[i], in[i].data, c.numel[i] * sizeof(double));
+        start[i + 1] = start[i] + numel[i];
     }
-    c.t = adj_tape_new();
-    if (!c.t) {
+    const size_t total = start[n];
+
+    job *jobs = calloc((size_t)nthreads, sizeof *jobs);
+    double *analytic = malloc((total + 1) * sizeof *analytic);
+    double *num = malloc((total + 1) * sizeof *num);
+    bool *kink = calloc(total + 1, sizeof *kink);
+    int ready = 0;
+    if (!jobs || !analytic || !num || !kink) {
         set_error(rep, ADJ_ENOMEM, "adj_gradcheck: out of memory", NULL);
         goto done;
     }
+    for (; ready < nthreads; ready++)
+        if (!evaluator_init(&jobs[ready].e, fn, user, n, in, numel)) {
+            evaluator_free(&jobs[ready].e);
+            set_error(rep, ADJ_ENOMEM, "adj_gradcheck: out of memory", NULL);
+            goto done;
+        }
 
     /* the analytic pass, in the requested dtype */
+    evaluator *e0 = &jobs[0].e;
     adj_var *vars[ADJ_GRADCHECK_MAX_INPUTS];
-    adj_var *y = build(&c, o.dtype, vars);
+    adj_var *y = build(e0, o.dtype, vars);
     rep->evaluations++;
-    if (adj_tape_status(c.t) != ADJ_OK || !y) {
-        set_error(rep, y ? adj_tape_status(c.t) : ADJ_EINVAL, "the function failed",
-                  y ? adj_tape_message(c.t) : "it returned NULL");
+    if (adj_tape_status(e0->t) != ADJ_OK || !y) {
+        set_error(rep, y ? adj_tape_status(e0->t) : ADJ_EINVAL, "the function failed",
+                  y ? adj_tape_message(e0->t) : "it returned NULL");
         goto done;
     }
     if (adj_backward(y) != ADJ_OK) {
-        set_error(rep, adj_tape_status(c.t), "backward failed", adj_tape_message(c.t));
+        set_error(rep, adj_tape_status(e0->t), "backward failed", adj_tape_message(e0->t));
         goto done;
     }
-    double *analytic[ADJ_GRADCHECK_MAX_INPUTS] = {0};
-    for (int i = 0; i < n; i++) {
-        analytic[i] = malloc(c.numel[i] * sizeof(double) + 1);
-        if (!analytic[i]) {
-            set_error(rep, ADJ_ENOMEM, "adj_gradcheck: out of memory", NULL);
-            for (int k = 0; k < i; k++)
-                free(analytic[k]);
-            goto done;
-        }
-        adj_copy_grad(vars[i], analytic[i]);
-    }
+    for (int i = 0; i < n; i++)
+        adj_copy_grad(vars[i], analytic + start[i]);
 
-    /* the numeric pass, always in double */
-    double f0 = eval(&c);
+    /* the numeric pass, always in double, split into contiguous ranges */
+    double f0 = eval(e0);
+    if (e0->status != ADJ_OK) {
+        set_error(rep, e0->status, e0->message, NULL);
+        goto done;
+    }
     rep->value = f0;
-    rep->passed = rep->status == ADJ_OK;
-    for (int i = 0; i < n && rep->status == ADJ_OK; i++) {
+    pthread_t th[64];
+    int started = 0;
+    for (int k = 0; k < nthreads; k++) {
+        job *jb = &jobs[k];
+        jb->lo = total * (size_t)k / (size_t)nthreads;
+        jb->hi = total * (size_t)(k + 1) / (size_t)nthreads;
+        jb->start = start;
+        jb->h = o.eps;
+        jb->f0 = f0;
+        jb->num = num;
+        jb->kink = kink;
+    }
+    for (int k = 1; k < nthreads; k++) {
+        if (pthread_create(&th[k], NULL, job_thread, &jobs[k]) != 0)
+            break;
+        started = k;
+    }
+    run_job(&jobs[0]);
+    for (int k = 1; k <= started; k++)
+        pthread_join(th[k], NULL);
+    for (int k = started + 1; k < nthreads; k++)
+        run_job(&jobs[k]); /* threads that could not start: do their share here */
+    for (int k = 0; k < nthreads; k++) {
+        rep->evaluations += jobs[k].e.evaluations;
+        if (jobs[k].e.status != ADJ_OK && rep->status == ADJ_OK)
+            set_error(rep, jobs[k].e.status, jobs[k].e.message, NULL);
+    }
+    if (rep->status != ADJ_OK)
+        goto done;
+
+    /* the report, element by element in order: independent of threads */
+    rep->passed = 1;
+    for (int i = 0; i < n; i++) {
         adj_gradcheck_result *r = &rep->inputs[i];
         double worst = -1;
-        r->numel = c.numel[i];
+        r->numel = numel[i];
         r->passed = 1;
-        for (size_t j = 0; j < c.numel[i] && rep->status == ADJ_OK; j++) {
-            int kink;
-            double num = numeric(&c, i, j, o.eps, f0, &kink);
-            double ana = analytic[i][j];
-            if (kink) {
+        for (size_t j = 0; j < numel[i]; j++) {
+            size_t f = start[i] + j;
+            double ana = analytic[f], nu = num[f];
+            if (kink[f]) {
                 if (!r->kinks++)
                     r->first_kink = j;
                 continue;
             }
-            double err = fabs(ana - num);
-            double scale = fmax(fabs(ana), fabs(num));
+            double err = fabs(ana - nu);
+            double scale = fmax(fabs(ana), fabs(nu));
             double rel = scale > 0 ? err / scale : 0;
-            if (!(err <= o.atol + o.rtol * fabs(num)))
+            if (!(err <= o.atol + o.rtol * fabs(nu)))
                 r->passed = 0;
             /* the worst element is the one furthest past its tolerance */
-            double badness = err / (o.atol + o.rtol * fabs(num));
+            double badness = err / (o.atol + o.rtol * fabs(nu));
             if (badness != badness)
                 badness = INFINITY;
             if (badness > worst) {
                 worst = badness;
                 r->worst_index = j;
                 r->analytic = ana;
-                r->numeric = num;
+                r->numeric = nu;
                 r->abs_err = err;
                 r->rel_err = rel;
             }
@@ -202,13 +307,14 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
         if (!r->passed)
             rep->passed = 0;
     }
+done:
     if (rep->status != ADJ_OK)
         rep->passed = 0;
-    for (int i = 0; i < n; i++)
-        free(analytic[i]);
-done:
-    adj_tape_free(c.t);
-    for (int i = 0; i < n; i++)
-        free(c.x[i]);
+    for (int k = 0; k < ready; k++)
+        evaluator_free(&jobs[k].e);
+    free(jobs);
+    free(analytic);
+    free(num);
+    free(kink);
     return rep->status;
 }

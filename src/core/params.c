@@ -119,8 +119,9 @@ int adj_params_add(adj_params *p, const char *name, int ndim, const int64_t *sha
     size_t numel;
     char sh[96] = "(?)";
     if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape)) {
-        pfail(p, ADJ_EINVAL, "adj_params_add: invalid number of dimensions %d for '%s'", ndim,
-              name ? name : "");
+        pfail(p, ADJ_EINVAL, "adj_params_add: %s %d for '%s'",
+              ndim < 0 || ndim > ADJ_MAX_DIMS ? "invalid number of dimensions" : "NULL shape with ndim",
+              ndim, name ? name : "");
         return -1;
     }
     if (!adj_shape_numel(ndim, shape, &numel)) {
@@ -132,7 +133,7 @@ int adj_params_add(adj_params *p, const char *name, int ndim, const int64_t *sha
         int cap = p->cap ? 2 * p->cap : 8;
         pinfo *in = p->al.alloc(p->al.ctx, (size_t)cap * sizeof *in);
         if (!in) {
-            pfail(p, ADJ_ENOMEM, "adj_params_add: out of memory");
+            pfail(p, ADJ_ENOMEM, "adj_params_add: out of memory for '%s'", name ? name : "");
             return -1;
         }
         if (p->info) {
@@ -232,14 +233,10 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
         return &t->inert;
     }
     /* a leaf that aliases the store: no copy, adjoint straight into p->grads */
-    adj_var *v = adj_leaf_at(t, p->dtype, 0, NULL, NULL, 1, file, line);
+    adj_var *v = adj_leaf_view(t, p->dtype, pi->ndim, pi->shape,
+                               (char *)p->values + pi->offset * adj_dsize(p->dtype), 1, file, line);
     if (v->flags & ADJ_F_INERT)
         return v;
-    v->ndim = (uint8_t)pi->ndim;
-    for (int k = 0; k < pi->ndim; k++)
-        v->shape[k] = pi->shape[k];
-    v->numel = pi->numel;
-    v->value = (char *)p->values + pi->offset * adj_dsize(p->dtype);
     v->grad = (char *)p->grads + pi->offset * adj_dsize(p->dtype);
     v->flags |= ADJ_F_EXTGRAD;
     return v;

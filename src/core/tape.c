@@ -447,6 +447,27 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     return v;
 }
 
+adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape, void *data,
+                       int requires_grad, const char *file, int line)
+{
+    /* record a 0-D leaf (no copy, no arena), then give it the real shape */
+    adj_var *v = adj_leaf_at(t, dtype, 0, NULL, NULL, requires_grad, file, line);
+    size_t numel;
+    if (v->flags & ADJ_F_INERT)
+        return v;
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape) || !adj_shape_numel(ndim, shape, &numel)) {
+        t->nnodes--;
+        adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid shape for a view" AT_FMT, AT_ARGS(file, line));
+        return &t->inert;
+    }
+    v->ndim = (uint8_t)ndim;
+    for (int i = 0; i < ndim; i++)
+        v->shape[i] = shape[i];
+    v->numel = numel;
+    v->value = data;
+    return v;
+}
+
 adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line)
 {
     return adj_leaf_at(t, ADJ_F64, 0, NULL, &value, 1, file, line);

@@ -92,6 +92,11 @@ typedef struct adj_args {
 adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args,
                     const char *file, int line);
 
+/* A leaf whose value is `data` itself (not copied): it must outlive the
+ * tape's use of the node.  For gradient checking and parameters. */
+adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape, void *data,
+                       int requires_grad, const char *file, int line);
+
 /* Arena allocation of n bytes (64-byte aligned); NULL after recording
  * ADJ_ENOMEM on the tape. */
 void *adj_arena_alloc(adj_tape *t, size_t n);

@@ -89,8 +89,9 @@ adj_status adj_csv_read(const char *path, const char *label, adj_dataset **out, 
     char *le = nl ? nl : end;
     int ncol = split_fields(line, le, fields, CSV_MAX_COLS);
     if (ncol < 2) {
-        st = adj_err_set(err, ADJ_EFORMAT, "%s: the header has %s columns (need a label and a feature)",
-                         path, ncol < 0 ? "too many" : "fewer than 2");
+        st = adj_err_set(err, ADJ_EFORMAT,
+                         "%s: the header has %s columns (need a label and a feature)", path,
+                         ncol < 0 ? "too many" : "fewer than 2");
         goto fail;
     }
     int lab = ncol - 1;
@@ -107,8 +108,9 @@ adj_status adj_csv_read(const char *path, const char *label, adj_dataset **out, 
                 lab = (int)v;
         }
         if (lab < 0) {
-            st = adj_err_set(err, ADJ_EINVAL, "%s: no column named '%s' (and not an index below %d)",
-                             path, label, ncol);
+            st =
+                adj_err_set(err, ADJ_EINVAL, "%s: no column named '%s' (and not an index below %d)",
+                            path, label, ncol);
             goto fail;
         }
     }

@@ -75,8 +75,8 @@ adj_status adj_dataset_from_idx(const char *images, const char *labels, adj_data
         double v = adj_idx_get(lb, i);
         if (!(v >= 0 && v < 65536) || v != floor(v)) {
             adj_dataset_free(d);
-            st = adj_err_set(err, ADJ_EFORMAT, "%s: label %zu is %g (need an integer in [0, 65536))",
-                             labels, i, v);
+            st = adj_err_set(err, ADJ_EFORMAT,
+                             "%s: label %zu is %g (need an integer in [0, 65536))", labels, i, v);
             goto done;
         }
         d->y[i] = (int32_t)v;

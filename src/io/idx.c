@@ -49,9 +49,10 @@ adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_id
     if (len < 4)
         return adj_err_set(err, ADJ_EFORMAT, "%s: truncated: %zu bytes, no IDX header", name, len);
     if (p[0] != 0 || p[1] != 0)
-        return adj_err_set(err, ADJ_EFORMAT,
-                           "%s: not an IDX file (magic %02x %02x %02x %02x, expected 00 00 type ndim)",
-                           name, p[0], p[1], p[2], p[3]);
+        return adj_err_set(
+            err, ADJ_EFORMAT,
+            "%s: not an IDX file (magic %02x %02x %02x %02x, expected 00 00 type ndim)", name, p[0],
+            p[1], p[2], p[3]);
     size_t es = type_size(p[2]);
     if (!es)
         return adj_err_set(err, ADJ_EFORMAT, "%s: unknown IDX element type 0x%02x", name, p[2]);
@@ -61,8 +62,9 @@ adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_id
                            ADJ_IDX_MAX_DIMS);
     size_t hdr = 4 + 4 * (size_t)nd;
     if (len < hdr)
-        return adj_err_set(err, ADJ_EFORMAT, "%s: truncated header: %zu bytes, %d dimensions need %zu",
-                           name, len, nd, hdr);
+        return adj_err_set(err, ADJ_EFORMAT,
+                           "%s: truncated header: %zu bytes, %d dimensions need %zu", name, len, nd,
+                           hdr);
     adj_idx *a = calloc(1, sizeof *a);
     if (!a)
         return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", name);
@@ -81,8 +83,9 @@ adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_id
     size_t need = numel * es;
     if (len - hdr != need) {
         free(a);
-        return adj_err_set(err, ADJ_EFORMAT, "%s: %s: the header promises %zu data bytes, the file has %zu",
-                           name, len - hdr < need ? "truncated" : "trailing bytes", need, len - hdr);
+        return adj_err_set(err, ADJ_EFORMAT,
+                           "%s: %s: the header promises %zu data bytes, the file has %zu", name,
+                           len - hdr < need ? "truncated" : "trailing bytes", need, len - hdr);
     }
     a->numel = numel;
     a->data = malloc(need ? need : 1);
@@ -101,8 +104,14 @@ adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_id
             v = v << 8 | s[i * es + k];
         switch (es) {
         case 1: d[i] = (unsigned char)v; break;
-        case 2: { uint16_t w = (uint16_t)v; memcpy(d + 2 * i, &w, 2); } break;
-        case 4: { uint32_t w = (uint32_t)v; memcpy(d + 4 * i, &w, 4); } break;
+        case 2: {
+            uint16_t w = (uint16_t)v;
+            memcpy(d + 2 * i, &w, 2);
+        } break;
+        case 4: {
+            uint32_t w = (uint32_t)v;
+            memcpy(d + 4 * i, &w, 4);
+        } break;
         default: memcpy(d + 8 * i, &v, 8); break;
         }
     }
@@ -172,8 +181,16 @@ adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim, const in
         uint64_t v = 0;
         switch (es) {
         case 1: v = s[i]; break;
-        case 2: { uint16_t w; memcpy(&w, s + 2 * i, 2); v = w; } break;
-        case 4: { uint32_t w; memcpy(&w, s + 4 * i, 4); v = w; } break;
+        case 2: {
+            uint16_t w;
+            memcpy(&w, s + 2 * i, 2);
+            v = w;
+        } break;
+        case 4: {
+            uint32_t w;
+            memcpy(&w, s + 4 * i, 4);
+            v = w;
+        } break;
         default: memcpy(&v, s + 8 * i, 8); break;
         }
         for (size_t k = 0; k < es; k++)

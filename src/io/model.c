@@ -271,14 +271,17 @@ static adj_status open_envelope(const char *path, const unsigned char *b, size_t
                            path, version, ADJ_MODEL_VERSION);
     uint64_t plen = get_u64(&h);
     if (plen != (uint64_t)(n - HEAD_BYTES - 4))
-        return adj_err_set(err, ADJ_EFORMAT, "%s: %s: the header says %llu payload bytes, the file has %zu",
-                           path, plen > n - HEAD_BYTES - 4 ? "truncated" : "trailing bytes",
+        return adj_err_set(err, ADJ_EFORMAT,
+                           "%s: %s: the header says %llu payload bytes, the file has %zu", path,
+                           plen > n - HEAD_BYTES - 4 ? "truncated" : "trailing bytes",
                            (unsigned long long)plen, n - HEAD_BYTES - 4);
     rbuf t = {b, n, n - 4, 0};
     uint32_t want = get_u32(&t), got = crc_of(b, n - 4);
     if (want != got)
-        return adj_err_set(err, ADJ_EFORMAT, "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt",
-                           path, want, got);
+        return adj_err_set(
+            err, ADJ_EFORMAT,
+            "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt", path, want,
+            got);
     r->b = b;
     r->n = n - 4;
     r->pos = HEAD_BYTES;
@@ -325,22 +328,28 @@ static adj_status same_arch(const char *path, const adj_mlp_config *f, const adj
     char a[160] = "", b[160] = "";
     size_t la = 0, lb = 0;
     for (int i = 0; i < f->n_sizes && la < sizeof a - 24; i++)
-        la += (size_t)snprintf(a + la, sizeof a - la, "%s%lld", i ? "-" : "", (long long)f->sizes[i]);
+        la +=
+            (size_t)snprintf(a + la, sizeof a - la, "%s%lld", i ? "-" : "", (long long)f->sizes[i]);
     for (int i = 0; i < m->n_sizes && lb < sizeof b - 24; i++)
-        lb += (size_t)snprintf(b + lb, sizeof b - lb, "%s%lld", i ? "-" : "", (long long)m->sizes[i]);
+        lb +=
+            (size_t)snprintf(b + lb, sizeof b - lb, "%s%lld", i ? "-" : "", (long long)m->sizes[i]);
     if (f->n_sizes != m->n_sizes || strcmp(a, b) != 0)
-        return adj_err_set(err, ADJ_EFORMAT, "%s: architecture mismatch: the file holds %s, the model is %s",
-                           path, a, b);
+        return adj_err_set(err, ADJ_EFORMAT,
+                           "%s: architecture mismatch: the file holds %s, the model is %s", path, a,
+                           b);
     if (f->dtype != m->dtype)
-        return adj_err_set(err, ADJ_EFORMAT, "%s: architecture mismatch: the file holds %s, the model is %s",
-                           path, adj_dtype_name(f->dtype), adj_dtype_name(m->dtype));
+        return adj_err_set(err, ADJ_EFORMAT,
+                           "%s: architecture mismatch: the file holds %s, the model is %s", path,
+                           adj_dtype_name(f->dtype), adj_dtype_name(m->dtype));
     for (int k = 0; k < f->n_sizes - 1; k++)
         if (f->act[k] != m->act[k])
-            return adj_err_set(err, ADJ_EFORMAT,
-                               "%s: architecture mismatch: layer %d activation is %s in the file, %s in the model",
-                               path, k, adj_activation_name(f->act[k]), adj_activation_name(m->act[k]));
+            return adj_err_set(
+                err, ADJ_EFORMAT,
+                "%s: architecture mismatch: layer %d activation is %s in the file, %s in the model",
+                path, k, adj_activation_name(f->act[k]), adj_activation_name(m->act[k]));
     if ((f->batchnorm != 0) != (m->batchnorm != 0))
-        return adj_err_set(err, ADJ_EFORMAT, "%s: architecture mismatch: batch norm %s in the file, %s in the model",
+        return adj_err_set(err, ADJ_EFORMAT,
+                           "%s: architecture mismatch: batch norm %s in the file, %s in the model",
                            path, f->batchnorm ? "on" : "off", m->batchnorm ? "on" : "off");
     return ADJ_OK;
 }
@@ -354,7 +363,8 @@ static adj_status read_values(const char *path, rbuf *r, adj_mlp *m, adj_error *
     uint32_t nt = get_u32(r);
     if ((int)nt != adj_params_count(p))
         return adj_err_set(err, ADJ_EFORMAT, "%s: %s: %u tensors, the architecture has %d", path,
-                           r->short_read ? "truncated" : "architecture mismatch", nt, adj_params_count(p));
+                           r->short_read ? "truncated" : "architecture mismatch", nt,
+                           adj_params_count(p));
     for (int i = 0; i < (int)nt; i++) {
         uint32_t nl = get_u32(r);
         if (nl > 255 || r->n - r->pos < nl)
@@ -367,7 +377,8 @@ static adj_status read_values(const char *path, rbuf *r, adj_mlp *m, adj_error *
         if (r->short_read)
             return adj_err_set(err, ADJ_EFORMAT, "%s: truncated", path);
         if (!ok)
-            return adj_err_set(err, ADJ_EFORMAT, "%s: architecture mismatch: tensor %d ('%s') has another shape",
+            return adj_err_set(err, ADJ_EFORMAT,
+                               "%s: architecture mismatch: tensor %d ('%s') has another shape",
                                path, i, adj_params_tensor_name(p, i));
         size_t n = adj_params_tensor_numel(p, i), es = adj_dsize(c->dtype);
         if ((r->n - r->pos) / es < n)
@@ -387,7 +398,8 @@ static adj_status read_values(const char *path, rbuf *r, adj_mlp *m, adj_error *
             continue;
         int64_t f = adj_batchnorm_features(bn);
         if ((int64_t)get_u64(r) != f || (r->n - r->pos) / 16 < (size_t)f)
-            return adj_err_set(err, ADJ_EFORMAT, "%s: truncated or corrupt batch-norm statistics", path);
+            return adj_err_set(err, ADJ_EFORMAT, "%s: truncated or corrupt batch-norm statistics",
+                               path);
         for (int64_t j = 0; j < f; j++)
             adj_batchnorm_running_mean(bn)[j] = get_f64(r);
         for (int64_t j = 0; j < f; j++)
@@ -453,6 +465,15 @@ static adj_status load(const char *path, const adj_allocator *al, adj_mlp *into,
         st = adj_err_set(err, ADJ_EFORMAT,
                          "%s: truncated: the architecture needs %llu bytes of values, %zu remain",
                          path, (unsigned long long)values_bytes(&c), r.n - r.pos);
+    if (st == ADJ_OK) {
+        /* never build more than the file can fill */
+        size_t need = adj_mlp_count_params(c.n_sizes, c.sizes) * adj_dsize(c.dtype);
+        if (need > r.n - r.pos)
+            st = adj_err_set(err, ADJ_EFORMAT,
+                             "%s: truncated: the architecture needs %zu parameter bytes, the file "
+                             "holds %zu",
+                             path, need, r.n - r.pos);
+    }
     if (st == ADJ_OK && into)
         st = same_arch(path, &c, adj_mlp_get_config(into), err);
     if (st == ADJ_OK && !into) {
@@ -461,8 +482,8 @@ static adj_status load(const char *path, const adj_allocator *al, adj_mlp *into,
         adj_error e;
         m = adj_mlp_new_with(&c, &rng, al, &e);
         if (!m) /* a configuration the file holds but the library refuses is a format error */
-            st = adj_err_set(err, e.status == ADJ_ENOMEM ? ADJ_ENOMEM : ADJ_EFORMAT, "%s: %s",
-                             path, e.message);
+            st = adj_err_set(err, e.status == ADJ_ENOMEM ? ADJ_ENOMEM : ADJ_EFORMAT, "%s: %s", path,
+                             e.message);
     }
     if (st == ADJ_OK)
         st = read_values(path, &r, m, err);

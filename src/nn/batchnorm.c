@@ -1,9 +1,11 @@
 /*
  * Batch normalisation composed from the public ops:
  *   mu = mean_rows(X); Xc = X - mu; var = mean_rows(Xc^2)
- *   Y  = Xc / sqrt(var + eps) * gamma + beta
- * (row-vector broadcasting of sub/div/mul/add over the batch).  Backward is
- * whatever adj_backward derives from that graph.
+ *   s  = gamma (var + eps)^(-1/2)            (one value per feature)
+ *   Y  = Xc s + beta                         = gamma (X - mu) / sqrt(var + eps) + beta
+ * (row-vector broadcasting of sub/mul/add over the batch; the per-feature
+ * factors are combined first so only three ops touch the whole batch).
+ * Backward is whatever adj_backward derives from that graph.
  */
 #include "nn/nn_internal.h"
 
@@ -101,16 +103,16 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
     int64_t f = bn->features;
     adj_var *gamma = adj_param(t, p, bn->gamma);
     adj_var *beta = adj_param(t, p, bn->beta);
-    adj_var *xhat;
+    adj_var *xc, *s;
     if (training) {
         adj_var *eps = adj_nn_const(t, d, 0, NULL);
         if (eps->flags & ADJ_F_INERT)
             return eps;
         adj_nn_put(eps, 0, bn->eps);
         adj_var *mu = adj_mean_axis(x, 0);
-        adj_var *xc = adj_sub(x, mu);
+        xc = adj_sub(x, mu);
         adj_var *var = adj_mean_axis(adj_square(xc), 0);
-        xhat = adj_div(xc, adj_sqrt(adj_add(var, eps)));
+        s = adj_mul(adj_pow(adj_add(var, eps), -0.5), gamma);
         if (t->status != ADJ_OK)
             return &t->inert;
         double rows = (double)x->shape[0];
@@ -123,16 +125,18 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
                 (1 - mom) * bn->running_var[k] + mom * unbias * adj_value_at(var, k);
         }
     } else {
+        /* Y = (X - running_mean) * gamma / sqrt(running_var + eps) + beta */
         adj_var *mu = adj_nn_const(t, d, 1, &f);
-        adj_var *sd = adj_nn_const(t, d, 1, &f);
+        adj_var *inv = adj_nn_const(t, d, 1, &f);
         if (t->status != ADJ_OK)
             return &t->inert;
         for (int64_t j = 0; j < f; j++) {
             size_t k = (size_t)j;
             adj_nn_put(mu, k, bn->running_mean[k]);
-            adj_nn_put(sd, k, sqrt(bn->running_var[k] + bn->eps));
+            adj_nn_put(inv, k, 1.0 / sqrt(bn->running_var[k] + bn->eps));
         }
-        xhat = adj_div(adj_sub(x, mu), sd);
+        xc = adj_sub(x, mu);
+        s = adj_mul(inv, gamma);
     }
-    return adj_add(adj_mul(xhat, gamma), beta);
+    return adj_add(adj_mul(xc, s), beta);
 }

@@ -109,9 +109,15 @@ adj_status adj_init_tensor(adj_params *p, int i, adj_init kind, double value, ad
     case ADJ_INIT_ZEROS: value = 0.0; break;
     case ADJ_INIT_CONSTANT: break;
     case ADJ_INIT_NORMAL: sd = 1.0; break;
-    case ADJ_INIT_XAVIER_UNIFORM: uniform = 1; bound = sqrt(6.0 / (fan_in + fan_out)); break;
+    case ADJ_INIT_XAVIER_UNIFORM:
+        uniform = 1;
+        bound = sqrt(6.0 / (fan_in + fan_out));
+        break;
     case ADJ_INIT_XAVIER_NORMAL: sd = sqrt(2.0 / (fan_in + fan_out)); break;
-    case ADJ_INIT_HE_UNIFORM: uniform = 1; bound = sqrt(6.0 / fan_in); break;
+    case ADJ_INIT_HE_UNIFORM:
+        uniform = 1;
+        bound = sqrt(6.0 / fan_in);
+        break;
     case ADJ_INIT_HE_NORMAL: sd = sqrt(2.0 / fan_in); break;
     default: return ADJ_EINVAL;
     }
@@ -133,8 +139,8 @@ adj_status adj_init_tensor(adj_params *p, int i, adj_init kind, double value, ad
 
 /* ------------------------------------------------------------ dense layer */
 
-adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out,
-                         int with_bias, adj_dense *layer)
+adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out, int with_bias,
+                         adj_dense *layer)
 {
     if (!p || !layer || in < 1 || out < 1)
         return ADJ_EINVAL;
@@ -174,7 +180,8 @@ adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
 
 /* ---------------------------------------------------------------- dropout */
 
-/* m holds keep_mask / keep_prob; y = x * m */
+/* m holds keep_mask / keep_prob; y = x * m.  Random masks keep element i
+ * when a 32-bit draw is below keep * 2^32 (two draws per 64 random bits). */
 static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_rng *rng)
 {
     adj_tape *t = x->tape;
@@ -182,9 +189,29 @@ static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_
     if (m->flags & ADJ_F_INERT)
         return m;
     double scale = 1.0 / keep;
-    for (size_t i = 0; i < x->numel; i++) {
-        int k = mask ? mask[i] != 0 : adj_rng_uniform(rng) < keep;
-        adj_nn_put(m, i, k ? scale : 0.0);
+    size_t n = x->numel;
+    if (mask) {
+        for (size_t i = 0; i < n; i++)
+            adj_nn_put(m, i, mask[i] ? scale : 0.0);
+        return adj_mul(x, m);
+    }
+    uint64_t thr = (uint64_t)(keep * 4294967296.0);
+    if (m->dtype == ADJ_F32) {
+        float *d = m->value, s = (float)scale;
+        for (size_t i = 0; i < n; i += 2) {
+            uint64_t r = adj_rng_next(rng);
+            d[i] = (r & 0xffffffffu) < thr ? s : 0.0f;
+            if (i + 1 < n)
+                d[i + 1] = (r >> 32) < thr ? s : 0.0f;
+        }
+    } else {
+        double *d = m->value;
+        for (size_t i = 0; i < n; i += 2) {
+            uint64_t r = adj_rng_next(rng);
+            d[i] = (r & 0xffffffffu) < thr ? scale : 0.0;
+            if (i + 1 < n)
+                d[i + 1] = (r >> 32) < thr ? scale : 0.0;
+        }
     }
     return adj_mul(x, m);
 }

@@ -19,9 +19,10 @@ ADJ_UNARY(tanh, ADJ_OP_TANH, ADJ_DOM_ANY, 0.0, "y = tanh(x)", "dx += dy (1 - y^2
           dy = dx * ((T)1 - y * y));
 ADJ_UNARY_API(tanh, ADJ_OP_TANH)
 
-/* y = max(x, 0); ReLU'(0) = 1.  Selecting dy (not dy * 0) keeps -0 out. */
+/* y = max(x, 0); ReLU'(0) = 1.  Selecting dy (not dy * 0) keeps -0 out;
+ * a NaN input gives a NaN output (x != x), as every other op does. */
 ADJ_UNARY(relu, ADJ_OP_RELU, ADJ_DOM_AWAY0, 0.0, "y = max(x, 0)", "dx += dy [x >= 0]",
-          y = x > 0 ? x : (T)0,
+          y = x > 0 || x != x ? x : (T)0,
           dx = x >= 0 ? dy : (T)0,
           dy = x >= 0 ? dx : (T)0);
 ADJ_UNARY_API(relu, ADJ_OP_RELU)

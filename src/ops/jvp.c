@@ -124,8 +124,13 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
 double adj_jvp_item(adj_var *y, adj_var *x, double dx)
 {
     double out;
-    if (!y || !x || y->numel != 1 || x->numel != 1)
+    if (!y || !x)
         return NAN;
+    if (y->numel != 1 || x->numel != 1) {
+        adj_tape_fail(y->tape, ADJ_ESHAPE, "adj_jvp_item: y and x must hold one element (they hold %zu and %zu)",
+                      y->numel, x->numel);
+        return NAN;
+    }
     const double *v = &dx;
     if (adj_jvp(y, 1, &x, &v, &out) != ADJ_OK)
         return NAN;

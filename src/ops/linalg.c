@@ -1,8 +1,12 @@
 /*
  * Linear algebra: matmul, linear (fused X W^T + b), transpose, reshape.
  *
- * Every matrix product, forward and backward, is one BLIS gemm call.
- * Transposes are BLIS flags and strides, never copies: the adjoint of a
+ * Every matrix product, forward and backward, is one BLIS gemm call, except
+ * products of at most SMALL_GEMM_MACS multiply-adds, where BLIS's fixed
+ * cost per call (about half a microsecond: set-up, packing buffers, the
+ * threading decision) would dwarf the arithmetic; those run a plain loop
+ * with the same strides, tested against BLIS.  Transposes are flags and
+ * strides, never copies: the adjoint of a
  * transposed operand is written straight into its storage by giving gemm
  * the column-major strides of that storage.  Backward calls use beta = 1,
  * so contributions accumulate in place.
@@ -12,7 +16,35 @@
 #include <blis.h>
 #include <string.h>
 
-/* C = alpha op(A) op(B) + beta C with explicit (row, col) strides. */
+/*
+ * Products of at most this many multiply-adds (m n k) skip BLIS: its fixed
+ * cost per call (object set-up, the threading decision, packing buffers)
+ * is about a microsecond, more than the arithmetic of a tiny layer (a 2-8-1
+ * network's products are 32 to 64 multiply-adds).  0 sends every product
+ * to BLIS.  tests/test_kernels.c checks both paths against each other.
+ */
+#define SMALL_GEMM_MACS 4096u
+
+/* C = op(A) op(B) + beta C by plain loops, strides as for gemm below;
+ * op(A)[i][p] is A[i rsa + p csa], or A[p rsa + i csa] when transposed.
+ * beta = 0 never reads C (it may hold garbage). */
+#define SMALL_GEMM(T)                                                           \
+    do {                                                                       \
+        const T *A_ = A, *B_ = B;                                              \
+        T *C_ = C;                                                             \
+        const size_t ai = ta ? csa : rsa, ap = ta ? rsa : csa;                 \
+        const size_t bp = tb ? csb : rsb, bj = tb ? rsb : csb;                 \
+        for (size_t i = 0; i < m; i++)                                         \
+            for (size_t j = 0; j < n; j++) {                                   \
+                T s = 0;                                                       \
+                for (size_t p = 0; p < k; p++)                                 \
+                    s += A_[i * ai + p * ap] * B_[p * bp + j * bj];            \
+                T *c = &C_[i * rsc + j * csc];                                 \
+                *c = beta == 0 ? s : (T)beta * *c + s;                         \
+            }                                                                  \
+    } while (0)
+
+/* C = op(A) op(B) + beta C with explicit (row, col) strides. */
 static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
                  const void *A, size_t rsa, size_t csa,
                  const void *B, size_t rsb, size_t csb,
@@ -22,6 +54,14 @@ static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
     trans_t tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     if (m == 0 || n == 0)
         return;
+    if (m <= SMALL_GEMM_MACS && n <= SMALL_GEMM_MACS && k <= SMALL_GEMM_MACS &&
+        m * n * k <= SMALL_GEMM_MACS) {
+        if (dtype == ADJ_F64)
+            SMALL_GEMM(double);
+        else
+            SMALL_GEMM(float);
+        return;
+    }
     if (dtype == ADJ_F64) {
         double one = 1.0, b = beta;
         bli_dgemm(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (double *)A, (inc_t)rsa, (inc_t)csa,

@@ -37,8 +37,8 @@ ADJ_UNARY_API(square, ADJ_OP_SQUARE)
 /* y = x^c */
 ADJ_UNARY(pow, ADJ_OP_POW, ADJ_DOM_POS, 2.5, "y = x^p", "dx += dy p x^(p-1)",
           y = pow(x, c),
-          dx = dy == 0 ? (T)0 : dy * c * pow(x, c - (T)1),
-          dy = dx == 0 ? (T)0 : c * pow(x, c - (T)1) * dx);
+          dx = dy == 0 || c == 0 ? (T)0 : dy * c * pow(x, c - (T)1), /* x^0: 0, not 0 * inf at 0 */
+          dy = dx == 0 || c == 0 ? (T)0 : c * pow(x, c - (T)1) * dx);
 ADJ_UNARY_API_C(pow, ADJ_OP_POW)
 
 /* y = |x|; the derivative at 0 is taken as 0 (a kink) */

@@ -13,15 +13,18 @@ struct adj_optim {
     adj_allocator al;
     adj_params *p;
     adj_optim_config c;
-    size_t n;          /* elements covered */
-    int nstate;        /* state blocks */
-    void *state[3];      /* moments, accumulators, momentum buffers */
-    int64_t t;         /* steps taken */
+    size_t n;       /* elements covered */
+    int nstate;     /* state blocks */
+    void *state[3]; /* moments, accumulators, momentum buffers */
+    int64_t t;      /* steps taken */
 };
 
 static const char *const names[ADJ_OPTIM_COUNT] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
 
-const char *adj_optim_name(adj_optim_kind k) { return (unsigned)k < ADJ_OPTIM_COUNT ? names[k] : "?"; }
+const char *adj_optim_name(adj_optim_kind k)
+{
+    return (unsigned)k < ADJ_OPTIM_COUNT ? names[k] : "?";
+}
 
 adj_status adj_optim_parse(const char *name, adj_optim_kind *out)
 {
@@ -48,7 +51,10 @@ adj_optim_config adj_optim_defaults(adj_optim_kind kind)
     switch (kind) {
     case ADJ_OPTIM_ADAMW: c.weight_decay = 1e-2; break;
     case ADJ_OPTIM_RMSPROP: c.lr = 1e-2; break;
-    case ADJ_OPTIM_ADAGRAD: c.lr = 1e-2; c.eps = 1e-10; break;
+    case ADJ_OPTIM_ADAGRAD:
+        c.lr = 1e-2;
+        c.eps = 1e-10;
+        break;
     default: break;
     }
     return c;
@@ -149,74 +155,82 @@ double adj_optim_lr(const adj_optim *o) { return o ? o->c.lr : 0.0; }
 int64_t adj_optim_steps(const adj_optim *o) { return o ? o->t : 0; }
 const adj_optim_config *adj_optim_get_config(const adj_optim *o) { return o ? &o->c : NULL; }
 
+/* The kernels vectorise only if sqrt need not set errno (the argument is
+ * never negative here); GCC is told so per function. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define VECMATH                                                                                    \
+    __attribute__((optimize("no-math-errno", "tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define VECMATH
+#endif
+
 /* The kernels, for T = float and T = double.  SQRT is sqrtf / sqrt. */
-#define KERNELS(T, SUF, SQRT)                                                          \
-    static void sgd_##SUF(const adj_optim_config *c, int64_t t, size_t n, T *w,        \
-                          const T *g_, T *buf)                                         \
-    {                                                                                  \
-        const T lr = (T)c->lr, wd = (T)c->weight_decay, mu = (T)c->momentum;           \
-        const T damp = (T)(1.0 - c->dampening);                                        \
-        for (size_t i = 0; i < n; i++) {                                               \
-            T g = g_[i] + wd * w[i];                                                   \
-            if (buf) {                                                                 \
-                buf[i] = t == 1 ? g : mu * buf[i] + damp * g;                          \
-                g = c->nesterov ? g + mu * buf[i] : buf[i];                            \
-            }                                                                          \
-            w[i] -= lr * g;                                                            \
-        }                                                                              \
-    }                                                                                  \
-    static void adam_##SUF(const adj_optim_config *c, int64_t t, size_t n, T *w,       \
-                           const T *g_, T *m, T *v)                                    \
-    {                                                                                  \
-        const T b1 = (T)c->beta1, b2 = (T)c->beta2, eps = (T)c->eps;                   \
-        const T bc1 = (T)(1.0 - pow(c->beta1, (double)t));                             \
-        const T sbc2 = (T)sqrt(1.0 - pow(c->beta2, (double)t));                        \
-        const T step = (T)c->lr / bc1;                                                 \
-        const int decoupled = c->kind == ADJ_OPTIM_ADAMW;                              \
-        const T wd = (T)c->weight_decay, shrink = (T)(1.0 - c->lr * c->weight_decay);  \
-        for (size_t i = 0; i < n; i++) {                                               \
-            T g = g_[i];                                                               \
-            if (decoupled)                                                             \
-                w[i] *= shrink;                                                        \
-            else                                                                       \
-                g += wd * w[i];                                                        \
-            m[i] = b1 * m[i] + (1 - b1) * g;                                           \
-            v[i] = b2 * v[i] + (1 - b2) * g * g;                                       \
-            w[i] -= step * m[i] / (SQRT(v[i]) / sbc2 + eps);                           \
-        }                                                                              \
-    }                                                                                  \
-    static void rmsprop_##SUF(const adj_optim_config *c, size_t n, T *w, const T *g_,  \
-                              T *v, T *avg, T *buf)                                    \
-    {                                                                                  \
-        const T lr = (T)c->lr, a = (T)c->alpha, eps = (T)c->eps;                       \
-        const T wd = (T)c->weight_decay, mu = (T)c->momentum;                          \
-        for (size_t i = 0; i < n; i++) {                                               \
-            T g = g_[i] + wd * w[i];                                                   \
-            v[i] = a * v[i] + (1 - a) * g * g;                                         \
-            T vv = v[i];                                                               \
-            if (c->centered) {                                                         \
-                avg[i] = a * avg[i] + (1 - a) * g;                                     \
-                vv -= avg[i] * avg[i];                                                 \
-            }                                                                          \
-            T d = SQRT(vv) + eps;                                                      \
-            if (mu > 0) {                                                              \
-                buf[i] = mu * buf[i] + g / d;                                          \
-                w[i] -= lr * buf[i];                                                   \
-            } else {                                                                   \
-                w[i] -= lr * g / d;                                                    \
-            }                                                                          \
-        }                                                                              \
-    }                                                                                  \
-    static void adagrad_##SUF(const adj_optim_config *c, int64_t t, size_t n, T *w,    \
-                              const T *g_, T *s)                                       \
-    {                                                                                  \
-        const T clr = (T)(c->lr / (1.0 + (double)(t - 1) * c->lr_decay));              \
-        const T wd = (T)c->weight_decay, eps = (T)c->eps;                              \
-        for (size_t i = 0; i < n; i++) {                                               \
-            T g = g_[i] + wd * w[i];                                                   \
-            s[i] += g * g;                                                             \
-            w[i] -= clr * g / (SQRT(s[i]) + eps);                                      \
-        }                                                                              \
+#define KERNELS(T, SUF, SQRT)                                                                      \
+    static VECMATH void sgd_##SUF(const adj_optim_config *c, int64_t t, size_t n, T *restrict w,   \
+                                  const T *restrict g_, T *restrict buf)                           \
+    {                                                                                              \
+        const T lr = (T)c->lr, wd = (T)c->weight_decay, mu = (T)c->momentum;                       \
+        const T damp = (T)(1.0 - c->dampening);                                                    \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T g = g_[i] + wd * w[i];                                                               \
+            if (buf) {                                                                             \
+                buf[i] = t == 1 ? g : mu * buf[i] + damp * g;                                      \
+                g = c->nesterov ? g + mu * buf[i] : buf[i];                                        \
+            }                                                                                      \
+            w[i] -= lr * g;                                                                        \
+        }                                                                                          \
+    }                                                                                              \
+    static VECMATH void adam_##SUF(const adj_optim_config *c, int64_t t, size_t n, T *restrict w,  \
+                                   const T *restrict g_, T *restrict m, T *restrict v)             \
+    {                                                                                              \
+        const T b1 = (T)c->beta1, b2 = (T)c->beta2, eps = (T)c->eps;                               \
+        const T bc1 = (T)(1.0 - pow(c->beta1, (double)t));                                         \
+        const T sbc2 = (T)sqrt(1.0 - pow(c->beta2, (double)t));                                    \
+        const T step = (T)c->lr / bc1;                                                             \
+        const int decoupled = c->kind == ADJ_OPTIM_ADAMW;                                          \
+        const T wd = (T)c->weight_decay, shrink = (T)(1.0 - c->lr * c->weight_decay);              \
+        const T l2 = decoupled ? 0 : wd, keep = decoupled ? shrink : 1;                            \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T g = g_[i] + l2 * w[i];                                                               \
+            w[i] *= keep;                                                                          \
+            m[i] = b1 * m[i] + (1 - b1) * g;                                                       \
+            v[i] = b2 * v[i] + (1 - b2) * g * g;                                                   \
+            w[i] -= step * m[i] / (SQRT(v[i]) / sbc2 + eps);                                       \
+        }                                                                                          \
+    }                                                                                              \
+    static VECMATH void rmsprop_##SUF(const adj_optim_config *c, size_t n, T *restrict w,          \
+                                      const T *restrict g_, T *restrict v, T *restrict avg,        \
+                                      T *restrict buf)                                             \
+    {                                                                                              \
+        const T lr = (T)c->lr, a = (T)c->alpha, eps = (T)c->eps;                                   \
+        const T wd = (T)c->weight_decay, mu = (T)c->momentum;                                      \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T g = g_[i] + wd * w[i];                                                               \
+            v[i] = a * v[i] + (1 - a) * g * g;                                                     \
+            T vv = v[i];                                                                           \
+            if (c->centered) {                                                                     \
+                avg[i] = a * avg[i] + (1 - a) * g;                                                 \
+                vv -= avg[i] * avg[i];                                                             \
+            }                                                                                      \
+            T d = SQRT(vv) + eps;                                                                  \
+            if (mu > 0) {                                                                          \
+                buf[i] = mu * buf[i] + g / d;                                                      \
+                w[i] -= lr * buf[i];                                                               \
+            } else {                                                                               \
+                w[i] -= lr * g / d;                                                                \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static VECMATH void adagrad_##SUF(const adj_optim_config *c, int64_t t, size_t n,              \
+                                      T *restrict w, const T *restrict g_, T *restrict s)          \
+    {                                                                                              \
+        const T clr = (T)(c->lr / (1.0 + (double)(t - 1) * c->lr_decay));                          \
+        const T wd = (T)c->weight_decay, eps = (T)c->eps;                                          \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T g = g_[i] + wd * w[i];                                                               \
+            s[i] += g * g;                                                                         \
+            w[i] -= clr * g / (SQRT(s[i]) + eps);                                                  \
+        }                                                                                          \
     }
 
 KERNELS(float, f32, sqrtf)
@@ -259,8 +273,7 @@ adj_status adj_optim_step(adj_optim *o)
         else
             adagrad_f32(c, o->t, o->n, w, g, o->state[0]);
         break;
-    default:
-        return ADJ_EINVAL;
+    default: return ADJ_EINVAL;
     }
     return ADJ_OK;
 }
@@ -337,11 +350,11 @@ double adj_lr_at(const adj_lr_schedule *s, int64_t step)
     case ADJ_LR_COSINE:
         if (s->total > 0) {
             double f = step >= s->total ? 1.0 : (double)step / (double)s->total;
-            lr = s->min_lr + (s->base_lr - s->min_lr) * 0.5 * (1.0 + cos(3.14159265358979323846 * f));
+            lr = s->min_lr +
+                 (s->base_lr - s->min_lr) * 0.5 * (1.0 + cos(3.14159265358979323846 * f));
         }
         break;
-    default:
-        break;
+    default: break;
     }
     if (s->warmup > 0 && step < s->warmup)
         lr *= (double)(step + 1) / (double)s->warmup;

@@ -98,5 +98,5 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
         }
     }
     fputs("}\n", out);
-    return ferror(out) ? ADJ_EIO : ADJ_OK;
+    return fflush(out) != 0 || ferror(out) ? ADJ_EIO : ADJ_OK;
 }

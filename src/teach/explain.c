@@ -326,7 +326,7 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
     zfree(t, e.got, e.count * sizeof *e.got);
     zfree(t, e.first, e.count * sizeof *e.first);
     zfree(t, e.contribs, edges * sizeof(double));
-    if (s == ADJ_OK && ferror(out))
+    if (s == ADJ_OK && (fflush(out) != 0 || ferror(out)))
         s = ADJ_EIO;
     return s;
 }

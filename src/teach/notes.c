@@ -404,7 +404,7 @@ adj_status adj_example_run(const adj_example *ex, const double *knobs, FILE *out
         fprintf(json, "}, \"value\": %.17g,\n\"tape\": ", adj_item(y));
         s = adj_tape_json(t, 0, json);
         fputs("}\n", json);
-        if (ferror(json))
+        if (fflush(json) != 0 || ferror(json))
             s = ADJ_EIO;
     }
     adj_tape_free(t);

@@ -100,7 +100,7 @@ adj_status adj_tape_print(const adj_tape *t, FILE *out)
         cell(out, val, wval);
         fprintf(out, "  %s\n", adj);
     }
-    return ferror(out) ? ADJ_EIO : ADJ_OK;
+    return fflush(out) != 0 || ferror(out) ? ADJ_EIO : ADJ_OK;
 }
 
 /* ------------------------------------------------------------------ JSON */
@@ -168,5 +168,5 @@ adj_status adj_tape_json(const adj_tape *t, int all, FILE *out)
         first = 0;
     }
     fputs("\n]}\n", out);
-    return ferror(out) ? ADJ_EIO : ADJ_OK;
+    return fflush(out) != 0 || ferror(out) ? ADJ_EIO : ADJ_OK;
 }

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Turn the tagged JSON lines of run.sh into one table (stdout) and a JSON
+file.  Standard library only.
+
+    report.py RAW OUT.json
+
+RAW lines are "engine<TAB>threads<TAB>key<TAB>{json}".  Ratio is always
+oriented so that higher = adjoint better: adjoint / PyTorch for rates
+(samples/s, GB/s), PyTorch / adjoint for costs (time, memory).
+"""
+import json
+import os
+import platform
+import sys
+import time
+
+
+def machine():
+    info = {"platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            info["memory_gib"] = round(kb / 1048576, 1)
+        info["load_average"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+# (key, json field, label, unit, higher is better)
+def metrics(key, d):
+    w = d.get("workload")
+    if w == "scalar_chain":
+        n = "1e5" if d["nodes"] < 500000 else "1e6"
+        return [("chain %s record" % n, d["record_ns_per_node"], "ns/node", False),
+                ("chain %s backward" % n, d["backward_ns_per_node"], "ns/node", False)]
+    if w == "mlp_step":
+        return [("mlp step b%d" % d["batch"], d["samples_per_s"], "samples/s", True)]
+    if w == "tiny_mlp":
+        return [("tiny mlp 2-8-1 step", d["us_per_step"], "us/step", False)]
+    if w == "elementwise":
+        rows = [("%s fwd" % d["op"], d["fwd_gbs"], "GB/s", True)]
+        if "bwd_gbs" in d:
+            rows.append(("%s bwd" % d["op"], d["bwd_gbs"], "GB/s", True))
+        return rows
+    if w == "gradcheck":
+        return [("gradcheck 784-32-10", d["seconds"], "s", False)]
+    if w == "mlp_memory":
+        rows = [("mlp b%d peak RSS" % d["batch"], d["peak_rss_mib"], "MiB", False)]
+        if d.get("allocs_per_step") is not None:
+            rows.append(("mlp allocs/step", d["allocs_per_step"], "count", False))
+        return rows
+    return []
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return "%.0f" % v
+    if abs(v) >= 10:
+        return "%.1f" % v
+    return "%.3g" % v
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    table = {}  # (threads, label) -> row
+    order = []
+    raw = []
+    with open(sys.argv[1]) as f:
+        for line in f:
+            engine, threads, key, js = line.rstrip("\n").split("\t", 3)
+            try:
+                d = json.loads(js)
+            except ValueError:
+                continue
+            d["engine"] = engine
+            d["threads_run"] = int(threads)
+            raw.append(d)
+            for label, value, unit, higher in metrics(key, d):
+                k = (int(threads), label)
+                if k not in table:
+                    table[k] = {"workload": label, "threads": int(threads), "unit": unit,
+                                "higher_is_better": higher, "adjoint": None, "pytorch": None}
+                    order.append(k)
+                table[k][engine] = value
+    rows = []
+    for k in order:
+        r = table[k]
+        a, p = r["adjoint"], r["pytorch"]
+        r["ratio"] = None
+        if a and p:
+            r["ratio"] = round(a / p if r["higher_is_better"] else p / a, 3)
+        rows.append(r)
+
+    w = max([len(r["workload"]) for r in rows] + [8])
+    print("ratio > 1: adjoint better (rates: adjoint/PyTorch; times, memory: PyTorch/adjoint)")
+    print("%-*s  %7s  %-9s  %10s  %10s  %8s" % (w, "workload", "threads", "unit", "adjoint",
+                                               "PyTorch", "ratio"))
+    for r in rows:
+        print("%-*s  %7d  %-9s  %10s  %10s  %8s" % (w, r["workload"], r["threads"], r["unit"],
+                                                   fmt(r["adjoint"]), fmt(r["pytorch"]),
+                                                   fmt(r["ratio"])))
+    with open(sys.argv[2], "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
+                   "rows": rows, "raw": raw}, f, indent=1)
+        f.write("\n")
+    print("written: %s" % sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+/*
+ * Fast kernels against naive references.
+ *
+ * Matrix products take one of two paths (src/ops/linalg.c): products of at
+ * most 4096 multiply-adds run a plain loop, larger ones go to BLIS.  Both
+ * are compared here, forward and backward, every transpose combination,
+ * with a triple loop in double written in this file.  The elementwise
+ * kernels that rely on the compiler vectorising a select (leaky ReLU, ELU)
+ * or sqrt are compared with their formulas evaluated element by element.
+ */
+#include <adjoint.h>
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+
+static void fill(adj_rng *r, double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = adj_rng_uniform_range(r, -1.0, 1.0);
+}
+
+/* op(M)[i][j] of a stored (rows, cols) matrix */
+static double at(const double *m, size_t cols, int t, size_t i, size_t j)
+{
+    return t ? m[j * cols + i] : m[i * cols + j];
+}
+
+/*
+ * C = op(A) op(B), L = sum(C * R): checks C, dA = R op(B)^T (stored
+ * transposed back when ta) and dB likewise, in dtype, against the loop.
+ */
+static void check_matmul(adj_dtype dtype, size_t m, size_t n, size_t k, int ta, int tb,
+                         uint64_t seed)
+{
+    adj_rng r;
+    adj_rng_seed(&r, seed);
+    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    double *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+    double *w = malloc(m * n * sizeof *w), *c = malloc(m * n * sizeof *c);
+    double *da = calloc(m * k, sizeof *da), *db = calloc(k * n, sizeof *db);
+    double *got = malloc((m * n + m * k + k * n) * sizeof *got);
+    ck_assert(a && b && w && c && da && db && got);
+    fill(&r, a, m * k);
+    fill(&r, b, k * n);
+    fill(&r, w, m * n);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++)
+                s += at(a, ac, ta, i, p) * at(b, bc, tb, p, j);
+            c[i * n + j] = s;
+            for (size_t p = 0; p < k; p++) {
+                /* dop(A)[i][p] += R[i][j] op(B)[p][j]; dop(B)[p][j] += op(A)[i][p] R[i][j] */
+                double *ga = ta ? &da[p * ac + i] : &da[i * ac + p];
+                double *gb = tb ? &db[j * bc + p] : &db[p * bc + j];
+                *ga += w[i * n + j] * at(b, bc, tb, p, j);
+                *gb += at(a, ac, ta, i, p) * w[i * n + j];
+            }
+        }
+    adj_tape *t = adj_tape_new();
+    adj_var *A, *B, *R;
+    if (dtype == ADJ_F64) {
+        A = adj_tensor_f64(t, 2, (int64_t[]){(int64_t)ar, (int64_t)ac}, a);
+        B = adj_tensor_f64(t, 2, (int64_t[]){(int64_t)br, (int64_t)bc}, b);
+        R = adj_constant_f64(t, 2, (int64_t[]){(int64_t)m, (int64_t)n}, w);
+    } else {
+        float *fa = malloc(m * k * sizeof *fa), *fb = malloc(k * n * sizeof *fb);
+        float *fw = malloc(m * n * sizeof *fw);
+        for (size_t i = 0; i < m * k; i++)
+            fa[i] = (float)a[i];
+        for (size_t i = 0; i < k * n; i++)
+            fb[i] = (float)b[i];
+        for (size_t i = 0; i < m * n; i++)
+            fw[i] = (float)w[i];
+        A = adj_tensor_f32(t, 2, (int64_t[]){(int64_t)ar, (int64_t)ac}, fa);
+        B = adj_tensor_f32(t, 2, (int64_t[]){(int64_t)br, (int64_t)bc}, fb);
+        R = adj_constant_f32(t, 2, (int64_t[]){(int64_t)m, (int64_t)n}, fw);
+        free(fa);
+        free(fb);
+        free(fw);
+    }
+    adj_var *C = adj_matmul_t(A, B, ta, tb);
+    ck_assert_int_eq(adj_backward(adj_sum(adj_mul(C, R))), ADJ_OK);
+    adj_copy_value(C, got);
+    adj_copy_grad(A, got + m * n);
+    adj_copy_grad(B, got + m * n + m * k);
+    double tol = (dtype == ADJ_F64 ? 1e-12 : 2e-5) * (double)(k > m ? k : m) * 4;
+    for (size_t i = 0; i < m * n; i++)
+        ck_assert_msg(fabs(got[i] - c[i]) <= tol, "C[%zu] %g vs %g (%zux%zux%zu ta %d tb %d)", i,
+                      got[i], c[i], m, n, k, ta, tb);
+    for (size_t i = 0; i < m * k; i++)
+        ck_assert_msg(fabs(got[m * n + i] - da[i]) <= tol, "dA[%zu] %g vs %g (%zux%zux%zu ta %d tb %d)",
+                      i, got[m * n + i], da[i], m, n, k, ta, tb);
+    for (size_t i = 0; i < k * n; i++)
+        ck_assert_msg(fabs(got[m * n + m * k + i] - db[i]) <= tol,
+                      "dB[%zu] %g vs %g (%zux%zux%zu ta %d tb %d)", i, got[m * n + m * k + i], db[i],
+                      m, n, k, ta, tb);
+    adj_tape_free(t);
+    free(a);
+    free(b);
+    free(w);
+    free(c);
+    free(da);
+    free(db);
+    free(got);
+}
+
+/* Shapes on both sides of the 4096 multiply-add threshold, and edges. */
+static const size_t shapes[][3] = {
+    {1, 1, 1}, {4, 8, 2}, {4, 1, 8}, {3, 5, 0}, {16, 16, 16}, {16, 16, 17},
+    {1, 64, 64}, {64, 1, 65}, {33, 17, 9}, {64, 40, 70},
+};
+
+START_TEST(matmul_small_and_blis_paths)
+{
+    const size_t *s = shapes[_i];
+    for (int dt = 0; dt < 2; dt++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                check_matmul(dt ? ADJ_F32 : ADJ_F64, s[0], s[1], s[2], ta, tb,
+                             (uint64_t)(100 + _i * 8 + dt * 4 + ta * 2 + tb));
+}
+END_TEST
+
+/* Z = X W^T + b in both paths, with the adjoints of X, W and b. */
+START_TEST(linear_small_and_blis_paths)
+{
+    const size_t cases[][3] = {{4, 2, 8}, {4, 8, 1}, {16, 784, 32}, {3, 7, 5}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t m = cases[c][0], in = cases[c][1], out = cases[c][2];
+        adj_rng r;
+        adj_rng_seed(&r, 7 + c);
+        double *x = malloc(m * in * sizeof *x), *w = malloc(out * in * sizeof *w);
+        double *b = malloc(out * sizeof *b), *rr = malloc(m * out * sizeof *rr);
+        double *got = malloc((m * out + m * in + out * in + out) * sizeof *got);
+        fill(&r, x, m * in);
+        fill(&r, w, out * in);
+        fill(&r, b, out);
+        fill(&r, rr, m * out);
+        adj_tape *t = adj_tape_new();
+        adj_var *X = adj_tensor_f64(t, 2, (int64_t[]){(int64_t)m, (int64_t)in}, x);
+        adj_var *W = adj_tensor_f64(t, 2, (int64_t[]){(int64_t)out, (int64_t)in}, w);
+        adj_var *B = adj_tensor_f64(t, 1, (int64_t[]){(int64_t)out}, b);
+        adj_var *R = adj_constant_f64(t, 2, (int64_t[]){(int64_t)m, (int64_t)out}, rr);
+        adj_var *Z = adj_linear(X, W, B);
+        ck_assert_int_eq(adj_backward(adj_sum(adj_mul(Z, R))), ADJ_OK);
+        adj_copy_value(Z, got);
+        adj_copy_grad(X, got + m * out);
+        adj_copy_grad(W, got + m * out + m * in);
+        adj_copy_grad(B, got + m * out + m * in + out * in);
+        for (size_t i = 0; i < m; i++)
+            for (size_t o = 0; o < out; o++) {
+                double s = b[o];
+                for (size_t p = 0; p < in; p++)
+                    s += x[i * in + p] * w[o * in + p];
+                ck_assert(fabs(got[i * out + o] - s) < 1e-10);
+            }
+        for (size_t i = 0; i < m; i++)
+            for (size_t p = 0; p < in; p++) { /* dX = R W */
+                double s = 0;
+                for (size_t o = 0; o < out; o++)
+                    s += rr[i * out + o] * w[o * in + p];
+                ck_assert(fabs(got[m * out + i * in + p] - s) < 1e-10);
+            }
+        for (size_t o = 0; o < out; o++) {
+            double sb = 0;
+            for (size_t i = 0; i < m; i++)
+                sb += rr[i * out + o];
+            ck_assert(fabs(got[m * out + m * in + out * in + o] - sb) < 1e-10);
+            for (size_t p = 0; p < in; p++) { /* dW = R^T X */
+                double s = 0;
+                for (size_t i = 0; i < m; i++)
+                    s += rr[i * out + o] * x[i * in + p];
+                ck_assert(fabs(got[m * out + m * in + o * in + p] - s) < 1e-10);
+            }
+        }
+        adj_tape_free(t);
+        free(x);
+        free(w);
+        free(b);
+        free(rr);
+        free(got);
+    }
+}
+END_TEST
+
+/* The reference formulas of the vectorised selects, in double. */
+static double ref_fwd(adj_op op, double x, double c)
+{
+    switch (op) {
+    case ADJ_OP_LEAKY_RELU: return x >= 0 ? x : c * x;
+    case ADJ_OP_ELU: return x >= 0 ? x : c * expm1(x);
+    default: return sqrt(x);
+    }
+}
+
+static double ref_bwd(adj_op op, double x, double dy, double c)
+{
+    switch (op) {
+    case ADJ_OP_LEAKY_RELU: return x >= 0 ? dy : c * dy;
+    case ADJ_OP_ELU: return x >= 0 ? dy : dy * (c * expm1(x) + c);
+    default: return dy / (2 * sqrt(x));
+    }
+}
+
+START_TEST(elementwise_against_formulas)
+{
+    const adj_op ops[] = {ADJ_OP_LEAKY_RELU, ADJ_OP_ELU, ADJ_OP_SQRT};
+    adj_op op = ops[_i];
+    enum { N = 1037 }; /* not a multiple of any vector width */
+    double x[N], dy[N], gx[N];
+    float xf[N], dyf[N];
+    adj_rng r;
+    adj_rng_seed(&r, 11);
+    for (int i = 0; i < N; i++) {
+        x[i] = op == ADJ_OP_SQRT ? adj_rng_uniform_range(&r, 0.01, 4) : adj_rng_uniform_range(&r, -3, 3);
+        if (op != ADJ_OP_SQRT && i % 97 == 0)
+            x[i] = 0.0; /* the kink: derivative 1 there, as the notes define */
+        dy[i] = adj_rng_uniform_range(&r, -1, 1);
+        xf[i] = (float)x[i];
+        dyf[i] = (float)dy[i];
+    }
+    const double c = op == ADJ_OP_LEAKY_RELU ? 0.01 : 1.3;
+    for (int dt = 0; dt < 2; dt++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *X = dt ? adj_tensor_f32(t, 1, (int64_t[]){N}, xf) : adj_tensor_f64(t, 1, (int64_t[]){N}, x);
+        adj_var *Y = op == ADJ_OP_LEAKY_RELU ? adj_leaky_relu(X, c)
+                     : op == ADJ_OP_ELU      ? adj_elu(X, c)
+                                             : adj_sqrt(X);
+        ck_assert_int_eq(adj_backward_seeded(Y, dy), ADJ_OK);
+        adj_copy_grad(X, gx);
+        double tol = dt ? 1e-6 : 1e-15;
+        for (int i = 0; i < N; i++) {
+            double xi = dt ? (double)xf[i] : x[i], di = dt ? (double)dyf[i] : dy[i];
+            double yf = ref_fwd(op, xi, c), gb = ref_bwd(op, xi, di, c);
+            ck_assert_msg(fabs(adj_value_at(Y, (size_t)i) - yf) <= tol * fmax(1, fabs(yf)),
+                          "adj_%s(%g) = %g, formula %g", adj_op_name(op), xi, adj_value_at(Y, (size_t)i), yf);
+            ck_assert_msg(fabs(gx[i] - gb) <= 4 * tol * fmax(1, fabs(gb)), "adj_%s'(%g): %g vs %g",
+                          adj_op_name(op), xi, gx[i], gb);
+        }
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
+static Suite *kernels_suite(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("gemm");
+    tcase_add_loop_test(tc, matmul_small_and_blis_paths, 0, (int)(sizeof shapes / sizeof shapes[0]));
+    tcase_add_test(tc, linear_small_and_blis_paths);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("elementwise");
+    tcase_add_loop_test(tc, elementwise_against_formulas, 0, 3);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(kernels_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
