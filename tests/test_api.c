@@ -717,7 +717,7 @@ static adj_status gc_returns_null(fx *f) { return gc_run(f, gc_null, 1, &gc_in, 
 static adj_status gc_not_scalar(fx *f) { return gc_run(f, gc_vector, 1, &gc_in, NULL); }
 static adj_status gc_dtype(fx *f)
 {
-    adj_gradcheck_opts o = {(adj_dtype)9, 0, 0, 0};
+    adj_gradcheck_opts o = {.dtype = (adj_dtype)9};
     return gc_run(f, gc_sum, 1, &gc_in, &o);
 }
 static adj_status gc_no_report(fx *f) { (void)f; return adj_gradcheck(gc_sum, NULL, 1, &gc_in, NULL, NULL); }

@@ -247,6 +247,30 @@ START_TEST(e14_linear_collapse)
 }
 END_TEST
 
+/* A dense layer under the binary cross-entropy loss: z = w.x + b = 0.5 with
+ * target 1 gives E8's J = 0.4740769842 and dJ/dz = -0.3775406688, so
+ * dJ/dw = dJ/dz x and dJ/db = dJ/dz. */
+START_TEST(dense_with_bce_e8)
+{
+    adj_params *p = adj_params_new(ADJ_F64);
+    adj_dense d;
+    ck_assert_int_eq(adj_dense_add(p, "out", 2, 1, 1, &d), ADJ_OK);
+    setd(p, d.weight, (double[]){0.5, -0.25});
+    setd(p, d.bias, (double[]){0.5});
+    adj_tape *t = adj_tape_new();
+    int64_t xs[2] = {1, 2}, ys[2] = {1, 1};
+    adj_var *z = adj_dense_forward(p, &d, adj_constant_f64(t, 2, xs, ((double[]){1, 2})));
+    adj_var *J = adj_bce_with_logits(z, adj_constant_f64(t, 2, ys, ((double[]){1})));
+    ck_assert_int_eq(adj_backward(J), ADJ_OK);
+    ck_assert_double_eq_tol(adj_item(J), 0.4740769842, 1e-10);
+    ck_assert_double_eq_tol(gd(p, d.weight, 0), -0.3775406688, 1e-10);
+    ck_assert_double_eq_tol(gd(p, d.weight, 1), -2 * 0.3775406688, 1e-10);
+    ck_assert_double_eq_tol(gd(p, d.bias, 0), -0.3775406688, 1e-10);
+    adj_tape_free(t);
+    adj_params_free(p);
+}
+END_TEST
+
 /* E9 through adj_activate, and the names. */
 START_TEST(e9_activations)
 {
@@ -439,6 +463,7 @@ static Suite *suite(void)
     tcase_add_test(tc, e13_batch_norm);
     tcase_add_test(tc, e14_dropout);
     tcase_add_test(tc, e14_linear_collapse);
+    tcase_add_test(tc, dense_with_bce_e8);
     tcase_add_test(tc, e9_activations);
     tcase_add_test(tc, initialisers);
     tcase_add_test(tc, rng_streams);

@@ -79,7 +79,13 @@ static double clusters(uint64_t seed, adj_optim_kind kind, double lr, int bn, do
     adj_optim *o = adj_optim_new(adj_mlp_params(m), &oc, NULL);
     adj_batcher *b = adj_batcher_new(train, 32, 1, seed);
     adj_tape *t = adj_tape_new();
+    adj_tape_stats st;
+    size_t warm = 0;
     for (int epoch = 0; epoch < 15; epoch++) {
+        if (epoch == 1) { /* one epoch in, the tape has all the memory it needs */
+            adj_tape_get_stats(t, &st);
+            warm = st.allocations;
+        }
         const float *x;
         const int32_t *y;
         size_t n;
@@ -95,6 +101,8 @@ static double clusters(uint64_t seed, adj_optim_kind kind, double lr, int bn, do
             adj_optim_step(o);
         }
     }
+    adj_tape_get_stats(t, &st);
+    ck_assert_uint_eq(st.allocations, warm); /* no allocation per step */
     int32_t *pred = malloc(test->rows * sizeof *pred);
     ck_assert_int_eq(adj_mlp_predict(m, t, test->x, test->rows, 64, pred), ADJ_OK);
     double acc = adj_accuracy(pred, test->y, test->rows);

@@ -428,6 +428,8 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     v->ndim = (uint8_t)ndim;
     v->flags = requires_grad ? ADJ_F_GRAD : 0;
     v->in[0] = v->in[1] = v->in[2] = NULL;
+    v->iarg = 0; /* no op argument; printing reads it */
+    v->darg = 0.0;
     v->file = file;
     v->line = line;
     v->numel = numel;

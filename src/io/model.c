@@ -137,7 +137,8 @@ static void put_payload(wbuf *w, adj_mlp *m)
         put_f64(w, scale[j]);
 }
 
-/* Write all of b to a fresh temporary file next to path, fsync, rename. */
+/* Write all of b to a fresh temporary file next to path, fsync, rename,
+ * fsync the directory. */
 static adj_status write_atomic(const char *path, const unsigned char *b, size_t n,
                                const adj_allocator *al, adj_error *err)
 {
@@ -184,6 +185,18 @@ static adj_status write_atomic(const char *path, const unsigned char *b, size_t 
         unlink(tmp);
         al->free(al->ctx, tmp, pl + 16);
         return adj_err_set(err, ADJ_EIO, "%s: %s failed: %s", path, what, strerror(e));
+    }
+    /* make the rename itself durable: fsync the directory that holds it
+     * (best effort: some file systems refuse to fsync a directory) */
+    char *slash = strrchr(tmp, '/');
+    if (slash == tmp)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    int dfd = open(slash ? tmp : ".", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
     }
     al->free(al->ctx, tmp, pl + 16);
     return ADJ_OK;

@@ -4,17 +4,20 @@
  * and likewise 1 for leaky ReLU and ELU.
  */
 #include "ops/unary.h"
+#include "ops/vmath.h"
 
-/* y = 1 / (1 + e^-x); both branches only ever exponentiate a value <= 0 */
+/* y = 1 / (1 + e^-x); both branches use e = e^-|x| <= 1, so nothing
+ * positive is ever exponentiated and one exponential serves both */
 ADJ_UNARY(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x))", "dx += dy y (1 - y)",
-          y = x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x)),
+          const T e = ADJ_EXP(-fabs(x));
+          y = x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e),
           dx = dy * y * ((T)1 - y),
           dy = dx * y * ((T)1 - y));
 ADJ_UNARY_API(sigmoid, ADJ_OP_SIGMOID)
 
 /* y = tanh x */
 ADJ_UNARY(tanh, ADJ_OP_TANH, ADJ_DOM_ANY, 0.0, "y = tanh(x)", "dx += dy (1 - y^2)",
-          y = tanh(x),
+          y = ADJ_TANH(x),
           dx = dy * ((T)1 - y * y),
           dy = dx * ((T)1 - y * y));
 ADJ_UNARY_API(tanh, ADJ_OP_TANH)
@@ -38,14 +41,16 @@ ADJ_UNARY_API_C(leaky_relu, ADJ_OP_LEAKY_RELU)
 /* y = x (x >= 0), c (e^x - 1) (x < 0); y' = y + c below 0 */
 ADJ_UNARY(elu, ADJ_OP_ELU, ADJ_DOM_AWAY0, 1.0, "y = x >= 0 ? x : alpha (exp(x) - 1)",
           "dx += dy (x >= 0 ? 1 : y + alpha)",
-          y = x >= 0 ? x : c * expm1(x),
+          y = x >= 0 ? x : c * ADJ_EXPM1(x),
           dx = x >= 0 ? dy : dy * (y + c),
           dy = x >= 0 ? dx : dx * (y + c));
 ADJ_UNARY_API_C(elu, ADJ_OP_ELU)
 
-/* y = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); y' = sigmoid(x) */
+/* y = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); y' = sigmoid(x), from e^-|x| as above */
 ADJ_UNARY(softplus, ADJ_OP_SOFTPLUS, ADJ_DOM_ANY, 0.0, "y = log(1 + exp(x))", "dx += dy sigmoid(x)",
-          y = (x > 0 ? x : (T)0) + log1p(exp(-fabs(x))),
-          dx = dy * (x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x))),
-          dy = dx * (x >= 0 ? (T)1 / ((T)1 + exp(-x)) : exp(x) / ((T)1 + exp(x))));
+          y = (x > 0 ? x : (T)0) + ADJ_LOG1P(ADJ_EXP(-fabs(x))),
+          const T e = ADJ_EXP(-fabs(x));
+          dx = dy * (x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)),
+          const T e = ADJ_EXP(-fabs(x));
+          dy = dx * (x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)));
 ADJ_UNARY_API(softplus, ADJ_OP_SOFTPLUS)

@@ -5,17 +5,18 @@
  * adjoint passes on 0, never 0 * inf = NaN.
  */
 #include "ops/unary.h"
+#include "ops/vmath.h"
 
 /* y = e^x */
 ADJ_UNARY(exp, ADJ_OP_EXP, ADJ_DOM_ANY, 0.0, "y = exp(x)", "dx += dy y",
-          y = exp(x),
+          y = ADJ_EXP(x),
           dx = dy * y,
           dy = dx * y);
 ADJ_UNARY_API(exp, ADJ_OP_EXP)
 
 /* y = ln x */
 ADJ_UNARY(log, ADJ_OP_LOG, ADJ_DOM_POS, 0.0, "y = log(x)", "dx += dy / x",
-          y = log(x),
+          y = ADJ_LOG(x),
           dx = dy == 0 ? (T)0 : dy / x,
           dy = dx == 0 ? (T)0 : dx / x);
 ADJ_UNARY_API(log, ADJ_OP_LOG)
