@@ -36,28 +36,8 @@ static void usage(FILE *f)
     fprintf(f, "\n'adjoint COMMAND --help' describes a command's options.\n");
 }
 
-/*
- * BLIS runs its threads through OpenMP, whose default is to spin while
- * waiting for work.  On a machine shared with other busy processes the
- * spinning threads take turns with the working ones and a training epoch
- * becomes ten times slower; passive waiting costs almost nothing when the
- * machine is idle.  libgomp reads OMP_WAIT_POLICY once, when it is loaded
- * (before main), so the only way to choose it from inside the program is
- * to run it again with the variable set.  A user's own setting is kept.
- */
-static void prefer_passive_waiting(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY"))
-        return;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 0) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    /* exec failed (no /proc): carry on with the default policy */
-}
-
 int main(int argc, char **argv)
 {
-    prefer_passive_waiting(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
