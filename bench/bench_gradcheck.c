@@ -34,7 +34,7 @@ static adj_var *mlp_loss(adj_tape *t, adj_var *const *p, int n, void *user)
 {
     const data *d = user;
     (void)n;
-    adj_var *x = adj_constant_f64(t, 2, (int64_t[]){B, IN}, d->x);
+    adj_var *x = adj_constant_view(t, ADJ_F64, 2, (int64_t[]){B, IN}, d->x);
     adj_var *h = adj_tanh(adj_linear(x, p[0], p[1]));
     return adj_softmax_cross_entropy(adj_linear(h, p[2], p[3]), d->labels);
 }

@@ -249,6 +249,32 @@ START_TEST(float_matches_double)
 }
 END_TEST
 
+/* A constant view reads the caller's memory in place. */
+START_TEST(constant_view_reads_in_place)
+{
+    adj_tape *t = adj_tape_new();
+    double data[6] = {1, 2, 3, 4, 5, 6};
+    int64_t s[2] = {2, 3};
+    adj_var *x = adj_constant_view(t, ADJ_F64, 2, s, data);
+    ck_assert_ptr_eq(adj_data(x), data);
+    ck_assert(!adj_requires_grad(x));
+    adj_var *w = adj_tensor_f64(t, 1, (int64_t[]){3}, ((double[]){1, 10, 100}));
+    adj_var *L = adj_sum(adj_mul(x, w));
+    ck_assert_double_eq(adj_item(L), 1 + 20 + 300 + 4 + 50 + 600);
+    ck_assert_int_eq(adj_backward(L), ADJ_OK);
+    ck_assert_double_eq(adj_grad_at(w, 2), 3 + 6);
+    ck_assert_double_eq(data[5], 6); /* never written */
+    adj_constant_view(t, ADJ_F64, 2, s, NULL);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EINVAL);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "adj_constant_view: data is NULL"));
+    adj_tape_reset(t);
+    adj_constant_view(t, ADJ_F32, 2, ((int64_t[]){2, -3}), data);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EINVAL);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "(2,-3)"));
+    adj_tape_free(t);
+}
+END_TEST
+
 /* Separate tapes in separate threads give the sequential results. */
 typedef struct job {
     double x, f, g;
@@ -304,6 +330,7 @@ static Suite *suite(void)
     tcase_add_test(tc, axis_reductions_and_reshape);
     tcase_add_test(tc, float_matches_double);
     tcase_add_test(tc, tapes_in_threads);
+    tcase_add_test(tc, constant_view_reads_in_place);
     suite_add_tcase(s, tc);
     return s;
 }

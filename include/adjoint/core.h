@@ -137,6 +137,13 @@ adj_var *adj_constant_f64_at(adj_tape *t, int ndim, const int64_t *shape, const 
                              const char *file, int line);
 adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
                              const char *file, int line);
+/* A constant that reads `data` in place instead of copying it (for large
+ * inputs fed every step, like a batch of a data set): data must hold numel
+ * values of dtype and stay unchanged while the tape uses the var.  NULL
+ * data with a nonzero element count is ADJ_EINVAL. */
+#define adj_constant_view(...) adj_constant_view_at(__VA_ARGS__, __FILE__, __LINE__)
+adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                              const void *data, const char *file, int line);
 /* General leaf: `data` points to numel values of `dtype`. */
 adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
                      const void *data, int requires_grad, const char *file, int line);

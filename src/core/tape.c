@@ -458,8 +458,14 @@ adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *sh
     if (v->flags & ADJ_F_INERT)
         return v;
     if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape) || !adj_shape_numel(ndim, shape, &numel)) {
+        char sh[96] = "(NULL)";
+        if (ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape))
+            adj_fmt_shape(sh, sizeof sh, ndim, shape);
         t->nnodes--;
-        adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid shape for a view" AT_FMT, AT_ARGS(file, line));
+        adj_tape_fail(t, ADJ_EINVAL,
+                      "adj_constant_view: invalid shape %s (%d dimensions): 0..%d dimensions, "
+                      "sizes >= 0, not too many elements" AT_FMT,
+                      sh, ndim, ADJ_MAX_DIMS, AT_ARGS(file, line));
         return &t->inert;
     }
     v->ndim = (uint8_t)ndim;
@@ -467,7 +473,26 @@ adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *sh
         v->shape[i] = shape[i];
     v->numel = numel;
     v->value = data;
+    if (t->anomaly)
+        check_forward(t, v);
     return v;
+}
+
+adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                              const void *data, const char *file, int line)
+{
+    size_t numel;
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return &t->inert;
+    if (!data && ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape) &&
+        adj_shape_numel(ndim, shape, &numel) && numel > 0) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_constant_view: data is NULL" AT_FMT, AT_ARGS(file, line));
+        return &t->inert;
+    }
+    /* the view never writes through data: constants receive no adjoint */
+    return adj_leaf_view(t, dtype, ndim, shape, (void *)(uintptr_t)data, 0, file, line);
 }
 
 adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line)
