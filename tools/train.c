@@ -4,6 +4,7 @@
  */
 #include "commands.h"
 #include "data.h"
+#include "ranks.h"
 
 #include <errno.h>
 #include <math.h>
@@ -286,19 +287,116 @@ static double eval_acc(adj_mlp *m, adj_tape *t, const adj_dataset *d, int32_t *p
     return adj_accuracy(pred, d->y, d->rows);
 }
 
-int adj_cmd_train(int argc, char **argv)
+/* A fingerprint of the data: the sizes, every label and a sample of the
+ * features.  Ranks compare it so that they cannot train on different files. */
+static uint64_t data_fingerprint(const adj_tool_data *d)
 {
-    train_opts o;
-    int pr = parse(argc, argv, &o);
-    if (pr)
-        return pr == 1 ? 0 : 2;
-    FILE *log = o.json ? stderr : stdout;
-    adj_set_threads((int)o.threads);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const adj_dataset *s[3] = {d->train, d->val, d->test};
+    for (int i = 0; i < 3; i++) {
+        uint64_t dims[3] = {s[i]->rows, s[i]->cols, (uint64_t)s[i]->classes};
+        h = adj_tool_hash(dims, sizeof dims, h);
+        h = adj_tool_hash(s[i]->y, s[i]->rows * sizeof *s[i]->y, h);
+        size_t n = s[i]->rows * s[i]->cols;
+        for (size_t j = 0; j < n; j += 61)
+            h = adj_tool_hash(&s[i]->x[j], sizeof(float), h);
+    }
+    return h;
+}
+
+/* The options every rank must share (the data paths may differ). */
+static uint64_t options_fingerprint(const train_opts *o)
+{
+    char s[1024];
+    int n = snprintf(s, sizeof s, "%d %d %d %.17g %.17g %.17g %.17g %.17g %ld %ld %llu %d %d",
+                     o->n_hidden, (int)o->act, (int)o->optim, o->lr, o->weight_decay, o->dropout,
+                     o->val_frac, o->momentum, o->batch, o->epochs, (unsigned long long)o->seed,
+                     o->batchnorm, (int)o->schedule);
+    uint64_t h = adj_tool_hash(s, n > 0 ? (size_t)n : 0, 0xcbf29ce484222325ULL);
+    return adj_tool_hash(o->hidden, (size_t)o->n_hidden * sizeof o->hidden[0], h);
+}
+
+/* g *= w over the store's gradient block. */
+static void scale_grads(adj_params *p, double w)
+{
+    size_t n = adj_params_numel(p);
+    if (adj_params_dtype(p) == ADJ_F64) {
+        double *g = adj_params_grads(p);
+        for (size_t i = 0; i < n; i++)
+            g[i] *= w;
+    } else {
+        float *g = adj_params_grads(p);
+        for (size_t i = 0; i < n; i++)
+            g[i] *= (float)w;
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Rank 0's files: the model, curves.csv and curves.svg.  0 or -1 (printed). */
+static int write_outputs(const train_opts *o, adj_mlp *m, int n, const double *loss,
+                         const double *va, const double *te, const double *lr)
+{
+    char path[4096];
+    adj_error err;
+    if (mkdir(o->out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "adjoint: cannot create %s: %s\n", o->out, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/model.adj", o->out);
+    if (adj_model_save(m, path, &err) != ADJ_OK) {
+        fprintf(stderr, "adjoint: %s\n", err.message);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/curves.csv", o->out);
+    if (write_curves_csv(path, n, loss, va, te, lr)) {
+        fprintf(stderr, "adjoint: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/curves.svg", o->out);
+    if (adj_tool_write_svg(path, n, loss, va, te)) {
+        fprintf(stderr, "adjoint: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Data-parallel training: every rank holds the whole data set and the same
+ * model, draws the same sequence of global batches (same shuffling seed),
+ * and back-propagates rows [nb*rank/size, nb*(rank+1)/size) of each.  One
+ * all-reduce averages the gradients before the (identical) optimizer
+ * step.  A single process is rank 0 of 1 and runs the same code.
+ */
+static int train(train_opts *o, adj_tool_ranks *rk)
+{
+    const int root = rk->rank == 0, size = rk->size;
+    if (!root) {
+        o->quiet = 1;
+        o->json = 0;
+    }
+    FILE *log = o->json ? stderr : stdout;
+    if (o->batch < size) {
+        if (root)
+            fprintf(stderr, "adjoint: --batch %ld is smaller than the %d ranks\n", o->batch, size);
+        return 2;
+    }
+    adj_set_threads((int)o->threads);
 
     double t_load = adj_tool_now();
     adj_tool_data data;
-    if (adj_tool_data_load(o.data, o.label, o.val_frac, o.seed, 0, &data))
+    int bad = adj_tool_data_load(o->data, o->label, o->val_frac, o->seed, 0, &data) != 0;
+    if (adj_tool_ranks_agree(rk, bad, "load the data") ||
+        adj_tool_ranks_same(rk, data_fingerprint(&data),
+                            "data (--data must name the same files on every host)") ||
+        adj_tool_ranks_same(rk, options_fingerprint(o), "options")) {
+        adj_tool_data_free(&data);
         return 1;
+    }
     t_load = adj_tool_now() - t_load;
 
     int rc = 1;
@@ -307,7 +405,8 @@ int adj_cmd_train(int argc, char **argv)
     adj_tape *t = NULL;
     adj_batcher *bat = NULL;
     int32_t *pred = NULL;
-    double *curves = NULL;
+    double *curves = NULL, *ar_times = NULL;
+    double *shift = NULL, *scale = NULL;
     adj_error err;
 
     int classes = adj_tool_classes(&data);
@@ -315,31 +414,29 @@ int adj_cmd_train(int argc, char **argv)
     adj_mlp_config cfg = adj_mlp_config_default();
     int64_t sizes[ADJ_MLP_MAX_LAYERS + 1];
     sizes[0] = (int64_t)cols;
-    for (int k = 0; k < o.n_hidden; k++)
-        sizes[k + 1] = o.hidden[k];
-    sizes[o.n_hidden + 1] = classes;
-    adj_mlp_config_set_sizes(&cfg, o.n_hidden + 2, sizes, o.act);
-    cfg.init = o.act == ADJ_ACT_SIGMOID || o.act == ADJ_ACT_TANH || o.act == ADJ_ACT_IDENTITY
+    for (int k = 0; k < o->n_hidden; k++)
+        sizes[k + 1] = o->hidden[k];
+    sizes[o->n_hidden + 1] = classes;
+    adj_mlp_config_set_sizes(&cfg, o->n_hidden + 2, sizes, o->act);
+    cfg.init = o->act == ADJ_ACT_SIGMOID || o->act == ADJ_ACT_TANH || o->act == ADJ_ACT_IDENTITY
                    ? ADJ_INIT_XAVIER_UNIFORM
                    : ADJ_INIT_HE_NORMAL;
-    cfg.dropout = o.dropout;
-    cfg.batchnorm = o.batchnorm;
+    cfg.dropout = o->dropout;
+    cfg.batchnorm = o->batchnorm;
     adj_rng rng;
-    adj_rng_seed(&rng, o.seed);
+    adj_rng_seed(&rng, o->seed);
     m = adj_mlp_new(&cfg, &rng, &err);
-    if (!m) {
+    shift = malloc(cols * sizeof(double));
+    scale = malloc(cols * sizeof(double));
+    bad = !m || !shift || !scale;
+    if (!m)
         fprintf(stderr, "adjoint: %s\n", err.message);
+    else if (bad)
+        fprintf(stderr, "adjoint: out of memory\n");
+    if (adj_tool_ranks_agree(rk, bad, "build the model"))
         goto done;
-    }
 
     /* input normalisation, fitted on the training split and kept in the model */
-    double *shift = malloc(cols * sizeof(double)), *scale = malloc(cols * sizeof(double));
-    if (!shift || !scale) {
-        free(shift);
-        free(scale);
-        fprintf(stderr, "adjoint: out of memory\n");
-        goto done;
-    }
     if (data.kind == ADJ_TOOL_IDX) {
         double lo, hi;
         adj_dataset_range(data.train, &lo, &hi);
@@ -355,158 +452,212 @@ int adj_cmd_train(int argc, char **argv)
             scale[j] = scale[j] > 0 ? 1.0 / scale[j] : 1.0;
     }
     adj_mlp_set_input_transform(m, shift, scale);
-    free(shift);
-    free(scale);
     adj_mlp_prepare_input(m, data.train->x, data.train->rows);
     adj_mlp_prepare_input(m, data.val->x, data.val->rows);
     adj_mlp_prepare_input(m, data.test->x, data.test->rows);
 
-    adj_optim_config oc = adj_optim_defaults(o.optim);
-    oc.lr = o.lr;
-    oc.weight_decay = o.weight_decay;
-    if (o.optim == ADJ_OPTIM_SGD || o.optim == ADJ_OPTIM_RMSPROP)
-        oc.momentum = o.momentum;
-    if (o.optim == ADJ_OPTIM_SGD && o.momentum > 0)
+    /* the same initial parameters everywhere; dropout masks per rank */
+    adj_params *P = adj_mlp_params(m);
+    if (adj_tool_ranks_broadcast(rk, P))
+        goto done;
+    if (size > 1)
+        adj_mlp_seed_dropout(m, (o->seed + 1) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)rk->rank);
+
+    adj_optim_config oc = adj_optim_defaults(o->optim);
+    oc.lr = o->lr;
+    oc.weight_decay = o->weight_decay;
+    if (o->optim == ADJ_OPTIM_SGD || o->optim == ADJ_OPTIM_RMSPROP)
+        oc.momentum = o->momentum;
+    if (o->optim == ADJ_OPTIM_SGD && o->momentum > 0)
         oc.nesterov = 1;
-    opt = adj_optim_new(adj_mlp_params(m), &oc, NULL);
+    opt = adj_optim_new(P, &oc, NULL);
     t = adj_tape_new();
-    bat = adj_batcher_new(data.train, (size_t)o.batch, 1, o.seed ^ 0x5eedULL);
+    bat = adj_batcher_new(data.train, (size_t)o->batch, 1, o->seed ^ 0x5eedULL);
     size_t maxrows = data.test->rows > data.val->rows ? data.test->rows : data.val->rows;
     pred = malloc((maxrows ? maxrows : 1) * sizeof *pred);
-    curves = calloc((size_t)o.epochs * 4, sizeof *curves);
-    if (!opt || !t || !bat || !pred || !curves) {
-        fprintf(stderr, "adjoint: cannot set up training (out of memory or bad options)\n");
-        goto done;
-    }
-    double *c_loss = curves, *c_val = curves + o.epochs, *c_test = curves + 2 * o.epochs,
-           *c_lr = curves + 3 * o.epochs;
-
+    curves = calloc((size_t)o->epochs * 4, sizeof *curves);
     size_t per_epoch = adj_batcher_count(bat);
-    adj_lr_schedule sched = {.kind = o.schedule,
-                             .base_lr = o.lr,
-                             .step_size = (int64_t)per_epoch * (o.epochs > 3 ? o.epochs / 3 : 1),
+    size_t total_steps = per_epoch * (size_t)o->epochs;
+    ar_times = malloc((total_steps ? total_steps : 1) * sizeof *ar_times);
+    bad = !opt || !t || !bat || !pred || !curves || !ar_times;
+    if (bad)
+        fprintf(stderr, "adjoint: cannot set up training (out of memory or bad options)\n");
+    if (adj_tool_ranks_agree(rk, bad, "set up training"))
+        goto done;
+    double *c_loss = curves, *c_val = curves + o->epochs, *c_test = curves + 2 * o->epochs,
+           *c_lr = curves + 3 * o->epochs;
+
+    adj_lr_schedule sched = {.kind = o->schedule,
+                             .base_lr = o->lr,
+                             .step_size = (int64_t)per_epoch * (o->epochs > 3 ? o->epochs / 3 : 1),
                              .gamma = 0.1,
-                             .total = (int64_t)per_epoch * o.epochs,
+                             .total = (int64_t)per_epoch * o->epochs,
                              .min_lr = 0.0,
                              .warmup = 0};
-    if (!o.quiet)
+    char batch_desc[96];
+    if (size == 1)
+        snprintf(batch_desc, sizeof batch_desc, "%ld", o->batch);
+    else if (o->batch % size == 0)
+        snprintf(batch_desc, sizeof batch_desc, "%ld = %d ranks x %ld", o->batch, size,
+                 o->batch / size);
+    else
+        snprintf(batch_desc, sizeof batch_desc, "%ld = %d ranks x %ld-%ld", o->batch, size,
+                 o->batch / size, o->batch / size + 1);
+    if (!o->quiet)
         fprintf(log,
                 "adjoint train: %s, %zu train / %zu validation / %zu test samples, %zu features, "
                 "%d classes\nmodel %lld",
-                o.data, data.train->rows, data.val->rows, data.test->rows, cols, classes,
+                o->data, data.train->rows, data.val->rows, data.test->rows, cols, classes,
                 (long long)sizes[0]);
-    for (int k = 1; k < cfg.n_sizes && !o.quiet; k++)
+    for (int k = 1; k < cfg.n_sizes && !o->quiet; k++)
         fprintf(log, "-%lld", (long long)sizes[k]);
-    if (!o.quiet)
-        fprintf(log, " %s, %zu parameters, %s lr %g (%s), batch %ld, dropout %g%s, %ld threads\n",
-                adj_activation_name(o.act), adj_mlp_count_params(cfg.n_sizes, sizes),
-                adj_optim_name(o.optim), o.lr,
-                o.schedule == ADJ_LR_COSINE ? "cosine"
-                : o.schedule == ADJ_LR_STEP ? "step"
-                                            : "constant",
-                o.batch, o.dropout, o.batchnorm ? ", batch norm" : "", o.threads);
+    if (!o->quiet)
+        fprintf(log, " %s, %zu parameters, %s lr %g (%s), batch %s, dropout %g%s, %ld threads%s\n",
+                adj_activation_name(o->act), adj_mlp_count_params(cfg.n_sizes, sizes),
+                adj_optim_name(o->optim), o->lr,
+                o->schedule == ADJ_LR_COSINE ? "cosine"
+                : o->schedule == ADJ_LR_STEP ? "step"
+                                             : "constant",
+                batch_desc, o->dropout, o->batchnorm ? ", batch norm" : "", o->threads,
+                size > 1 ? " per rank" : "");
 
-    progress pg = {log, isatty(fileno(log)), o.quiet, 0, 0};
+    progress pg = {log, isatty(fileno(log)), o->quiet, 0, 0};
     int64_t step = 0;
-    double t_train = 0.0, t_eval = 0.0; /* optimisation steps; per-epoch evaluation */
+    size_t n_ar = 0;
+    double t_train = 0.0, t_eval = 0.0, t_ar = 0.0; /* steps; evaluation; all-reduces */
     long epoch;
-    for (epoch = 1; epoch <= o.epochs; epoch++) {
+    for (epoch = 1; epoch <= o->epochs; epoch++) {
         double t0 = adj_tool_now();
         adj_batcher_epoch(bat);
         adj_mlp_set_training(m, 1);
         const float *xb;
         const int32_t *yb;
-        size_t nb, seen = 0;
+        size_t nb, seen = 0, seen_local = 0;
         double sum = 0.0;
         pg.quarter = 0;
         while ((nb = adj_batcher_next(bat, &xb, &yb)) > 0) {
-            adj_tape_reset(t);
-            int64_t sh[2] = {(int64_t)nb, (int64_t)cols};
-            adj_var *x = adj_constant_f32(t, 2, sh, xb);
-            adj_var *loss = adj_softmax_cross_entropy(adj_mlp_forward(m, x), yb);
-            adj_params_zero_grad(adj_mlp_params(m));
-            if (adj_backward(loss) != ADJ_OK) {
-                fprintf(stderr, "\nadjoint: %s\n", adj_tape_message(t));
-                goto done;
+            /* this rank's rows of the global batch */
+            size_t lo = nb * (size_t)rk->rank / (size_t)size,
+                   hi = nb * ((size_t)rk->rank + 1) / (size_t)size, nl = hi - lo;
+            double lv = 0.0;
+            adj_params_zero_grad(P);
+            bad = 0;
+            if (nl > 0) {
+                adj_tape_reset(t);
+                int64_t sh[2] = {(int64_t)nl, (int64_t)cols};
+                adj_var *x = adj_constant_f32(t, 2, sh, xb + lo * cols);
+                adj_var *loss = adj_softmax_cross_entropy(adj_mlp_forward(m, x), yb + lo);
+                if (adj_backward(loss) != ADJ_OK) {
+                    fprintf(stderr, "\nadjoint: %s\n", adj_tape_message(t));
+                    bad = 1;
+                } else {
+                    lv = adj_item(loss);
+                    bad = !isfinite(lv);
+                    if (bad)
+                        fprintf(stderr,
+                                "\nadjoint: the loss became %g at step %lld; try a smaller --lr\n",
+                                lv, (long long)step);
+                }
             }
-            double lv = adj_item(loss);
-            if (!isfinite(lv)) {
-                fprintf(stderr, "\nadjoint: the loss became %g at step %lld; try a smaller --lr\n",
-                        lv, (long long)step);
+            if (adj_tool_ranks_agree(rk, bad, "take a training step"))
                 goto done;
+            if (size > 1) {
+                /* each rank's loss is the mean over its nl rows: weight it by
+                 * nl * size / nb so the average below is the global mean's
+                 * gradient even when nb is not a multiple of size */
+                if (nl * (size_t)size != nb)
+                    scale_grads(P, (double)(nl * (size_t)size) / (double)nb);
+                double s;
+                if (adj_tool_ranks_average_grads(rk, P, &s))
+                    goto done;
+                ar_times[n_ar++] = s;
+                t_ar += s;
             }
             adj_optim_set_lr(opt, adj_lr_at(&sched, step));
             adj_optim_step(opt);
             step++;
-            sum += lv * (double)nb;
+            sum += lv * (double)nl;
             seen += nb;
+            seen_local += nl;
             double el = adj_tool_now() - t0;
-            progress_show(&pg, epoch, o.epochs, seen, data.train->rows, sum / (double)seen,
+            progress_show(&pg, epoch, o->epochs, seen, data.train->rows,
+                          seen_local ? sum / (double)seen_local : 0.0,
                           el > 0 ? (double)seen / el : 0.0, 0);
         }
         double el = adj_tool_now() - t0;
         t_train += el;
-        progress_show(&pg, epoch, o.epochs, seen, data.train->rows, sum / (double)seen,
+        progress_show(&pg, epoch, o->epochs, seen, data.train->rows,
+                      seen_local ? sum / (double)seen_local : 0.0,
                       el > 0 ? (double)seen / el : 0.0, 1);
         int i = (int)epoch - 1;
         double t1 = adj_tool_now();
+        /* the epoch's loss over every rank's rows; batch norm statistics
+         * averaged so that evaluation and the saved model see one set */
+        if (adj_tool_ranks_sum(rk, &sum, 1) ||
+            (o->batchnorm && adj_tool_ranks_average_batchnorm(rk, m)))
+            goto done;
         c_loss[i] = sum / (double)seen;
         c_lr[i] = adj_optim_lr(opt);
-        c_val[i] = eval_acc(m, t, data.val, pred);
-        c_test[i] = eval_acc(m, t, data.test, pred);
+        if (root) {
+            c_val[i] = eval_acc(m, t, data.val, pred);
+            c_test[i] = eval_acc(m, t, data.test, pred);
+        }
         t_eval += adj_tool_now() - t1;
-        if (!o.quiet) {
+        if (!o->quiet) {
             fprintf(
                 log,
                 "epoch %2ld/%ld  loss %.4f  val acc %.4f  test acc %.4f  %.1f s (%.0f samples/s)\n",
-                epoch, o.epochs, c_loss[i], c_val[i], c_test[i], el, (double)seen / el);
+                epoch, o->epochs, c_loss[i], c_val[i], c_test[i], el, (double)seen / el);
             fflush(log);
         }
     }
+    if (adj_tool_ranks_check_params(rk, P))
+        goto done;
 
-    /* outputs */
-    char path[4096];
-    if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "adjoint: cannot create %s: %s\n", o.out, strerror(errno));
+    bad = root && write_outputs(o, m, (int)o->epochs, c_loss, c_val, c_test, c_lr);
+    if (adj_tool_ranks_agree(rk, bad, "write the outputs"))
         goto done;
+    double ar_median = 0.0;
+    if (n_ar) {
+        qsort(ar_times, n_ar, sizeof *ar_times, cmp_double);
+        ar_median = n_ar % 2 ? ar_times[n_ar / 2]
+                             : 0.5 * (ar_times[n_ar / 2 - 1] + ar_times[n_ar / 2]);
     }
-    snprintf(path, sizeof path, "%s/model.adj", o.out);
-    if (adj_model_save(m, path, &err) != ADJ_OK) {
-        fprintf(stderr, "adjoint: %s\n", err.message);
-        goto done;
-    }
-    snprintf(path, sizeof path, "%s/curves.csv", o.out);
-    if (write_curves_csv(path, (int)o.epochs, c_loss, c_val, c_test, c_lr)) {
-        fprintf(stderr, "adjoint: cannot write %s: %s\n", path, strerror(errno));
-        goto done;
-    }
-    snprintf(path, sizeof path, "%s/curves.svg", o.out);
-    if (adj_tool_write_svg(path, (int)o.epochs, c_loss, c_val, c_test)) {
-        fprintf(stderr, "adjoint: cannot write %s: %s\n", path, strerror(errno));
-        goto done;
-    }
-    int last = (int)o.epochs - 1;
-    if (!o.quiet)
+    int last = (int)o->epochs - 1;
+    if (!o->quiet) {
         fprintf(log,
                 "test accuracy %.4f after %ld epochs: %.1f s of training, %.1f s of "
-                "evaluation, data loaded in %.1f s\nsaved %s/model.adj, %s/curves.csv, "
-                "%s/curves.svg\n",
-                c_test[last], o.epochs, t_train, t_eval, t_load, o.out, o.out, o.out);
-    if (o.json) {
+                "evaluation, data loaded in %.1f s\n",
+                c_test[last], o->epochs, t_train, t_eval, t_load);
+        if (size > 1)
+            fprintf(log,
+                    "%d ranks: gradient all-reduce of %.2f MB per step, median %.3f ms, "
+                    "%.2f s in total\n",
+                    size,
+                    (double)adj_params_numel(P) *
+                        (cfg.dtype == ADJ_F64 ? sizeof(double) : sizeof(float)) / 1e6,
+                    ar_median * 1e3, t_ar);
+        fprintf(log, "saved %s/model.adj, %s/curves.csv, %s/curves.svg\n", o->out, o->out,
+                o->out);
+    }
+    if (o->json) {
         printf("{\"data\": ");
-        adj_tool_json_string(stdout, o.data);
+        adj_tool_json_string(stdout, o->data);
         printf(", \"layers\": [");
         for (int k = 0; k < cfg.n_sizes; k++)
             printf("%s%lld", k ? ", " : "", (long long)sizes[k]);
         printf("], \"activation\": \"%s\", \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %ld, "
+               "\"ranks\": %d, \"batch_per_rank\": %ld, \"batch_description\": \"%s\", "
                "\"epochs\": %ld, \"seed\": %llu, \"threads\": %ld, \"parameters\": %zu, "
                "\"train_loss\": %.6f, \"val_accuracy\": %.6f, \"test_accuracy\": %.6f, "
                "\"train_seconds\": %.3f, \"eval_seconds\": %.3f, \"load_seconds\": %.3f, "
-               "\"model\": ",
-               adj_activation_name(o.act), adj_optim_name(o.optim), o.lr, o.batch, o.epochs,
-               (unsigned long long)o.seed, o.threads, adj_mlp_count_params(cfg.n_sizes, sizes),
-               c_loss[last], c_val[last], c_test[last], t_train, t_eval, t_load);
-        snprintf(path, sizeof path, "%s/model.adj", o.out);
+               "\"allreduce_seconds\": %.6f, \"allreduce_ms_median\": %.6f, \"model\": ",
+               adj_activation_name(o->act), adj_optim_name(o->optim), o->lr, o->batch, size,
+               o->batch / size, batch_desc, o->epochs, (unsigned long long)o->seed, o->threads,
+               adj_mlp_count_params(cfg.n_sizes, sizes), c_loss[last], c_val[last], c_test[last],
+               t_train, t_eval, t_load, t_ar, ar_median * 1e3);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/model.adj", o->out);
         adj_tool_json_string(stdout, path);
         printf(", \"curve\": [");
         for (int i = 0; i <= last; i++)
@@ -517,6 +668,9 @@ int adj_cmd_train(int argc, char **argv)
     }
     rc = 0;
 done:
+    free(shift);
+    free(scale);
+    free(ar_times);
     free(curves);
     free(pred);
     adj_batcher_free(bat);
@@ -524,5 +678,19 @@ done:
     adj_optim_free(opt);
     adj_mlp_free(m);
     adj_tool_data_free(&data);
+    return rc;
+}
+
+int adj_cmd_train(int argc, char **argv)
+{
+    train_opts o;
+    int pr = parse(argc, argv, &o);
+    if (pr)
+        return pr == 1 ? 0 : 2;
+    adj_tool_ranks rk;
+    if (adj_tool_ranks_start(&rk))
+        return 1;
+    int rc = train(&o, &rk);
+    adj_tool_ranks_stop(&rk);
     return rc;
 }

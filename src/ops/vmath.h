@@ -196,28 +196,30 @@ ADJ_VM_INLINE float adj_vlog1pf(float x)
 }
 
 /*
- * tanh x.  For |x| < 0.625, tanh x = x + x^3 P(x^2), P the degree-4
- * minimax fit of (tanh x - x) / x^3 in x^2 on [0, 0.625^2], relative error
- * 4.4e-9 (2^-27.8); the leading term x is exact, so tanh(-0) = -0.
- * Otherwise tanh|x| = 1 - 2 / (e^(2|x|) + 1) >= 0.55, with e^(2|x|) from the
- * exponential core (|x| clamped to 10, where tanh rounds to 1) and the sign
- * of x copied on.  NaN takes the first branch and stays NaN.
+ * tanh x = sign(x) tanh|x|, computed for a = |x| and the sign bit of x
+ * copied on at the end (so tanh(-0) = -0 and a NaN keeps its sign).  For
+ * a < 0.625, tanh a = a + a^3 P(a^2), P the degree-4 minimax fit of
+ * (tanh a - a) / a^3 in a^2 on [0, 0.625^2], relative error 4.4e-9
+ * (2^-27.8); the leading term a is exact.  Otherwise
+ * tanh a = 1 - 2 / (e^(2a) + 1) >= 0.55, with e^(2a) from the exponential
+ * core (a clamped to 10, where tanh rounds to 1).  NaN takes the first
+ * branch and stays NaN.
  */
 ADJ_VM_INLINE float adj_vtanhf(float x)
 {
-    float t = x * x;
+    float a = fabsf(x);
+    float t = a * a;
     float p = -0x1.555532p-2f +
               t * (0x1.110726p-3f + t * (-0x1.b83c5ap-5f + t * (0x1.52269cp-6f + t * -0x1.75e1ccp-8f)));
-    float small = x + x * t * p;
-    float a = fabsf(x);
+    float small = a + a * t * p;
     float ac = a > 10.0f ? 10.0f : a;
     int32_t k;
     float em = adj_vm_expm1_red(ac + ac, &k);
     /* k in [0, 29]: 2^k (1 + em) is normal, add k to the exponent field */
     float e = adj_vm_float(adj_vm_bits(1.0f + em) + ((uint32_t)k << 23));
     float big = 1.0f - 2.0f / (e + 1.0f);
-    big = adj_vm_float(adj_vm_bits(big) | (adj_vm_bits(x) & 0x80000000u));
-    return a >= 0.625f ? big : small;
+    float y = a >= 0.625f ? big : small;
+    return adj_vm_float(adj_vm_bits(y) | (adj_vm_bits(x) & 0x80000000u));
 }
 
 /* float: the functions above; double (and anything else): libm. */
