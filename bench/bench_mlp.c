@@ -78,7 +78,7 @@ static int model_init(model *m)
 static double step(model *m, adj_tape *t, const float *x, const int32_t *labels, int64_t batch)
 {
     adj_tape_reset(t);
-    adj_var *h = adj_constant_f32(t, 2, (int64_t[]){batch, IN}, x);
+    adj_var *h = adj_constant_view(t, ADJ_F32, 2, (int64_t[]){batch, IN}, x);
     h = adj_relu(adj_dense_forward(m->p, &m->l[0], h));
     h = adj_relu(adj_dense_forward(m->p, &m->l[1], h));
     adj_var *loss = adj_softmax_cross_entropy(adj_dense_forward(m->p, &m->l[2], h), labels);
