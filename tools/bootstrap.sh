@@ -2,9 +2,9 @@
 # One-command set-up on Debian: install what is missing, build, then
 #   tools/bootstrap.sh train [adjoint train options]   train the default model
 #   tools/bootstrap.sh test                            run every test suite
-# (plain build, clang build, AddressSanitizer + UBSan + LeakSanitizer,
-# ThreadSanitizer over the threaded suites, then each libFuzzer target for
-# FUZZ_SECONDS, default 60).
+# (plain build, MPI across two network namespaces when root, clang build,
+# AddressSanitizer + UBSan + LeakSanitizer, ThreadSanitizer over the
+# threaded suites, then each libFuzzer target for FUZZ_SECONDS, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +13,7 @@ shift || true
 
 packages=(meson ninja-build pkg-config gcc check libsubunit-dev libblis-dev zlib1g-dev
           dataset-fashion-mnist graphviz)
-[ "$mode" = test ] && packages+=(clang libclang-rt-14-dev)
+[ "$mode" = test ] && packages+=(clang libclang-rt-14-dev libopenmpi-dev openmpi-bin iproute2)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -42,6 +42,15 @@ test)
     meson setup build-test -Dwerror=true
     ninja -C build-test -j "$jobs"
     meson test -C build-test --print-errorlogs --num-processes "$jobs"
+
+    echo "== MPI: 2 ranks in 2 network namespaces, TCP over a veth pair"
+    if [ -x build-test/tests/model_close ]; then
+        rc=0
+        tests/mpi_two_hosts.sh build-test/tools/adjoint build-test/tests/model_close || rc=$?
+        [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || exit 1   # 77: skipped, reason printed
+    else
+        echo "skipped: built without MPI"
+    fi
 
     echo "== build (clang, warnings as errors)"
     rm -rf build-test-clang

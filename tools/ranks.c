@@ -138,8 +138,8 @@ int adj_tool_ranks_agree(adj_tool_ranks *r, int failed, const char *what)
     if (who < 0)
         return comm_error(r);
     if (!failed)
-        fprintf(stderr, "adjoint: rank %d of %d could not %s; stopping (rank %d)\n", who, r->size,
-                what, r->rank);
+        fprintf(stderr, "adjoint: rank %d: stopping because rank %d of %d could not %s\n",
+                r->rank, who, r->size, what);
     else
         fprintf(stderr, "adjoint: rank %d of %d could not %s; stopping every rank\n", r->rank,
                 r->size, what);
