@@ -4,9 +4,30 @@
  * exponentiating (log-sum-exp), so logits of any size are safe.
  */
 #include "ops/op.h"
+#include "ops/vmath.h"
 
 #include <math.h>
 #include <string.h>
+
+/*
+ * e_j = e^(x_j - shift) for a block of up to EXP_BLOCK elements, in double
+ * (x_j - shift in the element type, as the rows do).  Sums over a row go
+ * through such a buffer, in order, so that the exponentials run in a loop
+ * the compiler vectorises and the accumulation stays sequential in double.
+ */
+enum { EXP_BLOCK = 64 };
+
+static void exp_block_double(double *restrict e, const double *restrict x, double shift, size_t m)
+{
+    for (size_t j = 0; j < m; j++)
+        e[j] = adj_vexp(x[j] - shift);
+}
+
+static void exp_block_float(double *restrict e, const float *restrict x, float shift, size_t m)
+{
+    for (size_t j = 0; j < m; j++)
+        e[j] = adj_vexp((double)(x[j] - shift));
+}
 
 /* Rows and row length of x along its last axis (a 0-D x is one row of 1). */
 static void rows_cols(const adj_var *x, size_t *rows, size_t *cols)
@@ -21,9 +42,13 @@ static void rows_cols(const adj_var *x, size_t *rows, size_t *cols)
         T mx_ = (x)[0];                                                        \
         for (size_t j_ = 1; j_ < (k); j_++)                                    \
             mx_ = (x)[j_] > mx_ ? (x)[j_] : mx_;                               \
-        double s_ = 0;                                                         \
-        for (size_t j_ = 0; j_ < (k); j_++)                                    \
-            s_ += exp((double)((x)[j_] - mx_));                                \
+        double s_ = 0, e_[EXP_BLOCK];                                          \
+        for (size_t j0_ = 0; j0_ < (k); j0_ += EXP_BLOCK) {                    \
+            size_t m_ = (k) - j0_ < EXP_BLOCK ? (k) - j0_ : EXP_BLOCK;         \
+            exp_block_##T(e_, (x) + j0_, mx_, m_);                             \
+            for (size_t j_ = 0; j_ < m_; j_++)                                 \
+                s_ += e_[j_];                                                  \
+        }                                                                      \
         const T lse_ = (T)(mx_ + log(s_));                                     \
         for (size_t j_ = 0; j_ < (k); j_++)                                    \
             (y)[j_] = (x)[j_] - lse_;                                          \
@@ -37,7 +62,7 @@ static void rows_cols(const adj_var *x, size_t *rows, size_t *cols)
             LOG_SOFTMAX_ROW(T, xs + r * k, ys + r * k, k);                     \
             if (!(LOG))                                                        \
                 for (size_t j = 0; j < k; j++)                                 \
-                    ys[r * k + j] = (T)exp((double)ys[r * k + j]);             \
+                    ys[r * k + j] = (T)adj_vexp((double)ys[r * k + j]);        \
         }                                                                      \
     } while (0)
 
@@ -63,7 +88,7 @@ static void softmax_any_forward(adj_var *y, bool log_)
             for (size_t j = 0; j < k; j++)                                     \
                 s += (LOG) ? (double)dr[j] : (double)dr[j] * yr[j];            \
             for (size_t j = 0; j < k; j++)                                     \
-                dx[r * k + j] += (LOG) ? (T)(dr[j] - exp((double)yr[j]) * s)   \
+                dx[r * k + j] += (LOG) ? (T)(dr[j] - adj_vexp((double)yr[j]) * s) \
                                        : (T)(yr[j] * (dr[j] - s));             \
         }                                                                      \
     } while (0)
@@ -89,9 +114,15 @@ static void softmax_any_backward(adj_var *y, bool log_)
         T *dy = ty;                                                            \
         for (size_t r = 0; r < rows; r++) {                                    \
             const T *yr = ys + r * k, *dr = dx + r * k;                        \
-            double s = 0;                                                      \
-            for (size_t j = 0; j < k; j++)                                     \
-                s += (LOG) ? exp((double)yr[j]) * dr[j] : (double)yr[j] * dr[j]; \
+            double s = 0, e[EXP_BLOCK];                                        \
+            for (size_t j0 = 0; (LOG) && j0 < k; j0 += EXP_BLOCK) {            \
+                size_t m = k - j0 < EXP_BLOCK ? k - j0 : EXP_BLOCK;            \
+                exp_block_##T(e, yr + j0, (T)0, m);                            \
+                for (size_t j = 0; j < m; j++)                                 \
+                    s += e[j] * dr[j0 + j];                                    \
+            }                                                                  \
+            for (size_t j = 0; !(LOG) && j < k; j++)                           \
+                s += (double)yr[j] * dr[j];                                    \
             for (size_t j = 0; j < k; j++)                                     \
                 dy[r * k + j] = (LOG) ? (T)(dr[j] - s) : (T)(yr[j] * (dr[j] - s)); \
         }                                                                      \
@@ -184,7 +215,7 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
             LOG_SOFTMAX_ROW(T, z + r * k, p + r * k, k);                       \
             loss -= (double)p[r * k + (size_t)labels[r]];                      \
             for (size_t j = 0; j < k; j++)                                     \
-                p[r * k + j] = (T)exp((double)p[r * k + j]);                   \
+                p[r * k + j] = (T)adj_vexp((double)p[r * k + j]);              \
         }                                                                      \
         *(T *)y->value = (T)(loss / (double)rows);                             \
     } while (0)
