@@ -27,6 +27,27 @@ START_TEST(table_is_complete)
 }
 END_TEST
 
+/* An op whose value depends on its constant must say so (a nonzero
+ * test_arg): the scalar backward reads the constant only for those. */
+START_TEST(constant_taking_ops_are_marked)
+{
+    for (int op = 1; op < ADJ_OP_COUNT; op++) {
+        const adj_op_desc *d = adj_op_table[op];
+        if (d->sig != ADJ_SIG_UNARY)
+            continue;
+        adj_tape *t = adj_tape_new();
+        adj_var *x = adj_scalar(t, 0.8);
+        adj_args a1 = {.d = 0.7}, a2 = {.d = 1.3};
+        adj_var *y1 = adj_record((adj_op)op, &x, 1, &a1, __FILE__, __LINE__);
+        adj_var *y2 = adj_record((adj_op)op, &x, 1, &a2, __FILE__, __LINE__);
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        if (adj_item(y1) != adj_item(y2))
+            ck_assert_msg(d->test_arg != 0.0, "op %s takes a constant but its test_arg is 0", d->name);
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
 static void check_all_cases(adj_op op, adj_dtype dt)
 {
     int n = adj_gradcheck_op_cases(op);
@@ -158,6 +179,7 @@ static Suite *suite(void)
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, table_is_complete);
+    tcase_add_test(tc, constant_taking_ops_are_marked);
     tcase_add_loop_test(tc, every_op_f64, 1, ADJ_OP_COUNT);
     tcase_add_loop_test(tc, every_op_f32, 1, ADJ_OP_COUNT);
     suite_add_tcase(s, tc);

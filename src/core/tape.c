@@ -14,9 +14,11 @@
 static void init_inert(adj_tape *t)
 {
     memset(&t->inert, 0, sizeof t->inert);
-    t->inert.tape = t;
+    memset(&t->inert_info, 0, sizeof t->inert_info);
+    t->inert.c = &t->inert_info;
+    t->inert.c->tape = t;
     t->inert.dtype = ADJ_F64;
-    t->inert.numel = 1;
+    t->inert.c->numel = 1;
     t->inert.flags = ADJ_F_INERT;
     t->inert.inl_value.d = NAN;
     t->inert.value = &t->inert.inl_value;
@@ -44,6 +46,8 @@ void adj_tape_reset(adj_tape *t)
         return;
     adj_arena_reset(t);
     t->nnodes = 0;
+    t->cur_node = t->cur_end = NULL;
+    t->cur_info = NULL;
     t->gen++;
     t->sweeps = 0;
     t->status = ADJ_OK;
@@ -56,7 +60,7 @@ void adj_tape_free(adj_tape *t)
         return;
     adj_arena_free(t);
     for (size_t i = 0; i < t->nchunks; i++)
-        t->al.free(t->al.ctx, t->chunk_mem[i], ADJ_NODE_CHUNK * sizeof(adj_var) + 64);
+        t->al.free(t->al.ctx, t->chunk_mem[i], ADJ_NODE_CHUNK * (sizeof(adj_var) + sizeof(adj_node_info)) + 64);
     if (t->chunks)
         t->al.free(t->al.ctx, t->chunks, 2 * t->chunks_cap * sizeof *t->chunks);
     adj_allocator al = t->al;
@@ -126,71 +130,76 @@ void adj_tape_fail(adj_tape *t, adj_status s, const char *fmt, ...)
 
 /* ------------------------------------------------------------ recording */
 
-static adj_var *grow_nodes(adj_tape *t)
+/* Move recording to the next chunk of nodes, allocating it if needed. */
+static bool next_chunk(adj_tape *t)
 {
     size_t chunk = t->nnodes / ADJ_NODE_CHUNK;
-    if (chunk < t->nchunks)
-        return adj_node_at(t, t->nnodes++);
-    if (t->nchunks == t->chunks_cap) {
-        /* one allocation holds both arrays: aligned chunks, then raw pointers */
-        size_t cap = t->chunks_cap ? 2 * t->chunks_cap : 16;
-        adj_var **c = t->al.alloc(t->al.ctx, 2 * cap * sizeof *c);
-        if (!c)
-            return NULL;
-        t->allocations++;
-        void **mem = (void **)(c + cap);
-        if (t->chunks) {
-            memcpy(c, t->chunks, t->nchunks * sizeof *c);
-            memcpy(mem, t->chunk_mem, t->nchunks * sizeof *mem);
-            t->al.free(t->al.ctx, t->chunks, 2 * t->chunks_cap * sizeof *c);
+    if (chunk >= t->nchunks) {
+        if (t->nchunks == t->chunks_cap) {
+            /* one allocation holds both arrays: aligned chunks, then raw pointers */
+            size_t cap = t->chunks_cap ? 2 * t->chunks_cap : 16;
+            adj_var **c = t->al.alloc(t->al.ctx, 2 * cap * sizeof *c);
+            if (!c)
+                return false;
+            t->allocations++;
+            void **mem = (void **)(c + cap);
+            if (t->chunks) {
+                memcpy(c, t->chunks, t->nchunks * sizeof *c);
+                memcpy(mem, t->chunk_mem, t->nchunks * sizeof *mem);
+                t->al.free(t->al.ctx, t->chunks, 2 * t->chunks_cap * sizeof *c);
+            }
+            t->chunks = c;
+            t->chunk_mem = mem;
+            t->chunks_cap = cap;
         }
-        t->chunks = c;
-        t->chunk_mem = mem;
-        t->chunks_cap = cap;
+        /* nodes (64-byte aligned), then their cold parts */
+        size_t bytes = ADJ_NODE_CHUNK * (sizeof(adj_var) + sizeof(adj_node_info)) + 64;
+        if (t->limit && t->reserved + bytes > t->limit)
+            return false;
+        void *raw = t->al.alloc(t->al.ctx, bytes);
+        if (!raw)
+            return false;
+        t->allocations++;
+        t->reserved += bytes;
+        uintptr_t p = ((uintptr_t)raw + 63) & ~(uintptr_t)63;
+        t->chunk_mem[t->nchunks] = raw;
+        t->chunks[t->nchunks++] = (adj_var *)p;
     }
-    size_t bytes = ADJ_NODE_CHUNK * sizeof(adj_var) + 64;
-    if (t->limit && t->reserved + bytes > t->limit)
-        return NULL;
-    void *raw = t->al.alloc(t->al.ctx, bytes);
-    if (!raw)
-        return NULL;
-    t->allocations++;
-    t->reserved += bytes;
-    uintptr_t p = ((uintptr_t)raw + 63) & ~(uintptr_t)63;
-    t->chunk_mem[t->nchunks] = raw;
-    t->chunks[t->nchunks++] = (adj_var *)p;
-    return adj_node_at(t, t->nnodes++);
+    t->cur_node = t->chunks[chunk];
+    t->cur_end = t->cur_node + ADJ_NODE_CHUNK;
+    t->cur_info = adj_info_at(t, t->nnodes);
+    return true;
 }
 
 /* A fresh node at the end of the tape, or NULL after recording ENOMEM. */
 static inline adj_var *new_node(adj_tape *t, const char *opname)
 {
-    adj_var *v;
-    if (t->nnodes < t->nchunks * ADJ_NODE_CHUNK)
-        v = adj_node_at(t, t->nnodes++);
-    else if (!(v = grow_nodes(t))) {
+    if (t->cur_node == t->cur_end && !next_chunk(t)) {
         adj_tape_fail(t, ADJ_ENOMEM, "adj_%s: out of memory: no room for node %zu (%zu bytes reserved%s)",
                       opname, t->nnodes, t->reserved, t->limit ? ", limit reached" : "");
         return NULL;
     }
-    v->tape = t;
+    adj_var *v = t->cur_node++;
+    adj_node_info *c = t->cur_info++;
+    v->c = c;
     v->grad = NULL;
-    v->id = (uint32_t)(t->nnodes - 1);
-    v->gen = t->gen;
-    v->saved = NULL;
     v->mark = 0;
-    v->name = NULL;
+    c->tape = t;
+    c->id = (uint32_t)t->nnodes++;
+    c->gen = t->gen;
+    c->saved = NULL;
+    c->name = NULL;
     return v;
 }
 
 /* Allocate v->value for v->numel elements (inline for one element). */
 static inline bool alloc_value(adj_tape *t, adj_var *v)
 {
-    if (v->numel == 1) {
+    if (v->c->numel == 1) {
         v->value = &v->inl_value;
         return true;
     }
-    v->value = adj_arena_alloc(t, v->numel * adj_dsize(v->dtype));
+    v->value = adj_arena_alloc(t, v->c->numel * adj_dsize(v->dtype));
     return v->value != NULL;
 }
 
@@ -206,7 +215,7 @@ static void describe_inputs(char *buf, size_t size, const char *const *names,
                                   in[i] ? "inert" : "NULL");
             continue;
         }
-        adj_fmt_shape(sh, sizeof sh, in[i]->ndim, in[i]->shape);
+        adj_fmt_shape(sh, sizeof sh, in[i]->ndim, in[i]->c->shape);
         n += (size_t)snprintf(buf + n, size - n, "%s%s %s %s", i ? ", " : "", names[i], sh,
                               adj_dtype_name((adj_dtype)in[i]->dtype));
     }
@@ -241,7 +250,7 @@ static void check_forward(adj_tape *t, adj_var *y)
 {
     size_t bad = 0;
     int found = 0;
-    for (size_t i = 0; i < y->numel && !found; i++) {
+    for (size_t i = 0; i < y->c->numel && !found; i++) {
         double v = y->dtype == ADJ_F64 ? ((double *)y->value)[i] : ((float *)y->value)[i];
         if (!isfinite(v)) {
             bad = i;
@@ -250,17 +259,17 @@ static void check_forward(adj_tape *t, adj_var *y)
     }
     if (found) {
         char sh[64];
-        adj_fmt_shape(sh, sizeof sh, y->ndim, y->shape);
+        adj_fmt_shape(sh, sizeof sh, y->ndim, y->c->shape);
         adj_tape_fail(t, ADJ_ENUMERIC,
                       "anomaly: forward of node %u (adj_%s, output %s) produced %g at element %zu" AT_FMT,
-                      y->id, adj_op_table[y->op]->name, sh, adj_value_at(y, bad), bad,
-                      AT_ARGS(y->file, y->line));
+                      y->c->id, adj_op_table[y->op]->name, sh, adj_value_at(y, bad), bad,
+                      AT_ARGS(y->c->file, y->c->line));
     }
 }
 
 static inline bool live(const adj_tape *t, const adj_var *v)
 {
-    return !(v->flags & ADJ_F_INERT) && v->gen == t->gen && v->id < t->nnodes;
+    return !(v->flags & ADJ_F_INERT) && v->c->gen == t->gen && v->c->id < t->nnodes;
 }
 
 /*
@@ -274,10 +283,10 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     adj_var *a = in[0], *b = nin > 1 ? in[1] : NULL;
     if (!a || a->ndim != 0 || a->dtype != ADJ_F64)
         return NULL;
-    adj_tape *t = a->tape;
+    adj_tape *t = a->c->tape;
     if (t->status != ADJ_OK || !live(t, a))
         return NULL;
-    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || b->tape != t || !live(t, b)))
+    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || b->c->tape != t || !live(t, b)))
         return NULL;
     adj_var *y = new_node(t, d->name);
     if (!y)
@@ -285,18 +294,18 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     y->op = (uint8_t)op;
     y->dtype = ADJ_F64;
     y->ndim = 0;
-    y->numel = 1;
+    y->c->numel = 1;
     y->flags = (uint8_t)((a->flags | (b ? b->flags : 0)) & ADJ_F_GRAD);
     y->in[0] = a;
     y->in[1] = b;
     y->in[2] = NULL;
-    y->iarg = 0;
-    y->darg = args ? args->d : 0.0;
-    y->file = file;
-    y->line = line;
+    y->c->iarg = 0;
+    y->c->darg = args ? args->d : 0.0;
+    y->c->file = file;
+    y->c->line = line;
     y->value = &y->inl_value;
     y->inl_value.d = d->scalar_fwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
-                                   y->darg);
+                                   y->c->darg);
     if (t->anomaly)
         check_forward(t, y);
     return y;
@@ -314,7 +323,7 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args
     adj_tape *t = NULL;
     for (int i = 0; i < nin && !t; i++)
         if (in[i])
-            t = in[i]->tape;
+            t = in[i]->c->tape;
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
@@ -332,12 +341,12 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args
             fail_op(t, ADJ_EINVAL, op, in, nin, why, file, line);
             return &t->inert;
         }
-        if (v->tape != t) {
+        if (v->c->tape != t) {
             snprintf(why, sizeof why, "input %s belongs to another tape", input_names(op, nin)[i]);
             fail_op(t, ADJ_ETAPE, op, in, nin, why, file, line);
             return &t->inert;
         }
-        if ((v->flags & ADJ_F_INERT) || v->gen != t->gen || v->id >= t->nnodes) {
+        if ((v->flags & ADJ_F_INERT) || v->c->gen != t->gen || v->c->id >= t->nnodes) {
             snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
                      input_names(op, nin)[i]);
             fail_op(t, ADJ_ETAPE, op, in, nin, why, file, line);
@@ -362,29 +371,29 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args
     y->in[0] = nin > 0 ? in[0] : NULL;
     y->in[1] = nin > 1 ? in[1] : NULL;
     y->in[2] = nin > 2 ? in[2] : NULL;
-    y->iarg = args ? args->i : 0;
-    y->darg = args ? args->d : 0.0;
-    y->file = file;
-    y->line = line;
+    y->c->iarg = args ? args->i : 0;
+    y->c->darg = args ? args->d : 0.0;
+    y->c->file = file;
+    y->c->line = line;
 
     char why[160] = "";
     adj_status s = d->shape(y, args, why, sizeof why);
-    if (s == ADJ_OK && !adj_shape_numel(y->ndim, y->shape, &y->numel)) {
+    if (s == ADJ_OK && !adj_shape_numel(y->ndim, y->c->shape, &y->c->numel)) {
         s = ADJ_EINVAL;
         snprintf(why, sizeof why, "the result has too many elements");
     }
     if (s != ADJ_OK) {
-        t->nnodes--;
+        adj_drop_last_node(t);
         fail_op(t, s, op, in, nin, why, file, line);
         return &t->inert;
     }
     if (!alloc_value(t, y)) {
-        t->nnodes--;
+        adj_drop_last_node(t);
         return &t->inert;
     }
     d->forward(y);
     if (t->status != ADJ_OK) { /* a forward that needed scratch memory */
-        t->nnodes--;
+        adj_drop_last_node(t);
         return &t->inert;
     }
     if (t->anomaly)
@@ -428,15 +437,15 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     v->ndim = (uint8_t)ndim;
     v->flags = requires_grad ? ADJ_F_GRAD : 0;
     v->in[0] = v->in[1] = v->in[2] = NULL;
-    v->iarg = 0; /* no op argument; printing reads it */
-    v->darg = 0.0;
-    v->file = file;
-    v->line = line;
-    v->numel = numel;
+    v->c->iarg = 0; /* no op argument; printing reads it */
+    v->c->darg = 0.0;
+    v->c->file = file;
+    v->c->line = line;
+    v->c->numel = numel;
     for (int i = 0; i < ndim; i++)
-        v->shape[i] = shape[i];
+        v->c->shape[i] = shape[i];
     if (!alloc_value(t, v)) {
-        t->nnodes--;
+        adj_drop_last_node(t);
         return &t->inert;
     }
     size_t bytes = numel * adj_dsize(dtype);
@@ -461,7 +470,7 @@ adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *sh
         char sh[96] = "(NULL)";
         if (ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape))
             adj_fmt_shape(sh, sizeof sh, ndim, shape);
-        t->nnodes--;
+        adj_drop_last_node(t);
         adj_tape_fail(t, ADJ_EINVAL,
                       "adj_constant_view: invalid shape %s (%d dimensions): 0..%d dimensions, "
                       "sizes >= 0, not too many elements" AT_FMT,
@@ -470,8 +479,8 @@ adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *sh
     }
     v->ndim = (uint8_t)ndim;
     for (int i = 0; i < ndim; i++)
-        v->shape[i] = shape[i];
-    v->numel = numel;
+        v->c->shape[i] = shape[i];
+    v->c->numel = numel;
     v->value = data;
     if (t->anomaly)
         check_forward(t, v);
@@ -541,15 +550,15 @@ adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape, const f
 
 /* ------------------------------------------------------------ accessors */
 
-size_t adj_numel(const adj_var *v) { return v ? v->numel : 0; }
+size_t adj_numel(const adj_var *v) { return v ? v->c->numel : 0; }
 int adj_ndim(const adj_var *v) { return v ? v->ndim : -1; }
 int64_t adj_dim(const adj_var *v, int axis)
 {
-    return v && axis >= 0 && axis < v->ndim ? v->shape[axis] : -1;
+    return v && axis >= 0 && axis < v->ndim ? v->c->shape[axis] : -1;
 }
 adj_dtype adj_var_dtype(const adj_var *v) { return v ? (adj_dtype)v->dtype : ADJ_F64; }
-adj_tape *adj_var_tape(const adj_var *v) { return v ? v->tape : NULL; }
-size_t adj_var_id(const adj_var *v) { return v ? v->id : 0; }
+adj_tape *adj_var_tape(const adj_var *v) { return v ? v->c->tape : NULL; }
+size_t adj_var_id(const adj_var *v) { return v ? v->c->id : 0; }
 int adj_requires_grad(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
 adj_op adj_var_op(const adj_var *v) { return v ? (adj_op)v->op : ADJ_OP_LEAF; }
 const void *adj_data(const adj_var *v) { return v ? v->value : NULL; }
@@ -562,26 +571,26 @@ static double elem(const void *p, int dtype, size_t i)
 
 double adj_value_at(const adj_var *v, size_t i)
 {
-    if (!v || i >= v->numel)
+    if (!v || i >= v->c->numel)
         return NAN;
     return elem(v->value, v->dtype, i);
 }
 
 double adj_grad_at(const adj_var *v, size_t i)
 {
-    if (!v || i >= v->numel)
+    if (!v || i >= v->c->numel)
         return NAN;
     return v->grad ? elem(v->grad, v->dtype, i) : 0.0;
 }
 
-double adj_item(const adj_var *v) { return v && v->numel == 1 ? adj_value_at(v, 0) : NAN; }
-double adj_grad_item(const adj_var *v) { return v && v->numel == 1 ? adj_grad_at(v, 0) : NAN; }
+double adj_item(const adj_var *v) { return v && v->c->numel == 1 ? adj_value_at(v, 0) : NAN; }
+double adj_grad_item(const adj_var *v) { return v && v->c->numel == 1 ? adj_grad_at(v, 0) : NAN; }
 
 adj_status adj_copy_value(const adj_var *v, double *out)
 {
     if (!v || !out)
         return ADJ_EINVAL;
-    for (size_t i = 0; i < v->numel; i++)
+    for (size_t i = 0; i < v->c->numel; i++)
         out[i] = elem(v->value, v->dtype, i);
     return ADJ_OK;
 }
@@ -590,7 +599,7 @@ adj_status adj_copy_grad(const adj_var *v, double *out)
 {
     if (!v || !out)
         return ADJ_EINVAL;
-    for (size_t i = 0; i < v->numel; i++)
+    for (size_t i = 0; i < v->c->numel; i++)
         out[i] = v->grad ? elem(v->grad, v->dtype, i) : 0.0;
     return ADJ_OK;
 }
@@ -602,5 +611,5 @@ void adj_shape_string(const adj_var *v, char *buf, size_t size)
             snprintf(buf, size, "(null)");
         return;
     }
-    adj_fmt_shape(buf, size, v->ndim, v->shape);
+    adj_fmt_shape(buf, size, v->ndim, v->c->shape);
 }

@@ -87,12 +87,12 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
 {
     if (!x)
         return NULL;
-    adj_tape *t = x->tape;
+    adj_tape *t = x->c->tape;
     if (t->status != ADJ_OK)
         return &t->inert;
-    if (!bn || !p || x->ndim != 2 || x->shape[1] != bn->features) {
+    if (!bn || !p || x->ndim != 2 || x->c->shape[1] != bn->features) {
         char sh[64];
-        adj_fmt_shape(sh, sizeof sh, x->ndim, x->shape);
+        adj_fmt_shape(sh, sizeof sh, x->ndim, x->c->shape);
         adj_tape_fail(t, bn && p ? ADJ_ESHAPE : ADJ_EINVAL,
                       "adj_batchnorm_forward: %s: input %s, layer has %lld features",
                       bn && p ? "shape mismatch" : "NULL layer or store", sh,
@@ -115,7 +115,7 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
         s = adj_mul(adj_pow(adj_add(var, eps), -0.5), gamma);
         if (t->status != ADJ_OK)
             return &t->inert;
-        double rows = (double)x->shape[0];
+        double rows = (double)x->c->shape[0];
         double unbias = rows > 1 ? rows / (rows - 1) : 1.0;
         double mom = bn->momentum;
         for (int64_t j = 0; j < f; j++) {

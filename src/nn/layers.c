@@ -78,9 +78,9 @@ adj_var *adj_activate(adj_var *x, adj_activation a)
     case ADJ_ACT_SOFTPLUS: return adj_softplus(x);
     default: break;
     }
-    if (x && x->tape) {
-        adj_tape_fail(x->tape, ADJ_EINVAL, "adj_activate: unknown activation %d", (int)a);
-        return &x->tape->inert;
+    if (x && x->c->tape) {
+        adj_tape_fail(x->c->tape, ADJ_EINVAL, "adj_activate: unknown activation %d", (int)a);
+        return &x->c->tape->inert;
     }
     return NULL;
 }
@@ -184,12 +184,12 @@ adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
  * when a 32-bit draw is below keep * 2^32 (two draws per 64 random bits). */
 static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_rng *rng)
 {
-    adj_tape *t = x->tape;
-    adj_var *m = adj_nn_const(t, (adj_dtype)x->dtype, x->ndim, x->shape);
+    adj_tape *t = x->c->tape;
+    adj_var *m = adj_nn_const(t, (adj_dtype)x->dtype, x->ndim, x->c->shape);
     if (m->flags & ADJ_F_INERT)
         return m;
     double scale = 1.0 / keep;
-    size_t n = x->numel;
+    size_t n = x->c->numel;
     if (mask) {
         for (size_t i = 0; i < n; i++)
             adj_nn_put(m, i, mask[i] ? scale : 0.0);
@@ -220,7 +220,7 @@ adj_var *adj_dropout(adj_var *x, double p_drop, int training, adj_rng *rng)
 {
     if (!x)
         return NULL;
-    adj_tape *t = x->tape;
+    adj_tape *t = x->c->tape;
     if (t->status != ADJ_OK)
         return &t->inert;
     if (!(p_drop >= 0.0 && p_drop < 1.0)) {
@@ -240,7 +240,7 @@ adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double keep_prob
 {
     if (!x)
         return NULL;
-    adj_tape *t = x->tape;
+    adj_tape *t = x->c->tape;
     if (t->status != ADJ_OK)
         return &t->inert;
     if (!keep_mask || !(keep_prob > 0.0 && keep_prob <= 1.0)) {

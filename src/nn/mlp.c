@@ -184,7 +184,7 @@ adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x)
 {
     if (!x)
         return NULL;
-    adj_tape *t = x->tape;
+    adj_tape *t = x->c->tape;
     if (!m) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_mlp_forward: NULL model");
         return &t->inert;

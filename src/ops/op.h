@@ -55,7 +55,8 @@ typedef struct adj_op_desc {
     const char *rule;       /* "dx += dy (1 - y^2)" */
     adj_op_sig sig;
     adj_domain dom[3];      /* per input, for the op-table check */
-    double test_arg;        /* the constant the check uses (c, p, slope...) */
+    double test_arg;        /* the constant the check uses (c, p, slope...);
+                               nonzero exactly for the ops that take one */
 } adj_op_desc;
 
 extern const adj_op_desc *const adj_op_table[ADJ_OP_COUNT];

@@ -29,7 +29,7 @@ adj_status adj_shape_same(adj_var *y, const adj_args *args, char *why, size_t n)
     (void)why;
     (void)n;
     y->ndim = y->in[0]->ndim;
-    memcpy(y->shape, y->in[0]->shape, sizeof y->shape);
+    memcpy(y->c->shape, y->in[0]->c->shape, sizeof y->c->shape);
     return ADJ_OK;
 }
 
