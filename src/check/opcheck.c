@@ -183,7 +183,7 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
         else
             ((float *)r)[i] = (float)v;
     }
-    adj_var *R = adj_leaf_at(t, dt, y->ndim, y->c->shape, r, 0, __FILE__, __LINE__);
+    adj_var *R = adj_leaf_at(t, dt, y->ndim, adj_cold(y)->shape, r, 0, __FILE__, __LINE__);
     return adj_sum_at(adj_mul_at(y, R, __FILE__, __LINE__), __FILE__, __LINE__);
 }
 

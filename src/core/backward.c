@@ -16,12 +16,12 @@ void *adj_grad_buf(adj_var *v)
 {
     if (v->grad)
         return v->grad;
-    if (v->c->numel == 1) {
+    if (adj_cold(v)->numel == 1) {
         v->inl_grad.d = 0.0; /* covers the float too */
         v->grad = &v->inl_grad;
         return v->grad;
     }
-    v->grad = adj_arena_zalloc(v->c->tape, v->c->numel * adj_dsize(v->dtype));
+    v->grad = adj_arena_zalloc(adj_cold(v)->tape, adj_cold(v)->numel * adj_dsize(v->dtype));
     return v->grad;
 }
 
@@ -34,12 +34,12 @@ void *adj_grad_buf(adj_var *v)
 static void clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
 {
     y->mark = sweep;
-    for (size_t id = (size_t)y->c->id + 1; id-- > 0;) {
+    for (size_t id = (size_t)adj_cold(y)->id + 1; id-- > 0;) {
         adj_var *v = adj_node_at(t, id);
         if (v->mark != sweep)
             continue;
         if (v->grad && !(v->flags & ADJ_F_EXTGRAD))
-            memset(v->grad, 0, v->c->numel * adj_dsize(v->dtype));
+            memset(v->grad, 0, adj_cold(v)->numel * adj_dsize(v->dtype));
         for (int k = 0; k < 3; k++)
             if (v->in[k])
                 v->in[k]->mark = sweep;
@@ -48,7 +48,7 @@ static void clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
 
 static int first_nonfinite(const adj_var *v, size_t *at)
 {
-    for (size_t i = 0; i < v->c->numel; i++) {
+    for (size_t i = 0; i < adj_cold(v)->numel; i++) {
         double g = v->dtype == ADJ_F64 ? ((double *)v->grad)[i] : ((float *)v->grad)[i];
         if (!isfinite(g)) {
             *at = i;
@@ -68,9 +68,9 @@ static void check_backward(adj_tape *t, adj_var *y)
         adj_tape_fail(t, ADJ_ENUMERIC,
                       "anomaly: backward of node %u (adj_%s) gave adjoint %g at element %zu of its "
                       "input %d (node %u)%s%s%s%.0d%s",
-                      y->c->id, adj_op_table[y->op]->name, adj_grad_at(x, at), at, k, x->c->id,
-                      y->c->file ? " [at " : "", y->c->file ? y->c->file : "", y->c->file ? ":" : "",
-                      y->c->file ? y->c->line : 0, y->c->file ? "]" : "");
+                      adj_cold(y)->id, adj_op_table[y->op]->name, adj_grad_at(x, at), at, k, adj_cold(x)->id,
+                      adj_cold(y)->file ? " [at " : "", adj_cold(y)->file ? adj_cold(y)->file : "", adj_cold(y)->file ? ":" : "",
+                      adj_cold(y)->file ? adj_cold(y)->line : 0, adj_cold(y)->file ? "]" : "");
         return;
     }
 }
@@ -92,7 +92,7 @@ static inline void scalar_backward(const adj_op_desc *d, adj_var *v)
     /* the constant lives in the cold part: read it only for ops that have one */
     d->scalar_bwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
                   *(const double *)v->value, *(const double *)v->grad,
-                  d->test_arg != 0.0 ? v->c->darg : 0.0, &da, &db);
+                  d->test_arg != 0.0 ? adj_cold(v)->darg : 0.0, &da, &db);
     if (a->flags & ADJ_F_GRAD)
         *scalar_grad(a) += da;
     if (b && (b->flags & ADJ_F_GRAD))
@@ -103,16 +103,16 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed)
 {
     if (!y)
         return ADJ_EINVAL;
-    adj_tape *t = y->c->tape;
+    adj_tape *t = adj_cold(y)->tape;
     if (t->status != ADJ_OK)
         return t->status;
-    if ((y->flags & ADJ_F_INERT) || y->c->gen != t->gen || y->c->id >= t->nnodes) {
+    if ((y->flags & ADJ_F_INERT) || adj_cold(y)->gen != t->gen || adj_cold(y)->id >= t->nnodes) {
         adj_tape_fail(t, ADJ_ETAPE, "adj_backward: the output var was recorded before adj_tape_reset");
         return t->status;
     }
-    if (!seed && y->c->numel != 1) {
+    if (!seed && adj_cold(y)->numel != 1) {
         char sh[64];
-        adj_fmt_shape(sh, sizeof sh, y->ndim, y->c->shape);
+        adj_fmt_shape(sh, sizeof sh, y->ndim, adj_cold(y)->shape);
         adj_tape_fail(t, ADJ_ESHAPE,
                       "adj_backward: the output must hold one element, it has shape %s "
                       "(reduce it with adj_sum or adj_mean, or use adj_backward_seeded)",
@@ -127,7 +127,7 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed)
     void *g = adj_grad_buf(y);
     if (!g)
         return t->status;
-    for (size_t i = 0; i < y->c->numel; i++) {
+    for (size_t i = 0; i < adj_cold(y)->numel; i++) {
         double s = seed ? seed[i] : 1.0;
         if (y->dtype == ADJ_F64)
             ((double *)g)[i] += s;
@@ -140,9 +140,9 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed)
     y->mark = sweep;
     /* The sweep: chunk by chunk, node by node, from y down to node 0,
      * visiting only the nodes y depends on (marked as they are reached). */
-    for (size_t c = y->c->id / ADJ_NODE_CHUNK + 1; c-- > 0;) {
+    for (size_t c = adj_cold(y)->id / ADJ_NODE_CHUNK + 1; c-- > 0;) {
         adj_var *base = t->chunks[c];
-        size_t hi = c == y->c->id / ADJ_NODE_CHUNK ? y->c->id % ADJ_NODE_CHUNK : ADJ_NODE_CHUNK - 1;
+        size_t hi = c == adj_cold(y)->id / ADJ_NODE_CHUNK ? adj_cold(y)->id % ADJ_NODE_CHUNK : ADJ_NODE_CHUNK - 1;
         for (size_t k = hi + 1; k-- > 0;) {
             adj_var *v = &base[k];
             if (v->mark != sweep || !(v->flags & ADJ_F_GRAD) || v->op == ADJ_OP_LEAF)

@@ -223,14 +223,14 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
-        return &t->inert;
+        return t->inert;
     const pinfo *pi = info(p, i);
     if (!pi) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_param: %s%s%s%s%.0d%s",
                       p ? "no parameter with that index" : "the parameter store is NULL",
                       file ? " [at " : "", file ? file : "", file ? ":" : "", file ? line : 0,
                       file ? "]" : "");
-        return &t->inert;
+        return t->inert;
     }
     /* a leaf that aliases the store: no copy, adjoint straight into p->grads */
     adj_var *v = adj_leaf_view(t, p->dtype, pi->ndim, pi->shape,

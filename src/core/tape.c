@@ -11,17 +11,38 @@
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void init_inert(adj_tape *t)
+/* Bytes to allocate for a chunk-aligned region holding `bytes` after the
+ * aligned start. */
+#define ALIGNED_ALLOC(bytes) ((bytes) + ADJ_CHUNK_HOT)
+
+static void *chunk_align(void *raw)
 {
-    memset(&t->inert, 0, sizeof t->inert);
-    memset(&t->inert_info, 0, sizeof t->inert_info);
-    t->inert.c = &t->inert_info;
-    t->inert.c->tape = t;
-    t->inert.dtype = ADJ_F64;
-    t->inert.c->numel = 1;
-    t->inert.flags = ADJ_F_INERT;
-    t->inert.inl_value.d = NAN;
-    t->inert.value = &t->inert.inl_value;
+    return (void *)(((uintptr_t)raw + ADJ_CHUNK_HOT - 1) & ~(uintptr_t)(ADJ_CHUNK_HOT - 1));
+}
+
+#define INERT_BYTES ALIGNED_ALLOC(ADJ_CHUNK_HOT + sizeof(adj_node_info))
+
+/* The inert var is slot 0 of a chunk-aligned region of its own, so that
+ * adj_cold finds its cold part like any node's; only two pages of the
+ * region are ever touched. */
+static bool init_inert(adj_tape *t)
+{
+    t->inert_mem = t->al.alloc(t->al.ctx, INERT_BYTES);
+    if (!t->inert_mem)
+        return false;
+    t->allocations++;
+    adj_var *v = chunk_align(t->inert_mem);
+    memset(v, 0, sizeof *v);
+    adj_node_info *c = adj_cold(v);
+    memset(c, 0, sizeof *c);
+    c->tape = t;
+    c->numel = 1;
+    v->dtype = ADJ_F64;
+    v->flags = ADJ_F_INERT;
+    v->inl_value.d = NAN;
+    v->value = &v->inl_value;
+    t->inert = v;
+    return true;
 }
 
 adj_tape *adj_tape_new_with(const adj_allocator *a)
@@ -34,7 +55,10 @@ adj_tape *adj_tape_new_with(const adj_allocator *a)
     memset(t, 0, sizeof *t);
     t->al = *a;
     t->allocations = 1;
-    init_inert(t);
+    if (!init_inert(t)) {
+        a->free(a->ctx, t, sizeof *t);
+        return NULL;
+    }
     return t;
 }
 
@@ -60,7 +84,8 @@ void adj_tape_free(adj_tape *t)
         return;
     adj_arena_free(t);
     for (size_t i = 0; i < t->nchunks; i++)
-        t->al.free(t->al.ctx, t->chunk_mem[i], ADJ_NODE_CHUNK * (sizeof(adj_var) + sizeof(adj_node_info)) + 64);
+        t->al.free(t->al.ctx, t->chunk_mem[i], ALIGNED_ALLOC(ADJ_CHUNK_BYTES));
+    t->al.free(t->al.ctx, t->inert_mem, INERT_BYTES);
     if (t->chunks)
         t->al.free(t->al.ctx, t->chunks, 2 * t->chunks_cap * sizeof *t->chunks);
     adj_allocator al = t->al;
@@ -152,8 +177,8 @@ static bool next_chunk(adj_tape *t)
             t->chunk_mem = mem;
             t->chunks_cap = cap;
         }
-        /* nodes (64-byte aligned), then their cold parts */
-        size_t bytes = ADJ_NODE_CHUNK * (sizeof(adj_var) + sizeof(adj_node_info)) + 64;
+        /* hot nodes (aligned to their total size), then their cold parts */
+        size_t bytes = ALIGNED_ALLOC(ADJ_CHUNK_BYTES);
         if (t->limit && t->reserved + bytes > t->limit)
             return false;
         void *raw = t->al.alloc(t->al.ctx, bytes);
@@ -161,9 +186,8 @@ static bool next_chunk(adj_tape *t)
             return false;
         t->allocations++;
         t->reserved += bytes;
-        uintptr_t p = ((uintptr_t)raw + 63) & ~(uintptr_t)63;
         t->chunk_mem[t->nchunks] = raw;
-        t->chunks[t->nchunks++] = (adj_var *)p;
+        t->chunks[t->nchunks++] = chunk_align(raw);
     }
     t->cur_node = t->chunks[chunk];
     t->cur_end = t->cur_node + ADJ_NODE_CHUNK;
@@ -181,7 +205,6 @@ static inline adj_var *new_node(adj_tape *t, const char *opname)
     }
     adj_var *v = t->cur_node++;
     adj_node_info *c = t->cur_info++;
-    v->c = c;
     v->grad = NULL;
     v->mark = 0;
     c->tape = t;
@@ -195,11 +218,11 @@ static inline adj_var *new_node(adj_tape *t, const char *opname)
 /* Allocate v->value for v->numel elements (inline for one element). */
 static inline bool alloc_value(adj_tape *t, adj_var *v)
 {
-    if (v->c->numel == 1) {
+    if (adj_cold(v)->numel == 1) {
         v->value = &v->inl_value;
         return true;
     }
-    v->value = adj_arena_alloc(t, v->c->numel * adj_dsize(v->dtype));
+    v->value = adj_arena_alloc(t, adj_cold(v)->numel * adj_dsize(v->dtype));
     return v->value != NULL;
 }
 
@@ -215,7 +238,7 @@ static void describe_inputs(char *buf, size_t size, const char *const *names,
                                   in[i] ? "inert" : "NULL");
             continue;
         }
-        adj_fmt_shape(sh, sizeof sh, in[i]->ndim, in[i]->c->shape);
+        adj_fmt_shape(sh, sizeof sh, in[i]->ndim, adj_cold(in[i])->shape);
         n += (size_t)snprintf(buf + n, size - n, "%s%s %s %s", i ? ", " : "", names[i], sh,
                               adj_dtype_name((adj_dtype)in[i]->dtype));
     }
@@ -250,7 +273,7 @@ static void check_forward(adj_tape *t, adj_var *y)
 {
     size_t bad = 0;
     int found = 0;
-    for (size_t i = 0; i < y->c->numel && !found; i++) {
+    for (size_t i = 0; i < adj_cold(y)->numel && !found; i++) {
         double v = y->dtype == ADJ_F64 ? ((double *)y->value)[i] : ((float *)y->value)[i];
         if (!isfinite(v)) {
             bad = i;
@@ -259,17 +282,17 @@ static void check_forward(adj_tape *t, adj_var *y)
     }
     if (found) {
         char sh[64];
-        adj_fmt_shape(sh, sizeof sh, y->ndim, y->c->shape);
+        adj_fmt_shape(sh, sizeof sh, y->ndim, adj_cold(y)->shape);
         adj_tape_fail(t, ADJ_ENUMERIC,
                       "anomaly: forward of node %u (adj_%s, output %s) produced %g at element %zu" AT_FMT,
-                      y->c->id, adj_op_table[y->op]->name, sh, adj_value_at(y, bad), bad,
-                      AT_ARGS(y->c->file, y->c->line));
+                      adj_cold(y)->id, adj_op_table[y->op]->name, sh, adj_value_at(y, bad), bad,
+                      AT_ARGS(adj_cold(y)->file, adj_cold(y)->line));
     }
 }
 
 static inline bool live(const adj_tape *t, const adj_var *v)
 {
-    return !(v->flags & ADJ_F_INERT) && v->c->gen == t->gen && v->c->id < t->nnodes;
+    return !(v->flags & ADJ_F_INERT) && adj_cold(v)->gen == t->gen && adj_cold(v)->id < t->nnodes;
 }
 
 /*
@@ -283,29 +306,29 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     adj_var *a = in[0], *b = nin > 1 ? in[1] : NULL;
     if (!a || a->ndim != 0 || a->dtype != ADJ_F64)
         return NULL;
-    adj_tape *t = a->c->tape;
+    adj_tape *t = adj_cold(a)->tape;
     if (t->status != ADJ_OK || !live(t, a))
         return NULL;
-    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || b->c->tape != t || !live(t, b)))
+    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_cold(b)->tape != t || !live(t, b)))
         return NULL;
     adj_var *y = new_node(t, d->name);
     if (!y)
-        return &t->inert;
+        return t->inert;
     y->op = (uint8_t)op;
     y->dtype = ADJ_F64;
     y->ndim = 0;
-    y->c->numel = 1;
+    adj_cold(y)->numel = 1;
     y->flags = (uint8_t)((a->flags | (b ? b->flags : 0)) & ADJ_F_GRAD);
     y->in[0] = a;
     y->in[1] = b;
     y->in[2] = NULL;
-    y->c->iarg = 0;
-    y->c->darg = args ? args->d : 0.0;
-    y->c->file = file;
-    y->c->line = line;
+    adj_cold(y)->iarg = 0;
+    adj_cold(y)->darg = args ? args->d : 0.0;
+    adj_cold(y)->file = file;
+    adj_cold(y)->line = line;
     y->value = &y->inl_value;
     y->inl_value.d = d->scalar_fwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
-                                   y->c->darg);
+                                   adj_cold(y)->darg);
     if (t->anomaly)
         check_forward(t, y);
     return y;
@@ -323,11 +346,11 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args
     adj_tape *t = NULL;
     for (int i = 0; i < nin && !t; i++)
         if (in[i])
-            t = in[i]->c->tape;
+            t = adj_cold(in[i])->tape;
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
-        return &t->inert;
+        return t->inert;
 
     int dtype = -1;
     uint8_t need = 0;
@@ -339,62 +362,62 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args
                 continue; /* a linear layer without bias */
             snprintf(why, sizeof why, "input %s is NULL", input_names(op, nin)[i]);
             fail_op(t, ADJ_EINVAL, op, in, nin, why, file, line);
-            return &t->inert;
+            return t->inert;
         }
-        if (v->c->tape != t) {
+        if (adj_cold(v)->tape != t) {
             snprintf(why, sizeof why, "input %s belongs to another tape", input_names(op, nin)[i]);
             fail_op(t, ADJ_ETAPE, op, in, nin, why, file, line);
-            return &t->inert;
+            return t->inert;
         }
-        if ((v->flags & ADJ_F_INERT) || v->c->gen != t->gen || v->c->id >= t->nnodes) {
+        if ((v->flags & ADJ_F_INERT) || adj_cold(v)->gen != t->gen || adj_cold(v)->id >= t->nnodes) {
             snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
                      input_names(op, nin)[i]);
             fail_op(t, ADJ_ETAPE, op, in, nin, why, file, line);
-            return &t->inert;
+            return t->inert;
         }
         if (dtype < 0)
             dtype = v->dtype;
         else if (v->dtype != dtype) {
             fail_op(t, ADJ_EDTYPE, op, in, nin, "inputs must have one dtype (no implicit conversion)",
                     file, line);
-            return &t->inert;
+            return t->inert;
         }
         need |= v->flags & ADJ_F_GRAD;
     }
 
     adj_var *y = new_node(t, d->name);
     if (!y)
-        return &t->inert;
+        return t->inert;
     y->op = (uint8_t)op;
     y->dtype = (uint8_t)dtype;
     y->flags = need;
     y->in[0] = nin > 0 ? in[0] : NULL;
     y->in[1] = nin > 1 ? in[1] : NULL;
     y->in[2] = nin > 2 ? in[2] : NULL;
-    y->c->iarg = args ? args->i : 0;
-    y->c->darg = args ? args->d : 0.0;
-    y->c->file = file;
-    y->c->line = line;
+    adj_cold(y)->iarg = args ? args->i : 0;
+    adj_cold(y)->darg = args ? args->d : 0.0;
+    adj_cold(y)->file = file;
+    adj_cold(y)->line = line;
 
     char why[160] = "";
     adj_status s = d->shape(y, args, why, sizeof why);
-    if (s == ADJ_OK && !adj_shape_numel(y->ndim, y->c->shape, &y->c->numel)) {
+    if (s == ADJ_OK && !adj_shape_numel(y->ndim, adj_cold(y)->shape, &adj_cold(y)->numel)) {
         s = ADJ_EINVAL;
         snprintf(why, sizeof why, "the result has too many elements");
     }
     if (s != ADJ_OK) {
         adj_drop_last_node(t);
         fail_op(t, s, op, in, nin, why, file, line);
-        return &t->inert;
+        return t->inert;
     }
     if (!alloc_value(t, y)) {
         adj_drop_last_node(t);
-        return &t->inert;
+        return t->inert;
     }
     d->forward(y);
     if (t->status != ADJ_OK) { /* a forward that needed scratch memory */
         adj_drop_last_node(t);
-        return &t->inert;
+        return t->inert;
     }
     if (t->anomaly)
         check_forward(t, y);
@@ -409,17 +432,17 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
-        return &t->inert;
+        return t->inert;
     size_t numel;
     if (dtype != ADJ_F32 && dtype != ADJ_F64) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid dtype %d" AT_FMT, (int)dtype,
                       AT_ARGS(file, line));
-        return &t->inert;
+        return t->inert;
     }
     if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape)) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid number of dimensions %d (0..%d, shape %s)" AT_FMT,
                       ndim, ADJ_MAX_DIMS, shape ? "given" : "NULL", AT_ARGS(file, line));
-        return &t->inert;
+        return t->inert;
     }
     if (!adj_shape_numel(ndim, shape, &numel)) {
         char sh[96];
@@ -427,26 +450,26 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
         adj_tape_fail(t, ADJ_EINVAL,
                       "adj_tensor: invalid shape %s: negative size or too many elements" AT_FMT, sh,
                       AT_ARGS(file, line));
-        return &t->inert;
+        return t->inert;
     }
     adj_var *v = new_node(t, "tensor");
     if (!v)
-        return &t->inert;
+        return t->inert;
     v->op = ADJ_OP_LEAF;
     v->dtype = (uint8_t)dtype;
     v->ndim = (uint8_t)ndim;
     v->flags = requires_grad ? ADJ_F_GRAD : 0;
     v->in[0] = v->in[1] = v->in[2] = NULL;
-    v->c->iarg = 0; /* no op argument; printing reads it */
-    v->c->darg = 0.0;
-    v->c->file = file;
-    v->c->line = line;
-    v->c->numel = numel;
+    adj_cold(v)->iarg = 0; /* no op argument; printing reads it */
+    adj_cold(v)->darg = 0.0;
+    adj_cold(v)->file = file;
+    adj_cold(v)->line = line;
+    adj_cold(v)->numel = numel;
     for (int i = 0; i < ndim; i++)
-        v->c->shape[i] = shape[i];
+        adj_cold(v)->shape[i] = shape[i];
     if (!alloc_value(t, v)) {
         adj_drop_last_node(t);
-        return &t->inert;
+        return t->inert;
     }
     size_t bytes = numel * adj_dsize(dtype);
     if (data)
@@ -475,12 +498,12 @@ adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *sh
                       "adj_constant_view: invalid shape %s (%d dimensions): 0..%d dimensions, "
                       "sizes >= 0, not too many elements" AT_FMT,
                       sh, ndim, ADJ_MAX_DIMS, AT_ARGS(file, line));
-        return &t->inert;
+        return t->inert;
     }
     v->ndim = (uint8_t)ndim;
     for (int i = 0; i < ndim; i++)
-        v->c->shape[i] = shape[i];
-    v->c->numel = numel;
+        adj_cold(v)->shape[i] = shape[i];
+    adj_cold(v)->numel = numel;
     v->value = data;
     if (t->anomaly)
         check_forward(t, v);
@@ -494,11 +517,11 @@ adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int6
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
-        return &t->inert;
+        return t->inert;
     if (!data && ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape) &&
         adj_shape_numel(ndim, shape, &numel) && numel > 0) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_constant_view: data is NULL" AT_FMT, AT_ARGS(file, line));
-        return &t->inert;
+        return t->inert;
     }
     /* the view never writes through data: constants receive no adjoint */
     return adj_leaf_view(t, dtype, ndim, shape, (void *)(uintptr_t)data, 0, file, line);
@@ -550,15 +573,15 @@ adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape, const f
 
 /* ------------------------------------------------------------ accessors */
 
-size_t adj_numel(const adj_var *v) { return v ? v->c->numel : 0; }
+size_t adj_numel(const adj_var *v) { return v ? adj_cold(v)->numel : 0; }
 int adj_ndim(const adj_var *v) { return v ? v->ndim : -1; }
 int64_t adj_dim(const adj_var *v, int axis)
 {
-    return v && axis >= 0 && axis < v->ndim ? v->c->shape[axis] : -1;
+    return v && axis >= 0 && axis < v->ndim ? adj_cold(v)->shape[axis] : -1;
 }
 adj_dtype adj_var_dtype(const adj_var *v) { return v ? (adj_dtype)v->dtype : ADJ_F64; }
-adj_tape *adj_var_tape(const adj_var *v) { return v ? v->c->tape : NULL; }
-size_t adj_var_id(const adj_var *v) { return v ? v->c->id : 0; }
+adj_tape *adj_var_tape(const adj_var *v) { return v ? adj_cold(v)->tape : NULL; }
+size_t adj_var_id(const adj_var *v) { return v ? adj_cold(v)->id : 0; }
 int adj_requires_grad(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
 adj_op adj_var_op(const adj_var *v) { return v ? (adj_op)v->op : ADJ_OP_LEAF; }
 const void *adj_data(const adj_var *v) { return v ? v->value : NULL; }
@@ -571,26 +594,26 @@ static double elem(const void *p, int dtype, size_t i)
 
 double adj_value_at(const adj_var *v, size_t i)
 {
-    if (!v || i >= v->c->numel)
+    if (!v || i >= adj_cold(v)->numel)
         return NAN;
     return elem(v->value, v->dtype, i);
 }
 
 double adj_grad_at(const adj_var *v, size_t i)
 {
-    if (!v || i >= v->c->numel)
+    if (!v || i >= adj_cold(v)->numel)
         return NAN;
     return v->grad ? elem(v->grad, v->dtype, i) : 0.0;
 }
 
-double adj_item(const adj_var *v) { return v && v->c->numel == 1 ? adj_value_at(v, 0) : NAN; }
-double adj_grad_item(const adj_var *v) { return v && v->c->numel == 1 ? adj_grad_at(v, 0) : NAN; }
+double adj_item(const adj_var *v) { return v && adj_cold(v)->numel == 1 ? adj_value_at(v, 0) : NAN; }
+double adj_grad_item(const adj_var *v) { return v && adj_cold(v)->numel == 1 ? adj_grad_at(v, 0) : NAN; }
 
 adj_status adj_copy_value(const adj_var *v, double *out)
 {
     if (!v || !out)
         return ADJ_EINVAL;
-    for (size_t i = 0; i < v->c->numel; i++)
+    for (size_t i = 0; i < adj_cold(v)->numel; i++)
         out[i] = elem(v->value, v->dtype, i);
     return ADJ_OK;
 }
@@ -599,7 +622,7 @@ adj_status adj_copy_grad(const adj_var *v, double *out)
 {
     if (!v || !out)
         return ADJ_EINVAL;
-    for (size_t i = 0; i < v->c->numel; i++)
+    for (size_t i = 0; i < adj_cold(v)->numel; i++)
         out[i] = v->grad ? elem(v->grad, v->dtype, i) : 0.0;
     return ADJ_OK;
 }
@@ -611,5 +634,5 @@ void adj_shape_string(const adj_var *v, char *buf, size_t size)
             snprintf(buf, size, "(null)");
         return;
     }
-    adj_fmt_shape(buf, size, v->ndim, v->c->shape);
+    adj_fmt_shape(buf, size, v->ndim, adj_cold(v)->shape);
 }

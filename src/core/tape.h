@@ -20,7 +20,7 @@ enum {
 /*
  * What recording, errors and printing need of a node: its cold part,
  * stored apart from the node so that the backward sweep streams only the
- * hot part (72 bytes a node instead of 168) through memory.
+ * hot part (64 bytes a node instead of 160) through memory.
  */
 typedef struct adj_node_info {
     adj_tape *tape;
@@ -37,8 +37,9 @@ typedef struct adj_node_info {
 } adj_node_info;
 
 /*
- * One recorded node: everything the sweep reads.  Values and adjoints of
- * one-element nodes live inline.  The rest is in *c.
+ * One recorded node: everything the sweep reads, in one 64-byte line.
+ * Values and adjoints of one-element nodes live inline.  The cold part is
+ * found from the node's address (adj_cold).
  */
 struct adj_var {
     void *value;            /* numel elements of dtype, row-major */
@@ -47,10 +48,9 @@ struct adj_var {
     union { double d; float f; } inl_value, inl_grad;
     uint8_t op, dtype, ndim, flags;
     uint32_t mark;          /* sweep number that last reached this node */
-    adj_node_info *c;       /* the cold part */
 };
 
-_Static_assert(sizeof(struct adj_var) == 72, "adj_var grew: the scalar sweep pays for every byte");
+_Static_assert(sizeof(struct adj_var) == 64, "adj_var grew: the scalar sweep pays for every byte");
 
 /* A block of the arena. */
 typedef struct adj_block {
@@ -58,7 +58,12 @@ typedef struct adj_block {
     size_t size, used;
 } adj_block;
 
+/* A chunk holds ADJ_NODE_CHUNK hot nodes (ADJ_CHUNK_HOT bytes, aligned to
+ * that size) followed by their cold parts, so a node's cold part is found
+ * from its address alone. */
 #define ADJ_NODE_CHUNK 1024u
+#define ADJ_CHUNK_HOT ((size_t)ADJ_NODE_CHUNK * 64u)
+#define ADJ_CHUNK_BYTES (ADJ_CHUNK_HOT + (size_t)ADJ_NODE_CHUNK * sizeof(adj_node_info))
 #define ADJ_MSG_SIZE 384
 
 struct adj_tape {
@@ -82,8 +87,8 @@ struct adj_tape {
     int anomaly;
     uint32_t gen;
     uint32_t sweeps;        /* backward sweeps since the last reset */
-    adj_var inert;
-    adj_node_info inert_info;
+    adj_var *inert;         /* slot 0 of a chunk of its own */
+    void *inert_mem;
 };
 
 /* Arguments of an op that are not vars. */
@@ -132,7 +137,16 @@ static inline size_t adj_dsize(int dtype) { return dtype == ADJ_F64 ? 8u : 4u; }
 /* Node id -> its cold part (stored after the chunk's nodes). */
 static inline adj_node_info *adj_info_at(const adj_tape *t, size_t id)
 {
-    return (adj_node_info *)(t->chunks[id / ADJ_NODE_CHUNK] + ADJ_NODE_CHUNK) + id % ADJ_NODE_CHUNK;
+    return (adj_node_info *)((char *)t->chunks[id / ADJ_NODE_CHUNK] + ADJ_CHUNK_HOT) +
+           id % ADJ_NODE_CHUNK;
+}
+
+/* A node's cold part: its chunk starts at the node's address rounded down
+ * to ADJ_CHUNK_HOT, and the cold parts follow the hot ones in order. */
+static inline adj_node_info *adj_cold(const adj_var *v)
+{
+    uintptr_t p = (uintptr_t)v, base = p & ~(uintptr_t)(ADJ_CHUNK_HOT - 1);
+    return (adj_node_info *)(base + ADJ_CHUNK_HOT) + (p - base) / sizeof(adj_var);
 }
 
 /* Node id -> node. */

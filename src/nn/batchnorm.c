@@ -87,17 +87,17 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
 {
     if (!x)
         return NULL;
-    adj_tape *t = x->c->tape;
+    adj_tape *t = adj_cold(x)->tape;
     if (t->status != ADJ_OK)
-        return &t->inert;
-    if (!bn || !p || x->ndim != 2 || x->c->shape[1] != bn->features) {
+        return t->inert;
+    if (!bn || !p || x->ndim != 2 || adj_cold(x)->shape[1] != bn->features) {
         char sh[64];
-        adj_fmt_shape(sh, sizeof sh, x->ndim, x->c->shape);
+        adj_fmt_shape(sh, sizeof sh, x->ndim, adj_cold(x)->shape);
         adj_tape_fail(t, bn && p ? ADJ_ESHAPE : ADJ_EINVAL,
                       "adj_batchnorm_forward: %s: input %s, layer has %lld features",
                       bn && p ? "shape mismatch" : "NULL layer or store", sh,
                       (long long)(bn ? bn->features : 0));
-        return &t->inert;
+        return t->inert;
     }
     adj_dtype d = (adj_dtype)x->dtype;
     int64_t f = bn->features;
@@ -114,8 +114,8 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
         adj_var *var = adj_mean_axis(adj_square(xc), 0);
         s = adj_mul(adj_pow(adj_add(var, eps), -0.5), gamma);
         if (t->status != ADJ_OK)
-            return &t->inert;
-        double rows = (double)x->c->shape[0];
+            return t->inert;
+        double rows = (double)adj_cold(x)->shape[0];
         double unbias = rows > 1 ? rows / (rows - 1) : 1.0;
         double mom = bn->momentum;
         for (int64_t j = 0; j < f; j++) {
@@ -129,7 +129,7 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
         adj_var *mu = adj_nn_const(t, d, 1, &f);
         adj_var *inv = adj_nn_const(t, d, 1, &f);
         if (t->status != ADJ_OK)
-            return &t->inert;
+            return t->inert;
         for (int64_t j = 0; j < f; j++) {
             size_t k = (size_t)j;
             adj_nn_put(mu, k, bn->running_mean[k]);

@@ -78,9 +78,9 @@ adj_var *adj_activate(adj_var *x, adj_activation a)
     case ADJ_ACT_SOFTPLUS: return adj_softplus(x);
     default: break;
     }
-    if (x && x->c->tape) {
-        adj_tape_fail(x->c->tape, ADJ_EINVAL, "adj_activate: unknown activation %d", (int)a);
-        return &x->c->tape->inert;
+    if (x && adj_cold(x)->tape) {
+        adj_tape_fail(adj_cold(x)->tape, ADJ_EINVAL, "adj_activate: unknown activation %d", (int)a);
+        return adj_cold(x)->tape->inert;
     }
     return NULL;
 }
@@ -171,7 +171,7 @@ adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
         return NULL;
     if (!layer) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_dense_forward: NULL layer");
-        return &t->inert;
+        return t->inert;
     }
     adj_var *w = adj_param(t, p, layer->weight);
     adj_var *b = layer->bias >= 0 ? adj_param(t, p, layer->bias) : NULL;
@@ -184,12 +184,12 @@ adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
  * when a 32-bit draw is below keep * 2^32 (two draws per 64 random bits). */
 static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_rng *rng)
 {
-    adj_tape *t = x->c->tape;
-    adj_var *m = adj_nn_const(t, (adj_dtype)x->dtype, x->ndim, x->c->shape);
+    adj_tape *t = adj_cold(x)->tape;
+    adj_var *m = adj_nn_const(t, (adj_dtype)x->dtype, x->ndim, adj_cold(x)->shape);
     if (m->flags & ADJ_F_INERT)
         return m;
     double scale = 1.0 / keep;
-    size_t n = x->c->numel;
+    size_t n = adj_cold(x)->numel;
     if (mask) {
         for (size_t i = 0; i < n; i++)
             adj_nn_put(m, i, mask[i] ? scale : 0.0);
@@ -220,18 +220,18 @@ adj_var *adj_dropout(adj_var *x, double p_drop, int training, adj_rng *rng)
 {
     if (!x)
         return NULL;
-    adj_tape *t = x->c->tape;
+    adj_tape *t = adj_cold(x)->tape;
     if (t->status != ADJ_OK)
-        return &t->inert;
+        return t->inert;
     if (!(p_drop >= 0.0 && p_drop < 1.0)) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_dropout: drop probability %g is not in [0, 1)", p_drop);
-        return &t->inert;
+        return t->inert;
     }
     if (!training || p_drop == 0.0)
         return x;
     if (!rng) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_dropout: training needs an rng for the mask");
-        return &t->inert;
+        return t->inert;
     }
     return dropout_build(x, 1.0 - p_drop, NULL, rng);
 }
@@ -240,13 +240,13 @@ adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double keep_prob
 {
     if (!x)
         return NULL;
-    adj_tape *t = x->c->tape;
+    adj_tape *t = adj_cold(x)->tape;
     if (t->status != ADJ_OK)
-        return &t->inert;
+        return t->inert;
     if (!keep_mask || !(keep_prob > 0.0 && keep_prob <= 1.0)) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_dropout_mask: %s",
                       keep_mask ? "keep probability must be in (0, 1]" : "NULL mask");
-        return &t->inert;
+        return t->inert;
     }
     return dropout_build(x, keep_prob, keep_mask, NULL);
 }

@@ -8,10 +8,10 @@
 adj_status adj_argmax_rows(const adj_var *logits, int32_t *out)
 {
     if (!logits || !out || logits->ndim < 1 || logits->ndim > 2 ||
-        logits->c->shape[logits->ndim - 1] < 1)
+        adj_cold(logits)->shape[logits->ndim - 1] < 1)
         return ADJ_EINVAL; /* a row without classes has no argmax */
-    size_t rows = logits->ndim == 2 ? (size_t)logits->c->shape[0] : 1;
-    size_t cols = (size_t)logits->c->shape[logits->ndim - 1];
+    size_t rows = logits->ndim == 2 ? (size_t)adj_cold(logits)->shape[0] : 1;
+    size_t cols = (size_t)adj_cold(logits)->shape[logits->ndim - 1];
     for (size_t r = 0; r < rows; r++) {
         size_t best = 0;
         if (logits->dtype == ADJ_F64) {

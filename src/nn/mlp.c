@@ -184,10 +184,10 @@ adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x)
 {
     if (!x)
         return NULL;
-    adj_tape *t = x->c->tape;
+    adj_tape *t = adj_cold(x)->tape;
     if (!m) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_mlp_forward: NULL model");
-        return &t->inert;
+        return t->inert;
     }
     int layers = m->cfg.n_sizes - 1;
     adj_var *a = x;

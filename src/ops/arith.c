@@ -18,7 +18,7 @@ static bool same_shape(const adj_var *a, const adj_var *b)
     if (a->ndim != b->ndim)
         return false;
     for (int i = 0; i < a->ndim; i++)
-        if (a->c->shape[i] != b->c->shape[i])
+        if (adj_cold(a)->shape[i] != adj_cold(b)->shape[i])
             return false;
     return true;
 }
@@ -27,13 +27,13 @@ static bool same_shape(const adj_var *a, const adj_var *b)
 static bool is_row_of(const adj_var *b, const adj_var *a)
 {
     int lead = 0;
-    while (lead < b->ndim && b->c->shape[lead] == 1)
+    while (lead < b->ndim && adj_cold(b)->shape[lead] == 1)
         lead++;
     int nb = b->ndim - lead;
     if (nb == 0 || nb > a->ndim)
         return false;
     for (int i = 0; i < nb; i++)
-        if (b->c->shape[lead + i] != a->c->shape[a->ndim - nb + i])
+        if (adj_cold(b)->shape[lead + i] != adj_cold(a)->shape[a->ndim - nb + i])
             return false;
     return true;
 }
@@ -41,7 +41,7 @@ static bool is_row_of(const adj_var *b, const adj_var *a)
 static void copy_shape(adj_var *y, const adj_var *x)
 {
     y->ndim = x->ndim;
-    memcpy(y->c->shape, x->c->shape, sizeof y->c->shape);
+    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
 }
 
 static adj_status shape_binary(adj_var *y, const adj_args *args, char *why, size_t n)
@@ -49,16 +49,16 @@ static adj_status shape_binary(adj_var *y, const adj_args *args, char *why, size
     (void)args;
     const adj_var *a = y->in[0], *b = y->in[1];
     if (same_shape(a, b)) {
-        y->c->iarg = BC_SAME;
+        adj_cold(y)->iarg = BC_SAME;
         copy_shape(y, a);
-    } else if (b->c->numel == 1) {
-        y->c->iarg = BC_B_ONE;
+    } else if (adj_cold(b)->numel == 1) {
+        adj_cold(y)->iarg = BC_B_ONE;
         copy_shape(y, a);
-    } else if (a->c->numel == 1) {
-        y->c->iarg = BC_A_ONE;
+    } else if (adj_cold(a)->numel == 1) {
+        adj_cold(y)->iarg = BC_A_ONE;
         copy_shape(y, b);
     } else if (is_row_of(b, a)) {
-        y->c->iarg = BC_B_ROW;
+        adj_cold(y)->iarg = BC_B_ROW;
         copy_shape(y, a);
     } else {
         snprintf(why, n, "shapes do not broadcast (same shape, b a row of a, or one element)");
@@ -74,11 +74,11 @@ typedef struct walk {
 
 static walk walk_of(const adj_var *y)
 {
-    walk w = {1, y->c->numel, 0, 1, 0, 1};
-    switch (y->c->iarg) {
+    walk w = {1, adj_cold(y)->numel, 0, 1, 0, 1};
+    switch (adj_cold(y)->iarg) {
     case BC_B_ROW:
-        w.cols = y->in[1]->c->numel;
-        w.rows = y->c->numel / w.cols;
+        w.cols = adj_cold(y->in[1])->numel;
+        w.rows = adj_cold(y)->numel / w.cols;
         w.ar = w.cols;
         w.br = 0;
         break;

@@ -21,14 +21,14 @@ static size_t round_up(size_t n) { return (n + SLOT_ALIGN - 1) & ~(size_t)(SLOT_
 
 static bool valid_var(const adj_tape *t, const adj_var *v)
 {
-    return v && v->c->tape == t && !(v->flags & ADJ_F_INERT) && v->c->gen == t->gen && v->c->id < t->nnodes;
+    return v && adj_cold(v)->tape == t && !(v->flags & ADJ_F_INERT) && adj_cold(v)->gen == t->gen && adj_cold(v)->id < t->nnodes;
 }
 
 adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *v, double *out)
 {
     if (!y)
         return ADJ_EINVAL;
-    adj_tape *t = y->c->tape;
+    adj_tape *t = adj_cold(y)->tape;
     if (t->status != ADJ_OK)
         return t->status;
     if (!valid_var(t, y)) {
@@ -50,12 +50,12 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
     }
 
     /* one slot per node 0..y->id, then a flag per node: 1 = nonzero tangent */
-    const size_t count = (size_t)y->c->id + 1;
+    const size_t count = (size_t)adj_cold(y)->id + 1;
     size_t bytes = 0;
     for (size_t id = 0; id < count; id++) {
         const adj_var *u = adj_node_at(t, id);
-        size_t b = round_up(u->c->numel * adj_dsize(u->dtype));
-        if (b < u->c->numel || bytes > SIZE_MAX - b - 2 * count) {
+        size_t b = round_up(adj_cold(u)->numel * adj_dsize(u->dtype));
+        if (b < adj_cold(u)->numel || bytes > SIZE_MAX - b - 2 * count) {
             adj_tape_fail(t, ADJ_ENOMEM, "adj_jvp: the tangents of %zu nodes do not fit in memory",
                           count);
             return t->status;
@@ -76,22 +76,22 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
     for (size_t id = 0, o = 0; id < count; id++) {
         const adj_var *u = adj_node_at(t, id);
         off[id] = o;
-        o += round_up(u->c->numel * adj_dsize(u->dtype));
+        o += round_up(adj_cold(u)->numel * adj_dsize(u->dtype));
     }
 
     /* seeds: 2 marks a node whose tangent is given, not computed */
     for (int i = 0; i < n; i++) {
         const adj_var *s = wrt[i];
-        if (s->c->id >= count)
+        if (adj_cold(s)->id >= count)
             continue; /* recorded after y: cannot move y */
-        void *slot = block + off[s->c->id];
-        for (size_t j = 0; j < s->c->numel; j++) {
+        void *slot = block + off[adj_cold(s)->id];
+        for (size_t j = 0; j < adj_cold(s)->numel; j++) {
             if (s->dtype == ADJ_F64)
                 ((double *)slot)[j] = v[i][j];
             else
                 ((float *)slot)[j] = (float)v[i][j];
         }
-        live[s->c->id] = 2;
+        live[adj_cold(s)->id] = 2;
     }
 
     for (size_t id = 0; id < count; id++) {
@@ -105,8 +105,8 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
             const adj_var *in = u->in[k];
             if (!in)
                 continue;
-            tx[k] = block + off[in->c->id];
-            any = any || live[in->c->id];
+            tx[k] = block + off[adj_cold(in)->id];
+            any = any || live[adj_cold(in)->id];
         }
         if (!any || !d->jvp)
             continue;
@@ -114,8 +114,8 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
         live[id] = 1;
     }
 
-    const void *ty = block + off[y->c->id];
-    for (size_t j = 0; j < y->c->numel; j++)
+    const void *ty = block + off[adj_cold(y)->id];
+    for (size_t j = 0; j < adj_cold(y)->numel; j++)
         out[j] = y->dtype == ADJ_F64 ? ((const double *)ty)[j] : (double)((const float *)ty)[j];
     t->al.free(t->al.ctx, block, total);
     return ADJ_OK;
@@ -126,9 +126,9 @@ double adj_jvp_item(adj_var *y, adj_var *x, double dx)
     double out;
     if (!y || !x)
         return NAN;
-    if (y->c->numel != 1 || x->c->numel != 1) {
-        adj_tape_fail(y->c->tape, ADJ_ESHAPE, "adj_jvp_item: y and x must hold one element (they hold %zu and %zu)",
-                      y->c->numel, x->c->numel);
+    if (adj_cold(y)->numel != 1 || adj_cold(x)->numel != 1) {
+        adj_tape_fail(adj_cold(y)->tape, ADJ_ESHAPE, "adj_jvp_item: y and x must hold one element (they hold %zu and %zu)",
+                      adj_cold(y)->numel, adj_cold(x)->numel);
         return NAN;
     }
     const double *v = &dx;

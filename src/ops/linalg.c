@@ -90,18 +90,18 @@ static adj_status matmul_shape(adj_var *y, const adj_args *args, char *why, size
         snprintf(why, n, "both operands must be 2-D matrices");
         return ADJ_ESHAPE;
     }
-    int64_t m = (y->c->iarg & TA) ? a->c->shape[1] : a->c->shape[0];
-    int64_t ka = (y->c->iarg & TA) ? a->c->shape[0] : a->c->shape[1];
-    int64_t kb = (y->c->iarg & TB) ? b->c->shape[1] : b->c->shape[0];
-    int64_t nn = (y->c->iarg & TB) ? b->c->shape[0] : b->c->shape[1];
+    int64_t m = (adj_cold(y)->iarg & TA) ? adj_cold(a)->shape[1] : adj_cold(a)->shape[0];
+    int64_t ka = (adj_cold(y)->iarg & TA) ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1];
+    int64_t kb = (adj_cold(y)->iarg & TB) ? adj_cold(b)->shape[1] : adj_cold(b)->shape[0];
+    int64_t nn = (adj_cold(y)->iarg & TB) ? adj_cold(b)->shape[0] : adj_cold(b)->shape[1];
     if (ka != kb) {
         snprintf(why, n, "inner dimensions differ (%lld vs %lld%s)", (long long)ka, (long long)kb,
-                 y->c->iarg ? ", after the transpose flags" : "");
+                 adj_cold(y)->iarg ? ", after the transpose flags" : "");
         return ADJ_ESHAPE;
     }
     y->ndim = 2;
-    y->c->shape[0] = m;
-    y->c->shape[1] = nn;
+    adj_cold(y)->shape[0] = m;
+    adj_cold(y)->shape[1] = nn;
     return ADJ_OK;
 }
 
@@ -109,30 +109,30 @@ static adj_status matmul_shape(adj_var *y, const adj_args *args, char *why, size
 static void matmul_forward(adj_var *y)
 {
     const adj_var *a = y->in[0], *b = y->in[1];
-    const bool ta = y->c->iarg & TA, tb = y->c->iarg & TB;
-    size_t m = (size_t)y->c->shape[0], n = (size_t)y->c->shape[1];
-    size_t k = (size_t)(ta ? a->c->shape[0] : a->c->shape[1]);
-    gemm(y->dtype, ta, tb, m, n, k, a->value, (size_t)a->c->shape[1], 1, b->value,
-         (size_t)b->c->shape[1], 1, 0.0, y->value, n, 1);
+    const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
+    size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
+    size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
+    gemm(y->dtype, ta, tb, m, n, k, a->value, (size_t)adj_cold(a)->shape[1], 1, b->value,
+         (size_t)adj_cold(b)->shape[1], 1, 0.0, y->value, n, 1);
 }
 
 /* d op(A) += dC op(B)^T ;  d op(B) += op(A)^T dC */
 static void matmul_backward(adj_var *y)
 {
     adj_var *a = y->in[0], *b = y->in[1];
-    const bool ta = y->c->iarg & TA, tb = y->c->iarg & TB;
-    size_t m = (size_t)y->c->shape[0], n = (size_t)y->c->shape[1];
-    size_t k = (size_t)(ta ? a->c->shape[0] : a->c->shape[1]);
+    const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
+    size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
+    size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
     if (a->flags & ADJ_F_GRAD) {
         void *ga = adj_grad_buf(a);
         if (ga) /* stored A is (m,k), or (k,m) when transposed */
-            gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, b->value, (size_t)b->c->shape[1], 1,
+            gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, b->value, (size_t)adj_cold(b)->shape[1], 1,
                  1.0, ga, ta ? 1 : k, ta ? m : 1);
     }
     if (b->flags & ADJ_F_GRAD) {
         void *gb = adj_grad_buf(b);
         if (gb) /* stored B is (k,n), or (n,k) when transposed */
-            gemm(y->dtype, !ta, false, k, n, m, a->value, (size_t)a->c->shape[1], 1, y->grad, n, 1,
+            gemm(y->dtype, !ta, false, k, n, m, a->value, (size_t)adj_cold(a)->shape[1], 1, y->grad, n, 1,
                  1.0, gb, tb ? 1 : n, tb ? k : 1);
     }
 }
@@ -141,10 +141,10 @@ static void matmul_backward(adj_var *y)
 static void matmul_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     const adj_var *a = y->in[0], *b = y->in[1];
-    const bool ta = y->c->iarg & TA, tb = y->c->iarg & TB;
-    size_t m = (size_t)y->c->shape[0], n = (size_t)y->c->shape[1];
-    size_t k = (size_t)(ta ? a->c->shape[0] : a->c->shape[1]);
-    size_t lda = (size_t)a->c->shape[1], ldb = (size_t)b->c->shape[1];
+    const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
+    size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
+    size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
+    size_t lda = (size_t)adj_cold(a)->shape[1], ldb = (size_t)adj_cold(b)->shape[1];
     gemm(y->dtype, ta, tb, m, n, k, tx[0], lda, 1, b->value, ldb, 1, 0.0, ty, n, 1);
     gemm(y->dtype, ta, tb, m, n, k, a->value, lda, 1, tx[1], ldb, 1, 1.0, ty, n, 1);
 }
@@ -182,29 +182,29 @@ static adj_status linear_shape(adj_var *y, const adj_args *args, char *why, size
         snprintf(why, n, "the input must be (batch, in) or (in)");
         return ADJ_ESHAPE;
     }
-    if (x->c->shape[x->ndim - 1] != w->c->shape[1]) {
+    if (adj_cold(x)->shape[x->ndim - 1] != adj_cold(w)->shape[1]) {
         snprintf(why, n, "input features %lld differ from the weight's %lld",
-                 (long long)x->c->shape[x->ndim - 1], (long long)w->c->shape[1]);
+                 (long long)adj_cold(x)->shape[x->ndim - 1], (long long)adj_cold(w)->shape[1]);
         return ADJ_ESHAPE;
     }
-    if (b && (int64_t)b->c->numel != w->c->shape[0]) {
-        snprintf(why, n, "the bias has %zu elements, the layer %lld outputs", b->c->numel,
-                 (long long)w->c->shape[0]);
+    if (b && (int64_t)adj_cold(b)->numel != adj_cold(w)->shape[0]) {
+        snprintf(why, n, "the bias has %zu elements, the layer %lld outputs", adj_cold(b)->numel,
+                 (long long)adj_cold(w)->shape[0]);
         return ADJ_ESHAPE;
     }
     y->ndim = x->ndim;
-    y->c->shape[0] = x->c->shape[0];
-    y->c->shape[x->ndim - 1] = w->c->shape[0];
+    adj_cold(y)->shape[0] = adj_cold(x)->shape[0];
+    adj_cold(y)->shape[x->ndim - 1] = adj_cold(w)->shape[0];
     return ADJ_OK;
 }
 
-static size_t rows_of(const adj_var *x) { return x->ndim == 2 ? (size_t)x->c->shape[0] : 1; }
+static size_t rows_of(const adj_var *x) { return x->ndim == 2 ? (size_t)adj_cold(x)->shape[0] : 1; }
 
 /* Z (m,out) = X (m,in) W^T + 1 b^T: rows start as b, gemm adds with beta = 1 */
 static void linear_forward(adj_var *y)
 {
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
-    size_t m = rows_of(x), out = (size_t)w->c->shape[0], in = (size_t)w->c->shape[1];
+    size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     size_t es = adj_dsize(y->dtype);
     for (size_t r = 0; r < m; r++) {
         if (b)
@@ -219,7 +219,7 @@ static void linear_forward(adj_var *y)
 static void linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
-    size_t m = rows_of(x), out = (size_t)w->c->shape[0], in = (size_t)w->c->shape[1];
+    size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     if (x->flags & ADJ_F_GRAD) {
         void *gx = adj_grad_buf(x);
         if (gx)
@@ -254,7 +254,7 @@ static void linear_backward(adj_var *y)
 static void linear_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
-    size_t m = rows_of(x), out = (size_t)w->c->shape[0], in = (size_t)w->c->shape[1];
+    size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     size_t es = adj_dsize(y->dtype);
     for (size_t r = 0; r < m; r++) {
         if (b)
@@ -291,8 +291,8 @@ static adj_status transpose_shape(adj_var *y, const adj_args *args, char *why, s
         return ADJ_ESHAPE;
     }
     y->ndim = 2;
-    y->c->shape[0] = x->c->shape[1];
-    y->c->shape[1] = x->c->shape[0];
+    adj_cold(y)->shape[0] = adj_cold(x)->shape[1];
+    adj_cold(y)->shape[1] = adj_cold(x)->shape[0];
     return ADJ_OK;
 }
 
@@ -308,7 +308,7 @@ static adj_status transpose_shape(adj_var *y, const adj_args *args, char *why, s
 /* y[j][i] = x[i][j] */
 static void transpose_forward(adj_var *y)
 {
-    size_t r = (size_t)y->in[0]->c->shape[0], c = (size_t)y->in[0]->c->shape[1];
+    size_t r = (size_t)adj_cold(y->in[0])->shape[0], c = (size_t)adj_cold(y->in[0])->shape[1];
     if (y->dtype == ADJ_F64)
         TRANSPOSE_COPY(double, y->value, y->in[0]->value, r, c, =);
     else
@@ -322,7 +322,7 @@ static void transpose_backward(adj_var *y)
     void *gx = adj_grad_buf(x);
     if (!gx)
         return;
-    size_t r = (size_t)y->c->shape[0], c = (size_t)y->c->shape[1];
+    size_t r = (size_t)adj_cold(y)->shape[0], c = (size_t)adj_cold(y)->shape[1];
     if (y->dtype == ADJ_F64)
         TRANSPOSE_COPY(double, gx, y->grad, r, c, +=);
     else
@@ -332,7 +332,7 @@ static void transpose_backward(adj_var *y)
 /* tangent: dY = dX^T */
 static void transpose_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    size_t r = (size_t)y->in[0]->c->shape[0], c = (size_t)y->in[0]->c->shape[1];
+    size_t r = (size_t)adj_cold(y->in[0])->shape[0], c = (size_t)adj_cold(y->in[0])->shape[1];
     if (y->dtype == ADJ_F64)
         TRANSPOSE_COPY(double, ty, tx[0], r, c, =);
     else
@@ -375,19 +375,19 @@ static adj_status reshape_shape(adj_var *y, const adj_args *args, char *why, siz
         known *= (size_t)d;
     }
     y->ndim = (uint8_t)args->ndim;
-    memcpy(y->c->shape, args->shape, (size_t)args->ndim * sizeof(int64_t));
+    memcpy(adj_cold(y)->shape, args->shape, (size_t)args->ndim * sizeof(int64_t));
     if (infer >= 0) {
-        if (known == 0 || x->c->numel % known) {
-            snprintf(why, n, "cannot infer the -1 dimension from %zu elements", x->c->numel);
+        if (known == 0 || adj_cold(x)->numel % known) {
+            snprintf(why, n, "cannot infer the -1 dimension from %zu elements", adj_cold(x)->numel);
             return ADJ_ESHAPE;
         }
-        y->c->shape[infer] = (int64_t)(x->c->numel / known);
-        known = x->c->numel;
+        adj_cold(y)->shape[infer] = (int64_t)(adj_cold(x)->numel / known);
+        known = adj_cold(x)->numel;
     }
-    if (known != x->c->numel) {
+    if (known != adj_cold(x)->numel) {
         char sh[96];
         adj_fmt_shape(sh, sizeof sh, args->ndim, args->shape);
-        snprintf(why, n, "new shape %s holds %zu elements, the input %zu", sh, known, x->c->numel);
+        snprintf(why, n, "new shape %s holds %zu elements, the input %zu", sh, known, adj_cold(x)->numel);
         return ADJ_ESHAPE;
     }
     return ADJ_OK;
@@ -396,7 +396,7 @@ static adj_status reshape_shape(adj_var *y, const adj_args *args, char *why, siz
 /* y = x viewed with another shape (a copy: values stay per-node) */
 static void reshape_forward(adj_var *y)
 {
-    memcpy(y->value, y->in[0]->value, y->c->numel * adj_dsize(y->dtype));
+    memcpy(y->value, y->in[0]->value, adj_cold(y)->numel * adj_dsize(y->dtype));
 }
 
 /* dx += dy, element by element */
@@ -409,12 +409,12 @@ static void reshape_backward(adj_var *y)
     if (y->dtype == ADJ_F64) {
         double *d = gx;
         const double *s = y->grad;
-        for (size_t i = 0; i < y->c->numel; i++)
+        for (size_t i = 0; i < adj_cold(y)->numel; i++)
             d[i] += s[i];
     } else {
         float *d = gx;
         const float *s = y->grad;
-        for (size_t i = 0; i < y->c->numel; i++)
+        for (size_t i = 0; i < adj_cold(y)->numel; i++)
             d[i] += s[i];
     }
 }
@@ -422,7 +422,7 @@ static void reshape_backward(adj_var *y)
 /* tangent: dy = reshape(dx) */
 static void reshape_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    memcpy(ty, tx[0], y->c->numel * adj_dsize(y->dtype));
+    memcpy(ty, tx[0], adj_cold(y)->numel * adj_dsize(y->dtype));
 }
 
 const adj_op_desc adj_desc_reshape = {

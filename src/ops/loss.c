@@ -18,12 +18,12 @@ static adj_status pair_shape(adj_var *y, const adj_args *args, char *why, size_t
     const adj_var *a = y->in[0], *b = y->in[1];
     bool same = a->ndim == b->ndim;
     for (int i = 0; same && i < a->ndim; i++)
-        same = a->c->shape[i] == b->c->shape[i];
+        same = adj_cold(a)->shape[i] == adj_cold(b)->shape[i];
     if (!same) {
         snprintf(why, n, "prediction and target must have the same shape");
         return ADJ_ESHAPE;
     }
-    if (a->c->numel == 0) {
+    if (adj_cold(a)->numel == 0) {
         snprintf(why, n, "the mean of no elements is undefined");
         return ADJ_ESHAPE;
     }
@@ -60,7 +60,7 @@ static adj_status pair_shape(adj_var *y, const adj_args *args, char *why, size_t
 
 static void mse_forward(adj_var *y)
 {
-    size_t n = y->in[0]->c->numel;
+    size_t n = adj_cold(y->in[0])->numel;
     if (y->dtype == ADJ_F64)
         MSE_FWD(double);
     else
@@ -69,7 +69,7 @@ static void mse_forward(adj_var *y)
 
 static void mse_backward(adj_var *y)
 {
-    size_t n = y->in[0]->c->numel;
+    size_t n = adj_cold(y->in[0])->numel;
     void *ga = (y->in[0]->flags & ADJ_F_GRAD) ? adj_grad_buf(y->in[0]) : NULL;
     void *gb = (y->in[1]->flags & ADJ_F_GRAD) ? adj_grad_buf(y->in[1]) : NULL;
     if (y->dtype == ADJ_F64)
@@ -91,7 +91,7 @@ static void mse_backward(adj_var *y)
 
 static void mse_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    size_t n = y->in[0]->c->numel;
+    size_t n = adj_cold(y->in[0])->numel;
     if (y->dtype == ADJ_F64)
         MSE_TAN(double);
     else
@@ -156,7 +156,7 @@ static inline double sigmoid_d(double z)
 
 static void bce_forward(adj_var *y)
 {
-    size_t n = y->in[0]->c->numel;
+    size_t n = adj_cold(y->in[0])->numel;
     if (y->dtype == ADJ_F64)
         BCE_FWD(double);
     else
@@ -165,7 +165,7 @@ static void bce_forward(adj_var *y)
 
 static void bce_backward(adj_var *y)
 {
-    size_t n = y->in[0]->c->numel;
+    size_t n = adj_cold(y->in[0])->numel;
     void *gz = (y->in[0]->flags & ADJ_F_GRAD) ? adj_grad_buf(y->in[0]) : NULL;
     void *gt = (y->in[1]->flags & ADJ_F_GRAD) ? adj_grad_buf(y->in[1]) : NULL;
     if (y->dtype == ADJ_F64)
@@ -195,7 +195,7 @@ static void bce_backward(adj_var *y)
 
 static void bce_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    size_t n = y->in[0]->c->numel;
+    size_t n = adj_cold(y->in[0])->numel;
     if (y->dtype == ADJ_F64)
         BCE_TAN(double);
     else

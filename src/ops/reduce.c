@@ -23,12 +23,12 @@ static void total_forward(adj_var *y, double scale)
     double s = 0;
     if (y->dtype == ADJ_F64) {
         const double *v = x->value;
-        for (size_t i = 0; i < x->c->numel; i++)
+        for (size_t i = 0; i < adj_cold(x)->numel; i++)
             s += v[i];
         *(double *)y->value = s * scale;
     } else {
         const float *v = x->value;
-        for (size_t i = 0; i < x->c->numel; i++)
+        for (size_t i = 0; i < adj_cold(x)->numel; i++)
             s += v[i];
         *(float *)y->value = (float)(s * scale);
     }
@@ -44,12 +44,12 @@ static void total_backward(adj_var *y, double scale)
     if (y->dtype == ADJ_F64) {
         const double d = *(double *)y->grad * scale;
         double *gx = g;
-        for (size_t i = 0; i < x->c->numel; i++)
+        for (size_t i = 0; i < adj_cold(x)->numel; i++)
             gx[i] += d;
     } else {
         const float d = (float)(*(float *)y->grad * scale);
         float *gx = g;
-        for (size_t i = 0; i < x->c->numel; i++)
+        for (size_t i = 0; i < adj_cold(x)->numel; i++)
             gx[i] += d;
     }
 }
@@ -58,7 +58,7 @@ static void total_backward(adj_var *y, double scale)
 static void total_jvp(const adj_var *y, const void *tx, void *ty, double scale)
 {
     double s = 0;
-    size_t n = y->in[0]->c->numel;
+    size_t n = adj_cold(y->in[0])->numel;
     if (y->dtype == ADJ_F64) {
         const double *d = tx;
         for (size_t i = 0; i < n; i++)
@@ -72,7 +72,7 @@ static void total_jvp(const adj_var *y, const void *tx, void *ty, double scale)
     }
 }
 
-static double inv_count(const adj_var *x) { return x->c->numel ? 1.0 / (double)x->c->numel : 0.0; }
+static double inv_count(const adj_var *x) { return adj_cold(x)->numel ? 1.0 / (double)adj_cold(x)->numel : 0.0; }
 
 static void sum_forward(adj_var *y) { total_forward(y, 1.0); }
 /* dx_i += dy */
@@ -118,15 +118,15 @@ static adj_status shape_axis(adj_var *y, const adj_args *args, char *why, size_t
         axis += x->ndim;
     if (x->ndim == 0 || axis < 0 || axis >= x->ndim) {
         char sh[64];
-        adj_fmt_shape(sh, sizeof sh, x->ndim, x->c->shape);
+        adj_fmt_shape(sh, sizeof sh, x->ndim, adj_cold(x)->shape);
         snprintf(why, n, "axis %d is out of range for shape %s", args ? args->i : 0, sh);
         return ADJ_EINVAL;
     }
-    y->c->iarg = axis; /* normalised */
+    adj_cold(y)->iarg = axis; /* normalised */
     y->ndim = (uint8_t)(x->ndim - 1);
     for (int i = 0, j = 0; i < x->ndim; i++)
         if (i != axis)
-            y->c->shape[j++] = x->c->shape[i];
+            adj_cold(y)->shape[j++] = adj_cold(x)->shape[i];
     return ADJ_OK;
 }
 
@@ -137,11 +137,11 @@ typedef struct split {
 static split split_of(const adj_var *y)
 {
     const adj_var *x = y->in[0];
-    split s = {1, (size_t)x->c->shape[y->c->iarg], 1};
-    for (int i = 0; i < y->c->iarg; i++)
-        s.outer *= (size_t)x->c->shape[i];
-    for (int i = y->c->iarg + 1; i < x->ndim; i++)
-        s.inner *= (size_t)x->c->shape[i];
+    split s = {1, (size_t)adj_cold(x)->shape[adj_cold(y)->iarg], 1};
+    for (int i = 0; i < adj_cold(y)->iarg; i++)
+        s.outer *= (size_t)adj_cold(x)->shape[i];
+    for (int i = adj_cold(y)->iarg + 1; i < x->ndim; i++)
+        s.inner *= (size_t)adj_cold(x)->shape[i];
     return s;
 }
 
@@ -152,12 +152,12 @@ static split split_of(const adj_var *y)
     do {                                                                       \
         const T *xs = (SRC);                                                   \
         T *ys = (DST);                                                         \
-        memset(ys, 0, y->c->numel * sizeof(T));                                   \
+        memset(ys, 0, adj_cold(y)->numel * sizeof(T));                                   \
         for (size_t o = 0; o < s.outer; o++)                                   \
             for (size_t l = 0; l < s.len; l++)                                 \
                 for (size_t i = 0; i < s.inner; i++)                           \
                     ys[o * s.inner + i] += xs[(o * s.len + l) * s.inner + i];  \
-        for (size_t i = 0; i < y->c->numel; i++)                                  \
+        for (size_t i = 0; i < adj_cold(y)->numel; i++)                                  \
             ys[i] = (T)(ys[i] * scale);                                        \
     } while (0)
 

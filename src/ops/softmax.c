@@ -32,8 +32,8 @@ static void exp_block_float(double *restrict e, const float *restrict x, float s
 /* Rows and row length of x along its last axis (a 0-D x is one row of 1). */
 static void rows_cols(const adj_var *x, size_t *rows, size_t *cols)
 {
-    *cols = x->ndim ? (size_t)x->c->shape[x->ndim - 1] : 1;
-    *rows = *cols ? x->c->numel / *cols : 0;
+    *cols = x->ndim ? (size_t)adj_cold(x)->shape[x->ndim - 1] : 1;
+    *rows = *cols ? adj_cold(x)->numel / *cols : 0;
 }
 
 /* y = x - max - log sum exp(x - max) for one row, in T */
@@ -201,7 +201,7 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
             return ADJ_EINVAL;
         }
     /* the caller's labels, copied into the arena by the forward */
-    y->c->saved = (void *)args->labels;
+    adj_cold(y)->saved = (void *)args->labels;
     y->ndim = 0;
     return ADJ_OK;
 }
@@ -209,7 +209,7 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
 #define CE_FWD(T)                                                               \
     do {                                                                       \
         const T *z = x->value;                                                 \
-        T *p = y->c->saved;                                                       \
+        T *p = adj_cold(y)->saved;                                                       \
         double loss = 0;                                                       \
         for (size_t r = 0; r < rows; r++) {                                    \
             LOG_SOFTMAX_ROW(T, z + r * k, p + r * k, k);                       \
@@ -226,14 +226,14 @@ static void ce_forward(adj_var *y)
     const adj_var *x = y->in[0];
     size_t rows, k;
     rows_cols(x, &rows, &k);
-    const int32_t *user = y->c->saved;
+    const int32_t *user = adj_cold(y)->saved;
     size_t pbytes = rows * k * adj_dsize(y->dtype);
-    char *buf = adj_arena_alloc(y->c->tape, pbytes + rows * sizeof(int32_t));
+    char *buf = adj_arena_alloc(adj_cold(y)->tape, pbytes + rows * sizeof(int32_t));
     if (!buf)
         return;
     int32_t *labels = (int32_t *)(buf + pbytes);
     memcpy(labels, user, rows * sizeof(int32_t));
-    y->c->saved = buf;
+    adj_cold(y)->saved = buf;
     if (y->dtype == ADJ_F64)
         CE_FWD(double);
     else
@@ -243,7 +243,7 @@ static void ce_forward(adj_var *y)
 /* dz_rj += dy (p_rj - [j = label_r]) / R */
 #define CE_BWD(T)                                                               \
     do {                                                                       \
-        const T *p = y->c->saved;                                                 \
+        const T *p = adj_cold(y)->saved;                                                 \
         T *dz = g;                                                             \
         const T d = (T)(*(const T *)y->grad / (double)rows);                   \
         for (size_t r = 0; r < rows; r++)                                      \
@@ -258,7 +258,7 @@ static void ce_backward(adj_var *y)
         return;
     size_t rows, k;
     rows_cols(y->in[0], &rows, &k);
-    const int32_t *labels = (const int32_t *)((char *)y->c->saved + rows * k * adj_dsize(y->dtype));
+    const int32_t *labels = (const int32_t *)((char *)adj_cold(y)->saved + rows * k * adj_dsize(y->dtype));
     if (y->dtype == ADJ_F64)
         CE_BWD(double);
     else
@@ -268,7 +268,7 @@ static void ce_backward(adj_var *y)
 /* tangent: dC = (1/R) sum_rj (p_rj - [j = label_r]) dz_rj */
 #define CE_TAN(T)                                                               \
     do {                                                                       \
-        const T *p = y->c->saved, *dz = tx[0];                                    \
+        const T *p = adj_cold(y)->saved, *dz = tx[0];                                    \
         double s = 0;                                                          \
         for (size_t r = 0; r < rows; r++)                                      \
             for (size_t j = 0; j < k; j++)                                     \
@@ -280,7 +280,7 @@ static void ce_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     size_t rows, k;
     rows_cols(y->in[0], &rows, &k);
-    const int32_t *labels = (const int32_t *)((char *)y->c->saved + rows * k * adj_dsize(y->dtype));
+    const int32_t *labels = (const int32_t *)((char *)adj_cold(y)->saved + rows * k * adj_dsize(y->dtype));
     if (y->dtype == ADJ_F64)
         CE_TAN(double);
     else

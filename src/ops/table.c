@@ -29,7 +29,7 @@ adj_status adj_shape_same(adj_var *y, const adj_args *args, char *why, size_t n)
     (void)why;
     (void)n;
     y->ndim = y->in[0]->ndim;
-    memcpy(y->c->shape, y->in[0]->c->shape, sizeof y->c->shape);
+    memcpy(adj_cold(y)->shape, adj_cold(y->in[0])->shape, sizeof adj_cold(y)->shape);
     return ADJ_OK;
 }
 

@@ -24,7 +24,7 @@
         typedef TY T;                                                          \
         const T *restrict xs_ = y_->in[0]->value;                              \
         T *restrict ys_ = y_->value;                                           \
-        const T c = (T)y_->c->darg;                                               \
+        const T c = (T)adj_cold(y_)->darg;                                               \
         (void)c;                                                               \
         for (size_t i_ = 0; i_ < n_; i_++) {                                   \
             const T x = xs_[i_];                                               \
@@ -41,7 +41,7 @@
         const T *restrict ys_ = y_->value;                                     \
         const T *restrict dys_ = y_->grad;                                     \
         T *restrict dxs_ = g_;                                                 \
-        const T c = (T)y_->c->darg;                                               \
+        const T c = (T)adj_cold(y_)->darg;                                               \
         (void)c;                                                               \
         for (size_t i_ = 0; i_ < n_; i_++) {                                   \
             const T x = xs_[i_], y = ys_[i_], dy = dys_[i_];                   \
@@ -60,7 +60,7 @@
         const T *restrict ys_ = y_->value;                                     \
         const T *restrict dxs_ = tx_[0];                                       \
         T *restrict dys_ = ty_;                                                \
-        const T c = (T)y_->c->darg;                                               \
+        const T c = (T)adj_cold(y_)->darg;                                               \
         (void)c;                                                               \
         for (size_t i_ = 0; i_ < n_; i_++) {                                   \
             const T x = xs_[i_], y = ys_[i_], dx = dxs_[i_];                   \
@@ -75,7 +75,7 @@
 #define ADJ_UNARY(nm, OPID, DOM, TESTARG, FORMULA, RULE, FWD, BWD, TAN)         \
     static void nm##_forward(adj_var *y_)                                      \
     {                                                                          \
-        const size_t n_ = y_->c->numel;                                           \
+        const size_t n_ = adj_cold(y_)->numel;                                           \
         if (y_->dtype == ADJ_F64)                                              \
             ADJ_UNARY_LOOPS_(double, FWD);                                     \
         else                                                                   \
@@ -89,7 +89,7 @@
         void *g_ = adj_grad_buf(x_);                                           \
         if (!g_)                                                               \
             return;                                                            \
-        const size_t n_ = y_->c->numel;                                           \
+        const size_t n_ = adj_cold(y_)->numel;                                           \
         if (y_->dtype == ADJ_F64)                                              \
             ADJ_UNARY_BACK_(double, BWD);                                      \
         else                                                                   \
@@ -97,7 +97,7 @@
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
-        const size_t n_ = y_->c->numel;                                           \
+        const size_t n_ = adj_cold(y_)->numel;                                           \
         if (y_->dtype == ADJ_F64)                                              \
             ADJ_UNARY_TAN_(double, TAN);                                       \
         else                                                                   \

@@ -21,10 +21,10 @@ static void dot_escape(FILE *out, const char *s)
 
 static bool scalar_edges(const adj_var *v)
 {
-    if (v->c->numel != 1 || v->op == ADJ_OP_LEAF)
+    if (adj_cold(v)->numel != 1 || v->op == ADJ_OP_LEAF)
         return false;
     for (int k = 0; k < adj_op_table[v->op]->arity; k++)
-        if (v->in[k] && v->in[k]->c->numel != 1)
+        if (v->in[k] && adj_cold(v->in[k])->numel != 1)
             return false;
     return true;
 }
@@ -44,7 +44,7 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
         char ref[64], def[160], sh[40], val[400], adj[400];
         adj_teach_ref(v, ref, sizeof ref);
         adj_teach_define(v, def, sizeof def);
-        adj_fmt_shape(sh, sizeof sh, v->ndim, v->c->shape);
+        adj_fmt_shape(sh, sizeof sh, v->ndim, adj_cold(v)->shape);
         adj_teach_values(v, 0, 5, val, sizeof val);
         adj_teach_values(v, 1, 5, adj, sizeof adj);
         const char *style;
@@ -63,7 +63,7 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
         fputs(v->op == ADJ_OP_LEAF ? " (" : " = ", out);
         dot_escape(out, def);
         fputs(v->op == ADJ_OP_LEAF ? ")" : "", out);
-        if (v->c->numel != 1) {
+        if (adj_cold(v)->numel != 1) {
             fputs("\\n", out);
             dot_escape(out, sh);
         }
@@ -86,7 +86,7 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
             const adj_var *a = v->in[k];
             if (!a || (k == 1 && v->in[0] == a))
                 continue;
-            fprintf(out, "    n%u -> n%zu", a->c->id, id);
+            fprintf(out, "    n%u -> n%zu", adj_cold(a)->id, id);
             if (labels && (a->flags & ADJ_F_GRAD)) {
                 char num[40];
                 adj_teach_num(num, sizeof num, l[k], 5);

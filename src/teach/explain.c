@@ -63,10 +63,10 @@ static bool wants(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
 /* Every F_GRAD input of v holds one element, and so does v. */
 static bool scalar_node(const adj_var *v)
 {
-    if (v->c->numel != 1)
+    if (adj_cold(v)->numel != 1)
         return false;
     for (int k = 0; k < adj_op_table[v->op]->arity; k++)
-        if (wants(v->in[k]) && v->in[k]->c->numel != 1)
+        if (wants(v->in[k]) && adj_cold(v->in[k])->numel != 1)
             return false;
     return true;
 }
@@ -95,7 +95,7 @@ static void symbolic(const adj_var *c, int k, char *buf, size_t size)
             snprintf(buf, size, "1/%s", ref);
         break;
     case ADJ_OP_SCALE:
-        adj_teach_num(num, sizeof num, c->c->darg, 6);
+        adj_teach_num(num, sizeof num, adj_cold(c)->darg, 6);
         snprintf(buf, size, "%s", num);
         break;
     default:
@@ -117,25 +117,25 @@ static void node_line(explain *e, const adj_var *v, const adj_var *y)
     char ref[64], def[160], sh[40], dv[64], val[400];
     adj_teach_ref(v, ref, sizeof ref);
     adj_teach_define(v, def, sizeof def);
-    adj_fmt_shape(sh, sizeof sh, v->ndim, v->c->shape);
+    adj_fmt_shape(sh, sizeof sh, v->ndim, adj_cold(v)->shape);
     partial(dv, sizeof dv, e->f, v);
     adj_teach_values(v, 1, DIGITS, val, sizeof val);
     if (v->op == ADJ_OP_LEAF)
-        fprintf(e->out, "node %u  %s (%s)", v->c->id, ref, def);
+        fprintf(e->out, "node %u  %s (%s)", adj_cold(v)->id, ref, def);
     else
-        fprintf(e->out, "node %u  %s = %s", v->c->id, ref, def);
-    if (v->c->numel != 1)
+        fprintf(e->out, "node %u  %s = %s", adj_cold(v)->id, ref, def);
+    if (adj_cold(v)->numel != 1)
         fprintf(e->out, "  %s", sh);
     fprintf(e->out, "\n    %s = ", dv);
     if (v == y) {
         fprintf(e->out, "%s (the seed)\n", val);
         return;
     }
-    uint32_t n = e->users[v->c->id];
-    if (n > 1 && v->c->numel == 1) {
-        for (uint32_t i = 0; i < n && i < e->got[v->c->id]; i++) {
+    uint32_t n = e->users[adj_cold(v)->id];
+    if (n > 1 && adj_cold(v)->numel == 1) {
+        for (uint32_t i = 0; i < n && i < e->got[adj_cold(v)->id]; i++) {
             char num[40];
-            adj_teach_num(num, sizeof num, e->contribs[e->first[v->c->id] + i], DIGITS);
+            adj_teach_num(num, sizeof num, e->contribs[e->first[adj_cold(v)->id] + i], DIGITS);
             fprintf(e->out, "%s%s", i ? " + " : "", num);
         }
         fprintf(e->out, " = %s   (fan-out: %s feeds %u nodes, its adjoint is the sum)\n", val,
@@ -150,19 +150,19 @@ static void node_line(explain *e, const adj_var *v, const adj_var *y)
 /* "  (a: contribution 1 of 2)" when a feeds several nodes. */
 static void fan_note(explain *e, const adj_var *a)
 {
-    uint32_t n = e->users[a->c->id];
+    uint32_t n = e->users[adj_cold(a)->id];
     if (n > 1) {
         char ref[64];
         fprintf(e->out, "   (%s: contribution %u of %u)", adj_teach_ref(a, ref, sizeof ref),
-                e->got[a->c->id], n);
+                e->got[adj_cold(a)->id], n);
     }
 }
 
 static void record(explain *e, const adj_var *a, double c)
 {
-    if (a->c->numel == 1 && e->got[a->c->id] < e->users[a->c->id])
-        e->contribs[e->first[a->c->id] + e->got[a->c->id]] = c;
-    e->got[a->c->id]++;
+    if (adj_cold(a)->numel == 1 && e->got[adj_cold(a)->id] < e->users[adj_cold(a)->id])
+        e->contribs[e->first[adj_cold(a)->id] + e->got[adj_cold(a)->id]] = c;
+    e->got[adj_cold(a)->id]++;
 }
 
 static bool explain_node(explain *e, adj_var *c)
@@ -172,12 +172,12 @@ static bool explain_node(explain *e, adj_var *c)
     bool ok = true;
     for (int k = 0; k < d->arity && ok; k++)
         if (c->in[k]) {
-            contrib[k] = zalloc(e->t, c->in[k]->c->numel * sizeof(double));
-            local[k] = zalloc(e->t, c->in[k]->c->numel * sizeof(double));
+            contrib[k] = zalloc(e->t, adj_cold(c->in[k])->numel * sizeof(double));
+            local[k] = zalloc(e->t, adj_cold(c->in[k])->numel * sizeof(double));
             ok = contrib[k] && local[k];
         }
     ok = ok && adj_teach_replay(c, 0, contrib);
-    bool scalar = scalar_node(c), diag = !scalar && elementwise(c) && c->c->numel <= ADJ_TEACH_SMALL;
+    bool scalar = scalar_node(c), diag = !scalar && elementwise(c) && adj_cold(c)->numel <= ADJ_TEACH_SMALL;
     if (ok && (scalar || diag))
         ok = adj_teach_replay(c, 1, local);
     char dc[64], da[64], dca[64], n1[40], n2[40], n3[400], part[160], sym[64];
@@ -235,17 +235,17 @@ static bool explain_node(explain *e, adj_var *c)
             fputc('\n', e->out);
         } else {
             char sh[40], r[400], rh[160];
-            adj_fmt_shape(sh, sizeof sh, a->ndim, a->c->shape);
+            adj_fmt_shape(sh, sizeof sh, a->ndim, adj_cold(a)->shape);
             adj_teach_array(a, contrib[k], DIGITS, r, sizeof r);
             rhs(c->op, k, rh, sizeof rh);
             fprintf(e->out, "    %s += %s   %s = %s", da, rh, sh, r);
-            record(e, a, a->c->numel == 1 ? contrib[k][0] : 0);
+            record(e, a, adj_cold(a)->numel == 1 ? contrib[k][0] : 0);
             fan_note(e, a);
             fputc('\n', e->out);
         }
     }
     for (int k = 0; k < 3; k++) {
-        size_t n = c->in[k] ? c->in[k]->c->numel * sizeof(double) : 0;
+        size_t n = c->in[k] ? adj_cold(c->in[k])->numel * sizeof(double) : 0;
         zfree(e->t, contrib[k], n);
         zfree(e->t, local[k], n);
     }
@@ -256,20 +256,20 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
 {
     if (!y || !out)
         return ADJ_EINVAL;
-    adj_tape *t = y->c->tape;
+    adj_tape *t = adj_cold(y)->tape;
     adj_status s = adj_backward(y);
     if (s != ADJ_OK) {
         fprintf(out, "backward failed: %s\n", adj_tape_message(t));
         return s;
     }
-    explain e = {.t = t, .out = out, .f = y->c->name ? y->c->name : "f", .count = (size_t)y->c->id + 1};
+    explain e = {.t = t, .out = out, .f = adj_cold(y)->name ? adj_cold(y)->name : "f", .count = (size_t)adj_cold(y)->id + 1};
     e.reach = zalloc(t, e.count);
     e.users = zalloc(t, e.count * sizeof *e.users);
     e.got = zalloc(t, e.count * sizeof *e.got);
     e.first = zalloc(t, e.count * sizeof *e.first);
     size_t edges = 0;
     if (e.reach && e.users && e.got && e.first) {
-        e.reach[y->c->id] = 1;
+        e.reach[adj_cold(y)->id] = 1;
         for (size_t id = e.count; id-- > 0;) {
             adj_var *v = adj_node_at(t, id);
             if (!e.reach[id] || v->op == ADJ_OP_LEAF)
@@ -278,8 +278,8 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
                 adj_var *a = v->in[k];
                 if (!wants(a) || (k == 1 && v->in[0] == a))
                     continue;
-                e.reach[a->c->id] = 1;
-                e.users[a->c->id]++;
+                e.reach[adj_cold(a)->id] = 1;
+                e.users[adj_cold(a)->id]++;
             }
         }
         for (size_t id = 0; id < e.count; id++) {
@@ -296,7 +296,7 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
         partial(dv, sizeof dv, e.f, y);
         fprintf(out, "backward from %s (node %u): seed %s = 1, then every node in reverse "
                      "recording order passes its adjoint on to its inputs\n\n",
-                adj_teach_ref(y, ref, sizeof ref), y->c->id, dv);
+                adj_teach_ref(y, ref, sizeof ref), adj_cold(y)->id, dv);
         for (size_t id = e.count; id-- > 0 && s == ADJ_OK;) {
             adj_var *v = adj_node_at(t, id);
             if (!e.reach[id] || !wants(v))

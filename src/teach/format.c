@@ -14,19 +14,19 @@ adj_var *adj_var_set_name(adj_var *v, const char *name)
     if (!v || (v->flags & ADJ_F_INERT))
         return v;
     if (!name) {
-        v->c->name = NULL;
+        adj_cold(v)->name = NULL;
         return v;
     }
     size_t n = strlen(name) + 1;
-    char *copy = adj_arena_alloc(v->c->tape, n);
+    char *copy = adj_arena_alloc(adj_cold(v)->tape, n);
     if (copy) {
         memcpy(copy, name, n);
-        v->c->name = copy;
+        adj_cold(v)->name = copy;
     }
     return v;
 }
 
-const char *adj_var_name(const adj_var *v) { return v ? v->c->name : NULL; }
+const char *adj_var_name(const adj_var *v) { return v ? adj_cold(v)->name : NULL; }
 
 adj_var *adj_tape_find(const adj_tape *t, const char *name)
 {
@@ -34,7 +34,7 @@ adj_var *adj_tape_find(const adj_tape *t, const char *name)
         return NULL;
     for (size_t id = t->nnodes; id-- > 0;) {
         adj_var *v = adj_node_at(t, id);
-        if (v->c->name && strcmp(v->c->name, name) == 0)
+        if (adj_cold(v)->name && strcmp(adj_cold(v)->name, name) == 0)
             return v;
     }
     return NULL;
@@ -73,10 +73,10 @@ const char *adj_teach_ref(const adj_var *v, char *buf, size_t size)
 {
     if (!v)
         snprintf(buf, size, "-");
-    else if (v->c->name)
-        snprintf(buf, size, "%s", v->c->name);
+    else if (adj_cold(v)->name)
+        snprintf(buf, size, "%s", adj_cold(v)->name);
     else
-        snprintf(buf, size, "v%u", v->c->id);
+        snprintf(buf, size, "v%u", adj_cold(v)->id);
     return buf;
 }
 
@@ -89,7 +89,7 @@ void adj_teach_define(const adj_var *v, char *buf, size_t size)
     operand(z, c, sizeof c);
     adj_teach_ref(x, ra, sizeof ra); /* function arguments, as they are */
     adj_teach_ref(y, rb, sizeof rb);
-    adj_teach_num(num, sizeof num, v->c->darg, 6);
+    adj_teach_num(num, sizeof num, adj_cold(v)->darg, 6);
     switch ((adj_op)v->op) {
     case ADJ_OP_LEAF:
         snprintf(buf, size, "%s", (v->flags & ADJ_F_EXTGRAD) ? "param"
@@ -108,7 +108,7 @@ void adj_teach_define(const adj_var *v, char *buf, size_t size)
     case ADJ_OP_LEAKY_RELU: snprintf(buf, size, "leaky_relu(%s, %s)", ra, num); break;
     case ADJ_OP_ELU: snprintf(buf, size, "elu(%s, %s)", ra, num); break;
     case ADJ_OP_MATMUL:
-        snprintf(buf, size, "%s%s %s%s", a, (v->c->iarg & 1) ? "ᵀ" : "", b, (v->c->iarg & 2) ? "ᵀ" : "");
+        snprintf(buf, size, "%s%s %s%s", a, (adj_cold(v)->iarg & 1) ? "ᵀ" : "", b, (adj_cold(v)->iarg & 2) ? "ᵀ" : "");
         break;
     case ADJ_OP_LINEAR:
         if (z)
@@ -119,14 +119,14 @@ void adj_teach_define(const adj_var *v, char *buf, size_t size)
     case ADJ_OP_TRANSPOSE: snprintf(buf, size, "%sᵀ", a); break;
     case ADJ_OP_RESHAPE: {
         char sh[64];
-        adj_fmt_shape(sh, sizeof sh, v->ndim, v->c->shape);
+        adj_fmt_shape(sh, sizeof sh, v->ndim, adj_cold(v)->shape);
         snprintf(buf, size, "reshape(%s, %s)", ra, sh);
         break;
     }
     case ADJ_OP_SUM_AXIS:
     case ADJ_OP_MEAN_AXIS:
         snprintf(buf, size, "%s(%s, axis %d)", v->op == ADJ_OP_SUM_AXIS ? "sum" : "mean", ra,
-                 (int)v->c->iarg);
+                 (int)adj_cold(v)->iarg);
         break;
     case ADJ_OP_SOFTMAX_CE: snprintf(buf, size, "cross_entropy(softmax(%s), labels)", ra); break;
     default:
@@ -159,7 +159,7 @@ static void nested(const adj_var *v, const double *x, int digits, int dim, size_
         return;
     }
     put(buf, size, n, "[");
-    for (int64_t i = 0; i < v->c->shape[dim]; i++) {
+    for (int64_t i = 0; i < adj_cold(v)->shape[dim]; i++) {
         if (i)
             put(buf, size, n, ", ");
         nested(v, x, digits, dim + 1, at, buf, size, n);
@@ -172,14 +172,14 @@ void adj_teach_array(const adj_var *v, const double *x, int digits, char *buf, s
     size_t n = 0;
     if (size)
         buf[0] = '\0';
-    if (v->c->numel == 0) {
+    if (adj_cold(v)->numel == 0) {
         put(buf, size, &n, "[]");
-    } else if (v->c->numel <= ADJ_TEACH_SMALL) {
+    } else if (adj_cold(v)->numel <= ADJ_TEACH_SMALL) {
         size_t at = 0;
         nested(v, x, digits, 0, &at, buf, size, &n);
     } else {
         double lo = x[0], hi = x[0], sum = 0;
-        for (size_t i = 0; i < v->c->numel; i++) {
+        for (size_t i = 0; i < adj_cold(v)->numel; i++) {
             lo = fmin(lo, x[i]);
             hi = fmax(hi, x[i]);
             sum += x[i];
@@ -187,7 +187,7 @@ void adj_teach_array(const adj_var *v, const double *x, int digits, char *buf, s
         char a[40], b[40], c[40];
         adj_teach_num(a, sizeof a, lo, 4);
         adj_teach_num(b, sizeof b, hi, 4);
-        adj_teach_num(c, sizeof c, sum / (double)v->c->numel, 4);
+        adj_teach_num(c, sizeof c, sum / (double)adj_cold(v)->numel, 4);
         snprintf(buf, size, "%s .. %s, mean %s", a, b, c);
     }
 }
@@ -199,15 +199,15 @@ void adj_teach_values(const adj_var *v, int grad, int digits, char *buf, size_t 
         snprintf(buf, size, "-");
         return;
     }
-    if (v->c->numel <= ADJ_TEACH_SMALL) {
+    if (adj_cold(v)->numel <= ADJ_TEACH_SMALL) {
         double x[ADJ_TEACH_SMALL];
-        for (size_t i = 0; i < v->c->numel; i++)
+        for (size_t i = 0; i < adj_cold(v)->numel; i++)
             x[i] = v->dtype == ADJ_F64 ? ((const double *)src)[i] : ((const float *)src)[i];
         adj_teach_array(v, x, digits, buf, size);
         return;
     }
     double lo = INFINITY, hi = -INFINITY, sum = 0;
-    for (size_t i = 0; i < v->c->numel; i++) {
+    for (size_t i = 0; i < adj_cold(v)->numel; i++) {
         double e = v->dtype == ADJ_F64 ? ((const double *)src)[i] : ((const float *)src)[i];
         lo = fmin(lo, e);
         hi = fmax(hi, e);
@@ -216,7 +216,7 @@ void adj_teach_values(const adj_var *v, int grad, int digits, char *buf, size_t 
     char a[40], b[40], c[40];
     adj_teach_num(a, sizeof a, lo, 4);
     adj_teach_num(b, sizeof b, hi, 4);
-    adj_teach_num(c, sizeof c, sum / (double)v->c->numel, 4);
+    adj_teach_num(c, sizeof c, sum / (double)adj_cold(v)->numel, 4);
     snprintf(buf, size, "%s .. %s, mean %s", a, b, c);
 }
 
@@ -281,17 +281,17 @@ const char *adj_teach_symbol(adj_op op, int k)
 
 int adj_teach_replay(adj_var *y, int unit, double *const contrib[3])
 {
-    adj_tape *t = y->c->tape;
+    adj_tape *t = adj_cold(y)->tape;
     const adj_op_desc *d = adj_op_table[y->op];
     if (y->op == ADJ_OP_LEAF || !d->backward)
         return 0;
     void *ygrad = y->grad, *ones = NULL;
     size_t es = adj_dsize(y->dtype);
     if (unit) {
-        ones = t->al.alloc(t->al.ctx, y->c->numel * es + 1);
+        ones = t->al.alloc(t->al.ctx, adj_cold(y)->numel * es + 1);
         if (!ones)
             return 0;
-        for (size_t i = 0; i < y->c->numel; i++) {
+        for (size_t i = 0; i < adj_cold(y)->numel; i++) {
             if (y->dtype == ADJ_F64)
                 ((double *)ones)[i] = 1.0;
             else
@@ -313,7 +313,7 @@ int adj_teach_replay(adj_var *y, int unit, double *const contrib[3])
                 dup[k] = j;
         if (dup[k] >= 0)
             continue;
-        bytes[k] = in->c->numel * adj_dsize(in->dtype) + 1;
+        bytes[k] = adj_cold(in)->numel * adj_dsize(in->dtype) + 1;
         scratch[k] = t->al.alloc(t->al.ctx, bytes[k]);
         if (!scratch[k]) {
             ok = 0;
@@ -331,7 +331,7 @@ int adj_teach_replay(adj_var *y, int unit, double *const contrib[3])
             continue;
         const void *src = scratch[dup[k] >= 0 ? dup[k] : k];
         if (ok && contrib[k] && src)
-            for (size_t i = 0; i < in->c->numel; i++)
+            for (size_t i = 0; i < adj_cold(in)->numel; i++)
                 contrib[k][i] = in->dtype == ADJ_F64 ? ((const double *)src)[i]
                                                      : (double)((const float *)src)[i];
     }
@@ -343,6 +343,6 @@ int adj_teach_replay(adj_var *y, int unit, double *const contrib[3])
     }
     y->grad = ygrad;
     if (ones)
-        t->al.free(t->al.ctx, ones, y->c->numel * es + 1);
+        t->al.free(t->al.ctx, ones, adj_cold(y)->numel * es + 1);
     return ok;
 }

@@ -39,10 +39,10 @@ static void fill(const adj_var *v, row *r)
     size_t n = 0;
     for (int k = 0; k < 3 && v->op != ADJ_OP_LEAF; k++)
         if (v->in[k] && n < sizeof r->ins)
-            n += (size_t)snprintf(r->ins + n, sizeof r->ins - n, "%s%u", n ? "," : "", v->in[k]->c->id);
+            n += (size_t)snprintf(r->ins + n, sizeof r->ins - n, "%s%u", n ? "," : "", adj_cold(v->in[k])->id);
     if (!r->ins[0])
         snprintf(r->ins, sizeof r->ins, "-");
-    adj_fmt_shape(r->shape, sizeof r->shape, v->ndim, v->c->shape);
+    adj_fmt_shape(r->shape, sizeof r->shape, v->ndim, adj_cold(v)->shape);
 }
 
 adj_status adj_tape_print(const adj_tape *t, FILE *out)
@@ -123,7 +123,7 @@ static void json_string(FILE *out, const char *s)
 static void json_array(FILE *out, const adj_var *v, const void *src)
 {
     fputc('[', out);
-    for (size_t i = 0; i < v->c->numel; i++) {
+    for (size_t i = 0; i < adj_cold(v)->numel; i++) {
         double e = v->dtype == ADJ_F64 ? ((const double *)src)[i] : ((const float *)src)[i];
         if (e == 0)
             e = 0;
@@ -143,20 +143,20 @@ adj_status adj_tape_json(const adj_tape *t, int all, FILE *out)
     fputs("{\"nodes\": [", out);
     for (size_t id = 0; id < t->nnodes; id++) {
         const adj_var *v = adj_node_at(t, id);
-        if (!all && !v->c->name)
+        if (!all && !adj_cold(v)->name)
             continue;
         char def[160];
         adj_teach_define(v, def, sizeof def);
         fprintf(out, "%s\n  {\"id\": %zu, \"name\": ", first ? "" : ",", id);
-        if (v->c->name)
-            json_string(out, v->c->name);
+        if (adj_cold(v)->name)
+            json_string(out, adj_cold(v)->name);
         else
             fputs("null", out);
         fprintf(out, ", \"op\": \"%s\", \"definition\": ", adj_op_table[v->op]->name);
         json_string(out, def);
         fputs(", \"shape\": [", out);
         for (int i = 0; i < v->ndim; i++)
-            fprintf(out, "%s%lld", i ? ", " : "", (long long)v->c->shape[i]);
+            fprintf(out, "%s%lld", i ? ", " : "", (long long)adj_cold(v)->shape[i]);
         fputs("], \"value\": ", out);
         json_array(out, v, v->value);
         fputs(", \"grad\": ", out);
