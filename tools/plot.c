@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#define W 900
+#define W 930
 #define H 360
 #define PW 380 /* panel plot width */
 #define PH 260
@@ -31,21 +31,30 @@ static void panel(FILE *f, int x0, const char *title, int n, const double *a, co
         lo -= 0.5;
         hi += 0.5;
     }
-    double pad = 0.05 * (hi - lo);
-    lo -= pad;
-    hi += pad;
+    /* ticks at a round step (1, 2 or 5 times a power of ten), the axis
+     * widened to whole steps */
+    double raw = (hi - lo) / 4, mag = pow(10, floor(log10(raw))), step = 10 * mag;
+    if (raw <= mag)
+        step = mag;
+    else if (raw <= 2 * mag)
+        step = 2 * mag;
+    else if (raw <= 5 * mag)
+        step = 5 * mag;
+    lo = floor(lo / step) * step;
+    hi = ceil(hi / step) * step;
+    int ticks = (int)lround((hi - lo) / step);
     fprintf(f, "<text x=\"%d\" y=\"30\" font-size=\"16\" text-anchor=\"middle\">%s</text>\n",
             x0 + PW / 2, title);
     fprintf(f,
             "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n",
             x0, TOP, PW, PH);
-    for (int k = 0; k <= 4; k++) {
-        double v = lo + (hi - lo) * k / 4.0;
-        int y = TOP + PH - (int)lround(PH * k / 4.0);
+    for (int k = 0; k <= ticks; k++) {
+        double v = lo + step * k;
+        int y = TOP + PH - (int)lround(PH * (double)k / ticks);
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", x0, y,
                 x0 + PW, y);
         fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.4g</text>\n",
-                x0 - 4, y + 4, v);
+                x0 - 4, y + 4, fabs(v) < step / 1e6 ? 0.0 : v);
     }
     for (int i = 0; i < n; i++) {
         int x = x0 + (n > 1 ? (int)lround((double)PW * i / (n - 1)) : PW / 2);
