@@ -14,6 +14,8 @@
 #include <adjoint.h>
 
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,37 +25,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-/* ------------------------------------------------------------ counting */
-
-typedef struct counter {
-    size_t live, calls;
-} counter;
-
-static void *count_alloc(void *ctx, size_t n)
-{
-    counter *c = ctx;
-    if (n > (size_t)1 << 30) /* refuse absurd requests before malloc sees them */
-        return NULL;
-    void *p = malloc(n);
-    if (p) {
-        c->live += n;
-        c->calls++;
-    }
-    return p;
-}
-
-static void count_free(void *ctx, void *p, size_t n)
-{
-    counter *c = ctx;
-    if (p)
-        c->live -= n;
-    free(p);
-}
-
 /* -------------------------------------------------------------- fixture */
 
 typedef struct fx {
-    counter cnt;
+    test_alloc cnt;
     adj_allocator al;
     adj_tape *t, *other;
     adj_params *p32, *p64, *empty;
@@ -86,7 +61,8 @@ static const char *fx_text(fx *f, const char *name, const char *text)
 static void fx_init(fx *f)
 {
     memset(f, 0, sizeof *f);
-    f->al = (adj_allocator){count_alloc, count_free, &f->cnt};
+    f->al = test_alloc_init(&f->cnt);
+    f->cnt.max_request = (size_t)1 << 30; /* refuse absurd requests before malloc sees them */
     f->t = adj_tape_new_with(&f->al);
     f->other = adj_tape_new_with(&f->al);
     f->p32 = adj_params_new_with(ADJ_F32, &f->al);
@@ -1103,11 +1079,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+ADJ_CHECK_MAIN(suite)

@@ -6,6 +6,8 @@
 #include <adjoint.h>
 
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,35 +232,6 @@ START_TEST(memory_limit)
 }
 END_TEST
 
-/* Fail the n-th allocation, for every n a small program makes. */
-typedef struct failing {
-    long countdown;
-    int sticky; /* once failed, fail every later allocation too */
-    size_t live;
-} failing;
-
-static void *fail_alloc(void *ctx, size_t n)
-{
-    failing *f = ctx;
-    if (f->countdown == 0 || (f->sticky && f->countdown < -1)) {
-        f->countdown--;
-        return NULL;
-    }
-    f->countdown--;
-    void *p = malloc(n);
-    if (p)
-        f->live += n;
-    return p;
-}
-
-static void fail_free(void *ctx, void *p, size_t n)
-{
-    failing *f = ctx;
-    if (p)
-        f->live -= n;
-    free(p);
-}
-
 /* A small training-like program; *out receives its last loss. */
 static adj_status program(const adj_allocator *al, double *out, int iters)
 {
@@ -284,22 +257,22 @@ static adj_status program(const adj_allocator *al, double *out, int iters)
     return s;
 }
 
+/* Fail the n-th allocation, for every n a small program makes. */
 START_TEST(allocation_failures)
 {
-    failing f = {-1, 0, 0};
-    adj_allocator al = {fail_alloc, fail_free, &f};
+    test_alloc f;
+    adj_allocator al = test_alloc_init(&f);
     double want = 0, got;
     ck_assert_int_eq(program(&al, &want, 1), ADJ_OK);
-    long first = -1 - f.countdown; /* allocations of the first iteration */
-    f.countdown = -1;
+    long first = (long)f.calls; /* allocations of the first iteration */
+    test_alloc_arm(&f, -1, 0);
     ck_assert_int_eq(program(&al, &want, 3), ADJ_OK); /* no failure: count them */
     ck_assert_double_eq_tol(want, tanh(30 * 0.5 * 0.01), 1e-12);
-    long total = -1 - f.countdown;
+    long total = (long)f.calls;
     ck_assert_int_gt(total, 3);
     int reported = 0;
     for (long n = 0; n < total; n++) {
-        f.countdown = n;
-        f.live = 0;
+        test_alloc_arm(&f, n, 0);
         got = -1;
         adj_status s = program(&al, &got, 3);
         /* either the failure is reported, or the library routed around it
@@ -310,13 +283,10 @@ START_TEST(allocation_failures)
         reported += s == ADJ_ENOMEM;
         ck_assert_msg(f.live == 0, "failing allocation %ld leaked %zu bytes", n, f.live);
         /* when memory stays exhausted, the failure must be reported */
-        f.countdown = n;
-        f.sticky = 1;
-        f.live = 0;
+        test_alloc_arm(&f, n, 1);
         s = program(&al, &got, 3);
         ck_assert_msg(s == ADJ_ENOMEM, "exhausted from allocation %ld: status %d", n, s);
         ck_assert_msg(f.live == 0, "exhausted from allocation %ld: leaked %zu bytes", n, f.live);
-        f.sticky = 0;
     }
     ck_assert_int_gt(reported, 0);
     ck_assert_int_gt(first, 2);
@@ -391,11 +361,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+ADJ_CHECK_MAIN(suite)

@@ -17,6 +17,7 @@
 #include <adjoint.h>
 
 #include <check.h>
+#include "check_util.h"
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
@@ -26,48 +27,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---------------------------------------------------- failing allocator */
-
-typedef struct failing {
-    long countdown; /* the allocation that fails is the one at 0; -1 = none */
-    int sticky;     /* once one failed, every later one fails too */
-    int failed;
-    size_t live, calls;
-} failing;
-
-static void *fail_alloc(void *ctx, size_t n)
-{
-    failing *f = ctx;
-    long c = f->countdown--;
-    if (c == 0 || (f->sticky && f->failed)) {
-        f->failed = 1;
-        return NULL;
-    }
-    void *p = malloc(n);
-    if (p) {
-        f->live += n;
-        f->calls++;
-    }
-    return p;
-}
-
-static void fail_free(void *ctx, void *p, size_t n)
-{
-    failing *f = ctx;
-    if (p)
-        f->live -= n;
-    free(p);
-}
-
-static void arm(failing *f, long n, int sticky)
-{
-    f->countdown = n;
-    f->sticky = sticky;
-    f->failed = 0;
-    f->live = 0;
-    f->calls = 0;
-}
 
 /* Figures for docs/reliability.md, printed at the end. */
 static long faults_injected;
@@ -205,10 +164,10 @@ START_TEST(every_allocation_fails_once)
     char *dir = scratch_dir();
     char path[128];
     snprintf(path, sizeof path, "%s/model.adj", dir);
-    failing f;
-    adj_allocator al = {fail_alloc, fail_free, &f};
+    test_alloc f;
+    adj_allocator al = test_alloc_init(&f);
     outcome want, got;
-    arm(&f, -1, 0);
+    test_alloc_arm(&f, -1, 0);
     program(&al, path, &want);
     ck_assert_msg(want.status == ADJ_OK, "%s: %s", want.where, want.message);
     ck_assert_uint_eq(f.live, 0);
@@ -219,7 +178,7 @@ START_TEST(every_allocation_fails_once)
     for (int sticky = 0; sticky <= 1; sticky++) {
         for (long n = 0; n < total; n++) {
             remove(path);
-            arm(&f, n, sticky);
+            test_alloc_arm(&f, n, sticky);
             program(&al, path, &got);
             faults_injected++;
             ck_assert_msg(f.failed, "allocation %ld was never made", n);
@@ -259,9 +218,9 @@ START_TEST(failed_save_keeps_old_file)
     char *dir = scratch_dir();
     char path[128];
     snprintf(path, sizeof path, "%s/model.adj", dir);
-    failing f;
-    adj_allocator al = {fail_alloc, fail_free, &f};
-    arm(&f, -1, 0);
+    test_alloc f;
+    adj_allocator al = test_alloc_init(&f);
+    test_alloc_arm(&f, -1, 0);
     adj_rng rng;
     adj_rng_seed(&rng, 9);
     adj_mlp_config c = adj_mlp_config_default();
@@ -319,14 +278,14 @@ END_TEST
 /* Parameter stores and optimizers of every kind, alone. */
 START_TEST(store_and_optimizers)
 {
-    failing f;
-    adj_allocator al = {fail_alloc, fail_free, &f};
+    test_alloc f;
+    adj_allocator al = test_alloc_init(&f);
     for (int kind = 0; kind < ADJ_OPTIM_COUNT; kind++) {
         adj_optim_config oc = adj_optim_defaults((adj_optim_kind)kind);
         oc.momentum = 0.9;
         oc.centered = 1;
         for (long n = 0;; n++) {
-            arm(&f, n, 0);
+            test_alloc_arm(&f, n, 0);
             adj_params *p = adj_params_new_with(ADJ_F32, &al);
             int ok = p != NULL;
             for (int i = 0; ok && i < 20; i++) { /* enough tensors to grow every block */

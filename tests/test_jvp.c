@@ -7,6 +7,8 @@
 #include "ops/op.h"
 
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -185,11 +187,4 @@ static Suite *jvp_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(jvp_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+ADJ_CHECK_MAIN(jvp_suite)

@@ -11,6 +11,8 @@
 #include <adjoint.h>
 
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -257,11 +259,4 @@ static Suite *kernels_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(kernels_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+ADJ_CHECK_MAIN(kernels_suite)

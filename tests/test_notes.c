@@ -6,6 +6,8 @@
 #include <adjoint.h>
 
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 
 /* |got - want| within 1e-9 relative, or the last printed digit of want */
@@ -549,11 +551,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+ADJ_CHECK_MAIN(suite)

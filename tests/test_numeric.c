@@ -14,6 +14,8 @@
 #include <adjoint.h>
 
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <string.h>
 
@@ -284,11 +286,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+ADJ_CHECK_MAIN(suite)

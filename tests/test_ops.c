@@ -7,6 +7,8 @@
 #include "ops/op.h"
 
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <string.h>
 
@@ -193,11 +195,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+ADJ_CHECK_MAIN(suite)

@@ -5,6 +5,8 @@
 #include <adjoint.h>
 
 #include <check.h>
+
+#include "check_util.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -70,36 +72,11 @@ START_TEST(million_node_chain)
 }
 END_TEST
 
-typedef struct counter {
-    size_t allocs, frees, live;
-} counter;
-
-static void *count_alloc(void *ctx, size_t n)
-{
-    counter *c = ctx;
-    void *p = malloc(n);
-    if (p) {
-        c->allocs++;
-        c->live += n;
-    }
-    return p;
-}
-
-static void count_free(void *ctx, void *p, size_t n)
-{
-    counter *c = ctx;
-    if (p) {
-        c->frees++;
-        c->live -= n;
-    }
-    free(p);
-}
-
 /* A training-like loop reaches a steady state with no allocation. */
 START_TEST(reset_reaches_steady_state)
 {
-    counter c = {0, 0, 0};
-    adj_allocator al = {count_alloc, count_free, &c};
+    test_alloc c;
+    adj_allocator al = test_alloc_init(&c);
     adj_tape *t = adj_tape_new_with(&al);
     int64_t sx[2] = {64, 32}, sw[2] = {16, 32}, sb[1] = {16};
     static double X[64 * 32], W[16 * 32], B[16];
@@ -119,16 +96,16 @@ START_TEST(reset_reaches_steady_state)
         ck_assert_int_eq(adj_backward(L), ADJ_OK);
         adj_tape_reset(t);
         if (it == 5)
-            after_warmup = c.allocs;
+            after_warmup = c.calls;
     }
-    ck_assert_uint_eq(c.allocs, after_warmup);
+    ck_assert_uint_eq(c.calls, after_warmup);
     adj_tape_stats st;
     adj_tape_get_stats(t, &st);
     ck_assert_uint_eq(st.nodes, 0);
     ck_assert_uint_gt(st.high_water, 64 * 32 * 8);
     ck_assert_uint_ge(st.bytes_reserved, st.high_water);
     adj_tape_free(t);
-    ck_assert_uint_eq(c.allocs, c.frees);
+    ck_assert_uint_eq(c.calls, c.frees);
     ck_assert_uint_eq(c.live, 0);
 }
 END_TEST
@@ -335,11 +312,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+ADJ_CHECK_MAIN(suite)

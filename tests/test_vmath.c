@@ -24,6 +24,8 @@
 #include "ops/vmath.h"
 
 #include <check.h>
+
+#include "check_util.h"
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -641,11 +643,4 @@ static Suite *vmath_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(vmath_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+ADJ_CHECK_MAIN(vmath_suite)

@@ -1,0 +1,79 @@
+/*
+ * What the Check suites share: their main(), and an allocator that counts
+ * calls and live bytes and can fail the n-th call (and, sticky, every one
+ * after it) for fault-injection tests.
+ */
+#ifndef ADJ_TESTS_CHECK_UTIL_H
+#define ADJ_TESTS_CHECK_UTIL_H
+
+#include <adjoint.h>
+
+#include <check.h>
+#include <stdlib.h>
+
+/* main(): run the suite make_suite() returns; exit 1 if any test failed. */
+#define ADJ_CHECK_MAIN(make_suite)                                             \
+    int main(void)                                                             \
+    {                                                                          \
+        SRunner *sr_ = srunner_create(make_suite());                           \
+        srunner_run_all(sr_, CK_NORMAL);                                       \
+        int failed_ = srunner_ntests_failed(sr_);                              \
+        srunner_free(sr_);                                                     \
+        return failed_ ? EXIT_FAILURE : EXIT_SUCCESS;                          \
+    }
+
+typedef struct test_alloc {
+    long countdown;     /* fail when it reaches 0; -1: never */
+    int sticky;         /* after one failure, fail every later call */
+    int failed;         /* a call has failed */
+    size_t max_request; /* refuse larger requests (0: no limit) */
+    size_t calls;       /* successful allocations */
+    size_t frees;
+    size_t live;        /* bytes allocated and not yet freed */
+} test_alloc;
+
+static inline void *test_alloc_alloc(void *ctx, size_t n)
+{
+    test_alloc *a = ctx;
+    long c = a->countdown--;
+    if (c == 0 || (a->sticky && a->failed) || (a->max_request && n > a->max_request)) {
+        a->failed = 1;
+        return NULL;
+    }
+    void *p = malloc(n);
+    if (p) {
+        a->calls++;
+        a->live += n;
+    }
+    return p;
+}
+
+static inline void test_alloc_free(void *ctx, void *p, size_t n)
+{
+    test_alloc *a = ctx;
+    if (p) {
+        a->frees++;
+        a->live -= n;
+    }
+    free(p);
+}
+
+/* An allocator over *a, which starts counting afresh and never failing. */
+static inline adj_allocator test_alloc_init(test_alloc *a)
+{
+    *a = (test_alloc){.countdown = -1};
+    return (adj_allocator){test_alloc_alloc, test_alloc_free, a};
+}
+
+/* Fail the n-th call from now (0 = the next one); sticky: and all later. */
+static inline void test_alloc_arm(test_alloc *a, long n, int sticky)
+{
+    a->countdown = n;
+    a->sticky = sticky;
+    a->failed = 0;
+    a->calls = 0;
+    a->frees = 0;
+    a->live = 0;
+}
+
+#endif
