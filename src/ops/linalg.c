@@ -73,9 +73,12 @@ static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
     }
 }
 
+void adj_pool_set_threads(int n);
+
 void adj_set_threads(int n)
 {
     bli_thread_set_num_threads(n < 1 ? 1 : n);
+    adj_pool_set_threads(n);
 }
 
 /* ---------------------------------------------------------------- matmul */

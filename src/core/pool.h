@@ -1,0 +1,35 @@
+/*
+ * Internal: the worker pool that splits large kernels over the threads
+ * set with adj_set_threads.
+ *
+ * Only loops whose result does not depend on how they are split go
+ * through it: elementwise maps, the row or column blocks of a matrix
+ * product, optimizer updates.  Each range is written by one thread, so
+ * results are bit-identical whatever the thread count.  Reductions stay
+ * sequential.
+ */
+#ifndef ADJ_CORE_POOL_H
+#define ADJ_CORE_POOL_H
+
+#include <stddef.h>
+
+/* Work on elements [lo, hi) of a loop; ctx is the caller's. */
+typedef void (*adj_range_fn)(void *ctx, size_t lo, size_t hi);
+
+/*
+ * Run fn over [0, n): split into one contiguous range per thread when
+ * n >= 2 * grain and more than one thread is set, else fn(ctx, 0, n) on
+ * the calling thread.  Range boundaries are multiples of 16 elements
+ * (whole cache lines of float).  Returns when every range is done.  If
+ * the pool is busy (another thread of the program is inside
+ * adj_par_for) the loop runs on the calling thread.
+ */
+void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx);
+
+/* Grain of elementwise maps: below 2 x this many elements, one thread. */
+#define ADJ_PAR_GRAIN_MAP ((size_t)1 << 15)
+
+/* Threads set with adj_set_threads (1 until set). */
+int adj_threads(void);
+
+#endif
