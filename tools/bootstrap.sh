@@ -77,11 +77,11 @@ test)
     echo "== ThreadSanitizer: tapes, models and files in threads"
     rm -rf build-test-tsan
     meson setup build-test-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
-    ninja -C build-test-tsan -j "$jobs" tests/test_tape tests/test_threads
+    ninja -C build-test-tsan -j "$jobs" tests/test_tape tests/test_threads tests/test_pool
     # setarch -R: TSan's memory layout does not fit high mmap randomisation
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
         setarch "$(uname -m)" -R meson test -C build-test-tsan --no-rebuild --print-errorlogs \
-        --timeout-multiplier 4 tape threads
+        --timeout-multiplier 4 tape threads pool
 
     echo "== libFuzzer: model files, IDX, CSV (${FUZZ_SECONDS:=60} s each)"
     rm -rf build-test-fuzz

@@ -4,6 +4,7 @@
  * all-reduce can cover every gradient.
  */
 #include "core/tape.h"
+#include "core/pool.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -212,10 +213,17 @@ void *adj_params_grad(adj_params *p, int i)
     return pi ? (char *)p->grads + pi->offset * adj_dsize(p->dtype) : NULL;
 }
 
+static void zero_range(void *ctx, size_t lo, size_t hi)
+{
+    adj_params *p = ctx;
+    size_t es = adj_dsize(p->dtype);
+    memset((char *)p->grads + lo * es, 0, (hi - lo) * es);
+}
+
 void adj_params_zero_grad(adj_params *p)
 {
     if (p && p->grads)
-        memset(p->grads, 0, p->numel * adj_dsize(p->dtype));
+        adj_par_for(p->numel, ADJ_PAR_GRAIN_MAP, zero_range, p);
 }
 
 adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line)

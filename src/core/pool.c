@@ -1,27 +1,231 @@
 /*
- * The worker pool (see pool.h).  Serial for now: every loop runs on the
- * calling thread.
+ * The worker pool (see pool.h).
+ *
+ * threads - 1 workers, started on first use.  A loop is cut into one
+ * range ("part") per thread and published by storing a new generation in
+ * `claim`, with the number of parts and a count of the parts taken.  The caller and
+ * the workers take parts by compare-and-swap on `claim` until none are
+ * left, and count finished parts in `done`; the caller returns when all
+ * are done.  A worker that is late (descheduled, asleep) finds its parts
+ * already taken by the caller, so an overloaded machine degrades to the
+ * serial loop instead of waiting on a thread that is not running.
+ * Between loops the workers spin for a while (the gaps between the
+ * kernels of a training step are microseconds), then sleep on a
+ * condition variable.
+ *
+ * Memory ordering: the loop's fields are written before the release
+ * store of `claim` that publishes them and read after a successful
+ * acquire CAS of the same generation; they are not rewritten until every
+ * part of that generation is done.  Each part's results are published by
+ * the release increment of `done`, which the caller reads with acquire.
  */
 #include "core/pool.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 
-static atomic_int threads_set = 1;
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+enum { MAX_THREADS = 64, SPIN = 1 << 14, ALIGN = 16 };
+
+static struct {
+    pthread_mutex_t mu;       /* guards sleeping and start-up */
+    pthread_cond_t wake;
+    _Atomic uint64_t claim;   /* generation << 32 | parts << 16 | parts taken */
+    atomic_uint done;         /* parts finished in this generation */
+    atomic_int sleepers;
+    atomic_bool stop;
+    atomic_flag busy;         /* one loop at a time */
+    atomic_int threads;       /* adj_set_threads */
+    int nworkers;
+    uint32_t start_gen;       /* generation when the workers were started */
+    bool hooked;
+    pthread_t th[MAX_THREADS];
+    /* the current loop */
+    adj_range_fn fn;
+    void *ctx;
+    size_t n, chunk;
+} P = {
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .busy = ATOMIC_FLAG_INIT,
+    .threads = 1,
+};
 
 int adj_threads(void)
 {
-    return atomic_load_explicit(&threads_set, memory_order_relaxed);
+    return atomic_load_explicit(&P.threads, memory_order_relaxed);
 }
 
 void adj_pool_set_threads(int n);
 void adj_pool_set_threads(int n)
 {
-    atomic_store_explicit(&threads_set, n < 1 ? 1 : n, memory_order_relaxed);
+    atomic_store_explicit(&P.threads, n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n,
+                          memory_order_relaxed);
+}
+
+/* Take and run parts of generation gen until none are left. */
+static void run_parts(uint32_t gen)
+{
+    uint64_t c = atomic_load_explicit(&P.claim, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(c >> 32) != gen || (c & 0xffff) >= ((c >> 16) & 0xffff))
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&P.claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        size_t lo = (size_t)(c & 0xffff) * P.chunk;
+        size_t hi = lo + P.chunk < P.n ? lo + P.chunk : P.n;
+        if (lo < hi)
+            P.fn(P.ctx, lo, hi);
+        atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+        c = atomic_load_explicit(&P.claim, memory_order_acquire);
+    }
+}
+
+static uint32_t generation(void)
+{
+    return (uint32_t)(atomic_load_explicit(&P.claim, memory_order_acquire) >> 32);
+}
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    uint32_t seen = P.start_gen; /* every loop published after our start is ours */
+    for (;;) {
+        uint32_t g = seen;
+        for (int i = 0; i < SPIN && g == seen; i++) {
+            cpu_relax();
+            g = generation();
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&P.mu);
+            atomic_fetch_add(&P.sleepers, 1);
+            while ((g = (uint32_t)(atomic_load(&P.claim) >> 32)) == seen)
+                pthread_cond_wait(&P.wake, &P.mu);
+            atomic_fetch_sub(&P.sleepers, 1);
+            pthread_mutex_unlock(&P.mu);
+        }
+        seen = g;
+        if (atomic_load_explicit(&P.stop, memory_order_acquire))
+            return NULL;
+        run_parts(g);
+    }
+}
+
+/* Start a new generation (the loop's fields are set) and wake sleepers. */
+static uint32_t publish(unsigned parts)
+{
+    uint32_t gen = generation() + 1;
+    atomic_store_explicit(&P.done, 0, memory_order_relaxed);
+    /* seq_cst: ordered before the sleepers read */
+    atomic_store(&P.claim, (uint64_t)gen << 32 | (uint64_t)parts << 16);
+    if (atomic_load(&P.sleepers) > 0) {
+        pthread_mutex_lock(&P.mu);
+        pthread_cond_broadcast(&P.wake);
+        pthread_mutex_unlock(&P.mu);
+    }
+    return gen;
+}
+
+/* Stop and join the workers (at exit, and when the thread count
+ * changes). */
+static void shutdown_workers(void)
+{
+    if (P.nworkers == 0)
+        return;
+    atomic_store(&P.stop, true);
+    publish(0);
+    for (int i = 0; i < P.nworkers; i++)
+        pthread_join(P.th[i], NULL);
+    atomic_store(&P.stop, false);
+    P.nworkers = 0;
+}
+
+static void at_exit(void)
+{
+    if (atomic_flag_test_and_set(&P.busy))
+        return; /* exit from inside a loop: leave the workers be */
+    shutdown_workers();
+    atomic_flag_clear(&P.busy);
+}
+
+/* A child of fork() has none of the parent's workers. */
+static void after_fork_child(void)
+{
+    P.nworkers = 0;
+    atomic_store(&P.stop, false);
+    atomic_store(&P.sleepers, 0);
+    atomic_flag_clear(&P.busy);
+    pthread_mutex_init(&P.mu, NULL);
+    pthread_cond_init(&P.wake, NULL);
+}
+
+/* Have `want` workers running (caller holds busy); false if none could
+ * be started, and the loop then runs on the caller alone. */
+static bool ensure_workers(int want)
+{
+    if (P.nworkers == want)
+        return true;
+    shutdown_workers();
+    if (!P.hooked) {
+        P.hooked = true;
+        atexit(at_exit);
+        pthread_atfork(NULL, NULL, after_fork_child);
+    }
+    P.start_gen = generation();
+    for (int i = 0; i < want; i++) {
+        if (pthread_create(&P.th[i], NULL, worker, NULL) != 0)
+            break;
+        P.nworkers++;
+    }
+    return P.nworkers > 0;
 }
 
 void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx)
 {
-    (void)grain;
-    if (n)
+    if (n == 0)
+        return;
+    int t = adj_threads();
+    if (grain < 1)
+        grain = 1;
+    if (t < 2 || n < 2 * grain || atomic_flag_test_and_set(&P.busy)) {
         fn(ctx, 0, n);
+        return;
+    }
+    if (!ensure_workers(t - 1)) {
+        atomic_flag_clear(&P.busy);
+        fn(ctx, 0, n);
+        return;
+    }
+    size_t parts = (size_t)P.nworkers + 1;
+    if (parts > n / grain)
+        parts = n / grain;
+    size_t chunk = (n + parts - 1) / parts;
+    chunk = (chunk + ALIGN - 1) / ALIGN * ALIGN;
+    P.fn = fn;
+    P.ctx = ctx;
+    P.n = n;
+    P.chunk = chunk;
+    const unsigned nparts = (unsigned)((n + chunk - 1) / chunk);
+    run_parts(publish(nparts));
+    for (unsigned spins = 0;
+         atomic_load_explicit(&P.done, memory_order_acquire) < nparts; spins++) {
+        if (spins < 4096)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+    atomic_flag_clear(&P.busy);
 }

@@ -2,10 +2,11 @@
  * Internal: the worker pool that splits large kernels over the threads
  * set with adj_set_threads.
  *
- * Only loops whose result does not depend on how they are split go
- * through it: elementwise maps, the row or column blocks of a matrix
- * product, optimizer updates.  Each range is written by one thread, so
- * results are bit-identical whatever the thread count.  Reductions stay
+ * Only loops whose ranges are independent go through it: elementwise
+ * maps, optimizer updates, the row or column blocks of a matrix product.
+ * Each range is written by one thread.  Maps and updates give the same
+ * bits whatever the thread count; a matrix product gives the same bits
+ * for a given thread count (see gemm in ops/linalg.c).  Reductions stay
  * sequential.
  */
 #ifndef ADJ_CORE_POOL_H

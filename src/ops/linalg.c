@@ -12,6 +12,7 @@
  * so contributions accumulate in place.
  */
 #include "ops/op.h"
+#include "core/pool.h"
 
 #include <blis.h>
 #include <string.h>
@@ -44,14 +45,80 @@
             }                                                                  \
     } while (0)
 
+/* One BLIS call on the calling thread only: the pool, not BLIS, spreads
+ * products over threads (see gemm below). */
+static void blis_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
+                      const void *A, size_t rsa, size_t csa,
+                      const void *B, size_t rsb, size_t csb,
+                      double beta, void *C, size_t rsc, size_t csc)
+{
+    trans_t ta_ = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    trans_t tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    rntm_t rntm;
+    bli_rntm_init(&rntm);
+    bli_rntm_set_num_threads(1, &rntm);
+    if (dtype == ADJ_F64) {
+        double one = 1.0, b = beta;
+        bli_dgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (double *)A, (inc_t)rsa,
+                     (inc_t)csa, (double *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc,
+                     (inc_t)csc, NULL, &rntm);
+    } else {
+        float one = 1.0f, b = (float)beta;
+        bli_sgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (float *)A, (inc_t)rsa,
+                     (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc,
+                     (inc_t)csc, NULL, &rntm);
+    }
+}
+
+/*
+ * Products of at least this many multiply-adds are split over the pool's
+ * threads, one BLIS call per block: by rows of C (each thread packs all
+ * of op(B) and its rows of op(A)), or by columns when C has few rows and
+ * more columns.  No thread waits for another until the end.  Measured on
+ * the 2-core reference machine for the products of an MLP step, rows
+ * beat columns or tie, even where they pack more (docs/performance.md);
+ * BLIS's own threading cannot be used alongside the pool, whose workers
+ * would compete with its OpenMP threads for the cores.  The
+ * split depends only on the shape and the thread count, so a product is
+ * bit-for-bit reproducible for a given thread count.  Across thread
+ * counts the last bits may differ: BLIS picks its kernel (and with it
+ * the order of the sums) from the shape of each block (tests/test_pool.c
+ * checks both).
+ */
+#define PAR_GEMM_MACS ((size_t)1 << 17)
+#define PAR_GEMM_GRAIN 16
+
+typedef struct gemm_job {
+    int dtype;
+    bool ta, tb, by_rows;
+    size_t m, n, k, rsa, csa, rsb, csb, rsc, csc, esize;
+    const char *A, *B;
+    char *C;
+    double beta;
+} gemm_job;
+
+static void gemm_block(void *ctx, size_t lo, size_t hi)
+{
+    const gemm_job *g = ctx;
+    if (g->by_rows) {
+        size_t ai = g->ta ? g->csa : g->rsa;
+        blis_gemm(g->dtype, g->ta, g->tb, hi - lo, g->n, g->k, g->A + lo * ai * g->esize,
+                  g->rsa, g->csa, g->B, g->rsb, g->csb, g->beta,
+                  g->C + lo * g->rsc * g->esize, g->rsc, g->csc);
+    } else {
+        size_t bj = g->tb ? g->rsb : g->csb;
+        blis_gemm(g->dtype, g->ta, g->tb, g->m, hi - lo, g->k, g->A, g->rsa, g->csa,
+                  g->B + lo * bj * g->esize, g->rsb, g->csb, g->beta,
+                  g->C + lo * g->csc * g->esize, g->rsc, g->csc);
+    }
+}
+
 /* C = op(A) op(B) + beta C with explicit (row, col) strides. */
 static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
                  const void *A, size_t rsa, size_t csa,
                  const void *B, size_t rsb, size_t csb,
                  double beta, void *C, size_t rsc, size_t csc)
 {
-    trans_t ta_ = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    trans_t tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     if (m == 0 || n == 0)
         return;
     if (m <= SMALL_GEMM_MACS && n <= SMALL_GEMM_MACS && k <= SMALL_GEMM_MACS &&
@@ -62,22 +129,20 @@ static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
             SMALL_GEMM(float);
         return;
     }
-    if (dtype == ADJ_F64) {
-        double one = 1.0, b = beta;
-        bli_dgemm(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (double *)A, (inc_t)rsa, (inc_t)csa,
-                  (double *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc, (inc_t)csc);
-    } else {
-        float one = 1.0f, b = (float)beta;
-        bli_sgemm(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (float *)A, (inc_t)rsa, (inc_t)csa,
-                  (float *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc, (inc_t)csc);
+    if (adj_threads() > 1 && k > 0 && m * n * k >= PAR_GEMM_MACS) {
+        gemm_job g = {dtype, ta, tb, m >= 4 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
+                      dtype == ADJ_F64 ? sizeof(double) : sizeof(float), A, B, C, beta};
+        adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
+        return;
     }
+    blis_gemm(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
 }
 
 void adj_pool_set_threads(int n);
 
+/* Threads for the pool; BLIS itself is always called single-threaded. */
 void adj_set_threads(int n)
 {
-    bli_thread_set_num_threads(n < 1 ? 1 : n);
     adj_pool_set_threads(n);
 }
 

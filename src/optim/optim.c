@@ -4,6 +4,7 @@
  * rule, written once for float and once for double through a macro.
  */
 #include "adjoint/optim.h"
+#include "core/pool.h"
 #include "core/tape.h"
 
 #include <math.h>
@@ -236,45 +237,60 @@ const adj_optim_config *adj_optim_get_config(const adj_optim *o) { return o ? &o
 KERNELS(float, f32, sqrtf)
 KERNELS(double, f64, sqrt)
 
+/* Elements [lo, hi) of one step: every element's update is independent,
+ * so the pool may split the store (same bits whatever the split). */
+typedef struct step_job {
+    adj_optim *o;
+    void *w;
+    const void *g;
+} step_job;
+
+static void step_range(void *ctx, size_t lo, size_t hi)
+{
+    const step_job *j = ctx;
+    const adj_optim *o = j->o;
+    const adj_optim_config *c = &o->c;
+    const size_t n = hi - lo;
+#define AT(p, T) ((p) ? (T *)(p) + lo : NULL)
+    if (adj_params_dtype(o->p) == ADJ_F64) {
+        double *w = AT(j->w, double);
+        const double *g = AT(j->g, const double);
+        double *s0 = AT(o->state[0], double), *s1 = AT(o->state[1], double);
+        switch (c->kind) {
+        case ADJ_OPTIM_SGD: sgd_f64(c, o->t, n, w, g, s0); break;
+        case ADJ_OPTIM_ADAM:
+        case ADJ_OPTIM_ADAMW: adam_f64(c, o->t, n, w, g, s0, s1); break;
+        case ADJ_OPTIM_RMSPROP: rmsprop_f64(c, n, w, g, s0, s1, AT(o->state[2], double)); break;
+        case ADJ_OPTIM_ADAGRAD: adagrad_f64(c, o->t, n, w, g, s0); break;
+        default: break;
+        }
+    } else {
+        float *w = AT(j->w, float);
+        const float *g = AT(j->g, const float);
+        float *s0 = AT(o->state[0], float), *s1 = AT(o->state[1], float);
+        switch (c->kind) {
+        case ADJ_OPTIM_SGD: sgd_f32(c, o->t, n, w, g, s0); break;
+        case ADJ_OPTIM_ADAM:
+        case ADJ_OPTIM_ADAMW: adam_f32(c, o->t, n, w, g, s0, s1); break;
+        case ADJ_OPTIM_RMSPROP: rmsprop_f32(c, n, w, g, s0, s1, AT(o->state[2], float)); break;
+        case ADJ_OPTIM_ADAGRAD: adagrad_f32(c, o->t, n, w, g, s0); break;
+        default: break;
+        }
+    }
+#undef AT
+}
+
 adj_status adj_optim_step(adj_optim *o)
 {
     if (!o)
         return ADJ_EINVAL;
     if (adj_params_numel(o->p) != o->n)
         return ADJ_ESTATE;
+    if (o->c.kind < 0 || o->c.kind >= ADJ_OPTIM_COUNT)
+        return ADJ_EINVAL;
     o->t++;
-    void *w = adj_params_values(o->p);
-    const void *g = adj_params_grads(o->p);
-    const adj_optim_config *c = &o->c;
-    int f64 = adj_params_dtype(o->p) == ADJ_F64;
-    switch (c->kind) {
-    case ADJ_OPTIM_SGD:
-        if (f64)
-            sgd_f64(c, o->t, o->n, w, g, o->state[0]);
-        else
-            sgd_f32(c, o->t, o->n, w, g, o->state[0]);
-        break;
-    case ADJ_OPTIM_ADAM:
-    case ADJ_OPTIM_ADAMW:
-        if (f64)
-            adam_f64(c, o->t, o->n, w, g, o->state[0], o->state[1]);
-        else
-            adam_f32(c, o->t, o->n, w, g, o->state[0], o->state[1]);
-        break;
-    case ADJ_OPTIM_RMSPROP:
-        if (f64)
-            rmsprop_f64(c, o->n, w, g, o->state[0], o->state[1], o->state[2]);
-        else
-            rmsprop_f32(c, o->n, w, g, o->state[0], o->state[1], o->state[2]);
-        break;
-    case ADJ_OPTIM_ADAGRAD:
-        if (f64)
-            adagrad_f64(c, o->t, o->n, w, g, o->state[0]);
-        else
-            adagrad_f32(c, o->t, o->n, w, g, o->state[0]);
-        break;
-    default: return ADJ_EINVAL;
-    }
+    step_job j = {o, adj_params_values(o->p), adj_params_grads(o->p)};
+    adj_par_for(o->n, ADJ_PAR_GRAIN_MAP, step_range, &j);
     return ADJ_OK;
 }
 

@@ -1,0 +1,351 @@
+/*
+ * The worker pool (src/core/pool.h) and what runs on it: every index of a
+ * loop is run exactly once whatever the thread count, grain, nesting or
+ * number of callers; a child of fork() can use the pool.  Matrix products
+ * and whole training steps are bit-for-bit reproducible for a thread
+ * count and agree closely across counts (BLIS may sum in another order
+ * for another block shape).  tools/bootstrap.sh also runs this suite
+ * under ThreadSanitizer.
+ */
+#include <adjoint.h>
+
+#include <check.h>
+
+#include "check_util.h"
+#include "core/pool.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct cover {
+    unsigned char *hits;
+    size_t calls_lo_misaligned;
+} cover;
+
+/* Each index once: a plain increment, so an overlap is a data race
+ * (ThreadSanitizer) and a count of 2 (here). */
+static void mark(void *ctx, size_t lo, size_t hi)
+{
+    cover *c = ctx;
+    if (lo % 16)
+        c->calls_lo_misaligned++;
+    for (size_t i = lo; i < hi; i++)
+        c->hits[i]++;
+}
+
+static void check_cover(size_t n, size_t grain)
+{
+    cover c = {calloc(n + 1, 1), 0};
+    ck_assert_ptr_nonnull(c.hits);
+    adj_par_for(n, grain, mark, &c);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(c.hits[i] == 1, "n %zu grain %zu threads %d: index %zu run %d times", n,
+                      grain, adj_threads(), i, c.hits[i]);
+    ck_assert_uint_eq(c.hits[n], 0);
+    free(c.hits);
+}
+
+START_TEST(every_index_once)
+{
+    const size_t ns[] = {0, 1, 15, 16, 17, 31, 33, 100, 1000, 4097, 65536, 100003};
+    const size_t grains[] = {1, 7, 16, 1000};
+    for (int t = 1; t <= 4; t++) {
+        adj_set_threads(t);
+        ck_assert_int_eq(adj_threads(), t);
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+            for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++)
+                check_cover(ns[i], grains[g]);
+    }
+    adj_set_threads(0); /* clamped to 1 */
+    ck_assert_int_eq(adj_threads(), 1);
+    check_cover(1000, 1);
+}
+END_TEST
+
+/* Ranges start on multiples of 16 elements (whole cache lines of float). */
+START_TEST(ranges_are_aligned)
+{
+    adj_set_threads(3);
+    cover c = {calloc(10007, 1), 0};
+    for (int r = 0; r < 50; r++)
+        adj_par_for(10007, 1, mark, &c);
+    ck_assert_uint_eq(c.calls_lo_misaligned, 0);
+    for (size_t i = 0; i < 10007; i++)
+        ck_assert_int_eq(c.hits[i], 50);
+    free(c.hits);
+    adj_set_threads(1);
+}
+END_TEST
+
+/* A loop inside a loop runs on its caller's thread. */
+typedef struct nest {
+    unsigned char *hits; /* n x n */
+    size_t n;
+} nest;
+
+static void inner(void *ctx, size_t lo, size_t hi)
+{
+    unsigned char *row = ctx;
+    for (size_t j = lo; j < hi; j++)
+        row[j]++;
+}
+
+static void outer(void *ctx, size_t lo, size_t hi)
+{
+    nest *s = ctx;
+    for (size_t i = lo; i < hi; i++)
+        adj_par_for(s->n, 1, inner, s->hits + i * s->n);
+}
+
+START_TEST(nested_loops)
+{
+    adj_set_threads(2);
+    nest s = {calloc(300 * 300, 1), 300};
+    adj_par_for(s.n, 1, outer, &s);
+    for (size_t i = 0; i < s.n * s.n; i++)
+        ck_assert_int_eq(s.hits[i], 1);
+    free(s.hits);
+    adj_set_threads(1);
+}
+END_TEST
+
+/* Several program threads use the pool at once: one gets it, the others
+ * run their loops themselves. */
+static void *caller(void *arg)
+{
+    long bad = 0;
+    for (int r = 0; r < 200; r++) {
+        size_t n = 1000 + (size_t)r * 37;
+        cover c = {calloc(n, 1), 0};
+        if (!c.hits)
+            return (void *)1;
+        adj_par_for(n, 8, mark, &c);
+        for (size_t i = 0; i < n; i++)
+            bad += c.hits[i] != 1;
+        free(c.hits);
+    }
+    (void)arg;
+    return (void *)(intptr_t)bad;
+}
+
+START_TEST(concurrent_callers)
+{
+    adj_set_threads(2);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, caller, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        ck_assert_ptr_null(r);
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
+START_TEST(child_of_fork)
+{
+    adj_set_threads(2);
+    check_cover(5000, 1); /* the parent's workers are running */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        unsigned char *h = calloc(5000, 1);
+        cover c = {h, 0};
+        adj_par_for(5000, 1, mark, &c);
+        int ok = h != NULL;
+        for (size_t i = 0; ok && i < 5000; i++)
+            ok = h[i] == 1;
+        _exit(ok ? 0 : 3);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    check_cover(5000, 1);
+    adj_set_threads(1);
+}
+END_TEST
+
+/* ------------------------------------------------ results and threads */
+
+static void fill(adj_rng *r, void *p, size_t n, adj_dtype dt)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = adj_rng_uniform(r) * 2 - 1;
+        if (dt == ADJ_F64)
+            ((double *)p)[i] = v;
+        else
+            ((float *)p)[i] = (float)v;
+    }
+}
+
+/* C = op(A) op(B) and both adjoints, as bytes. */
+static void matmul_bytes(adj_dtype dt, size_t m, size_t n, size_t k, int ta, int tb,
+                         unsigned char *out, size_t *len)
+{
+    size_t es = dt == ADJ_F64 ? 8 : 4;
+    adj_rng r;
+    adj_rng_seed(&r, m * 1000003 + n * 1009 + k + (size_t)ta * 2 + (size_t)tb);
+    void *a = malloc(m * k * es), *b = malloc(k * n * es), *seed = malloc(m * n * 8);
+    fill(&r, a, m * k, dt);
+    fill(&r, b, k * n, dt);
+    fill(&r, seed, m * n, ADJ_F64);
+    adj_tape *t = adj_tape_new();
+    int64_t sa[2] = {ta ? (int64_t)k : (int64_t)m, ta ? (int64_t)m : (int64_t)k};
+    int64_t sb[2] = {tb ? (int64_t)n : (int64_t)k, tb ? (int64_t)k : (int64_t)n};
+    adj_var *A = adj_leaf_at(t, dt, 2, sa, a, 1, __FILE__, __LINE__);
+    adj_var *B = adj_leaf_at(t, dt, 2, sb, b, 1, __FILE__, __LINE__);
+    adj_var *C = adj_matmul_t(A, B, ta, tb);
+    ck_assert_int_eq(adj_backward_seeded(C, seed), ADJ_OK);
+    *len = 0;
+    memcpy(out + *len, adj_data(C), m * n * es), *len += m * n * es;
+    memcpy(out + *len, adj_grad_data(A), m * k * es), *len += m * k * es;
+    memcpy(out + *len, adj_grad_data(B), k * n * es), *len += k * n * es;
+    adj_tape_free(t);
+    free(a);
+    free(b);
+    free(seed);
+}
+
+/* |got - ref| <= tol max|ref|, element by element. */
+static void assert_close(const unsigned char *ref, const unsigned char *got, size_t bytes,
+                         adj_dtype dt, double tol, const char *what)
+{
+    size_t n = bytes / (dt == ADJ_F64 ? 8 : 4);
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = dt == ADJ_F64 ? ((const double *)ref)[i] : ((const float *)ref)[i];
+        scale = fabs(r) > scale ? fabs(r) : scale;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double r = dt == ADJ_F64 ? ((const double *)ref)[i] : ((const float *)ref)[i];
+        double g = dt == ADJ_F64 ? ((const double *)got)[i] : ((const float *)got)[i];
+        worst = fabs(g - r) > worst ? fabs(g - r) : worst;
+    }
+    ck_assert_msg(worst <= tol * scale, "%s: differs by %g (scale %g)", what, worst, scale);
+}
+
+START_TEST(matmul_reproducible_per_thread_count)
+{
+    const size_t shapes[][3] = {{64, 256, 784}, {256, 784, 64}, {256, 256, 64},
+                                {100, 33, 700}, {33, 100, 700}, {1024, 20, 16},
+                                {17, 500, 129}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int dt = 0; dt < 2; dt++)
+            for (int tr = 0; tr < 4; tr++) {
+                size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                adj_dtype d = dt ? ADJ_F32 : ADJ_F64;
+                size_t cap = (m * n + m * k + k * n) * 8, l1, l, l2;
+                unsigned char *ref = malloc(cap), *got = malloc(cap), *again = malloc(cap);
+                char what[96];
+                adj_set_threads(1);
+                matmul_bytes(d, m, n, k, tr & 1, tr >> 1, ref, &l1);
+                for (int th = 2; th <= 3; th++) {
+                    snprintf(what, sizeof what, "%zux%zux%zu %s ta %d tb %d, %d threads", m, n,
+                             k, dt ? "f32" : "f64", tr & 1, tr >> 1, th);
+                    adj_set_threads(th);
+                    matmul_bytes(d, m, n, k, tr & 1, tr >> 1, got, &l);
+                    matmul_bytes(d, m, n, k, tr & 1, tr >> 1, again, &l2);
+                    ck_assert_uint_eq(l, l1);
+                    ck_assert_msg(memcmp(got, again, l) == 0, "%s: two runs differ", what);
+                    assert_close(ref, got, l, d, dt ? 1e-5 : 1e-13, what);
+                }
+                free(ref);
+                free(got);
+                free(again);
+            }
+    adj_set_threads(1);
+}
+END_TEST
+
+/* A few SGD and Adam steps of a 784-128-10 network: the parameters after
+ * them are the same bits for two runs with a thread count, and close
+ * across counts. */
+static float *train(int threads, adj_optim_kind kind, size_t *np)
+{
+    adj_set_threads(threads);
+    adj_mlp_config c = adj_mlp_config_default();
+    adj_mlp_config_set_sizes(&c, 3, (int64_t[]){784, 128, 10}, ADJ_ACT_RELU);
+    adj_rng rng;
+    adj_rng_seed(&rng, 5);
+    adj_error err;
+    adj_mlp *m = adj_mlp_new(&c, &rng, &err);
+    ck_assert_ptr_nonnull(m);
+    adj_optim_config oc = adj_optim_defaults(kind);
+    oc.lr = 0.01;
+    adj_optim *o = adj_optim_new(adj_mlp_params(m), &oc, NULL);
+    ck_assert_ptr_nonnull(o);
+    adj_tape *t = adj_tape_new();
+    enum { B = 96 };
+    float *x = malloc(B * 784 * sizeof *x);
+    int32_t labels[B];
+    fill(&rng, x, B * 784, ADJ_F32);
+    for (int i = 0; i < B; i++)
+        labels[i] = i % 10;
+    for (int s = 0; s < 4; s++) {
+        adj_tape_reset(t);
+        adj_var *xv = adj_constant_view(t, ADJ_F32, 2, (int64_t[]){B, 784}, x);
+        adj_var *loss = adj_softmax_cross_entropy(adj_mlp_forward(m, xv), labels);
+        adj_params_zero_grad(adj_mlp_params(m));
+        ck_assert_int_eq(adj_backward(loss), ADJ_OK);
+        ck_assert_int_eq(adj_optim_step(o), ADJ_OK);
+    }
+    *np = adj_params_count(adj_mlp_params(m));
+    float *p = malloc(*np * sizeof *p);
+    memcpy(p, adj_params_values(adj_mlp_params(m)), *np * sizeof *p);
+    adj_tape_free(t);
+    adj_optim_free(o);
+    adj_mlp_free(m);
+    free(x);
+    adj_set_threads(1);
+    return p;
+}
+
+START_TEST(training_reproducible_per_thread_count)
+{
+    const adj_optim_kind kinds[] = {ADJ_OPTIM_SGD, ADJ_OPTIM_ADAM};
+    for (int k = 0; k < 2; k++) {
+        size_t n1, n, n2;
+        float *ref = train(1, kinds[k], &n1);
+        for (int th = 2; th <= 3; th++) {
+            float *got = train(th, kinds[k], &n), *again = train(th, kinds[k], &n2);
+            ck_assert_uint_eq(n, n1);
+            ck_assert_uint_eq(n2, n1);
+            ck_assert_msg(memcmp(got, again, n * sizeof *got) == 0,
+                          "%s, %d threads: two runs differ", adj_optim_name(kinds[k]), th);
+            char what[64];
+            snprintf(what, sizeof what, "%s, %d threads vs 1", adj_optim_name(kinds[k]), th);
+            assert_close((const unsigned char *)ref, (const unsigned char *)got,
+                         n * sizeof *got, ADJ_F32, 1e-4, what);
+            free(got);
+            free(again);
+        }
+        free(ref);
+    }
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("pool");
+    TCase *tc = tcase_create("pool");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, every_index_once);
+    tcase_add_test(tc, ranges_are_aligned);
+    tcase_add_test(tc, nested_loops);
+    tcase_add_test(tc, concurrent_callers);
+    tcase_add_test(tc, child_of_fork);
+    tcase_add_test(tc, matmul_reproducible_per_thread_count);
+    tcase_add_test(tc, training_reproducible_per_thread_count);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ADJ_CHECK_MAIN(make_suite)
