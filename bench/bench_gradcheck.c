@@ -14,14 +14,22 @@
  * and each matrix product is single-threaded; PyTorch gets T threads for
  * its products.
  *
- * usage: bench_gradcheck [threads]
+ * Mode "replay" sets opts.replay: the function is recorded once per thread
+ * and each evaluation recomputes only what the perturbed element changes
+ * (a column of the first layer, then the small second layer and the
+ * loss).  Mode "compare" runs both and reports the largest difference
+ * between their numeric derivatives.
+ *
+ * usage: bench_gradcheck [threads] [replay|compare]
  * output: one JSON object (seconds for the whole check).
  */
 #include <adjoint.h>
 
 #include "bench_util.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 enum { B = 16, IN = 784, H = 32, OUT = 10 };
 
@@ -39,11 +47,29 @@ static adj_var *mlp_loss(adj_tape *t, adj_var *const *p, int n, void *user)
     return adj_softmax_cross_entropy(adj_linear(h, p[2], p[3]), d->labels);
 }
 
+enum { TOTAL = H * IN + H + OUT * H + OUT };
+
+static int run(const adj_gradcheck_input *in, data *d, int threads, int replay, double *num,
+               double *secs, adj_gradcheck_report *rep)
+{
+    adj_gradcheck_opts o = {ADJ_F64, 1e-6, 0, 0, threads, replay, num};
+    double t0 = bench_now();
+    adj_status s = adj_gradcheck(mlp_loss, d, 4, in, &o, rep);
+    *secs = bench_now() - t0;
+    if (s != ADJ_OK) {
+        fprintf(stderr, "bench_gradcheck: %s\n", rep->message);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
-    if (threads < 1) {
-        fprintf(stderr, "usage: bench_gradcheck [threads]\n");
+    const char *mode = argc > 2 ? argv[2] : "";
+    int replay = strcmp(mode, "replay") == 0, compare = strcmp(mode, "compare") == 0;
+    if (threads < 1 || (*mode && !replay && !compare)) {
+        fprintf(stderr, "usage: bench_gradcheck [threads] [replay|compare]\n");
         return 2;
     }
     /* the finite differences are independent: spread them over the
@@ -51,6 +77,7 @@ int main(int argc, char **argv)
     adj_set_threads(1);
     static data d;
     static double w1[H * IN], b1[H], w2[OUT * H], b2[OUT];
+    static double num[TOTAL], num2[TOTAL];
     adj_rng rng;
     adj_rng_seed(&rng, 5);
     for (size_t i = 0; i < B * IN; i++)
@@ -69,20 +96,31 @@ int main(int argc, char **argv)
     adj_gradcheck_input in[4] = {
         {2, {H, IN}, w1}, {1, {H}, b1}, {2, {OUT, H}, w2}, {1, {OUT}, b2},
     };
-    adj_gradcheck_opts o = {ADJ_F64, 1e-6, 0, 0, threads};
-    adj_gradcheck_report rep;
-    double t0 = bench_now();
-    adj_status s = adj_gradcheck(mlp_loss, &d, 4, in, &o, &rep);
-    double secs = bench_now() - t0;
-    if (s != ADJ_OK) {
-        fprintf(stderr, "bench_gradcheck: %s\n", rep.message);
+    adj_gradcheck_report rep, rep2;
+    double secs, secs2 = 0;
+    if (run(in, &d, threads, replay, num, &secs, &rep))
         return 1;
-    }
     size_t checked = 0;
     for (int i = 0; i < 4; i++)
         checked += rep.inputs[i].numel;
-    printf("{\"workload\": \"gradcheck\", \"threads\": %d, \"elements\": %zu, \"evaluations\": %zu, "
-           "\"seconds\": %.3f, \"passed\": %s, \"max_rel_err\": %.3g}\n",
-           threads, checked, rep.evaluations, secs, rep.passed ? "true" : "false", rep.max_rel_err);
+    if (compare) {
+        if (run(in, &d, threads, 1, num2, &secs2, &rep2))
+            return 1;
+        double diff = 0, scale = 0;
+        for (size_t f = 0; f < TOTAL; f++) {
+            diff = fmax(diff, fabs(num[f] - num2[f]));
+            scale = fmax(scale, fabs(num[f]));
+        }
+        printf("{\"workload\": \"gradcheck\", \"threads\": %d, \"elements\": %zu, "
+               "\"seconds\": %.3f, \"seconds_replay\": %.3f, \"passed\": %s, \"passed_replay\": %s, "
+               "\"max_abs_diff\": %.3g, \"max_abs_numeric\": %.3g}\n",
+               threads, checked, secs, secs2, rep.passed ? "true" : "false",
+               rep2.passed ? "true" : "false", diff, scale);
+        return 0;
+    }
+    printf("{\"workload\": \"gradcheck\", \"threads\": %d, \"replay\": %s, \"elements\": %zu, "
+           "\"evaluations\": %zu, \"seconds\": %.3f, \"passed\": %s, \"max_rel_err\": %.3g}\n",
+           threads, replay ? "true" : "false", checked, rep.evaluations, secs,
+           rep.passed ? "true" : "false", rep.max_rel_err);
     return 0;
 }

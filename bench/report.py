@@ -49,7 +49,9 @@ def metrics(key, d):
             rows.append(("%s bwd" % d["op"], d["bwd_gbs"], "GB/s", True))
         return rows
     if w == "gradcheck":
-        return [("gradcheck 784-32-10", d["seconds"], "s", False)]
+        # the replay row compares with the same torch.autograd.gradcheck run
+        label = "gradcheck 784-32-10" + (" replay" if key == "gradcheck_replay" else "")
+        return [(label, d["seconds"], "s", False)]
     if w == "mlp_memory":
         rows = [("mlp b%d peak RSS" % d["batch"], d["peak_rss_mib"], "MiB", False)]
         if d.get("allocs_per_step") is not None:

@@ -89,6 +89,7 @@ for t in $threads; do
     both tiny "$bin/bench_tiny $t $tiny" "tiny $t $tiny"
     both elementwise "$bin/bench_elementwise 1000000 $ew_reps $t" "elementwise 1000000 $ew_reps $t"
     both gradcheck "$bin/bench_gradcheck $t" "gradcheck $t"
+    both gradcheck_replay "$bin/bench_gradcheck $t replay" "gradcheck $t"
     both memory "$bin/bench_mlp 256 $t $mem_steps memory" "mlp 256 $t $mem_steps memory"
     echo >&2
 done

@@ -39,6 +39,25 @@ typedef struct adj_gradcheck_opts {
                         called from several threads at once, each with its
                         own tape: it must not write shared state.  The
                         report does not depend on the thread count. */
+    int replay;      /* nonzero: record fn once (per thread) and evaluate
+                        each f(x +- h e_j) by recomputing only what depends
+                        on element j (the row or column of a product, the
+                        elements of an elementwise op), restoring the base
+                        values after each.  Much faster on large inputs.
+                        It assumes the recorded graph does not depend on
+                        the input values: fn must not branch on them nor
+                        read them into constants (adj_item, adj_copy_value).
+                        Five elements of each input (first, quarters, last)
+                        are also evaluated for real; a different op
+                        sequence or a different f (beyond 1e-12 relative:
+                        recomputed products may round differently) makes
+                        the check fail with ADJ_EINVAL.  Values read outside
+                        the recorded ops at other elements go unnoticed.
+                        The numeric pass is f64 either way, so any dtype. */
+    double *numeric; /* optional: when the check runs (status ADJ_OK),
+                        receives every element's central difference,
+                        input after input (as many doubles as the inputs
+                        have elements); NULL: not returned */
 } adj_gradcheck_opts;
 
 /* The result for one input: its worst element. */

@@ -7,9 +7,18 @@
  * a jump that does not shrink with h; for a smooth f their gap is about
  * f''(x) h and halves when h halves.  An element whose gap is large and
  * does not halve is reported as a kink and left out of pass/fail.
+ *
+ * Replay (opts.replay).  Each evaluator records the function once at the
+ * base point and evaluates f(x + h e_j) by recomputing only what depends
+ * on element j (check/replay.c), then restores the base values.  It
+ * assumes the graph does not depend on the input values; a few
+ * perturbations per input (spot elements: first, quarter, middle, three
+ * quarters, last) are also evaluated for real on a second tape, and a
+ * different op sequence or a different f fails the check.
  */
 #include "core/tape.h"
 #include "adjoint/check.h"
+#include "check/replay.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -27,6 +36,9 @@ typedef struct evaluator {
     const size_t *numel;
     double *x[ADJ_GRADCHECK_MAX_INPUTS];
     adj_tape *t;
+    adj_replay *rp;     /* replay of the graph recorded on t, or NULL */
+    adj_tape *t2;       /* real evaluations that check the replay */
+    bool spot;          /* check the next replayed evaluations for real */
     size_t evaluations;
     adj_status status;
     char message[256];
@@ -68,58 +80,139 @@ static bool evaluator_init(evaluator *e, adj_gradcheck_fn fn, void *user, int n,
 
 static void evaluator_free(evaluator *e)
 {
+    adj_replay_free(e->rp);
+    adj_tape_free(e->t2);
     adj_tape_free(e->t);
     for (int i = 0; i < e->n; i++)
         free(e->x[i]);
 }
 
-/* Build the function's inputs on e->t in dtype from the working copies. */
-static adj_var *build(evaluator *e, adj_dtype dtype, adj_var **vars)
+/* Build the function's inputs on tape t in dtype from the working copies. */
+static adj_var *build_on(evaluator *e, adj_tape *t, adj_dtype dtype, adj_var **vars)
 {
     for (int i = 0; i < e->n; i++) {
         const adj_gradcheck_input *in = &e->in[i];
         if (dtype == ADJ_F64) {
             /* a view: the numeric pass perturbs e->x in place, no copy */
-            vars[i] = adj_leaf_view(e->t, ADJ_F64, in->ndim, in->shape, e->x[i], 1, __FILE__, __LINE__);
+            vars[i] = adj_leaf_view(t, ADJ_F64, in->ndim, in->shape, e->x[i], 1, __FILE__, __LINE__);
         } else {
-            float *tmp = adj_arena_alloc(e->t, e->numel[i] * sizeof(float) + 1);
+            float *tmp = adj_arena_alloc(t, e->numel[i] * sizeof(float) + 1);
             if (!tmp)
                 return NULL;
             for (size_t j = 0; j < e->numel[i]; j++)
                 tmp[j] = (float)e->x[i][j];
-            vars[i] = adj_leaf_at(e->t, ADJ_F32, in->ndim, in->shape, tmp, 1, __FILE__, __LINE__);
+            vars[i] = adj_leaf_at(t, ADJ_F32, in->ndim, in->shape, tmp, 1, __FILE__, __LINE__);
         }
     }
-    return e->fn(e->t, vars, e->n, e->user);
+    return e->fn(t, vars, e->n, e->user);
+}
+
+static adj_var *build(evaluator *e, adj_dtype dtype, adj_var **vars)
+{
+    return build_on(e, e->t, dtype, vars);
+}
+
+/* Record f at the working point on t, in double; NULL (and e->status set)
+ * on failure. */
+static adj_var *record(evaluator *e, adj_tape *t, adj_var **vars)
+{
+    adj_tape_reset(t);
+    adj_var *y = build_on(e, t, ADJ_F64, vars);
+    if (adj_tape_status(t) != ADJ_OK || !y) {
+        eval_error(e, y ? adj_tape_status(t) : ADJ_EINVAL, "the function failed",
+                   y ? adj_tape_message(t) : "it returned NULL");
+        return NULL;
+    }
+    if (adj_numel(y) != 1) {
+        eval_error(e, ADJ_ESHAPE, "the function must return one element", NULL);
+        return NULL;
+    }
+    return y;
 }
 
 /* f at the working point, in double; NaN (and e->status set) on failure. */
 static double eval(evaluator *e)
 {
     adj_var *vars[ADJ_GRADCHECK_MAX_INPUTS];
-    adj_tape_reset(e->t);
-    adj_var *y = build(e, ADJ_F64, vars);
+    adj_var *y = record(e, e->t, vars);
     e->evaluations++;
-    if (adj_tape_status(e->t) != ADJ_OK || !y) {
-        eval_error(e, y ? adj_tape_status(e->t) : ADJ_EINVAL, "the function failed",
-                   y ? adj_tape_message(e->t) : "it returned NULL");
-        return NAN;
+    return y ? adj_item(y) : NAN;
+}
+
+/* Record the function once at the base point and prepare its replay. */
+static void replay_start(evaluator *e)
+{
+    adj_var *vars[ADJ_GRADCHECK_MAX_INPUTS];
+    adj_var *y = record(e, e->t, vars);
+    if (!y)
+        return;
+    e->t2 = adj_tape_new();
+    e->rp = e->t2 ? adj_replay_new(e->t, y, e->n, vars) : NULL;
+    if (!e->rp)
+        eval_error(e, ADJ_ENOMEM, "adj_gradcheck: out of memory (replay)", NULL);
+}
+
+/* The replayed f at the working point (element j of input i perturbed)
+ * against a real evaluation: the same ops in the same order, the same f
+ * to rounding. */
+static void replay_verify(evaluator *e, int i, size_t j, double f)
+{
+    adj_var *vars[ADJ_GRADCHECK_MAX_INPUTS];
+    adj_var *y = record(e, e->t2, vars);
+    if (!y)
+        return;
+    size_t n1 = e->t->nnodes, n2 = e->t2->nnodes, diff = n1 < n2 ? n1 : n2;
+    for (size_t id = 0; id < diff; id++)
+        if (adj_node_at(e->t, id)->op != adj_node_at(e->t2, id)->op) {
+            diff = id;
+            break;
+        }
+    char msg[256];
+    if (n1 != n2 || diff < n1) {
+        snprintf(msg, sizeof msg,
+                 "replay: the function's graph depends on its input values (%s at node %zu when "
+                 "element %zu of input %d changes); run without replay",
+                 n1 != n2 ? "node count differs" : "op differs", diff, j, i);
+        eval_error(e, ADJ_EINVAL, msg, NULL);
+        return;
     }
-    if (adj_numel(y) != 1) {
-        eval_error(e, ADJ_ESHAPE, "the function must return one element", NULL);
-        return NAN;
+    double fr = adj_item(y);
+    if (f != fr && !(isnan(f) && isnan(fr)) && !(fabs(f - fr) <= 1e-12 * (1 + fabs(fr)))) {
+        snprintf(msg, sizeof msg,
+                 "replay: f differs from a real evaluation (%.17g vs %.17g, element %zu of input "
+                 "%d): fn uses input values outside its recorded ops; run without replay",
+                 f, fr, j, i);
+        eval_error(e, ADJ_EINVAL, msg, NULL);
     }
-    return adj_item(y);
+}
+
+/* f with element j of input i at its working value. */
+static double eval_at(evaluator *e, int i, size_t j)
+{
+    if (!e->rp)
+        return eval(e);
+    e->evaluations++;
+    double f = adj_replay_eval(e->rp, i, j);
+    if (e->spot)
+        replay_verify(e, i, j, f);
+    return f;
+}
+
+/* The elements whose replayed evaluations are checked for real. */
+static bool spot(size_t j, size_t n)
+{
+    return j == 0 || j == n - 1 || j == n / 2 || j == n / 4 || j == 3 * n / 4;
 }
 
 /* Central difference at element j of input i, and whether it is a kink. */
 static double numeric(evaluator *e, int i, size_t j, double h, double f0, bool *kink)
 {
     double *x = &e->x[i][j], x0 = *x;
+    e->spot = e->rp && spot(j, e->numel[i]);
     *x = x0 + h;
-    double fp = eval(e);
+    double fp = eval_at(e, i, j);
     *x = x0 - h;
-    double fm = eval(e);
+    double fm = eval_at(e, i, j);
     double central = (fp - fm) / (2 * h);
     double gap = fabs((fp - f0) - (f0 - fm)) / h;
     *kink = false;
@@ -127,9 +220,9 @@ static double numeric(evaluator *e, int i, size_t j, double h, double f0, bool *
         /* halve h: a smooth function's gap halves too, a kink's stays */
         double h2 = h / 2;
         *x = x0 + h2;
-        double fp2 = eval(e);
+        double fp2 = eval_at(e, i, j);
         *x = x0 - h2;
-        double fm2 = eval(e);
+        double fm2 = eval_at(e, i, j);
         double gap2 = fabs((fp2 - f0) - (f0 - fm2)) / h2;
         *kink = gap2 > 0.75 * gap;
     }
@@ -143,6 +236,7 @@ typedef struct job {
     size_t lo, hi;
     const size_t *start; /* flat index of input i's first element */
     double h, f0;
+    bool replay;
     double *num;         /* per flat element */
     bool *kink;
 } job;
@@ -150,6 +244,8 @@ typedef struct job {
 static void run_job(job *jb)
 {
     int i = 0;
+    if (jb->replay && jb->lo < jb->hi && jb->e.status == ADJ_OK)
+        replay_start(&jb->e);
     for (size_t f = jb->lo; f < jb->hi && jb->e.status == ADJ_OK; f++) {
         while (f >= jb->start[i + 1])
             i++;
@@ -173,7 +269,7 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
         set_error(rep, ADJ_EINVAL, "adj_gradcheck: need a function and 1..8 inputs", NULL);
         return rep->status;
     }
-    adj_gradcheck_opts o = {ADJ_F64, 0, 0, 0, 0};
+    adj_gradcheck_opts o = {.dtype = ADJ_F64};
     if (opts)
         o = *opts;
     if (o.dtype != ADJ_F32 && o.dtype != ADJ_F64) {
@@ -248,6 +344,7 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
         jb->start = start;
         jb->h = o.eps;
         jb->f0 = f0;
+        jb->replay = o.replay != 0;
         jb->num = num;
         jb->kink = kink;
     }
@@ -268,6 +365,8 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
     }
     if (rep->status != ADJ_OK)
         goto done;
+    if (o.numeric && total)
+        memcpy(o.numeric, num, total * sizeof *num);
 
     /* the report, element by element in order: independent of threads */
     rep->passed = 1;

@@ -348,6 +348,108 @@ adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int
 }
 adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b) { return adj_linear_at(x, w, b, NULL, 0); }
 
+/* ------------------------------------------- one row or column, again */
+
+static bool small_product(size_t m, size_t n, size_t k)
+{
+    return m <= SMALL_GEMM_MACS && n <= SMALL_GEMM_MACS && k <= SMALL_GEMM_MACS &&
+           m * n * k <= SMALL_GEMM_MACS;
+}
+
+/* sum_p a[p sa] b[p sb] in order, as the plain-loop product sums */
+#define DOT_SEQ(T, a, sa, b, sb, k)                                            \
+    do {                                                                       \
+        T s_ = 0;                                                              \
+        for (size_t p_ = 0; p_ < (k); p_++)                                    \
+            s_ += (a)[p_ * (sa)] * (b)[p_ * (sb)];                             \
+        dot_ = s_;                                                             \
+    } while (0)
+
+/* The same sum in four interleaved partial sums (a different rounding
+ * order, as BLIS's own): for products that the forward sends to BLIS. */
+static double dot4(const double *a, size_t sa, const double *b, size_t sb, size_t k)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t p = 0;
+    if (sa == 1 && sb == 1)
+        for (; p + 4 <= k; p += 4) {
+            s0 += a[p] * b[p];
+            s1 += a[p + 1] * b[p + 1];
+            s2 += a[p + 2] * b[p + 2];
+            s3 += a[p + 3] * b[p + 3];
+        }
+    else
+        for (; p + 4 <= k; p += 4) {
+            s0 += a[p * sa] * b[p * sb];
+            s1 += a[(p + 1) * sa] * b[(p + 1) * sb];
+            s2 += a[(p + 2) * sa] * b[(p + 2) * sb];
+            s3 += a[(p + 3) * sa] * b[(p + 3) * sb];
+        }
+    for (; p < k; p++)
+        s0 += a[p * sa] * b[p * sb];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/*
+ * C[i][j] of a matmul or linear node for (i, j) in rows [i0, i1) x columns
+ * [j0, j1): one dot product each.  Where the whole product takes the plain
+ * loop, the sums are that loop's, bit for bit; otherwise (BLIS) they agree
+ * to rounding.
+ */
+static void line_block(adj_var *y, size_t i0, size_t i1, size_t j0, size_t j1)
+{
+    const adj_var *a = y->in[0], *b = y->in[1], *bias = NULL;
+    size_t m = (size_t)adj_cold(y)->shape[0], n, k, ai, ap, bp, bj;
+    if (y->op == ADJ_OP_LINEAR) {
+        /* Z (m,out) = X (m,in) W^T + b: A = X, op(B) = W^T */
+        bias = y->in[2];
+        m = rows_of(a);
+        n = (size_t)adj_cold(b)->shape[0];
+        k = (size_t)adj_cold(b)->shape[1];
+        ai = k, ap = 1, bp = 1, bj = k;
+    } else {
+        const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
+        const size_t lda = (size_t)adj_cold(a)->shape[1], ldb = (size_t)adj_cold(b)->shape[1];
+        n = (size_t)adj_cold(y)->shape[1];
+        k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
+        ai = ta ? 1 : lda, ap = ta ? lda : 1;
+        bp = tb ? 1 : ldb, bj = tb ? ldb : 1;
+    }
+    const bool seq = small_product(m, n, k);
+    if (y->dtype == ADJ_F64) {
+        const double *A = a->value, *B = b->value, *bv = bias ? bias->value : NULL;
+        double *C = y->value;
+        for (size_t i = i0; i < i1; i++)
+            for (size_t j = j0; j < j1; j++) {
+                double dot_;
+                if (seq)
+                    DOT_SEQ(double, A + i * ai, ap, B + j * bj, bp, k);
+                else
+                    dot_ = dot4(A + i * ai, ap, B + j * bj, bp, k);
+                C[i * n + j] = bv ? bv[j] + dot_ : dot_;
+            }
+    } else {
+        const float *A = a->value, *B = b->value, *bv = bias ? bias->value : NULL;
+        float *C = y->value;
+        for (size_t i = i0; i < i1; i++)
+            for (size_t j = j0; j < j1; j++) {
+                float dot_;
+                DOT_SEQ(float, A + i * ai, ap, B + j * bj, bp, k);
+                C[i * n + j] = bv ? bv[j] + dot_ : dot_;
+            }
+    }
+}
+
+void adj_linalg_forward_line(adj_var *y, int axis, size_t idx)
+{
+    size_t m = y->op == ADJ_OP_LINEAR ? rows_of(y->in[0]) : (size_t)adj_cold(y)->shape[0];
+    size_t n = y->op == ADJ_OP_LINEAR ? (size_t)adj_cold(y->in[1])->shape[0] : (size_t)adj_cold(y)->shape[1];
+    if (axis == 0)
+        line_block(y, idx, idx + 1, 0, n);
+    else
+        line_block(y, 0, m, idx, idx + 1);
+}
+
 /* ------------------------------------------------------------- transpose */
 
 static adj_status transpose_shape(adj_var *y, const adj_args *args, char *why, size_t n)

@@ -79,6 +79,12 @@ ADJ_DECLARE_OP(softmax_ce); ADJ_DECLARE_OP(mse); ADJ_DECLARE_OP(bce_logits);
 /* Shape rule shared by every elementwise unary op: y has x's shape. */
 adj_status adj_shape_same(adj_var *y, const adj_args *args, char *why, size_t why_size);
 
+/* Recompute one row (axis 0) or one column (axis 1) of the value of a
+ * matmul or linear node, viewed as (rows, cols), from its inputs' values:
+ * a dot product per element.  Bit for bit the forward's result where the
+ * forward takes its plain loop; equal to rounding where it calls BLIS. */
+void adj_linalg_forward_line(adj_var *y, int axis, size_t idx);
+
 /* Plain functions behind the public macros, defined once per op. */
 #define ADJ_FN1(nm) \
     adj_var *(adj_##nm)(adj_var *x) { return adj_##nm##_at(x, NULL, 0); }

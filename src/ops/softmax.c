@@ -202,6 +202,7 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
         }
     /* the caller's labels, copied into the arena by the forward */
     adj_cold(y)->saved = (void *)args->labels;
+    adj_cold(y)->iarg = 0;
     y->ndim = 0;
     return ADJ_OK;
 }
@@ -220,20 +221,25 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
         *(T *)y->value = (T)(loss / (double)rows);                             \
     } while (0)
 
-/* C = (1/R) sum_r (log sum_j e^{z_rj} - z_r,label) */
+/* C = (1/R) sum_r (log sum_j e^{z_rj} - z_r,label).  The first run moves
+ * the labels into an arena buffer after the probabilities (iarg 1 marks
+ * it), so running the forward again on the node recomputes in place. */
 static void ce_forward(adj_var *y)
 {
     const adj_var *x = y->in[0];
     size_t rows, k;
     rows_cols(x, &rows, &k);
-    const int32_t *user = adj_cold(y)->saved;
     size_t pbytes = rows * k * adj_dsize(y->dtype);
-    char *buf = adj_arena_alloc(adj_cold(y)->tape, pbytes + rows * sizeof(int32_t));
-    if (!buf)
-        return;
-    int32_t *labels = (int32_t *)(buf + pbytes);
-    memcpy(labels, user, rows * sizeof(int32_t));
-    adj_cold(y)->saved = buf;
+    if (!adj_cold(y)->iarg) {
+        const int32_t *user = adj_cold(y)->saved;
+        char *buf = adj_arena_alloc(adj_cold(y)->tape, pbytes + rows * sizeof(int32_t));
+        if (!buf)
+            return;
+        memcpy(buf + pbytes, user, rows * sizeof(int32_t));
+        adj_cold(y)->saved = buf;
+        adj_cold(y)->iarg = 1;
+    }
+    const int32_t *labels = (const int32_t *)((char *)adj_cold(y)->saved + pbytes);
     if (y->dtype == ADJ_F64)
         CE_FWD(double);
     else
