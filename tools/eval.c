@@ -15,7 +15,7 @@ static void eval_usage(FILE *f)
             "  --data idx:DIR | csv:FILE  test data: DIR's t10k files, or every row of FILE\n"
             "                     (default %s)\n"
             "  --label COL        CSV label column: name or 0-based index (default: last)\n"
-            "  --threads N        BLIS threads (default 2)\n"
+            "  --threads N        threads for products, maps, updates (default 2)\n"
             "  --json             machine-readable output\n"
             "  --help             this text\n",
             ADJ_DEFAULT_DATA);

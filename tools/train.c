@@ -48,7 +48,7 @@ static void train_usage(FILE *f)
             "  --epochs N         epochs (default 20)\n"
             "  --val-frac X       fraction of the training data held out (default 1/12)\n"
             "  --seed N           seed of initialisation, split, shuffling, dropout (default 1)\n"
-            "  --threads N        BLIS threads (default 2)\n"
+            "  --threads N        threads for products, maps, updates (default 2)\n"
             "  --out DIR          output directory (default adjoint-run): model.adj,\n"
             "                     curves.csv, curves.svg\n"
             "  --json             print a JSON summary on stdout (progress on stderr)\n"

@@ -234,7 +234,9 @@ adj_var *(adj_param)(adj_tape *t, adj_params *p, int i);
 
 /* ------------------------------------------------------------ threading */
 
-/* Threads BLIS may use for matrix products (process-wide BLIS setting). */
+/* Threads for large kernels (matrix products, elementwise maps, optimizer
+ * steps), process-wide; 1 (the default) runs everything on the caller.
+ * Products are reproducible for a given count; see docs/design.md. */
 void adj_set_threads(int n);
 
 /* Library version, "MAJOR.MINOR.PATCH". */
