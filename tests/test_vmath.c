@@ -1,5 +1,14 @@
 /*
- * The exp, expm1, log, log1p and tanh kernels of src/ops/vmath.h.
+ * The exp, expm1, log, log1p, tanh, sin, cos and pow kernels of
+ * src/ops/vmath.h, and the per-CPU variants of the elementwise ops
+ * (src/ops/dispatch.h).
+ *
+ * sin and cos are checked through adj_vm_sin[f]_any and friends: the
+ * vectorised kernels for |x| <= 2^20 (in float32: the float kernel to
+ * 2^12, the double one above), libm beyond, as the ops do; so the sweeps
+ * over all bit patterns apply to them too.  Setting
+ * ADJ_VMATH_EXHAUSTIVE=1 in the environment also checks every float of
+ * the kernels' range (about 2.5 * 10^9 per function; a few minutes).
  *
  * float32: the reference is the double-precision libm function at the same
  * float argument; the error of a result y is |y - ref| in units of the
@@ -21,6 +30,8 @@
  */
 #include <adjoint.h>
 
+#include "ops/dispatch.h"
+#include "ops/op.h"
 #include "ops/vmath.h"
 
 #include <check.h>
@@ -33,8 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FN_EXP, FN_EXPM1, FN_LOG, FN_LOG1P, FN_TANH, FN_COUNT };
-static const char *const fn_names[FN_COUNT] = {"exp", "expm1", "log", "log1p", "tanh"};
+enum { FN_EXP, FN_EXPM1, FN_LOG, FN_LOG1P, FN_TANH, FN_SIN, FN_COS, FN_COUNT };
+static const char *const fn_names[FN_COUNT] = {"exp", "expm1", "log", "log1p", "tanh", "sin", "cos"};
 
 static void apply(int fn, float *restrict y, const float *restrict x, size_t n)
 {
@@ -55,6 +66,14 @@ static void apply(int fn, float *restrict y, const float *restrict x, size_t n)
         for (size_t i = 0; i < n; i++)
             y[i] = adj_vlog1pf(x[i]);
         break;
+    case FN_SIN:
+        for (size_t i = 0; i < n; i++)
+            y[i] = adj_vm_sinf_any(x[i]);
+        break;
+    case FN_COS:
+        for (size_t i = 0; i < n; i++)
+            y[i] = adj_vm_cosf_any(x[i]);
+        break;
     default:
         for (size_t i = 0; i < n; i++)
             y[i] = adj_vtanhf(x[i]);
@@ -69,6 +88,8 @@ static double reference(int fn, double x)
     case FN_EXPM1: return expm1(x);
     case FN_LOG: return log(x);
     case FN_LOG1P: return log1p(x);
+    case FN_SIN: return sin(x);
+    case FN_COS: return cos(x);
     default: return tanh(x);
     }
 }
@@ -143,7 +164,11 @@ START_TEST(windows_within_2_ulp)
 {
     static const float centres[] = {0.0f, 0.625f, -0.625f, 1.0f, -1.0f, 0.70710677f, 1.4142135f,
                                     0.34657359f, -0.34657359f, 16.6f, 88.72f, -87.33f, -103.97f,
-                                    0x1p-126f, 9.0f};
+                                    0x1p-126f, 9.0f,
+                                    /* sin, cos: multiples of pi/2 and pi/4, ends of the range */
+                                    1.5707964f, 3.1415927f, 4.712389f, 6.2831855f, 0.7853982f,
+                                    2.3561945f, 0x1p-12f, 0x1p20f, 100000.0f, 823549.6f,
+                                    1.0e6f, 0x1p12f, 0x1.f9cbe2p+7f, 0x1.17cc5p+11f, 4000.0f};
     enum { HALF = 1 << 14, N = 2 * HALF };
     static float x[N], y[N];
     const int fn = _i;
@@ -282,6 +307,14 @@ static void apply64(int fn, double *restrict y, const double *restrict x, size_t
         for (size_t i = 0; i < n; i++)
             y[i] = adj_vlog1p(x[i]);
         break;
+    case FN_SIN:
+        for (size_t i = 0; i < n; i++)
+            y[i] = adj_vm_sin_any(x[i]);
+        break;
+    case FN_COS:
+        for (size_t i = 0; i < n; i++)
+            y[i] = adj_vm_cos_any(x[i]);
+        break;
     default:
         for (size_t i = 0; i < n; i++)
             y[i] = adj_vtanh(x[i]);
@@ -296,6 +329,8 @@ static long double reference64(int fn, double x)
     case FN_EXPM1: return expm1l((long double)x);
     case FN_LOG: return logl((long double)x);
     case FN_LOG1P: return log1pl((long double)x);
+    case FN_SIN: return sinl((long double)x);
+    case FN_COS: return cosl((long double)x);
     default: return tanhl((long double)x);
     }
 }
@@ -356,8 +391,8 @@ static double unit64(uint64_t *s)
 }
 
 /* Where each function is neither constant nor overflowing (plus a margin). */
-static const double range_lo[FN_COUNT] = {-750.0, -45.0, 0.0, -1.0, -25.0};
-static const double range_hi[FN_COUNT] = {712.0, 712.0, 16.0, 16.0, 25.0};
+static const double range_lo[FN_COUNT] = {-750.0, -45.0, 0.0, -1.0, -25.0, -0x1p20, -0x1p20};
+static const double range_hi[FN_COUNT] = {712.0, 712.0, 16.0, 16.0, 25.0, 0x1p20, 0x1p20};
 
 /* One pseudo-random argument; mode i % 4 picks the distribution. */
 static double random_arg(int fn, size_t i, uint64_t *s)
@@ -421,6 +456,11 @@ static const double centres64[] = {
     709.43613930310391, 709.78271289338397, 710.0,            /* k = 1024, overflow */
     -708.39641853226408, -745.13321910194111, -746.0,         /* subnormal, 0 */
     -1.0 + 0x1p-40, 0x1p53, DBL_MAX, 0x1p-1074,
+    /* sin, cos: k pi/2 (the reduction's hardest arguments), pi/4, the ends */
+    1.5707963267948966, 3.1415926535897931, 4.7123889803846897, 6.2831853071795862,
+    0.78539816339744828, 2.3561944901923448, 0x1p-26, 0x1p20, 157.07963267948966,
+    1570.7963267948967, 19391.480654282997, 102945.27886915713, 823548.093786316,
+    1048575.6631739725,
 };
 
 START_TEST(windows64_within_2_ulp)
@@ -623,6 +663,328 @@ START_TEST(losses64)
 }
 END_TEST
 
+/* ------------------------------------------------------ sin, cos, pow */
+
+/* Every float with |x| <= 2^20 through sin and cos (the float kernel up
+ * to 2^12, the double one above; not libm), when ADJ_VMATH_EXHAUSTIVE is
+ * set. */
+START_TEST(trig_exhaustive)
+{
+    const char *env = getenv("ADJ_VMATH_EXHAUSTIVE");
+    if (!env || !*env || *env == '0')
+        return;
+    enum { CHUNK = 1 << 16 };
+    const int fn = _i ? FN_COS : FN_SIN;
+    float *x = malloc(CHUNK * sizeof *x), *y = malloc(CHUNK * sizeof *y);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(y);
+    double worst = 0;
+    float worst_x = 0;
+    const uint32_t top = 0x49800000u; /* 2^20 */
+    for (int sign = 0; sign < 2; sign++) {
+        uint64_t u = 0;
+        while (u <= top) {
+            size_t n = 0;
+            for (; n < CHUNK && u <= top; n++, u++)
+                x[n] = from_bits((uint32_t)u | (sign ? 0x80000000u : 0));
+            apply(fn, y, x, n);
+            for (size_t i = 0; i < n; i++) {
+                double e = ulp_error(y[i], reference(fn, (double)x[i]));
+                if (e > worst) {
+                    worst = e;
+                    worst_x = x[i];
+                }
+            }
+        }
+    }
+    printf("float32 %s, every float in [-2^20, 2^20]: max %.3f ulp at x = %a\n", fn_names[fn], worst,
+           (double)worst_x);
+    ck_assert_msg(worst <= 2.0, "%s: %.3f ulp at x = %a", fn_names[fn], worst, (double)worst_x);
+    free(x);
+    free(y);
+}
+END_TEST
+
+START_TEST(trig_special_values)
+{
+    const float inf = INFINITY, nan = NAN;
+    const float fs[] = {0.0f, -0.0f, 0x1p-149f, -0x1p-149f, 0x1p-130f, 0x1p-13f, -0x1p-13f, 1e-5f,
+                        0x1p12f, 0x1.000002p12f, -0x1.000002p12f, 0x1p20f, -0x1p20f, 0x1.000002p20f, 1e30f, -3e38f, inf, -inf, nan};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
+        float x = fs[i];
+        double es = ulp_error(adj_vm_sinf_any(x), sin((double)x));
+        double ec = ulp_error(adj_vm_cosf_any(x), cos((double)x));
+        ck_assert_msg(es <= 1.0 && ec <= 1.0, "sin/cos f32 at %a: %.2f / %.2f ulp", (double)x, es, ec);
+    }
+    CHECK_EXACT(adj_vm_sinf_any(0.0f), 0.0f);
+    CHECK_EXACT(adj_vm_sinf_any(-0.0f), -0.0f);
+    CHECK_EXACT(adj_vsinf(-0x1p-149f), -0x1p-149f);
+    CHECK_EXACT(adj_vm_sinf_mid(-0x1p-149f), -0x1p-149f);
+    CHECK_EXACT(adj_vm_sinf_mid(-0.0f), -0.0f);
+    CHECK_EXACT(adj_vm_cosf_any(-0.0f), 1.0f);
+    CHECK_EXACT(adj_vm_sinf_any(inf), nan);
+    CHECK_EXACT(adj_vm_cosf_any(-inf), nan);
+    CHECK_EXACT(adj_vm_sinf_any(nan), nan);
+    CHECK_EXACT(adj_vm_sinf_any(1e30f), sinf(1e30f));
+
+    const double ds[] = {0.0, -0.0, 0x1p-1074, -0x1p-1074, 0x1p-1022, 0x1p-27, -0x1p-27, 1e-9,
+                         0x1p20, -0x1p20, 0x1.0000000000001p20, 1e300, -DBL_MAX, inf, -inf, nan};
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+        double x = ds[i];
+        double es = ulp_error64(adj_vm_sin_any(x), sinl((long double)x));
+        double ec = ulp_error64(adj_vm_cos_any(x), cosl((long double)x));
+        ck_assert_msg(es <= 1.0 && ec <= 1.0, "sin/cos f64 at %a: %.2f / %.2f ulp", x, es, ec);
+    }
+    CHECK_EXACT64(adj_vm_sin_any(-0.0), -0.0);
+    CHECK_EXACT64(adj_vsin(-0x1p-1074), -0x1p-1074);
+    CHECK_EXACT64(adj_vm_cos_any(-0.0), 1.0);
+    CHECK_EXACT64(adj_vm_sin_any(-inf), nan);
+    CHECK_EXACT64(adj_vm_cos_any(nan), nan);
+    CHECK_EXACT64(adj_vm_cos_any(1e300), cos(1e300));
+}
+END_TEST
+
+/* Exponents for pow: integers odd and even, fractions, both signs. */
+static const double pow_exps[] = {2.5, 3.0, 2.0, -1.0, -2.0, -3.0, 0.5, -0.5, 1.0 / 3.0, 7.0,
+                                  -2.5, 0.1, 1.0, 11.0, 16777215.0, 1e-3};
+
+/* float32 x^c against double pow over every 61st bit pattern, for each c. */
+START_TEST(pow32_within_1_ulp)
+{
+    enum { CHUNK = 1 << 16, STRIDE = 977 };
+    const double c = (float)pow_exps[_i]; /* the f32 op's constant is a float */
+    const adj_vm_powc pc = adj_vm_powc_of(c);
+    float *x = malloc(CHUNK * sizeof *x), *y = malloc(CHUNK * sizeof *y);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(y);
+    double worst = 0;
+    float worst_x = 0;
+    uint64_t u = (uint64_t)_i;
+    while (u < (1ull << 32)) {
+        size_t n = 0;
+        for (; n < CHUNK && u < (1ull << 32); n++, u += STRIDE)
+            x[n] = from_bits((uint32_t)u);
+        for (size_t i = 0; i < n; i++)
+            y[i] = adj_vpowf(x[i], pc);
+        for (size_t i = 0; i < n; i++) {
+            double e = ulp_error(y[i], pow((double)x[i], c));
+            if (e > worst) {
+                worst = e;
+                worst_x = x[i];
+            }
+        }
+    }
+    printf("float32 pow(x, %g), every 977th float: max %.3f ulp at x = %a\n", c, worst, (double)worst_x);
+    ck_assert_msg(worst <= 1.0, "pow(x, %g): %.3f ulp at x = %a", c, worst, (double)worst_x);
+    free(x);
+    free(y);
+}
+END_TEST
+
+/* The special cases of C's pow, against libm's powf: 0, Inf, NaN and +-1
+ * results exactly (sign included), the others within an ulp. */
+START_TEST(pow32_special_values)
+{
+    const float inf = INFINITY, nan = NAN;
+    const float xs[] = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 0.5f, -0.5f, inf, -inf, nan,
+                        0x1p-149f, -0x1p-149f, 0x1p-130f, 3e38f, -3e38f, 10.0f, -10.0f, 1.0000001f};
+    const float cs[] = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 3.0f, -3.0f, 0.5f, -0.5f, 2.5f,
+                        -2.5f, inf, -inf, nan, 16777215.0f, -16777215.0f, 1e10f, 1e-10f, 127.0f,
+                        -149.0f, 128.0f};
+    for (size_t j = 0; j < sizeof cs / sizeof cs[0]; j++) {
+        const adj_vm_powc pc = adj_vm_powc_of((double)cs[j]);
+        for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+            float got = adj_vpowf(xs[i], pc), want = powf(xs[i], cs[j]);
+            if (isnan(want) || isinf(want) || want == 0 || fabsf(want) == 1.0f)
+                ck_assert_msg(same(got, want), "pow(%a, %a) = %a, want %a", (double)xs[i],
+                              (double)cs[j], (double)got, (double)want);
+            else
+                ck_assert_msg(ulp_error(got, pow((double)xs[i], (double)cs[j])) <= 1.0,
+                              "pow(%a, %a) = %a, want %a", (double)xs[i], (double)cs[j], (double)got,
+                              (double)want);
+        }
+    }
+}
+END_TEST
+
+/* softplus through the op: float32 over every 61st bit pattern against
+ * double, float64 on random arguments against long double. */
+START_TEST(softplus_accuracy)
+{
+    enum { CHUNK = 1 << 16, STRIDE = 61 };
+    static float xf[CHUNK];
+    static double xd[CHUNK];
+    adj_tape *t = adj_tape_new();
+    ck_assert_ptr_nonnull(t);
+    double worst = 0, worst_x = 0;
+    uint64_t u = 0;
+    while (u < (1ull << 32)) {
+        size_t n = 0;
+        for (; n < CHUNK && u < (1ull << 32); n++, u += STRIDE)
+            xf[n] = from_bits((uint32_t)u);
+        adj_tape_reset(t);
+        adj_var *y = adj_softplus(adj_tensor_f32(t, 1, (int64_t[]){(int64_t)n}, xf));
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        const float *yv = y->value;
+        for (size_t i = 0; i < n; i++) {
+            double x = xf[i];
+            double e = ulp_error(yv[i], (x > 0 ? x : 0) + log1p(exp(-fabs(x))));
+            if (e > worst) {
+                worst = e;
+                worst_x = x;
+            }
+        }
+    }
+    printf("float32 softplus, every 61st float: max %.3f ulp at x = %a\n", worst, worst_x);
+    ck_assert_msg(worst <= 2.0, "softplus f32: %.3f ulp at x = %a", worst, worst_x);
+    worst = 0;
+    uint64_t seed = 77;
+    for (int b = 0; b < 16; b++) {
+        for (size_t i = 0; i < CHUNK; i++)
+            xd[i] = i % 2 ? 80.0 * unit64(&seed) - 40.0 : random_arg(FN_EXP, i, &seed);
+        adj_tape_reset(t);
+        adj_var *y = adj_softplus(adj_tensor_f64(t, 1, (int64_t[]){CHUNK}, xd));
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        const double *yv = y->value;
+        for (size_t i = 0; i < CHUNK; i++) {
+            long double x = xd[i];
+            double e = ulp_error64(yv[i], (x > 0 ? x : 0) + log1pl(expl(-fabsl(x))));
+            if (e > worst) {
+                worst = e;
+                worst_x = xd[i];
+            }
+        }
+    }
+    printf("float64 softplus, random: max %.3f ulp at x = %a\n", worst, worst_x);
+    ck_assert_msg(worst <= 2.0, "softplus f64: %.3f ulp at x = %a", worst, worst_x);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* ------------------------------------------- per-CPU variants of the ops */
+
+enum { DN = 4099 }; /* four blocks of the guarded loops and a ragged end */
+
+/* Inputs: specials and extremes in the first block, ordinary values in the
+ * next two (blocks where every sin/cos argument is in range), anything in
+ * the last. */
+static void dispatch_inputs(double *x, uint64_t seed, int f64)
+{
+    static const double sp[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, -NAN, 1.0, -1.0, 0.5, 2.0,
+                                0x1p20, -0x1p20, 0x1.0000000000001p20, 1e30, -1e30, 3e38, -3e38,
+                                1e300, -1e300, 0x1p-149, -0x1p-149, 0x1p-130, 0x1p-1074,
+                                -0x1p-1074, 0x1p-1022, 88.8, -104.0, 710.0, -746.0, 1e-8, -1e-8,
+                                1.5707963267948966, 3.1415926535897931, 1048575.6631739725};
+    const size_t nsp = sizeof sp / sizeof sp[0];
+    for (size_t i = 0; i < DN; i++) {
+        uint64_t u = rng64(&seed);
+        if (i < nsp)
+            x[i] = sp[i];
+        else if (i < 1024)
+            x[i] = ldexp(1.0 + unit64(&seed), (int)(u % (f64 ? 2100 : 300)) - (f64 ? 1076 : 150)) *
+                   ((u >> 40) & 1 ? -1 : 1);
+        else if (i < 3072)
+            x[i] = 8.0 * unit64(&seed) - 4.0;
+        else
+            x[i] = f64 ? from_bits64(u) : (double)from_bits((uint32_t)u);
+    }
+}
+
+/* Forward, backward and JVP of op d (constant c) at one level, into out
+ * (3 * DN elements of dtype). */
+static void run_op_at_level(const adj_op_desc *d, adj_op op, adj_dtype dt, double c, int level,
+                            const void *x, const void *dy, const void *tx, void *out)
+{
+    ck_assert_int_eq(adj_vm_force_level(level), level);
+    const size_t es = dt == ADJ_F64 ? 8 : 4;
+    adj_tape *t = adj_tape_new();
+    ck_assert_ptr_nonnull(t);
+    adj_var *xv = adj_leaf_view(t, dt, 1, (int64_t[]){DN}, (void *)(uintptr_t)x, 1, __FILE__, __LINE__);
+    adj_args a = {.d = c};
+    adj_var *y = adj_record(op, &xv, 1, &a, __FILE__, __LINE__);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    memcpy(out, y->value, DN * es);
+    y->grad = (void *)(uintptr_t)dy;
+    d->backward(y);
+    void *g = adj_grad_buf(xv);
+    ck_assert_ptr_nonnull(g);
+    memcpy((char *)out + DN * es, g, DN * es);
+    const void *txs[1] = {tx};
+    d->jvp(y, txs, (char *)out + 2 * DN * es);
+    adj_tape_free(t);
+}
+
+/* Every elementwise unary op, f32 and f64, forward, backward and JVP:
+ * every CPU level gives the same bits as the baseline (a NaN may be any
+ * NaN: C does not fix NaN payloads). */
+START_TEST(levels_bit_identical)
+{
+    const int maxl = adj_vm_max_level();
+    printf("kernel levels on this CPU: 0..%d\n", maxl);
+    static double xd[DN], dyd[DN], txd[DN];
+    static float xf[DN], dyf[DN], txf[DN];
+    static unsigned char base[3 * DN * 8], got[3 * DN * 8];
+    int checked = 0;
+    for (int op = 1; op < ADJ_OP_COUNT; op++) {
+        const adj_op_desc *d = adj_op_table[op];
+        if (d->arity != 1 || !d->scalar_fwd)
+            continue;
+        const double cs[] = {d->test_arg, 3.0, -0.5, 0.0};
+        const int ncs = d->test_arg != 0 ? 4 : 1;
+        for (int f64 = 0; f64 < 2; f64++) {
+            const adj_dtype dt = f64 ? ADJ_F64 : ADJ_F32;
+            dispatch_inputs(xd, 11 + (uint64_t)op, f64);
+            dispatch_inputs(dyd, 99, f64);
+            dispatch_inputs(txd, 7, f64);
+            for (int i = 0; i < DN; i++) { /* upstream values: mostly ordinary */
+                if (i % 7 != 0) {
+                    dyd[i] = xd[(i * 31) % DN] > 0 ? 0.75 : -1.25;
+                    txd[i] = i % 3 ? 0.5 : -2.0;
+                }
+                xf[i] = (float)xd[i];
+                dyf[i] = (float)dyd[i];
+                txf[i] = (float)txd[i];
+            }
+            const void *x = f64 ? (const void *)xd : xf, *dy = f64 ? (const void *)dyd : dyf;
+            const void *tx = f64 ? (const void *)txd : txf;
+            const size_t es = f64 ? 8 : 4;
+            for (int k = 0; k < ncs; k++) {
+                run_op_at_level(d, (adj_op)op, dt, cs[k], ADJ_VM_BASE, x, dy, tx, base);
+                for (int l = 1; l <= maxl; l++) {
+                    run_op_at_level(d, (adj_op)op, dt, cs[k], l, x, dy, tx, got);
+                    for (size_t i = 0; i < 3 * DN; i++) {
+                        int same_bits;
+                        double gv, bv;
+                        if (f64) {
+                            double g1, b1;
+                            memcpy(&g1, got + i * es, 8);
+                            memcpy(&b1, base + i * es, 8);
+                            same_bits = same64(g1, b1);
+                            gv = g1;
+                            bv = b1;
+                        } else {
+                            float g1, b1;
+                            memcpy(&g1, got + i * es, 4);
+                            memcpy(&b1, base + i * es, 4);
+                            same_bits = same(g1, b1);
+                            gv = g1;
+                            bv = b1;
+                        }
+                        ck_assert_msg(same_bits, "%s %s c=%g level %d %s[%zu] (x = %a): %a, level 0 %a",
+                                      d->name, f64 ? "f64" : "f32", cs[k], l,
+                                      i < DN ? "fwd" : i < 2 * DN ? "bwd" : "jvp", i % DN,
+                                      f64 ? xd[i % DN] : (double)xf[i % DN], gv, bv);
+                    }
+                }
+                checked++;
+            }
+        }
+    }
+    adj_vm_force_level(-1);
+    ck_assert_int_gt(checked, 30);
+}
+END_TEST
+
 static Suite *vmath_suite(void)
 {
     Suite *s = suite_create("vmath");
@@ -632,6 +994,7 @@ static Suite *vmath_suite(void)
     tcase_add_loop_test(tc, windows_within_2_ulp, 0, FN_COUNT);
     tcase_add_loop_test(tc, random64_within_2_ulp, 0, FN_COUNT);
     tcase_add_loop_test(tc, windows64_within_2_ulp, 0, FN_COUNT);
+    tcase_add_loop_test(tc, trig_exhaustive, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("special");
     tcase_add_test(tc, special_values);
@@ -639,6 +1002,17 @@ static Suite *vmath_suite(void)
     tcase_add_test(tc, special_values64);
     tcase_add_test(tc, special_values64_through_ops);
     tcase_add_test(tc, losses64);
+    tcase_add_test(tc, trig_special_values);
+    tcase_add_test(tc, pow32_special_values);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("pow_softplus");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, pow32_within_1_ulp, 0, (int)(sizeof pow_exps / sizeof pow_exps[0]));
+    tcase_add_test(tc, softplus_accuracy);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dispatch");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, levels_bit_identical);
     suite_add_tcase(s, tc);
     return s;
 }

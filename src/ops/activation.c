@@ -48,7 +48,7 @@ ADJ_UNARY_API_C(elu, ADJ_OP_ELU)
 
 /* y = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); y' = sigmoid(x), from e^-|x| as above */
 ADJ_UNARY(softplus, ADJ_OP_SOFTPLUS, ADJ_DOM_ANY, 0.0, "y = log(1 + exp(x))", "dx += dy sigmoid(x)",
-          y = (x > 0 ? x : (T)0) + ADJ_LOG1P(ADJ_EXP(-fabs(x))),
+          y = (x > 0 ? x : (T)0) + ADJ_LOG1P_UNIT(ADJ_EXP(-fabs(x))),
           const T e = ADJ_EXP(-fabs(x));
           dx = dy * (x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)),
           const T e = ADJ_EXP(-fabs(x));

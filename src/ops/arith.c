@@ -6,7 +6,13 @@
  * strides: 1 for a full operand, 0 along a broadcast dimension.  The
  * backward uses the same indexing, so a broadcast operand's adjoint is the
  * sum of the contributions of every place it was repeated to.
+ *
+ * Same-shape operands (the common case) go through adj_par_for a range of
+ * elements at a time: each range writes only its own elements.  The
+ * broadcasting layouts stay sequential: their backward sums into a smaller
+ * adjoint.
  */
+#include "core/pool.h"
 #include "ops/op.h"
 
 #include <string.h>
@@ -94,23 +100,86 @@ static walk walk_of(const adj_var *y)
     return w;
 }
 
+/* The kernels' context for adj_par_for. */
+typedef struct bin_ctx {
+    const adj_var *y;
+    void *ga, *gb;              /* backward: the inputs' adjoints (either may be NULL) */
+    const void *const *tx;      /* forward mode: the inputs' tangents */
+    void *ty;                   /*               and y's */
+} bin_ctx;
+
 /* FWD computes y from a, b; BWD computes da, db from a, b, y, dy. */
 #define BIN_FWD_(T, FWD)                                                        \
     do {                                                                       \
         const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
         T *Y_ = y_->value;                                                     \
-        if (w_.ac == 1 && w_.bc == 1 && w_.rows == 1) {                        \
-            for (size_t i_ = 0; i_ < w_.cols; i_++) {                          \
-                const T a = A_[i_], b = B_[i_];                                \
-                Y_[i_] = (FWD);                                                \
+        for (size_t r_ = 0; r_ < w_.rows; r_++)                                \
+            for (size_t c_ = 0; c_ < w_.cols; c_++) {                          \
+                const T a = A_[r_ * w_.ar + c_ * w_.ac];                       \
+                const T b = B_[r_ * w_.br + c_ * w_.bc];                       \
+                Y_[r_ * w_.cols + c_] = (FWD);                                 \
+            }                                                                  \
+    } while (0)
+
+/* The same-shape kernels on elements [lo_, hi_).  a and b may be the same
+ * array (x + x), and so may the adjoints da and db. */
+#define BIN_FWD_RANGE_(T, FWD)                                                  \
+    do {                                                                       \
+        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
+        T *restrict Y_ = y_->value;                                            \
+        for (size_t i_ = lo_; i_ < hi_; i_++) {                                \
+            const T a = A_[i_], b = B_[i_];                                    \
+            Y_[i_] = (FWD);                                                    \
+        }                                                                      \
+    } while (0)
+
+#define BIN_BWD_RANGE_(T, DA, DB)                                               \
+    do {                                                                       \
+        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
+        const T *Y_ = y_->value, *DY_ = y_->grad;                              \
+        T *GA_ = k_->ga, *GB_ = k_->gb;                                        \
+        if (GA_ && GB_) {                                                      \
+            for (size_t i_ = lo_; i_ < hi_; i_++) {                            \
+                const T a = A_[i_], b = B_[i_], y = Y_[i_], dy = DY_[i_];      \
+                (void)a;                                                       \
+                (void)b;                                                       \
+                (void)y;                                                       \
+                const T da = (DA), db = (DB);                                  \
+                GA_[i_] += da;                                                 \
+                GB_[i_] += db;                                                 \
+            }                                                                  \
+        } else if (GA_) {                                                      \
+            for (size_t i_ = lo_; i_ < hi_; i_++) {                            \
+                const T a = A_[i_], b = B_[i_], y = Y_[i_], dy = DY_[i_];      \
+                (void)a;                                                       \
+                (void)b;                                                       \
+                (void)y;                                                       \
+                GA_[i_] += (DA);                                               \
             }                                                                  \
         } else {                                                               \
-            for (size_t r_ = 0; r_ < w_.rows; r_++)                            \
-                for (size_t c_ = 0; c_ < w_.cols; c_++) {                      \
-                    const T a = A_[r_ * w_.ar + c_ * w_.ac];                   \
-                    const T b = B_[r_ * w_.br + c_ * w_.bc];                   \
-                    Y_[r_ * w_.cols + c_] = (FWD);                             \
-                }                                                              \
+            for (size_t i_ = lo_; i_ < hi_; i_++) {                            \
+                const T a = A_[i_], b = B_[i_], y = Y_[i_], dy = DY_[i_];      \
+                (void)a;                                                       \
+                (void)b;                                                       \
+                (void)y;                                                       \
+                GB_[i_] += (DB);                                               \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+#define BIN_TAN_RANGE_(T, TAN)                                                  \
+    do {                                                                       \
+        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
+        const T *Y_ = y_->value;                                               \
+        const T *TA_ = k_->tx[0], *TB_ = k_->tx[1];                            \
+        T *restrict TY_ = k_->ty;                                              \
+        for (size_t i_ = lo_; i_ < hi_; i_++) {                                \
+            const T a = A_[i_], b = B_[i_], y = Y_[i_];                        \
+            const T da = TA_[i_], db = TB_[i_];                                \
+            (void)a;                                                           \
+            (void)b;                                                           \
+            (void)y;                                                           \
+            TY_[i_] = (TAN);                                                   \
         }                                                                      \
     } while (0)
 
@@ -157,8 +226,38 @@ static walk walk_of(const adj_var *y)
     } while (0)
 
 #define BINARY(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN)                 \
+    static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        const adj_var *y_ = ctx_;                                              \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_FWD_RANGE_(double, FWD);                                       \
+        else                                                                   \
+            BIN_FWD_RANGE_(float, FWD);                                        \
+    }                                                                          \
+    static void nm##_bwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        const bin_ctx *k_ = ctx_;                                              \
+        const adj_var *y_ = k_->y;                                             \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_BWD_RANGE_(double, DA, DB);                                    \
+        else                                                                   \
+            BIN_BWD_RANGE_(float, DA, DB);                                     \
+    }                                                                          \
+    static void nm##_jvp_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        const bin_ctx *k_ = ctx_;                                              \
+        const adj_var *y_ = k_->y;                                             \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_TAN_RANGE_(double, TAN);                                       \
+        else                                                                   \
+            BIN_TAN_RANGE_(float, TAN);                                        \
+    }                                                                          \
     static void nm##_forward(adj_var *y_)                                      \
     {                                                                          \
+        if (adj_cold(y_)->iarg == BC_SAME) {                                   \
+            adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_fwd_range, y_); \
+            return;                                                            \
+        }                                                                      \
         const walk w_ = walk_of(y_);                                           \
         if (y_->dtype == ADJ_F64)                                              \
             BIN_FWD_(double, FWD);                                             \
@@ -172,6 +271,11 @@ static walk walk_of(const adj_var *y)
         void *gb_ = (xb_->flags & ADJ_F_GRAD) ? adj_grad_buf(xb_) : NULL;      \
         if (!ga_ && !gb_)                                                      \
             return;                                                            \
+        if (adj_cold(y_)->iarg == BC_SAME) {                                   \
+            bin_ctx k_ = {.y = y_, .ga = ga_, .gb = gb_};                      \
+            adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_bwd_range, &k_); \
+            return;                                                            \
+        }                                                                      \
         const walk w_ = walk_of(y_);                                           \
         if (y_->dtype == ADJ_F64)                                              \
             BIN_BWD_(double, DA, DB);                                          \
@@ -180,6 +284,11 @@ static walk walk_of(const adj_var *y)
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
+        if (adj_cold(y_)->iarg == BC_SAME) {                                   \
+            bin_ctx k_ = {.y = y_, .tx = tx_, .ty = ty_};                      \
+            adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_jvp_range, &k_); \
+            return;                                                            \
+        }                                                                      \
         const walk w_ = walk_of(y_);                                           \
         if (y_->dtype == ADJ_F64)                                              \
             BIN_TAN_(double, TAN);                                             \

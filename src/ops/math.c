@@ -36,10 +36,17 @@ ADJ_UNARY(square, ADJ_OP_SQUARE, ADJ_DOM_ANY, 0.0, "y = x^2", "dx += dy 2x",
 ADJ_UNARY_API(square, ADJ_OP_SQUARE)
 
 /* y = x^c */
-ADJ_UNARY(pow, ADJ_OP_POW, ADJ_DOM_POS, 2.5, "y = x^p", "dx += dy p x^(p-1)",
-          y = pow(x, c),
-          dx = dy == 0 || c == 0 ? (T)0 : dy * c * pow(x, c - (T)1), /* x^0: 0, not 0 * inf at 0 */
-          dy = dx == 0 || c == 0 ? (T)0 : c * pow(x, c - (T)1) * dx);
+/* float32 through ADJ_POW (vmath.h), float64 through libm; what depends
+ * only on c (and c - 1) is worked out once per range */
+ADJ_UNARY_EX(pow, ADJ_OP_POW, ADJ_DOM_POS, 2.5, "y = x^p", "dx += dy p x^(p-1)",
+          1,
+          const adj_vm_powc pc_ = adj_vm_powc_of((double)c);
+          const adj_vm_powc pc1_ = adj_vm_powc_of((double)(c - (T)1));
+          (void)pc_;
+          (void)pc1_,
+          y = ADJ_POW(x, pc_),
+          dx = dy == 0 || c == 0 ? (T)0 : dy * c * ADJ_POW(x, pc1_), /* x^0: 0, not 0 * inf at 0 */
+          dy = dx == 0 || c == 0 ? (T)0 : c * ADJ_POW(x, pc1_) * dx);
 ADJ_UNARY_API_C(pow, ADJ_OP_POW)
 
 /* y = |x|; the derivative at 0 is taken as 0 (a kink) */
@@ -49,18 +56,21 @@ ADJ_UNARY(abs, ADJ_OP_ABS, ADJ_DOM_AWAY0, 0.0, "y = |x|", "dx += dy sign(x)",
           dy = x > 0 ? dx : x < 0 ? -dx : (T)0);
 ADJ_UNARY_API(abs, ADJ_OP_ABS)
 
-/* y = sin x */
-ADJ_UNARY(sin, ADJ_OP_SIN, ADJ_DOM_ANY, 0.0, "y = sin(x)", "dx += dy cos(x)",
-          y = sin(x),
-          dx = dy * cos(x),
-          dy = cos(x) * dx);
+/* y = sin x; blocks with an argument outside ADJ_TRIG_OK (|x| > 2^12 in
+ * f32, 2^20 in f64, Inf, NaN) choose per element (see ADJ_SIN) */
+ADJ_UNARY_EX(sin, ADJ_OP_SIN, ADJ_DOM_ANY, 0.0, "y = sin(x)", "dx += dy cos(x)",
+          ADJ_TRIG_OK(x), (void)0,
+          y = ADJ_SIN(x),
+          dx = dy * ADJ_COS(x),
+          dy = ADJ_COS(x) * dx);
 ADJ_UNARY_API(sin, ADJ_OP_SIN)
 
 /* y = cos x */
-ADJ_UNARY(cos, ADJ_OP_COS, ADJ_DOM_ANY, 0.0, "y = cos(x)", "dx += -dy sin(x)",
-          y = cos(x),
-          dx = -dy * sin(x),
-          dy = -sin(x) * dx);
+ADJ_UNARY_EX(cos, ADJ_OP_COS, ADJ_DOM_ANY, 0.0, "y = cos(x)", "dx += -dy sin(x)",
+          ADJ_TRIG_OK(x), (void)0,
+          y = ADJ_COS(x),
+          dx = -dy * ADJ_SIN(x),
+          dy = -ADJ_SIN(x) * dx);
 ADJ_UNARY_API(cos, ADJ_OP_COS)
 
 /* y = -x */

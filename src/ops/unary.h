@@ -11,105 +11,215 @@
  * Inside the expressions T is the element type (float or double), c is
  * the op's constant (slope, alpha, p, scale), and <tgmath.h> picks expf or
  * exp by type.  The loops are plain so the compiler vectorises them.
+ *
+ * Each kernel works on a range [lo, hi) of elements (nm_fwd_range,
+ * nm_bwd_range, nm_jvp_range), and the op runs its ranges through
+ * adj_par_for: a range writes only its own elements, so the result does
+ * not depend on the split.  Each range function is compiled once per CPU
+ * level (ops/dispatch.h) and picks the variant at run time.
+ *
+ * ADJ_UNARY_EX adds two things for kernels that are fast only on part of
+ * their domain (sin, cos) or need per-op set-up (pow):
+ *
+ *   OK    an expression of x (and c): true where the fast kernels are
+ *         accurate.  The range is walked in blocks of ADJ_UNARY_BLOCK
+ *         elements; a block where OK holds everywhere (the common case)
+ *         runs the vectorised loop, any other block a loop where the
+ *         kernels choose per element between the fast code and libm.  In
+ *         the expressions, adj_slow_ is the constant 0 or 1 that tells
+ *         which loop they are in (see ADJ_SIN in ops/vmath.h).  The choice
+ *         is per element, so results do not depend on the blocks.
+ *   PRE   declarations computed once per range from c, before the loop.
+ *
+ * The scalar fast path (f64 0-D) runs the expressions with adj_slow_ = 1.
  */
 #ifndef ADJ_OPS_UNARY_H
 #define ADJ_OPS_UNARY_H
 
+#include "core/pool.h"
+#include "ops/dispatch.h"
 #include "ops/op.h"
 
 #include <tgmath.h>
 
-#define ADJ_UNARY_LOOPS_(TY, FWD)                                               \
+/* Elements per block of a guarded loop (see OK above). */
+#define ADJ_UNARY_BLOCK ((size_t)1024)
+
+typedef struct adj_unary_bwd_ctx {
+    adj_var *y;
+    void *g;                /* the input's adjoint */
+} adj_unary_bwd_ctx;
+
+typedef struct adj_unary_jvp_ctx {
+    const adj_var *y;
+    const void *const *tx;
+    void *ty;
+} adj_unary_jvp_ctx;
+
+/* Run the loop given (over i_ in [b_, e_)) on [lo_, hi_) a block at a time,
+ * with adj_slow_ = 0 where OK holds on the whole block and 1 elsewhere. */
+#define ADJ_UNARY_BLOCKS_(OK, ...)                                             \
+    for (size_t b_ = lo_; b_ < hi_;) {                                         \
+        const size_t e_ = hi_ - b_ > ADJ_UNARY_BLOCK ? b_ + ADJ_UNARY_BLOCK : hi_; \
+        int bad_ = 0;                                                          \
+        for (size_t i_ = b_; i_ < e_; i_++) {                                  \
+            const T x = xs_[i_];                                               \
+            (void)x;                                                           \
+            bad_ |= !(OK);                                                     \
+        }                                                                      \
+        if (!bad_) {                                                           \
+            enum { adj_slow_ = 0 };                                            \
+            __VA_ARGS__                                                        \
+        } else {                                                               \
+            enum { adj_slow_ = 1 };                                            \
+            __VA_ARGS__                                                        \
+        }                                                                      \
+        b_ = e_;                                                               \
+    }
+
+#define ADJ_UNARY_LOOPS_(TY, OK, PRE, FWD)                                     \
     do {                                                                       \
         typedef TY T;                                                          \
         const T *restrict xs_ = y_->in[0]->value;                              \
         T *restrict ys_ = y_->value;                                           \
-        const T c = (T)adj_cold(y_)->darg;                                               \
+        const T c = (T)adj_cold(y_)->darg;                                     \
         (void)c;                                                               \
-        for (size_t i_ = 0; i_ < n_; i_++) {                                   \
-            const T x = xs_[i_];                                               \
-            T y;                                                               \
-            FWD;                                                               \
-            ys_[i_] = y;                                                       \
-        }                                                                      \
+        PRE;                                                                   \
+        ADJ_UNARY_BLOCKS_(OK,                                                  \
+            for (size_t i_ = b_; i_ < e_; i_++) {                              \
+                const T x = xs_[i_];                                           \
+                T y;                                                           \
+                FWD;                                                           \
+                ys_[i_] = y;                                                   \
+            })                                                                 \
     } while (0)
 
-#define ADJ_UNARY_BACK_(TY, BWD)                                                \
+#define ADJ_UNARY_BACK_(TY, OK, PRE, BWD)                                      \
     do {                                                                       \
         typedef TY T;                                                          \
-        const T *restrict xs_ = x_->value;                                     \
+        const T *restrict xs_ = y_->in[0]->value;                              \
         const T *restrict ys_ = y_->value;                                     \
         const T *restrict dys_ = y_->grad;                                     \
         T *restrict dxs_ = g_;                                                 \
-        const T c = (T)adj_cold(y_)->darg;                                               \
+        const T c = (T)adj_cold(y_)->darg;                                     \
         (void)c;                                                               \
-        for (size_t i_ = 0; i_ < n_; i_++) {                                   \
-            const T x = xs_[i_], y = ys_[i_], dy = dys_[i_];                   \
-            T dx;                                                              \
-            (void)x;                                                           \
-            (void)y;                                                           \
-            BWD;                                                               \
-            dxs_[i_] += dx;                                                    \
-        }                                                                      \
+        PRE;                                                                   \
+        ADJ_UNARY_BLOCKS_(OK,                                                  \
+            for (size_t i_ = b_; i_ < e_; i_++) {                              \
+                const T x = xs_[i_], y = ys_[i_], dy = dys_[i_];               \
+                T dx;                                                          \
+                (void)x;                                                       \
+                (void)y;                                                       \
+                BWD;                                                           \
+                dxs_[i_] += dx;                                                \
+            })                                                                 \
     } while (0)
 
-#define ADJ_UNARY_TAN_(TY, TAN)                                                  \
+#define ADJ_UNARY_TAN_(TY, OK, PRE, TAN)                                       \
     do {                                                                       \
         typedef TY T;                                                          \
         const T *restrict xs_ = y_->in[0]->value;                              \
         const T *restrict ys_ = y_->value;                                     \
         const T *restrict dxs_ = tx_[0];                                       \
         T *restrict dys_ = ty_;                                                \
-        const T c = (T)adj_cold(y_)->darg;                                               \
+        const T c = (T)adj_cold(y_)->darg;                                     \
         (void)c;                                                               \
-        for (size_t i_ = 0; i_ < n_; i_++) {                                   \
-            const T x = xs_[i_], y = ys_[i_], dx = dxs_[i_];                   \
-            T dy;                                                              \
-            (void)x;                                                           \
-            (void)y;                                                           \
-            TAN;                                                               \
-            dys_[i_] = dy;                                                     \
-        }                                                                      \
+        PRE;                                                                   \
+        ADJ_UNARY_BLOCKS_(OK,                                                  \
+            for (size_t i_ = b_; i_ < e_; i_++) {                              \
+                const T x = xs_[i_], y = ys_[i_], dx = dxs_[i_];               \
+                T dy;                                                          \
+                (void)x;                                                       \
+                (void)y;                                                       \
+                TAN;                                                           \
+                dys_[i_] = dy;                                                 \
+            })                                                                 \
     } while (0)
 
-#define ADJ_UNARY(nm, OPID, DOM, TESTARG, FORMULA, RULE, FWD, BWD, TAN)         \
+/* The three range kernels of one op for one CPU level (ATTR: its target). */
+#define ADJ_UNARY_RANGES_(nm, sfx, ATTR, OK, PRE, FWD, BWD, TAN)               \
+    ATTR static void nm##_fwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
+    {                                                                          \
+        adj_var *y_ = ctx_;                                                    \
+        if (y_->dtype == ADJ_F64)                                              \
+            ADJ_UNARY_LOOPS_(double, OK, PRE, FWD);                            \
+        else                                                                   \
+            ADJ_UNARY_LOOPS_(float, OK, PRE, FWD);                             \
+    }                                                                          \
+    ATTR static void nm##_bwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
+    {                                                                          \
+        const adj_unary_bwd_ctx *k_ = ctx_;                                    \
+        const adj_var *y_ = k_->y;                                             \
+        void *g_ = k_->g;                                                      \
+        if (y_->dtype == ADJ_F64)                                              \
+            ADJ_UNARY_BACK_(double, OK, PRE, BWD);                             \
+        else                                                                   \
+            ADJ_UNARY_BACK_(float, OK, PRE, BWD);                              \
+    }                                                                          \
+    ATTR static void nm##_jvp_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
+    {                                                                          \
+        const adj_unary_jvp_ctx *k_ = ctx_;                                    \
+        const adj_var *y_ = k_->y;                                             \
+        const void *const *tx_ = k_->tx;                                       \
+        void *ty_ = k_->ty;                                                    \
+        if (y_->dtype == ADJ_F64)                                              \
+            ADJ_UNARY_TAN_(double, OK, PRE, TAN);                              \
+        else                                                                   \
+            ADJ_UNARY_TAN_(float, OK, PRE, TAN);                               \
+    }
+
+#if ADJ_VM_DISPATCH
+#define ADJ_UNARY_VARIANTS_(nm, OK, PRE, FWD, BWD, TAN)                        \
+    ADJ_UNARY_RANGES_(nm, base, , OK, PRE, FWD, BWD, TAN)                      \
+    ADJ_UNARY_RANGES_(nm, avx2, ADJ_VM_TGT_AVX2, OK, PRE, FWD, BWD, TAN)       \
+    ADJ_UNARY_RANGES_(nm, avx512, ADJ_VM_TGT_AVX512, OK, PRE, FWD, BWD, TAN)
+#else
+#define ADJ_UNARY_VARIANTS_(nm, OK, PRE, FWD, BWD, TAN)                        \
+    ADJ_UNARY_RANGES_(nm, base, , OK, PRE, FWD, BWD, TAN)
+#endif
+
+#define ADJ_UNARY_EX(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, PRE, FWD, BWD, TAN) \
+    ADJ_UNARY_VARIANTS_(nm, OK, PRE, FWD, BWD, TAN)                            \
+    static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_fwd_range, ctx_, lo_, hi_);                           \
+    }                                                                          \
+    static void nm##_bwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_bwd_range, ctx_, lo_, hi_);                           \
+    }                                                                          \
+    static void nm##_jvp_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_jvp_range, ctx_, lo_, hi_);                           \
+    }                                                                          \
     static void nm##_forward(adj_var *y_)                                      \
     {                                                                          \
-        const size_t n_ = adj_cold(y_)->numel;                                           \
-        if (y_->dtype == ADJ_F64)                                              \
-            ADJ_UNARY_LOOPS_(double, FWD);                                     \
-        else                                                                   \
-            ADJ_UNARY_LOOPS_(float, FWD);                                      \
+        adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_fwd_range, y_); \
     }                                                                          \
     static void nm##_backward(adj_var *y_)                                     \
     {                                                                          \
         adj_var *x_ = y_->in[0];                                               \
         if (!(x_->flags & ADJ_F_GRAD))                                         \
             return;                                                            \
-        void *g_ = adj_grad_buf(x_);                                           \
-        if (!g_)                                                               \
+        adj_unary_bwd_ctx k_ = {y_, adj_grad_buf(x_)};                         \
+        if (!k_.g)                                                             \
             return;                                                            \
-        const size_t n_ = adj_cold(y_)->numel;                                           \
-        if (y_->dtype == ADJ_F64)                                              \
-            ADJ_UNARY_BACK_(double, BWD);                                      \
-        else                                                                   \
-            ADJ_UNARY_BACK_(float, BWD);                                       \
+        adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_bwd_range, &k_); \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
-        const size_t n_ = adj_cold(y_)->numel;                                           \
-        if (y_->dtype == ADJ_F64)                                              \
-            ADJ_UNARY_TAN_(double, TAN);                                       \
-        else                                                                   \
-            ADJ_UNARY_TAN_(float, TAN);                                        \
+        adj_unary_jvp_ctx k_ = {y_, tx_, ty_};                                 \
+        adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_jvp_range, &k_); \
     }                                                                          \
     static double nm##_scalar_fwd(double a_, double b_, double c_)             \
     {                                                                          \
         typedef double T;                                                      \
+        enum { adj_slow_ = 1 };                                                \
         const T x = a_, c = c_;                                                \
         T y;                                                                   \
         (void)b_;                                                              \
         (void)c;                                                               \
+        PRE;                                                                   \
         FWD;                                                                   \
         return y;                                                              \
     }                                                                          \
@@ -117,6 +227,7 @@
                                 double c_, double *da_, double *db_)           \
     {                                                                          \
         typedef double T;                                                      \
+        enum { adj_slow_ = 1 };                                                \
         const T x = a_, y = y_, dy = dy_, c = c_;                              \
         T dx;                                                                  \
         (void)b_;                                                              \
@@ -124,6 +235,7 @@
         (void)x;                                                               \
         (void)y;                                                               \
         (void)c;                                                               \
+        PRE;                                                                   \
         BWD;                                                                   \
         *da_ = dx;                                                             \
     }                                                                          \
@@ -135,6 +247,9 @@
         .dom = {DOM}, .test_arg = TESTARG,                                     \
     }
 
+/* An op whose kernels are fast everywhere and need no set-up. */
+#define ADJ_UNARY(nm, OPID, DOM, TESTARG, FORMULA, RULE, FWD, BWD, TAN)        \
+    ADJ_UNARY_EX(nm, OPID, DOM, TESTARG, FORMULA, RULE, 1, (void)0, FWD, BWD, TAN)
 /* Public entry points of a unary op without / with a constant. */
 #define ADJ_UNARY_API(nm, OPID)                                                \
     adj_var *adj_##nm##_at(adj_var *x, const char *file, int line)             \

@@ -1,11 +1,13 @@
 /*
- * Internal: exp, expm1, log, log1p and tanh in float32 and float64 that
- * vectorise.
+ * Internal: exp, expm1, log, log1p, tanh, sin and cos in float32 and
+ * float64, and pow in float32, that vectorise.
  *
  * Each function is straight-line code: range reduction, a polynomial, a
  * rescale, and selects for the special values.  There are no branches, no
- * table look-ups and no calls, so a loop over an array that calls one of
- * them (after inlining) is vectorised by the compiler at -O2/-O3 with
+ * table look-ups and no calls (but in the *_any fallbacks of sin and cos
+ * and in adj_vm_powc_of, which runs once per loop), so a loop over an
+ * array that calls one of them (after inlining) is vectorised by the
+ * compiler at -O2/-O3 with
  * -fno-math-errno -fno-trapping-math, the flags the library is built with.
  * No -ffast-math is needed: NaN and the infinities go through as IEEE 754
  * and libm say.
@@ -21,8 +23,9 @@
  * 64-bit lanes) and turns integers into doubles and back through the bits
  * of 1.5 * 2^52 + n, so it needs no integer conversion at all.
  *
- * Polynomial coefficients are minimax fits (Remez exchange, relative error
- * weight) rounded to the working precision.  Measured errors against a
+ * Polynomial coefficients are minimax fits (Remez exchange, or for sin,
+ * cos and pow Lawson's iteration on a few hundred Chebyshev nodes;
+ * relative error weight) rounded to the working precision.  Measured errors against a
  * higher-precision reference are in tests/test_vmath.c and
  * docs/performance.md; all are below 2 ulp.
  *
@@ -151,19 +154,22 @@ ADJ_VM_INLINE float adj_vexpm1f(float x)
  * e is the 9-bit field (bits of x - bits of sqrt(1/2)) >> 23, sign-extended
  * as (v ^ 0x100) - 0x100; m has the bits of x minus e << 23.
  */
+ADJ_VM_INLINE float adj_vm_log_fpoly(float f, float ef, float lo)
+{
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float R = z * (0x1.555556p-1f + z * (0x1.997b0ep-2f + z * 0x1.2f5b3ep-2f));
+    float hfsq = 0.5f * f * f;
+    return ef * ADJ_VM_LN2_HI + (f - (hfsq - (s * (hfsq + R) + (ef * ADJ_VM_LN2_LO + lo))));
+}
+
 ADJ_VM_INLINE float adj_vm_log_core(float x, int32_t eadj, float lo)
 {
     uint32_t ix = adj_vm_bits(x);
     uint32_t d = ix - 0x3f3504f3u;
     int32_t e = (int32_t)((d >> 23) ^ 0x100u) - 0x100;
     float m = adj_vm_float(ix - ((uint32_t)e << 23));
-    float f = m - 1.0f;
-    float s = f / (2.0f + f);
-    float z = s * s;
-    float R = z * (0x1.555556p-1f + z * (0x1.997b0ep-2f + z * 0x1.2f5b3ep-2f));
-    float hfsq = 0.5f * f * f;
-    float ef = (float)(e + eadj);
-    return ef * ADJ_VM_LN2_HI + (f - (hfsq - (s * (hfsq + R) + (ef * ADJ_VM_LN2_LO + lo))));
+    return adj_vm_log_fpoly(m - 1.0f, (float)(e + eadj), lo);
 }
 
 /*
@@ -201,6 +207,19 @@ ADJ_VM_INLINE float adj_vlog1pf(float x)
     y = x == INFINITY ? x : y;
     y = x == 0 ? x : y;
     return x != x ? x : y;
+}
+
+/*
+ * ln(1 + e) for e in [0, 1] (or NaN), as softplus needs it: no rounding
+ * of 1 + e to correct for.  Below sqrt(2) - 1, f = e; above, 1 + e =
+ * 2 (1 + f) with f = (e - 1) / 2, exact; either way f is in the core's
+ * range [sqrt(1/2) - 1, sqrt(2) - 1].
+ */
+ADJ_VM_INLINE float adj_vlog1p_unitf(float e)
+{
+    float big = e >= 0x1.a82799p-2f ? 1.0f : 0.0f;
+    float f = e >= 0x1.a82799p-2f ? (e - 1.0f) * 0.5f : e;
+    return adj_vm_log_fpoly(f, big, 0.0f);
 }
 
 /*
@@ -390,15 +409,8 @@ ADJ_VM_INLINE double adj_vexpm1(double x)
  * complement, and m has the bits of x minus those 12 bits; e becomes a
  * double through the bits of 1.5 * 2^52 + e.
  */
-ADJ_VM_INLINE double adj_vm_log_core64(double x, double eadj, double lo)
+ADJ_VM_INLINE double adj_vm_log_fpoly64(double f, double ef, double lo)
 {
-    uint64_t ix = adj_vm_bits64(x);
-    uint64_t d = ix - 0x3fe6a09e667f3bcdu;
-    uint64_t etop = d & 0xfff0000000000000u;
-    double m = adj_vm_double(ix - etop);
-    uint64_t e12 = etop >> 52;
-    double e = adj_vm_double(ADJ_VM_SHIFTER_BITS + ((e12 ^ 0x800u) - 0x800u)) - ADJ_VM_SHIFTER_D;
-    double f = m - 1.0;
     double s = f / (2.0 + f);
     double z = s * s;
     double R = z * (0x1.5555555555555p-1 +
@@ -410,8 +422,18 @@ ADJ_VM_INLINE double adj_vm_log_core64(double x, double eadj, double lo)
                 z * (0x1.0fbcf43fcbdd2p-3 +
                 z * 0x1.0c147d10f495fp-3)))))));
     double hfsq = 0.5 * f * f;
-    double ef = e + eadj;
     return ef * ADJ_VM_LN2_HI_D + (f - (hfsq - (s * (hfsq + R) + (ef * ADJ_VM_LN2_LO_D + lo))));
+}
+
+ADJ_VM_INLINE double adj_vm_log_core64(double x, double eadj, double lo)
+{
+    uint64_t ix = adj_vm_bits64(x);
+    uint64_t d = ix - 0x3fe6a09e667f3bcdu;
+    uint64_t etop = d & 0xfff0000000000000u;
+    double m = adj_vm_double(ix - etop);
+    uint64_t e12 = etop >> 52;
+    double e = adj_vm_double(ADJ_VM_SHIFTER_BITS + ((e12 ^ 0x800u) - 0x800u)) - ADJ_VM_SHIFTER_D;
+    return adj_vm_log_fpoly64(m - 1.0, e + eadj, lo);
 }
 
 /*
@@ -449,6 +471,14 @@ ADJ_VM_INLINE double adj_vlog1p(double x)
     y = x == (double)INFINITY ? x : y;
     y = x == 0 ? x : y;
     return x != x ? x : y;
+}
+
+/* ln(1 + e) for e in [0, 1] (or NaN): as adj_vlog1p_unitf. */
+ADJ_VM_INLINE double adj_vlog1p_unit(double e)
+{
+    double big = e >= 0x1.a827999fcef32p-2 ? 1.0 : 0.0;
+    double f = e >= 0x1.a827999fcef32p-2 ? (e - 1.0) * 0.5 : e;
+    return adj_vm_log_fpoly64(f, big, -0.0);
 }
 
 /*
@@ -499,11 +529,370 @@ ADJ_VM_INLINE double adj_vtanh(double x)
     return adj_vm_double(adj_vm_bits64(y) | (adj_vm_bits64(x) & 0x8000000000000000u));
 }
 
+/* ------------------------------------------------------ sin and cos */
+
+/*
+ * sin and cos in float32 and float64.  x = k pi/2 + r with
+ * k = round(x 2/pi), |r| <= pi/4 (a little more when x 2/pi rounds near a
+ * half), and by k mod 4
+ *
+ *     sin x = sin r, cos r, -sin r, -cos r      cos x = cos r, -sin r, -cos r, sin r
+ *
+ * Both polynomials are evaluated and the right one is picked with masks,
+ * so the code is straight-line.  The reduction (Cody and Waite) subtracts
+ * k times pi/2 split into parts short enough that their products with k
+ * are exact, which bounds the range where it is valid:
+ *
+ *     float32   |x| <= 2^12   in float (adj_vsinf, adj_vcosf)
+ *               |x| <= 2^20   in double (adj_vm_sinf_mid, adj_vm_cosf_mid)
+ *     float64   |x| <= 2^20   (adj_vsin, adj_vcos)
+ *
+ * ADJ_TRIG_OK(x) is the first range of each type.  Other arguments
+ * (larger ones, Inf, NaN) go to the float32 middle kernel or to libm; the
+ * elementwise ops do that per element (see ADJ_SIN below and ADJ_UNARY_EX
+ * in ops/unary.h).
+ *
+ * k comes from the bits of x 2/pi + 1.5 * 2^23 (2^52 in double), whose low
+ * bits hold k in two's complement; only k mod 4 is used, as masks.
+ *
+ * The smallest |r| of an argument in these ranges (its distance to the
+ * nearest multiple of pi/2) is about 2^-28 for a float below 2^12 and
+ * 2^-24 in [2^11, 2^20]; pi/2 is carried to enough bits that r keeps
+ * its relative accuracy there.
+ */
+
+/* Arguments of the first range of each type (false for NaN and +-Inf). */
+#define ADJ_TRIG_OK(x) _Generic((x), float: adj_vm_trig_okf, default: adj_vm_trig_ok)(x)
+ADJ_VM_INLINE int adj_vm_trig_okf(float x) { return x <= 0x1p12f && x >= -0x1p12f; }
+ADJ_VM_INLINE int adj_vm_trig_ok(double x) { return x <= 0x1p20 && x >= -0x1p20; }
+
+/* a if the low bit of sel is 0, else b, negated if bit 1 of sgn is set:
+ * branch-free selects on the quadrant */
+ADJ_VM_INLINE float adj_vm_quadrantf(float a, float b, uint32_t sel, uint32_t sgn)
+{
+    uint32_t pick = 0u - (sel & 1u);
+    uint32_t v = (adj_vm_bits(a) & ~pick) | (adj_vm_bits(b) & pick);
+    return adj_vm_float(v ^ ((sgn & 2u) << 30));
+}
+
+ADJ_VM_INLINE double adj_vm_quadrant(double a, double b, uint64_t sel, uint64_t sgn)
+{
+    uint64_t pick = 0u - (sel & 1u);
+    uint64_t v = (adj_vm_bits64(a) & ~pick) | (adj_vm_bits64(b) & pick);
+    return adj_vm_double(v ^ ((sgn & 2u) << 62));
+}
+
+/*
+ * float32, |x| <= 2^12, in float.  pi/2 = P1 + P2 + P3 + P4: P1, P2 and P3
+ * have at most 12 bits, so k Pi is exact for |k| < 2^12; P4 is rounded
+ * (pi/2 is carried to 2^-63).  x - k P1 is exact (Sterbenz) and so is the
+ * next difference (a multiple of 2^-24 below 1 in size); the third may
+ * round, and its error e3 is kept (Fast2Sum).  r = rh + rl is the exact
+ * sum (2Sum) of that difference and the tail e3 - k P4.  k from the float
+ * product x 2/pi may be off by one near a half, so |r| <= pi/4 + 2^-12;
+ * on |r| <= 0.7862,
+ *
+ *     sin(rh + rl) = rh + (rh z S(z) + rl)
+ *     cos(rh + rl) = w + (((1 - w) - z/2) + (z^2 C(z) - rh rl)),  w = 1 - z/2,
+ *
+ * z = rh^2, S of degree 3 and C of degree 2, minimax fits (relative
+ * errors 2^-37.5 and 2^-33); 1 - w - z/2 is the exact rounding error of w.
+ * The dropped terms, rl (cos rh - 1) in sin and rl (rh - sin rh) in cos,
+ * are below a fifth of an ulp.  For |x| < 2^-12 (and +-0 and subnormals),
+ * sin x rounds to x.
+ */
+#define ADJ_VM_PIO2F_1 0x1.92p+0f
+#define ADJ_VM_PIO2F_2 0x1.fb4p-12f
+#define ADJ_VM_PIO2F_3 0x1.444p-24f
+#define ADJ_VM_PIO2F_4 0x1.68c234p-39f
+#define ADJ_VM_2OPIF 0x1.45f306p-1f
+
+ADJ_VM_INLINE void adj_vm_sincosf_core(float x, float *s, float *c, uint32_t *q)
+{
+    float t = x * ADJ_VM_2OPIF + ADJ_VM_SHIFTER;
+    *q = adj_vm_bits(t);
+    float k = t - ADJ_VM_SHIFTER;
+    float r2 = (x - k * ADJ_VM_PIO2F_1) - k * ADJ_VM_PIO2F_2;
+    float w3 = k * ADJ_VM_PIO2F_3;
+    float r3 = r2 - w3;
+    float e3 = (r2 - r3) - w3;
+    float tail = e3 - k * ADJ_VM_PIO2F_4;
+    float rh = r3 + tail;
+    float bb = rh - r3;
+    float rl = (r3 - (rh - bb)) + (tail - bb);
+    float z = rh * rh;
+    float hz = 0.5f * z;
+    float ps = -0x1.555556p-3f + z * (0x1.111108p-7f + z * (-0x1.a00f74p-13f + z * 0x1.6ccf4ep-19f));
+    float pc = 0x1.55554ap-5f + z * (-0x1.6c0c28p-10f + z * 0x1.99e856p-16f);
+    *s = rh + (rh * z * ps + rl);
+    float w = 1.0f - hz;
+    *c = w + (((1.0f - w) - hz) + ((z * z) * pc - rh * rl));
+}
+
+ADJ_VM_INLINE float adj_vsinf(float x)
+{
+    float s, c;
+    uint32_t q;
+    adj_vm_sincosf_core(x, &s, &c, &q);
+    float y = adj_vm_quadrantf(s, c, q, q);
+    return fabsf(x) < 0x1p-12f ? x : y;
+}
+
+ADJ_VM_INLINE float adj_vcosf(float x)
+{
+    float s, c;
+    uint32_t q;
+    adj_vm_sincosf_core(x, &s, &c, &q);
+    return adj_vm_quadrantf(c, s, q, q + 1u);
+}
+
+/*
+ * float32, |x| <= 2^20, in double.  pi/2 = PIO2_1 + PIO2_1T (33 and 53
+ * bits): x - k PIO2_1 is exact, and r = (x - k PIO2_1) - k PIO2_1T has
+ * an absolute error below 2^-67.  S and C are the degree-3 and degree-2
+ * fits above, in double; the double result is rounded once to float.
+ */
+#define ADJ_VM_PIO2_1 0x1.921fb544p+0
+#define ADJ_VM_PIO2_1T 0x1.0b4611a626331p-34
+#define ADJ_VM_2OPI 0x1.45f306dc9c883p-1
+
+/* k and its bits (k mod 4 in the low bits) for x (see above). */
+ADJ_VM_INLINE double adj_vm_trig_k(double x, uint64_t *q)
+{
+    double t = x * ADJ_VM_2OPI + ADJ_VM_SHIFTER_D;
+    *q = adj_vm_bits64(t);
+    return t - ADJ_VM_SHIFTER_D;
+}
+
+ADJ_VM_INLINE void adj_vm_sincosf_mid_core(float xf, double *s, double *c, uint64_t *q)
+{
+    double x = (double)xf;
+    double k = adj_vm_trig_k(x, q);
+    double r = (x - k * ADJ_VM_PIO2_1) - k * ADJ_VM_PIO2_1T;
+    double z = r * r;
+    *s = r + r * z * (-0x1.5555554c5f034p-3 +
+                      z * (0x1.1111085cb4959p-7 +
+                      z * (-0x1.a00f741f53009p-13 +
+                      z * 0x1.6ccf4ef20b8b2p-19)));
+    *c = (1.0 - 0.5 * z) + (z * z) * (0x1.555549ff42b75p-5 +
+                                     z * (-0x1.6c0c286b86aeep-10 +
+                                     z * 0x1.99e856fa0d069p-16));
+}
+
+ADJ_VM_INLINE float adj_vm_sinf_mid(float x)
+{
+    double s, c;
+    uint64_t q;
+    adj_vm_sincosf_mid_core(x, &s, &c, &q);
+    float y = (float)adj_vm_quadrant(s, c, q, q);
+    return fabsf(x) < 0x1p-12f ? x : y;
+}
+
+ADJ_VM_INLINE float adj_vm_cosf_mid(float x)
+{
+    double s, c;
+    uint64_t q;
+    adj_vm_sincosf_mid_core(x, &s, &c, &q);
+    return (float)adj_vm_quadrant(c, s, q, q + 1u);
+}
+
+/*
+ * float64, |x| <= 2^20.  pi/2 = PIO2_1 + PIO2_2 + PIO2_3 + PIO2_4 (33,
+ * 33, 33 and 53 bits).  r = rh + rl, a double-double: x - k PIO2_1 is
+ * exact; the products with PIO2_2 and PIO2_3 are exact and are subtracted
+ * with their rounding errors kept (2Sum); the errors and k PIO2_4 make the
+ * tail.  pi/2 is carried to about 150 bits.  Then
+ *
+ *     sin(rh + rl) = rh + (rh z S(z) + rl (1 - z/2))
+ *     cos(rh + rl) = w + (((1 - w) - z/2) + (z^2 C(z) - rh rl)),  w = 1 - z/2,
+ *
+ * with z = rh^2, S and C of degree 5, minimax fits with relative errors
+ * 2^-57.9 and 2^-64.  For |x| < 2^-26 (and +-0 and subnormals), sin x
+ * rounds to x.
+ */
+#define ADJ_VM_PIO2_2 0x1.0b4611a6p-34
+#define ADJ_VM_PIO2_3 0x1.3198a2ep-69
+#define ADJ_VM_PIO2_4 0x1.b839a252049c1p-104
+
+ADJ_VM_INLINE void adj_vm_sincos_core(double x, double *s, double *c, uint64_t *q)
+{
+    double k = adj_vm_trig_k(x, q);
+    double r0 = x - k * ADJ_VM_PIO2_1;
+    double w2 = k * ADJ_VM_PIO2_2;
+    double s1 = r0 - w2;
+    double b1 = s1 - r0;
+    double e1 = (r0 - (s1 - b1)) - (w2 + b1);
+    double w3 = k * ADJ_VM_PIO2_3;
+    double s2 = s1 - w3;
+    double b2 = s2 - s1;
+    double e2 = (s1 - (s2 - b2)) - (w3 + b2);
+    double tail = (e1 + e2) - k * ADJ_VM_PIO2_4;
+    double rh = s2 + tail;
+    double rl = tail - (rh - s2);
+    double z = rh * rh;
+    double hz = 0.5 * z;
+    double ps = -0x1.5555555555548p-3 +
+                z * (0x1.111111110f7d0p-7 +
+                z * (-0x1.a01a019bfde88p-13 +
+                z * (0x1.71de3567ce11bp-19 +
+                z * (-0x1.ae5e5a8d9253bp-26 +
+                z * 0x1.5d8fd08c2f9c3p-33))));
+    double pc = 0x1.555555555554bp-5 +
+                z * (-0x1.6c16c16c14f91p-10 +
+                z * (0x1.a01a019c8446dp-16 +
+                z * (-0x1.27e4f7eabecf4p-22 +
+                z * (0x1.1ee9d7b0f9289p-29 +
+                z * -0x1.8fa4980ba277cp-37))));
+    *s = rh + (rh * z * ps + rl * (1.0 - hz));
+    double w = 1.0 - hz;
+    *c = w + (((1.0 - w) - hz) + ((z * z) * pc - rh * rl));
+}
+
+ADJ_VM_INLINE double adj_vsin(double x)
+{
+    double s, c;
+    uint64_t q;
+    adj_vm_sincos_core(x, &s, &c, &q);
+    double y = adj_vm_quadrant(s, c, q, q);
+    return fabs(x) < 0x1p-26 ? x : y;
+}
+
+ADJ_VM_INLINE double adj_vcos(double x)
+{
+    double s, c;
+    uint64_t q;
+    adj_vm_sincos_core(x, &s, &c, &q);
+    return adj_vm_quadrant(c, s, q, q + 1u);
+}
+
+/* Any argument: the kernels above where they apply, else libm. */
+ADJ_VM_INLINE float adj_vm_sinf_any(float x)
+{
+    return ADJ_TRIG_OK(x) ? adj_vsinf(x) : fabsf(x) <= 0x1p20f ? adj_vm_sinf_mid(x) : sinf(x);
+}
+ADJ_VM_INLINE float adj_vm_cosf_any(float x)
+{
+    return ADJ_TRIG_OK(x) ? adj_vcosf(x) : fabsf(x) <= 0x1p20f ? adj_vm_cosf_mid(x) : cosf(x);
+}
+ADJ_VM_INLINE double adj_vm_sin_any(double x) { return ADJ_TRIG_OK(x) ? adj_vsin(x) : sin(x); }
+ADJ_VM_INLINE double adj_vm_cos_any(double x) { return ADJ_TRIG_OK(x) ? adj_vcos(x) : cos(x); }
+
+/* ------------------------------------------------------------------ pow */
+
+/*
+ * x^c for a constant c.  What depends only on c is worked out once
+ * (adj_vm_powc_of); the per-element part is straight-line.
+ */
+typedef struct adj_vm_powc {
+    double c;
+    uint64_t odd;           /* the sign bit (2^63) if c is an odd integer, else 0 */
+    int nonint;             /* c is not an integer (nor infinite); NaN counts */
+    int one;                /* c is 0 (x^0 = 1) */
+    int inf;                /* c is +-Inf */
+} adj_vm_powc;
+
+static inline adj_vm_powc adj_vm_powc_of(double c)
+{
+    adj_vm_powc p = {c, 0, 0, c == 0, fabs(c) == (double)INFINITY};
+    double a = fabs(c);
+    if (a < 0x1p53) { /* below 2^53 a double may be a fraction or odd */
+        p.nonint = floor(a) != a;
+        p.odd = !p.nonint && fmod(a, 2.0) == 1.0 ? 0x8000000000000000u : 0;
+    } else {
+        p.nonint = a != a;
+    }
+    return p;
+}
+
+/*
+ * e^(c ln a) in double for a = |x| of a float x (so a is 0, a normal
+ * double, Inf or NaN), accurate enough to round to float: ln a =
+ * e ln2 + ln(1 + f) as in the log core above, with P of degree 3
+ * (relative error 2^-37.6), and e^t = 2^k (1 + r + r^2 Q(r)) as in the
+ * exponential above, Q of degree 5 (relative error 2^-34.2).  Where the
+ * float result is neither 0 nor Inf, |t| < 104, so the error of t adds
+ * at most 2^-30.9 relative: the result is within 0.51 float ulp before
+ * its rounding to float.  t is clamped to [-110, 100], beyond which the
+ * float result is 0 or Inf anyway; ln 0 = -Inf and ln Inf = Inf are
+ * selected, and a NaN goes through.
+ */
+ADJ_VM_INLINE double adj_vm_pow_core(double a, double c)
+{
+    uint64_t ix = adj_vm_bits64(a);
+    uint64_t d = ix - 0x3fe6a09e667f3bcdu;
+    uint64_t etop = d & 0xfff0000000000000u;
+    double m = adj_vm_double(ix - etop);
+    uint64_t e12 = etop >> 52;
+    double e = adj_vm_double(ADJ_VM_SHIFTER_BITS + ((e12 ^ 0x800u) - 0x800u)) - ADJ_VM_SHIFTER_D;
+    double f = m - 1.0;
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double R = z * (0x1.555554fdc5856p-1 +
+                z * (0x1.999a7a528c119p-2 +
+                z * (0x1.2438e25b770e9p-2 +
+                z * 0x1.e2f531c3db8ecp-3)));
+    double hfsq = 0.5 * f * f;
+    double l = e * 0x1.62e42fefa39efp-1 + (f - (hfsq - s * (hfsq + R)));
+    l = a == 0 ? -(double)INFINITY : l;
+    l = a == (double)INFINITY ? a : l;
+    l = a != a ? a : l;
+    double t = c * l;
+    t = t > 100.0 ? 100.0 : t;
+    t = t < -110.0 ? -110.0 : t;
+    double k = (t * ADJ_VM_LOG2E_D + ADJ_VM_SHIFTER_D) - ADJ_VM_SHIFTER_D;
+    double r = (t - k * ADJ_VM_LN2_HI_D) - k * ADJ_VM_LN2_LO_D;
+    double q = 0x1.0000003a3b336p-1 +
+               r * (0x1.55555442cc02ap-3 +
+               r * (0x1.55548d8e2f478p-5 +
+               r * (0x1.11127110c8b6ep-7 +
+               r * (0x1.6d8d39df19d15p-10 +
+               r * 0x1.9f087559f0ff2p-13))));
+    return (1.0 + (r + (r * r) * q)) * adj_vm_pow2(k);
+}
+
+/*
+ * float32 x^c = e^(c ln|x|) in double (adj_vm_pow_core), rounded once to
+ * float: within a float ulp, and exact where x^c is a float (to the
+ * extent of the 2^-30 above).  The sign of x is put back when c is an odd
+ * integer.  The special cases are C's (and libm's):
+ * x^0 = 1 and 1^c = 1 even for NaN, (-1)^(+-Inf) = 1, a finite x < 0 with
+ * a non-integer c gives NaN; 0 and Inf come out of ln and exp
+ * (ln 0 = -Inf, e^-Inf = 0, ...) with the right signs.
+ */
+ADJ_VM_INLINE float adj_vpowf(float x, adj_vm_powc p)
+{
+    double xd = (double)x;
+    double v = adj_vm_pow_core(fabs(xd), p.c);
+    float y = (float)adj_vm_double(adj_vm_bits64(v) | (adj_vm_bits64(xd) & p.odd));
+    y = x < 0 && x > -INFINITY && p.nonint ? NAN : y;
+    y = x == 1.0f || p.one ? 1.0f : y;
+    return x == -1.0f && p.inf ? 1.0f : y;
+}
+
+/* float64: libm (an accurate enough double pow needs a longer log). */
+ADJ_VM_INLINE double adj_vm_pow_libm(double x, adj_vm_powc p) { return pow(x, p.c); }
+
 /* float and double: the functions above; anything else: libm. */
 #define ADJ_EXP(x) _Generic((x), float: adj_vexpf, double: adj_vexp, default: exp)(x)
 #define ADJ_EXPM1(x) _Generic((x), float: adj_vexpm1f, double: adj_vexpm1, default: expm1)(x)
 #define ADJ_LOG(x) _Generic((x), float: adj_vlogf, double: adj_vlog, default: log)(x)
 #define ADJ_LOG1P(x) _Generic((x), float: adj_vlog1pf, double: adj_vlog1p, default: log1p)(x)
+/* ln(1 + x) for x in [0, 1] or NaN only */
+#define ADJ_LOG1P_UNIT(x) _Generic((x), float: adj_vlog1p_unitf, double: adj_vlog1p_unit, default: log1p)(x)
 #define ADJ_TANH(x) _Generic((x), float: adj_vtanhf, double: adj_vtanh, default: tanh)(x)
+#define ADJ_POW(x, pc) _Generic((x), float: adj_vpowf, default: adj_vm_pow_libm)(x, pc)
+
+/*
+ * sin and cos in an elementwise loop: adj_slow_ (0 or 1, a constant in
+ * scope, see ops/unary.h) says whether every argument of the loop passes
+ * ADJ_TRIG_OK (the vectorised kernels) or some may not (the kernels or
+ * libm, per element).
+ */
+#define ADJ_SIN(x)                                                                         \
+    (adj_slow_ ? _Generic((x), float: adj_vm_sinf_any, default: adj_vm_sin_any)(x)         \
+               : _Generic((x), float: adj_vsinf, default: adj_vsin)(x))
+#define ADJ_COS(x)                                                                         \
+    (adj_slow_ ? _Generic((x), float: adj_vm_cosf_any, default: adj_vm_cos_any)(x)         \
+               : _Generic((x), float: adj_vcosf, default: adj_vcos)(x))
 
 #endif
