@@ -1,7 +1,8 @@
 /*
  * Elementwise op benchmark: every elementwise unary op of the op table and
  * add / mul, forward and backward, on n float32 elements (10^6 by default),
- * against a plain copy loop as the memory-bandwidth reference.
+ * against a plain copy loop as the memory-bandwidth reference (on the same
+ * threads: the pool splits it as it splits the ops).
  *
  * Bandwidth is nominal bytes / median time, with the bytes an ideal
  * implementation must move (the same count is used for PyTorch):
@@ -20,6 +21,7 @@
 #include <adjoint.h>
 
 #include "bench_util.h"
+#include "core/pool.h"
 #include "core/tape.h"
 #include "ops/op.h"
 
@@ -39,11 +41,26 @@ static double domain_value(adj_domain dom, adj_rng *rng)
     }
 }
 
-/* y[i] = x[i], the reference: the compiler may turn it into memcpy. */
-static void copy_loop(float *restrict y, const float *restrict x, size_t n)
+/* y[i] = x[i], the reference: the compiler may turn it into memcpy.  It
+ * runs on the same threads as the ops, split the same way by the pool. */
+typedef struct copy_job {
+    float *y;
+    const float *x;
+} copy_job;
+
+static void copy_range(void *ctx, size_t lo, size_t hi)
 {
-    for (size_t i = 0; i < n; i++)
+    const copy_job *c = ctx;
+    float *restrict y = c->y;
+    const float *restrict x = c->x;
+    for (size_t i = lo; i < hi; i++)
         y[i] = x[i];
+}
+
+static void copy_loop(float *y, const float *x, size_t n)
+{
+    copy_job c = {y, x};
+    adj_par_for(n, ADJ_PAR_GRAIN_MAP, copy_range, &c);
 }
 
 int main(int argc, char **argv)

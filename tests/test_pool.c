@@ -68,6 +68,24 @@ START_TEST(every_index_once)
 }
 END_TEST
 
+/* Tasks: each index once, whatever the count of tasks and threads. */
+START_TEST(every_task_once)
+{
+    for (int t = 1; t <= 4; t++) {
+        adj_set_threads(t);
+        for (size_t n = 0; n <= 9; n++) {
+            unsigned char hits[10] = {0};
+            cover c = {hits, 0};
+            adj_par_tasks(n, mark, &c);
+            for (size_t i = 0; i < 10; i++)
+                ck_assert_msg(hits[i] == (i < n), "%zu tasks, %d threads: task %zu run %d times",
+                              n, t, i, hits[i]);
+        }
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
 /* Ranges start on multiples of 16 elements (whole cache lines of float). */
 START_TEST(ranges_are_aligned)
 {
@@ -338,6 +356,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("pool");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, every_index_once);
+    tcase_add_test(tc, every_task_once);
     tcase_add_test(tc, ranges_are_aligned);
     tcase_add_test(tc, nested_loops);
     tcase_add_test(tc, concurrent_callers);

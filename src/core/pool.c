@@ -193,14 +193,11 @@ static bool ensure_workers(int want)
     return P.nworkers > 0;
 }
 
-void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx)
+/* Run fn over [0, n) in parts of `chunk` (caller holds nothing). */
+static void run_loop(size_t n, size_t chunk, size_t min_parts, adj_range_fn fn, void *ctx)
 {
-    if (n == 0)
-        return;
     int t = adj_threads();
-    if (grain < 1)
-        grain = 1;
-    if (t < 2 || n < 2 * grain || atomic_flag_test_and_set(&P.busy)) {
+    if (t < 2 || (n + chunk - 1) / chunk < min_parts || atomic_flag_test_and_set(&P.busy)) {
         fn(ctx, 0, n);
         return;
     }
@@ -209,11 +206,6 @@ void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx)
         fn(ctx, 0, n);
         return;
     }
-    size_t parts = (size_t)P.nworkers + 1;
-    if (parts > n / grain)
-        parts = n / grain;
-    size_t chunk = (n + parts - 1) / parts;
-    chunk = (chunk + ALIGN - 1) / ALIGN * ALIGN;
     P.fn = fn;
     P.ctx = ctx;
     P.n = n;
@@ -228,4 +220,33 @@ void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx)
             sched_yield();
     }
     atomic_flag_clear(&P.busy);
+}
+
+void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx)
+{
+    if (n == 0)
+        return;
+    if (grain < 1)
+        grain = 1;
+    size_t parts = (size_t)adj_threads();
+    if (parts > n / grain)
+        parts = n / grain;
+    if (parts < 2) {
+        fn(ctx, 0, n);
+        return;
+    }
+    size_t chunk = (n + parts - 1) / parts;
+    chunk = (chunk + ALIGN - 1) / ALIGN * ALIGN;
+    run_loop(n, chunk, 2, fn, ctx);
+}
+
+void adj_par_tasks(size_t n, adj_range_fn fn, void *ctx)
+{
+    if (n == 0)
+        return;
+    if (n == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    run_loop(n, 1, 2, fn, ctx);
 }

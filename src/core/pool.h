@@ -27,6 +27,14 @@ typedef void (*adj_range_fn)(void *ctx, size_t lo, size_t hi);
  */
 void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx);
 
+/*
+ * Run fn(ctx, i, i + 1) for i in [0, n): n independent tasks, taken by the
+ * threads one at a time (on the caller alone with one thread, or when the
+ * pool is busy).  For a few large pieces of work of about the same size,
+ * like the two products of a layer's backward.
+ */
+void adj_par_tasks(size_t n, adj_range_fn fn, void *ctx);
+
 /* Grain of elementwise maps: below 2 x this many elements, one thread. */
 #define ADJ_PAR_GRAIN_MAP ((size_t)1 << 15)
 

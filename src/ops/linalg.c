@@ -184,25 +184,45 @@ static void matmul_forward(adj_var *y)
          (size_t)adj_cold(b)->shape[1], 1, 0.0, y->value, n, 1);
 }
 
-/* d op(A) += dC op(B)^T ;  d op(B) += op(A)^T dC */
-static void matmul_backward(adj_var *y)
+/* d op(A) += dC op(B)^T (task 0);  d op(B) += op(A)^T dC (task 1) */
+typedef struct matmul_bwd {
+    adj_var *y;
+    void *ga, *gb;
+} matmul_bwd;
+
+static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
 {
-    adj_var *a = y->in[0], *b = y->in[1];
+    const matmul_bwd *j = ctx;
+    const adj_var *y = j->y, *a = y->in[0], *b = y->in[1];
     const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
-    if (a->flags & ADJ_F_GRAD) {
-        void *ga = adj_grad_buf(a);
-        if (ga) /* stored A is (m,k), or (k,m) when transposed */
-            gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, b->value, (size_t)adj_cold(b)->shape[1], 1,
-                 1.0, ga, ta ? 1 : k, ta ? m : 1);
+    for (size_t task = lo; task < hi; task++) {
+        if (task == 0 && j->ga) /* stored A is (m,k), or (k,m) when transposed */
+            gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, b->value,
+                 (size_t)adj_cold(b)->shape[1], 1, 1.0, j->ga, ta ? 1 : k, ta ? m : 1);
+        if (task == 1 && j->gb) /* stored B is (k,n), or (n,k) when transposed */
+            gemm(y->dtype, !ta, false, k, n, m, a->value, (size_t)adj_cold(a)->shape[1], 1,
+                 y->grad, n, 1, 1.0, j->gb, tb ? 1 : n, tb ? k : 1);
     }
-    if (b->flags & ADJ_F_GRAD) {
-        void *gb = adj_grad_buf(b);
-        if (gb) /* stored B is (k,n), or (n,k) when transposed */
-            gemm(y->dtype, !ta, false, k, n, m, a->value, (size_t)adj_cold(a)->shape[1], 1, y->grad, n, 1,
-                 1.0, gb, tb ? 1 : n, tb ? k : 1);
-    }
+}
+
+/* The two products are independent: as in linear_backward, with two
+ * threads and both large, each runs whole on its own thread. */
+static void matmul_backward(adj_var *y)
+{
+    adj_var *a = y->in[0], *b = y->in[1];
+    size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
+    size_t k = (size_t)((adj_cold(y)->iarg & TA) ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
+    matmul_bwd j = {y, NULL, NULL};
+    if (a->flags & ADJ_F_GRAD)
+        j.ga = adj_grad_buf(a);
+    if (b->flags & ADJ_F_GRAD)
+        j.gb = adj_grad_buf(b);
+    if (j.ga && j.gb && adj_threads() == 2 && m * n * k >= PAR_GEMM_MACS)
+        adj_par_tasks(2, matmul_bwd_task, &j);
+    else
+        matmul_bwd_task(&j, 0, 2);
 }
 
 /* tangent: dC = op(dA) op(B) + op(A) op(dB) */
@@ -284,38 +304,63 @@ static void linear_forward(adj_var *y)
 }
 
 /* dX += dZ W ;  dW += dZ^T X ;  db += column sums of dZ */
+/* dX += dZ W (task 0) and dW += dZ^T X, db += column sums of dZ (task 1) */
+typedef struct linear_bwd {
+    adj_var *y;
+    void *gx, *gw, *gb;
+} linear_bwd;
+
+static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
+{
+    const linear_bwd *j = ctx;
+    const adj_var *y = j->y, *x = y->in[0], *w = y->in[1];
+    size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
+    for (size_t task = lo; task < hi; task++) {
+        if (task == 0 && j->gx)
+            gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, w->value, in, 1, 1.0, j->gx,
+                 in, 1);
+        if (task == 1 && j->gw)
+            gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, x->value, in, 1, 1.0, j->gw,
+                 in, 1);
+        if (task == 1 && j->gb) {
+            if (y->dtype == ADJ_F64) {
+                const double *dz = y->grad;
+                double *db = j->gb;
+                for (size_t r = 0; r < m; r++)
+                    for (size_t c = 0; c < out; c++)
+                        db[c] += dz[r * out + c];
+            } else {
+                const float *dz = y->grad;
+                float *db = j->gb;
+                for (size_t r = 0; r < m; r++)
+                    for (size_t c = 0; c < out; c++)
+                        db[c] += dz[r * out + c];
+            }
+        }
+    }
+}
+
+/*
+ * The two products are independent.  With two threads, when both are
+ * large, each runs whole on its own thread (one BLIS call each, no
+ * duplicated packing, no waiting between blocks); otherwise one after
+ * the other, each split over the threads.
+ */
 static void linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
-    if (x->flags & ADJ_F_GRAD) {
-        void *gx = adj_grad_buf(x);
-        if (gx)
-            gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, w->value, in, 1, 1.0, gx, in, 1);
-    }
-    if (w->flags & ADJ_F_GRAD) {
-        void *gw = adj_grad_buf(w);
-        if (gw)
-            gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, x->value, in, 1, 1.0, gw, in, 1);
-    }
-    if (b && (b->flags & ADJ_F_GRAD)) {
-        void *gb = adj_grad_buf(b);
-        if (!gb)
-            return;
-        if (y->dtype == ADJ_F64) {
-            const double *dz = y->grad;
-            double *db = gb;
-            for (size_t r = 0; r < m; r++)
-                for (size_t j = 0; j < out; j++)
-                    db[j] += dz[r * out + j];
-        } else {
-            const float *dz = y->grad;
-            float *db = gb;
-            for (size_t r = 0; r < m; r++)
-                for (size_t j = 0; j < out; j++)
-                    db[j] += dz[r * out + j];
-        }
-    }
+    linear_bwd j = {y, NULL, NULL, NULL};
+    if (x->flags & ADJ_F_GRAD)
+        j.gx = adj_grad_buf(x);
+    if (w->flags & ADJ_F_GRAD)
+        j.gw = adj_grad_buf(w);
+    if (b && (b->flags & ADJ_F_GRAD))
+        j.gb = adj_grad_buf(b);
+    if (j.gx && j.gw && adj_threads() == 2 && m * in * out >= PAR_GEMM_MACS)
+        adj_par_tasks(2, linear_bwd_task, &j);
+    else
+        linear_bwd_task(&j, 0, 2);
 }
 
 /* tangent: dZ = dX W^T + X dW^T + 1 db^T */

@@ -152,7 +152,7 @@ static void put(char *buf, size_t size, size_t *n, const char *s)
 static void nested(const adj_var *v, const double *x, int digits, int dim, size_t *at, char *buf,
                    size_t size, size_t *n)
 {
-    if (dim == v->ndim) {
+    if (dim >= v->ndim || dim >= ADJ_MAX_DIMS) {
         char num[40];
         adj_teach_num(num, sizeof num, x[(*at)++], digits);
         put(buf, size, n, num);
