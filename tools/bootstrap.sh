@@ -79,7 +79,9 @@ test)
     meson setup build-test-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
     ninja -C build-test-tsan -j "$jobs" tests/test_tape tests/test_threads tests/test_pool
     # setarch -R: TSan's memory layout does not fit high mmap randomisation
-    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    # die_after_fork=0: tests/test_pool.c checks that a child of fork() can
+    # use the pool (it starts threads after a multi-threaded fork)
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:die_after_fork=0 \
         setarch "$(uname -m)" -R meson test -C build-test-tsan --no-rebuild --print-errorlogs \
         --timeout-multiplier 4 tape threads pool
 
