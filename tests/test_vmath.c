@@ -985,6 +985,88 @@ START_TEST(levels_bit_identical)
 }
 END_TEST
 
+/* Sweep of n values over [-lim, lim], ascending (most blocks of the
+ * guarded loops lie inside a kernel's fast range, some straddle its
+ * ends), with a NaN, infinities, huge and tiny values dropped into a few
+ * blocks. */
+static void sweep_with_specials(double *x, size_t n, double lim)
+{
+    const double sp[] = {NAN, INFINITY, -INFINITY, 1e300, -1e300, 4.9e-324, -0.0, 3e38};
+    for (size_t i = 0; i < n; i++)
+        x[i] = -lim + 2 * lim * (double)i / (double)(n - 1);
+    for (size_t k = 0; k < sizeof sp / sizeof sp[0]; k++)
+        x[(k * 7919 + 500) % n] = sp[k];
+}
+
+/* The guarded loops (fast code for a block whose arguments all pass the
+ * kernel's check) give, element by element, the bits of the general
+ * code: for every unary op in f64 against its scalar path (which always
+ * runs the general code), and in f32 for exp against adj_vexpf and for
+ * sigmoid and softplus (and softplus's derivative) against their
+ * formulas over adj_vexpf, at every CPU level. */
+START_TEST(blocks_match_general_kernel)
+{
+    enum { N = 40 * 1024 + 77 };
+    static double x[N], y64[N];
+    static float xf[N], yf[N];
+    const int maxl = adj_vm_max_level();
+    for (int l = 0; l <= maxl; l++) {
+        ck_assert_int_eq(adj_vm_force_level(l), l);
+        for (int op = 1; op < ADJ_OP_COUNT; op++) {
+            const adj_op_desc *d = adj_op_table[op];
+            if (d->arity != 1 || !d->scalar_fwd)
+                continue;
+            sweep_with_specials(x, N, op == ADJ_OP_EXP ? 720.0 : 40.0);
+            adj_tape *t = adj_tape_new();
+            adj_var *xv = adj_leaf_view(t, ADJ_F64, 1, (int64_t[]){N}, x, 0, __FILE__, __LINE__);
+            adj_args a = {.d = d->test_arg};
+            adj_var *y = adj_record((adj_op)op, &xv, 1, &a, __FILE__, __LINE__);
+            ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+            memcpy(y64, y->value, sizeof y64);
+            adj_tape_free(t);
+            for (size_t i = 0; i < N; i++) {
+                double want = d->scalar_fwd(x[i], 0.0, d->test_arg);
+                ck_assert_msg(same64(y64[i], want), "%s f64 level %d x = %a: %a, general code %a",
+                              d->name, l, x[i], y64[i], want);
+            }
+        }
+        sweep_with_specials(x, N, 100.0);
+        for (size_t i = 0; i < N; i++)
+            xf[i] = (float)x[i];
+        adj_tape *t = adj_tape_new();
+        adj_var *xv = adj_leaf_view(t, ADJ_F32, 1, (int64_t[]){N}, xf, 0, __FILE__, __LINE__);
+        memcpy(yf, adj_exp(xv)->value, sizeof yf);
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        adj_tape_free(t);
+        for (size_t i = 0; i < N; i++)
+            ck_assert_msg(same(yf[i], adj_vexpf(xf[i])), "exp f32 level %d x = %a: %a, adj_vexpf %a",
+                          l, (double)xf[i], (double)yf[i], (double)adj_vexpf(xf[i]));
+        /* sigmoid and softplus (forward and backward) through e^-|x| */
+        static float sg[N], sp[N], dsp[N];
+        t = adj_tape_new();
+        xv = adj_leaf_view(t, ADJ_F32, 1, (int64_t[]){N}, xf, 1, __FILE__, __LINE__);
+        memcpy(sg, adj_sigmoid(xv)->value, sizeof sg);
+        adj_var *spv = adj_sum(adj_softplus(xv));
+        memcpy(sp, spv->in[0]->value, sizeof sp);
+        ck_assert_int_eq(adj_backward(spv), ADJ_OK);
+        memcpy(dsp, adj_grad_data(xv), sizeof dsp);
+        adj_tape_free(t);
+        for (size_t i = 0; i < N; i++) {
+            const float xi = xf[i], e = adj_vexpf(-fabsf(xi));
+            const float s1 = xi >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+            const float s2 = (xi > 0 ? xi : 0.0f) + adj_vlog1p_unitf(e);
+            ck_assert_msg(same(sg[i], s1), "sigmoid f32 level %d x = %a: %a, want %a", l,
+                          (double)xi, (double)sg[i], (double)s1);
+            ck_assert_msg(same(sp[i], s2), "softplus f32 level %d x = %a: %a, want %a", l,
+                          (double)xi, (double)sp[i], (double)s2);
+            ck_assert_msg(same(dsp[i], 1.0f * s1), "softplus' f32 level %d x = %a: %a, want %a", l,
+                          (double)xi, (double)dsp[i], (double)s1);
+        }
+    }
+    adj_vm_force_level(-1);
+}
+END_TEST
+
 static Suite *vmath_suite(void)
 {
     Suite *s = suite_create("vmath");
@@ -1013,6 +1095,7 @@ static Suite *vmath_suite(void)
     tc = tcase_create("dispatch");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, levels_bit_identical);
+    tcase_add_test(tc, blocks_match_general_kernel);
     suite_add_tcase(s, tc);
     return s;
 }

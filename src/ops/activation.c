@@ -7,9 +7,13 @@
 #include "ops/vmath.h"
 
 /* y = 1 / (1 + e^-x); both branches use e = e^-|x| <= 1, so nothing
- * positive is ever exponentiated and one exponential serves both */
-ADJ_UNARY(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x))", "dx += dy y (1 - y)",
-          const T e = ADJ_EXP(-fabs(x));
+ * positive is ever exponentiated and one exponential serves both.  Blocks
+ * with every |x| <= 87 (f32) take the one-product scaling of e^-|x|
+ * (ADJ_EXP_BLK, same bits). */
+ADJ_UNARY_EX_OPT(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x))",
+          "dx += dy y (1 - y)",
+          ADJ_EXP_NORMAL(-fabs(x)), 1, (void)0,
+          const T e = ADJ_EXP_BLK(-fabs(x));
           y = x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e),
           dx = dy * y * ((T)1 - y),
           dy = dx * y * ((T)1 - y));
@@ -46,11 +50,14 @@ ADJ_UNARY(elu, ADJ_OP_ELU, ADJ_DOM_AWAY0, 1.0, "y = x >= 0 ? x : alpha (exp(x) -
           dy = x >= 0 ? dx : dx * (y + c));
 ADJ_UNARY_API_C(elu, ADJ_OP_ELU)
 
-/* y = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); y' = sigmoid(x), from e^-|x| as above */
-ADJ_UNARY(softplus, ADJ_OP_SOFTPLUS, ADJ_DOM_ANY, 0.0, "y = log(1 + exp(x))", "dx += dy sigmoid(x)",
-          y = (x > 0 ? x : (T)0) + ADJ_LOG1P_UNIT(ADJ_EXP(-fabs(x))),
-          const T e = ADJ_EXP(-fabs(x));
+/* y = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); y' = sigmoid(x), from e^-|x| as
+ * above (and as there, in-range blocks scale e^-|x| in one product) */
+ADJ_UNARY_EX_OPT(softplus, ADJ_OP_SOFTPLUS, ADJ_DOM_ANY, 0.0, "y = log(1 + exp(x))",
+          "dx += dy sigmoid(x)",
+          ADJ_EXP_NORMAL(-fabs(x)), ADJ_EXP_NORMAL(-fabs(x)), (void)0,
+          y = (x > 0 ? x : (T)0) + ADJ_LOG1P_UNIT(ADJ_EXP_BLK(-fabs(x))),
+          const T e = ADJ_EXP_BLK(-fabs(x));
           dx = dy * (x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)),
-          const T e = ADJ_EXP(-fabs(x));
+          const T e = ADJ_EXP_BLK(-fabs(x));
           dy = dx * (x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)));
 ADJ_UNARY_API(softplus, ADJ_OP_SOFTPLUS)

@@ -7,9 +7,13 @@
 #include "ops/unary.h"
 #include "ops/vmath.h"
 
-/* y = e^x */
-ADJ_UNARY(exp, ADJ_OP_EXP, ADJ_DOM_ANY, 0.0, "y = exp(x)", "dx += dy y",
-          y = ADJ_EXP(x),
+/* y = e^x; blocks whose arguments are all in [-87, 88] (f32) or
+ * [-708, 709] (f64) scale by 2^k in one product (see ADJ_EXP_BLK); the
+ * fast code only does bit operations on unsigned integers, so the forward
+ * may try it first on any block (ADJ_UNARY_EX_OPT) */
+ADJ_UNARY_EX_OPT(exp, ADJ_OP_EXP, ADJ_DOM_ANY, 0.0, "y = exp(x)", "dx += dy y",
+          ADJ_EXP_NORMAL(x), 1, (void)0,
+          y = ADJ_EXP_BLK(x),
           dx = dy * y,
           dy = dx * y);
 ADJ_UNARY_API(exp, ADJ_OP_EXP)

@@ -94,6 +94,46 @@ typedef struct adj_unary_jvp_ctx {
             })                                                                 \
     } while (0)
 
+/*
+ * The forward, optimistic: each block runs the fast loop (adj_slow_ = 0)
+ * and checks OK in the same pass, then runs again with adj_slow_ = 1 if
+ * an argument failed it.  One pass over the block instead of two where
+ * every argument passes; only for a forward, which overwrites y.
+ */
+#define ADJ_UNARY_LOOPS_OPT_(TY, OK, PRE, FWD)                                 \
+    do {                                                                       \
+        typedef TY T;                                                          \
+        const T *restrict xs_ = y_->in[0]->value;                              \
+        T *restrict ys_ = y_->value;                                           \
+        const T c = (T)adj_cold(y_)->darg;                                     \
+        (void)c;                                                               \
+        PRE;                                                                   \
+        for (size_t b_ = lo_; b_ < hi_;) {                                     \
+            const size_t e_ = hi_ - b_ > ADJ_UNARY_BLOCK ? b_ + ADJ_UNARY_BLOCK : hi_; \
+            int bad_ = 0;                                                      \
+            {                                                                  \
+                enum { adj_slow_ = 0 };                                        \
+                for (size_t i_ = b_; i_ < e_; i_++) {                          \
+                    const T x = xs_[i_];                                       \
+                    T y;                                                       \
+                    bad_ |= !(OK);                                             \
+                    FWD;                                                       \
+                    ys_[i_] = y;                                               \
+                }                                                              \
+            }                                                                  \
+            if (bad_) {                                                        \
+                enum { adj_slow_ = 1 };                                        \
+                for (size_t i_ = b_; i_ < e_; i_++) {                          \
+                    const T x = xs_[i_];                                       \
+                    T y;                                                       \
+                    FWD;                                                       \
+                    ys_[i_] = y;                                               \
+                }                                                              \
+            }                                                                  \
+            b_ = e_;                                                           \
+        }                                                                      \
+    } while (0)
+
 #define ADJ_UNARY_BACK_(TY, OK, PRE, BWD)                                      \
     do {                                                                       \
         typedef TY T;                                                          \
@@ -137,14 +177,14 @@ typedef struct adj_unary_jvp_ctx {
     } while (0)
 
 /* The three range kernels of one op for one CPU level (ATTR: its target). */
-#define ADJ_UNARY_RANGES_(nm, sfx, ATTR, OK, PRE, FWD, BWD, TAN)               \
+#define ADJ_UNARY_RANGES_(nm, sfx, ATTR, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)   \
     ATTR static void nm##_fwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
         adj_var *y_ = ctx_;                                                    \
         if (y_->dtype == ADJ_F64)                                              \
-            ADJ_UNARY_LOOPS_(double, OK, PRE, FWD);                            \
+            LOOPS(double, OK, PRE, FWD);                                       \
         else                                                                   \
-            ADJ_UNARY_LOOPS_(float, OK, PRE, FWD);                             \
+            LOOPS(float, OK, PRE, FWD);                                        \
     }                                                                          \
     ATTR static void nm##_bwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
@@ -152,9 +192,9 @@ typedef struct adj_unary_jvp_ctx {
         const adj_var *y_ = k_->y;                                             \
         void *g_ = k_->g;                                                      \
         if (y_->dtype == ADJ_F64)                                              \
-            ADJ_UNARY_BACK_(double, OK, PRE, BWD);                             \
+            ADJ_UNARY_BACK_(double, OKB, PRE, BWD);                            \
         else                                                                   \
-            ADJ_UNARY_BACK_(float, OK, PRE, BWD);                              \
+            ADJ_UNARY_BACK_(float, OKB, PRE, BWD);                             \
     }                                                                          \
     ATTR static void nm##_jvp_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
@@ -163,23 +203,34 @@ typedef struct adj_unary_jvp_ctx {
         const void *const *tx_ = k_->tx;                                       \
         void *ty_ = k_->ty;                                                    \
         if (y_->dtype == ADJ_F64)                                              \
-            ADJ_UNARY_TAN_(double, OK, PRE, TAN);                              \
+            ADJ_UNARY_TAN_(double, OKB, PRE, TAN);                             \
         else                                                                   \
-            ADJ_UNARY_TAN_(float, OK, PRE, TAN);                               \
+            ADJ_UNARY_TAN_(float, OKB, PRE, TAN);                              \
     }
 
 #if ADJ_VM_DISPATCH
-#define ADJ_UNARY_VARIANTS_(nm, OK, PRE, FWD, BWD, TAN)                        \
-    ADJ_UNARY_RANGES_(nm, base, , OK, PRE, FWD, BWD, TAN)                      \
-    ADJ_UNARY_RANGES_(nm, avx2, ADJ_VM_TGT_AVX2, OK, PRE, FWD, BWD, TAN)       \
-    ADJ_UNARY_RANGES_(nm, avx512, ADJ_VM_TGT_AVX512, OK, PRE, FWD, BWD, TAN)
+#define ADJ_UNARY_VARIANTS_(nm, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)            \
+    ADJ_UNARY_RANGES_(nm, base, , LOOPS, OK, OKB, PRE, FWD, BWD, TAN)          \
+    ADJ_UNARY_RANGES_(nm, avx2, ADJ_VM_TGT_AVX2, LOOPS, OK, OKB, PRE, FWD, BWD, TAN) \
+    ADJ_UNARY_RANGES_(nm, avx512, ADJ_VM_TGT_AVX512, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)
 #else
-#define ADJ_UNARY_VARIANTS_(nm, OK, PRE, FWD, BWD, TAN)                        \
-    ADJ_UNARY_RANGES_(nm, base, , OK, PRE, FWD, BWD, TAN)
+#define ADJ_UNARY_VARIANTS_(nm, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)            \
+    ADJ_UNARY_RANGES_(nm, base, , LOOPS, OK, OKB, PRE, FWD, BWD, TAN)
 #endif
 
 #define ADJ_UNARY_EX(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, PRE, FWD, BWD, TAN) \
-    ADJ_UNARY_VARIANTS_(nm, OK, PRE, FWD, BWD, TAN)                            \
+    ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OK, PRE, FWD, \
+                  BWD, TAN)
+/* The same with an optimistic forward (ADJ_UNARY_LOOPS_OPT_), for kernels
+ * whose fast code is free of undefined behaviour on any input, and a
+ * guard of its own for the backward and tangent loops (OKB: 1 where they
+ * use no guarded kernel, so that they do not read x only to check it). */
+#define ADJ_UNARY_EX_OPT(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, TAN) \
+    ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_OPT_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, \
+                  FWD, BWD, TAN)
+#define ADJ_UNARY_EX_(nm, LOOPS, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, \
+                      TAN)                                                     \
+    ADJ_UNARY_VARIANTS_(nm, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)                \
     static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
     {                                                                          \
         ADJ_VM_CALL(nm##_fwd_range, ctx_, lo_, hi_);                           \

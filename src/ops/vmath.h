@@ -112,6 +112,20 @@ ADJ_VM_INLINE float adj_vexpf(float x)
 }
 
 /*
+ * e^x for x in [-87, 88] (ADJ_EXP_NORMAL): there 2^k is a normal float
+ * (-126 <= k <= 127), so it is applied in one product.  The general
+ * kernel's (p 2^k1) is exact, so its result is the same single rounding
+ * of p 2^k: the two give the same bits, and loops whose arguments are all
+ * in range (ADJ_EXP_BLK) save the split scaling.
+ */
+ADJ_VM_INLINE float adj_vexpf_normal(float x)
+{
+    int32_t k;
+    float p = 1.0f + adj_vm_expm1_red(x, &k);
+    return p * adj_vm_float((uint32_t)(k + 127) << 23);
+}
+
+/*
  * e^x - 1 = 2^k (e^r - 1) + (2^k - 1).  For -47 <= k <= 24 both terms are
  * exact (the first is a power-of-two scaling, the second has at most 24
  * bits), so the result carries one rounding on top of the error of
@@ -362,6 +376,29 @@ ADJ_VM_INLINE double adj_vexp(double x)
     double p = h + (((1.0 - h) + r) + pl);
     double k1 = (k * 0.5 + ADJ_VM_SHIFTER_D) - ADJ_VM_SHIFTER_D;
     return (p * adj_vm_pow2(k1)) * adj_vm_pow2(k - k1);
+}
+
+/* e^x for x in [-708, 709] (ADJ_EXP_NORMAL): 2^k is a normal double
+ * (-1022 <= k <= 1023), applied in one product; the same bits as
+ * adj_vexp (see adj_vexpf_normal). */
+ADJ_VM_INLINE double adj_vexp_normal(double x)
+{
+    double k, c;
+    double r = adj_vm_exp_red64(x, &k, &c);
+    double q = 0x1.0000000000009p-1 +
+               r * (0x1.55555555554fbp-3 +
+               r * (0x1.5555555550aebp-5 +
+               r * (0x1.1111111127ba8p-7 +
+               r * (0x1.6c16c183c2e6ep-10 +
+               r * (0x1.a01a0129af6e0p-13 +
+               r * (0x1.a0199ae863eafp-16 +
+               r * (0x1.71df27c77317fp-19 +
+               r * (0x1.28accfbd918c1p-22 +
+               r * 0x1.ad7aa36725871p-26))))))));
+    double pl = (r * r) * q;
+    double h = 1.0 + r;
+    double p = h + (((1.0 - h) + r) + pl);
+    return p * adj_vm_pow2(k);
 }
 
 /*
@@ -874,6 +911,12 @@ ADJ_VM_INLINE double adj_vm_pow_libm(double x, adj_vm_powc p) { return pow(x, p.
 
 /* float and double: the functions above; anything else: libm. */
 #define ADJ_EXP(x) _Generic((x), float: adj_vexpf, double: adj_vexp, default: exp)(x)
+/* Where every argument of a loop passes ADJ_EXP_NORMAL (adj_slow_ = 0, see
+ * ops/unary.h) e^x takes the one-product scaling; same bits either way. */
+#define ADJ_EXP_NORMAL(x)                                                                  \
+    _Generic((x), float: (x) >= -87.0f && (x) <= 88.0f, default: (x) >= -708.0 && (x) <= 709.0)
+#define ADJ_EXP_BLK(x)                                                                     \
+    (adj_slow_ ? ADJ_EXP(x) : _Generic((x), float: adj_vexpf_normal, default: adj_vexp_normal)(x))
 #define ADJ_EXPM1(x) _Generic((x), float: adj_vexpm1f, double: adj_vexpm1, default: expm1)(x)
 #define ADJ_LOG(x) _Generic((x), float: adj_vlogf, double: adj_vlog, default: log)(x)
 #define ADJ_LOG1P(x) _Generic((x), float: adj_vlog1pf, double: adj_vlog1p, default: log1p)(x)
