@@ -122,7 +122,9 @@ ADJ_VM_INLINE float adj_vexpf_normal(float x)
 {
     int32_t k;
     float p = 1.0f + adj_vm_expm1_red(x, &k);
-    return p * adj_vm_float((uint32_t)(k + 127) << 23);
+    /* unsigned: the optimistic loops also run this on arguments out of
+     * range, whose k may be anywhere (the result is then discarded) */
+    return p * adj_vm_float(((uint32_t)k + 127u) << 23);
 }
 
 /*
