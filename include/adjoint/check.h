@@ -38,7 +38,10 @@ typedef struct adj_gradcheck_opts {
                         (0 or 1: the calling thread only).  With more, fn is
                         called from several threads at once, each with its
                         own tape: it must not write shared state.  The
-                        report does not depend on the thread count. */
+                        report does not depend on the thread count.  These
+                        threads are the check's own: with adj_set_threads
+                        above 1 as well, threads * that count may exceed
+                        the cores (it still works, only no faster). */
     int replay;      /* nonzero: record fn once (per thread) and evaluate
                         each f(x +- h e_j) by recomputing only what depends
                         on element j (the row or column of a product, the
