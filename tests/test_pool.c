@@ -289,6 +289,99 @@ START_TEST(matmul_reproducible_per_thread_count)
 }
 END_TEST
 
+/* d(sum(A^T A))/dA and d(sum(W W^T))/dW through linear (both operands
+ * the same var, so both products of the backward add into one buffer):
+ * with two threads the same as with one, every time. */
+static void self_products(double *out)
+{
+    enum { N = 128 };
+    static double a[N * N];
+    adj_rng r;
+    adj_rng_seed(&r, 77);
+    fill(&r, a, N * N, ADJ_F64);
+    adj_tape *t = adj_tape_new();
+    int64_t sh[2] = {N, N};
+    adj_var *A = adj_leaf_at(t, ADJ_F64, 2, sh, a, 1, __FILE__, __LINE__);
+    adj_var *W = adj_leaf_at(t, ADJ_F64, 2, sh, a, 1, __FILE__, __LINE__);
+    adj_var *f = adj_add(adj_sum(adj_matmul_t(A, A, 1, 0)), adj_sum(adj_linear(W, W, NULL)));
+    ck_assert_int_eq(adj_backward(f), ADJ_OK);
+    memcpy(out, adj_grad_data(A), sizeof a);
+    memcpy(out + N * N, adj_grad_data(W), sizeof a);
+    adj_tape_free(t);
+}
+
+START_TEST(products_of_a_var_with_itself)
+{
+    static double ref[2 * 128 * 128], got[2 * 128 * 128];
+    adj_set_threads(1);
+    self_products(ref);
+    adj_set_threads(2);
+    for (int rep = 0; rep < 20; rep++) {
+        self_products(got);
+        assert_close((const unsigned char *)ref, (const unsigned char *)got, sizeof got, ADJ_F64,
+                     1e-13, "A^T A and W W^T with 2 threads");
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
+/* More tasks than a loop has parts: several tasks a part. */
+START_TEST(many_tasks)
+{
+    adj_set_threads(2);
+    const size_t n = 70001;
+    unsigned char *hits = calloc(n, 1);
+    adj_par_tasks(n, task_mark, hits);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(hits[i] == 1, "task %zu run %d times", i, hits[i]);
+    free(hits);
+    adj_set_threads(1);
+}
+END_TEST
+
+/* Program threads that find the pool busy run the same ranges one after
+ * another: a product has the same bits as when the pool ran it. */
+typedef struct prod_job {
+    const unsigned char *ref;
+    size_t len;
+    int mismatches;
+} prod_job;
+
+static void *same_product(void *arg)
+{
+    prod_job *j = arg;
+    unsigned char *got = malloc(j->len);
+    for (int r = 0; r < 10; r++) {
+        size_t l;
+        matmul_bytes(ADJ_F64, 48, 256, 784, 0, 0, got, &l);
+        j->mismatches += l != j->len || memcmp(got, j->ref, l) != 0;
+    }
+    free(got);
+    return NULL;
+}
+
+START_TEST(busy_pool_same_bits)
+{
+    /* three threads: this product's whole-call bits differ from its
+     * three-block ones, so running it whole would show */
+    adj_set_threads(3);
+    size_t cap = (48 * 256 + 48 * 784 + 784 * 256) * 8, len;
+    unsigned char *ref = malloc(cap);
+    matmul_bytes(ADJ_F64, 48, 256, 784, 0, 0, ref, &len);
+    prod_job jobs[3] = {{ref, len, 0}, {ref, len, 0}, {ref, len, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, same_product, &jobs[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(jobs[i].mismatches == 0, "thread %d: %d of 10 products differ", i,
+                      jobs[i].mismatches);
+    }
+    free(ref);
+    adj_set_threads(1);
+}
+END_TEST
+
 /* A few SGD and Adam steps of a 784-128-10 network: the parameters after
  * them are the same bits for two runs with a thread count, and close
  * across counts. */
@@ -369,6 +462,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, child_of_fork);
     tcase_add_test(tc, matmul_reproducible_per_thread_count);
     tcase_add_test(tc, training_reproducible_per_thread_count);
+    tcase_add_test(tc, products_of_a_var_with_itself);
+    tcase_add_test(tc, many_tasks);
+    tcase_add_test(tc, busy_pool_same_bits);
     suite_add_tcase(s, tc);
     return s;
 }

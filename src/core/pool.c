@@ -38,6 +38,8 @@
 #endif
 
 enum { MAX_THREADS = 64, SPIN = 1 << 14, ALIGN = 16 };
+/* Parts of one loop: the count must fit the 16 bits it has in `claim`. */
+#define MAX_PARTS ((size_t)4096)
 
 static struct {
     pthread_mutex_t mu;       /* guards sleeping and start-up */
@@ -49,6 +51,7 @@ static struct {
     atomic_flag busy;         /* one loop at a time */
     atomic_int threads;       /* adj_set_threads */
     int nworkers;
+    int started_for;          /* the worker count last asked of ensure_workers */
     uint32_t start_gen;       /* generation when the workers were started */
     bool hooked;
     pthread_t th[MAX_THREADS];
@@ -74,6 +77,10 @@ void adj_pool_set_threads(int n)
     atomic_store_explicit(&P.threads, n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n,
                           memory_order_relaxed);
 }
+
+/* Whether this thread is running a part of a loop (a loop inside one
+ * runs whole on its thread: the nesting, not timing, decides that). */
+static _Thread_local bool in_part;
 
 /* Take and run parts of generation gen until none are left. */
 static void run_parts(uint32_t gen)
@@ -102,6 +109,7 @@ static uint32_t generation(void)
 static void *worker(void *arg)
 {
     (void)arg;
+    in_part = true; /* a worker only ever runs parts */
     uint32_t seen = P.start_gen; /* every loop published after our start is ours */
     for (;;) {
         uint32_t g = seen;
@@ -151,6 +159,7 @@ static void shutdown_workers(void)
         pthread_join(P.th[i], NULL);
     atomic_store(&P.stop, false);
     P.nworkers = 0;
+    P.started_for = 0;
 }
 
 static void at_exit(void)
@@ -165,6 +174,7 @@ static void at_exit(void)
 static void after_fork_child(void)
 {
     P.nworkers = 0;
+    P.started_for = 0;
     atomic_store(&P.stop, false);
     atomic_store(&P.sleepers, 0);
     atomic_flag_clear(&P.busy);
@@ -176,9 +186,12 @@ static void after_fork_child(void)
  * be started, and the loop then runs on the caller alone. */
 static bool ensure_workers(int want)
 {
-    if (P.nworkers == want)
-        return true;
+    /* after a pthread_create failure, keep the workers that did start
+     * until the thread count changes, rather than retrying every loop */
+    if (P.started_for == want)
+        return P.nworkers > 0;
     shutdown_workers();
+    P.started_for = want;
     if (!P.hooked) {
         P.hooked = true;
         atexit(at_exit);
@@ -193,17 +206,30 @@ static bool ensure_workers(int want)
     return P.nworkers > 0;
 }
 
-/* Run fn over [0, n) in parts of `chunk` (caller holds nothing). */
-static void run_loop(size_t n, size_t chunk, size_t min_parts, adj_range_fn fn, void *ctx)
+/* The parts of a loop one after the other on the calling thread: the same
+ * ranges as on the pool, so a kernel whose bits depend on the split (a
+ * matrix product) gives the same bits when the pool is busy. */
+static void run_serial(size_t n, size_t chunk, adj_range_fn fn, void *ctx)
+{
+    for (size_t lo = 0; lo < n; lo += chunk)
+        fn(ctx, lo, lo + chunk < n ? lo + chunk : n);
+}
+
+/* Run fn over [0, n) in parts of `chunk` (at most MAX_PARTS of them). */
+static void run_loop(size_t n, size_t chunk, adj_range_fn fn, void *ctx)
 {
     int t = adj_threads();
-    if (t < 2 || (n + chunk - 1) / chunk < min_parts || atomic_flag_test_and_set(&P.busy)) {
+    if (t < 2 || n <= chunk || in_part) {
         fn(ctx, 0, n);
+        return;
+    }
+    if (atomic_flag_test_and_set(&P.busy)) {
+        run_serial(n, chunk, fn, ctx); /* another thread of the program has the pool */
         return;
     }
     if (!ensure_workers(t - 1)) {
         atomic_flag_clear(&P.busy);
-        fn(ctx, 0, n);
+        run_serial(n, chunk, fn, ctx);
         return;
     }
     P.fn = fn;
@@ -211,7 +237,9 @@ static void run_loop(size_t n, size_t chunk, size_t min_parts, adj_range_fn fn, 
     P.n = n;
     P.chunk = chunk;
     const unsigned nparts = (unsigned)((n + chunk - 1) / chunk);
+    in_part = true;
     run_parts(publish(nparts));
+    in_part = false;
     for (unsigned spins = 0;
          atomic_load_explicit(&P.done, memory_order_acquire) < nparts; spins++) {
         if (spins < 4096)
@@ -237,16 +265,13 @@ void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx)
     }
     size_t chunk = (n + parts - 1) / parts;
     chunk = (chunk + ALIGN - 1) / ALIGN * ALIGN;
-    run_loop(n, chunk, 2, fn, ctx);
+    run_loop(n, chunk, fn, ctx);
 }
 
 void adj_par_tasks(size_t n, adj_range_fn fn, void *ctx)
 {
     if (n == 0)
         return;
-    if (n == 1) {
-        fn(ctx, 0, 1);
-        return;
-    }
-    run_loop(n, 1, 2, fn, ctx);
+    /* one task a part, or several when there are more than MAX_PARTS */
+    run_loop(n, (n + MAX_PARTS - 1) / MAX_PARTS, fn, ctx);
 }

@@ -22,16 +22,20 @@ typedef void (*adj_range_fn)(void *ctx, size_t lo, size_t hi);
  * n >= 2 * grain and more than one thread is set, else fn(ctx, 0, n) on
  * the calling thread.  Range boundaries are multiples of 16 elements
  * (whole cache lines of float).  Returns when every range is done.  If
- * the pool is busy (another thread of the program is inside
- * adj_par_for) the loop runs on the calling thread.
+ * the pool is busy (another thread of the program is inside a loop) the
+ * same ranges run one after another on the calling thread, so a kernel
+ * whose bits depend on the split gives the same bits; a loop started
+ * from inside a range runs whole, as fn(ctx, 0, n).  A child of fork()
+ * starts with no workers and starts its own; fn must not fork.
  */
 void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx);
 
 /*
- * Run fn(ctx, i, i + 1) for i in [0, n): n independent tasks, taken by the
- * threads one at a time (on the caller alone with one thread, or when the
- * pool is busy).  For a few large pieces of work of about the same size,
- * like the two products of a layer's backward.
+ * Run fn over the n independent tasks [0, n): one task a range (several
+ * when n is above 4096), taken by the threads as they come (on the caller
+ * alone with one thread, when the pool is busy, or inside a range).  For
+ * a few large pieces of work of about the same size, like the two
+ * products of a layer's backward.
  */
 void adj_par_tasks(size_t n, adj_range_fn fn, void *ctx);
 

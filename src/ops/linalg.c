@@ -184,6 +184,16 @@ static void matmul_forward(adj_var *y)
          (size_t)adj_cold(b)->shape[1], 1, 0.0, y->value, n, 1);
 }
 
+/* Whether two adjoint buffers of na and nb elements share memory: the
+ * same var on both sides (A^T A, X W^T with X = W) or two views of one
+ * parameter store.  Then the two products of a backward accumulate into
+ * the same elements and must not run at once. */
+static bool overlap(const void *a, size_t na, const void *b, size_t nb, size_t es)
+{
+    const uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
+    return a0 < b0 + nb * es && b0 < a0 + na * es;
+}
+
 /* d op(A) += dC op(B)^T (task 0);  d op(B) += op(A)^T dC (task 1) */
 typedef struct matmul_bwd {
     adj_var *y;
@@ -219,7 +229,8 @@ static void matmul_backward(adj_var *y)
         j.ga = adj_grad_buf(a);
     if (b->flags & ADJ_F_GRAD)
         j.gb = adj_grad_buf(b);
-    if (j.ga && j.gb && adj_threads() == 2 && m * n * k >= PAR_GEMM_MACS)
+    if (j.ga && j.gb && adj_threads() == 2 && m * n * k >= PAR_GEMM_MACS &&
+        !overlap(j.ga, m * k, j.gb, k * n, adj_dsize(y->dtype)))
         adj_par_tasks(2, matmul_bwd_task, &j);
     else
         matmul_bwd_task(&j, 0, 2);
@@ -357,7 +368,8 @@ static void linear_backward(adj_var *y)
         j.gw = adj_grad_buf(w);
     if (b && (b->flags & ADJ_F_GRAD))
         j.gb = adj_grad_buf(b);
-    if (j.gx && j.gw && adj_threads() == 2 && m * in * out >= PAR_GEMM_MACS)
+    if (j.gx && j.gw && adj_threads() == 2 && m * in * out >= PAR_GEMM_MACS &&
+        !overlap(j.gx, m * in, j.gw, out * in, adj_dsize(y->dtype)))
         adj_par_tasks(2, linear_bwd_task, &j);
     else
         linear_bwd_task(&j, 0, 2);
