@@ -194,6 +194,23 @@ static bool overlap(const void *a, size_t na, const void *b, size_t nb, size_t e
     return a0 < b0 + nb * es && b0 < a0 + na * es;
 }
 
+/*
+ * The two products of a backward (tasks 0 and 1 of `task`, adding into
+ * adjoints g0 and g1 of n0 and n1 elements, macs multiply-adds each) are
+ * independent.  With two threads, when both are wanted and large and
+ * their adjoints do not overlap, each runs whole on its own thread (one
+ * BLIS call each, no duplicated packing, no waiting between blocks);
+ * otherwise one after the other, each split over the threads.
+ */
+static void backward_pair(adj_range_fn task, void *ctx, const void *g0, size_t n0, const void *g1,
+                          size_t n1, size_t macs, size_t es)
+{
+    if (g0 && g1 && adj_threads() == 2 && macs >= PAR_GEMM_MACS && !overlap(g0, n0, g1, n1, es))
+        adj_par_tasks(2, task, ctx);
+    else
+        task(ctx, 0, 2);
+}
+
 /* d op(A) += dC op(B)^T (task 0);  d op(B) += op(A)^T dC (task 1) */
 typedef struct matmul_bwd {
     adj_var *y;
@@ -217,8 +234,7 @@ static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
     }
 }
 
-/* The two products are independent: as in linear_backward, with two
- * threads and both large, each runs whole on its own thread. */
+/* The two products as a pair (backward_pair). */
 static void matmul_backward(adj_var *y)
 {
     adj_var *a = y->in[0], *b = y->in[1];
@@ -229,11 +245,7 @@ static void matmul_backward(adj_var *y)
         j.ga = adj_grad_buf(a);
     if (b->flags & ADJ_F_GRAD)
         j.gb = adj_grad_buf(b);
-    if (j.ga && j.gb && adj_threads() == 2 && m * n * k >= PAR_GEMM_MACS &&
-        !overlap(j.ga, m * k, j.gb, k * n, adj_dsize(y->dtype)))
-        adj_par_tasks(2, matmul_bwd_task, &j);
-    else
-        matmul_bwd_task(&j, 0, 2);
+    backward_pair(matmul_bwd_task, &j, j.ga, m * k, j.gb, k * n, m * n * k, adj_dsize(y->dtype));
 }
 
 /* tangent: dC = op(dA) op(B) + op(A) op(dB) */
@@ -351,12 +363,7 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
     }
 }
 
-/*
- * The two products are independent.  With two threads, when both are
- * large, each runs whole on its own thread (one BLIS call each, no
- * duplicated packing, no waiting between blocks); otherwise one after
- * the other, each split over the threads.
- */
+/* The two products as a pair (backward_pair). */
 static void linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
@@ -368,11 +375,8 @@ static void linear_backward(adj_var *y)
         j.gw = adj_grad_buf(w);
     if (b && (b->flags & ADJ_F_GRAD))
         j.gb = adj_grad_buf(b);
-    if (j.gx && j.gw && adj_threads() == 2 && m * in * out >= PAR_GEMM_MACS &&
-        !overlap(j.gx, m * in, j.gw, out * in, adj_dsize(y->dtype)))
-        adj_par_tasks(2, linear_bwd_task, &j);
-    else
-        linear_bwd_task(&j, 0, 2);
+    backward_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, out * in, m * in * out,
+                  adj_dsize(y->dtype));
 }
 
 /* tangent: dZ = dX W^T + X dW^T + 1 db^T */

@@ -77,21 +77,29 @@ typedef struct adj_unary_jvp_ctx {
         b_ = e_;                                                               \
     }
 
+/* The forward over [b_, e_); CHECK runs first for each element (with x
+ * in scope). */
+#define ADJ_UNARY_FWD_LOOP_(CHECK, FWD)                                        \
+    for (size_t i_ = b_; i_ < e_; i_++) {                                      \
+        const T x = xs_[i_];                                                   \
+        T y;                                                                   \
+        CHECK;                                                                 \
+        FWD;                                                                   \
+        ys_[i_] = y;                                                           \
+    }
+
+#define ADJ_UNARY_FWD_HEAD_(TY, PRE)                                           \
+    typedef TY T;                                                              \
+    const T *restrict xs_ = y_->in[0]->value;                                  \
+    T *restrict ys_ = y_->value;                                               \
+    const T c = (T)adj_cold(y_)->darg;                                         \
+    (void)c;                                                                   \
+    PRE
+
 #define ADJ_UNARY_LOOPS_(TY, OK, PRE, FWD)                                     \
     do {                                                                       \
-        typedef TY T;                                                          \
-        const T *restrict xs_ = y_->in[0]->value;                              \
-        T *restrict ys_ = y_->value;                                           \
-        const T c = (T)adj_cold(y_)->darg;                                     \
-        (void)c;                                                               \
-        PRE;                                                                   \
-        ADJ_UNARY_BLOCKS_(OK,                                                  \
-            for (size_t i_ = b_; i_ < e_; i_++) {                              \
-                const T x = xs_[i_];                                           \
-                T y;                                                           \
-                FWD;                                                           \
-                ys_[i_] = y;                                                   \
-            })                                                                 \
+        ADJ_UNARY_FWD_HEAD_(TY, PRE);                                          \
+        ADJ_UNARY_BLOCKS_(OK, ADJ_UNARY_FWD_LOOP_((void)0, FWD))               \
     } while (0)
 
 /*
@@ -102,33 +110,17 @@ typedef struct adj_unary_jvp_ctx {
  */
 #define ADJ_UNARY_LOOPS_OPT_(TY, OK, PRE, FWD)                                 \
     do {                                                                       \
-        typedef TY T;                                                          \
-        const T *restrict xs_ = y_->in[0]->value;                              \
-        T *restrict ys_ = y_->value;                                           \
-        const T c = (T)adj_cold(y_)->darg;                                     \
-        (void)c;                                                               \
-        PRE;                                                                   \
+        ADJ_UNARY_FWD_HEAD_(TY, PRE);                                          \
         for (size_t b_ = lo_; b_ < hi_;) {                                     \
             const size_t e_ = hi_ - b_ > ADJ_UNARY_BLOCK ? b_ + ADJ_UNARY_BLOCK : hi_; \
             int bad_ = 0;                                                      \
             {                                                                  \
                 enum { adj_slow_ = 0 };                                        \
-                for (size_t i_ = b_; i_ < e_; i_++) {                          \
-                    const T x = xs_[i_];                                       \
-                    T y;                                                       \
-                    bad_ |= !(OK);                                             \
-                    FWD;                                                       \
-                    ys_[i_] = y;                                               \
-                }                                                              \
+                ADJ_UNARY_FWD_LOOP_(bad_ |= !(OK), FWD)                        \
             }                                                                  \
             if (bad_) {                                                        \
                 enum { adj_slow_ = 1 };                                        \
-                for (size_t i_ = b_; i_ < e_; i_++) {                          \
-                    const T x = xs_[i_];                                       \
-                    T y;                                                       \
-                    FWD;                                                       \
-                    ys_[i_] = y;                                               \
-                }                                                              \
+                ADJ_UNARY_FWD_LOOP_((void)0, FWD)                              \
             }                                                                  \
             b_ = e_;                                                           \
         }                                                                      \

@@ -357,12 +357,12 @@ ADJ_VM_INLINE double adj_vm_expm1_poly64(double r, double c)
  * (p 2^k1) is exact and the second product rounds once, also into the
  * subnormal range and to 0 or +Inf.
  */
-ADJ_VM_INLINE double adj_vexp(double x)
+/* e^r as p, with x = k ln2 + r (k into *k): the polynomial and sum that
+ * adj_vexp and adj_vexp_normal share. */
+ADJ_VM_INLINE double adj_vm_exp_p64(double x, double *k)
 {
-    double xc = x > 710.0 ? 710.0 : x;
-    xc = xc < -746.0 ? -746.0 : xc;
-    double k, c;
-    double r = adj_vm_exp_red64(xc, &k, &c);
+    double c;
+    double r = adj_vm_exp_red64(x, k, &c);
     double q = 0x1.0000000000009p-1 +
                r * (0x1.55555555554fbp-3 +
                r * (0x1.5555555550aebp-5 +
@@ -375,7 +375,15 @@ ADJ_VM_INLINE double adj_vexp(double x)
                r * 0x1.ad7aa36725871p-26))))))));
     double pl = (r * r) * q;
     double h = 1.0 + r;
-    double p = h + (((1.0 - h) + r) + pl);
+    return h + (((1.0 - h) + r) + pl);
+}
+
+ADJ_VM_INLINE double adj_vexp(double x)
+{
+    double xc = x > 710.0 ? 710.0 : x;
+    xc = xc < -746.0 ? -746.0 : xc;
+    double k;
+    double p = adj_vm_exp_p64(xc, &k);
     double k1 = (k * 0.5 + ADJ_VM_SHIFTER_D) - ADJ_VM_SHIFTER_D;
     return (p * adj_vm_pow2(k1)) * adj_vm_pow2(k - k1);
 }
@@ -385,21 +393,8 @@ ADJ_VM_INLINE double adj_vexp(double x)
  * adj_vexp (see adj_vexpf_normal). */
 ADJ_VM_INLINE double adj_vexp_normal(double x)
 {
-    double k, c;
-    double r = adj_vm_exp_red64(x, &k, &c);
-    double q = 0x1.0000000000009p-1 +
-               r * (0x1.55555555554fbp-3 +
-               r * (0x1.5555555550aebp-5 +
-               r * (0x1.1111111127ba8p-7 +
-               r * (0x1.6c16c183c2e6ep-10 +
-               r * (0x1.a01a0129af6e0p-13 +
-               r * (0x1.a0199ae863eafp-16 +
-               r * (0x1.71df27c77317fp-19 +
-               r * (0x1.28accfbd918c1p-22 +
-               r * 0x1.ad7aa36725871p-26))))))));
-    double pl = (r * r) * q;
-    double h = 1.0 + r;
-    double p = h + (((1.0 - h) + r) + pl);
+    double k;
+    double p = adj_vm_exp_p64(x, &k);
     return p * adj_vm_pow2(k);
 }
 
