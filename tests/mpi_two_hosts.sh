@@ -30,6 +30,10 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$nsa" 2> /dev/null || skip "ip netns add failed (no CAP_SYS_ADMIN?)"
 ip netns add "$nsb"
+# `ip netns exec` remounts / as a slave and /sys for the namespace; in a
+# chroot whose / is not a mount point, or a container without the right,
+# that fails ("mount --make-rslave /" failed) and nothing below can run
+probe=$(ip netns exec "$nsa" true 2>&1) || skip "ip netns exec failed: ${probe:-no message}"
 # the veth pair is created inside the first namespace, so nothing appears
 # in the machine's own namespace even for a moment
 ip -n "$nsa" link add veth-a type veth peer name veth-b netns "$nsb"

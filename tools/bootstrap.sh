@@ -13,7 +13,12 @@ shift || true
 
 packages=(meson ninja-build pkg-config gcc check libsubunit-dev libblis-dev zlib1g-dev
           dataset-fashion-mnist graphviz)
-[ "$mode" = test ] && packages+=(clang libclang-rt-14-dev libopenmpi-dev openmpi-bin iproute2)
+# test: clang needs libomp-dev (blis.h includes omp.h, which clang finds only
+# there); chromium (rendering), python3-torch and python3-numpy (reference
+# results), libcjson-dev (JSON) and wamerican (a word list) serve the tests
+[ "$mode" = test ] && packages+=(clang libclang-rt-14-dev libomp-dev libopenmpi-dev openmpi-bin
+                                 iproute2 chromium python3-torch python3-numpy libcjson-dev
+                                 wamerican)
 
 missing=()
 for p in "${packages[@]}"; do
