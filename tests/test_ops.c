@@ -176,6 +176,61 @@ START_TEST(broadcast_gradient_sums)
 }
 END_TEST
 
+/* GELU, its tanh form, SiLU and swish at points worked out independently
+ * (Python's math.erfc and exp, the lecture notes for swish), including
+ * far negative arguments, where 1 + erf and 1 + tanh would cancel. */
+START_TEST(gelu_silu_swish_values)
+{
+    static const struct {
+        adj_var *(*fn)(adj_var *);
+        double x, y, dy, tol;
+    } rows[] = {
+        {(adj_gelu), 1.0, 0.8413447460685429, 1.0833154705876864, 1e-14},
+        {(adj_gelu), -0.5, -0.15426876936299344, 0.13250487534383712, 1e-14},
+        {(adj_gelu), 3.0, 2.99595030590511, 1.011945647204184, 1e-14},
+        {(adj_gelu), -10.0, -7.619853024160593e-23, -7.618400096464813e-22, 1e-35},
+        {(adj_gelu_tanh), 1.0, 0.8411919906082768, 1.0829640838457826, 1e-14},
+        {(adj_gelu_tanh), -0.5, -0.15428599017485606, 0.13263009646535764, 1e-14},
+        {(adj_gelu_tanh), -3.0, -0.0036373920817730195, NAN, 1e-16},
+        {(adj_gelu_tanh), -10.0, -1.2040923482098023e-37, NAN, 1e-50},
+        {(adj_silu), 1.0, 0.7310585786300049, 0.9276705118714869, 1e-14},
+        {(adj_silu), -2.0, -0.2384058440442351, -0.09078424878489547, 1e-14},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *x = adj_scalar(t, rows[i].x);
+        adj_var *y = rows[i].fn(x);
+        ck_assert_int_eq(adj_backward(y), ADJ_OK);
+        ck_assert_msg(fabs(adj_item(y) - rows[i].y) <= rows[i].tol, "row %zu: y %.17g want %.17g",
+                      i, adj_item(y), rows[i].y);
+        if (!isnan(rows[i].dy))
+            ck_assert_msg(fabs(adj_grad_item(x) - rows[i].dy) <= rows[i].tol,
+                          "row %zu: dy/dx %.17g want %.17g", i, adj_grad_item(x), rows[i].dy);
+        adj_tape_free(t);
+    }
+    /* the notes' swish: z = 1, beta = 2 gives 0.880797 and 1.090784
+     * (not the 1.349033 of the erratum) */
+    adj_tape *t = adj_tape_new();
+    adj_var *z = adj_scalar(t, 1.0);
+    adj_var *y = adj_swish(z, 2.0);
+    ck_assert_int_eq(adj_backward(y), ADJ_OK);
+    ck_assert_double_eq_tol(adj_item(y), 0.880797, 5e-7);
+    ck_assert_double_eq_tol(adj_grad_item(z), 1.090784, 5e-7);
+    /* and swish with beta = 1 is SiLU, in float too */
+    adj_tape_reset(t);
+    int64_t sh[1] = {4};
+    const float xs[4] = {-30.0f, -1.5f, 0.25f, 4.0f};
+    adj_var *a = adj_tensor_f32(t, 1, sh, xs);
+    adj_var *s1 = adj_swish(a, 1.0), *s2 = adj_silu(a);
+    for (int i = 0; i < 4; i++) {
+        double want = xs[i] / (1 + exp(-(double)xs[i]));
+        ck_assert_double_eq_tol(adj_value_at(s1, i), want, 1e-6 * fmax(1, fabs(want)) + 1e-30);
+        ck_assert_double_eq(adj_value_at(s1, i), adj_value_at(s2, i));
+    }
+    adj_tape_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ops");
@@ -191,6 +246,7 @@ static Suite *suite(void)
     tcase_add_test(tn, kink_conventions);
     tcase_add_test(tn, matmul_transpose_flags);
     tcase_add_test(tn, broadcast_gradient_sums);
+    tcase_add_test(tn, gelu_silu_swish_values);
     suite_add_tcase(s, tn);
     return s;
 }

@@ -75,6 +75,17 @@ extern "C" {
 #define adj_elu(...) adj_elu_at(__VA_ARGS__, ADJ_AT_)
 /* y = ln(1 + e^x), stable for any x; y' = sigmoid(x) */
 #define adj_softplus(...) adj_softplus_at(__VA_ARGS__, ADJ_AT_)
+/* y = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, Phi the standard normal CDF
+ * (the exact GELU; computed from erfc, accurate for negative x) */
+#define adj_gelu(...) adj_gelu_at(__VA_ARGS__, ADJ_AT_)
+/* y = x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2: the tanh
+ * approximation of GELU that GPT-2 uses */
+#define adj_gelu_tanh(...) adj_gelu_tanh_at(__VA_ARGS__, ADJ_AT_)
+/* y = x sigmoid(x) (SiLU, swish with beta = 1) */
+#define adj_silu(...) adj_silu_at(__VA_ARGS__, ADJ_AT_)
+/* y = x sigmoid(beta x) for a constant beta;
+ * y' = s + beta x s (1 - s), s = sigmoid(beta x) */
+#define adj_swish(...) adj_swish_at(__VA_ARGS__, ADJ_AT_)
 
 /* -------------------------------------------------------- linear algebra */
 /* C = A B for 2-D A (m,k), B (k,n); BLIS forward and backward */
@@ -135,6 +146,10 @@ adj_var *adj_relu_at(adj_var *x, const char *file, int line);
 adj_var *adj_leaky_relu_at(adj_var *x, double slope, const char *file, int line);
 adj_var *adj_elu_at(adj_var *x, double alpha, const char *file, int line);
 adj_var *adj_softplus_at(adj_var *x, const char *file, int line);
+adj_var *adj_gelu_at(adj_var *x, const char *file, int line);
+adj_var *adj_gelu_tanh_at(adj_var *x, const char *file, int line);
+adj_var *adj_silu_at(adj_var *x, const char *file, int line);
+adj_var *adj_swish_at(adj_var *x, double beta, const char *file, int line);
 adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line);
 adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line);
 adj_var *adj_transpose_at(adj_var *x, const char *file, int line);
@@ -171,6 +186,10 @@ adj_var *(adj_relu)(adj_var *x);
 adj_var *(adj_leaky_relu)(adj_var *x, double slope);
 adj_var *(adj_elu)(adj_var *x, double alpha);
 adj_var *(adj_softplus)(adj_var *x);
+adj_var *(adj_gelu)(adj_var *x);
+adj_var *(adj_gelu_tanh)(adj_var *x);
+adj_var *(adj_silu)(adj_var *x);
+adj_var *(adj_swish)(adj_var *x, double beta);
 adj_var *(adj_matmul)(adj_var *a, adj_var *b);
 adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb);
 adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b);
@@ -201,6 +220,7 @@ typedef enum adj_op {
     ADJ_OP_SUM, ADJ_OP_MEAN, ADJ_OP_SUM_AXIS, ADJ_OP_MEAN_AXIS,
     ADJ_OP_SOFTMAX, ADJ_OP_LOG_SOFTMAX,
     ADJ_OP_SOFTMAX_CE, ADJ_OP_MSE, ADJ_OP_BCE_LOGITS,
+    ADJ_OP_GELU, ADJ_OP_GELU_TANH, ADJ_OP_SILU, ADJ_OP_SWISH,
     ADJ_OP_COUNT
 } adj_op;
 

@@ -1,5 +1,6 @@
 /*
- * Activations: sigmoid, tanh, ReLU, leaky ReLU, ELU, softplus.
+ * Activations: sigmoid, tanh, ReLU, leaky ReLU, ELU, softplus, GELU (erf
+ * and tanh forms), SiLU and swish.
  * Derivatives at the kink x = 0 follow the lecture notes: ReLU'(0) = 1,
  * and likewise 1 for leaky ReLU and ELU.
  */
@@ -61,3 +62,64 @@ ADJ_UNARY_EX_OPT(softplus, ADJ_OP_SOFTPLUS, ADJ_DOM_ANY, 0.0, "y = log(1 + exp(x
           const T e = ADJ_EXP_BLK(-fabs(x));
           dy = dx * (x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)));
 ADJ_UNARY_API(softplus, ADJ_OP_SOFTPLUS)
+
+/* sigmoid(z) from e^-|z|, never exponentiating a positive number */
+#define ADJ_SIGM_(z, e) ((z) >= 0 ? (T)1 / ((T)1 + (e)) : (e) / ((T)1 + (e)))
+
+/* y = x Phi(x), Phi the standard normal CDF, written as erfc(-x / sqrt 2) / 2
+ * so that no 1 + erf(x) cancels for negative x; y' = Phi(x) + x phi(x) */
+ADJ_UNARY(gelu, ADJ_OP_GELU, ADJ_DOM_ANY, 0.0, "y = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2",
+          "dx += dy (Phi(x) + x phi(x))",
+          y = x * (T)0.5 * erfc(-x * (T)0.70710678118654752440),
+          dx = dy * ((T)0.5 * erfc(-x * (T)0.70710678118654752440) +
+                     x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x)),
+          dy = dx * ((T)0.5 * erfc(-x * (T)0.70710678118654752440) +
+                     x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x)));
+ADJ_UNARY_API(gelu, ADJ_OP_GELU)
+
+/* y = x (1 + tanh u) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), computed
+ * as x sigmoid(2u) (the same function, no cancellation for negative x);
+ * y' = s + x s (1 - s) 2u', s = sigmoid(2u), u' = sqrt(2/pi) (1 + 3 0.044715 x^2) */
+ADJ_UNARY(gelu_tanh, ADJ_OP_GELU_TANH, ADJ_DOM_ANY, 0.0,
+          "y = x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2",
+          "dx += dy (s + x s (1 - s) 2u'), s = (1 + tanh u) / 2",
+          const T u2 = (T)1.59576912160573071176 * (x + (T)0.044715 * x * x * x);
+          const T e = ADJ_EXP(-fabs(u2));
+          y = x * ADJ_SIGM_(u2, e),
+          const T u2 = (T)1.59576912160573071176 * (x + (T)0.044715 * x * x * x);
+          const T e = ADJ_EXP(-fabs(u2));
+          const T s = ADJ_SIGM_(u2, e);
+          dx = dy * (s + x * s * ((T)1 - s) * (T)1.59576912160573071176 *
+                                 ((T)1 + (T)0.134145 * x * x)),
+          const T u2 = (T)1.59576912160573071176 * (x + (T)0.044715 * x * x * x);
+          const T e = ADJ_EXP(-fabs(u2));
+          const T s = ADJ_SIGM_(u2, e);
+          dy = dx * (s + x * s * ((T)1 - s) * (T)1.59576912160573071176 *
+                                 ((T)1 + (T)0.134145 * x * x)));
+ADJ_UNARY_API(gelu_tanh, ADJ_OP_GELU_TANH)
+
+/* y = x sigmoid(x); y' = s (1 + x (1 - s)) */
+ADJ_UNARY(silu, ADJ_OP_SILU, ADJ_DOM_ANY, 0.0, "y = x sigmoid(x)", "dx += dy s (1 + x (1 - s))",
+          const T e = ADJ_EXP(-fabs(x));
+          y = x * ADJ_SIGM_(x, e),
+          const T e = ADJ_EXP(-fabs(x));
+          const T s = ADJ_SIGM_(x, e);
+          dx = dy * s * ((T)1 + x * ((T)1 - s)),
+          const T e = ADJ_EXP(-fabs(x));
+          const T s = ADJ_SIGM_(x, e);
+          dy = dx * s * ((T)1 + x * ((T)1 - s)));
+ADJ_UNARY_API(silu, ADJ_OP_SILU)
+
+/* y = x sigmoid(beta x); y' = s + beta x s (1 - s), s = sigmoid(beta x)
+ * (the beta inside the second term is the one some notes drop) */
+ADJ_UNARY(swish, ADJ_OP_SWISH, ADJ_DOM_ANY, 1.5, "y = x sigmoid(beta x)",
+          "dx += dy (s + beta x s (1 - s)), s = sigmoid(beta x)",
+          const T e = ADJ_EXP(-fabs(c * x));
+          y = x * ADJ_SIGM_(c * x, e),
+          const T e = ADJ_EXP(-fabs(c * x));
+          const T s = ADJ_SIGM_(c * x, e);
+          dx = dy * (s + c * x * s * ((T)1 - s)),
+          const T e = ADJ_EXP(-fabs(c * x));
+          const T s = ADJ_SIGM_(c * x, e);
+          dy = dx * (s + c * x * s * ((T)1 - s)));
+ADJ_UNARY_API_C(swish, ADJ_OP_SWISH)

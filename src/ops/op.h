@@ -75,6 +75,7 @@ ADJ_DECLARE_OP(reshape);
 ADJ_DECLARE_OP(sum); ADJ_DECLARE_OP(mean); ADJ_DECLARE_OP(sum_axis); ADJ_DECLARE_OP(mean_axis);
 ADJ_DECLARE_OP(softmax); ADJ_DECLARE_OP(log_softmax);
 ADJ_DECLARE_OP(softmax_ce); ADJ_DECLARE_OP(mse); ADJ_DECLARE_OP(bce_logits);
+ADJ_DECLARE_OP(gelu); ADJ_DECLARE_OP(gelu_tanh); ADJ_DECLARE_OP(silu); ADJ_DECLARE_OP(swish);
 
 /* Shape rule shared by every elementwise unary op: y has x's shape. */
 adj_status adj_shape_same(adj_var *y, const adj_args *args, char *why, size_t why_size);

@@ -68,6 +68,10 @@ const adj_op_desc *const adj_op_table[] = {
     [ADJ_OP_SOFTMAX_CE] = &adj_desc_softmax_ce,
     [ADJ_OP_MSE] = &adj_desc_mse,
     [ADJ_OP_BCE_LOGITS] = &adj_desc_bce_logits,
+    [ADJ_OP_GELU] = &adj_desc_gelu,
+    [ADJ_OP_GELU_TANH] = &adj_desc_gelu_tanh,
+    [ADJ_OP_SILU] = &adj_desc_silu,
+    [ADJ_OP_SWISH] = &adj_desc_swish,
 };
 
 _Static_assert(sizeof adj_op_table / sizeof adj_op_table[0] == ADJ_OP_COUNT,
