@@ -10,6 +10,7 @@
  *   adjoint/optim.h  optimizers, gradient clipping, learning-rate schedules
  *   adjoint/io.h     IDX and CSV data sets, mini-batches, model files
  *   adjoint/forward.h forward mode (Jacobian-vector products)
+ *   adjoint/export.h ADJ_API, the mark of every exported function
  *   adjoint/teach.h  tape tables, chain-rule traces, Graphviz DOT, the
  *                    lecture-notes examples
  *

@@ -92,19 +92,20 @@ typedef struct adj_gradcheck_report {
 /* Check fn at the point `in` (n <= ADJ_GRADCHECK_MAX_INPUTS inputs).  opts
  * may be NULL (f64, default tolerances).  Fills *report; returns
  * report->status (ADJ_OK even when the check fails: see report->passed). */
-adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n,
-                         const adj_gradcheck_input *in,
-                         const adj_gradcheck_opts *opts,
-                         adj_gradcheck_report *report);
+ADJ_API adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n,
+                                 const adj_gradcheck_input *in,
+                                 const adj_gradcheck_opts *opts,
+                                 adj_gradcheck_report *report);
 
 /* Check one op of the op table: random inputs from `seed` in the op's
  * domain (away from kinks), shape case `shape_case` (0 .. count-1 of
  * adj_gradcheck_op_cases), a random upstream adjoint, both dtypes' backward
  * against double finite differences.  `describe` (may be NULL, >= 96
  * bytes) receives the shapes checked, e.g. "(2,3) x (3,4)". */
-int adj_gradcheck_op_cases(adj_op op);
-adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
-                            adj_gradcheck_report *report, char *describe, size_t describe_size);
+ADJ_API int adj_gradcheck_op_cases(adj_op op);
+ADJ_API adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
+                                    adj_gradcheck_report *report, char *describe,
+                                    size_t describe_size);
 
 #ifdef __cplusplus
 }

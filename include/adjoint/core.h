@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -45,12 +47,20 @@ typedef enum adj_status {
 } adj_status;
 
 /* Short English name of a status ("shape mismatch"); never NULL. */
-const char *adj_status_string(adj_status s);
+ADJ_API const char *adj_status_string(adj_status s);
 
 typedef enum adj_dtype { ADJ_F32 = 0, ADJ_F64 = 1 } adj_dtype;
 
+/* The outcome of a call that has no object to keep an error on (creating
+ * a model, reading a file).  Functions taking an `adj_error *` accept NULL
+ * and always fill a non-NULL one: status ADJ_OK and message "" on success. */
+typedef struct adj_error {
+    adj_status status;
+    char message[256];
+} adj_error;
+
 /* "f32" / "f64". */
-const char *adj_dtype_name(adj_dtype d);
+ADJ_API const char *adj_dtype_name(adj_dtype d);
 
 #define ADJ_MAX_DIMS 4
 
@@ -74,34 +84,34 @@ typedef struct adj_tape adj_tape;
 typedef struct adj_var adj_var;
 
 /* Empty tape using malloc.  NULL only if malloc fails. */
-adj_tape *adj_tape_new(void);
+ADJ_API adj_tape *adj_tape_new(void);
 /* Empty tape using `a` (copied) for all its memory; NULL if `a` fails. */
-adj_tape *adj_tape_new_with(const adj_allocator *a);
+ADJ_API adj_tape *adj_tape_new_with(const adj_allocator *a);
 /* Forget every node in O(1), keep the memory for reuse, clear the error.
  * Every adj_var * of the tape becomes invalid. */
-void adj_tape_reset(adj_tape *t);
+ADJ_API void adj_tape_reset(adj_tape *t);
 /* Free the tape and everything recorded on it.  NULL is a no-op. */
-void adj_tape_free(adj_tape *t);
+ADJ_API void adj_tape_free(adj_tape *t);
 
 /* ADJ_OK, or the first error recorded since creation or the last reset. */
-adj_status adj_tape_status(const adj_tape *t);
+ADJ_API adj_status adj_tape_status(const adj_tape *t);
 /* What failed ("adj_matmul: shape mismatch: a (2,3) f64, b (4,5) f64
  * [at model.c:42]"); "" when the status is ADJ_OK. */
-const char *adj_tape_message(const adj_tape *t);
+ADJ_API const char *adj_tape_message(const adj_tape *t);
 
 /* Called once when the first (sticky) error is recorded: lets a debugging
  * user stop right there (set a breakpoint in the hook, or abort()). */
 typedef void (*adj_error_hook)(const adj_tape *t, adj_status s,
                                const char *message, void *user);
-void adj_tape_set_error_hook(adj_tape *t, adj_error_hook hook, void *user);
+ADJ_API void adj_tape_set_error_hook(adj_tape *t, adj_error_hook hook, void *user);
 
 /* Cap the bytes the tape may hold (0 = no cap).  Going past it is a clean
  * ADJ_ENOMEM on the tape; reset makes the tape usable again. */
-void adj_tape_set_limit(adj_tape *t, size_t bytes);
+ADJ_API void adj_tape_set_limit(adj_tape *t, size_t bytes);
 
 /* Anomaly mode: check every forward value and every adjoint; the first NaN
  * or Inf becomes an ADJ_ENUMERIC error naming the op, node and call site. */
-void adj_tape_set_anomaly(adj_tape *t, int on);
+ADJ_API void adj_tape_set_anomaly(adj_tape *t, int on);
 
 typedef struct adj_tape_stats {
     size_t nodes;         /* nodes recorded since the last reset */
@@ -110,18 +120,18 @@ typedef struct adj_tape_stats {
     size_t high_water;    /* most bytes ever in use at once */
     size_t allocations;   /* calls to the allocator since creation */
 } adj_tape_stats;
-void adj_tape_get_stats(const adj_tape *t, adj_tape_stats *out);
+ADJ_API void adj_tape_get_stats(const adj_tape *t, adj_tape_stats *out);
 
 /* Number of nodes recorded since the last reset. */
-size_t adj_tape_size(const adj_tape *t);
+ADJ_API size_t adj_tape_size(const adj_tape *t);
 /* Node `id` (0 = first recorded) or NULL if out of range. */
-adj_var *adj_tape_node(const adj_tape *t, size_t id);
+ADJ_API adj_var *adj_tape_node(const adj_tape *t, size_t id);
 
 /* ------------------------------------------------------------- leaf vars */
 
 /* A double scalar (one element, 0 dims) that wants a gradient. */
 #define adj_scalar(...) adj_scalar_at(__VA_ARGS__, __FILE__, __LINE__)
-adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line);
+ADJ_API adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line);
 /* A leaf tensor (row-major, 0..4 dims) that wants a gradient; data is copied.
  * data == NULL gives zeros.  Usage: adj_tensor_f64(t, 2, (int64_t[]){2, 3}, x) */
 #define adj_tensor_f64(...) adj_tensor_f64_at(__VA_ARGS__, __FILE__, __LINE__)
@@ -129,57 +139,60 @@ adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line);
 /* Like the above, but no gradient flows into it. */
 #define adj_constant_f64(...) adj_constant_f64_at(__VA_ARGS__, __FILE__, __LINE__)
 #define adj_constant_f32(...) adj_constant_f32_at(__VA_ARGS__, __FILE__, __LINE__)
-adj_var *adj_tensor_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
-                           const char *file, int line);
-adj_var *adj_tensor_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
-                           const char *file, int line);
-adj_var *adj_constant_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
-                             const char *file, int line);
-adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
-                             const char *file, int line);
+ADJ_API adj_var *adj_tensor_f64_at(adj_tape *t, int ndim, const int64_t *shape,
+                                   const double *data, const char *file, int line);
+ADJ_API adj_var *adj_tensor_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
+                                   const char *file, int line);
+ADJ_API adj_var *adj_constant_f64_at(adj_tape *t, int ndim, const int64_t *shape,
+                                     const double *data,
+                                     const char *file, int line);
+ADJ_API adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape,
+                                     const float *data, const char *file, int line);
 /* A constant that reads `data` in place instead of copying it (for large
  * inputs fed every step, like a batch of a data set): data must hold numel
  * values of dtype and stay unchanged while the tape uses the var.  NULL
  * data with a nonzero element count is ADJ_EINVAL. */
 #define adj_constant_view(...) adj_constant_view_at(__VA_ARGS__, __FILE__, __LINE__)
-adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
-                              const void *data, const char *file, int line);
+ADJ_API adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                                      const void *data, const char *file, int line);
 /* General leaf: `data` points to numel values of `dtype`. */
-adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
-                     const void *data, int requires_grad, const char *file, int line);
+ADJ_API adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                             const void *data, int requires_grad, const char *file, int line);
 
 /* Same as the macros above, callable through a function pointer. */
-adj_var *(adj_scalar)(adj_tape *t, double value);
-adj_var *(adj_tensor_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data);
-adj_var *(adj_tensor_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data);
-adj_var *(adj_constant_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data);
-adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data);
+ADJ_API adj_var *(adj_scalar)(adj_tape *t, double value);
+ADJ_API adj_var *(adj_tensor_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data);
+ADJ_API adj_var *(adj_tensor_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data);
+ADJ_API adj_var *(adj_constant_f64)(adj_tape *t, int ndim, const int64_t *shape,
+                  const double *data);
+ADJ_API adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape,
+                                     const float *data);
 
 /* ------------------------------------------------------------- accessors */
 
-size_t adj_numel(const adj_var *v);      /* 0 for NULL */
-int adj_ndim(const adj_var *v);          /* 0..4; -1 for NULL */
-int64_t adj_dim(const adj_var *v, int axis); /* -1 if out of range */
-adj_dtype adj_var_dtype(const adj_var *v);
-adj_tape *adj_var_tape(const adj_var *v);
-size_t adj_var_id(const adj_var *v);     /* position on the tape */
-int adj_requires_grad(const adj_var *v);
+ADJ_API size_t adj_numel(const adj_var *v);      /* 0 for NULL */
+ADJ_API int adj_ndim(const adj_var *v);          /* 0..4; -1 for NULL */
+ADJ_API int64_t adj_dim(const adj_var *v, int axis); /* -1 if out of range */
+ADJ_API adj_dtype adj_var_dtype(const adj_var *v);
+ADJ_API adj_tape *adj_var_tape(const adj_var *v);
+ADJ_API size_t adj_var_id(const adj_var *v);     /* position on the tape */
+ADJ_API int adj_requires_grad(const adj_var *v);
 /* Value at flat row-major index i, converted to double; NaN if out of range. */
-double adj_value_at(const adj_var *v, size_t i);
+ADJ_API double adj_value_at(const adj_var *v, size_t i);
 /* Adjoint at flat index i after backward; 0 where none flowed. */
-double adj_grad_at(const adj_var *v, size_t i);
+ADJ_API double adj_grad_at(const adj_var *v, size_t i);
 /* Value / adjoint of a one-element var; NaN if v does not hold one element. */
-double adj_item(const adj_var *v);
-double adj_grad_item(const adj_var *v);
+ADJ_API double adj_item(const adj_var *v);
+ADJ_API double adj_grad_item(const adj_var *v);
 /* Raw row-major storage of the value (float * or double *) and of the
  * adjoint (NULL where none flowed).  Owned by the tape. */
-const void *adj_data(const adj_var *v);
-const void *adj_grad_data(const adj_var *v);
+ADJ_API const void *adj_data(const adj_var *v);
+ADJ_API const void *adj_grad_data(const adj_var *v);
 /* Copy the value / adjoint into `out` as doubles (numel entries). */
-adj_status adj_copy_value(const adj_var *v, double *out);
-adj_status adj_copy_grad(const adj_var *v, double *out);
+ADJ_API adj_status adj_copy_value(const adj_var *v, double *out);
+ADJ_API adj_status adj_copy_grad(const adj_var *v, double *out);
 /* Write "(2,3)" into buf. */
-void adj_shape_string(const adj_var *v, char *buf, size_t size);
+ADJ_API void adj_shape_string(const adj_var *v, char *buf, size_t size);
 
 /* -------------------------------------------------------------- backward */
 
@@ -187,9 +200,9 @@ void adj_shape_string(const adj_var *v, char *buf, size_t size);
  * Adjoints of tape nodes are recomputed from zero on each call; adjoints
  * of parameters accumulate (+=) until adj_params_zero_grad.
  * Returns the tape's sticky error if there is one. */
-adj_status adj_backward(adj_var *y);
+ADJ_API adj_status adj_backward(adj_var *y);
 /* Same with an explicit seed dL/dy (numel(y) doubles), for any shape. */
-adj_status adj_backward_seeded(adj_var *y, const double *seed);
+ADJ_API adj_status adj_backward_seeded(adj_var *y, const double *seed);
 
 /* ------------------------------------------------------------ parameters */
 
@@ -202,45 +215,45 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed);
  */
 typedef struct adj_params adj_params;
 
-adj_params *adj_params_new(adj_dtype dtype);
-adj_params *adj_params_new_with(adj_dtype dtype, const adj_allocator *a);
-void adj_params_free(adj_params *p);
+ADJ_API adj_params *adj_params_new(adj_dtype dtype);
+ADJ_API adj_params *adj_params_new_with(adj_dtype dtype, const adj_allocator *a);
+ADJ_API void adj_params_free(adj_params *p);
 /* Add a zero-filled tensor; returns its index >= 0, or -1 on error (see
  * adj_params_message).  Adding moves the blocks: take data pointers and
  * put parameters on tapes only after the last add. */
-int adj_params_add(adj_params *p, const char *name, int ndim, const int64_t *shape);
-adj_status adj_params_status(const adj_params *p);
-const char *adj_params_message(const adj_params *p);
-int adj_params_count(const adj_params *p);
-adj_dtype adj_params_dtype(const adj_params *p);
-size_t adj_params_numel(const adj_params *p);            /* all tensors */
-size_t adj_params_tensor_numel(const adj_params *p, int i);
-int adj_params_tensor_ndim(const adj_params *p, int i);
-const int64_t *adj_params_tensor_shape(const adj_params *p, int i);
-const char *adj_params_tensor_name(const adj_params *p, int i);
+ADJ_API int adj_params_add(adj_params *p, const char *name, int ndim, const int64_t *shape);
+ADJ_API adj_status adj_params_status(const adj_params *p);
+ADJ_API const char *adj_params_message(const adj_params *p);
+ADJ_API int adj_params_count(const adj_params *p);
+ADJ_API adj_dtype adj_params_dtype(const adj_params *p);
+ADJ_API size_t adj_params_numel(const adj_params *p);            /* all tensors */
+ADJ_API size_t adj_params_tensor_numel(const adj_params *p, int i);
+ADJ_API int adj_params_tensor_ndim(const adj_params *p, int i);
+ADJ_API const int64_t *adj_params_tensor_shape(const adj_params *p, int i);
+ADJ_API const char *adj_params_tensor_name(const adj_params *p, int i);
 /* Offset (in elements) of tensor i inside the value / gradient blocks. */
-size_t adj_params_offset(const adj_params *p, int i);
+ADJ_API size_t adj_params_offset(const adj_params *p, int i);
 /* The contiguous blocks (float * or double *, adj_params_numel entries). */
-void *adj_params_values(adj_params *p);
-void *adj_params_grads(adj_params *p);
+ADJ_API void *adj_params_values(adj_params *p);
+ADJ_API void *adj_params_grads(adj_params *p);
 /* Tensor i's slice of those blocks. */
-void *adj_params_value(adj_params *p, int i);
-void *adj_params_grad(adj_params *p, int i);
-void adj_params_zero_grad(adj_params *p);
+ADJ_API void *adj_params_value(adj_params *p, int i);
+ADJ_API void *adj_params_grad(adj_params *p, int i);
+ADJ_API void adj_params_zero_grad(adj_params *p);
 /* Put parameter i on tape t as a leaf that wants a gradient. */
 #define adj_param(...) adj_param_at(__VA_ARGS__, __FILE__, __LINE__)
-adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line);
-adj_var *(adj_param)(adj_tape *t, adj_params *p, int i);
+ADJ_API adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line);
+ADJ_API adj_var *(adj_param)(adj_tape *t, adj_params *p, int i);
 
 /* ------------------------------------------------------------ threading */
 
 /* Threads for large kernels (matrix products, elementwise maps, optimizer
  * steps), process-wide; 1 (the default) runs everything on the caller.
  * Products are reproducible for a given count; see docs/design.md. */
-void adj_set_threads(int n);
+ADJ_API void adj_set_threads(int n);
 
 /* Library version, "MAJOR.MINOR.PATCH". */
-const char *adj_version(void);
+ADJ_API const char *adj_version(void);
 
 #ifdef __cplusplus
 }

@@ -49,38 +49,38 @@ typedef struct adj_dist adj_dist;
  * (Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE, PMIx launchers PMIX_RANK,
  * MPICH/Slurm PMI_RANK), else 0.  Not collective; reads the environment
  * only, so a program can decide whether to call adj_dist_init at all. */
-int adj_dist_launched(void);
+ADJ_API int adj_dist_launched(void);
 
 /* Initialise MPI if it is not yet (MPI_Init_thread, MPI_THREAD_FUNNELED:
  * only the calling thread makes MPI calls; BLIS may run its own threads)
  * and return a handle on a duplicate of MPI_COMM_WORLD.  The handle
  * finalises MPI in adj_dist_free when, and only when, it initialised it.
  * argc/argv may be NULL.  NULL on failure with the reason in err. */
-adj_dist *adj_dist_init(int *argc, char ***argv, adj_error *err);
+ADJ_API adj_dist *adj_dist_init(int *argc, char ***argv, adj_error *err);
 /* A handle on a duplicate of `comm` (MPI already initialised by the
  * caller, who also finalises it).  Collective over comm.  NULL on
  * failure with the reason in err. */
-adj_dist *adj_dist_from_comm(MPI_Comm comm, adj_error *err);
+ADJ_API adj_dist *adj_dist_from_comm(MPI_Comm comm, adj_error *err);
 /* Free the duplicate communicator, then MPI_Finalize if adj_dist_init
  * initialised MPI.  Collective.  NULL is a no-op. */
-void adj_dist_free(adj_dist *d);
+ADJ_API void adj_dist_free(adj_dist *d);
 
 /* This process's rank in [0, size) and the number of ranks (0 and 1 for
  * a NULL handle, so single-process code needs no special case). */
-int adj_dist_rank(const adj_dist *d);
-int adj_dist_size(const adj_dist *d);
+ADJ_API int adj_dist_rank(const adj_dist *d);
+ADJ_API int adj_dist_size(const adj_dist *d);
 /* The handle's (duplicated) communicator, owned by the handle. */
-MPI_Comm adj_dist_comm(const adj_dist *d);
+ADJ_API MPI_Comm adj_dist_comm(const adj_dist *d);
 /* ADJ_OK, or the sticky error of the first failed MPI call. */
-adj_status adj_dist_status(const adj_dist *d);
+ADJ_API adj_status adj_dist_status(const adj_dist *d);
 /* What failed ("adj_dist_average_grads: MPI_Allreduce: ..."); "" if OK. */
-const char *adj_dist_message(const adj_dist *d);
+ADJ_API const char *adj_dist_message(const adj_dist *d);
 
 /* Copy root's parameter values (the whole contiguous value block, one
  * MPI_Bcast) to every rank.  Every rank's store must have the same dtype
  * and element count: checked collectively first, ADJ_ESHAPE (with the
  * counts in the message) on every rank if any differs. */
-adj_status adj_dist_broadcast_params(adj_dist *d, adj_params *p, int root);
+ADJ_API adj_status adj_dist_broadcast_params(adj_dist *d, adj_params *p, int root);
 
 /* g = (1/size) sum_ranks g over the store's whole gradient block: one
  * in-place MPI_Allreduce (MPI_SUM, MPI_FLOAT or MPI_DOUBLE by the store's
@@ -89,35 +89,35 @@ adj_status adj_dist_broadcast_params(adj_dist *d, adj_params *p, int root);
  * Each rank should have back-propagated a loss that is the mean over
  * equally many rows; then the result is the gradient of the mean over all
  * ranks' rows.  The call's wall time (MPI_Wtime) goes into the stats. */
-adj_status adj_dist_average_grads(adj_dist *d, adj_params *p);
+ADJ_API adj_status adj_dist_average_grads(adj_dist *d, adj_params *p);
 
 /* x = sum_ranks x, or x = (1/size) sum_ranks x, in place (n doubles). */
-adj_status adj_dist_sum(adj_dist *d, double *x, size_t n);
-adj_status adj_dist_average(adj_dist *d, double *x, size_t n);
+ADJ_API adj_status adj_dist_sum(adj_dist *d, double *x, size_t n);
+ADJ_API adj_status adj_dist_average(adj_dist *d, double *x, size_t n);
 
 /* Agreement on local outcomes: every rank passes its own status; every
  * rank gets back the largest status of all ranks (ADJ_OK iff every rank
  * passed ADJ_OK) and, in *rank (may be NULL), the lowest rank that passed
  * it (-1 when all are ADJ_OK).  If the exchange itself fails the result is
  * ADJ_EIO and *rank is -1. */
-adj_status adj_dist_agree(adj_dist *d, adj_status mine, int *rank);
+ADJ_API adj_status adj_dist_agree(adj_dist *d, adj_status mine, int *rank);
 
 /* *same = 1 if every rank passed the same value, else 0 (one all-reduce). */
-adj_status adj_dist_same(adj_dist *d, uint64_t value, int *same);
+ADJ_API adj_status adj_dist_same(adj_dist *d, uint64_t value, int *same);
 /* 64-bit FNV-1a of `bytes` bytes, continuing from h (start with
  * ADJ_DIST_HASH_INIT).  Not collective. */
 #define ADJ_DIST_HASH_INIT 0xcbf29ce484222325ULL
-uint64_t adj_dist_hash(const void *data, size_t bytes, uint64_t h);
+ADJ_API uint64_t adj_dist_hash(const void *data, size_t bytes, uint64_t h);
 /* *same = 1 if every rank's parameter values are bit-identical (compares
  * a hash of the value block across ranks). */
-adj_status adj_dist_params_same(adj_dist *d, adj_params *p, int *same);
+ADJ_API adj_status adj_dist_params_same(adj_dist *d, adj_params *p, int *same);
 
 /* Average the running mean and variance of every batch norm of m across
  * ranks (each rank's are computed over its local shards).  The running
  * mean is then exactly the running mean of the global batches' means when
  * the shards are of equal size; the variance is the mean of the shards'
  * variances, which leaves out the spread between shard means. */
-adj_status adj_dist_average_batchnorm(adj_dist *d, adj_mlp *m);
+ADJ_API adj_status adj_dist_average_batchnorm(adj_dist *d, adj_mlp *m);
 
 typedef struct adj_dist_stats {
     int64_t grad_allreduces;  /* adj_dist_average_grads calls */
@@ -125,7 +125,7 @@ typedef struct adj_dist_stats {
     double grad_last_seconds; /* the last one's */
     size_t grad_bytes;        /* bytes reduced per call */
 } adj_dist_stats;
-void adj_dist_get_stats(const adj_dist *d, adj_dist_stats *out);
+ADJ_API void adj_dist_get_stats(const adj_dist *d, adj_dist_stats *out);
 
 #ifdef __cplusplus
 }

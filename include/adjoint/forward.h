@@ -35,11 +35,12 @@ extern "C" {
  * arguments, ADJ_ETAPE for vars of another tape or from before a reset,
  * ADJ_ENOMEM (these are also recorded on the tape).
  */
-adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *v, double *out);
+ADJ_API adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *v,
+                           double *out);
 
 /* dy/dx · dx for one-element y and x (x's tangent dx, all else fixed).
  * NaN on any error (see adj_tape_message). */
-double adj_jvp_item(adj_var *y, adj_var *x, double dx);
+ADJ_API double adj_jvp_item(adj_var *y, adj_var *x, double dx);
 
 /*
  * Forward-mode check of one op of the op table, on the same shape cases
@@ -60,8 +61,8 @@ typedef struct adj_jvpcheck_report {
     int passed;           /* both errors within the dtype's tolerance */
 } adj_jvpcheck_report;
 
-adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
-                           adj_jvpcheck_report *report);
+ADJ_API adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
+                                   adj_jvpcheck_report *report);
 
 #ifdef __cplusplus
 }

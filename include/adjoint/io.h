@@ -50,16 +50,16 @@ typedef struct adj_idx {
 /* Read an IDX file, plain or gzip-compressed (detected from the content).
  * The magic (0, 0, type, ndim), the dimensions and the data length must
  * agree exactly.  *out is owned by the caller: adj_idx_free. */
-adj_status adj_idx_read(const char *path, adj_idx **out, adj_error *err);
+ADJ_API adj_status adj_idx_read(const char *path, adj_idx **out, adj_error *err);
 /* Parse IDX bytes already in memory (same checks; `name` for messages). */
-adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_idx **out,
-                         adj_error *err);
-void adj_idx_free(adj_idx *a);
+ADJ_API adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_idx **out,
+                                 adj_error *err);
+ADJ_API void adj_idx_free(adj_idx *a);
 /* Element i as a double (NaN out of range). */
-double adj_idx_get(const adj_idx *a, size_t i);
+ADJ_API double adj_idx_get(const adj_idx *a, size_t i);
 /* Write an IDX file (uncompressed, or gzip if `gz`); for tests and tools. */
-adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim, const int64_t *dims,
-                         const void *data, int gz, adj_error *err);
+ADJ_API adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim,
+                                 const int64_t *dims, const void *data, int gz, adj_error *err);
 
 /* -------------------------------------------------------------- data sets */
 
@@ -72,37 +72,38 @@ typedef struct adj_dataset {
 } adj_dataset;
 
 /* A data set of rows x cols zeros (labels 0); NULL if out of memory. */
-adj_dataset *adj_dataset_new(size_t rows, size_t cols);
-void adj_dataset_free(adj_dataset *d);
+ADJ_API adj_dataset *adj_dataset_new(size_t rows, size_t cols);
+ADJ_API void adj_dataset_free(adj_dataset *d);
 
 /* Images (n, d1, d2...) and labels (n) IDX files -> rows n, cols d1*d2*...
  * Features are the raw values (0..255 for bytes). */
-adj_status adj_dataset_from_idx(const char *images, const char *labels, adj_dataset **out,
-                                adj_error *err);
+ADJ_API adj_status adj_dataset_from_idx(const char *images, const char *labels, adj_dataset **out,
+                                        adj_error *err);
 /* "<dir>/<split>-images-idx3-ubyte[.gz]" and "<dir>/<split>-labels-idx1-ubyte[.gz]"
  * (split "train" or "t10k", the MNIST naming). */
-adj_status adj_dataset_load_idx(const char *dir, const char *split, adj_dataset **out,
-                                adj_error *err);
+ADJ_API adj_status adj_dataset_load_idx(const char *dir, const char *split, adj_dataset **out,
+                                        adj_error *err);
 
 /* CSV with a header row and numeric fields (comma separated, optional
  * surrounding spaces, CRLF accepted, blank lines skipped).  `label` names
  * the label column by header name or by 0-based index ("4"); NULL means
  * the last column.  Labels must be integers >= 0; every other column is a
  * feature. */
-adj_status adj_csv_read(const char *path, const char *label, adj_dataset **out, adj_error *err);
+ADJ_API adj_status adj_csv_read(const char *path, const char *label, adj_dataset **out,
+                                adj_error *err);
 
 /* x = (x - lo) / (hi - lo) for every feature (hi == lo: x - lo). */
-void adj_dataset_scale(adj_dataset *d, double lo, double hi);
+ADJ_API void adj_dataset_scale(adj_dataset *d, double lo, double hi);
 /* Smallest and largest feature value. */
-void adj_dataset_range(const adj_dataset *d, double *lo, double *hi);
+ADJ_API void adj_dataset_range(const adj_dataset *d, double *lo, double *hi);
 /* Per-column mean and standard deviation (population), cols entries each. */
-void adj_dataset_stats(const adj_dataset *d, double *mean, double *sd);
+ADJ_API void adj_dataset_stats(const adj_dataset *d, double *mean, double *sd);
 /* x[:, j] = (x[:, j] - mean[j]) / sd[j] (sd[j] == 0 counts as 1). */
-void adj_dataset_standardize(adj_dataset *d, const double *mean, const double *sd);
+ADJ_API void adj_dataset_standardize(adj_dataset *d, const double *mean, const double *sd);
 /* Split rows into a shuffled (seeded) validation part of round(frac rows)
  * rows and a training part of the rest.  d is unchanged. */
-adj_status adj_dataset_split(const adj_dataset *d, double frac, uint64_t seed, adj_dataset **train,
-                             adj_dataset **val, adj_error *err);
+ADJ_API adj_status adj_dataset_split(const adj_dataset *d, double frac, uint64_t seed,
+                                     adj_dataset **train, adj_dataset **val, adj_error *err);
 
 /* ------------------------------------------------------- batch iterator */
 
@@ -112,16 +113,17 @@ adj_status adj_dataset_split(const adj_dataset *d, double frac, uint64_t seed, a
 typedef struct adj_batcher adj_batcher;
 
 /* NULL for batch == 0, an empty data set or no memory. */
-adj_batcher *adj_batcher_new(const adj_dataset *d, size_t batch, int shuffle, uint64_t seed);
-void adj_batcher_free(adj_batcher *b);
+ADJ_API adj_batcher *adj_batcher_new(const adj_dataset *d, size_t batch, int shuffle,
+                                     uint64_t seed);
+ADJ_API void adj_batcher_free(adj_batcher *b);
 /* Start an epoch (reshuffles when shuffling). */
-void adj_batcher_epoch(adj_batcher *b);
+ADJ_API void adj_batcher_epoch(adj_batcher *b);
 /* Next batch of the epoch: returns its rows (batch, or fewer at the end;
  * 0 when the epoch is over) and points x (rows * cols) and y (rows) at
  * the iterator's buffers, valid until the next call. */
-size_t adj_batcher_next(adj_batcher *b, const float **x, const int32_t **y);
+ADJ_API size_t adj_batcher_next(adj_batcher *b, const float **x, const int32_t **y);
 /* Batches per epoch: ceil(rows / batch). */
-size_t adj_batcher_count(const adj_batcher *b);
+ADJ_API size_t adj_batcher_count(const adj_batcher *b);
 
 /* ------------------------------------------------------------ model files */
 
@@ -143,17 +145,17 @@ size_t adj_batcher_count(const adj_batcher *b);
  */
 #define ADJ_MODEL_VERSION 1u
 
-adj_status adj_model_save(adj_mlp *m, const char *path, adj_error *err);
+ADJ_API adj_status adj_model_save(adj_mlp *m, const char *path, adj_error *err);
 /* Rebuild the model a file describes.  *out is owned by the caller. */
-adj_status adj_model_load(const char *path, adj_mlp **out, adj_error *err);
+ADJ_API adj_status adj_model_load(const char *path, adj_mlp **out, adj_error *err);
 /* The same with the model and every buffer of the load from `a` (copied;
  * NULL = malloc).  Saving and adj_model_load_into use the model's own
  * allocator (adj_mlp_new_with). */
-adj_status adj_model_load_with(const char *path, const adj_allocator *a, adj_mlp **out,
-                               adj_error *err);
+ADJ_API adj_status adj_model_load_with(const char *path, const adj_allocator *a, adj_mlp **out,
+                                       adj_error *err);
 /* Load parameters into an existing model; the file's architecture must
  * equal m's (ADJ_EFORMAT naming the difference otherwise). */
-adj_status adj_model_load_into(adj_mlp *m, const char *path, adj_error *err);
+ADJ_API adj_status adj_model_load_into(adj_mlp *m, const char *path, adj_error *err);
 
 #ifdef __cplusplus
 }

@@ -37,14 +37,6 @@
 extern "C" {
 #endif
 
-/* The outcome of a call that has no object to keep an error on (creating
- * a model, reading a file).  Functions taking an `adj_error *` accept NULL
- * and always fill a non-NULL one: status ADJ_OK and message "" on success. */
-typedef struct adj_error {
-    adj_status status;
-    char message[256];
-} adj_error;
-
 /* ------------------------------------------------------------ activations */
 
 typedef enum adj_activation {
@@ -59,12 +51,12 @@ typedef enum adj_activation {
 } adj_activation;
 
 /* "relu", "tanh", ...; "?" when out of range. */
-const char *adj_activation_name(adj_activation a);
+ADJ_API const char *adj_activation_name(adj_activation a);
 /* Name -> activation ("leaky_relu" and "leaky-relu" both work).
  * ADJ_EINVAL for an unknown name. */
-adj_status adj_activation_parse(const char *name, adj_activation *out);
+ADJ_API adj_status adj_activation_parse(const char *name, adj_activation *out);
 /* y = act(x) through the matching op (identity returns x itself). */
-adj_var *adj_activate(adj_var *x, adj_activation a);
+ADJ_API adj_var *adj_activate(adj_var *x, adj_activation a);
 
 /* ----------------------------------------------------------- initialisers */
 
@@ -83,7 +75,8 @@ typedef enum adj_init {
  * fan_out = out; for any other shape both are its number of elements.
  * `value` is used by ADJ_INIT_CONSTANT only; rng may be NULL for ZEROS
  * and CONSTANT.  ADJ_EINVAL for a bad index, kind or missing rng. */
-adj_status adj_init_tensor(adj_params *p, int i, adj_init kind, double value, adj_rng *rng);
+ADJ_API adj_status adj_init_tensor(adj_params *p, int i, adj_init kind, double value,
+                                   adj_rng *rng);
 
 /* ------------------------------------------------------------ dense layer */
 
@@ -96,11 +89,12 @@ typedef struct adj_dense {
 
 /* Add "<name>.weight" (out, in) and, if with_bias, "<name>.bias" (out) to
  * p, zero-filled.  Status of the store on failure (see adj_params_message). */
-adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out, int with_bias,
-                         adj_dense *layer);
+ADJ_API adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out,
+                                 int with_bias,
+                                 adj_dense *layer);
 /* Z = X W^T + b on X's tape: X (batch, in) -> Z (batch, out), one fused
  * adj_linear node.  Errors go to the tape as for any op. */
-adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x);
+ADJ_API adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x);
 
 /* ---------------------------------------------------------------- dropout */
 
@@ -109,10 +103,10 @@ adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x);
  * in with adj_mul, so no gradient flows into it).  Evaluation, or
  * p_drop == 0: y = x (x itself is returned).  p_drop must be in [0, 1):
  * otherwise ADJ_EINVAL is recorded on x's tape. */
-adj_var *adj_dropout(adj_var *x, double p_drop, int training, adj_rng *rng);
+ADJ_API adj_var *adj_dropout(adj_var *x, double p_drop, int training, adj_rng *rng);
 /* Training dropout with a given mask: y_i = x_i * keep_mask[i] / keep_prob
  * (keep_mask has numel(x) entries, 0 or 1; keep_prob in (0, 1]). */
-adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double keep_prob);
+ADJ_API adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double keep_prob);
 
 /* ------------------------------------------------------ batch normalisation */
 
@@ -132,14 +126,15 @@ typedef struct adj_batchnorm adj_batchnorm;
 
 /* eps <= 0 gives 1e-5, momentum <= 0 gives 0.1.  NULL on failure
  * (message in err).  Its memory comes from p's allocator. */
-adj_batchnorm *adj_batchnorm_new(adj_params *p, const char *name, int64_t features, double eps,
-                                 double momentum, adj_error *err);
-void adj_batchnorm_free(adj_batchnorm *bn);
-adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int training);
-int64_t adj_batchnorm_features(const adj_batchnorm *bn);
+ADJ_API adj_batchnorm *adj_batchnorm_new(adj_params *p, const char *name, int64_t features,
+                                         double eps,
+                                         double momentum, adj_error *err);
+ADJ_API void adj_batchnorm_free(adj_batchnorm *bn);
+ADJ_API adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int training);
+ADJ_API int64_t adj_batchnorm_features(const adj_batchnorm *bn);
 /* The running statistics (features doubles each), owned by bn, writable. */
-double *adj_batchnorm_running_mean(adj_batchnorm *bn);
-double *adj_batchnorm_running_var(adj_batchnorm *bn);
+ADJ_API double *adj_batchnorm_running_mean(adj_batchnorm *bn);
+ADJ_API double *adj_batchnorm_running_var(adj_batchnorm *bn);
 
 /* ------------------------------------------------------ multi-layer perceptron */
 
@@ -157,72 +152,75 @@ typedef struct adj_mlp_config {
 } adj_mlp_config;
 
 /* F32, no layers, He-normal init, no dropout, no batch norm. */
-adj_mlp_config adj_mlp_config_default(void);
+ADJ_API adj_mlp_config adj_mlp_config_default(void);
 /* Set the sizes and use `hidden` after every hidden layer and IDENTITY
  * after the last.  ADJ_EINVAL for a bad count or a size < 1. */
-adj_status adj_mlp_config_set_sizes(adj_mlp_config *c, int n_sizes, const int64_t *sizes,
-                                    adj_activation hidden);
+ADJ_API adj_status adj_mlp_config_set_sizes(adj_mlp_config *c, int n_sizes, const int64_t *sizes,
+                                            adj_activation hidden);
 /* Weights and biases of dense layers sizes[0] -> ... -> sizes[n-1]:
  * sum of (in + 1) * out (E12: 4-5-1 -> 31, 4-4-3-5-1 -> 61). */
-size_t adj_mlp_count_params(int n_sizes, const int64_t *sizes);
+ADJ_API size_t adj_mlp_count_params(int n_sizes, const int64_t *sizes);
 
 typedef struct adj_mlp adj_mlp;
 
 /* Build the store and initialise it from rng (consumed; the dropout
  * masks later draw from a stream forked from it).  NULL on failure with
  * the reason in err. */
-adj_mlp *adj_mlp_new(const adj_mlp_config *c, adj_rng *rng, adj_error *err);
+ADJ_API adj_mlp *adj_mlp_new(const adj_mlp_config *c, adj_rng *rng, adj_error *err);
 /* The same with all of the model's memory (the model, its store, batch
  * norms, input transform, and buffers of adj_model_save) from `a`
  * (copied; NULL = malloc). */
-adj_mlp *adj_mlp_new_with(const adj_mlp_config *c, adj_rng *rng, const adj_allocator *a,
-                          adj_error *err);
-void adj_mlp_free(adj_mlp *m);
-const adj_mlp_config *adj_mlp_get_config(const adj_mlp *m);
+ADJ_API adj_mlp *adj_mlp_new_with(const adj_mlp_config *c, adj_rng *rng, const adj_allocator *a,
+                                  adj_error *err);
+ADJ_API void adj_mlp_free(adj_mlp *m);
+ADJ_API const adj_mlp_config *adj_mlp_get_config(const adj_mlp *m);
 /* The parameter store (owned by m). */
-adj_params *adj_mlp_params(adj_mlp *m);
+ADJ_API adj_params *adj_mlp_params(adj_mlp *m);
 /* Number of dense layers (n_sizes - 1) and layer k's parameter indices. */
-int adj_mlp_layers(const adj_mlp *m);
-const adj_dense *adj_mlp_dense(const adj_mlp *m, int k);
+ADJ_API int adj_mlp_layers(const adj_mlp *m);
+ADJ_API const adj_dense *adj_mlp_dense(const adj_mlp *m, int k);
 /* Hidden layer k's batch norm, or NULL without batch norm. */
-adj_batchnorm *adj_mlp_batchnorm(adj_mlp *m, int k);
+ADJ_API adj_batchnorm *adj_mlp_batchnorm(adj_mlp *m, int k);
 /* Training mode (dropout on, batch statistics) or evaluation mode. */
-void adj_mlp_set_training(adj_mlp *m, int training);
-int adj_mlp_training(const adj_mlp *m);
+ADJ_API void adj_mlp_set_training(adj_mlp *m, int training);
+ADJ_API int adj_mlp_training(const adj_mlp *m);
 /* Seed the dropout stream. */
-void adj_mlp_seed_dropout(adj_mlp *m, uint64_t seed);
+ADJ_API void adj_mlp_seed_dropout(adj_mlp *m, uint64_t seed);
 /* Output (batch, sizes[n-1]) of the network on X (batch, sizes[0]) on X's
  * tape, in the current mode. */
-adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x);
+ADJ_API adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x);
 /* Class of each row of `x` (rows * sizes[0] values of the model's dtype:
  * float or double): argmax of the output, in evaluation mode, `batch`
  * rows at a time (0 = 256).  Resets tape t before each batch. */
-adj_status adj_mlp_predict(adj_mlp *m, adj_tape *t, const void *x, size_t rows, size_t batch,
-                           int32_t *pred);
+ADJ_API adj_status adj_mlp_predict(adj_mlp *m, adj_tape *t, const void *x, size_t rows,
+                                   size_t batch,
+                                   int32_t *pred);
 
 /* Input normalisation kept with the model and saved in model files:
  * x' = (x - shift[j]) * scale[j] for feature j (sizes[0] doubles each,
  * copied).  adj_mlp_forward does not apply it: call adj_mlp_prepare_input
  * on raw data before building the input var.  ADJ_EINVAL for NULL. */
-adj_status adj_mlp_set_input_transform(adj_mlp *m, const double *shift, const double *scale);
+ADJ_API adj_status adj_mlp_set_input_transform(adj_mlp *m, const double *shift,
+                                               const double *scale);
 /* 1 and the arrays (owned by m) if a transform is set, else 0. */
-int adj_mlp_input_transform(const adj_mlp *m, const double **shift, const double **scale);
+ADJ_API int adj_mlp_input_transform(const adj_mlp *m, const double **shift, const double **scale);
 /* Apply the input transform in place to rows * sizes[0] floats (no-op
  * without a transform). */
-void adj_mlp_prepare_input(const adj_mlp *m, float *x, size_t rows);
+ADJ_API void adj_mlp_prepare_input(const adj_mlp *m, float *x, size_t rows);
 
 /* ---------------------------------------------------------------- metrics */
 
 /* out[r] = argmax of row r of a (rows, classes) or (classes) var; the
  * first maximum wins.  ADJ_EINVAL for NULL or more than 2 dims. */
-adj_status adj_argmax_rows(const adj_var *logits, int32_t *out);
+ADJ_API adj_status adj_argmax_rows(const adj_var *logits, int32_t *out);
 /* Fraction of i with pred[i] == labels[i]; 0 for n == 0. */
-double adj_accuracy(const int32_t *pred, const int32_t *labels, size_t n);
+ADJ_API double adj_accuracy(const int32_t *pred, const int32_t *labels, size_t n);
 /* matrix[true * classes + predicted] counts (classes * classes entries,
  * zeroed first).  ADJ_EINVAL if a label or prediction is outside
  * [0, classes). */
-adj_status adj_confusion_matrix(const int32_t *pred, const int32_t *labels, size_t n, int classes,
-                                int64_t *matrix);
+ADJ_API adj_status adj_confusion_matrix(const int32_t *pred, const int32_t *labels, size_t n,
+                                        int classes,
+                                        int64_t *matrix);
 
 #ifdef __cplusplus
 }

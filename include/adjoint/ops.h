@@ -126,84 +126,85 @@ extern "C" {
 #define adj_bce_with_logits(...) adj_bce_with_logits_at(__VA_ARGS__, ADJ_AT_)
 
 /* ---------------------------------------- the functions behind the macros */
-adj_var *adj_add_at(adj_var *a, adj_var *b, const char *file, int line);
-adj_var *adj_sub_at(adj_var *a, adj_var *b, const char *file, int line);
-adj_var *adj_mul_at(adj_var *a, adj_var *b, const char *file, int line);
-adj_var *adj_div_at(adj_var *a, adj_var *b, const char *file, int line);
-adj_var *adj_neg_at(adj_var *x, const char *file, int line);
-adj_var *adj_scale_at(adj_var *x, double c, const char *file, int line);
-adj_var *adj_exp_at(adj_var *x, const char *file, int line);
-adj_var *adj_log_at(adj_var *x, const char *file, int line);
-adj_var *adj_sqrt_at(adj_var *x, const char *file, int line);
-adj_var *adj_square_at(adj_var *x, const char *file, int line);
-adj_var *adj_pow_at(adj_var *x, double p, const char *file, int line);
-adj_var *adj_abs_at(adj_var *x, const char *file, int line);
-adj_var *adj_sin_at(adj_var *x, const char *file, int line);
-adj_var *adj_cos_at(adj_var *x, const char *file, int line);
-adj_var *adj_sigmoid_at(adj_var *x, const char *file, int line);
-adj_var *adj_tanh_at(adj_var *x, const char *file, int line);
-adj_var *adj_relu_at(adj_var *x, const char *file, int line);
-adj_var *adj_leaky_relu_at(adj_var *x, double slope, const char *file, int line);
-adj_var *adj_elu_at(adj_var *x, double alpha, const char *file, int line);
-adj_var *adj_softplus_at(adj_var *x, const char *file, int line);
-adj_var *adj_gelu_at(adj_var *x, const char *file, int line);
-adj_var *adj_gelu_tanh_at(adj_var *x, const char *file, int line);
-adj_var *adj_silu_at(adj_var *x, const char *file, int line);
-adj_var *adj_swish_at(adj_var *x, double beta, const char *file, int line);
-adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line);
-adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line);
-adj_var *adj_transpose_at(adj_var *x, const char *file, int line);
-adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line);
-adj_var *adj_sum_at(adj_var *x, const char *file, int line);
-adj_var *adj_mean_at(adj_var *x, const char *file, int line);
-adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line);
-adj_var *adj_mean_axis_at(adj_var *x, int axis, const char *file, int line);
-adj_var *adj_softmax_at(adj_var *x, const char *file, int line);
-adj_var *adj_log_softmax_at(adj_var *x, const char *file, int line);
-adj_var *adj_softmax_cross_entropy_at(adj_var *logits, const int32_t *labels,
-                                      const char *file, int line);
-adj_var *adj_mse_at(adj_var *pred, adj_var *target, const char *file, int line);
-adj_var *adj_bce_with_logits_at(adj_var *z, adj_var *t, const char *file, int line);
+ADJ_API adj_var *adj_add_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_sub_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_mul_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_div_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_neg_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_scale_at(adj_var *x, double c, const char *file, int line);
+ADJ_API adj_var *adj_exp_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_log_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_sqrt_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_square_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_pow_at(adj_var *x, double p, const char *file, int line);
+ADJ_API adj_var *adj_abs_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_sin_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_cos_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_sigmoid_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_tanh_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_relu_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_leaky_relu_at(adj_var *x, double slope, const char *file, int line);
+ADJ_API adj_var *adj_elu_at(adj_var *x, double alpha, const char *file, int line);
+ADJ_API adj_var *adj_softplus_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_gelu_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_gelu_tanh_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_silu_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_swish_at(adj_var *x, double beta, const char *file, int line);
+ADJ_API adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line);
+ADJ_API adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_transpose_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file,
+                               int line);
+ADJ_API adj_var *adj_sum_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_mean_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_mean_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_softmax_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_log_softmax_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *adj_softmax_cross_entropy_at(adj_var *logits, const int32_t *labels,
+                                              const char *file, int line);
+ADJ_API adj_var *adj_mse_at(adj_var *pred, adj_var *target, const char *file, int line);
+ADJ_API adj_var *adj_bce_with_logits_at(adj_var *z, adj_var *t, const char *file, int line);
 
 /* Plain functions with the ops' names, for function pointers. */
-adj_var *(adj_add)(adj_var *a, adj_var *b);
-adj_var *(adj_sub)(adj_var *a, adj_var *b);
-adj_var *(adj_mul)(adj_var *a, adj_var *b);
-adj_var *(adj_div)(adj_var *a, adj_var *b);
-adj_var *(adj_neg)(adj_var *x);
-adj_var *(adj_scale)(adj_var *x, double c);
-adj_var *(adj_exp)(adj_var *x);
-adj_var *(adj_log)(adj_var *x);
-adj_var *(adj_sqrt)(adj_var *x);
-adj_var *(adj_square)(adj_var *x);
-adj_var *(adj_pow)(adj_var *x, double p);
-adj_var *(adj_abs)(adj_var *x);
-adj_var *(adj_sin)(adj_var *x);
-adj_var *(adj_cos)(adj_var *x);
-adj_var *(adj_sigmoid)(adj_var *x);
-adj_var *(adj_tanh)(adj_var *x);
-adj_var *(adj_relu)(adj_var *x);
-adj_var *(adj_leaky_relu)(adj_var *x, double slope);
-adj_var *(adj_elu)(adj_var *x, double alpha);
-adj_var *(adj_softplus)(adj_var *x);
-adj_var *(adj_gelu)(adj_var *x);
-adj_var *(adj_gelu_tanh)(adj_var *x);
-adj_var *(adj_silu)(adj_var *x);
-adj_var *(adj_swish)(adj_var *x, double beta);
-adj_var *(adj_matmul)(adj_var *a, adj_var *b);
-adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb);
-adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b);
-adj_var *(adj_transpose)(adj_var *x);
-adj_var *(adj_reshape)(adj_var *x, int ndim, const int64_t *shape);
-adj_var *(adj_sum)(adj_var *x);
-adj_var *(adj_mean)(adj_var *x);
-adj_var *(adj_sum_axis)(adj_var *x, int axis);
-adj_var *(adj_mean_axis)(adj_var *x, int axis);
-adj_var *(adj_softmax)(adj_var *x);
-adj_var *(adj_log_softmax)(adj_var *x);
-adj_var *(adj_softmax_cross_entropy)(adj_var *logits, const int32_t *labels);
-adj_var *(adj_mse)(adj_var *pred, adj_var *target);
-adj_var *(adj_bce_with_logits)(adj_var *z, adj_var *t);
+ADJ_API adj_var *(adj_add)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_sub)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_mul)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_div)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_neg)(adj_var *x);
+ADJ_API adj_var *(adj_scale)(adj_var *x, double c);
+ADJ_API adj_var *(adj_exp)(adj_var *x);
+ADJ_API adj_var *(adj_log)(adj_var *x);
+ADJ_API adj_var *(adj_sqrt)(adj_var *x);
+ADJ_API adj_var *(adj_square)(adj_var *x);
+ADJ_API adj_var *(adj_pow)(adj_var *x, double p);
+ADJ_API adj_var *(adj_abs)(adj_var *x);
+ADJ_API adj_var *(adj_sin)(adj_var *x);
+ADJ_API adj_var *(adj_cos)(adj_var *x);
+ADJ_API adj_var *(adj_sigmoid)(adj_var *x);
+ADJ_API adj_var *(adj_tanh)(adj_var *x);
+ADJ_API adj_var *(adj_relu)(adj_var *x);
+ADJ_API adj_var *(adj_leaky_relu)(adj_var *x, double slope);
+ADJ_API adj_var *(adj_elu)(adj_var *x, double alpha);
+ADJ_API adj_var *(adj_softplus)(adj_var *x);
+ADJ_API adj_var *(adj_gelu)(adj_var *x);
+ADJ_API adj_var *(adj_gelu_tanh)(adj_var *x);
+ADJ_API adj_var *(adj_silu)(adj_var *x);
+ADJ_API adj_var *(adj_swish)(adj_var *x, double beta);
+ADJ_API adj_var *(adj_matmul)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb);
+ADJ_API adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b);
+ADJ_API adj_var *(adj_transpose)(adj_var *x);
+ADJ_API adj_var *(adj_reshape)(adj_var *x, int ndim, const int64_t *shape);
+ADJ_API adj_var *(adj_sum)(adj_var *x);
+ADJ_API adj_var *(adj_mean)(adj_var *x);
+ADJ_API adj_var *(adj_sum_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_mean_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_softmax)(adj_var *x);
+ADJ_API adj_var *(adj_log_softmax)(adj_var *x);
+ADJ_API adj_var *(adj_softmax_cross_entropy)(adj_var *logits, const int32_t *labels);
+ADJ_API adj_var *(adj_mse)(adj_var *pred, adj_var *target);
+ADJ_API adj_var *(adj_bce_with_logits)(adj_var *z, adj_var *t);
 
 /* ------------------------------------------------------- the op table */
 
@@ -225,15 +226,15 @@ typedef enum adj_op {
 } adj_op;
 
 /* The op a node was recorded with. */
-adj_op adj_var_op(const adj_var *v);
+ADJ_API adj_op adj_var_op(const adj_var *v);
 /* Short name ("matmul"); "?" for an out-of-range value. */
-const char *adj_op_name(adj_op op);
+ADJ_API const char *adj_op_name(adj_op op);
 /* Number of var inputs (for linear: 3, the bias may be NULL). */
-int adj_op_arity(adj_op op);
+ADJ_API int adj_op_arity(adj_op op);
 /* The op's forward formula and its backward rule, for printing
  * ("y = tanh(x)", "dx += dy (1 - y^2)"). */
-const char *adj_op_formula(adj_op op);
-const char *adj_op_rule(adj_op op);
+ADJ_API const char *adj_op_formula(adj_op op);
+ADJ_API const char *adj_op_rule(adj_op op);
 
 #ifdef __cplusplus
 }

@@ -56,11 +56,11 @@ typedef struct adj_optim_config {
 /* PyTorch's defaults for kind: SGD lr 1e-3, Adam lr 1e-3 betas (0.9,
  * 0.999) eps 1e-8, AdamW the same with weight_decay 1e-2, RMSProp lr 1e-2
  * alpha 0.99 eps 1e-8, AdaGrad lr 1e-2 eps 1e-10; everything else 0. */
-adj_optim_config adj_optim_defaults(adj_optim_kind kind);
+ADJ_API adj_optim_config adj_optim_defaults(adj_optim_kind kind);
 /* "sgd", "adam", "adamw", "rmsprop", "adagrad"; "?" out of range. */
-const char *adj_optim_name(adj_optim_kind kind);
+ADJ_API const char *adj_optim_name(adj_optim_kind kind);
 /* Name -> kind; ADJ_EINVAL for an unknown name. */
-adj_status adj_optim_parse(const char *name, adj_optim_kind *out);
+ADJ_API adj_status adj_optim_parse(const char *name, adj_optim_kind *out);
 
 typedef struct adj_optim adj_optim;
 
@@ -68,31 +68,32 @@ typedef struct adj_optim adj_optim;
  * the state is sized at creation).  NULL for a NULL/empty store, an
  * invalid config (negative lr, Nesterov without momentum...) or no
  * memory; *status (may be NULL) says which. */
-adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_status *status);
+ADJ_API adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_status *status);
 /* The same with the optimizer's memory (itself and its state) from `a`
  * (copied; NULL = malloc), e.g. to count allocations or fail one. */
-adj_optim *adj_optim_new_with(adj_params *p, const adj_optim_config *c, const adj_allocator *a,
-                              adj_status *status);
-void adj_optim_free(adj_optim *o);
+ADJ_API adj_optim *adj_optim_new_with(adj_params *p, const adj_optim_config *c,
+                                      const adj_allocator *a,
+                                      adj_status *status);
+ADJ_API void adj_optim_free(adj_optim *o);
 /* One update of every parameter from its gradient.  ADJ_ESTATE if the
  * store grew since adj_optim_new. */
-adj_status adj_optim_step(adj_optim *o);
+ADJ_API adj_status adj_optim_step(adj_optim *o);
 /* The learning rate used by the next step (for schedules). */
-void adj_optim_set_lr(adj_optim *o, double lr);
-double adj_optim_lr(const adj_optim *o);
+ADJ_API void adj_optim_set_lr(adj_optim *o, double lr);
+ADJ_API double adj_optim_lr(const adj_optim *o);
 /* Steps taken so far. */
-int64_t adj_optim_steps(const adj_optim *o);
-const adj_optim_config *adj_optim_get_config(const adj_optim *o);
+ADJ_API int64_t adj_optim_steps(const adj_optim *o);
+ADJ_API const adj_optim_config *adj_optim_get_config(const adj_optim *o);
 
 /* ----------------------------------------------------------- clipping */
 
 /* g_i = min(max(g_i, -clip), clip) over the whole gradient block. */
-void adj_clip_grad_value(adj_params *p, double clip);
+ADJ_API void adj_clip_grad_value(adj_params *p, double clip);
 /* If ||g||_2 > max_norm, g *= max_norm / ||g||_2 (the global norm over
  * every tensor).  Returns the norm before clipping. */
-double adj_clip_grad_norm(adj_params *p, double max_norm);
+ADJ_API double adj_clip_grad_norm(adj_params *p, double max_norm);
 /* ||g||_2 over every tensor of p. */
-double adj_grad_norm(adj_params *p);
+ADJ_API double adj_grad_norm(adj_params *p);
 
 /* ------------------------------------------------------- lr schedules */
 
@@ -115,7 +116,7 @@ typedef struct adj_lr_schedule {
 } adj_lr_schedule;
 
 /* Learning rate for step `step` (0-based). */
-double adj_lr_at(const adj_lr_schedule *s, int64_t step);
+ADJ_API double adj_lr_at(const adj_lr_schedule *s, int64_t step);
 
 #ifdef __cplusplus
 }

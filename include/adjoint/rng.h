@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -29,19 +31,19 @@ typedef struct adj_rng {
 } adj_rng;
 
 /* Reset r to the stream of `seed` (any value, 0 included). */
-void adj_rng_seed(adj_rng *r, uint64_t seed);
+ADJ_API void adj_rng_seed(adj_rng *r, uint64_t seed);
 /* Next 64 random bits. */
-uint64_t adj_rng_next(adj_rng *r);
+ADJ_API uint64_t adj_rng_next(adj_rng *r);
 /* Uniform double in [0, 1) with 53 random bits. */
-double adj_rng_uniform(adj_rng *r);
+ADJ_API double adj_rng_uniform(adj_rng *r);
 /* Uniform double in [lo, hi). */
-double adj_rng_uniform_range(adj_rng *r, double lo, double hi);
+ADJ_API double adj_rng_uniform_range(adj_rng *r, double lo, double hi);
 /* Standard normal N(0, 1) (Box-Muller; pairs are cached in r). */
-double adj_rng_normal(adj_rng *r);
+ADJ_API double adj_rng_normal(adj_rng *r);
 /* Uniform integer in [0, n) without modulo bias; 0 when n == 0. */
-uint64_t adj_rng_below(adj_rng *r, uint64_t n);
+ADJ_API uint64_t adj_rng_below(adj_rng *r, uint64_t n);
 /* Fisher-Yates shuffle of idx[0..n). */
-void adj_rng_shuffle(adj_rng *r, size_t *idx, size_t n);
+ADJ_API void adj_rng_shuffle(adj_rng *r, size_t *idx, size_t n);
 
 #ifdef __cplusplus
 }

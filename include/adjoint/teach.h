@@ -32,11 +32,11 @@ extern "C" {
  * so a name can be given where the var is made:
  *     adj_var *a = adj_var_set_name(adj_square(x), "a");
  * On a NULL v, or when the tape is out of memory, nothing is named. */
-adj_var *adj_var_set_name(adj_var *v, const char *name);
+ADJ_API adj_var *adj_var_set_name(adj_var *v, const char *name);
 /* v's name, or NULL if it has none. */
-const char *adj_var_name(const adj_var *v);
+ADJ_API const char *adj_var_name(const adj_var *v);
 /* The last node recorded on t with this name, or NULL. */
-adj_var *adj_tape_find(const adj_tape *t, const char *name);
+ADJ_API adj_var *adj_tape_find(const adj_tape *t, const char *name);
 
 /* -------------------------------------------------------------- printing */
 
@@ -48,7 +48,7 @@ adj_var *adj_tape_find(const adj_tape *t, const char *name);
  * "[min .. max] mean", so a 784-wide layer stays one row.
  * Returns ADJ_EINVAL for a NULL argument, ADJ_EIO if writing fails.
  */
-adj_status adj_tape_print(const adj_tape *t, FILE *out);
+ADJ_API adj_status adj_tape_print(const adj_tape *t, FILE *out);
 
 /*
  * Run adj_backward(y) and print the chain rule as it happens, node by node
@@ -62,7 +62,7 @@ adj_status adj_tape_print(const adj_tape *t, FILE *out);
  * it has at most 6 elements.  Returns adj_backward's status (the trace is
  * printed only on success, the error message otherwise).
  */
-adj_status adj_backward_explain(adj_var *y, FILE *out);
+ADJ_API adj_status adj_backward_explain(adj_var *y, FILE *out);
 
 /*
  * Graphviz DOT of the tape: one node per tape node labelled with its name,
@@ -73,7 +73,7 @@ adj_status adj_backward_explain(adj_var *y, FILE *out);
  * backward has run.  Render with `dot -Tsvg file.dot -o file.svg`.
  * Returns ADJ_EINVAL for a NULL argument, ADJ_EIO if writing fails.
  */
-adj_status adj_tape_dot(const adj_tape *t, FILE *out);
+ADJ_API adj_status adj_tape_dot(const adj_tape *t, FILE *out);
 
 /*
  * Every named node as JSON:
@@ -82,7 +82,7 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out);
  * values with 17 significant digits; "grad" is null where no adjoint
  * flowed.  all != 0 includes unnamed nodes too.
  */
-adj_status adj_tape_json(const adj_tape *t, int all, FILE *out);
+ADJ_API adj_status adj_tape_json(const adj_tape *t, int all, FILE *out);
 
 /* ------------------------------------------------- the notes' examples */
 
@@ -113,14 +113,14 @@ typedef struct adj_example {
 } adj_example;
 
 /* Number of examples, and example i (NULL if out of range). */
-int adj_example_count(void);
-const adj_example *adj_example_at(int i);
+ADJ_API int adj_example_count(void);
+ADJ_API const adj_example *adj_example_at(int i);
 /* By name ("e02", "e2", "2") or alias ("sqrt-fanout"); NULL if unknown. */
-const adj_example *adj_example_find(const char *name);
+ADJ_API const adj_example *adj_example_find(const char *name);
 /* Index of a knob by name, or -1. */
-int adj_example_knob_index(const adj_example *ex, const char *knob);
+ADJ_API int adj_example_knob_index(const adj_example *ex, const char *knob);
 /* Record ex on t with the given knobs (NULL = the defaults). */
-adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *knobs);
+ADJ_API adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *knobs);
 
 /*
  * Run ex with the given knobs (NULL = the defaults) on a tape of its own:
@@ -130,8 +130,8 @@ adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *kno
  * "nodes"} with every named node's value and gradient.  Returns ADJ_OK,
  * the tape's error, ADJ_ENOMEM or ADJ_EIO.
  */
-adj_status adj_example_run(const adj_example *ex, const double *knobs, FILE *out, FILE *dot,
-                           FILE *json);
+ADJ_API adj_status adj_example_run(const adj_example *ex, const double *knobs, FILE *out,
+                                   FILE *dot, FILE *json);
 
 #ifdef __cplusplus
 }

@@ -1,21 +1,14 @@
 /*
- * Internal helpers shared by src/nn and src/io: filling an adj_error, and
- * constant leaves whose values are written after they are recorded.
+ * Internal helpers shared by src/nn and src/io: constant leaves whose
+ * values are written after they are recorded (adj_error helpers are in
+ * core/error.h).
  */
 #ifndef ADJ_NN_INTERNAL_H
 #define ADJ_NN_INTERNAL_H
 
 #include "adjoint/nn.h"
+#include "core/error.h"
 #include "core/tape.h"
-
-/* Set err (if not NULL) to status s with a printf-style message; returns s. */
-adj_status adj_err_set(adj_error *err, adj_status s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/* err = OK, "" (if not NULL). */
-void adj_err_clear(adj_error *err);
 
 /* The allocator a model was made with (adj_mlp_new_with); model files
  * use it for their buffers. */
