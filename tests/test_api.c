@@ -140,7 +140,7 @@ typedef adj_status (*case_fn)(fx *f);
 /* parameters */
 static adj_status params_ndim(fx *f)
 {
-    return from_store(f, f->p64, adj_params_add(f->p64, "w", 5, (int64_t[]){1, 1, 1, 1, 1}));
+    return from_store(f, f->p64, adj_params_add(f->p64, "w", 9, (int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}));
 }
 static adj_status params_null_shape(fx *f) { return from_store(f, f->p64, adj_params_add(f->p64, "w", 2, NULL)); }
 static adj_status params_negative(fx *f)
@@ -828,7 +828,7 @@ typedef struct api_case {
 
 static const api_case cases[] = {
     /* parameter store */
-    {"params ndim 5", params_ndim, ADJ_EINVAL, {"adj_params_add", "dimensions 5", "'w'"}},
+    {"params ndim 9", params_ndim, ADJ_EINVAL, {"adj_params_add", "dimensions 9", "'w'"}},
     {"params NULL shape", params_null_shape, ADJ_EINVAL, {"adj_params_add", "NULL shape", "'w'"}},
     {"params negative", params_negative, ADJ_EINVAL, {"invalid shape", "(3,-1)", "'w'"}},
     {"params overflow", params_overflow, ADJ_EINVAL, {"invalid shape", "(1048576,", "'w'"}},

@@ -65,7 +65,7 @@ static adj_var *ce_3d(env *e)
 static adj_var *mse_shapes(env *e) { return adj_mse(e->m34, e->m23); }
 static adj_var *bce_dtypes(env *e) { return adj_bce_with_logits(e->m34f, e->m34); }
 static adj_var *exp_foreign(env *e) { return adj_exp(e->s_other) ? adj_add(e->s, e->s_other) : NULL; }
-static adj_var *leaf_ndim(env *e) { return adj_tensor_f64(e->t, 5, ((int64_t[]){1, 1, 1, 1, 1}), NULL); }
+static adj_var *leaf_ndim(env *e) { return adj_tensor_f64(e->t, 9, ((int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}), NULL); }
 static adj_var *leaf_negative(env *e) { return adj_tensor_f64(e->t, 2, ((int64_t[]){3, -1}), NULL); }
 static adj_var *leaf_overflow(env *e)
 {
@@ -100,7 +100,7 @@ static const misuse cases[] = {
     {"mse shapes", mse_shapes, ADJ_ESHAPE, {"adj_mse", "same shape", NULL}},
     {"bce dtypes", bce_dtypes, ADJ_EDTYPE, {"adj_bce_with_logits", NULL, NULL}},
     {"unary foreign", exp_foreign, ADJ_ETAPE, {"adj_add", NULL, NULL}},
-    {"leaf ndim", leaf_ndim, ADJ_EINVAL, {"dimensions", "5", NULL}},
+    {"leaf ndim", leaf_ndim, ADJ_EINVAL, {"dimensions", "9", NULL}},
     {"leaf negative", leaf_negative, ADJ_EINVAL, {"(3,-1)", NULL, NULL}},
     {"leaf overflow", leaf_overflow, ADJ_EINVAL, {"too many elements", NULL, NULL}},
     {"param NULL store", param_bad, ADJ_EINVAL, {"adj_param", NULL, NULL}},

@@ -62,7 +62,7 @@ typedef struct adj_error {
 /* "f32" / "f64". */
 ADJ_API const char *adj_dtype_name(adj_dtype d);
 
-#define ADJ_MAX_DIMS 4
+#define ADJ_MAX_DIMS 8
 
 /* ------------------------------------------------------------- allocator */
 
@@ -132,7 +132,7 @@ ADJ_API adj_var *adj_tape_node(const adj_tape *t, size_t id);
 /* A double scalar (one element, 0 dims) that wants a gradient. */
 #define adj_scalar(...) adj_scalar_at(__VA_ARGS__, __FILE__, __LINE__)
 ADJ_API adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line);
-/* A leaf tensor (row-major, 0..4 dims) that wants a gradient; data is copied.
+/* A leaf tensor (row-major, 0..ADJ_MAX_DIMS = 8 dims) that wants a gradient; data is copied.
  * data == NULL gives zeros.  Usage: adj_tensor_f64(t, 2, (int64_t[]){2, 3}, x) */
 #define adj_tensor_f64(...) adj_tensor_f64_at(__VA_ARGS__, __FILE__, __LINE__)
 #define adj_tensor_f32(...) adj_tensor_f32_at(__VA_ARGS__, __FILE__, __LINE__)
