@@ -987,7 +987,7 @@ static const api_case cases[] = {
     {"save NULL model", save_null, ADJ_EINVAL, {"adj_model_save", "NULL model", NULL}},
     {"save NULL path", save_null_path, ADJ_EINVAL, {"adj_model_save", "NULL path", NULL}},
     {"save no dir", save_no_dir, ADJ_EIO, {"/nonexistent-dir/m.adj", "temporary", NULL}},
-    {"save onto dir", save_onto_dir, ADJ_EIO, {"sub", "rename", NULL}},
+    {"save onto dir", save_onto_dir, ADJ_EIO, {"sub", "is a directory", NULL}},
     /* gradient checks and forward mode */
     {"gradcheck NULL fn", gc_no_fn, ADJ_EINVAL, {"adj_gradcheck", NULL}},
     {"gradcheck 9 inputs", gc_many, ADJ_EINVAL, {"adj_gradcheck", "1..8", NULL}},

@@ -23,6 +23,26 @@
 extern "C" {
 #endif
 
+/* ---------------------------------------------------------------- files */
+
+/* Replace the file at path by bytes[0..n), atomically: the bytes go to a
+ * temporary file in the same directory, which is flushed and fsynced,
+ * then renamed over path, and the directory is fsynced.  A crash or a
+ * full disk leaves the old file or the new one, never a mix.  A path that
+ * exists and is not a regular file (a directory, a device, a FIFO, a
+ * socket) is refused (ADJ_EIO naming what it is) and left alone; a
+ * symbolic link to a regular file is written through (the link stays).
+ * An existing file keeps its permission bits; a new one gets 0644.
+ * ADJ_EINVAL for a NULL or empty path, or NULL bytes with n > 0. */
+ADJ_API adj_status adj_file_write(const char *path, const void *bytes, size_t n, adj_error *err);
+/* Replace count files together: every file is written to its temporary
+ * file first, and only if all of them were written are they renamed over
+ * their targets, in order.  A write error (a full disk) leaves every
+ * target as it was; only a failing rename, after the data is safely
+ * written, can leave the first files new and the rest old. */
+ADJ_API adj_status adj_files_write(int count, const char *const *paths, const void *const *bytes,
+                                   const size_t *sizes, adj_error *err);
+
 /* ------------------------------------------------------------------ IDX */
 
 /* Element types of the IDX format (the third byte of the magic). */
@@ -49,7 +69,10 @@ typedef struct adj_idx {
 
 /* Read an IDX file, plain or gzip-compressed (detected from the content).
  * The magic (0, 0, type, ndim), the dimensions and the data length must
- * agree exactly.  *out is owned by the caller: adj_idx_free. */
+ * agree exactly.  The header is checked before the data is read, and no
+ * more than the data the header declares is ever read or decompressed
+ * (a gzip stream that inflates past it is ADJ_EFORMAT, "trailing bytes").
+ * *out is owned by the caller: adj_idx_free. */
 ADJ_API adj_status adj_idx_read(const char *path, adj_idx **out, adj_error *err);
 /* Parse IDX bytes already in memory (same checks; `name` for messages). */
 ADJ_API adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_idx **out,
@@ -57,7 +80,8 @@ ADJ_API adj_status adj_idx_parse(const void *bytes, size_t len, const char *name
 ADJ_API void adj_idx_free(adj_idx *a);
 /* Element i as a double (NaN out of range). */
 ADJ_API double adj_idx_get(const adj_idx *a, size_t i);
-/* Write an IDX file (uncompressed, or gzip if `gz`); for tests and tools. */
+/* Write an IDX file (uncompressed, or gzip if `gz`), atomically as
+ * adj_file_write does; for tests and tools. */
 ADJ_API adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim,
                                  const int64_t *dims, const void *data, int gz, adj_error *err);
 
@@ -76,7 +100,9 @@ ADJ_API adj_dataset *adj_dataset_new(size_t rows, size_t cols);
 ADJ_API void adj_dataset_free(adj_dataset *d);
 
 /* Images (n, d1, d2...) and labels (n) IDX files -> rows n, cols d1*d2*...
- * Features are the raw values (0..255 for bytes). */
+ * Features are the raw values (0..255 for bytes), and must be finite as
+ * floats: a NaN, an infinity or a double beyond the float range is
+ * ADJ_EFORMAT naming the file, the image (row) and the element (column). */
 ADJ_API adj_status adj_dataset_from_idx(const char *images, const char *labels, adj_dataset **out,
                                         adj_error *err);
 /* "<dir>/<split>-images-idx3-ubyte[.gz]" and "<dir>/<split>-labels-idx1-ubyte[.gz]"
@@ -87,8 +113,11 @@ ADJ_API adj_status adj_dataset_load_idx(const char *dir, const char *split, adj_
 /* CSV with a header row and numeric fields (comma separated, optional
  * surrounding spaces, CRLF accepted, blank lines skipped).  `label` names
  * the label column by header name or by 0-based index ("4"); NULL means
- * the last column.  Labels must be integers >= 0; every other column is a
- * feature. */
+ * the last column.  Labels must be integers in [0, 65536); every other
+ * column is a feature, a finite float ("inf", "nan" and values that
+ * overflow a float, such as 1e300, are ADJ_EFORMAT naming the file, line
+ * and column).  The file is read line by line: memory is the table parsed
+ * so far and one line (at most 64 MiB; the file at most 4 GiB). */
 ADJ_API adj_status adj_csv_read(const char *path, const char *label, adj_dataset **out,
                                 adj_error *err);
 
@@ -145,7 +174,13 @@ ADJ_API size_t adj_batcher_count(const adj_batcher *b);
  */
 #define ADJ_MODEL_VERSION 1u
 
+/* Save m to path as adj_file_write does (atomically; a path that is not a
+ * regular file is refused). */
 ADJ_API adj_status adj_model_save(adj_mlp *m, const char *path, adj_error *err);
+/* The bytes adj_model_save writes, in a buffer from malloc (the caller
+ * frees it): for writing a model together with other files
+ * (adj_files_write). */
+ADJ_API adj_status adj_model_encode(adj_mlp *m, void **bytes, size_t *n, adj_error *err);
 /* Rebuild the model a file describes.  *out is owned by the caller. */
 ADJ_API adj_status adj_model_load(const char *path, adj_mlp **out, adj_error *err);
 /* The same with the model and every buffer of the load from `a` (copied;

@@ -5,7 +5,6 @@
  */
 #include "io/io_internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,17 +34,10 @@ void adj_idx_free(adj_idx *a)
     free(a);
 }
 
-adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_idx **out,
-                         adj_error *err)
+/* Check the 4 magic bytes: element size and dimension count. */
+static adj_status check_magic(const unsigned char *p, size_t len, const char *name, size_t *es,
+                              int *nd, adj_error *err)
 {
-    const unsigned char *p = bytes;
-    if (!out)
-        return adj_err_set(err, ADJ_EINVAL, "adj_idx_parse: NULL output");
-    *out = NULL;
-    if (!name)
-        name = "IDX data";
-    if (!p && len)
-        return adj_err_set(err, ADJ_EINVAL, "%s: NULL bytes", name);
     if (len < 4)
         return adj_err_set(err, ADJ_EFORMAT, "%s: truncated: %zu bytes, no IDX header", name, len);
     if (p[0] != 0 || p[1] != 0)
@@ -53,57 +45,60 @@ adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_id
             err, ADJ_EFORMAT,
             "%s: not an IDX file (magic %02x %02x %02x %02x, expected 00 00 type ndim)", name, p[0],
             p[1], p[2], p[3]);
-    size_t es = type_size(p[2]);
-    if (!es)
+    *es = type_size(p[2]);
+    if (!*es)
         return adj_err_set(err, ADJ_EFORMAT, "%s: unknown IDX element type 0x%02x", name, p[2]);
-    int nd = p[3];
-    if (nd < 1 || nd > ADJ_IDX_MAX_DIMS)
-        return adj_err_set(err, ADJ_EFORMAT, "%s: %d dimensions (1 to %d supported)", name, nd,
+    *nd = p[3];
+    if (*nd < 1 || *nd > ADJ_IDX_MAX_DIMS)
+        return adj_err_set(err, ADJ_EFORMAT, "%s: %d dimensions (1 to %d supported)", name, *nd,
                            ADJ_IDX_MAX_DIMS);
-    size_t hdr = 4 + 4 * (size_t)nd;
-    if (len < hdr)
+    return ADJ_OK;
+}
+
+/* The whole header p[0..len) (magic and dimensions) into a; *need = the
+ * data bytes it declares. */
+static adj_status read_header(const unsigned char *p, size_t len, const char *name, adj_idx *a,
+                              size_t *hdr, size_t *need, adj_error *err)
+{
+    size_t es;
+    int nd;
+    adj_status st = check_magic(p, len, name, &es, &nd, err);
+    if (st != ADJ_OK)
+        return st;
+    *hdr = 4 + 4 * (size_t)nd;
+    if (len < *hdr)
         return adj_err_set(err, ADJ_EFORMAT,
                            "%s: truncated header: %zu bytes, %d dimensions need %zu", name, len, nd,
-                           hdr);
-    adj_idx *a = calloc(1, sizeof *a);
-    if (!a)
-        return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", name);
+                           *hdr);
     a->type = (adj_idx_type)p[2];
     a->ndim = nd;
     size_t numel = 1;
     for (int i = 0; i < nd; i++) {
         uint32_t d = adj_be32(p + 4 + 4 * (size_t)i);
         a->dims[i] = d;
-        if (d != 0 && numel > SIZE_MAX / d / es) {
-            free(a);
+        if (d != 0 && numel > SIZE_MAX / d / es)
             return adj_err_set(err, ADJ_EFORMAT, "%s: dimensions overflow", name);
-        }
         numel *= d;
     }
-    size_t need = numel * es;
-    if (len - hdr != need) {
-        free(a);
-        return adj_err_set(err, ADJ_EFORMAT,
-                           "%s: %s: the header promises %zu data bytes, the file has %zu", name,
-                           len - hdr < need ? "truncated" : "trailing bytes", need, len - hdr);
-    }
     a->numel = numel;
-    a->data = malloc(need ? need : 1);
-    if (!a->data) {
-        free(a);
-        return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory for %zu bytes", name, need);
+    *need = numel * es;
+    return ADJ_OK;
+}
+
+/* Big-endian elements -> host order, in place (s may equal d), byte by
+ * byte so alignment never matters. */
+static void to_host(unsigned char *d, const unsigned char *s, size_t numel, size_t es)
+{
+    if (es == 1) {
+        if (d != s && numel)
+            memcpy(d, s, numel);
+        return;
     }
-    const unsigned char *s = p + hdr;
-    unsigned char *d = a->data;
-    /* big-endian -> host order, byte by byte so alignment never matters */
-    if (es == 1 && need)
-        memcpy(d, s, need);
-    for (size_t i = 0; i < numel && es > 1; i++) {
+    for (size_t i = 0; i < numel; i++) {
         uint64_t v = 0;
         for (size_t k = 0; k < es; k++)
             v = v << 8 | s[i * es + k];
         switch (es) {
-        case 1: d[i] = (unsigned char)v; break;
         case 2: {
             uint16_t w = (uint16_t)v;
             memcpy(d + 2 * i, &w, 2);
@@ -115,6 +110,38 @@ adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_id
         default: memcpy(d + 8 * i, &v, 8); break;
         }
     }
+}
+
+adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_idx **out,
+                         adj_error *err)
+{
+    const unsigned char *p = bytes;
+    if (!out)
+        return adj_err_set(err, ADJ_EINVAL, "adj_idx_parse: NULL output");
+    *out = NULL;
+    if (!name)
+        name = "IDX data";
+    if (!p && len)
+        return adj_err_set(err, ADJ_EINVAL, "%s: NULL bytes", name);
+    adj_idx head = {0};
+    size_t hdr = 0, need = 0;
+    adj_status st = read_header(p, len, name, &head, &hdr, &need, err);
+    if (st != ADJ_OK)
+        return st;
+    if (len - hdr != need)
+        return adj_err_set(err, ADJ_EFORMAT,
+                           "%s: %s: the header promises %zu data bytes, the file has %zu", name,
+                           len - hdr < need ? "truncated" : "trailing bytes", need, len - hdr);
+    adj_idx *a = calloc(1, sizeof *a);
+    if (!a)
+        return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", name);
+    *a = head;
+    a->data = malloc(need ? need : 1);
+    if (!a->data) {
+        free(a);
+        return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory for %zu bytes", name, need);
+    }
+    to_host(a->data, p + hdr, a->numel, type_size(a->type));
     adj_err_clear(err);
     *out = a;
     return ADJ_OK;
@@ -125,14 +152,57 @@ adj_status adj_idx_read(const char *path, adj_idx **out, adj_error *err)
     if (!out)
         return adj_err_set(err, ADJ_EINVAL, "adj_idx_read: NULL output");
     *out = NULL;
-    unsigned char *buf;
-    size_t len;
-    adj_status st = adj_io_slurp(path, IDX_MAX_BYTES, &buf, &len, err);
+    adj_io_in in;
+    adj_status st = adj_io_open(&in, path, err);
     if (st != ADJ_OK)
         return st;
-    st = adj_idx_parse(buf, len, path, out, err);
-    free(buf);
-    return st;
+    /* the magic, then the dimensions it announces, then at most the data
+     * they declare: a gzip stream is never inflated further */
+    unsigned char h[4 + 4 * ADJ_IDX_MAX_DIMS];
+    size_t got = 0, more_got = 0, es = 0, hdr = 0, need = 0, len = 0, cap = 0;
+    int nd = 0, more = 0;
+    adj_idx head = {0};
+    unsigned char *b = NULL;
+    st = adj_io_read(&in, h, 4, &got, err);
+    if (st == ADJ_OK)
+        st = check_magic(h, got, path, &es, &nd, err);
+    if (st == ADJ_OK)
+        st = adj_io_read(&in, h + 4, 4 * (size_t)nd, &more_got, err);
+    if (st == ADJ_OK)
+        st = read_header(h, 4 + more_got, path, &head, &hdr, &need, err);
+    if (st == ADJ_OK && need > IDX_MAX_BYTES)
+        st = adj_err_set(err, ADJ_EFORMAT,
+                         "%s: the header declares %zu data bytes, more than the %zu this library "
+                         "reads",
+                         path, need, IDX_MAX_BYTES);
+    if (st == ADJ_OK)
+        st = adj_io_read_upto(&in, NULL, 0, need, &adj_default_allocator, &b, &len, &cap, &more,
+                              err);
+    adj_io_close(&in);
+    if (st == ADJ_OK && (len != need || more)) {
+        if (more)
+            st = adj_err_set(err, ADJ_EFORMAT,
+                             "%s: trailing bytes: the header promises %zu data bytes, the file "
+                             "has more",
+                             path, need);
+        else
+            st = adj_err_set(err, ADJ_EFORMAT,
+                             "%s: truncated: the header promises %zu data bytes, the file has %zu",
+                             path, need, len);
+    }
+    adj_idx *a = st == ADJ_OK ? calloc(1, sizeof *a) : NULL;
+    if (st == ADJ_OK && !a)
+        st = adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path);
+    if (st != ADJ_OK) {
+        free(b); /* the default allocator is malloc */
+        return st;
+    }
+    *a = head;
+    a->data = b;
+    to_host(b, b, a->numel, es);
+    adj_err_clear(err);
+    *out = a;
+    return ADJ_OK;
 }
 
 double adj_idx_get(const adj_idx *a, size_t i)
@@ -197,26 +267,43 @@ adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim, const in
             d[i * es + k] = (unsigned char)(v >> (8 * (es - 1 - k)));
     }
     adj_status st = ADJ_OK;
-    errno = 0;
+    unsigned char *z = NULL;
+    size_t zn = 0;
     if (gz) {
-        gzFile f = gzopen(path, "wb");
-        if (!f)
-            st = adj_err_set(err, ADJ_EIO, "%s: cannot create: %s", path, strerror(errno));
+        /* a gzip stream (window bits 15 + 16) compressed in memory */
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK)
+            st = adj_err_set(err, ADJ_ENOMEM, "adj_idx_write: %s: out of memory", path);
         else {
-            int ok = len == 0 || gzwrite(f, b, (unsigned)len) == (int)len;
-            if (gzclose(f) != Z_OK || !ok)
-                st = adj_err_set(err, ADJ_EIO, "%s: write failed", path);
-        }
-    } else {
-        FILE *f = fopen(path, "wb");
-        if (!f)
-            st = adj_err_set(err, ADJ_EIO, "%s: cannot create: %s", path, strerror(errno));
-        else {
-            int ok = fwrite(b, 1, len, f) == len;
-            if (fclose(f) != 0 || !ok)
-                st = adj_err_set(err, ADJ_EIO, "%s: write failed", path);
+            uLong bound = deflateBound(&zs, (uLong)len) + 32;
+            z = malloc(bound);
+            int zr = Z_STREAM_ERROR;
+            if (z) {
+                zs.next_in = b;
+                zs.next_out = z;
+                zs.avail_out = (uInt)bound;
+                size_t left = len;
+                do {
+                    uInt k = left > (1u << 30) ? (1u << 30) : (uInt)left;
+                    zs.avail_in = k;
+                    left -= k;
+                    zr = deflate(&zs, left ? Z_NO_FLUSH : Z_FINISH);
+                } while (zr == Z_OK);
+                zn = (size_t)zs.total_out;
+            }
+            deflateEnd(&zs);
+            if (zr != Z_STREAM_END)
+                st = adj_err_set(err, ADJ_ENOMEM, "adj_idx_write: %s: out of memory", path);
         }
     }
+    if (st == ADJ_OK) {
+        const void *bytes = gz ? (const void *)z : b;
+        size_t n = gz ? zn : len;
+        st = adj_io_write_files(1, &path, &bytes, &n, &adj_default_allocator, err);
+    }
+    free(z);
     free(b);
     if (st == ADJ_OK)
         adj_err_clear(err);

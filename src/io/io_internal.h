@@ -1,6 +1,6 @@
 /*
- * Internal helpers of src/io: reading a whole (possibly gzipped) file and
- * big/little-endian byte access.
+ * Internal helpers of src/io: reading files in steps, replacing files
+ * atomically, big-endian byte access.
  */
 #ifndef ADJ_IO_INTERNAL_H
 #define ADJ_IO_INTERNAL_H
@@ -8,16 +8,34 @@
 #include "adjoint/io.h"
 #include "nn/nn_internal.h"
 
-/* Read all of `path` (gzip-compressed or plain) into a malloc'd buffer
- * *buf of *len bytes (the caller frees it).  More than `max` bytes is
- * ADJ_EFORMAT; open/read failures ADJ_EIO; corrupt or truncated gzip
- * ADJ_EFORMAT. */
-adj_status adj_io_slurp(const char *path, size_t max, unsigned char **buf, size_t *len,
-                        adj_error *err);
-/* The same with the buffer from `al`; *cap receives its size in bytes
- * (for al->free). */
-adj_status adj_io_slurp_with(const char *path, size_t max, const adj_allocator *al,
-                             unsigned char **buf, size_t *len, size_t *cap, adj_error *err);
+/* A file being read in steps (gzip or plain, detected from the content),
+ * so that a reader checks each header before it reads on. */
+typedef struct adj_io_in {
+    void *f; /* gzFile */
+    const char *path;
+} adj_io_in;
+
+/* Open path for reading; ADJ_EIO naming it if it cannot be opened. */
+adj_status adj_io_open(adj_io_in *in, const char *path, adj_error *err);
+void adj_io_close(adj_io_in *in);
+/* Read up to n bytes into buf; *got < n only at the end of the data.
+ * Read errors ADJ_EIO, corrupt or truncated gzip ADJ_EFORMAT. */
+adj_status adj_io_read(adj_io_in *in, void *buf, size_t n, size_t *got, adj_error *err);
+/* Read at most max more bytes into a buffer from al that starts with
+ * prefix[0..plen) and grows only as data arrives: *len = plen + what was
+ * read, *cap its size (for al->free), *more = 1 if the data goes on past
+ * max bytes (one byte is read to see). */
+adj_status adj_io_read_upto(adj_io_in *in, const void *prefix, size_t plen, size_t max,
+                            const adj_allocator *al, unsigned char **buf, size_t *len,
+                            size_t *cap, int *more, adj_error *err);
+
+/* ADJ_OK if path may be replaced: absent, a regular file, or a symbolic
+ * link to one; ADJ_EIO naming what it is otherwise (directory, device,
+ * FIFO, socket, dangling link). */
+adj_status adj_io_check_target(const char *path, adj_error *err);
+/* adj_files_write with the temporary buffers from al. */
+adj_status adj_io_write_files(int count, const char *const *paths, const void *const *bytes,
+                              const size_t *sizes, const adj_allocator *al, adj_error *err);
 
 static inline uint32_t adj_be32(const unsigned char *p)
 {

@@ -1,16 +1,12 @@
 /*
  * Model files: an MLP's configuration, parameters and batch-norm running
- * statistics, little-endian, with a CRC-32, written atomically (temporary
- * file, fsync, rename).  The layout is in include/adjoint/io.h.
+ * statistics, little-endian, with a CRC-32, written atomically
+ * (src/io/file.c).  The layout is in include/adjoint/io.h.
  */
 #include "io/io_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 static const char MAGIC[8] = {'A', 'D', 'J', 'M', 'O', 'D', 'E', 'L'};
@@ -137,68 +133,25 @@ static void put_payload(wbuf *w, adj_mlp *m)
         put_f64(w, scale[j]);
 }
 
-/* Write all of b to a fresh temporary file next to path, fsync, rename,
- * fsync the directory. */
-static adj_status write_atomic(const char *path, const unsigned char *b, size_t n,
-                               const adj_allocator *al, adj_error *err)
+/* The whole file in w (from the model's allocator): ADJ_OK or ADJ_ENOMEM. */
+static adj_status encode(adj_mlp *m, wbuf *w)
 {
-    size_t pl = strlen(path);
-    char *tmp = al->alloc(al->ctx, pl + 16);
-    if (!tmp)
-        return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path);
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        adj_status st = adj_err_set(err, ADJ_EIO, "%s: cannot create a temporary file: %s", path,
-                                    strerror(errno));
-        al->free(al->ctx, tmp, pl + 16);
-        return st;
+    put(w, MAGIC, 8);
+    put_u32(w, ADJ_MODEL_VERSION);
+    put_u64(w, 0); /* payload length, patched below */
+    put_payload(w, m);
+    if (!w->oom) {
+        uint64_t plen = w->n - HEAD_BYTES;
+        for (int i = 0; i < 8; i++)
+            w->b[12 + i] = (unsigned char)(plen >> (8 * i));
+        put_u32(w, crc_of(w->b, w->n));
     }
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    const char *what = NULL;
-    int e = 0;
-    if (!f) {
-        e = errno;
-        close(fd);
-        what = "fdopen";
-    } else {
-        if (fwrite(b, 1, n, f) != n)
-            what = "write";
-        else if (fflush(f) != 0)
-            what = "flush";
-        else if (fsync(fileno(f)) != 0)
-            what = "fsync";
-        if (what)
-            e = errno;
-        if (fclose(f) != 0 && !what) {
-            what = "close";
-            e = errno;
-        }
+    if (w->oom) {
+        if (w->b)
+            w->al->free(w->al->ctx, w->b, w->cap);
+        w->b = NULL;
+        return ADJ_ENOMEM;
     }
-    if (!what && rename(tmp, path) != 0) {
-        what = "rename";
-        e = errno;
-    }
-    if (what) {
-        unlink(tmp);
-        al->free(al->ctx, tmp, pl + 16);
-        return adj_err_set(err, ADJ_EIO, "%s: %s failed: %s", path, what, strerror(e));
-    }
-    /* make the rename itself durable: fsync the directory that holds it
-     * (best effort: some file systems refuse to fsync a directory) */
-    char *slash = strrchr(tmp, '/');
-    if (slash == tmp)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    int dfd = open(slash ? tmp : ".", O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    al->free(al->ctx, tmp, pl + 16);
     return ADJ_OK;
 }
 
@@ -206,29 +159,37 @@ adj_status adj_model_save(adj_mlp *m, const char *path, adj_error *err)
 {
     if (!m || !path)
         return adj_err_set(err, ADJ_EINVAL, "adj_model_save: NULL %s", m ? "path" : "model");
+    /* refuse a directory or a device before the work of encoding */
+    adj_status st = adj_io_check_target(path, err);
+    if (st != ADJ_OK)
+        return st;
     wbuf w = {adj_mlp_allocator(m), NULL, 0, 0, 0};
-    put(&w, MAGIC, 8);
-    put_u32(&w, ADJ_MODEL_VERSION);
-    put_u64(&w, 0); /* payload length, patched below */
-    put_payload(&w, m);
-    if (w.oom) {
-        if (w.b)
-            w.al->free(w.al->ctx, w.b, w.cap);
+    if (encode(m, &w) != ADJ_OK)
         return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path);
-    }
-    uint64_t plen = w.n - HEAD_BYTES;
-    for (int i = 0; i < 8; i++)
-        w.b[12 + i] = (unsigned char)(plen >> (8 * i));
-    put_u32(&w, crc_of(w.b, w.n));
-    adj_status st = w.oom ? adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path)
-                          : write_atomic(path, w.b, w.n, w.al, err);
-    if (w.b)
-        w.al->free(w.al->ctx, w.b, w.cap);
+    const void *bytes = w.b;
+    st = adj_io_write_files(1, &path, &bytes, &w.n, w.al, err);
+    w.al->free(w.al->ctx, w.b, w.cap);
     if (st == ADJ_OK)
         adj_err_clear(err);
     return st;
 }
 
+adj_status adj_model_encode(adj_mlp *m, void **bytes, size_t *n, adj_error *err)
+{
+    if (bytes)
+        *bytes = NULL;
+    if (n)
+        *n = 0;
+    if (!m || !bytes || !n)
+        return adj_err_set(err, ADJ_EINVAL, "adj_model_encode: NULL %s", !m ? "model" : "output");
+    wbuf w = {&adj_default_allocator, NULL, 0, 0, 0};
+    if (encode(m, &w) != ADJ_OK)
+        return adj_err_set(err, ADJ_ENOMEM, "adj_model_encode: out of memory");
+    *bytes = w.b; /* the default allocator is malloc */
+    *n = w.n;
+    adj_err_clear(err);
+    return ADJ_OK;
+}
 /* ------------------------------------------------------------ reading */
 
 typedef struct rbuf {
@@ -456,6 +417,62 @@ static uint64_t values_bytes(const adj_mlp_config *c)
     return n;
 }
 
+/* Read a model file in two steps: the 20-byte head (magic, version,
+ * payload length) is checked first, then exactly the payload and CRC it
+ * declares are read, into a buffer that grows only as data arrives.  A
+ * foreign file (/dev/zero, a data set) costs 20 bytes of reading. */
+static adj_status read_file(const char *path, const adj_allocator *al, unsigned char **b,
+                            size_t *n, size_t *cap, adj_error *err)
+{
+    adj_io_in in;
+    adj_status st = adj_io_open(&in, path, err);
+    if (st != ADJ_OK)
+        return st;
+    unsigned char head[HEAD_BYTES];
+    size_t got;
+    st = adj_io_read(&in, head, HEAD_BYTES, &got, err);
+    if (st == ADJ_OK && (got < 8 || memcmp(head, MAGIC, 8) != 0))
+        st = adj_err_set(err, ADJ_EFORMAT, "%s: not an adjoint model file (bad magic)", path);
+    if (st == ADJ_OK && got < HEAD_BYTES)
+        st = adj_err_set(err, ADJ_EFORMAT, "%s: truncated: %zu bytes, the header alone needs %u",
+                         path, got, HEAD_BYTES + 4);
+    uint64_t plen = 0;
+    if (st == ADJ_OK) {
+        rbuf h = {head, HEAD_BYTES, 8, 0};
+        uint32_t version = get_u32(&h);
+        plen = get_u64(&h);
+        if (version != ADJ_MODEL_VERSION)
+            st = adj_err_set(err, ADJ_EFORMAT, "%s: model format version %u, this library reads %u",
+                             path, version, ADJ_MODEL_VERSION);
+        else if (plen > MODEL_MAX_BYTES)
+            st = adj_err_set(err, ADJ_EFORMAT,
+                             "%s: the header declares %llu payload bytes, more than the %zu this "
+                             "library reads",
+                             path, (unsigned long long)plen, MODEL_MAX_BYTES);
+    }
+    int more = 0;
+    if (st == ADJ_OK)
+        st = adj_io_read_upto(&in, head, HEAD_BYTES, (size_t)plen + 4, al, b, n, cap, &more, err);
+    adj_io_close(&in);
+    if (st != ADJ_OK)
+        return st;
+    if (*n < HEAD_BYTES + plen + 4 || more) {
+        if (more)
+            st = adj_err_set(err, ADJ_EFORMAT,
+                             "%s: trailing bytes: the header says %llu payload bytes, the file "
+                             "has more",
+                             path, (unsigned long long)plen);
+        else
+            st = adj_err_set(err, ADJ_EFORMAT,
+                             "%s: truncated: the header says %llu payload bytes, the file has %zu",
+                             path, (unsigned long long)plen,
+                             *n >= HEAD_BYTES + 4 ? *n - HEAD_BYTES - 4 : 0);
+        al->free(al->ctx, *b, *cap);
+        *b = NULL;
+    }
+    return st;
+}
+
 static adj_status load(const char *path, const adj_allocator *al, adj_mlp *into, adj_mlp **out,
                        adj_error *err)
 {
@@ -465,7 +482,7 @@ static adj_status load(const char *path, const adj_allocator *al, adj_mlp *into,
         al = adj_mlp_allocator(into);
     else if (!al || !al->alloc || !al->free)
         al = &adj_default_allocator;
-    adj_status st = adj_io_slurp_with(path, MODEL_MAX_BYTES, al, &b, &n, &cap, err);
+    adj_status st = read_file(path, al, &b, &n, &cap, err);
     if (st != ADJ_OK)
         return st;
     rbuf r = {NULL, 0, 0, 0};
