@@ -67,8 +67,19 @@ adj_status adj_dataset_from_idx(const char *images, const char *labels, adj_data
         for (size_t i = 0; i < im->numel; i++)
             d->x[i] = (float)s[i];
     } else {
-        for (size_t i = 0; i < im->numel; i++)
-            d->x[i] = (float)adj_idx_get(im, i);
+        for (size_t i = 0; i < im->numel; i++) {
+            double v = adj_idx_get(im, i);
+            d->x[i] = (float)v;
+            if (!isfinite(d->x[i])) {
+                adj_dataset_free(d);
+                st = adj_err_set(err, ADJ_EFORMAT,
+                                 "%s: image %zu, element %zu is %g: %s (features must be finite "
+                                 "floats)",
+                                 images, i / cols, i % cols, v,
+                                 isfinite(v) ? "beyond the float range" : "not finite");
+                goto done;
+            }
+        }
     }
     int maxl = 0;
     for (size_t i = 0; i < rows; i++) {
@@ -112,6 +123,10 @@ adj_status adj_dataset_load_idx(const char *dir, const char *split, adj_dataset 
     if (!dir || !split || !out)
         return adj_err_set(err, ADJ_EINVAL, "adj_dataset_load_idx: NULL argument");
     char im[1024], lb[1024], n1[128], n2[128];
+    if (strlen(dir) > sizeof im - sizeof n1 - 8 || strlen(split) > sizeof n1 - 32)
+        return adj_err_set(err, ADJ_EINVAL, "adj_dataset_load_idx: %s too long (%zu bytes)",
+                           strlen(split) > sizeof n1 - 32 ? "split name" : "directory name",
+                           strlen(split) > sizeof n1 - 32 ? strlen(split) : strlen(dir));
     snprintf(n1, sizeof n1, "%s-images-idx3-ubyte", split);
     snprintf(n2, sizeof n2, "%s-labels-idx1-ubyte", split);
     find_file(im, sizeof im, dir, n1);
