@@ -1,8 +1,11 @@
 /*
  * Data readers (src/io): IDX plain and gzipped, CSV, normalisation,
  * splitting and the batch iterator, on small files the tests write
- * themselves, including truncated and corrupt ones.
+ * themselves, including truncated and corrupt ones; readers bounded by
+ * their headers, non-finite features, and atomic writes that refuse
+ * anything but regular files.
  */
+#define _XOPEN_SOURCE 700 /* mknod, S_IFCHR */
 #include <adjoint.h>
 
 #include <check.h>
@@ -12,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -382,6 +389,281 @@ START_TEST(batch_iterator)
 }
 END_TEST
 
+/* ------------------------------------------------ bounded reading, writes */
+
+/* Peak resident memory of this process so far, in MiB. */
+static double peak_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* A sparse file of n zero bytes after `head` (costs no disk). */
+static void write_sparse(const char *p, const void *head, size_t hn, off_t n)
+{
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(head, 1, hn, f), hn);
+    ck_assert_int_eq(fflush(f), 0);
+    ck_assert_int_eq(ftruncate(fileno(f), (off_t)hn + n), 0);
+    fclose(f);
+}
+
+#define BIG ((off_t)256 << 20) /* 256 MiB of zeros: far above any bound below */
+
+START_TEST(model_reader_checks_header_first)
+{
+    make_dir();
+    double before = peak_mib();
+    adj_mlp *m = (adj_mlp *)1;
+    adj_error err;
+    /* zeros: refused at the magic, after reading 20 bytes */
+    write_sparse(path("zeros"), "", 0, BIG);
+    ck_assert_int_eq(adj_model_load(path("zeros"), &m, &err), ADJ_EFORMAT);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(strstr(err.message, "bad magic"));
+    /* a valid head declaring 40 payload bytes, then 256 MiB: trailing bytes,
+     * found after reading what the header declares and one byte more */
+    unsigned char head[20] = {'A', 'D', 'J', 'M', 'O', 'D', 'E', 'L', 1, 0, 0, 0, 40};
+    write_sparse(path("long"), head, sizeof head, BIG);
+    ck_assert_int_eq(adj_model_load(path("long"), &m, &err), ADJ_EFORMAT);
+    ck_assert_msg(strstr(err.message, "trailing bytes"), "%s", err.message);
+    /* a head declaring more than the file holds: truncated, nothing big allocated */
+    unsigned char huge[20] = {'A', 'D', 'J', 'M', 'O', 'D', 'E', 'L', 1, 0, 0, 0, 0, 0, 0, 0, 3};
+    write_sparse(path("claims"), huge, sizeof huge, 100);
+    ck_assert_int_eq(adj_model_load(path("claims"), &m, &err), ADJ_EFORMAT);
+    ck_assert_msg(strstr(err.message, "truncated"), "%s", err.message);
+    /* a head declaring more than any model file may be */
+    huge[16] = 0xff;
+    write_sparse(path("toobig"), huge, sizeof huge, 100);
+    ck_assert_int_eq(adj_model_load(path("toobig"), &m, &err), ADJ_EFORMAT);
+    ck_assert_msg(strstr(err.message, "declares"), "%s", err.message);
+    double grew = peak_mib() - before;
+    ck_assert_msg(grew < 16, "reading refused model files took %.0f MiB", grew);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(idx_reader_inflates_no_more_than_declared)
+{
+    make_dir();
+    /* a 1 x 10 byte array followed by 256 MiB of zeros, gzipped (about
+     * 256 kB): a gzip bomb whose header bounds the data to 10 bytes */
+    const unsigned char head[] = {0, 0, 0x08, 2, 0, 0, 0, 1, 0, 0, 0, 10};
+    gzFile g = gzopen(path("bomb.gz"), "wb9");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzwrite(g, head, sizeof head), (int)sizeof head);
+    static unsigned char zeros[1 << 20];
+    for (off_t k = 0; k < BIG; k += (off_t)sizeof zeros)
+        ck_assert_int_eq(gzwrite(g, zeros, sizeof zeros), (int)sizeof zeros);
+    gzclose(g);
+    write_sparse(path("bomb"), head, sizeof head, BIG);
+    double before = peak_mib();
+    for (int gz = 0; gz < 2; gz++) {
+        adj_idx *a = (adj_idx *)1;
+        adj_error err;
+        ck_assert_int_eq(adj_idx_read(path(gz ? "bomb.gz" : "bomb"), &a, &err), ADJ_EFORMAT);
+        ck_assert_ptr_null(a);
+        ck_assert_msg(strstr(err.message, "trailing bytes") && strstr(err.message, "10 data bytes"),
+                      "%s", err.message);
+    }
+    double grew = peak_mib() - before;
+    ck_assert_msg(grew < 16, "reading a 10-byte array followed by 256 MiB took %.0f MiB", grew);
+    /* the same array without the tail reads */
+    unsigned char ok[sizeof head + 10] = {0};
+    memcpy(ok, head, sizeof head);
+    ok[sizeof head + 9] = 7;
+    write_gz(path("ok.gz"), ok, sizeof ok);
+    adj_idx *a;
+    ck_assert_int_eq(adj_idx_read(path("ok.gz"), &a, NULL), ADJ_OK);
+    ck_assert_double_eq(adj_idx_get(a, 9), 7);
+    adj_idx_free(a);
+    remove_dir();
+}
+END_TEST
+
+/* CSV cells and IDX elements that are not finite floats are refused,
+ * naming the file, the line or image, and the column. */
+START_TEST(non_finite_features_rejected)
+{
+    make_dir();
+    static const struct {
+        const char *cell, *why;
+    } cells[] = {
+        {"1e300", "beyond the float range"}, {"-4e38", "beyond the float range"},
+        {"inf", "not finite"},               {"-Infinity", "not finite"},
+        {"nan", "not finite"},               {"1e999", "not finite"},
+    };
+    for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++) {
+        char text[200];
+        snprintf(text, sizeof text, "a,width,y\n1,2,0\n3,%s,1\n", cells[i].cell);
+        write_text(path("nf.csv"), text);
+        adj_dataset *d = (adj_dataset *)1;
+        adj_error err;
+        ck_assert_int_eq(adj_csv_read(path("nf.csv"), "y", &d, &err), ADJ_EFORMAT);
+        ck_assert_ptr_null(d);
+        ck_assert_msg(strstr(err.message, "nf.csv:3:") && strstr(err.message, "column 2") &&
+                          strstr(err.message, "'width'") && strstr(err.message, cells[i].why),
+                      "%s: %s", cells[i].cell, err.message);
+    }
+    /* the largest float and a tiny number that rounds to 0 are fine */
+    write_text(path("ok.csv"), "a,y\n3.4e38,0\n1e-60,1\n");
+    adj_dataset *d;
+    ck_assert_int_eq(adj_csv_read(path("ok.csv"), "y", &d, NULL), ADJ_OK);
+    ck_assert(isfinite(d->x[0]) && d->x[1] == 0.0f);
+    adj_dataset_free(d);
+    /* float and double images holding NaN, Inf or 1e300 */
+    const unsigned char labels[] = {0, 0, 0x08, 1, 0, 0, 0, 2, 0, 1};
+    write_bytes(path("lab"), labels, sizeof labels);
+    const float fbad[2] = {NAN, INFINITY};
+    const double dbad[1] = {1e300};
+    for (int k = 0; k < 3; k++) {
+        float fv[6] = {0, 1, 2, 3, 4, 5};
+        double dv[6] = {0, 1, 2, 3, 4, 5};
+        int f64 = k == 2;
+        if (f64)
+            dv[4] = dbad[0];
+        else
+            fv[4] = fbad[k];
+        const int64_t dims[3] = {2, 1, 3};
+        ck_assert_int_eq(adj_idx_write(path("img"), f64 ? ADJ_IDX_F64 : ADJ_IDX_F32, 3, dims,
+                                       f64 ? (const void *)dv : (const void *)fv, k == 1, NULL),
+                         ADJ_OK);
+        adj_error err;
+        ck_assert_int_eq(adj_dataset_from_idx(path("img"), path("lab"), &d, &err), ADJ_EFORMAT);
+        ck_assert_ptr_null(d);
+        ck_assert_msg(strstr(err.message, "img") && strstr(err.message, "image 1, element 1") &&
+                          strstr(err.message, f64 ? "beyond the float range" : "not finite"),
+                      "%s", err.message);
+    }
+    remove_dir();
+}
+END_TEST
+
+static int is_fifo(const char *p)
+{
+    struct stat sb;
+    return lstat(p, &sb) == 0 && S_ISFIFO(sb.st_mode);
+}
+
+static size_t file_size(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (size_t)sb.st_size : (size_t)-1;
+}
+
+/* Writes replace regular files (and write through symlinks to them) and
+ * refuse anything else, leaving it as it was. */
+START_TEST(writes_refuse_non_regular_files)
+{
+    make_dir();
+    adj_rng rng;
+    adj_rng_seed(&rng, 1);
+    adj_mlp_config c = adj_mlp_config_default();
+    adj_mlp_config_set_sizes(&c, 2, (int64_t[]){3, 2}, ADJ_ACT_RELU);
+    adj_mlp *m = adj_mlp_new(&c, &rng, NULL);
+    ck_assert_ptr_nonnull(m);
+    adj_error err;
+    const int64_t dims[1] = {3};
+    const unsigned char v[3] = {1, 2, 3};
+    /* a FIFO (opening it to write would block; replacing it would lose it) */
+    ck_assert_int_eq(mkfifo(path("fifo"), 0644), 0);
+    ck_assert_int_eq(adj_model_save(m, path("fifo"), &err), ADJ_EIO);
+    ck_assert_msg(strstr(err.message, "fifo is a FIFO"), "%s", err.message);
+    ck_assert_int_eq(adj_idx_write(path("fifo"), ADJ_IDX_U8, 1, dims, v, 0, &err), ADJ_EIO);
+    ck_assert_int_eq(adj_file_write(path("fifo"), "x", 1, &err), ADJ_EIO);
+    ck_assert(is_fifo(path("fifo")));
+    /* a directory */
+    ck_assert_int_eq(mkdir(path("d"), 0755), 0);
+    ck_assert_int_eq(adj_file_write(path("d"), "x", 1, &err), ADJ_EIO);
+    ck_assert_msg(strstr(err.message, "is a directory"), "%s", err.message);
+    /* a device node, where the process may make one (root) */
+    if (mknod(path("null"), S_IFCHR | 0666, makedev(1, 3)) == 0) {
+        ck_assert_int_eq(adj_model_save(m, path("null"), &err), ADJ_EIO);
+        ck_assert_msg(strstr(err.message, "character device"), "%s", err.message);
+        struct stat sb;
+        ck_assert_int_eq(lstat(path("null"), &sb), 0);
+        ck_assert(S_ISCHR(sb.st_mode));
+    }
+    ck_assert_int_eq(adj_file_write("/dev/full", "x", 1, &err), ADJ_EIO);
+    ck_assert_msg(strstr(err.message, "/dev/full is a character device"), "%s", err.message);
+    /* a symlink to a regular file: the target is replaced, the link stays */
+    write_text(path("target"), "old");
+    ck_assert_int_eq(symlink("target", path("link")), 0);
+    ck_assert_int_eq(adj_file_write(path("link"), "new!", 4, &err), ADJ_OK);
+    char buf[16] = "";
+    ck_assert_int_eq(readlink(path("link"), buf, sizeof buf - 1), 6);
+    ck_assert_uint_eq(file_size(path("target")), 4);
+    ck_assert_int_eq(adj_model_save(m, path("link"), &err), ADJ_OK);
+    adj_mlp *back;
+    ck_assert_int_eq(adj_model_load(path("target"), &back, &err), ADJ_OK);
+    adj_mlp_free(back);
+    /* a symlink to nothing, and to a FIFO */
+    ck_assert_int_eq(symlink("nowhere", path("dangling")), 0);
+    ck_assert_int_eq(adj_file_write(path("dangling"), "x", 1, &err), ADJ_EIO);
+    ck_assert_msg(strstr(err.message, "missing file"), "%s", err.message);
+    ck_assert_int_eq(symlink("fifo", path("tofifo")), 0);
+    ck_assert_int_eq(adj_file_write(path("tofifo"), "x", 1, &err), ADJ_EIO);
+    ck_assert(is_fifo(path("fifo")));
+    /* an existing file keeps its permission bits */
+    ck_assert_int_eq(chmod(path("target"), 0600), 0);
+    ck_assert_int_eq(adj_file_write(path("target"), "again", 5, &err), ADJ_OK);
+    struct stat sb;
+    ck_assert_int_eq(stat(path("target"), &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    adj_mlp_free(m);
+    remove_dir();
+}
+END_TEST
+
+/* A set of files is replaced together: when the disk fills up (here a
+ * file-size limit, RLIMIT_FSIZE) while the last one is written, every
+ * target keeps its old content and no temporary file is left. */
+START_TEST(file_set_all_or_nothing)
+{
+    make_dir();
+    const char *paths[3] = {path("a"), path("b"), path("c")};
+    write_text(paths[0], "old a");
+    write_text(paths[1], "old b");
+    static char big[8192];
+    memset(big, 'x', sizeof big);
+    const void *bytes[3] = {"new a", "new b", big};
+    size_t sizes[3] = {5, 5, sizeof big};
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 4096;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    adj_error err;
+    adj_status s = adj_files_write(3, paths, bytes, sizes, &err);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(s, ADJ_EIO);
+    ck_assert_msg(strstr(err.message, "/c: write failed"), "%s", err.message);
+    ck_assert_uint_eq(file_size(paths[0]), 5);
+    FILE *f = fopen(paths[0], "r");
+    char got[8] = "";
+    ck_assert_uint_eq(fread(got, 1, 5, f), 5);
+    fclose(f);
+    ck_assert_str_eq(got, "old a");
+    ck_assert_uint_eq(file_size(paths[2]), (size_t)-1);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 2", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    /* without the limit the set is written */
+    ck_assert_int_eq(adj_files_write(3, paths, bytes, sizes, &err), ADJ_OK);
+    ck_assert_uint_eq(file_size(paths[1]), 5);
+    ck_assert_uint_eq(file_size(paths[2]), sizeof big);
+    /* misuse */
+    ck_assert_int_eq(adj_files_write(0, paths, bytes, sizes, &err), ADJ_EINVAL);
+    ck_assert_int_eq(adj_file_write(NULL, "x", 1, &err), ADJ_EINVAL);
+    ck_assert_int_eq(adj_file_write(paths[0], NULL, 1, &err), ADJ_EINVAL);
+    ck_assert_int_eq(adj_file_write("", "x", 1, &err), ADJ_EINVAL);
+    remove_dir();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("io");
@@ -392,6 +674,11 @@ static Suite *suite(void)
     tcase_add_test(tc, csv_reader);
     tcase_add_test(tc, standardise_and_split);
     tcase_add_test(tc, batch_iterator);
+    tcase_add_test(tc, model_reader_checks_header_first);
+    tcase_add_test(tc, idx_reader_inflates_no_more_than_declared);
+    tcase_add_test(tc, non_finite_features_rejected);
+    tcase_add_test(tc, writes_refuse_non_regular_files);
+    tcase_add_test(tc, file_set_all_or_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
