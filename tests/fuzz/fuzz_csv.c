@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the CSV reader.  The first byte picks the label
  * column (last, by index, by name); the rest is the file.  An accepted
- * table must be self-consistent: finite features, labels in
+ * table must be self-consistent: finite features (no NaN, no infinity), labels in
  * [0, classes).
  */
 #include <adjoint.h>
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (d->y[i] < 0 || d->y[i] >= d->classes)
             abort();
     for (size_t i = 0; i < d->rows * d->cols; i++)
-        if (isnan(d->x[i]))
+        if (!isfinite(d->x[i]))
             abort();
     adj_dataset_free(d);
     return 0;

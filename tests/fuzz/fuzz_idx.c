@@ -2,13 +2,45 @@
  * libFuzzer target: the IDX reader.  Every input goes through
  * adj_idx_parse (bytes in memory) and adj_idx_read (a file, plain or
  * gzip); both must agree, and an accepted array must survive a write and
- * a read back bit for bit.
+ * a read back bit for bit, and read as images (with generated labels)
+ * give finite features or a clear refusal.
  */
 #include <adjoint.h>
 
+#include <math.h>
+
 #include "fuzz_util.h"
 
-static fuzz_file in_file, out_file;
+static fuzz_file in_file, out_file, labels_file;
+
+/* The accepted array (written at `images`) as images with dims[0] labels
+ * 0, 1, 2, ...: a data set of finite features, or a clear refusal. */
+static void as_dataset(const char *images, const adj_idx *a)
+{
+    if (a->dims[0] > 4096)
+        return;
+    uint8_t lab[4096 + 12] = {0, 0, 0x08, 1};
+    uint32_t n = (uint32_t)a->dims[0];
+    for (int k = 0; k < 4; k++)
+        lab[4 + k] = (uint8_t)(n >> (24 - 8 * k));
+    for (uint32_t i = 0; i < n; i++)
+        lab[8 + i] = (uint8_t)(i % 7);
+    const char *lp = fuzz_write(fuzz_scratch(&labels_file, "idx-labels"), lab, 8 + n);
+    adj_dataset *d = NULL;
+    adj_error err;
+    adj_status s = adj_dataset_from_idx(images, lp, &d, &err);
+    if (s != ADJ_OK) {
+        if (d || err.status != s || !err.message[0])
+            abort();
+        return;
+    }
+    if (d->rows != n || d->rows * d->cols != a->numel || (n && d->classes != (n < 7 ? (int)n : 7)))
+        abort();
+    for (size_t i = 0; i < a->numel; i++)
+        if (!isfinite(d->x[i]))
+            abort();
+    adj_dataset_free(d);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (adj_idx_read(op, &c, &err) != ADJ_OK)
             abort();
+        as_dataset(op, ok);
         size_t es = ok->numel ? 0 : 1;
         if (ok->numel)
             switch (ok->type) {
