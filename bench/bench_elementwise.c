@@ -99,7 +99,7 @@ int main(int argc, char **argv)
             b[i] = (float)domain_value(d->dom[1], &rng);
         }
         adj_params_zero_grad(p);
-        adj_args args = {.d = d->test_arg};
+        adj_attr_c args = {d->test_arg};
         for (int r = 0; r < reps + 1; r++) {
             adj_tape_reset(t);
             adj_var *in[2] = {adj_param(t, p, 0), adj_param(t, p, 1)};

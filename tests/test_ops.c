@@ -39,7 +39,7 @@ START_TEST(constant_taking_ops_are_marked)
             continue;
         adj_tape *t = adj_tape_new();
         adj_var *x = adj_scalar(t, 0.8);
-        adj_args a1 = {.d = 0.7}, a2 = {.d = 1.3};
+        adj_attr_c a1 = {0.7}, a2 = {1.3};
         adj_var *y1 = adj_record((adj_op)op, &x, 1, &a1, __FILE__, __LINE__);
         adj_var *y2 = adj_record((adj_op)op, &x, 1, &a2, __FILE__, __LINE__);
         ck_assert_int_eq(adj_tape_status(t), ADJ_OK);

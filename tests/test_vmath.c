@@ -900,7 +900,7 @@ static void run_op_at_level(const adj_op_desc *d, adj_op op, adj_dtype dt, doubl
     adj_tape *t = adj_tape_new();
     ck_assert_ptr_nonnull(t);
     adj_var *xv = adj_leaf_view(t, dt, 1, (int64_t[]){DN}, (void *)(uintptr_t)x, 1, __FILE__, __LINE__);
-    adj_args a = {.d = c};
+    adj_attr_c a = {c};
     adj_var *y = adj_record(op, &xv, 1, &a, __FILE__, __LINE__);
     ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
     memcpy(out, y->value, DN * es);
@@ -1019,13 +1019,13 @@ START_TEST(blocks_match_general_kernel)
             sweep_with_specials(x, N, op == ADJ_OP_EXP ? 720.0 : 40.0);
             adj_tape *t = adj_tape_new();
             adj_var *xv = adj_leaf_view(t, ADJ_F64, 1, (int64_t[]){N}, x, 0, __FILE__, __LINE__);
-            adj_args a = {.d = d->test_arg};
+            adj_attr_c a = {d->test_arg};
             adj_var *y = adj_record((adj_op)op, &xv, 1, &a, __FILE__, __LINE__);
             ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
             memcpy(y64, y->value, sizeof y64);
             adj_tape_free(t);
             for (size_t i = 0; i < N; i++) {
-                double want = d->scalar_fwd(x[i], 0.0, d->test_arg);
+                double want = d->scalar_fwd(x[i], 0.0, d->attr_size ? &a : NULL);
                 ck_assert_msg(same64(y64[i], want), "%s f64 level %d x = %a: %a, general code %a",
                               d->name, l, x[i], y64[i], want);
             }

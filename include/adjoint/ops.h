@@ -23,6 +23,7 @@
 #define ADJOINT_OPS_H
 
 #include "core.h"
+#include "op_list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -208,20 +209,14 @@ ADJ_API adj_var *(adj_bce_with_logits)(adj_var *z, adj_var *t);
 
 /* ------------------------------------------------------- the op table */
 
-/* Every recorded node has one of these kinds.  ADJ_OP_LEAF is a tensor,
- * constant or parameter; the rest are the ops above. */
+/* Every recorded node has one of these kinds, generated from the list in
+ * adjoint/op_list.h (new ops are appended, so values never change).
+ * ADJ_OP_LEAF is a tensor, constant or parameter; the rest are the ops
+ * above. */
 typedef enum adj_op {
-    ADJ_OP_LEAF = 0,
-    ADJ_OP_ADD, ADJ_OP_SUB, ADJ_OP_MUL, ADJ_OP_DIV, ADJ_OP_NEG, ADJ_OP_SCALE,
-    ADJ_OP_EXP, ADJ_OP_LOG, ADJ_OP_SQRT, ADJ_OP_SQUARE, ADJ_OP_POW, ADJ_OP_ABS,
-    ADJ_OP_SIN, ADJ_OP_COS,
-    ADJ_OP_SIGMOID, ADJ_OP_TANH, ADJ_OP_RELU, ADJ_OP_LEAKY_RELU, ADJ_OP_ELU,
-    ADJ_OP_SOFTPLUS,
-    ADJ_OP_MATMUL, ADJ_OP_LINEAR, ADJ_OP_TRANSPOSE, ADJ_OP_RESHAPE,
-    ADJ_OP_SUM, ADJ_OP_MEAN, ADJ_OP_SUM_AXIS, ADJ_OP_MEAN_AXIS,
-    ADJ_OP_SOFTMAX, ADJ_OP_LOG_SOFTMAX,
-    ADJ_OP_SOFTMAX_CE, ADJ_OP_MSE, ADJ_OP_BCE_LOGITS,
-    ADJ_OP_GELU, ADJ_OP_GELU_TANH, ADJ_OP_SILU, ADJ_OP_SWISH,
+#define ADJ_OP_ENUM_(E, n) ADJ_OP_##E,
+    ADJ_OP_LIST(ADJ_OP_ENUM_)
+#undef ADJ_OP_ENUM_
     ADJ_OP_COUNT
 } adj_op;
 

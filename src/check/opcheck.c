@@ -152,6 +152,38 @@ static double draw(uint64_t *s, adj_domain d)
     }
 }
 
+/* The attributes of a case, in the struct its op records (until each op
+ * brings its own cases). */
+typedef union opattr {
+    adj_attr_c c;
+    adj_attr_axis axis;
+    adj_attr_matmul mm;
+    adj_attr_reshape reshape;
+    adj_attr_labels labels;
+} opattr;
+
+static const void *make_attr(const adj_op_desc *d, const opcase *sc, const int32_t *labels,
+                             opattr *a)
+{
+    memset(a, 0, sizeof *a);
+    switch (d->sig) {
+    case ADJ_SIG_UNARY:
+        if (d->test_arg == 0.0)
+            return NULL;
+        a->c.c = d->test_arg;
+        break;
+    case ADJ_SIG_MATMUL: a->mm.trans = sc->iarg; break;
+    case ADJ_SIG_AXIS: a->axis.axis = sc->iarg; break;
+    case ADJ_SIG_RESHAPE:
+        a->reshape.ndim = sc->rndim;
+        memcpy(a->reshape.shape, sc->rshape, sizeof sc->rshape);
+        break;
+    case ADJ_SIG_LABELS: a->labels.labels = labels; break;
+    default: return NULL;
+    }
+    return a;
+}
+
 typedef struct opctx {
     adj_op op;
     const opcase *sc;
@@ -164,10 +196,10 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
 {
     opctx *c = user;
     const adj_op_desc *d = adj_op_table[c->op];
-    adj_args args = {.d = d->test_arg, .i = c->sc->iarg, .ndim = c->sc->rndim,
-                     .shape = c->sc->rshape, .labels = c->labels};
+    opattr a;
     adj_var *vin[3] = {in[0], n > 1 ? in[1] : NULL, n > 2 ? in[2] : NULL};
-    adj_var *y = adj_record(c->op, vin, d->arity, &args, __FILE__, __LINE__);
+    adj_var *y = adj_record(c->op, vin, d->arity, make_attr(d, c->sc, c->labels, &a), __FILE__,
+                            __LINE__);
     if (adj_tape_status(t) != ADJ_OK)
         return y;
     uint64_t s = c->rseed;
@@ -262,7 +294,9 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
 typedef struct jvpctx {
     adj_op op;
     const opcase *sc;
-    adj_args args;
+    opattr args;
+    const void *attr;
+    int32_t labels[8];
     double x[3][JVP_MAX], v[3][JVP_MAX], r[JVP_MAX];
     size_t numel[3];
 } jvpctx;
@@ -283,7 +317,7 @@ static adj_var *jvp_record(adj_tape *t, const jvpctx *c, adj_dtype dtype, double
                              dtype == ADJ_F64 ? (const void *)xd : (const void *)xf, 1,
                              __FILE__, __LINE__);
     }
-    return adj_record(c->op, vin, d->arity, &c->args, __FILE__, __LINE__);
+    return adj_record(c->op, vin, d->arity, c->attr, __FILE__, __LINE__);
 }
 
 /* <R, op(x + s v)> in double */
@@ -332,7 +366,6 @@ adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t 
     }
     const opcase *sc = &cases[shape_case];
     const adj_op_desc *d = adj_op_table[op];
-    int32_t labels[8];
     uint64_t s = seed ^ ((uint64_t)op << 32) ^ (uint64_t)shape_case ^ 0x6a09e667f3bcc908ull;
     c->op = op;
     c->sc = sc;
@@ -349,10 +382,9 @@ adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t 
     if (d->sig == ADJ_SIG_LABELS) {
         int64_t k = sc->shape[0][sc->ndim[0] - 1];
         for (int r = 0; r < 8; r++)
-            labels[r] = (int32_t)(next(&s) % (uint64_t)k);
+            c->labels[r] = (int32_t)(next(&s) % (uint64_t)k);
     }
-    c->args = (adj_args){.d = d->test_arg, .i = sc->iarg, .ndim = sc->rndim, .shape = sc->rshape,
-                         .labels = labels};
+    c->attr = make_attr(d, sc, c->labels, &c->args);
     for (size_t j = 0; j < JVP_MAX; j++)
         c->r[j] = 0.5 + uniform(&s);
 

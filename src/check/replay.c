@@ -138,7 +138,7 @@ static void forward_all(adj_var *v, const adj_op_desc *d)
     if (scalar_path(v, d))
         *(double *)v->value = d->scalar_fwd(*(const double *)v->in[0]->value,
                                             d->arity > 1 ? *(const double *)v->in[1]->value : 0.0,
-                                            adj_cold(v)->darg);
+                                            adj_attr(v));
     else
         d->forward(v);
 }
@@ -165,8 +165,8 @@ static void forward_run(adj_replay *r, adj_var *v, const adj_op_desc *d, size_t 
     sy->op = v->op;
     sy->in[0] = r->sa;
     sy->in[1] = NULL;
-    adj_cold(sy)->darg = adj_cold(v)->darg;
-    adj_cold(sy)->iarg = adj_cold(v)->iarg;
+    adj_cold(sy)->attr = adj_attr(v); /* shared: the forward only reads it */
+    adj_cold(sy)->nin = adj_cold(v)->nin;
     if (d->arity > 1) {
         view(r->sb, v->in[1], v->in[1]->value, b_lo, b_len);
         sy->in[1] = r->sb;
@@ -291,7 +291,8 @@ static void step(adj_replay *r, rnode *rn)
             goto done;
         }
     } else if (v->op == ADJ_OP_MATMUL && v->in[0]->ndim == 2 && v->in[1]->ndim == 2) {
-        const bool ta = adj_cold(v)->iarg & 1, tb = adj_cold(v)->iarg & 2;
+        const int32_t trans = ADJ_ATTR(v, adj_attr_matmul)->trans;
+        const bool ta = trans & 1, tb = trans & 2;
         size_t m = dim(v, 0), n = dim(v, 1), e = 0;
         if (st[0] == PART) {
             bool one = ta ? single_col(*rg[0], dim(v->in[0], 1), &e)

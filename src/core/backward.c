@@ -40,9 +40,9 @@ static void clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
             continue;
         if (v->grad && !(v->flags & ADJ_F_EXTGRAD))
             memset(v->grad, 0, adj_cold(v)->numel * adj_dsize(v->dtype));
-        for (int k = 0; k < 3; k++)
-            if (v->in[k])
-                v->in[k]->mark = sweep;
+        for (int k = 0, n = adj_nin(v); k < n; k++)
+            if (adj_input(v, k))
+                adj_input(v, k)->mark = sweep;
     }
 }
 
@@ -60,8 +60,8 @@ static int first_nonfinite(const adj_var *v, size_t *at)
 
 static void check_backward(adj_tape *t, adj_var *y)
 {
-    for (int k = 0; k < 3; k++) {
-        adj_var *x = y->in[k];
+    for (int k = 0, n = adj_nin(y); k < n; k++) {
+        adj_var *x = adj_input(y, k);
         size_t at;
         if (!x || !x->grad || !(x->flags & ADJ_F_GRAD) || !first_nonfinite(x, &at))
             continue;
@@ -89,10 +89,10 @@ static inline void scalar_backward(const adj_op_desc *d, adj_var *v)
 {
     adj_var *a = v->in[0], *b = v->in[1];
     double da = 0, db = 0;
-    /* the constant lives in the cold part: read it only for ops that have one */
+    /* the attributes live in the cold part: read it only for ops that have some */
     d->scalar_bwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
                   *(const double *)v->value, *(const double *)v->grad,
-                  d->test_arg != 0.0 ? adj_cold(v)->darg : 0.0, &da, &db);
+                  d->attr_size ? adj_attr(v) : NULL, &da, &db);
     if (a->flags & ADJ_F_GRAD)
         *scalar_grad(a) += da;
     if (b && (b->flags & ADJ_F_GRAD))
@@ -147,11 +147,15 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed)
             adj_var *v = &base[k];
             if (v->mark != sweep || !(v->flags & ADJ_F_GRAD) || v->op == ADJ_OP_LEAF)
                 continue;
-            v->in[0]->mark = sweep;
+            v->in[0]->mark = sweep; /* an op's first input is never optional */
             if (v->in[1])
                 v->in[1]->mark = sweep;
             if (v->in[2])
                 v->in[2]->mark = sweep;
+            if (v->flags & ADJ_F_MORE)
+                for (uint32_t j = 3; j < adj_cold(v)->nin; j++)
+                    if (adj_cold(v)->more[j - 3])
+                        adj_cold(v)->more[j - 3]->mark = sweep;
             if (!v->grad)
                 continue; /* reached, but no adjoint flowed into it */
             const adj_op_desc *d = adj_op_table[v->op];

@@ -210,7 +210,8 @@ static inline adj_var *new_node(adj_tape *t, const char *opname)
     c->tape = t;
     c->id = (uint32_t)t->nnodes++;
     c->gen = t->gen;
-    c->saved = NULL;
+    c->attr = NULL;
+    c->more = NULL;
     c->name = NULL;
     return v;
 }
@@ -226,33 +227,37 @@ static inline bool alloc_value(adj_tape *t, adj_var *v)
     return v->value != NULL;
 }
 
-static void describe_inputs(char *buf, size_t size, const char *const *names,
-                            adj_var *const *in, int nin)
+/* The name of input k of an op with nin inputs, for messages. */
+static const char *input_name(const adj_op_desc *d, int k, int nin, char *buf, size_t size)
+{
+    static const char *const binary[] = {"a", "b"};
+    if (d->inputs && d->arity >= 0)
+        return d->inputs[k];
+    if (nin == 1)
+        return "x";
+    if (nin == 2 && d->arity == 2)
+        return binary[k];
+    snprintf(buf, size, "x%d", k);
+    return buf;
+}
+
+static void describe_inputs(char *buf, size_t size, const adj_op_desc *d, adj_var *const *in,
+                            int nin)
 {
     size_t n = 0;
     buf[0] = '\0';
     for (int i = 0; i < nin && n < size; i++) {
-        char sh[64];
+        char sh[64], nm[16];
+        const char *name = input_name(d, i, nin, nm, sizeof nm);
         if (!in[i] || (in[i]->flags & ADJ_F_INERT)) {
-            n += (size_t)snprintf(buf + n, size - n, "%s%s %s", i ? ", " : "", names[i],
+            n += (size_t)snprintf(buf + n, size - n, "%s%s %s", i ? ", " : "", name,
                                   in[i] ? "inert" : "NULL");
             continue;
         }
         adj_fmt_shape(sh, sizeof sh, in[i]->ndim, adj_cold(in[i])->shape);
-        n += (size_t)snprintf(buf + n, size - n, "%s%s %s %s", i ? ", " : "", names[i], sh,
+        n += (size_t)snprintf(buf + n, size - n, "%s%s %s %s", i ? ", " : "", name, sh,
                               adj_dtype_name((adj_dtype)in[i]->dtype));
     }
-}
-
-static const char *const unary_names[] = {"x"};
-static const char *const binary_names[] = {"a", "b"};
-static const char *const linear_names[] = {"x", "w", "b"};
-
-static const char *const *input_names(adj_op op, int nin)
-{
-    if (op == ADJ_OP_LINEAR)
-        return linear_names;
-    return nin == 1 ? unary_names : binary_names;
 }
 
 #define AT_FMT "%s%s%s%.0d%s"
@@ -260,13 +265,13 @@ static const char *const *input_names(adj_op op, int nin)
     (file) ? " [at " : "", (file) ? (file) : "", (file) ? ":" : "", (file) ? (line) : 0, (file) ? "]" : ""
 
 /* Record an error about an op call: "adj_<op>: <status>: <why>: <inputs> [at f:l]". */
-static void fail_op(adj_tape *t, adj_status s, adj_op op, adj_var *const *in, int nin,
+static void fail_op(adj_tape *t, adj_status s, const adj_op_desc *d, adj_var *const *in, int nin,
                     const char *why, const char *file, int line)
 {
     char ins[256];
-    describe_inputs(ins, sizeof ins, input_names(op, nin), in, nin);
-    adj_tape_fail(t, s, "adj_%s: %s: %s; inputs %s" AT_FMT, adj_op_table[op]->name,
-                  adj_status_string(s), why, ins, AT_ARGS(file, line));
+    describe_inputs(ins, sizeof ins, d, in, nin);
+    adj_tape_fail(t, s, "adj_%s: %s: %s; inputs %s" AT_FMT, d->name, adj_status_string(s), why,
+                  ins, AT_ARGS(file, line));
 }
 
 static void check_forward(adj_tape *t, adj_var *y)
@@ -295,16 +300,38 @@ static inline bool live(const adj_tape *t, const adj_var *v)
     return !(v->flags & ADJ_F_INERT) && adj_cold(v)->gen == t->gen && adj_cold(v)->id < t->nnodes;
 }
 
+/* Give node y (cold part c) a copy of the op's attributes (zeros for a
+ * NULL attr); false after recording ENOMEM. */
+static inline bool copy_attr(adj_tape *t, const adj_op_desc *d, adj_node_info *c, const void *attr)
+{
+    if (!d->attr_size) {
+        c->attr = NULL;
+        return true;
+    }
+    if (d->attr_size <= ADJ_ATTR_INLINE) {
+        c->attr = &c->attr_buf;
+    } else {
+        c->attr = adj_arena_alloc(t, d->attr_size);
+        if (!c->attr)
+            return false;
+    }
+    if (attr)
+        memcpy(c->attr, attr, d->attr_size);
+    else
+        memset(c->attr, 0, d->attr_size);
+    return true;
+}
+
 /*
  * The scalar fast path: an elementwise op on f64 0-D operands needs no
  * shape rule, no arena and no loop.  Returns NULL when the call does not
  * qualify (or is invalid): the general path then handles (or reports) it.
  */
 static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *const *in, int nin,
-                                     const adj_args *args, const char *file, int line)
+                                     const void *attr, const char *file, int line)
 {
     adj_var *a = in[0], *b = nin > 1 ? in[1] : NULL;
-    if (!a || a->ndim != 0 || a->dtype != ADJ_F64)
+    if (nin != d->arity || !a || a->ndim != 0 || a->dtype != ADJ_F64)
         return NULL;
     adj_tape *t = adj_cold(a)->tape;
     if (t->status != ADJ_OK || !live(t, a))
@@ -314,32 +341,33 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     adj_var *y = new_node(t, d->name);
     if (!y)
         return t->inert;
+    adj_node_info *c = adj_cold(y);
     y->op = (uint8_t)op;
     y->dtype = ADJ_F64;
     y->ndim = 0;
-    adj_cold(y)->numel = 1;
+    c->numel = 1;
+    c->nin = (uint32_t)nin;
     y->flags = (uint8_t)((a->flags | (b ? b->flags : 0)) & ADJ_F_GRAD);
     y->in[0] = a;
     y->in[1] = b;
     y->in[2] = NULL;
-    adj_cold(y)->iarg = 0;
-    adj_cold(y)->darg = args ? args->d : 0.0;
-    adj_cold(y)->file = file;
-    adj_cold(y)->line = line;
+    (void)copy_attr(t, d, c, attr); /* inline: cannot fail */
+    c->file = file;
+    c->line = line;
     y->value = &y->inl_value;
     y->inl_value.d = d->scalar_fwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
-                                   adj_cold(y)->darg);
+                                   c->attr);
     if (t->anomaly)
         check_forward(t, y);
     return y;
 }
 
-adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args,
+adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
                     const char *file, int line)
 {
     const adj_op_desc *d = adj_op_table[op];
     if (d->scalar_fwd) {
-        adj_var *y = record_scalar(d, op, in, nin, args, file, line);
+        adj_var *y = record_scalar(d, op, in, nin, attr, file, line);
         if (y)
             return y;
     }
@@ -351,63 +379,88 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args
         return NULL;
     if (t->status != ADJ_OK)
         return t->inert;
+    if (d->arity >= 0 ? nin != d->arity : nin < 1) {
+        char why[96];
+        snprintf(why, sizeof why, "%d inputs given, the op takes %s%d", nin,
+                 d->arity >= 0 ? "" : "at least ", d->arity >= 0 ? d->arity : 1);
+        fail_op(t, ADJ_EINVAL, d, in, nin, why, file, line);
+        return t->inert;
+    }
 
     int dtype = -1;
     uint8_t need = 0;
     for (int i = 0; i < nin; i++) {
         adj_var *v = in[i];
-        char why[96];
+        char why[96], nm[16];
         if (!v) {
-            if (op == ADJ_OP_LINEAR && i == 2)
-                continue; /* a linear layer without bias */
-            snprintf(why, sizeof why, "input %s is NULL", input_names(op, nin)[i]);
-            fail_op(t, ADJ_EINVAL, op, in, nin, why, file, line);
+            if (i < 32 && (d->optional >> i) & 1u)
+                continue; /* e.g. a linear layer without bias */
+            snprintf(why, sizeof why, "input %s is NULL", input_name(d, i, nin, nm, sizeof nm));
+            fail_op(t, ADJ_EINVAL, d, in, nin, why, file, line);
             return t->inert;
         }
         if (adj_cold(v)->tape != t) {
-            snprintf(why, sizeof why, "input %s belongs to another tape", input_names(op, nin)[i]);
-            fail_op(t, ADJ_ETAPE, op, in, nin, why, file, line);
+            snprintf(why, sizeof why, "input %s belongs to another tape",
+                     input_name(d, i, nin, nm, sizeof nm));
+            fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
             return t->inert;
         }
-        if ((v->flags & ADJ_F_INERT) || adj_cold(v)->gen != t->gen || adj_cold(v)->id >= t->nnodes) {
+        if (!live(t, v)) {
             snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
-                     input_names(op, nin)[i]);
-            fail_op(t, ADJ_ETAPE, op, in, nin, why, file, line);
+                     input_name(d, i, nin, nm, sizeof nm));
+            fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
             return t->inert;
         }
         if (dtype < 0)
             dtype = v->dtype;
         else if (v->dtype != dtype) {
-            fail_op(t, ADJ_EDTYPE, op, in, nin, "inputs must have one dtype (no implicit conversion)",
+            fail_op(t, ADJ_EDTYPE, d, in, nin, "inputs must have one dtype (no implicit conversion)",
                     file, line);
             return t->inert;
         }
         need |= v->flags & ADJ_F_GRAD;
     }
+    if (dtype < 0) {
+        fail_op(t, ADJ_EINVAL, d, in, nin, "every input is NULL", file, line);
+        return t->inert;
+    }
 
     adj_var *y = new_node(t, d->name);
     if (!y)
         return t->inert;
+    adj_node_info *c = adj_cold(y);
     y->op = (uint8_t)op;
     y->dtype = (uint8_t)dtype;
     y->flags = need;
     y->in[0] = nin > 0 ? in[0] : NULL;
     y->in[1] = nin > 1 ? in[1] : NULL;
     y->in[2] = nin > 2 ? in[2] : NULL;
-    adj_cold(y)->iarg = args ? args->i : 0;
-    adj_cold(y)->darg = args ? args->d : 0.0;
-    adj_cold(y)->file = file;
-    adj_cold(y)->line = line;
+    c->nin = (uint32_t)nin;
+    c->file = file;
+    c->line = line;
+    if (nin > 3) {
+        c->more = adj_arena_alloc(t, (size_t)(nin - 3) * sizeof *c->more);
+        if (!c->more) {
+            adj_drop_last_node(t);
+            return t->inert;
+        }
+        memcpy(c->more, in + 3, (size_t)(nin - 3) * sizeof *c->more);
+        y->flags |= ADJ_F_MORE;
+    }
+    if (!copy_attr(t, d, c, attr)) {
+        adj_drop_last_node(t);
+        return t->inert;
+    }
 
     char why[160] = "";
-    adj_status s = d->shape(y, args, why, sizeof why);
-    if (s == ADJ_OK && !adj_shape_numel(y->ndim, adj_cold(y)->shape, &adj_cold(y)->numel)) {
+    adj_status s = d->shape(y, why, sizeof why);
+    if (s == ADJ_OK && !adj_shape_numel(y->ndim, c->shape, &c->numel)) {
         s = ADJ_EINVAL;
         snprintf(why, sizeof why, "the result has too many elements");
     }
     if (s != ADJ_OK) {
         adj_drop_last_node(t);
-        fail_op(t, s, op, in, nin, why, file, line);
+        fail_op(t, s, d, in, nin, why, file, line);
         return t->inert;
     }
     if (!alloc_value(t, y)) {
@@ -460,8 +513,7 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     v->ndim = (uint8_t)ndim;
     v->flags = requires_grad ? ADJ_F_GRAD : 0;
     v->in[0] = v->in[1] = v->in[2] = NULL;
-    adj_cold(v)->iarg = 0; /* no op argument; printing reads it */
-    adj_cold(v)->darg = 0.0;
+    adj_cold(v)->nin = 0;
     adj_cold(v)->file = file;
     adj_cold(v)->line = line;
     adj_cold(v)->numel = numel;

@@ -15,25 +15,32 @@ enum {
     ADJ_F_GRAD = 1u,     /* an adjoint must flow into this node */
     ADJ_F_EXTGRAD = 2u,  /* grad points into a parameter store: accumulate, never clear */
     ADJ_F_INERT = 4u,    /* the tape's inert var, returned after an error */
+    ADJ_F_MORE = 8u,     /* more than 3 inputs: in[3..] are in the cold part */
 };
+
+/* Bytes of attributes kept in the cold part itself; larger attribute
+ * structs are copied into the arena. */
+#define ADJ_ATTR_INLINE 32
 
 /*
  * What recording, errors and printing need of a node: its cold part,
  * stored apart from the node so that the backward sweep streams only the
- * hot part (64 bytes a node instead of 160) through memory.
+ * hot part (64 bytes a node) through memory.
  */
 typedef struct adj_node_info {
     adj_tape *tape;
     size_t numel;
-    double darg;            /* scale c, pow p, slope, alpha */
-    void *saved;            /* op-specific: labels, probabilities */
+    void *attr;             /* the op's attribute struct (desc->attr_size bytes), or NULL */
+    adj_var **more;         /* inputs 3..nin-1 (ADJ_F_MORE), or NULL */
     const char *file;       /* caller's file and line */
     const char *name;       /* for printing (adj_var_set_name), or NULL */
     uint32_t id;            /* position on the tape */
     uint32_t gen;           /* tape generation when recorded */
     int32_t line;
-    int32_t iarg;           /* axis; matmul transpose bits */
+    uint32_t nin;           /* inputs (slots: an optional input may be NULL) */
     int64_t shape[ADJ_MAX_DIMS];
+    /* attribute storage when desc->attr_size <= ADJ_ATTR_INLINE */
+    union { double d[ADJ_ATTR_INLINE / 8]; int64_t i[ADJ_ATTR_INLINE / 8]; void *p; } attr_buf;
 } adj_node_info;
 
 /*
@@ -44,7 +51,8 @@ typedef struct adj_node_info {
 struct adj_var {
     void *value;            /* numel elements of dtype, row-major */
     void *grad;             /* NULL until an adjoint flows (or param grad) */
-    adj_var *in[3];         /* inputs (op arity; linear's bias may be NULL) */
+    adj_var *in[3];         /* the first three inputs (NULL past nin, or an absent
+                               optional input); the rest: adj_input */
     union { double d; float f; } inl_value, inl_grad;
     uint8_t op, dtype, ndim, flags;
     uint32_t mark;          /* sweep number that last reached this node */
@@ -91,15 +99,6 @@ struct adj_tape {
     void *inert_mem;
 };
 
-/* Arguments of an op that are not vars. */
-typedef struct adj_args {
-    double d;               /* scale c, pow p, slope, alpha */
-    int32_t i;              /* axis, transpose bits */
-    int ndim;               /* reshape target */
-    const int64_t *shape;
-    const int32_t *labels;  /* softmax cross-entropy */
-} adj_args;
-
 /* Forget the node recorded last (after a failed shape rule or allocation). */
 static inline void adj_drop_last_node(adj_tape *t)
 {
@@ -108,8 +107,15 @@ static inline void adj_drop_last_node(adj_tape *t)
     t->cur_info--;
 }
 
-/* Record op on the tape of its inputs: validate, shape, allocate, forward. */
-adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const adj_args *args,
+/*
+ * Record op on the tape of its inputs: validate, copy the attributes,
+ * shape, allocate, forward.  in[0..nin-1] are the inputs: nin is the op's
+ * arity, or any number >= 1 for a variadic op (arity ADJ_ARITY_ANY).
+ * attr points to the op's attribute struct (desc->attr_size bytes), or is
+ * NULL for an op without attributes (or to zero them); it is copied, so
+ * it may live on the caller's stack.
+ */
+adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
                     const char *file, int line);
 
 /* A leaf whose value is `data` itself (not copied): it must outlive the
@@ -153,6 +159,19 @@ static inline adj_node_info *adj_cold(const adj_var *v)
 static inline adj_var *adj_node_at(const adj_tape *t, size_t id)
 {
     return &t->chunks[id / ADJ_NODE_CHUNK][id % ADJ_NODE_CHUNK];
+}
+
+/* The attribute struct of node v (NULL for an op without attributes):
+ * ADJ_ATTR(v, slice_attr)->step. */
+static inline void *adj_attr(const adj_var *v) { return adj_cold(v)->attr; }
+#define ADJ_ATTR(v, type) ((type *)adj_attr(v))
+
+/* Number of input slots of v, and input k < adj_nin(v) (NULL for an absent
+ * optional input).  Generic code iterates over every input with these. */
+static inline int adj_nin(const adj_var *v) { return (int)adj_cold(v)->nin; }
+static inline adj_var *adj_input(const adj_var *v, int k)
+{
+    return k < 3 ? v->in[k] : adj_cold(v)->more[k - 3];
 }
 
 /* The adjoint buffer of v, allocated zeroed on first use in backward. */

@@ -1,7 +1,7 @@
 /*
  * Binary arithmetic with broadcasting: add, sub, mul, div.
  *
- * The shape rule picks one of four layouts (kept in y->iarg); the kernels
+ * The shape rule accepts one of four layouts (layout_of tells which); the kernels
  * walk y as rows x cols and index each operand with its own (row, col)
  * strides: 1 for a full operand, 0 along a broadcast dimension.  The
  * backward uses the same indexing, so a broadcast operand's adjoint is the
@@ -50,26 +50,29 @@ static void copy_shape(adj_var *y, const adj_var *x)
     memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
 }
 
-static adj_status shape_binary(adj_var *y, const adj_args *args, char *why, size_t n)
+/* The layout of a binary node, from its operands' shapes (the shape rule
+ * accepted one of these). */
+static int layout_of(const adj_var *y)
 {
-    (void)args;
     const adj_var *a = y->in[0], *b = y->in[1];
-    if (same_shape(a, b)) {
-        adj_cold(y)->iarg = BC_SAME;
-        copy_shape(y, a);
-    } else if (adj_cold(b)->numel == 1) {
-        adj_cold(y)->iarg = BC_B_ONE;
-        copy_shape(y, a);
-    } else if (adj_cold(a)->numel == 1) {
-        adj_cold(y)->iarg = BC_A_ONE;
-        copy_shape(y, b);
-    } else if (is_row_of(b, a)) {
-        adj_cold(y)->iarg = BC_B_ROW;
-        copy_shape(y, a);
-    } else {
+    if (same_shape(a, b))
+        return BC_SAME;
+    if (adj_cold(b)->numel == 1)
+        return BC_B_ONE;
+    if (adj_cold(a)->numel == 1)
+        return BC_A_ONE;
+    return BC_B_ROW;
+}
+
+static adj_status shape_binary(adj_var *y, char *why, size_t n)
+{
+    const adj_var *a = y->in[0], *b = y->in[1];
+    int lay = layout_of(y);
+    if (lay == BC_B_ROW && !is_row_of(b, a)) {
         snprintf(why, n, "shapes do not broadcast (same shape, b a row of a, or one element)");
         return ADJ_ESHAPE;
     }
+    copy_shape(y, lay == BC_A_ONE ? b : a);
     return ADJ_OK;
 }
 
@@ -81,7 +84,7 @@ typedef struct walk {
 static walk walk_of(const adj_var *y)
 {
     walk w = {1, adj_cold(y)->numel, 0, 1, 0, 1};
-    switch (adj_cold(y)->iarg) {
+    switch (layout_of(y)) {
     case BC_B_ROW:
         w.cols = adj_cold(y->in[1])->numel;
         w.rows = adj_cold(y)->numel / w.cols;
@@ -254,7 +257,7 @@ typedef struct bin_ctx {
     }                                                                          \
     static void nm##_forward(adj_var *y_)                                      \
     {                                                                          \
-        if (adj_cold(y_)->iarg == BC_SAME) {                                   \
+        if (layout_of(y_) == BC_SAME) {                                   \
             adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_fwd_range, y_); \
             return;                                                            \
         }                                                                      \
@@ -271,7 +274,7 @@ typedef struct bin_ctx {
         void *gb_ = (xb_->flags & ADJ_F_GRAD) ? adj_grad_buf(xb_) : NULL;      \
         if (!ga_ && !gb_)                                                      \
             return;                                                            \
-        if (adj_cold(y_)->iarg == BC_SAME) {                                   \
+        if (layout_of(y_) == BC_SAME) {                                   \
             bin_ctx k_ = {.y = y_, .ga = ga_, .gb = gb_};                      \
             adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_bwd_range, &k_); \
             return;                                                            \
@@ -284,7 +287,7 @@ typedef struct bin_ctx {
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
-        if (adj_cold(y_)->iarg == BC_SAME) {                                   \
+        if (layout_of(y_) == BC_SAME) {                                   \
             bin_ctx k_ = {.y = y_, .tx = tx_, .ty = ty_};                      \
             adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_jvp_range, &k_); \
             return;                                                            \
@@ -295,18 +298,18 @@ typedef struct bin_ctx {
         else                                                                   \
             BIN_TAN_(float, TAN);                                              \
     }                                                                          \
-    static double nm##_scalar_fwd(double a, double b, double c_)               \
+    static double nm##_scalar_fwd(double a, double b, const void *attr_)       \
     {                                                                          \
-        (void)c_;                                                              \
+        (void)attr_;                                                           \
         return (FWD);                                                          \
     }                                                                          \
     static void nm##_scalar_bwd(double a, double b, double y, double dy,       \
-                                double c_, double *da_, double *db_)           \
+                                const void *attr_, double *da_, double *db_)   \
     {                                                                          \
         (void)a;                                                               \
         (void)b;                                                               \
         (void)y;                                                               \
-        (void)c_;                                                              \
+        (void)attr_;                                                           \
         *da_ = (DA);                                                           \
         *db_ = (DB);                                                           \
     }                                                                          \

@@ -51,9 +51,11 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
 
     /* one slot per node 0..y->id, then a flag per node: 1 = nonzero tangent */
     const size_t count = (size_t)adj_cold(y)->id + 1;
-    size_t bytes = 0;
+    size_t bytes = 0, maxin = 1;
     for (size_t id = 0; id < count; id++) {
         const adj_var *u = adj_node_at(t, id);
+        if (adj_cold(u)->nin > maxin)
+            maxin = adj_cold(u)->nin;
         size_t b = round_up(adj_cold(u)->numel * adj_dsize(u->dtype));
         if (b < adj_cold(u)->numel || bytes > SIZE_MAX - b - 2 * count) {
             adj_tape_fail(t, ADJ_ENOMEM, "adj_jvp: the tangents of %zu nodes do not fit in memory",
@@ -62,7 +64,8 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
         }
         bytes += b;
     }
-    size_t total = bytes + count * sizeof(size_t) + count;
+    /* then the input tangents of one node */
+    size_t total = bytes + maxin * sizeof(void *) + count * sizeof(size_t) + count;
     char *block = t->al.alloc(t->al.ctx, total);
     if (!block) {
         adj_tape_fail(t, ADJ_ENOMEM, "adj_jvp: out of memory: %zu bytes of tangents for %zu nodes",
@@ -71,7 +74,8 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
     }
     t->allocations++;
     memset(block, 0, total);
-    size_t *off = (size_t *)(block + bytes);
+    const void **tx = (const void **)(void *)(block + bytes);
+    size_t *off = (size_t *)(tx + maxin);
     unsigned char *live = (unsigned char *)(off + count);
     for (size_t id = 0, o = 0; id < count; id++) {
         const adj_var *u = adj_node_at(t, id);
@@ -99,10 +103,10 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
         if (live[id] == 2 || u->op == ADJ_OP_LEAF)
             continue;
         const adj_op_desc *d = adj_op_table[u->op];
-        const void *tx[3] = {NULL, NULL, NULL};
         bool any = false;
-        for (int k = 0; k < d->arity; k++) {
-            const adj_var *in = u->in[k];
+        for (int k = 0, nin = adj_nin(u); k < nin; k++) {
+            const adj_var *in = adj_input(u, k);
+            tx[k] = NULL;
             if (!in)
                 continue;
             tx[k] = block + off[adj_cold(in)->id];

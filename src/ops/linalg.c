@@ -150,21 +150,21 @@ void adj_set_threads(int n)
 
 enum { TA = 1, TB = 2 };
 
-static adj_status matmul_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+static adj_status matmul_shape(adj_var *y, char *why, size_t n)
 {
-    (void)args;
+    const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
     const adj_var *a = y->in[0], *b = y->in[1];
     if (a->ndim != 2 || b->ndim != 2) {
         snprintf(why, n, "both operands must be 2-D matrices");
         return ADJ_ESHAPE;
     }
-    int64_t m = (adj_cold(y)->iarg & TA) ? adj_cold(a)->shape[1] : adj_cold(a)->shape[0];
-    int64_t ka = (adj_cold(y)->iarg & TA) ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1];
-    int64_t kb = (adj_cold(y)->iarg & TB) ? adj_cold(b)->shape[1] : adj_cold(b)->shape[0];
-    int64_t nn = (adj_cold(y)->iarg & TB) ? adj_cold(b)->shape[0] : adj_cold(b)->shape[1];
+    int64_t m = (trans & TA) ? adj_cold(a)->shape[1] : adj_cold(a)->shape[0];
+    int64_t ka = (trans & TA) ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1];
+    int64_t kb = (trans & TB) ? adj_cold(b)->shape[1] : adj_cold(b)->shape[0];
+    int64_t nn = (trans & TB) ? adj_cold(b)->shape[0] : adj_cold(b)->shape[1];
     if (ka != kb) {
         snprintf(why, n, "inner dimensions differ (%lld vs %lld%s)", (long long)ka, (long long)kb,
-                 adj_cold(y)->iarg ? ", after the transpose flags" : "");
+                 trans ? ", after the transpose flags" : "");
         return ADJ_ESHAPE;
     }
     y->ndim = 2;
@@ -177,7 +177,8 @@ static adj_status matmul_shape(adj_var *y, const adj_args *args, char *why, size
 static void matmul_forward(adj_var *y)
 {
     const adj_var *a = y->in[0], *b = y->in[1];
-    const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
+    const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
+    const bool ta = trans & TA, tb = trans & TB;
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
     gemm(y->dtype, ta, tb, m, n, k, a->value, (size_t)adj_cold(a)->shape[1], 1, b->value,
@@ -221,7 +222,8 @@ static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
 {
     const matmul_bwd *j = ctx;
     const adj_var *y = j->y, *a = y->in[0], *b = y->in[1];
-    const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
+    const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
+    const bool ta = trans & TA, tb = trans & TB;
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
     for (size_t task = lo; task < hi; task++) {
@@ -239,7 +241,8 @@ static void matmul_backward(adj_var *y)
 {
     adj_var *a = y->in[0], *b = y->in[1];
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
-    size_t k = (size_t)((adj_cold(y)->iarg & TA) ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
+    size_t k = (size_t)((ADJ_ATTR(y, adj_attr_matmul)->trans & TA) ? adj_cold(a)->shape[0]
+                                                                   : adj_cold(a)->shape[1]);
     matmul_bwd j = {y, NULL, NULL};
     if (a->flags & ADJ_F_GRAD)
         j.ga = adj_grad_buf(a);
@@ -252,7 +255,8 @@ static void matmul_backward(adj_var *y)
 static void matmul_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     const adj_var *a = y->in[0], *b = y->in[1];
-    const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
+    const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
+    const bool ta = trans & TA, tb = trans & TB;
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
     size_t lda = (size_t)adj_cold(a)->shape[1], ldb = (size_t)adj_cold(b)->shape[1];
@@ -261,7 +265,7 @@ static void matmul_jvp(const adj_var *y, const void *const *tx, void *ty)
 }
 
 const adj_op_desc adj_desc_matmul = {
-    .name = "matmul", .arity = 2, .shape = matmul_shape,
+    .name = "matmul", .arity = 2, .attr_size = sizeof(adj_attr_matmul), .shape = matmul_shape,
     .forward = matmul_forward, .backward = matmul_backward, .jvp = matmul_jvp,
     .formula = "C = A B", .rule = "dA += dC B^T; dB += A^T dC",
     .sig = ADJ_SIG_MATMUL, .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
@@ -270,8 +274,8 @@ const adj_op_desc adj_desc_matmul = {
 adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line)
 {
     adj_var *in[2] = {a, b};
-    adj_args args = {.i = (ta ? TA : 0) | (tb ? TB : 0)};
-    return adj_record(ADJ_OP_MATMUL, in, 2, &args, file, line);
+    adj_attr_matmul attr = {(ta ? TA : 0) | (tb ? TB : 0)};
+    return adj_record(ADJ_OP_MATMUL, in, 2, &attr, file, line);
 }
 adj_var *(adj_matmul)(adj_var *a, adj_var *b) { return adj_matmul_at(a, b, 0, 0, NULL, 0); }
 adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb)
@@ -281,9 +285,8 @@ adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb)
 
 /* ---------------------------------------------------------------- linear */
 
-static adj_status linear_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+static adj_status linear_shape(adj_var *y, char *why, size_t n)
 {
-    (void)args;
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     if (w->ndim != 2) {
         snprintf(why, n, "the weight must be 2-D (out, in)");
@@ -395,8 +398,11 @@ static void linear_jvp(const adj_var *y, const void *const *tx, void *ty)
     gemm(y->dtype, false, true, m, out, in, x->value, in, 1, tx[1], in, 1, 1.0, ty, out, 1);
 }
 
+static const char *const linear_inputs[] = {"x", "w", "b"};
+
 const adj_op_desc adj_desc_linear = {
-    .name = "linear", .arity = 3, .shape = linear_shape,
+    .name = "linear", .arity = 3, .optional = 1u << 2, .inputs = linear_inputs,
+    .shape = linear_shape,
     .forward = linear_forward, .backward = linear_backward, .jvp = linear_jvp,
     .formula = "Z = X W^T + b", .rule = "dX += dZ W; dW += dZ^T X; db += sum_rows dZ",
     .sig = ADJ_SIG_LINEAR, .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
@@ -469,7 +475,8 @@ static void line_block(adj_var *y, size_t i0, size_t i1, size_t j0, size_t j1)
         k = (size_t)adj_cold(b)->shape[1];
         ai = k, ap = 1, bp = 1, bj = k;
     } else {
-        const bool ta = adj_cold(y)->iarg & TA, tb = adj_cold(y)->iarg & TB;
+        const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
+    const bool ta = trans & TA, tb = trans & TB;
         const size_t lda = (size_t)adj_cold(a)->shape[1], ldb = (size_t)adj_cold(b)->shape[1];
         n = (size_t)adj_cold(y)->shape[1];
         k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
@@ -513,9 +520,8 @@ void adj_linalg_forward_line(adj_var *y, int axis, size_t idx)
 
 /* ------------------------------------------------------------- transpose */
 
-static adj_status transpose_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+static adj_status transpose_shape(adj_var *y, char *why, size_t n)
 {
-    (void)args;
     const adj_var *x = y->in[0];
     if (x->ndim != 2) {
         snprintf(why, n, "transpose needs a 2-D matrix");
@@ -584,12 +590,13 @@ ADJ_FN1(transpose)
 
 /* --------------------------------------------------------------- reshape */
 
-static adj_status reshape_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+static adj_status reshape_shape(adj_var *y, char *why, size_t n)
 {
+    const adj_attr_reshape *args = ADJ_ATTR(y, adj_attr_reshape);
     const adj_var *x = y->in[0];
     int infer = -1;
     size_t known = 1;
-    if (!args || args->ndim < 0 || args->ndim > ADJ_MAX_DIMS || (args->ndim > 0 && !args->shape)) {
+    if (args->ndim < 0 || args->ndim > ADJ_MAX_DIMS) {
         snprintf(why, n, "the new shape must have 0..%d dimensions", ADJ_MAX_DIMS);
         return ADJ_EINVAL;
     }
@@ -657,15 +664,19 @@ static void reshape_jvp(const adj_var *y, const void *const *tx, void *ty)
 }
 
 const adj_op_desc adj_desc_reshape = {
-    .name = "reshape", .arity = 1, .shape = reshape_shape,
+    .name = "reshape", .arity = 1, .attr_size = sizeof(adj_attr_reshape), .shape = reshape_shape,
     .forward = reshape_forward, .backward = reshape_backward, .jvp = reshape_jvp,
     .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", .sig = ADJ_SIG_RESHAPE,
 };
 
 adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)
 {
-    adj_args args = {.ndim = ndim, .shape = shape};
-    return adj_record(ADJ_OP_RESHAPE, &x, 1, &args, file, line);
+    adj_attr_reshape attr = {.ndim = ndim};
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape))
+        attr.ndim = -1; /* the shape rule reports it */
+    else if (ndim > 0)
+        memcpy(attr.shape, shape, (size_t)ndim * sizeof *shape);
+    return adj_record(ADJ_OP_RESHAPE, &x, 1, &attr, file, line);
 }
 adj_var *(adj_reshape)(adj_var *x, int ndim, const int64_t *shape)
 {

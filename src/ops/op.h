@@ -1,7 +1,18 @@
 /*
  * Internal: the op descriptor.  One descriptor per op, defined in the file
- * of its family next to its kernels, listed in one table (ops/table.c)
+ * of its family next to its kernels; the op list (adjoint/op_list.h)
+ * generates the enum, the declarations below and the table (ops/table.c)
  * indexed by adj_op.  Adding an op: see docs/design.md.
+ *
+ * Attributes: an op with arguments that are not vars (an axis, a constant,
+ * transpose flags, a target shape) declares its own struct, e.g.
+ *     typedef struct { int32_t axis; } axis_attr;
+ * sets .attr_size = sizeof(axis_attr) and records with
+ *     adj_record(op, &x, 1, &(axis_attr){axis}, file, line);
+ * The recorder copies the struct into the node (inline up to
+ * ADJ_ATTR_INLINE bytes, else into the arena) before the shape rule runs;
+ * every hook reads it back with ADJ_ATTR(y, axis_attr) and may update it
+ * (a normalised axis, a saved buffer).  It lives as long as the node.
  */
 #ifndef ADJ_OPS_OP_H
 #define ADJ_OPS_OP_H
@@ -30,12 +41,21 @@ typedef enum adj_domain {
     ADJ_DOM_UNIT,       /* [0.05, 0.95]: probabilities */
 } adj_domain;
 
+/* The arity of an op taking any number (>= 1) of inputs: adj_nin(y)
+ * says how many a node has, adj_input(y, k) gives each. */
+#define ADJ_ARITY_ANY (-1)
+
 typedef struct adj_op_desc {
     const char *name;       /* "tanh" */
-    int arity;              /* var inputs */
-    /* Output shape from y->in[] and args: set y->ndim and y->shape, or
-     * return an error status with a reason in why[why_size]. */
-    adj_status (*shape)(adj_var *y, const adj_args *args, char *why, size_t why_size);
+    int arity;              /* var inputs, or ADJ_ARITY_ANY */
+    uint32_t optional;      /* bit k set: input k may be NULL (linear's bias) */
+    const char *const *inputs; /* input names for messages ({"x", "w", "b"});
+                               NULL: "x" for one input, "a", "b" for two, else
+                               "x0", "x1"... */
+    size_t attr_size;       /* bytes of the op's attribute struct; 0 for none */
+    /* Output shape from the inputs and the attributes: set y->ndim and the
+     * cold shape, or return an error status with a reason in why[why_size]. */
+    adj_status (*shape)(adj_var *y, char *why, size_t why_size);
     /* Compute y->value from the inputs (y->value is allocated). */
     void (*forward)(adj_var *y);
     /* Accumulate into the adjoint of every input with ADJ_F_GRAD, given
@@ -46,11 +66,12 @@ typedef struct adj_op_desc {
      * where an input does not depend on the seeded nodes).  NULL for leaves. */
     void (*jvp)(const adj_var *y, const void *const *tx, void *ty);
     /* Scalar fast path for f64 0-D operands, generated from the same
-     * expressions as the kernels (b unused by unary ops, c by binary
-     * ones); NULL where the op has none.  Keeps one scalar node in tens
-     * of nanoseconds. */
-    double (*scalar_fwd)(double a, double b, double c);
-    void (*scalar_bwd)(double a, double b, double y, double dy, double c, double *da, double *db);
+     * expressions as the kernels (b unused by unary ops); attr is the
+     * node's attribute struct (NULL when attr_size is 0).  NULL where the
+     * op has none.  Keeps one scalar node in tens of nanoseconds. */
+    double (*scalar_fwd)(double a, double b, const void *attr);
+    void (*scalar_bwd)(double a, double b, double y, double dy, const void *attr, double *da,
+                       double *db);
     const char *formula;    /* "y = tanh(x)" */
     const char *rule;       /* "dx += dy (1 - y^2)" */
     adj_op_sig sig;
@@ -62,23 +83,43 @@ typedef struct adj_op_desc {
 extern const adj_op_desc *const adj_op_table[ADJ_OP_COUNT];
 
 /* Descriptors, one per op, defined in the family files. */
-#define ADJ_DECLARE_OP(n) extern const adj_op_desc adj_desc_##n
-ADJ_DECLARE_OP(leaf);
-ADJ_DECLARE_OP(add); ADJ_DECLARE_OP(sub); ADJ_DECLARE_OP(mul); ADJ_DECLARE_OP(div);
-ADJ_DECLARE_OP(neg); ADJ_DECLARE_OP(scale);
-ADJ_DECLARE_OP(exp); ADJ_DECLARE_OP(log); ADJ_DECLARE_OP(sqrt); ADJ_DECLARE_OP(square);
-ADJ_DECLARE_OP(pow); ADJ_DECLARE_OP(abs); ADJ_DECLARE_OP(sin); ADJ_DECLARE_OP(cos);
-ADJ_DECLARE_OP(sigmoid); ADJ_DECLARE_OP(tanh); ADJ_DECLARE_OP(relu);
-ADJ_DECLARE_OP(leaky_relu); ADJ_DECLARE_OP(elu); ADJ_DECLARE_OP(softplus);
-ADJ_DECLARE_OP(matmul); ADJ_DECLARE_OP(linear); ADJ_DECLARE_OP(transpose);
-ADJ_DECLARE_OP(reshape);
-ADJ_DECLARE_OP(sum); ADJ_DECLARE_OP(mean); ADJ_DECLARE_OP(sum_axis); ADJ_DECLARE_OP(mean_axis);
-ADJ_DECLARE_OP(softmax); ADJ_DECLARE_OP(log_softmax);
-ADJ_DECLARE_OP(softmax_ce); ADJ_DECLARE_OP(mse); ADJ_DECLARE_OP(bce_logits);
-ADJ_DECLARE_OP(gelu); ADJ_DECLARE_OP(gelu_tanh); ADJ_DECLARE_OP(silu); ADJ_DECLARE_OP(swish);
+#define ADJ_DECLARE_OP_(E, n) extern const adj_op_desc adj_desc_##n;
+ADJ_OP_LIST(ADJ_DECLARE_OP_)
+#undef ADJ_DECLARE_OP_
+
+/*
+ * Attribute structs of the existing op families that generic code (the
+ * op check, replay, teaching) still reads.  A new op declares its struct
+ * in its own file.
+ */
+typedef struct adj_attr_c {     /* scale c, pow p, leaky_relu slope, elu alpha */
+    double c;
+} adj_attr_c;
+typedef struct adj_attr_axis {  /* sum_axis, mean_axis: the axis, normalised to >= 0 */
+    int32_t axis;
+} adj_attr_axis;
+typedef struct adj_attr_matmul { /* bit 0: a is transposed, bit 1: b */
+    int32_t trans;
+} adj_attr_matmul;
+typedef struct adj_attr_reshape { /* the target shape (-1: inferred) */
+    int32_t ndim;
+    int64_t shape[ADJ_MAX_DIMS];
+} adj_attr_reshape;
+typedef struct adj_attr_labels { /* softmax cross-entropy */
+    const int32_t *labels;      /* the caller's labels while recording; then the
+                                   copy after the probabilities in saved */
+    void *saved;                /* probabilities (rows x classes), then labels */
+} adj_attr_labels;
+
+/* The constant of an op with an adj_attr_c (0 for an op without one). */
+static inline double adj_attr_c_get(const adj_var *y)
+{
+    const adj_attr_c *a = adj_attr(y);
+    return a ? a->c : 0.0;
+}
 
 /* Shape rule shared by every elementwise unary op: y has x's shape. */
-adj_status adj_shape_same(adj_var *y, const adj_args *args, char *why, size_t why_size);
+adj_status adj_shape_same(adj_var *y, char *why, size_t why_size);
 
 /* Recompute one row (axis 0) or one column (axis 1) of the value of a
  * matmul or linear node, viewed as (rows, cols), from its inputs' values:

@@ -7,9 +7,8 @@
 
 #include <string.h>
 
-static adj_status shape_one(adj_var *y, const adj_args *args, char *why, size_t n)
+static adj_status shape_one(adj_var *y, char *why, size_t n)
 {
-    (void)args;
     (void)why;
     (void)n;
     y->ndim = 0;
@@ -110,19 +109,19 @@ ADJ_FN1(mean)
 
 /* ------------------------------------------------------------ along an axis */
 
-static adj_status shape_axis(adj_var *y, const adj_args *args, char *why, size_t n)
+static adj_status shape_axis(adj_var *y, char *why, size_t n)
 {
     const adj_var *x = y->in[0];
-    int axis = args ? args->i : 0;
+    int given = ADJ_ATTR(y, adj_attr_axis)->axis, axis = given;
     if (axis < 0)
         axis += x->ndim;
     if (x->ndim == 0 || axis < 0 || axis >= x->ndim) {
         char sh[64];
         adj_fmt_shape(sh, sizeof sh, x->ndim, adj_cold(x)->shape);
-        snprintf(why, n, "axis %d is out of range for shape %s", args ? args->i : 0, sh);
+        snprintf(why, n, "axis %d is out of range for shape %s", given, sh);
         return ADJ_EINVAL;
     }
-    adj_cold(y)->iarg = axis; /* normalised */
+    ADJ_ATTR(y, adj_attr_axis)->axis = axis; /* normalised */
     y->ndim = (uint8_t)(x->ndim - 1);
     for (int i = 0, j = 0; i < x->ndim; i++)
         if (i != axis)
@@ -137,10 +136,11 @@ typedef struct split {
 static split split_of(const adj_var *y)
 {
     const adj_var *x = y->in[0];
-    split s = {1, (size_t)adj_cold(x)->shape[adj_cold(y)->iarg], 1};
-    for (int i = 0; i < adj_cold(y)->iarg; i++)
+    const int axis = ADJ_ATTR(y, adj_attr_axis)->axis;
+    split s = {1, (size_t)adj_cold(x)->shape[axis], 1};
+    for (int i = 0; i < axis; i++)
         s.outer *= (size_t)adj_cold(x)->shape[i];
-    for (int i = adj_cold(y)->iarg + 1; i < x->ndim; i++)
+    for (int i = axis + 1; i < x->ndim; i++)
         s.inner *= (size_t)adj_cold(x)->shape[i];
     return s;
 }
@@ -221,24 +221,24 @@ static void mean_axis_forward(adj_var *y) { axis_forward(y, true); }
 static void mean_axis_backward(adj_var *y) { axis_backward(y, true); }
 
 const adj_op_desc adj_desc_sum_axis = {
-    .name = "sum_axis", .arity = 1, .shape = shape_axis, .forward = sum_axis_forward,
+    .name = "sum_axis", .arity = 1, .attr_size = sizeof(adj_attr_axis), .shape = shape_axis, .forward = sum_axis_forward,
     .backward = sum_axis_backward, .jvp = sum_axis_jvp, .formula = "y[o,i] = sum_l x[o,l,i]",
     .rule = "dx[o,l,i] += dy[o,i]", .sig = ADJ_SIG_AXIS,
 };
 const adj_op_desc adj_desc_mean_axis = {
-    .name = "mean_axis", .arity = 1, .shape = shape_axis, .forward = mean_axis_forward,
+    .name = "mean_axis", .arity = 1, .attr_size = sizeof(adj_attr_axis), .shape = shape_axis, .forward = mean_axis_forward,
     .backward = mean_axis_backward, .jvp = mean_axis_jvp, .formula = "y[o,i] = (1/L) sum_l x[o,l,i]",
     .rule = "dx[o,l,i] += dy[o,i] / L", .sig = ADJ_SIG_AXIS,
 };
 
 adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line)
 {
-    adj_args a = {.i = axis};
+    adj_attr_axis a = {axis};
     return adj_record(ADJ_OP_SUM_AXIS, &x, 1, &a, file, line);
 }
 adj_var *adj_mean_axis_at(adj_var *x, int axis, const char *file, int line)
 {
-    adj_args a = {.i = axis};
+    adj_attr_axis a = {axis};
     return adj_record(ADJ_OP_MEAN_AXIS, &x, 1, &a, file, line);
 }
 adj_var *(adj_sum_axis)(adj_var *x, int axis) { return adj_sum_axis_at(x, axis, NULL, 0); }

@@ -177,8 +177,9 @@ ADJ_FN1(log_softmax)
 /* ------------------------------------------------- softmax cross-entropy */
 
 /* Saved by the forward: the probabilities (rows x k, dtype) then labels. */
-static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n)
+static adj_status ce_shape(adj_var *y, char *why, size_t n)
 {
+    const adj_attr_labels *args = ADJ_ATTR(y, adj_attr_labels);
     const adj_var *x = y->in[0];
     size_t rows, k;
     if (x->ndim < 1 || x->ndim > 2) {
@@ -190,7 +191,7 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
         snprintf(why, n, "logits are empty");
         return ADJ_ESHAPE;
     }
-    if (!args || !args->labels) {
+    if (!args->labels) {
         snprintf(why, n, "labels is NULL");
         return ADJ_EINVAL;
     }
@@ -200,9 +201,7 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
                      k);
             return ADJ_EINVAL;
         }
-    /* the caller's labels, copied into the arena by the forward */
-    adj_cold(y)->saved = (void *)args->labels;
-    adj_cold(y)->iarg = 0;
+    /* args->labels: the caller's labels, copied into the arena by the forward */
     y->ndim = 0;
     return ADJ_OK;
 }
@@ -210,7 +209,7 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
 #define CE_FWD(T)                                                               \
     do {                                                                       \
         const T *z = x->value;                                                 \
-        T *p = adj_cold(y)->saved;                                                       \
+        T *p = ADJ_ATTR(y, adj_attr_labels)->saved;                            \
         double loss = 0;                                                       \
         for (size_t r = 0; r < rows; r++) {                                    \
             LOG_SOFTMAX_ROW(T, z + r * k, p + r * k, k);                       \
@@ -222,24 +221,24 @@ static adj_status ce_shape(adj_var *y, const adj_args *args, char *why, size_t n
     } while (0)
 
 /* C = (1/R) sum_r (log sum_j e^{z_rj} - z_r,label).  The first run moves
- * the labels into an arena buffer after the probabilities (iarg 1 marks
- * it), so running the forward again on the node recomputes in place. */
+ * the labels into an arena buffer after the probabilities (saved is NULL
+ * before it), so running the forward again on the node recomputes in place. */
 static void ce_forward(adj_var *y)
 {
     const adj_var *x = y->in[0];
     size_t rows, k;
     rows_cols(x, &rows, &k);
     size_t pbytes = rows * k * adj_dsize(y->dtype);
-    if (!adj_cold(y)->iarg) {
-        const int32_t *user = adj_cold(y)->saved;
+    adj_attr_labels *at = ADJ_ATTR(y, adj_attr_labels);
+    if (!at->saved) {
         char *buf = adj_arena_alloc(adj_cold(y)->tape, pbytes + rows * sizeof(int32_t));
         if (!buf)
             return;
-        memcpy(buf + pbytes, user, rows * sizeof(int32_t));
-        adj_cold(y)->saved = buf;
-        adj_cold(y)->iarg = 1;
+        memcpy(buf + pbytes, at->labels, rows * sizeof(int32_t));
+        at->saved = buf;
+        at->labels = (const int32_t *)(const void *)(buf + pbytes);
     }
-    const int32_t *labels = (const int32_t *)((char *)adj_cold(y)->saved + pbytes);
+    const int32_t *labels = at->labels;
     if (y->dtype == ADJ_F64)
         CE_FWD(double);
     else
@@ -249,7 +248,7 @@ static void ce_forward(adj_var *y)
 /* dz_rj += dy (p_rj - [j = label_r]) / R */
 #define CE_BWD(T)                                                               \
     do {                                                                       \
-        const T *p = adj_cold(y)->saved;                                                 \
+        const T *p = ADJ_ATTR(y, adj_attr_labels)->saved;                      \
         T *dz = g;                                                             \
         const T d = (T)(*(const T *)y->grad / (double)rows);                   \
         for (size_t r = 0; r < rows; r++)                                      \
@@ -264,7 +263,7 @@ static void ce_backward(adj_var *y)
         return;
     size_t rows, k;
     rows_cols(y->in[0], &rows, &k);
-    const int32_t *labels = (const int32_t *)((char *)adj_cold(y)->saved + rows * k * adj_dsize(y->dtype));
+    const int32_t *labels = ADJ_ATTR(y, adj_attr_labels)->labels;
     if (y->dtype == ADJ_F64)
         CE_BWD(double);
     else
@@ -274,7 +273,7 @@ static void ce_backward(adj_var *y)
 /* tangent: dC = (1/R) sum_rj (p_rj - [j = label_r]) dz_rj */
 #define CE_TAN(T)                                                               \
     do {                                                                       \
-        const T *p = adj_cold(y)->saved, *dz = tx[0];                                    \
+        const T *p = ADJ_ATTR(y, adj_attr_labels)->saved, *dz = tx[0];         \
         double s = 0;                                                          \
         for (size_t r = 0; r < rows; r++)                                      \
             for (size_t j = 0; j < k; j++)                                     \
@@ -286,7 +285,7 @@ static void ce_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     size_t rows, k;
     rows_cols(y->in[0], &rows, &k);
-    const int32_t *labels = (const int32_t *)((char *)adj_cold(y)->saved + rows * k * adj_dsize(y->dtype));
+    const int32_t *labels = ADJ_ATTR(y, adj_attr_labels)->labels;
     if (y->dtype == ADJ_F64)
         CE_TAN(double);
     else
@@ -294,7 +293,8 @@ static void ce_jvp(const adj_var *y, const void *const *tx, void *ty)
 }
 
 const adj_op_desc adj_desc_softmax_ce = {
-    .name = "softmax_cross_entropy", .arity = 1, .shape = ce_shape, .forward = ce_forward,
+    .name = "softmax_cross_entropy", .arity = 1, .attr_size = sizeof(adj_attr_labels),
+    .shape = ce_shape, .forward = ce_forward,
     .backward = ce_backward, .jvp = ce_jvp, .formula = "C = mean_r (log sum_j exp(z_rj) - z_r,label)",
     .rule = "dz += dC (softmax(z) - onehot(label)) / R", .sig = ADJ_SIG_LABELS,
 };
@@ -302,7 +302,7 @@ const adj_op_desc adj_desc_softmax_ce = {
 adj_var *adj_softmax_cross_entropy_at(adj_var *logits, const int32_t *labels, const char *file,
                                       int line)
 {
-    adj_args a = {.labels = labels};
+    adj_attr_labels a = {.labels = labels};
     return adj_record(ADJ_OP_SOFTMAX_CE, &logits, 1, &a, file, line);
 }
 adj_var *(adj_softmax_cross_entropy)(adj_var *logits, const int32_t *labels)

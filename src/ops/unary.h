@@ -9,7 +9,8 @@
  *               dy = dx * y)            <- forward mode: x, y, dx (tangent) -> dy
  *
  * Inside the expressions T is the element type (float or double), c is
- * the op's constant (slope, alpha, p, scale), and <tgmath.h> picks expf or
+ * the op's constant (slope, alpha, p, scale: its attribute adj_attr_c,
+ * for the ops whose TESTARG is nonzero), and <tgmath.h> picks expf or
  * exp by type.  The loops are plain so the compiler vectorises them.
  *
  * Each kernel works on a range [lo, hi) of elements (nm_fwd_range,
@@ -92,7 +93,7 @@ typedef struct adj_unary_jvp_ctx {
     typedef TY T;                                                              \
     const T *restrict xs_ = y_->in[0]->value;                                  \
     T *restrict ys_ = y_->value;                                               \
-    const T c = (T)adj_cold(y_)->darg;                                         \
+    const T c = (T)adj_attr_c_get(y_);                                           \
     (void)c;                                                                   \
     PRE
 
@@ -133,7 +134,7 @@ typedef struct adj_unary_jvp_ctx {
         const T *restrict ys_ = y_->value;                                     \
         const T *restrict dys_ = y_->grad;                                     \
         T *restrict dxs_ = g_;                                                 \
-        const T c = (T)adj_cold(y_)->darg;                                     \
+        const T c = (T)adj_attr_c_get(y_);                                       \
         (void)c;                                                               \
         PRE;                                                                   \
         ADJ_UNARY_BLOCKS_(OK,                                                  \
@@ -154,7 +155,7 @@ typedef struct adj_unary_jvp_ctx {
         const T *restrict ys_ = y_->value;                                     \
         const T *restrict dxs_ = tx_[0];                                       \
         T *restrict dys_ = ty_;                                                \
-        const T c = (T)adj_cold(y_)->darg;                                     \
+        const T c = (T)adj_attr_c_get(y_);                                       \
         (void)c;                                                               \
         PRE;                                                                   \
         ADJ_UNARY_BLOCKS_(OK,                                                  \
@@ -254,11 +255,11 @@ typedef struct adj_unary_jvp_ctx {
         adj_unary_jvp_ctx k_ = {y_, tx_, ty_};                                 \
         adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_jvp_range, &k_); \
     }                                                                          \
-    static double nm##_scalar_fwd(double a_, double b_, double c_)             \
+    static double nm##_scalar_fwd(double a_, double b_, const void *attr_)     \
     {                                                                          \
         typedef double T;                                                      \
         enum { adj_slow_ = 1 };                                                \
-        const T x = a_, c = c_;                                                \
+        const T x = a_, c = attr_ ? ((const adj_attr_c *)attr_)->c : 0.0;      \
         T y;                                                                   \
         (void)b_;                                                              \
         (void)c;                                                               \
@@ -267,11 +268,12 @@ typedef struct adj_unary_jvp_ctx {
         return y;                                                              \
     }                                                                          \
     static void nm##_scalar_bwd(double a_, double b_, double y_, double dy_,   \
-                                double c_, double *da_, double *db_)           \
+                                const void *attr_, double *da_, double *db_)   \
     {                                                                          \
         typedef double T;                                                      \
         enum { adj_slow_ = 1 };                                                \
-        const T x = a_, y = y_, dy = dy_, c = c_;                              \
+        const T x = a_, y = y_, dy = dy_,                                      \
+                c = attr_ ? ((const adj_attr_c *)attr_)->c : 0.0;              \
         T dx;                                                                  \
         (void)b_;                                                              \
         (void)db_;                                                             \
@@ -286,6 +288,7 @@ typedef struct adj_unary_jvp_ctx {
         .name = #nm, .arity = 1, .shape = adj_shape_same,                      \
         .forward = nm##_forward, .backward = nm##_backward, .jvp = nm##_jvp,   \
         .scalar_fwd = nm##_scalar_fwd, .scalar_bwd = nm##_scalar_bwd,          \
+        .attr_size = (TESTARG) != 0.0 ? sizeof(adj_attr_c) : 0,                \
         .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_UNARY,                \
         .dom = {DOM}, .test_arg = TESTARG,                                     \
     }
@@ -304,7 +307,7 @@ typedef struct adj_unary_jvp_ctx {
 #define ADJ_UNARY_API_C(nm, OPID)                                              \
     adj_var *adj_##nm##_at(adj_var *x, double c, const char *file, int line)   \
     {                                                                          \
-        adj_args a = {.d = c};                                                 \
+        adj_attr_c a = {c};                                                    \
         return adj_record(OPID, &x, 1, &a, file, line);                        \
     }                                                                          \
     ADJ_FN1D(nm)

@@ -95,7 +95,7 @@ static void symbolic(const adj_var *c, int k, char *buf, size_t size)
             snprintf(buf, size, "1/%s", ref);
         break;
     case ADJ_OP_SCALE:
-        adj_teach_num(num, sizeof num, adj_cold(c)->darg, 6);
+        adj_teach_num(num, sizeof num, adj_attr_c_get(c), 6);
         snprintf(buf, size, "%s", num);
         break;
     default:

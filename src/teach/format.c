@@ -89,7 +89,10 @@ void adj_teach_define(const adj_var *v, char *buf, size_t size)
     operand(z, c, sizeof c);
     adj_teach_ref(x, ra, sizeof ra); /* function arguments, as they are */
     adj_teach_ref(y, rb, sizeof rb);
-    adj_teach_num(num, sizeof num, adj_cold(v)->darg, 6);
+    /* the constant of the ops that have one (adj_attr_c) */
+    const bool has_c = v->op == ADJ_OP_SCALE || v->op == ADJ_OP_POW || v->op == ADJ_OP_LEAKY_RELU ||
+                       v->op == ADJ_OP_ELU;
+    adj_teach_num(num, sizeof num, has_c ? adj_attr_c_get(v) : 0.0, 6);
     switch ((adj_op)v->op) {
     case ADJ_OP_LEAF:
         snprintf(buf, size, "%s", (v->flags & ADJ_F_EXTGRAD) ? "param"
@@ -108,7 +111,8 @@ void adj_teach_define(const adj_var *v, char *buf, size_t size)
     case ADJ_OP_LEAKY_RELU: snprintf(buf, size, "leaky_relu(%s, %s)", ra, num); break;
     case ADJ_OP_ELU: snprintf(buf, size, "elu(%s, %s)", ra, num); break;
     case ADJ_OP_MATMUL:
-        snprintf(buf, size, "%s%s %s%s", a, (adj_cold(v)->iarg & 1) ? "ᵀ" : "", b, (adj_cold(v)->iarg & 2) ? "ᵀ" : "");
+        snprintf(buf, size, "%s%s %s%s", a, (ADJ_ATTR(v, adj_attr_matmul)->trans & 1) ? "ᵀ" : "", b,
+                 (ADJ_ATTR(v, adj_attr_matmul)->trans & 2) ? "ᵀ" : "");
         break;
     case ADJ_OP_LINEAR:
         if (z)
@@ -126,7 +130,7 @@ void adj_teach_define(const adj_var *v, char *buf, size_t size)
     case ADJ_OP_SUM_AXIS:
     case ADJ_OP_MEAN_AXIS:
         snprintf(buf, size, "%s(%s, axis %d)", v->op == ADJ_OP_SUM_AXIS ? "sum" : "mean", ra,
-                 (int)adj_cold(v)->iarg);
+                 (int)ADJ_ATTR(v, adj_attr_axis)->axis);
         break;
     case ADJ_OP_SOFTMAX_CE: snprintf(buf, size, "cross_entropy(softmax(%s), labels)", ra); break;
     default:

@@ -1,0 +1,56 @@
+/*
+ * adjoint — the list of built-in ops, one per line.
+ *
+ * ADJ_OP_LIST(X) expands X(ENUM, name) once per op, in enum order: the
+ * enum value is ADJ_OP_<ENUM>, the descriptor adj_desc_<name>, the public
+ * function adj_<name> (or the name in the op's header comment).  The enum
+ * (adjoint/ops.h), the descriptor declarations and the op table are all
+ * generated from this one list, so an op without a descriptor does not
+ * link.  New ops are appended before the closing comment, so the values
+ * of existing ops never change.
+ */
+#ifndef ADJOINT_OP_LIST_H
+#define ADJOINT_OP_LIST_H
+
+#define ADJ_OP_LIST(X)                                                         \
+    X(LEAF, leaf)                                                              \
+    X(ADD, add)                                                                \
+    X(SUB, sub)                                                                \
+    X(MUL, mul)                                                                \
+    X(DIV, div)                                                                \
+    X(NEG, neg)                                                                \
+    X(SCALE, scale)                                                            \
+    X(EXP, exp)                                                                \
+    X(LOG, log)                                                                \
+    X(SQRT, sqrt)                                                              \
+    X(SQUARE, square)                                                          \
+    X(POW, pow)                                                                \
+    X(ABS, abs)                                                                \
+    X(SIN, sin)                                                                \
+    X(COS, cos)                                                                \
+    X(SIGMOID, sigmoid)                                                        \
+    X(TANH, tanh)                                                              \
+    X(RELU, relu)                                                              \
+    X(LEAKY_RELU, leaky_relu)                                                  \
+    X(ELU, elu)                                                                \
+    X(SOFTPLUS, softplus)                                                      \
+    X(MATMUL, matmul)                                                          \
+    X(LINEAR, linear)                                                          \
+    X(TRANSPOSE, transpose)                                                    \
+    X(RESHAPE, reshape)                                                        \
+    X(SUM, sum)                                                                \
+    X(MEAN, mean)                                                              \
+    X(SUM_AXIS, sum_axis)                                                      \
+    X(MEAN_AXIS, mean_axis)                                                    \
+    X(SOFTMAX, softmax)                                                        \
+    X(LOG_SOFTMAX, log_softmax)                                                \
+    X(SOFTMAX_CE, softmax_ce)                                                  \
+    X(MSE, mse)                                                                \
+    X(BCE_LOGITS, bce_logits)                                                  \
+    X(GELU, gelu)                                                              \
+    X(GELU_TANH, gelu_tanh)                                                    \
+    X(SILU, silu)                                                              \
+    X(SWISH, swish)                                                            \
+    /* append new ops above this line (one line each, keep the backslash) */
+
+#endif
