@@ -1,7 +1,9 @@
 #!/bin/sh
 # The adjoint command end to end: help and usage errors, the op-table
 # gradient check, an explained example, and training, saving, evaluating
-# and re-training (bit-identical) on a small CSV data set made here.
+# and re-training (bit-identical) on a small CSV data set made here; usage
+# errors, unwritable output (/dev/full, a full disk), bad --out, bad data
+# (non-finite features, IDX sets of another size, empty sets).
 # usage: cli.sh path/to/adjoint
 set -u
 adj=$1
@@ -74,6 +76,137 @@ head -c 100 "$dir/run1/model.adj" > "$dir/trunc.adj"
 "$adj" eval "$dir/trunc.adj" --data "csv:$dir/data.csv" --label label > "$dir/out" 2>&1
 st=$?
 [ $st -ne 0 ] && [ $st -lt 128 ] && ok || bad "a truncated model must fail cleanly (exit $st)"
+
+# usage errors name the option and the valid range
+while IFS='|' read -r opt val want; do
+    "$adj" train "$opt" "$val" --out "$dir/never" > "$dir/out" 2>&1
+    st=$?
+    [ $st -eq 2 ] && ok || bad "train $opt $val must be a usage error (exit $st)"
+    expect "train $opt $val" "$opt needs a number in $want, got '$val'" "$dir/out"
+done <<RANGES
+--lr|0|(0, inf)
+--lr|-1|(0, inf)
+--lr|nan|(0, inf)
+--lr|inf|(0, inf)
+--momentum|1|\[0, 1)
+--momentum|-0.5|\[0, 1)
+--weight-decay|-1|\[0, inf)
+--dropout|1|\[0, 1)
+--val-frac|0|(0, 1)
+RANGES
+"$adj" train --lr > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "--lr without a value"
+expect "--lr without a value" "lr needs a value" "$dir/out"
+"$adj" eval "$dir/run1/model.adj" --data > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "eval --data without a value"
+expect "eval --data without a value" "data needs a value" "$dir/out"
+"$adj" gradcheck --seed > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "gradcheck --seed without a value"
+expect "gradcheck --seed without a value" "seed needs a value" "$dir/out"
+for c in train "eval $dir/run1/model.adj"; do
+    # shellcheck disable=SC2086
+    "$adj" $c --data "idx:$dir" --label y > "$dir/out" 2>&1
+    [ $? -eq 2 ] && ok || bad "$c --label with IDX data must be a usage error"
+    expect "$c --label with IDX" "label names a CSV column" "$dir/out"
+done
+
+# output that cannot be written fails the command (exit 1, a message)
+for cmd in "eval $dir/run1/model.adj --data csv:$dir/data.csv --label label" \
+           "eval $dir/run1/model.adj --data csv:$dir/data.csv --label label --json" \
+           "gradcheck" "gradcheck --json" "explain e02" "explain e02 --json" "explain --list" \
+           "train --data csv:$dir/data.csv --label label --layers 4 --epochs 1 --out $dir/full --json" \
+           "train --data csv:$dir/data.csv --label label --layers 4 --epochs 1 --out $dir/full" \
+           "--help" "train --help"; do
+    # shellcheck disable=SC2086
+    "$adj" $cmd > /dev/full 2> "$dir/out"
+    st=$?
+    [ $st -ne 0 ] && [ $st -lt 128 ] && ok || bad "adjoint $cmd > /dev/full exited $st"
+    expect "adjoint $cmd > /dev/full" "cannot write" "$dir/out"
+done
+"$adj" explain e02 --dot /dev/full > "$dir/out" 2>&1; [ $? -eq 1 ] && ok || bad "explain --dot /dev/full must fail"
+expect "explain --dot /dev/full" "/dev/full is a character device" "$dir/out"
+"$adj" explain e02 --dot - > "$dir/out" 2>&1 && ok || bad "explain --dot - failed"
+expect "explain --dot -" "digraph" "$dir/out"
+
+# a model loader that checks the magic first: /dev/zero fails at once
+timeout 20 "$adj" eval /dev/zero --data "csv:$dir/data.csv" --label label > "$dir/out" 2>&1
+[ $? -eq 1 ] && ok || bad "eval /dev/zero must fail with exit 1"
+expect "eval /dev/zero" "not an adjoint model file" "$dir/out"
+
+# --out is checked before the first step: no epoch runs for a bad one
+touch "$dir/plain"
+mkdir -p "$dir/blocked/model.adj"
+for out in "$dir/plain" "$dir/no/such/parent" "" /proc/adjoint-out "$dir/blocked"; do
+    "$adj" train --data "csv:$dir/data.csv" --label label --layers 4 --epochs 50 --out "$out" \
+        > "$dir/out" 2>&1
+    st=$?
+    [ $st -ne 0 ] && [ $st -lt 128 ] && ok || bad "train --out '$out' must fail (exit $st)"
+    if grep -q "^epoch" "$dir/out"; then bad "train --out '$out' trained before failing"; else ok; fi
+    expect "train --out '$out'" "out\|model.adj" "$dir/out"
+done
+
+# a full disk (a file-size limit) while the outputs are written: the
+# previous run's model, curves.csv and curves.svg stay as they were
+cp -r "$dir/run1" "$dir/before"
+(ulimit -f 8; trap '' XFSZ; "$adj" train --data "csv:$dir/data.csv" --label label --layers 8 \
+    --epochs 40 --batch 32 --seed 5 --threads 1 --out "$dir/run1" --quiet > "$dir/out" 2>&1)
+st=$?
+[ $st -eq 1 ] && ok || bad "train on a full disk must exit 1 (exit $st)"
+expect "train on a full disk" "write failed" "$dir/out"
+for f in model.adj curves.csv curves.svg; do
+    cmp -s "$dir/before/$f" "$dir/run1/$f" && ok || bad "a failed save changed $f"
+done
+[ "$(ls "$dir/run1" | wc -l)" -eq 3 ] && ok || bad "a failed save left files in run1: $(ls "$dir/run1")"
+
+# data: non-finite features, too few rows for a test set
+printf 'a,b,label\n1,2,0\n3,1e300,1\n' > "$dir/big.csv"
+"$adj" train --data "csv:$dir/big.csv" --label label --out "$dir/big" > "$dir/out" 2>&1
+[ $? -eq 1 ] && ok || bad "a feature of 1e300 must fail"
+expect "1e300" "big.csv:3: column 2 ('b'): '1e300' is beyond the float range" "$dir/out"
+printf 'a,label\n1,0\n2,1\n' > "$dir/two.csv"
+"$adj" train --data "csv:$dir/two.csv" --label label --layers 2 --epochs 1 --batch 2 --no-batchnorm \
+    --out "$dir/two" --json > "$dir/two.json" 2> "$dir/out" && ok || bad "two rows must train"
+expect "no test set" "no test set" "$dir/out"
+expect "no test set in JSON" '"test_accuracy": null' "$dir/two.json"
+
+# IDX data: every set must fit the model's input
+be32() { for s in 24 16 8 0; do printf "\\$(printf %03o $(($1 >> s & 255)))"; done; }
+idx_u8() { # idx_u8 FILE MOD D1 D2 ...: elements (37 i + 11) mod MOD
+    f=$1; mod=$2; shift 2
+    { printf '\000\000\010'; printf "\\$(printf %03o $#)"
+      n=1; for k in "$@"; do be32 "$k"; n=$((n * k)); done
+      i=0; while [ $i -lt $n ]; do printf "\\$(printf %03o $(((i * 37 + 11) % mod)))"; i=$((i + 1)); done
+    } > "$f"
+}
+idxrun() { # idxrun DIR: train one epoch on DIR's IDX files
+    "$adj" train --data "idx:$1" --layers 4 --epochs 1 --batch 4 --no-batchnorm --threads 1 \
+        --out "$1/run" --json > "$1/json" 2> "$1/err"
+}
+for case in fewer:1:2 more:3:2 same:2:2; do
+    name=${case%%:*}; d=$dir/idx-$name; mkdir -p "$d"
+    rest=${case#*:}
+    idx_u8 "$d/train-images-idx3-ubyte" 256 12 2 2
+    idx_u8 "$d/train-labels-idx1-ubyte" 3 12
+    idx_u8 "$d/t10k-images-idx3-ubyte" 256 4 "${rest%%:*}" "${rest#*:}"
+    idx_u8 "$d/t10k-labels-idx1-ubyte" 3 4
+    idxrun "$d"
+    st=$?
+    if [ "$name" = same ]; then
+        [ $st -eq 0 ] && ok || { bad "IDX training failed:"; cat "$d/err" >&2; }
+    else
+        [ $st -eq 1 ] && ok || bad "t10k images with $name pixels must fail with exit 1 (exit $st)"
+        expect "t10k images with $name pixels" "the test images (t10k files) have" "$d/err"
+    fi
+done
+d=$dir/idx-same
+"$adj" eval "$d/run/model.adj" --data "idx:$d" > "$dir/out" 2>&1 && ok || bad "IDX eval failed"
+idx_u8 "$d/t10k-images-idx3-ubyte" 256 0 2 2
+idx_u8 "$d/t10k-labels-idx1-ubyte" 3 0
+"$adj" eval "$d/run/model.adj" --data "idx:$d" > "$dir/out" 2>&1; [ $? -eq 1 ] && ok || bad "eval without test images must fail"
+expect "eval without test images" "no test set" "$dir/out"
+idxrun "$d" && ok || bad "training without test images failed"
+expect "training without test images" '"test_accuracy": null' "$d/json"
+idx_u8 "$d/train-images-idx3-ubyte" 256 0 2 2
+idx_u8 "$d/train-labels-idx1-ubyte" 3 0
+idxrun "$d"; [ $? -eq 1 ] && ok || bad "training on 0 images must fail"
+expect "training on 0 images" "no training images" "$d/err"
 
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -23,6 +23,19 @@ double adj_tool_now(void);
  * (with a message on stderr naming the option). */
 int adj_tool_long(const char *opt, const char *s, long lo, long hi, long *out);
 int adj_tool_double(const char *opt, const char *s, double *out);
+/* Parse a finite number in the interval from lo to hi, each end open
+ * (excluded) or closed; on error print "--lr needs a number in (0, inf),
+ * got '0'" and return -1. */
+int adj_tool_number(const char *opt, const char *s, double lo, int lo_open, double hi,
+                    int hi_open, double *out);
+/* Flush f and check it for write errors; on error print "cannot write
+ * <what>: <reason>" and return -1. */
+int adj_tool_flush(FILE *f, const char *what);
+/* 0 if an output file may be written at path (absent, a regular file or
+ * a symbolic link to one); else print "<cmd>: <path> is a directory, not
+ * a regular file: ..." and return -1.  For failing before the work that
+ * produces the file; the write itself (adj_file_write) checks again. */
+int adj_tool_check_target(const char *cmd, const char *path);
 /* Print s as a JSON string literal (quotes and escapes). */
 void adj_tool_json_string(FILE *f, const char *s);
 

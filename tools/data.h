@@ -24,9 +24,10 @@ void adj_tool_data_free(adj_tool_data *d);
 /* The number of classes: 1 + the largest label of any split. */
 int adj_tool_classes(const adj_tool_data *d);
 
-/* Write loss and accuracy curves as an SVG picture (two panels); 0 on
- * success, -1 with errno set. */
-int adj_tool_write_svg(const char *path, int n, const double *loss, const double *val_acc,
-                       const double *test_acc);
+/* Write loss and accuracy curves to f as an SVG picture (two panels); a
+ * series of NaN (no validation or test set) is left out.  The caller
+ * checks f for errors. */
+void adj_tool_write_svg(FILE *f, int n, const double *loss, const double *val_acc,
+                        const double *test_acc);
 
 #endif

@@ -33,9 +33,12 @@ int adj_cmd_eval(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
-        } else if ((strcmp(a, "--data") == 0 || strcmp(a, "--label") == 0 ||
-                    strcmp(a, "--threads") == 0) &&
-                   i + 1 < argc) {
+        } else if (strcmp(a, "--data") == 0 || strcmp(a, "--label") == 0 ||
+                   strcmp(a, "--threads") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "adjoint eval: %s needs a value\n", a);
+                return 2;
+            }
             if (strcmp(a, "--data") == 0)
                 spec = argv[++i];
             else if (strcmp(a, "--label") == 0)
@@ -51,7 +54,14 @@ int adj_cmd_eval(int argc, char **argv)
         }
     }
     if (!model) {
+        fprintf(stderr, "adjoint eval: name the model file to evaluate\n\n");
         eval_usage(stderr);
+        return 2;
+    }
+    if (label && strncmp(spec, "idx:", 4) == 0) {
+        fprintf(stderr, "adjoint eval: --label names a CSV column; IDX data (%s) has its labels "
+                        "in its own files\n",
+                spec);
         return 2;
     }
     adj_set_threads((int)threads);

@@ -26,7 +26,8 @@ static void usage(FILE *f)
           "NAME is e01 ... e15, 1 ... 15 or an alias (adjoint explain --list).\n"
           "Each example takes its inputs as knobs: --x 2, --w2 1.5, ...\n"
           "\n"
-          "  --dot FILE  write the graph (Graphviz DOT; render with dot -Tsvg)\n"
+          "  --dot FILE  write the graph (Graphviz DOT; render with dot -Tsvg);\n"
+          "              FILE - is the standard output\n"
           "  --json      print the values and gradients as JSON instead\n"
           "  --list      list the examples and their knobs\n"
           "  --help      this text, or an example's knobs\n",
@@ -109,20 +110,40 @@ int adj_cmd_explain(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* the graph is built in memory and written as one file (atomically,
+     * never over a device or a directory); "-" is the standard output */
     FILE *dot = NULL;
-    if (dot_path) {
-        dot = fopen(dot_path, "w");
+    char *dot_text = NULL;
+    size_t dot_len = 0;
+    int dot_stdout = dot_path && strcmp(dot_path, "-") == 0;
+    if (dot_path && !dot_stdout) {
+        if (adj_tool_check_target("adjoint explain: --dot", dot_path))
+            return 1;
+        dot = open_memstream(&dot_text, &dot_len);
         if (!dot) {
-            fprintf(stderr, "adjoint explain: cannot write %s\n", dot_path);
+            fprintf(stderr, "adjoint explain: out of memory for %s\n", dot_path);
             return 1;
         }
     }
-    adj_status s = adj_example_run(ex, knobs, json ? NULL : stdout, dot, json ? stdout : NULL);
+    adj_status s = adj_example_run(ex, knobs, json || dot_stdout ? NULL : stdout,
+                                   dot_stdout ? stdout : dot, json ? stdout : NULL);
     if (dot && fclose(dot) != 0 && s == ADJ_OK)
-        s = ADJ_EIO;
+        s = ADJ_ENOMEM;
     if (s != ADJ_OK) {
-        fprintf(stderr, "adjoint explain: %s: %s\n", ex->name, adj_status_string(s));
+        /* a failed write to the standard output is reported by main() */
+        if (!(s == ADJ_EIO && ferror(stdout)))
+            fprintf(stderr, "adjoint explain: %s: %s\n", ex->name, adj_status_string(s));
+        free(dot_text);
         return 1;
+    }
+    if (dot) {
+        adj_error err;
+        s = adj_file_write(dot_path, dot_text, dot_len, &err);
+        free(dot_text);
+        if (s != ADJ_OK) {
+            fprintf(stderr, "adjoint explain: --dot: %s\n", err.message);
+            return 1;
+        }
     }
     return 0;
 }

@@ -21,7 +21,11 @@ int adj_cmd_gradcheck(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+        else if (strcmp(argv[i], "--seed") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "adjoint gradcheck: --seed needs a value\n");
+                return 2;
+            }
             if (adj_tool_long("--seed", argv[++i], 0, 0x7fffffffL, &seed))
                 return 2;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -45,11 +45,17 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return 0;
+        return adj_tool_flush(stdout, "the standard output") ? 1 : 0;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            /* output that could not be written is a failure (> /dev/full,
+             * a closed pipe's reader gone, a full disk) */
+            if (adj_tool_flush(stdout, "the standard output") != 0 && rc == 0)
+                rc = 1;
+            return rc;
+        }
     fprintf(stderr, "adjoint: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -16,17 +16,29 @@
 static void panel(FILE *f, int x0, const char *title, int n, const double *a, const char *ca,
                   const char *la, const double *b, const char *cb, const char *lb)
 {
+    /* a series without values (no validation or test set: NaN) is not drawn */
+    int has_a = 0, has_b = 0;
+    for (int i = 0; i < n; i++) {
+        has_a |= isfinite(a[i]);
+        has_b |= b && isfinite(b[i]);
+    }
+    if (!has_a)
+        a = NULL;
+    if (!has_b)
+        b = NULL;
     double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < n; i++) {
-        if (a[i] < lo)
+        if (a && isfinite(a[i]) && a[i] < lo)
             lo = a[i];
-        if (a[i] > hi)
+        if (a && isfinite(a[i]) && a[i] > hi)
             hi = a[i];
-        if (b && b[i] < lo)
+        if (b && isfinite(b[i]) && b[i] < lo)
             lo = b[i];
-        if (b && b[i] > hi)
+        if (b && isfinite(b[i]) && b[i] > hi)
             hi = b[i];
     }
+    if (!a && !b)
+        lo = hi = 0.5;
     if (!(hi > lo)) {
         lo -= 0.5;
         hi += 0.5;
@@ -72,6 +84,8 @@ static void panel(FILE *f, int x0, const char *title, int n, const double *a, co
             continue;
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col[s]);
         for (int i = 0; i < n; i++) {
+            if (!isfinite(ser[s][i]))
+                continue;
             double x = x0 + (n > 1 ? (double)PW * i / (n - 1) : PW / 2.0);
             double y = TOP + PH - PH * (ser[s][i] - lo) / (hi - lo);
             fprintf(f, "%.1f,%.1f ", x, y);
@@ -82,12 +96,9 @@ static void panel(FILE *f, int x0, const char *title, int n, const double *a, co
     }
 }
 
-int adj_tool_write_svg(const char *path, int n, const double *loss, const double *val_acc,
-                       const double *test_acc)
+void adj_tool_write_svg(FILE *f, int n, const double *loss, const double *val_acc,
+                        const double *test_acc)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
     fprintf(f,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -100,6 +111,4 @@ int adj_tool_write_svg(const char *path, int n, const double *loss, const double
               "test");
     }
     fprintf(f, "</svg>\n");
-    int bad = ferror(f);
-    return fclose(f) == 0 && !bad ? 0 : -1;
 }

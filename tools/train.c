@@ -141,6 +141,10 @@ static int parse(int argc, char **argv, train_opts *o)
             o->label = val;
         } else if (FLAG("--out")) {
             VALUE();
+            if (!*val) {
+                fprintf(stderr, "adjoint: --out needs a directory name, got ''\n");
+                return 2;
+            }
             o->out = val;
         } else if (FLAG("--layers")) {
             VALUE();
@@ -172,28 +176,24 @@ static int parse(int argc, char **argv, train_opts *o)
             }
         } else if (FLAG("--lr")) {
             VALUE();
-            if (adj_tool_double(a, val, &o->lr) || !(o->lr > 0))
+            if (adj_tool_number(a, val, 0, 1, INFINITY, 1, &o->lr))
                 return 2;
         } else if (FLAG("--momentum")) {
             VALUE();
-            if (adj_tool_double(a, val, &o->momentum) || !(o->momentum >= 0 && o->momentum < 1))
+            if (adj_tool_number(a, val, 0, 0, 1, 1, &o->momentum))
                 return 2;
         } else if (FLAG("--weight-decay")) {
             VALUE();
-            if (adj_tool_double(a, val, &o->weight_decay) || !(o->weight_decay >= 0))
+            if (adj_tool_number(a, val, 0, 0, INFINITY, 1, &o->weight_decay))
                 return 2;
         } else if (FLAG("--dropout")) {
             VALUE();
-            if (adj_tool_double(a, val, &o->dropout) || !(o->dropout >= 0 && o->dropout < 1)) {
-                fprintf(stderr, "adjoint: --dropout must be in [0, 1)\n");
+            if (adj_tool_number(a, val, 0, 0, 1, 1, &o->dropout))
                 return 2;
-            }
         } else if (FLAG("--val-frac")) {
             VALUE();
-            if (adj_tool_double(a, val, &o->val_frac) || !(o->val_frac > 0 && o->val_frac < 1)) {
-                fprintf(stderr, "adjoint: --val-frac must be in (0, 1)\n");
+            if (adj_tool_number(a, val, 0, 1, 1, 1, &o->val_frac))
                 return 2;
-            }
         } else if (FLAG("--batch")) {
             VALUE();
             if (adj_tool_long(a, val, 1, 1 << 20, &o->batch))
@@ -217,6 +217,12 @@ static int parse(int argc, char **argv, train_opts *o)
         }
 #undef FLAG
 #undef VALUE
+    }
+    if (o->label && strncmp(o->data, "idx:", 4) == 0) {
+        fprintf(stderr, "adjoint: --label names a CSV column; IDX data (%s) has its labels in "
+                        "its own files\n",
+                o->data);
+        return 2;
     }
     if (o->lr < 0)
         o->lr = o->optim == ADJ_OPTIM_SGD ? 0.05 : o->optim == ADJ_OPTIM_ADAGRAD ? 1e-2 : 1e-3;
@@ -265,26 +271,58 @@ static void progress_show(progress *p, long epoch, long epochs, size_t done, siz
     }
 }
 
-static int write_curves_csv(const char *path, int n, const double *loss, const double *va,
-                            const double *te, const double *lr)
+/* A missing value (no validation or test set) is an empty CSV field. */
+static void csv_value(FILE *f, const char *fmt, double v)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "epoch,train_loss,val_accuracy,test_accuracy,lr\n");
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%d,%.9g,%.6f,%.6f,%.9g\n", i + 1, loss[i], va[i], te[i], lr[i]);
-    int bad = ferror(f);
-    return fclose(f) == 0 && !bad ? 0 : -1;
+    fputc(',', f);
+    if (!isnan(v))
+        fprintf(f, fmt, v);
 }
 
-static double eval_acc(adj_mlp *m, adj_tape *t, const adj_dataset *d, int32_t *pred)
+static void write_curves_csv(FILE *f, int n, const double *loss, const double *va,
+                             const double *te, const double *lr)
 {
+    fprintf(f, "epoch,train_loss,val_accuracy,test_accuracy,lr\n");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%d,%.9g", i + 1, loss[i]);
+        csv_value(f, "%.6f", va[i]);
+        csv_value(f, "%.6f", te[i]);
+        fprintf(f, ",%.9g\n", lr[i]);
+    }
+}
+
+/* Accuracy on d into *acc (NaN when d is empty: there is no such set);
+ * -1 after printing the error of a failed prediction. */
+static int eval_acc(adj_mlp *m, adj_tape *t, const adj_dataset *d, int32_t *pred, double *acc)
+{
+    *acc = NAN;
     if (!d || d->rows == 0)
-        return 0.0;
-    if (adj_mlp_predict(m, t, d->x, d->rows, 1000, pred) != ADJ_OK)
-        return NAN;
-    return adj_accuracy(pred, d->y, d->rows);
+        return 0;
+    if (adj_mlp_predict(m, t, d->x, d->rows, 1000, pred) != ADJ_OK) {
+        fprintf(stderr, "\nadjoint: evaluation failed: %s\n", adj_tape_message(t));
+        return -1;
+    }
+    *acc = adj_accuracy(pred, d->y, d->rows);
+    return 0;
+}
+
+/* An accuracy for the progress lines: "0.9312", or "-" without the set. */
+static const char *acc_text(char *buf, size_t n, double acc)
+{
+    if (isnan(acc))
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.4f", acc);
+    return buf;
+}
+
+/* An accuracy in JSON: a number, or null without the set. */
+static void json_acc(FILE *f, double acc)
+{
+    if (isnan(acc))
+        fputs("null", f);
+    else
+        fprintf(f, "%.6f", acc);
 }
 
 /* A fingerprint of the data: the sizes, every label and a sample of the
@@ -337,32 +375,97 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Rank 0's files: the model, curves.csv and curves.svg.  0 or -1 (printed). */
+static const char *const OUT_FILES[3] = {"model.adj", "curves.csv", "curves.svg"};
+
+/* Check --out before any work: create the directory if it is missing
+ * (its parent must exist), require a directory we can create files in,
+ * and that none of the outputs is in the way as something other than a
+ * regular file.  0 or -1 (printed). */
+static int prepare_out(const char *out)
+{
+    struct stat sb;
+    if (stat(out, &sb) != 0) {
+        if (errno != ENOENT || mkdir(out, 0755) != 0) {
+            int e = errno;
+            fprintf(stderr, "adjoint: --out %s: cannot create the directory: %s%s\n", out,
+                    strerror(e), e == ENOENT ? " (its parent directory must exist)" : "");
+            return -1;
+        }
+    } else if (!S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "adjoint: --out %s exists and is not a directory\n", out);
+        return -1;
+    }
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/.adjoint-probe-XXXXXX", out) >= (int)sizeof path) {
+        fprintf(stderr, "adjoint: --out %s: name too long\n", out);
+        return -1;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        fprintf(stderr, "adjoint: --out %s: cannot write in the directory: %s\n", out,
+                strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(path);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, OUT_FILES[i]);
+        if (adj_tool_check_target("adjoint", path))
+            return -1;
+    }
+    return 0;
+}
+
+/* Rank 0's files: the model, curves.csv and curves.svg, replaced together
+ * (adj_files_write: on a full disk all three stay as they were).  0 or -1
+ * (printed). */
 static int write_outputs(const train_opts *o, adj_mlp *m, int n, const double *loss,
                          const double *va, const double *te, const double *lr)
 {
-    char path[4096];
     adj_error err;
-    if (mkdir(o->out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "adjoint: cannot create %s: %s\n", o->out, strerror(errno));
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s/model.adj", o->out);
-    if (adj_model_save(m, path, &err) != ADJ_OK) {
+    void *model = NULL;
+    char *csv = NULL, *svg = NULL;
+    size_t nm = 0, nc = 0, ns = 0;
+    int rc = -1;
+    if (adj_model_encode(m, &model, &nm, &err) != ADJ_OK) {
         fprintf(stderr, "adjoint: %s\n", err.message);
-        return -1;
+        goto done;
     }
-    snprintf(path, sizeof path, "%s/curves.csv", o->out);
-    if (write_curves_csv(path, n, loss, va, te, lr)) {
-        fprintf(stderr, "adjoint: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
+    FILE *f = open_memstream(&csv, &nc);
+    if (f) {
+        write_curves_csv(f, n, loss, va, te, lr);
+        if (fclose(f) != 0)
+            f = NULL;
     }
-    snprintf(path, sizeof path, "%s/curves.svg", o->out);
-    if (adj_tool_write_svg(path, n, loss, va, te)) {
-        fprintf(stderr, "adjoint: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
+    FILE *g = f ? open_memstream(&svg, &ns) : NULL;
+    if (g) {
+        adj_tool_write_svg(g, n, loss, va, te);
+        if (fclose(g) != 0)
+            g = NULL;
     }
-    return 0;
+    if (!f || !g) {
+        fprintf(stderr, "adjoint: out of memory for the curves\n");
+        goto done;
+    }
+    char paths[3][4096];
+    const char *pp[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", o->out, OUT_FILES[i]);
+        pp[i] = paths[i];
+    }
+    const void *bytes[3] = {model, csv, svg};
+    size_t sizes[3] = {nm, nc, ns};
+    if (adj_files_write(3, pp, bytes, sizes, &err) != ADJ_OK) {
+        fprintf(stderr, "adjoint: %s (the previous outputs in %s are unchanged)\n", err.message,
+                o->out);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(model);
+    free(csv);
+    free(svg);
+    return rc;
 }
 
 /*
@@ -387,9 +490,14 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     }
     adj_set_threads((int)o->threads);
 
+    /* an unusable --out is found now, not after the last epoch */
+    int bad = root && prepare_out(o->out);
+    if (adj_tool_ranks_agree(rk, bad, "prepare the output directory"))
+        return 1;
+
     double t_load = adj_tool_now();
     adj_tool_data data;
-    int bad = adj_tool_data_load(o->data, o->label, o->val_frac, o->seed, 0, &data) != 0;
+    bad = adj_tool_data_load(o->data, o->label, o->val_frac, o->seed, 0, &data) != 0;
     if (adj_tool_ranks_agree(rk, bad, "load the data") ||
         adj_tool_ranks_same(rk, data_fingerprint(&data),
                             "data (--data must name the same files on every host)") ||
@@ -598,18 +706,25 @@ static int train(train_opts *o, adj_tool_ranks *rk)
             goto done;
         c_loss[i] = sum / (double)seen;
         c_lr[i] = adj_optim_lr(opt);
-        if (root) {
-            c_val[i] = eval_acc(m, t, data.val, pred);
-            c_test[i] = eval_acc(m, t, data.test, pred);
-        }
+        c_val[i] = c_test[i] = NAN;
+        bad = root && (eval_acc(m, t, data.val, pred, &c_val[i]) ||
+                       eval_acc(m, t, data.test, pred, &c_test[i]));
+        if (adj_tool_ranks_agree(rk, bad, "evaluate"))
+            goto done;
         t_eval += adj_tool_now() - t1;
         if (!o->quiet) {
-            fprintf(
-                log,
-                "epoch %2ld/%ld  loss %.4f  val acc %.4f  test acc %.4f  %.1f s (%.0f samples/s)\n",
-                epoch, o->epochs, c_loss[i], c_val[i], c_test[i], el, (double)seen / el);
-            fflush(log);
+            char va[16], te[16];
+            fprintf(log,
+                    "epoch %2ld/%ld  loss %.4f  val acc %s  test acc %s  %.1f s (%.0f samples/s)\n",
+                    epoch, o->epochs, c_loss[i], acc_text(va, sizeof va, c_val[i]),
+                    acc_text(te, sizeof te, c_test[i]), el, (double)seen / el);
         }
+        /* progress that cannot be shown stops the run here, not after
+         * every epoch (stdout > /dev/full without --quiet) */
+        bad = !o->quiet && adj_tool_flush(log, log == stdout ? "progress to the standard output"
+                                                             : "progress to the standard error");
+        if (adj_tool_ranks_agree(rk, bad, "show progress"))
+            goto done;
     }
     if (adj_tool_ranks_check_params(rk, P))
         goto done;
@@ -625,10 +740,15 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     }
     int last = (int)o->epochs - 1;
     if (!o->quiet) {
+        if (isnan(c_test[last]))
+            fprintf(log, "no test set (%s has %s)", o->data,
+                    data.kind == ADJ_TOOL_IDX ? "no t10k images" : "too few rows for a test split");
+        else
+            fprintf(log, "test accuracy %.4f", c_test[last]);
         fprintf(log,
-                "test accuracy %.4f after %ld epochs: %.1f s of training, %.1f s of "
-                "evaluation, data loaded in %.1f s\n",
-                c_test[last], o->epochs, t_train, t_eval, t_load);
+                " after %ld epochs: %.1f s of training, %.1f s of evaluation, data loaded in "
+                "%.1f s\n",
+                o->epochs, t_train, t_eval, t_load);
         if (size > 1)
             fprintf(log,
                     "%d ranks: gradient all-reduce of %.2f MB per step, median %.3f ms, "
@@ -649,21 +769,28 @@ static int train(train_opts *o, adj_tool_ranks *rk)
         printf("], \"activation\": \"%s\", \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %ld, "
                "\"ranks\": %d, \"batch_per_rank\": %ld, \"batch_description\": \"%s\", "
                "\"epochs\": %ld, \"seed\": %llu, \"threads\": %ld, \"parameters\": %zu, "
-               "\"train_loss\": %.6f, \"val_accuracy\": %.6f, \"test_accuracy\": %.6f, "
-               "\"train_seconds\": %.3f, \"eval_seconds\": %.3f, \"load_seconds\": %.3f, "
+               "\"train_loss\": %.6f, \"train_seconds\": %.3f, \"eval_seconds\": %.3f, \"load_seconds\": %.3f, "
                "\"allreduce_seconds\": %.6f, \"allreduce_ms_median\": %.6f, \"model\": ",
                adj_activation_name(o->act), adj_optim_name(o->optim), o->lr, o->batch, size,
                o->batch / size, batch_desc, o->epochs, (unsigned long long)o->seed, o->threads,
-               adj_mlp_count_params(cfg.n_sizes, sizes), c_loss[last], c_val[last], c_test[last],
-               t_train, t_eval, t_load, t_ar, ar_median * 1e3);
+               adj_mlp_count_params(cfg.n_sizes, sizes), c_loss[last], t_train, t_eval, t_load,
+               t_ar, ar_median * 1e3);
         char path[4096];
         snprintf(path, sizeof path, "%s/model.adj", o->out);
         adj_tool_json_string(stdout, path);
+        printf(", \"val_accuracy\": ");
+        json_acc(stdout, c_val[last]);
+        printf(", \"test_accuracy\": ");
+        json_acc(stdout, c_test[last]);
         printf(", \"curve\": [");
-        for (int i = 0; i <= last; i++)
-            printf("%s{\"epoch\": %d, \"train_loss\": %.6f, \"val_accuracy\": %.6f, "
-                   "\"test_accuracy\": %.6f}",
-                   i ? ", " : "", i + 1, c_loss[i], c_val[i], c_test[i]);
+        for (int i = 0; i <= last; i++) {
+            printf("%s{\"epoch\": %d, \"train_loss\": %.6f, \"val_accuracy\": ", i ? ", " : "",
+                   i + 1, c_loss[i]);
+            json_acc(stdout, c_val[i]);
+            printf(", \"test_accuracy\": ");
+            json_acc(stdout, c_test[i]);
+            printf("}");
+        }
         printf("]}\n");
     }
     rc = 0;
