@@ -10,21 +10,29 @@
 /* y = 1 / (1 + e^-x); both branches use e = e^-|x| <= 1, so nothing
  * positive is ever exponentiated and one exponential serves both.  Blocks
  * with every |x| <= 87 (f32) take the one-product scaling of e^-|x|
- * (ADJ_EXP_BLK, same bits). */
+ * (ADJ_EXP_BLK, same bits).  y' = y (1 - y) = e / (1 + e)^2, from x: for
+ * large x, 1 - y cancels (0 in float from x = 17 on, where y' is 4e-8). */
 ADJ_UNARY_EX_OPT(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x))",
           "dx += dy y (1 - y)",
-          ADJ_EXP_NORMAL(-fabs(x)), 1, (void)0,
+          ADJ_EXP_NORMAL(-fabs(x)), ADJ_EXP_NORMAL(-fabs(x)), (void)0,
           const T e = ADJ_EXP_BLK(-fabs(x));
           y = x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e),
-          dx = dy * y * ((T)1 - y),
-          dy = dx * y * ((T)1 - y));
+          const T e = ADJ_EXP_BLK(-fabs(x));
+          dx = dy * (e / (((T)1 + e) * ((T)1 + e))),
+          const T e = ADJ_EXP_BLK(-fabs(x));
+          dy = dx * (e / (((T)1 + e) * ((T)1 + e))));
 ADJ_UNARY_API(sigmoid, ADJ_OP_SIGMOID)
 
-/* y = tanh x */
-ADJ_UNARY(tanh, ADJ_OP_TANH, ADJ_DOM_ANY, 0.0, "y = tanh(x)", "dx += dy (1 - y^2)",
+/* y = tanh x;  y' = 1 - y^2 = 4e / (1 + e)^2 with e = e^-2|x|, from x: for
+ * large |x|, 1 - y^2 cancels (0 in float from |x| = 9 on, where y' is
+ * 6e-8).  Blocks with every |x| <= 43 (f32) scale e in one product. */
+ADJ_UNARY_EX_OPT(tanh, ADJ_OP_TANH, ADJ_DOM_ANY, 0.0, "y = tanh(x)", "dx += dy (1 - y^2)",
+          1, ADJ_EXP_NORMAL((T)-2 * fabs(x)), (void)0,
           y = ADJ_TANH(x),
-          dx = dy * ((T)1 - y * y),
-          dy = dx * ((T)1 - y * y));
+          const T e = ADJ_EXP_BLK((T)-2 * fabs(x));
+          dx = dy * ((T)4 * e / (((T)1 + e) * ((T)1 + e))),
+          const T e = ADJ_EXP_BLK((T)-2 * fabs(x));
+          dy = dx * ((T)4 * e / (((T)1 + e) * ((T)1 + e))));
 ADJ_UNARY_API(tanh, ADJ_OP_TANH)
 
 /* y = max(x, 0); ReLU'(0) = 1.  Selecting dy (not dy * 0) keeps -0 out;
@@ -43,12 +51,14 @@ ADJ_UNARY(leaky_relu, ADJ_OP_LEAKY_RELU, ADJ_DOM_AWAY0, 0.01, "y = x >= 0 ? x : 
           dy = x >= 0 ? dx : c * dx);
 ADJ_UNARY_API_C(leaky_relu, ADJ_OP_LEAKY_RELU)
 
-/* y = x (x >= 0), c (e^x - 1) (x < 0); y' = y + c below 0 */
+/* y = x (x >= 0), c (e^x - 1) (x < 0); y' = c e^x below 0, from x: y + c
+ * would cancel as y approaches -c (2% off at x = -20 in double, 0 in
+ * float from x = -17 on) */
 ADJ_UNARY(elu, ADJ_OP_ELU, ADJ_DOM_AWAY0, 1.0, "y = x >= 0 ? x : alpha (exp(x) - 1)",
-          "dx += dy (x >= 0 ? 1 : y + alpha)",
+          "dx += dy (x >= 0 ? 1 : alpha exp(x))",
           y = x >= 0 ? x : c * ADJ_EXPM1(x),
-          dx = x >= 0 ? dy : dy * (y + c),
-          dy = x >= 0 ? dx : dx * (y + c));
+          dx = x >= 0 ? dy : dy * (c * ADJ_EXP(x)),
+          dy = x >= 0 ? dx : dx * (c * ADJ_EXP(x)));
 ADJ_UNARY_API_C(elu, ADJ_OP_ELU)
 
 /* y = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); y' = sigmoid(x), from e^-|x| as

@@ -1,7 +1,9 @@
 /*
  * Softmax family along the last axis: softmax, log-softmax and the fused
  * softmax cross-entropy.  Each row is shifted by its maximum before
- * exponentiating (log-sum-exp), so logits of any size are safe.
+ * exponentiating, and the shifted log-sum-exp stays in double until it is
+ * subtracted (row_lse below), so logits of any size are safe: they neither
+ * overflow nor lose accuracy.
  */
 #include "ops/op.h"
 #include "ops/vmath.h"
@@ -10,23 +12,71 @@
 #include <string.h>
 
 /*
- * e_j = e^(x_j - shift) for a block of up to EXP_BLOCK elements, in double
- * (x_j - shift in the element type, as the rows do).  Sums over a row go
- * through such a buffer, in order, so that the exponentials run in a loop
- * the compiler vectorises and the accumulation stays sequential in double.
+ * The log-sum-exp of a row, shifted by its maximum m (first at index jm):
+ *
+ *     log sum_j e^(x_j - m) = log1p(s1),   s1 = sum_{j != jm} e^(x_j - m)
+ *
+ * The differences d_j = x_j - m are formed in double (exact for a float
+ * row) and nothing is rounded to the element type before log1p(s1) is
+ * subtracted from them, so the result does not depend on the size of the
+ * logits, only on their differences: log_softmax(x + c) = log_softmax(x).
+ * Leaving e^0 = 1 out of the sum keeps the bits of s1 that 1 + s1 would
+ * round away (log_softmax([1000, 990]) = (-log1p(e^-10), -10 - log1p(e^-10))).
+ * The exponentials run a block of EXP_BLOCK at a time into a buffer, so
+ * that they vectorise and the accumulation stays sequential in double.
  */
 enum { EXP_BLOCK = 64 };
 
-static void exp_block_double(double *restrict e, const double *restrict x, double shift, size_t m)
+typedef struct row_lse {
+    double m;     /* the row's maximum (NaN if the first element is NaN) */
+    double s1;    /* sum of e^(x_j - m) over j != jm */
+    size_t jm;    /* where the maximum first occurs */
+} row_lse;
+
+/* e_j = e^(x_j - m) for j < n, in double */
+static void exp_block_double(double *restrict e, const double *restrict x, double m, size_t n)
 {
-    for (size_t j = 0; j < m; j++)
-        e[j] = adj_vexp(x[j] - shift);
+    for (size_t j = 0; j < n; j++)
+        e[j] = adj_vexp(x[j] - m);
 }
 
-static void exp_block_float(double *restrict e, const float *restrict x, float shift, size_t m)
+static void exp_block_float(double *restrict e, const float *restrict x, double m, size_t n)
 {
-    for (size_t j = 0; j < m; j++)
-        e[j] = adj_vexp((double)(x[j] - shift));
+    for (size_t j = 0; j < n; j++)
+        e[j] = adj_vexp((double)x[j] - m);
+}
+
+#define ROW_LSE(T, x, k)                                                        \
+    do {                                                                       \
+        size_t jm_ = 0;                                                        \
+        for (size_t j_ = 1; j_ < (k); j_++)                                    \
+            jm_ = (x)[j_] > (x)[jm_] ? j_ : jm_;                               \
+        r.m = (double)(x)[jm_];                                                \
+        r.jm = jm_;                                                            \
+        r.s1 = 0;                                                              \
+        double e_[EXP_BLOCK];                                                  \
+        for (size_t j0_ = 0; j0_ < (k); j0_ += EXP_BLOCK) {                    \
+            size_t n_ = (k) - j0_ < EXP_BLOCK ? (k) - j0_ : EXP_BLOCK;         \
+            exp_block_##T(e_, (x) + j0_, r.m, n_);                             \
+            if (jm_ - j0_ < n_)                                                \
+                e_[jm_ - j0_] = 0;                                             \
+            for (size_t j_ = 0; j_ < n_; j_++)                                 \
+                r.s1 += e_[j_];                                                \
+        }                                                                      \
+    } while (0)
+
+static row_lse row_lse_double(const double *x, size_t k)
+{
+    row_lse r;
+    ROW_LSE(double, x, k);
+    return r;
+}
+
+static row_lse row_lse_float(const float *x, size_t k)
+{
+    row_lse r;
+    ROW_LSE(float, x, k);
+    return r;
 }
 
 /* Rows and row length of x along its last axis (a 0-D x is one row of 1). */
@@ -36,33 +86,30 @@ static void rows_cols(const adj_var *x, size_t *rows, size_t *cols)
     *rows = *cols ? adj_cold(x)->numel / *cols : 0;
 }
 
-/* y = x - max - log sum exp(x - max) for one row, in T */
-#define LOG_SOFTMAX_ROW(T, x, y, k)                                             \
-    do {                                                                       \
-        T mx_ = (x)[0];                                                        \
-        for (size_t j_ = 1; j_ < (k); j_++)                                    \
-            mx_ = (x)[j_] > mx_ ? (x)[j_] : mx_;                               \
-        double s_ = 0, e_[EXP_BLOCK];                                          \
-        for (size_t j0_ = 0; j0_ < (k); j0_ += EXP_BLOCK) {                    \
-            size_t m_ = (k) - j0_ < EXP_BLOCK ? (k) - j0_ : EXP_BLOCK;         \
-            exp_block_##T(e_, (x) + j0_, mx_, m_);                             \
-            for (size_t j_ = 0; j_ < m_; j_++)                                 \
-                s_ += e_[j_];                                                  \
-        }                                                                      \
-        const T lse_ = (T)(mx_ + log(s_));                                     \
-        for (size_t j_ = 0; j_ < (k); j_++)                                    \
-            (y)[j_] = (x)[j_] - lse_;                                          \
-    } while (0)
-
+/* log-softmax: y_j = (x_j - m) - log1p(s1);
+ * softmax:     y_j = e^(x_j - m) / (1 + s1) */
 #define SOFTMAX_FWD(T, LOG)                                                     \
     do {                                                                       \
         const T *xs = y->in[0]->value;                                         \
         T *ys = y->value;                                                      \
+        double e[EXP_BLOCK];                                                   \
         for (size_t r = 0; r < rows; r++) {                                    \
-            LOG_SOFTMAX_ROW(T, xs + r * k, ys + r * k, k);                     \
-            if (!(LOG))                                                        \
+            const T *xr = xs + r * k;                                          \
+            T *yr = ys + r * k;                                                \
+            const row_lse l = row_lse_##T(xr, k);                              \
+            if (LOG) {                                                         \
+                const double lse = log1p(l.s1);                                \
                 for (size_t j = 0; j < k; j++)                                 \
-                    ys[r * k + j] = (T)adj_vexp((double)ys[r * k + j]);        \
+                    yr[j] = (T)(((double)xr[j] - l.m) - lse);                  \
+                continue;                                                      \
+            }                                                                  \
+            const double s = 1 + l.s1;                                         \
+            for (size_t j0 = 0; j0 < k; j0 += EXP_BLOCK) {                     \
+                size_t n = k - j0 < EXP_BLOCK ? k - j0 : EXP_BLOCK;            \
+                exp_block_##T(e, xr + j0, l.m, n);                             \
+                for (size_t j = 0; j < n; j++)                                 \
+                    yr[j0 + j] = (T)(e[j] / s);                                \
+            }                                                                  \
         }                                                                      \
     } while (0)
 
@@ -76,20 +123,38 @@ static void softmax_any_forward(adj_var *y, bool log_)
         SOFTMAX_FWD(float, log_);
 }
 
-/* softmax:     dx_j += y_j (dy_j - sum_i dy_i y_i)
- * log-softmax: dx_j += dy_j - e^{y_j} sum_i dy_i */
+/* Where y is largest in a row (at jm), the rules below would subtract
+ * nearly equal numbers: 1 - p_jm there is the sum of the other p_i, and
+ * the row's sums leave jm out.
+ *
+ * softmax:     dx_j += y_j (dy_j - sum_i dy_i y_i);
+ *              at jm: y_jm (dy_jm sum_{i != jm} y_i - sum_{i != jm} dy_i y_i)
+ * log-softmax: dx_j += dy_j - p_j sum_i dy_i  (p_j = e^{y_j});
+ *              at jm: -sum_{i != jm} dy_i - expm1(y_jm) sum_i dy_i */
 #define SOFTMAX_BWD(T, LOG)                                                     \
     do {                                                                       \
         const T *ys = y->value, *dy = y->grad;                                 \
         T *dx = g;                                                             \
         for (size_t r = 0; r < rows; r++) {                                    \
             const T *yr = ys + r * k, *dr = dy + r * k;                        \
-            double s = 0;                                                      \
+            T *gr = dx + r * k;                                                \
+            size_t jm = 0;                                                     \
+            for (size_t j = 1; j < k; j++)                                     \
+                jm = yr[j] > yr[jm] ? j : jm;                                  \
+            double sx = 0, rest = 0; /* sums over j != jm */                   \
+            for (size_t j = 0; j < k; j++) {                                   \
+                if (j == jm)                                                   \
+                    continue;                                                  \
+                sx += (LOG) ? (double)dr[j] : (double)dr[j] * yr[j];           \
+                rest += yr[j];                                                 \
+            }                                                                  \
+            const double s = sx + ((LOG) ? (double)dr[jm] : (double)dr[jm] * yr[jm]); \
             for (size_t j = 0; j < k; j++)                                     \
-                s += (LOG) ? (double)dr[j] : (double)dr[j] * yr[j];            \
-            for (size_t j = 0; j < k; j++)                                     \
-                dx[r * k + j] += (LOG) ? (T)(dr[j] - adj_vexp((double)yr[j]) * s) \
-                                       : (T)(yr[j] * (dr[j] - s));             \
+                if (j != jm)                                                   \
+                    gr[j] += (LOG) ? (T)(dr[j] - adj_vexp((double)yr[j]) * s)  \
+                                   : (T)(yr[j] * (dr[j] - s));                 \
+            gr[jm] += (LOG) ? (T)(-sx - adj_vexpm1((double)yr[jm]) * s)        \
+                            : (T)(yr[jm] * ((double)dr[jm] * rest - sx));      \
         }                                                                      \
     } while (0)
 
@@ -107,24 +172,34 @@ static void softmax_any_backward(adj_var *y, bool log_)
 }
 
 /* softmax tangent:     dy_j = y_j (dx_j - sum_i y_i dx_i)
- * log-softmax tangent: dy_j = dx_j - sum_i e^{y_i} dx_i */
+ *                      at jm: y_jm (dx_jm sum_{i != jm} y_i - sum_{i != jm} y_i dx_i)
+ * log-softmax tangent: dy_j = dx_j - sum_i p_i dx_i
+ *                      at jm: -expm1(y_jm) dx_jm - sum_{i != jm} p_i dx_i */
 #define SOFTMAX_TAN(T, LOG)                                                     \
     do {                                                                       \
         const T *ys = y->value, *dx = tx;                                      \
         T *dy = ty;                                                            \
         for (size_t r = 0; r < rows; r++) {                                    \
             const T *yr = ys + r * k, *dr = dx + r * k;                        \
-            double s = 0, e[EXP_BLOCK];                                        \
-            for (size_t j0 = 0; (LOG) && j0 < k; j0 += EXP_BLOCK) {            \
-                size_t m = k - j0 < EXP_BLOCK ? k - j0 : EXP_BLOCK;            \
-                exp_block_##T(e, yr + j0, (T)0, m);                            \
-                for (size_t j = 0; j < m; j++)                                 \
-                    s += e[j] * dr[j0 + j];                                    \
+            T *tr = dy + r * k;                                                \
+            size_t jm = 0;                                                     \
+            for (size_t j = 1; j < k; j++)                                     \
+                jm = yr[j] > yr[jm] ? j : jm;                                  \
+            double sx = 0, rest = 0; /* sums over j != jm */                   \
+            for (size_t j = 0; j < k; j++) {                                   \
+                if (j == jm)                                                   \
+                    continue;                                                  \
+                const double p = (LOG) ? adj_vexp((double)yr[j]) : (double)yr[j]; \
+                sx += p * dr[j];                                               \
+                rest += p;                                                     \
             }                                                                  \
-            for (size_t j = 0; !(LOG) && j < k; j++)                           \
-                s += (double)yr[j] * dr[j];                                    \
+            const double pm = (LOG) ? adj_vexp((double)yr[jm]) : (double)yr[jm]; \
+            const double s = sx + pm * dr[jm];                                 \
             for (size_t j = 0; j < k; j++)                                     \
-                dy[r * k + j] = (LOG) ? (T)(dr[j] - s) : (T)(yr[j] * (dr[j] - s)); \
+                if (j != jm)                                                   \
+                    tr[j] = (LOG) ? (T)(dr[j] - s) : (T)(yr[j] * (dr[j] - s)); \
+            tr[jm] = (LOG) ? (T)(-adj_vexpm1((double)yr[jm]) * dr[jm] - sx)    \
+                           : (T)(yr[jm] * ((double)dr[jm] * rest - sx));       \
         }                                                                      \
     } while (0)
 
@@ -176,7 +251,8 @@ ADJ_FN1(log_softmax)
 
 /* ------------------------------------------------- softmax cross-entropy */
 
-/* Saved by the forward: the probabilities (rows x k, dtype) then labels. */
+/* Saved by the forward: softmax(z) - onehot(labels) (rows x k, dtype),
+ * then the labels. */
 static adj_status ce_shape(adj_var *y, char *why, size_t n)
 {
     const adj_attr_labels *args = ADJ_ATTR(y, adj_attr_labels);
@@ -206,22 +282,39 @@ static adj_status ce_shape(adj_var *y, char *why, size_t n)
     return ADJ_OK;
 }
 
+/* Per row: the loss log1p(s1) - (z_label - m) and the saved
+ * q_j = p_j - [j = label], with p_j = e^(z_j - m) / (1 + s1).  At the label
+ * q = -(sum of the other e_j) / (1 + s1) is formed without subtracting 1,
+ * so the gradient keeps its digits when p_label is close to 1. */
 #define CE_FWD(T)                                                               \
     do {                                                                       \
         const T *z = x->value;                                                 \
-        T *p = ADJ_ATTR(y, adj_attr_labels)->saved;                            \
-        double loss = 0;                                                       \
+        T *q = ADJ_ATTR(y, adj_attr_labels)->saved;                            \
+        double loss = 0, e[EXP_BLOCK];                                         \
         for (size_t r = 0; r < rows; r++) {                                    \
-            LOG_SOFTMAX_ROW(T, z + r * k, p + r * k, k);                       \
-            loss -= (double)p[r * k + (size_t)labels[r]];                      \
-            for (size_t j = 0; j < k; j++)                                     \
-                p[r * k + j] = (T)adj_vexp((double)p[r * k + j]);              \
+            const T *zr = z + r * k;                                           \
+            T *qr = q + r * k;                                                 \
+            const size_t lab = (size_t)labels[r];                              \
+            const row_lse l = row_lse_##T(zr, k);                              \
+            const double s = 1 + l.s1;                                         \
+            loss += log1p(l.s1) - ((double)zr[lab] - l.m);                     \
+            double el = 0;                                                     \
+            for (size_t j0 = 0; j0 < k; j0 += EXP_BLOCK) {                     \
+                size_t n = k - j0 < EXP_BLOCK ? k - j0 : EXP_BLOCK;            \
+                exp_block_##T(e, zr + j0, l.m, n);                             \
+                if (lab - j0 < n)                                              \
+                    el = e[lab - j0];                                          \
+                for (size_t j = 0; j < n; j++)                                 \
+                    qr[j0 + j] = (T)(e[j] / s);                                \
+            }                                                                  \
+            /* the other e_j: s1 at the maximum, else 1 + s1 - e_label >= 1 */ \
+            qr[lab] = (T)(-(lab == l.jm ? l.s1 : s - el) / s);                 \
         }                                                                      \
         *(T *)y->value = (T)(loss / (double)rows);                             \
     } while (0)
 
 /* C = (1/R) sum_r (log sum_j e^{z_rj} - z_r,label).  The first run moves
- * the labels into an arena buffer after the probabilities (saved is NULL
+ * the labels into an arena buffer after softmax - onehot (saved is NULL
  * before it), so running the forward again on the node recomputes in place. */
 static void ce_forward(adj_var *y)
 {
@@ -245,15 +338,14 @@ static void ce_forward(adj_var *y)
         CE_FWD(float);
 }
 
-/* dz_rj += dy (p_rj - [j = label_r]) / R */
+/* dz_rj += dy (p_rj - [j = label_r]) / R = dy q_rj / R */
 #define CE_BWD(T)                                                               \
     do {                                                                       \
-        const T *p = ADJ_ATTR(y, adj_attr_labels)->saved;                      \
+        const T *q = ADJ_ATTR(y, adj_attr_labels)->saved;                      \
         T *dz = g;                                                             \
         const T d = (T)(*(const T *)y->grad / (double)rows);                   \
-        for (size_t r = 0; r < rows; r++)                                      \
-            for (size_t j = 0; j < k; j++)                                     \
-                dz[r * k + j] += d * (p[r * k + j] - (j == (size_t)labels[r] ? (T)1 : (T)0)); \
+        for (size_t i = 0; i < rows * k; i++)                                  \
+            dz[i] += d * q[i];                                                 \
     } while (0)
 
 static void ce_backward(adj_var *y)
@@ -263,21 +355,19 @@ static void ce_backward(adj_var *y)
         return;
     size_t rows, k;
     rows_cols(y->in[0], &rows, &k);
-    const int32_t *labels = ADJ_ATTR(y, adj_attr_labels)->labels;
     if (y->dtype == ADJ_F64)
         CE_BWD(double);
     else
         CE_BWD(float);
 }
 
-/* tangent: dC = (1/R) sum_rj (p_rj - [j = label_r]) dz_rj */
+/* tangent: dC = (1/R) sum_rj (p_rj - [j = label_r]) dz_rj = (1/R) sum q dz */
 #define CE_TAN(T)                                                               \
     do {                                                                       \
-        const T *p = ADJ_ATTR(y, adj_attr_labels)->saved, *dz = tx[0];         \
+        const T *q = ADJ_ATTR(y, adj_attr_labels)->saved, *dz = tx[0];         \
         double s = 0;                                                          \
-        for (size_t r = 0; r < rows; r++)                                      \
-            for (size_t j = 0; j < k; j++)                                     \
-                s += ((double)p[r * k + j] - (j == (size_t)labels[r] ? 1.0 : 0.0)) * dz[r * k + j]; \
+        for (size_t i = 0; i < rows * k; i++)                                  \
+            s += (double)q[i] * dz[i];                                         \
         *(T *)ty = (T)(s / (double)rows);                                      \
     } while (0)
 
@@ -285,7 +375,6 @@ static void ce_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     size_t rows, k;
     rows_cols(y->in[0], &rows, &k);
-    const int32_t *labels = ADJ_ATTR(y, adj_attr_labels)->labels;
     if (y->dtype == ADJ_F64)
         CE_TAN(double);
     else
