@@ -8,6 +8,7 @@
 #include "check_util.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 /* |got - want| <= ulps units of the dtype's epsilon, relative to |want| */
 static void near(const char *what, adj_dtype d, double got, double want, double ulps)
@@ -218,6 +219,135 @@ START_TEST(shift_invariance)
 }
 END_TEST
 
+/* ------------------------------------------- float sums of many terms */
+
+/* A tensor of n elements, all v, of dtype d */
+static adj_var *filled(adj_tape *t, adj_dtype d, int ndim, const int64_t *shape, double v)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= (size_t)shape[i];
+    adj_var *x;
+    if (d == ADJ_F64) {
+        double *b = malloc(n * sizeof *b);
+        for (size_t i = 0; i < n; i++)
+            b[i] = v;
+        x = adj_tensor_f64(t, ndim, shape, b);
+        free(b);
+    } else {
+        float *b = malloc(n * sizeof *b);
+        for (size_t i = 0; i < n; i++)
+            b[i] = (float)v;
+        x = adj_tensor_f32(t, ndim, shape, b);
+        free(b);
+    }
+    return x;
+}
+
+/* mean(x op y) with x one element and y 10^6: dx = 1 (add, mul by ones),
+ * -1 (x subtracted), in either operand position.  Summed one term after
+ * another in float, 10^6 terms of 10^-6 give 1.009. */
+START_TEST(broadcast_one_element)
+{
+    adj_dtype d = _i % 2 ? ADJ_F32 : ADJ_F64;
+    int form = _i / 2;
+    const int64_t n = 1000000;
+    adj_tape *t = adj_tape_new();
+    adj_var *x = filled(t, d, 1, (int64_t[]){1}, 1.0);
+    adj_var *y = filled(t, d, 1, &n, 1.0);
+    adj_var *z = form == 0 ? adj_add(x, y) : form == 1 ? adj_add(y, x)
+               : form == 2 ? adj_sub(y, x) : form == 3 ? adj_mul(y, x) : adj_div(y, x);
+    ck_assert_int_eq(adj_backward(adj_mean(z)), ADJ_OK);
+    /* d/dx mean(y / x) = -mean(y) / x^2 = -1 */
+    double want = form == 0 || form == 1 || form == 3 ? 1 : -1;
+    near("broadcast one-element adjoint", d, adj_grad_at(x, 0), want, 2);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* mean(X + b) and mean(X * b) with b a row of 3 and X (10^5, 3): db = 1/3 */
+START_TEST(broadcast_row)
+{
+    adj_dtype d = _i % 2 ? ADJ_F32 : ADJ_F64;
+    adj_tape *t = adj_tape_new();
+    adj_var *x = filled(t, d, 2, (int64_t[]){100000, 3}, 1.0);
+    adj_var *b = filled(t, d, 1, (int64_t[]){3}, 2.0);
+    adj_var *z = _i / 2 ? adj_mul(x, b) : adj_add(x, b);
+    ck_assert_int_eq(adj_backward(adj_mean(z)), ADJ_OK);
+    for (int c = 0; c < 3; c++)
+        near("broadcast row adjoint", d, adj_grad_at(b, (size_t)c), 1.0 / 3, 2);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* The bias gradient of mean(linear(X, W, b)) over 10^5 rows and 2 outputs
+ * is 1/2 for each output. */
+START_TEST(linear_bias_gradient)
+{
+    adj_dtype d = _i ? ADJ_F32 : ADJ_F64;
+    adj_tape *t = adj_tape_new();
+    adj_var *x = filled(t, d, 2, (int64_t[]){100000, 4}, 0.5);
+    adj_var *w = filled(t, d, 2, (int64_t[]){2, 4}, 0.25);
+    adj_var *b = filled(t, d, 1, (int64_t[]){2}, 1.0);
+    ck_assert_int_eq(adj_backward(adj_mean(adj_linear(x, w, b))), ADJ_OK);
+    near("bias gradient", d, adj_grad_at(b, 0), 0.5, 2);
+    near("bias gradient", d, adj_grad_at(b, 1), 0.5, 2);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* sum_axis and mean_axis of 10^5 copies of 0.1 (as the dtype has it):
+ * 10^5 * 0.1f and 0.1f, to the rounding of the result; in forward mode
+ * too.  (Float accumulation gives 9998.6 for the sum.) */
+START_TEST(axis_sums)
+{
+    adj_dtype d = _i % 2 ? ADJ_F32 : ADJ_F64;
+    int axis = _i / 2; /* 0: (10^5, 2) along 0; 1: (2, 10^5) along 1 */
+    const int64_t len = 100000;
+    int64_t shape[2] = {axis ? 2 : len, axis ? len : 2};
+    double v = d == ADJ_F32 ? (double)0.1f : 0.1;
+    adj_tape *t = adj_tape_new();
+    adj_var *x = filled(t, d, 2, shape, v);
+    adj_var *s = adj_sum_axis(x, axis), *m = adj_mean_axis(x, axis);
+    for (int j = 0; j < 2; j++) {
+        near("sum_axis", d, adj_value_at(s, (size_t)j), (double)len * v, 1);
+        near("mean_axis", d, adj_value_at(m, (size_t)j), v, 1);
+    }
+    double *ones = malloc((size_t)(2 * len) * sizeof *ones), out[2];
+    for (int64_t i = 0; i < 2 * len; i++)
+        ones[i] = v;
+    const double *tv[1] = {ones};
+    ck_assert_int_eq(adj_jvp(s, 1, &x, tv, out), ADJ_OK);
+    near("sum_axis tangent", d, out[0], (double)len * v, 1);
+    near("sum_axis tangent", d, out[1], (double)len * v, 1);
+    free(ones);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* BCE with logits z = 20, target 1: L = log1p(e^-20), dL/dz = -e^-20 / (1 + e^-20);
+ * z = -20, target 0 likewise with +; z = 30, target 0.75:
+ * L = 7.5 + log1p(e^-30), dL/dz = 0.25 - e^-30 / (1 + e^-30). */
+START_TEST(bce_saturated)
+{
+    adj_dtype d = _i ? ADJ_F32 : ADJ_F64;
+    const struct {
+        double z, t, l, g;
+    } c[] = {{20, 1, log1p(exp(-20)), -exp(-20) / (1 + exp(-20))},
+             {-20, 0, log1p(exp(-20)), exp(-20) / (1 + exp(-20))},
+             {30, 0.75, 7.5 + log1p(exp(-30)), 0.25 - exp(-30) / (1 + exp(-30))}};
+    for (int k = 0; k < 3; k++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *z = vec(t, d, 1, &c[k].z), *tg = vec(t, d, 1, &c[k].t);
+        adj_var *l = adj_bce_with_logits(z, tg);
+        ck_assert_int_eq(adj_backward(l), ADJ_OK);
+        near("bce", d, adj_item(l), c[k].l, 4);
+        near("d bce / dz", d, adj_grad_at(z, 0), c[k].g, 4);
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("precision");
@@ -227,6 +357,11 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, softmax_large_logits, 0, 2 * N_BASES);
     tcase_add_loop_test(tc, cross_entropy_large_logits, 0, 4 * N_BASES);
     tcase_add_loop_test(tc, shift_invariance, 0, 2);
+    tcase_add_loop_test(tc, broadcast_one_element, 0, 10);
+    tcase_add_loop_test(tc, broadcast_row, 0, 4);
+    tcase_add_loop_test(tc, linear_bias_gradient, 0, 2);
+    tcase_add_loop_test(tc, axis_sums, 0, 4);
+    tcase_add_loop_test(tc, bce_saturated, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,9 +10,10 @@
  * Same-shape operands (the common case) go through adj_par_for a range of
  * elements at a time: each range writes only its own elements.  The
  * broadcasting layouts stay sequential: their backward sums into a smaller
- * adjoint.
+ * adjoint, in double (ops/accum.h).
  */
 #include "core/pool.h"
+#include "ops/accum.h"
 #include "ops/op.h"
 
 #include <string.h>
@@ -186,25 +187,48 @@ typedef struct bin_ctx {
         }                                                                      \
     } while (0)
 
-#define BIN_BWD_(T, DA, DB)                                                     \
+/* One term of an input's adjoint at element (r, c) of y: F is the op's
+ * nm_da_<type> or nm_db_<type> (see BINARY). */
+#define BIN_TERM_(F, r, c)                                                      \
+    F(A_[(r) * w_.ar + (c) * w_.ac], B_[(r) * w_.br + (c) * w_.bc],            \
+      Y_[(r) * w_.cols + (c)], DY_[(r) * w_.cols + (c)])
+
+/* G += the terms F of an operand indexed with strides (XR, XC): element by
+ * element for a full operand; for a broadcast one, which receives the sum
+ * of the terms of every place it was repeated to, that sum in double
+ * (ops/accum.h), rounded once. */
+#define BIN_GRAD_(T, G, F, XR, XC)                                              \
+    do {                                                                       \
+        if ((XC) != 0 && ((XR) != 0 || w_.rows == 1)) {                        \
+            for (size_t r_ = 0; r_ < w_.rows; r_++)                            \
+                for (size_t c_ = 0; c_ < w_.cols; c_++)                        \
+                    (G)[r_ * (XR) + c_ * (XC)] += BIN_TERM_(F, r_, c_);        \
+        } else if ((XC) == 0 && (XR) == 0) {                                   \
+            double hi_ = 0, lo_ = 0;                                           \
+            for (size_t r_ = 0; r_ < w_.rows; r_++)                            \
+                for (size_t c_ = 0; c_ < w_.cols; c_++)                        \
+                    ADJ_SUM_ADD(hi_, lo_, (double)BIN_TERM_(F, r_, c_));       \
+            (G)[0] = (T)((double)(G)[0] + (hi_ + lo_));                        \
+        } else if ((XC) == 0) {                                                \
+            for (size_t r_ = 0; r_ < w_.rows; r_++)                            \
+                ADJ_SUM_ALL(w_.cols, c_, s_, BIN_TERM_(F, r_, c_),             \
+                            (G)[r_ * (XR)] = (T)((double)(G)[r_ * (XR)] + s_)); \
+        } else {                                                               \
+            ADJ_SUM_COLS(w_.rows, w_.cols, r_, c_, s_, BIN_TERM_(F, r_, c_),   \
+                         (G)[c_ * (XC)] = (T)((double)(G)[c_ * (XC)] + s_));   \
+        }                                                                      \
+    } while (0)
+
+/* The broadcasting layouts' backward; FA, FB give the terms of da, db. */
+#define BIN_BWD_(T, FA, FB)                                                     \
     do {                                                                       \
         const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
         const T *Y_ = y_->value, *DY_ = y_->grad;                              \
         T *GA_ = ga_, *GB_ = gb_;                                              \
-        for (size_t r_ = 0; r_ < w_.rows; r_++)                                \
-            for (size_t c_ = 0; c_ < w_.cols; c_++) {                          \
-                const size_t ia_ = r_ * w_.ar + c_ * w_.ac;                    \
-                const size_t ib_ = r_ * w_.br + c_ * w_.bc;                    \
-                const size_t iy_ = r_ * w_.cols + c_;                          \
-                const T a = A_[ia_], b = B_[ib_], y = Y_[iy_], dy = DY_[iy_];  \
-                (void)a;                                                       \
-                (void)b;                                                       \
-                (void)y;                                                       \
-                if (GA_)                                                       \
-                    GA_[ia_] += (DA);                                          \
-                if (GB_)                                                       \
-                    GB_[ib_] += (DB);                                          \
-            }                                                                  \
+        if (GA_)                                                               \
+            BIN_GRAD_(T, GA_, FA, w_.ar, w_.ac);                               \
+        if (GB_)                                                               \
+            BIN_GRAD_(T, GB_, FB, w_.br, w_.bc);                               \
     } while (0)
 
 /* TAN computes the tangent of y from a, b, y and their tangents da, db. */
@@ -228,7 +252,26 @@ typedef struct bin_ctx {
             }                                                                  \
     } while (0)
 
+/* The terms of da and db at one element, as functions for BIN_BWD_ */
+#define BIN_TERMS_(nm, T, sfx, DA, DB)                                          \
+    static inline T nm##_da_##sfx(T a, T b, T y, T dy)                         \
+    {                                                                          \
+        (void)a;                                                               \
+        (void)b;                                                               \
+        (void)y;                                                               \
+        return (T)(DA);                                                        \
+    }                                                                          \
+    static inline T nm##_db_##sfx(T a, T b, T y, T dy)                         \
+    {                                                                          \
+        (void)a;                                                               \
+        (void)b;                                                               \
+        (void)y;                                                               \
+        return (T)(DB);                                                        \
+    }
+
 #define BINARY(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN)                 \
+    BIN_TERMS_(nm, double, f64, DA, DB)                                        \
+    BIN_TERMS_(nm, float, f32, DA, DB)                                         \
     static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
     {                                                                          \
         const adj_var *y_ = ctx_;                                              \
@@ -281,9 +324,9 @@ typedef struct bin_ctx {
         }                                                                      \
         const walk w_ = walk_of(y_);                                           \
         if (y_->dtype == ADJ_F64)                                              \
-            BIN_BWD_(double, DA, DB);                                          \
+            BIN_BWD_(double, nm##_da_f64, nm##_db_f64);                        \
         else                                                                   \
-            BIN_BWD_(float, DA, DB);                                           \
+            BIN_BWD_(float, nm##_da_f32, nm##_db_f32);                         \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \

@@ -11,6 +11,7 @@
  * the column-major strides of that storage.  Backward calls use beta = 1,
  * so contributions accumulate in place.
  */
+#include "ops/accum.h"
 #include "ops/op.h"
 #include "core/pool.h"
 
@@ -349,18 +350,15 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
             gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, x->value, in, 1, 1.0, j->gw,
                  in, 1);
         if (task == 1 && j->gb) {
+            /* column sums in double (ops/accum.h) */
             if (y->dtype == ADJ_F64) {
                 const double *dz = y->grad;
                 double *db = j->gb;
-                for (size_t r = 0; r < m; r++)
-                    for (size_t c = 0; c < out; c++)
-                        db[c] += dz[r * out + c];
+                ADJ_SUM_COLS(m, out, r, c, s, dz[r * out + c], db[c] += s);
             } else {
                 const float *dz = y->grad;
                 float *db = j->gb;
-                for (size_t r = 0; r < m; r++)
-                    for (size_t c = 0; c < out; c++)
-                        db[c] += dz[r * out + c];
+                ADJ_SUM_COLS(m, out, r, c, s, dz[r * out + c], db[c] = (float)((double)db[c] + s));
             }
         }
     }

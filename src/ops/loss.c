@@ -111,15 +111,18 @@ adj_var *adj_mse_at(adj_var *pred, adj_var *target, const char *file, int line)
 }
 adj_var *(adj_mse)(adj_var *pred, adj_var *target) { return adj_mse_at(pred, target, NULL, 0); }
 
-/* sigmoid(z) from e = e^-|z| <= 1, so nothing positive is exponentiated */
-static inline double sigmoid_d(double z)
+/* sigmoid(z) - t from e = e^-|z| <= 1, so nothing positive is
+ * exponentiated; for z >= 0 as (1 - t) - e / (1 + e), so that a target of 1
+ * and a large logit give e / (1 + e), not 1 - 1/(1 + e) (which cancels) */
+static inline double sigmoid_minus(double z, double t)
 {
     double e = adj_vexp(-fabs(z));
-    return z >= 0 ? 1 / (1 + e) : e / (1 + e);
+    return z >= 0 ? (1 - t) - e / (1 + e) : e / (1 + e) - t;
 }
 
 /* L = (1/n) sum max(z,0) - z t + log(1 + e^-|z|): never exponentiates a
- * positive number, so no overflow for any logit */
+ * positive number, so no overflow for any logit; max(z,0) - z t is formed
+ * as z (1 - t) or -z t, which do not cancel when t is close to 1 or 0 */
 #define BCE_FWD(T)                                                              \
     do {                                                                       \
         const T *z = y->in[0]->value, *t = y->in[1]->value;                    \
@@ -128,7 +131,8 @@ static inline double sigmoid_d(double z)
             size_t m = n - i0 < TERM_BLOCK ? n - i0 : TERM_BLOCK;              \
             for (size_t i = 0; i < m; i++) {                                   \
                 double zi = z[i0 + i];                                         \
-                b[i] = (zi > 0 ? zi : 0) - zi * (double)t[i0 + i] +            \
+                double ti = t[i0 + i];                                         \
+                b[i] = (zi > 0 ? zi * (1 - ti) : -zi * ti) +                   \
                        adj_vlog1p(adj_vexp(-fabs(zi)));                        \
             }                                                                  \
             for (size_t i = 0; i < m; i++)                                     \
@@ -145,9 +149,8 @@ static inline double sigmoid_d(double z)
         const double k = *(const T *)y->grad / (double)n;                      \
         for (size_t i = 0; i < n; i++) {                                       \
             double zi = z[i];                                                  \
-            double s = sigmoid_d(zi);                                          \
             if (dz)                                                            \
-                dz[i] += (T)(k * (s - (double)t[i]));                          \
+                dz[i] += (T)(k * sigmoid_minus(zi, (double)t[i]));             \
             if (dt)                                                            \
                 dt[i] += (T)(-k * zi);                                         \
         }                                                                      \
@@ -183,7 +186,7 @@ static void bce_backward(adj_var *y)
             size_t m = n - i0 < TERM_BLOCK ? n - i0 : TERM_BLOCK;              \
             for (size_t i = 0; i < m; i++) {                                   \
                 double zi = z[i0 + i];                                         \
-                b[i] = (sigmoid_d(zi) - (double)t[i0 + i]) * (double)dz[i0 + i] - \
+                b[i] = sigmoid_minus(zi, (double)t[i0 + i]) * (double)dz[i0 + i] - \
                        zi * (double)dt[i0 + i];                                \
             }                                                                  \
             for (size_t i = 0; i < m; i++)                                     \

@@ -3,9 +3,9 @@
  * An axis reduction views x as (outer, len, inner) and produces
  * (outer, inner); the axis disappears from the shape.
  */
+#include "ops/accum.h"
 #include "ops/op.h"
 
-#include <string.h>
 
 static adj_status shape_one(adj_var *y, char *why, size_t n)
 {
@@ -15,21 +15,18 @@ static adj_status shape_one(adj_var *y, char *why, size_t n)
     return ADJ_OK;
 }
 
-/* f = scale * sum x, accumulated in double for both dtypes */
+/* f = scale * sum x, accumulated in double for both dtypes (compensated,
+ * ops/accum.h) */
 static void total_forward(adj_var *y, double scale)
 {
     const adj_var *x = y->in[0];
-    double s = 0;
+    const size_t n = adj_cold(x)->numel;
     if (y->dtype == ADJ_F64) {
         const double *v = x->value;
-        for (size_t i = 0; i < adj_cold(x)->numel; i++)
-            s += v[i];
-        *(double *)y->value = s * scale;
+        ADJ_SUM_ALL(n, i, s, v[i], *(double *)y->value = s * scale);
     } else {
         const float *v = x->value;
-        for (size_t i = 0; i < adj_cold(x)->numel; i++)
-            s += v[i];
-        *(float *)y->value = (float)(s * scale);
+        ADJ_SUM_ALL(n, i, s, v[i], *(float *)y->value = (float)(s * scale));
     }
 }
 
@@ -56,18 +53,13 @@ static void total_backward(adj_var *y, double scale)
 /* tangent: dy = scale sum dx_i */
 static void total_jvp(const adj_var *y, const void *tx, void *ty, double scale)
 {
-    double s = 0;
     size_t n = adj_cold(y->in[0])->numel;
     if (y->dtype == ADJ_F64) {
         const double *d = tx;
-        for (size_t i = 0; i < n; i++)
-            s += d[i];
-        *(double *)ty = s * scale;
+        ADJ_SUM_ALL(n, i, s, d[i], *(double *)ty = s * scale);
     } else {
         const float *d = tx;
-        for (size_t i = 0; i < n; i++)
-            s += d[i];
-        *(float *)ty = (float)(s * scale);
+        ADJ_SUM_ALL(n, i, s, d[i], *(float *)ty = (float)(s * scale));
     }
 }
 
@@ -147,18 +139,16 @@ static split split_of(const adj_var *y)
 
 #define AXIS_FWD(T) AXIS_REDUCE(T, y->in[0]->value, y->value)
 
-/* ys[o,i] = scale sum_l xs[o,l,i]; the forward on values, the jvp on tangents */
+/* ys[o,i] = scale sum_l xs[o,l,i], each sum in double (ops/accum.h); the
+ * forward on values, the jvp on tangents */
 #define AXIS_REDUCE(T, SRC, DST)                                                \
     do {                                                                       \
         const T *xs = (SRC);                                                   \
         T *ys = (DST);                                                         \
-        memset(ys, 0, adj_cold(y)->numel * sizeof(T));                                   \
         for (size_t o = 0; o < s.outer; o++)                                   \
-            for (size_t l = 0; l < s.len; l++)                                 \
-                for (size_t i = 0; i < s.inner; i++)                           \
-                    ys[o * s.inner + i] += xs[(o * s.len + l) * s.inner + i];  \
-        for (size_t i = 0; i < adj_cold(y)->numel; i++)                                  \
-            ys[i] = (T)(ys[i] * scale);                                        \
+            ADJ_SUM_COLS(s.len, s.inner, l, i, sum,                            \
+                         xs[(o * s.len + l) * s.inner + i],                    \
+                         ys[o * s.inner + i] = (T)(sum * scale));              \
     } while (0)
 
 #define AXIS_BWD(T)                                                             \
