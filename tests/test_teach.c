@@ -251,6 +251,114 @@ START_TEST(examples_library)
 }
 END_TEST
 
+/* ------------------------------------------------------------ the page */
+
+typedef struct html_args {
+    adj_tape *t;
+    adj_var *y;
+} html_args;
+
+static adj_status w_html(void *a, FILE *f)
+{
+    html_args *h = a;
+    return adj_tape_html(h->t, h->y, f);
+}
+
+static adj_status w_example_html(void *ex, FILE *f) { return adj_example_html(ex, NULL, f); }
+
+/* E2's page: the steps of the reverse sweep with a's running sum (notes:
+ * 0.2592978121 through c, then 0.2592978121 · e = 0.7048445307 through b,
+ * total 0.9641423428), and forward mode from x: ∂c/∂x = 2x(1 + e^(x²)) =
+ * 7.4365636569 at x = 1, ∂f/∂x = 1.9282846855. */
+START_TEST(html_e2_steps)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x, *f = e2(t, 1.0, &x);
+    html_args h = {t, f};
+    adj_status st;
+    char *s = capture(w_html, &h, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "<!DOCTYPE html>");
+    HAS(s, "</html>");
+    /* one step per contribution, a's adjoint growing one term at a time */
+    const char *c1 = "{\"k\":\"edge\",\"n\":1,\"from\":3,\"show\":\"0.2593\"";
+    const char *c2 = "{\"k\":\"edge\",\"n\":1,\"from\":2,\"show\":\"0.2593 + 0.70484 = 0.96414\"";
+    HAS(s, c1);
+    HAS(s, c2);
+    ck_assert(strstr(s, c1) < strstr(s, c2));
+    HAS(s, "{\"k\":\"node\",\"n\":1,\"show\":\"0.2593 + 0.70484 = 0.96414\"");
+    /* the chain-rule lines as adj_backward_explain prints them */
+    HAS(s, "∂f/∂a += ∂f/∂b · ∂b/∂a = 0.2593 × 2.7183 = 0.70484      [dx += dy y]   (a: contribution 2 of 2)");
+    /* forward mode from x */
+    HAS(s, "\"label\":\"x\"");
+    HAS(s, "∂c/∂x = ∂c/∂a · ∂a/∂x + ∂c/∂b · ∂b/∂x = 1 × 2 + 1 × 5.4366 = 7.4366");
+    HAS(s, "∂f/∂x = ∂f/∂c · ∂c/∂x = 0.2593 × 7.4366 = 1.9283");
+    /* the graph, with values and local partials */
+    HAS(s, "<svg id=\"graph\"");
+    HAS(s, ">b = exp(a)</text>");
+    HAS(s, ">value 2.7183</text>");
+    HAS(s, ">∂ 2.7183</text>");
+    /* nothing loaded from outside */
+    ck_assert_ptr_null(strstr(s, "src="));
+    ck_assert_ptr_null(strstr(s, "href="));
+    ck_assert(fabs(adj_grad_item(x) - 1.9282846855) < 1e-9);
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Forward mode from single elements of a matrix (E5: ∂C/∂W1 =
+ * [[-0.0095988726, 0.0191977453], [0.0075482247, -0.0150964494]]). */
+START_TEST(html_tensor_forward)
+{
+    adj_status st;
+    char *s = capture(w_example_html, (void *)adj_example_find("e05"), &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "\"label\":\"W1[0,0]\"");
+    HAS(s, "\"label\":\"W1[1,1]\"");
+    HAS(s, "\"show\":\"[-0.0095989]\"");
+    HAS(s, "\"show\":\"[0.0075482]\"");
+    HAS(s, "\"show\":\"[-0.015096]\"");
+    HAS(s, "data-knob=\"x1\" value=\"0.5\"");
+    HAS(s, "adjoint explain e05 --html e05.html");
+    free(s);
+    for (int i = 0; i < adj_example_count(); i++) {
+        s = capture(w_example_html, (void *)adj_example_at(i), &st);
+        ck_assert_int_eq(st, ADJ_OK);
+        HAS(s, "</svg>");
+        HAS(s, "</html>");
+        free(s);
+    }
+}
+END_TEST
+
+START_TEST(html_errors)
+{
+    adj_tape *t = adj_tape_new(), *u = adj_tape_new();
+    adj_var *f = e2(t, 1.0, NULL), *g = e2(u, 1.0, NULL);
+    ck_assert_int_eq(adj_tape_html(NULL, f, stdout), ADJ_EINVAL);
+    ck_assert_int_eq(adj_tape_html(t, NULL, stdout), ADJ_EINVAL);
+    ck_assert_int_eq(adj_tape_html(t, f, NULL), ADJ_EINVAL);
+    ck_assert_int_eq(adj_tape_html(t, g, stdout), ADJ_EINVAL); /* another tape's node */
+    ck_assert_int_eq(adj_example_html(NULL, NULL, stdout), ADJ_EINVAL);
+    ck_assert_int_eq(adj_example_html(adj_example_at(0), NULL, NULL), ADJ_EINVAL);
+    /* a stream that cannot be written */
+    FILE *ro = fopen("/dev/null", "r");
+    ck_assert_ptr_nonnull(ro);
+    ck_assert_int_eq(adj_tape_html(t, f, ro), ADJ_EIO);
+    fclose(ro);
+    /* the tape's error */
+    int64_t s2[1] = {2}, s3[1] = {3};
+    adj_var *bad = adj_add(adj_tensor_f64(u, 1, s2, NULL), adj_tensor_f64(u, 1, s3, NULL));
+    html_args h = {u, bad};
+    adj_status st;
+    free(capture(w_html, &h, &st));
+    ck_assert_int_eq(st, ADJ_ESHAPE);
+    adj_tape_free(t);
+    adj_tape_free(u);
+}
+END_TEST
+
 static Suite *teach_suite(void)
 {
     Suite *s = suite_create("teach");
@@ -263,6 +371,9 @@ static Suite *teach_suite(void)
     tcase_add_test(tc, dot_and_json);
     tcase_add_test(tc, names_and_errors);
     tcase_add_test(tc, examples_library);
+    tcase_add_test(tc, html_e2_steps);
+    tcase_add_test(tc, html_tensor_forward);
+    tcase_add_test(tc, html_errors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
  *     adjoint explain e02 --x 2
  *     adjoint explain hidden-unit --out 0 --dot e04.dot
  *     adjoint explain e05 --json
+ *     adjoint explain e02 --html e02.html
  */
 #include "commands.h"
 
@@ -16,7 +17,7 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: adjoint explain NAME [--KNOB VALUE ...] [--dot FILE] [--json]\n"
+    fputs("usage: adjoint explain NAME [--KNOB VALUE ...] [--dot FILE] [--html FILE] [--json]\n"
           "       adjoint explain --list\n"
           "       adjoint explain NAME --help\n"
           "\n"
@@ -27,6 +28,9 @@ static void usage(FILE *f)
           "Each example takes its inputs as knobs: --x 2, --w2 1.5, ...\n"
           "\n"
           "  --dot FILE  write the graph (Graphviz DOT; render with dot -Tsvg);\n"
+          "              FILE - is the standard output\n"
+          "  --html FILE write a page that steps through the backward and forward\n"
+          "              sweeps (one file, opens in a browser without a network);\n"
           "              FILE - is the standard output\n"
           "  --json      print the values and gradients as JSON instead\n"
           "  --list      list the examples and their knobs\n"
@@ -45,10 +49,40 @@ static void list(FILE *f)
     }
 }
 
+/* The page, built in memory and written as one file like --dot's. */
+static int write_html(const adj_example *ex, const double *knobs, const char *path)
+{
+    if (strcmp(path, "-") == 0) {
+        adj_status s = adj_example_html(ex, knobs, stdout);
+        if (s != ADJ_OK && !(s == ADJ_EIO && ferror(stdout)))
+            fprintf(stderr, "adjoint explain: --html: %s: %s\n", ex->name, adj_status_string(s));
+        return s != ADJ_OK;
+    }
+    if (adj_tool_check_target("adjoint explain: --html", path))
+        return 1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        fprintf(stderr, "adjoint explain: out of memory for %s\n", path);
+        return 1;
+    }
+    adj_status s = adj_example_html(ex, knobs, f);
+    if (fclose(f) != 0 && s == ADJ_OK)
+        s = ADJ_ENOMEM;
+    adj_error err;
+    if (s == ADJ_OK && (s = adj_file_write(path, text, len, &err)) != ADJ_OK)
+        fprintf(stderr, "adjoint explain: --html: %s\n", err.message);
+    else if (s != ADJ_OK)
+        fprintf(stderr, "adjoint explain: --html: %s: %s\n", ex->name, adj_status_string(s));
+    free(text);
+    return s != ADJ_OK;
+}
+
 int adj_cmd_explain(int argc, char **argv)
 {
     const adj_example *ex = NULL;
-    const char *dot_path = NULL;
+    const char *dot_path = NULL, *html_path = NULL;
     int json = 0, help = 0;
     double knobs[ADJ_EXAMPLE_MAX_KNOBS];
     for (int i = 1; i < argc; i++) {
@@ -60,6 +94,12 @@ int adj_cmd_explain(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--html") == 0) {
+            if (++i >= argc) {
+                fprintf(stderr, "adjoint explain: --html needs a file name\n");
+                return 2;
+            }
+            html_path = argv[i];
         } else if (strcmp(a, "--dot") == 0) {
             if (++i >= argc) {
                 fprintf(stderr, "adjoint explain: --dot needs a file name\n");
@@ -125,7 +165,8 @@ int adj_cmd_explain(int argc, char **argv)
             return 1;
         }
     }
-    adj_status s = adj_example_run(ex, knobs, json || dot_stdout ? NULL : stdout,
+    int html_stdout = html_path && strcmp(html_path, "-") == 0;
+    adj_status s = adj_example_run(ex, knobs, json || dot_stdout || html_stdout ? NULL : stdout,
                                    dot_stdout ? stdout : dot, json ? stdout : NULL);
     if (dot && fclose(dot) != 0 && s == ADJ_OK)
         s = ADJ_ENOMEM;
@@ -145,5 +186,5 @@ int adj_cmd_explain(int argc, char **argv)
             return 1;
         }
     }
-    return 0;
+    return html_path ? write_html(ex, knobs, html_path) : 0;
 }

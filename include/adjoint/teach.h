@@ -11,6 +11,7 @@
  *     adj_backward_explain(d, stdout);   // each chain-rule step, in reverse
  *     adj_tape_print(t, stdout);         // x = 1, a = x^2, ... with adjoints
  *     adj_tape_dot(t, dotfile);          // for `dot -Tsvg`
+ *     adj_tape_html(t, d, htmlfile);     // step through both sweeps
  *
  * Printing never changes a value or an adjoint.  Numbers print with %g and
  * a zero prints as 0, never -0.
@@ -76,6 +77,24 @@ ADJ_API adj_status adj_backward_explain(adj_var *y, FILE *out);
 ADJ_API adj_status adj_tape_dot(const adj_tape *t, FILE *out);
 
 /*
+ * One self-contained HTML page (inline SVG, CSS and script; it loads
+ * nothing and opens from disk) that steps through the sweeps of output:
+ * the graph laid out as the DOT export draws it, with values; reverse
+ * mode node by node with each chain-rule line as adj_backward_explain
+ * prints it and each adjoint's running sum, one contribution at a time;
+ * forward mode from any chosen element of an input that wants a
+ * gradient (up to 64), with every node's tangent.  Runs adj_backward(output)
+ * first, so the adjoints on the tape are set as after adj_backward.  All
+ * numbers are computed here; the page only shows them, for the tape's
+ * current values.  For small tapes: output must be a one-element node of
+ * tape among its first 400 nodes.  Returns ADJ_EINVAL for a NULL argument,
+ * an output of another tape or a larger tape, the tape's error or
+ * backward's, ADJ_ENOMEM, or ADJ_EIO if writing fails (the file is then
+ * incomplete).
+ */
+ADJ_API adj_status adj_tape_html(adj_tape *tape, adj_var *output, FILE *f);
+
+/*
  * Every named node as JSON:
  *     {"nodes": [{"id": 0, "name": "x", "op": "leaf", "shape": [],
  *                 "value": [1], "grad": [1.9282846854989]}, ...]}
@@ -132,6 +151,14 @@ ADJ_API adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const dou
  */
 ADJ_API adj_status adj_example_run(const adj_example *ex, const double *knobs, FILE *out,
                                    FILE *dot, FILE *json);
+
+/*
+ * The page of adj_tape_html for ex run with the given knobs (NULL = the
+ * defaults), with the example's title, notes and inputs; the page gives
+ * the `adjoint explain NAME --KNOB VALUE --html FILE` command that writes
+ * it for other inputs.  Returns as adj_example_run and adj_tape_html.
+ */
+ADJ_API adj_status adj_example_html(const adj_example *ex, const double *knobs, FILE *f);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
  */
 #include "teach/teach_int.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #define DIGITS 5
@@ -26,7 +27,33 @@ typedef struct explain {
     uint32_t *got;          /* contributions printed so far */
     size_t *first;          /* the node's slot in contribs */
     double *contribs;       /* scalar contributions, in the order printed */
+    const adj_teach_sink *sink;  /* may be NULL */
+    char line[1024];        /* the sink's line so far */
+    size_t len;
 } explain;
+
+/* Print to out (may be NULL) and hand each finished line to the sink. */
+static void say(explain *e, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (e->out)
+        fputs(buf, e->out);
+    if (!e->sink || !e->sink->line)
+        return;
+    for (const char *p = buf; *p; p++) {
+        if (*p == '\n') {
+            e->line[e->len] = '\0';
+            e->sink->line(e->sink->ctx, e->line);
+            e->len = 0;
+        } else if (e->len + 1 < sizeof e->line) {
+            e->line[e->len++] = *p;
+        }
+    }
+}
 
 static bool plain(const char *s) { return !adj_teach_compound(s); }
 
@@ -121,14 +148,14 @@ static void node_line(explain *e, const adj_var *v, const adj_var *y)
     partial(dv, sizeof dv, e->f, v);
     adj_teach_values(v, 1, DIGITS, val, sizeof val);
     if (v->op == ADJ_OP_LEAF)
-        fprintf(e->out, "node %u  %s (%s)", adj_cold(v)->id, ref, def);
+        say(e, "node %u  %s (%s)", adj_cold(v)->id, ref, def);
     else
-        fprintf(e->out, "node %u  %s = %s", adj_cold(v)->id, ref, def);
+        say(e, "node %u  %s = %s", adj_cold(v)->id, ref, def);
     if (adj_cold(v)->numel != 1)
-        fprintf(e->out, "  %s", sh);
-    fprintf(e->out, "\n    %s = ", dv);
+        say(e, "  %s", sh);
+    say(e, "\n    %s = ", dv);
     if (v == y) {
-        fprintf(e->out, "%s (the seed)\n", val);
+        say(e, "%s (the seed)\n", val);
         return;
     }
     uint32_t n = e->users[adj_cold(v)->id];
@@ -136,14 +163,14 @@ static void node_line(explain *e, const adj_var *v, const adj_var *y)
         for (uint32_t i = 0; i < n && i < e->got[adj_cold(v)->id]; i++) {
             char num[40];
             adj_teach_num(num, sizeof num, e->contribs[e->first[adj_cold(v)->id] + i], DIGITS);
-            fprintf(e->out, "%s%s", i ? " + " : "", num);
+            say(e, "%s%s", i ? " + " : "", num);
         }
-        fprintf(e->out, " = %s   (fan-out: %s feeds %u nodes, its adjoint is the sum)\n", val,
+        say(e, " = %s   (fan-out: %s feeds %u nodes, its adjoint is the sum)\n", val,
                 ref, n);
     } else if (n > 1) {
-        fprintf(e->out, "%s   (fan-out: the sum of %u contributions)\n", val, n);
+        say(e, "%s   (fan-out: the sum of %u contributions)\n", val, n);
     } else {
-        fprintf(e->out, "%s\n", val);
+        say(e, "%s\n", val);
     }
 }
 
@@ -153,7 +180,7 @@ static void fan_note(explain *e, const adj_var *a)
     uint32_t n = e->users[adj_cold(a)->id];
     if (n > 1) {
         char ref[64];
-        fprintf(e->out, "   (%s: contribution %u of %u)", adj_teach_ref(a, ref, sizeof ref),
+        say(e, "   (%s: contribution %u of %u)", adj_teach_ref(a, ref, sizeof ref),
                 e->got[adj_cold(a)->id], n);
     }
 }
@@ -185,13 +212,13 @@ static bool explain_node(explain *e, adj_var *c)
     if (ok && !scalar && !diag) {
         char full[256], ref[64];
         adj_teach_rule_part(c->op, -1, full, sizeof full);
-        fprintf(e->out, "    rule  %s    with %s = %s", full, adj_teach_symbol(c->op, 3),
+        say(e, "    rule  %s    with %s = %s", full, adj_teach_symbol(c->op, 3),
                 adj_teach_ref(c, ref, sizeof ref));
         for (int k = 0; k < d->arity; k++)
             if (c->in[k])
-                fprintf(e->out, ", %s = %s", adj_teach_symbol(c->op, k),
+                say(e, ", %s = %s", adj_teach_symbol(c->op, k),
                         adj_teach_ref(c->in[k], ref, sizeof ref));
-        fputc('\n', e->out);
+        say(e, "\n");
     }
     for (int k = 0; k < d->arity && ok; k++) {
         adj_var *a = c->in[k];
@@ -201,24 +228,26 @@ static bool explain_node(explain *e, adj_var *c)
         bool twice = k == 0 && d->arity > 1 && c->in[1] == a;
         partial(da, sizeof da, e->f, a);
         adj_teach_rule_part(c->op, k, part, sizeof part);
+        if (e->sink && e->sink->edge)
+            e->sink->edge(e->sink->ctx, c, a, contrib[k]);
         if (scalar) {
             char cref[64];
             frac(dca, sizeof dca, adj_teach_ref(c, cref, sizeof cref), adj_teach_ref(a, sym, sizeof sym));
             adj_teach_num(n1, sizeof n1, adj_grad_item(c), DIGITS);
             adj_teach_num(n2, sizeof n2, local[k][0], DIGITS);
             adj_teach_num(n3, sizeof n3, contrib[k][0], DIGITS);
-            fprintf(e->out, "    %s += %s · %s = %s × %s = %s", da, dc, dca, n1, n2, n3);
+            say(e, "    %s += %s · %s = %s × %s = %s", da, dc, dca, n1, n2, n3);
             symbolic(c, k, sym, sizeof sym);
             if (sym[0])
-                fprintf(e->out, "      [%s, so %s = %s]", part, dca, sym);
+                say(e, "      [%s, so %s = %s]", part, dca, sym);
             else
-                fprintf(e->out, "      [%s]", part);
+                say(e, "      [%s]", part);
             record(e, a, contrib[k][0]);
             fan_note(e, a);
             if (twice)
-                fprintf(e->out, "   (%s enters twice: both terms together)",
+                say(e, "   (%s enters twice: both terms together)",
                         adj_teach_ref(a, n1, sizeof n1));
-            fputc('\n', e->out);
+            say(e, "\n");
         } else if (diag) {
             char g[400], l[400], r[400];
             char csym[64];
@@ -228,20 +257,20 @@ static bool explain_node(explain *e, adj_var *c)
             adj_teach_ref(c, csym, sizeof csym);
             char ar[64];
             adj_teach_ref(a, ar, sizeof ar);
-            fprintf(e->out, "    %s += %s ⊙ ∂%s/∂%s = %s ⊙ %s = %s      [%s, elementwise]", da, dc,
+            say(e, "    %s += %s ⊙ ∂%s/∂%s = %s ⊙ %s = %s      [%s, elementwise]", da, dc,
                     csym, ar, g, l, r, part);
             record(e, a, contrib[k][0]);
             fan_note(e, a);
-            fputc('\n', e->out);
+            say(e, "\n");
         } else {
             char sh[40], r[400], rh[160];
             adj_fmt_shape(sh, sizeof sh, a->ndim, adj_cold(a)->shape);
             adj_teach_array(a, contrib[k], DIGITS, r, sizeof r);
             rhs(c->op, k, rh, sizeof rh);
-            fprintf(e->out, "    %s += %s   %s = %s", da, rh, sh, r);
+            say(e, "    %s += %s   %s = %s", da, rh, sh, r);
             record(e, a, adj_cold(a)->numel == 1 ? contrib[k][0] : 0);
             fan_note(e, a);
-            fputc('\n', e->out);
+            say(e, "\n");
         }
     }
     for (int k = 0; k < 3; k++) {
@@ -256,13 +285,21 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
 {
     if (!y || !out)
         return ADJ_EINVAL;
+    return adj_teach_explain(y, out, NULL);
+}
+
+adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink)
+{
+    if (!y)
+        return ADJ_EINVAL;
     adj_tape *t = adj_cold(y)->tape;
     adj_status s = adj_backward(y);
     if (s != ADJ_OK) {
-        fprintf(out, "backward failed: %s\n", adj_tape_message(t));
+        if (out)
+            fprintf(out, "backward failed: %s\n", adj_tape_message(t));
         return s;
     }
-    explain e = {.t = t, .out = out, .f = adj_cold(y)->name ? adj_cold(y)->name : "f", .count = (size_t)adj_cold(y)->id + 1};
+    explain e = {.t = t, .out = out, .sink = sink, .f = adj_cold(y)->name ? adj_cold(y)->name : "f", .count = (size_t)adj_cold(y)->id + 1};
     e.reach = zalloc(t, e.count);
     e.users = zalloc(t, e.count * sizeof *e.users);
     e.got = zalloc(t, e.count * sizeof *e.got);
@@ -290,25 +327,27 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
     }
     if (!e.contribs) {
         s = ADJ_ENOMEM;
-        fprintf(out, "adj_backward_explain: out of memory\n");
+        say(&e, "adj_backward_explain: out of memory\n");
     } else {
         char ref[64], dv[64];
         partial(dv, sizeof dv, e.f, y);
-        fprintf(out, "backward from %s (node %u): seed %s = 1, then every node in reverse "
+        say(&e, "backward from %s (node %u): seed %s = 1, then every node in reverse "
                      "recording order passes its adjoint on to its inputs\n\n",
                 adj_teach_ref(y, ref, sizeof ref), adj_cold(y)->id, dv);
         for (size_t id = e.count; id-- > 0 && s == ADJ_OK;) {
             adj_var *v = adj_node_at(t, id);
             if (!e.reach[id] || !wants(v))
                 continue;
+            if (sink && sink->node)
+                sink->node(sink->ctx, v);
             node_line(&e, v, y);
             if (v->op != ADJ_OP_LEAF && !explain_node(&e, v)) {
                 s = ADJ_ENOMEM;
-                fprintf(out, "adj_backward_explain: out of memory\n");
+                say(&e, "adj_backward_explain: out of memory\n");
             }
         }
         if (s == ADJ_OK) {
-            fputs("\ngradient:", out);
+            say(&e, "\ngradient:");
             for (size_t id = 0; id < e.count; id++) {
                 adj_var *v = adj_node_at(t, id);
                 if (!e.reach[id] || v->op != ADJ_OP_LEAF || !wants(v))
@@ -316,9 +355,9 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
                 char val[400];
                 partial(dv, sizeof dv, e.f, v);
                 adj_teach_values(v, 1, 10, val, sizeof val);
-                fprintf(out, "\n    %s = %s", dv, val);
+                say(&e, "\n    %s = %s", dv, val);
             }
-            fputc('\n', out);
+            say(&e, "\n");
         }
     }
     zfree(t, e.reach, e.count);
@@ -326,7 +365,7 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
     zfree(t, e.got, e.count * sizeof *e.got);
     zfree(t, e.first, e.count * sizeof *e.first);
     zfree(t, e.contribs, edges * sizeof(double));
-    if (s == ADJ_OK && (fflush(out) != 0 || ferror(out)))
+    if (s == ADJ_OK && out && (fflush(out) != 0 || ferror(out)))
         s = ADJ_EIO;
     return s;
 }

@@ -46,4 +46,34 @@ void adj_teach_rule_part(adj_op op, int k, char *buf, size_t size);
 /* The letters op's rules use for its inputs and output ("X W b", "Z"). */
 const char *adj_teach_symbol(adj_op op, int k);
 
+/*
+ * What the explain trace tells, as events: the sweep reaches node v (its
+ * lines follow), node c passes contrib (numel(a) doubles) to its input a
+ * (the line saying so follows), and each printed line without its '\n'.
+ * Any hook may be NULL.
+ */
+typedef struct adj_teach_sink {
+    void *ctx;
+    void (*node)(void *ctx, const adj_var *v);
+    void (*edge)(void *ctx, const adj_var *c, const adj_var *a, const double *contrib);
+    void (*line)(void *ctx, const char *line);
+} adj_teach_sink;
+
+/* adj_backward_explain with the trace printed to out (may be NULL) and
+ * told to sink (may be NULL). */
+adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink);
+
+/* Columns UTF-8 text takes in a monospace font (combining marks none). */
+int adj_teach_width(const char *s);
+/* s escaped as XML text or attribute value. */
+void adj_teach_xml(FILE *f, const char *s);
+/* The graph of nodes 0 .. count-1 with shown[id] set, as inline SVG laid
+ * out in ranks left to right; chars[id] is the widest text the page will
+ * put in the node's changing line.  ADJ_ENOMEM or ADJ_OK. */
+adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, const int *chars,
+                         FILE *f);
+/* The page of adj_tape_html, with an example's title, notes and inputs
+ * when ex is not NULL (k: its knob values). */
+adj_status adj_teach_html(adj_tape *t, adj_var *y, FILE *f, const adj_example *ex, const double *k);
+
 #endif
