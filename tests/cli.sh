@@ -94,6 +94,18 @@ done <<RANGES
 --dropout|1|\[0, 1)
 --val-frac|0|(0, 1)
 RANGES
+while IFS='|' read -r opt val want; do
+    "$adj" train "$opt" "$val" --out "$dir/never" > "$dir/out" 2>&1
+    [ $? -eq 2 ] && ok || bad "train $opt $val must be a usage error"
+    expect "train $opt $val" "$want" "$dir/out"
+done <<CHOICES
+--activation|swish2|--activation must be one of .*relu.*; got 'swish2'
+--optimizer|lbfgs|--optimizer must be one of .*adam.*; got 'lbfgs'
+--schedule|linear|--schedule must be one of cosine, step, constant; got 'linear'
+--layers|0|--layers needs up to 15 hidden sizes in \[1, 1048576\]
+--batch|0|--batch needs an integer in \[1, 1048576\], got '0'
+CHOICES
+[ -d "$dir/never" ] && bad "a usage error created --out" || ok
 "$adj" train --lr > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "--lr without a value"
 expect "--lr without a value" "lr needs a value" "$dir/out"
 "$adj" eval "$dir/run1/model.adj" --data > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "eval --data without a value"

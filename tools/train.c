@@ -70,7 +70,10 @@ static int parse_layers(const char *s, train_opts *o)
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < 1 || v > 1 << 20 || o->n_hidden >= ADJ_MLP_MAX_LAYERS - 1 ||
             (*end && *end != ',' && *end != '-')) {
-            fprintf(stderr, "adjoint: --layers needs sizes like 512,256, got '%s'\n", s);
+            fprintf(stderr,
+                    "adjoint: --layers needs up to %d hidden sizes in [1, %d] like 512,256 (or "
+                    "none), got '%s'\n",
+                    ADJ_MLP_MAX_LAYERS - 1, 1 << 20, s);
             return -1;
         }
         o->hidden[o->n_hidden++] = v;
@@ -153,13 +156,19 @@ static int parse(int argc, char **argv, train_opts *o)
         } else if (FLAG("--activation")) {
             VALUE();
             if (adj_activation_parse(val, &o->act) != ADJ_OK) {
-                fprintf(stderr, "adjoint: unknown activation '%s'\n", val);
+                fprintf(stderr, "adjoint: --activation must be one of");
+                for (int k = 0; k < ADJ_ACT_COUNT; k++)
+                    fprintf(stderr, "%s %s", k ? "," : "", adj_activation_name((adj_activation)k));
+                fprintf(stderr, "; got '%s'\n", val);
                 return 2;
             }
         } else if (FLAG("--optimizer")) {
             VALUE();
             if (adj_optim_parse(val, &o->optim) != ADJ_OK) {
-                fprintf(stderr, "adjoint: unknown optimizer '%s'\n", val);
+                fprintf(stderr, "adjoint: --optimizer must be one of");
+                for (int k = 0; k < ADJ_OPTIM_COUNT; k++)
+                    fprintf(stderr, "%s %s", k ? "," : "", adj_optim_name((adj_optim_kind)k));
+                fprintf(stderr, "; got '%s'\n", val);
                 return 2;
             }
         } else if (FLAG("--schedule")) {
@@ -171,7 +180,9 @@ static int parse(int argc, char **argv, train_opts *o)
             else if (strcmp(val, "constant") == 0)
                 o->schedule = ADJ_LR_CONSTANT;
             else {
-                fprintf(stderr, "adjoint: unknown schedule '%s'\n", val);
+                fprintf(stderr,
+                        "adjoint: --schedule must be one of cosine, step, constant; got '%s'\n",
+                        val);
                 return 2;
             }
         } else if (FLAG("--lr")) {
