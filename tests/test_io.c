@@ -599,6 +599,22 @@ START_TEST(writes_refuse_non_regular_files)
     adj_mlp *back;
     ck_assert_int_eq(adj_model_load(path("target"), &back, &err), ADJ_OK);
     adj_mlp_free(back);
+    /* adj_model_encode gives the bytes adj_model_save writes */
+    void *enc = (void *)1;
+    size_t n = 1;
+    ck_assert_int_eq(adj_model_encode(NULL, &enc, &n, &err), ADJ_EINVAL);
+    ck_assert_ptr_null(enc);
+    ck_assert_int_eq(adj_model_encode(m, NULL, &n, &err), ADJ_EINVAL);
+    ck_assert_int_eq(adj_model_encode(m, &enc, NULL, &err), ADJ_EINVAL);
+    ck_assert_int_eq(adj_model_encode(m, &enc, &n, &err), ADJ_OK);
+    ck_assert_uint_eq(n, file_size(path("target")));
+    FILE *tf = fopen(path("target"), "rb");
+    unsigned char *disk = malloc(n);
+    ck_assert_uint_eq(fread(disk, 1, n, tf), n);
+    fclose(tf);
+    ck_assert_int_eq(memcmp(disk, enc, n), 0);
+    free(disk);
+    free(enc);
     /* a symlink to nothing, and to a FIFO */
     ck_assert_int_eq(symlink("nowhere", path("dangling")), 0);
     ck_assert_int_eq(adj_file_write(path("dangling"), "x", 1, &err), ADJ_EIO);
