@@ -106,6 +106,12 @@ done <<CHOICES
 --batch|0|--batch needs an integer in \[1, 1048576\], got '0'
 CHOICES
 [ -d "$dir/never" ] && bad "a usage error created --out" || ok
+for spec in idx: csv: nosuch:x; do
+    "$adj" train --data "$spec" --out "$dir/never" > "$dir/out" 2>&1
+    [ $? -eq 2 ] && ok || bad "--data $spec must be a usage error"
+    expect "--data $spec" "data .*$spec" "$dir/out"
+done
+[ -d "$dir/never" ] && bad "a usage error created --out" || ok
 "$adj" train --lr > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "--lr without a value"
 expect "--lr without a value" "lr needs a value" "$dir/out"
 "$adj" eval "$dir/run1/model.adj" --data > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "eval --data without a value"

@@ -14,6 +14,19 @@ void adj_tool_data_free(adj_tool_data *d)
     memset(d, 0, sizeof *d);
 }
 
+int adj_tool_data_spec_check(const char *spec)
+{
+    int idx = strncmp(spec, "idx:", 4) == 0, csv = strncmp(spec, "csv:", 4) == 0;
+    if (!idx && !csv)
+        fprintf(stderr, "adjoint: --data must be idx:DIR or csv:FILE, got '%s'\n", spec);
+    else if (!spec[4])
+        fprintf(stderr, "adjoint: --data %s needs a %s after the colon\n", spec,
+                idx ? "directory" : "file name");
+    else
+        return 0;
+    return -1;
+}
+
 /* Every set the command uses is there and has the features of the
  * others: a model is built for one input width, and a set of another
  * width would be read past its rows or silently misread.  0, or -1 after
@@ -55,6 +68,8 @@ int adj_tool_data_load(const char *spec, const char *label, double val_frac, uin
 {
     adj_error err;
     memset(out, 0, sizeof *out);
+    if (adj_tool_data_spec_check(spec))
+        return -1;
     if (strncmp(spec, "idx:", 4) == 0) {
         const char *dir = spec + 4;
         out->kind = ADJ_TOOL_IDX;

@@ -21,6 +21,8 @@ typedef struct adj_tool_data {
 int adj_tool_data_load(const char *spec, const char *label, double val_frac, uint64_t seed,
                        int test_only, adj_tool_data *out);
 void adj_tool_data_free(adj_tool_data *d);
+/* 0 if spec has the form idx:DIR or csv:FILE; else print why and -1. */
+int adj_tool_data_spec_check(const char *spec);
 /* The number of classes: 1 + the largest label of any split. */
 int adj_tool_classes(const adj_tool_data *d);
 

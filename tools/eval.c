@@ -58,6 +58,8 @@ int adj_cmd_eval(int argc, char **argv)
         eval_usage(stderr);
         return 2;
     }
+    if (adj_tool_data_spec_check(spec))
+        return 2;
     if (label && strncmp(spec, "idx:", 4) == 0) {
         fprintf(stderr, "adjoint eval: --label names a CSV column; IDX data (%s) has its labels "
                         "in its own files\n",

@@ -229,6 +229,8 @@ static int parse(int argc, char **argv, train_opts *o)
 #undef FLAG
 #undef VALUE
     }
+    if (adj_tool_data_spec_check(o->data))
+        return 2;
     if (o->label && strncmp(o->data, "idx:", 4) == 0) {
         fprintf(stderr, "adjoint: --label names a CSV column; IDX data (%s) has its labels in "
                         "its own files\n",
