@@ -19,8 +19,8 @@ shot() { # shot PAGE FRAGMENT WIDTHxHEIGHT PNG
         "file://$1#$2" > /dev/null 2>> "$dir/log"
 }
 for spec in e01:step=3 e02:step=7 e03:step=12 e04:step=14 e05:step=13 e06:step=12 \
-            e07:step=3 e08:step=2 e09:step=14 e10:step=16 e11:step=5 e12:step=8 \
-            e13:step=19 e14:step=8 e15:step=9; do
+            e07:step=3 e08:step=2 e09:step=20 e10:step=16 e11:step=5 e12:step=8 \
+            e13:step=25 e14:step=8 e15:step=17; do
     name=${spec%%:*}
     "$adj" explain "$name" --html "$dir/$name.html" > /dev/null
     shot "$dir/$name.html" "${spec#*:}" 1280,900 "$out/$name.png"

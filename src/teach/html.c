@@ -69,6 +69,20 @@ static void open_event(page *p, const char *kind, const adj_var *n, const adj_va
     widen(p, adj_cold(n)->id, "adjoint ", show);
 }
 
+/* "expr = total" for a node's label; past three terms only the first and
+ * the last term show ("0.1 + … + 0.3 = 1.2 (8 terms)"): the trace has all. */
+static void sum_text(char *buf, size_t size, const char *expr, int n, const char *total)
+{
+    const char *first = strstr(expr, " + "), *last = first;
+    for (const char *q = first; q; q = strstr(q + 3, " + "))
+        last = q;
+    if (n <= 3 || !first)
+        snprintf(buf, size, "%s = %s", expr, total);
+    else
+        snprintf(buf, size, "%.*s + … + %s = %s (%d terms)", (int)(first - expr), expr, last + 3,
+                 total, n);
+}
+
 static void on_node(void *ctx, const adj_var *v)
 {
     page *p = ctx;
@@ -76,7 +90,7 @@ static void on_node(void *ctx, const adj_var *v)
     char fin[400], show[1000];
     adj_teach_values(v, 1, DIGITS, fin, sizeof fin);
     if (p->ncontrib[id] > 1 && p->expr[id])
-        snprintf(show, sizeof show, "%s = %s", p->expr[id], fin);
+        sum_text(show, sizeof show, p->expr[id], p->ncontrib[id], fin);
     else
         snprintf(show, sizeof show, "%s", fin);
     open_event(p, "node", v, NULL, show);
@@ -104,7 +118,7 @@ static void on_edge(void *ctx, const adj_var *c, const adj_var *a, const double 
         snprintf(p->expr[id] + len, 600 - len, "%s%s", len ? " + " : "", num);
         adj_teach_num(num, sizeof num, p->sum[id][0], DIGITS);
         if (p->ncontrib[id] > 1)
-            snprintf(show, sizeof show, "%s = %s", p->expr[id], num);
+            sum_text(show, sizeof show, p->expr[id], p->ncontrib[id], num);
         else
             snprintf(show, sizeof show, "%s", num);
     } else {
