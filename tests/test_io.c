@@ -676,6 +676,10 @@ START_TEST(file_set_all_or_nothing)
     ck_assert_int_eq(adj_file_write(NULL, "x", 1, &err), ADJ_EINVAL);
     ck_assert_int_eq(adj_file_write(paths[0], NULL, 1, &err), ADJ_EINVAL);
     ck_assert_int_eq(adj_file_write("", "x", 1, &err), ADJ_EINVAL);
+    /* dimensions whose product overflows are refused, not wrapped */
+    const int64_t huge[3] = {4294967295LL, 4294967295LL, 4294967295LL};
+    ck_assert_int_eq(adj_idx_write(paths[0], ADJ_IDX_U8, 3, huge, big, 0, &err), ADJ_EINVAL);
+    ck_assert_msg(strstr(err.message, "overflow"), "%s", err.message);
     remove_dir();
 }
 END_TEST

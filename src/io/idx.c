@@ -231,6 +231,8 @@ adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim, const in
         if (dims[i] < 0 || dims[i] > (int64_t)UINT32_MAX)
             return adj_err_set(err, ADJ_EINVAL, "adj_idx_write: dimension %d is %lld", i,
                                (long long)dims[i]);
+        if (dims[i] && numel > (SIZE_MAX - 64) / es / (size_t)dims[i])
+            return adj_err_set(err, ADJ_EINVAL, "adj_idx_write: dimensions overflow");
         numel *= (size_t)dims[i];
     }
     if (numel && !data)
@@ -281,15 +283,20 @@ adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim, const in
             z = malloc(bound);
             int zr = Z_STREAM_ERROR;
             if (z) {
+                /* zlib counts in uInt: feed both sides in pieces of 1 GiB */
                 zs.next_in = b;
                 zs.next_out = z;
-                zs.avail_out = (uInt)bound;
-                size_t left = len;
+                size_t in_left = len, out_left = bound;
                 do {
-                    uInt k = left > (1u << 30) ? (1u << 30) : (uInt)left;
-                    zs.avail_in = k;
-                    left -= k;
-                    zr = deflate(&zs, left ? Z_NO_FLUSH : Z_FINISH);
+                    if (zs.avail_in == 0 && in_left) {
+                        zs.avail_in = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+                        in_left -= zs.avail_in;
+                    }
+                    if (zs.avail_out == 0 && out_left) {
+                        zs.avail_out = out_left > (1u << 30) ? (1u << 30) : (uInt)out_left;
+                        out_left -= zs.avail_out;
+                    }
+                    zr = deflate(&zs, in_left ? Z_NO_FLUSH : Z_FINISH);
                 } while (zr == Z_OK);
                 zn = (size_t)zs.total_out;
             }
