@@ -245,7 +245,8 @@ START_TEST(replay_matches_on_an_mlp)
 END_TEST
 
 /* Every op family: elementwise ops, broadcasting with a row and with a
- * 0-D operand, matmul with each pair of transpose flags, linear with and
+ * 0-D operand, NumPy broadcasting of a column and of a row as the first
+ * operand, matmul with each pair of transpose flags, linear with and
  * without bias (2-D and 1-D input), transpose, reshape, reductions,
  * softmax, log-softmax and the three losses.  Inputs: A (3,4), B (4,2),
  * C (2,4), W (2,4), bv (2), v (4), s (0-D). */
@@ -282,6 +283,10 @@ static adj_var *every_op(adj_tape *t, adj_var *const *in, int n, void *user)
     m = adj_add(m, adj_matmul(A, B));
     m = adj_add(m, adj_matmul_t(A, C, 0, 1));
     m = adj_add(m, adj_linear(A, W, bv));
+    /* NumPy broadcasting: a column times a row, a row plus a matrix */
+    adj_var *col = adj_reshape(adj_sum_axis(h, 1), 2, (int64_t[]){3, 1});
+    m = adj_add(m, adj_mul(col, bv));
+    m = adj_add(bv, m);
     adj_var *q = adj_matmul_t(C, B, 1, 1);                    /* (4,4) */
     q = adj_add(q, adj_matmul_t(C, W, 1, 0));
     q = adj_add(q, adj_transpose(q));

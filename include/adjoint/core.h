@@ -171,7 +171,7 @@ ADJ_API adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape,
 /* ------------------------------------------------------------- accessors */
 
 ADJ_API size_t adj_numel(const adj_var *v);      /* 0 for NULL */
-ADJ_API int adj_ndim(const adj_var *v);          /* 0..4; -1 for NULL */
+ADJ_API int adj_ndim(const adj_var *v);          /* 0..ADJ_MAX_DIMS; -1 for NULL */
 ADJ_API int64_t adj_dim(const adj_var *v, int axis); /* -1 if out of range */
 ADJ_API adj_dtype adj_var_dtype(const adj_var *v);
 ADJ_API adj_tape *adj_var_tape(const adj_var *v);

@@ -13,11 +13,13 @@
  * pass through them.  The same names also exist as functions (write
  * `(adj_add)` to take one's address).
  *
- * Broadcasting (add, sub, mul, div): the operands have the same shape; or
- * the second is a row vector — its shape equals the trailing dimensions of
- * the first, e.g. (n) or (1,n) against (m,n) — repeated over the rows; or
- * either operand holds one element and is repeated everywhere.  The
- * gradient of a broadcast operand is summed back to its own shape.
+ * Broadcasting (add, sub, mul, div and every other binary elementwise op)
+ * follows NumPy: the shapes are aligned at their last dimension, missing
+ * leading dimensions count as 1, and each pair of sizes must be equal or
+ * one of them 1, which is repeated; the result takes the larger.  For
+ * example (B,T,C) + (C) is (B,T,C), (2,3) + (2,1) is (2,3), (5,1) * (1,6)
+ * is (5,6), (1,1) + a 0-D var is (1,1).  The gradient of a broadcast
+ * operand is summed back to its own shape (in double, for f32 too).
  */
 #ifndef ADJOINT_OPS_H
 #define ADJOINT_OPS_H

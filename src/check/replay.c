@@ -174,9 +174,25 @@ static void forward_run(adj_replay *r, adj_var *v, const adj_op_desc *d, size_t 
     d->forward(sy);
 }
 
-/* How add/sub/mul/div lay out their operands (arith.c's shape rule, in
- * the same order of tests). */
-enum { L_SAME, L_B_ONE, L_A_ONE, L_B_ROW };
+/* The broadcasting layouts of add/sub/mul/div that replay by runs; any
+ * other (b broadcast within a, a broadcast to b) is L_OTHER, replayed
+ * whole. */
+enum { L_SAME, L_B_ONE, L_A_ONE, L_B_ROW, L_OTHER };
+
+/* b's dimensions (leading 1s dropped) are the trailing dimensions of a. */
+static bool row_of(const adj_var *b, const adj_var *a)
+{
+    int lead = 0;
+    while (lead < b->ndim && dim(b, lead) == 1)
+        lead++;
+    int nb = b->ndim - lead;
+    if (nb == 0 || nb > a->ndim)
+        return false;
+    for (int i = 0; i < nb; i++)
+        if (dim(b, lead + i) != dim(a, a->ndim - nb + i))
+            return false;
+    return true;
+}
 
 static int layout(const adj_var *a, const adj_var *b)
 {
@@ -189,7 +205,7 @@ static int layout(const adj_var *a, const adj_var *b)
         return L_B_ONE;
     if (numel(a) == 1)
         return L_A_ONE;
-    return L_B_ROW;
+    return row_of(b, a) ? L_B_ROW : L_OTHER;
 }
 
 static void binary_run(adj_replay *r, adj_var *v, const adj_op_desc *d, int lay, size_t lo, size_t len)
@@ -233,6 +249,8 @@ static void step(adj_replay *r, rnode *rn)
     } else if (v->op == ADJ_OP_ADD || v->op == ADJ_OP_SUB || v->op == ADJ_OP_MUL ||
                v->op == ADJ_OP_DIV) {
         int lay = layout(v->in[0], v->in[1]);
+        if (lay == L_OTHER)
+            acc_add(&out, ALL, out.reg);
         if (st[0] == PART)
             acc_add(&out, lay == L_A_ONE ? ALL : PART, *rg[0]);
         if (st[1] == PART) {

@@ -1,24 +1,26 @@
 /*
- * Binary arithmetic with broadcasting: add, sub, mul, div.
+ * Binary arithmetic with NumPy broadcasting: add, sub, mul, div (and every
+ * op declared with BINARY).
  *
- * The shape rule accepts one of four layouts (layout_of tells which); the kernels
- * walk y as rows x cols and index each operand with its own (row, col)
- * strides: 1 for a full operand, 0 along a broadcast dimension.  The
- * backward uses the same indexing, so a broadcast operand's adjoint is the
- * sum of the contributions of every place it was repeated to.
- *
- * Same-shape operands (the common case) go through adj_par_for a range of
- * elements at a time: each range writes only its own elements.  The
- * broadcasting layouts stay sequential: their backward sums into a smaller
- * adjoint, in double (ops/accum.h).
+ * y has the broadcast shape of a and b (tensor/layout.h).  Operands of
+ * y's shape, stored contiguously (the common case), go through
+ * adj_par_for a range of elements at a time: each range writes only its
+ * own elements.  Any other combination walks y with the N-d iterator
+ * (tensor/iter.h), reading each operand through its layout with stride 0
+ * along the dimensions it is broadcast on; the inner loop has a version
+ * for each of the usual inner strides (1 and 1, 1 and 0, 0 and 1) so it
+ * vectorises.  In the backward, the adjoint of an operand of y's size is
+ * accumulated in the same walk; that of a broadcast operand is written
+ * in y's shape and summed back to the operand's shape by the one shared
+ * reduction (adj_reduce_bcast, in double).
  */
 #include "core/pool.h"
-#include "ops/accum.h"
 #include "ops/op.h"
+#include "ops/strided_op.h"
+#include "tensor/iter.h"
+#include "tensor/strided.h"
 
 #include <string.h>
-
-enum { BC_SAME, BC_B_ROW, BC_B_ONE, BC_A_ONE };
 
 static bool same_shape(const adj_var *a, const adj_var *b)
 {
@@ -30,78 +32,186 @@ static bool same_shape(const adj_var *a, const adj_var *b)
     return true;
 }
 
-/* b's dimensions (leading 1s dropped) equal the trailing dimensions of a */
-static bool is_row_of(const adj_var *b, const adj_var *a)
-{
-    int lead = 0;
-    while (lead < b->ndim && adj_cold(b)->shape[lead] == 1)
-        lead++;
-    int nb = b->ndim - lead;
-    if (nb == 0 || nb > a->ndim)
-        return false;
-    for (int i = 0; i < nb; i++)
-        if (adj_cold(b)->shape[lead + i] != adj_cold(a)->shape[a->ndim - nb + i])
-            return false;
-    return true;
-}
-
-static void copy_shape(adj_var *y, const adj_var *x)
-{
-    y->ndim = x->ndim;
-    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
-}
-
-/* The layout of a binary node, from its operands' shapes (the shape rule
- * accepted one of these). */
-static int layout_of(const adj_var *y)
-{
-    const adj_var *a = y->in[0], *b = y->in[1];
-    if (same_shape(a, b))
-        return BC_SAME;
-    if (adj_cold(b)->numel == 1)
-        return BC_B_ONE;
-    if (adj_cold(a)->numel == 1)
-        return BC_A_ONE;
-    return BC_B_ROW;
-}
-
 static adj_status shape_binary(adj_var *y, char *why, size_t n)
 {
     const adj_var *a = y->in[0], *b = y->in[1];
-    int lay = layout_of(y);
-    if (lay == BC_B_ROW && !is_row_of(b, a)) {
-        snprintf(why, n, "shapes do not broadcast (same shape, b a row of a, or one element)");
+    int nd;
+    if (!adj_bcast_shape(a->ndim, adj_cold(a)->shape, b->ndim, adj_cold(b)->shape, &nd,
+                         adj_cold(y)->shape)) {
+        snprintf(why, n, "shapes do not broadcast (aligned at the last dimension, each pair of "
+                         "sizes must be equal or one of them 1)");
         return ADJ_ESHAPE;
     }
-    copy_shape(y, lay == BC_A_ONE ? b : a);
+    y->ndim = (uint8_t)nd;
     return ADJ_OK;
 }
 
-/* The walk of y as rows x cols and each operand's strides. */
-typedef struct walk {
-    size_t rows, cols, ar, ac, br, bc;
-} walk;
-
-static walk walk_of(const adj_var *y)
+/* Same shape, both contiguous: the flat range kernels apply. */
+static bool flat(const adj_var *y)
 {
-    walk w = {1, adj_cold(y)->numel, 0, 1, 0, 1};
-    switch (layout_of(y)) {
-    case BC_B_ROW:
-        w.cols = adj_cold(y->in[1])->numel;
-        w.rows = adj_cold(y)->numel / w.cols;
-        w.ar = w.cols;
-        w.br = 0;
-        break;
-    case BC_B_ONE:
-        w.bc = 0;
-        break;
-    case BC_A_ONE:
-        w.ac = 0;
-        break;
-    default:
-        break;
+    return same_shape(y->in[0], y->in[1]) && adj_var_is_contig(y->in[0]) &&
+           adj_var_is_contig(y->in[1]);
+}
+
+/*
+ * The general walk over y.  Operands of the iterator: 0 y (contiguous;
+ * also dy and the backward's contribution buffer), 1 a, 2 b (through
+ * their layouts), and for forward mode 3 and 4, the tangents of a and b
+ * (contiguous in a's and b's shapes).
+ */
+typedef struct bin_walk {
+    adj_iter it;
+    const adj_var *y;
+    const char *A, *B;          /* value bases, offsets applied */
+    const void *DY;             /* backward: y's adjoint */
+    void *OUT;                  /* y, the contribution or y's tangent */
+    const void *TA, *TB;        /* forward mode: the inputs' tangents */
+    int which;                  /* backward: 0 da, 1 db */
+    bool acc;                   /* backward: add to OUT (else store) */
+} bin_walk;
+
+static void walk_init(bin_walk *w, const adj_var *y, int nops)
+{
+    memset(w, 0, sizeof *w);
+    w->y = y;
+    const int64_t *shape = adj_cold(y)->shape;
+    int nd = y->ndim;
+    adj_layout la, lb, ta, tb;
+    adj_var_layout(y->in[0], &la);
+    adj_var_layout(y->in[1], &lb);
+    int64_t st[5][ADJ_MAX_DIMS];
+    adj_contig_strides(nd, shape, st[0]);
+    adj_bcast_strides(&la, nd, shape, st[1]);
+    adj_bcast_strides(&lb, nd, shape, st[2]);
+    if (nops > 3) {
+        adj_layout_contig(&ta, y->in[0]->ndim, adj_cold(y->in[0])->shape);
+        adj_layout_contig(&tb, y->in[1]->ndim, adj_cold(y->in[1])->shape);
+        adj_bcast_strides(&ta, nd, shape, st[3]);
+        adj_bcast_strides(&tb, nd, shape, st[4]);
     }
-    return w;
+    const int64_t *sp[5] = {st[0], st[1], st[2], st[3], st[4]};
+    adj_iter_init(&w->it, nd, shape, nops, sp);
+    size_t es = adj_dsize(y->dtype);
+    w->A = (const char *)y->in[0]->value + (size_t)la.offset * es;
+    w->B = (const char *)y->in[1]->value + (size_t)lb.offset * es;
+}
+
+/* Grain of the general walk, in runs. */
+static size_t walk_grain(const bin_walk *w)
+{
+    size_t g = ADJ_PAR_GRAIN_MAP / (size_t)(w->it.inner > 0 ? w->it.inner : 1);
+    return g ? g : 1;
+}
+
+/* Run the inner loop BODY over runs [lo_, hi_) of w_ with a_ and b_
+ * pointing at the run's first a and b, in the version that fits their
+ * inner strides; BODY reads A(i), B(i) and writes element i_ of y. */
+#define WALK_RUNS_(T, BODY)                                                     \
+    do {                                                                       \
+        adj_iter_pos p_;                                                       \
+        adj_iter_seek(&w_->it, (int64_t)lo_, &p_);                             \
+        const int64_t n_ = w_->it.inner, as_ = w_->it.istride[1], bs_ = w_->it.istride[2]; \
+        for (size_t r_ = lo_; r_ < hi_; r_++, adj_iter_next(&w_->it, &p_)) {   \
+            const T *a_ = (const T *)w_->A + p_.off[1];                        \
+            const T *b_ = (const T *)w_->B + p_.off[2];                        \
+            const int64_t y0_ = p_.off[0];                                     \
+            if (as_ == 1 && bs_ == 1) {                                        \
+                for (int64_t i_ = 0; i_ < n_; i_++) {                          \
+                    const T a = a_[i_], b = b_[i_];                            \
+                    (void)a;                                                   \
+                    (void)b;                                                   \
+                    BODY;                                                      \
+                }                                                              \
+            } else if (as_ == 1 && bs_ == 0) {                                 \
+                const T b = *b_;                                               \
+                for (int64_t i_ = 0; i_ < n_; i_++) {                          \
+                    const T a = a_[i_];                                        \
+                    (void)a;                                                   \
+                    (void)b;                                                   \
+                    BODY;                                                      \
+                }                                                              \
+            } else if (as_ == 0 && bs_ == 1) {                                 \
+                const T a = *a_;                                               \
+                for (int64_t i_ = 0; i_ < n_; i_++) {                          \
+                    const T b = b_[i_];                                        \
+                    (void)a;                                                   \
+                    (void)b;                                                   \
+                    BODY;                                                      \
+                }                                                              \
+            } else {                                                           \
+                for (int64_t i_ = 0; i_ < n_; i_++) {                          \
+                    const T a = a_[i_ * as_], b = b_[i_ * bs_];                \
+                    (void)a;                                                   \
+                    (void)b;                                                   \
+                    BODY;                                                      \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+#define BIN_WALK_FWD_(T, FWD)                                                   \
+    do {                                                                       \
+        T *Y_ = w_->OUT;                                                       \
+        WALK_RUNS_(T, Y_[y0_ + i_] = (FWD));                                   \
+    } while (0)
+
+/* The contribution to da (which 0) or db (which 1), stored or added. */
+#define BIN_WALK_BWD_(T, DA, DB)                                                \
+    do {                                                                       \
+        const T *Y_ = y_->value, *DY_ = w_->DY;                                \
+        T *O_ = w_->OUT;                                                       \
+        if (w_->which == 0 && w_->acc)                                         \
+            WALK_RUNS_(T, const T y = Y_[y0_ + i_]; const T dy = DY_[y0_ + i_];   \
+                       (void)y; O_[y0_ + i_] += (DA));                          \
+        else if (w_->which == 0)                                               \
+            WALK_RUNS_(T, const T y = Y_[y0_ + i_]; const T dy = DY_[y0_ + i_];   \
+                       (void)y; O_[y0_ + i_] = (DA));                           \
+        else if (w_->acc)                                                      \
+            WALK_RUNS_(T, const T y = Y_[y0_ + i_]; const T dy = DY_[y0_ + i_];   \
+                       (void)y; O_[y0_ + i_] += (DB));                          \
+        else                                                                   \
+            WALK_RUNS_(T, const T y = Y_[y0_ + i_]; const T dy = DY_[y0_ + i_];   \
+                       (void)y; O_[y0_ + i_] = (DB));                           \
+    } while (0)
+
+#define BIN_WALK_TAN_(T, TAN)                                                   \
+    do {                                                                       \
+        const T *Y_ = y_->value, *TA_ = w_->TA, *TB_ = w_->TB;                 \
+        T *O_ = w_->OUT;                                                       \
+        const int64_t tas_ = w_->it.istride[3], tbs_ = w_->it.istride[4];      \
+        WALK_RUNS_(T, const T y = Y_[y0_ + i_];                                \
+                   const T da = TA_[p_.off[3] + i_ * tas_];                     \
+                   const T db = TB_[p_.off[4] + i_ * tbs_];                     \
+                   (void)y; O_[y0_ + i_] = (TAN));                              \
+    } while (0)
+
+/* Backward of the general walk for one operand k with adjoint g. */
+typedef void (*walk_fn)(void *ctx, size_t lo, size_t hi);
+
+static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, walk_fn fn)
+{
+    const adj_var *x = y->in[k];
+    w->which = k;
+    if (adj_cold(x)->numel == adj_cold(y)->numel) {
+        /* not broadcast: x's adjoint has y's layout */
+        w->OUT = g;
+        w->acc = true;
+        adj_par_for((size_t)w->it.runs, walk_grain(w), fn, w);
+        return;
+    }
+    adj_tape *t = adj_cold(y)->tape;
+    size_t n = adj_cold(y)->numel, es = adj_dsize(y->dtype);
+    size_t ns = adj_reduce_scratch(y->dtype, (int64_t)adj_cold(x)->numel);
+    void *c = adj_arena_alloc(t, n * es);
+    double *scratch = ns ? adj_arena_alloc(t, ns * sizeof *scratch) : NULL;
+    if (!c || (ns && !scratch))
+        return; /* ADJ_ENOMEM is on the tape */
+    w->OUT = c;
+    w->acc = false;
+    adj_par_for((size_t)w->it.runs, walk_grain(w), fn, w);
+    adj_layout yl;
+    adj_layout_contig(&yl, y->ndim, adj_cold(y)->shape);
+    adj_reduce_bcast(y->dtype, g, x->ndim, adj_cold(x)->shape, c, &yl, 1.0, scratch);
 }
 
 /* The kernels' context for adj_par_for. */
@@ -112,18 +222,8 @@ typedef struct bin_ctx {
     void *ty;                   /*               and y's */
 } bin_ctx;
 
-/* FWD computes y from a, b; BWD computes da, db from a, b, y, dy. */
-#define BIN_FWD_(T, FWD)                                                        \
-    do {                                                                       \
-        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
-        T *Y_ = y_->value;                                                     \
-        for (size_t r_ = 0; r_ < w_.rows; r_++)                                \
-            for (size_t c_ = 0; c_ < w_.cols; c_++) {                          \
-                const T a = A_[r_ * w_.ar + c_ * w_.ac];                       \
-                const T b = B_[r_ * w_.br + c_ * w_.bc];                       \
-                Y_[r_ * w_.cols + c_] = (FWD);                                 \
-            }                                                                  \
-    } while (0)
+/* FWD computes y from a, b; BWD computes da, db from a, b, y, dy; TAN the
+ * tangent of y from a, b, y and the tangents da, db. */
 
 /* The same-shape kernels on elements [lo_, hi_).  a and b may be the same
  * array (x + x), and so may the adjoints da and db. */
@@ -187,91 +287,7 @@ typedef struct bin_ctx {
         }                                                                      \
     } while (0)
 
-/* One term of an input's adjoint at element (r, c) of y: F is the op's
- * nm_da_<type> or nm_db_<type> (see BINARY). */
-#define BIN_TERM_(F, r, c)                                                      \
-    F(A_[(r) * w_.ar + (c) * w_.ac], B_[(r) * w_.br + (c) * w_.bc],            \
-      Y_[(r) * w_.cols + (c)], DY_[(r) * w_.cols + (c)])
-
-/* G += the terms F of an operand indexed with strides (XR, XC): element by
- * element for a full operand; for a broadcast one, which receives the sum
- * of the terms of every place it was repeated to, that sum in double
- * (ops/accum.h), rounded once. */
-#define BIN_GRAD_(T, G, F, XR, XC)                                              \
-    do {                                                                       \
-        if ((XC) != 0 && ((XR) != 0 || w_.rows == 1)) {                        \
-            for (size_t r_ = 0; r_ < w_.rows; r_++)                            \
-                for (size_t c_ = 0; c_ < w_.cols; c_++)                        \
-                    (G)[r_ * (XR) + c_ * (XC)] += BIN_TERM_(F, r_, c_);        \
-        } else if ((XC) == 0 && (XR) == 0) {                                   \
-            double hi_ = 0, lo_ = 0;                                           \
-            for (size_t r_ = 0; r_ < w_.rows; r_++)                            \
-                for (size_t c_ = 0; c_ < w_.cols; c_++)                        \
-                    ADJ_SUM_ADD(hi_, lo_, (double)BIN_TERM_(F, r_, c_));       \
-            (G)[0] = (T)((double)(G)[0] + (hi_ + lo_));                        \
-        } else if ((XC) == 0) {                                                \
-            for (size_t r_ = 0; r_ < w_.rows; r_++)                            \
-                ADJ_SUM_ALL(w_.cols, c_, s_, BIN_TERM_(F, r_, c_),             \
-                            (G)[r_ * (XR)] = (T)((double)(G)[r_ * (XR)] + s_)); \
-        } else {                                                               \
-            ADJ_SUM_COLS(w_.rows, w_.cols, r_, c_, s_, BIN_TERM_(F, r_, c_),   \
-                         (G)[c_ * (XC)] = (T)((double)(G)[c_ * (XC)] + s_));   \
-        }                                                                      \
-    } while (0)
-
-/* The broadcasting layouts' backward; FA, FB give the terms of da, db. */
-#define BIN_BWD_(T, FA, FB)                                                     \
-    do {                                                                       \
-        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
-        const T *Y_ = y_->value, *DY_ = y_->grad;                              \
-        T *GA_ = ga_, *GB_ = gb_;                                              \
-        if (GA_)                                                               \
-            BIN_GRAD_(T, GA_, FA, w_.ar, w_.ac);                               \
-        if (GB_)                                                               \
-            BIN_GRAD_(T, GB_, FB, w_.br, w_.bc);                               \
-    } while (0)
-
-/* TAN computes the tangent of y from a, b, y and their tangents da, db. */
-#define BIN_TAN_(T, TAN)                                                        \
-    do {                                                                       \
-        const T *A_ = y_->in[0]->value, *B_ = y_->in[1]->value;                \
-        const T *Y_ = y_->value;                                               \
-        const T *TA_ = tx_[0], *TB_ = tx_[1];                                  \
-        T *TY_ = ty_;                                                          \
-        for (size_t r_ = 0; r_ < w_.rows; r_++)                                \
-            for (size_t c_ = 0; c_ < w_.cols; c_++) {                          \
-                const size_t ia_ = r_ * w_.ar + c_ * w_.ac;                    \
-                const size_t ib_ = r_ * w_.br + c_ * w_.bc;                    \
-                const size_t iy_ = r_ * w_.cols + c_;                          \
-                const T a = A_[ia_], b = B_[ib_], y = Y_[iy_];                 \
-                const T da = TA_[ia_], db = TB_[ib_];                          \
-                (void)a;                                                       \
-                (void)b;                                                       \
-                (void)y;                                                       \
-                TY_[iy_] = (TAN);                                              \
-            }                                                                  \
-    } while (0)
-
-/* The terms of da and db at one element, as functions for BIN_BWD_ */
-#define BIN_TERMS_(nm, T, sfx, DA, DB)                                          \
-    static inline T nm##_da_##sfx(T a, T b, T y, T dy)                         \
-    {                                                                          \
-        (void)a;                                                               \
-        (void)b;                                                               \
-        (void)y;                                                               \
-        return (T)(DA);                                                        \
-    }                                                                          \
-    static inline T nm##_db_##sfx(T a, T b, T y, T dy)                         \
-    {                                                                          \
-        (void)a;                                                               \
-        (void)b;                                                               \
-        (void)y;                                                               \
-        return (T)(DB);                                                        \
-    }
-
 #define BINARY(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN)                 \
-    BIN_TERMS_(nm, double, f64, DA, DB)                                        \
-    BIN_TERMS_(nm, float, f32, DA, DB)                                         \
     static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
     {                                                                          \
         const adj_var *y_ = ctx_;                                              \
@@ -298,17 +314,43 @@ typedef struct bin_ctx {
         else                                                                   \
             BIN_TAN_RANGE_(float, TAN);                                        \
     }                                                                          \
+    static void nm##_walk_fwd(void *ctx_, size_t lo_, size_t hi_)              \
+    {                                                                          \
+        const bin_walk *w_ = ctx_;                                             \
+        if (w_->y->dtype == ADJ_F64)                       \
+            BIN_WALK_FWD_(double, FWD);                                        \
+        else                                                                   \
+            BIN_WALK_FWD_(float, FWD);                                         \
+    }                                                                          \
+    static void nm##_walk_bwd(void *ctx_, size_t lo_, size_t hi_)              \
+    {                                                                          \
+        const bin_walk *w_ = ctx_;                                             \
+        const adj_var *y_ = w_->y;                                             \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_WALK_BWD_(double, DA, DB);                                     \
+        else                                                                   \
+            BIN_WALK_BWD_(float, DA, DB);                                      \
+    }                                                                          \
+    static void nm##_walk_jvp(void *ctx_, size_t lo_, size_t hi_)              \
+    {                                                                          \
+        const bin_walk *w_ = ctx_;                                             \
+        const adj_var *y_ = w_->y;                                             \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_WALK_TAN_(double, TAN);                                        \
+        else                                                                   \
+            BIN_WALK_TAN_(float, TAN);                                         \
+    }                                                                          \
     static void nm##_forward(adj_var *y_)                                      \
     {                                                                          \
-        if (layout_of(y_) == BC_SAME) {                                   \
+        if (flat(y_)) {                                                        \
             adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_fwd_range, y_); \
             return;                                                            \
         }                                                                      \
-        const walk w_ = walk_of(y_);                                           \
-        if (y_->dtype == ADJ_F64)                                              \
-            BIN_FWD_(double, FWD);                                             \
-        else                                                                   \
-            BIN_FWD_(float, FWD);                                              \
+        bin_walk w_;                                                           \
+        walk_init(&w_, y_, 3);                                                 \
+        w_.OUT = y_->value;                                                    \
+        if (w_.it.runs > 0)                                                    \
+            adj_par_for((size_t)w_.it.runs, walk_grain(&w_), nm##_walk_fwd, &w_); \
     }                                                                          \
     static void nm##_backward(adj_var *y_)                                     \
     {                                                                          \
@@ -317,29 +359,35 @@ typedef struct bin_ctx {
         void *gb_ = (xb_->flags & ADJ_F_GRAD) ? adj_grad_buf(xb_) : NULL;      \
         if (!ga_ && !gb_)                                                      \
             return;                                                            \
-        if (layout_of(y_) == BC_SAME) {                                   \
+        if (flat(y_)) {                                                        \
             bin_ctx k_ = {.y = y_, .ga = ga_, .gb = gb_};                      \
             adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_bwd_range, &k_); \
             return;                                                            \
         }                                                                      \
-        const walk w_ = walk_of(y_);                                           \
-        if (y_->dtype == ADJ_F64)                                              \
-            BIN_BWD_(double, nm##_da_f64, nm##_db_f64);                        \
-        else                                                                   \
-            BIN_BWD_(float, nm##_da_f32, nm##_db_f32);                         \
+        bin_walk w_;                                                           \
+        walk_init(&w_, y_, 3);                                                 \
+        if (w_.it.runs <= 0)                                                   \
+            return;                                                            \
+        w_.DY = y_->grad;                                                      \
+        if (ga_)                                                               \
+            walk_backward(y_, &w_, 0, ga_, nm##_walk_bwd);                     \
+        if (gb_)                                                               \
+            walk_backward(y_, &w_, 1, gb_, nm##_walk_bwd);                     \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
-        if (layout_of(y_) == BC_SAME) {                                   \
+        if (flat(y_)) {                                                        \
             bin_ctx k_ = {.y = y_, .tx = tx_, .ty = ty_};                      \
             adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_jvp_range, &k_); \
             return;                                                            \
         }                                                                      \
-        const walk w_ = walk_of(y_);                                           \
-        if (y_->dtype == ADJ_F64)                                              \
-            BIN_TAN_(double, TAN);                                             \
-        else                                                                   \
-            BIN_TAN_(float, TAN);                                              \
+        bin_walk w_;                                                           \
+        walk_init(&w_, y_, 5);                                                 \
+        w_.OUT = ty_;                                                          \
+        w_.TA = tx_[0];                                                        \
+        w_.TB = tx_[1];                                                        \
+        if (w_.it.runs > 0)                                                    \
+            adj_par_for((size_t)w_.it.runs, walk_grain(&w_), nm##_walk_jvp, &w_); \
     }                                                                          \
     static double nm##_scalar_fwd(double a, double b, const void *attr_)       \
     {                                                                          \

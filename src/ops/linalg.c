@@ -11,7 +11,7 @@
  * the column-major strides of that storage.  Backward calls use beta = 1,
  * so contributions accumulate in place.
  */
-#include "ops/accum.h"
+#include "tensor/accum.h"
 #include "ops/op.h"
 #include "core/pool.h"
 

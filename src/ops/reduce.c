@@ -3,7 +3,7 @@
  * An axis reduction views x as (outer, len, inner) and produces
  * (outer, inner); the axis disappears from the shape.
  */
-#include "ops/accum.h"
+#include "tensor/accum.h"
 #include "ops/op.h"
 
 

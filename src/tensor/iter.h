@@ -30,7 +30,7 @@
 
 #include <stdint.h>
 
-#define ADJ_ITER_MAX_OPS 4
+#define ADJ_ITER_MAX_OPS 6
 
 typedef struct adj_iter {
     int nops;

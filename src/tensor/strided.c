@@ -4,6 +4,7 @@
 #include "tensor/strided.h"
 
 #include "core/pool.h"
+#include "tensor/accum.h"
 #include "tensor/iter.h"
 
 #include <stdbool.h>
@@ -138,28 +139,30 @@ void adj_strided_acc(int dtype, void *dst, const adj_layout *dl, const void *src
 
 size_t adj_reduce_scratch(int dtype, int64_t xnumel)
 {
-    return dtype == ADJ_F64 || xnumel <= ADJ_REDUCE_STACK ? 0 : (size_t)xnumel;
+    (void)dtype;
+    return 2 * xnumel <= ADJ_REDUCE_STACK ? 0 : 2 * (size_t)xnumel;
 }
 
-/* acc[ds-strided] += src over the runs, in double. */
+/* hi/lo[ds-strided] += src over the runs: compensated double sums. */
 #define REDUCE_RUNS(T)                                                         \
     do {                                                                       \
         const T *s_ = (const T *)src + sl->offset;                             \
         const int64_t n_ = it.inner, ds_ = it.istride[0], ss_ = it.istride[1]; \
         for (int64_t r_ = 0; r_ < it.runs; r_++, adj_iter_next(&it, &p)) {     \
-            double *dd_ = acc + p.off[0];                                      \
+            double *h_ = hi + p.off[0], *l_ = lo + p.off[0];                   \
             const T *sp_ = s_ + p.off[1];                                      \
             if (ds_ == 0) {                                                    \
-                double t_ = 0;                                                 \
+                double th_ = 0, tl_ = 0;                                       \
                 for (int64_t i_ = 0; i_ < n_; i_++)                            \
-                    t_ += (double)sp_[i_ * ss_];                               \
-                *dd_ += al * t_;                                                  \
+                    ADJ_SUM_ADD(th_, tl_, (double)sp_[i_ * ss_]);              \
+                ADJ_SUM_ADD(*h_, *l_, th_);                                    \
+                *l_ += tl_;                                                    \
             } else if (ds_ == 1 && ss_ == 1) {                                 \
                 for (int64_t i_ = 0; i_ < n_; i_++)                            \
-                    dd_[i_] += al * (double)sp_[i_];                              \
+                    ADJ_SUM_ADD(h_[i_], l_[i_], (double)sp_[i_]);              \
             } else {                                                           \
                 for (int64_t i_ = 0; i_ < n_; i_++)                            \
-                    dd_[i_ * ds_] += al * (double)sp_[i_ * ss_];                  \
+                    ADJ_SUM_ADD(h_[i_ * ds_], l_[i_ * ds_], (double)sp_[i_ * ss_]); \
             }                                                                  \
         }                                                                      \
     } while (0)
@@ -182,25 +185,23 @@ void adj_reduce_bcast(int dtype, void *dx, int xndim, const int64_t *xshape, con
     int64_t xs[ADJ_MAX_DIMS];
     if (!adj_bcast_strides(&xl, sl->ndim, sl->shape, xs))
         return; /* callers check shapes first */
-    /* f64 sums straight into dx (alpha applied to each contribution);
-     * f32 sums into doubles first */
     double stack[ADJ_REDUCE_STACK];
-    double *acc = dtype == ADJ_F64 ? dx : xn <= ADJ_REDUCE_STACK ? stack : scratch;
-    double al = acc == dx ? alpha : 1.0;
-    if (acc != dx)
-        memset(acc, 0, (size_t)xn * sizeof *acc);
+    double *hi = 2 * xn <= ADJ_REDUCE_STACK ? stack : scratch, *lo = hi + xn;
+    memset(hi, 0, 2 * (size_t)xn * sizeof *hi);
     const int64_t *st[2] = {xs, sl->stride};
     adj_iter it;
     adj_iter_init(&it, sl->ndim, sl->shape, 2, st);
     adj_iter_pos p;
     adj_iter_seek(&it, 0, &p);
-    if (dtype == ADJ_F64)
+    if (dtype == ADJ_F64) {
         REDUCE_RUNS(double);
-    else
+        double *d = dx;
+        for (int64_t i = 0; i < xn; i++)
+            d[i] += alpha * (hi[i] + lo[i]);
+    } else {
         REDUCE_RUNS(float);
-    if (acc == dx)
-        return;
-    float *d = dx;
-    for (int64_t i = 0; i < xn; i++)
-        d[i] = (float)((double)d[i] + alpha * acc[i]);
+        float *d = dx;
+        for (int64_t i = 0; i < xn; i++)
+            d[i] = (float)((double)d[i] + alpha * (hi[i] + lo[i]));
+    }
 }

@@ -8,7 +8,8 @@
  *   adj_reduce_bcast   dx += alpha sum(src over the broadcast dims)
  *                                          the adjoint of a broadcast
  *                                          operand, summed back to its
- *                                          shape in double
+ *                                          shape in compensated double
+ *                                          (tensor/accum.h), rounded once
  *
  * Each walks with the N-d iterator (tensor/iter.h); large loops are split
  * over the worker pool by runs, so results do not depend on the thread
@@ -32,19 +33,21 @@ void adj_strided_copy(size_t esize, void *dst, const adj_layout *dl, const void 
 void adj_strided_acc(int dtype, void *dst, const adj_layout *dl, const void *src,
                      const adj_layout *sl, double alpha);
 
-/* Above this many elements of x, adj_reduce_bcast of f32 needs scratch. */
+/* Doubles adj_reduce_bcast keeps on the stack (two per element of x). */
 #define ADJ_REDUCE_STACK 512
 
 /* Doubles of scratch adj_reduce_bcast needs to reduce into a dx of xnumel
- * elements of dtype: 0 for f64 and for small f32 adjoints. */
+ * elements of dtype: 0 for small adjoints (up to ADJ_REDUCE_STACK / 2
+ * elements), else 2 xnumel. */
 size_t adj_reduce_scratch(int dtype, int64_t xnumel);
 
 /*
  * dx += alpha * (src summed over the dimensions along which x was
  * broadcast to src's shape): dx is contiguous of shape (xndim, xshape),
- * which must broadcast to sl's shape (NumPy's rule).  Sums accumulate in
- * double for f32 too; scratch holds adj_reduce_scratch() doubles (NULL
- * when that is 0).  When x has src's number of elements this is
+ * which must broadcast to sl's shape (NumPy's rule).  Each element's sum
+ * is kept in double, compensated, in a fixed order, and added to dx
+ * rounded once, whatever the dtype; scratch holds adj_reduce_scratch()
+ * doubles (NULL when that is 0).  When x has src's number of elements this is
  * adj_strided_acc.
  */
 void adj_reduce_bcast(int dtype, void *dx, int xndim, const int64_t *xshape, const void *src,

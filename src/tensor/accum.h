@@ -25,8 +25,8 @@
  * shadow the caller's.  The order of each sum is fixed (rows in order), so
  * results do not depend on anything but the data.
  */
-#ifndef ADJ_OPS_ACCUM_H
-#define ADJ_OPS_ACCUM_H
+#ifndef ADJ_TENSOR_ACCUM_H
+#define ADJ_TENSOR_ACCUM_H
 
 #include <math.h>
 #include <stddef.h>
