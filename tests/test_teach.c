@@ -359,6 +359,41 @@ START_TEST(html_errors)
 }
 END_TEST
 
+/* Every allocation of the page goes through the tape's allocator: failing
+ * each one in turn gives ADJ_ENOMEM (never a crash) and leaves nothing
+ * allocated; with none failing the page is whole. */
+START_TEST(html_out_of_memory)
+{
+    test_alloc a;
+    const adj_allocator al = test_alloc_init(&a);
+    int whole = 0;
+    for (long n = 0; n < 5000 && !whole; n++) {
+        test_alloc_arm(&a, n, 0);
+        adj_tape *t = adj_tape_new_with(&al);
+        adj_status st = ADJ_ENOMEM;
+        char *buf = NULL;
+        size_t len = 0;
+        if (t) {
+            adj_var *f = e2(t, 1.0, NULL);
+            FILE *m = open_memstream(&buf, &len);
+            ck_assert_ptr_nonnull(m);
+            st = adj_tape_html(t, f, m);
+            fclose(m);
+            adj_tape_free(t);
+        }
+        ck_assert_msg(st == ADJ_OK || st == ADJ_ENOMEM, "allocation %ld failed: status %d", n, (int)st);
+        ck_assert_msg(a.live == 0, "allocation %ld failed: %zu bytes left", n, a.live);
+        whole = !a.failed;
+        if (whole) {
+            ck_assert_int_eq(st, ADJ_OK);
+            HAS(buf, "</html>");
+        }
+        free(buf);
+    }
+    ck_assert(whole);
+}
+END_TEST
+
 static Suite *teach_suite(void)
 {
     Suite *s = suite_create("teach");
@@ -374,6 +409,7 @@ static Suite *teach_suite(void)
     tcase_add_test(tc, html_e2_steps);
     tcase_add_test(tc, html_tensor_forward);
     tcase_add_test(tc, html_errors);
+    tcase_add_test(tc, html_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }

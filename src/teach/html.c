@@ -19,6 +19,7 @@
 #define MAX_NODES 400   /* a page is for small tapes */
 #define MAX_SEEDS 64    /* forward sweeps offered: elements of the inputs */
 #define DIGITS 5
+#define EXPR 600        /* bytes of a running sum's text */
 
 typedef struct page {
     adj_tape *t;
@@ -101,9 +102,9 @@ static void on_edge(void *ctx, const adj_var *c, const adj_var *a, const double 
     page *p = ctx;
     size_t id = adj_cold(a)->id, n = adj_cold(a)->numel;
     if (!p->sum[id])
-        p->sum[id] = calloc(n, sizeof(double));
+        p->sum[id] = adj_teach_zalloc(p->t, n * sizeof(double));
     if (n == 1 && !p->expr[id])
-        p->expr[id] = calloc(1, 600);
+        p->expr[id] = adj_teach_zalloc(p->t, EXPR);
     if (!p->sum[id] || (n == 1 && !p->expr[id])) {
         p->oom = true;
         return;
@@ -115,7 +116,7 @@ static void on_edge(void *ctx, const adj_var *c, const adj_var *a, const double 
     if (n == 1) {
         size_t len = strlen(p->expr[id]);
         adj_teach_num(num, sizeof num, contrib[0], DIGITS);
-        snprintf(p->expr[id] + len, 600 - len, "%s%s", len ? " + " : "", num);
+        snprintf(p->expr[id] + len, EXPR - len, "%s%s", len ? " + " : "", num);
         adj_teach_num(num, sizeof num, p->sum[id][0], DIGITS);
         if (p->ncontrib[id] > 1)
             sum_text(show, sizeof show, p->expr[id], p->ncontrib[id], num);
@@ -153,7 +154,8 @@ static void tangent_text(const adj_var *v, const void *x, char *buf, size_t size
 {
     size_t n = adj_cold(v)->numel;
     double small[ADJ_TEACH_SMALL] = {0};
-    double *d = n <= ADJ_TEACH_SMALL ? small : malloc(n * sizeof(double));
+    adj_tape *t = adj_cold(v)->tape;
+    double *d = n <= ADJ_TEACH_SMALL ? small : adj_teach_zalloc(t, n * sizeof(double));
     if (!d) {
         snprintf(buf, size, "?");
         return;
@@ -162,7 +164,7 @@ static void tangent_text(const adj_var *v, const void *x, char *buf, size_t size
         d[i] = get(v, x, i);
     adj_teach_array(v, d, DIGITS, buf, size);
     if (d != small)
-        free(d);
+        adj_teach_free(t, d, n * sizeof(double));
 }
 
 /* The line of a forward step at u: the chain rule summed over the inputs
@@ -232,13 +234,13 @@ static void forward_seed(page *p, adj_var *s, size_t j, bool first)
                             (long long)idx[dim]);
         snprintf(label + len, sizeof label - (size_t)len, "]");
     }
-    void **tan = calloc(p->count, sizeof *tan);
-    unsigned char *live = calloc(p->count, 1);
+    void **tan = adj_teach_zalloc(p->t, p->count * sizeof *tan);
+    unsigned char *live = adj_teach_zalloc(p->t, p->count);
     bool ok = tan && live;
     for (size_t id = 0; id < p->count && ok; id++)
         if (p->shown[id]) {
             const adj_var *u = adj_node_at(p->t, id);
-            tan[id] = calloc(adj_cold(u)->numel, adj_dsize(u->dtype));
+            tan[id] = adj_teach_zalloc(p->t, adj_cold(u)->numel * adj_dsize(u->dtype));
             ok = tan[id] != NULL;
         }
     if (!ok) {
@@ -269,7 +271,7 @@ static void forward_seed(page *p, adj_var *s, size_t j, bool first)
                 if (u->op == ADJ_OP_LEAF || !d->jvp)
                     continue;
                 int nin = adj_nin(u);
-                const void **tx = calloc((size_t)nin + 1, sizeof *tx);
+                const void **tx = adj_teach_zalloc(p->t, ((size_t)nin + 1) * sizeof *tx);
                 bool any = false;
                 for (int k = 0; tx && k < nin; k++)
                     if (adj_input(u, k)) {
@@ -280,7 +282,7 @@ static void forward_seed(page *p, adj_var *s, size_t j, bool first)
                     p->oom = true;
                 if (any)
                     d->jvp(u, tx, tan[id]);
-                free(tx);
+                adj_teach_free(p->t, tx, ((size_t)nin + 1) * sizeof *tx);
                 if (!any)
                     continue;
                 live[id] = 1;
@@ -297,9 +299,12 @@ static void forward_seed(page *p, adj_var *s, size_t j, bool first)
         fputs("]}", p->f);
     }
     for (size_t id = 0; tan && id < p->count; id++)
-        free(tan[id]);
-    free(tan);
-    free(live);
+        if (tan[id]) {
+            const adj_var *u = adj_node_at(p->t, id);
+            adj_teach_free(p->t, tan[id], adj_cold(u)->numel * adj_dsize(u->dtype));
+        }
+    adj_teach_free(p->t, tan, p->count * sizeof *tan);
+    adj_teach_free(p->t, live, p->count);
 }
 
 static void write_head(page *p, const char *title, const adj_var *y)
@@ -363,11 +368,11 @@ adj_status adj_teach_html(adj_tape *t, adj_var *y, FILE *f, const adj_example *e
     page p = {.t = t, .f = f, .count = (size_t)adj_cold(y)->id + 1};
     if (p.count > MAX_NODES)
         return ADJ_EINVAL;
-    p.shown = calloc(p.count, 1);
-    p.chars = calloc(p.count, sizeof *p.chars);
-    p.sum = calloc(p.count, sizeof *p.sum);
-    p.expr = calloc(p.count, sizeof *p.expr);
-    p.ncontrib = calloc(p.count, sizeof *p.ncontrib);
+    p.shown = adj_teach_zalloc(t, p.count);
+    p.chars = adj_teach_zalloc(t, p.count * sizeof *p.chars);
+    p.sum = adj_teach_zalloc(t, p.count * sizeof *p.sum);
+    p.expr = adj_teach_zalloc(t, p.count * sizeof *p.expr);
+    p.ncontrib = adj_teach_zalloc(t, p.count * sizeof *p.ncontrib);
     adj_status s = ADJ_ENOMEM;
     if (!p.shown || !p.chars || !p.sum || !p.expr || !p.ncontrib)
         goto done;
@@ -411,15 +416,15 @@ adj_status adj_teach_html(adj_tape *t, adj_var *y, FILE *f, const adj_example *e
 done:
     for (size_t id = 0; id < p.count; id++) {
         if (p.sum)
-            free(p.sum[id]);
+            adj_teach_free(t, p.sum[id], adj_cold(adj_node_at(t, id))->numel * sizeof(double));
         if (p.expr)
-            free(p.expr[id]);
+            adj_teach_free(t, p.expr[id], EXPR);
     }
-    free(p.shown);
-    free(p.chars);
-    free(p.sum);
-    free(p.expr);
-    free(p.ncontrib);
+    adj_teach_free(t, p.shown, p.count);
+    adj_teach_free(t, p.chars, p.count * sizeof *p.chars);
+    adj_teach_free(t, p.sum, p.count * sizeof *p.sum);
+    adj_teach_free(t, p.expr, p.count * sizeof *p.expr);
+    adj_teach_free(t, p.ncontrib, p.count * sizeof *p.ncontrib);
     return s;
 }
 

@@ -320,29 +320,36 @@ static void write_svg(FILE *f, adj_tape *t, const graph *g, size_t count, const 
     fputs("</svg>\n", f);
 }
 
+/* The k-th input of v, or NULL if absent or seen before (x · x: one edge). */
+static const adj_var *edge_input(const adj_var *v, int k)
+{
+    const adj_var *a = adj_input(v, k);
+    for (int j = 0; a && j < k; j++)
+        if (adj_input(v, j) == a)
+            return NULL;
+    return a;
+}
+
 adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, const int *chars,
                          FILE *f)
 {
     graph g = {0};
-    int nedges = 0, nshown = 0;
+    int nedges = 0, nshown = 0, npts = 0, ranks = 1;
     for (size_t id = 0; id < count; id++) {
         const adj_var *v = adj_node_at(t, id);
         nshown += shown[id] != 0;
         if (shown[id] && v->op != ADJ_OP_LEAF)
             nedges += adj_nin(v);
     }
-    int *rank = calloc(count, sizeof *rank);
-    g.vert = calloc(count, sizeof *g.vert);
-    g.e = calloc((size_t)nedges + 1, sizeof *g.e);
-    /* a long edge spans at most count ranks */
-    g.cap = nshown + nedges * (int)count + 1;
-    g.v = calloc((size_t)g.cap, sizeof *g.v);
-    g.pts = calloc((size_t)g.cap, sizeof *g.pts);
-    vertex **tmp = calloc((size_t)g.cap, sizeof *tmp);
+    size_t rank_bytes = count * sizeof(int), e_bytes = ((size_t)nedges + 1) * sizeof *g.e;
+    size_t v_bytes = 0, pts_bytes = 0, tmp_bytes = 0;
+    int *rank = adj_teach_zalloc(t, rank_bytes);
+    g.vert = adj_teach_zalloc(t, rank_bytes);
+    g.e = adj_teach_zalloc(t, e_bytes);
+    vertex **tmp = NULL;
     adj_status s = ADJ_ENOMEM;
-    if (!rank || !g.vert || !g.e || !g.v || !g.pts || !tmp)
+    if (!rank || !g.vert || !g.e)
         goto done;
-    int ranks = 1;
     for (size_t id = 0; id < count; id++) {
         const adj_var *v = adj_node_at(t, id);
         if (!shown[id] || v->op == ADJ_OP_LEAF)
@@ -371,6 +378,22 @@ adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, 
     }
     for (size_t id = 0; id < count; id++)
         rank[id] = rank[id] < 0 ? 0 : rank[id];
+    /* the points that carry edges across the ranks they skip */
+    for (size_t id = 0; id < count; id++) {
+        const adj_var *v = adj_node_at(t, id);
+        for (int k = 0; shown[id] && v->op != ADJ_OP_LEAF && k < adj_nin(v); k++)
+            if (edge_input(v, k) && rank[id] - rank[adj_cold(edge_input(v, k))->id] > 1)
+                npts += rank[id] - rank[adj_cold(edge_input(v, k))->id] - 1;
+    }
+    g.cap = nshown + npts + 1;
+    v_bytes = (size_t)g.cap * sizeof *g.v;
+    pts_bytes = (size_t)g.cap * sizeof *g.pts;
+    tmp_bytes = (size_t)g.cap * sizeof *tmp;
+    g.v = adj_teach_zalloc(t, v_bytes);
+    g.pts = adj_teach_zalloc(t, pts_bytes);
+    tmp = adj_teach_zalloc(t, tmp_bytes);
+    if (!g.v || !g.pts || !tmp)
+        goto done;
     for (size_t id = 0; id < count; id++) {
         if (!shown[id])
             continue;
@@ -389,11 +412,8 @@ adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, 
         if (!shown[id] || v->op == ADJ_OP_LEAF)
             continue;
         for (int k = 0; k < adj_nin(v); k++) {
-            const adj_var *a = adj_input(v, k);
-            bool seen = false;
-            for (int j = 0; j < k; j++)
-                seen = seen || adj_input(v, j) == a;
-            if (!a || seen) /* one edge for an input used twice (x · x) */
+            const adj_var *a = edge_input(v, k);
+            if (!a)
                 continue;
             edge *e = &g.e[g.ne++];
             e->from = (int)adj_cold(a)->id;
@@ -409,11 +429,11 @@ adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, 
     write_svg(f, t, &g, count, shown);
     s = ADJ_OK;
 done:
-    free(rank);
-    free(g.vert);
-    free(g.e);
-    free(g.v);
-    free(g.pts);
-    free(tmp);
+    adj_teach_free(t, rank, rank_bytes);
+    adj_teach_free(t, g.vert, rank_bytes);
+    adj_teach_free(t, g.e, e_bytes);
+    adj_teach_free(t, g.v, v_bytes);
+    adj_teach_free(t, g.pts, pts_bytes);
+    adj_teach_free(t, tmp, tmp_bytes);
     return s;
 }

@@ -9,6 +9,8 @@
 #include "core/tape.h"
 #include "ops/op.h"
 
+#include <string.h>
+
 /* Tensors with at most this many elements print in full. */
 #define ADJ_TEACH_SMALL 6
 
@@ -62,6 +64,21 @@ typedef struct adj_teach_sink {
 /* adj_backward_explain with the trace printed to out (may be NULL) and
  * told to sink (may be NULL). */
 adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink);
+
+/* n zeroed bytes from the tape's allocator (NULL if it fails), and their
+ * return (p may be NULL; n as allocated). */
+static inline void *adj_teach_zalloc(adj_tape *t, size_t n)
+{
+    void *p = t->al.alloc(t->al.ctx, n ? n : 1);
+    if (p)
+        memset(p, 0, n ? n : 1);
+    return p;
+}
+static inline void adj_teach_free(adj_tape *t, void *p, size_t n)
+{
+    if (p)
+        t->al.free(t->al.ctx, p, n ? n : 1);
+}
 
 /* Columns UTF-8 text takes in a monospace font (combining marks none). */
 int adj_teach_width(const char *s);
