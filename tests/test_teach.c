@@ -100,6 +100,106 @@ START_TEST(explain_tensor_rule)
 }
 END_TEST
 
+
+/* Every op's definition as the table writes it, in its inputs' names:
+ * the forms written by hand from each op's math (infix, postfix marks,
+ * constants, axes, transposes, an absent bias, compound operands in
+ * parentheses) */
+START_TEST(definitions_of_ops)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *a = adj_var_set_name(adj_tensor_f64(t, 2, ((int64_t[]){2, 3}), NULL), "a");
+    adj_var *b = adj_var_set_name(adj_tensor_f64(t, 2, ((int64_t[]){2, 3}), NULL), "b");
+    adj_var *m = adj_var_set_name(adj_tensor_f64(t, 2, ((int64_t[]){3, 3}), NULL), "m");
+    adj_var *bias = adj_var_set_name(adj_tensor_f64(t, 1, ((int64_t[]){3}), NULL), "bias");
+    int32_t labels[2] = {0, 2};
+    adj_var_set_name(adj_add(a, b), "y_add");
+    adj_var_set_name(adj_sub(a, b), "y_sub");
+    adj_var_set_name(adj_mul(a, b), "y_mul");
+    adj_var_set_name(adj_div(a, b), "y_div");
+    adj_var_set_name(adj_mul(adj_var_set_name(adj_add(a, b), "a+b"), b), "y_par");
+    adj_var_set_name(adj_neg(a), "y_neg");
+    adj_var_set_name(adj_scale(a, -1.5), "y_scale");
+    adj_var_set_name(adj_square(a), "y_square");
+    adj_var_set_name(adj_pow(a, 2.5), "y_pow");
+    adj_var_set_name(adj_abs(a), "y_abs");
+    adj_var_set_name(adj_sigmoid(a), "y_sigmoid");
+    adj_var_set_name(adj_leaky_relu(a, 0.01), "y_leaky");
+    adj_var_set_name(adj_elu(a, 1.0), "y_elu");
+    adj_var_set_name(adj_exp(a), "y_exp");
+    adj_var_set_name(adj_matmul(a, m), "y_mm");
+    adj_var_set_name(adj_matmul_t(a, b, 1, 0), "y_mmta");
+    adj_var_set_name(adj_matmul_t(a, b, 0, 1), "y_mmtb");
+    adj_var_set_name(adj_linear(a, m, bias), "y_lin");
+    adj_var_set_name(adj_linear(a, m, NULL), "y_lin0");
+    adj_var_set_name(adj_transpose(a), "y_t");
+    adj_var_set_name(adj_reshape(a, 2, ((int64_t[]){3, -1})), "y_rs");
+    adj_var_set_name(adj_sum_axis(a, 1), "y_sa");
+    adj_var_set_name(adj_mean_axis(a, -2), "y_ma");
+    adj_var_set_name(adj_softmax_cross_entropy(a, labels), "y_ce");
+    adj_var_set_name(adj_mse(a, b), "y_mse");
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    adj_status st;
+    char *s = capture(w_print, t, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "a + b");
+    HAS(s, "a - b");
+    HAS(s, "a · b");
+    HAS(s, "a / b");
+    HAS(s, "(a+b) · b");
+    HAS(s, "-a");
+    HAS(s, "-1.5 · a");
+    HAS(s, "a²");
+    HAS(s, "a^2.5");
+    HAS(s, "|a|");
+    HAS(s, "σ(a)");
+    HAS(s, "leaky_relu(a, 0.01)");
+    HAS(s, "elu(a, 1)");
+    HAS(s, "exp(a)");
+    HAS(s, "a m");
+    HAS(s, "aᵀ b");
+    HAS(s, "a bᵀ");
+    HAS(s, "a mᵀ + bias");
+    HAS(s, "a mᵀ ");
+    HAS(s, "aᵀ");
+    HAS(s, "reshape(a, (3,2))");
+    HAS(s, "sum(a, axis 1)");
+    HAS(s, "mean(a, axis 0)");
+    HAS(s, "cross_entropy(softmax(a), labels)");
+    HAS(s, "mse(a, b)");
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* The local partials the trace writes as symbols (d(a/b)/da = 1/b,
+ * d(c x)/dx = c) and the letters of a matrix rule */
+START_TEST(explain_symbols)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *p = adj_var_set_name(adj_scalar(t, 3.0), "p");
+    adj_var *q = adj_var_set_name(adj_scalar(t, 2.0), "q");
+    adj_var *r = adj_var_set_name(adj_div(p, q), "r");
+    adj_var *f = adj_var_set_name(adj_scale(r, 0.5), "f");
+    adj_status st;
+    char *s = capture(w_explain, f, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "so ∂f/∂r = 0.5]");
+    HAS(s, "so ∂r/∂p = 1/q]");
+    free(s);
+    adj_tape_reset(t);
+    adj_var *x = adj_var_set_name(adj_tensor_f64(t, 2, ((int64_t[]){2, 2}), ((double[]){1, 2, 3, 4})), "X");
+    adj_var *w = adj_var_set_name(adj_tensor_f64(t, 2, ((int64_t[]){2, 2}), ((double[]){1, 0, 0, 1})), "W");
+    adj_var *c = adj_var_set_name(adj_matmul(x, w), "P");
+    adj_var *l = adj_var_set_name(adj_sum(adj_transpose(c)), "L");
+    s = capture(w_explain, l, &st);
+    ck_assert_int_eq(st, ADJ_OK);
+    HAS(s, "with C = P, A = X, B = W");
+    free(s);
+    adj_tape_free(t);
+}
+END_TEST
+
 /* Explaining twice gives the same adjoints as backward (no accumulation) */
 START_TEST(explain_matches_backward)
 {
@@ -410,6 +510,8 @@ static Suite *teach_suite(void)
     tcase_add_test(tc, html_tensor_forward);
     tcase_add_test(tc, html_errors);
     tcase_add_test(tc, html_out_of_memory);
+    tcase_add_test(tc, definitions_of_ops);
+    tcase_add_test(tc, explain_symbols);
     suite_add_tcase(s, tc);
     return s;
 }

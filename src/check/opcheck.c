@@ -268,7 +268,7 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
             adj_fmt_shape(sh, sizeof sh, in[i].ndim, in[i].shape);
             off += (size_t)snprintf(describe + off, describe_size - off, "%s%s%s",
                                     i ? " x " : "", sh,
-                                    (op == ADJ_OP_MATMUL && (sc->iarg >> i) & 1) ? "^T" : "");
+                                    (d->sig == ADJ_SIG_MATMUL && (sc->iarg >> i) & 1) ? "^T" : "");
         }
     }
     if (d->sig == ADJ_SIG_LABELS) {

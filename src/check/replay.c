@@ -6,29 +6,27 @@
  * first at `off`, each `stride` after the previous one.  One element, one
  * row and one column of a matrix are all such regions; ALL means the whole
  * node.  Walking the tape in order, a node with a dirty input gets its
- * region from a rule of its op:
+ * region from its op's descriptor:
  *
- *   elementwise unary ops, reshape        the input's region
- *   add sub mul div                       the region of the full operand;
- *                                         element c of a broadcast row b
+ *   elementwise ops of one input          the input's region
+ *   (ADJ_PROP_MAP)
+ *   elementwise ops of two inputs         the region of the full operand;
+ *   (ADJ_PROP_MAP)                        element c of an operand that
+ *                                         tiles the other (a broadcast row)
  *                                         makes column c; a changed
  *                                         one-element operand makes ALL
- *   matmul  C = op(A) op(B)               a change within one row of op(A)
- *                                         makes that row of C, within one
- *                                         column of op(B) that column
- *   linear  Z = X W^T + b                 one row of X: that row of Z; one
- *                                         row of W or one element of b:
- *                                         that column of Z
- *   transpose                             element, row and column swap
+ *   an op with a replay hook              what the hook says (matmul: a
+ *                                         row or column of C; transpose:
+ *                                         element, row and column swap;
+ *                                         reshape: the same region)
  *   anything else, or several inputs      ALL
  *   with different regions
  *
  * and recomputes that region only: elementwise ops by running the op's own
- * forward kernel on scratch nodes that view the region's runs, matmul and
- * linear by a dot product per element of the row or column
- * (adj_linalg_forward_line), ALL by the op's forward on the node.  After f
- * is read, every dirty node's region is copied back from a snapshot of the
- * base evaluation.
+ * forward kernel on scratch nodes that view the region's runs, hooked ops
+ * in their hook, ALL by the op's forward on the node.  After f is read,
+ * every dirty node's region is copied back from a snapshot of the base
+ * evaluation.
  */
 #include "check/replay.h"
 #include "adjoint/check.h"
@@ -39,9 +37,7 @@
 
 enum { CLEAN = 0, PART = 1, ALL = 2 };
 
-typedef struct region {
-    size_t off, count, stride, len;
-} region;
+typedef adj_region region;
 
 typedef struct rnode {
     adj_var *v;
@@ -71,35 +67,6 @@ struct adj_replay {
 
 /* ---------------------------------------------------------------- regions */
 
-static region reg_elem(size_t e) { return (region){e, 1, 1, 1}; }
-static region reg_row(size_t i, size_t cols) { return (region){i * cols, 1, cols, cols}; }
-static region reg_col(size_t j, size_t rows, size_t cols) { return (region){j, rows, cols, 1}; }
-
-static bool reg_eq(region a, region b)
-{
-    return a.off == b.off && a.count == b.count && a.stride == b.stride && a.len == b.len;
-}
-
-static size_t reg_last(region r) { return r.off + (r.count - 1) * r.stride + r.len - 1; }
-
-/* Every element of r in one row of a (., cols) matrix: that row. */
-static bool single_row(region r, size_t cols, size_t *row)
-{
-    if (!cols || r.off / cols != reg_last(r) / cols)
-        return false;
-    *row = r.off / cols;
-    return true;
-}
-
-/* Every element of r in one column of a (., cols) matrix: that column. */
-static bool single_col(region r, size_t cols, size_t *col)
-{
-    if (!cols || r.len != 1 || (r.count > 1 && r.stride % cols))
-        return false;
-    *col = r.off % cols;
-    return true;
-}
-
 static size_t numel(const adj_var *v) { return adj_cold(v)->numel; }
 static size_t dim(const adj_var *v, int i) { return (size_t)adj_cold(v)->shape[i]; }
 
@@ -116,7 +83,7 @@ static void acc_add(acc *a, uint8_t state, region r)
     if (a->state == CLEAN && state == PART) {
         a->state = PART;
         a->reg = r;
-    } else if (state == ALL || a->state == ALL || !reg_eq(a->reg, r)) {
+    } else if (state == ALL || a->state == ALL || !adj_reg_eq(a->reg, r)) {
         a->state = ALL;
     }
 }
@@ -242,22 +209,18 @@ static void step(adj_replay *r, rnode *rn)
             any_all |= in->state == ALL;
         }
     acc out = {CLEAN, {0, 0, 0, 0}};
-    int line = -1; /* matmul, linear: 0 a row, 1 a column */
-    size_t idx = 0;
+    const bool map = d->props & ADJ_PROP_MAP;
+    const int lay = map && d->arity == 2 ? layout(v->in[0], v->in[1]) : L_OTHER;
     if (any_all || v->dtype != ADJ_F64 || numel(v) == 1) {
         out.state = ALL;
-    } else if (v->op == ADJ_OP_ADD || v->op == ADJ_OP_SUB || v->op == ADJ_OP_MUL ||
-               v->op == ADJ_OP_DIV) {
-        int lay = layout(v->in[0], v->in[1]);
-        if (lay == L_OTHER)
-            acc_add(&out, ALL, out.reg);
+    } else if (map && d->arity == 2 && lay != L_OTHER) {
         if (st[0] == PART)
             acc_add(&out, lay == L_A_ONE ? ALL : PART, *rg[0]);
         if (st[1] == PART) {
             if (lay == L_SAME || lay == L_A_ONE)
                 acc_add(&out, PART, *rg[1]);
             else if (lay == L_B_ROW && rg[1]->count == 1 && rg[1]->len == 1)
-                acc_add(&out, PART, reg_col(rg[1]->off, numel(v) / numel(v->in[1]), numel(v->in[1])));
+                acc_add(&out, PART, adj_reg_col(rg[1]->off, numel(v) / numel(v->in[1]), numel(v->in[1])));
             else
                 acc_add(&out, ALL, *rg[1]);
         }
@@ -266,7 +229,7 @@ static void step(adj_replay *r, rnode *rn)
                 binary_run(r, v, d, lay, out.reg.off + q * out.reg.stride, out.reg.len);
             goto done;
         }
-    } else if (d->arity == 1 && d->shape == adj_shape_same && d->scalar_fwd) {
+    } else if (map && d->arity == 1) {
         out.state = PART;
         out.reg = *rg[0];
         if (scalar_path(v, d))
@@ -277,78 +240,14 @@ static void step(adj_replay *r, rnode *rn)
                 forward_run(r, v, d, lo, out.reg.len, lo, out.reg.len, 0, 0);
             }
         goto done;
-    } else if (v->op == ADJ_OP_RESHAPE) {
-        out.state = PART;
-        out.reg = *rg[0];
-        size_t es = adj_dsize(v->dtype);
-        for (size_t q = 0; q < out.reg.count; q++) {
-            size_t lo = (out.reg.off + q * out.reg.stride) * es;
-            memcpy((char *)v->value + lo, (const char *)v->in[0]->value + lo, out.reg.len * es);
-        }
-        goto done;
-    } else if (v->op == ADJ_OP_TRANSPOSE) {
-        /* x (rows, cols) -> y (cols, rows) */
-        size_t rows = dim(v->in[0], 0), cols = dim(v->in[0], 1), e = 0;
-        region x = *rg[0];
-        if (x.count == 1 && x.len == 1)
-            acc_add(&out, PART, reg_elem((x.off % cols) * rows + x.off / cols));
-        else if (x.count == 1 && x.len == cols && x.off % cols == 0)
-            acc_add(&out, PART, reg_col(x.off / cols, cols, rows));
-        else if (single_col(x, cols, &e) && x.count == rows)
-            acc_add(&out, PART, reg_row(e, rows));
-        else
-            acc_add(&out, ALL, x);
-        if (out.state == PART) {
-            const double *xs = v->in[0]->value;
-            double *ys = v->value;
-            for (size_t q = 0; q < out.reg.count; q++)
-                for (size_t l = 0; l < out.reg.len; l++) {
-                    size_t ye = out.reg.off + q * out.reg.stride + l; /* (ye / rows, ye % rows) */
-                    ys[ye] = xs[(ye % rows) * cols + ye / rows];
-                }
+    } else if (d->replay) {
+        const adj_region *changed[3];
+        for (int k = 0; k < 3; k++)
+            changed[k] = st[k] == PART ? rg[k] : NULL;
+        if (d->replay(v, changed, &out.reg)) {
+            out.state = PART;
             goto done;
         }
-    } else if (v->op == ADJ_OP_MATMUL && v->in[0]->ndim == 2 && v->in[1]->ndim == 2) {
-        const int32_t trans = ADJ_ATTR(v, adj_attr_matmul)->trans;
-        const bool ta = trans & 1, tb = trans & 2;
-        size_t m = dim(v, 0), n = dim(v, 1), e = 0;
-        if (st[0] == PART) {
-            bool one = ta ? single_col(*rg[0], dim(v->in[0], 1), &e)
-                          : single_row(*rg[0], dim(v->in[0], 1), &e);
-            acc_add(&out, one ? PART : ALL, reg_row(one ? e : 0, n));
-            line = 0, idx = e;
-        }
-        if (st[1] == PART) {
-            bool one = tb ? single_row(*rg[1], dim(v->in[1], 1), &e)
-                          : single_col(*rg[1], dim(v->in[1], 1), &e);
-            acc_add(&out, one ? PART : ALL, reg_col(one ? e : 0, m, n));
-            line = 1, idx = e;
-        }
-    } else if (v->op == ADJ_OP_LINEAR) {
-        const adj_var *x = v->in[0], *w = v->in[1];
-        size_t out_f = dim(w, 0), in_f = dim(w, 1), m = numel(v) / (out_f ? out_f : 1), e = 0;
-        if (st[0] == PART) {
-            bool one = x->ndim == 2 && single_row(*rg[0], in_f, &e);
-            acc_add(&out, one ? PART : ALL, reg_row(one ? e : 0, out_f));
-            line = 0, idx = e;
-        }
-        if (st[1] == PART) {
-            bool one = single_row(*rg[1], in_f, &e);
-            acc_add(&out, one ? PART : ALL, reg_col(one ? e : 0, m, out_f));
-            line = 1, idx = e;
-        }
-        if (st[2] == PART) {
-            bool one = rg[2]->count == 1 && rg[2]->len == 1;
-            e = rg[2]->off;
-            acc_add(&out, one ? PART : ALL, reg_col(one ? e : 0, m, out_f));
-            line = 1, idx = e;
-        }
-    } else {
-        out.state = ALL;
-    }
-    if (out.state == PART && line >= 0) {
-        adj_linalg_forward_line(v, line, idx);
-        goto done;
     }
     out.state = ALL;
     out.reg = (region){0, 1, numel(v), numel(v)};
@@ -366,7 +265,7 @@ double adj_replay_eval(adj_replay *r, int i, size_t j)
     rnode *leaf = &r->nodes[r->input_id[i]];
     if (leaf->active) {
         leaf->state = PART;
-        leaf->reg = reg_elem(j);
+        leaf->reg = adj_reg_elem(j);
         for (size_t k = 0; k < r->norder; k++) {
             rnode *rn = &r->nodes[r->order[k]];
             if ((rn->in[0] >= 0 && r->nodes[rn->in[0]].state) ||
@@ -441,7 +340,7 @@ adj_replay *adj_replay_new(adj_tape *t, adj_var *y, int n, adj_var *const *input
         rn->v = v;
         for (int k = 0; k < 3; k++) {
             rn->in[k] = -1;
-            if (v->op != ADJ_OP_LEAF && k < adj_op_table[v->op]->arity && v->in[k]) {
+            if (!adj_is_leaf(v) && k < adj_op_table[v->op]->arity && v->in[k]) {
                 rn->in[k] = (int32_t)adj_cold(v->in[k])->id;
                 dep[id] |= dep[rn->in[k]];
             }
@@ -458,7 +357,7 @@ adj_replay *adj_replay_new(adj_tape *t, adj_var *y, int n, adj_var *const *input
     for (size_t id = 0; id < N; id++) {
         rnode *rn = &r->nodes[id];
         rn->active = dep[id] == 3;
-        if (rn->active && rn->v->op != ADJ_OP_LEAF) {
+        if (rn->active && !adj_is_leaf(rn->v)) {
             r->order[r->norder++] = (uint32_t)id;
             bytes += (numel(rn->v) * adj_dsize(rn->v->dtype) + 63) & ~(size_t)63;
         }

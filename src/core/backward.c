@@ -145,7 +145,7 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed)
         size_t hi = c == adj_cold(y)->id / ADJ_NODE_CHUNK ? adj_cold(y)->id % ADJ_NODE_CHUNK : ADJ_NODE_CHUNK - 1;
         for (size_t k = hi + 1; k-- > 0;) {
             adj_var *v = &base[k];
-            if (v->mark != sweep || !(v->flags & ADJ_F_GRAD) || v->op == ADJ_OP_LEAF)
+            if (v->mark != sweep || !(v->flags & ADJ_F_GRAD) || adj_is_leaf(v))
                 continue;
             v->in[0]->mark = sweep; /* an op's first input is never optional */
             if (v->in[1])

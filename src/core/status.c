@@ -57,6 +57,13 @@ void adj_fmt_shape(char *buf, size_t size, int ndim, const int64_t *shape)
         snprintf(buf + n, size - n, ")");
 }
 
+void adj_fmt_num(char *buf, size_t size, double v, int digits)
+{
+    if (v == 0)
+        v = 0; /* -0 -> 0 */
+    snprintf(buf, size, "%.*g", digits, v);
+}
+
 bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out)
 {
     size_t n = 1;

@@ -508,7 +508,7 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     adj_var *v = new_node(t, "tensor");
     if (!v)
         return t->inert;
-    v->op = ADJ_OP_LEAF;
+    v->op = ADJ_LEAF_OP;
     v->dtype = (uint8_t)dtype;
     v->ndim = (uint8_t)ndim;
     v->flags = requires_grad ? ADJ_F_GRAD : 0;
@@ -635,7 +635,7 @@ adj_dtype adj_var_dtype(const adj_var *v) { return v ? (adj_dtype)v->dtype : ADJ
 adj_tape *adj_var_tape(const adj_var *v) { return v ? adj_cold(v)->tape : NULL; }
 size_t adj_var_id(const adj_var *v) { return v ? adj_cold(v)->id : 0; }
 int adj_requires_grad(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
-adj_op adj_var_op(const adj_var *v) { return v ? (adj_op)v->op : ADJ_OP_LEAF; }
+adj_op adj_var_op(const adj_var *v) { return (adj_op)(v ? v->op : ADJ_LEAF_OP); }
 const void *adj_data(const adj_var *v) { return v ? v->value : NULL; }
 const void *adj_grad_data(const adj_var *v) { return v ? v->grad : NULL; }
 

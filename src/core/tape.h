@@ -137,6 +137,12 @@ void adj_tape_fail(adj_tape *t, adj_status s, const char *fmt, ...)
 #endif
     ;
 
+/* A leaf (an input, a constant, a parameter) is the start of a chain, not
+ * an op: the tape records it with op ADJ_LEAF_OP, the first value of
+ * adj_op, whose descriptor has nothing to compute (ops/table.c checks). */
+#define ADJ_LEAF_OP 0
+static inline bool adj_is_leaf(const adj_var *v) { return v->op == ADJ_LEAF_OP; }
+
 /* Element size of a dtype. */
 static inline size_t adj_dsize(int dtype) { return dtype == ADJ_F64 ? 8u : 4u; }
 
@@ -179,6 +185,9 @@ void *adj_grad_buf(adj_var *v);
 
 /* "(2,3)" of a shape. */
 void adj_fmt_shape(char *buf, size_t size, int ndim, const int64_t *shape);
+/* v with %.*g, a zero as 0 (never -0): how printed definitions and traces
+ * write numbers. */
+void adj_fmt_num(char *buf, size_t size, double v, int digits);
 
 /* Default allocator. */
 extern const adj_allocator adj_default_allocator;

@@ -12,7 +12,8 @@
  * with every |x| <= 87 (f32) take the one-product scaling of e^-|x|
  * (ADJ_EXP_BLK, same bits).  y' = y (1 - y) = e / (1 + e)^2, from x: for
  * large x, 1 - y cancels (0 in float from x = 17 on, where y' is 4e-8). */
-ADJ_UNARY_EX_OPT(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x))",
+static const adj_op_teach sigmoid_teach = {.define = "σ(@0)"};
+ADJ_UNARY_EX_OPT_T(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x))",
           "dx += dy y (1 - y)",
           ADJ_EXP_NORMAL(-fabs(x)), ADJ_EXP_NORMAL(-fabs(x)), (void)0,
           const T e = ADJ_EXP_BLK(-fabs(x));
@@ -20,7 +21,7 @@ ADJ_UNARY_EX_OPT(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x
           const T e = ADJ_EXP_BLK(-fabs(x));
           dx = dy * (e / (((T)1 + e) * ((T)1 + e))),
           const T e = ADJ_EXP_BLK(-fabs(x));
-          dy = dx * (e / (((T)1 + e) * ((T)1 + e))));
+          dy = dx * (e / (((T)1 + e) * ((T)1 + e))), &sigmoid_teach);
 ADJ_UNARY_API(sigmoid, ADJ_OP_SIGMOID)
 
 /* y = tanh x;  y' = 1 - y^2 = 4e / (1 + e)^2 with e = e^-2|x|, from x: for
@@ -44,21 +45,31 @@ ADJ_UNARY(relu, ADJ_OP_RELU, ADJ_DOM_AWAY0, 0.0, "y = max(x, 0)", "dx += dy [x >
 ADJ_UNARY_API(relu, ADJ_OP_RELU)
 
 /* y = x (x >= 0), c x (x < 0) */
-ADJ_UNARY(leaky_relu, ADJ_OP_LEAKY_RELU, ADJ_DOM_AWAY0, 0.01, "y = x >= 0 ? x : slope x",
+/* Teaching: "leaky_relu(x, slope)", "elu(x, alpha)" */
+static void with_c_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                          char *buf, size_t size)
+{
+    char c[32];
+    (void)opnd;
+    adj_fmt_num(c, sizeof c, adj_attr_c_get(y), 6);
+    snprintf(buf, size, "%s(%s, %s)", adj_op_table[y->op]->name, ref[0], c);
+}
+static const adj_op_teach with_c_teach = {.define_fn = with_c_define};
+ADJ_UNARY_T(leaky_relu, ADJ_OP_LEAKY_RELU, ADJ_DOM_AWAY0, 0.01, "y = x >= 0 ? x : slope x",
           "dx += dy (x >= 0 ? 1 : slope)",
           y = x >= 0 ? x : c * x,
           dx = x >= 0 ? dy : c * dy,
-          dy = x >= 0 ? dx : c * dx);
+          dy = x >= 0 ? dx : c * dx, &with_c_teach);
 ADJ_UNARY_API_C(leaky_relu, ADJ_OP_LEAKY_RELU)
 
 /* y = x (x >= 0), c (e^x - 1) (x < 0); y' = c e^x below 0, from x: y + c
  * would cancel as y approaches -c (2% off at x = -20 in double, 0 in
  * float from x = -17 on) */
-ADJ_UNARY(elu, ADJ_OP_ELU, ADJ_DOM_AWAY0, 1.0, "y = x >= 0 ? x : alpha (exp(x) - 1)",
+ADJ_UNARY_T(elu, ADJ_OP_ELU, ADJ_DOM_AWAY0, 1.0, "y = x >= 0 ? x : alpha (exp(x) - 1)",
           "dx += dy (x >= 0 ? 1 : alpha exp(x))",
           y = x >= 0 ? x : c * ADJ_EXPM1(x),
           dx = x >= 0 ? dy : dy * (c * ADJ_EXP(x)),
-          dy = x >= 0 ? dx : dx * (c * ADJ_EXP(x)));
+          dy = x >= 0 ? dx : dx * (c * ADJ_EXP(x)), &with_c_teach);
 ADJ_UNARY_API_C(elu, ADJ_OP_ELU)
 
 /* y = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); y' = sigmoid(x), from e^-|x| as

@@ -288,6 +288,9 @@ typedef struct bin_ctx {
     } while (0)
 
 #define BINARY(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN)                 \
+    BINARY_T(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, NULL)
+/* The same with a teaching description (an adj_op_teach *, see op.h). */
+#define BINARY_T(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH)       \
     static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
     {                                                                          \
         const adj_var *y_ = ctx_;                                              \
@@ -409,7 +412,7 @@ typedef struct bin_ctx {
         .forward = nm##_forward, .backward = nm##_backward, .jvp = nm##_jvp,   \
         .scalar_fwd = nm##_scalar_fwd, .scalar_bwd = nm##_scalar_bwd,          \
         .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_BINARY,               \
-        .dom = {ADJ_DOM_ANY, DOMB},                                            \
+        .dom = {ADJ_DOM_ANY, DOMB}, .props = ADJ_PROP_MAP, .teach = TEACH,     \
     };                                                                         \
     adj_var *adj_##nm##_at(adj_var *a, adj_var *b, const char *file, int line) \
     {                                                                          \
@@ -418,27 +421,46 @@ typedef struct bin_ctx {
     }                                                                          \
     ADJ_FN2(nm)
 
+/* Teaching: the local partials of mul and div that are symbols */
+static void mul_partial(const adj_var *y, int k, const char *const *ref, char *buf, size_t size)
+{
+    if (y->in[0] != y->in[1]) /* d(a b)/da = b; for a · a it is 2a, a number here */
+        snprintf(buf, size, "%s", ref[1 - k]);
+}
+
+static void div_partial(const adj_var *y, int k, const char *const *ref, char *buf, size_t size)
+{
+    (void)y;
+    if (k == 0) /* d(a / b)/da = 1/b */
+        snprintf(buf, size, "1/%s", ref[1]);
+}
+
+static const adj_op_teach add_teach = {.define = "$0 + $1"};
+static const adj_op_teach sub_teach = {.define = "$0 - $1"};
+static const adj_op_teach mul_teach = {.define = "$0 · $1", .partial = mul_partial};
+static const adj_op_teach div_teach = {.define = "$0 / $1", .partial = div_partial};
+
 /* y = a + b */
-BINARY(add, ADJ_OP_ADD, ADJ_DOM_ANY, "y = a + b", "da += dy; db += dy",
+BINARY_T(add, ADJ_OP_ADD, ADJ_DOM_ANY, "y = a + b", "da += dy; db += dy",
        a + b,
        dy, dy,
-       da + db)
+       da + db, &add_teach)
 
 /* y = a - b */
-BINARY(sub, ADJ_OP_SUB, ADJ_DOM_ANY, "y = a - b", "da += dy; db += -dy",
+BINARY_T(sub, ADJ_OP_SUB, ADJ_DOM_ANY, "y = a - b", "da += dy; db += -dy",
        a - b,
        dy, -dy,
-       da - db)
+       da - db, &sub_teach)
 
 /* y = a b;  tangent dy = da b + a db */
-BINARY(mul, ADJ_OP_MUL, ADJ_DOM_ANY, "y = a b", "da += dy b; db += dy a",
+BINARY_T(mul, ADJ_OP_MUL, ADJ_DOM_ANY, "y = a b", "da += dy b; db += dy a",
        a * b,
        dy * b, dy * a,
-       da * b + a * db)
+       da * b + a * db, &mul_teach)
 
 /* y = a / b;  db = -dy a / b^2 = -dy y / b (0 when dy is 0, even at b = 0);
  * tangent dy = (da - y db) / b */
-BINARY(div, ADJ_OP_DIV, ADJ_DOM_AWAY0, "y = a / b", "da += dy / b; db += -dy y / b",
+BINARY_T(div, ADJ_OP_DIV, ADJ_DOM_AWAY0, "y = a / b", "da += dy / b; db += -dy y / b",
        a / b,
        dy == 0 ? 0 : dy / b, dy == 0 ? 0 : -dy * y / b,
-       da == 0 && db == 0 ? 0 : (da - y * db) / b)
+       da == 0 && db == 0 ? 0 : (da - y * db) / b, &div_teach)

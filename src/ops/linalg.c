@@ -265,11 +265,58 @@ static void matmul_jvp(const adj_var *y, const void *const *tx, void *ty)
     gemm(y->dtype, ta, tb, m, n, k, a->value, lda, 1, tx[1], ldb, 1, 1.0, ty, n, 1);
 }
 
+/* Teaching: "a bᵀ" with the transposes written */
+static void matmul_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                          char *buf, size_t size)
+{
+    const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
+    (void)ref;
+    snprintf(buf, size, "%s%s %s%s", opnd[0], (trans & TA) ? "ᵀ" : "", opnd[1],
+             (trans & TB) ? "ᵀ" : "");
+}
+static const char *const matmul_symbols[] = {"A", "B", "C"};
+static const adj_op_teach matmul_teach = {.define_fn = matmul_define, .symbols = matmul_symbols};
+
+/* Replay: a change within one row of op(A) changes that row of C, within
+ * one column of op(B) that column; recomputed by a dot product each */
+static bool matmul_replay(adj_var *y, const adj_region *const *changed, adj_region *out)
+{
+    const adj_var *a = y->in[0], *b = y->in[1];
+    if (a->ndim != 2 || b->ndim != 2)
+        return false;
+    const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
+    size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1], e = 0;
+    size_t acols = (size_t)adj_cold(a)->shape[1], bcols = (size_t)adj_cold(b)->shape[1];
+    int line = -1;
+    if (changed[0]) {
+        if (!((trans & TA) ? adj_reg_single_col(*changed[0], acols, &e)
+                           : adj_reg_single_row(*changed[0], acols, &e)))
+            return false;
+        *out = adj_reg_row(e, n);
+        line = 0;
+    }
+    if (changed[1]) {
+        if (!((trans & TB) ? adj_reg_single_row(*changed[1], bcols, &e)
+                           : adj_reg_single_col(*changed[1], bcols, &e)))
+            return false;
+        adj_region col = adj_reg_col(e, m, n);
+        if (line >= 0 && !adj_reg_eq(*out, col))
+            return false;
+        *out = col;
+        line = 1;
+    }
+    if (line < 0)
+        return false;
+    adj_linalg_forward_line(y, line, e);
+    return true;
+}
+
 const adj_op_desc adj_desc_matmul = {
     .name = "matmul", .arity = 2, .attr_size = sizeof(adj_attr_matmul), .shape = matmul_shape,
     .forward = matmul_forward, .backward = matmul_backward, .jvp = matmul_jvp,
     .formula = "C = A B", .rule = "dA += dC B^T; dB += A^T dC",
     .sig = ADJ_SIG_MATMUL, .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
+    .teach = &matmul_teach, .replay = matmul_replay,
 };
 
 adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line)
@@ -398,12 +445,56 @@ static void linear_jvp(const adj_var *y, const void *const *tx, void *ty)
 
 static const char *const linear_inputs[] = {"x", "w", "b"};
 
+/* Teaching: "x wᵀ + b", or "x wᵀ" without a bias */
+static void linear_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                          char *buf, size_t size)
+{
+    (void)ref;
+    if (y->in[2])
+        snprintf(buf, size, "%s %sᵀ + %s", opnd[0], opnd[1], opnd[2]);
+    else
+        snprintf(buf, size, "%s %sᵀ", opnd[0], opnd[1]);
+}
+static const char *const linear_symbols[] = {"X", "W", "b", "Z"};
+static const adj_op_teach linear_teach = {.define_fn = linear_define, .symbols = linear_symbols};
+
+/* Replay: one row of X changes that row of Z; one row of W or one element
+ * of b that column of Z */
+static bool linear_replay(adj_var *y, const adj_region *const *changed, adj_region *out)
+{
+    const adj_var *x = y->in[0], *w = y->in[1];
+    size_t out_f = (size_t)adj_cold(w)->shape[0], in_f = (size_t)adj_cold(w)->shape[1];
+    size_t m = adj_cold(y)->numel / (out_f ? out_f : 1), e = 0;
+    int line = -1;
+    for (int k = 0; k < 3; k++) {
+        if (!changed[k])
+            continue;
+        bool one = k == 0   ? x->ndim == 2 && adj_reg_single_row(*changed[0], in_f, &e)
+                   : k == 1 ? adj_reg_single_row(*changed[1], in_f, &e)
+                            : changed[2]->count == 1 && changed[2]->len == 1;
+        if (!one)
+            return false;
+        if (k == 2)
+            e = changed[2]->off;
+        adj_region r = k == 0 ? adj_reg_row(e, out_f) : adj_reg_col(e, m, out_f);
+        if (line >= 0 && !adj_reg_eq(*out, r))
+            return false;
+        *out = r;
+        line = k == 0 ? 0 : 1;
+    }
+    if (line < 0)
+        return false;
+    adj_linalg_forward_line(y, line, e);
+    return true;
+}
+
 const adj_op_desc adj_desc_linear = {
     .name = "linear", .arity = 3, .optional = 1u << 2, .inputs = linear_inputs,
     .shape = linear_shape,
     .forward = linear_forward, .backward = linear_backward, .jvp = linear_jvp,
     .formula = "Z = X W^T + b", .rule = "dX += dZ W; dW += dZ^T X; db += sum_rows dZ",
     .sig = ADJ_SIG_LINEAR, .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
+    .teach = &linear_teach, .replay = linear_replay,
 };
 
 adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line)
@@ -574,10 +665,39 @@ static void transpose_jvp(const adj_var *y, const void *const *tx, void *ty)
         TRANSPOSE_COPY(float, ty, tx[0], r, c, =);
 }
 
+static const char *const transpose_symbols[] = {"X", "Y"};
+static const adj_op_teach transpose_teach = {.define = "$0ᵀ", .symbols = transpose_symbols};
+
+/* Replay: x (rows, cols) -> y (cols, rows); one element, one row and one
+ * column of x become one element, one column and one row of y */
+static bool transpose_replay(adj_var *y, const adj_region *const *changed, adj_region *out)
+{
+    const adj_var *x = y->in[0];
+    size_t rows = (size_t)adj_cold(x)->shape[0], cols = (size_t)adj_cold(x)->shape[1], e = 0;
+    adj_region r = *changed[0];
+    if (r.count == 1 && r.len == 1)
+        *out = adj_reg_elem((r.off % cols) * rows + r.off / cols);
+    else if (r.count == 1 && r.len == cols && r.off % cols == 0)
+        *out = adj_reg_col(r.off / cols, cols, rows);
+    else if (adj_reg_single_col(r, cols, &e) && r.count == rows)
+        *out = adj_reg_row(e, rows);
+    else
+        return false;
+    const double *xs = x->value;
+    double *ys = y->value;
+    for (size_t q = 0; q < out->count; q++)
+        for (size_t l = 0; l < out->len; l++) {
+            size_t ye = out->off + q * out->stride + l; /* (ye / rows, ye % rows) */
+            ys[ye] = xs[(ye % rows) * cols + ye / rows];
+        }
+    return true;
+}
+
 const adj_op_desc adj_desc_transpose = {
     .name = "transpose", .arity = 1, .shape = transpose_shape,
     .forward = transpose_forward, .backward = transpose_backward, .jvp = transpose_jvp,
     .formula = "Y = X^T", .rule = "dX += dY^T", .sig = ADJ_SIG_MATRIX,
+    .teach = &transpose_teach, .replay = transpose_replay,
 };
 
 adj_var *adj_transpose_at(adj_var *x, const char *file, int line)
@@ -661,10 +781,34 @@ static void reshape_jvp(const adj_var *y, const void *const *tx, void *ty)
     memcpy(ty, tx[0], adj_cold(y)->numel * adj_dsize(y->dtype));
 }
 
+/* Teaching: "reshape(x, (2,3))" */
+static void reshape_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                           char *buf, size_t size)
+{
+    char sh[64];
+    (void)opnd;
+    adj_fmt_shape(sh, sizeof sh, y->ndim, adj_cold(y)->shape);
+    snprintf(buf, size, "reshape(%s, %s)", ref[0], sh);
+}
+static const adj_op_teach reshape_teach = {.define_fn = reshape_define};
+
+/* Replay: y's elements are x's in the same order: the same region */
+static bool reshape_replay(adj_var *y, const adj_region *const *changed, adj_region *out)
+{
+    size_t es = adj_dsize(y->dtype);
+    *out = *changed[0];
+    for (size_t q = 0; q < out->count; q++) {
+        size_t lo = (out->off + q * out->stride) * es;
+        memcpy((char *)y->value + lo, (const char *)y->in[0]->value + lo, out->len * es);
+    }
+    return true;
+}
+
 const adj_op_desc adj_desc_reshape = {
     .name = "reshape", .arity = 1, .attr_size = sizeof(adj_attr_reshape), .shape = reshape_shape,
     .forward = reshape_forward, .backward = reshape_backward, .jvp = reshape_jvp,
     .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", .sig = ADJ_SIG_RESHAPE,
+    .teach = &reshape_teach, .replay = reshape_replay,
 };
 
 adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)

@@ -97,11 +97,14 @@ static void mse_jvp(const adj_var *y, const void *const *tx, void *ty)
         MSE_TAN(float);
 }
 
+static const char *const pair_symbols[] = {"a", "b", "L"};
+static const adj_op_teach mse_teach = {.symbols = pair_symbols};
+
 const adj_op_desc adj_desc_mse = {
     .name = "mse", .arity = 2, .shape = pair_shape, .forward = mse_forward,
     .backward = mse_backward, .jvp = mse_jvp, .formula = "L = mean((a - b)^2)",
     .rule = "da += dL 2(a - b)/n; db += -dL 2(a - b)/n", .sig = ADJ_SIG_PAIR,
-    .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
+    .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY}, .teach = &mse_teach,
 };
 
 adj_var *adj_mse_at(adj_var *pred, adj_var *target, const char *file, int line)
@@ -204,11 +207,14 @@ static void bce_jvp(const adj_var *y, const void *const *tx, void *ty)
         BCE_TAN(float);
 }
 
+static const char *const bce_symbols[] = {"z", "t", "L"};
+static const adj_op_teach bce_teach = {.symbols = bce_symbols};
+
 const adj_op_desc adj_desc_bce_logits = {
     .name = "bce_with_logits", .arity = 2, .shape = pair_shape, .forward = bce_forward,
     .backward = bce_backward, .jvp = bce_jvp, .formula = "L = mean(max(z,0) - z t + log(1 + exp(-|z|)))",
     .rule = "dz += dL (sigmoid(z) - t)/n; dt += -dL z/n", .sig = ADJ_SIG_PAIR,
-    .dom = {ADJ_DOM_ANY, ADJ_DOM_UNIT},
+    .dom = {ADJ_DOM_ANY, ADJ_DOM_UNIT}, .teach = &bce_teach,
 };
 
 adj_var *adj_bce_with_logits_at(adj_var *z, adj_var *t, const char *file, int line)

@@ -33,16 +33,26 @@ ADJ_UNARY(sqrt, ADJ_OP_SQRT, ADJ_DOM_POS, 0.0, "y = sqrt(x)", "dx += dy / (2 y)"
 ADJ_UNARY_API(sqrt, ADJ_OP_SQRT)
 
 /* y = x^2 */
-ADJ_UNARY(square, ADJ_OP_SQUARE, ADJ_DOM_ANY, 0.0, "y = x^2", "dx += dy 2x",
+static const adj_op_teach square_teach = {.define = "$0²"};
+ADJ_UNARY_T(square, ADJ_OP_SQUARE, ADJ_DOM_ANY, 0.0, "y = x^2", "dx += dy 2x",
           y = x * x,
           dx = dy * (T)2 * x,
-          dy = (T)2 * x * dx);
+          dy = (T)2 * x * dx, &square_teach);
 ADJ_UNARY_API(square, ADJ_OP_SQUARE)
 
 /* y = x^c */
 /* float32 through ADJ_POW (vmath.h), float64 through libm; what depends
  * only on c (and c - 1) is worked out once per range */
-ADJ_UNARY_EX(pow, ADJ_OP_POW, ADJ_DOM_POS, 2.5, "y = x^p", "dx += dy p x^(p-1)",
+static void pow_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                       char *buf, size_t size)
+{
+    char p[32];
+    (void)ref;
+    adj_fmt_num(p, sizeof p, adj_attr_c_get(y), 6);
+    snprintf(buf, size, "%s^%s", opnd[0], p);
+}
+static const adj_op_teach pow_teach = {.define_fn = pow_define};
+ADJ_UNARY_EX_T(pow, ADJ_OP_POW, ADJ_DOM_POS, 2.5, "y = x^p", "dx += dy p x^(p-1)",
           1,
           const adj_vm_powc pc_ = adj_vm_powc_of((double)c);
           const adj_vm_powc pc1_ = adj_vm_powc_of((double)(c - (T)1));
@@ -50,14 +60,15 @@ ADJ_UNARY_EX(pow, ADJ_OP_POW, ADJ_DOM_POS, 2.5, "y = x^p", "dx += dy p x^(p-1)",
           (void)pc1_,
           y = ADJ_POW(x, pc_),
           dx = dy == 0 || c == 0 ? (T)0 : dy * c * ADJ_POW(x, pc1_), /* x^0: 0, not 0 * inf at 0 */
-          dy = dx == 0 || c == 0 ? (T)0 : c * ADJ_POW(x, pc1_) * dx);
+          dy = dx == 0 || c == 0 ? (T)0 : c * ADJ_POW(x, pc1_) * dx, &pow_teach);
 ADJ_UNARY_API_C(pow, ADJ_OP_POW)
 
 /* y = |x|; the derivative at 0 is taken as 0 (a kink) */
-ADJ_UNARY(abs, ADJ_OP_ABS, ADJ_DOM_AWAY0, 0.0, "y = |x|", "dx += dy sign(x)",
+static const adj_op_teach abs_teach = {.define = "|@0|"};
+ADJ_UNARY_T(abs, ADJ_OP_ABS, ADJ_DOM_AWAY0, 0.0, "y = |x|", "dx += dy sign(x)",
           y = fabs(x),
           dx = x > 0 ? dy : x < 0 ? -dy : (T)0,
-          dy = x > 0 ? dx : x < 0 ? -dx : (T)0);
+          dy = x > 0 ? dx : x < 0 ? -dx : (T)0, &abs_teach);
 ADJ_UNARY_API(abs, ADJ_OP_ABS)
 
 /* y = sin x; blocks with an argument outside ADJ_TRIG_OK (|x| > 2^12 in
@@ -78,15 +89,31 @@ ADJ_UNARY_EX(cos, ADJ_OP_COS, ADJ_DOM_ANY, 0.0, "y = cos(x)", "dx += -dy sin(x)"
 ADJ_UNARY_API(cos, ADJ_OP_COS)
 
 /* y = -x */
-ADJ_UNARY(neg, ADJ_OP_NEG, ADJ_DOM_ANY, 0.0, "y = -x", "dx += -dy",
+static const adj_op_teach neg_teach = {.define = "-$0"};
+ADJ_UNARY_T(neg, ADJ_OP_NEG, ADJ_DOM_ANY, 0.0, "y = -x", "dx += -dy",
           y = -x,
           dx = -dy,
-          dy = -dx);
+          dy = -dx, &neg_teach);
 ADJ_UNARY_API(neg, ADJ_OP_NEG)
 
 /* y = c x */
-ADJ_UNARY(scale, ADJ_OP_SCALE, ADJ_DOM_ANY, -1.5, "y = c x", "dx += c dy",
+static void scale_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                         char *buf, size_t size)
+{
+    char c[32];
+    (void)ref;
+    adj_fmt_num(c, sizeof c, adj_attr_c_get(y), 6);
+    snprintf(buf, size, "%s · %s", c, opnd[0]);
+}
+static void scale_partial(const adj_var *y, int k, const char *const *ref, char *buf, size_t size)
+{
+    (void)k;
+    (void)ref;
+    adj_fmt_num(buf, size, adj_attr_c_get(y), 6); /* d(c x)/dx = c */
+}
+static const adj_op_teach scale_teach = {.define_fn = scale_define, .partial = scale_partial};
+ADJ_UNARY_T(scale, ADJ_OP_SCALE, ADJ_DOM_ANY, -1.5, "y = c x", "dx += c dy",
           y = c * x,
           dx = c * dy,
-          dy = c * dx);
+          dy = c * dx, &scale_teach);
 ADJ_UNARY_API_C(scale, ADJ_OP_SCALE)

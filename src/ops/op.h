@@ -18,6 +18,7 @@
 #define ADJ_OPS_OP_H
 
 #include "core/tape.h"
+#include "ops/region.h"
 
 /* How the op-table gradient check builds inputs for an op. */
 typedef enum adj_op_sig {
@@ -44,6 +45,41 @@ typedef enum adj_domain {
 /* The arity of an op taking any number (>= 1) of inputs: adj_nin(y)
  * says how many a node has, adj_input(y, k) gives each. */
 #define ADJ_ARITY_ANY (-1)
+
+/* Properties that generic code (replay, teaching) reads instead of testing
+ * op ids. */
+enum {
+    /* Elementwise: y has the broadcast shape of the inputs and y[i] is a
+     * function of the inputs' elements at i alone (and the attributes), so
+     * the forward may run on matching runs of elements, and the Jacobian of
+     * a one-input op is diagonal. */
+    ADJ_PROP_MAP = 1u,
+};
+
+/*
+ * How the teaching tools (src/teach) write an op; every field may be
+ * NULL/0, and a descriptor without one gets the defaults.
+ */
+typedef struct adj_op_teach {
+    /* y's definition in its inputs' names ("$0 + $1", "|@0|"): $k is
+     * input k as an infix operand (parenthesised when compound), @k as a
+     * function argument.  NULL: "name(@0, @1, ...)". */
+    const char *define;
+    /* Instead of `define`, where the definition depends on the attributes
+     * (a constant, an axis, transpose flags) or on an optional input:
+     * opnd[k] and ref[k] are $k and @k of each input slot ("-" where an
+     * optional input is absent). */
+    void (*define_fn)(const adj_var *y, const char *const *opnd, const char *const *ref,
+                      char *buf, size_t size);
+    /* The letters the rule uses for the inputs, then for the output
+     * ({"X", "W", "b", "Z"} for "dW += dZ^T X"); NULL: "x" (one input)
+     * or "a", "b" (two), and "y". */
+    const char *const *symbols;
+    /* The local partial dy/d(input k) of a one-element y where it is a
+     * symbol rather than only a number (mul: the other operand, scale: c),
+     * written into buf; buf is left "" where it is not.  ref[k] as above. */
+    void (*partial)(const adj_var *y, int k, const char *const *ref, char *buf, size_t size);
+} adj_op_teach;
 
 typedef struct adj_op_desc {
     const char *name;       /* "tanh" */
@@ -78,6 +114,17 @@ typedef struct adj_op_desc {
     adj_domain dom[3];      /* per input, for the op-table check */
     double test_arg;        /* the constant the check uses (c, p, slope...);
                                nonzero exactly for the ops that take one */
+    uint32_t props;         /* ADJ_PROP_* */
+    const adj_op_teach *teach; /* how src/teach writes it; NULL: defaults */
+    /* Incremental re-evaluation for the gradient check (check/replay.c) of
+     * an f64 node of several elements whose inputs changed only inside the
+     * regions changed[k] (NULL: input k unchanged): set *out to a region
+     * of y holding every element that may change, recompute those elements
+     * of y->value from the inputs' values, and return true; or return false
+     * (writing nothing) to have all of y recomputed by forward.  NULL:
+     * always all of y, except for ADJ_PROP_MAP ops, which replay.c runs on
+     * the changed runs of elements itself. */
+    bool (*replay)(adj_var *y, const adj_region *const *changed, adj_region *out);
 } adj_op_desc;
 
 extern const adj_op_desc *const adj_op_table[ADJ_OP_COUNT];

@@ -210,15 +210,25 @@ static void sum_axis_backward(adj_var *y) { axis_backward(y, false); }
 static void mean_axis_forward(adj_var *y) { axis_forward(y, true); }
 static void mean_axis_backward(adj_var *y) { axis_backward(y, true); }
 
+/* Teaching: "sum(x, axis 1)", "mean(x, axis 0)" */
+static void axis_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                        char *buf, size_t size)
+{
+    (void)opnd;
+    snprintf(buf, size, "%s(%s, axis %d)", y->op == ADJ_OP_SUM_AXIS ? "sum" : "mean", ref[0],
+             (int)ADJ_ATTR(y, adj_attr_axis)->axis);
+}
+static const adj_op_teach axis_teach = {.define_fn = axis_define};
+
 const adj_op_desc adj_desc_sum_axis = {
     .name = "sum_axis", .arity = 1, .attr_size = sizeof(adj_attr_axis), .shape = shape_axis, .forward = sum_axis_forward,
     .backward = sum_axis_backward, .jvp = sum_axis_jvp, .formula = "y[o,i] = sum_l x[o,l,i]",
-    .rule = "dx[o,l,i] += dy[o,i]", .sig = ADJ_SIG_AXIS,
+    .rule = "dx[o,l,i] += dy[o,i]", .sig = ADJ_SIG_AXIS, .teach = &axis_teach,
 };
 const adj_op_desc adj_desc_mean_axis = {
     .name = "mean_axis", .arity = 1, .attr_size = sizeof(adj_attr_axis), .shape = shape_axis, .forward = mean_axis_forward,
     .backward = mean_axis_backward, .jvp = mean_axis_jvp, .formula = "y[o,i] = (1/L) sum_l x[o,l,i]",
-    .rule = "dx[o,l,i] += dy[o,i] / L", .sig = ADJ_SIG_AXIS,
+    .rule = "dx[o,l,i] += dy[o,i] / L", .sig = ADJ_SIG_AXIS, .teach = &axis_teach,
 };
 
 adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line)

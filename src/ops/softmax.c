@@ -381,11 +381,16 @@ static void ce_jvp(const adj_var *y, const void *const *tx, void *ty)
         CE_TAN(float);
 }
 
+static const char *const ce_symbols[] = {"z", "C"};
+static const adj_op_teach ce_teach = {.define = "cross_entropy(softmax(@0), labels)",
+                                      .symbols = ce_symbols};
+
 const adj_op_desc adj_desc_softmax_ce = {
     .name = "softmax_cross_entropy", .arity = 1, .attr_size = sizeof(adj_attr_labels),
     .shape = ce_shape, .forward = ce_forward,
     .backward = ce_backward, .jvp = ce_jvp, .formula = "C = mean_r (log sum_j exp(z_rj) - z_r,label)",
     .rule = "dz += dC (softmax(z) - onehot(label)) / R", .sig = ADJ_SIG_LABELS,
+    .teach = &ce_teach,
 };
 
 adj_var *adj_softmax_cross_entropy_at(adj_var *logits, const int32_t *labels, const char *file,

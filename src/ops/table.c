@@ -16,6 +16,8 @@ static adj_status leaf_shape(adj_var *y, char *why, size_t n)
 
 static void leaf_nothing(adj_var *y) { (void)y; }
 
+_Static_assert(ADJ_OP_LEAF == ADJ_LEAF_OP, "core records leaves with op ADJ_LEAF_OP");
+
 const adj_op_desc adj_desc_leaf = {
     .name = "leaf", .arity = 0, .shape = leaf_shape, .forward = leaf_nothing,
     .backward = leaf_nothing, .formula = "x (input)", .rule = "(end of the chain)",

@@ -33,6 +33,10 @@
  *   PRE   declarations computed once per range from c, before the loop.
  *
  * The scalar fast path (f64 0-D) runs the expressions with adj_slow_ = 1.
+ *
+ * ADJ_UNARY_T, ADJ_UNARY_EX_T and ADJ_UNARY_EX_OPT_T take one argument
+ * more, the op's teaching description (an adj_op_teach *, ops/op.h), for
+ * an op that the tape printers write other than "name(x)".
  */
 #ifndef ADJ_OPS_UNARY_H
 #define ADJ_OPS_UNARY_H
@@ -212,17 +216,23 @@ typedef struct adj_unary_jvp_ctx {
 #endif
 
 #define ADJ_UNARY_EX(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, PRE, FWD, BWD, TAN) \
+    ADJ_UNARY_EX_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, PRE, FWD, BWD, TAN, NULL)
+/* The same with a teaching description (an adj_op_teach *, see op.h). */
+#define ADJ_UNARY_EX_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, PRE, FWD, BWD, TAN, TEACH) \
     ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OK, PRE, FWD, \
-                  BWD, TAN)
+                  BWD, TAN, TEACH)
 /* The same with an optimistic forward (ADJ_UNARY_LOOPS_OPT_), for kernels
  * whose fast code is free of undefined behaviour on any input, and a
  * guard of its own for the backward and tangent loops (OKB: 1 where they
  * use no guarded kernel, so that they do not read x only to check it). */
 #define ADJ_UNARY_EX_OPT(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, TAN) \
+    ADJ_UNARY_EX_OPT_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, TAN, NULL)
+#define ADJ_UNARY_EX_OPT_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, TAN, \
+                           TEACH)                                              \
     ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_OPT_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, \
-                  FWD, BWD, TAN)
+                  FWD, BWD, TAN, TEACH)
 #define ADJ_UNARY_EX_(nm, LOOPS, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, \
-                      TAN)                                                     \
+                      TAN, TEACH)                                              \
     ADJ_UNARY_VARIANTS_(nm, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)                \
     static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
     {                                                                          \
@@ -291,11 +301,15 @@ typedef struct adj_unary_jvp_ctx {
         .attr_size = (TESTARG) != 0.0 ? sizeof(adj_attr_c) : 0,                \
         .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_UNARY,                \
         .dom = {DOM}, .test_arg = TESTARG,                                     \
+        .props = ADJ_PROP_MAP, .teach = TEACH,                                 \
     }
 
 /* An op whose kernels are fast everywhere and need no set-up. */
 #define ADJ_UNARY(nm, OPID, DOM, TESTARG, FORMULA, RULE, FWD, BWD, TAN)        \
     ADJ_UNARY_EX(nm, OPID, DOM, TESTARG, FORMULA, RULE, 1, (void)0, FWD, BWD, TAN)
+/* The same with a teaching description (an adj_op_teach *, see op.h). */
+#define ADJ_UNARY_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, FWD, BWD, TAN, TEACH) \
+    ADJ_UNARY_EX_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, 1, (void)0, FWD, BWD, TAN, TEACH)
 /* Public entry points of a unary op without / with a constant. */
 #define ADJ_UNARY_API(nm, OPID)                                                \
     adj_var *adj_##nm##_at(adj_var *x, const char *file, int line)             \

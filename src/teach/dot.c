@@ -21,7 +21,7 @@ static void dot_escape(FILE *out, const char *s)
 
 static bool scalar_edges(const adj_var *v)
 {
-    if (adj_cold(v)->numel != 1 || v->op == ADJ_OP_LEAF)
+    if (adj_cold(v)->numel != 1 || adj_is_leaf(v))
         return false;
     for (int k = 0; k < adj_op_table[v->op]->arity; k++)
         if (v->in[k] && adj_cold(v->in[k])->numel != 1)
@@ -48,11 +48,11 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
         adj_teach_values(v, 0, 5, val, sizeof val);
         adj_teach_values(v, 1, 5, adj, sizeof adj);
         const char *style;
-        if (v->op == ADJ_OP_LEAF && (v->flags & ADJ_F_GRAD))
+        if (adj_is_leaf(v) && (v->flags & ADJ_F_GRAD))
             style = (v->flags & ADJ_F_EXTGRAD)
                         ? "shape=box, style=\"filled,rounded\", fillcolor=\"#cfe2f3\""
                         : "shape=box, style=filled, fillcolor=\"#d9ead3\"";
-        else if (v->op == ADJ_OP_LEAF)
+        else if (adj_is_leaf(v))
             style = "shape=box, style=dashed, color=\"#888888\", fontcolor=\"#555555\"";
         else if (id + 1 == n)
             style = "shape=doubleoctagon, style=filled, fillcolor=\"#fce5cd\"";
@@ -60,9 +60,9 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
             style = "shape=ellipse";
         fprintf(out, "    n%zu [%s, label=\"", id, style);
         dot_escape(out, ref);
-        fputs(v->op == ADJ_OP_LEAF ? " (" : " = ", out);
+        fputs(adj_is_leaf(v) ? " (" : " = ", out);
         dot_escape(out, def);
-        fputs(v->op == ADJ_OP_LEAF ? ")" : "", out);
+        fputs(adj_is_leaf(v) ? ")" : "", out);
         if (adj_cold(v)->numel != 1) {
             fputs("\\n", out);
             dot_escape(out, sh);
@@ -77,7 +77,7 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
     }
     for (size_t id = 0; id < n; id++) {
         adj_var *v = adj_node_at(t, id);
-        if (v->op == ADJ_OP_LEAF)
+        if (adj_is_leaf(v))
             continue;
         double l[3] = {0, 0, 0};
         double *lp[3] = {&l[0], &l[1], &l[2]};

@@ -102,32 +102,24 @@ static bool scalar_node(const adj_var *v)
 static bool elementwise(const adj_var *v)
 {
     const adj_op_desc *d = adj_op_table[v->op];
-    return d->arity == 1 && d->shape == adj_shape_same && v->op != ADJ_OP_SOFTMAX &&
-           v->op != ADJ_OP_LOG_SOFTMAX;
+    return d->arity == 1 && (d->props & ADJ_PROP_MAP);
 }
 
-/* The local partial as a symbol where it is one (∂(w·a)/∂a = w). */
+/* The local partial as a symbol where the op gives one (∂(w·a)/∂a = w). */
 static void symbolic(const adj_var *c, int k, char *buf, size_t size)
 {
-    char ref[48], num[32];
+    const adj_op_teach *te = adj_op_table[c->op]->teach;
     buf[0] = '\0';
-    switch ((adj_op)c->op) {
-    case ADJ_OP_MUL:
-        if (c->in[0] != c->in[1])
-            snprintf(buf, size, "%s", adj_teach_ref(c->in[1 - k], ref, sizeof ref));
-        break;
-    case ADJ_OP_DIV:
-        adj_teach_ref(c->in[1], ref, sizeof ref);
-        if (k == 0)
-            snprintf(buf, size, "1/%s", ref);
-        break;
-    case ADJ_OP_SCALE:
-        adj_teach_num(num, sizeof num, adj_attr_c_get(c), 6);
-        snprintf(buf, size, "%s", num);
-        break;
-    default:
-        break;
-    }
+    if (!te || !te->partial)
+        return;
+    enum { SHOWN = 8 };
+    char ref_s[SHOWN][48];
+    const char *ref[SHOWN];
+    int n = adj_nin(c) < SHOWN ? adj_nin(c) : SHOWN;
+    for (int j = 0; j < n; j++)
+        ref[j] = adj_teach_ref(adj_input(c, j), ref_s[j], sizeof ref_s[j]);
+    if (k < n)
+        te->partial(c, k, ref, buf, size);
 }
 
 /* The right-hand side of a rule part: "dW += dZ^T X" -> "dZᵀ X". */
@@ -147,7 +139,7 @@ static void node_line(explain *e, const adj_var *v, const adj_var *y)
     adj_fmt_shape(sh, sizeof sh, v->ndim, adj_cold(v)->shape);
     partial(dv, sizeof dv, e->f, v);
     adj_teach_values(v, 1, DIGITS, val, sizeof val);
-    if (v->op == ADJ_OP_LEAF)
+    if (adj_is_leaf(v))
         say(e, "node %u  %s (%s)", adj_cold(v)->id, ref, def);
     else
         say(e, "node %u  %s = %s", adj_cold(v)->id, ref, def);
@@ -212,7 +204,7 @@ static bool explain_node(explain *e, adj_var *c)
     if (ok && !scalar && !diag) {
         char full[256], ref[64];
         adj_teach_rule_part(c->op, -1, full, sizeof full);
-        say(e, "    rule  %s    with %s = %s", full, adj_teach_symbol(c->op, 3),
+        say(e, "    rule  %s    with %s = %s", full, adj_teach_symbol(c->op, -1),
                 adj_teach_ref(c, ref, sizeof ref));
         for (int k = 0; k < d->arity; k++)
             if (c->in[k])
@@ -309,7 +301,7 @@ adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink)
         e.reach[adj_cold(y)->id] = 1;
         for (size_t id = e.count; id-- > 0;) {
             adj_var *v = adj_node_at(t, id);
-            if (!e.reach[id] || v->op == ADJ_OP_LEAF)
+            if (!e.reach[id] || adj_is_leaf(v))
                 continue;
             for (int k = 0; k < adj_op_table[v->op]->arity; k++) {
                 adj_var *a = v->in[k];
@@ -341,7 +333,7 @@ adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink)
             if (sink && sink->node)
                 sink->node(sink->ctx, v);
             node_line(&e, v, y);
-            if (v->op != ADJ_OP_LEAF && !explain_node(&e, v)) {
+            if (!adj_is_leaf(v) && !explain_node(&e, v)) {
                 s = ADJ_ENOMEM;
                 say(&e, "adj_backward_explain: out of memory\n");
             }
@@ -350,7 +342,7 @@ adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink)
             say(&e, "\ngradient:");
             for (size_t id = 0; id < e.count; id++) {
                 adj_var *v = adj_node_at(t, id);
-                if (!e.reach[id] || v->op != ADJ_OP_LEAF || !wants(v))
+                if (!e.reach[id] || !adj_is_leaf(v) || !wants(v))
                     continue;
                 char val[400];
                 partial(dv, sizeof dv, e.f, v);

@@ -42,11 +42,19 @@ adj_var *adj_tape_find(const adj_tape *t, const char *name)
 
 /* ------------------------------------------------------------ formatting */
 
+/* Append to buf at *n, never past size. */
+static void put(char *buf, size_t size, size_t *n, const char *s)
+{
+    if (*n >= size)
+        return;
+    int w = snprintf(buf + *n, size - *n, "%s", s);
+    if (w > 0)
+        *n += (size_t)w;
+}
+
 void adj_teach_num(char *buf, size_t size, double v, int digits)
 {
-    if (v == 0)
-        v = 0; /* -0 -> 0 */
-    snprintf(buf, size, "%.*g", digits, v);
+    adj_fmt_num(buf, size, v, digits);
 }
 
 bool adj_teach_compound(const char *name)
@@ -80,76 +88,65 @@ const char *adj_teach_ref(const adj_var *v, char *buf, size_t size)
     return buf;
 }
 
-void adj_teach_define(const adj_var *v, char *buf, size_t size)
+/* Inputs a definition shows by name; more are written "...". */
+#define SHOWN 8
+
+/* Expand a teaching template: $k -> opnd[k], @k -> ref[k] (k < n). */
+static void expand(const char *tpl, int n, const char *const *opnd, const char *const *ref,
+                   char *buf, size_t size)
 {
-    char a[64], b[64], c[64], ra[64], rb[64], num[32];
-    const adj_var *x = v->in[0], *y = v->in[1], *z = v->in[2];
-    operand(x, a, sizeof a); /* infix operands, parenthesised when compound */
-    operand(y, b, sizeof b);
-    operand(z, c, sizeof c);
-    adj_teach_ref(x, ra, sizeof ra); /* function arguments, as they are */
-    adj_teach_ref(y, rb, sizeof rb);
-    /* the constant of the ops that have one (adj_attr_c) */
-    const bool has_c = v->op == ADJ_OP_SCALE || v->op == ADJ_OP_POW || v->op == ADJ_OP_LEAKY_RELU ||
-                       v->op == ADJ_OP_ELU;
-    adj_teach_num(num, sizeof num, has_c ? adj_attr_c_get(v) : 0.0, 6);
-    switch ((adj_op)v->op) {
-    case ADJ_OP_LEAF:
-        snprintf(buf, size, "%s", (v->flags & ADJ_F_EXTGRAD) ? "param"
-                                  : (v->flags & ADJ_F_GRAD) ? "input" : "const");
-        break;
-    case ADJ_OP_ADD: snprintf(buf, size, "%s + %s", a, b); break;
-    case ADJ_OP_SUB: snprintf(buf, size, "%s - %s", a, b); break;
-    case ADJ_OP_MUL: snprintf(buf, size, "%s · %s", a, b); break;
-    case ADJ_OP_DIV: snprintf(buf, size, "%s / %s", a, b); break;
-    case ADJ_OP_NEG: snprintf(buf, size, "-%s", a); break;
-    case ADJ_OP_SCALE: snprintf(buf, size, "%s · %s", num, a); break;
-    case ADJ_OP_SQUARE: snprintf(buf, size, "%s²", a); break;
-    case ADJ_OP_POW: snprintf(buf, size, "%s^%s", a, num); break;
-    case ADJ_OP_ABS: snprintf(buf, size, "|%s|", ra); break;
-    case ADJ_OP_SIGMOID: snprintf(buf, size, "σ(%s)", ra); break;
-    case ADJ_OP_LEAKY_RELU: snprintf(buf, size, "leaky_relu(%s, %s)", ra, num); break;
-    case ADJ_OP_ELU: snprintf(buf, size, "elu(%s, %s)", ra, num); break;
-    case ADJ_OP_MATMUL:
-        snprintf(buf, size, "%s%s %s%s", a, (ADJ_ATTR(v, adj_attr_matmul)->trans & 1) ? "ᵀ" : "", b,
-                 (ADJ_ATTR(v, adj_attr_matmul)->trans & 2) ? "ᵀ" : "");
-        break;
-    case ADJ_OP_LINEAR:
-        if (z)
-            snprintf(buf, size, "%s %sᵀ + %s", a, b, c);
-        else
-            snprintf(buf, size, "%s %sᵀ", a, b);
-        break;
-    case ADJ_OP_TRANSPOSE: snprintf(buf, size, "%sᵀ", a); break;
-    case ADJ_OP_RESHAPE: {
-        char sh[64];
-        adj_fmt_shape(sh, sizeof sh, v->ndim, adj_cold(v)->shape);
-        snprintf(buf, size, "reshape(%s, %s)", ra, sh);
-        break;
+    size_t w = 0;
+    if (!size)
+        return;
+    for (const char *p = tpl; *p && w + 1 < size; p++) {
+        const char *sub = NULL;
+        if ((p[0] == '$' || p[0] == '@') && p[1] >= '0' && p[1] <= '9') {
+            int k = p[1] - '0';
+            sub = k < n ? (p[0] == '$' ? opnd[k] : ref[k]) : "?";
+            p++;
+        }
+        if (sub) {
+            int m = snprintf(buf + w, size - w, "%s", sub);
+            w = m < 0 ? w : w + (size_t)m < size ? w + (size_t)m : size - 1;
+        } else {
+            buf[w++] = *p;
+        }
     }
-    case ADJ_OP_SUM_AXIS:
-    case ADJ_OP_MEAN_AXIS:
-        snprintf(buf, size, "%s(%s, axis %d)", v->op == ADJ_OP_SUM_AXIS ? "sum" : "mean", ra,
-                 (int)ADJ_ATTR(v, adj_attr_axis)->axis);
-        break;
-    case ADJ_OP_SOFTMAX_CE: snprintf(buf, size, "cross_entropy(softmax(%s), labels)", ra); break;
-    default:
-        if (adj_op_table[v->op]->arity >= 2)
-            snprintf(buf, size, "%s(%s, %s)", adj_op_table[v->op]->name, ra, rb);
-        else
-            snprintf(buf, size, "%s(%s)", adj_op_table[v->op]->name, ra);
-        break;
-    }
+    buf[w] = '\0';
 }
 
-/* Append to buf at *n, never past size. */
-static void put(char *buf, size_t size, size_t *n, const char *s)
+void adj_teach_define(const adj_var *v, char *buf, size_t size)
 {
-    if (*n >= size)
+    if (adj_is_leaf(v)) {
+        snprintf(buf, size, "%s", (v->flags & ADJ_F_EXTGRAD) ? "param"
+                                  : (v->flags & ADJ_F_GRAD) ? "input" : "const");
         return;
-    int w = snprintf(buf + *n, size - *n, "%s", s);
-    if (w > 0)
-        *n += (size_t)w;
+    }
+    const adj_op_desc *d = adj_op_table[v->op];
+    const adj_op_teach *te = d->teach;
+    int n = adj_nin(v), shown = n < SHOWN ? n : SHOWN;
+    char opnd_s[SHOWN][64], ref_s[SHOWN][64];
+    const char *opnd[SHOWN], *ref[SHOWN];
+    for (int k = 0; k < shown; k++) {
+        operand(adj_input(v, k), opnd_s[k], sizeof opnd_s[k]); /* infix, parenthesised when compound */
+        adj_teach_ref(adj_input(v, k), ref_s[k], sizeof ref_s[k]); /* function arguments, as they are */
+        opnd[k] = opnd_s[k];
+        ref[k] = ref_s[k];
+    }
+    if (te && te->define_fn) {
+        te->define_fn(v, opnd, ref, buf, size);
+    } else if (te && te->define) {
+        expand(te->define, shown, opnd, ref, buf, size);
+    } else {
+        size_t w = 0;
+        put(buf, size, &w, d->name);
+        put(buf, size, &w, "(");
+        for (int k = 0; k < shown; k++) {
+            put(buf, size, &w, k ? ", " : "");
+            put(buf, size, &w, ref[k]);
+        }
+        put(buf, size, &w, n > shown ? ", ...)" : ")");
+    }
 }
 
 /* Nested brackets over the shape: [[1, 2], [3, 4]]. */
@@ -259,26 +256,14 @@ void adj_teach_rule_part(adj_op op, int k, char *buf, size_t size)
 
 const char *adj_teach_symbol(adj_op op, int k)
 {
-    static const char *const unary[4] = {"x", "", "", "y"};
-    static const char *const binary[4] = {"a", "b", "", "y"};
-    static const char *const matmul[4] = {"A", "B", "", "C"};
-    static const char *const linear[4] = {"X", "W", "b", "Z"};
-    static const char *const matrix[4] = {"X", "", "", "Y"};
-    static const char *const pairl[4] = {"a", "b", "", "L"};
-    static const char *const bce[4] = {"z", "t", "", "L"};
-    static const char *const ce[4] = {"z", "", "", "C"};
-    const char *const *s = unary;
-    switch (op) {
-    case ADJ_OP_ADD: case ADJ_OP_SUB: case ADJ_OP_MUL: case ADJ_OP_DIV: s = binary; break;
-    case ADJ_OP_MATMUL: s = matmul; break;
-    case ADJ_OP_LINEAR: s = linear; break;
-    case ADJ_OP_TRANSPOSE: s = matrix; break;
-    case ADJ_OP_MSE: s = pairl; break;
-    case ADJ_OP_BCE_LOGITS: s = bce; break;
-    case ADJ_OP_SOFTMAX_CE: s = ce; break;
-    default: break;
-    }
-    return k >= 0 && k < 4 ? s[k] : "";
+    static const char *const one[] = {"x", "y"}, *const two[] = {"a", "b", "y"};
+    const adj_op_desc *d = adj_op_table[op];
+    int n = d->arity;
+    const char *const *s = d->teach && d->teach->symbols ? d->teach->symbols
+                           : n == 2 ? two : n == 1 ? one : NULL;
+    if (k < 0)
+        return s ? s[n] : "y";
+    return s && k < n ? s[k] : "";
 }
 
 /* ------------------------------------------------------------ the replay */
@@ -287,7 +272,7 @@ int adj_teach_replay(adj_var *y, int unit, double *const contrib[3])
 {
     adj_tape *t = adj_cold(y)->tape;
     const adj_op_desc *d = adj_op_table[y->op];
-    if (y->op == ADJ_OP_LEAF || !d->backward)
+    if (adj_is_leaf(y) || !d->backward)
         return 0;
     void *ygrad = y->grad, *ones = NULL;
     size_t es = adj_dsize(y->dtype);

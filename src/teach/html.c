@@ -268,7 +268,7 @@ static void forward_seed(page *p, adj_var *s, size_t j, bool first)
                 snprintf(line, sizeof line, "%s = %s   (the seed: the chosen input moves, nothing else does)",
                          du, shown);
             } else {
-                if (u->op == ADJ_OP_LEAF || !d->jvp)
+                if (adj_is_leaf(u) || !d->jvp)
                     continue;
                 int nin = adj_nin(u);
                 const void **tx = adj_teach_zalloc(p->t, ((size_t)nin + 1) * sizeof *tx);
@@ -379,7 +379,7 @@ adj_status adj_teach_html(adj_tape *t, adj_var *y, FILE *f, const adj_example *e
     p.shown[p.count - 1] = 1;
     for (size_t id = p.count; id-- > 0;) {
         const adj_var *v = adj_node_at(t, id);
-        if (p.shown[id] && v->op != ADJ_OP_LEAF)
+        if (p.shown[id] && !adj_is_leaf(v))
             for (int i = 0; i < adj_nin(v); i++)
                 if (adj_input(v, i))
                     p.shown[adj_cold(adj_input(v, i))->id] = 1;
@@ -396,7 +396,7 @@ adj_status adj_teach_html(adj_tape *t, adj_var *y, FILE *f, const adj_example *e
     int seeds = 0;
     for (size_t id = 0; id < p.count && s == ADJ_OK && !p.oom; id++) {
         adj_var *v = adj_node_at(t, id);
-        if (!p.shown[id] || v->op != ADJ_OP_LEAF || !(v->flags & ADJ_F_GRAD))
+        if (!p.shown[id] || !adj_is_leaf(v) || !(v->flags & ADJ_F_GRAD))
             continue;
         for (size_t j = 0; j < adj_cold(v)->numel && seeds < MAX_SEEDS && !p.oom; j++)
             forward_seed(&p, v, j, seeds++ == 0);

@@ -203,7 +203,7 @@ static double half(const graph *g, int id)
 static void shape(FILE *f, const adj_var *v, bool out, const vertex *p)
 {
     double x0 = p->x - p->w / 2, y0 = p->y - p->h / 2;
-    if (v->op == ADJ_OP_LEAF) {
+    if (adj_is_leaf(v)) {
         fprintf(f, "<rect class=\"shape\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"%d\"/>",
                 x0, y0, p->w, p->h, (v->flags & ADJ_F_EXTGRAD) ? 8 : 2);
     } else if (out) {
@@ -224,7 +224,7 @@ static void shape(FILE *f, const adj_var *v, bool out, const vertex *p)
 
 static const char *kind(const adj_var *v, bool out)
 {
-    if (v->op == ADJ_OP_LEAF)
+    if (adj_is_leaf(v))
         return (v->flags & ADJ_F_EXTGRAD) ? "param" : (v->flags & ADJ_F_GRAD) ? "input" : "const";
     return out ? "out" : "op";
 }
@@ -235,7 +235,7 @@ static int label_lines(const adj_var *v, char lines[3][420])
     char ref[64], def[160], sh[40], val[400];
     adj_teach_ref(v, ref, sizeof ref);
     adj_teach_define(v, def, sizeof def);
-    if (v->op == ADJ_OP_LEAF)
+    if (adj_is_leaf(v))
         snprintf(lines[0], sizeof lines[0], "%s (%s)", ref, def);
     else
         snprintf(lines[0], sizeof lines[0], "%s = %s", ref, def);
@@ -338,7 +338,7 @@ adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, 
     for (size_t id = 0; id < count; id++) {
         const adj_var *v = adj_node_at(t, id);
         nshown += shown[id] != 0;
-        if (shown[id] && v->op != ADJ_OP_LEAF)
+        if (shown[id] && !adj_is_leaf(v))
             nedges += adj_nin(v);
     }
     size_t rank_bytes = count * sizeof(int), e_bytes = ((size_t)nedges + 1) * sizeof *g.e;
@@ -352,7 +352,7 @@ adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, 
         goto done;
     for (size_t id = 0; id < count; id++) {
         const adj_var *v = adj_node_at(t, id);
-        if (!shown[id] || v->op == ADJ_OP_LEAF)
+        if (!shown[id] || adj_is_leaf(v))
             continue;
         for (int k = 0; k < adj_nin(v); k++)
             if (adj_input(v, k) && rank[adj_cold(adj_input(v, k))->id] + 1 > rank[id])
@@ -361,15 +361,15 @@ adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, 
     }
     /* a leaf sits just left of its first use */
     for (size_t id = 0; id < count; id++)
-        if (adj_node_at(t, id)->op == ADJ_OP_LEAF)
+        if (adj_is_leaf(adj_node_at(t, id)))
             rank[id] = -1;
     for (size_t id = 0; id < count; id++) {
         const adj_var *v = adj_node_at(t, id);
-        if (!shown[id] || v->op == ADJ_OP_LEAF)
+        if (!shown[id] || adj_is_leaf(v))
             continue;
         for (int k = 0; k < adj_nin(v); k++) {
             const adj_var *a = adj_input(v, k);
-            if (a && a->op == ADJ_OP_LEAF) {
+            if (a && adj_is_leaf(a)) {
                 int *r = &rank[adj_cold(a)->id];
                 if (*r < 0 || rank[id] - 1 < *r)
                     *r = rank[id] - 1;
@@ -381,7 +381,7 @@ adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, 
     /* the points that carry edges across the ranks they skip */
     for (size_t id = 0; id < count; id++) {
         const adj_var *v = adj_node_at(t, id);
-        for (int k = 0; shown[id] && v->op != ADJ_OP_LEAF && k < adj_nin(v); k++)
+        for (int k = 0; shown[id] && !adj_is_leaf(v) && k < adj_nin(v); k++)
             if (edge_input(v, k) && rank[id] - rank[adj_cold(edge_input(v, k))->id] > 1)
                 npts += rank[id] - rank[adj_cold(edge_input(v, k))->id] - 1;
     }
@@ -403,13 +403,13 @@ adj_status adj_teach_svg(adj_tape *t, size_t count, const unsigned char *shown, 
         for (int i = 0; i < n; i++)
             w = adj_teach_width(lines[i]) > w ? adj_teach_width(lines[i]) : w;
         double bw = w * CHAR_W + 16, bh = (n + 1) * LINE_H + 8;
-        if (v->op != ADJ_OP_LEAF) /* an ellipse or octagon around the text */
+        if (!adj_is_leaf(v)) /* an ellipse or octagon around the text */
             bw *= 1.12, bh *= 1.32;
         g.vert[id] = add_vertex(&g, (int)id, rank[id], bw, bh);
     }
     for (size_t id = 0; id < count; id++) {
         const adj_var *v = adj_node_at(t, id);
-        if (!shown[id] || v->op == ADJ_OP_LEAF)
+        if (!shown[id] || adj_is_leaf(v))
             continue;
         for (int k = 0; k < adj_nin(v); k++) {
             const adj_var *a = edge_input(v, k);

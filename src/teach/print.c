@@ -37,7 +37,7 @@ static void fill(const adj_var *v, row *r)
     adj_teach_define(v, r->def, sizeof r->def);
     r->ins[0] = '\0';
     size_t n = 0;
-    for (int k = 0; k < 3 && v->op != ADJ_OP_LEAF; k++)
+    for (int k = 0; k < 3 && !adj_is_leaf(v); k++)
         if (v->in[k] && n < sizeof r->ins)
             n += (size_t)snprintf(r->ins + n, sizeof r->ins - n, "%s%u", n ? "," : "", adj_cold(v->in[k])->id);
     if (!r->ins[0])

@@ -45,7 +45,8 @@ int adj_teach_replay(adj_var *y, int unit, double *const contrib[3]);
 /* The part of op's backward rule for input k ("dW += dZ^T X"), with "^T"
  * written as "ᵀ"; the whole rule if it has no part k. */
 void adj_teach_rule_part(adj_op op, int k, char *buf, size_t size);
-/* The letters op's rules use for its inputs and output ("X W b", "Z"). */
+/* The letter op's rule uses for input k ("X", "W", "b"), or for the output
+ * when k < 0 ("Z"); "" for an input it does not name. */
 const char *adj_teach_symbol(adj_op op, int k);
 
 /*
