@@ -272,6 +272,45 @@ START_TEST(zero_tangent_at_pole)
 }
 END_TEST
 
+/* One rule for every reduction over no elements: a sum is 0, a mean (and
+ * every loss, a mean) is NaN = 0/0; no error, and backward runs. */
+START_TEST(empty_reductions)
+{
+    adj_dtype d = _i ? ADJ_F32 : ADJ_F64;
+    adj_tape *t = adj_tape_new();
+    adj_var *e = adj_leaf_at(t, d, 2, ((int64_t[]){0, 3}), NULL, 1, __FILE__, __LINE__);
+    adj_var *e2 = adj_leaf_at(t, d, 2, ((int64_t[]){0, 3}), NULL, 1, __FILE__, __LINE__);
+    adj_var *z = adj_leaf_at(t, d, 2, ((int64_t[]){2, 0}), NULL, 1, __FILE__, __LINE__);
+    int32_t none[1] = {0};
+    struct {
+        const char *name;
+        adj_var *v;
+        int nan;
+    } r[] = {
+        {"sum", adj_sum(e), 0},
+        {"mean", adj_mean(e), 1},
+        {"sum_axis (len 0)", adj_sum_axis(z, 1), 0},
+        {"mean_axis (len 0)", adj_mean_axis(z, 1), 1},
+        {"mse", adj_mse(e, e2), 1},
+        {"bce_with_logits", adj_bce_with_logits(e, e2), 1},
+        {"softmax_cross_entropy (0 rows)", adj_softmax_cross_entropy(e, none), 1},
+    };
+    ck_assert_msg(adj_tape_status(t) == ADJ_OK, "%s", adj_tape_message(t));
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+        size_t n = adj_numel(r[i].v);
+        for (size_t j = 0; j < n; j++) {
+            double v = adj_value_at(r[i].v, j);
+            ck_assert_msg(r[i].nan ? isnan(v) : v == 0, "%s (%s): %g, want %s", r[i].name,
+                          adj_dtype_name(d), v, r[i].nan ? "NaN" : "0");
+        }
+        ck_assert_uint_eq(n, i == 2 || i == 3 ? 2 : 1);
+        if (n == 1)
+            ck_assert_int_eq(adj_backward(r[i].v), ADJ_OK);
+    }
+    adj_tape_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("numeric");
@@ -280,6 +319,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, nan_propagates_everywhere, 0, 3 * N_UNARY);
     tcase_add_test(tc, nan_through_tensor_ops);
     tcase_add_test(tc, minus_inf_logits);
+    tcase_add_loop_test(tc, empty_reductions, 0, 2);
     tcase_add_loop_test(tc, zero_adjoint_at_pole, 0, 2 * (int)(sizeof poles / sizeof poles[0]));
     tcase_add_loop_test(tc, zero_tangent_at_pole, 0, (int)(sizeof poles / sizeof poles[0]));
     suite_add_tcase(s, tc);

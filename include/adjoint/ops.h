@@ -105,14 +105,15 @@ extern "C" {
 #define adj_reshape(...) adj_reshape_at(__VA_ARGS__, ADJ_AT_)
 
 /* ---------------------------------------------------------- reductions */
-/* y = sum of all elements (one element) */
+/* y = sum of all elements (one element); 0 for no elements */
 #define adj_sum(...) adj_sum_at(__VA_ARGS__, ADJ_AT_)
-/* y = mean of all elements (one element) */
+/* y = mean of all elements (one element); NaN (0/0) for no elements, as
+ * every mean and loss below */
 #define adj_mean(...) adj_mean_at(__VA_ARGS__, ADJ_AT_)
 /* sum over one axis; the axis is removed from the shape; axis may be
  * negative (-1 = last) */
 #define adj_sum_axis(...) adj_sum_axis_at(__VA_ARGS__, ADJ_AT_)
-/* mean over one axis, as adj_sum_axis */
+/* mean over one axis, as adj_sum_axis (NaN along a zero-length axis) */
 #define adj_mean_axis(...) adj_mean_axis_at(__VA_ARGS__, ADJ_AT_)
 
 /* ----------------------------------------------------- softmax and losses */
@@ -121,11 +122,15 @@ extern "C" {
 /* y_i = x_i - log sum_j e^{x_j} along the last axis */
 #define adj_log_softmax(...) adj_log_softmax_at(__VA_ARGS__, ADJ_AT_)
 /* mean over rows of (log sum_j e^{z_j} - z_label): fused from the logits
- * (rows, classes) or (classes); labels[r] in [0, classes) is copied */
+ * (rows, classes) or (classes); labels[r] in [0, classes) is copied.  The
+ * log-sum-exp is shifted by the row maximum and kept in double, so the
+ * accuracy depends only on the logits' differences, not their size.  Zero
+ * rows give NaN (labels may then be NULL); zero classes are ADJ_ESHAPE. */
 #define adj_softmax_cross_entropy(...) adj_softmax_cross_entropy_at(__VA_ARGS__, ADJ_AT_)
-/* mean of (pred - target)^2 over all elements; same shapes */
+/* mean of (pred - target)^2 over all elements; same shapes (NaN if empty) */
 #define adj_mse(...) adj_mse_at(__VA_ARGS__, ADJ_AT_)
-/* mean of max(z,0) - z t + log(1 + e^-|z|) = BCE(sigmoid(z), t), stable */
+/* mean of max(z,0) - z t + log(1 + e^-|z|) = BCE(sigmoid(z), t), stable;
+ * NaN if empty */
 #define adj_bce_with_logits(...) adj_bce_with_logits_at(__VA_ARGS__, ADJ_AT_)
 
 /* ---------------------------------------- the functions behind the macros */

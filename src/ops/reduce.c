@@ -1,10 +1,13 @@
 /*
  * Reductions: sum and mean of all elements, and along one axis.
  * An axis reduction views x as (outer, len, inner) and produces
- * (outer, inner); the axis disappears from the shape.
+ * (outer, inner); the axis disappears from the shape.  Over no elements a
+ * sum is 0 and a mean NaN (0/0), here and in every loss (a mean too).
  */
 #include "tensor/accum.h"
 #include "ops/op.h"
+
+#include <math.h>
 
 
 static adj_status shape_one(adj_var *y, char *why, size_t n)
@@ -63,7 +66,11 @@ static void total_jvp(const adj_var *y, const void *tx, void *ty, double scale)
     }
 }
 
-static double inv_count(const adj_var *x) { return adj_cold(x)->numel ? 1.0 / (double)adj_cold(x)->numel : 0.0; }
+/* 1/n; the mean of no elements is NaN (0/0), as every mean of the library */
+static double inv_count(const adj_var *x)
+{
+    return adj_cold(x)->numel ? 1.0 / (double)adj_cold(x)->numel : NAN;
+}
 
 static void sum_forward(adj_var *y) { total_forward(y, 1.0); }
 /* dx_i += dy */
@@ -164,7 +171,7 @@ static split split_of(const adj_var *y)
 static void axis_forward(adj_var *y, bool mean)
 {
     split s = split_of(y);
-    double scale = mean && s.len ? 1.0 / (double)s.len : 1.0;
+    double scale = !mean ? 1.0 : s.len ? 1.0 / (double)s.len : NAN; /* 0/0 over no elements */
     if (y->dtype == ADJ_F64)
         AXIS_FWD(double);
     else
@@ -178,7 +185,7 @@ static void axis_backward(adj_var *y, bool mean)
     if (!g)
         return;
     split s = split_of(y);
-    double scale = mean && s.len ? 1.0 / (double)s.len : 1.0;
+    double scale = !mean ? 1.0 : s.len ? 1.0 / (double)s.len : NAN; /* 0/0 over no elements */
     if (y->dtype == ADJ_F64)
         AXIS_BWD(double);
     else
@@ -189,7 +196,7 @@ static void axis_backward(adj_var *y, bool mean)
 static void axis_jvp(const adj_var *y, const void *tx, void *ty, bool mean)
 {
     split s = split_of(y);
-    double scale = mean && s.len ? 1.0 / (double)s.len : 1.0;
+    double scale = !mean ? 1.0 : s.len ? 1.0 / (double)s.len : NAN; /* 0/0 over no elements */
     if (y->dtype == ADJ_F64)
         AXIS_REDUCE(double, tx, ty);
     else

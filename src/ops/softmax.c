@@ -263,8 +263,12 @@ static adj_status ce_shape(adj_var *y, char *why, size_t n)
         return ADJ_ESHAPE;
     }
     rows_cols(x, &rows, &k);
-    if (k == 0 || rows == 0) {
-        snprintf(why, n, "logits are empty");
+    if (x->ndim == 2 && adj_cold(x)->shape[0] == 0) {
+        y->ndim = 0; /* no rows: the mean is 0/0 = NaN, as adj_mean's */
+        return ADJ_OK;
+    }
+    if (k == 0) {
+        snprintf(why, n, "the logits have no classes");
         return ADJ_ESHAPE;
     }
     if (!args->labels) {
@@ -323,6 +327,13 @@ static void ce_forward(adj_var *y)
     rows_cols(x, &rows, &k);
     size_t pbytes = rows * k * adj_dsize(y->dtype);
     adj_attr_labels *at = ADJ_ATTR(y, adj_attr_labels);
+    if (rows == 0) {
+        if (y->dtype == ADJ_F64)
+            *(double *)y->value = NAN;
+        else
+            *(float *)y->value = NAN;
+        return;
+    }
     if (!at->saved) {
         char *buf = adj_arena_alloc(adj_cold(y)->tape, pbytes + rows * sizeof(int32_t));
         if (!buf)
