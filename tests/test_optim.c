@@ -293,6 +293,87 @@ START_TEST(invalid_configs)
 }
 END_TEST
 
+/* Every setting outside its range is ADJ_EINVAL for every kind that reads
+ * it, and a bad learning rate leaves the rate as it was. */
+typedef struct bad_setting {
+    const char *name;
+    adj_optim_kind kind; /* ADJ_OPTIM_COUNT: every kind */
+    void (*set)(adj_optim_config *c, double v);
+    double v;
+} bad_setting;
+
+static void s_lr(adj_optim_config *c, double v) { c->lr = v; }
+static void s_wd(adj_optim_config *c, double v) { c->weight_decay = v; }
+static void s_eps(adj_optim_config *c, double v) { c->eps = v; }
+static void s_mom(adj_optim_config *c, double v) { c->momentum = v; }
+static void s_damp(adj_optim_config *c, double v) { c->dampening = v; }
+static void s_b1(adj_optim_config *c, double v) { c->beta1 = v; }
+static void s_b2(adj_optim_config *c, double v) { c->beta2 = v; }
+static void s_alpha(adj_optim_config *c, double v) { c->alpha = v; }
+static void s_decay(adj_optim_config *c, double v) { c->lr_decay = v; }
+static void s_acc(adj_optim_config *c, double v) { c->initial_accumulator = v; }
+
+static const bad_setting bad[] = {
+    {"lr +inf", ADJ_OPTIM_COUNT, s_lr, INFINITY},  {"lr NaN", ADJ_OPTIM_COUNT, s_lr, NAN},
+    {"lr 0", ADJ_OPTIM_COUNT, s_lr, 0},            {"lr -1", ADJ_OPTIM_COUNT, s_lr, -1},
+    {"weight_decay +inf", ADJ_OPTIM_COUNT, s_wd, INFINITY},
+    {"weight_decay NaN", ADJ_OPTIM_COUNT, s_wd, NAN},
+    {"weight_decay -0.1", ADJ_OPTIM_COUNT, s_wd, -0.1},
+    {"eps +inf", ADJ_OPTIM_COUNT, s_eps, INFINITY}, {"eps NaN", ADJ_OPTIM_COUNT, s_eps, NAN},
+    {"sgd momentum 1", ADJ_OPTIM_SGD, s_mom, 1},   {"sgd momentum -0.5", ADJ_OPTIM_SGD, s_mom, -0.5},
+    {"sgd momentum NaN", ADJ_OPTIM_SGD, s_mom, NAN}, {"sgd dampening 1.5", ADJ_OPTIM_SGD, s_damp, 1.5},
+    {"sgd dampening -1", ADJ_OPTIM_SGD, s_damp, -1},
+    {"adam beta1 NaN", ADJ_OPTIM_ADAM, s_b1, NAN}, {"adamw beta2 1", ADJ_OPTIM_ADAMW, s_b2, 1},
+    {"rmsprop alpha 1", ADJ_OPTIM_RMSPROP, s_alpha, 1},
+    {"rmsprop momentum 1", ADJ_OPTIM_RMSPROP, s_mom, 1},
+    {"adagrad lr_decay -0.1", ADJ_OPTIM_ADAGRAD, s_decay, -0.1},
+    {"adagrad lr_decay +inf", ADJ_OPTIM_ADAGRAD, s_decay, INFINITY},
+    {"adagrad initial_accumulator -1", ADJ_OPTIM_ADAGRAD, s_acc, -1},
+    {"adagrad initial_accumulator NaN", ADJ_OPTIM_ADAGRAD, s_acc, NAN},
+};
+
+START_TEST(invalid_settings)
+{
+    const bad_setting *b = &bad[_i];
+    adj_params *p = store(1, (double[]){1});
+    for (int k = 0; k < ADJ_OPTIM_COUNT; k++) {
+        if (b->kind != ADJ_OPTIM_COUNT && (int)b->kind != k)
+            continue;
+        adj_optim_config c = adj_optim_defaults((adj_optim_kind)k);
+        b->set(&c, b->v);
+        adj_status st = ADJ_OK;
+        adj_optim *o = adj_optim_new(p, &c, &st);
+        ck_assert_msg(!o && st == ADJ_EINVAL, "%s accepted by %s", b->name,
+                      adj_optim_name((adj_optim_kind)k));
+        adj_optim_free(o);
+    }
+    adj_params_free(p);
+}
+END_TEST
+
+START_TEST(set_lr_checks)
+{
+    adj_params *p = store(1, (double[]){1});
+    for (int k = 0; k < ADJ_OPTIM_COUNT; k++) {
+        adj_optim_config c = adj_optim_defaults((adj_optim_kind)k);
+        adj_optim *o = adj_optim_new(p, &c, NULL);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_int_eq(adj_optim_set_lr(o, 0.5), ADJ_OK);
+        const double bad_lr[] = {-1, NAN, INFINITY, -INFINITY};
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(adj_optim_set_lr(o, bad_lr[i]), ADJ_EINVAL);
+            ck_assert_double_eq(adj_optim_lr(o), 0.5);
+        }
+        /* a schedule may reach 0 */
+        ck_assert_int_eq(adj_optim_set_lr(o, 0), ADJ_OK);
+        ck_assert_double_eq(adj_optim_lr(o), 0);
+        adj_optim_free(o);
+    }
+    ck_assert_int_eq(adj_optim_set_lr(NULL, 0.1), ADJ_EINVAL);
+    adj_params_free(p);
+}
+END_TEST
+
 /* Gradients from the tape drive an optimizer to the minimum of
  * f(w) = sum (w - c)^2, c = (1, -2, 3). */
 START_TEST(minimises_quadratic)
@@ -341,6 +422,8 @@ static Suite *suite(void)
     tcase_add_test(tc, clipping_e14);
     tcase_add_test(tc, schedules);
     tcase_add_test(tc, invalid_configs);
+    tcase_add_loop_test(tc, invalid_settings, 0, (int)(sizeof bad / sizeof bad[0]));
+    tcase_add_test(tc, set_lr_checks);
     tcase_add_test(tc, minimises_quadratic);
     suite_add_tcase(s, tc);
     return s;

@@ -66,8 +66,12 @@ typedef struct adj_optim adj_optim;
 
 /* An optimizer for every tensor of p (p must not gain tensors afterwards:
  * the state is sized at creation).  NULL for a NULL/empty store, an
- * invalid config (negative lr, Nesterov without momentum...) or no
- * memory; *status (may be NULL) says which. */
+ * invalid config or no memory; *status (may be NULL) says which
+ * (ADJ_EINVAL, ADJ_ENOMEM).  Valid settings (of those the kind reads):
+ * lr finite and > 0; weight_decay, eps, lr_decay, initial_accumulator
+ * finite and >= 0; momentum, beta1, beta2, alpha in [0, 1); dampening in
+ * [0, 1]; Nesterov needs momentum > 0 and dampening 0.  NaN and infinities
+ * are never valid. */
 ADJ_API adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_status *status);
 /* The same with the optimizer's memory (itself and its state) from `a`
  * (copied; NULL = malloc), e.g. to count allocations or fail one. */
@@ -78,8 +82,10 @@ ADJ_API void adj_optim_free(adj_optim *o);
 /* One update of every parameter from its gradient.  ADJ_ESTATE if the
  * store grew since adj_optim_new. */
 ADJ_API adj_status adj_optim_step(adj_optim *o);
-/* The learning rate used by the next step (for schedules). */
-ADJ_API void adj_optim_set_lr(adj_optim *o, double lr);
+/* The learning rate used by the next step (for schedules, which may reach
+ * 0).  ADJ_EINVAL, and the rate unchanged, for a NULL o or an lr that is
+ * negative, NaN or infinite. */
+ADJ_API adj_status adj_optim_set_lr(adj_optim *o, double lr);
 ADJ_API double adj_optim_lr(const adj_optim *o);
 /* Steps taken so far. */
 ADJ_API int64_t adj_optim_steps(const adj_optim *o);

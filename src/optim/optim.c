@@ -73,20 +73,40 @@ static int state_blocks(const adj_optim_config *c)
     }
 }
 
+/* x finite and in [lo, hi) (hi_open) or [lo, hi] */
+static int in_range(double x, double lo, double hi, int hi_open)
+{
+    return isfinite(x) && x >= lo && (hi_open ? x < hi : x <= hi);
+}
+
+/* Every setting the kind reads: a learning rate finite and > 0; decays,
+ * eps and accumulators finite and >= 0; momentum, betas and alpha in
+ * [0, 1); dampening in [0, 1]. */
 static int valid(const adj_optim_config *c)
 {
     if ((unsigned)c->kind >= ADJ_OPTIM_COUNT)
         return 0;
-    if (!(c->lr >= 0) || !(c->weight_decay >= 0) || !(c->momentum >= 0) || !(c->eps >= 0))
+    if (!(isfinite(c->lr) && c->lr > 0) || !in_range(c->weight_decay, 0, INFINITY, 1) ||
+        !in_range(c->eps, 0, INFINITY, 1))
         return 0;
-    if (c->kind == ADJ_OPTIM_SGD && c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+    switch (c->kind) {
+    case ADJ_OPTIM_SGD:
+        if (!in_range(c->momentum, 0, 1, 1) || !in_range(c->dampening, 0, 1, 0))
+            return 0;
+        if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+            return 0;
+        return 1;
+    case ADJ_OPTIM_ADAM:
+    case ADJ_OPTIM_ADAMW:
+        return in_range(c->beta1, 0, 1, 1) && in_range(c->beta2, 0, 1, 1);
+    case ADJ_OPTIM_RMSPROP:
+        return in_range(c->alpha, 0, 1, 1) && in_range(c->momentum, 0, 1, 1);
+    case ADJ_OPTIM_ADAGRAD:
+        return in_range(c->lr_decay, 0, INFINITY, 1) &&
+               in_range(c->initial_accumulator, 0, INFINITY, 1);
+    default:
         return 0;
-    if ((c->kind == ADJ_OPTIM_ADAM || c->kind == ADJ_OPTIM_ADAMW) &&
-        !(c->beta1 >= 0 && c->beta1 < 1 && c->beta2 >= 0 && c->beta2 < 1))
-        return 0;
-    if (c->kind == ADJ_OPTIM_RMSPROP && !(c->alpha >= 0 && c->alpha < 1))
-        return 0;
-    return 1;
+    }
 }
 
 adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_status *status)
@@ -147,10 +167,12 @@ void adj_optim_free(adj_optim *o)
     al.free(al.ctx, o, sizeof *o);
 }
 
-void adj_optim_set_lr(adj_optim *o, double lr)
+adj_status adj_optim_set_lr(adj_optim *o, double lr)
 {
-    if (o && lr >= 0)
-        o->c.lr = lr;
+    if (!o || !(isfinite(lr) && lr >= 0))
+        return ADJ_EINVAL;
+    o->c.lr = lr;
+    return ADJ_OK;
 }
 double adj_optim_lr(const adj_optim *o) { return o ? o->c.lr : 0.0; }
 int64_t adj_optim_steps(const adj_optim *o) { return o ? o->t : 0; }
