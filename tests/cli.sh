@@ -112,6 +112,18 @@ for spec in idx: csv: nosuch:x; do
     expect "--data $spec" "data .*$spec" "$dir/out"
 done
 [ -d "$dir/never" ] && bad "a usage error created --out" || ok
+# batch norm cannot train on one row: --batch 1 is a usage error, and an
+# epoch's last batch of one row (192 training rows, batches of 191) is left
+# out instead of failing the run
+"$adj" train --data "csv:$dir/data.csv" --label label --batch 1 --out "$dir/never" > "$dir/out" 2>&1
+[ $? -eq 2 ] && ok || bad "train --batch 1 with batch norm must be a usage error"
+expect "--batch 1 with batch norm" "batch norm needs at least 2 rows per batch" "$dir/out"
+"$adj" train --data "csv:$dir/data.csv" --label label --layers 16 --epochs 2 --batch 191 \
+    --val-frac 0.2 --threads 1 --out "$dir/run191" > "$dir/out" 2>&1 \
+    && ok || { bad "train with a last batch of one row failed:"; cat "$dir/out" >&2; }
+"$adj" train --data "csv:$dir/data.csv" --label label --layers 16 --epochs 1 --batch 1 \
+    --no-batchnorm --val-frac 0.2 --threads 1 --out "$dir/run1row" > "$dir/out" 2>&1 \
+    && ok || { bad "train --batch 1 --no-batchnorm failed:"; cat "$dir/out" >&2; }
 "$adj" train --lr > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "--lr without a value"
 expect "--lr without a value" "lr needs a value" "$dir/out"
 "$adj" eval "$dir/run1/model.adj" --data > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "eval --data without a value"

@@ -210,6 +210,24 @@ static adj_status bn_features(fx *f)
     ck_assert_ptr_null(bn);
     return from_err(f, e.status, &e);
 }
+static adj_status bn_setting(fx *f, double eps, double momentum)
+{
+    adj_error e;
+    adj_batchnorm *bn = adj_batchnorm_new(f->p64, "b", 3, eps, momentum, &e);
+    ck_assert_ptr_null(bn);
+    return from_err(f, e.status, &e);
+}
+static adj_status bn_momentum_big(fx *f) { return bn_setting(f, 0, 1.5); }
+static adj_status bn_momentum_neg(fx *f) { return bn_setting(f, 0, -0.5); }
+static adj_status bn_momentum_nan(fx *f) { return bn_setting(f, 0, NAN); }
+static adj_status bn_eps_inf(fx *f) { return bn_setting(f, INFINITY, 0.1); }
+/* training on one row: its variance is 0/0 in the unbiased sense and the
+ * output would be beta whatever X is */
+static adj_status bn_one_row(fx *f)
+{
+    adj_batchnorm_forward(f->bn, f->p64, adj_tensor_f64(f->t, 2, ((int64_t[]){1, 3}), NULL), 1);
+    return from_tape(f);
+}
 static adj_status bn_width(fx *f)
 {
     adj_batchnorm_forward(f->bn, f->p64, adj_tensor_f64(f->t, 2, ((int64_t[]){2, 5}), NULL), 1);
@@ -868,7 +886,12 @@ static const api_case cases[] = {
     {"batchnorm no store", bn_no_store, ADJ_EINVAL, {"adj_batchnorm_new", "NULL", NULL}},
     {"batchnorm 0 features", bn_features, ADJ_EINVAL, {"adj_batchnorm_new", "features", NULL}},
     {"batchnorm width", bn_width, ADJ_ESHAPE, {"adj_batchnorm_forward", "(2,5)", "3 features"}},
-    {"batchnorm 1-D", bn_1d, ADJ_ESHAPE, {"adj_batchnorm_forward", "(3)", NULL}},
+    {"batchnorm 1-D", bn_1d, ADJ_ESHAPE, {"adj_batchnorm_forward", "(3)", "2-D"}},
+    {"batchnorm one row", bn_one_row, ADJ_ESHAPE, {"adj_batchnorm_forward", "(1,3)", "more than 1 row"}},
+    {"batchnorm momentum 1.5", bn_momentum_big, ADJ_EINVAL, {"adj_batchnorm_new", "momentum 1.5", "[0, 1]"}},
+    {"batchnorm momentum -0.5", bn_momentum_neg, ADJ_EINVAL, {"adj_batchnorm_new", "momentum -0.5", NULL}},
+    {"batchnorm momentum NaN", bn_momentum_nan, ADJ_EINVAL, {"adj_batchnorm_new", "momentum", NULL}},
+    {"batchnorm eps inf", bn_eps_inf, ADJ_EINVAL, {"adj_batchnorm_new", "eps inf", NULL}},
     {"batchnorm NULL", bn_null, ADJ_EINVAL, {"adj_batchnorm_forward", "NULL", NULL}},
     {"batchnorm dtype", bn_dtype, ADJ_EDTYPE, {"f32", "f64", NULL}},
     {"batchnorm stale", bn_stale, ADJ_ETAPE, {"before adj_tape_reset", NULL}},

@@ -501,6 +501,15 @@ static int train(train_opts *o, adj_tool_ranks *rk)
             fprintf(stderr, "adjoint: --batch %ld is smaller than the %d ranks\n", o->batch, size);
         return 2;
     }
+    /* batch norm has no variance to normalise by in a batch of one row */
+    if (o->batchnorm && o->batch < 2 * (long)size) {
+        if (root)
+            fprintf(stderr,
+                    "adjoint: --batch %ld: batch norm needs at least 2 rows per batch%s in "
+                    "training; use --batch %ld or more, or --no-batchnorm\n",
+                    o->batch, size > 1 ? " on each rank" : "", 2 * (long)size);
+        return 2;
+    }
     adj_set_threads((int)o->threads);
 
     /* an unusable --out is found now, not after the last epoch */
@@ -657,6 +666,11 @@ static int train(train_opts *o, adj_tool_ranks *rk)
         double sum = 0.0;
         pg.quarter = 0;
         while ((nb = adj_batcher_next(bat, &xb, &yb)) > 0) {
+            /* the epoch's last batch may leave a rank one row: batch norm
+             * cannot train on it, so it sits this epoch out (its rows are
+             * in other batches in the next, reshuffled epochs) */
+            if (o->batchnorm && nb < 2 * (size_t)size)
+                continue;
             /* this rank's rows of the global batch */
             size_t lo = nb * (size_t)rk->rank / (size_t)size,
                    hi = nb * ((size_t)rk->rank + 1) / (size_t)size, nl = hi - lo;

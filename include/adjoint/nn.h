@@ -124,12 +124,17 @@ ADJ_API adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double k
  */
 typedef struct adj_batchnorm adj_batchnorm;
 
-/* eps <= 0 gives 1e-5, momentum <= 0 gives 0.1.  NULL on failure
- * (message in err).  Its memory comes from p's allocator. */
+/* eps <= 0 gives 1e-5, momentum 0 gives 0.1.  NULL on failure (message in
+ * err): ADJ_EINVAL for a NULL store, features < 1, momentum outside [0, 1]
+ * or NaN, eps NaN or infinite.  Its memory comes from p's allocator. */
 ADJ_API adj_batchnorm *adj_batchnorm_new(adj_params *p, const char *name, int64_t features,
                                          double eps,
                                          double momentum, adj_error *err);
 ADJ_API void adj_batchnorm_free(adj_batchnorm *bn);
+/* Y (batch, features) from X (batch, features), as above.  Tape errors:
+ * ADJ_EINVAL for a NULL bn or p; ADJ_ESHAPE for an X that is not 2-D, has
+ * another number of features, or (training) fewer than 2 rows, whose
+ * variance is undefined (PyTorch refuses it too). */
 ADJ_API adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int training);
 ADJ_API int64_t adj_batchnorm_features(const adj_batchnorm *bn);
 /* The running statistics (features doubles each), owned by bn, writable. */

@@ -29,6 +29,15 @@ adj_batchnorm *adj_batchnorm_new(adj_params *p, const char *name, int64_t featur
                     p ? "the number of features must be >= 1" : "NULL parameter store");
         return NULL;
     }
+    /* momentum > 1 would drive the running variance negative */
+    if (!(momentum >= 0 && momentum <= 1)) {
+        adj_err_set(err, ADJ_EINVAL, "adj_batchnorm_new: momentum %g is not in [0, 1]", momentum);
+        return NULL;
+    }
+    if (!isfinite(eps)) {
+        adj_err_set(err, ADJ_EINVAL, "adj_batchnorm_new: eps %g is not finite", eps);
+        return NULL;
+    }
     const adj_allocator *al = adj_params_allocator(p);
     adj_batchnorm *bn = al->alloc(al->ctx, sizeof *bn);
     if (!bn) {
@@ -90,13 +99,33 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
     adj_tape *t = adj_cold(x)->tape;
     if (t->status != ADJ_OK)
         return t->inert;
-    if (!bn || !p || x->ndim != 2 || adj_cold(x)->shape[1] != bn->features) {
-        char sh[64];
-        adj_fmt_shape(sh, sizeof sh, x->ndim, adj_cold(x)->shape);
-        adj_tape_fail(t, bn && p ? ADJ_ESHAPE : ADJ_EINVAL,
-                      "adj_batchnorm_forward: %s: input %s, layer has %lld features",
-                      bn && p ? "shape mismatch" : "NULL layer or store", sh,
-                      (long long)(bn ? bn->features : 0));
+    char sh[64];
+    adj_fmt_shape(sh, sizeof sh, x->ndim, adj_cold(x)->shape);
+    if (!bn || !p) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_batchnorm_forward: NULL %s; input %s",
+                      bn ? "parameter store" : "layer", sh);
+        return t->inert;
+    }
+    if (x->ndim != 2) {
+        adj_tape_fail(t, ADJ_ESHAPE,
+                      "adj_batchnorm_forward: the input must be 2-D (batch, %lld features), "
+                      "not %s (%d-D)",
+                      (long long)bn->features, sh, x->ndim);
+        return t->inert;
+    }
+    if (adj_cold(x)->shape[1] != bn->features) {
+        adj_tape_fail(t, ADJ_ESHAPE,
+                      "adj_batchnorm_forward: shape mismatch: input %s has %lld features, "
+                      "the layer has %lld features",
+                      sh, (long long)adj_cold(x)->shape[1], (long long)bn->features);
+        return t->inert;
+    }
+    /* one row has no variance: every output would be beta (as PyTorch, refuse) */
+    if (training && adj_cold(x)->shape[0] < 2) {
+        adj_tape_fail(t, ADJ_ESHAPE,
+                      "adj_batchnorm_forward: training needs more than 1 row (value per "
+                      "feature) in the batch, got input %s",
+                      sh);
         return t->inert;
     }
     adj_dtype d = (adj_dtype)x->dtype;
