@@ -142,6 +142,54 @@ START_TEST(reports_function_failures)
 END_TEST
 
 /* The report is the same whatever the number of threads. */
+/* Settings that make a verdict meaningless, and a function that records
+ * on a tape of its own, are errors (no verdict), naming the problem. */
+static adj_var *elsewhere(adj_tape *t, adj_var *const *in, int n, void *user)
+{
+    (void)t;
+    (void)in;
+    (void)n;
+    adj_tape *other = user;
+    adj_tape_reset(other);
+    return adj_sum(adj_square(adj_scalar(other, 3.0)));
+}
+
+START_TEST(rejects_bad_settings)
+{
+    const double X[6] = {0.1, -0.5, 0.9, 0.3, -1.2, 0.4}, w[2] = {0.7, -0.2};
+    adj_gradcheck_input in[2] = {{2, {3, 2}, X}, {2, {2, 1}, w}};
+    adj_gradcheck_report r;
+    const struct {
+        double eps, atol, rtol;
+        const char *word;
+    } bad[] = {
+        {NAN, 0, 0, "eps nan"},        {INFINITY, 0, 0, "eps inf"}, {-1e-6, 0, 0, "eps -1e-06"},
+        {0, NAN, 0, "atol nan"},       {0, 0, NAN, "rtol nan"},     {0, -1, 1e-5, "atol -1"},
+        {0, 1e-7, INFINITY, "rtol inf"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        for (int replay = 0; replay < 2; replay++) {
+            adj_gradcheck_opts o = {.dtype = ADJ_F64, .eps = bad[k].eps, .atol = bad[k].atol,
+                                    .rtol = bad[k].rtol, .replay = replay};
+            ck_assert_int_eq(adj_gradcheck(smooth, NULL, 2, in, &o, &r), ADJ_EINVAL);
+            ck_assert_int_eq(r.status, ADJ_EINVAL);
+            ck_assert(!r.passed);
+            ck_assert_msg(strstr(r.message, "adj_gradcheck") && strstr(r.message, bad[k].word),
+                          "'%s' not in: %s", bad[k].word, r.message);
+        }
+    }
+    /* a function returning a var of another tape is checked against nothing */
+    adj_tape *other = adj_tape_new();
+    for (int replay = 0; replay < 2; replay++) {
+        adj_gradcheck_opts o = {.dtype = ADJ_F64, .replay = replay};
+        ck_assert_int_eq(adj_gradcheck(elsewhere, other, 2, in, &o, &r), ADJ_ETAPE);
+        ck_assert(!r.passed);
+        ck_assert_msg(strstr(r.message, "another tape"), "%s", r.message);
+    }
+    adj_tape_free(other);
+}
+END_TEST
+
 START_TEST(threads_give_the_same_report)
 {
     const double X[6] = {0.1, -0.5, 0.9, 0.3, -1.2, 0.4}, w[2] = {0.7, -0.2};
@@ -495,6 +543,7 @@ static Suite *suite(void)
     tcase_add_test(tc, recognises_kinks);
     tcase_add_test(tc, curvature_is_not_a_kink);
     tcase_add_test(tc, reports_function_failures);
+    tcase_add_test(tc, rejects_bad_settings);
     tcase_add_test(tc, threads_give_the_same_report);
     tcase_add_test(tc, replay_matches_on_an_mlp);
     tcase_add_test(tc, replay_matches_on_every_op_family);

@@ -91,7 +91,11 @@ typedef struct adj_gradcheck_report {
 
 /* Check fn at the point `in` (n <= ADJ_GRADCHECK_MAX_INPUTS inputs).  opts
  * may be NULL (f64, default tolerances).  Fills *report; returns
- * report->status (ADJ_OK even when the check fails: see report->passed). */
+ * report->status (ADJ_OK even when the check fails: see report->passed).
+ * Errors (no verdict, report->message says why): ADJ_EINVAL for a NULL fn
+ * or in, bad n, an eps or tolerance that is negative, NaN or infinite, or
+ * fn returning NULL; ADJ_ETAPE when fn returns a var of another tape than
+ * the one it was given; fn's own tape error; ADJ_ENOMEM. */
 ADJ_API adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n,
                                  const adj_gradcheck_input *in,
                                  const adj_gradcheck_opts *opts,

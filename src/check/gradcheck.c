@@ -26,6 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A function whose result is not on the tape it was given would be checked
+ * against nothing: the inputs it was given would not reach it. */
+#define OTHER_TAPE                                                             \
+    "it returned a var of another tape (it must record on the tape it is given, " \
+    "from the inputs it is given)"
+
 /* One evaluator: a tape and its own working copy of the inputs, perturbed
  * in place (the numeric pass builds its leaves as views of the copy). */
 typedef struct evaluator {
@@ -121,6 +127,10 @@ static adj_var *record(evaluator *e, adj_tape *t, adj_var **vars)
     if (adj_tape_status(t) != ADJ_OK || !y) {
         eval_error(e, y ? adj_tape_status(t) : ADJ_EINVAL, "the function failed",
                    y ? adj_tape_message(t) : "it returned NULL");
+        return NULL;
+    }
+    if (adj_cold(y)->tape != t) {
+        eval_error(e, ADJ_ETAPE, "the function failed", OTHER_TAPE);
         return NULL;
     }
     if (adj_numel(y) != 1) {
@@ -276,9 +286,26 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
         set_error(rep, ADJ_EINVAL, "adj_gradcheck: unknown dtype", NULL);
         return rep->status;
     }
-    if (o.eps <= 0)
+    /* 0 means the default; anything else must be a usable number, or the
+     * verdict would mean nothing (NaN tolerances fail everything, infinite
+     * ones pass everything, an infinite step measures nothing) */
+    if (!(o.eps >= 0 && isfinite(o.eps))) {
+        snprintf(rep->message, sizeof rep->message,
+                 "adj_gradcheck: eps %g is not a finite step >= 0 (0: the default 1e-6)", o.eps);
+        rep->status = ADJ_EINVAL;
+        return rep->status;
+    }
+    if (!(o.atol >= 0 && isfinite(o.atol)) || !(o.rtol >= 0 && isfinite(o.rtol))) {
+        snprintf(rep->message, sizeof rep->message,
+                 "adj_gradcheck: tolerances atol %g, rtol %g must be finite and >= 0 (0, 0: the "
+                 "defaults)",
+                 o.atol, o.rtol);
+        rep->status = ADJ_EINVAL;
+        return rep->status;
+    }
+    if (o.eps == 0)
         o.eps = 1e-6;
-    if (o.atol <= 0 && o.rtol <= 0) {
+    if (o.atol == 0 && o.rtol == 0) {
         o.atol = o.dtype == ADJ_F64 ? 1e-7 : 1e-4;
         o.rtol = o.dtype == ADJ_F64 ? 1e-5 : 2e-2;
     }
@@ -317,8 +344,12 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
     adj_var *y = build(e0, o.dtype, vars);
     rep->evaluations++;
     if (adj_tape_status(e0->t) != ADJ_OK || !y) {
-        set_error(rep, y ? adj_tape_status(e0->t) : ADJ_EINVAL, "the function failed",
+        set_error(rep, y ? adj_tape_status(e0->t) : ADJ_EINVAL, "adj_gradcheck: the function failed",
                   y ? adj_tape_message(e0->t) : "it returned NULL");
+        goto done;
+    }
+    if (adj_cold(y)->tape != e0->t) {
+        set_error(rep, ADJ_ETAPE, "adj_gradcheck: the function failed", OTHER_TAPE);
         goto done;
     }
     if (adj_backward(y) != ADJ_OK) {
