@@ -64,6 +64,12 @@ static adj_var *ce_3d(env *e)
 }
 static adj_var *mse_shapes(env *e) { return adj_mse(e->m34, e->m23); }
 static adj_var *bce_dtypes(env *e) { return adj_bce_with_logits(e->m34f, e->m34); }
+static adj_var *maximum_shapes(env *e) { return adj_maximum(e->m34, e->v5); }
+static adj_var *minimum_dtypes(env *e) { return adj_minimum(e->m34f, e->m34); }
+static adj_var *eq_dtypes(env *e) { return adj_eq(e->m34, e->m34f); }
+static adj_var *lt_null(env *e) { return adj_lt(NULL, e->m34); }
+static adj_var *ge_shapes(env *e) { return adj_ge(e->m23, e->m45); }
+static adj_var *ne_foreign(env *e) { return adj_ne(e->s, e->s_other); }
 static adj_var *exp_foreign(env *e) { return adj_exp(e->s_other) ? adj_add(e->s, e->s_other) : NULL; }
 static adj_var *leaf_ndim(env *e) { return adj_tensor_f64(e->t, 9, ((int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}), NULL); }
 static adj_var *leaf_negative(env *e) { return adj_tensor_f64(e->t, 2, ((int64_t[]){3, -1}), NULL); }
@@ -99,6 +105,12 @@ static const misuse cases[] = {
     {"ce 3-D", ce_3d, ADJ_ESHAPE, {"softmax_cross_entropy", "(1,3,4)", NULL}},
     {"mse shapes", mse_shapes, ADJ_ESHAPE, {"adj_mse", "same shape", NULL}},
     {"bce dtypes", bce_dtypes, ADJ_EDTYPE, {"adj_bce_with_logits", NULL, NULL}},
+    {"maximum shapes", maximum_shapes, ADJ_ESHAPE, {"adj_maximum", "(3,4)", "(5)"}},
+    {"minimum dtypes", minimum_dtypes, ADJ_EDTYPE, {"adj_minimum", "f32", "f64"}},
+    {"eq dtypes", eq_dtypes, ADJ_EDTYPE, {"adj_eq", "f64", "f32"}},
+    {"lt NULL", lt_null, ADJ_EINVAL, {"adj_lt", "NULL", NULL}},
+    {"ge shapes", ge_shapes, ADJ_ESHAPE, {"adj_ge", "(2,3)", "(4,5)"}},
+    {"ne foreign", ne_foreign, ADJ_ETAPE, {"adj_ne", "another tape", NULL}},
     {"unary foreign", exp_foreign, ADJ_ETAPE, {"adj_add", NULL, NULL}},
     {"leaf ndim", leaf_ndim, ADJ_EINVAL, {"dimensions", "9", NULL}},
     {"leaf negative", leaf_negative, ADJ_EINVAL, {"(3,-1)", NULL, NULL}},

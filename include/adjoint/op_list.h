@@ -51,6 +51,14 @@
     X(GELU_TANH, gelu_tanh)                                                    \
     X(SILU, silu)                                                              \
     X(SWISH, swish)                                                            \
+    X(MAXIMUM, maximum)                                                        \
+    X(MINIMUM, minimum)                                                        \
+    X(EQ, eq)                                                                  \
+    X(NE, ne)                                                                  \
+    X(LT, lt)                                                                  \
+    X(LE, le)                                                                  \
+    X(GT, gt)                                                                  \
+    X(GE, ge)                                                                  \
     /* append new ops above this line (one line each, keep the backslash) */
 
 #endif

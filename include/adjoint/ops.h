@@ -47,6 +47,31 @@ extern "C" {
 /* y = c x */
 #define adj_scale(...) adj_scale_at(__VA_ARGS__, ADJ_AT_)
 
+/* y = max(a, b) elementwise, broadcasting as add; at a tie a and b each
+ * receive dy / 2; NaN propagates */
+#define adj_maximum(...) adj_maximum_at(__VA_ARGS__, ADJ_AT_)
+/* y = min(a, b) elementwise, as adj_maximum */
+#define adj_minimum(...) adj_minimum_at(__VA_ARGS__, ADJ_AT_)
+
+/* ---------------------------------------------------------- comparisons */
+/* y = 1 where a == b, else 0, in the operands' dtype, broadcasting as
+ * add; a mask carries no gradient (it is piecewise constant) */
+#define adj_eq(...) adj_eq_at(__VA_ARGS__, ADJ_AT_)
+/* y = [a != b] (a NaN operand gives 1), as adj_eq */
+#define adj_ne(...) adj_ne_at(__VA_ARGS__, ADJ_AT_)
+/* y = [a < b], as adj_eq */
+#define adj_lt(...) adj_lt_at(__VA_ARGS__, ADJ_AT_)
+/* y = [a <= b], as adj_eq */
+#define adj_le(...) adj_le_at(__VA_ARGS__, ADJ_AT_)
+/* y = [a > b], as adj_eq */
+#define adj_gt(...) adj_gt_at(__VA_ARGS__, ADJ_AT_)
+/* y = [a >= b], as adj_eq */
+#define adj_ge(...) adj_ge_at(__VA_ARGS__, ADJ_AT_)
+/* y = x's values, recorded as a constant: no gradient flows back into x
+ * (and forward mode gives no tangent through it).  The result shares x's
+ * storage (nothing is copied) and lives as long as x. */
+#define adj_detach(...) adj_detach_at(__VA_ARGS__, ADJ_AT_)
+
 /* --------------------------------------------------------- elementwise */
 /* y = e^x */
 #define adj_exp(...) adj_exp_at(__VA_ARGS__, ADJ_AT_)
@@ -213,6 +238,26 @@ ADJ_API adj_var *(adj_log_softmax)(adj_var *x);
 ADJ_API adj_var *(adj_softmax_cross_entropy)(adj_var *logits, const int32_t *labels);
 ADJ_API adj_var *(adj_mse)(adj_var *pred, adj_var *target);
 ADJ_API adj_var *(adj_bce_with_logits)(adj_var *z, adj_var *t);
+
+/* maximum, minimum, comparisons, detach */
+ADJ_API adj_var *adj_maximum_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_minimum_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_eq_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_ne_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_lt_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_le_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_gt_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_ge_at(adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_detach_at(adj_var *x, const char *file, int line);
+ADJ_API adj_var *(adj_maximum)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_minimum)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_eq)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_ne)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_lt)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_le)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_gt)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_ge)(adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_detach)(adj_var *x);
 
 /* ------------------------------------------------------- the op table */
 

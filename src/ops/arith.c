@@ -1,6 +1,6 @@
 /*
- * Binary arithmetic with NumPy broadcasting: add, sub, mul, div (and every
- * op declared with BINARY).
+ * Binary elementwise ops with NumPy broadcasting: add, sub, mul, div,
+ * maximum, minimum, and the comparisons eq, ne, lt, le, gt, ge (0/1 masks).
  *
  * y has the broadcast shape of a and b (tensor/layout.h).  Operands of
  * y's shape, stored contiguously (the common case), go through
@@ -291,6 +291,10 @@ typedef struct bin_ctx {
     BINARY_T(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, NULL)
 /* The same with a teaching description (an adj_op_teach *, see op.h). */
 #define BINARY_T(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH)       \
+    BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH)          \
+    BINARY_API(nm, OPID)
+/* The kernels and the descriptor, without the public functions. */
+#define BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH)      \
     static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
     {                                                                          \
         const adj_var *y_ = ctx_;                                              \
@@ -413,7 +417,10 @@ typedef struct bin_ctx {
         .scalar_fwd = nm##_scalar_fwd, .scalar_bwd = nm##_scalar_bwd,          \
         .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_BINARY,               \
         .dom = {ADJ_DOM_ANY, DOMB}, .props = ADJ_PROP_MAP, .teach = TEACH,     \
-    };                                                                         \
+    };
+
+/* The public functions of a binary op. */
+#define BINARY_API(nm, OPID)                                                    \
     adj_var *adj_##nm##_at(adj_var *a, adj_var *b, const char *file, int line) \
     {                                                                          \
         adj_var *in[2] = {a, b};                                               \
@@ -464,3 +471,44 @@ BINARY_T(div, ADJ_OP_DIV, ADJ_DOM_AWAY0, "y = a / b", "da += dy / b; db += -dy y
        a / b,
        dy == 0 ? 0 : dy / b, dy == 0 ? 0 : -dy * y / b,
        da == 0 && db == 0 ? 0 : (da - y * db) / b, &div_teach)
+
+/* ------------------------------------------------ maximum, minimum, masks */
+
+/* y = max(a, b); at a tie each operand receives dy / 2 (as PyTorch does),
+ * so the gradient is the mean of the one-sided ones; NaN propagates */
+BINARY(maximum, ADJ_OP_MAXIMUM, ADJ_DOM_ANY, "y = max(a, b)",
+       "da += dy [a > b] + dy/2 [a = b]; db += dy [b > a] + dy/2 [a = b]",
+       a > b || a != a ? a : b,
+       a > b ? dy : a == b ? dy / 2 : 0, b > a ? dy : a == b ? dy / 2 : 0,
+       a > b ? da : b > a ? db : (da + db) / 2)
+
+/* y = min(a, b); ties as for maximum */
+BINARY(minimum, ADJ_OP_MINIMUM, ADJ_DOM_ANY, "y = min(a, b)",
+       "da += dy [a < b] + dy/2 [a = b]; db += dy [b < a] + dy/2 [a = b]",
+       a < b || a != a ? a : b,
+       a < b ? dy : a == b ? dy / 2 : 0, b < a ? dy : a == b ? dy / 2 : 0,
+       a < b ? da : b < a ? db : (da + db) / 2)
+
+/* A comparison: a 0/1 mask of the dtype of its operands.  It is piecewise
+ * constant, so its derivative is 0 wherever it exists: the node carries no
+ * gradient (recording clears ADJ_F_GRAD), and its tangent is 0. */
+#define COMPARE(nm, OPID, SYM, EXPR)                                            \
+    BINARY_OP(nm, OPID, ADJ_DOM_ANY, "y = [a " SYM " b]", "none (a 0/1 mask)",  \
+              (EXPR) ? 1 : 0, ((void)dy, 0), ((void)dy, 0), ((void)da, (void)db, 0), \
+              NULL)                                                            \
+    adj_var *adj_##nm##_at(adj_var *a, adj_var *b, const char *file, int line) \
+    {                                                                          \
+        adj_var *in[2] = {a, b};                                               \
+        adj_var *y = adj_record(OPID, in, 2, NULL, file, line);                \
+        if (y && !(y->flags & ADJ_F_INERT))                                    \
+            y->flags &= (uint8_t)~ADJ_F_GRAD;                                  \
+        return y;                                                              \
+    }                                                                          \
+    ADJ_FN2(nm)
+
+COMPARE(eq, ADJ_OP_EQ, "=", a == b)
+COMPARE(ne, ADJ_OP_NE, "!=", a != b)
+COMPARE(lt, ADJ_OP_LT, "<", a < b)
+COMPARE(le, ADJ_OP_LE, "<=", a <= b)
+COMPARE(gt, ADJ_OP_GT, ">", a > b)
+COMPARE(ge, ADJ_OP_GE, ">=", a >= b)
