@@ -29,22 +29,31 @@ START_TEST(table_is_complete)
 }
 END_TEST
 
-/* An op whose value depends on its constant must say so (a nonzero
- * test_arg): the scalar backward reads the constant only for those. */
+/* A unary op whose value depends on its constant must say so (attributes
+ * of the constant's size, a nonzero test_arg): the scalar paths read the
+ * attributes only for those. */
+static bool differ(double a, double b) { return !(a == b || (isnan(a) && isnan(b))); }
+
 START_TEST(constant_taking_ops_are_marked)
 {
     for (int op = 1; op < ADJ_OP_COUNT; op++) {
         const adj_op_desc *d = adj_op_table[op];
-        if (d->sig != ADJ_SIG_UNARY)
+        if (d->arity != 1 || !d->scalar_fwd)
             continue;
         adj_tape *t = adj_tape_new();
-        adj_var *x = adj_scalar(t, 0.8);
+        adj_var *x = adj_scalar(t, 0.8), *xn = adj_scalar(t, -0.8); /* kinks at 0: both sides */
         adj_attr_c a1 = {0.7}, a2 = {1.3};
         adj_var *y1 = adj_record((adj_op)op, &x, 1, &a1, __FILE__, __LINE__);
         adj_var *y2 = adj_record((adj_op)op, &x, 1, &a2, __FILE__, __LINE__);
+        adj_var *z1 = adj_record((adj_op)op, &xn, 1, &a1, __FILE__, __LINE__);
+        adj_var *z2 = adj_record((adj_op)op, &xn, 1, &a2, __FILE__, __LINE__);
         ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
-        if (adj_item(y1) != adj_item(y2))
-            ck_assert_msg(d->test_arg != 0.0, "op %s takes a constant but its test_arg is 0", d->name);
+        if (differ(adj_item(y1), adj_item(y2)) || differ(adj_item(z1), adj_item(z2)))
+            ck_assert_msg(d->test_arg != 0.0 && d->attr_size == sizeof(adj_attr_c),
+                          "op %s takes a constant but its test_arg or attr_size is 0", d->name);
+        else
+            ck_assert_msg(d->test_arg == 0.0 && d->attr_size == 0,
+                          "op %s ignores its constant but has a test_arg or attr_size", d->name);
         adj_tape_free(t);
     }
 }

@@ -59,6 +59,7 @@
     X(LE, le)                                                                  \
     X(GT, gt)                                                                  \
     X(GE, ge)                                                                  \
+    X(ADD_N, add_n)                                                            \
     /* append new ops above this line (one line each, keep the backslash) */
 
 #endif

@@ -46,6 +46,11 @@ extern "C" {
 #define adj_neg(...) adj_neg_at(__VA_ARGS__, ADJ_AT_)
 /* y = c x */
 #define adj_scale(...) adj_scale_at(__VA_ARGS__, ADJ_AT_)
+/* y = xs[0] + xs[1] + ... + xs[n-1]: n >= 1 tensors of one shape and dtype
+ * (summed in that order); dxs[k] += dy.  An input may appear more than
+ * once.  NULL when n < 1 or xs is NULL (there is no tape to record the
+ * error on); a NULL element is a sticky error. */
+#define adj_add_n(...) adj_add_n_at(__VA_ARGS__, ADJ_AT_)
 
 /* y = max(a, b) elementwise, broadcasting as add; at a tie a and b each
  * receive dy / 2; NaN propagates */
@@ -165,6 +170,7 @@ ADJ_API adj_var *adj_mul_at(adj_var *a, adj_var *b, const char *file, int line);
 ADJ_API adj_var *adj_div_at(adj_var *a, adj_var *b, const char *file, int line);
 ADJ_API adj_var *adj_neg_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_scale_at(adj_var *x, double c, const char *file, int line);
+ADJ_API adj_var *adj_add_n_at(int n, adj_var *const *xs, const char *file, int line);
 ADJ_API adj_var *adj_exp_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_log_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_sqrt_at(adj_var *x, const char *file, int line);
@@ -206,6 +212,7 @@ ADJ_API adj_var *(adj_mul)(adj_var *a, adj_var *b);
 ADJ_API adj_var *(adj_div)(adj_var *a, adj_var *b);
 ADJ_API adj_var *(adj_neg)(adj_var *x);
 ADJ_API adj_var *(adj_scale)(adj_var *x, double c);
+ADJ_API adj_var *(adj_add_n)(int n, adj_var *const *xs);
 ADJ_API adj_var *(adj_exp)(adj_var *x);
 ADJ_API adj_var *(adj_log)(adj_var *x);
 ADJ_API adj_var *(adj_sqrt)(adj_var *x);

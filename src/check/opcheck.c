@@ -17,114 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct opcase {
-    int n;                       /* inputs */
-    int ndim[3];
-    int64_t shape[3][ADJ_MAX_DIMS];
-    int32_t iarg;                /* axis or transpose bits */
-    int rndim;                   /* reshape target */
-    int64_t rshape[ADJ_MAX_DIMS];
-    int no_bias;                 /* linear without bias */
-} opcase;
-
-
-/* One row per case: inputs, then each input's ndim and shape. */
-static const opcase unary_cases[] = {
-    {1, {0}, {{0}}, 0, 0, {0}, 0},
-    {1, {1}, {{7}}, 0, 0, {0}, 0},
-    {1, {2}, {{3, 4}}, 0, 0, {0}, 0},
-    {1, {4}, {{2, 1, 3, 2}}, 0, 0, {0}, 0},
-};
-static const opcase binary_cases[] = {
-    {2, {0, 0}, {{0}, {0}}, 0, 0, {0}, 0},
-    {2, {2, 2}, {{3, 4}, {3, 4}}, 0, 0, {0}, 0},
-    {2, {2, 1}, {{3, 4}, {4}}, 0, 0, {0}, 0},
-    {2, {2, 2}, {{2, 3}, {1, 3}}, 0, 0, {0}, 0},
-    {2, {2, 0}, {{3, 4}, {0}}, 0, 0, {0}, 0},
-    {2, {0, 2}, {{0}, {3, 4}}, 0, 0, {0}, 0},
-    {2, {3, 2}, {{2, 2, 3}, {2, 3}}, 0, 0, {0}, 0},
-    /* NumPy broadcasting on either side and in the middle */
-    {2, {2, 2}, {{2, 1}, {1, 3}}, 0, 0, {0}, 0},
-    {2, {1, 3}, {{3}, {2, 1, 3}}, 0, 0, {0}, 0},
-    {2, {2, 0}, {{1, 1}, {0}}, 0, 0, {0}, 0},
-    {2, {3, 2}, {{4, 1, 3}, {2, 1}}, 0, 0, {0}, 0},
-    {2, {4, 4}, {{2, 1, 3, 1}, {1, 4, 1, 2}}, 0, 0, {0}, 0},
-    /* zero-size dimensions */
-    {2, {2, 2}, {{0, 3}, {1, 3}}, 0, 0, {0}, 0},
-    {2, {3, 1}, {{2, 0, 3}, {3}}, 0, 0, {0}, 0},
-};
-static const opcase matmul_cases[] = {
-    {2, {2, 2}, {{1, 1}, {1, 1}}, 0, 0, {0}, 0},
-    {2, {2, 2}, {{2, 3}, {3, 4}}, 0, 0, {0}, 0},
-    {2, {2, 2}, {{3, 2}, {3, 4}}, 1, 0, {0}, 0},
-    {2, {2, 2}, {{2, 3}, {4, 3}}, 2, 0, {0}, 0},
-    {2, {2, 2}, {{3, 2}, {4, 3}}, 3, 0, {0}, 0},
-    {2, {2, 2}, {{5, 1}, {1, 2}}, 0, 0, {0}, 0},
-};
-static const opcase matrix_cases[] = {
-    {1, {2}, {{1, 1}}, 0, 0, {0}, 0},
-    {1, {2}, {{2, 3}}, 0, 0, {0}, 0},
-    {1, {2}, {{4, 1}}, 0, 0, {0}, 0},
-};
-static const opcase linear_cases[] = {
-    {3, {2, 2, 1}, {{4, 3}, {2, 3}, {2}}, 0, 0, {0}, 0},
-    {3, {2, 2, 1}, {{1, 1}, {1, 1}, {1}}, 0, 0, {0}, 0},
-    {3, {1, 2, 1}, {{3}, {2, 3}, {2}}, 0, 0, {0}, 0},
-    {2, {2, 2}, {{2, 3}, {4, 3}}, 0, 0, {0}, 1},
-};
-static const opcase reshape_cases[] = {
-    {1, {2}, {{2, 3}}, 0, 2, {3, 2}, 0},
-    {1, {1}, {{6}}, 0, 2, {2, -1}, 0},
-    {1, {0}, {{0}}, 0, 2, {1, 1}, 0},
-    {1, {3}, {{2, 3, 2}}, 0, 1, {12}, 0},
-};
-static const opcase axis_cases[] = {
-    {1, {2}, {{3, 4}}, 0, 0, {0}, 0},
-    {1, {2}, {{3, 4}}, 1, 0, {0}, 0},
-    {1, {3}, {{2, 3, 4}}, 1, 0, {0}, 0},
-    {1, {1}, {{5}}, 0, 0, {0}, 0},
-    {1, {2}, {{2, 3}}, -1, 0, {0}, 0},
-};
-static const opcase labels_cases[] = {
-    {1, {2}, {{4, 3}}, 0, 0, {0}, 0},
-    {1, {2}, {{1, 5}}, 0, 0, {0}, 0},
-    {1, {1}, {{3}}, 0, 0, {0}, 0},
-    {1, {2}, {{2, 1}}, 0, 0, {0}, 0},
-};
-static const opcase pair_cases[] = {
-    {2, {0, 0}, {{0}, {0}}, 0, 0, {0}, 0},
-    {2, {1, 1}, {{5}, {5}}, 0, 0, {0}, 0},
-    {2, {2, 2}, {{3, 4}, {3, 4}}, 0, 0, {0}, 0},
-};
-
-
-static const opcase *cases_of(adj_op op, int *count)
+static const adj_op_case *cases_of(adj_op op, int *count)
 {
     *count = 0;
-    if ((unsigned)op >= ADJ_OP_COUNT)
+    if ((unsigned)op >= ADJ_OP_COUNT || !adj_op_table[op]->cases)
         return NULL;
-    const opcase *c = NULL;
-    switch (adj_op_table[op]->sig) {
-#define PICK(sig, arr)                                                         \
-    case sig:                                                                  \
-        c = arr;                                                               \
-        *count = (int)(sizeof arr / sizeof arr[0]);                            \
-        break;
-        PICK(ADJ_SIG_UNARY, unary_cases)
-        PICK(ADJ_SIG_BINARY, binary_cases)
-        PICK(ADJ_SIG_MATMUL, matmul_cases)
-        PICK(ADJ_SIG_MATRIX, matrix_cases)
-        PICK(ADJ_SIG_LINEAR, linear_cases)
-        PICK(ADJ_SIG_RESHAPE, reshape_cases)
-        PICK(ADJ_SIG_AXIS, axis_cases)
-        PICK(ADJ_SIG_LABELS, labels_cases)
-        PICK(ADJ_SIG_PAIR, pair_cases)
-#undef PICK
-    default:
-        break;
-    }
-    return c;
+    *count = adj_op_table[op]->ncases;
+    return adj_op_table[op]->cases;
 }
+
+/* The attributes a case records with. */
+static const void *case_attr(const adj_op_desc *d, const adj_op_case *sc)
+{
+    return sc->attr ? sc->attr : d->case_attr;
+}
+
+static adj_domain dom_of(const adj_op_desc *d, int i) { return d->dom[i < 3 ? i : 2]; }
 
 int adj_gradcheck_op_cases(adj_op op)
 {
@@ -161,42 +69,9 @@ static double draw(uint64_t *s, adj_domain d)
     }
 }
 
-/* The attributes of a case, in the struct its op records (until each op
- * brings its own cases). */
-typedef union opattr {
-    adj_attr_c c;
-    adj_attr_axis axis;
-    adj_attr_matmul mm;
-    adj_attr_reshape reshape;
-    adj_attr_labels labels;
-} opattr;
-
-static const void *make_attr(const adj_op_desc *d, const opcase *sc, const int32_t *labels,
-                             opattr *a)
-{
-    memset(a, 0, sizeof *a);
-    switch (d->sig) {
-    case ADJ_SIG_UNARY:
-        if (d->test_arg == 0.0)
-            return NULL;
-        a->c.c = d->test_arg;
-        break;
-    case ADJ_SIG_MATMUL: a->mm.trans = sc->iarg; break;
-    case ADJ_SIG_AXIS: a->axis.axis = sc->iarg; break;
-    case ADJ_SIG_RESHAPE:
-        a->reshape.ndim = sc->rndim;
-        memcpy(a->reshape.shape, sc->rshape, sizeof sc->rshape);
-        break;
-    case ADJ_SIG_LABELS: a->labels.labels = labels; break;
-    default: return NULL;
-    }
-    return a;
-}
-
 typedef struct opctx {
     adj_op op;
-    const opcase *sc;
-    int32_t labels[8];
+    const adj_op_case *sc;
     uint64_t rseed;
 } opctx;
 
@@ -205,10 +80,12 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
 {
     opctx *c = user;
     const adj_op_desc *d = adj_op_table[c->op];
-    opattr a;
-    adj_var *vin[3] = {in[0], n > 1 ? in[1] : NULL, n > 2 ? in[2] : NULL};
-    adj_var *y = adj_record(c->op, vin, d->arity, make_attr(d, c->sc, c->labels, &a), __FILE__,
-                            __LINE__);
+    adj_var *vin[ADJ_CASE_MAX_IN] = {NULL};
+    for (int i = 0; i < n && i < ADJ_CASE_MAX_IN; i++)
+        vin[i] = in[i];
+    /* an op of fixed arity gets all its slots (absent optional inputs NULL) */
+    int nin = d->arity >= 0 ? d->arity : n;
+    adj_var *y = adj_record(c->op, vin, nin, case_attr(d, c->sc), __FILE__, __LINE__);
     if (adj_tape_status(t) != ADJ_OK)
         return y;
     uint64_t s = c->rseed;
@@ -232,7 +109,7 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
                             adj_gradcheck_report *rep, char *describe, size_t describe_size)
 {
     int count;
-    const opcase *cases = cases_of(op, &count);
+    const adj_op_case *cases = cases_of(op, &count);
     if (!rep)
         return ADJ_EINVAL;
     memset(rep, 0, sizeof *rep);
@@ -242,14 +119,14 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
                  (int)op, shape_case);
         return rep->status;
     }
-    const opcase *sc = &cases[shape_case];
+    const adj_op_case *sc = &cases[shape_case];
     const adj_op_desc *d = adj_op_table[op];
     opctx c = {.op = op, .sc = sc};
     uint64_t s = seed ^ ((uint64_t)op << 32) ^ (uint64_t)shape_case;
     c.rseed = next(&s);
 
-    double data[3][64];
-    adj_gradcheck_input in[3];
+    double data[ADJ_CASE_MAX_IN][ADJ_CASE_MAX_NUMEL];
+    adj_gradcheck_input in[ADJ_CASE_MAX_IN];
     size_t off = 0;
     if (describe && describe_size)
         describe[0] = '\0';
@@ -260,32 +137,18 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
             in[i].shape[k] = sc->shape[i][k];
             numel *= (size_t)sc->shape[i][k];
         }
-        for (size_t j = 0; j < numel && j < 64; j++)
-            data[i][j] = draw(&s, d->dom[i]);
+        for (size_t j = 0; j < numel && j < ADJ_CASE_MAX_NUMEL; j++)
+            data[i][j] = draw(&s, dom_of(d, i));
         in[i].data = data[i];
         if (describe && off < describe_size) {
             char sh[64];
             adj_fmt_shape(sh, sizeof sh, in[i].ndim, in[i].shape);
-            off += (size_t)snprintf(describe + off, describe_size - off, "%s%s%s",
-                                    i ? " x " : "", sh,
-                                    (d->sig == ADJ_SIG_MATMUL && (sc->iarg >> i) & 1) ? "^T" : "");
+            off += (size_t)snprintf(describe + off, describe_size - off, "%s%s", i ? " x " : "",
+                                    sh);
         }
     }
-    if (d->sig == ADJ_SIG_LABELS) {
-        int64_t k = sc->shape[0][sc->ndim[0] - 1];
-        for (int r = 0; r < 8; r++)
-            c.labels[r] = (int32_t)(next(&s) % (uint64_t)k);
-    }
-    if (describe && off < describe_size) {
-        if (d->sig == ADJ_SIG_AXIS)
-            snprintf(describe + off, describe_size - off, " axis %d", (int)sc->iarg);
-        else if (d->sig == ADJ_SIG_RESHAPE) {
-            char sh[64];
-            adj_fmt_shape(sh, sizeof sh, sc->rndim, sc->rshape);
-            snprintf(describe + off, describe_size - off, " -> %s", sh);
-        } else if (sc->no_bias)
-            snprintf(describe + off, describe_size - off, " (no bias)");
-    }
+    if (describe && off < describe_size && sc->note)
+        snprintf(describe + off, describe_size - off, "%s", sc->note);
     adj_gradcheck_opts o = {.dtype = dtype};
     return adj_gradcheck(apply, &c, sc->n, in, &o, rep);
 }
@@ -298,23 +161,21 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
  * For a linear map J and any R, v: <R, J v> = <J^T R, v>.
  */
 
-#define JVP_MAX 64 /* elements per input and output in the shape cases */
+#define JVP_MAX ADJ_CASE_MAX_NUMEL /* elements per input and output in the cases */
 
 typedef struct jvpctx {
     adj_op op;
-    const opcase *sc;
-    opattr args;
-    const void *attr;
-    int32_t labels[8];
-    double x[3][JVP_MAX], v[3][JVP_MAX], r[JVP_MAX];
-    size_t numel[3];
+    const adj_op_case *sc;
+    double x[ADJ_CASE_MAX_IN][JVP_MAX], v[ADJ_CASE_MAX_IN][JVP_MAX], r[JVP_MAX];
+    size_t numel[ADJ_CASE_MAX_IN];
 } jvpctx;
 
 /* Record the op on t with inputs x + s v in dtype. */
 static adj_var *jvp_record(adj_tape *t, const jvpctx *c, adj_dtype dtype, double s, adj_var **vin)
 {
     const adj_op_desc *d = adj_op_table[c->op];
-    vin[0] = vin[1] = vin[2] = NULL;
+    for (int i = 0; i < ADJ_CASE_MAX_IN; i++)
+        vin[i] = NULL;
     for (int i = 0; i < c->sc->n; i++) {
         double xd[JVP_MAX];
         float xf[JVP_MAX];
@@ -326,13 +187,14 @@ static adj_var *jvp_record(adj_tape *t, const jvpctx *c, adj_dtype dtype, double
                              dtype == ADJ_F64 ? (const void *)xd : (const void *)xf, 1,
                              __FILE__, __LINE__);
     }
-    return adj_record(c->op, vin, d->arity, c->attr, __FILE__, __LINE__);
+    return adj_record(c->op, vin, d->arity >= 0 ? d->arity : c->sc->n, case_attr(d, c->sc),
+                      __FILE__, __LINE__);
 }
 
 /* <R, op(x + s v)> in double */
 static double jvp_probe(adj_tape *t, const jvpctx *c, double s, adj_status *st)
 {
-    adj_var *vin[3];
+    adj_var *vin[ADJ_CASE_MAX_IN];
     adj_tape_reset(t);
     adj_var *y = jvp_record(t, c, ADJ_F64, s, vin);
     *st = adj_tape_status(t);
@@ -348,7 +210,7 @@ adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t 
                            adj_jvpcheck_report *rep)
 {
     int count;
-    const opcase *cases = cases_of(op, &count);
+    const adj_op_case *cases = cases_of(op, &count);
     if (!rep)
         return ADJ_EINVAL;
     memset(rep, 0, sizeof *rep);
@@ -373,7 +235,7 @@ adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t 
         snprintf(rep->message, sizeof rep->message, "adj_jvpcheck_op: out of memory");
         return rep->status;
     }
-    const opcase *sc = &cases[shape_case];
+    const adj_op_case *sc = &cases[shape_case];
     const adj_op_desc *d = adj_op_table[op];
     uint64_t s = seed ^ ((uint64_t)op << 32) ^ (uint64_t)shape_case ^ 0x6a09e667f3bcc908ull;
     c->op = op;
@@ -384,27 +246,23 @@ adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t 
             numel *= (size_t)sc->shape[i][k];
         c->numel[i] = numel < JVP_MAX ? numel : JVP_MAX;
         for (size_t j = 0; j < c->numel[i]; j++) {
-            c->x[i][j] = draw(&s, d->dom[i]);
+            c->x[i][j] = draw(&s, dom_of(d, i));
             c->v[i][j] = -1 + 2 * uniform(&s);
         }
     }
-    if (d->sig == ADJ_SIG_LABELS) {
-        int64_t k = sc->shape[0][sc->ndim[0] - 1];
-        for (int r = 0; r < 8; r++)
-            c->labels[r] = (int32_t)(next(&s) % (uint64_t)k);
-    }
-    c->attr = make_attr(d, sc, c->labels, &c->args);
     for (size_t j = 0; j < JVP_MAX; j++)
         c->r[j] = 0.5 + uniform(&s);
 
-    adj_var *vin[3];
+    adj_var *vin[ADJ_CASE_MAX_IN];
     adj_var *y = jvp_record(t, c, dtype, 0.0, vin);
     adj_status st = adj_tape_status(t);
     double jy[JVP_MAX];
     if (st == ADJ_OK && adj_numel(y) > JVP_MAX)
         st = ADJ_ESHAPE;
     if (st == ADJ_OK) {
-        const double *dirs[3] = {c->v[0], c->v[1], c->v[2]};
+        const double *dirs[ADJ_CASE_MAX_IN];
+        for (int i = 0; i < ADJ_CASE_MAX_IN; i++)
+            dirs[i] = c->v[i];
         st = adj_jvp(y, sc->n, vin, dirs, jy);
     }
     if (st == ADJ_OK)

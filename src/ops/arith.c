@@ -15,6 +15,7 @@
  * reduction (adj_reduce_bcast, in double).
  */
 #include "core/pool.h"
+#include "ops/cases.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
 #include "tensor/iter.h"
@@ -415,7 +416,7 @@ typedef struct bin_ctx {
         .name = #nm, .arity = 2, .shape = shape_binary,                        \
         .forward = nm##_forward, .backward = nm##_backward, .jvp = nm##_jvp,   \
         .scalar_fwd = nm##_scalar_fwd, .scalar_bwd = nm##_scalar_bwd,          \
-        .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_BINARY,               \
+        .formula = FORMULA, .rule = RULE, ADJ_CASES(adj_cases_binary),         \
         .dom = {ADJ_DOM_ANY, DOMB}, .props = ADJ_PROP_MAP, .teach = TEACH,     \
     };
 

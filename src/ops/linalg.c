@@ -12,6 +12,7 @@
  * so contributions accumulate in place.
  */
 #include "tensor/accum.h"
+#include "ops/cases.h"
 #include "ops/op.h"
 #include "core/pool.h"
 
@@ -311,11 +312,21 @@ static bool matmul_replay(adj_var *y, const adj_region *const *changed, adj_regi
     return true;
 }
 
+static const adj_attr_matmul mm_n = {0}, mm_ta = {TA}, mm_tb = {TB}, mm_tab = {TA | TB};
+static const adj_op_case matmul_cases[] = {
+    {2, {2, 2}, {{1, 1}, {1, 1}}, &mm_n, NULL},
+    {2, {2, 2}, {{2, 3}, {3, 4}}, &mm_n, NULL},
+    {2, {2, 2}, {{3, 2}, {3, 4}}, &mm_ta, " (a^T)"},
+    {2, {2, 2}, {{2, 3}, {4, 3}}, &mm_tb, " (b^T)"},
+    {2, {2, 2}, {{3, 2}, {4, 3}}, &mm_tab, " (a^T, b^T)"},
+    {2, {2, 2}, {{5, 1}, {1, 2}}, &mm_n, NULL},
+};
+
 const adj_op_desc adj_desc_matmul = {
     .name = "matmul", .arity = 2, .attr_size = sizeof(adj_attr_matmul), .shape = matmul_shape,
     .forward = matmul_forward, .backward = matmul_backward, .jvp = matmul_jvp,
     .formula = "C = A B", .rule = "dA += dC B^T; dB += A^T dC",
-    .sig = ADJ_SIG_MATMUL, .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
+    ADJ_CASES(matmul_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
     .teach = &matmul_teach, .replay = matmul_replay,
 };
 
@@ -444,6 +455,12 @@ static void linear_jvp(const adj_var *y, const void *const *tx, void *ty)
 }
 
 static const char *const linear_inputs[] = {"x", "w", "b"};
+static const adj_op_case linear_cases[] = {
+    {3, {2, 2, 1}, {{4, 3}, {2, 3}, {2}}, NULL, NULL},
+    {3, {2, 2, 1}, {{1, 1}, {1, 1}, {1}}, NULL, NULL},
+    {3, {1, 2, 1}, {{3}, {2, 3}, {2}}, NULL, NULL},
+    {2, {2, 2}, {{2, 3}, {4, 3}}, NULL, " (no bias)"},
+};
 
 /* Teaching: "x wᵀ + b", or "x wᵀ" without a bias */
 static void linear_define(const adj_var *y, const char *const *opnd, const char *const *ref,
@@ -493,7 +510,7 @@ const adj_op_desc adj_desc_linear = {
     .shape = linear_shape,
     .forward = linear_forward, .backward = linear_backward, .jvp = linear_jvp,
     .formula = "Z = X W^T + b", .rule = "dX += dZ W; dW += dZ^T X; db += sum_rows dZ",
-    .sig = ADJ_SIG_LINEAR, .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
+    ADJ_CASES(linear_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
     .teach = &linear_teach, .replay = linear_replay,
 };
 
@@ -693,10 +710,16 @@ static bool transpose_replay(adj_var *y, const adj_region *const *changed, adj_r
     return true;
 }
 
+static const adj_op_case matrix_cases[] = {
+    {1, {2}, {{1, 1}}, NULL, NULL},
+    {1, {2}, {{2, 3}}, NULL, NULL},
+    {1, {2}, {{4, 1}}, NULL, NULL},
+};
+
 const adj_op_desc adj_desc_transpose = {
     .name = "transpose", .arity = 1, .shape = transpose_shape,
     .forward = transpose_forward, .backward = transpose_backward, .jvp = transpose_jvp,
-    .formula = "Y = X^T", .rule = "dX += dY^T", .sig = ADJ_SIG_MATRIX,
+    .formula = "Y = X^T", .rule = "dX += dY^T", ADJ_CASES(matrix_cases),
     .teach = &transpose_teach, .replay = transpose_replay,
 };
 
@@ -804,10 +827,19 @@ static bool reshape_replay(adj_var *y, const adj_region *const *changed, adj_reg
     return true;
 }
 
+static const adj_attr_reshape rs_32 = {2, {3, 2}}, rs_2m1 = {2, {2, -1}}, rs_11 = {2, {1, 1}},
+                              rs_12 = {1, {12}};
+static const adj_op_case reshape_cases[] = {
+    {1, {2}, {{2, 3}}, &rs_32, " -> (3,2)"},
+    {1, {1}, {{6}}, &rs_2m1, " -> (2,-1)"},
+    {1, {0}, {{0}}, &rs_11, " -> (1,1)"},
+    {1, {3}, {{2, 3, 2}}, &rs_12, " -> (12)"},
+};
+
 const adj_op_desc adj_desc_reshape = {
     .name = "reshape", .arity = 1, .attr_size = sizeof(adj_attr_reshape), .shape = reshape_shape,
     .forward = reshape_forward, .backward = reshape_backward, .jvp = reshape_jvp,
-    .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", .sig = ADJ_SIG_RESHAPE,
+    .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", ADJ_CASES(reshape_cases),
     .teach = &reshape_teach, .replay = reshape_replay,
 };
 

@@ -2,6 +2,7 @@
  * Elementwise losses reduced to their mean: MSE and BCE with logits.
  * Both operands have the same shape; both may receive gradients.
  */
+#include "ops/cases.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
 
@@ -100,7 +101,7 @@ static const adj_op_teach mse_teach = {.symbols = pair_symbols};
 const adj_op_desc adj_desc_mse = {
     .name = "mse", .arity = 2, .shape = pair_shape, .forward = mse_forward,
     .backward = mse_backward, .jvp = mse_jvp, .formula = "L = mean((a - b)^2)",
-    .rule = "da += dL 2(a - b)/n; db += -dL 2(a - b)/n", .sig = ADJ_SIG_PAIR,
+    .rule = "da += dL 2(a - b)/n; db += -dL 2(a - b)/n", ADJ_CASES(adj_cases_pair),
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY}, .teach = &mse_teach,
 };
 
@@ -210,7 +211,7 @@ static const adj_op_teach bce_teach = {.symbols = bce_symbols};
 const adj_op_desc adj_desc_bce_logits = {
     .name = "bce_with_logits", .arity = 2, .shape = pair_shape, .forward = bce_forward,
     .backward = bce_backward, .jvp = bce_jvp, .formula = "L = mean(max(z,0) - z t + log(1 + exp(-|z|)))",
-    .rule = "dz += dL (sigmoid(z) - t)/n; dt += -dL z/n", .sig = ADJ_SIG_PAIR,
+    .rule = "dz += dL (sigmoid(z) - t)/n; dt += -dL z/n", ADJ_CASES(adj_cases_pair),
     .dom = {ADJ_DOM_ANY, ADJ_DOM_UNIT}, .teach = &bce_teach,
 };
 

@@ -20,20 +20,6 @@
 #include "core/tape.h"
 #include "ops/region.h"
 
-/* How the op-table gradient check builds inputs for an op. */
-typedef enum adj_op_sig {
-    ADJ_SIG_NONE = 0,   /* not checked (leaves) */
-    ADJ_SIG_UNARY,      /* one tensor of any shape */
-    ADJ_SIG_BINARY,     /* two tensors, same shape or broadcast */
-    ADJ_SIG_MATMUL,     /* (m,k) x (k,n), with transpose flags */
-    ADJ_SIG_MATRIX,     /* one 2-D tensor */
-    ADJ_SIG_LINEAR,     /* X (m,in), W (out,in), b (out) */
-    ADJ_SIG_RESHAPE,    /* one tensor and a new shape */
-    ADJ_SIG_AXIS,       /* one tensor and an axis */
-    ADJ_SIG_LABELS,     /* logits (rows, classes) and labels */
-    ADJ_SIG_PAIR,       /* two tensors of the same shape (losses) */
-} adj_op_sig;
-
 /* Where random test inputs may come from (kinks and poles excluded). */
 typedef enum adj_domain {
     ADJ_DOM_ANY = 0,    /* [-2, 2] */
@@ -81,6 +67,26 @@ typedef struct adj_op_teach {
     void (*partial)(const adj_var *y, int k, const char *const *ref, char *buf, size_t size);
 } adj_op_teach;
 
+/*
+ * One case of the op-table checks (finite differences in f64 and f32,
+ * forward mode): the inputs' shapes and the attributes.  Each op lists its
+ * own cases next to it (.cases = ADJ_CASES(my_cases)); shared lists for
+ * common signatures are in ops/cases.h.  Inputs hold at most
+ * ADJ_CASE_MAX_NUMEL elements, and are drawn from the op's domains.
+ */
+#define ADJ_CASE_MAX_IN 6
+#define ADJ_CASE_MAX_NUMEL 64
+typedef struct adj_op_case {
+    int n;                  /* inputs given (an absent optional input: n smaller) */
+    int ndim[ADJ_CASE_MAX_IN];
+    int64_t shape[ADJ_CASE_MAX_IN][ADJ_MAX_DIMS];
+    const void *attr;       /* the op's attribute struct; NULL: the descriptor's
+                               case_attr (NULL too: zeros) */
+    const char *note;       /* appended to the case's description (" axis 1") */
+} adj_op_case;
+
+#define ADJ_CASES(arr) .cases = (arr), .ncases = (int)(sizeof(arr) / sizeof((arr)[0]))
+
 typedef struct adj_op_desc {
     const char *name;       /* "tanh" */
     int arity;              /* var inputs, or ADJ_ARITY_ANY */
@@ -110,10 +116,14 @@ typedef struct adj_op_desc {
                        double *db);
     const char *formula;    /* "y = tanh(x)" */
     const char *rule;       /* "dx += dy (1 - y^2)" */
-    adj_op_sig sig;
-    adj_domain dom[3];      /* per input, for the op-table check */
-    double test_arg;        /* the constant the check uses (c, p, slope...);
-                               nonzero exactly for the ops that take one */
+    /* the op-table checks: cases, attributes of the cases that give none,
+     * and where each input's values come from (input k >= 3: dom[2]) */
+    const adj_op_case *cases;
+    int ncases;
+    const void *case_attr;
+    adj_domain dom[3];
+    double test_arg;        /* the unary family's constant (c, p, slope...) in the
+                               checks: nonzero exactly for the ops that take one */
     uint32_t props;         /* ADJ_PROP_* */
     const adj_op_teach *teach; /* how src/teach writes it; NULL: defaults */
     /* Incremental re-evaluation for the gradient check (check/replay.c) of

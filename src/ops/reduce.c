@@ -5,6 +5,7 @@
  * sum is 0 and a mean NaN (0/0), here and in every loss (a mean too).
  */
 #include "tensor/accum.h"
+#include "ops/cases.h"
 #include "ops/op.h"
 
 #include <math.h>
@@ -87,12 +88,12 @@ static void mean_jvp(const adj_var *y, const void *const *tx, void *ty)
 const adj_op_desc adj_desc_sum = {
     .name = "sum", .arity = 1, .shape = shape_one, .forward = sum_forward,
     .backward = sum_backward, .jvp = sum_jvp, .formula = "y = sum_i x_i", .rule = "dx_i += dy",
-    .sig = ADJ_SIG_UNARY,
+    ADJ_CASES(adj_cases_unary),
 };
 const adj_op_desc adj_desc_mean = {
     .name = "mean", .arity = 1, .shape = shape_one, .forward = mean_forward,
     .backward = mean_backward, .jvp = mean_jvp, .formula = "y = (1/n) sum_i x_i", .rule = "dx_i += dy / n",
-    .sig = ADJ_SIG_UNARY,
+    ADJ_CASES(adj_cases_unary),
 };
 
 adj_var *adj_sum_at(adj_var *x, const char *file, int line)
@@ -227,15 +228,24 @@ static void axis_define(const adj_var *y, const char *const *opnd, const char *c
 }
 static const adj_op_teach axis_teach = {.define_fn = axis_define};
 
+static const adj_attr_axis ax0 = {0}, ax1 = {1}, axm1 = {-1};
+static const adj_op_case axis_cases[] = {
+    {1, {2}, {{3, 4}}, &ax0, " axis 0"},
+    {1, {2}, {{3, 4}}, &ax1, " axis 1"},
+    {1, {3}, {{2, 3, 4}}, &ax1, " axis 1"},
+    {1, {1}, {{5}}, &ax0, " axis 0"},
+    {1, {2}, {{2, 3}}, &axm1, " axis -1"},
+};
+
 const adj_op_desc adj_desc_sum_axis = {
     .name = "sum_axis", .arity = 1, .attr_size = sizeof(adj_attr_axis), .shape = shape_axis, .forward = sum_axis_forward,
     .backward = sum_axis_backward, .jvp = sum_axis_jvp, .formula = "y[o,i] = sum_l x[o,l,i]",
-    .rule = "dx[o,l,i] += dy[o,i]", .sig = ADJ_SIG_AXIS, .teach = &axis_teach,
+    .rule = "dx[o,l,i] += dy[o,i]", ADJ_CASES(axis_cases), .teach = &axis_teach,
 };
 const adj_op_desc adj_desc_mean_axis = {
     .name = "mean_axis", .arity = 1, .attr_size = sizeof(adj_attr_axis), .shape = shape_axis, .forward = mean_axis_forward,
     .backward = mean_axis_backward, .jvp = mean_axis_jvp, .formula = "y[o,i] = (1/L) sum_l x[o,l,i]",
-    .rule = "dx[o,l,i] += dy[o,i] / L", .sig = ADJ_SIG_AXIS, .teach = &axis_teach,
+    .rule = "dx[o,l,i] += dy[o,i] / L", ADJ_CASES(axis_cases), .teach = &axis_teach,
 };
 
 adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line)

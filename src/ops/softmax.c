@@ -5,6 +5,7 @@
  * subtracted (row_lse below), so logits of any size are safe: they neither
  * overflow nor lose accuracy.
  */
+#include "ops/cases.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
 
@@ -230,12 +231,12 @@ static void log_softmax_backward(adj_var *y) { softmax_any_backward(y, true); }
 const adj_op_desc adj_desc_softmax = {
     .name = "softmax", .arity = 1, .shape = adj_shape_same, .forward = softmax_forward,
     .backward = softmax_backward, .jvp = softmax_jvp, .formula = "y_j = exp(x_j) / sum_i exp(x_i)",
-    .rule = "dx_j += y_j (dy_j - sum_i dy_i y_i)", .sig = ADJ_SIG_UNARY,
+    .rule = "dx_j += y_j (dy_j - sum_i dy_i y_i)", ADJ_CASES(adj_cases_unary),
 };
 const adj_op_desc adj_desc_log_softmax = {
     .name = "log_softmax", .arity = 1, .shape = adj_shape_same, .forward = log_softmax_forward,
     .backward = log_softmax_backward, .jvp = log_softmax_jvp, .formula = "y_j = x_j - log sum_i exp(x_i)",
-    .rule = "dx_j += dy_j - softmax_j sum_i dy_i", .sig = ADJ_SIG_UNARY,
+    .rule = "dx_j += dy_j - softmax_j sum_i dy_i", ADJ_CASES(adj_cases_unary),
 };
 
 adj_var *adj_softmax_at(adj_var *x, const char *file, int line)
@@ -396,11 +397,22 @@ static const char *const ce_symbols[] = {"z", "C"};
 static const adj_op_teach ce_teach = {.define = "cross_entropy(softmax(@0), labels)",
                                       .symbols = ce_symbols};
 
+/* labels in [0, classes) of each case's rows */
+static const int32_t ce_l43[] = {2, 0, 1, 2}, ce_l15[] = {3}, ce_l3[] = {1}, ce_l21[] = {0, 0};
+static const adj_attr_labels ce_a43 = {ce_l43, NULL}, ce_a15 = {ce_l15, NULL},
+                             ce_a3 = {ce_l3, NULL}, ce_a21 = {ce_l21, NULL};
+static const adj_op_case ce_cases[] = {
+    {1, {2}, {{4, 3}}, &ce_a43, " labels 2,0,1,2"},
+    {1, {2}, {{1, 5}}, &ce_a15, " label 3"},
+    {1, {1}, {{3}}, &ce_a3, " label 1"},
+    {1, {2}, {{2, 1}}, &ce_a21, " labels 0,0"},
+};
+
 const adj_op_desc adj_desc_softmax_ce = {
     .name = "softmax_cross_entropy", .arity = 1, .attr_size = sizeof(adj_attr_labels),
     .shape = ce_shape, .forward = ce_forward,
     .backward = ce_backward, .jvp = ce_jvp, .formula = "C = mean_r (log sum_j exp(z_rj) - z_r,label)",
-    .rule = "dz += dC (softmax(z) - onehot(label)) / R", .sig = ADJ_SIG_LABELS,
+    .rule = "dz += dC (softmax(z) - onehot(label)) / R", ADJ_CASES(ce_cases),
     .teach = &ce_teach,
 };
 

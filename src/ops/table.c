@@ -21,7 +21,6 @@ _Static_assert(ADJ_OP_LEAF == ADJ_LEAF_OP, "core records leaves with op ADJ_LEAF
 const adj_op_desc adj_desc_leaf = {
     .name = "leaf", .arity = 0, .shape = leaf_shape, .forward = leaf_nothing,
     .backward = leaf_nothing, .formula = "x (input)", .rule = "(end of the chain)",
-    .sig = ADJ_SIG_NONE,
 };
 
 adj_status adj_shape_same(adj_var *y, char *why, size_t n)

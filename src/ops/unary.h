@@ -43,6 +43,7 @@
 
 #include "core/pool.h"
 #include "ops/dispatch.h"
+#include "ops/cases.h"
 #include "ops/op.h"
 
 #include <tgmath.h>
@@ -294,13 +295,14 @@ typedef struct adj_unary_jvp_ctx {
         BWD;                                                                   \
         *da_ = dx;                                                             \
     }                                                                          \
+    static const adj_attr_c nm##_case_c = {TESTARG};                           \
     const adj_op_desc adj_desc_##nm = {                                        \
         .name = #nm, .arity = 1, .shape = adj_shape_same,                      \
         .forward = nm##_forward, .backward = nm##_backward, .jvp = nm##_jvp,   \
         .scalar_fwd = nm##_scalar_fwd, .scalar_bwd = nm##_scalar_bwd,          \
         .attr_size = (TESTARG) != 0.0 ? sizeof(adj_attr_c) : 0,                \
-        .formula = FORMULA, .rule = RULE, .sig = ADJ_SIG_UNARY,                \
-        .dom = {DOM}, .test_arg = TESTARG,                                     \
+        .formula = FORMULA, .rule = RULE, ADJ_CASES(adj_cases_unary),          \
+        .case_attr = &nm##_case_c, .dom = {DOM}, .test_arg = TESTARG,          \
         .props = ADJ_PROP_MAP, .teach = TEACH,                                 \
     }
 
