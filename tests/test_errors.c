@@ -79,6 +79,26 @@ static adj_var *leaf_overflow(env *e)
     return adj_tensor_f32(e->t, 4, s, NULL);
 }
 static adj_var *param_bad(env *e) { return adj_param(e->t, NULL, 0); }
+static adj_var *add_n_shapes(env *e)
+{
+    adj_var *xs[5] = {e->m34, e->m34, e->m34, e->m34, e->m23};
+    return adj_add_n(5, xs);
+}
+static adj_var *add_n_null(env *e)
+{
+    adj_var *xs[4] = {e->m34, e->m34, e->m34, NULL};
+    return adj_add_n(4, xs);
+}
+static adj_var *add_n_dtypes(env *e)
+{
+    adj_var *xs[4] = {e->m34, e->m34, e->m34, e->m34f};
+    return adj_add_n(4, xs);
+}
+static adj_var *add_n_foreign(env *e)
+{
+    adj_var *xs[4] = {e->s, e->s, e->s, e->s_other};
+    return adj_add_n(4, xs);
+}
 
 typedef struct misuse {
     const char *name;
@@ -116,6 +136,10 @@ static const misuse cases[] = {
     {"leaf negative", leaf_negative, ADJ_EINVAL, {"(3,-1)", NULL, NULL}},
     {"leaf overflow", leaf_overflow, ADJ_EINVAL, {"too many elements", NULL, NULL}},
     {"param NULL store", param_bad, ADJ_EINVAL, {"adj_param", NULL, NULL}},
+    {"add_n shapes", add_n_shapes, ADJ_ESHAPE, {"adj_add_n", "x4 is (2,3)", "(3,4)"}},
+    {"add_n NULL", add_n_null, ADJ_EINVAL, {"adj_add_n", "input x3 is NULL", NULL}},
+    {"add_n dtypes", add_n_dtypes, ADJ_EDTYPE, {"adj_add_n", "x3 (3,4) f32", NULL}},
+    {"add_n foreign", add_n_foreign, ADJ_ETAPE, {"adj_add_n", "x3 belongs to another tape", NULL}},
 };
 
 START_TEST(misuse_is_reported)

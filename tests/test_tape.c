@@ -12,6 +12,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A node of six inputs, three in the hot node and three in the cold part
+ * (one input given twice): the sweep reaches every input, a second sweep
+ * restarts from zero, forward mode and the tape printout see all six. */
+START_TEST(node_with_six_inputs)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *p = adj_scalar(t, 0.5);
+    adj_var *a = adj_scalar(t, 2.0), *b = adj_scalar(t, -1.0), *d = adj_scalar(t, 3.0);
+    adj_var *th = adj_tanh(p), *sq = adj_mul(p, p);
+    adj_var *xs[6] = {a, b, a, d, th, sq};
+    adj_var *y = adj_add_n(6, xs);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    const double tp = tanh(0.5);
+    ck_assert_double_eq_tol(adj_item(y), 2 - 1 + 2 + 3 + tp + 0.25, 1e-15);
+    for (int sweep = 0; sweep < 2; sweep++) {
+        ck_assert_int_eq(adj_backward(y), ADJ_OK);
+        ck_assert_double_eq(adj_grad_item(a), 2.0); /* in two slots */
+        ck_assert_double_eq(adj_grad_item(b), 1.0);
+        ck_assert_double_eq(adj_grad_item(d), 1.0);
+        /* through slots 4 and 5: d tanh(p)/dp + d p^2/dp, by hand */
+        ck_assert_double_eq_tol(adj_grad_item(p), (1 - tp * tp) + 2 * 0.5, 1e-15);
+    }
+    ck_assert_double_eq_tol(adj_jvp_item(y, p, 1.0), (1 - tp * tp) + 2 * 0.5, 1e-15);
+    char *buf = NULL, ins[96];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(adj_tape_print(t, f), ADJ_OK);
+    fclose(f);
+    snprintf(ins, sizeof ins, "%zu,%zu,%zu,%zu,%zu,%zu", adj_var_id(a), adj_var_id(b), adj_var_id(a),
+             adj_var_id(d), adj_var_id(th), adj_var_id(sq));
+    ck_assert_msg(strstr(buf, ins) != NULL, "inputs %s not in\n%s", ins, buf);
+    free(buf);
+    f = open_memstream(&buf, &len);
+    ck_assert_int_eq(adj_backward_explain(y, f), ADJ_OK);
+    fclose(f);
+    ck_assert_msg(strstr(buf, "enters twice") || strstr(buf, "twice"), "%s", buf);
+    free(buf);
+    adj_tape_free(t);
+}
+END_TEST
+
 /* E2: f = sqrt(x^2 + exp(x^2)) records exactly 5 nodes, and a = x^2
  * receives two contributions (through c directly and through b). */
 START_TEST(fan_out_sums_contributions)
@@ -308,6 +349,7 @@ static Suite *suite(void)
     tcase_add_test(tc, float_matches_double);
     tcase_add_test(tc, tapes_in_threads);
     tcase_add_test(tc, constant_view_reads_in_place);
+    tcase_add_test(tc, node_with_six_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

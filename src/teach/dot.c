@@ -23,8 +23,8 @@ static bool scalar_edges(const adj_var *v)
 {
     if (adj_cold(v)->numel != 1 || adj_is_leaf(v))
         return false;
-    for (int k = 0; k < adj_op_table[v->op]->arity; k++)
-        if (v->in[k] && adj_cold(v->in[k])->numel != 1)
+    for (int k = 0; k < adj_nin(v); k++) /* labels for up to three inputs */
+        if (k >= 3 || (adj_input(v, k) && adj_cold(adj_input(v, k))->numel != 1))
             return false;
     return true;
 }
@@ -82,14 +82,17 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
         double l[3] = {0, 0, 0};
         double *lp[3] = {&l[0], &l[1], &l[2]};
         bool labels = scalar_edges(v) && adj_teach_replay(v, 1, lp);
-        for (int k = 0; k < adj_op_table[v->op]->arity; k++) {
-            const adj_var *a = v->in[k];
-            if (!a || (k == 1 && v->in[0] == a))
+        for (int k = 0; k < adj_nin(v); k++) {
+            const adj_var *a = adj_input(v, k);
+            bool dup = false; /* one edge per distinct input */
+            for (int j = 0; j < k; j++)
+                dup |= adj_input(v, j) == a;
+            if (!a || dup)
                 continue;
             fprintf(out, "    n%u -> n%zu", adj_cold(a)->id, id);
             if (labels && (a->flags & ADJ_F_GRAD)) {
                 char num[40];
-                adj_teach_num(num, sizeof num, l[k], 5);
+                adj_teach_num(num, sizeof num, l[k < 3 ? k : 0], 5);
                 fprintf(out, " [label=\"∂ %s\"]", num);
             } else if (!(a->flags & ADJ_F_GRAD)) {
                 fputs(" [style=dashed]", out);

@@ -92,8 +92,8 @@ static bool scalar_node(const adj_var *v)
 {
     if (adj_cold(v)->numel != 1)
         return false;
-    for (int k = 0; k < adj_op_table[v->op]->arity; k++)
-        if (wants(v->in[k]) && adj_cold(v->in[k])->numel != 1)
+    for (int k = 0; k < adj_nin(v); k++)
+        if (wants(adj_input(v, k)) && adj_cold(adj_input(v, k))->numel != 1)
             return false;
     return true;
 }
@@ -186,13 +186,14 @@ static void record(explain *e, const adj_var *a, double c)
 
 static bool explain_node(explain *e, adj_var *c)
 {
-    const adj_op_desc *d = adj_op_table[c->op];
-    double *contrib[3] = {NULL, NULL, NULL}, *local[3] = {NULL, NULL, NULL};
-    bool ok = true;
-    for (int k = 0; k < d->arity && ok; k++)
-        if (c->in[k]) {
-            contrib[k] = zalloc(e->t, adj_cold(c->in[k])->numel * sizeof(double));
-            local[k] = zalloc(e->t, adj_cold(c->in[k])->numel * sizeof(double));
+    const int nin = adj_nin(c);
+    /* per input: its contribution and local partials (nin of each) */
+    double **contrib = zalloc(e->t, 2 * (size_t)nin * sizeof *contrib + 1), **local = contrib + nin;
+    bool ok = contrib != NULL;
+    for (int k = 0; k < nin && ok; k++)
+        if (adj_input(c, k)) {
+            contrib[k] = zalloc(e->t, adj_cold(adj_input(c, k))->numel * sizeof(double));
+            local[k] = zalloc(e->t, adj_cold(adj_input(c, k))->numel * sizeof(double));
             ok = contrib[k] && local[k];
         }
     ok = ok && adj_teach_replay(c, 0, contrib);
@@ -206,18 +207,20 @@ static bool explain_node(explain *e, adj_var *c)
         adj_teach_rule_part(c->op, -1, full, sizeof full);
         say(e, "    rule  %s    with %s = %s", full, adj_teach_symbol(c->op, -1),
                 adj_teach_ref(c, ref, sizeof ref));
-        for (int k = 0; k < d->arity; k++)
-            if (c->in[k])
+        for (int k = 0; k < nin; k++)
+            if (adj_input(c, k))
                 say(e, ", %s = %s", adj_teach_symbol(c->op, k),
-                        adj_teach_ref(c->in[k], ref, sizeof ref));
+                        adj_teach_ref(adj_input(c, k), ref, sizeof ref));
         say(e, "\n");
     }
-    for (int k = 0; k < d->arity && ok; k++) {
-        adj_var *a = c->in[k];
-        bool dup = k == 1 && c->in[0] == a;
+    for (int k = 0; k < nin && ok; k++) {
+        adj_var *a = adj_input(c, k);
+        bool dup = false, twice = false; /* an input in several slots: explained once */
+        for (int j = 0; j < nin; j++)
+            if (j != k && adj_input(c, j) == a)
+                *(j < k ? &dup : &twice) = true;
         if (!wants(a) || dup)
             continue;
-        bool twice = k == 0 && d->arity > 1 && c->in[1] == a;
         partial(da, sizeof da, e->f, a);
         adj_teach_rule_part(c->op, k, part, sizeof part);
         if (e->sink && e->sink->edge)
@@ -265,11 +268,12 @@ static bool explain_node(explain *e, adj_var *c)
             say(e, "\n");
         }
     }
-    for (int k = 0; k < 3; k++) {
-        size_t n = c->in[k] ? adj_cold(c->in[k])->numel * sizeof(double) : 0;
+    for (int k = 0; contrib && k < nin; k++) {
+        size_t n = adj_input(c, k) ? adj_cold(adj_input(c, k))->numel * sizeof(double) : 0;
         zfree(e->t, contrib[k], n);
         zfree(e->t, local[k], n);
     }
+    zfree(e->t, contrib, 2 * (size_t)nin * sizeof *contrib + 1);
     return ok;
 }
 
@@ -303,9 +307,12 @@ adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink)
             adj_var *v = adj_node_at(t, id);
             if (!e.reach[id] || adj_is_leaf(v))
                 continue;
-            for (int k = 0; k < adj_op_table[v->op]->arity; k++) {
-                adj_var *a = v->in[k];
-                if (!wants(a) || (k == 1 && v->in[0] == a))
+            for (int k = 0; k < adj_nin(v); k++) {
+                adj_var *a = adj_input(v, k);
+                bool dup = false;
+                for (int j = 0; j < k; j++)
+                    dup |= adj_input(v, j) == a;
+                if (!wants(a) || dup)
                     continue;
                 e.reach[adj_cold(a)->id] = 1;
                 e.users[adj_cold(a)->id]++;

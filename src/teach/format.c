@@ -268,18 +268,30 @@ const char *adj_teach_symbol(adj_op op, int k)
 
 /* ------------------------------------------------------------ the replay */
 
-int adj_teach_replay(adj_var *y, int unit, double *const contrib[3])
+int adj_teach_replay(adj_var *y, int unit, double *const *contrib)
 {
     adj_tape *t = adj_cold(y)->tape;
     const adj_op_desc *d = adj_op_table[y->op];
     if (adj_is_leaf(y) || !d->backward)
         return 0;
+    const int nin = adj_nin(y);
+    /* per input slot: the adjoint it had, its scratch adjoint and size, and
+     * the earlier slot holding the same var (-1) */
+    struct slot {
+        void *saved, *scratch;
+        size_t bytes;
+        int dup;
+    } *sl = t->al.alloc(t->al.ctx, (size_t)nin * sizeof *sl + 1);
+    if (!sl)
+        return 0;
     void *ygrad = y->grad, *ones = NULL;
     size_t es = adj_dsize(y->dtype);
     if (unit) {
         ones = t->al.alloc(t->al.ctx, adj_cold(y)->numel * es + 1);
-        if (!ones)
+        if (!ones) {
+            t->al.free(t->al.ctx, sl, (size_t)nin * sizeof *sl + 1);
             return 0;
+        }
         for (size_t i = 0; i < adj_cold(y)->numel; i++) {
             if (y->dtype == ADJ_F64)
                 ((double *)ones)[i] = 1.0;
@@ -288,48 +300,50 @@ int adj_teach_replay(adj_var *y, int unit, double *const contrib[3])
         }
         y->grad = ones;
     } else if (!y->grad) {
+        t->al.free(t->al.ctx, sl, (size_t)nin * sizeof *sl + 1);
         return 0;
     }
-    void *saved[3] = {NULL, NULL, NULL}, *scratch[3] = {NULL, NULL, NULL};
-    size_t bytes[3] = {0, 0, 0};
-    int dup[3] = {-1, -1, -1}, ok = 1;
-    for (int k = 0; k < 3 && ok; k++) {
-        adj_var *in = y->in[k];
-        if (!in || k >= d->arity)
+    int ok = 1;
+    for (int k = 0; k < nin; k++)
+        sl[k] = (struct slot){NULL, NULL, 0, -1};
+    for (int k = 0; k < nin && ok; k++) {
+        adj_var *in = adj_input(y, k);
+        if (!in)
             continue;
         for (int j = 0; j < k; j++)
-            if (y->in[j] == in)
-                dup[k] = j;
-        if (dup[k] >= 0)
+            if (adj_input(y, j) == in)
+                sl[k].dup = j;
+        if (sl[k].dup >= 0)
             continue;
-        bytes[k] = adj_cold(in)->numel * adj_dsize(in->dtype) + 1;
-        scratch[k] = t->al.alloc(t->al.ctx, bytes[k]);
-        if (!scratch[k]) {
+        sl[k].bytes = adj_cold(in)->numel * adj_dsize(in->dtype) + 1;
+        sl[k].scratch = t->al.alloc(t->al.ctx, sl[k].bytes);
+        if (!sl[k].scratch) {
             ok = 0;
             break;
         }
-        memset(scratch[k], 0, bytes[k]);
-        saved[k] = in->grad;
-        in->grad = scratch[k];
+        memset(sl[k].scratch, 0, sl[k].bytes);
+        sl[k].saved = in->grad;
+        in->grad = sl[k].scratch;
     }
     if (ok)
         d->backward(y);
-    for (int k = 0; k < 3; k++) {
-        adj_var *in = y->in[k];
-        if (!in || k >= d->arity)
+    for (int k = 0; k < nin; k++) {
+        adj_var *in = adj_input(y, k);
+        if (!in)
             continue;
-        const void *src = scratch[dup[k] >= 0 ? dup[k] : k];
+        const void *src = sl[sl[k].dup >= 0 ? sl[k].dup : k].scratch;
         if (ok && contrib[k] && src)
             for (size_t i = 0; i < adj_cold(in)->numel; i++)
                 contrib[k][i] = in->dtype == ADJ_F64 ? ((const double *)src)[i]
                                                      : (double)((const float *)src)[i];
     }
-    for (int k = 3; k-- > 0;) {
-        if (!scratch[k])
+    for (int k = nin; k-- > 0;) {
+        if (!sl[k].scratch)
             continue;
-        y->in[k]->grad = saved[k];
-        t->al.free(t->al.ctx, scratch[k], bytes[k]);
+        adj_input(y, k)->grad = sl[k].saved;
+        t->al.free(t->al.ctx, sl[k].scratch, sl[k].bytes);
     }
+    t->al.free(t->al.ctx, sl, (size_t)nin * sizeof *sl + 1);
     y->grad = ygrad;
     if (ones)
         t->al.free(t->al.ctx, ones, adj_cold(y)->numel * es + 1);

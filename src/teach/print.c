@@ -37,9 +37,10 @@ static void fill(const adj_var *v, row *r)
     adj_teach_define(v, r->def, sizeof r->def);
     r->ins[0] = '\0';
     size_t n = 0;
-    for (int k = 0; k < 3 && !adj_is_leaf(v); k++)
-        if (v->in[k] && n < sizeof r->ins)
-            n += (size_t)snprintf(r->ins + n, sizeof r->ins - n, "%s%u", n ? "," : "", adj_cold(v->in[k])->id);
+    for (int k = 0; k < adj_nin(v) && !adj_is_leaf(v); k++)
+        if (adj_input(v, k) && n < sizeof r->ins)
+            n += (size_t)snprintf(r->ins + n, sizeof r->ins - n, "%s%u", n ? "," : "",
+                                  adj_cold(adj_input(v, k))->id);
     if (!r->ins[0])
         snprintf(r->ins, sizeof r->ins, "-");
     adj_fmt_shape(r->shape, sizeof r->shape, v->ndim, adj_cold(v)->shape);

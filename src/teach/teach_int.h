@@ -40,7 +40,7 @@ void adj_teach_array(const adj_var *v, const double *x, int digits, char *buf, s
  * both slots receive the sum.  Returns 0 if y has no adjoint (unit = 0)
  * or memory ran out; every pointer is restored either way.
  */
-int adj_teach_replay(adj_var *y, int unit, double *const contrib[3]);
+int adj_teach_replay(adj_var *y, int unit, double *const *contrib);
 
 /* The part of op's backward rule for input k ("dW += dZ^T X"), with "^T"
  * written as "ᵀ"; the whole rule if it has no part k. */
