@@ -154,6 +154,16 @@ done
 expect "explain --dot /dev/full" "/dev/full is a character device" "$dir/out"
 "$adj" explain e02 --dot - > "$dir/out" 2>&1 && ok || bad "explain --dot - failed"
 expect "explain --dot -" "digraph" "$dir/out"
+# the sweep page: a file, the standard output, and the same refusals
+"$adj" explain e02 --x 2 --html "$dir/e2.html" > /dev/null 2>&1 && ok || bad "explain --html failed"
+expect "explain --html" "</html>" "$dir/e2.html"
+expect "explain --html x = 2: df/dx" '"show":"14.526"' "$dir/e2.html"
+"$adj" explain e02 --html - > "$dir/out" 2>&1 && ok || bad "explain --html - failed"
+[ "$(head -c 15 "$dir/out")" = "<!DOCTYPE html>" ] && ok || bad "explain --html - must print only the page"
+"$adj" explain e02 --html > "$dir/out" 2>&1; [ $? -eq 2 ] && ok || bad "explain --html without a file must exit 2"
+expect "explain --html without a file" "--html needs a file name" "$dir/out"
+"$adj" explain e02 --html /dev/full > "$dir/out" 2>&1; [ $? -eq 1 ] && ok || bad "explain --html /dev/full must fail"
+expect "explain --html /dev/full" "/dev/full is a character device" "$dir/out"
 
 # a model loader that checks the magic first: /dev/zero fails at once
 timeout 20 "$adj" eval /dev/zero --data "csv:$dir/data.csv" --label label > "$dir/out" 2>&1

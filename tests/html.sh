@@ -7,7 +7,8 @@
 # 0.9641423428 from the contributions 0.2592978121 (through c) and
 # 0.2592978121·e = 0.7048445307 (through b); ∂f/∂x = 1.9282846855.
 # x = 2: ∂f/∂a = 3.6315196027, ∂f/∂x = 14.5260784109), at the 5 digits the
-# trace prints.  A screenshot is taken.  Skipped without chromium.
+# trace prints.  Play must run the sweep to its end.  A screenshot is
+# taken.  Skipped without chromium.
 # usage: html.sh path/to/adjoint
 set -u
 adj=$1
@@ -60,6 +61,13 @@ browse --dump-dom "file://$dir/e02x2.html#test=a" > "$dir/dom2" || bad "chromium
 sed -n '/id="test-out"/,/<\/pre>/p' "$dir/dom2" > "$dir/out2"
 expect "x = 2: a's adjoint" "= 3.6315" "$dir/out2"
 expect "x = 2: tangent of f" "forward label: tangent 14.526" "$dir/out2"
+
+# Play runs the whole sweep (ten steps, 0.9 s each, on Chromium's virtual
+# clock) and stops at the end
+browse --virtual-time-budget=30000 --dump-dom "file://$dir/e02.html#play" > "$dir/dom3" ||
+    bad "chromium failed or timed out (exit $?)"
+expect "play: the sweep ran to its end" '<p id="status" aria-live="polite">Reverse mode: step 10 of 10</p>' "$dir/dom3"
+expect "play: and stopped" '>▶ Play</button>' "$dir/dom3"
 
 browse --window-size=1280,900 --screenshot="$dir/e02.png" "file://$dir/e02.html#step=7" > /dev/null ||
     bad "chromium screenshot failed or timed out (exit $?)"

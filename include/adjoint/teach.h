@@ -84,7 +84,8 @@ ADJ_API adj_status adj_tape_dot(const adj_tape *t, FILE *out);
  * prints it and each adjoint's running sum, one contribution at a time;
  * forward mode from any chosen element of an input that wants a
  * gradient (up to 64), with every node's tangent.  Runs adj_backward(output)
- * first, so the adjoints on the tape are set as after adj_backward.  All
+ * first, so the adjoints on the tape are set as after adj_backward (and
+ * parameters' gradients accumulate as they do there).  All
  * numbers are computed here; the page only shows them, for the tape's
  * current values.  For small tapes: output must be a one-element node of
  * tape among its first 400 nodes.  Returns ADJ_EINVAL for a NULL argument,

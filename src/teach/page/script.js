@@ -210,7 +210,8 @@
   }
 
   /* The URL fragment: #step=N (reverse), #fwd=S,N (forward from input S,
-   * N = end for the last step), #test=NAME (the browser test's scenario). */
+   * N = end for the last step), #play (press Play), #test=NAME (the
+   * browser test's scenario). */
   function key(k) { document.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true })); }
   function selftest(target) {
     var out = [], seen = [], id = data.names.lastIndexOf(target);
@@ -244,6 +245,9 @@
     sel.value = seed;
     setMode('fwd');
     go(m[2] === 'end' ? Infinity : +m[2]);
+  } else if (h === 'play') {
+    go(0);
+    $('play').click();
   } else if ((m = /^step=(\d+|end)$/.exec(h)))
     go(m[1] === 'end' ? Infinity : +m[1]);
   else
