@@ -49,7 +49,10 @@ typedef enum adj_status {
 /* Short English name of a status ("shape mismatch"); never NULL. */
 ADJ_API const char *adj_status_string(adj_status s);
 
-typedef enum adj_dtype { ADJ_F32 = 0, ADJ_F64 = 1 } adj_dtype;
+/* Element types: the float types of values and adjoints, and ADJ_I32 for
+ * index tensors (indices, labels; see adj_index), which no gradient flows
+ * into and which only the ops that take indices accept. */
+typedef enum adj_dtype { ADJ_F32 = 0, ADJ_F64 = 1, ADJ_I32 = 2 } adj_dtype;
 
 /* The outcome of a call that has no object to keep an error on (creating
  * a model, reading a file).  Functions taking an `adj_error *` accept NULL
@@ -59,7 +62,7 @@ typedef struct adj_error {
     char message[256];
 } adj_error;
 
-/* "f32" / "f64". */
+/* "f32" / "f64" / "i32". */
 ADJ_API const char *adj_dtype_name(adj_dtype d);
 
 #define ADJ_MAX_DIMS 8
@@ -155,7 +158,22 @@ ADJ_API adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape
 #define adj_constant_view(...) adj_constant_view_at(__VA_ARGS__, __FILE__, __LINE__)
 ADJ_API adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
                                       const void *data, const char *file, int line);
-/* General leaf: `data` points to numel values of `dtype`. */
+/* An index tensor (dtype ADJ_I32: indices, labels, token ids) of the given
+ * shape; data (numel values, NULL gives zeros) is copied.  No gradient
+ * flows into it; the ops that take indices (adj_embedding, adj_gather...)
+ * accept it, and any other op given it records ADJ_EDTYPE.  Values are
+ * checked against their bound by the op that uses them. */
+#define adj_index(...) adj_index_at(__VA_ARGS__, __FILE__, __LINE__)
+ADJ_API adj_var *adj_index_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
+                              const char *file, int line);
+/* The same reading `data` in place (it must stay unchanged while the tape
+ * uses the var), like adj_constant_view; NULL data with a nonzero element
+ * count is ADJ_EINVAL. */
+#define adj_index_view(...) adj_index_view_at(__VA_ARGS__, __FILE__, __LINE__)
+ADJ_API adj_var *adj_index_view_at(adj_tape *t, int ndim, const int64_t *shape,
+                                   const int32_t *data, const char *file, int line);
+/* General leaf: `data` points to numel values of `dtype` (an ADJ_I32 leaf
+ * with requires_grad is ADJ_EDTYPE). */
 ADJ_API adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
                              const void *data, int requires_grad, const char *file, int line);
 
@@ -167,6 +185,9 @@ ADJ_API adj_var *(adj_constant_f64)(adj_tape *t, int ndim, const int64_t *shape,
                   const double *data);
 ADJ_API adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape,
                                      const float *data);
+ADJ_API adj_var *(adj_index)(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data);
+ADJ_API adj_var *(adj_index_view)(adj_tape *t, int ndim, const int64_t *shape,
+                                  const int32_t *data);
 
 /* ------------------------------------------------------------- accessors */
 

@@ -60,6 +60,7 @@
     X(GT, gt)                                                                  \
     X(GE, ge)                                                                  \
     X(ADD_N, add_n)                                                            \
+    X(EMBEDDING, embedding)                                                    \
     /* append new ops above this line (one line each, keep the backslash) */
 
 #endif

@@ -163,6 +163,14 @@ extern "C" {
  * NaN if empty */
 #define adj_bce_with_logits(...) adj_bce_with_logits_at(__VA_ARGS__, ADJ_AT_)
 
+/* -------------------------------------------------------------- indexing */
+/* Y = E[idx]: row idx[i] of the table E (V, D) for every index of idx (an
+ * index tensor, adj_index, of any shape): Y has idx's shape + (D).  The
+ * adjoint of E is a scatter-add: repeated indices add up, in the order
+ * they appear (same bits for any thread count).  An index outside [0, V)
+ * is ADJ_EINVAL naming the index, its position and V. */
+#define adj_embedding(...) adj_embedding_at(__VA_ARGS__, ADJ_AT_)
+
 /* ---------------------------------------- the functions behind the macros */
 ADJ_API adj_var *adj_add_at(adj_var *a, adj_var *b, const char *file, int line);
 ADJ_API adj_var *adj_sub_at(adj_var *a, adj_var *b, const char *file, int line);
@@ -204,6 +212,7 @@ ADJ_API adj_var *adj_softmax_cross_entropy_at(adj_var *logits, const int32_t *la
                                               const char *file, int line);
 ADJ_API adj_var *adj_mse_at(adj_var *pred, adj_var *target, const char *file, int line);
 ADJ_API adj_var *adj_bce_with_logits_at(adj_var *z, adj_var *t, const char *file, int line);
+ADJ_API adj_var *adj_embedding_at(adj_var *table, adj_var *idx, const char *file, int line);
 
 /* Plain functions with the ops' names, for function pointers. */
 ADJ_API adj_var *(adj_add)(adj_var *a, adj_var *b);
@@ -245,6 +254,7 @@ ADJ_API adj_var *(adj_log_softmax)(adj_var *x);
 ADJ_API adj_var *(adj_softmax_cross_entropy)(adj_var *logits, const int32_t *labels);
 ADJ_API adj_var *(adj_mse)(adj_var *pred, adj_var *target);
 ADJ_API adj_var *(adj_bce_with_logits)(adj_var *z, adj_var *t);
+ADJ_API adj_var *(adj_embedding)(adj_var *table, adj_var *idx);
 
 /* maximum, minimum, comparisons, detach */
 ADJ_API adj_var *adj_maximum_at(adj_var *a, adj_var *b, const char *file, int line);

@@ -110,6 +110,11 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed)
         adj_tape_fail(t, ADJ_ETAPE, "adj_backward: the output var was recorded before adj_tape_reset");
         return t->status;
     }
+    if (y->dtype == ADJ_I32) {
+        adj_tape_fail(t, ADJ_EDTYPE, "adj_backward: the output is an index tensor (i32), which has "
+                                     "no gradient");
+        return t->status;
+    }
     if (!seed && adj_cold(y)->numel != 1) {
         char sh[64];
         adj_fmt_shape(sh, sizeof sh, y->ndim, adj_cold(y)->shape);

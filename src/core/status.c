@@ -24,7 +24,7 @@ const char *adj_status_string(adj_status s)
 
 const char *adj_dtype_name(adj_dtype d)
 {
-    return d == ADJ_F64 ? "f64" : d == ADJ_F32 ? "f32" : "?";
+    return d == ADJ_F64 ? "f64" : d == ADJ_F32 ? "f32" : d == ADJ_I32 ? "i32" : "?";
 }
 
 const char *adj_version(void) { return ADJ_VERSION; }

@@ -279,7 +279,7 @@ static void check_forward(adj_tape *t, adj_var *y)
     size_t bad = 0;
     int found = 0;
     for (size_t i = 0; i < adj_cold(y)->numel && !found; i++) {
-        double v = y->dtype == ADJ_F64 ? ((double *)y->value)[i] : ((float *)y->value)[i];
+        double v = adj_elem_get(y->value, y->dtype, i);
         if (!isfinite(v)) {
             bad = i;
             found = 1;
@@ -388,6 +388,7 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
     }
 
     int dtype = -1;
+    bool any_input = false;
     uint8_t need = 0;
     for (int i = 0; i < nin; i++) {
         adj_var *v = in[i];
@@ -411,6 +412,18 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
             return t->inert;
         }
+        const bool want_index = i < 32 && ((d->index_inputs >> i) & 1u);
+        if (want_index != (v->dtype == ADJ_I32)) {
+            snprintf(why, sizeof why,
+                     want_index ? "input %s must be an index tensor (i32), not %s"
+                                : "input %s is an index tensor (%s): the op takes f32 or f64",
+                     input_name(d, i, nin, nm, sizeof nm), adj_dtype_name((adj_dtype)v->dtype));
+            fail_op(t, ADJ_EDTYPE, d, in, nin, why, file, line);
+            return t->inert;
+        }
+        any_input = true;
+        if (want_index)
+            continue; /* no gradient flows into it; the output's dtype is the floats' */
         if (dtype < 0)
             dtype = v->dtype;
         else if (v->dtype != dtype) {
@@ -420,10 +433,12 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
         }
         need |= v->flags & ADJ_F_GRAD;
     }
-    if (dtype < 0) {
+    if (!any_input) {
         fail_op(t, ADJ_EINVAL, d, in, nin, "every input is NULL", file, line);
         return t->inert;
     }
+    if (dtype < 0)
+        dtype = ADJ_I32; /* only index inputs: the shape rule sets the dtype */
 
     adj_var *y = new_node(t, d->name);
     if (!y)
@@ -487,8 +502,13 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     if (t->status != ADJ_OK)
         return t->inert;
     size_t numel;
-    if (dtype != ADJ_F32 && dtype != ADJ_F64) {
+    if (dtype != ADJ_F32 && dtype != ADJ_F64 && dtype != ADJ_I32) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid dtype %d" AT_FMT, (int)dtype,
+                      AT_ARGS(file, line));
+        return t->inert;
+    }
+    if (dtype == ADJ_I32 && requires_grad) {
+        adj_tape_fail(t, ADJ_EDTYPE, "adj_tensor: an index tensor (i32) takes no gradient" AT_FMT,
                       AT_ARGS(file, line));
         return t->inert;
     }
@@ -579,6 +599,28 @@ adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int6
     return adj_leaf_view(t, dtype, ndim, shape, (void *)(uintptr_t)data, 0, file, line);
 }
 
+adj_var *adj_index_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
+                      const char *file, int line)
+{
+    return adj_leaf_at(t, ADJ_I32, ndim, shape, data, 0, file, line);
+}
+
+adj_var *adj_index_view_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
+                           const char *file, int line)
+{
+    return adj_constant_view_at(t, ADJ_I32, ndim, shape, data, file, line);
+}
+
+adj_var *(adj_index)(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data)
+{
+    return adj_leaf_at(t, ADJ_I32, ndim, shape, data, 0, NULL, 0);
+}
+
+adj_var *(adj_index_view)(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data)
+{
+    return adj_constant_view_at(t, ADJ_I32, ndim, shape, data, NULL, 0);
+}
+
 adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line)
 {
     return adj_leaf_at(t, ADJ_F64, 0, NULL, &value, 1, file, line);
@@ -641,7 +683,7 @@ const void *adj_grad_data(const adj_var *v) { return v ? v->grad : NULL; }
 
 static double elem(const void *p, int dtype, size_t i)
 {
-    return dtype == ADJ_F64 ? ((const double *)p)[i] : (double)((const float *)p)[i];
+    return adj_elem_get(p, dtype, i);
 }
 
 double adj_value_at(const adj_var *v, size_t i)

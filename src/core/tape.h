@@ -146,6 +146,14 @@ static inline bool adj_is_leaf(const adj_var *v) { return v->op == ADJ_LEAF_OP; 
 /* Element size of a dtype. */
 static inline size_t adj_dsize(int dtype) { return dtype == ADJ_F64 ? 8u : 4u; }
 
+/* Element i of storage p of a dtype, as a double (index tensors too). */
+static inline double adj_elem_get(const void *p, int dtype, size_t i)
+{
+    return dtype == ADJ_F64   ? ((const double *)p)[i]
+           : dtype == ADJ_I32 ? (double)((const int32_t *)p)[i]
+                              : (double)((const float *)p)[i];
+}
+
 /* Node id -> its cold part (stored after the chunk's nodes). */
 static inline adj_node_info *adj_info_at(const adj_tape *t, size_t id)
 {

@@ -95,6 +95,9 @@ typedef struct adj_op_desc {
                                NULL: "x" for one input, "a", "b" for two, else
                                "x0", "x1"... */
     size_t attr_size;       /* bytes of the op's attribute struct; 0 for none */
+    uint32_t index_inputs;  /* bit k set: input k is an index tensor (ADJ_I32), which
+                               takes no gradient; every other input is f32 or f64, and
+                               an index tensor there is an ADJ_EDTYPE error */
     /* Output shape from the inputs and the attributes: set y->ndim and the
      * cold shape, or return an error status with a reason in why[why_size]. */
     adj_status (*shape)(adj_var *y, char *why, size_t why_size);

@@ -203,13 +203,13 @@ void adj_teach_values(const adj_var *v, int grad, int digits, char *buf, size_t 
     if (adj_cold(v)->numel <= ADJ_TEACH_SMALL) {
         double x[ADJ_TEACH_SMALL];
         for (size_t i = 0; i < adj_cold(v)->numel; i++)
-            x[i] = v->dtype == ADJ_F64 ? ((const double *)src)[i] : ((const float *)src)[i];
+            x[i] = adj_elem_get(src, v->dtype, i);
         adj_teach_array(v, x, digits, buf, size);
         return;
     }
     double lo = INFINITY, hi = -INFINITY, sum = 0;
     for (size_t i = 0; i < adj_cold(v)->numel; i++) {
-        double e = v->dtype == ADJ_F64 ? ((const double *)src)[i] : ((const float *)src)[i];
+        double e = adj_elem_get(src, v->dtype, i);
         lo = fmin(lo, e);
         hi = fmax(hi, e);
         sum += e;

@@ -146,7 +146,7 @@ static void frac(char *buf, size_t size, const adj_var *v, const char *den)
 
 static double get(const adj_var *v, const void *x, size_t i)
 {
-    return v->dtype == ADJ_F64 ? ((const double *)x)[i] : (double)((const float *)x)[i];
+    return adj_elem_get(x, v->dtype, i);
 }
 
 /* The tangent of v as text (tangents are in v's dtype). */

@@ -125,7 +125,7 @@ static void json_array(FILE *out, const adj_var *v, const void *src)
 {
     fputc('[', out);
     for (size_t i = 0; i < adj_cold(v)->numel; i++) {
-        double e = v->dtype == ADJ_F64 ? ((const double *)src)[i] : ((const float *)src)[i];
+        double e = adj_elem_get(src, v->dtype, i);
         if (e == 0)
             e = 0;
         if (isfinite(e))

@@ -1,0 +1,147 @@
+/*
+ * Indexing with index tensors (ADJ_I32): embedding lookup.
+ *
+ * An index is checked against its bound when the op is recorded: one out
+ * of range is a sticky ADJ_EINVAL naming the index, its position in the
+ * index tensor and the bound, never a read outside the table.
+ *
+ * Backward is a scatter-add: the adjoint rows of repeated indices are
+ * summed in the order the indices appear.  The columns are split over the
+ * worker pool, and every column sums its rows in that same order, so the
+ * result has the same bits whatever the thread count.
+ */
+#include "core/pool.h"
+#include "ops/op.h"
+
+#include <string.h>
+
+/* "(1,2)": the position of flat element i of an index tensor. */
+static void position(const adj_var *idx, size_t i, char *buf, size_t size)
+{
+    int64_t at[ADJ_MAX_DIMS];
+    for (int k = idx->ndim; k-- > 0;) {
+        int64_t n = adj_cold(idx)->shape[k];
+        at[k] = n ? (int64_t)(i % (size_t)n) : 0;
+        i = n ? i / (size_t)n : 0;
+    }
+    adj_fmt_shape(buf, size, idx->ndim, at);
+}
+
+/* Every index in [0, bound), or why not (the first one outside). */
+static adj_status check_indices(const adj_var *idx, int64_t bound, char *why, size_t n)
+{
+    const int32_t *ix = idx->value;
+    for (size_t i = 0; i < adj_cold(idx)->numel; i++)
+        if (ix[i] < 0 || ix[i] >= bound) {
+            char pos[64];
+            position(idx, i, pos, sizeof pos);
+            snprintf(why, n, "index %d at position %s is out of range [0, %lld)", (int)ix[i], pos,
+                     (long long)bound);
+            return ADJ_EINVAL;
+        }
+    return ADJ_OK;
+}
+
+/* ------------------------------------------------------------- embedding */
+
+/* table (V, D), idx (any shape) -> y idx.shape + (D) */
+static adj_status embedding_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *table = y->in[0], *idx = y->in[1];
+    if (table->ndim != 2) {
+        snprintf(why, n, "the table must be 2-D (rows, features)");
+        return ADJ_ESHAPE;
+    }
+    if (idx->ndim + 1 > ADJ_MAX_DIMS) {
+        snprintf(why, n, "the output would have %d dimensions (at most %d)", idx->ndim + 1,
+                 ADJ_MAX_DIMS);
+        return ADJ_ESHAPE;
+    }
+    adj_status s = check_indices(idx, adj_cold(table)->shape[0], why, n);
+    if (s != ADJ_OK)
+        return s;
+    y->ndim = (uint8_t)(idx->ndim + 1);
+    memcpy(adj_cold(y)->shape, adj_cold(idx)->shape, (size_t)idx->ndim * sizeof(int64_t));
+    adj_cold(y)->shape[idx->ndim] = adj_cold(table)->shape[1];
+    return ADJ_OK;
+}
+
+/* y[i, :] = table[idx[i], :] (rows copied from src, a table or its tangent) */
+static void gather_rows(const adj_var *y, const void *src, void *dst)
+{
+    const adj_var *idx = y->in[1];
+    const int32_t *ix = idx->value;
+    size_t row = (size_t)adj_cold(y->in[0])->shape[1] * adj_dsize(y->dtype);
+    for (size_t i = 0; i < adj_cold(idx)->numel; i++)
+        memcpy((char *)dst + i * row, (const char *)src + (size_t)ix[i] * row, row);
+}
+
+static void embedding_forward(adj_var *y) { gather_rows(y, y->in[0]->value, y->value); }
+
+typedef struct scatter_ctx {
+    const adj_var *y;
+    void *g; /* the table's adjoint (V, D) */
+} scatter_ctx;
+
+#define SCATTER_COLS(T)                                                        \
+    do {                                                                       \
+        T *g_ = c->g;                                                          \
+        const T *dy_ = c->y->grad;                                             \
+        for (size_t i_ = 0; i_ < n; i_++) {                                    \
+            T *gr_ = g_ + (size_t)ix[i_] * d;                                  \
+            const T *dr_ = dy_ + i_ * d;                                       \
+            for (size_t j_ = lo; j_ < hi; j_++)                                \
+                gr_[j_] += dr_[j_];                                            \
+        }                                                                      \
+    } while (0)
+
+/* columns [lo, hi) of dtable[idx[i], :] += dy[i, :], i in order */
+static void scatter_cols(void *ctx, size_t lo, size_t hi)
+{
+    const scatter_ctx *c = ctx;
+    const adj_var *idx = c->y->in[1];
+    const int32_t *ix = idx->value;
+    size_t n = adj_cold(idx)->numel, d = (size_t)adj_cold(c->y->in[0])->shape[1];
+    if (c->y->dtype == ADJ_F64)
+        SCATTER_COLS(double);
+    else
+        SCATTER_COLS(float);
+}
+
+/* dtable[idx[i], :] += dy[i, :] for every i (repeated indices add up) */
+static void embedding_backward(adj_var *y)
+{
+    adj_var *table = y->in[0];
+    if (!(table->flags & ADJ_F_GRAD))
+        return;
+    scatter_ctx c = {y, adj_grad_buf(table)};
+    if (!c.g)
+        return;
+    size_t d = (size_t)adj_cold(table)->shape[1], n = adj_cold(y->in[1])->numel;
+    /* split the columns when the rows are long enough to be worth it */
+    adj_par_for(d, n * d >= ADJ_PAR_GRAIN_MAP ? 16 : d, scatter_cols, &c);
+}
+
+/* tangent: dy[i, :] = dtable[idx[i], :] */
+static void embedding_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    gather_rows(y, tx[0], ty);
+}
+
+static const char *const embedding_inputs[] = {"table", "idx"};
+static const char *const embedding_symbols[] = {"E", "i", "Y"};
+static const adj_op_teach embedding_teach = {.define = "@0[@1]", .symbols = embedding_symbols};
+
+const adj_op_desc adj_desc_embedding = {
+    .name = "embedding", .arity = 2, .index_inputs = 1u << 1, .inputs = embedding_inputs,
+    .shape = embedding_shape, .forward = embedding_forward, .backward = embedding_backward,
+    .jvp = embedding_jvp, .formula = "Y[i, :] = E[idx[i], :]",
+    .rule = "dE[idx[i], :] += dY[i, :]", .sig = ADJ_SIG_NONE, .teach = &embedding_teach,
+};
+
+adj_var *adj_embedding_at(adj_var *table, adj_var *idx, const char *file, int line)
+{
+    adj_var *in[2] = {table, idx};
+    return adj_record(ADJ_OP_EMBEDDING, in, 2, NULL, file, line);
+}
+ADJ_FN2(embedding)

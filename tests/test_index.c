@@ -1,0 +1,311 @@
+/*
+ * Index tensors (ADJ_I32) and the ops that take them: adj_embedding.
+ * Expected values come from naive loops over the same arrays written here
+ * (a gather and a scatter-add in double), finite differences, and the
+ * errors' words.
+ */
+#include <adjoint.h>
+
+#include <check.h>
+
+#include "check_util.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HAS(text, piece) ck_assert_msg(strstr((text), (piece)) != NULL, "missing: %s\n--- in:\n%s", (piece), (text))
+
+/* An index tensor keeps its values, has no gradient and prints as i32 */
+START_TEST(index_leaf)
+{
+    adj_tape *t = adj_tape_new();
+    int32_t data[6] = {3, 0, -2, 7, 1, 1};
+    adj_var *a = adj_index(t, 2, ((int64_t[]){2, 3}), data);
+    adj_var *v = adj_index_view(t, 1, ((int64_t[]){6}), data);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    ck_assert_int_eq(adj_var_dtype(a), ADJ_I32);
+    ck_assert_str_eq(adj_dtype_name(ADJ_I32), "i32");
+    ck_assert(!adj_requires_grad(a));
+    ck_assert_int_eq(adj_ndim(a), 2);
+    ck_assert_int_eq(adj_dim(a, 1), 3);
+    for (size_t i = 0; i < 6; i++) {
+        ck_assert(adj_value_at(a, i) == data[i]);
+        ck_assert(adj_value_at(v, i) == data[i]);
+    }
+    ck_assert_ptr_eq(adj_data(v), data); /* the view reads in place */
+    ck_assert_ptr_ne(adj_data(a), data); /* the index tensor is a copy */
+    data[0] = 9;
+    ck_assert(adj_value_at(v, 0) == 9);
+    ck_assert(adj_value_at(a, 0) == 3);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Float ops refuse index tensors; index tensors take no gradient */
+START_TEST(index_dtype_errors)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *i = adj_index(t, 1, ((int64_t[]){3}), ((int32_t[]){0, 1, 2}));
+    adj_var *x = adj_tensor_f64(t, 1, ((int64_t[]){3}), NULL);
+    adj_exp(i);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EDTYPE);
+    HAS(adj_tape_message(t), "adj_exp");
+    HAS(adj_tape_message(t), "index tensor (i32)");
+    adj_tape_reset(t);
+    i = adj_index(t, 1, ((int64_t[]){3}), ((int32_t[]){0, 1, 2}));
+    x = adj_tensor_f64(t, 1, ((int64_t[]){3}), NULL);
+    adj_add(x, i);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EDTYPE);
+    HAS(adj_tape_message(t), "adj_add");
+    HAS(adj_tape_message(t), "input b is an index tensor");
+    adj_tape_reset(t);
+    adj_leaf_at(t, ADJ_I32, 1, ((int64_t[]){3}), NULL, 1, "here.c", 7);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EDTYPE);
+    HAS(adj_tape_message(t), "takes no gradient");
+    HAS(adj_tape_message(t), "here.c:7");
+    adj_tape_reset(t);
+    i = adj_index(t, 0, NULL, ((int32_t[]){4}));
+    ck_assert_int_eq(adj_backward(i), ADJ_EDTYPE);
+    HAS(adj_tape_message(t), "adj_backward");
+    HAS(adj_tape_message(t), "index tensor");
+    adj_tape_free(t);
+}
+END_TEST
+
+enum { V = 5, D = 3 };
+
+static void table_values(double *e)
+{
+    for (int r = 0; r < V; r++)
+        for (int c = 0; c < D; c++)
+            e[r * D + c] = 0.25 * r - 0.5 * c + 0.125;
+}
+
+/* Forward: row idx[i] of the table for every index, shape idx + (D);
+ * backward: the scatter-add of the seed, repeated indices summed */
+START_TEST(embedding_values_and_scatter)
+{
+    for (int dt = 0; dt < 2; dt++) {
+        adj_dtype dtype = dt ? ADJ_F64 : ADJ_F32;
+        adj_tape *t = adj_tape_new();
+        double e[V * D];
+        table_values(e);
+        float ef[V * D];
+        for (int k = 0; k < V * D; k++)
+            ef[k] = (float)e[k];
+        adj_var *E = dtype == ADJ_F64 ? adj_tensor_f64(t, 2, ((int64_t[]){V, D}), e)
+                                      : adj_tensor_f32(t, 2, ((int64_t[]){V, D}), ef);
+        const int32_t ix[6] = {1, 0, 1, 4, 1, 0};
+        adj_var *idx = adj_index(t, 2, ((int64_t[]){2, 3}), ix);
+        adj_var *y = adj_embedding(E, idx);
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        ck_assert_int_eq(adj_var_dtype(y), dtype);
+        ck_assert_int_eq(adj_ndim(y), 3);
+        ck_assert_int_eq(adj_dim(y, 0), 2);
+        ck_assert_int_eq(adj_dim(y, 1), 3);
+        ck_assert_int_eq(adj_dim(y, 2), D);
+        for (int i = 0; i < 6; i++)
+            for (int c = 0; c < D; c++)
+                ck_assert(adj_value_at(y, (size_t)(i * D + c)) == e[ix[i] * D + c]);
+        double seed[6 * D], want[V * D] = {0};
+        for (int k = 0; k < 6 * D; k++)
+            seed[k] = 0.5 * (k % 7) - 1.0; /* exact in float */
+        for (int i = 0; i < 6; i++)
+            for (int c = 0; c < D; c++)
+                want[ix[i] * D + c] += seed[i * D + c];
+        ck_assert_int_eq(adj_backward_seeded(y, seed), ADJ_OK);
+        for (int k = 0; k < V * D; k++)
+            ck_assert_msg(adj_grad_at(E, (size_t)k) == want[k], "dE[%d] = %g, want %g", k,
+                          adj_grad_at(E, (size_t)k), want[k]);
+        ck_assert(adj_grad_at(E, 2 * D) == 0); /* row 2 is never used */
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
+static const int32_t fd_idx[7] = {2, 2, 0, 4, 2, 1, 0};
+
+/* f(E) = sum(w · sin(E[idx])) with a fixed index tensor (repeats included) */
+static adj_var *fd_fn(adj_tape *t, adj_var *const *in, int n, void *user)
+{
+    (void)n;
+    (void)user;
+    adj_var *idx = adj_index(t, 1, ((int64_t[]){7}), fd_idx);
+    adj_var *y = adj_embedding(in[0], idx);
+    double w[7 * D];
+    for (int k = 0; k < 7 * D; k++)
+        w[k] = 0.1 * (k + 1);
+    float wf[7 * D];
+    for (int k = 0; k < 7 * D; k++)
+        wf[k] = (float)w[k];
+    adj_var *wv = adj_var_dtype(in[0]) == ADJ_F64 ? adj_constant_f64(t, 2, ((int64_t[]){7, D}), w)
+                                                  : adj_constant_f32(t, 2, ((int64_t[]){7, D}), wf);
+    return adj_sum(adj_mul(wv, adj_sin(y)));
+}
+
+START_TEST(embedding_finite_differences)
+{
+    double e[V * D];
+    table_values(e);
+    adj_gradcheck_input in = {.ndim = 2, .shape = {V, D}, .data = e};
+    for (int dt = 0; dt < 2; dt++) {
+        adj_gradcheck_opts o = {.dtype = dt ? ADJ_F64 : ADJ_F32};
+        adj_gradcheck_report r;
+        ck_assert_int_eq(adj_gradcheck(fd_fn, NULL, 1, &in, &o, &r), ADJ_OK);
+        ck_assert_msg(r.passed, "%s: max rel err %g", dt ? "f64" : "f32", r.max_rel_err);
+        o.replay = 1;
+        ck_assert_int_eq(adj_gradcheck(fd_fn, NULL, 1, &in, &o, &r), ADJ_OK);
+        ck_assert_msg(r.passed, "replay %s: max rel err %g", dt ? "f64" : "f32", r.max_rel_err);
+    }
+}
+END_TEST
+
+/* Forward mode: dY = dE[idx], against the rows of the direction */
+START_TEST(embedding_jvp)
+{
+    adj_tape *t = adj_tape_new();
+    double e[V * D], v[V * D], out[7 * D];
+    table_values(e);
+    for (int k = 0; k < V * D; k++)
+        v[k] = 1.0 + k;
+    adj_var *E = adj_tensor_f64(t, 2, ((int64_t[]){V, D}), e);
+    adj_var *y = adj_embedding(E, adj_index(t, 1, ((int64_t[]){7}), fd_idx));
+    const double *vs[1] = {v};
+    ck_assert_int_eq(adj_jvp(y, 1, &E, vs, out), ADJ_OK);
+    for (int i = 0; i < 7; i++)
+        for (int c = 0; c < D; c++)
+            ck_assert(out[i * D + c] == v[fd_idx[i] * D + c]);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* The scatter-add gives the same bits with one and two threads, and the
+ * sums of a naive double loop to float rounding */
+START_TEST(embedding_threads_same_bits)
+{
+    enum { BV = 64, BD = 512, BN = 300 };
+    float *e = malloc(sizeof(float) * BV * BD), *seed_f = malloc(sizeof(float) * BN * BD);
+    double *seed = malloc(sizeof(double) * BN * BD), *want = calloc(BV * BD, sizeof(double));
+    float *g[2] = {malloc(sizeof(float) * BV * BD), malloc(sizeof(float) * BV * BD)};
+    int32_t ix[BN];
+    for (int k = 0; k < BV * BD; k++)
+        e[k] = (float)sin(k);
+    for (int i = 0; i < BN; i++)
+        ix[i] = (int32_t)((i * 7 + i / 3) % BV);
+    for (int k = 0; k < BN * BD; k++) {
+        seed_f[k] = (float)cos(0.37 * k);
+        seed[k] = seed_f[k];
+    }
+    for (int i = 0; i < BN; i++)
+        for (int c = 0; c < BD; c++)
+            want[ix[i] * BD + c] += seed[i * BD + c];
+    for (int run = 0; run < 2; run++) {
+        adj_set_threads(run + 1);
+        adj_tape *t = adj_tape_new();
+        adj_var *E = adj_tensor_f32(t, 2, ((int64_t[]){BV, BD}), e);
+        adj_var *y = adj_embedding(E, adj_index(t, 1, ((int64_t[]){BN}), ix));
+        ck_assert_int_eq(adj_backward_seeded(y, seed), ADJ_OK);
+        memcpy(g[run], adj_grad_data(E), sizeof(float) * BV * BD);
+        adj_tape_free(t);
+    }
+    adj_set_threads(1);
+    ck_assert(memcmp(g[0], g[1], sizeof(float) * BV * BD) == 0);
+    for (int k = 0; k < BV * BD; k++)
+        ck_assert_msg(fabs(g[0][k] - want[k]) <= 1e-5 * (1 + fabs(want[k])), "dE[%d] %g vs %g", k,
+                      g[0][k], want[k]);
+    free(e);
+    free(seed_f);
+    free(seed);
+    free(want);
+    free(g[0]);
+    free(g[1]);
+}
+END_TEST
+
+/* Misuse: status, the words of the message, and nothing left allocated */
+typedef struct misuse {
+    const char *what;
+    adj_status status;
+    const char *words[4];
+} misuse;
+
+static adj_var *bad_call(adj_tape *t, int k)
+{
+    adj_var *E = adj_tensor_f64(t, 2, ((int64_t[]){4, 3}), NULL);
+    adj_var *idx = adj_index(t, 2, ((int64_t[]){2, 3}), ((int32_t[]){0, 1, 2, 3, 3, 4}));
+    switch (k) {
+    case 0: return adj_embedding(E, idx); /* 4 is out of range */
+    case 1:
+        return adj_embedding(E, adj_index(t, 1, ((int64_t[]){2}), ((int32_t[]){1, -1})));
+    case 2: return adj_embedding(adj_tensor_f64(t, 1, ((int64_t[]){4}), NULL), idx);
+    case 3: return adj_embedding(E, adj_tensor_f64(t, 1, ((int64_t[]){2}), NULL));
+    case 4: return adj_embedding(idx, idx);
+    case 5: return adj_embedding(E, NULL);
+    default: return adj_embedding(NULL, idx);
+    }
+}
+
+static const misuse rows[] = {
+    {"index out of range", ADJ_EINVAL, {"adj_embedding", "index 4", "position (1,2)", "[0, 4)"}},
+    {"negative index", ADJ_EINVAL, {"adj_embedding", "index -1", "position (1)", "[0, 4)"}},
+    {"table not 2-D", ADJ_ESHAPE, {"adj_embedding", "2-D", NULL, NULL}},
+    {"float indices", ADJ_EDTYPE, {"adj_embedding", "idx must be an index tensor", "f64", NULL}},
+    {"index table", ADJ_EDTYPE, {"adj_embedding", "table is an index tensor", NULL, NULL}},
+    {"NULL idx", ADJ_EINVAL, {"adj_embedding", "idx is NULL", NULL, NULL}},
+    {"NULL table", ADJ_EINVAL, {"adj_embedding", "table is NULL", NULL, NULL}},
+};
+
+START_TEST(embedding_misuse)
+{
+    int k = _i;
+    test_alloc ta;
+    adj_allocator al = test_alloc_init(&ta);
+    adj_tape *t = adj_tape_new_with(&al);
+    adj_var *y = bad_call(t, k);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_msg(adj_tape_status(t) == rows[k].status, "%s: status %d, message %s", rows[k].what,
+                  adj_tape_status(t), adj_tape_message(t));
+    for (int w = 0; w < 4 && rows[k].words[w]; w++)
+        HAS(adj_tape_message(t), rows[k].words[w]);
+    ck_assert_int_eq(adj_backward(y), rows[k].status); /* sticky */
+    adj_tape_free(t);
+    ck_assert_uint_eq(ta.live, 0);
+}
+END_TEST
+
+/* The tape printers show index tensors and embedding nodes */
+START_TEST(embedding_printed)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *E = adj_var_set_name(adj_tensor_f64(t, 2, ((int64_t[]){3, 2}), NULL), "E");
+    adj_var *i = adj_var_set_name(adj_index(t, 1, ((int64_t[]){2}), ((int32_t[]){2, 0})), "tok");
+    adj_embedding(E, i);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(adj_tape_print(t, f), ADJ_OK);
+    fclose(f);
+    HAS(buf, "E[tok]");
+    HAS(buf, "[2, 0]");
+    free(buf);
+    adj_tape_free(t);
+}
+END_TEST
+
+static Suite *index_suite(void)
+{
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("index");
+    tcase_add_test(tc, index_leaf);
+    tcase_add_test(tc, index_dtype_errors);
+    tcase_add_test(tc, embedding_values_and_scatter);
+    tcase_add_test(tc, embedding_finite_differences);
+    tcase_add_test(tc, embedding_jvp);
+    tcase_add_test(tc, embedding_threads_same_bits);
+    tcase_add_loop_test(tc, embedding_misuse, 0, (int)(sizeof rows / sizeof rows[0]));
+    tcase_add_test(tc, embedding_printed);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ADJ_CHECK_MAIN(index_suite)
