@@ -52,6 +52,9 @@ def metrics(key, d):
         # the replay row compares with the same torch.autograd.gradcheck run
         label = "gradcheck 784-32-10" + (" replay" if key == "gradcheck_replay" else "")
         return [(label, d["seconds"], "s", False)]
+    if w == "embedding":
+        return [("embedding fwd+bwd %dx%d, %d ids" % (d["rows"], d["dim"], d["indices"]),
+                 d["ms_per_step"], "ms", False)]
     if w == "mlp_memory":
         rows = [("mlp b%d peak RSS" % d["batch"], d["peak_rss_mib"], "MiB", False)]
         if d.get("allocs_per_step") is not None:

@@ -39,7 +39,7 @@ if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" "$root" --buildtype=release -Dtests=false >/dev/null
 fi
 ninja -C "$build" bench/bench_chain bench/bench_mlp bench/bench_tiny \
-    bench/bench_elementwise bench/bench_gradcheck >/dev/null
+    bench/bench_elementwise bench/bench_gradcheck bench/bench_embedding >/dev/null
 
 bin="$build/bench"
 raw=$(mktemp)
@@ -89,6 +89,7 @@ for t in $threads; do
     both tiny "$bin/bench_tiny $t $tiny" "tiny $t $tiny"
     both elementwise "$bin/bench_elementwise 1000000 $ew_reps $t" "elementwise 1000000 $ew_reps $t"
     both gradcheck "$bin/bench_gradcheck $t" "gradcheck $t"
+    both embedding "$bin/bench_embedding $t $steps" "embedding $t $steps"
     both gradcheck_replay "$bin/bench_gradcheck $t replay" "gradcheck $t"
     both memory "$bin/bench_mlp 256 $t $mem_steps memory" "mlp 256 $t $mem_steps memory"
     echo >&2

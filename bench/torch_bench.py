@@ -8,6 +8,7 @@ printing the same JSON lines.  Run with Debian's python3 (python3-torch).
     torch_bench.py tiny [threads] [blocks] [steps per block]
     torch_bench.py elementwise [n] [reps] [threads]
     torch_bench.py gradcheck [threads]
+    torch_bench.py embedding [threads] [steps]
 
 Threads: torch.set_num_threads(T) sets PyTorch's own (OpenMP) threads; the
 matrix products go to the system BLAS, which on Debian is BLIS as for
@@ -27,7 +28,7 @@ def arg(i, default, conv=int):
 
 
 def threads_of(cmd):
-    pos = {"mlp": 3, "tiny": 2, "elementwise": 4, "gradcheck": 2}.get(cmd)
+    pos = {"mlp": 3, "tiny": 2, "elementwise": 4, "gradcheck": 2, "embedding": 2}.get(cmd)
     return arg(pos, 1) if pos else 1
 
 
@@ -142,6 +143,29 @@ def tiny():
           "loss": round(loss.item(), 5)})
 
 
+def embedding():
+    """The same step as bench_embedding.c: Y = E[idx], E.grad zeroed, the
+    backward of a fixed upstream adjoint (dense gradient, as adjoint's)."""
+    steps = arg(3, 20)
+    V, D, N = 50257, 768, 4096
+    torch.manual_seed(7)
+    E = torch.nn.Parameter(torch.randn(V, D) * 0.02)
+    idx = torch.randint(0, 8192, (N,))
+    g = torch.rand(N, D) * 2 - 1
+    opt = torch.optim.SGD([E], lr=0.0)
+    times = []
+    for r in range(steps + 2):
+        t0 = now()
+        opt.zero_grad()
+        y = F.embedding(idx, E)
+        y.backward(g)
+        dt = now() - t0
+        if r >= 2:
+            times.append(dt * 1e3)
+    emit({"workload": "embedding", "threads": T, "rows": V, "dim": D, "indices": N,
+          "ms_per_step": round(statistics.median(times), 3)})
+
+
 # name: (torch function, arity, domain of a, domain of b, backward arrays)
 ANY, AWAY0, POS = "any", "away0", "pos"
 OPS = {
@@ -247,7 +271,7 @@ def gradcheck():
 
 if __name__ == "__main__":
     fns = {"chain": chain, "mlp": mlp, "tiny": tiny, "elementwise": elementwise,
-           "gradcheck": gradcheck}
+           "gradcheck": gradcheck, "embedding": embedding}
     if CMD not in fns:
         sys.exit(__doc__)
     fns[CMD]()
