@@ -34,6 +34,39 @@ static const void *case_attr(const adj_op_desc *d, const adj_op_case *sc)
 
 static adj_domain dom_of(const adj_op_desc *d, int i) { return d->dom[i < 3 ? i : 2]; }
 
+/* Input i of the op is an index tensor (not perturbed, not checked). */
+static bool is_index(const adj_op_desc *d, int i)
+{
+    return i < 32 && ((d->index_inputs >> i) & 1u);
+}
+
+static size_t case_numel(const adj_op_case *sc, int i)
+{
+    size_t n = 1;
+    for (int k = 0; k < sc->ndim[i]; k++)
+        n *= (size_t)sc->shape[i][k];
+    return n;
+}
+
+/* Index input i of a case as a leaf on t: every value below the smallest
+ * dimension of the case's float inputs, which each indexing op accepts (a
+ * row of a table, a position along an axis, a class of logits), in a
+ * pattern that repeats indices as soon as there are more than that. */
+static adj_var *case_index(adj_tape *t, const adj_op_desc *d, const adj_op_case *sc, int i)
+{
+    int64_t bound = INT64_MAX;
+    for (int j = 0; j < sc->n; j++)
+        for (int k = 0; !is_index(d, j) && k < sc->ndim[j]; k++)
+            bound = sc->shape[j][k] < bound ? sc->shape[j][k] : bound;
+    if (bound == INT64_MAX || bound < 1)
+        bound = 1;
+    int32_t v[ADJ_CASE_MAX_NUMEL];
+    size_t n = case_numel(sc, i);
+    for (size_t j = 0; j < n && j < ADJ_CASE_MAX_NUMEL; j++)
+        v[j] = (int32_t)((j * 5 + 3 + (size_t)i) % (size_t)bound);
+    return adj_index_at(t, sc->ndim[i], sc->shape[i], v, __FILE__, __LINE__);
+}
+
 int adj_gradcheck_op_cases(adj_op op)
 {
     int n;
@@ -81,10 +114,11 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
     opctx *c = user;
     const adj_op_desc *d = adj_op_table[c->op];
     adj_var *vin[ADJ_CASE_MAX_IN] = {NULL};
-    for (int i = 0; i < n && i < ADJ_CASE_MAX_IN; i++)
-        vin[i] = in[i];
+    /* the checked inputs in order; index inputs made here, the same each time */
+    for (int i = 0, f = 0; i < c->sc->n && i < ADJ_CASE_MAX_IN; i++)
+        vin[i] = is_index(d, i) ? case_index(t, d, c->sc, i) : f < n ? in[f++] : NULL;
     /* an op of fixed arity gets all its slots (absent optional inputs NULL) */
-    int nin = d->arity >= 0 ? d->arity : n;
+    int nin = d->arity >= 0 ? d->arity : c->sc->n;
     adj_var *y = adj_record(c->op, vin, nin, case_attr(d, c->sc), __FILE__, __LINE__);
     if (adj_tape_status(t) != ADJ_OK)
         return y;
@@ -128,29 +162,31 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
     double data[ADJ_CASE_MAX_IN][ADJ_CASE_MAX_NUMEL];
     adj_gradcheck_input in[ADJ_CASE_MAX_IN];
     size_t off = 0;
+    int nf = 0; /* the inputs checked: all but the index tensors */
     if (describe && describe_size)
         describe[0] = '\0';
     for (int i = 0; i < sc->n; i++) {
-        size_t numel = 1;
-        in[i].ndim = sc->ndim[i];
-        for (int k = 0; k < sc->ndim[i]; k++) {
-            in[i].shape[k] = sc->shape[i][k];
-            numel *= (size_t)sc->shape[i][k];
-        }
-        for (size_t j = 0; j < numel && j < ADJ_CASE_MAX_NUMEL; j++)
-            data[i][j] = draw(&s, dom_of(d, i));
-        in[i].data = data[i];
         if (describe && off < describe_size) {
             char sh[64];
-            adj_fmt_shape(sh, sizeof sh, in[i].ndim, in[i].shape);
-            off += (size_t)snprintf(describe + off, describe_size - off, "%s%s", i ? " x " : "",
-                                    sh);
+            adj_fmt_shape(sh, sizeof sh, sc->ndim[i], sc->shape[i]);
+            off += (size_t)snprintf(describe + off, describe_size - off, "%s%s%s", i ? " x " : "",
+                                    sh, is_index(d, i) ? " i32" : "");
         }
+        if (is_index(d, i))
+            continue;
+        size_t numel = case_numel(sc, i);
+        in[nf].ndim = sc->ndim[i];
+        for (int k = 0; k < sc->ndim[i]; k++)
+            in[nf].shape[k] = sc->shape[i][k];
+        for (size_t j = 0; j < numel && j < ADJ_CASE_MAX_NUMEL; j++)
+            data[nf][j] = draw(&s, dom_of(d, i));
+        in[nf].data = data[nf];
+        nf++;
     }
     if (describe && off < describe_size && sc->note)
         snprintf(describe + off, describe_size - off, "%s", sc->note);
     adj_gradcheck_opts o = {.dtype = dtype};
-    return adj_gradcheck(apply, &c, sc->n, in, &o, rep);
+    return adj_gradcheck(apply, &c, nf, in, &o, rep);
 }
 
 /* ------------------------------------------------------------ forward mode */
@@ -177,6 +213,10 @@ static adj_var *jvp_record(adj_tape *t, const jvpctx *c, adj_dtype dtype, double
     for (int i = 0; i < ADJ_CASE_MAX_IN; i++)
         vin[i] = NULL;
     for (int i = 0; i < c->sc->n; i++) {
+        if (is_index(d, i)) {
+            vin[i] = case_index(t, d, c->sc, i);
+            continue;
+        }
         double xd[JVP_MAX];
         float xf[JVP_MAX];
         for (size_t j = 0; j < c->numel[i]; j++) {
@@ -260,10 +300,16 @@ adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t 
     if (st == ADJ_OK && adj_numel(y) > JVP_MAX)
         st = ADJ_ESHAPE;
     if (st == ADJ_OK) {
+        /* the directions move the float inputs; index tensors stay */
         const double *dirs[ADJ_CASE_MAX_IN];
-        for (int i = 0; i < ADJ_CASE_MAX_IN; i++)
-            dirs[i] = c->v[i];
-        st = adj_jvp(y, sc->n, vin, dirs, jy);
+        adj_var *wrt[ADJ_CASE_MAX_IN];
+        int nw = 0;
+        for (int i = 0; i < sc->n; i++)
+            if (!is_index(d, i)) {
+                wrt[nw] = vin[i];
+                dirs[nw++] = c->v[i];
+            }
+        st = adj_jvp(y, nw, wrt, dirs, jy);
     }
     if (st == ADJ_OK)
         st = adj_backward_seeded(y, c->r);
@@ -271,7 +317,7 @@ adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t 
         for (size_t j = 0; j < adj_numel(y); j++)
             rep->jvp += c->r[j] * jy[j];
         for (int i = 0; i < sc->n; i++)
-            for (size_t j = 0; j < c->numel[i]; j++)
+            for (size_t j = 0; j < c->numel[i] && !is_index(d, i); j++)
                 rep->vjp += adj_grad_at(vin[i], j) * c->v[i][j];
         const double h = 1e-6;
         adj_status s1, s2;

@@ -128,6 +128,17 @@ static void embedding_jvp(const adj_var *y, const void *const *tx, void *ty)
     gather_rows(y, tx[0], ty);
 }
 
+/* table, idx: repeated indices, 0-D, 2-D and empty idx, one-row and
+ * zero-width tables */
+static const adj_op_case embedding_cases[] = {
+    {2, {2, 1}, {{5, 3}, {7}}, NULL, NULL},
+    {2, {2, 2}, {{4, 2}, {2, 3}}, NULL, NULL},
+    {2, {2, 0}, {{3, 4}, {0}}, NULL, NULL},
+    {2, {2, 1}, {{1, 1}, {3}}, NULL, NULL},
+    {2, {2, 1}, {{3, 2}, {0}}, NULL, NULL},
+    {2, {2, 2}, {{4, 0}, {2, 2}}, NULL, NULL},
+};
+
 static const char *const embedding_inputs[] = {"table", "idx"};
 static const char *const embedding_symbols[] = {"E", "i", "Y"};
 static const adj_op_teach embedding_teach = {.define = "@0[@1]", .symbols = embedding_symbols};
@@ -136,7 +147,7 @@ const adj_op_desc adj_desc_embedding = {
     .name = "embedding", .arity = 2, .index_inputs = 1u << 1, .inputs = embedding_inputs,
     .shape = embedding_shape, .forward = embedding_forward, .backward = embedding_backward,
     .jvp = embedding_jvp, .formula = "Y[i, :] = E[idx[i], :]",
-    .rule = "dE[idx[i], :] += dY[i, :]", .sig = ADJ_SIG_NONE, .teach = &embedding_teach,
+    .rule = "dE[idx[i], :] += dY[i, :]", ADJ_CASES(embedding_cases), .teach = &embedding_teach,
 };
 
 adj_var *adj_embedding_at(adj_var *table, adj_var *idx, const char *file, int line)
