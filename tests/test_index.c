@@ -1,5 +1,6 @@
 /*
- * Index tensors (ADJ_I32) and the ops that take them: adj_embedding.
+ * Index tensors (ADJ_I32) and the ops that take them: adj_embedding,
+ * adj_cross_entropy.
  * Expected values come from naive loops over the same arrays written here
  * (a gather and a scatter-add in double), finite differences, and the
  * errors' words.
@@ -222,6 +223,105 @@ START_TEST(embedding_threads_same_bits)
 }
 END_TEST
 
+/* Cross-entropy with index targets against a naive log-sum-exp in long
+ * double; ignored rows leave the sum and the count */
+static double naive_ce(const double *z, const int32_t *t, int rows, int c, int ignore, double *dz)
+{
+    long double sum = 0;
+    int kept = 0;
+    for (int r = 0; r < rows; r++)
+        kept += t[r] != ignore;
+    for (int r = 0; r < rows; r++) {
+        if (t[r] == ignore) {
+            for (int j = 0; j < c; j++)
+                dz[r * c + j] = 0;
+            continue;
+        }
+        long double e = 0;
+        for (int j = 0; j < c; j++)
+            e += expl((long double)z[r * c + j]);
+        sum += logl(e) - z[r * c + t[r]];
+        for (int j = 0; j < c; j++)
+            dz[r * c + j] = (double)((expl((long double)z[r * c + j]) / e - (j == t[r])) / kept);
+    }
+    return (double)(sum / kept);
+}
+
+START_TEST(cross_entropy_values)
+{
+    const double z[12] = {0.5, -1.0, 2.0, 0.25, 1.5, -0.5, 0.0, 0.75, -2.0, 1.0, 0.125, 0.5};
+    const int32_t t[4] = {2, -100, 0, 1}; /* (2,2) targets, one ignored */
+    double want_dz[12];
+    double want = naive_ce(z, t, 4, 3, -100, want_dz);
+    for (int dt = 0; dt < 2; dt++) {
+        adj_tape *tp = adj_tape_new();
+        adj_var *Z;
+        if (dt) {
+            Z = adj_tensor_f64(tp, 3, ((int64_t[]){2, 2, 3}), z);
+        } else {
+            float zf[12];
+            for (int k = 0; k < 12; k++)
+                zf[k] = (float)z[k];
+            Z = adj_tensor_f32(tp, 3, ((int64_t[]){2, 2, 3}), zf);
+        }
+        adj_var *L = adj_cross_entropy(Z, adj_index(tp, 2, ((int64_t[]){2, 2}), t), -100);
+        ck_assert_int_eq(adj_backward(L), ADJ_OK);
+        double tol = dt ? 1e-14 : 1e-6;
+        ck_assert_msg(fabs(adj_item(L) - want) <= tol, "L %.17g want %.17g", adj_item(L), want);
+        for (int k = 0; k < 12; k++)
+            ck_assert_msg(fabs(adj_grad_at(Z, (size_t)k) - want_dz[k]) <= tol, "dz[%d] %g want %g",
+                          k, adj_grad_at(Z, (size_t)k), want_dz[k]);
+        ck_assert(adj_grad_at(Z, 3) == 0 && adj_grad_at(Z, 5) == 0); /* the ignored row */
+        adj_tape_free(tp);
+    }
+}
+END_TEST
+
+/* Logits of any size give the same loss as the shifted ones; every
+ * target ignored is a mean over nothing: NaN */
+START_TEST(cross_entropy_large_and_empty)
+{
+    adj_tape *tp = adj_tape_new();
+    const float big[3] = {1000.0f, 1001.0f, 999.0f}, small[3] = {1.0f, 2.0f, 0.0f};
+    adj_var *t1 = adj_index(tp, 1, ((int64_t[]){1}), ((int32_t[]){1}));
+    adj_var *a = adj_cross_entropy(adj_constant_f32(tp, 2, ((int64_t[]){1, 3}), big), t1, -1);
+    adj_var *b = adj_cross_entropy(adj_constant_f32(tp, 2, ((int64_t[]){1, 3}), small), t1, -1);
+    ck_assert(isfinite(adj_item(a)));
+    ck_assert_msg(fabs(adj_item(a) - adj_item(b)) < 1e-6, "%g vs %g", adj_item(a), adj_item(b));
+    /* log(1 + e + e^-1) - 1 + 1, from the definition */
+    ck_assert(fabs(adj_item(b) - (log(exp(1.0) + exp(2.0) + 1.0) - 2.0)) < 1e-6);
+    adj_var *c = adj_cross_entropy(adj_constant_f32(tp, 2, ((int64_t[]){1, 3}), small),
+                                   adj_index(tp, 1, ((int64_t[]){1}), ((int32_t[]){7})), 7);
+    ck_assert_int_eq(adj_tape_status(tp), ADJ_OK);
+    ck_assert(isnan(adj_item(c)));
+    adj_tape_free(tp);
+}
+END_TEST
+
+/* f(z) = cross_entropy(z, t) with t fixed, ignored entries included */
+static adj_var *ce_fn(adj_tape *t, adj_var *const *in, int n, void *user)
+{
+    (void)n;
+    (void)user;
+    adj_var *tg = adj_index(t, 2, ((int64_t[]){2, 3}), ((int32_t[]){3, 0, -1, 3, 1, 2}));
+    return adj_cross_entropy(in[0], tg, -1);
+}
+
+START_TEST(cross_entropy_finite_differences)
+{
+    double z[24];
+    for (int k = 0; k < 24; k++)
+        z[k] = sin(1.7 * k);
+    adj_gradcheck_input in = {.ndim = 3, .shape = {2, 3, 4}, .data = z};
+    for (int dt = 0; dt < 2; dt++) {
+        adj_gradcheck_opts o = {.dtype = dt ? ADJ_F64 : ADJ_F32};
+        adj_gradcheck_report r;
+        ck_assert_int_eq(adj_gradcheck(ce_fn, NULL, 1, &in, &o, &r), ADJ_OK);
+        ck_assert_msg(r.passed, "%s: max rel err %g", dt ? "f64" : "f32", r.max_rel_err);
+    }
+}
+END_TEST
+
 /* Misuse: status, the words of the message, and nothing left allocated */
 typedef struct misuse {
     const char *what;
@@ -241,7 +341,15 @@ static adj_var *bad_call(adj_tape *t, int k)
     case 3: return adj_embedding(E, adj_tensor_f64(t, 1, ((int64_t[]){2}), NULL));
     case 4: return adj_embedding(idx, idx);
     case 5: return adj_embedding(E, NULL);
-    default: return adj_embedding(NULL, idx);
+    case 6: return adj_embedding(NULL, idx);
+    case 7: /* logits (2,3): target 3 out of range */
+        return adj_cross_entropy(adj_reshape(E, 2, ((int64_t[]){4, 3})),
+                                 adj_index(t, 1, ((int64_t[]){4}), ((int32_t[]){0, 2, -100, 3})),
+                                 -100);
+    case 8:
+        return adj_cross_entropy(E, adj_index(t, 1, ((int64_t[]){3}), ((int32_t[]){0, 1, 2})), -1);
+    case 9: return adj_cross_entropy(E, adj_tensor_f64(t, 1, ((int64_t[]){4}), NULL), -1);
+    default: return adj_cross_entropy(E, NULL, -1);
     }
 }
 
@@ -253,6 +361,11 @@ static const misuse rows[] = {
     {"index table", ADJ_EDTYPE, {"adj_embedding", "table is an index tensor", NULL, NULL}},
     {"NULL idx", ADJ_EINVAL, {"adj_embedding", "idx is NULL", NULL, NULL}},
     {"NULL table", ADJ_EINVAL, {"adj_embedding", "table is NULL", NULL, NULL}},
+    {"target out of range", ADJ_EINVAL,
+     {"adj_cross_entropy", "index 3", "position (3)", "[0, 3)"}},
+    {"targets of another shape", ADJ_ESHAPE, {"adj_cross_entropy", "targets", "(4,3)", "(3)"}},
+    {"float targets", ADJ_EDTYPE, {"adj_cross_entropy", "targets must be an index tensor", NULL, NULL}},
+    {"NULL targets", ADJ_EINVAL, {"adj_cross_entropy", "targets is NULL", NULL, NULL}},
 };
 
 START_TEST(embedding_misuse)
@@ -302,6 +415,9 @@ static Suite *index_suite(void)
     tcase_add_test(tc, embedding_finite_differences);
     tcase_add_test(tc, embedding_jvp);
     tcase_add_test(tc, embedding_threads_same_bits);
+    tcase_add_test(tc, cross_entropy_values);
+    tcase_add_test(tc, cross_entropy_large_and_empty);
+    tcase_add_test(tc, cross_entropy_finite_differences);
     tcase_add_loop_test(tc, embedding_misuse, 0, (int)(sizeof rows / sizeof rows[0]));
     tcase_add_test(tc, embedding_printed);
     suite_add_tcase(s, tc);

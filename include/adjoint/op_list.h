@@ -61,6 +61,7 @@
     X(GE, ge)                                                                  \
     X(ADD_N, add_n)                                                            \
     X(EMBEDDING, embedding)                                                    \
+    X(CROSS_ENTROPY, cross_entropy)                                            \
     /* append new ops above this line (one line each, keep the backslash) */
 
 #endif

@@ -170,6 +170,16 @@ extern "C" {
  * they appear (same bits for any thread count).  An index outside [0, V)
  * is ADJ_EINVAL naming the index, its position and V. */
 #define adj_embedding(...) adj_embedding_at(__VA_ARGS__, ADJ_AT_)
+/* L = mean over the kept rows r of (log sum_j exp(z_rj) - z_r,t_r): the
+ * cross-entropy of logits z (..., C) against targets t, an index tensor of
+ * z's leading shape ((B,T,V) with (B,T) for a language model); rows whose
+ * target equals ignore_index are left out of the sum and of the count
+ * (PyTorch's default is -100).  Stable for any logits (log-sum-exp shifted
+ * by the row maximum, in double).  dz_r = dL (softmax(z_r) - onehot(t_r))
+ * / N, 0 for ignored rows.  No kept row: L is NaN (a mean over nothing).
+ * A target outside [0, C) other than ignore_index is ADJ_EINVAL naming it,
+ * its position and C.  (adj_softmax_cross_entropy takes int32_t labels.) */
+#define adj_cross_entropy(...) adj_cross_entropy_at(__VA_ARGS__, ADJ_AT_)
 
 /* ---------------------------------------- the functions behind the macros */
 ADJ_API adj_var *adj_add_at(adj_var *a, adj_var *b, const char *file, int line);
@@ -213,6 +223,8 @@ ADJ_API adj_var *adj_softmax_cross_entropy_at(adj_var *logits, const int32_t *la
 ADJ_API adj_var *adj_mse_at(adj_var *pred, adj_var *target, const char *file, int line);
 ADJ_API adj_var *adj_bce_with_logits_at(adj_var *z, adj_var *t, const char *file, int line);
 ADJ_API adj_var *adj_embedding_at(adj_var *table, adj_var *idx, const char *file, int line);
+ADJ_API adj_var *adj_cross_entropy_at(adj_var *logits, adj_var *targets, int ignore_index,
+                                      const char *file, int line);
 
 /* Plain functions with the ops' names, for function pointers. */
 ADJ_API adj_var *(adj_add)(adj_var *a, adj_var *b);
@@ -255,6 +267,7 @@ ADJ_API adj_var *(adj_softmax_cross_entropy)(adj_var *logits, const int32_t *lab
 ADJ_API adj_var *(adj_mse)(adj_var *pred, adj_var *target);
 ADJ_API adj_var *(adj_bce_with_logits)(adj_var *z, adj_var *t);
 ADJ_API adj_var *(adj_embedding)(adj_var *table, adj_var *idx);
+ADJ_API adj_var *(adj_cross_entropy)(adj_var *logits, adj_var *targets, int ignore_index);
 
 /* maximum, minimum, comparisons, detach */
 ADJ_API adj_var *adj_maximum_at(adj_var *a, adj_var *b, const char *file, int line);

@@ -1,5 +1,6 @@
 /*
- * Indexing with index tensors (ADJ_I32): embedding lookup.
+ * Indexing with index tensors (ADJ_I32): embedding lookup, and
+ * cross-entropy with index targets.
  *
  * An index is checked against its bound when the op is recorded: one out
  * of range is a sticky ADJ_EINVAL naming the index, its position in the
@@ -13,6 +14,7 @@
 #include "core/pool.h"
 #include "ops/op.h"
 
+#include <math.h>
 #include <string.h>
 
 /* "(1,2)": the position of flat element i of an index tensor. */
@@ -156,3 +158,180 @@ adj_var *adj_embedding_at(adj_var *table, adj_var *idx, const char *file, int li
     return adj_record(ADJ_OP_EMBEDDING, in, 2, NULL, file, line);
 }
 ADJ_FN2(embedding)
+
+/* --------------------------------------------------------- cross-entropy */
+
+typedef struct ce_attr {
+    int32_t ignore;   /* targets equal to this are left out */
+    int64_t count;    /* targets not ignored (the mean's divisor) */
+    double *lse;      /* per row: log sum_j exp(z_j), kept for backward */
+} ce_attr;
+
+/* logits (..., C), targets the leading shape -> L (one element) */
+static adj_status ce_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *z = y->in[0], *tg = y->in[1];
+    ce_attr *a = ADJ_ATTR(y, ce_attr);
+    bool fits = z->ndim >= 1 && tg->ndim == z->ndim - 1;
+    for (int k = 0; fits && k < tg->ndim; k++)
+        fits = adj_cold(tg)->shape[k] == adj_cold(z)->shape[k];
+    if (!fits) {
+        snprintf(why, n, "the targets must have the logits' shape without the last (class) "
+                         "dimension");
+        return ADJ_ESHAPE;
+    }
+    int64_t classes = adj_cold(z)->shape[z->ndim - 1];
+    const int32_t *t = tg->value;
+    a->count = 0;
+    for (size_t i = 0; i < adj_cold(tg)->numel; i++) {
+        if (t[i] == a->ignore)
+            continue;
+        if (t[i] < 0 || t[i] >= classes) {
+            char pos[64];
+            position(tg, i, pos, sizeof pos);
+            snprintf(why, n, "index %d at position %s is out of range [0, %lld) (ignore_index %d)",
+                     (int)t[i], pos, (long long)classes, (int)a->ignore);
+            return ADJ_EINVAL;
+        }
+        a->count++;
+    }
+    a->lse = NULL;
+    y->ndim = 0;
+    return ADJ_OK;
+}
+
+/* L = (1/N) sum_r (log sum_j exp(z_rj) - z_r,t_r) over the N rows whose
+ * target is not ignored; the log-sum-exp shifted by the row maximum and
+ * summed in double.  No targets: L = 0/0 = NaN, as a mean over nothing. */
+#define CE_FORWARD(T)                                                          \
+    do {                                                                       \
+        const T *z_ = y->in[0]->value;                                         \
+        double sum_ = 0;                                                       \
+        for (size_t r_ = 0; r_ < rows; r_++) {                                 \
+            const T *zr_ = z_ + r_ * classes;                                  \
+            if (t[r_] == a->ignore)                                            \
+                continue;                                                      \
+            double m_ = zr_[0], e_ = 0;                                        \
+            for (size_t j_ = 1; j_ < classes; j_++)                            \
+                m_ = zr_[j_] > m_ ? zr_[j_] : m_;                              \
+            for (size_t j_ = 0; j_ < classes; j_++)                            \
+                e_ += exp((double)zr_[j_] - m_);                               \
+            a->lse[r_] = m_ + log(e_);                                         \
+            sum_ += a->lse[r_] - (double)zr_[t[r_]];                           \
+        }                                                                      \
+        *(T *)y->value = (T)(sum_ / (double)a->count);                         \
+    } while (0)
+
+static void ce_forward(adj_var *y)
+{
+    ce_attr *a = ADJ_ATTR(y, ce_attr);
+    const int32_t *t = y->in[1]->value;
+    size_t rows = adj_cold(y->in[1])->numel;
+    size_t classes = (size_t)adj_cold(y->in[0])->shape[y->in[0]->ndim - 1];
+    a->lse = adj_arena_alloc(adj_cold(y)->tape, rows * sizeof(double) + 1);
+    if (!a->lse)
+        return; /* the tape holds ADJ_ENOMEM */
+    if (y->dtype == ADJ_F64)
+        CE_FORWARD(double);
+    else
+        CE_FORWARD(float);
+}
+
+/* dz_rj += dL (softmax(z_r)_j - [j = t_r]) / N for rows not ignored */
+#define CE_BACKWARD(T)                                                         \
+    do {                                                                       \
+        const T *z_ = y->in[0]->value;                                         \
+        T *g_ = gz;                                                            \
+        const double s_ = (double)*(const T *)y->grad / (double)a->count;      \
+        for (size_t r_ = 0; r_ < rows; r_++) {                                 \
+            if (t[r_] == a->ignore)                                            \
+                continue;                                                      \
+            for (size_t j_ = 0; j_ < classes; j_++) {                          \
+                double p_ = exp((double)z_[r_ * classes + j_] - a->lse[r_]);   \
+                g_[r_ * classes + j_] += (T)(s_ * (p_ - (j_ == (size_t)t[r_]))); \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+static void ce_backward(adj_var *y)
+{
+    adj_var *z = y->in[0];
+    const ce_attr *a = ADJ_ATTR(y, ce_attr);
+    if (!(z->flags & ADJ_F_GRAD) || !a->lse)
+        return;
+    void *gz = adj_grad_buf(z);
+    if (!gz)
+        return;
+    const int32_t *t = y->in[1]->value;
+    size_t rows = adj_cold(y->in[1])->numel;
+    size_t classes = (size_t)adj_cold(z)->shape[z->ndim - 1];
+    if (y->dtype == ADJ_F64)
+        CE_BACKWARD(double);
+    else
+        CE_BACKWARD(float);
+}
+
+/* tangent: dL = (1/N) sum_r (sum_j softmax(z_r)_j dz_rj - dz_r,t_r) */
+#define CE_TANGENT(T)                                                          \
+    do {                                                                       \
+        const T *z_ = y->in[0]->value, *dz_ = tx[0];                           \
+        double sum_ = 0;                                                       \
+        for (size_t r_ = 0; r_ < rows; r_++) {                                 \
+            if (t[r_] == a->ignore)                                            \
+                continue;                                                      \
+            for (size_t j_ = 0; j_ < classes; j_++)                            \
+                sum_ += exp((double)z_[r_ * classes + j_] - a->lse[r_]) *      \
+                        (double)dz_[r_ * classes + j_];                        \
+            sum_ -= (double)dz_[r_ * classes + (size_t)t[r_]];                 \
+        }                                                                      \
+        *(T *)ty = (T)(sum_ / (double)a->count);                               \
+    } while (0)
+
+static void ce_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    const ce_attr *a = ADJ_ATTR(y, ce_attr);
+    const int32_t *t = y->in[1]->value;
+    size_t rows = adj_cold(y->in[1])->numel;
+    size_t classes = (size_t)adj_cold(y->in[0])->shape[y->in[0]->ndim - 1];
+    if (!a->lse)
+        return;
+    if (y->dtype == ADJ_F64)
+        CE_TANGENT(double);
+    else
+        CE_TANGENT(float);
+}
+
+/* logits, targets: rows of several shapes, one class, an ignored target */
+static const ce_attr ce_keep = {.ignore = -100}, ce_skip1 = {.ignore = 1};
+static const adj_op_case ce_cases[] = {
+    {2, {2, 1}, {{4, 3}, {4}}, NULL, NULL},
+    {2, {3, 2}, {{2, 3, 4}, {2, 3}}, NULL, NULL},
+    {2, {1, 0}, {{5}, {0}}, NULL, NULL},
+    {2, {2, 1}, {{3, 1}, {3}}, NULL, NULL},
+    {2, {2, 1}, {{6, 3}, {6}}, &ce_skip1, " ignore_index 1"},
+};
+
+static const char *const ce_inputs[] = {"logits", "targets"};
+static const char *const ce_symbols[] = {"z", "t", "L"};
+static const adj_op_teach ce_teach = {.define = "cross_entropy(@0, @1)", .symbols = ce_symbols};
+
+const adj_op_desc adj_desc_cross_entropy = {
+    .name = "cross_entropy", .arity = 2, .index_inputs = 1u << 1, .inputs = ce_inputs,
+    .attr_size = sizeof(ce_attr), .shape = ce_shape, .forward = ce_forward,
+    .backward = ce_backward, .jvp = ce_jvp,
+    .formula = "L = mean over kept rows r of (log sum_j exp(z_rj) - z_r,t_r)",
+    .rule = "dz_r += dL (softmax(z_r) - onehot(t_r)) / N", ADJ_CASES(ce_cases),
+    .case_attr = &ce_keep, .teach = &ce_teach,
+};
+
+adj_var *adj_cross_entropy_at(adj_var *logits, adj_var *targets, int ignore_index,
+                              const char *file, int line)
+{
+    adj_var *in[2] = {logits, targets};
+    ce_attr a = {.ignore = ignore_index};
+    return adj_record(ADJ_OP_CROSS_ENTROPY, in, 2, &a, file, line);
+}
+adj_var *(adj_cross_entropy)(adj_var *logits, adj_var *targets, int ignore_index)
+{
+    return adj_cross_entropy_at(logits, targets, ignore_index, NULL, 0);
+}
