@@ -322,6 +322,77 @@ START_TEST(cross_entropy_finite_differences)
 }
 END_TEST
 
+/* index_select, gather and scatter_add against loops written from their
+ * definitions, with repeated indices */
+START_TEST(select_gather_scatter_values)
+{
+    adj_tape *t = adj_tape_new();
+    double x[12], src[6], seed[8];
+    for (int k = 0; k < 12; k++)
+        x[k] = 1.0 + k; /* x (3,4): x[r][c] = 1 + 4r + c */
+    for (int k = 0; k < 6; k++)
+        src[k] = 0.5 * (k + 1);
+    for (int k = 0; k < 8; k++)
+        seed[k] = k - 2.5;
+    /* index_select along axis 1 with idx (2, 0, 2) -> (3,3) */
+    adj_var *X = adj_tensor_f64(t, 2, ((int64_t[]){3, 4}), x);
+    adj_var *s = adj_index_select(X, 1, adj_index(t, 1, ((int64_t[]){3}), ((int32_t[]){2, 0, 2})));
+    const int32_t sel[3] = {2, 0, 2};
+    ck_assert_int_eq(adj_dim(s, 0), 3);
+    ck_assert_int_eq(adj_dim(s, 1), 3);
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < 3; i++)
+            ck_assert(adj_value_at(s, (size_t)(r * 3 + i)) == x[r * 4 + sel[i]]);
+    double ds[9];
+    for (int k = 0; k < 9; k++)
+        ds[k] = k + 1;
+    ck_assert_int_eq(adj_backward_seeded(s, ds), ADJ_OK);
+    for (int r = 0; r < 3; r++) {
+        ck_assert(adj_grad_at(X, (size_t)(r * 4 + 0)) == ds[r * 3 + 1]);
+        ck_assert(adj_grad_at(X, (size_t)(r * 4 + 1)) == 0);
+        ck_assert(adj_grad_at(X, (size_t)(r * 4 + 2)) == ds[r * 3 + 0] + ds[r * 3 + 2]);
+        ck_assert(adj_grad_at(X, (size_t)(r * 4 + 3)) == 0);
+    }
+    adj_tape_reset(t);
+    /* gather along axis 0: idx (2,4), y[i][c] = x[idx[i][c]][c] */
+    const int32_t gi[8] = {2, 0, 1, 2, 2, 2, 0, 1};
+    X = adj_tensor_f64(t, 2, ((int64_t[]){3, 4}), x);
+    adj_var *g = adj_gather(X, 0, adj_index(t, 2, ((int64_t[]){2, 4}), gi));
+    double want[12] = {0};
+    for (int i = 0; i < 2; i++)
+        for (int c = 0; c < 4; c++) {
+            ck_assert(adj_value_at(g, (size_t)(i * 4 + c)) == x[gi[i * 4 + c] * 4 + c]);
+            want[gi[i * 4 + c] * 4 + c] += seed[i * 4 + c];
+        }
+    ck_assert_int_eq(adj_backward_seeded(g, seed), ADJ_OK);
+    for (int k = 0; k < 12; k++)
+        ck_assert_msg(adj_grad_at(X, (size_t)k) == want[k], "gather dx[%d]", k);
+    adj_tape_reset(t);
+    /* scatter_add along axis 1: idx (3,2), y = x; y[r][idx[r][j]] += src[r][j] */
+    const int32_t si[6] = {3, 3, 0, 1, 2, 0};
+    X = adj_tensor_f64(t, 2, ((int64_t[]){3, 4}), x);
+    adj_var *S = adj_tensor_f64(t, 2, ((int64_t[]){3, 2}), src);
+    adj_var *y = adj_scatter_add(X, 1, adj_index(t, 2, ((int64_t[]){3, 2}), si), S);
+    double yw[12];
+    memcpy(yw, x, sizeof yw);
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 2; j++)
+            yw[r * 4 + si[r * 2 + j]] += src[r * 2 + j];
+    double dy[12];
+    for (int k = 0; k < 12; k++) {
+        ck_assert(adj_value_at(y, (size_t)k) == yw[k]);
+        dy[k] = 0.25 * k;
+    }
+    ck_assert_int_eq(adj_backward_seeded(y, dy), ADJ_OK);
+    for (int k = 0; k < 12; k++)
+        ck_assert(adj_grad_at(X, (size_t)k) == dy[k]);
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 2; j++)
+            ck_assert(adj_grad_at(S, (size_t)(r * 2 + j)) == dy[r * 4 + si[r * 2 + j]]);
+    adj_tape_free(t);
+}
+END_TEST
+
 /* Misuse: status, the words of the message, and nothing left allocated */
 typedef struct misuse {
     const char *what;
@@ -349,7 +420,20 @@ static adj_var *bad_call(adj_tape *t, int k)
     case 8:
         return adj_cross_entropy(E, adj_index(t, 1, ((int64_t[]){3}), ((int32_t[]){0, 1, 2})), -1);
     case 9: return adj_cross_entropy(E, adj_tensor_f64(t, 1, ((int64_t[]){4}), NULL), -1);
-    default: return adj_cross_entropy(E, NULL, -1);
+    case 10: return adj_cross_entropy(E, NULL, -1);
+    case 11: return adj_index_select(E, 2, adj_index(t, 1, ((int64_t[]){1}), ((int32_t[]){0})));
+    case 12: return adj_index_select(E, 1, adj_index(t, 1, ((int64_t[]){2}), ((int32_t[]){1, 3})));
+    case 13: return adj_index_select(E, 0, idx);
+    case 14: return adj_gather(E, -3, idx);
+    case 15: return adj_gather(E, 0, adj_index(t, 2, ((int64_t[]){2, 3}), ((int32_t[]){0, 1, 2, 3, 4, 0})));
+    case 16: return adj_gather(E, 1, adj_index(t, 2, ((int64_t[]){5, 1}), NULL));
+    case 17: return adj_gather(E, 0, adj_tensor_f64(t, 2, ((int64_t[]){2, 3}), NULL));
+    case 18:
+        return adj_scatter_add(E, 0, idx, adj_tensor_f64(t, 2, ((int64_t[]){3, 2}), NULL));
+    case 19:
+        return adj_scatter_add(E, 1, adj_index(t, 2, ((int64_t[]){1, 1}), ((int32_t[]){-2})),
+                               adj_tensor_f64(t, 2, ((int64_t[]){1, 1}), NULL));
+    default: return adj_scatter_add(E, 0, NULL, E);
     }
 }
 
@@ -366,6 +450,16 @@ static const misuse rows[] = {
     {"targets of another shape", ADJ_ESHAPE, {"adj_cross_entropy", "targets", "(4,3)", "(3)"}},
     {"float targets", ADJ_EDTYPE, {"adj_cross_entropy", "targets must be an index tensor", NULL, NULL}},
     {"NULL targets", ADJ_EINVAL, {"adj_cross_entropy", "targets is NULL", NULL, NULL}},
+    {"select bad axis", ADJ_EINVAL, {"adj_index_select", "axis 2", "(4,3)", NULL}},
+    {"select index out of range", ADJ_EINVAL, {"adj_index_select", "index 3", "position (1)", "[0, 3)"}},
+    {"select 2-D idx", ADJ_ESHAPE, {"adj_index_select", "1-D", NULL, NULL}},
+    {"gather bad axis", ADJ_EINVAL, {"adj_gather", "axis -3", NULL, NULL}},
+    {"gather index out of range", ADJ_EINVAL, {"adj_gather", "index 4", "position (1,1)", "[0, 4)"}},
+    {"gather idx too large", ADJ_ESHAPE, {"adj_gather", "rank", "(5,1)", NULL}},
+    {"gather float idx", ADJ_EDTYPE, {"adj_gather", "idx must be an index tensor", NULL, NULL}},
+    {"scatter src shape", ADJ_ESHAPE, {"adj_scatter_add", "src must have idx's shape", NULL, NULL}},
+    {"scatter negative index", ADJ_EINVAL, {"adj_scatter_add", "index -2", "position (0,0)", "[0, 3)"}},
+    {"scatter NULL idx", ADJ_EINVAL, {"adj_scatter_add", "idx is NULL", NULL, NULL}},
 };
 
 START_TEST(embedding_misuse)
@@ -418,6 +512,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, cross_entropy_values);
     tcase_add_test(tc, cross_entropy_large_and_empty);
     tcase_add_test(tc, cross_entropy_finite_differences);
+    tcase_add_test(tc, select_gather_scatter_values);
     tcase_add_loop_test(tc, embedding_misuse, 0, (int)(sizeof rows / sizeof rows[0]));
     tcase_add_test(tc, embedding_printed);
     suite_add_tcase(s, tc);

@@ -62,6 +62,9 @@
     X(ADD_N, add_n)                                                            \
     X(EMBEDDING, embedding)                                                    \
     X(CROSS_ENTROPY, cross_entropy)                                            \
+    X(INDEX_SELECT, index_select)                                              \
+    X(GATHER, gather)                                                          \
+    X(SCATTER_ADD, scatter_add)                                                \
     /* append new ops above this line (one line each, keep the backslash) */
 
 #endif

@@ -180,6 +180,22 @@ extern "C" {
  * A target outside [0, C) other than ignore_index is ADJ_EINVAL naming it,
  * its position and C.  (adj_softmax_cross_entropy takes int32_t labels.) */
 #define adj_cross_entropy(...) adj_cross_entropy_at(__VA_ARGS__, ADJ_AT_)
+/* y = x[..., idx, ...]: the slices idx[0], idx[1], ... of x along `axis`
+ * (negative counts from the end), idx a 1-D index tensor of length m; y
+ * has x's shape with m along the axis.  dx[..., idx[i], ...] += dy[..., i,
+ * ...] (repeats add up).  Indices outside [0, x's size along the axis) are
+ * ADJ_EINVAL naming the index, its position and the bound. */
+#define adj_index_select(...) adj_index_select_at(__VA_ARGS__, ADJ_AT_)
+/* y[p] = x[p with idx[p] along `axis`] (NumPy's take_along_axis, PyTorch's
+ * gather): idx is an index tensor of x's rank whose dimensions, but along
+ * the axis, are at most x's; y has idx's shape.  The adjoint of x is the
+ * scatter-add of dy (repeats add up, in row-major order of idx).  Errors as
+ * adj_index_select. */
+#define adj_gather(...) adj_gather_at(__VA_ARGS__, ADJ_AT_)
+/* y = x, then y[p with idx[p] along `axis`] += src[p] for every element p
+ * of idx (repeats add up): src has idx's shape, idx as in adj_gather; y has
+ * x's shape.  dx = dy; dsrc[p] = dy[p with idx[p] along the axis]. */
+#define adj_scatter_add(...) adj_scatter_add_at(__VA_ARGS__, ADJ_AT_)
 
 /* ---------------------------------------- the functions behind the macros */
 ADJ_API adj_var *adj_add_at(adj_var *a, adj_var *b, const char *file, int line);
@@ -225,6 +241,11 @@ ADJ_API adj_var *adj_bce_with_logits_at(adj_var *z, adj_var *t, const char *file
 ADJ_API adj_var *adj_embedding_at(adj_var *table, adj_var *idx, const char *file, int line);
 ADJ_API adj_var *adj_cross_entropy_at(adj_var *logits, adj_var *targets, int ignore_index,
                                       const char *file, int line);
+ADJ_API adj_var *adj_index_select_at(adj_var *x, int axis, adj_var *idx, const char *file,
+                                     int line);
+ADJ_API adj_var *adj_gather_at(adj_var *x, int axis, adj_var *idx, const char *file, int line);
+ADJ_API adj_var *adj_scatter_add_at(adj_var *x, int axis, adj_var *idx, adj_var *src,
+                                    const char *file, int line);
 
 /* Plain functions with the ops' names, for function pointers. */
 ADJ_API adj_var *(adj_add)(adj_var *a, adj_var *b);
@@ -268,6 +289,9 @@ ADJ_API adj_var *(adj_mse)(adj_var *pred, adj_var *target);
 ADJ_API adj_var *(adj_bce_with_logits)(adj_var *z, adj_var *t);
 ADJ_API adj_var *(adj_embedding)(adj_var *table, adj_var *idx);
 ADJ_API adj_var *(adj_cross_entropy)(adj_var *logits, adj_var *targets, int ignore_index);
+ADJ_API adj_var *(adj_index_select)(adj_var *x, int axis, adj_var *idx);
+ADJ_API adj_var *(adj_gather)(adj_var *x, int axis, adj_var *idx);
+ADJ_API adj_var *(adj_scatter_add)(adj_var *x, int axis, adj_var *idx, adj_var *src);
 
 /* maximum, minimum, comparisons, detach */
 ADJ_API adj_var *adj_maximum_at(adj_var *a, adj_var *b, const char *file, int line);

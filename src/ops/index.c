@@ -335,3 +335,361 @@ adj_var *(adj_cross_entropy)(adj_var *logits, adj_var *targets, int ignore_index
 {
     return adj_cross_entropy_at(logits, targets, ignore_index, NULL, 0);
 }
+
+/* ------------------------------------------------- selecting along an axis */
+
+/* x's dimensions before the axis (outer), along it (n) and after (inner) */
+static void split_at(const adj_var *x, int axis, size_t *outer, size_t *n, size_t *inner)
+{
+    *outer = *inner = 1;
+    for (int k = 0; k < axis; k++)
+        *outer *= (size_t)adj_cold(x)->shape[k];
+    *n = (size_t)adj_cold(x)->shape[axis];
+    for (int k = axis + 1; k < x->ndim; k++)
+        *inner *= (size_t)adj_cold(x)->shape[k];
+}
+
+/* The axis normalised into [0, ndim), or why not. */
+static adj_status norm_axis(adj_var *y, const adj_var *x, char *why, size_t n)
+{
+    adj_attr_axis *a = ADJ_ATTR(y, adj_attr_axis);
+    int axis = a->axis < 0 ? a->axis + x->ndim : a->axis;
+    if (axis < 0 || axis >= x->ndim) {
+        char sh[64];
+        adj_fmt_shape(sh, sizeof sh, x->ndim, adj_cold(x)->shape);
+        snprintf(why, n, "axis %d is out of range for shape %s", (int)a->axis, sh);
+        return ADJ_EINVAL;
+    }
+    a->axis = axis;
+    return ADJ_OK;
+}
+
+/* x, idx (m) -> y: x's shape with m along the axis */
+static adj_status index_select_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *x = y->in[0], *idx = y->in[1];
+    adj_status s = norm_axis(y, x, why, n);
+    if (s != ADJ_OK)
+        return s;
+    if (idx->ndim != 1) {
+        snprintf(why, n, "idx must be 1-D");
+        return ADJ_ESHAPE;
+    }
+    int axis = ADJ_ATTR(y, adj_attr_axis)->axis;
+    s = check_indices(idx, adj_cold(x)->shape[axis], why, n);
+    if (s != ADJ_OK)
+        return s;
+    y->ndim = x->ndim;
+    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
+    adj_cold(y)->shape[axis] = adj_cold(idx)->shape[0];
+    return ADJ_OK;
+}
+
+/* y[o, i, :] = x[o, idx[i], :] from src (x or its tangent) into dst, or
+ * with back set dst[o, idx[i], :] += src[o, i, :] (src y's adjoint) */
+static void select_rows(const adj_var *y, const void *src, void *dst, bool back)
+{
+    const adj_var *x = y->in[0], *idx = y->in[1];
+    const int32_t *ix = idx->value;
+    size_t outer, n, inner, m = adj_cold(idx)->numel;
+    split_at(x, ADJ_ATTR(y, adj_attr_axis)->axis, &outer, &n, &inner);
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < m; i++) {
+            size_t xo = (o * n + (size_t)ix[i]) * inner, yo = (o * m + i) * inner;
+            if (!back) {
+                size_t es = adj_dsize(y->dtype);
+                memcpy((char *)dst + yo * es, (const char *)src + xo * es, inner * es);
+            } else if (y->dtype == ADJ_F64) {
+                for (size_t k = 0; k < inner; k++)
+                    ((double *)dst)[xo + k] += ((const double *)src)[yo + k];
+            } else {
+                for (size_t k = 0; k < inner; k++)
+                    ((float *)dst)[xo + k] += ((const float *)src)[yo + k];
+            }
+        }
+}
+
+static void index_select_forward(adj_var *y) { select_rows(y, y->in[0]->value, y->value, false); }
+
+/* dx[o, idx[i], :] += dy[o, i, :], i in order (repeats add up) */
+static void index_select_backward(adj_var *y)
+{
+    adj_var *x = y->in[0];
+    void *g = x->flags & ADJ_F_GRAD ? adj_grad_buf(x) : NULL;
+    if (g)
+        select_rows(y, y->grad, g, true);
+}
+
+static void index_select_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    select_rows(y, tx[0], ty, false);
+}
+
+static const adj_attr_axis axis0 = {0}, axis1 = {1}, axis_m1 = {-1};
+static const adj_op_case index_select_cases[] = {
+    {2, {2, 1}, {{4, 3}, {5}}, &axis0, " axis 0"},
+    {2, {2, 1}, {{3, 4}, {6}}, &axis1, " axis 1"},
+    {2, {3, 1}, {{2, 3, 2}, {4}}, &axis1, " axis 1"},
+    {2, {1, 1}, {{5}, {3}}, &axis_m1, " axis -1"},
+    {2, {2, 1}, {{3, 2}, {0}}, &axis0, " axis 0"},
+};
+
+static const char *const select_inputs[] = {"x", "idx"};
+static void select_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                          char *buf, size_t size)
+{
+    (void)opnd;
+    snprintf(buf, size, "%s(%s, axis %d, %s)", adj_op_table[y->op]->name, ref[0],
+             (int)ADJ_ATTR(y, adj_attr_axis)->axis, ref[1]);
+}
+static const adj_op_teach select_teach = {.define_fn = select_define};
+
+const adj_op_desc adj_desc_index_select = {
+    .name = "index_select", .arity = 2, .index_inputs = 1u << 1, .inputs = select_inputs,
+    .attr_size = sizeof(adj_attr_axis), .shape = index_select_shape,
+    .forward = index_select_forward, .backward = index_select_backward, .jvp = index_select_jvp,
+    .formula = "y[o, i, :] = x[o, idx[i], :]", .rule = "dx[o, idx[i], :] += dy[o, i, :]",
+    ADJ_CASES(index_select_cases), .teach = &select_teach,
+};
+
+adj_var *adj_index_select_at(adj_var *x, int axis, adj_var *idx, const char *file, int line)
+{
+    adj_var *in[2] = {x, idx};
+    return adj_record(ADJ_OP_INDEX_SELECT, in, 2, &(adj_attr_axis){axis}, file, line);
+}
+adj_var *(adj_index_select)(adj_var *x, int axis, adj_var *idx)
+{
+    return adj_index_select_at(x, axis, idx, NULL, 0);
+}
+
+/* ----------------------------------------------------- gather, scatter_add */
+
+/* For every element p of idx (row-major), the flat offset in x of the
+ * element it names: p's coordinates with idx[p] along the axis. */
+static void along_offsets(const adj_var *x, const adj_var *idx, int axis, size_t *off)
+{
+    int64_t at[ADJ_MAX_DIMS] = {0}, xstride[ADJ_MAX_DIMS];
+    int64_t s = 1;
+    for (int k = x->ndim; k-- > 0;) {
+        xstride[k] = s;
+        s *= adj_cold(x)->shape[k];
+    }
+    const int32_t *ix = idx->value;
+    for (size_t p = 0; p < adj_cold(idx)->numel; p++) {
+        int64_t o = 0;
+        for (int k = 0; k < x->ndim; k++)
+            o += (k == axis ? ix[p] : at[k]) * xstride[k];
+        off[p] = (size_t)o;
+        for (int k = idx->ndim; k-- > 0;) { /* next coordinate */
+            if (++at[k] < adj_cold(idx)->shape[k])
+                break;
+            at[k] = 0;
+        }
+    }
+}
+
+/* idx has x's rank and no dimension larger than x's but along the axis;
+ * every index below x's size along the axis */
+static adj_status along_check(adj_var *y, const adj_var *x, const adj_var *idx, char *why,
+                              size_t n)
+{
+    adj_status s = norm_axis(y, x, why, n);
+    if (s != ADJ_OK)
+        return s;
+    int axis = ADJ_ATTR(y, adj_attr_axis)->axis;
+    bool fits = idx->ndim == x->ndim;
+    for (int k = 0; fits && k < x->ndim; k++)
+        fits = k == axis || adj_cold(idx)->shape[k] <= adj_cold(x)->shape[k];
+    if (!fits) {
+        snprintf(why, n, "idx must have x's rank and, but along axis %d, no larger dimension",
+                 axis);
+        return ADJ_ESHAPE;
+    }
+    return check_indices(idx, adj_cold(x)->shape[axis], why, n);
+}
+
+static adj_status gather_shape(adj_var *y, char *why, size_t n)
+{
+    adj_status s = along_check(y, y->in[0], y->in[1], why, n);
+    if (s != ADJ_OK)
+        return s;
+    y->ndim = y->in[1]->ndim;
+    memcpy(adj_cold(y)->shape, adj_cold(y->in[1])->shape, sizeof adj_cold(y)->shape);
+    return ADJ_OK;
+}
+
+/* dst[p] = src[off[p]] (gather) or dst[off[p]] += src[p] (scatter-add), p
+ * in order */
+static bool move_along(const adj_var *x, const adj_var *idx, int axis, int dtype, const void *src,
+                       void *dst, bool scatter)
+{
+    size_t m = adj_cold(idx)->numel;
+    size_t *off = adj_arena_alloc(adj_cold(x)->tape, m * sizeof *off + 1);
+    if (!off)
+        return false;
+    along_offsets(x, idx, axis, off);
+    for (size_t p = 0; p < m; p++) {
+        size_t a = scatter ? p : off[p], b = scatter ? off[p] : p;
+        if (dtype == ADJ_F64) {
+            if (scatter)
+                ((double *)dst)[b] += ((const double *)src)[a];
+            else
+                ((double *)dst)[b] = ((const double *)src)[a];
+        } else {
+            if (scatter)
+                ((float *)dst)[b] += ((const float *)src)[a];
+            else
+                ((float *)dst)[b] = ((const float *)src)[a];
+        }
+    }
+    return true;
+}
+
+static void gather_forward(adj_var *y)
+{
+    move_along(y->in[0], y->in[1], ADJ_ATTR(y, adj_attr_axis)->axis, y->dtype, y->in[0]->value,
+               y->value, false);
+}
+
+/* dx[..., idx[p], ...] += dy[p] (repeats add up, in order) */
+static void gather_backward(adj_var *y)
+{
+    adj_var *x = y->in[0];
+    void *g = x->flags & ADJ_F_GRAD ? adj_grad_buf(x) : NULL;
+    if (g)
+        move_along(x, y->in[1], ADJ_ATTR(y, adj_attr_axis)->axis, y->dtype, y->grad, g, true);
+}
+
+static void gather_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    move_along(y->in[0], y->in[1], ADJ_ATTR(y, adj_attr_axis)->axis, y->dtype, tx[0], ty, false);
+}
+
+static const adj_op_case gather_cases[] = {
+    {2, {2, 2}, {{3, 4}, {5, 4}}, &axis0, " axis 0"},
+    {2, {2, 2}, {{3, 4}, {2, 6}}, &axis1, " axis 1"},
+    {2, {3, 3}, {{2, 3, 4}, {2, 2, 3}}, &axis_m1, " axis -1"},
+    {2, {1, 1}, {{4}, {7}}, &axis0, " axis 0"},
+    {2, {2, 2}, {{3, 2}, {0, 2}}, &axis0, " axis 0"},
+};
+
+const adj_op_desc adj_desc_gather = {
+    .name = "gather", .arity = 2, .index_inputs = 1u << 1, .inputs = select_inputs,
+    .attr_size = sizeof(adj_attr_axis), .shape = gather_shape, .forward = gather_forward,
+    .backward = gather_backward, .jvp = gather_jvp,
+    .formula = "y[p] = x[p with idx[p] along the axis]",
+    .rule = "dx[p with idx[p] along the axis] += dy[p]", ADJ_CASES(gather_cases),
+    .teach = &select_teach,
+};
+
+adj_var *adj_gather_at(adj_var *x, int axis, adj_var *idx, const char *file, int line)
+{
+    adj_var *in[2] = {x, idx};
+    return adj_record(ADJ_OP_GATHER, in, 2, &(adj_attr_axis){axis}, file, line);
+}
+adj_var *(adj_gather)(adj_var *x, int axis, adj_var *idx)
+{
+    return adj_gather_at(x, axis, idx, NULL, 0);
+}
+
+/* x, idx, src (idx's shape) -> y x's shape */
+static adj_status scatter_add_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *x = y->in[0], *idx = y->in[1], *src = y->in[2];
+    bool same = src->ndim == idx->ndim;
+    for (int k = 0; same && k < idx->ndim; k++)
+        same = adj_cold(src)->shape[k] == adj_cold(idx)->shape[k];
+    if (!same) {
+        snprintf(why, n, "src must have idx's shape");
+        return ADJ_ESHAPE;
+    }
+    adj_status s = along_check(y, x, idx, why, n);
+    if (s != ADJ_OK)
+        return s;
+    y->ndim = x->ndim;
+    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
+    return ADJ_OK;
+}
+
+/* y = x, then y[..., idx[p], ...] += src[p] for every p in order */
+static void scatter_add_forward(adj_var *y)
+{
+    memcpy(y->value, y->in[0]->value, adj_cold(y)->numel * adj_dsize(y->dtype));
+    move_along(y->in[0], y->in[1], ADJ_ATTR(y, adj_attr_axis)->axis, y->dtype, y->in[2]->value,
+               y->value, true);
+}
+
+/* dx += dy;  dsrc[p] += dy[..., idx[p], ...] */
+static void scatter_add_backward(adj_var *y)
+{
+    adj_var *x = y->in[0], *src = y->in[2];
+    size_t n = adj_cold(y)->numel;
+    void *gx = x->flags & ADJ_F_GRAD ? adj_grad_buf(x) : NULL;
+    if (gx) {
+        if (y->dtype == ADJ_F64)
+            for (size_t i = 0; i < n; i++)
+                ((double *)gx)[i] += ((const double *)y->grad)[i];
+        else
+            for (size_t i = 0; i < n; i++)
+                ((float *)gx)[i] += ((const float *)y->grad)[i];
+    }
+    void *gs = src->flags & ADJ_F_GRAD ? adj_grad_buf(src) : NULL;
+    if (!gs)
+        return;
+    size_t m = adj_cold(src)->numel;
+    size_t *off = adj_arena_alloc(adj_cold(y)->tape, m * sizeof *off + 1);
+    if (!off)
+        return;
+    along_offsets(x, y->in[1], ADJ_ATTR(y, adj_attr_axis)->axis, off);
+    for (size_t p = 0; p < m; p++) {
+        if (y->dtype == ADJ_F64)
+            ((double *)gs)[p] += ((const double *)y->grad)[off[p]];
+        else
+            ((float *)gs)[p] += ((const float *)y->grad)[off[p]];
+    }
+}
+
+/* tangent: dy = dx + scatter_add(dsrc) */
+static void scatter_add_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    memcpy(ty, tx[0], adj_cold(y)->numel * adj_dsize(y->dtype));
+    move_along(y->in[0], y->in[1], ADJ_ATTR(y, adj_attr_axis)->axis, y->dtype, tx[2], ty, true);
+}
+
+static const adj_op_case scatter_add_cases[] = {
+    {3, {2, 2, 2}, {{3, 4}, {5, 4}, {5, 4}}, &axis0, " axis 0"},
+    {3, {2, 2, 2}, {{3, 4}, {2, 6}, {2, 6}}, &axis1, " axis 1"},
+    {3, {3, 3, 3}, {{2, 3, 4}, {2, 2, 3}, {2, 2, 3}}, &axis_m1, " axis -1"},
+    {3, {1, 1, 1}, {{4}, {7}, {7}}, &axis0, " axis 0"},
+    {3, {2, 2, 2}, {{3, 2}, {0, 2}, {0, 2}}, &axis0, " axis 0"},
+};
+
+static const char *const scatter_inputs[] = {"x", "idx", "src"};
+static void scatter_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                           char *buf, size_t size)
+{
+    (void)opnd;
+    snprintf(buf, size, "scatter_add(%s, axis %d, %s, %s)", ref[0],
+             (int)ADJ_ATTR(y, adj_attr_axis)->axis, ref[1], ref[2]);
+}
+static const adj_op_teach scatter_teach = {.define_fn = scatter_define};
+
+const adj_op_desc adj_desc_scatter_add = {
+    .name = "scatter_add", .arity = 3, .index_inputs = 1u << 1, .inputs = scatter_inputs,
+    .attr_size = sizeof(adj_attr_axis), .shape = scatter_add_shape,
+    .forward = scatter_add_forward, .backward = scatter_add_backward, .jvp = scatter_add_jvp,
+    .formula = "y = x; y[p with idx[p] along the axis] += src[p]",
+    .rule = "dx += dy; dsrc[p] += dy[p with idx[p] along the axis]", ADJ_CASES(scatter_add_cases),
+    .teach = &scatter_teach,
+};
+
+adj_var *adj_scatter_add_at(adj_var *x, int axis, adj_var *idx, adj_var *src, const char *file,
+                            int line)
+{
+    adj_var *in[3] = {x, idx, src};
+    return adj_record(ADJ_OP_SCATTER_ADD, in, 3, &(adj_attr_axis){axis}, file, line);
+}
+adj_var *(adj_scatter_add)(adj_var *x, int axis, adj_var *idx, adj_var *src)
+{
+    return adj_scatter_add_at(x, axis, idx, src, NULL, 0);
+}
