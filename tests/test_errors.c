@@ -376,6 +376,95 @@ START_TEST(nan_propagates)
 }
 END_TEST
 
+/* Each library message names the real problem, the function and, where
+ * the API has one, the call site. */
+static void msg_has(adj_tape *t, adj_status want, const char *const *words)
+{
+    const char *m = adj_tape_message(t);
+    ck_assert_msg(adj_tape_status(t) == want, "status %d, want %d: %s", (int)adj_tape_status(t),
+                  (int)want, m);
+    for (int i = 0; words[i]; i++)
+        ck_assert_msg(strstr(m, words[i]), "'%s' not in: %s", words[i], m);
+}
+
+START_TEST(messages_name_the_problem)
+{
+    char at[64];
+    adj_tape *t = adj_tape_new();
+
+    /* adj_backward_seeded without a seed: not a shape problem */
+    adj_var *y = adj_exp(adj_tensor_f64(t, 2, ((int64_t[]){2, 3}), NULL));
+    ck_assert_int_eq(adj_backward_seeded(y, NULL), ADJ_EINVAL);
+    msg_has(t, ADJ_EINVAL, (const char *[]){"adj_backward_seeded", "seed is NULL", "6 doubles", "(2,3)", NULL});
+    ck_assert_ptr_null(strstr(adj_tape_message(t), "use adj_backward_seeded"));
+    adj_tape_reset(t);
+
+    /* a NULL shape is not a bad dimension count */
+    adj_tensor_f64(t, 2, NULL, NULL); snprintf(at, sizeof at, "test_errors.c:%d]", __LINE__);
+    msg_has(t, ADJ_EINVAL, (const char *[]){"adj_tensor_f64", "shape is NULL", at, NULL});
+    ck_assert_ptr_null(strstr(adj_tape_message(t), "number of dimensions"));
+    adj_tape_reset(t);
+    adj_constant_f32(t, 1, NULL, NULL);
+    msg_has(t, ADJ_EINVAL, (const char *[]){"adj_constant_f32", "shape is NULL", NULL});
+    adj_tape_reset(t);
+
+    /* adj_jvp: a NULL argument is not a negative count */
+    double out;
+    adj_var *x = adj_scalar(t, 1.0);
+    ck_assert_int_eq(adj_jvp(adj_exp(x), 1, NULL, NULL, &out), ADJ_EINVAL);
+    msg_has(t, ADJ_EINVAL, (const char *[]){"adj_jvp", "wrt is NULL", "n = 1", NULL});
+    ck_assert_ptr_null(strstr(adj_tape_message(t), "negative"));
+    adj_tape_reset(t);
+    x = adj_scalar(t, 1.0);
+    ck_assert_int_eq(adj_jvp(adj_exp(x), -2, NULL, NULL, &out), ADJ_EINVAL);
+    msg_has(t, ADJ_EINVAL, (const char *[]){"adj_jvp", "n = -2 is negative", NULL});
+    adj_tape_reset(t);
+
+    /* adj_param: the index and the count */
+    adj_params *p = adj_params_new(ADJ_F64);
+    adj_params_add(p, "w", 1, ((int64_t[]){3}));
+    adj_params_add(p, "b", 1, ((int64_t[]){1}));
+    adj_param(t, p, 5); snprintf(at, sizeof at, "test_errors.c:%d]", __LINE__);
+    msg_has(t, ADJ_EINVAL, (const char *[]){"adj_param", "index 5", "holds 2 tensors", at, NULL});
+    adj_tape_reset(t);
+    adj_params_free(p);
+
+    /* out of memory for a value: the op and the call site */
+    adj_var *big = adj_tensor_f64(t, 1, ((int64_t[]){1 << 16}), NULL); /* 512 KiB: a block of its own */
+    adj_tape_stats st;
+    adj_tape_get_stats(t, &st);
+    adj_tape_set_limit(t, st.bytes_reserved);
+    adj_exp(big); snprintf(at, sizeof at, "test_errors.c:%d]", __LINE__);
+    msg_has(t, ADJ_ENOMEM, (const char *[]){"adj_exp", "out of memory", at, NULL});
+    adj_tape_reset(t);
+    adj_tensor_f32(t, 1, ((int64_t[]){1 << 20}), NULL); snprintf(at, sizeof at, "test_errors.c:%d]", __LINE__);
+    msg_has(t, ADJ_ENOMEM, (const char *[]){"adj_tensor_f32", "out of memory", at, NULL});
+    adj_tape_reset(t);
+
+    /* adj_scalar on a full tape is adj_scalar's failure, not adj_tensor's */
+    for (int i = 0; i < 5000 && adj_tape_status(t) == ADJ_OK; i++) {
+        adj_scalar(t, 1.0); snprintf(at, sizeof at, "test_errors.c:%d]", __LINE__);
+    }
+    msg_has(t, ADJ_ENOMEM, (const char *[]){"adj_scalar", "out of memory", at, NULL});
+    adj_tape_free(t);
+
+    /* a batch-norm MLP given one sample as a 1-D vector */
+    adj_mlp_config c = adj_mlp_config_default();
+    c.dtype = ADJ_F64;
+    c.batchnorm = 1;
+    ck_assert_int_eq(adj_mlp_config_set_sizes(&c, 3, ((int64_t[]){5, 4, 2}), ADJ_ACT_RELU), ADJ_OK);
+    adj_rng rng;
+    adj_rng_seed(&rng, 1);
+    adj_mlp *m = adj_mlp_new(&c, &rng, NULL);
+    ck_assert_ptr_nonnull(m);
+    t = adj_tape_new();
+    adj_mlp_forward(m, adj_constant_f64(t, 1, ((int64_t[]){5}), NULL));
+    msg_has(t, ADJ_ESHAPE, (const char *[]){"adj_mlp_forward", "2-D input (batch, 5)", "not (5)", NULL});
+    adj_tape_free(t);
+    adj_mlp_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("errors");
@@ -385,6 +474,7 @@ static Suite *suite(void)
     tcase_add_test(tc, null_everywhere);
     tcase_add_test(tc, backward_needs_one_element);
     tcase_add_test(tc, error_hook_fires_once);
+    tcase_add_test(tc, messages_name_the_problem);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("memory");
     tcase_add_test(tm, memory_limit);

@@ -222,7 +222,8 @@ ADJ_API void adj_shape_string(const adj_var *v, char *buf, size_t size);
  * of parameters accumulate (+=) until adj_params_zero_grad.
  * Returns the tape's sticky error if there is one. */
 ADJ_API adj_status adj_backward(adj_var *y);
-/* Same with an explicit seed dL/dy (numel(y) doubles), for any shape. */
+/* Same with an explicit seed dL/dy (numel(y) doubles), for any shape.  A
+ * NULL seed is ADJ_EINVAL (recorded on the tape). */
 ADJ_API adj_status adj_backward_seeded(adj_var *y, const double *seed);
 
 /* ------------------------------------------------------------ parameters */

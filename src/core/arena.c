@@ -62,9 +62,12 @@ void *adj_arena_alloc(adj_tape *t, size_t n)
     if (!b && size > n)
         b = block_new(t, n);
     if (!b) {
+        const char *fn = t->rec_fn, *file = t->rec_file;
         adj_tape_fail(t, ADJ_ENOMEM,
-                      "out of memory: the tape could not get %zu bytes (%zu reserved%s)", n,
-                      t->reserved, t->limit ? ", limit reached" : "");
+                      "%s%s%sout of memory: the tape could not get %zu bytes (%zu reserved%s)%s%s%s%.0d%s",
+                      fn ? "adj_" : "", fn ? fn : "", fn ? ": " : "", n, t->reserved,
+                      t->limit ? ", limit reached" : "", file ? " [at " : "", file ? file : "",
+                      file ? ":" : "", file ? t->rec_line : 0, file ? "]" : "");
         return NULL;
     }
     /* append after the current block so order stays first-fit */

@@ -99,15 +99,27 @@ static inline void scalar_backward(const adj_op_desc *d, adj_var *v)
         *scalar_grad(b) += db;
 }
 
-adj_status adj_backward_seeded(adj_var *y, const double *seed)
+/* The sweep from y seeded with `seed` (NULL: dy/dy = 1, one-element y);
+ * seeded: called as adj_backward_seeded (for the messages). */
+static adj_status backward(adj_var *y, const double *seed, bool seeded)
 {
+    const char *fn = seeded ? "adj_backward_seeded" : "adj_backward";
     if (!y)
         return ADJ_EINVAL;
     adj_tape *t = adj_cold(y)->tape;
     if (t->status != ADJ_OK)
         return t->status;
     if ((y->flags & ADJ_F_INERT) || adj_cold(y)->gen != t->gen || adj_cold(y)->id >= t->nnodes) {
-        adj_tape_fail(t, ADJ_ETAPE, "adj_backward: the output var was recorded before adj_tape_reset");
+        adj_tape_fail(t, ADJ_ETAPE, "%s: the output var was recorded before adj_tape_reset", fn);
+        return t->status;
+    }
+    if (seeded && !seed) {
+        char sh[64];
+        adj_fmt_shape(sh, sizeof sh, y->ndim, adj_cold(y)->shape);
+        adj_tape_fail(t, ADJ_EINVAL,
+                      "adj_backward_seeded: the seed is NULL; pass numel(y) = %zu doubles "
+                      "dL/dy for y of shape %s (adj_backward seeds a one-element y with 1)",
+                      adj_cold(y)->numel, sh);
         return t->status;
     }
     if (y->dtype == ADJ_I32) {
@@ -180,4 +192,5 @@ adj_status adj_backward_seeded(adj_var *y, const double *seed)
     return ADJ_OK;
 }
 
-adj_status adj_backward(adj_var *y) { return adj_backward_seeded(y, NULL); }
+adj_status adj_backward_seeded(adj_var *y, const double *seed) { return backward(y, seed, true); }
+adj_status adj_backward(adj_var *y) { return backward(y, NULL, false); }

@@ -234,14 +234,21 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
         return t->inert;
     const pinfo *pi = info(p, i);
     if (!pi) {
-        adj_tape_fail(t, ADJ_EINVAL, "adj_param: %s%s%s%s%.0d%s",
-                      p ? "no parameter with that index" : "the parameter store is NULL",
-                      file ? " [at " : "", file ? file : "", file ? ":" : "", file ? line : 0,
-                      file ? "]" : "");
+        char why[96];
+        if (p && p->count > 0)
+            snprintf(why, sizeof why,
+                     "no parameter with index %d (the store holds %d tensors, indices 0..%d)", i,
+                     p->count, p->count - 1);
+        else if (p)
+            snprintf(why, sizeof why, "no parameter with index %d (the store holds no tensors)", i);
+        else
+            snprintf(why, sizeof why, "the parameter store is NULL");
+        adj_tape_fail(t, ADJ_EINVAL, "adj_param: %s%s%s%s%.0d%s", why, file ? " [at " : "",
+                      file ? file : "", file ? ":" : "", file ? line : 0, file ? "]" : "");
         return t->inert;
     }
     /* a leaf that aliases the store: no copy, adjoint straight into p->grads */
-    adj_var *v = adj_leaf_view(t, p->dtype, pi->ndim, pi->shape,
+    adj_var *v = adj_leaf_view_as(t, "param", p->dtype, pi->ndim, pi->shape,
                                (char *)p->values + pi->offset * adj_dsize(p->dtype), 1, file, line);
     if (v->flags & ADJ_F_INERT)
         return v;

@@ -195,12 +195,19 @@ static bool next_chunk(adj_tape *t)
     return true;
 }
 
+/* " [at file:line]" when the caller is known */
+#define AT_FMT "%s%s%s%.0d%s"
+#define AT_ARGS(file, line) \
+    (file) ? " [at " : "", (file) ? (file) : "", (file) ? ":" : "", (file) ? (line) : 0, (file) ? "]" : ""
+
 /* A fresh node at the end of the tape, or NULL after recording ENOMEM. */
-static inline adj_var *new_node(adj_tape *t, const char *opname)
+static inline adj_var *new_node(adj_tape *t, const char *opname, const char *file, int line)
 {
     if (t->cur_node == t->cur_end && !next_chunk(t)) {
-        adj_tape_fail(t, ADJ_ENOMEM, "adj_%s: out of memory: no room for node %zu (%zu bytes reserved%s)",
-                      opname, t->nnodes, t->reserved, t->limit ? ", limit reached" : "");
+        adj_tape_fail(t, ADJ_ENOMEM,
+                      "adj_%s: out of memory: no room for node %zu (%zu bytes reserved%s)" AT_FMT,
+                      opname, t->nnodes, t->reserved, t->limit ? ", limit reached" : "",
+                      AT_ARGS(file, line));
         return NULL;
     }
     adj_var *v = t->cur_node++;
@@ -260,9 +267,6 @@ static void describe_inputs(char *buf, size_t size, const adj_op_desc *d, adj_va
     }
 }
 
-#define AT_FMT "%s%s%s%.0d%s"
-#define AT_ARGS(file, line) \
-    (file) ? " [at " : "", (file) ? (file) : "", (file) ? ":" : "", (file) ? (line) : 0, (file) ? "]" : ""
 
 /* Record an error about an op call: "adj_<op>: <status>: <why>: <inputs> [at f:l]". */
 static void fail_op(adj_tape *t, adj_status s, const adj_op_desc *d, adj_var *const *in, int nin,
@@ -338,7 +342,7 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
         return NULL;
     if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_cold(b)->tape != t || !live(t, b)))
         return NULL;
-    adj_var *y = new_node(t, d->name);
+    adj_var *y = new_node(t, d->name, file, line);
     if (!y)
         return t->inert;
     adj_node_info *c = adj_cold(y);
@@ -362,7 +366,7 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     return y;
 }
 
-adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
+static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
                     const char *file, int line)
 {
     const adj_op_desc *d = adj_op_table[op];
@@ -440,10 +444,13 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
     if (dtype < 0)
         dtype = ADJ_I32; /* only index inputs: the shape rule sets the dtype */
 
-    adj_var *y = new_node(t, d->name);
+    adj_var *y = new_node(t, d->name, file, line);
     if (!y)
         return t->inert;
     adj_node_info *c = adj_cold(y);
+    t->rec_fn = d->name; /* for the arena's out-of-memory message */
+    t->rec_file = file;
+    t->rec_line = line;
     y->op = (uint8_t)op;
     y->dtype = (uint8_t)dtype;
     y->flags = need;
@@ -492,9 +499,21 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
     return y;
 }
 
+/* Record an op (see record); the out-of-memory context lasts only as long
+ * as the recording. */
+adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr, const char *file,
+                    int line)
+{
+    adj_var *y = record(op, in, nin, attr, file, line);
+    if (y)
+        adj_cold(y)->tape->rec_fn = NULL;
+    return y;
+}
+
 /* --------------------------------------------------------------- leaves */
 
-adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+/* A leaf recorded by the public function adj_<fn> (named in messages). */
+static adj_var *leaf(adj_tape *t, const char *fn, adj_dtype dtype, int ndim, const int64_t *shape,
                      const void *data, int requires_grad, const char *file, int line)
 {
     if (!t)
@@ -503,29 +522,34 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
         return t->inert;
     size_t numel;
     if (dtype != ADJ_F32 && dtype != ADJ_F64 && dtype != ADJ_I32) {
-        adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid dtype %d" AT_FMT, (int)dtype,
+        adj_tape_fail(t, ADJ_EINVAL, "adj_%s: invalid dtype %d" AT_FMT, fn, (int)dtype,
                       AT_ARGS(file, line));
         return t->inert;
     }
     if (dtype == ADJ_I32 && requires_grad) {
-        adj_tape_fail(t, ADJ_EDTYPE, "adj_tensor: an index tensor (i32) takes no gradient" AT_FMT,
+        adj_tape_fail(t, ADJ_EDTYPE, "adj_%s: an index tensor (i32) takes no gradient" AT_FMT, fn,
                       AT_ARGS(file, line));
         return t->inert;
     }
-    if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape)) {
-        adj_tape_fail(t, ADJ_EINVAL, "adj_tensor: invalid number of dimensions %d (0..%d, shape %s)" AT_FMT,
-                      ndim, ADJ_MAX_DIMS, shape ? "given" : "NULL", AT_ARGS(file, line));
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_%s: invalid number of dimensions %d (0..%d)" AT_FMT, fn,
+                      ndim, ADJ_MAX_DIMS, AT_ARGS(file, line));
+        return t->inert;
+    }
+    if (ndim > 0 && !shape) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_%s: shape is NULL (%d dimensions)" AT_FMT, fn, ndim,
+                      AT_ARGS(file, line));
         return t->inert;
     }
     if (!adj_shape_numel(ndim, shape, &numel)) {
         char sh[96];
         adj_fmt_shape(sh, sizeof sh, ndim, shape);
         adj_tape_fail(t, ADJ_EINVAL,
-                      "adj_tensor: invalid shape %s: negative size or too many elements" AT_FMT, sh,
+                      "adj_%s: invalid shape %s: negative size or too many elements" AT_FMT, fn, sh,
                       AT_ARGS(file, line));
         return t->inert;
     }
-    adj_var *v = new_node(t, "tensor");
+    adj_var *v = new_node(t, fn, file, line);
     if (!v)
         return t->inert;
     v->op = ADJ_LEAF_OP;
@@ -539,7 +563,12 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     adj_cold(v)->numel = numel;
     for (int i = 0; i < ndim; i++)
         adj_cold(v)->shape[i] = shape[i];
-    if (!alloc_value(t, v)) {
+    t->rec_fn = fn;
+    t->rec_file = file;
+    t->rec_line = line;
+    bool ok = alloc_value(t, v);
+    t->rec_fn = NULL;
+    if (!ok) {
         adj_drop_last_node(t);
         return t->inert;
     }
@@ -553,11 +582,25 @@ adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shap
     return v;
 }
 
+adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                     const void *data, int requires_grad, const char *file, int line)
+{
+    return leaf(t, "leaf", dtype, ndim, shape, data, requires_grad, file, line);
+}
+
 adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape, void *data,
                        int requires_grad, const char *file, int line)
 {
+    return adj_leaf_view_as(t, "constant_view", dtype, ndim, shape, data, requires_grad, file,
+                            line);
+}
+
+adj_var *adj_leaf_view_as(adj_tape *t, const char *fn, adj_dtype dtype, int ndim,
+                          const int64_t *shape, void *data, int requires_grad, const char *file,
+                          int line)
+{
     /* record a 0-D leaf (no copy, no arena), then give it the real shape */
-    adj_var *v = adj_leaf_at(t, dtype, 0, NULL, NULL, requires_grad, file, line);
+    adj_var *v = leaf(t, fn, dtype, 0, NULL, NULL, requires_grad, file, line);
     size_t numel;
     if (v->flags & ADJ_F_INERT)
         return v;
@@ -567,9 +610,9 @@ adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *sh
             adj_fmt_shape(sh, sizeof sh, ndim, shape);
         adj_drop_last_node(t);
         adj_tape_fail(t, ADJ_EINVAL,
-                      "adj_constant_view: invalid shape %s (%d dimensions): 0..%d dimensions, "
+                      "adj_%s: invalid shape %s (%d dimensions): 0..%d dimensions, "
                       "sizes >= 0, not too many elements" AT_FMT,
-                      sh, ndim, ADJ_MAX_DIMS, AT_ARGS(file, line));
+                      fn, sh, ndim, ADJ_MAX_DIMS, AT_ARGS(file, line));
         return t->inert;
     }
     v->ndim = (uint8_t)ndim;
@@ -602,7 +645,7 @@ adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int6
 adj_var *adj_index_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
                       const char *file, int line)
 {
-    return adj_leaf_at(t, ADJ_I32, ndim, shape, data, 0, file, line);
+    return leaf(t, "index", ADJ_I32, ndim, shape, data, 0, file, line);
 }
 
 adj_var *adj_index_view_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
@@ -613,7 +656,7 @@ adj_var *adj_index_view_at(adj_tape *t, int ndim, const int64_t *shape, const in
 
 adj_var *(adj_index)(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data)
 {
-    return adj_leaf_at(t, ADJ_I32, ndim, shape, data, 0, NULL, 0);
+    return leaf(t, "index", ADJ_I32, ndim, shape, data, 0, NULL, 0);
 }
 
 adj_var *(adj_index_view)(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data)
@@ -623,46 +666,46 @@ adj_var *(adj_index_view)(adj_tape *t, int ndim, const int64_t *shape, const int
 
 adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line)
 {
-    return adj_leaf_at(t, ADJ_F64, 0, NULL, &value, 1, file, line);
+    return leaf(t, "scalar", ADJ_F64, 0, NULL, &value, 1, file, line);
 }
 
 adj_var *adj_tensor_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
                            const char *file, int line)
 {
-    return adj_leaf_at(t, ADJ_F64, ndim, shape, data, 1, file, line);
+    return leaf(t, "tensor_f64", ADJ_F64, ndim, shape, data, 1, file, line);
 }
 adj_var *adj_tensor_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
                            const char *file, int line)
 {
-    return adj_leaf_at(t, ADJ_F32, ndim, shape, data, 1, file, line);
+    return leaf(t, "tensor_f32", ADJ_F32, ndim, shape, data, 1, file, line);
 }
 adj_var *adj_constant_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
                              const char *file, int line)
 {
-    return adj_leaf_at(t, ADJ_F64, ndim, shape, data, 0, file, line);
+    return leaf(t, "constant_f64", ADJ_F64, ndim, shape, data, 0, file, line);
 }
 adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
                              const char *file, int line)
 {
-    return adj_leaf_at(t, ADJ_F32, ndim, shape, data, 0, file, line);
+    return leaf(t, "constant_f32", ADJ_F32, ndim, shape, data, 0, file, line);
 }
 
 adj_var *(adj_scalar)(adj_tape *t, double value) { return adj_scalar_at(t, value, NULL, 0); }
 adj_var *(adj_tensor_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data)
 {
-    return adj_leaf_at(t, ADJ_F64, ndim, shape, data, 1, NULL, 0);
+    return leaf(t, "tensor_f64", ADJ_F64, ndim, shape, data, 1, NULL, 0);
 }
 adj_var *(adj_tensor_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data)
 {
-    return adj_leaf_at(t, ADJ_F32, ndim, shape, data, 1, NULL, 0);
+    return leaf(t, "tensor_f32", ADJ_F32, ndim, shape, data, 1, NULL, 0);
 }
 adj_var *(adj_constant_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data)
 {
-    return adj_leaf_at(t, ADJ_F64, ndim, shape, data, 0, NULL, 0);
+    return leaf(t, "constant_f64", ADJ_F64, ndim, shape, data, 0, NULL, 0);
 }
 adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data)
 {
-    return adj_leaf_at(t, ADJ_F32, ndim, shape, data, 0, NULL, 0);
+    return leaf(t, "constant_f32", ADJ_F32, ndim, shape, data, 0, NULL, 0);
 }
 
 /* ------------------------------------------------------------ accessors */

@@ -87,6 +87,11 @@ struct adj_tape {
     adj_block *blocks;      /* all blocks, current first-fit order */
     adj_block *cur;
     size_t reserved, used, high_water, allocations, limit;
+    /* what is being recorded, for out-of-memory messages from the arena:
+     * the public function ("adj_matmul") and its caller's file:line */
+    const char *rec_fn;
+    const char *rec_file;
+    int rec_line;
     /* sticky error */
     adj_status status;
     char msg[ADJ_MSG_SIZE];
@@ -122,6 +127,10 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
  * tape's use of the node.  For gradient checking and parameters. */
 adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape, void *data,
                        int requires_grad, const char *file, int line);
+/* The same, named adj_<fn> in messages (adj_param: "param"). */
+adj_var *adj_leaf_view_as(adj_tape *t, const char *fn, adj_dtype dtype, int ndim,
+                          const int64_t *shape, void *data, int requires_grad, const char *file,
+                          int line);
 
 /* Arena allocation of n bytes (64-byte aligned); NULL after recording
  * ADJ_ENOMEM on the tape. */

@@ -190,6 +190,17 @@ adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x)
         return t->inert;
     }
     int layers = m->cfg.n_sizes - 1;
+    if (t->status == ADJ_OK && m->cfg.batchnorm && layers > 1 && x->ndim != 2) {
+        /* batch norm normalises over rows: name the model's input, not the
+         * hidden layer's that would fail later */
+        char sh[64];
+        adj_fmt_shape(sh, sizeof sh, x->ndim, adj_cold(x)->shape);
+        adj_tape_fail(t, ADJ_ESHAPE,
+                      "adj_mlp_forward: a model with batch norm needs a 2-D input (batch, %lld), "
+                      "not %s; one sample is (1, %lld)",
+                      (long long)m->cfg.sizes[0], sh, (long long)m->cfg.sizes[0]);
+        return t->inert;
+    }
     adj_var *a = x;
     for (int k = 0; k < layers; k++) {
         a = adj_dense_forward(m->p, &m->dense[k], a);

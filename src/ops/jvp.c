@@ -35,9 +35,13 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
         adj_tape_fail(t, ADJ_ETAPE, "adj_jvp: the output var was recorded before adj_tape_reset");
         return t->status;
     }
-    if (n < 0 || (n > 0 && (!wrt || !v)) || !out) {
-        adj_tape_fail(t, ADJ_EINVAL, "adj_jvp: %s is NULL or n = %d is negative",
-                      !out ? "out" : "wrt or v", n);
+    if (n < 0) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_jvp: n = %d is negative (the number of seeded vars)", n);
+        return t->status;
+    }
+    if ((n > 0 && (!wrt || !v)) || !out) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_jvp: %s is NULL (n = %d)",
+                      !out ? "out" : !wrt ? "wrt" : "v", n);
         return t->status;
     }
     for (int i = 0; i < n; i++) {
