@@ -171,6 +171,31 @@ START_TEST(cross_entropy_large_logits)
 }
 END_TEST
 
+/* The same with adj_cross_entropy (index targets, (1, 2) logits) */
+START_TEST(index_cross_entropy_large_logits)
+{
+    int label = _i % 2;
+    adj_dtype d = (_i / 2) % 2 ? ADJ_F32 : ADJ_F64;
+    double a = bases[_i / 4], u = exp(-10), l = log1p(u);
+    adj_tape *t = adj_tape_new();
+    double z[2] = {a, a - 10};
+    adj_var *x = d == ADJ_F64 ? adj_tensor_f64(t, 2, ((int64_t[]){1, 2}), z)
+                              : adj_tensor_f32(t, 2, ((int64_t[]){1, 2}), ((float[]){(float)z[0], (float)z[1]}));
+    adj_var *tg = adj_index(t, 1, ((int64_t[]){1}), ((int32_t[]){label}));
+    adj_var *c = adj_cross_entropy(x, tg, -100);
+    ck_assert_int_eq(adj_backward(c), ADJ_OK);
+    double g0 = label ? 1 / (1 + u) : -u / (1 + u);
+    near("cross_entropy", d, adj_item(c), label ? 10 + l : l, 4);
+    near("d cross_entropy[0]", d, adj_grad_at(x, 0), g0, 8);
+    near("d cross_entropy[1]", d, adj_grad_at(x, 1), -g0, 8);
+    double v0[2] = {1, 0}, out;
+    const double *v[1] = {v0};
+    ck_assert_int_eq(adj_jvp(c, 1, &x, v, &out), ADJ_OK);
+    near("tangent cross_entropy", d, out, g0, 8);
+    adj_tape_free(t);
+}
+END_TEST
+
 /* A batch of rows of several sizes, shifted by 1e4: every value and
  * gradient equals the unshifted one (float: within rounding of the result). */
 START_TEST(shift_invariance)
@@ -356,6 +381,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, log_softmax_large_logits, 0, 2 * N_BASES);
     tcase_add_loop_test(tc, softmax_large_logits, 0, 2 * N_BASES);
     tcase_add_loop_test(tc, cross_entropy_large_logits, 0, 4 * N_BASES);
+    tcase_add_loop_test(tc, index_cross_entropy_large_logits, 0, 4 * N_BASES);
     tcase_add_loop_test(tc, shift_invariance, 0, 2);
     tcase_add_loop_test(tc, broadcast_one_element, 0, 10);
     tcase_add_loop_test(tc, broadcast_row, 0, 4);

@@ -164,7 +164,8 @@ ADJ_FN2(embedding)
 typedef struct ce_attr {
     int32_t ignore;   /* targets equal to this are left out */
     int64_t count;    /* targets not ignored (the mean's divisor) */
-    double *lse;      /* per row: log sum_j exp(z_j), kept for backward */
+    double *lse;      /* per row: the maximum m and log sum_j exp(z_j - m),
+                         kept for backward */
 } ce_attr;
 
 /* logits (..., C), targets the leading shape -> L (one element) */
@@ -201,8 +202,12 @@ static adj_status ce_shape(adj_var *y, char *why, size_t n)
 }
 
 /* L = (1/N) sum_r (log sum_j exp(z_rj) - z_r,t_r) over the N rows whose
- * target is not ignored; the log-sum-exp shifted by the row maximum and
- * summed in double.  No targets: L = 0/0 = NaN, as a mean over nothing. */
+ * target is not ignored; the log-sum-exp shifted by the row maximum m and
+ * kept apart from it: log sum_j exp(z_j - m) = log1p(sum over j other than
+ * the maximum), and the loss is that minus (z_t - m), so nothing of the
+ * size of the logits is added before the subtraction (the accuracy depends
+ * only on their differences).  No targets: L = 0/0 = NaN, as a mean over
+ * nothing. */
 #define CE_FORWARD(T)                                                          \
     do {                                                                       \
         const T *z_ = y->in[0]->value;                                         \
@@ -211,13 +216,16 @@ static adj_status ce_shape(adj_var *y, char *why, size_t n)
             const T *zr_ = z_ + r_ * classes;                                  \
             if (t[r_] == a->ignore)                                            \
                 continue;                                                      \
-            double m_ = zr_[0], e_ = 0;                                        \
+            size_t jm_ = 0;                                                    \
             for (size_t j_ = 1; j_ < classes; j_++)                            \
-                m_ = zr_[j_] > m_ ? zr_[j_] : m_;                              \
+                jm_ = zr_[j_] > zr_[jm_] ? j_ : jm_;                           \
+            const double m_ = zr_[jm_];                                        \
+            double e_ = 0;                                                     \
             for (size_t j_ = 0; j_ < classes; j_++)                            \
-                e_ += exp((double)zr_[j_] - m_);                               \
-            a->lse[r_] = m_ + log(e_);                                         \
-            sum_ += a->lse[r_] - (double)zr_[t[r_]];                           \
+                e_ += j_ == jm_ ? 0.0 : exp((double)zr_[j_] - m_);             \
+            a->lse[2 * r_] = m_;                                               \
+            a->lse[2 * r_ + 1] = log1p(e_);                                    \
+            sum_ += a->lse[2 * r_ + 1] - ((double)zr_[t[r_]] - m_);            \
         }                                                                      \
         *(T *)y->value = (T)(sum_ / (double)a->count);                         \
     } while (0)
@@ -228,7 +236,7 @@ static void ce_forward(adj_var *y)
     const int32_t *t = y->in[1]->value;
     size_t rows = adj_cold(y->in[1])->numel;
     size_t classes = (size_t)adj_cold(y->in[0])->shape[y->in[0]->ndim - 1];
-    a->lse = adj_arena_alloc(adj_cold(y)->tape, rows * sizeof(double) + 1);
+    a->lse = adj_arena_alloc(adj_cold(y)->tape, 2 * rows * sizeof(double) + 1);
     if (!a->lse)
         return; /* the tape holds ADJ_ENOMEM */
     if (y->dtype == ADJ_F64)
@@ -237,7 +245,11 @@ static void ce_forward(adj_var *y)
         CE_FORWARD(float);
 }
 
-/* dz_rj += dL (softmax(z_r)_j - [j = t_r]) / N for rows not ignored */
+/* The shifted log-probability (z_j - m) - log1p(s1) of row r, class j */
+#define CE_LOGP(z, r, j) (((double)(z)[(r) * classes + (j)] - a->lse[2 * (r)]) - a->lse[2 * (r) + 1])
+
+/* dz_rj += dL (softmax(z_r)_j - [j = t_r]) / N for rows not ignored; at the
+ * target p - 1 is expm1(log p), which keeps its digits when p is near 1 */
 #define CE_BACKWARD(T)                                                         \
     do {                                                                       \
         const T *z_ = y->in[0]->value;                                         \
@@ -247,8 +259,9 @@ static void ce_forward(adj_var *y)
             if (t[r_] == a->ignore)                                            \
                 continue;                                                      \
             for (size_t j_ = 0; j_ < classes; j_++) {                          \
-                double p_ = exp((double)z_[r_ * classes + j_] - a->lse[r_]);   \
-                g_[r_ * classes + j_] += (T)(s_ * (p_ - (j_ == (size_t)t[r_]))); \
+                double lp_ = CE_LOGP(z_, r_, j_);                              \
+                double q_ = j_ == (size_t)t[r_] ? expm1(lp_) : exp(lp_);       \
+                g_[r_ * classes + j_] += (T)(s_ * q_);                         \
             }                                                                  \
         }                                                                      \
     } while (0)
@@ -279,10 +292,11 @@ static void ce_backward(adj_var *y)
         for (size_t r_ = 0; r_ < rows; r_++) {                                 \
             if (t[r_] == a->ignore)                                            \
                 continue;                                                      \
-            for (size_t j_ = 0; j_ < classes; j_++)                            \
-                sum_ += exp((double)z_[r_ * classes + j_] - a->lse[r_]) *      \
-                        (double)dz_[r_ * classes + j_];                        \
-            sum_ -= (double)dz_[r_ * classes + (size_t)t[r_]];                 \
+            for (size_t j_ = 0; j_ < classes; j_++) {                          \
+                double lp_ = CE_LOGP(z_, r_, j_);                              \
+                double q_ = j_ == (size_t)t[r_] ? expm1(lp_) : exp(lp_);       \
+                sum_ += q_ * (double)dz_[r_ * classes + j_];                   \
+            }                                                                  \
         }                                                                      \
         *(T *)ty = (T)(sum_ / (double)a->count);                               \
     } while (0)
