@@ -165,6 +165,209 @@ START_TEST(mismatch_is_an_error)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------------ views */
+
+/* x = 0, 1, ..., 23 as (2,3,4) */
+static adj_var *iota234(adj_tape *t)
+{
+    double v[24];
+    for (int i = 0; i < 24; i++)
+        v[i] = i;
+    return adj_tensor_f64(t, 3, (int64_t[]){2, 3, 4}, v);
+}
+
+static void expect(adj_var *y, int ndim, const int64_t *shape, const double *want)
+{
+    ck_assert_msg(adj_tape_status(adj_var_tape(y)) == ADJ_OK, "%s",
+                  adj_tape_message(adj_var_tape(y)));
+    ck_assert_int_eq(adj_ndim(y), ndim);
+    size_t n = 1;
+    for (int k = 0; k < ndim; k++) {
+        ck_assert_int_eq(adj_dim(y, k), shape[k]);
+        n *= (size_t)shape[k];
+    }
+    ck_assert_int_eq(adj_numel(y), n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(adj_value_at(y, i) == want[i], "element %zu: %g != %g", i,
+                      adj_value_at(y, i), want[i]);
+}
+
+/* Values written out by hand from x[i][j][k] = 12 i + 4 j + k. */
+START_TEST(view_values)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x = iota234(t);
+    /* x[:, 2, ::-2] -> (2,2): [11, 9], [23, 21] */
+    expect(adj_slice(adj_select(x, 1, 2), -1, -1, INT64_MIN, -2), 2, (int64_t[]){2, 2},
+           (double[]){11, 9, 23, 21});
+    /* x[1, -2:, 1] -> 17, 21 */
+    expect(adj_select(adj_slice(adj_select(x, 0, 1), 0, -2, INT64_MAX, 1), 1, 1), 1,
+           (int64_t[]){2}, (double[]){17, 21});
+    /* transpose_axes(x, 0, 2)[k][j][i] = x[i][j][k]: first row (k=0, j=0) 0, 12 */
+    adj_var *tr = adj_transpose_axes(x, 0, -1);
+    double w[24];
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 3; j++)
+            for (int i = 0; i < 2; i++)
+                w[(k * 3 + j) * 2 + i] = 12 * i + 4 * j + k;
+    expect(tr, 3, (int64_t[]){4, 3, 2}, w);
+    /* permute (1, 2, 0)[j][k][i] = x[i][j][k] */
+    for (int j = 0; j < 3; j++)
+        for (int k = 0; k < 4; k++)
+            for (int i = 0; i < 2; i++)
+                w[(j * 4 + k) * 2 + i] = 12 * i + 4 * j + k;
+    expect(adj_permute(x, (const int[]){1, 2, 0}), 3, (int64_t[]){3, 4, 2}, w);
+    /* expand a (3,1) column to (2,3,2) */
+    adj_var *c = adj_tensor_f64(t, 2, (int64_t[]){3, 1}, (double[]){5, 6, 7});
+    expect(adj_expand(c, 3, (int64_t[]){2, -1, 2}), 3, (int64_t[]){2, 3, 2},
+           (double[]){5, 5, 6, 6, 7, 7, 5, 5, 6, 6, 7, 7});
+    /* unsqueeze, squeeze, flatten keep the order */
+    for (int i = 0; i < 24; i++)
+        w[i] = i;
+    expect(adj_unsqueeze(x, -1), 4, (int64_t[]){2, 3, 4, 1}, w);
+    expect(adj_squeeze(adj_unsqueeze(x, 1), 1), 3, (int64_t[]){2, 3, 4}, w);
+    expect(adj_flatten(x, 0, 1), 2, (int64_t[]){6, 4}, w);
+    expect(adj_flatten(x, 0, -1), 1, (int64_t[]){24}, w);
+    /* flatten of a transposed view merges in the view's order */
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 3; j++)
+            for (int i = 0; i < 2; i++)
+                w[(k * 3 + j) * 2 + i] = 12 * i + 4 * j + k;
+    expect(adj_flatten(adj_contiguous(tr), 1, 2), 2, (int64_t[]){4, 6}, w);
+    /* an empty slice */
+    adj_var *e = adj_slice(x, 2, 3, 1, 1);
+    ck_assert_int_eq(adj_numel(e), 0);
+    ck_assert_int_eq(adj_dim(e, 2), 0);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* f = sum(views(x) * R): finite differences against backward, both
+ * dtypes; an expand and a permute of an expand repeat elements (their
+ * gradient sums). */
+static adj_var *view_chain(adj_tape *t, adj_var *const *in, int n, void *user)
+{
+    (void)n;
+    int which = *(const int *)user;
+    adj_var *x = in[0]; /* (2,3,4) */
+    adj_var *y;
+    switch (which) {
+    case 0: y = adj_slice(adj_permute(x, (const int[]){2, 0, 1}), 0, -1, INT64_MIN, -2); break;
+    case 1: y = adj_select(adj_transpose_axes(x, 0, 1), -1, 2); break;
+    case 2: y = adj_expand(adj_unsqueeze(adj_select(x, 2, 1), 1), 4, (int64_t[]){3, 2, 4, 3}); break;
+    case 3: y = adj_permute(adj_expand(adj_slice(x, 1, 0, 1, 1), 3, (int64_t[]){2, 5, 4}),
+                            (const int[]){2, 0, 1}); break;
+    case 4: y = adj_flatten(adj_squeeze(adj_slice(x, 1, 1, 2, 1), 1), 0, 1); break;
+    default: y = adj_contiguous(adj_slice(adj_transpose_axes(x, 1, 2), 1, 0, 4, 3)); break;
+    }
+    size_t m = adj_numel(y);
+    double r[128];
+    ck_assert(m <= 128);
+    for (size_t i = 0; i < m; i++)
+        r[i] = 0.5 + 0.1 * (double)((i * 5) % 7);
+    adj_var *R = adj_var_dtype(x) == ADJ_F64
+                     ? adj_constant_f64(t, adj_ndim(y), (int64_t[]){adj_dim(y, 0), adj_dim(y, 1),
+                                                                    adj_dim(y, 2), adj_dim(y, 3)},
+                                        r)
+                     : NULL;
+    if (!R) {
+        float rf[128];
+        for (size_t i = 0; i < m; i++)
+            rf[i] = (float)r[i];
+        R = adj_constant_f32(t, adj_ndim(y), (int64_t[]){adj_dim(y, 0), adj_dim(y, 1),
+                                                         adj_dim(y, 2), adj_dim(y, 3)},
+                             rf);
+    }
+    return adj_sum(adj_square(adj_mul(y, R)));
+}
+
+START_TEST(view_gradients)
+{
+    double x[24];
+    for (int i = 0; i < 24; i++)
+        x[i] = 0.3 * (double)((i * 7) % 11) - 1.4;
+    adj_gradcheck_input in = {3, {2, 3, 4}, x};
+    for (int which = 0; which < 6; which++)
+        for (int d = 0; d < 2; d++) {
+            adj_gradcheck_opts o = {.dtype = d ? ADJ_F64 : ADJ_F32};
+            adj_gradcheck_report r;
+            ck_assert_int_eq(adj_gradcheck(view_chain, &which, 1, &in, &o, &r), ADJ_OK);
+            ck_assert_msg(r.passed, "chain %d %s: max rel err %g", which, d ? "f64" : "f32",
+                          r.max_rel_err);
+        }
+}
+END_TEST
+
+/* An expand's gradient counts the repeats, exactly. */
+START_TEST(expand_gradient_sums)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *b = adj_tensor_f32(t, 1, (int64_t[]){3}, (float[]){1, 2, 3});
+    adj_var *y = adj_expand(b, 3, (int64_t[]){4, 5, 3});
+    ck_assert_int_eq(adj_backward(adj_sum(y)), ADJ_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_double_eq(adj_grad_at(b, (size_t)i), 20.0);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Misuse: a sticky ADJ_EINVAL naming the op and what is wrong. */
+static void misuse(adj_var *(*f)(adj_tape *, adj_var *), const char *w1, const char *w2)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x = iota234(t);
+    f(t, x);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EINVAL);
+    const char *m = adj_tape_message(t);
+    ck_assert_msg(strstr(m, w1) && strstr(m, w2), "message '%s' lacks '%s' or '%s'", m, w1, w2);
+    ck_assert_ptr_nonnull(strstr(m, "(2,3,4)"));
+    adj_tape_free(t);
+}
+static adj_var *bad_slice_axis(adj_tape *t, adj_var *x) { (void)t; return adj_slice(x, 3, 0, 1, 1); }
+static adj_var *bad_slice_step(adj_tape *t, adj_var *x) { (void)t; return adj_slice(x, 0, 0, 1, 0); }
+static adj_var *bad_select(adj_tape *t, adj_var *x) { (void)t; return adj_select(x, 1, 3); }
+static adj_var *bad_select_neg(adj_tape *t, adj_var *x) { (void)t; return adj_select(x, 1, -4); }
+static adj_var *bad_expand(adj_tape *t, adj_var *x)
+{
+    (void)t;
+    return adj_expand(x, 3, (int64_t[]){2, 5, 4});
+}
+static adj_var *bad_expand_rank(adj_tape *t, adj_var *x)
+{
+    (void)t;
+    return adj_expand(x, 2, (int64_t[]){3, 4});
+}
+static adj_var *bad_squeeze(adj_tape *t, adj_var *x) { (void)t; return adj_squeeze(x, 0); }
+static adj_var *bad_unsqueeze(adj_tape *t, adj_var *x) { (void)t; return adj_unsqueeze(x, 5); }
+static adj_var *bad_permute(adj_tape *t, adj_var *x)
+{
+    (void)t;
+    return adj_permute(x, (const int[]){0, 0, 1});
+}
+static adj_var *null_permute(adj_tape *t, adj_var *x) { (void)t; return adj_permute(x, NULL); }
+static adj_var *bad_transpose(adj_tape *t, adj_var *x) { (void)t; return adj_transpose_axes(x, 0, -4); }
+static adj_var *bad_flatten(adj_tape *t, adj_var *x) { (void)t; return adj_flatten(x, 2, 1); }
+
+START_TEST(view_misuse)
+{
+    misuse(bad_slice_axis, "adj_slice", "axis 3");
+    misuse(bad_slice_step, "adj_slice", "step 0");
+    misuse(bad_select, "adj_select", "index 3");
+    misuse(bad_select_neg, "adj_select", "index -4");
+    misuse(bad_expand, "adj_expand", "(2,5,4)");
+    misuse(bad_expand_rank, "adj_expand", "(3,4)");
+    misuse(bad_squeeze, "adj_squeeze", "size 1");
+    misuse(bad_unsqueeze, "adj_unsqueeze", "axis 5");
+    misuse(bad_permute, "adj_permute", "permutation");
+    misuse(null_permute, "adj_permute", "permutation");
+    misuse(bad_transpose, "adj_transpose_axes", "-4");
+    misuse(bad_flatten, "adj_flatten", "2");
+    /* NULL input: no tape to record on */
+    ck_assert_ptr_null(adj_slice(NULL, 0, 0, 1, 1));
+}
+END_TEST
+
 static Suite *strided_suite(void)
 {
     Suite *s = suite_create("strided");
@@ -173,6 +376,12 @@ static Suite *strided_suite(void)
     tcase_add_test(tc, zero_size_broadcast);
     tcase_add_test(tc, mismatch_is_an_error);
     suite_add_tcase(s, tc);
+    TCase *tv = tcase_create("views");
+    tcase_add_test(tv, view_values);
+    tcase_add_test(tv, view_gradients);
+    tcase_add_test(tv, expand_gradient_sums);
+    tcase_add_test(tv, view_misuse);
+    suite_add_tcase(s, tv);
     return s;
 }
 

@@ -65,6 +65,15 @@
     X(INDEX_SELECT, index_select)                                              \
     X(GATHER, gather)                                                          \
     X(SCATTER_ADD, scatter_add)                                                \
+    X(TRANSPOSE_AXES, transpose_axes)                                          \
+    X(PERMUTE, permute)                                                        \
+    X(SLICE, slice)                                                            \
+    X(SELECT, select)                                                          \
+    X(EXPAND, expand)                                                          \
+    X(UNSQUEEZE, unsqueeze)                                                    \
+    X(SQUEEZE, squeeze)                                                        \
+    X(FLATTEN, flatten)                                                        \
+    X(CONTIGUOUS, contiguous)                                                  \
     /* append new ops above this line (one line each, keep the backslash) */
 
 #endif

@@ -131,8 +131,40 @@ extern "C" {
 #define adj_linear(...) adj_linear_at(__VA_ARGS__, ADJ_AT_)
 /* Y = X^T for a 2-D X (a copy) */
 #define adj_transpose(...) adj_transpose_at(__VA_ARGS__, ADJ_AT_)
-/* same values, new shape with the same number of elements */
+/* same values, new shape with the same number of elements; one size may
+ * be -1 and is then inferred from the others */
 #define adj_reshape(...) adj_reshape_at(__VA_ARGS__, ADJ_AT_)
+
+/* ----------------------------------------------------------------- views */
+/*
+ * Views pick elements of x without arithmetic; the gradient of each picked
+ * element flows back to the element it came from (summed where one
+ * element is picked several times, as by expand).  Axes and indices may
+ * be negative, counting from the end as in Python.  A bad axis, index or
+ * shape is an ADJ_EINVAL error naming it.
+ */
+/* y = x with axes a and b swapped (any rank) */
+#define adj_transpose_axes(...) adj_transpose_axes_at(__VA_ARGS__, ADJ_AT_)
+/* y's axis k is x's axis perm[k]; perm: ndim(x) distinct axes */
+#define adj_permute(...) adj_permute_at(__VA_ARGS__, ADJ_AT_)
+/* y = x[start:stop:step] along axis, with Python's rules: negative start
+ * and stop count from the end, both are clamped to the axis, step may be
+ * negative (not 0); INT64_MAX / INT64_MIN stand for an omitted bound */
+#define adj_slice(...) adj_slice_at(__VA_ARGS__, ADJ_AT_)
+/* y = x[index] along axis, the axis removed: (2,3,4) at axis 1 is (2,4) */
+#define adj_select(...) adj_select_at(__VA_ARGS__, ADJ_AT_)
+/* y = x repeated to (ndim, shape) by NumPy's broadcast rule: x's
+ * dimensions align with the last ones of shape, each equal or 1 in x (a -1
+ * keeps x's size); dx = dy summed over the repeats */
+#define adj_expand(...) adj_expand_at(__VA_ARGS__, ADJ_AT_)
+/* y = x with a size-1 axis inserted before axis (-ndim-1..ndim) */
+#define adj_unsqueeze(...) adj_unsqueeze_at(__VA_ARGS__, ADJ_AT_)
+/* y = x without axis, which must have size 1 */
+#define adj_squeeze(...) adj_squeeze_at(__VA_ARGS__, ADJ_AT_)
+/* y = x with axes from..to (inclusive) merged into one; a 0-D x gives (1) */
+#define adj_flatten(...) adj_flatten_at(__VA_ARGS__, ADJ_AT_)
+/* y = x stored row-major (a copy when x is a strided view) */
+#define adj_contiguous(...) adj_contiguous_at(__VA_ARGS__, ADJ_AT_)
 
 /* ---------------------------------------------------------- reductions */
 /* y = sum of all elements (one element); 0 for no elements */
@@ -228,6 +260,17 @@ ADJ_API adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *f
 ADJ_API adj_var *adj_transpose_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file,
                                int line);
+ADJ_API adj_var *adj_transpose_axes_at(adj_var *x, int a, int b, const char *file, int line);
+ADJ_API adj_var *adj_permute_at(adj_var *x, const int *perm, const char *file, int line);
+ADJ_API adj_var *adj_slice_at(adj_var *x, int axis, int64_t start, int64_t stop, int64_t step,
+                              const char *file, int line);
+ADJ_API adj_var *adj_select_at(adj_var *x, int axis, int64_t index, const char *file, int line);
+ADJ_API adj_var *adj_expand_at(adj_var *x, int ndim, const int64_t *shape, const char *file,
+                               int line);
+ADJ_API adj_var *adj_unsqueeze_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_squeeze_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_flatten_at(adj_var *x, int from, int to, const char *file, int line);
+ADJ_API adj_var *adj_contiguous_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_sum_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_mean_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line);
@@ -277,6 +320,15 @@ ADJ_API adj_var *(adj_matmul)(adj_var *a, adj_var *b);
 ADJ_API adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb);
 ADJ_API adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b);
 ADJ_API adj_var *(adj_transpose)(adj_var *x);
+ADJ_API adj_var *(adj_transpose_axes)(adj_var *x, int a, int b);
+ADJ_API adj_var *(adj_permute)(adj_var *x, const int *perm);
+ADJ_API adj_var *(adj_slice)(adj_var *x, int axis, int64_t start, int64_t stop, int64_t step);
+ADJ_API adj_var *(adj_select)(adj_var *x, int axis, int64_t index);
+ADJ_API adj_var *(adj_expand)(adj_var *x, int ndim, const int64_t *shape);
+ADJ_API adj_var *(adj_unsqueeze)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_squeeze)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_flatten)(adj_var *x, int from, int to);
+ADJ_API adj_var *(adj_contiguous)(adj_var *x);
 ADJ_API adj_var *(adj_reshape)(adj_var *x, int ndim, const int64_t *shape);
 ADJ_API adj_var *(adj_sum)(adj_var *x);
 ADJ_API adj_var *(adj_mean)(adj_var *x);

@@ -1,0 +1,383 @@
+/*
+ * Views: transpose_axes, permute, slice, select, expand, unsqueeze,
+ * squeeze, flatten, contiguous.
+ *
+ * Each view is a layout transform (tensor/layout.h) fixed by its
+ * attributes.  Applied to the input's layout it says which element of the
+ * input each element of y is; the forward gathers those elements into y
+ * (adj_strided_copy).  Applied to the contiguous layout of the input's
+ * shape it says where each element of y's adjoint belongs in the input's
+ * adjoint: the backward scatters dy there (adj_strided_acc), except for
+ * expand, whose input elements repeat and whose adjoint is dy summed over
+ * the expanded dimensions (adj_reduce_bcast).  Forward mode gathers the
+ * tangent like the value.
+ */
+#include "ops/op.h"
+#include "ops/strided_op.h"
+#include "tensor/strided.h"
+
+#include <string.h>
+
+typedef struct view_attr view_attr;
+struct view_attr {
+    /* y's layout from x's; false when the attributes do not apply */
+    bool (*layout)(const adj_layout *x, const view_attr *a, adj_layout *y);
+    int64_t a, b, c, d;             /* axes, slice bounds, index */
+    int ndim;                       /* expand: the target's rank */
+    int perm[ADJ_MAX_DIMS];
+    int64_t shape[ADJ_MAX_DIMS];    /* expand: the target shape */
+};
+
+static void var_contig(const adj_var *x, adj_layout *l)
+{
+    adj_layout_contig(l, x->ndim, adj_cold(x)->shape);
+}
+
+/* ---------------------------------------------------------- transforms */
+
+static bool lay_transpose(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    return adj_layout_transpose(x, a->a, a->b, y);
+}
+
+static bool lay_permute(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    return adj_layout_permute(x, a->perm, y);
+}
+
+static bool lay_slice(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    return adj_layout_slice(x, a->a, a->b, a->c, a->d, y);
+}
+
+static bool lay_select(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    return adj_layout_select(x, a->a, a->b, y);
+}
+
+static bool lay_expand(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    return adj_layout_expand(x, a->ndim, a->shape, y);
+}
+
+static bool lay_unsqueeze(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    return adj_layout_unsqueeze(x, a->a, y);
+}
+
+static bool lay_squeeze(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    return adj_layout_squeeze(x, a->a, y);
+}
+
+/* flatten of a contiguous layout is always a view; of a strided one the
+ * elements are gathered anyway */
+static bool lay_flatten(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    adj_layout c;
+    adj_layout_contig(&c, x->ndim, x->shape);
+    adj_layout f;
+    if (!adj_layout_flatten(&c, a->a, a->b, &f))
+        return false;
+    if (adj_layout_reshape(x, f.ndim, f.shape, y))
+        return true;
+    /* not expressible on x's strides: y's shape is right, the gather is
+     * done element by element in row-major order below */
+    *y = f;
+    y->offset = -1;
+    return true;
+}
+
+static bool lay_identity(const adj_layout *x, const view_attr *a, adj_layout *y)
+{
+    (void)a;
+    *y = *x;
+    return true;
+}
+
+/* ---------------------------------------------------------------- rules */
+
+/* Apply the node's transform to x's layout (value) or to x's contiguous
+ * layout (adjoint, tangent). */
+static bool layout_of(const adj_var *y, bool storage, adj_layout *out)
+{
+    const adj_var *x = y->in[0];
+    const view_attr *a = ADJ_ATTR(y, view_attr);
+    adj_layout in;
+    if (storage)
+        adj_var_layout(x, &in);
+    else
+        var_contig(x, &in);
+    return a->layout(&in, a, out);
+}
+
+static adj_status view_shape(adj_var *y, char *why, size_t n)
+{
+    adj_layout l;
+    const adj_var *x = y->in[0];
+    const view_attr *a = ADJ_ATTR(y, view_attr);
+    if (!layout_of(y, false, &l)) {
+        /* say which attribute is wrong */
+        if (a->layout == lay_slice)
+            snprintf(why, n, "axis %lld out of range for %d dimensions, or step %lld",
+                     (long long)a->a, x->ndim, (long long)a->d);
+        else if (a->layout == lay_select)
+            snprintf(why, n, "axis %lld or index %lld out of range for %d dimensions",
+                     (long long)a->a, (long long)a->b, x->ndim);
+        else if (a->layout == lay_expand) {
+            char sh[96];
+            adj_fmt_shape(sh, sizeof sh, a->ndim, a->shape);
+            snprintf(why, n, "cannot expand to %s: each size must equal x's, or x's must be 1 "
+                             "(-1 keeps x's)", sh);
+        } else if (a->layout == lay_squeeze)
+            snprintf(why, n, "axis %lld is not a dimension of size 1", (long long)a->a);
+        else if (a->layout == lay_unsqueeze)
+            snprintf(why, n, "axis %lld out of range for %d dimensions (at most %d)",
+                     (long long)a->a, x->ndim, ADJ_MAX_DIMS);
+        else if (a->layout == lay_flatten)
+            snprintf(why, n, "axes %lld..%lld are not an ordered range of the %d dimensions",
+                     (long long)a->a, (long long)a->b, x->ndim);
+        else if (a->layout == lay_permute)
+            snprintf(why, n, "the axes are not a permutation of the %d dimensions", x->ndim);
+        else
+            snprintf(why, n, "axes %lld, %lld out of range for %d dimensions", (long long)a->a,
+                     (long long)a->b, x->ndim);
+        return ADJ_EINVAL;
+    }
+    y->ndim = (uint8_t)l.ndim;
+    memcpy(adj_cold(y)->shape, l.shape, sizeof l.shape);
+    return ADJ_OK;
+}
+
+/* dst (contiguous, y's shape) = the elements of src that layout l picks */
+static void gather(const adj_var *y, void *dst, const void *src, const adj_layout *l)
+{
+    adj_layout yl;
+    var_contig(y, &yl);
+    adj_strided_copy(adj_dsize(y->dtype), dst, &yl, src, l);
+}
+
+static void view_forward(adj_var *y)
+{
+    adj_layout l;
+    if (!layout_of(y, true, &l) || l.offset < 0) {
+        /* no view of x's strides has y's shape in row-major order (a
+         * flatten of a strided x): walk x in row-major order */
+        adj_layout xl;
+        adj_var_layout(y->in[0], &xl);
+        adj_layout yl;
+        adj_layout_contig(&yl, xl.ndim, xl.shape);
+        adj_strided_copy(adj_dsize(y->dtype), y->value, &yl, y->in[0]->value, &xl);
+        return;
+    }
+    gather(y, y->value, y->in[0]->value, &l);
+}
+
+/* dx[positions] += dy; expand: dx += dy summed over the repeats */
+static void view_backward(adj_var *y)
+{
+    adj_var *x = y->in[0];
+    if (!(x->flags & ADJ_F_GRAD))
+        return;
+    void *gx = adj_grad_buf(x);
+    if (!gx)
+        return;
+    adj_layout yl;
+    var_contig(y, &yl);
+    if (ADJ_ATTR(y, view_attr)->layout == lay_expand) {
+        size_t ns = adj_reduce_scratch(y->dtype, (int64_t)adj_cold(x)->numel);
+        double *scratch = ns ? adj_arena_alloc(adj_cold(y)->tape, ns * sizeof *scratch) : NULL;
+        if (ns && !scratch)
+            return;
+        adj_reduce_bcast(y->dtype, gx, x->ndim, adj_cold(x)->shape, y->grad, &yl, 1.0, scratch);
+        return;
+    }
+    adj_layout gl;
+    layout_of(y, false, &gl);
+    adj_strided_acc(y->dtype, gx, &gl, y->grad, &yl, 1.0);
+}
+
+/* tangent: the same gather of x's tangent (contiguous in x's shape) */
+static void view_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    adj_layout l;
+    layout_of(y, false, &l);
+    gather(y, ty, tx[0], &l);
+}
+
+/*
+ * The op-table check cases: the inputs are contiguous (size-1 and
+ * zero-size dimensions, negative steps and axes); chains of views are
+ * checked in tests/test_strided.c.
+ */
+static const view_attr tr_a[] = {{.layout = lay_transpose, .a = 0, .b = 3},
+                                 {.layout = lay_transpose, .a = 0, .b = -1},
+                                 {.layout = lay_transpose, .a = 0, .b = 1},
+                                 {.layout = lay_transpose, .a = 0, .b = 1}};
+static const view_attr pe_a[] = {{.layout = lay_permute, .perm = {3, 1, 0, 2}},
+                                 {.layout = lay_permute, .perm = {2, 0, 1}},
+                                 {.layout = lay_permute, .perm = {1, 0}},
+                                 {.layout = lay_permute, .perm = {2, 1, 0}}};
+static const view_attr sl_a[] = {{.layout = lay_slice, .a = 3, .b = 3, .c = 0, .d = -2},
+                                 {.layout = lay_slice, .a = 0, .b = 0, .c = 3, .d = 2},
+                                 {.layout = lay_slice, .a = 1, .b = -3, .c = INT64_MAX, .d = 1},
+                                 {.layout = lay_slice, .a = 0, .b = 1, .c = 2, .d = 1}};
+static const view_attr se_a[] = {{.layout = lay_select, .a = 2, .b = -1},
+                                 {.layout = lay_select, .a = 2, .b = 1},
+                                 {.layout = lay_select, .a = 1, .b = 2},
+                                 {.layout = lay_select, .a = 0, .b = 1}};
+static const view_attr ex_a[] = {{.layout = lay_expand, .ndim = 4, .shape = {2, 2, 3, 4}},
+                                 {.layout = lay_expand, .ndim = 4, .shape = {2, 3, 2, 2}},
+                                 {.layout = lay_expand, .ndim = 3, .shape = {3, 4, 4}},
+                                 {.layout = lay_expand, .ndim = 3, .shape = {2, 0, 3}}};
+static const view_attr un_a[] = {{.layout = lay_unsqueeze, .a = 0},
+                                 {.layout = lay_unsqueeze, .a = -1},
+                                 {.layout = lay_unsqueeze, .a = 1},
+                                 {.layout = lay_unsqueeze, .a = 3}};
+static const view_attr sq_a[] = {{.layout = lay_squeeze, .a = 1},
+                                 {.layout = lay_squeeze, .a = -2},
+                                 {.layout = lay_squeeze, .a = 0},
+                                 {.layout = lay_squeeze, .a = 2}};
+static const view_attr fl_a[] = {{.layout = lay_flatten, .a = 1, .b = 3},
+                                 {.layout = lay_flatten, .a = 0, .b = 1},
+                                 {.layout = lay_flatten, .a = 0, .b = -1},
+                                 {.layout = lay_flatten, .a = 1, .b = 2}};
+static const view_attr id_a[] = {{.layout = lay_identity}, {.layout = lay_identity},
+                                 {.layout = lay_identity}, {.layout = lay_identity}};
+
+/* the four inputs, (2,1,3,4), (3,1,2), (1,4), (2,0,1), with attributes A */
+#define VIEW_CASES(nm, A)                                                      \
+    static const adj_op_case nm##_cases[] = {                                  \
+        {1, {4}, {{2, 1, 3, 4}}, &(A)[0], NULL},                                \
+        {1, {3}, {{3, 1, 2}}, &(A)[1], NULL},                                   \
+        {1, {2}, {{1, 4}}, &(A)[2], NULL},                                      \
+        {1, {3}, {{2, 0, 1}}, &(A)[3], NULL},                                   \
+    }
+
+VIEW_CASES(transpose_axes, tr_a);
+VIEW_CASES(permute, pe_a);
+VIEW_CASES(slice, sl_a);
+VIEW_CASES(select, se_a);
+VIEW_CASES(expand, ex_a);
+VIEW_CASES(unsqueeze, un_a);
+VIEW_CASES(squeeze, sq_a);
+VIEW_CASES(flatten, fl_a);
+VIEW_CASES(contiguous, id_a);
+
+#define VIEW_DESC(nm, FORMULA, RULE)                                           \
+    const adj_op_desc adj_desc_##nm = {                                        \
+        .name = #nm, .arity = 1, .attr_size = sizeof(view_attr),               \
+        .shape = view_shape, .forward = view_forward,                          \
+        .backward = view_backward, .jvp = view_jvp,                            \
+        .formula = FORMULA, .rule = RULE, ADJ_CASES(nm##_cases),               \
+    }
+
+VIEW_DESC(transpose_axes, "y = x with axes a and b swapped", "dx += dy with axes a and b swapped");
+VIEW_DESC(permute, "y[i_perm] = x[i]", "dx[i] += dy[i_perm]");
+VIEW_DESC(slice, "y = x[start:stop:step] along axis", "dx[start:stop:step] += dy");
+VIEW_DESC(select, "y = x[index] along axis (axis dropped)", "dx[index] += dy");
+VIEW_DESC(expand, "y = x repeated along its size-1 dimensions", "dx += dy summed over the repeats");
+VIEW_DESC(unsqueeze, "y = x with a size-1 axis inserted", "dx += dy");
+VIEW_DESC(squeeze, "y = x without a size-1 axis", "dx += dy");
+VIEW_DESC(flatten, "y = x with axes from..to merged", "dx += reshape(dy)");
+VIEW_DESC(contiguous, "y = x (row-major copy)", "dx += dy");
+
+static adj_var *record_view(adj_op op, adj_var *x, const view_attr *a, const char *file,
+                            int line)
+{
+    adj_var *in[1] = {x};
+    return adj_record(op, in, 1, a, file, line);
+}
+
+adj_var *adj_transpose_axes_at(adj_var *x, int a, int b, const char *file, int line)
+{
+    view_attr at = {.layout = lay_transpose, .a = a, .b = b};
+    return record_view(ADJ_OP_TRANSPOSE_AXES, x, &at, file, line);
+}
+
+adj_var *adj_permute_at(adj_var *x, const int *perm, const char *file, int line)
+{
+    view_attr at = {.layout = lay_permute};
+    if (!perm && x && x->ndim > 0) {
+        /* no permutation to copy: an identity that the shape rule rejects */
+        for (int k = 0; k < ADJ_MAX_DIMS; k++)
+            at.perm[k] = -ADJ_MAX_DIMS - 1;
+    } else if (x) {
+        for (int k = 0; k < x->ndim && k < ADJ_MAX_DIMS; k++)
+            at.perm[k] = perm[k];
+    }
+    return record_view(ADJ_OP_PERMUTE, x, &at, file, line);
+}
+
+adj_var *adj_slice_at(adj_var *x, int axis, int64_t start, int64_t stop, int64_t step,
+                      const char *file, int line)
+{
+    view_attr at = {.layout = lay_slice, .a = axis, .b = start, .c = stop, .d = step};
+    return record_view(ADJ_OP_SLICE, x, &at, file, line);
+}
+
+adj_var *adj_select_at(adj_var *x, int axis, int64_t index, const char *file, int line)
+{
+    view_attr at = {.layout = lay_select, .a = axis, .b = index};
+    return record_view(ADJ_OP_SELECT, x, &at, file, line);
+}
+
+adj_var *adj_expand_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)
+{
+    view_attr at = {.layout = lay_expand, .ndim = ndim};
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape))
+        at.ndim = -1; /* rejected by the shape rule */
+    else
+        for (int k = 0; k < ndim; k++)
+            at.shape[k] = shape[k];
+    return record_view(ADJ_OP_EXPAND, x, &at, file, line);
+}
+
+adj_var *adj_unsqueeze_at(adj_var *x, int axis, const char *file, int line)
+{
+    view_attr at = {.layout = lay_unsqueeze, .a = axis};
+    return record_view(ADJ_OP_UNSQUEEZE, x, &at, file, line);
+}
+
+adj_var *adj_squeeze_at(adj_var *x, int axis, const char *file, int line)
+{
+    view_attr at = {.layout = lay_squeeze, .a = axis};
+    return record_view(ADJ_OP_SQUEEZE, x, &at, file, line);
+}
+
+adj_var *adj_flatten_at(adj_var *x, int from, int to, const char *file, int line)
+{
+    view_attr at = {.layout = lay_flatten, .a = from, .b = to};
+    return record_view(ADJ_OP_FLATTEN, x, &at, file, line);
+}
+
+adj_var *adj_contiguous_at(adj_var *x, const char *file, int line)
+{
+    view_attr at = {.layout = lay_identity};
+    return record_view(ADJ_OP_CONTIGUOUS, x, &at, file, line);
+}
+
+adj_var *(adj_transpose_axes)(adj_var *x, int a, int b)
+{
+    return adj_transpose_axes_at(x, a, b, NULL, 0);
+}
+adj_var *(adj_permute)(adj_var *x, const int *perm) { return adj_permute_at(x, perm, NULL, 0); }
+adj_var *(adj_slice)(adj_var *x, int axis, int64_t start, int64_t stop, int64_t step)
+{
+    return adj_slice_at(x, axis, start, stop, step, NULL, 0);
+}
+adj_var *(adj_select)(adj_var *x, int axis, int64_t index)
+{
+    return adj_select_at(x, axis, index, NULL, 0);
+}
+adj_var *(adj_expand)(adj_var *x, int ndim, const int64_t *shape)
+{
+    return adj_expand_at(x, ndim, shape, NULL, 0);
+}
+adj_var *(adj_unsqueeze)(adj_var *x, int axis) { return adj_unsqueeze_at(x, axis, NULL, 0); }
+adj_var *(adj_squeeze)(adj_var *x, int axis) { return adj_squeeze_at(x, axis, NULL, 0); }
+adj_var *(adj_flatten)(adj_var *x, int from, int to)
+{
+    return adj_flatten_at(x, from, to, NULL, 0);
+}
+ADJ_FN1(contiguous)
