@@ -351,6 +351,22 @@ START_TEST(invalid_settings)
 }
 END_TEST
 
+/* The optimizer keeps what it needs to free itself: freeing it after its
+ * store is safe (AddressSanitizer checks the reads in CI). */
+START_TEST(free_after_store)
+{
+    for (int k = 0; k < ADJ_OPTIM_COUNT; k++) {
+        adj_params *p = store(3, (double[]){1, 2, 3});
+        adj_optim_config c = adj_optim_defaults((adj_optim_kind)k);
+        c.momentum = k == ADJ_OPTIM_SGD || k == ADJ_OPTIM_RMSPROP ? 0.5 : c.momentum;
+        adj_optim *o = adj_optim_new(p, &c, NULL);
+        ck_assert_ptr_nonnull(o);
+        adj_params_free(p);
+        adj_optim_free(o);
+    }
+}
+END_TEST
+
 START_TEST(set_lr_checks)
 {
     adj_params *p = store(1, (double[]){1});
@@ -424,6 +440,7 @@ static Suite *suite(void)
     tcase_add_test(tc, invalid_configs);
     tcase_add_loop_test(tc, invalid_settings, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_test(tc, set_lr_checks);
+    tcase_add_test(tc, free_after_store);
     tcase_add_test(tc, minimises_quadratic);
     suite_add_tcase(s, tc);
     return s;

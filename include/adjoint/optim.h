@@ -78,6 +78,7 @@ ADJ_API adj_optim *adj_optim_new(adj_params *p, const adj_optim_config *c, adj_s
 ADJ_API adj_optim *adj_optim_new_with(adj_params *p, const adj_optim_config *c,
                                       const adj_allocator *a,
                                       adj_status *status);
+/* Frees o and its state; safe before or after its store is freed. */
 ADJ_API void adj_optim_free(adj_optim *o);
 /* One update of every parameter from its gradient.  ADJ_ESTATE if the
  * store grew since adj_optim_new. */

@@ -15,6 +15,7 @@ struct adj_optim {
     adj_params *p;
     adj_optim_config c;
     size_t n;       /* elements covered */
+    size_t es;      /* bytes per element: adj_optim_free needs no store */
     int nstate;     /* state blocks */
     void *state[3]; /* moments, accumulators, momentum buffers */
     int64_t t;      /* steps taken */
@@ -133,6 +134,7 @@ adj_optim *adj_optim_new_with(adj_params *p, const adj_optim_config *c, const ad
     o->p = p;
     o->c = *c;
     o->n = adj_params_numel(p);
+    o->es = adj_dsize(adj_params_dtype(p));
     o->nstate = state_blocks(c);
     size_t bytes = o->n * adj_dsize(adj_params_dtype(p));
     for (int k = 0; k < o->nstate; k++) {
@@ -159,7 +161,7 @@ void adj_optim_free(adj_optim *o)
 {
     if (!o)
         return;
-    size_t bytes = o->n * adj_dsize(adj_params_dtype(o->p));
+    size_t bytes = o->n * o->es; /* the store may already be freed */
     for (int k = 0; k < o->nstate; k++)
         if (o->state[k])
             o->al.free(o->al.ctx, o->state[k], bytes);
