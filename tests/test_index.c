@@ -1,6 +1,7 @@
 /*
  * Index tensors (ADJ_I32) and the ops that take them: adj_embedding,
- * adj_cross_entropy.
+ * adj_cross_entropy, adj_index_select, adj_gather, adj_scatter_add,
+ * adj_one_hot.
  * Expected values come from naive loops over the same arrays written here
  * (a gather and a scatter-add in double), finite differences, and the
  * errors' words.
@@ -393,6 +394,24 @@ START_TEST(select_gather_scatter_values)
 }
 END_TEST
 
+/* one_hot: 1 at each index, 0 elsewhere, in the dtype asked for, constant */
+START_TEST(one_hot_values)
+{
+    adj_tape *t = adj_tape_new();
+    const int32_t ix[4] = {2, 0, 2, 1};
+    adj_var *y = adj_one_hot(adj_index(t, 2, ((int64_t[]){2, 2}), ix), 3, ADJ_F32);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    ck_assert_int_eq(adj_var_dtype(y), ADJ_F32);
+    ck_assert_int_eq(adj_ndim(y), 3);
+    ck_assert_int_eq(adj_dim(y, 2), 3);
+    ck_assert(!adj_requires_grad(y));
+    for (int i = 0; i < 4; i++)
+        for (int c = 0; c < 3; c++)
+            ck_assert(adj_value_at(y, (size_t)(i * 3 + c)) == (c == ix[i] ? 1.0 : 0.0));
+    adj_tape_free(t);
+}
+END_TEST
+
 /* Misuse: status, the words of the message, and nothing left allocated */
 typedef struct misuse {
     const char *what;
@@ -433,7 +452,11 @@ static adj_var *bad_call(adj_tape *t, int k)
     case 19:
         return adj_scatter_add(E, 1, adj_index(t, 2, ((int64_t[]){1, 1}), ((int32_t[]){-2})),
                                adj_tensor_f64(t, 2, ((int64_t[]){1, 1}), NULL));
-    default: return adj_scatter_add(E, 0, NULL, E);
+    case 20: return adj_scatter_add(E, 0, NULL, E);
+    case 21: return adj_one_hot(idx, 4, ADJ_F64); /* 4 is out of range */
+    case 22: return adj_one_hot(idx, 5, ADJ_I32);
+    case 23: return adj_one_hot(E, 5, ADJ_F64);
+    default: return adj_one_hot(idx, -1, ADJ_F64);
     }
 }
 
@@ -460,6 +483,10 @@ static const misuse rows[] = {
     {"scatter src shape", ADJ_ESHAPE, {"adj_scatter_add", "src must have idx's shape", NULL, NULL}},
     {"scatter negative index", ADJ_EINVAL, {"adj_scatter_add", "index -2", "position (0,0)", "[0, 3)"}},
     {"scatter NULL idx", ADJ_EINVAL, {"adj_scatter_add", "idx is NULL", NULL, NULL}},
+    {"one_hot index out of range", ADJ_EINVAL, {"adj_one_hot", "index 4", "position (1,2)", "[0, 4)"}},
+    {"one_hot index dtype", ADJ_EDTYPE, {"adj_one_hot", "f32 or f64", NULL, NULL}},
+    {"one_hot float idx", ADJ_EDTYPE, {"adj_one_hot", "idx must be an index tensor", NULL, NULL}},
+    {"one_hot negative classes", ADJ_EINVAL, {"adj_one_hot", "classes -1", NULL, NULL}},
 };
 
 START_TEST(embedding_misuse)
@@ -513,6 +540,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, cross_entropy_large_and_empty);
     tcase_add_test(tc, cross_entropy_finite_differences);
     tcase_add_test(tc, select_gather_scatter_values);
+    tcase_add_test(tc, one_hot_values);
     tcase_add_loop_test(tc, embedding_misuse, 0, (int)(sizeof rows / sizeof rows[0]));
     tcase_add_test(tc, embedding_printed);
     suite_add_tcase(s, tc);

@@ -74,6 +74,7 @@
     X(SQUEEZE, squeeze)                                                        \
     X(FLATTEN, flatten)                                                        \
     X(CONTIGUOUS, contiguous)                                                  \
+    X(ONE_HOT, one_hot)                                                        \
     /* append new ops above this line (one line each, keep the backslash) */
 
 #endif

@@ -228,6 +228,11 @@ extern "C" {
  * of idx (repeats add up): src has idx's shape, idx as in adj_gather; y has
  * x's shape.  dx = dy; dsrc[p] = dy[p with idx[p] along the axis]. */
 #define adj_scatter_add(...) adj_scatter_add_at(__VA_ARGS__, ADJ_AT_)
+/* y[..., c] = 1 where c = idx[...], else 0: idx (an index tensor of any
+ * shape) one-hot over `classes`, y idx.shape + (classes) of dtype (ADJ_F32
+ * or ADJ_F64, else ADJ_EDTYPE); a constant: no gradient.  An index outside
+ * [0, classes) is ADJ_EINVAL naming it, its position and classes. */
+#define adj_one_hot(...) adj_one_hot_at(__VA_ARGS__, ADJ_AT_)
 
 /* ---------------------------------------- the functions behind the macros */
 ADJ_API adj_var *adj_add_at(adj_var *a, adj_var *b, const char *file, int line);
@@ -289,6 +294,8 @@ ADJ_API adj_var *adj_index_select_at(adj_var *x, int axis, adj_var *idx, const c
 ADJ_API adj_var *adj_gather_at(adj_var *x, int axis, adj_var *idx, const char *file, int line);
 ADJ_API adj_var *adj_scatter_add_at(adj_var *x, int axis, adj_var *idx, adj_var *src,
                                     const char *file, int line);
+ADJ_API adj_var *adj_one_hot_at(adj_var *idx, int classes, adj_dtype dtype, const char *file,
+                                int line);
 
 /* Plain functions with the ops' names, for function pointers. */
 ADJ_API adj_var *(adj_add)(adj_var *a, adj_var *b);
@@ -344,6 +351,7 @@ ADJ_API adj_var *(adj_cross_entropy)(adj_var *logits, adj_var *targets, int igno
 ADJ_API adj_var *(adj_index_select)(adj_var *x, int axis, adj_var *idx);
 ADJ_API adj_var *(adj_gather)(adj_var *x, int axis, adj_var *idx);
 ADJ_API adj_var *(adj_scatter_add)(adj_var *x, int axis, adj_var *idx, adj_var *src);
+ADJ_API adj_var *(adj_one_hot)(adj_var *idx, int classes, adj_dtype dtype);
 
 /* maximum, minimum, comparisons, detach */
 ADJ_API adj_var *adj_maximum_at(adj_var *a, adj_var *b, const char *file, int line);

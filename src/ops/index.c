@@ -707,3 +707,97 @@ adj_var *(adj_scatter_add)(adj_var *x, int axis, adj_var *idx, adj_var *src)
 {
     return adj_scatter_add_at(x, axis, idx, src, NULL, 0);
 }
+
+/* --------------------------------------------------------------- one_hot */
+
+typedef struct one_hot_attr {
+    int32_t classes;
+    int32_t dtype; /* of the output: ADJ_F32 or ADJ_F64 */
+} one_hot_attr;
+
+/* idx -> y idx.shape + (classes) in the dtype asked for */
+static adj_status one_hot_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *idx = y->in[0];
+    const one_hot_attr *a = ADJ_ATTR(y, one_hot_attr);
+    if (a->dtype != ADJ_F32 && a->dtype != ADJ_F64) {
+        snprintf(why, n, "the output dtype must be f32 or f64, not %d", (int)a->dtype);
+        return ADJ_EDTYPE;
+    }
+    if (a->classes < 0) {
+        snprintf(why, n, "classes %d is negative", (int)a->classes);
+        return ADJ_EINVAL;
+    }
+    if (idx->ndim + 1 > ADJ_MAX_DIMS) {
+        snprintf(why, n, "the output would have %d dimensions (at most %d)", idx->ndim + 1,
+                 ADJ_MAX_DIMS);
+        return ADJ_ESHAPE;
+    }
+    adj_status s = check_indices(idx, a->classes, why, n);
+    if (s != ADJ_OK)
+        return s;
+    y->dtype = (uint8_t)a->dtype;
+    y->ndim = (uint8_t)(idx->ndim + 1);
+    memcpy(adj_cold(y)->shape, adj_cold(idx)->shape, (size_t)idx->ndim * sizeof(int64_t));
+    adj_cold(y)->shape[idx->ndim] = a->classes;
+    return ADJ_OK;
+}
+
+/* y[i, c] = [c = idx[i]] */
+static void one_hot_forward(adj_var *y)
+{
+    const int32_t *ix = y->in[0]->value;
+    size_t m = adj_cold(y->in[0])->numel, c = (size_t)ADJ_ATTR(y, one_hot_attr)->classes;
+    memset(y->value, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
+    for (size_t i = 0; i < m; i++) {
+        if (y->dtype == ADJ_F64)
+            ((double *)y->value)[i * c + (size_t)ix[i]] = 1.0;
+        else
+            ((float *)y->value)[i * c + (size_t)ix[i]] = 1.0f;
+    }
+}
+
+/* nothing flows back into an index tensor */
+static void one_hot_backward(adj_var *y) { (void)y; }
+
+/* tangent: 0 (the output depends on no float input) */
+static void one_hot_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    (void)tx;
+    memset(ty, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
+}
+
+static const one_hot_attr one_hot4 = {4, ADJ_F64}, one_hot1 = {1, ADJ_F64};
+static const adj_op_case one_hot_cases[] = {
+    {1, {1}, {{5}}, &one_hot4, " 4 classes"},
+    {1, {2}, {{2, 3}}, &one_hot4, " 4 classes"},
+    {1, {0}, {{0}}, &one_hot1, " 1 class"},
+    {1, {1}, {{0}}, &one_hot4, " 4 classes"},
+};
+
+static const char *const one_hot_inputs[] = {"idx"};
+static void one_hot_define(const adj_var *y, const char *const *opnd, const char *const *ref,
+                           char *buf, size_t size)
+{
+    (void)opnd;
+    snprintf(buf, size, "one_hot(%s, %d)", ref[0], (int)ADJ_ATTR(y, one_hot_attr)->classes);
+}
+static const adj_op_teach one_hot_teach = {.define_fn = one_hot_define};
+
+const adj_op_desc adj_desc_one_hot = {
+    .name = "one_hot", .arity = 1, .index_inputs = 1u, .inputs = one_hot_inputs,
+    .attr_size = sizeof(one_hot_attr), .shape = one_hot_shape, .forward = one_hot_forward,
+    .backward = one_hot_backward, .jvp = one_hot_jvp, .formula = "y[i, c] = [c = idx[i]]",
+    .rule = "(no gradient: idx is an index tensor)", ADJ_CASES(one_hot_cases),
+    .teach = &one_hot_teach,
+};
+
+adj_var *adj_one_hot_at(adj_var *idx, int classes, adj_dtype dtype, const char *file, int line)
+{
+    one_hot_attr a = {classes, (int32_t)dtype};
+    return adj_record(ADJ_OP_ONE_HOT, &idx, 1, &a, file, line);
+}
+adj_var *(adj_one_hot)(adj_var *idx, int classes, adj_dtype dtype)
+{
+    return adj_one_hot_at(idx, classes, dtype, NULL, 0);
+}
