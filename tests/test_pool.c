@@ -7,6 +7,7 @@
  * for another block shape).  tools/bootstrap.sh also runs this suite
  * under ThreadSanitizer.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT for the default thread count */
 #include <adjoint.h>
 
 #include <check.h>
@@ -51,6 +52,51 @@ static void check_cover(size_t n, size_t grain)
     free(c.hits);
 }
 
+/* The default thread count: ADJ_NUM_THREADS, else OMP_NUM_THREADS (its
+ * first count), else the CPUs; malformed values skipped; 1..64. */
+START_TEST(default_thread_count_rule)
+{
+    ck_assert_int_eq(adj_pool_default_threads("3", "5", 8), 3);
+    ck_assert_int_eq(adj_pool_default_threads(NULL, "5", 8), 5);
+    ck_assert_int_eq(adj_pool_default_threads(NULL, "4,2", 8), 4);
+    ck_assert_int_eq(adj_pool_default_threads("", NULL, 6), 6);
+    ck_assert_int_eq(adj_pool_default_threads("abc", "0", 6), 6);
+    ck_assert_int_eq(adj_pool_default_threads("-3", "2", 9), 2);
+    ck_assert_int_eq(adj_pool_default_threads(" 7 ", NULL, 1), 7);
+    ck_assert_int_eq(adj_pool_default_threads("2x", "3", 1), 3);
+    ck_assert_int_eq(adj_pool_default_threads("1000", NULL, 2), 64);
+    ck_assert_int_eq(adj_pool_default_threads("99999999999999999999", NULL, 2), 64);
+    ck_assert_int_eq(adj_pool_default_threads(NULL, NULL, 0), 1);
+}
+END_TEST
+
+/* Without a count set, the environment decides, then the CPUs the process
+ * may use; adj_set_threads overrides, and 0 goes back to the default. */
+START_TEST(threads_default_from_environment)
+{
+    int before = adj_get_threads();
+    setenv("ADJ_NUM_THREADS", "3", 1);
+    setenv("OMP_NUM_THREADS", "5", 1);
+    adj_set_threads(0);
+    ck_assert_int_eq(adj_get_threads(), 3);
+    unsetenv("ADJ_NUM_THREADS");
+    adj_set_threads(0);
+    ck_assert_int_eq(adj_get_threads(), 5);
+    unsetenv("OMP_NUM_THREADS");
+    adj_set_threads(0);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    int cpus = CPU_COUNT(&set);
+    ck_assert_int_eq(adj_get_threads(), cpus < 64 ? cpus : 64);
+    setenv("ADJ_NUM_THREADS", "3", 1);
+    adj_set_threads(2); /* an explicit count wins */
+    ck_assert_int_eq(adj_get_threads(), 2);
+    unsetenv("ADJ_NUM_THREADS");
+    adj_set_threads(before);
+}
+END_TEST
+
 START_TEST(every_index_once)
 {
     const size_t ns[] = {0, 1, 15, 16, 17, 31, 33, 100, 1000, 4097, 65536, 100003};
@@ -62,7 +108,11 @@ START_TEST(every_index_once)
             for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++)
                 check_cover(ns[i], grains[g]);
     }
-    adj_set_threads(0); /* clamped to 1 */
+    adj_set_threads(100); /* clamped to 64 */
+    ck_assert_int_eq(adj_threads(), 64);
+    setenv("ADJ_NUM_THREADS", "1", 1);
+    adj_set_threads(0); /* back to the default: here the environment's 1 */
+    unsetenv("ADJ_NUM_THREADS");
     ck_assert_int_eq(adj_threads(), 1);
     check_cover(1000, 1);
 }
@@ -465,6 +515,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, products_of_a_var_with_itself);
     tcase_add_test(tc, many_tasks);
     tcase_add_test(tc, busy_pool_same_bits);
+    tcase_add_test(tc, default_thread_count_rule);
+    tcase_add_test(tc, threads_default_from_environment);
     suite_add_tcase(s, tc);
     return s;
 }

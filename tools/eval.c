@@ -15,7 +15,8 @@ static void eval_usage(FILE *f)
             "  --data idx:DIR | csv:FILE  test data: DIR's t10k files, or every row of FILE\n"
             "                     (default %s)\n"
             "  --label COL        CSV label column: name or 0-based index (default: last)\n"
-            "  --threads N        threads for products, maps, updates (default 2)\n"
+            "  --threads N        threads for products, maps, updates (default: ADJ_NUM_THREADS,\n"
+            "                     else OMP_NUM_THREADS, else the CPUs this process may use)\n"
             "  --json             machine-readable output\n"
             "  --help             this text\n",
             ADJ_DEFAULT_DATA);
@@ -25,7 +26,7 @@ int adj_cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *spec = ADJ_DEFAULT_DATA, *label = NULL;
     int json = 0;
-    long threads = 2;
+    long threads = 0; /* the library's default */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -66,7 +67,8 @@ int adj_cmd_eval(int argc, char **argv)
                 spec);
         return 2;
     }
-    adj_set_threads((int)threads);
+    if (threads > 0)
+        adj_set_threads((int)threads);
     adj_error err;
     adj_mlp *m = NULL;
     if (adj_model_load(model, &m, &err) != ADJ_OK) {

@@ -48,7 +48,8 @@ static void train_usage(FILE *f)
             "  --epochs N         epochs (default 20)\n"
             "  --val-frac X       fraction of the training data held out (default 1/12)\n"
             "  --seed N           seed of initialisation, split, shuffling, dropout (default 1)\n"
-            "  --threads N        threads for products, maps, updates (default 2)\n"
+            "  --threads N        threads for products, maps, updates (default: ADJ_NUM_THREADS,\n"
+            "                     else OMP_NUM_THREADS, else the CPUs this process may use)\n"
             "  --out DIR          output directory (default adjoint-run): model.adj,\n"
             "                     curves.csv, curves.svg\n"
             "  --json             print a JSON summary on stdout (progress on stderr)\n"
@@ -99,7 +100,7 @@ static int parse(int argc, char **argv, train_opts *o)
     o->val_frac = 1.0 / 12.0;
     o->batch = 128;
     o->epochs = 20;
-    o->threads = 2;
+    o->threads = 0; /* the library's default */
     o->seed = 1;
     o->schedule = ADJ_LR_COSINE;
     o->batchnorm = 1;
@@ -397,7 +398,9 @@ static int train(train_opts *o, adj_tool_ranks *rk)
                     o->batch, size > 1 ? " on each rank" : "", 2 * (long)size);
         return 2;
     }
-    adj_set_threads((int)o->threads);
+    if (o->threads > 0)
+        adj_set_threads((int)o->threads);
+    o->threads = adj_get_threads();
 
     /* an unusable --out is found now, not after the last epoch */
     int bad = root && adj_tool_prepare_out(o->out);

@@ -270,9 +270,16 @@ ADJ_API adj_var *(adj_param)(adj_tape *t, adj_params *p, int i);
 /* ------------------------------------------------------------ threading */
 
 /* Threads for large kernels (matrix products, elementwise maps, optimizer
- * steps), process-wide; 1 (the default) runs everything on the caller.
- * Products are reproducible for a given count; see docs/design.md. */
+ * steps), process-wide, at most 64; 1 runs everything on the caller.
+ * Without a call, the first that is set of: the environment variable
+ * ADJ_NUM_THREADS, then OMP_NUM_THREADS (its first count), then the
+ * number of CPUs the process may run on (sched_getaffinity), read on
+ * first use.  n <= 0 goes back to that default (reading the environment
+ * again).  Results are reproducible for a given count; see
+ * docs/design.md.  BLIS itself is always called single-threaded. */
 ADJ_API void adj_set_threads(int n);
+/* The thread count in effect (resolving the default if not yet done). */
+ADJ_API int adj_get_threads(void);
 
 /* Library version, "MAJOR.MINOR.PATCH". */
 ADJ_API const char *adj_version(void);

@@ -19,8 +19,12 @@
  * part of that generation is done.  Each part's results are published by
  * the release increment of `done`, which the caller reads with acquire.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "core/pool.h"
+#include "adjoint/core.h"
 
+#include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -49,7 +53,7 @@ static struct {
     atomic_int sleepers;
     atomic_bool stop;
     atomic_flag busy;         /* one loop at a time */
-    atomic_int threads;       /* adj_set_threads */
+    atomic_int threads;       /* adj_set_threads, or the default; 0: not resolved yet */
     int nworkers;
     int started_for;          /* the worker count last asked of ensure_workers */
     uint32_t start_gen;       /* generation when the workers were started */
@@ -63,20 +67,81 @@ static struct {
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
     .busy = ATOMIC_FLAG_INIT,
-    .threads = 1,
+    .threads = 0,
 };
+
+static int clamp_threads(long n) { return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n; }
+
+/* A thread count at the start of s: digits, optionally followed by a
+ * comma (OMP_NUM_THREADS may list one count per nesting level) and
+ * surrounded by blanks; 0 when s is NULL, empty, or not such a count. */
+static long env_count(const char *s)
+{
+    if (!s)
+        return 0;
+    while (isspace((unsigned char)*s))
+        s++;
+    long n = 0;
+    const char *d = s;
+    for (; isdigit((unsigned char)*d); d++)
+        n = n < LONG_MAX / 10 - 10 ? n * 10 + (*d - '0') : LONG_MAX / 10;
+    while (isspace((unsigned char)*d))
+        d++;
+    if (d == s || (*d && *d != ','))
+        return 0;
+    return n;
+}
+
+int adj_pool_default_threads(const char *adj_env, const char *omp_env, int cpus)
+{
+    long n = env_count(adj_env);
+    if (n < 1)
+        n = env_count(omp_env);
+    if (n < 1)
+        n = cpus;
+    return clamp_threads(n);
+}
+
+/* The CPUs this process may run on (1 when that cannot be told). */
+static int affinity_cpus(void)
+{
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    return 1;
+}
+
+static int default_threads(void)
+{
+    return adj_pool_default_threads(getenv("ADJ_NUM_THREADS"), getenv("OMP_NUM_THREADS"),
+                                    affinity_cpus());
+}
 
 int adj_threads(void)
 {
-    return atomic_load_explicit(&P.threads, memory_order_relaxed);
+    int n = atomic_load_explicit(&P.threads, memory_order_relaxed);
+    if (n > 0)
+        return n;
+    /* first use without adj_set_threads: resolve the default once (a
+     * concurrent adj_set_threads wins) */
+    int expected = 0;
+    n = default_threads();
+    if (!atomic_compare_exchange_strong_explicit(&P.threads, &expected, n, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        n = expected;
+    return n;
 }
 
-void adj_pool_set_threads(int n);
-void adj_pool_set_threads(int n)
+void adj_set_threads(int n)
 {
-    atomic_store_explicit(&P.threads, n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n,
+    atomic_store_explicit(&P.threads, n < 1 ? default_threads() : clamp_threads(n),
                           memory_order_relaxed);
 }
+
+int adj_get_threads(void) { return adj_threads(); }
 
 /* Whether this thread is running a part of a loop (a loop inside one
  * runs whole on its thread: the nesting, not timing, decides that). */

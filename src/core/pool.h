@@ -42,7 +42,14 @@ void adj_par_tasks(size_t n, adj_range_fn fn, void *ctx);
 /* Grain of elementwise maps: below 2 x this many elements, one thread. */
 #define ADJ_PAR_GRAIN_MAP ((size_t)1 << 15)
 
-/* Threads set with adj_set_threads (1 until set). */
+/* Threads in effect: adj_set_threads's count, else the default (resolved
+ * on first use, see adj_pool_default_threads). */
 int adj_threads(void);
+
+/* The default thread count: the first of adj_env (ADJ_NUM_THREADS),
+ * omp_env (OMP_NUM_THREADS: its first count) that is a positive count,
+ * else cpus (the CPUs the process may run on); clamped to 1..64.  NULL,
+ * empty and malformed values are skipped. */
+int adj_pool_default_threads(const char *adj_env, const char *omp_env, int cpus);
 
 #endif

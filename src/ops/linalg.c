@@ -140,13 +140,6 @@ static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
     blis_gemm(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
 }
 
-void adj_pool_set_threads(int n);
-
-/* Threads for the pool; BLIS itself is always called single-threaded. */
-void adj_set_threads(int n)
-{
-    adj_pool_set_threads(n);
-}
 
 /* ---------------------------------------------------------------- matmul */
 
