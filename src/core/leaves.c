@@ -1,0 +1,274 @@
+/*
+ * Leaves (tensors, constants, views of caller memory, index tensors) and
+ * the accessors of a var.
+ */
+#include "core/record.h"
+#include "core/tape.h"
+#include "ops/op.h"
+
+#include <math.h>
+#include <string.h>
+
+/* --------------------------------------------------------------- leaves */
+
+/* A leaf recorded by the public function adj_<fn> (named in messages). */
+static adj_var *leaf(adj_tape *t, const char *fn, adj_dtype dtype, int ndim, const int64_t *shape,
+                     const void *data, int requires_grad, const char *file, int line)
+{
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return t->inert;
+    size_t numel;
+    if (dtype != ADJ_F32 && dtype != ADJ_F64 && dtype != ADJ_I32) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_%s: invalid dtype %d" AT_FMT, fn, (int)dtype,
+                      AT_ARGS(file, line));
+        return t->inert;
+    }
+    if (dtype == ADJ_I32 && requires_grad) {
+        adj_tape_fail(t, ADJ_EDTYPE, "adj_%s: an index tensor (i32) takes no gradient" AT_FMT, fn,
+                      AT_ARGS(file, line));
+        return t->inert;
+    }
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_%s: invalid number of dimensions %d (0..%d)" AT_FMT, fn,
+                      ndim, ADJ_MAX_DIMS, AT_ARGS(file, line));
+        return t->inert;
+    }
+    if (ndim > 0 && !shape) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_%s: shape is NULL (%d dimensions)" AT_FMT, fn, ndim,
+                      AT_ARGS(file, line));
+        return t->inert;
+    }
+    if (!adj_shape_numel(ndim, shape, &numel)) {
+        char sh[96];
+        adj_fmt_shape(sh, sizeof sh, ndim, shape);
+        adj_tape_fail(t, ADJ_EINVAL,
+                      "adj_%s: invalid shape %s: negative size or too many elements" AT_FMT, fn, sh,
+                      AT_ARGS(file, line));
+        return t->inert;
+    }
+    adj_var *v = adj_new_node(t, fn, file, line);
+    if (!v)
+        return t->inert;
+    v->op = ADJ_LEAF_OP;
+    v->dtype = (uint8_t)dtype;
+    v->ndim = (uint8_t)ndim;
+    v->flags = requires_grad ? ADJ_F_GRAD : 0;
+    v->in[0] = v->in[1] = v->in[2] = NULL;
+    adj_cold(v)->nin = 0;
+    adj_cold(v)->file = file;
+    adj_cold(v)->line = line;
+    adj_cold(v)->numel = numel;
+    for (int i = 0; i < ndim; i++)
+        adj_cold(v)->shape[i] = shape[i];
+    t->rec_fn = fn;
+    t->rec_file = file;
+    t->rec_line = line;
+    bool ok = adj_alloc_value(t, v);
+    t->rec_fn = NULL;
+    if (!ok) {
+        adj_drop_last_node(t);
+        return t->inert;
+    }
+    size_t bytes = numel * adj_dsize(dtype);
+    if (data)
+        memcpy(v->value, data, bytes);
+    else
+        memset(v->value, 0, bytes);
+    if (t->anomaly)
+        adj_check_forward(t, v);
+    return v;
+}
+
+adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                     const void *data, int requires_grad, const char *file, int line)
+{
+    return leaf(t, "leaf", dtype, ndim, shape, data, requires_grad, file, line);
+}
+
+adj_var *adj_leaf_view(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape, void *data,
+                       int requires_grad, const char *file, int line)
+{
+    return adj_leaf_view_as(t, "constant_view", dtype, ndim, shape, data, requires_grad, file,
+                            line);
+}
+
+adj_var *adj_leaf_view_as(adj_tape *t, const char *fn, adj_dtype dtype, int ndim,
+                          const int64_t *shape, void *data, int requires_grad, const char *file,
+                          int line)
+{
+    /* record a 0-D leaf (no copy, no arena), then give it the real shape */
+    adj_var *v = leaf(t, fn, dtype, 0, NULL, NULL, requires_grad, file, line);
+    size_t numel;
+    if (v->flags & ADJ_F_INERT)
+        return v;
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape) || !adj_shape_numel(ndim, shape, &numel)) {
+        char sh[96] = "(NULL)";
+        if (ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape))
+            adj_fmt_shape(sh, sizeof sh, ndim, shape);
+        adj_drop_last_node(t);
+        adj_tape_fail(t, ADJ_EINVAL,
+                      "adj_%s: invalid shape %s (%d dimensions): 0..%d dimensions, "
+                      "sizes >= 0, not too many elements" AT_FMT,
+                      fn, sh, ndim, ADJ_MAX_DIMS, AT_ARGS(file, line));
+        return t->inert;
+    }
+    v->ndim = (uint8_t)ndim;
+    for (int i = 0; i < ndim; i++)
+        adj_cold(v)->shape[i] = shape[i];
+    adj_cold(v)->numel = numel;
+    v->value = data;
+    if (t->anomaly)
+        adj_check_forward(t, v);
+    return v;
+}
+
+adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                              const void *data, const char *file, int line)
+{
+    size_t numel;
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return t->inert;
+    if (!data && ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape) &&
+        adj_shape_numel(ndim, shape, &numel) && numel > 0) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_constant_view: data is NULL" AT_FMT, AT_ARGS(file, line));
+        return t->inert;
+    }
+    /* the view never writes through data: constants receive no adjoint */
+    return adj_leaf_view(t, dtype, ndim, shape, (void *)(uintptr_t)data, 0, file, line);
+}
+
+adj_var *adj_index_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
+                      const char *file, int line)
+{
+    return leaf(t, "index", ADJ_I32, ndim, shape, data, 0, file, line);
+}
+
+adj_var *adj_index_view_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
+                           const char *file, int line)
+{
+    return adj_constant_view_at(t, ADJ_I32, ndim, shape, data, file, line);
+}
+
+adj_var *(adj_index)(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data)
+{
+    return leaf(t, "index", ADJ_I32, ndim, shape, data, 0, NULL, 0);
+}
+
+adj_var *(adj_index_view)(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data)
+{
+    return adj_constant_view_at(t, ADJ_I32, ndim, shape, data, NULL, 0);
+}
+
+adj_var *adj_scalar_at(adj_tape *t, double value, const char *file, int line)
+{
+    return leaf(t, "scalar", ADJ_F64, 0, NULL, &value, 1, file, line);
+}
+
+adj_var *adj_tensor_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
+                           const char *file, int line)
+{
+    return leaf(t, "tensor_f64", ADJ_F64, ndim, shape, data, 1, file, line);
+}
+adj_var *adj_tensor_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
+                           const char *file, int line)
+{
+    return leaf(t, "tensor_f32", ADJ_F32, ndim, shape, data, 1, file, line);
+}
+adj_var *adj_constant_f64_at(adj_tape *t, int ndim, const int64_t *shape, const double *data,
+                             const char *file, int line)
+{
+    return leaf(t, "constant_f64", ADJ_F64, ndim, shape, data, 0, file, line);
+}
+adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape, const float *data,
+                             const char *file, int line)
+{
+    return leaf(t, "constant_f32", ADJ_F32, ndim, shape, data, 0, file, line);
+}
+
+adj_var *(adj_scalar)(adj_tape *t, double value) { return adj_scalar_at(t, value, NULL, 0); }
+adj_var *(adj_tensor_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data)
+{
+    return leaf(t, "tensor_f64", ADJ_F64, ndim, shape, data, 1, NULL, 0);
+}
+adj_var *(adj_tensor_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data)
+{
+    return leaf(t, "tensor_f32", ADJ_F32, ndim, shape, data, 1, NULL, 0);
+}
+adj_var *(adj_constant_f64)(adj_tape *t, int ndim, const int64_t *shape, const double *data)
+{
+    return leaf(t, "constant_f64", ADJ_F64, ndim, shape, data, 0, NULL, 0);
+}
+adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape, const float *data)
+{
+    return leaf(t, "constant_f32", ADJ_F32, ndim, shape, data, 0, NULL, 0);
+}
+
+/* ------------------------------------------------------------ accessors */
+
+size_t adj_numel(const adj_var *v) { return v ? adj_cold(v)->numel : 0; }
+int adj_ndim(const adj_var *v) { return v ? v->ndim : -1; }
+int64_t adj_dim(const adj_var *v, int axis)
+{
+    return v && axis >= 0 && axis < v->ndim ? adj_cold(v)->shape[axis] : -1;
+}
+adj_dtype adj_var_dtype(const adj_var *v) { return v ? (adj_dtype)v->dtype : ADJ_F64; }
+adj_tape *adj_var_tape(const adj_var *v) { return v ? adj_cold(v)->tape : NULL; }
+size_t adj_var_id(const adj_var *v) { return v ? adj_cold(v)->id : 0; }
+int adj_requires_grad(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
+adj_op adj_var_op(const adj_var *v) { return (adj_op)(v ? v->op : ADJ_LEAF_OP); }
+const void *adj_data(const adj_var *v) { return v ? v->value : NULL; }
+const void *adj_grad_data(const adj_var *v) { return v ? v->grad : NULL; }
+
+static double elem(const void *p, int dtype, size_t i)
+{
+    return adj_elem_get(p, dtype, i);
+}
+
+double adj_value_at(const adj_var *v, size_t i)
+{
+    if (!v || i >= adj_cold(v)->numel)
+        return NAN;
+    return elem(v->value, v->dtype, i);
+}
+
+double adj_grad_at(const adj_var *v, size_t i)
+{
+    if (!v || i >= adj_cold(v)->numel)
+        return NAN;
+    return v->grad ? elem(v->grad, v->dtype, i) : 0.0;
+}
+
+double adj_item(const adj_var *v) { return v && adj_cold(v)->numel == 1 ? adj_value_at(v, 0) : NAN; }
+double adj_grad_item(const adj_var *v) { return v && adj_cold(v)->numel == 1 ? adj_grad_at(v, 0) : NAN; }
+
+adj_status adj_copy_value(const adj_var *v, double *out)
+{
+    if (!v || !out)
+        return ADJ_EINVAL;
+    for (size_t i = 0; i < adj_cold(v)->numel; i++)
+        out[i] = elem(v->value, v->dtype, i);
+    return ADJ_OK;
+}
+
+adj_status adj_copy_grad(const adj_var *v, double *out)
+{
+    if (!v || !out)
+        return ADJ_EINVAL;
+    for (size_t i = 0; i < adj_cold(v)->numel; i++)
+        out[i] = v->grad ? elem(v->grad, v->dtype, i) : 0.0;
+    return ADJ_OK;
+}
+
+void adj_shape_string(const adj_var *v, char *buf, size_t size)
+{
+    if (!v) {
+        if (size)
+            snprintf(buf, size, "(null)");
+        return;
+    }
+    adj_fmt_shape(buf, size, v->ndim, adj_cold(v)->shape);
+}

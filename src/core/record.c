@@ -1,0 +1,282 @@
+/*
+ * Recording an op: validate the inputs, copy the attributes, run the shape
+ * rule, allocate, forward (with the f64 scalar fast path).
+ */
+#include "core/record.h"
+#include "core/tape.h"
+#include "ops/op.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The name of input k of an op with nin inputs, for messages. */
+static const char *input_name(const adj_op_desc *d, int k, int nin, char *buf, size_t size)
+{
+    static const char *const binary[] = {"a", "b"};
+    if (d->inputs && d->arity >= 0)
+        return d->inputs[k];
+    if (nin == 1)
+        return "x";
+    if (nin == 2 && d->arity == 2)
+        return binary[k];
+    snprintf(buf, size, "x%d", k);
+    return buf;
+}
+
+static void describe_inputs(char *buf, size_t size, const adj_op_desc *d, adj_var *const *in,
+                            int nin)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < nin && n < size; i++) {
+        char sh[64], nm[16];
+        const char *name = input_name(d, i, nin, nm, sizeof nm);
+        if (!in[i] || (in[i]->flags & ADJ_F_INERT)) {
+            n += (size_t)snprintf(buf + n, size - n, "%s%s %s", i ? ", " : "", name,
+                                  in[i] ? "inert" : "NULL");
+            continue;
+        }
+        adj_fmt_shape(sh, sizeof sh, in[i]->ndim, adj_cold(in[i])->shape);
+        n += (size_t)snprintf(buf + n, size - n, "%s%s %s %s", i ? ", " : "", name, sh,
+                              adj_dtype_name((adj_dtype)in[i]->dtype));
+    }
+}
+
+
+/* Record an error about an op call: "adj_<op>: <status>: <why>: <inputs> [at f:l]". */
+static void fail_op(adj_tape *t, adj_status s, const adj_op_desc *d, adj_var *const *in, int nin,
+                    const char *why, const char *file, int line)
+{
+    char ins[256];
+    describe_inputs(ins, sizeof ins, d, in, nin);
+    adj_tape_fail(t, s, "adj_%s: %s: %s; inputs %s" AT_FMT, d->name, adj_status_string(s), why,
+                  ins, AT_ARGS(file, line));
+}
+
+void adj_check_forward(adj_tape *t, adj_var *y)
+{
+    size_t bad = 0;
+    int found = 0;
+    for (size_t i = 0; i < adj_cold(y)->numel && !found; i++) {
+        double v = adj_elem_get(y->value, y->dtype, i);
+        if (!isfinite(v)) {
+            bad = i;
+            found = 1;
+        }
+    }
+    if (found) {
+        char sh[64];
+        adj_fmt_shape(sh, sizeof sh, y->ndim, adj_cold(y)->shape);
+        adj_tape_fail(t, ADJ_ENUMERIC,
+                      "anomaly: forward of node %u (adj_%s, output %s) produced %g at element %zu" AT_FMT,
+                      adj_cold(y)->id, adj_op_table[y->op]->name, sh, adj_value_at(y, bad), bad,
+                      AT_ARGS(adj_cold(y)->file, adj_cold(y)->line));
+    }
+}
+
+/* Give node y (cold part c) a copy of the op's attributes (zeros for a
+ * NULL attr); false after recording ENOMEM. */
+static inline bool copy_attr(adj_tape *t, const adj_op_desc *d, adj_node_info *c, const void *attr)
+{
+    if (!d->attr_size) {
+        c->attr = NULL;
+        return true;
+    }
+    if (d->attr_size <= ADJ_ATTR_INLINE) {
+        c->attr = &c->attr_buf;
+    } else {
+        c->attr = adj_arena_alloc(t, d->attr_size);
+        if (!c->attr)
+            return false;
+    }
+    if (attr)
+        memcpy(c->attr, attr, d->attr_size);
+    else
+        memset(c->attr, 0, d->attr_size);
+    return true;
+}
+
+/*
+ * The scalar fast path: an elementwise op on f64 0-D operands needs no
+ * shape rule, no arena and no loop.  Returns NULL when the call does not
+ * qualify (or is invalid): the general path then handles (or reports) it.
+ */
+static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *const *in, int nin,
+                                     const void *attr, const char *file, int line)
+{
+    adj_var *a = in[0], *b = nin > 1 ? in[1] : NULL;
+    if (nin != d->arity || !a || a->ndim != 0 || a->dtype != ADJ_F64)
+        return NULL;
+    adj_tape *t = adj_cold(a)->tape;
+    if (t->status != ADJ_OK || !adj_live(t, a))
+        return NULL;
+    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_cold(b)->tape != t || !adj_live(t, b)))
+        return NULL;
+    adj_var *y = adj_new_node(t, d->name, file, line);
+    if (!y)
+        return t->inert;
+    adj_node_info *c = adj_cold(y);
+    y->op = (uint8_t)op;
+    y->dtype = ADJ_F64;
+    y->ndim = 0;
+    c->numel = 1;
+    c->nin = (uint32_t)nin;
+    y->flags = (uint8_t)((a->flags | (b ? b->flags : 0)) & ADJ_F_GRAD);
+    y->in[0] = a;
+    y->in[1] = b;
+    y->in[2] = NULL;
+    (void)copy_attr(t, d, c, attr); /* inline: cannot fail */
+    c->file = file;
+    c->line = line;
+    y->value = &y->inl_value;
+    y->inl_value.d = d->scalar_fwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
+                                   c->attr);
+    if (t->anomaly)
+        adj_check_forward(t, y);
+    return y;
+}
+
+static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
+                    const char *file, int line)
+{
+    const adj_op_desc *d = adj_op_table[op];
+    if (d->scalar_fwd) {
+        adj_var *y = record_scalar(d, op, in, nin, attr, file, line);
+        if (y)
+            return y;
+    }
+    adj_tape *t = NULL;
+    for (int i = 0; i < nin && !t; i++)
+        if (in[i])
+            t = adj_cold(in[i])->tape;
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return t->inert;
+    if (d->arity >= 0 ? nin != d->arity : nin < 1) {
+        char why[96];
+        snprintf(why, sizeof why, "%d inputs given, the op takes %s%d", nin,
+                 d->arity >= 0 ? "" : "at least ", d->arity >= 0 ? d->arity : 1);
+        fail_op(t, ADJ_EINVAL, d, in, nin, why, file, line);
+        return t->inert;
+    }
+
+    int dtype = -1;
+    bool any_input = false;
+    uint8_t need = 0;
+    for (int i = 0; i < nin; i++) {
+        adj_var *v = in[i];
+        char why[96], nm[16];
+        if (!v) {
+            if (i < 32 && (d->optional >> i) & 1u)
+                continue; /* e.g. a linear layer without bias */
+            snprintf(why, sizeof why, "input %s is NULL", input_name(d, i, nin, nm, sizeof nm));
+            fail_op(t, ADJ_EINVAL, d, in, nin, why, file, line);
+            return t->inert;
+        }
+        if (adj_cold(v)->tape != t) {
+            snprintf(why, sizeof why, "input %s belongs to another tape",
+                     input_name(d, i, nin, nm, sizeof nm));
+            fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
+            return t->inert;
+        }
+        if (!adj_live(t, v)) {
+            snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
+                     input_name(d, i, nin, nm, sizeof nm));
+            fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
+            return t->inert;
+        }
+        const bool want_index = i < 32 && ((d->index_inputs >> i) & 1u);
+        if (want_index != (v->dtype == ADJ_I32)) {
+            snprintf(why, sizeof why,
+                     want_index ? "input %s must be an index tensor (i32), not %s"
+                                : "input %s is an index tensor (%s): the op takes f32 or f64",
+                     input_name(d, i, nin, nm, sizeof nm), adj_dtype_name((adj_dtype)v->dtype));
+            fail_op(t, ADJ_EDTYPE, d, in, nin, why, file, line);
+            return t->inert;
+        }
+        any_input = true;
+        if (want_index)
+            continue; /* no gradient flows into it; the output's dtype is the floats' */
+        if (dtype < 0)
+            dtype = v->dtype;
+        else if (v->dtype != dtype) {
+            fail_op(t, ADJ_EDTYPE, d, in, nin, "inputs must have one dtype (no implicit conversion)",
+                    file, line);
+            return t->inert;
+        }
+        need |= v->flags & ADJ_F_GRAD;
+    }
+    if (!any_input) {
+        fail_op(t, ADJ_EINVAL, d, in, nin, "every input is NULL", file, line);
+        return t->inert;
+    }
+    if (dtype < 0)
+        dtype = ADJ_I32; /* only index inputs: the shape rule sets the dtype */
+
+    adj_var *y = adj_new_node(t, d->name, file, line);
+    if (!y)
+        return t->inert;
+    adj_node_info *c = adj_cold(y);
+    t->rec_fn = d->name; /* for the arena's out-of-memory message */
+    t->rec_file = file;
+    t->rec_line = line;
+    y->op = (uint8_t)op;
+    y->dtype = (uint8_t)dtype;
+    y->flags = need;
+    y->in[0] = nin > 0 ? in[0] : NULL;
+    y->in[1] = nin > 1 ? in[1] : NULL;
+    y->in[2] = nin > 2 ? in[2] : NULL;
+    c->nin = (uint32_t)nin;
+    c->file = file;
+    c->line = line;
+    if (nin > 3) {
+        c->more = adj_arena_alloc(t, (size_t)(nin - 3) * sizeof *c->more);
+        if (!c->more) {
+            adj_drop_last_node(t);
+            return t->inert;
+        }
+        memcpy(c->more, in + 3, (size_t)(nin - 3) * sizeof *c->more);
+        y->flags |= ADJ_F_MORE;
+    }
+    if (!copy_attr(t, d, c, attr)) {
+        adj_drop_last_node(t);
+        return t->inert;
+    }
+
+    char why[160] = "";
+    adj_status s = d->shape(y, why, sizeof why);
+    if (s == ADJ_OK && !adj_shape_numel(y->ndim, c->shape, &c->numel)) {
+        s = ADJ_EINVAL;
+        snprintf(why, sizeof why, "the result has too many elements");
+    }
+    if (s != ADJ_OK) {
+        adj_drop_last_node(t);
+        fail_op(t, s, d, in, nin, why, file, line);
+        return t->inert;
+    }
+    if (!adj_alloc_value(t, y)) {
+        adj_drop_last_node(t);
+        return t->inert;
+    }
+    d->forward(y);
+    if (t->status != ADJ_OK) { /* a forward that needed scratch memory */
+        adj_drop_last_node(t);
+        return t->inert;
+    }
+    if (t->anomaly)
+        adj_check_forward(t, y);
+    return y;
+}
+
+/* Record an op (see record); the out-of-memory context lasts only as long
+ * as the recording. */
+adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr, const char *file,
+                    int line)
+{
+    adj_var *y = record(op, in, nin, attr, file, line);
+    if (y)
+        adj_cold(y)->tape->rec_fn = NULL;
+    return y;
+}
+
