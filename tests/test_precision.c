@@ -36,6 +36,7 @@ typedef struct act_case {
     adj_var *(*f)(adj_var *);
     double x;
     double (*deriv)(double);
+    double ulps; /* tolerance in units of the dtype's epsilon (0: 8) */
 } act_case;
 
 static adj_var *elu1(adj_var *x) { return adj_elu(x, 1.0); }
@@ -46,16 +47,24 @@ static double d_elu2(double x) { return x >= 0 ? 1 : 2 * exp(x); }
 static double d_sigmoid(double x) { return 0.25 / (cosh(x / 2) * cosh(x / 2)); }
 static double d_tanh(double x) { return 1 / (cosh(x) * cosh(x)); }
 static adj_var *sigm(adj_var *x) { return adj_sigmoid(x); }
+static adj_var *silu_(adj_var *x) { return adj_silu(x); }
+static adj_var *swish2(adj_var *x) { return adj_swish(x, 2.0); }
+static double sg(double x) { return 1 / (1 + exp(-x)); }
+/* silu'(x) = s (1 + x sigmoid(-x)); swish(x, b)' = s + b x s sigmoid(-b x) */
+static double d_silu(double x) { return sg(x) * (1 + x * sg(-x)); }
+static double d_swish2(double x) { return sg(2 * x) + 2 * x * sg(2 * x) * sg(-2 * x); }
 static adj_var *tanh_(adj_var *x) { return adj_tanh(x); }
 
 static const act_case acts[] = {
-    {"elu(-20)", elu1, -20, d_elu1},   {"elu(-17)", elu1, -17, d_elu1},
-    {"elu(-30)", elu1, -30, d_elu1},   {"elu(-0.5)", elu1, -0.5, d_elu1},
-    {"elu(-20, 2)", elu2, -20, d_elu2}, {"elu(-3, 2)", elu2, -3, d_elu2},
-    {"sigmoid(20)", sigm, 20, d_sigmoid}, {"sigmoid(30)", sigm, 30, d_sigmoid},
-    {"sigmoid(-25)", sigm, -25, d_sigmoid}, {"sigmoid(0.3)", sigm, 0.3, d_sigmoid},
-    {"tanh(9)", tanh_, 9, d_tanh},     {"tanh(-15)", tanh_, -15, d_tanh},
-    {"tanh(30)", tanh_, 30, d_tanh},   {"tanh(0.2)", tanh_, 0.2, d_tanh},
+    {"elu(-20)", elu1, -20, d_elu1, 0},   {"elu(-17)", elu1, -17, d_elu1, 0},
+    {"elu(-30)", elu1, -30, d_elu1, 0},   {"elu(-0.5)", elu1, -0.5, d_elu1, 0},
+    {"elu(-20, 2)", elu2, -20, d_elu2, 0}, {"elu(-3, 2)", elu2, -3, d_elu2, 0},
+    {"sigmoid(20)", sigm, 20, d_sigmoid, 0}, {"sigmoid(30)", sigm, 30, d_sigmoid, 0},
+    {"sigmoid(-25)", sigm, -25, d_sigmoid, 0}, {"sigmoid(0.3)", sigm, 0.3, d_sigmoid, 0},
+    {"tanh(9)", tanh_, 9, d_tanh, 0},     {"tanh(-15)", tanh_, -15, d_tanh, 0},
+    {"tanh(30)", tanh_, 30, d_tanh, 0},   {"tanh(0.2)", tanh_, 0.2, d_tanh, 0},
+    {"silu(12)", silu_, 12, d_silu, 3}, {"silu(20)", silu_, 20, d_silu, 3},
+    {"silu(-8)", silu_, -8, d_silu, 0},   {"swish(9, 2)", swish2, 9, d_swish2, 0},
 };
 #define N_ACTS ((int)(sizeof acts / sizeof acts[0]))
 
@@ -80,7 +89,7 @@ START_TEST(derivative_from_input)
         ck_assert_int_eq(adj_backward(adj_sum(y)), ADJ_OK);
         got = adj_grad_at(x, 0);
     }
-    near(c->name, d, got, c->deriv(x0), 8);
+    near(c->name, d, got, c->deriv(x0), c->ulps > 0 ? c->ulps : 8);
     adj_tape_free(t);
 }
 END_TEST

@@ -119,28 +119,30 @@ ADJ_UNARY(gelu_tanh, ADJ_OP_GELU_TANH, ADJ_DOM_ANY, 0.0,
                                  ((T)1 + (T)0.134145 * x * x)));
 ADJ_UNARY_API(gelu_tanh, ADJ_OP_GELU_TANH)
 
-/* y = x sigmoid(x); y' = s (1 + x (1 - s)) */
+/* y = x sigmoid(x); y' = s (1 + x (1 - s)), with 1 - s = sigmoid(-x) from
+ * the same e (1 - s would cancel for large x) */
 ADJ_UNARY(silu, ADJ_OP_SILU, ADJ_DOM_ANY, 0.0, "y = x sigmoid(x)", "dx += dy s (1 + x (1 - s))",
           const T e = ADJ_EXP(-fabs(x));
           y = x * ADJ_SIGM_(x, e),
           const T e = ADJ_EXP(-fabs(x));
           const T s = ADJ_SIGM_(x, e);
-          dx = dy * s * ((T)1 + x * ((T)1 - s)),
+          dx = dy * s * ((T)1 + x * ADJ_SIGM_(-x, e)),
           const T e = ADJ_EXP(-fabs(x));
           const T s = ADJ_SIGM_(x, e);
-          dy = dx * s * ((T)1 + x * ((T)1 - s)));
+          dy = dx * s * ((T)1 + x * ADJ_SIGM_(-x, e)));
 ADJ_UNARY_API(silu, ADJ_OP_SILU)
 
 /* y = x sigmoid(beta x); y' = s + beta x s (1 - s), s = sigmoid(beta x)
- * (the beta inside the second term is the one some notes drop) */
+ * (the beta inside the second term is the one some notes drop); 1 - s as
+ * sigmoid(-beta x), as for SiLU */
 ADJ_UNARY(swish, ADJ_OP_SWISH, ADJ_DOM_ANY, 1.5, "y = x sigmoid(beta x)",
           "dx += dy (s + beta x s (1 - s)), s = sigmoid(beta x)",
           const T e = ADJ_EXP(-fabs(c * x));
           y = x * ADJ_SIGM_(c * x, e),
           const T e = ADJ_EXP(-fabs(c * x));
           const T s = ADJ_SIGM_(c * x, e);
-          dx = dy * (s + c * x * s * ((T)1 - s)),
+          dx = dy * (s + c * x * s * ADJ_SIGM_(-(c * x), e)),
           const T e = ADJ_EXP(-fabs(c * x));
           const T s = ADJ_SIGM_(c * x, e);
-          dy = dx * (s + c * x * s * ((T)1 - s)));
+          dy = dx * (s + c * x * s * ADJ_SIGM_(-(c * x), e)));
 ADJ_UNARY_API_C(swish, ADJ_OP_SWISH)
