@@ -30,12 +30,15 @@ expect() { # expect WHAT STRING FILE: FILE contains the fixed STRING
     if grep -qF -- "$2" "$3"; then ok; else bad "$1: '$2' not in:"; sed 's/^/    /' "$3" | head -20 >&2; fi
 }
 # Chromium refuses to run as root inside its sandbox; each run gets its own
-# profile, a time limit and no inherited allocator debugging.
+# profile and home (containers may have neither a writable home nor a large
+# /dev/shm), a time limit and no inherited allocator debugging.
 sandbox=
 [ "$(id -u)" -eq 0 ] && sandbox=--no-sandbox
 browse() {
-    env -u MALLOC_PERTURB_ -u LD_PRELOAD timeout -k 5 90 "$browser" --headless --disable-gpu \
-        --no-first-run --no-default-browser-check --disable-extensions --hide-scrollbars \
+    env -u MALLOC_PERTURB_ -u LD_PRELOAD HOME="$dir" XDG_CONFIG_HOME="$dir/config" \
+        XDG_CACHE_HOME="$dir/cache" timeout -k 5 90 "$browser" --headless --disable-gpu \
+        --disable-dev-shm-usage --no-first-run --no-default-browser-check --disable-extensions \
+        --hide-scrollbars \
         --user-data-dir="$dir/profile" $sandbox "$@" 2>> "$dir/browser.log"
 }
 
