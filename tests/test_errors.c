@@ -70,6 +70,15 @@ static adj_var *eq_dtypes(env *e) { return adj_eq(e->m34, e->m34f); }
 static adj_var *lt_null(env *e) { return adj_lt(NULL, e->m34); }
 static adj_var *ge_shapes(env *e) { return adj_ge(e->m23, e->m45); }
 static adj_var *ne_foreign(env *e) { return adj_ne(e->s, e->s_other); }
+static adj_var *max_axis_bad(env *e) { return adj_max_axis(e->m34, 2); }
+static adj_var *sum_axes_twice(env *e) { return adj_sum_axes(e->m34, 2, ((int[]){1, -1}), 0); }
+static adj_var *var_axes_null(env *e) { return adj_var_axes(e->m34, 2, NULL, 1, 0); }
+static adj_var *min_axes_empty(env *e)
+{
+    return adj_min_axes(adj_tensor_f64(e->t, 3, ((int64_t[]){3, 4, 0}), NULL), 1, ((int[]){2}), 0);
+}
+static adj_var *softmax_axis_0d(env *e) { return adj_softmax_axis(e->s, 0); }
+static adj_var *logsumexp_foreign(env *e) { return adj_add(adj_logsumexp_axis(e->m34, 0), e->s_other); }
 static adj_var *exp_foreign(env *e) { return adj_exp(e->s_other) ? adj_add(e->s, e->s_other) : NULL; }
 static adj_var *leaf_ndim(env *e) { return adj_tensor_f64(e->t, 9, ((int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}), NULL); }
 static adj_var *leaf_negative(env *e) { return adj_tensor_f64(e->t, 2, ((int64_t[]){3, -1}), NULL); }
@@ -131,6 +140,12 @@ static const misuse cases[] = {
     {"lt NULL", lt_null, ADJ_EINVAL, {"adj_lt", "NULL", NULL}},
     {"ge shapes", ge_shapes, ADJ_ESHAPE, {"adj_ge", "(2,3)", "(4,5)"}},
     {"ne foreign", ne_foreign, ADJ_ETAPE, {"adj_ne", "another tape", NULL}},
+    {"max_axis axis", max_axis_bad, ADJ_EINVAL, {"adj_max_axis", "axis 2", "(3,4)"}},
+    {"sum_axes twice", sum_axes_twice, ADJ_EINVAL, {"adj_sum_axes", "twice", "(3,4)"}},
+    {"var_axes NULL", var_axes_null, ADJ_EINVAL, {"adj_var_axes", "NULL", NULL}},
+    {"min_axes empty", min_axes_empty, ADJ_ESHAPE, {"adj_min_axis", "empty", "(3,4,0)"}},
+    {"softmax_axis 0-D", softmax_axis_0d, ADJ_EINVAL, {"adj_softmax_axis", "0-D", NULL}},
+    {"logsumexp foreign", logsumexp_foreign, ADJ_ETAPE, {"adj_add", "another tape", NULL}},
     {"unary foreign", exp_foreign, ADJ_ETAPE, {"adj_add", NULL, NULL}},
     {"leaf ndim", leaf_ndim, ADJ_EINVAL, {"dimensions", "9", NULL}},
     {"leaf negative", leaf_negative, ADJ_EINVAL, {"(3,-1)", NULL, NULL}},

@@ -75,6 +75,14 @@
     X(FLATTEN, flatten)                                                        \
     X(CONTIGUOUS, contiguous)                                                  \
     X(ONE_HOT, one_hot)                                                        \
+    X(SUM_AXES, sum_axes)                                                      \
+    X(MEAN_AXES, mean_axes)                                                    \
+    X(MAX_AXIS, max_axis)                                                      \
+    X(MIN_AXIS, min_axis)                                                      \
+    X(LOGSUMEXP_AXIS, logsumexp_axis)                                          \
+    X(VAR_AXIS, var_axis)                                                      \
+    X(SOFTMAX_AXIS, softmax_axis)                                              \
+    X(LOG_SOFTMAX_AXIS, log_softmax_axis)                                      \
     /* append new ops above this line (one line each, keep the backslash) */
 
 #endif

@@ -178,6 +178,45 @@ extern "C" {
 /* mean over one axis, as adj_sum_axis (NaN along a zero-length axis) */
 #define adj_mean_axis(...) adj_mean_axis_at(__VA_ARGS__, ADJ_AT_)
 
+/*
+ * Reductions over several axes.  axes[0..naxes) name the reduced axes
+ * (negative counts from the end, -1 = last; each at most once); naxes 0
+ * reduces every axis.  keepdims nonzero keeps each reduced axis as a
+ * size-1 dimension (so the result broadcasts against x), else it is
+ * removed.  Sums accumulate in double for f32 too.  A bad axis is an
+ * ADJ_EINVAL error on the tape naming it and x's shape.
+ */
+/* y = sum of x over the axes */
+#define adj_sum_axes(...) adj_sum_axes_at(__VA_ARGS__, ADJ_AT_)
+/* y = mean of x over the axes (NaN over an empty set) */
+#define adj_mean_axes(...) adj_mean_axes_at(__VA_ARGS__, ADJ_AT_)
+/* y = max of x over the axes; the gradient goes to the first maximum in
+ * row-major order (one element per output, also at ties); NaN propagates;
+ * an empty axis is ADJ_ESHAPE */
+#define adj_max_axes(...) adj_max_axes_at(__VA_ARGS__, ADJ_AT_)
+/* y = min of x over the axes, as adj_max_axes */
+#define adj_min_axes(...) adj_min_axes_at(__VA_ARGS__, ADJ_AT_)
+/* y = log sum exp x over the axes, shifted by the maximum (no overflow);
+ * dx = dy softmax(x) */
+#define adj_logsumexp_axes(...) adj_logsumexp_axes_at(__VA_ARGS__, ADJ_AT_)
+/* y = sum (x - mean)^2 / (N - ddof) over the axes, N the number of
+ * elements reduced: ddof 0 is the population variance (NumPy's default,
+ * layer norm's), ddof 1 the unbiased estimate (PyTorch's default) */
+#define adj_var_axes(...) adj_var_axes_at(__VA_ARGS__, ADJ_AT_)
+/* One-axis forms, the axis removed (as adj_sum_axis): */
+/* max over one axis; gradient to the first maximum */
+#define adj_max_axis(...) adj_max_axis_at(__VA_ARGS__, ADJ_AT_)
+/* min over one axis; gradient to the first minimum */
+#define adj_min_axis(...) adj_min_axis_at(__VA_ARGS__, ADJ_AT_)
+/* log sum exp over one axis */
+#define adj_logsumexp_axis(...) adj_logsumexp_axis_at(__VA_ARGS__, ADJ_AT_)
+/* variance over one axis with divisor N (population; adj_var_axes for others) */
+#define adj_var_axis(...) adj_var_axis_at(__VA_ARGS__, ADJ_AT_)
+/* softmax along any one axis (y has x's shape): e^(x - logsumexp) */
+#define adj_softmax_axis(...) adj_softmax_axis_at(__VA_ARGS__, ADJ_AT_)
+/* log-softmax along any one axis: x - logsumexp over the axis */
+#define adj_log_softmax_axis(...) adj_log_softmax_axis_at(__VA_ARGS__, ADJ_AT_)
+
 /* ----------------------------------------------------- softmax and losses */
 /* y_i = e^{x_i} / sum_j e^{x_j} along the last axis (max-shifted) */
 #define adj_softmax(...) adj_softmax_at(__VA_ARGS__, ADJ_AT_)
@@ -372,6 +411,38 @@ ADJ_API adj_var *(adj_le)(adj_var *a, adj_var *b);
 ADJ_API adj_var *(adj_gt)(adj_var *a, adj_var *b);
 ADJ_API adj_var *(adj_ge)(adj_var *a, adj_var *b);
 ADJ_API adj_var *(adj_detach)(adj_var *x);
+
+/* reductions over several axes, and along any axis */
+ADJ_API adj_var *adj_sum_axes_at(adj_var *x, int naxes, const int *axes, int keepdims,
+                                 const char *file, int line);
+ADJ_API adj_var *adj_mean_axes_at(adj_var *x, int naxes, const int *axes, int keepdims,
+                                  const char *file, int line);
+ADJ_API adj_var *adj_max_axes_at(adj_var *x, int naxes, const int *axes, int keepdims,
+                                 const char *file, int line);
+ADJ_API adj_var *adj_min_axes_at(adj_var *x, int naxes, const int *axes, int keepdims,
+                                 const char *file, int line);
+ADJ_API adj_var *adj_logsumexp_axes_at(adj_var *x, int naxes, const int *axes, int keepdims,
+                                       const char *file, int line);
+ADJ_API adj_var *adj_var_axes_at(adj_var *x, int naxes, const int *axes, int keepdims, int ddof,
+                                 const char *file, int line);
+ADJ_API adj_var *adj_max_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_min_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_logsumexp_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_var_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_softmax_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_log_softmax_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *(adj_sum_axes)(adj_var *x, int naxes, const int *axes, int keepdims);
+ADJ_API adj_var *(adj_mean_axes)(adj_var *x, int naxes, const int *axes, int keepdims);
+ADJ_API adj_var *(adj_max_axes)(adj_var *x, int naxes, const int *axes, int keepdims);
+ADJ_API adj_var *(adj_min_axes)(adj_var *x, int naxes, const int *axes, int keepdims);
+ADJ_API adj_var *(adj_logsumexp_axes)(adj_var *x, int naxes, const int *axes, int keepdims);
+ADJ_API adj_var *(adj_var_axes)(adj_var *x, int naxes, const int *axes, int keepdims, int ddof);
+ADJ_API adj_var *(adj_max_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_min_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_logsumexp_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_var_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_softmax_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_log_softmax_axis)(adj_var *x, int axis);
 
 /* ------------------------------------------------------- the op table */
 
