@@ -828,7 +828,12 @@ static adj_status print_full(fx *f) { return teach_full(f, 0); }
 static adj_status dot_full(fx *f) { return teach_full(f, 1); }
 static adj_status json_full(fx *f) { return teach_full(f, 2); }
 static adj_status explain_full(fx *f) { return teach_full(f, 3); }
-static adj_status example_null(fx *f) { return adj_example_build(NULL, f->t, NULL) ? ADJ_OK : ADJ_EINVAL; }
+static adj_status example_null(fx *f)
+{
+    ck_assert_ptr_null(adj_example_build(adj_example_at(0), NULL, NULL)); /* no tape to report on */
+    adj_example_build(NULL, f->t, NULL);
+    return from_tape(f);
+}
 static adj_status example_unknown(fx *f) { (void)f; return adj_example_find("e99") || adj_example_find(NULL) || adj_example_at(-1) || adj_example_at(adj_example_count()) ? ADJ_OK : ADJ_EINVAL; }
 static adj_status knob_unknown(fx *f) { (void)f; return adj_example_knob_index(adj_example_at(0), "nope") < 0 && adj_example_knob_index(NULL, "x") < 0 ? ADJ_EINVAL : ADJ_OK; }
 static adj_status name_inert(fx *f)
@@ -874,7 +879,7 @@ static const api_case cases[] = {
     {"dense dtype", dense_dtype, ADJ_EDTYPE, {"adj_linear", "f64", "f32"}},
     {"dense stale", dense_stale, ADJ_ETAPE, {"adj_linear", "before adj_tape_reset", NULL}},
     {"dense no layer", dense_no_layer, ADJ_EINVAL, {"adj_dense_forward", "NULL layer", NULL}},
-    {"dense no store", dense_no_store, ADJ_EINVAL, {"adj_param", "NULL", NULL}},
+    {"dense no store", dense_no_store, ADJ_EINVAL, {"adj_dense_forward", "NULL parameter store", NULL}},
     {"dense 3-D input", dense_3d, ADJ_ESHAPE, {"adj_linear", "(2,2,2)", NULL}},
     {"dropout 1", dropout_one, ADJ_EINVAL, {"adj_dropout", "1", "[0, 1)"}},
     {"dropout NaN", dropout_nan, ADJ_EINVAL, {"adj_dropout", "nan", NULL}},
@@ -1052,7 +1057,7 @@ static const api_case cases[] = {
     {"dot /dev/full", dot_full, ADJ_EIO, {NULL}},
     {"json /dev/full", json_full, ADJ_EIO, {NULL}},
     {"explain /dev/full", explain_full, ADJ_EIO, {NULL}},
-    {"example NULL", example_null, ADJ_EINVAL, {NULL}},
+    {"example NULL", example_null, ADJ_EINVAL, {"adj_example_build", "NULL", NULL}},
     {"example unknown", example_unknown, ADJ_EINVAL, {NULL}},
     {"knob unknown", knob_unknown, ADJ_EINVAL, {NULL}},
     {"name inert", name_inert, ADJ_ESHAPE, {"adj_add", NULL}},

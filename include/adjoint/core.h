@@ -212,7 +212,8 @@ ADJ_API const void *adj_grad_data(const adj_var *v);
 /* Copy the value / adjoint into `out` as doubles (numel entries). */
 ADJ_API adj_status adj_copy_value(const adj_var *v, double *out);
 ADJ_API adj_status adj_copy_grad(const adj_var *v, double *out);
-/* Write "(2,3)" into buf. */
+/* Write "(2,3)" into buf (at most size bytes, NUL-terminated; "(null)"
+ * for a NULL v; nothing for a NULL buf or size 0). */
 ADJ_API void adj_shape_string(const adj_var *v, char *buf, size_t size);
 
 /* -------------------------------------------------------------- backward */
@@ -220,7 +221,9 @@ ADJ_API void adj_shape_string(const adj_var *v, char *buf, size_t size);
 /* y must hold one element: seed dy/dy = 1 and sweep the tape in reverse.
  * Adjoints of tape nodes are recomputed from zero on each call; adjoints
  * of parameters accumulate (+=) until adj_params_zero_grad.
- * Returns the tape's sticky error if there is one. */
+ * Returns the tape's sticky error if there is one; ADJ_ESTATE (nothing
+ * written) if y depends on a parameter whose store gained tensors after
+ * adj_param put it on the tape. */
 ADJ_API adj_status adj_backward(adj_var *y);
 /* Same with an explicit seed dL/dy (numel(y) doubles), for any shape.  A
  * NULL seed is ADJ_EINVAL (recorded on the tape). */
@@ -242,7 +245,10 @@ ADJ_API adj_params *adj_params_new_with(adj_dtype dtype, const adj_allocator *a)
 ADJ_API void adj_params_free(adj_params *p);
 /* Add a zero-filled tensor; returns its index >= 0, or -1 on error (see
  * adj_params_message).  Adding moves the blocks: take data pointers and
- * put parameters on tapes only after the last add. */
+ * put parameters on tapes only after the last add.  A parameter put on a
+ * tape before an add is detected, never read: an op taking it, adj_backward
+ * reaching it or adj_jvp records ADJ_ESTATE on the tape; its accessors give
+ * NaN, NULL or ADJ_ESTATE.  The store must outlive the tapes using it. */
 ADJ_API int adj_params_add(adj_params *p, const char *name, int ndim, const int64_t *shape);
 ADJ_API adj_status adj_params_status(const adj_params *p);
 ADJ_API const char *adj_params_message(const adj_params *p);

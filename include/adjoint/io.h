@@ -149,7 +149,8 @@ ADJ_API void adj_batcher_free(adj_batcher *b);
 ADJ_API void adj_batcher_epoch(adj_batcher *b);
 /* Next batch of the epoch: returns its rows (batch, or fewer at the end;
  * 0 when the epoch is over) and points x (rows * cols) and y (rows) at
- * the iterator's buffers, valid until the next call. */
+ * the iterator's buffers, valid until the next call (x or y may be NULL
+ * when the caller does not want it). */
 ADJ_API size_t adj_batcher_next(adj_batcher *b, const float **x, const int32_t **y);
 /* Batches per epoch: ceil(rows / batch). */
 ADJ_API size_t adj_batcher_count(const adj_batcher *b);

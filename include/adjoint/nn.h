@@ -88,7 +88,8 @@ typedef struct adj_dense {
 } adj_dense;
 
 /* Add "<name>.weight" (out, in) and, if with_bias, "<name>.bias" (out) to
- * p, zero-filled.  Status of the store on failure (see adj_params_message). */
+ * p, zero-filled (a NULL name counts as "dense").  Status of the store on
+ * failure (see adj_params_message), also for in or out < 1. */
 ADJ_API adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out,
                                  int with_bias,
                                  adj_dense *layer);
@@ -196,7 +197,8 @@ ADJ_API void adj_mlp_seed_dropout(adj_mlp *m, uint64_t seed);
 ADJ_API adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x);
 /* Class of each row of `x` (rows * sizes[0] values of the model's dtype:
  * float or double): argmax of the output, in evaluation mode, `batch`
- * rows at a time (0 = 256).  Resets tape t before each batch. */
+ * rows at a time (0 = 256).  Resets tape t before each batch.  ADJ_EINVAL
+ * for a NULL argument (recorded on t too when t is given). */
 ADJ_API adj_status adj_mlp_predict(adj_mlp *m, adj_tape *t, const void *x, size_t rows,
                                    size_t batch,
                                    int32_t *pred);

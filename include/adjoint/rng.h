@@ -11,6 +11,9 @@
  *     adj_rng_seed(&r, 42);
  *     double u = adj_rng_uniform(&r);   // [0, 1)
  *     double z = adj_rng_normal(&r);    // N(0, 1)
+ *
+ * A NULL generator draws nothing: integers are 0, doubles NaN, seeding
+ * and shuffling do nothing.
  */
 #ifndef ADJOINT_RNG_H
 #define ADJOINT_RNG_H
@@ -42,7 +45,7 @@ ADJ_API double adj_rng_uniform_range(adj_rng *r, double lo, double hi);
 ADJ_API double adj_rng_normal(adj_rng *r);
 /* Uniform integer in [0, n) without modulo bias; 0 when n == 0. */
 ADJ_API uint64_t adj_rng_below(adj_rng *r, uint64_t n);
-/* Fisher-Yates shuffle of idx[0..n). */
+/* Fisher-Yates shuffle of idx[0..n); a NULL idx is left alone. */
 ADJ_API void adj_rng_shuffle(adj_rng *r, size_t *idx, size_t n);
 
 #ifdef __cplusplus

@@ -47,7 +47,9 @@ ADJ_API adj_var *adj_tape_find(const adj_tape *t, const char *name);
  * shape, value and adjoint ("-" before backward or where no adjoint
  * flows).  Tensors of up to 6 elements print in full; larger ones as
  * "[min .. max] mean", so a 784-wide layer stays one row.
- * Returns ADJ_EINVAL for a NULL argument, ADJ_EIO if writing fails.
+ * Returns ADJ_EINVAL for a NULL argument, ADJ_EIO if writing fails,
+ * ADJ_ESTATE (printing nothing) if a parameter on the tape has moved
+ * (its store gained tensors after adj_param).
  */
 ADJ_API adj_status adj_tape_print(const adj_tape *t, FILE *out);
 
@@ -72,7 +74,9 @@ ADJ_API adj_status adj_backward_explain(adj_var *y, FILE *out);
  * ellipses, the last node double-circled.  Edges go from input to use and
  * carry the local partial derivative where both ends are scalars and a
  * backward has run.  Render with `dot -Tsvg file.dot -o file.svg`.
- * Returns ADJ_EINVAL for a NULL argument, ADJ_EIO if writing fails.
+ * Returns ADJ_EINVAL for a NULL argument, ADJ_EIO if writing fails,
+ * ADJ_ESTATE (printing nothing) if a parameter on the tape has moved
+ * (its store gained tensors after adj_param).
  */
 ADJ_API adj_status adj_tape_dot(const adj_tape *t, FILE *out);
 
@@ -90,7 +94,8 @@ ADJ_API adj_status adj_tape_dot(const adj_tape *t, FILE *out);
  * current values.  For small tapes: output must be a one-element node of
  * tape among its first 400 nodes.  Returns ADJ_EINVAL for a NULL argument,
  * an output of another tape or a larger tape, the tape's error or
- * backward's, ADJ_ENOMEM, or ADJ_EIO if writing fails (the file is then
+ * backward's, ADJ_ENOMEM, ADJ_ESTATE if a parameter on the tape has moved
+ * (as adj_tape_print), or ADJ_EIO if writing fails (the file is then
  * incomplete).
  */
 ADJ_API adj_status adj_tape_html(adj_tape *tape, adj_var *output, FILE *f);
@@ -100,7 +105,7 @@ ADJ_API adj_status adj_tape_html(adj_tape *tape, adj_var *output, FILE *f);
  *     {"nodes": [{"id": 0, "name": "x", "op": "leaf", "shape": [],
  *                 "value": [1], "grad": [1.9282846854989]}, ...]}
  * values with 17 significant digits; "grad" is null where no adjoint
- * flowed.  all != 0 includes unnamed nodes too.
+ * flowed.  all != 0 includes unnamed nodes too.  Errors as adj_tape_print.
  */
 ADJ_API adj_status adj_tape_json(const adj_tape *t, int all, FILE *out);
 
@@ -139,7 +144,8 @@ ADJ_API const adj_example *adj_example_at(int i);
 ADJ_API const adj_example *adj_example_find(const char *name);
 /* Index of a knob by name, or -1. */
 ADJ_API int adj_example_knob_index(const adj_example *ex, const char *knob);
-/* Record ex on t with the given knobs (NULL = the defaults). */
+/* Record ex on t with the given knobs (NULL = the defaults).  A NULL ex
+ * records ADJ_EINVAL on t; a NULL t gives NULL. */
 ADJ_API adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *knobs);
 
 /*

@@ -275,8 +275,15 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
     if (!rep)
         return ADJ_EINVAL;
     memset(rep, 0, sizeof *rep);
-    if (!fn || n < 1 || n > ADJ_GRADCHECK_MAX_INPUTS || !in) {
-        set_error(rep, ADJ_EINVAL, "adj_gradcheck: need a function and 1..8 inputs", NULL);
+    if (!fn || !in) {
+        set_error(rep, ADJ_EINVAL, !fn ? "adj_gradcheck: the function is NULL"
+                                       : "adj_gradcheck: the inputs are NULL", NULL);
+        return rep->status;
+    }
+    if (n < 1 || n > ADJ_GRADCHECK_MAX_INPUTS) {
+        snprintf(rep->message, sizeof rep->message, "adj_gradcheck: %d inputs (1..%d)", n,
+                 ADJ_GRADCHECK_MAX_INPUTS);
+        rep->status = ADJ_EINVAL;
         return rep->status;
     }
     adj_gradcheck_opts o = {.dtype = ADJ_F64};

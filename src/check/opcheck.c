@@ -153,6 +153,12 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
                  (int)op, shape_case);
         return rep->status;
     }
+    if (dtype != ADJ_F32 && dtype != ADJ_F64) {
+        rep->status = ADJ_EINVAL;
+        snprintf(rep->message, sizeof rep->message,
+                 "adj_gradcheck_op: invalid dtype %d (ADJ_F32 or ADJ_F64)", (int)dtype);
+        return rep->status;
+    }
     const adj_op_case *sc = &cases[shape_case];
     const adj_op_desc *d = adj_op_table[op];
     opctx c = {.op = op, .sc = sc};

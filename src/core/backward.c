@@ -29,21 +29,25 @@ void *adj_grad_buf(adj_var *v)
  * Before a second sweep on the same tape, the adjoints of the nodes this
  * sweep will reach restart from zero; nodes outside y's graph keep theirs,
  * and parameters' adjoints accumulate (they belong to the store).  One
- * reverse pass marks what y depends on.
+ * reverse pass marks what y depends on.  It fails (false, ADJ_ESTATE on
+ * the tape) on a parameter whose store has moved its blocks.
  */
-static void clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
+static bool clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
 {
     y->mark = sweep;
     for (size_t id = (size_t)adj_cold(y)->id + 1; id-- > 0;) {
         adj_var *v = adj_node_at(t, id);
         if (v->mark != sweep)
             continue;
+        if ((v->flags & ADJ_F_EXTGRAD) && adj_param_moved(t, v, "adj_backward", NULL, 0))
+            return false;
         if (v->grad && !(v->flags & ADJ_F_EXTGRAD))
             memset(v->grad, 0, adj_cold(v)->numel * adj_dsize(v->dtype));
         for (int k = 0, n = adj_nin(v); k < n; k++)
             if (adj_input(v, k))
                 adj_input(v, k)->mark = sweep;
     }
+    return true;
 }
 
 static int first_nonfinite(const adj_var *v, size_t *at)
@@ -136,10 +140,14 @@ static adj_status backward(adj_var *y, const double *seed, bool seeded)
                       sh);
         return t->status;
     }
-    if (t->sweeps++ > 0)
-        clear_reachable(t, y, t->sweeps);
-    else
+    /* a tape holding parameters takes this pass on the first sweep too: it
+     * finds parameters whose store moved before anything is written */
+    if (t->sweeps++ > 0 || t->params) {
+        if (!clear_reachable(t, y, t->sweeps))
+            return t->status;
+    } else {
         y->mark = t->sweeps;
+    }
 
     void *g = adj_grad_buf(y);
     if (!g)

@@ -220,8 +220,14 @@ adj_tape *adj_var_tape(const adj_var *v) { return v ? adj_cold(v)->tape : NULL; 
 size_t adj_var_id(const adj_var *v) { return v ? adj_cold(v)->id : 0; }
 int adj_requires_grad(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
 adj_op adj_var_op(const adj_var *v) { return (adj_op)(v ? v->op : ADJ_LEAF_OP); }
-const void *adj_data(const adj_var *v) { return v ? v->value : NULL; }
-const void *adj_grad_data(const adj_var *v) { return v ? v->grad : NULL; }
+/* A parameter leaf whose store gained tensors: its pointers are stale. */
+static inline bool moved(const adj_var *v)
+{
+    return (v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v);
+}
+
+const void *adj_data(const adj_var *v) { return v && !moved(v) ? v->value : NULL; }
+const void *adj_grad_data(const adj_var *v) { return v && !moved(v) ? v->grad : NULL; }
 
 static double elem(const void *p, int dtype, size_t i)
 {
@@ -230,14 +236,14 @@ static double elem(const void *p, int dtype, size_t i)
 
 double adj_value_at(const adj_var *v, size_t i)
 {
-    if (!v || i >= adj_cold(v)->numel)
+    if (!v || i >= adj_cold(v)->numel || moved(v))
         return NAN;
     return elem(v->value, v->dtype, i);
 }
 
 double adj_grad_at(const adj_var *v, size_t i)
 {
-    if (!v || i >= adj_cold(v)->numel)
+    if (!v || i >= adj_cold(v)->numel || moved(v))
         return NAN;
     return v->grad ? elem(v->grad, v->dtype, i) : 0.0;
 }
@@ -249,6 +255,8 @@ adj_status adj_copy_value(const adj_var *v, double *out)
 {
     if (!v || !out)
         return ADJ_EINVAL;
+    if (moved(v))
+        return ADJ_ESTATE;
     for (size_t i = 0; i < adj_cold(v)->numel; i++)
         out[i] = elem(v->value, v->dtype, i);
     return ADJ_OK;
@@ -258,6 +266,8 @@ adj_status adj_copy_grad(const adj_var *v, double *out)
 {
     if (!v || !out)
         return ADJ_EINVAL;
+    if (moved(v))
+        return ADJ_ESTATE;
     for (size_t i = 0; i < adj_cold(v)->numel; i++)
         out[i] = v->grad ? elem(v->grad, v->dtype, i) : 0.0;
     return ADJ_OK;
@@ -265,6 +275,8 @@ adj_status adj_copy_grad(const adj_var *v, double *out)
 
 void adj_shape_string(const adj_var *v, char *buf, size_t size)
 {
+    if (!buf || size == 0)
+        return;
     if (!v) {
         if (size)
             snprintf(buf, size, "(null)");

@@ -44,6 +44,16 @@ static void pfail(adj_params *p, adj_status s, const char *fmt, ...)
     va_end(ap);
 }
 
+void adj_params_fail(adj_params *p, adj_status s, const char *fmt, ...)
+{
+    char msg[sizeof p->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pfail(p, s, "%s", msg);
+}
+
 adj_params *adj_params_new_with(adj_dtype dtype, const adj_allocator *a)
 {
     if (dtype != ADJ_F32 && dtype != ADJ_F64)
@@ -226,6 +236,13 @@ void adj_params_zero_grad(adj_params *p)
         adj_par_for(p->numel, ADJ_PAR_GRAIN_MAP, zero_range, p);
 }
 
+/* What a parameter leaf keeps of its store (in the cold part's attr_buf). */
+typedef struct pref {
+    const adj_params *store;
+    int index, count; /* the tensor, and the store's tensor count then */
+} pref;
+_Static_assert(sizeof(pref) <= sizeof(((adj_node_info *)0)->attr_buf), "pref must fit attr_buf");
+
 adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line)
 {
     if (!t)
@@ -254,7 +271,55 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
         return v;
     v->grad = (char *)p->grads + pi->offset * adj_dsize(p->dtype);
     v->flags |= ADJ_F_EXTGRAD;
+    pref r = {p, i, p->count};
+    memcpy(&adj_cold(v)->attr_buf, &r, sizeof r);
+    t->params = 1;
     return v;
+}
+
+static pref ref_of(const adj_var *v)
+{
+    pref r;
+    memcpy(&r, &adj_cold(v)->attr_buf, sizeof r);
+    return r;
+}
+
+bool adj_param_stale(const adj_var *v)
+{
+    pref r = ref_of(v);
+    return r.store->count != r.count;
+}
+
+bool adj_param_moved(adj_tape *t, const adj_var *v, const char *who, const char *file, int line)
+{
+    if (!adj_param_stale(v))
+        return false;
+    const adj_node_info *c = adj_cold(v);
+    pref r = ref_of(v);
+    const adj_params *p = r.store;
+    char at[160] = "";
+    if (c->file)
+        snprintf(at, sizeof at, " [at %s:%d]", c->file, (int)c->line);
+    adj_tape_fail(t, ADJ_ESTATE,
+                  "%s: parameter %d '%s' was put on the tape%s when its store held %d tensors; "
+                  "the store now holds %d: adj_params_add moved the blocks the tensor's value "
+                  "and gradient live in (add every tensor before adj_param)%s%s%s%.0d%s",
+                  who, r.index, p->info[r.index].name, at, r.count, p->count,
+                  file ? " [at " : "", file ? file : "", file ? ":" : "", file ? line : 0,
+                  file ? "]" : "");
+    return true;
+}
+
+const adj_var *adj_tape_moved_param(const adj_tape *t)
+{
+    if (!t || !t->params)
+        return NULL;
+    for (size_t id = 0; id < t->nnodes; id++) {
+        const adj_var *v = adj_node_at(t, id);
+        if ((v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v))
+            return v;
+    }
+    return NULL;
 }
 
 adj_var *(adj_param)(adj_tape *t, adj_params *p, int i) { return adj_param_at(t, p, i, NULL, 0); }

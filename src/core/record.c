@@ -112,6 +112,10 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
         return NULL;
     if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_cold(b)->tape != t || !adj_live(t, b)))
         return NULL;
+    if (((a->flags | (b ? b->flags : 0)) & ADJ_F_EXTGRAD) &&
+        (((a->flags & ADJ_F_EXTGRAD) && adj_param_stale(a)) ||
+         (b && (b->flags & ADJ_F_EXTGRAD) && adj_param_stale(b))))
+        return NULL; /* the general path reports it */
     adj_var *y = adj_new_node(t, d->name, file, line);
     if (!y)
         return t->inert;
@@ -184,6 +188,12 @@ static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
             snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
                      input_name(d, i, nin, nm, sizeof nm));
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
+            return t->inert;
+        }
+        if ((v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v)) {
+            char who[64];
+            snprintf(who, sizeof who, "adj_%s: input %s", d->name, input_name(d, i, nin, nm, sizeof nm));
+            adj_param_moved(t, v, who, file, line);
             return t->inert;
         }
         const bool want_index = i < 32 && ((d->index_inputs >> i) & 1u);

@@ -32,6 +32,8 @@ void adj_rng_seed(adj_rng *r, uint64_t seed)
 
 uint64_t adj_rng_next(adj_rng *r)
 {
+    if (!r)
+        return 0;
     uint64_t *s = r->s;
     uint64_t out = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
@@ -46,16 +48,22 @@ uint64_t adj_rng_next(adj_rng *r)
 
 double adj_rng_uniform(adj_rng *r)
 {
+    if (!r)
+        return NAN;
     return (double)(adj_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 double adj_rng_uniform_range(adj_rng *r, double lo, double hi)
 {
+    if (!r)
+        return NAN;
     return lo + (hi - lo) * adj_rng_uniform(r);
 }
 
 double adj_rng_normal(adj_rng *r)
 {
+    if (!r)
+        return NAN;
     if (r->has_spare) {
         r->has_spare = 0;
         return r->spare;
@@ -72,7 +80,7 @@ double adj_rng_normal(adj_rng *r)
 
 uint64_t adj_rng_below(adj_rng *r, uint64_t n)
 {
-    if (n == 0)
+    if (!r || n == 0)
         return 0;
     /* reject the top partial copy of [0, n) so every value is equally likely */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
@@ -85,6 +93,8 @@ uint64_t adj_rng_below(adj_rng *r, uint64_t n)
 
 void adj_rng_shuffle(adj_rng *r, size_t *idx, size_t n)
 {
+    if (!r || !idx)
+        return;
     for (size_t i = n; i > 1; i--) {
         size_t j = (size_t)adj_rng_below(r, (uint64_t)i);
         size_t tmp = idx[i - 1];

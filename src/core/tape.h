@@ -100,6 +100,7 @@ struct adj_tape {
     int anomaly;
     uint32_t gen;
     uint32_t sweeps;        /* backward sweeps since the last reset */
+    int params;             /* adj_param put a store's tensor on the tape */
     adj_var *inert;         /* slot 0 of a chunk of its own */
     void *inert_mem;
 };
@@ -206,11 +207,33 @@ void adj_fmt_shape(char *buf, size_t size, int ndim, const int64_t *shape);
  * write numbers. */
 void adj_fmt_num(char *buf, size_t size, double v, int digits);
 
+/*
+ * Parameter leaves (ADJ_F_EXTGRAD) alias their store's blocks; adj_param
+ * keeps the store, the tensor's index and the store's tensor count at that
+ * moment in the leaf's attribute storage (a leaf has no attributes: its
+ * attr stays NULL, attr_buf unused).  A later adj_params_add
+ * moves the blocks, so the leaf's value and adjoint pointers then point
+ * into freed memory.  adj_param_stale says whether that happened (v must
+ * be a parameter leaf); adj_param_moved also records ADJ_ESTATE on t,
+ * naming `who` and the call site (file may be NULL).
+ */
+bool adj_param_stale(const adj_var *v);
+bool adj_param_moved(adj_tape *t, const adj_var *v, const char *who, const char *file, int line);
+/* The first parameter leaf on t whose store has moved, or NULL. */
+const adj_var *adj_tape_moved_param(const adj_tape *t);
+
 /* Default allocator. */
 extern const adj_allocator adj_default_allocator;
 /* The allocator a parameter store was made with (the default for NULL);
  * objects built around a store (batch norm) allocate from it too. */
 const adj_allocator *adj_params_allocator(const adj_params *p);
+
+/* Record an error on a store (its status and message) from outside params.c. */
+void adj_params_fail(adj_params *p, adj_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* Product of dims with overflow check; returns false on overflow. */
 bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out);

@@ -156,6 +156,8 @@ adj_status adj_csv_read(const char *path, const char *label, adj_dataset **out, 
     if (!out)
         return adj_err_set(err, ADJ_EINVAL, "adj_csv_read: NULL output");
     *out = NULL;
+    if (adj_io_path_ok("adj_csv_read", "path", path, err) != ADJ_OK)
+        return ADJ_EINVAL;
     lines *L = calloc(1, sizeof *L);
     if (!L)
         return adj_err_set(err, ADJ_ENOMEM, "%s: out of memory", path ? path : "CSV");

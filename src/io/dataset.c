@@ -44,6 +44,9 @@ adj_status adj_dataset_from_idx(const char *images, const char *labels, adj_data
     if (!out)
         return adj_err_set(err, ADJ_EINVAL, "adj_dataset_from_idx: NULL output");
     *out = NULL;
+    if (adj_io_path_ok("adj_dataset_from_idx", "images path", images, err) != ADJ_OK ||
+        adj_io_path_ok("adj_dataset_from_idx", "labels path", labels, err) != ADJ_OK)
+        return ADJ_EINVAL;
     adj_idx *im = NULL, *lb = NULL;
     adj_status st = adj_idx_read(images, &im, err);
     if (st == ADJ_OK)
@@ -120,8 +123,11 @@ adj_status adj_dataset_load_idx(const char *dir, const char *split, adj_dataset 
 {
     if (out)
         *out = NULL;
-    if (!dir || !split || !out)
-        return adj_err_set(err, ADJ_EINVAL, "adj_dataset_load_idx: NULL argument");
+    if (!out)
+        return adj_err_set(err, ADJ_EINVAL, "adj_dataset_load_idx: NULL output");
+    if (adj_io_path_ok("adj_dataset_load_idx", "directory", dir, err) != ADJ_OK ||
+        adj_io_path_ok("adj_dataset_load_idx", "split (\"train\" or \"t10k\")", split, err) != ADJ_OK)
+        return ADJ_EINVAL;
     char im[1024], lb[1024], n1[128], n2[128];
     if (strlen(dir) > sizeof im - sizeof n1 - 8 || strlen(split) > sizeof n1 - 32)
         return adj_err_set(err, ADJ_EINVAL, "adj_dataset_load_idx: %s too long (%zu bytes)",

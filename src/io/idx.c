@@ -122,7 +122,7 @@ adj_status adj_idx_parse(const void *bytes, size_t len, const char *name, adj_id
     if (!name)
         name = "IDX data";
     if (!p && len)
-        return adj_err_set(err, ADJ_EINVAL, "%s: NULL bytes", name);
+        return adj_err_set(err, ADJ_EINVAL, "adj_idx_parse: %s: NULL bytes (%zu of them)", name, len);
     adj_idx head = {0};
     size_t hdr = 0, need = 0;
     adj_status st = read_header(p, len, name, &head, &hdr, &need, err);
@@ -152,6 +152,8 @@ adj_status adj_idx_read(const char *path, adj_idx **out, adj_error *err)
     if (!out)
         return adj_err_set(err, ADJ_EINVAL, "adj_idx_read: NULL output");
     *out = NULL;
+    if (adj_io_path_ok("adj_idx_read", "path", path, err) != ADJ_OK)
+        return ADJ_EINVAL;
     adj_io_in in;
     adj_status st = adj_io_open(&in, path, err);
     if (st != ADJ_OK)
@@ -224,8 +226,15 @@ adj_status adj_idx_write(const char *path, adj_idx_type type, int ndim, const in
                          const void *data, int gz, adj_error *err)
 {
     size_t es = type_size(type);
-    if (!path || !es || ndim < 1 || ndim > ADJ_IDX_MAX_DIMS || !dims)
-        return adj_err_set(err, ADJ_EINVAL, "adj_idx_write: invalid arguments");
+    if (adj_io_path_ok("adj_idx_write", "path", path, err) != ADJ_OK)
+        return ADJ_EINVAL;
+    if (!es)
+        return adj_err_set(err, ADJ_EINVAL, "adj_idx_write: invalid element type 0x%02x", (unsigned)type);
+    if (ndim < 1 || ndim > ADJ_IDX_MAX_DIMS)
+        return adj_err_set(err, ADJ_EINVAL, "adj_idx_write: %d dimensions (1..%d)", ndim,
+                           ADJ_IDX_MAX_DIMS);
+    if (!dims)
+        return adj_err_set(err, ADJ_EINVAL, "adj_idx_write: NULL dims");
     size_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0 || dims[i] > (int64_t)UINT32_MAX)

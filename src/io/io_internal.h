@@ -37,6 +37,18 @@ adj_status adj_io_check_target(const char *path, adj_error *err);
 adj_status adj_io_write_files(int count, const char *const *paths, const void *const *bytes,
                               const size_t *sizes, const adj_allocator *al, adj_error *err);
 
+/* ADJ_OK for a usable path; ADJ_EINVAL naming the function `fn` and the
+ * argument `what` for a NULL or empty one. */
+static inline adj_status adj_io_path_ok(const char *fn, const char *what, const char *path,
+                                        adj_error *err)
+{
+    if (!path)
+        return adj_err_set(err, ADJ_EINVAL, "%s: NULL %s", fn, what);
+    if (!*path)
+        return adj_err_set(err, ADJ_EINVAL, "%s: empty %s", fn, what);
+    return ADJ_OK;
+}
+
 static inline uint32_t adj_be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];

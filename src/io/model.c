@@ -157,8 +157,10 @@ static adj_status encode(adj_mlp *m, wbuf *w)
 
 adj_status adj_model_save(adj_mlp *m, const char *path, adj_error *err)
 {
-    if (!m || !path)
-        return adj_err_set(err, ADJ_EINVAL, "adj_model_save: NULL %s", m ? "path" : "model");
+    if (!m)
+        return adj_err_set(err, ADJ_EINVAL, "adj_model_save: NULL model");
+    if (adj_io_path_ok("adj_model_save", "path", path, err) != ADJ_OK)
+        return ADJ_EINVAL;
     /* refuse a directory or a device before the work of encoding */
     adj_status st = adj_io_check_target(path, err);
     if (st != ADJ_OK)
@@ -540,6 +542,8 @@ adj_status adj_model_load_with(const char *path, const adj_allocator *a, adj_mlp
     if (!out)
         return adj_err_set(err, ADJ_EINVAL, "adj_model_load: NULL output");
     *out = NULL;
+    if (adj_io_path_ok("adj_model_load", "path", path, err) != ADJ_OK)
+        return ADJ_EINVAL;
     return load(path, a, NULL, out, err);
 }
 
@@ -547,5 +551,7 @@ adj_status adj_model_load_into(adj_mlp *m, const char *path, adj_error *err)
 {
     if (!m)
         return adj_err_set(err, ADJ_EINVAL, "adj_model_load_into: NULL model");
+    if (adj_io_path_ok("adj_model_load_into", "path", path, err) != ADJ_OK)
+        return ADJ_EINVAL;
     return load(path, NULL, m, NULL, err);
 }

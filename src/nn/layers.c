@@ -121,20 +121,30 @@ adj_status adj_init_tensor(adj_params *p, int i, adj_init kind, double value, ad
 adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t out, int with_bias,
                          adj_dense *layer)
 {
-    if (!p || !layer || in < 1 || out < 1)
+    if (!p)
         return ADJ_EINVAL;
+    if (!layer || in < 1 || out < 1) {
+        if (!layer)
+            adj_params_fail(p, ADJ_EINVAL, "adj_dense_add: layer is NULL");
+        else
+            adj_params_fail(p, ADJ_EINVAL, "adj_dense_add: %lld inputs, %lld outputs: both must be >= 1",
+                            (long long)in, (long long)out);
+        return ADJ_EINVAL;
+    }
     char nm[64];
     int64_t wsh[2] = {out, in};
     snprintf(nm, sizeof nm, "%s.weight", name ? name : "dense");
     int w = adj_params_add(p, nm, 2, wsh);
-    if (w < 0)
-        return adj_params_status(p);
     int b = -1;
-    if (with_bias) {
+    if (w >= 0 && with_bias) {
         snprintf(nm, sizeof nm, "%s.bias", name ? name : "dense");
         b = adj_params_add(p, nm, 1, &out);
-        if (b < 0)
-            return adj_params_status(p);
+    }
+    if (w < 0 || (with_bias && b < 0)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", adj_params_message(p));
+        adj_params_fail(p, adj_params_status(p), "adj_dense_add: %s", why);
+        return adj_params_status(p);
     }
     layer->weight = w;
     layer->bias = b;
@@ -148,8 +158,17 @@ adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
     adj_tape *t = adj_var_tape(x);
     if (!t)
         return NULL;
-    if (!layer) {
-        adj_tape_fail(t, ADJ_EINVAL, "adj_dense_forward: NULL layer");
+    if (t->status != ADJ_OK)
+        return t->inert;
+    if (!p || !layer) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_dense_forward: NULL %s", !p ? "parameter store" : "layer");
+        return t->inert;
+    }
+    int n = adj_params_count(p);
+    if (layer->weight < 0 || layer->weight >= n || layer->bias < -1 || layer->bias >= n) {
+        adj_tape_fail(t, ADJ_EINVAL,
+                      "adj_dense_forward: the layer's weight %d or bias %d is not a tensor of the "
+                      "store (%d tensors)", layer->weight, layer->bias, n);
         return t->inert;
     }
     adj_var *w = adj_param(t, p, layer->weight);
@@ -209,7 +228,7 @@ adj_var *adj_dropout(adj_var *x, double p_drop, int training, adj_rng *rng)
     if (!training || p_drop == 0.0)
         return x;
     if (!rng) {
-        adj_tape_fail(t, ADJ_EINVAL, "adj_dropout: training needs an rng for the mask");
+        adj_tape_fail(t, ADJ_EINVAL, "adj_dropout: rng is NULL (training draws the mask from it)");
         return t->inert;
     }
     return dropout_build(x, 1.0 - p_drop, NULL, rng);

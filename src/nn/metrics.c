@@ -45,6 +45,8 @@ adj_status adj_confusion_matrix(const int32_t *pred, const int32_t *labels, size
 {
     if (!matrix || classes < 1 || (n && (!pred || !labels)))
         return ADJ_EINVAL;
+    if ((size_t)classes > SIZE_MAX / sizeof *matrix / (size_t)classes)
+        return ADJ_EINVAL; /* classes^2 counts do not fit in memory */
     memset(matrix, 0, (size_t)classes * (size_t)classes * sizeof *matrix);
     for (size_t i = 0; i < n; i++) {
         if (labels[i] < 0 || labels[i] >= classes || pred[i] < 0 || pred[i] >= classes)

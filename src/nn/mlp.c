@@ -220,8 +220,14 @@ adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x)
 adj_status adj_mlp_predict(adj_mlp *m, adj_tape *t, const void *x, size_t rows, size_t batch,
                            int32_t *pred)
 {
-    if (!m || !t || (!x && rows) || (!pred && rows))
+    if (!m || !t || (!x && rows) || (!pred && rows)) {
+        if (t) {
+            adj_tape_reset(t);
+            adj_tape_fail(t, ADJ_EINVAL, "adj_mlp_predict: the %s is NULL",
+                          !m ? "model" : !x ? "input" : "prediction array");
+        }
         return ADJ_EINVAL;
+    }
     if (batch == 0)
         batch = 256;
     int was = m->training;

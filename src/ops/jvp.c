@@ -118,6 +118,12 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
         }
         if (!any || !d->jvp)
             continue;
+        for (int k = 0; k < d->arity; k++)
+            if (u->in[k] && (u->in[k]->flags & ADJ_F_EXTGRAD) &&
+                adj_param_moved(t, u->in[k], "adj_jvp", NULL, 0)) {
+                t->al.free(t->al.ctx, block, total);
+                return t->status;
+            }
         d->jvp(u, tx, block + off[id]);
         live[id] = 1;
     }

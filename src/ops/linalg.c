@@ -724,14 +724,21 @@ ADJ_FN1(transpose)
 
 /* --------------------------------------------------------------- reshape */
 
+/* attr.ndim of a call with a NULL shape array for 1..4 dimensions */
+#define NULL_SHAPE INT32_MIN
+
 static adj_status reshape_shape(adj_var *y, char *why, size_t n)
 {
     const adj_attr_reshape *args = ADJ_ATTR(y, adj_attr_reshape);
     const adj_var *x = y->in[0];
     int infer = -1;
     size_t known = 1;
+    if (args->ndim == NULL_SHAPE) {
+        snprintf(why, n, "the new shape is NULL");
+        return ADJ_EINVAL;
+    }
     if (args->ndim < 0 || args->ndim > ADJ_MAX_DIMS) {
-        snprintf(why, n, "the new shape must have 0..%d dimensions", ADJ_MAX_DIMS);
+        snprintf(why, n, "the new shape must have 0..%d dimensions, not %d", ADJ_MAX_DIMS, args->ndim);
         return ADJ_EINVAL;
     }
     for (int i = 0; i < args->ndim; i++) {
@@ -747,7 +754,8 @@ static adj_status reshape_shape(adj_var *y, char *why, size_t n)
         known *= (size_t)d;
     }
     y->ndim = (uint8_t)args->ndim;
-    memcpy(adj_cold(y)->shape, args->shape, (size_t)args->ndim * sizeof(int64_t));
+    if (args->ndim > 0) /* a 0-D target may come with a NULL shape */
+        memcpy(adj_cold(y)->shape, args->shape, (size_t)args->ndim * sizeof(int64_t));
     if (infer >= 0) {
         if (known == 0 || adj_cold(x)->numel % known) {
             snprintf(why, n, "cannot infer the -1 dimension from %zu elements", adj_cold(x)->numel);
@@ -838,10 +846,12 @@ const adj_op_desc adj_desc_reshape = {
 
 adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)
 {
-    adj_attr_reshape attr = {.ndim = ndim};
-    if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape))
-        attr.ndim = -1; /* the shape rule reports it */
-    else if (ndim > 0)
+    adj_attr_reshape attr = {.ndim = ndim}; /* a bad count is kept for the shape rule to report */
+    if (ndim > 0 && ndim <= ADJ_MAX_DIMS && !shape)
+        attr.ndim = NULL_SHAPE;
+    else if (ndim == NULL_SHAPE)
+        attr.ndim = -1;
+    else if (ndim > 0 && ndim <= ADJ_MAX_DIMS)
         memcpy(attr.shape, shape, (size_t)ndim * sizeof *shape);
     return adj_record(ADJ_OP_RESHAPE, &x, 1, &attr, file, line);
 }

@@ -295,9 +295,24 @@ adj_var *adj_transpose_axes_at(adj_var *x, int a, int b, const char *file, int l
     return record_view(ADJ_OP_TRANSPOSE_AXES, x, &at, file, line);
 }
 
+/* A NULL array argument `what` of adj_<fn>, recorded on x's tape (there
+ * is nothing to record it on without x). */
+static adj_var *null_array(adj_var *x, const char *fn, const char *what, const char *file, int line)
+{
+    if (!x)
+        return NULL;
+    adj_tape *t = adj_cold(x)->tape;
+    if (t->status == ADJ_OK)
+        adj_tape_fail(t, ADJ_EINVAL, "adj_%s: %s is NULL%s%s%s%.0d%s", fn, what, file ? " [at " : "",
+                      file ? file : "", file ? ":" : "", file ? line : 0, file ? "]" : "");
+    return t->inert;
+}
+
 adj_var *adj_permute_at(adj_var *x, const int *perm, const char *file, int line)
 {
     view_attr at = {.layout = lay_permute};
+    if (!perm && x && x->ndim > 0)
+        return null_array(x, "permute", "perm (a permutation of the axes)", file, line);
     if (!perm && x && x->ndim > 0) {
         /* no permutation to copy: an identity that the shape rule rejects */
         for (int k = 0; k < ADJ_MAX_DIMS; k++)
@@ -325,6 +340,8 @@ adj_var *adj_select_at(adj_var *x, int axis, int64_t index, const char *file, in
 adj_var *adj_expand_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)
 {
     view_attr at = {.layout = lay_expand, .ndim = ndim};
+    if (ndim > 0 && ndim <= ADJ_MAX_DIMS && !shape)
+        return null_array(x, "expand", "shape", file, line);
     if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape))
         at.ndim = -1; /* rejected by the shape rule */
     else

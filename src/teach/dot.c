@@ -33,6 +33,8 @@ adj_status adj_tape_dot(const adj_tape *t, FILE *out)
 {
     if (!t || !out)
         return ADJ_EINVAL;
+    if (adj_tape_moved_param(t))
+        return ADJ_ESTATE; /* its value lives in blocks the store has freed */
     size_t n = t->nnodes;
     fputs("digraph tape {\n"
           "    rankdir=LR;\n"

@@ -365,6 +365,8 @@ adj_status adj_teach_html(adj_tape *t, adj_var *y, FILE *f, const adj_example *e
         return ADJ_EINVAL;
     if (adj_tape_status(t) != ADJ_OK)
         return adj_tape_status(t);
+    if (adj_tape_moved_param(t))
+        return ADJ_ESTATE; /* its value lives in blocks the store has freed */
     page p = {.t = t, .f = f, .count = (size_t)adj_cold(y)->id + 1};
     if (p.count > MAX_NODES)
         return ADJ_EINVAL;

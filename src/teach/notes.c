@@ -351,8 +351,13 @@ int adj_example_knob_index(const adj_example *ex, const char *knob)
 
 adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *knobs)
 {
-    if (!ex || !t)
+    if (!t)
         return NULL;
+    if (!ex) {
+        if (t->status == ADJ_OK)
+            adj_tape_fail(t, ADJ_EINVAL, "adj_example_build: the example is NULL");
+        return t->inert;
+    }
     double k[ADJ_EXAMPLE_MAX_KNOBS];
     for (int i = 0; i < ex->nknobs; i++)
         k[i] = knobs ? knobs[i] : ex->knobs[i].value;

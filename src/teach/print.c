@@ -50,6 +50,8 @@ adj_status adj_tape_print(const adj_tape *t, FILE *out)
 {
     if (!t || !out)
         return ADJ_EINVAL;
+    if (adj_tape_moved_param(t))
+        return ADJ_ESTATE; /* its value lives in blocks the store has freed */
     size_t n = t->nnodes;
     int wref = 4, wdef = 10, wins = 6, wshape = 5, wval = 5;
     row r;
@@ -140,6 +142,8 @@ adj_status adj_tape_json(const adj_tape *t, int all, FILE *out)
 {
     if (!t || !out)
         return ADJ_EINVAL;
+    if (adj_tape_moved_param(t))
+        return ADJ_ESTATE; /* its value lives in blocks the store has freed */
     int first = 1;
     fputs("{\"nodes\": [", out);
     for (size_t id = 0; id < t->nnodes; id++) {
