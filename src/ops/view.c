@@ -311,8 +311,6 @@ static adj_var *null_array(adj_var *x, const char *fn, const char *what, const c
 adj_var *adj_permute_at(adj_var *x, const int *perm, const char *file, int line)
 {
     view_attr at = {.layout = lay_permute};
-    if (!perm && x && x->ndim > 0)
-        return null_array(x, "permute", "perm (a permutation of the axes)", file, line);
     if (!perm && x && x->ndim > 0) {
         /* no permutation to copy: an identity that the shape rule rejects */
         for (int k = 0; k < ADJ_MAX_DIMS; k++)
