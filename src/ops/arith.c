@@ -23,16 +23,6 @@
 
 #include <string.h>
 
-static bool same_shape(const adj_var *a, const adj_var *b)
-{
-    if (a->ndim != b->ndim)
-        return false;
-    for (int i = 0; i < a->ndim; i++)
-        if (adj_cold(a)->shape[i] != adj_cold(b)->shape[i])
-            return false;
-    return true;
-}
-
 static adj_status shape_binary(adj_var *y, char *why, size_t n)
 {
     const adj_var *a = y->in[0], *b = y->in[1];
@@ -50,7 +40,7 @@ static adj_status shape_binary(adj_var *y, char *why, size_t n)
 /* Same shape, both contiguous: the flat range kernels apply. */
 static bool flat(const adj_var *y)
 {
-    return same_shape(y->in[0], y->in[1]) && adj_var_is_contig(y->in[0]) &&
+    return adj_same_shape(y->in[0], y->in[1]) && adj_var_is_contig(y->in[0]) &&
            adj_var_is_contig(y->in[1]);
 }
 

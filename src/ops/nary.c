@@ -7,21 +7,11 @@
 
 #include <string.h>
 
-static bool same_shape(const adj_var *a, const adj_var *b)
-{
-    if (a->ndim != b->ndim)
-        return false;
-    for (int i = 0; i < a->ndim; i++)
-        if (adj_cold(a)->shape[i] != adj_cold(b)->shape[i])
-            return false;
-    return true;
-}
-
 static adj_status add_n_shape(adj_var *y, char *why, size_t n)
 {
     const adj_var *x0 = y->in[0];
     for (int k = 1; k < adj_nin(y); k++)
-        if (!same_shape(adj_input(y, k), x0)) {
+        if (!adj_same_shape(adj_input(y, k), x0)) {
             char a[96], b[96];
             adj_fmt_shape(a, sizeof a, x0->ndim, adj_cold(x0)->shape);
             adj_fmt_shape(b, sizeof b, adj_input(y, k)->ndim, adj_cold(adj_input(y, k))->shape);

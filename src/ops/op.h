@@ -178,6 +178,17 @@ static inline double adj_attr_c_get(const adj_var *y)
     return a ? a->c : 0.0;
 }
 
+/* Whether a and b have one shape. */
+static inline bool adj_same_shape(const adj_var *a, const adj_var *b)
+{
+    if (a->ndim != b->ndim)
+        return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (adj_cold(a)->shape[i] != adj_cold(b)->shape[i])
+            return false;
+    return true;
+}
+
 /* Shape rule shared by every elementwise unary op: y has x's shape. */
 adj_status adj_shape_same(adj_var *y, char *why, size_t why_size);
 

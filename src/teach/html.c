@@ -440,15 +440,11 @@ adj_status adj_example_html(const adj_example *ex, const double *knobs, FILE *f)
     if (!ex || !f)
         return ADJ_EINVAL;
     double k[ADJ_EXAMPLE_MAX_KNOBS];
-    for (int i = 0; i < ex->nknobs; i++)
-        k[i] = knobs ? knobs[i] : ex->knobs[i].value;
-    adj_tape *t = adj_tape_new();
+    adj_tape *t;
+    adj_var *y;
+    adj_status s = adj_teach_example_tape(ex, knobs, k, &t, &y);
     if (!t)
-        return ADJ_ENOMEM;
-    adj_var *y = adj_example_build(ex, t, k);
-    adj_status s = adj_tape_status(t);
-    if (s == ADJ_OK && !y)
-        s = ADJ_EINVAL;
+        return s;
     if (s == ADJ_OK)
         s = adj_teach_html(t, y, f, ex, k);
     adj_tape_free(t);

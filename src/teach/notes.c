@@ -364,21 +364,35 @@ adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *kno
     return ex->build(t, k);
 }
 
-adj_status adj_example_run(const adj_example *ex, const double *knobs, FILE *out, FILE *dot,
-                           FILE *json)
+adj_status adj_teach_example_tape(const adj_example *ex, const double *knobs, double *k,
+                                  adj_tape **tp, adj_var **yp)
 {
-    if (!ex)
-        return ADJ_EINVAL;
-    double k[ADJ_EXAMPLE_MAX_KNOBS];
     for (int i = 0; i < ex->nknobs; i++)
         k[i] = knobs ? knobs[i] : ex->knobs[i].value;
     adj_tape *t = adj_tape_new();
+    *tp = t;
+    *yp = NULL;
     if (!t)
         return ADJ_ENOMEM;
     adj_var *y = adj_example_build(ex, t, k);
     adj_status s = adj_tape_status(t);
     if (s == ADJ_OK && !y)
         s = ADJ_EINVAL;
+    *yp = y;
+    return s;
+}
+
+adj_status adj_example_run(const adj_example *ex, const double *knobs, FILE *out, FILE *dot,
+                           FILE *json)
+{
+    if (!ex)
+        return ADJ_EINVAL;
+    double k[ADJ_EXAMPLE_MAX_KNOBS];
+    adj_tape *t;
+    adj_var *y;
+    adj_status s = adj_teach_example_tape(ex, knobs, k, &t, &y);
+    if (!t)
+        return s;
     if (out) {
         fprintf(out, "%s (%s): %s\n", ex->name, ex->alias, ex->title);
         for (int i = 0; i < ex->nknobs; i++) {

@@ -11,6 +11,13 @@
 
 #include <string.h>
 
+/* Build example ex on a new tape: k[] receives the knobs (NULL: the
+ * example's defaults), *tp the tape (the caller frees it; NULL when out of
+ * memory) and *yp its output.  Returns the tape's status, ADJ_EINVAL for a
+ * build that gave no output. */
+adj_status adj_teach_example_tape(const adj_example *ex, const double *knobs, double *k,
+                                  adj_tape **tp, adj_var **yp);
+
 /* Tensors with at most this many elements print in full. */
 #define ADJ_TEACH_SMALL 6
 
