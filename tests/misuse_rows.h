@@ -147,7 +147,7 @@ ROW(adj_optim_set_lr, NULL, "Pd", '-', NULL,
 ROW(adj_optim_lr, NULL, "P", 'g', "0", o->num = adj_optim_lr(P(0, f->opt)))
 ROW(adj_optim_steps, NULL, "P", 'g', "0", o->num = (double)adj_optim_steps(P(0, f->opt)))
 ROW(adj_optim_get_config, NULL, "P", 'g', "null", o->ptr = adj_optim_get_config(P(0, f->opt)))
-ROW(adj_clip_grad_value, NULL, "Pd", '-', NULL, adj_clip_grad_value(P(0, f->p), D(1, 1.0)))
+ROW(adj_clip_grad_value, NULL, "Pd", 's', NULL, o->st = adj_clip_grad_value(P(0, f->p), D(1, 1.0)))
 ROW(adj_clip_grad_norm, NULL, "Pd", 'g', "0", o->num = adj_clip_grad_norm(P(0, f->p), D(1, 1.0)))
 ROW(adj_grad_norm, NULL, "P", 'g', "0", o->num = adj_grad_norm(P(0, f->p)))
 ROW(adj_lr_at, NULL, "Pl", 'g', "0",

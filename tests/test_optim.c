@@ -221,7 +221,7 @@ START_TEST(clipping_e14)
 {
     adj_params *p = store(2, (double[]){0, 0});
     set_grad(p, (double[]){3, 4});
-    adj_clip_grad_value(p, 1);
+    ck_assert_int_eq(adj_clip_grad_value(p, 1), ADJ_OK);
     ck_assert_double_eq(((double *)adj_params_grad(p, 0))[0], 1);
     ck_assert_double_eq(((double *)adj_params_grad(p, 0))[1], 1);
     set_grad(p, (double[]){3, 4});
@@ -236,6 +236,27 @@ START_TEST(clipping_e14)
     adj_clip_grad_value(p, 1);
     ck_assert_double_eq(((double *)adj_params_grad(p, 0))[0], -1);
     ck_assert_double_eq(((double *)adj_params_grad(p, 0))[1], 0.5);
+    adj_params_free(p);
+}
+END_TEST
+
+/* A limit that is NaN or negative is refused and changes nothing. */
+START_TEST(clipping_bad_limits)
+{
+    adj_params *p = store(2, (double[]){0, 0});
+    const double bad[] = {NAN, -1, -INFINITY};
+    for (int i = 0; i < 3; i++) {
+        set_grad(p, (double[]){3, 4});
+        ck_assert_int_eq(adj_clip_grad_value(p, bad[i]), ADJ_EINVAL);
+        ck_assert(isnan(adj_clip_grad_norm(p, bad[i])));
+        ck_assert_double_eq(((double *)adj_params_grad(p, 0))[0], 3);
+        ck_assert_double_eq(((double *)adj_params_grad(p, 0))[1], 4);
+    }
+    ck_assert_int_eq(adj_clip_grad_value(NULL, 1), ADJ_EINVAL);
+    /* +inf clips nothing, and is not an error */
+    ck_assert_int_eq(adj_clip_grad_value(p, INFINITY), ADJ_OK);
+    ck_assert_double_eq_tol(adj_clip_grad_norm(p, INFINITY), 5, 1e-15);
+    ck_assert_double_eq(((double *)adj_params_grad(p, 0))[1], 4);
     adj_params_free(p);
 }
 END_TEST
@@ -436,6 +457,7 @@ static Suite *suite(void)
     tcase_add_test(tc, adagrad_steps);
     tcase_add_test(tc, float_store);
     tcase_add_test(tc, clipping_e14);
+    tcase_add_test(tc, clipping_bad_limits);
     tcase_add_test(tc, schedules);
     tcase_add_test(tc, invalid_configs);
     tcase_add_loop_test(tc, invalid_settings, 0, (int)(sizeof bad / sizeof bad[0]));

@@ -94,10 +94,13 @@ ADJ_API const adj_optim_config *adj_optim_get_config(const adj_optim *o);
 
 /* ----------------------------------------------------------- clipping */
 
-/* g_i = min(max(g_i, -clip), clip) over the whole gradient block. */
-ADJ_API void adj_clip_grad_value(adj_params *p, double clip);
+/* g_i = min(max(g_i, -clip), clip) over the whole gradient block.
+ * ADJ_EINVAL, with nothing changed, for a NULL store or a clip that is
+ * negative or NaN (+inf clips nothing). */
+ADJ_API adj_status adj_clip_grad_value(adj_params *p, double clip);
 /* If ||g||_2 > max_norm, g *= max_norm / ||g||_2 (the global norm over
- * every tensor).  Returns the norm before clipping. */
+ * every tensor).  Returns the norm before clipping; a max_norm that is
+ * negative or NaN clips nothing and returns NaN. */
 ADJ_API double adj_clip_grad_norm(adj_params *p, double max_norm);
 /* ||g||_2 over every tensor of p. */
 ADJ_API double adj_grad_norm(adj_params *p);

@@ -350,18 +350,22 @@ static void scale_grads(adj_params *p, double k)
 
 double adj_clip_grad_norm(adj_params *p, double max_norm)
 {
+    if (!(max_norm >= 0))
+        return NAN;
     double norm = adj_grad_norm(p);
-    if (norm > max_norm && norm > 0 && max_norm >= 0)
+    if (norm > max_norm && norm > 0)
         scale_grads(p, max_norm / norm);
     return norm;
 }
 
-void adj_clip_grad_value(adj_params *p, double clip)
+adj_status adj_clip_grad_value(adj_params *p, double clip)
 {
+    if (!p || !(clip >= 0))
+        return ADJ_EINVAL;
     size_t n = adj_params_numel(p);
     void *g = adj_params_grads(p);
-    if (!g || !(clip >= 0))
-        return;
+    if (!g)
+        return ADJ_OK;
     if (adj_params_dtype(p) == ADJ_F64) {
         double *d = g;
         for (size_t i = 0; i < n; i++)
@@ -371,6 +375,7 @@ void adj_clip_grad_value(adj_params *p, double clip)
         for (size_t i = 0; i < n; i++)
             f[i] = f[i] > cf ? cf : f[i] < -cf ? -cf : f[i];
     }
+    return ADJ_OK;
 }
 
 /* ------------------------------------------------------- lr schedules */
