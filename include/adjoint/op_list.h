@@ -83,6 +83,18 @@
     X(VAR_AXIS, var_axis)                                                      \
     X(SOFTMAX_AXIS, softmax_axis)                                              \
     X(LOG_SOFTMAX_AXIS, log_softmax_axis)                                      \
-    /* append new ops above this line (one line each, keep the backslash) */
+    /* ---- joins, masks, scans, argmax ---- */                                \
+    /*                                                                     */  \
+    /* ---- views and batched products ---- */                                 \
+    /*                                                                     */  \
+    /* ---- convolution and pooling ---- */                                    \
+    /*                                                                     */  \
+    /* ---- normalisation and dropout ---- */                                  \
+    /*                                                                     */  \
+    /* ---- attention ---- */                                                  \
+    /*                                                                     */  \
+    /* ---- (next family) ---- */                                              \
+    /* append new ops above this line, in their family's section (one line
+     * each, keep the backslash) */
 
 #endif
