@@ -9,6 +9,7 @@
  *   adjoint/nn.h     layers, initialisers, MLPs, metrics
  *   adjoint/optim.h  optimizers, gradient clipping, learning-rate schedules
  *   adjoint/io.h     IDX and CSV data sets, mini-batches, model files
+ *   adjoint/safetensors.h  safetensors files (read, checked, written)
  *   adjoint/forward.h forward mode (Jacobian-vector products)
  *   adjoint/export.h ADJ_API, the mark of every exported function
  *   adjoint/teach.h  tape tables, chain-rule traces, Graphviz DOT, the
@@ -37,6 +38,7 @@
 #include "adjoint/nn.h"
 #include "adjoint/optim.h"
 #include "adjoint/io.h"
+#include "adjoint/safetensors.h"
 #include "adjoint/forward.h"
 #include "adjoint/teach.h"
 

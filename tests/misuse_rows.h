@@ -417,6 +417,56 @@ ROW(adj_model_load_into, NULL, "PSv", 'e', NULL,
     o->st = adj_model_load_into(P(0, f->mlp), S(1, f->model), P(2, &f->err));
     snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
 
+/* ------------------------------------------------------- safetensors.h */
+ROW(adj_st_dtype_name, NULL, "e", 'g', NULL,
+    o->ptr = adj_st_dtype_name(E(0, adj_st_dtype, ADJ_ST_BF16)); ck_assert_ptr_nonnull(o->ptr))
+ROW(adj_st_dtype_size, NULL, "e", 'g', NULL, o->num = (double)adj_st_dtype_size(E(0, adj_st_dtype, ADJ_ST_F16)))
+ROW(adj_st_read, NULL, "SPv", 'e', NULL,
+    const char *path = st_path(f); adj_safetensors *x = NULL;
+    o->st = adj_st_read(S(0, path), P(1, &x), P(2, &f->err)); adj_st_free(x);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_st_parse, NULL, "PkpPv", 'e', NULL,
+    adj_st_writer *w = st_writer(); void *b = NULL; size_t n = 0; adj_safetensors *x = NULL;
+    ck_assert_int_eq(adj_st_writer_encode(w, &b, &n, NULL), ADJ_OK); adj_st_writer_free(w);
+    o->st = adj_st_parse(P(0, (const void *)b), Z(1, n), P(2, "mem"), P(3, &x), P(4, &f->err));
+    adj_st_free(x); free(b); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_st_free, NULL, "p", '-', NULL, adj_safetensors *x = st_file(f); adj_st_free(P(0, x)); if (m->arg == 0) adj_st_free(x))
+ROW(adj_st_count, NULL, "P", 'g', "0", adj_safetensors *x = st_file(f); o->num = adj_st_count(P(0, x)); adj_st_free(x))
+ROW(adj_st_tensor_at, NULL, "Pn", 'g', "null",
+    adj_safetensors *x = st_file(f); o->ptr = adj_st_tensor_at(P(0, x), N(1, 0)); adj_st_free(x))
+ROW(adj_st_find, NULL, "PS", 'g', "null",
+    adj_safetensors *x = st_file(f); o->ptr = adj_st_find(P(0, x), S(1, "w")); adj_st_free(x))
+ROW(adj_st_meta_count, NULL, "P", 'g', "0",
+    adj_safetensors *x = st_file(f); o->num = adj_st_meta_count(P(0, x)); adj_st_free(x))
+ROW(adj_st_meta_key, NULL, "Pn", 'g', "null",
+    adj_safetensors *x = st_file(f); o->ptr = adj_st_meta_key(P(0, x), N(1, 0)); adj_st_free(x))
+ROW(adj_st_meta_value, NULL, "Pn", 'g', "null",
+    adj_safetensors *x = st_file(f); o->ptr = adj_st_meta_value(P(0, x), N(1, 0)); adj_st_free(x))
+ROW(adj_st_meta, NULL, "PS", 'g', "null",
+    adj_safetensors *x = st_file(f); o->ptr = adj_st_meta(P(0, x), S(1, "k")); adj_st_free(x))
+ROW(adj_st_convert, NULL, "PePv", 'e', NULL,
+    adj_safetensors *x = st_file(f);
+    o->st = adj_st_convert(P(0, adj_st_find(x, "w")), E(1, adj_dtype, ADJ_F32), P(2, (void *)f->buf), P(3, &f->err));
+    adj_st_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_st_writer_new, NULL, "", 'o', NULL, adj_st_writer *w = adj_st_writer_new(); o->ptr = w; adj_st_writer_free(w))
+ROW(adj_st_writer_free, NULL, "p", '-', NULL,
+    adj_st_writer *w = st_writer(); adj_st_writer_free(P(0, w)); if (m->arg == 0) adj_st_writer_free(w))
+ROW(adj_st_writer_add, NULL, "PSenYPv", 'e', NULL,
+    adj_st_writer *w = st_writer();
+    o->st = adj_st_writer_add(P(0, w), S(1, "x"), E(2, adj_st_dtype, ADJ_ST_F64), N(3, 2), Y(4, shape22),
+                              P(5, (const void *)zeros), P(6, &f->err));
+    adj_st_writer_free(w); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_st_writer_meta, NULL, "PSSv", 'e', NULL,
+    adj_st_writer *w = st_writer(); o->st = adj_st_writer_meta(P(0, w), S(1, "a"), S(2, "b"), P(3, &f->err));
+    adj_st_writer_free(w); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_st_writer_encode, NULL, "PPPv", 'e', NULL,
+    adj_st_writer *w = st_writer(); void *b = NULL; size_t n = 0;
+    o->st = adj_st_writer_encode(P(0, w), P(1, &b), P(2, &n), P(3, &f->err)); free(b);
+    adj_st_writer_free(w); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_st_writer_save, NULL, "PSv", 'e', NULL,
+    adj_st_writer *w = st_writer(); o->st = adj_st_writer_save(P(0, w), S(1, f->out), P(2, &f->err));
+    adj_st_writer_free(w); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+
 /* ----------------------------------------------------------- forward.h */
 ROW(adj_jvp, NULL, "VcPPP", 'T', NULL,
     const double *dir[1] = {((const double[]){1, 0, 0, 1})};

@@ -241,6 +241,35 @@ static adj_var *misuse_fn(adj_tape *t, adj_var *const *in, int n, void *user)
     return adj_sum(adj_square(in[0]));
 }
 
+/* A writer holding the 2x2 zeros as "w" and one metadata entry, and the
+ * file it writes in the fixture's directory, read back (for the
+ * safetensors rows). */
+static adj_st_writer *st_writer(void)
+{
+    adj_st_writer *w = adj_st_writer_new();
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(adj_st_writer_add(w, "w", ADJ_ST_F64, 2, shape22, zeros, NULL), ADJ_OK);
+    ck_assert_int_eq(adj_st_writer_meta(w, "k", "v", NULL), ADJ_OK);
+    return w;
+}
+
+static const char *st_path(fx *f)
+{
+    static char path[300];
+    snprintf(path, sizeof path, "%s/w.safetensors", f->dir);
+    adj_st_writer *w = st_writer();
+    ck_assert_int_eq(adj_st_writer_save(w, path, NULL), ADJ_OK);
+    adj_st_writer_free(w);
+    return path;
+}
+
+static adj_safetensors *st_file(fx *f)
+{
+    adj_safetensors *s = NULL;
+    ck_assert_int_eq(adj_st_read(st_path(f), &s, NULL), ADJ_OK);
+    return s;
+}
+
 #define ROW(fn, word, args, how, gives, ...)                                                     \
     static void call_##fn(fx *f, const mut *m, out *o)                                          \
     {                                                                                            \

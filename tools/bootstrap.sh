@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 mode=${1:-train}
 shift || true
 
-packages=(meson ninja-build pkg-config gcc check libsubunit-dev libblis-dev zlib1g-dev
+packages=(meson ninja-build pkg-config gcc check libsubunit-dev libblis-dev zlib1g-dev libcjson-dev
           dataset-fashion-mnist graphviz)
 # test: clang needs libomp-dev (blis.h includes omp.h, which clang finds only
 # there); chromium (rendering), python3-torch and python3-numpy (reference
-# results), libcjson-dev (JSON) and wamerican (a word list) serve the tests
+# results) and wamerican (a word list) serve the tests
 [ "$mode" = test ] && packages+=(clang libclang-rt-14-dev libomp-dev libopenmpi-dev openmpi-bin
-                                 iproute2 chromium python3-torch python3-numpy libcjson-dev
+                                 iproute2 chromium python3-torch python3-numpy
                                  wamerican)
 
 missing=()
@@ -90,12 +90,12 @@ test)
         setarch "$(uname -m)" -R meson test -C build-test-tsan --no-rebuild --print-errorlogs \
         --timeout-multiplier 4 tape threads pool
 
-    echo "== libFuzzer: model files, IDX (plain and gzip), CSV (${FUZZ_SECONDS:=60} s each)"
+    echo "== libFuzzer: model files, IDX (plain and gzip), CSV, safetensors (${FUZZ_SECONDS:=60} s each)"
     rm -rf build-test-fuzz
     CC=clang meson setup build-test-fuzz -Dfuzz=true -Dtests=false \
         -Db_sanitize=address,undefined -Db_lundef=false
     ninja -C build-test-fuzz -j "$jobs"
-    for target in model idx idx_gz csv; do
+    for target in model idx idx_gz csv safetensors; do
         mkdir -p "build-test-fuzz/corpus-$target"
         log="build-test-fuzz/fuzz-$target.log"
         rc=0
