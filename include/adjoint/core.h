@@ -206,7 +206,13 @@ ADJ_API double adj_grad_at(const adj_var *v, size_t i);
 ADJ_API double adj_item(const adj_var *v);
 ADJ_API double adj_grad_item(const adj_var *v);
 /* Raw row-major storage of the value (float * or double *) and of the
- * adjoint (NULL where none flowed).  Owned by the tape. */
+ * adjoint (NULL where none flowed).  Owned by the tape.  A view that is
+ * not row-major in its input's storage (adj_transpose, adj_permute, a
+ * slice with a step, adj_expand...: views share their input's storage)
+ * has no such storage: adj_data then returns a row-major copy of its
+ * values made in the tape's arena at each call (valid until
+ * adj_tape_reset; NULL with ADJ_ENOMEM on the tape if it does not fit).
+ * Adjoints are always row-major. */
 ADJ_API const void *adj_data(const adj_var *v);
 ADJ_API const void *adj_grad_data(const adj_var *v);
 /* Copy the value / adjoint into `out` as doubles (numel entries). */

@@ -102,6 +102,8 @@ static bool scalar_path(const adj_var *v, const adj_op_desc *d)
 
 static void forward_all(adj_var *v, const adj_op_desc *d)
 {
+    if (v->flags & ADJ_F_VIEW)
+        return; /* v reads its input's storage: nothing to recompute */
     if (scalar_path(v, d))
         *(double *)v->value = d->scalar_fwd(*(const double *)v->in[0]->value,
                                             d->arity > 1 ? *(const double *)v->in[1]->value : 0.0,
@@ -209,7 +211,12 @@ static void step(adj_replay *r, rnode *rn)
             any_all |= in->state == ALL;
         }
     acc out = {CLEAN, {0, 0, 0, 0}};
-    const bool map = d->props & ADJ_PROP_MAP;
+    /* the runs of elementwise ops are runs of value memory: strided
+     * inputs are replayed whole */
+    bool strided = false;
+    for (int k = 0; k < 3; k++)
+        strided |= rn->in[k] >= 0 && (v->in[k]->flags & ADJ_F_STRIDED);
+    const bool map = (d->props & ADJ_PROP_MAP) && !strided;
     const int lay = map && d->arity == 2 ? layout(v->in[0], v->in[1]) : L_OTHER;
     if (any_all || v->dtype != ADJ_F64 || numel(v) == 1) {
         out.state = ALL;
@@ -279,6 +286,9 @@ double adj_replay_eval(adj_replay *r, int i, size_t j)
     leaf->state = CLEAN;
     for (size_t k = 0; k < r->ndirty; k++) {
         rnode *rn = &r->nodes[r->dirty[k]];
+        rn->state = CLEAN;
+        if (!rn->snap)
+            continue; /* a view: its input's storage is restored */
         size_t es = adj_dsize(rn->v->dtype);
         region g = rn->reg;
         for (size_t q = 0; q < g.count; q++) {
@@ -359,7 +369,8 @@ adj_replay *adj_replay_new(adj_tape *t, adj_var *y, int n, adj_var *const *input
         rn->active = dep[id] == 3;
         if (rn->active && !adj_is_leaf(rn->v)) {
             r->order[r->norder++] = (uint32_t)id;
-            bytes += (numel(rn->v) * adj_dsize(rn->v->dtype) + 63) & ~(size_t)63;
+            if (!(rn->v->flags & ADJ_F_VIEW)) /* a view owns no values */
+                bytes += (numel(rn->v) * adj_dsize(rn->v->dtype) + 63) & ~(size_t)63;
         }
     }
     free(dep);
@@ -370,6 +381,8 @@ adj_replay *adj_replay_new(adj_tape *t, adj_var *y, int n, adj_var *const *input
     char *p = r->snapbuf;
     for (size_t k = 0; k < r->norder; k++) {
         rnode *rn = &r->nodes[r->order[k]];
+        if (rn->v->flags & ADJ_F_VIEW)
+            continue; /* snap stays NULL */
         size_t b = numel(rn->v) * adj_dsize(rn->v->dtype);
         rn->snap = p;
         memcpy(p, rn->v->value, b);

@@ -5,6 +5,8 @@
 #include "core/record.h"
 #include "core/tape.h"
 #include "ops/op.h"
+#include "ops/strided_op.h"
+#include "tensor/strided.h"
 
 #include <math.h>
 #include <string.h>
@@ -226,7 +228,27 @@ static inline bool moved(const adj_var *v)
     return (v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v);
 }
 
-const void *adj_data(const adj_var *v) { return v && !moved(v) ? v->value : NULL; }
+void adj_var_copy_out(const adj_var *v, void *dst)
+{
+    adj_layout l, d;
+    adj_var_layout(v, &l);
+    adj_layout_contig(&d, v->ndim, adj_cold(v)->shape);
+    adj_strided_copy(adj_dsize(v->dtype), dst, &d, v->value, &l);
+}
+
+const void *adj_data(const adj_var *v)
+{
+    if (!v || moved(v))
+        return NULL;
+    if (!(v->flags & ADJ_F_STRIDED))
+        return v->value;
+    /* a strided view: its values in row-major order, copied */
+    adj_tape *t = adj_cold(v)->tape;
+    void *p = adj_arena_alloc(t, adj_cold(v)->numel * adj_dsize(v->dtype));
+    if (p)
+        adj_var_copy_out(v, p);
+    return p;
+}
 const void *adj_grad_data(const adj_var *v) { return v && !moved(v) ? v->grad : NULL; }
 
 static double elem(const void *p, int dtype, size_t i)
@@ -238,7 +260,7 @@ double adj_value_at(const adj_var *v, size_t i)
 {
     if (!v || i >= adj_cold(v)->numel || moved(v))
         return NAN;
-    return elem(v->value, v->dtype, i);
+    return adj_var_elem(v, i);
 }
 
 double adj_grad_at(const adj_var *v, size_t i)
@@ -258,7 +280,7 @@ adj_status adj_copy_value(const adj_var *v, double *out)
     if (moved(v))
         return ADJ_ESTATE;
     for (size_t i = 0; i < adj_cold(v)->numel; i++)
-        out[i] = elem(v->value, v->dtype, i);
+        out[i] = adj_var_elem(v, i);
     return ADJ_OK;
 }
 

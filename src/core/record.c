@@ -58,7 +58,7 @@ void adj_check_forward(adj_tape *t, adj_var *y)
     size_t bad = 0;
     int found = 0;
     for (size_t i = 0; i < adj_cold(y)->numel && !found; i++) {
-        double v = adj_elem_get(y->value, y->dtype, i);
+        double v = adj_var_elem(y, i);
         if (!isfinite(v)) {
             bad = i;
             found = 1;
@@ -138,6 +138,64 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     if (t->anomaly)
         adj_check_forward(t, y);
     return y;
+}
+
+/*
+ * Point view y into the storage of its input at layout l (offset from
+ * in[0]->value): no copy.  A one-element view is copied into the node
+ * (so a 0-D operand is always inline, as the scalar paths expect).  False
+ * after recording ADJ_ENOMEM (the strides live in the arena).
+ */
+static bool share_storage(adj_tape *t, adj_var *y, const adj_layout *l)
+{
+    adj_node_info *c = adj_cold(y);
+    const size_t es = adj_dsize(y->dtype);
+    const adj_var *x = y->in[0];
+    char *first = (char *)x->value + (ptrdiff_t)l->offset * (ptrdiff_t)es;
+    if (c->numel == 1) {
+        y->value = &y->inl_value;
+        memcpy(y->value, first, es);
+        return true;
+    }
+    y->value = c->numel ? (void *)first : x->value;
+    y->flags |= ADJ_F_VIEW;
+    if (c->numel == 0 || adj_layout_is_contig(l))
+        return true;
+    c->stride = adj_arena_alloc(t, (size_t)y->ndim * sizeof *c->stride);
+    if (!c->stride)
+        return false;
+    memcpy(c->stride, l->stride, (size_t)y->ndim * sizeof *c->stride);
+    y->flags |= ADJ_F_STRIDED;
+    return true;
+}
+
+/*
+ * The inputs an op without ADJ_PROP_STRIDES reads: in itself when none is
+ * strided, else a copy of in (in buf when nin <= n, else in the arena)
+ * with each strided input replaced by a contiguous copy recorded first.
+ * NULL after an error (on the tape).
+ */
+static adj_var *const *contig_inputs(adj_tape *t, adj_var *const *in, int nin, adj_var **buf,
+                                     int n, const char *file, int line)
+{
+    int i = 0;
+    if (nin <= 0)
+        return in;
+    while (i < nin && !(in[i] && (in[i]->flags & ADJ_F_STRIDED)))
+        i++;
+    if (i == nin)
+        return in;
+    adj_var **out = nin <= n ? buf : adj_arena_alloc(t, (size_t)nin * sizeof *out);
+    if (!out)
+        return NULL;
+    memcpy(out, in, (size_t)nin * sizeof *out);
+    for (; i < nin; i++)
+        if (in[i] && (in[i]->flags & ADJ_F_STRIDED)) {
+            out[i] = adj_contig_input(in[i], file, line);
+            if (t->status != ADJ_OK)
+                return NULL;
+        }
+    return out;
 }
 
 static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
@@ -223,6 +281,12 @@ static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
     }
     if (dtype < 0)
         dtype = ADJ_I32; /* only index inputs: the shape rule sets the dtype */
+    adj_var *gathered[8];
+    if (!(d->props & ADJ_PROP_STRIDES)) {
+        in = contig_inputs(t, in, nin, gathered, 8, file, line);
+        if (!in)
+            return t->inert;
+    }
 
     adj_var *y = adj_new_node(t, d->name, file, line);
     if (!y)
@@ -264,6 +328,14 @@ static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
         adj_drop_last_node(t);
         fail_op(t, s, d, in, nin, why, file, line);
         return t->inert;
+    }
+    adj_layout view;
+    if (d->view && d->view(y, &view)) {
+        if (!share_storage(t, y, &view)) {
+            adj_drop_last_node(t);
+            return t->inert;
+        }
+        return y; /* its values were checked where they were made */
     }
     if (!adj_alloc_value(t, y)) {
         adj_drop_last_node(t);

@@ -36,6 +36,7 @@ static inline adj_var *adj_new_node(adj_tape *t, const char *opname, const char 
     c->gen = t->gen;
     c->attr = NULL;
     c->more = NULL;
+    c->stride = NULL;
     c->name = NULL;
     return v;
 }

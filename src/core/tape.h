@@ -9,6 +9,7 @@
 #include "adjoint/ops.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Node flags. */
 enum {
@@ -16,6 +17,10 @@ enum {
     ADJ_F_EXTGRAD = 2u,  /* grad points into a parameter store: accumulate, never clear */
     ADJ_F_INERT = 4u,    /* the tape's inert var, returned after an error */
     ADJ_F_MORE = 8u,     /* more than 3 inputs: in[3..] are in the cold part */
+    ADJ_F_STRIDED = 16u, /* not contiguous: element (i0, ..) of the value is at
+                            value[sum_k i_k * adj_cold(v)->stride[k]] */
+    ADJ_F_VIEW = 32u,    /* value points into another node's storage (a view made
+                            in O(1)): the node owns no value memory */
 };
 
 /* Bytes of attributes kept in the cold part itself; larger attribute
@@ -31,6 +36,9 @@ typedef struct adj_node_info {
     adj_tape *tape;
     size_t numel;
     void *attr;             /* the op's attribute struct (desc->attr_size bytes), or NULL */
+    int64_t *stride;        /* ADJ_F_STRIDED: ndim strides in elements (in the arena);
+                               the value pointer is the first element, so there is no
+                               offset.  NULL otherwise */
     adj_var **more;         /* inputs 3..nin-1 (ADJ_F_MORE), or NULL */
     const char *file;       /* caller's file and line */
     const char *name;       /* for printing (adj_var_set_name), or NULL */
@@ -184,6 +192,33 @@ static inline adj_var *adj_node_at(const adj_tape *t, size_t id)
 {
     return &t->chunks[id / ADJ_NODE_CHUNK][id % ADJ_NODE_CHUNK];
 }
+
+/* Storage offset, in elements from v->value, of element i of v in
+ * row-major order (i itself unless v is strided). */
+static inline ptrdiff_t adj_elem_off(const adj_var *v, size_t i)
+{
+    if (!(v->flags & ADJ_F_STRIDED))
+        return (ptrdiff_t)i;
+    const adj_node_info *c = adj_cold(v);
+    ptrdiff_t off = 0;
+    for (int k = v->ndim - 1; k >= 0; k--) {
+        size_t n = (size_t)c->shape[k];
+        off += (ptrdiff_t)(i % n) * (ptrdiff_t)c->stride[k];
+        i /= n;
+    }
+    return off;
+}
+
+/* Element i (row-major) of v's value as a double, whatever its layout. */
+static inline double adj_var_elem(const adj_var *v, size_t i)
+{
+    return adj_elem_get((const char *)v->value + adj_elem_off(v, i) * (ptrdiff_t)adj_dsize(v->dtype),
+                        v->dtype, 0);
+}
+
+/* Copy v's values into dst in row-major order (numel elements of v's
+ * dtype), whatever v's layout. */
+void adj_var_copy_out(const adj_var *v, void *dst);
 
 /* The attribute struct of node v (NULL for an op without attributes):
  * ADJ_ATTR(v, slice_attr)->step. */

@@ -12,15 +12,18 @@ adj_status adj_argmax_rows(const adj_var *logits, int32_t *out)
         return ADJ_EINVAL; /* a row without classes has no argmax */
     size_t rows = logits->ndim == 2 ? (size_t)adj_cold(logits)->shape[0] : 1;
     size_t cols = (size_t)adj_cold(logits)->shape[logits->ndim - 1];
+    const void *val = adj_data(logits); /* row-major, also for a view */
+    if (!val)
+        return ADJ_ENOMEM;
     for (size_t r = 0; r < rows; r++) {
         size_t best = 0;
         if (logits->dtype == ADJ_F64) {
-            const double *z = (const double *)logits->value + r * cols;
+            const double *z = (const double *)val + r * cols;
             for (size_t j = 1; j < cols; j++)
                 if (z[j] > z[best])
                     best = j;
         } else {
-            const float *z = (const float *)logits->value + r * cols;
+            const float *z = (const float *)val + r * cols;
             for (size_t j = 1; j < cols; j++)
                 if (z[j] > z[best])
                     best = j;

@@ -14,6 +14,8 @@
 #include "tensor/accum.h"
 #include "ops/cases.h"
 #include "ops/op.h"
+#include "ops/strided_op.h"
+#include "tensor/strided.h"
 #include "core/pool.h"
 
 #include <blis.h>
@@ -641,14 +643,23 @@ static adj_status transpose_shape(adj_var *y, char *why, size_t n)
                 d_[j_ * (rows) + i_] ACC s_[i_ * (cols) + j_];                 \
     } while (0)
 
-/* y[j][i] = x[i][j] */
+/* y as a layout of x's storage: the swapped strides (a view in O(1)) */
+static bool transpose_view(const adj_var *y, adj_layout *out)
+{
+    adj_layout xl;
+    adj_var_layout(y->in[0], &xl);
+    return adj_layout_transpose(&xl, 0, 1, out);
+}
+
+/* y[j][i] = x[i][j] into y's own value (a transpose of one element, and
+ * its replay) */
 static void transpose_forward(adj_var *y)
 {
-    size_t r = (size_t)adj_cold(y->in[0])->shape[0], c = (size_t)adj_cold(y->in[0])->shape[1];
-    if (y->dtype == ADJ_F64)
-        TRANSPOSE_COPY(double, y->value, y->in[0]->value, r, c, =);
-    else
-        TRANSPOSE_COPY(float, y->value, y->in[0]->value, r, c, =);
+    adj_layout xl, tl, yl;
+    adj_var_layout(y->in[0], &xl);
+    adj_layout_transpose(&xl, 0, 1, &tl);
+    adj_layout_contig(&yl, 2, adj_cold(y)->shape);
+    adj_strided_copy(adj_dsize(y->dtype), y->value, &yl, y->in[0]->value, &tl);
 }
 
 /* dx[i][j] += dy[j][i] */
@@ -693,6 +704,10 @@ static bool transpose_replay(adj_var *y, const adj_region *const *changed, adj_r
         *out = adj_reg_row(e, rows);
     else
         return false;
+    if (y->flags & ADJ_F_VIEW)
+        return true; /* y reads x's storage: nothing to recompute */
+    if (!adj_var_is_contig(x))
+        return false;
     const double *xs = x->value;
     double *ys = y->value;
     for (size_t q = 0; q < out->count; q++)
@@ -713,7 +728,8 @@ const adj_op_desc adj_desc_transpose = {
     .name = "transpose", .arity = 1, .shape = transpose_shape,
     .forward = transpose_forward, .backward = transpose_backward, .jvp = transpose_jvp,
     .formula = "Y = X^T", .rule = "dX += dY^T", ADJ_CASES(matrix_cases),
-    .teach = &transpose_teach, .replay = transpose_replay,
+    .teach = &transpose_teach, .replay = transpose_replay, .view = transpose_view,
+    .props = ADJ_PROP_STRIDES,
 };
 
 adj_var *adj_transpose_at(adj_var *x, const char *file, int line)
@@ -773,10 +789,20 @@ static adj_status reshape_shape(adj_var *y, char *why, size_t n)
     return ADJ_OK;
 }
 
-/* y = x viewed with another shape (a copy: values stay per-node) */
+/* y as a layout of x's storage, where x's strides allow it (always for a
+ * contiguous x) */
+static bool reshape_view(const adj_var *y, adj_layout *out)
+{
+    adj_layout xl;
+    adj_var_layout(y->in[0], &xl);
+    return adj_layout_reshape(&xl, y->ndim, adj_cold(y)->shape, out);
+}
+
+/* y = x's elements in row-major order, copied into y's own value (where
+ * the strides do not allow a view, a reshape of one element, the replay) */
 static void reshape_forward(adj_var *y)
 {
-    memcpy(y->value, y->in[0]->value, adj_cold(y)->numel * adj_dsize(y->dtype));
+    adj_var_copy_out(y->in[0], y->value);
 }
 
 /* dx += dy, element by element */
@@ -821,6 +847,10 @@ static bool reshape_replay(adj_var *y, const adj_region *const *changed, adj_reg
 {
     size_t es = adj_dsize(y->dtype);
     *out = *changed[0];
+    if (y->flags & ADJ_F_VIEW)
+        return true; /* y reads x's storage: nothing to recompute */
+    if (!adj_var_is_contig(y->in[0]))
+        return false;
     for (size_t q = 0; q < out->count; q++) {
         size_t lo = (out->off + q * out->stride) * es;
         memcpy((char *)y->value + lo, (const char *)y->in[0]->value + lo, out->len * es);
@@ -841,7 +871,8 @@ const adj_op_desc adj_desc_reshape = {
     .name = "reshape", .arity = 1, .attr_size = sizeof(adj_attr_reshape), .shape = reshape_shape,
     .forward = reshape_forward, .backward = reshape_backward, .jvp = reshape_jvp,
     .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", ADJ_CASES(reshape_cases),
-    .teach = &reshape_teach, .replay = reshape_replay,
+    .teach = &reshape_teach, .replay = reshape_replay, .view = reshape_view,
+    .props = ADJ_PROP_STRIDES,
 };
 
 adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)

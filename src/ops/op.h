@@ -19,6 +19,7 @@
 
 #include "core/tape.h"
 #include "ops/region.h"
+#include "tensor/layout.h"
 
 /* Where random test inputs may come from (kinks and poles excluded). */
 typedef enum adj_domain {
@@ -40,6 +41,12 @@ enum {
      * the forward may run on matching runs of elements, and the Jacobian of
      * a one-input op is diagonal. */
     ADJ_PROP_MAP = 1u,
+    /* The op reads its inputs through their layouts (ops/strided_op.h),
+     * whatever their strides.  The recorder hands an op without this
+     * property contiguous inputs: it first records a contiguous copy
+     * (adj_contig_input) of each strided input, whose adjoint flows back
+     * into the view like any other op's. */
+    ADJ_PROP_STRIDES = 2u,
 };
 
 /*
@@ -138,7 +145,23 @@ typedef struct adj_op_desc {
      * always all of y, except for ADJ_PROP_MAP ops, which replay.c runs on
      * the changed runs of elements itself. */
     bool (*replay)(adj_var *y, const adj_region *const *changed, adj_region *out);
+    /* An O(1) view (ops/view.c): after the shape rule, write y's layout in
+     * the storage of in[0] (offset in elements from in[0]->value, which may
+     * be negative, and strides) and return true: the recorder then points
+     * y->value into that storage (ADJ_F_VIEW, and ADJ_F_STRIDED unless the
+     * layout is row-major), keeps the strides and runs no forward.  Return
+     * false where the layout cannot express y (a reshape of a transposed
+     * matrix): y gets its own value and the forward copies.  A view of one
+     * element is copied too (into the node).  The op must declare
+     * ADJ_PROP_STRIDES; its backward and tangent work on contiguous
+     * adjoints as for any op.  NULL for every other op. */
+    bool (*view)(const adj_var *y, adj_layout *out);
 } adj_op_desc;
+
+/* A contiguous copy of strided x recorded on x's tape (the recorder's
+ * gather for ops without ADJ_PROP_STRIDES), or the inert var after an
+ * error. */
+adj_var *adj_contig_input(adj_var *x, const char *file, int line);
 
 extern const adj_op_desc *const adj_op_table[ADJ_OP_COUNT];
 

@@ -4,7 +4,11 @@
  *
  * Each view is a layout transform (tensor/layout.h) fixed by its
  * attributes.  Applied to the input's layout it says which element of the
- * input each element of y is; the forward gathers those elements into y
+ * input each element of y is: y is recorded in O(1) as that layout of the
+ * input's storage (the descriptor's view hook; the recorder shares the
+ * storage and copies nothing).  Where no layout of the input's strides
+ * expresses y (a flatten of a transposed matrix), and for contiguous of
+ * a strided input, the forward gathers the elements into y's own value
  * (adj_strided_copy).  Applied to the contiguous layout of the input's
  * shape it says where each element of y's adjoint belongs in the input's
  * adjoint: the backward scatters dy there (adj_strided_acc), except for
@@ -27,6 +31,10 @@ struct view_attr {
     int perm[ADJ_MAX_DIMS];
     int64_t shape[ADJ_MAX_DIMS];    /* expand: the target shape */
 };
+
+/* The offset of a layout that no view of the input's storage expresses:
+ * y gets a value of its own, gathered in row-major order. */
+#define NO_VIEW INT64_MIN
 
 static void var_contig(const adj_var *x, adj_layout *l)
 {
@@ -84,14 +92,17 @@ static bool lay_flatten(const adj_layout *x, const view_attr *a, adj_layout *y)
     /* not expressible on x's strides: y's shape is right, the gather is
      * done element by element in row-major order below */
     *y = f;
-    y->offset = -1;
+    y->offset = NO_VIEW;
     return true;
 }
 
+/* contiguous: x itself when it is row-major, else a copy */
 static bool lay_identity(const adj_layout *x, const view_attr *a, adj_layout *y)
 {
     (void)a;
     *y = *x;
+    if (!adj_layout_is_contig(x))
+        y->offset = NO_VIEW;
     return true;
 }
 
@@ -157,10 +168,19 @@ static void gather(const adj_var *y, void *dst, const void *src, const adj_layou
     adj_strided_copy(adj_dsize(y->dtype), dst, &yl, src, l);
 }
 
+/* y's layout in its input's storage (the recorder shares it), or false
+ * when y needs a value of its own */
+static bool view_view(const adj_var *y, adj_layout *out)
+{
+    return layout_of(y, true, out) && out->offset != NO_VIEW;
+}
+
+/* The gather into y's own value (y not a view, or a view of one element;
+ * also the gradient check's replay of such a node) */
 static void view_forward(adj_var *y)
 {
     adj_layout l;
-    if (!layout_of(y, true, &l) || l.offset < 0) {
+    if (!layout_of(y, true, &l) || l.offset == NO_VIEW) {
         /* no view of x's strides has y's shape in row-major order (a
          * flatten of a strided x): walk x in row-major order */
         adj_layout xl;
@@ -268,7 +288,8 @@ VIEW_CASES(contiguous, id_a);
     const adj_op_desc adj_desc_##nm = {                                        \
         .name = #nm, .arity = 1, .attr_size = sizeof(view_attr),               \
         .shape = view_shape, .forward = view_forward,                          \
-        .backward = view_backward, .jvp = view_jvp,                            \
+        .backward = view_backward, .jvp = view_jvp, .view = view_view,         \
+        .props = ADJ_PROP_STRIDES,                                             \
         .formula = FORMULA, .rule = RULE, ADJ_CASES(nm##_cases),               \
     }
 
@@ -280,7 +301,7 @@ VIEW_DESC(expand, "y = x repeated along its size-1 dimensions", "dx += dy summed
 VIEW_DESC(unsqueeze, "y = x with a size-1 axis inserted", "dx += dy");
 VIEW_DESC(squeeze, "y = x without a size-1 axis", "dx += dy");
 VIEW_DESC(flatten, "y = x with axes from..to merged", "dx += reshape(dy)");
-VIEW_DESC(contiguous, "y = x (row-major copy)", "dx += dy");
+VIEW_DESC(contiguous, "y = x (row-major: a copy when x is strided)", "dx += dy");
 
 static adj_var *record_view(adj_op op, adj_var *x, const view_attr *a, const char *file,
                             int line)
@@ -370,6 +391,11 @@ adj_var *adj_contiguous_at(adj_var *x, const char *file, int line)
 {
     view_attr at = {.layout = lay_identity};
     return record_view(ADJ_OP_CONTIGUOUS, x, &at, file, line);
+}
+
+adj_var *adj_contig_input(adj_var *x, const char *file, int line)
+{
+    return adj_contiguous_at(x, file, line);
 }
 
 adj_var *(adj_transpose_axes)(adj_var *x, int a, int b)

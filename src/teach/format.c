@@ -195,7 +195,10 @@ void adj_teach_array(const adj_var *v, const double *x, int digits, char *buf, s
 
 void adj_teach_values(const adj_var *v, int grad, int digits, char *buf, size_t size)
 {
+    /* values through v's layout (a view may be strided); adjoints are
+     * row-major */
     const void *src = grad ? v->grad : v->value;
+#define TEACH_ELEM_(i) (grad ? adj_elem_get(src, v->dtype, (i)) : adj_var_elem(v, (i)))
     if (!src) {
         snprintf(buf, size, "-");
         return;
@@ -203,13 +206,13 @@ void adj_teach_values(const adj_var *v, int grad, int digits, char *buf, size_t 
     if (adj_cold(v)->numel <= ADJ_TEACH_SMALL) {
         double x[ADJ_TEACH_SMALL];
         for (size_t i = 0; i < adj_cold(v)->numel; i++)
-            x[i] = adj_elem_get(src, v->dtype, i);
+            x[i] = TEACH_ELEM_(i);
         adj_teach_array(v, x, digits, buf, size);
         return;
     }
     double lo = INFINITY, hi = -INFINITY, sum = 0;
     for (size_t i = 0; i < adj_cold(v)->numel; i++) {
-        double e = adj_elem_get(src, v->dtype, i);
+        double e = TEACH_ELEM_(i);
         lo = fmin(lo, e);
         hi = fmax(hi, e);
         sum += e;
@@ -219,6 +222,7 @@ void adj_teach_values(const adj_var *v, int grad, int digits, char *buf, size_t 
     adj_teach_num(b, sizeof b, hi, 4);
     adj_teach_num(c, sizeof c, sum / (double)adj_cold(v)->numel, 4);
     snprintf(buf, size, "%s .. %s, mean %s", a, b, c);
+#undef TEACH_ELEM_
 }
 
 /* ------------------------------------------------------------ the rules */

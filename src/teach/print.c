@@ -123,11 +123,12 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* v's values (src NULL: through v's layout) or its adjoint src */
 static void json_array(FILE *out, const adj_var *v, const void *src)
 {
     fputc('[', out);
     for (size_t i = 0; i < adj_cold(v)->numel; i++) {
-        double e = adj_elem_get(src, v->dtype, i);
+        double e = src ? adj_elem_get(src, v->dtype, i) : adj_var_elem(v, i);
         if (e == 0)
             e = 0;
         if (isfinite(e))
@@ -163,7 +164,7 @@ adj_status adj_tape_json(const adj_tape *t, int all, FILE *out)
         for (int i = 0; i < v->ndim; i++)
             fprintf(out, "%s%lld", i ? ", " : "", (long long)adj_cold(v)->shape[i]);
         fputs("], \"value\": ", out);
-        json_array(out, v, v->value);
+        json_array(out, v, NULL);
         fputs(", \"grad\": ", out);
         if (v->grad)
             json_array(out, v, v->grad);
