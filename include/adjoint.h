@@ -41,5 +41,6 @@
 #include "adjoint/safetensors.h"
 #include "adjoint/forward.h"
 #include "adjoint/teach.h"
+#include "adjoint/attention.h"
 
 #endif

@@ -109,6 +109,24 @@ static adj_var *add_n_foreign(env *e)
     return adj_add_n(4, xs);
 }
 
+/* attention: shapes, D and S mismatches, batch and mask broadcasting, scale */
+static adj_var *attn_q_1d(env *e) { return adj_scaled_dot_product_attention(e->v4, e->m34, e->m34, NULL, 0, 0); }
+static adj_var *attn_d(env *e) { return adj_scaled_dot_product_attention(e->m34, e->m45, e->m45, NULL, 0, 0); }
+static adj_var *attn_s(env *e) { return adj_scaled_dot_product_attention(e->m34, e->m34, e->m45, NULL, 0, 0); }
+static adj_var *attn_mask(env *e) { return adj_scaled_dot_product_attention(e->m34, e->m34, e->m34, e->m23, 1, 0); }
+static adj_var *attn_mask_batch(env *e)
+{
+    adj_var *m = adj_reshape(e->m34, 3, ((int64_t[]){4, 1, 3}));
+    return adj_scaled_dot_product_attention(e->m34, e->m34, e->m34, m, 0, 0);
+}
+static adj_var *attn_batch(env *e)
+{
+    adj_var *q = adj_reshape(e->m34, 3, ((int64_t[]){2, 3, 2})), *k = adj_reshape(e->m34, 3, ((int64_t[]){3, 2, 2}));
+    return adj_scaled_dot_product_attention(q, k, k, NULL, 0, 0);
+}
+static adj_var *attn_scale(env *e) { return adj_scaled_dot_product_attention(e->m34, e->m34, e->m34, NULL, 0, NAN); }
+static adj_var *attn_dtype(env *e) { return adj_scaled_dot_product_attention(e->m34, e->m34f, e->m34, NULL, 0, 0); }
+
 typedef struct misuse {
     const char *name;
     misuse_fn fn;
@@ -155,6 +173,14 @@ static const misuse cases[] = {
     {"add_n NULL", add_n_null, ADJ_EINVAL, {"adj_add_n", "input x3 is NULL", NULL}},
     {"add_n dtypes", add_n_dtypes, ADJ_EDTYPE, {"adj_add_n", "x3 (3,4) f32", NULL}},
     {"add_n foreign", add_n_foreign, ADJ_ETAPE, {"adj_add_n", "x3 belongs to another tape", NULL}},
+    {"attention q 1-D", attn_q_1d, ADJ_ESHAPE, {"adj_scaled_dot_product_attention", "q is (4)", "2-D"}},
+    {"attention D", attn_d, ADJ_ESHAPE, {"adj_scaled_dot_product_attention", "differ in D", "4 vs 5"}},
+    {"attention S", attn_s, ADJ_ESHAPE, {"adj_scaled_dot_product_attention", "S = 3", "v (4,5) has 4"}},
+    {"attention mask", attn_mask, ADJ_ESHAPE, {"adj_scaled_dot_product_attention", "mask (2,3)", "(3,3)"}},
+    {"attention mask batch", attn_mask_batch, ADJ_ESHAPE, {"adj_scaled_dot_product_attention", "mask (4,1,3)", "does not broadcast"}},
+    {"attention batch", attn_batch, ADJ_ESHAPE, {"adj_scaled_dot_product_attention", "batch dims", "(3,2,2)"}},
+    {"attention scale", attn_scale, ADJ_EINVAL, {"adj_scaled_dot_product_attention", "scale nan", NULL}},
+    {"attention dtype", attn_dtype, ADJ_EDTYPE, {"adj_scaled_dot_product_attention", "k (3,4) f32", NULL}},
 };
 
 START_TEST(misuse_is_reported)

@@ -92,6 +92,7 @@
     /* ---- normalisation and dropout ---- */                                  \
     /*                                                                     */  \
     /* ---- attention ---- */                                                  \
+    X(SCALED_DOT_PRODUCT_ATTENTION, scaled_dot_product_attention)              \
     /*                                                                     */  \
     /* ---- (next family) ---- */                                              \
     /* append new ops above this line, in their family's section (one line

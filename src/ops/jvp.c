@@ -118,9 +118,9 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
         }
         if (!any || !d->jvp)
             continue;
-        for (int k = 0; k < d->arity; k++)
-            if (u->in[k] && (u->in[k]->flags & ADJ_F_EXTGRAD) &&
-                adj_param_moved(t, u->in[k], "adj_jvp", NULL, 0)) {
+        for (int k = 0, nin = adj_nin(u); k < nin; k++)
+            if (adj_input(u, k) && (adj_input(u, k)->flags & ADJ_F_EXTGRAD) &&
+                adj_param_moved(t, adj_input(u, k), "adj_jvp", NULL, 0)) {
                 t->al.free(t->al.ctx, block, total);
                 return t->status;
             }

@@ -1,0 +1,200 @@
+/*
+ * The kernels of scaled dot-product attention for one batch item (one
+ * head), written once for both dtypes: ops/attention.c includes this file
+ * with AT (float or double) and AK(name) (name_f or name_d) defined.
+ *
+ * Query rows are taken in blocks of p->br, keys in blocks of p->bc; the
+ * scores of one block pair live in a workspace of br x bc elements and are
+ * never kept.  All products go through attn_mm (BLIS, or a plain loop for
+ * tiny blocks).  Notation: S = scale Q Kᵀ (masked entries -inf),
+ * P = exp(S - lse) row by row, O = P V.
+ */
+
+/* Whether query row i may look at key j. */
+static inline bool AK(keep)(const attn_plan *p, const AT *mask, size_t i, size_t j)
+{
+    if (p->causal && j > i)
+        return false;
+    return !mask || mask[(int64_t)i * p->mst + (int64_t)j * p->msj] > 0;
+}
+
+/* The first key block a query block [i0, i0+nr) never sees under the
+ * causal rule (S when there is no causal rule). */
+static inline size_t AK(key_end)(const attn_plan *p, size_t i0, size_t nr)
+{
+    return p->causal ? (i0 + nr < p->S ? i0 + nr : p->S) : p->S;
+}
+
+/*
+ * Forward, the online softmax: for each query block, running row maxima m
+ * and sums l over the key blocks seen so far; when a block raises a row's
+ * maximum the row's partial output and sum are rescaled by e^(m_old -
+ * m_new).  At the end O /= l and lse = m + log l.  A row with no kept key
+ * has l = 0: its output is zeros and its lse -inf.
+ */
+static void AK(fwd_item)(const attn_plan *p, const attn_item *it, char *ws)
+{
+    const size_t T = p->T, D = p->D, Dv = p->Dv;
+    const AT *q = it->q, *k = it->k, *v = it->v, *mask = it->mask;
+    AT *o = it->out, *s = (AT *)ws;
+    double *m = (double *)(ws + p->blk_bytes * 2), *l = m + p->br;
+    const double scale = p->scale;
+    for (size_t i0 = 0; i0 < T; i0 += p->br) {
+        size_t nr = T - i0 < p->br ? T - i0 : p->br, jend = AK(key_end)(p, i0, nr);
+        memset(o + i0 * Dv, 0, nr * Dv * sizeof(AT));
+        for (size_t r = 0; r < nr; r++) {
+            m[r] = -INFINITY;
+            l[r] = 0;
+        }
+        for (size_t j0 = 0; j0 < jend; j0 += p->bc) {
+            size_t nc = jend - j0 < p->bc ? jend - j0 : p->bc;
+            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, k + j0 * D, D, 0, s, nc);
+            for (size_t r = 0; r < nr; r++) {
+                AT *sr = s + r * nc;
+                double mx = -INFINITY;
+                for (size_t c = 0; c < nc; c++) {
+                    double x = AK(keep)(p, mask, i0 + r, j0 + c) ? (double)sr[c] * scale : -INFINITY;
+                    sr[c] = (AT)x;
+                    mx = x > mx ? x : mx;
+                }
+                double mn = m[r] > mx ? m[r] : mx;
+                if (mn == -INFINITY) { /* nothing kept in this row yet */
+                    memset(sr, 0, nc * sizeof(AT));
+                    continue;
+                }
+                double sum = 0;
+                for (size_t c = 0; c < nc; c++) {
+                    AT e = sr[c] == -INFINITY ? (AT)0 : ADJ_EXP((AT)((double)sr[c] - mn));
+                    sr[c] = e;
+                    sum += (double)e;
+                }
+                if (m[r] != mn && m[r] != -INFINITY) {
+                    double alpha = exp(m[r] - mn);
+                    AT *orow = o + (i0 + r) * Dv;
+                    for (size_t c = 0; c < Dv; c++)
+                        orow[c] = (AT)((double)orow[c] * alpha);
+                    l[r] *= alpha;
+                }
+                l[r] += sum;
+                m[r] = mn;
+            }
+            attn_mm(p->dtype, false, false, nr, Dv, nc, s, nc, v + j0 * Dv, Dv, 1, o + i0 * Dv, Dv);
+        }
+        for (size_t r = 0; r < nr; r++) {
+            AT *orow = o + (i0 + r) * Dv;
+            if (l[r] == 0) {
+                it->lse[i0 + r] = -INFINITY;
+                memset(orow, 0, Dv * sizeof(AT));
+                continue;
+            }
+            double inv = 1.0 / l[r];
+            for (size_t c = 0; c < Dv; c++)
+                orow[c] = (AT)((double)orow[c] * inv);
+            it->lse[i0 + r] = m[r] + log(l[r]);
+        }
+    }
+}
+
+/* P of one block pair from the raw products in s (in place): e^(scale s -
+ * lse) where kept, 0 elsewhere and on rows with no kept key. */
+static void AK(probs)(const attn_plan *p, const attn_item *it, AT *s, size_t i0, size_t nr,
+                      size_t j0, size_t nc)
+{
+    for (size_t r = 0; r < nr; r++) {
+        AT *sr = s + r * nc;
+        double lse = it->lse[i0 + r];
+        for (size_t c = 0; c < nc; c++)
+            sr[c] = lse == -INFINITY || !AK(keep)(p, it->mask, i0 + r, j0 + c)
+                        ? (AT)0
+                        : ADJ_EXP((AT)((double)sr[c] * p->scale - lse));
+    }
+}
+
+/*
+ * Backward, recomputing P block by block from the saved lse:
+ *   dV_j += P_ijᵀ dO_i
+ *   dP_ij = dO_i V_jᵀ,  dS_ij = P_ij (dP_ij - Δ_i),  Δ_i = rowsum(dO_i ∘ O_i)
+ *   dQ_i += scale dS_ij K_j,  dK_j += scale dS_ijᵀ Q_i
+ * dq, dk, dv (this item's adjoints, NULL when not wanted) accumulate.
+ */
+static void AK(bwd_item)(const attn_plan *p, const attn_item *it, char *ws, AT *dq, AT *dk, AT *dv)
+{
+    const size_t T = p->T, D = p->D, Dv = p->Dv;
+    const AT *q = it->q, *k = it->k, *v = it->v, *o = it->out, *go = it->gout;
+    AT *s = (AT *)ws, *dp = (AT *)(ws + p->blk_bytes);
+    double *delta = (double *)(ws + p->blk_bytes * 2 + 2 * p->br * sizeof(double));
+    for (size_t i = 0; i < T; i++) {
+        double d = 0;
+        for (size_t c = 0; c < Dv; c++)
+            d += (double)go[i * Dv + c] * (double)o[i * Dv + c];
+        delta[i] = d;
+    }
+    for (size_t j0 = 0; j0 < p->S; j0 += p->bc) {
+        size_t nc = p->S - j0 < p->bc ? p->S - j0 : p->bc;
+        for (size_t i0 = p->causal ? j0 - j0 % p->br : 0; i0 < T; i0 += p->br) {
+            size_t nr = T - i0 < p->br ? T - i0 : p->br;
+            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, k + j0 * D, D, 0, s, nc);
+            AK(probs)(p, it, s, i0, nr, j0, nc);
+            if (dv)
+                attn_mm(p->dtype, true, false, nc, Dv, nr, s, nc, go + i0 * Dv, Dv, 1, dv + j0 * Dv,
+                        Dv);
+            if (!dq && !dk)
+                continue;
+            attn_mm(p->dtype, false, true, nr, nc, Dv, go + i0 * Dv, Dv, v + j0 * Dv, Dv, 0, dp, nc);
+            for (size_t r = 0; r < nr; r++)
+                for (size_t c = 0; c < nc; c++) {
+                    size_t e = r * nc + c;
+                    dp[e] = (AT)((double)s[e] * ((double)dp[e] - delta[i0 + r]) * p->scale);
+                }
+            if (dq)
+                attn_mm(p->dtype, false, false, nr, D, nc, dp, nc, k + j0 * D, D, 1, dq + i0 * D, D);
+            if (dk)
+                attn_mm(p->dtype, true, false, nc, D, nr, dp, nc, q + i0 * D, D, 1, dk + j0 * D, D);
+        }
+    }
+}
+
+/*
+ * Tangent: with tS = scale (tQ Kᵀ + Q tKᵀ) and A = P ∘ tS,
+ *   tO = A V + P tV - rowsum(A) ∘ O
+ * (the softmax's tangent is P ∘ (tS - rowsum(P ∘ tS))), block by block
+ * from the saved lse; `to` is this item's tangent of the output.
+ */
+static void AK(jvp_item)(const attn_plan *p, const attn_item *it, char *ws, const AT *tq,
+                         const AT *tk, const AT *tv, AT *to)
+{
+    const size_t T = p->T, D = p->D, Dv = p->Dv;
+    const AT *q = it->q, *k = it->k, *v = it->v, *o = it->out;
+    AT *s = (AT *)ws, *ts = (AT *)(ws + p->blk_bytes);
+    double *rs = (double *)(ws + p->blk_bytes * 2);
+    for (size_t i0 = 0; i0 < T; i0 += p->br) {
+        size_t nr = T - i0 < p->br ? T - i0 : p->br, jend = AK(key_end)(p, i0, nr);
+        memset(to + i0 * Dv, 0, nr * Dv * sizeof(AT));
+        for (size_t r = 0; r < nr; r++)
+            rs[r] = 0;
+        for (size_t j0 = 0; j0 < jend; j0 += p->bc) {
+            size_t nc = jend - j0 < p->bc ? jend - j0 : p->bc;
+            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, k + j0 * D, D, 0, s, nc);
+            attn_mm(p->dtype, false, true, nr, nc, D, tq + i0 * D, D, k + j0 * D, D, 0, ts, nc);
+            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, tk + j0 * D, D, 1, ts, nc);
+            AK(probs)(p, it, s, i0, nr, j0, nc);
+            for (size_t r = 0; r < nr; r++) {
+                double sum = 0;
+                for (size_t c = 0; c < nc; c++) {
+                    size_t e = r * nc + c;
+                    double a = (double)s[e] * (double)ts[e] * p->scale;
+                    ts[e] = (AT)a;
+                    sum += a;
+                }
+                rs[r] += sum;
+            }
+            attn_mm(p->dtype, false, false, nr, Dv, nc, ts, nc, v + j0 * Dv, Dv, 1, to + i0 * Dv, Dv);
+            attn_mm(p->dtype, false, false, nr, Dv, nc, s, nc, tv + j0 * Dv, Dv, 1, to + i0 * Dv, Dv);
+        }
+        for (size_t r = 0; r < nr; r++)
+            for (size_t c = 0; c < Dv; c++) {
+                size_t e = (i0 + r) * Dv + c;
+                to[e] = (AT)((double)to[e] - rs[r] * (double)o[e]);
+            }
+    }
+}
