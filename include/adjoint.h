@@ -10,6 +10,7 @@
  *   adjoint/optim.h  optimizers, gradient clipping, learning-rate schedules
  *   adjoint/io.h     IDX and CSV data sets, mini-batches, model files
  *   adjoint/safetensors.h  safetensors files (read, checked, written)
+ *   adjoint/model.h  models of any architecture (a registry), saved as safetensors
  *   adjoint/forward.h forward mode (Jacobian-vector products)
  *   adjoint/export.h ADJ_API, the mark of every exported function
  *   adjoint/teach.h  tape tables, chain-rule traces, Graphviz DOT, the
@@ -39,6 +40,7 @@
 #include "adjoint/optim.h"
 #include "adjoint/io.h"
 #include "adjoint/safetensors.h"
+#include "adjoint/model.h"
 #include "adjoint/forward.h"
 #include "adjoint/teach.h"
 #include "adjoint/attention.h"

@@ -165,6 +165,13 @@ expect "explain --html without a file" "--html needs a file name" "$dir/out"
 "$adj" explain e02 --html /dev/full > "$dir/out" 2>&1; [ $? -eq 1 ] && ok || bad "explain --html /dev/full must fail"
 expect "explain --html /dev/full" "/dev/full is a character device" "$dir/out"
 
+# the safetensors model file evaluates as the MLP file does
+"$adj" eval "$dir/run1/model.safetensors" --data "csv:$dir/data.csv" --label label --json > "$dir/st" 2>&1 \
+    && ok || bad "eval of model.safetensors failed: $(cat "$dir/st")"
+"$adj" eval "$dir/run1/model.adj" --data "csv:$dir/data.csv" --label label --json > "$dir/adj" 2>&1
+sed 's/model[.][a-z]*"/M"/' "$dir/st" > "$dir/st2"; sed 's/model[.][a-z]*"/M"/' "$dir/adj" > "$dir/adj2"
+cmp -s "$dir/st2" "$dir/adj2" && ok || bad "model.safetensors and model.adj evaluate differently"
+
 # a model loader that checks the magic first: /dev/zero fails at once
 timeout 20 "$adj" eval /dev/zero --data "csv:$dir/data.csv" --label label > "$dir/out" 2>&1
 [ $? -eq 1 ] && ok || bad "eval /dev/zero must fail with exit 1"
@@ -190,10 +197,10 @@ cp -r "$dir/run1" "$dir/before"
 st=$?
 [ $st -eq 1 ] && ok || bad "train on a full disk must exit 1 (exit $st)"
 expect "train on a full disk" "write failed" "$dir/out"
-for f in model.adj curves.csv curves.svg; do
+for f in model.safetensors model.adj curves.csv curves.svg; do
     cmp -s "$dir/before/$f" "$dir/run1/$f" && ok || bad "a failed save changed $f"
 done
-[ "$(ls "$dir/run1" | wc -l)" -eq 3 ] && ok || bad "a failed save left files in run1: $(ls "$dir/run1")"
+[ "$(ls "$dir/run1" | wc -l)" -eq 4 ] && ok || bad "a failed save left files in run1: $(ls "$dir/run1")"
 
 # data: non-finite features, too few rows for a test set
 printf 'a,b,label\n1,2,0\n3,1e300,1\n' > "$dir/big.csv"

@@ -474,6 +474,47 @@ ROW(adj_st_writer_save, NULL, "PSv", 'e', NULL,
     adj_st_writer *w = st_writer(); o->st = adj_st_writer_save(P(0, w), S(1, f->out), P(2, &f->err));
     adj_st_writer_free(w); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
 
+/* ------------------------------------------------------------- model.h */
+ROW(adj_arch_count, NULL, "", 'g', NULL, o->num = adj_arch_count(); ck_assert_int_ge(o->num, 1))
+ROW(adj_arch_name, NULL, "n", 'g', NULL, o->ptr = adj_arch_name(N(0, 0)))
+ROW(adj_model_new, NULL, "SnPePv", 'O', NULL,
+    const char *kv[] = {"sizes", "2,3,2"}; adj_model *x;
+    x = adj_model_new(S(0, "mlp"), N(1, 1), P(2, kv), E(3, adj_dtype, ADJ_F64), P(4, &f->rng), P(5, &f->err));
+    o->ptr = x; adj_model_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_model_from_mlp, NULL, "Pv", 'O', NULL,
+    adj_mlp_config c = adj_mlp_config_default(); adj_mlp_config_set_sizes(&c, 2, ((int64_t[]){2, 2}), ADJ_ACT_RELU);
+    adj_mlp *mm = adj_mlp_new(&c, &f->rng, NULL); adj_model *x = adj_model_from_mlp(P(0, mm), P(1, &f->err));
+    if (m->arg == 0) adj_mlp_free(mm); o->ptr = x; adj_model_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_model_free, NULL, "p", '-', NULL, adj_model *x = model_of(); adj_model_free(P(0, x)); if (m->arg == 0) adj_model_free(x))
+ROW(adj_model_arch, NULL, "P", 'g', "null", adj_model *x = model_of(); o->ptr = adj_model_arch(P(0, x)); adj_model_free(x))
+ROW(adj_model_dtype, NULL, "P", 'g', "0", adj_model *x = model_of(); o->num = adj_model_dtype(P(0, x)); adj_model_free(x))
+ROW(adj_model_config_count, NULL, "P", 'g', "0",
+    adj_model *x = model_of(); o->num = adj_model_config_count(P(0, x)); adj_model_free(x))
+ROW(adj_model_config_key, NULL, "Pn", 'g', "null",
+    adj_model *x = model_of(); o->ptr = adj_model_config_key(P(0, x), N(1, 1)); adj_model_free(x))
+ROW(adj_model_config_value, NULL, "Pn", 'g', "null",
+    adj_model *x = model_of(); o->ptr = adj_model_config_value(P(0, x), N(1, 1)); adj_model_free(x))
+ROW(adj_model_config, NULL, "PS", 'g', "null",
+    adj_model *x = model_of(); o->ptr = adj_model_config(P(0, x), S(1, "sizes")); adj_model_free(x))
+ROW(adj_model_params, NULL, "P", 'g', "null", adj_model *x = model_of(); o->ptr = adj_model_params(P(0, x)); adj_model_free(x))
+ROW(adj_model_param_name, NULL, "Pn", 'g', "null",
+    adj_model *x = model_of(); o->ptr = adj_model_param_name(P(0, x), N(1, 1)); adj_model_free(x))
+ROW(adj_model_mlp, NULL, "P", 'g', "null", adj_model *x = model_of(); o->ptr = adj_model_mlp(P(0, x)); adj_model_free(x))
+ROW(adj_model_set_training, NULL, "P.", '-', NULL, adj_model *x = model_of(); adj_model_set_training(P(0, x), 0); adj_model_free(x))
+ROW(adj_model_forward, NULL, "PV", 't', NULL,
+    adj_model *x = model_of(); o->ptr = adj_model_forward(P(0, x), P(1, f->a)); adj_model_free(x))
+ROW(adj_model_write, NULL, "PSv", 'e', NULL,
+    adj_model *x = model_of(); o->st = adj_model_write(P(0, x), S(1, f->out), P(2, &f->err)); adj_model_free(x);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_model_to_bytes, NULL, "PPPv", 'e', NULL,
+    adj_model *x = model_of(); void *b = NULL; size_t n = 0;
+    o->st = adj_model_to_bytes(P(0, x), P(1, &b), P(2, &n), P(3, &f->err)); free(b); adj_model_free(x);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_model_read, NULL, "SPv", 'e', NULL,
+    const char *path = model_path(f); adj_model *x = NULL;
+    o->st = adj_model_read(S(0, path), P(1, &x), P(2, &f->err)); adj_model_free(x);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+
 /* ----------------------------------------------------------- forward.h */
 ROW(adj_jvp, NULL, "VcPPP", 'T', NULL,
     const double *dir[1] = {((const double[]){1, 0, 0, 1})};

@@ -270,6 +270,28 @@ static adj_safetensors *st_file(fx *f)
     return s;
 }
 
+/* An f64 "mlp" 2-3-2 model, and its file in the fixture's directory (for
+ * the model.h rows). */
+static adj_model *model_of(void)
+{
+    const char *kv[] = {"sizes", "2,3,2", "batchnorm", "1"};
+    adj_rng rng;
+    adj_rng_seed(&rng, 5);
+    adj_model *m = adj_model_new("mlp", 2, kv, ADJ_F64, &rng, NULL);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+static const char *model_path(fx *f)
+{
+    static char path[300];
+    snprintf(path, sizeof path, "%s/m.safetensors", f->dir);
+    adj_model *m = model_of();
+    ck_assert_int_eq(adj_model_write(m, path, NULL), ADJ_OK);
+    adj_model_free(m);
+    return path;
+}
+
 #define ROW(fn, word, args, how, gives, ...)                                                     \
     static void call_##fn(fx *f, const mut *m, out *o)                                          \
     {                                                                                            \

@@ -28,14 +28,15 @@ int adj_tool_classes(const adj_tool_data *d);
 
 /* Check --out before any work: create the directory if it is missing
  * (its parent must exist), require a directory files can be created in,
- * and that none of model.adj, curves.csv, curves.svg is in the way as
+ * and that none of model.safetensors, model.adj, curves.csv, curves.svg is in the way as
  * something other than a regular file.  0, or -1 after printing why. */
 int adj_tool_prepare_out(const char *out);
-/* Write out/model.adj (m), out/curves.csv and out/curves.svg (n epochs of
- * loss, validation and test accuracy, learning rate; NaN accuracy: no
- * such set) together with adj_files_write: on a write error all three
- * stay as they were.  0, or -1 after printing the error. */
-int adj_tool_write_outputs(const char *out, adj_mlp *m, int n, const double *loss,
+/* Write out/model.safetensors, out/model.adj (an MLP's, in the older
+ * format), out/curves.csv and out/curves.svg (n epochs of loss,
+ * validation and test accuracy, learning rate; NaN accuracy: no such set)
+ * together with adj_files_write: on a write error all of them stay as
+ * they were.  0, or -1 after printing the error. */
+int adj_tool_write_outputs(const char *out, adj_model *model, int n, const double *loss,
                            const double *va, const double *te, const double *lr);
 
 /* Write loss and accuracy curves to f as an SVG picture (two panels); a

@@ -70,14 +70,21 @@ int adj_cmd_eval(int argc, char **argv)
     if (threads > 0)
         adj_set_threads((int)threads);
     adj_error err;
-    adj_mlp *m = NULL;
-    if (adj_model_load(model, &m, &err) != ADJ_OK) {
+    adj_model *mo = NULL;
+    if (adj_model_read(model, &mo, &err) != ADJ_OK) {
         fprintf(stderr, "adjoint eval: %s\n", err.message);
+        return 1;
+    }
+    adj_mlp *m = adj_model_mlp(mo);
+    if (!m) {
+        fprintf(stderr, "adjoint eval: %s is a \"%s\" model: this command evaluates classifiers (mlp)\n",
+                model, adj_model_arch(mo));
+        adj_model_free(mo);
         return 1;
     }
     adj_tool_data data;
     if (adj_tool_data_load(spec, label, 0.1, 1, 1, &data)) {
-        adj_mlp_free(m);
+        adj_model_free(mo);
         return 1;
     }
     const adj_mlp_config *c = adj_mlp_get_config(m);
@@ -142,6 +149,6 @@ done:
     free(cm);
     free(pred);
     adj_tool_data_free(&data);
-    adj_mlp_free(m);
+    adj_model_free(mo);
     return rc;
 }

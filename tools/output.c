@@ -32,7 +32,11 @@ static void write_curves_csv(FILE *f, int n, const double *loss, const double *v
     }
 }
 
-static const char *const OUT_FILES[3] = {"model.adj", "curves.csv", "curves.svg"};
+/* the model twice: safetensors (every architecture) and the MLP file format
+ * of earlier versions */
+#define N_OUT 4
+static const char *const OUT_FILES[N_OUT] = {"model.safetensors", "model.adj", "curves.csv",
+                                             "curves.svg"};
 
 /* Check --out before any work: create the directory if it is missing
  * (its parent must exist), require a directory we can create files in,
@@ -65,7 +69,7 @@ int adj_tool_prepare_out(const char *out)
     }
     close(fd);
     unlink(path);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_OUT; i++) {
         snprintf(path, sizeof path, "%s/%s", out, OUT_FILES[i]);
         if (adj_tool_check_target("adjoint", path))
             return -1;
@@ -76,15 +80,17 @@ int adj_tool_prepare_out(const char *out)
 /* Rank 0's files: the model, curves.csv and curves.svg, replaced together
  * (adj_files_write: on a full disk all three stay as they were).  0 or -1
  * (printed). */
-int adj_tool_write_outputs(const char *out, adj_mlp *m, int n, const double *loss,
+int adj_tool_write_outputs(const char *out, adj_model *model, int n, const double *loss,
                            const double *va, const double *te, const double *lr)
 {
     adj_error err;
-    void *model = NULL;
+    void *st = NULL, *adj = NULL;
     char *csv = NULL, *svg = NULL;
-    size_t nm = 0, nc = 0, ns = 0;
+    size_t nt = 0, nm = 0, nc = 0, ns = 0;
     int rc = -1;
-    if (adj_model_encode(m, &model, &nm, &err) != ADJ_OK) {
+    adj_mlp *m = adj_model_mlp(model);
+    if (adj_model_to_bytes(model, &st, &nt, &err) != ADJ_OK ||
+        (m && adj_model_encode(m, &adj, &nm, &err) != ADJ_OK)) {
         fprintf(stderr, "adjoint: %s\n", err.message);
         goto done;
     }
@@ -104,22 +110,29 @@ int adj_tool_write_outputs(const char *out, adj_mlp *m, int n, const double *los
         fprintf(stderr, "adjoint: out of memory for the curves\n");
         goto done;
     }
-    char paths[3][4096];
-    const char *pp[3];
-    for (int i = 0; i < 3; i++) {
-        snprintf(paths[i], sizeof paths[i], "%s/%s", out, OUT_FILES[i]);
-        pp[i] = paths[i];
+    char paths[N_OUT][4096];
+    const char *pp[N_OUT];
+    const void *bytes[N_OUT] = {st, adj, csv, svg};
+    size_t sizes[N_OUT] = {nt, nm, nc, ns};
+    int nf = 0;
+    for (int i = 0; i < N_OUT; i++) {
+        if (!bytes[i])
+            continue; /* no MLP file for other architectures */
+        snprintf(paths[nf], sizeof paths[nf], "%s/%s", out, OUT_FILES[i]);
+        pp[nf] = paths[nf];
+        bytes[nf] = bytes[i];
+        sizes[nf] = sizes[i];
+        nf++;
     }
-    const void *bytes[3] = {model, csv, svg};
-    size_t sizes[3] = {nm, nc, ns};
-    if (adj_files_write(3, pp, bytes, sizes, &err) != ADJ_OK) {
+    if (adj_files_write(nf, pp, bytes, sizes, &err) != ADJ_OK) {
         fprintf(stderr, "adjoint: %s (the previous outputs in %s are unchanged)\n", err.message,
                 out);
         goto done;
     }
     rc = 0;
 done:
-    free(model);
+    free(st);
+    free(adj);
     free(csv);
     free(svg);
     return rc;

@@ -420,7 +420,8 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     t_load = adj_tool_now() - t_load;
 
     int rc = 1;
-    adj_mlp *m = NULL;
+    adj_model *model = NULL;
+    adj_mlp *m = NULL; /* the model's */
     adj_optim *opt = NULL;
     adj_tape *t = NULL;
     adj_batcher *bat = NULL;
@@ -445,7 +446,23 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     cfg.batchnorm = o->batchnorm;
     adj_rng rng;
     adj_rng_seed(&rng, o->seed);
-    m = adj_mlp_new(&cfg, &rng, &err);
+    /* the MLP architecture of the model registry, with this configuration */
+    char ksizes[(ADJ_MLP_MAX_LAYERS + 1) * 24] = "", kacts[ADJ_MLP_MAX_LAYERS * 24] = "",
+         kdrop[40], num[40];
+    for (int k = 0; k < cfg.n_sizes; k++) {
+        snprintf(num, sizeof num, "%s%lld", k ? "," : "", (long long)cfg.sizes[k]);
+        strcat(ksizes, num);
+    }
+    for (int k = 0; k < cfg.n_sizes - 1; k++) {
+        snprintf(num, sizeof num, "%s%s", k ? "," : "", adj_activation_name(cfg.act[k]));
+        strcat(kacts, num);
+    }
+    snprintf(kdrop, sizeof kdrop, "%.17g", cfg.dropout);
+    const char *kv[] = {"sizes", ksizes, "acts", kacts, "dropout", kdrop,
+                        "batchnorm", cfg.batchnorm ? "1" : "0",
+                        "init", cfg.init == ADJ_INIT_XAVIER_UNIFORM ? "xavier_uniform" : "he_normal"};
+    model = adj_model_new("mlp", 5, kv, ADJ_F32, &rng, &err);
+    m = adj_model_mlp(model);
     shift = malloc(cols * sizeof(double));
     scale = malloc(cols * sizeof(double));
     bad = !m || !shift || !scale;
@@ -646,7 +663,7 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     if (adj_tool_ranks_check_params(rk, P))
         goto done;
 
-    bad = root && adj_tool_write_outputs(o->out, m, (int)o->epochs, c_loss, c_val, c_test, c_lr);
+    bad = root && adj_tool_write_outputs(o->out, model, (int)o->epochs, c_loss, c_val, c_test, c_lr);
     if (adj_tool_ranks_agree(rk, bad, "write the outputs"))
         goto done;
     double ar_median = 0.0;
@@ -720,7 +737,7 @@ done:
     adj_batcher_free(bat);
     adj_tape_free(t);
     adj_optim_free(opt);
-    adj_mlp_free(m);
+    adj_model_free(model);
     adj_tool_data_free(&data);
     return rc;
 }

@@ -386,6 +386,7 @@ adj_status adj_st_parse(const void *bytes, size_t len, const char *name, adj_saf
     if (s == ADJ_OK) {
         memcpy(f->bytes, b + 8 + hlen, (size_t)data_len);
         place(f, spans, 0);
+        f->data_len = (size_t)data_len;
         *out = f;
         adj_err_clear(err);
     } else {
@@ -456,6 +457,7 @@ adj_status adj_st_read(const char *path, adj_safetensors **out, adj_error *err)
     if ((s = read_exact(fd, f->bytes, (size_t)data_len, path, "data", err)) != ADJ_OK)
         goto done;
     place(f, spans, 0);
+    f->data_len = (size_t)data_len;
 done:
     close(fd);
     free(header);

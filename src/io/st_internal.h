@@ -13,6 +13,7 @@ struct adj_safetensors {
     adj_st_tensor *tensors; /* names from malloc */
     char **meta_keys, **meta_values;
     unsigned char *bytes; /* the data section */
+    size_t data_len;
 };
 
 #endif

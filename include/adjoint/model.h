@@ -1,0 +1,90 @@
+/*
+ * adjoint/model.h — models of any architecture, and their files.
+ *
+ * A model is an architecture name, a configuration (key/value strings),
+ * parameters (an adj_params store, trained by the optimizers), buffers
+ * (tensors saved with the model but not trained, such as batch norm's
+ * running statistics) and a forward function.  A registry maps
+ * architecture names to constructors; each architecture documents its
+ * keys and the PyTorch module whose state_dict names its tensors carry
+ * (docs/models.md).
+ *
+ *     const char *kv[] = {"sizes", "784,256,10", "act", "relu"};
+ *     adj_rng rng;  adj_rng_seed(&rng, 1);
+ *     adj_model *m = adj_model_new("mlp", 2, kv, ADJ_F32, &rng, &err);
+ *     adj_var *logits = adj_model_forward(m, x);
+ *     adj_model_write(m, "mlp.safetensors", &err);
+ *
+ * Model files are safetensors (safetensors.h): tensors under their
+ * PyTorch names, and in __metadata__ "format" = "pt", "arch", "dtype",
+ * "config.KEY" for every configuration key, and "crc32", the CRC-32 of
+ * the data section in 8 hex digits, checked on load.
+ */
+#ifndef ADJOINT_MODEL_H
+#define ADJOINT_MODEL_H
+
+#include "core.h"
+#include "nn.h"
+#include "rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The registered architectures: count and names ("mlp", ...); NULL for a
+ * bad index. */
+ADJ_API int adj_arch_count(void);
+ADJ_API const char *adj_arch_name(int i);
+
+typedef struct adj_model adj_model;
+
+/* A new model of architecture `arch` with n key/value pairs kv[2i],
+ * kv[2i+1] (keys the architecture does not know are refused; missing
+ * keys take its defaults, and the model's configuration then lists every
+ * key), parameters of dtype (ADJ_F32 or ADJ_F64) initialised from rng.
+ * NULL on failure, with ADJ_EINVAL naming the architecture, the key and
+ * the value in err. */
+ADJ_API adj_model *adj_model_new(const char *arch, int n, const char *const *kv, adj_dtype dtype,
+                                 adj_rng *rng, adj_error *err);
+/* A model of architecture "mlp" that owns m (freed with the model, also
+ * on failure). */
+ADJ_API adj_model *adj_model_from_mlp(adj_mlp *m, adj_error *err);
+ADJ_API void adj_model_free(adj_model *m);
+
+ADJ_API const char *adj_model_arch(const adj_model *m);
+ADJ_API adj_dtype adj_model_dtype(const adj_model *m);
+/* The configuration: every key with its value, in the architecture's
+ * order; adj_model_config gives one value (NULL when absent). */
+ADJ_API int adj_model_config_count(const adj_model *m);
+ADJ_API const char *adj_model_config_key(const adj_model *m, int i);
+ADJ_API const char *adj_model_config_value(const adj_model *m, int i);
+ADJ_API const char *adj_model_config(const adj_model *m, const char *key);
+/* The parameter store (owned by the model), and parameter i's name in
+ * the model file (the PyTorch state_dict name). */
+ADJ_API adj_params *adj_model_params(adj_model *m);
+ADJ_API const char *adj_model_param_name(const adj_model *m, int i);
+/* The MLP of an "mlp" model, NULL for any other. */
+ADJ_API adj_mlp *adj_model_mlp(adj_model *m);
+
+/* Training mode (dropout on, batch statistics) or evaluation mode. */
+ADJ_API void adj_model_set_training(adj_model *m, int training);
+/* The model's output for input x on x's tape, in the current mode (the
+ * architecture documents the shapes); errors on x's tape. */
+ADJ_API adj_var *adj_model_forward(adj_model *m, adj_var *x);
+
+/* Save as safetensors, atomically as adj_file_write. */
+ADJ_API adj_status adj_model_write(adj_model *m, const char *path, adj_error *err);
+/* The bytes adj_model_write writes, from malloc (the caller frees them). */
+ADJ_API adj_status adj_model_to_bytes(adj_model *m, void **bytes, size_t *n, adj_error *err);
+/* Load a model file: safetensors with the metadata above (a file of
+ * another dtype, F16 or BF16 included, is converted: F64 files give F64
+ * models, the others F32), or an MLP file of the older format (io.h).
+ * ADJ_EFORMAT naming the file and the problem: no or unknown "arch", a
+ * checksum that does not match, a tensor missing, unexpected or of
+ * another shape.  *out is owned by the caller (adj_model_free). */
+ADJ_API adj_status adj_model_read(const char *path, adj_model **out, adj_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
