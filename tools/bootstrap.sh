@@ -15,9 +15,10 @@ packages=(meson ninja-build pkg-config gcc check libsubunit-dev libblis-dev zlib
           dataset-fashion-mnist graphviz)
 # test: clang needs libomp-dev (blis.h includes omp.h, which clang finds only
 # there); chromium (rendering), python3-torch and python3-numpy (reference
-# results) and wamerican (a word list) serve the tests
+# results), wamerican (a word list) and cmake (the CMake package check)
+# serve the tests
 [ "$mode" = test ] && packages+=(clang libclang-rt-14-dev libomp-dev libopenmpi-dev openmpi-bin
-                                 iproute2 chromium python3-torch python3-numpy
+                                 iproute2 chromium python3-torch python3-numpy cmake
                                  wamerican)
 
 missing=()
