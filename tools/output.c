@@ -1,6 +1,6 @@
 /*
  * The training command's outputs: checking --out before the work, and
- * writing model.adj, curves.csv and curves.svg as one set.
+ * writing model.safetensors, model.adj, curves.csv and curves.svg as one set.
  */
 #include "commands.h"
 #include "data.h"

@@ -50,7 +50,8 @@ static void train_usage(FILE *f)
             "  --seed N           seed of initialisation, split, shuffling, dropout (default 1)\n"
             "  --threads N        threads for products, maps, updates (default: ADJ_NUM_THREADS,\n"
             "                     else OMP_NUM_THREADS, else the CPUs this process may use)\n"
-            "  --out DIR          output directory (default adjoint-run): model.adj,\n"
+            "  --out DIR          output directory (default adjoint-run): model.safetensors,\n"
+            "                     model.adj (the older MLP format),\n"
             "                     curves.csv, curves.svg\n"
             "  --json             print a JSON summary on stdout (progress on stderr)\n"
             "  --quiet            no progress output\n"
@@ -691,8 +692,8 @@ static int train(train_opts *o, adj_tool_ranks *rk)
                     (double)adj_params_numel(P) *
                         (cfg.dtype == ADJ_F64 ? sizeof(double) : sizeof(float)) / 1e6,
                     ar_median * 1e3, t_ar);
-        fprintf(log, "saved %s/model.adj, %s/curves.csv, %s/curves.svg\n", o->out, o->out,
-                o->out);
+        fprintf(log, "saved %s/model.safetensors, %s/model.adj, %s/curves.csv, %s/curves.svg\n",
+                o->out, o->out, o->out, o->out);
     }
     if (o->json) {
         printf("{\"data\": ");
