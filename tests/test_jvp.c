@@ -4,6 +4,7 @@
  * mode on the notes' E1, E2 and a small MLP.
  */
 #include <adjoint.h>
+#include "check/opcheck.h"
 #include "ops/op.h"
 
 #include <check.h>
@@ -39,6 +40,32 @@ START_TEST(op_table_jvp)
                               adj_op_name(op), adj_dtype_name(dtype), sc, (int)seed, r.jvp, r.vjp,
                               r.numeric, r.err_vjp, r.err_numeric);
             }
+}
+END_TEST
+
+/* The same with each float input fed as each kind of non-contiguous view
+ * (check/opcheck.h). */
+START_TEST(op_table_jvp_fed)
+{
+    adj_op op = (adj_op)_i;
+    const adj_op_desc *d = adj_op_table[op];
+    for (int dt = 0; dt < 2; dt++)
+        for (int sc = 0; sc < d->ncases; sc++)
+            for (int i = 0; i < d->cases[sc].n; i++)
+                for (int f = ADJ_FEED_PLAIN + 1; f < ADJ_FEED_KINDS; f++) {
+                    if (i < 32 && ((d->index_inputs >> i) & 1u))
+                        continue;
+                    adj_jvpcheck_report r;
+                    adj_dtype dtype = dt ? ADJ_F32 : ADJ_F64;
+                    ck_assert_msg(adj_jvpcheck_op_fed(op, dtype, sc, 1, i, f, &r) == ADJ_OK,
+                                  "adj_%s case %d input %d %s: %s", adj_op_name(op), sc, i,
+                                  adj_feed_name(f), r.message);
+                    ck_assert_msg(r.passed,
+                                  "adj_%s %s case %d input %d %s: jvp %.12g vjp %.12g numeric "
+                                  "%.12g",
+                                  adj_op_name(op), adj_dtype_name(dtype), sc, i, adj_feed_name(f),
+                                  r.jvp, r.vjp, r.numeric);
+                }
 }
 END_TEST
 
@@ -176,6 +203,7 @@ static Suite *jvp_suite(void)
     Suite *s = suite_create("jvp");
     TCase *tc = tcase_create("ops");
     tcase_add_loop_test(tc, op_table_jvp, 0, ADJ_OP_COUNT);
+    tcase_add_loop_test(tc, op_table_jvp_fed, 1, ADJ_OP_COUNT);
     tcase_add_test(tc, jvpcheck_rejects_bad_case);
     suite_add_tcase(s, tc);
     tc = tcase_create("notes");

@@ -8,6 +8,7 @@
  * domain (away from kinks and poles); shapes come from the op's signature,
  * so a new op with an existing signature is checked with no new test code.
  */
+#include "check/opcheck.h"
 #include "core/tape.h"
 #include "ops/op.h"
 #include "adjoint/check.h"
@@ -102,10 +103,46 @@ static double draw(uint64_t *s, adj_domain d)
     }
 }
 
+/* ------------------------------------------------------------ feeding */
+
+const char *adj_feed_name(int feed)
+{
+    static const char *const names[] = {"plain", "transposed", "step-sliced", "reversed"};
+    return feed >= 0 && feed < ADJ_FEED_KINDS ? names[feed] : "?";
+}
+
+/* x as a non-contiguous view holding the same values (see opcheck.h),
+ * recorded on x's tape; x itself for a 0-D x and ADJ_FEED_PLAIN. */
+static adj_var *feed(adj_var *x, int kind)
+{
+    const char *F = __FILE__;
+    if (kind == ADJ_FEED_PLAIN || x->ndim == 0)
+        return x;
+    if (kind == ADJ_FEED_TRANSPOSED && x->ndim >= 2) {
+        adj_var *c = adj_contiguous_at(adj_transpose_axes_at(x, -1, -2, F, __LINE__), F, __LINE__);
+        return adj_transpose_axes_at(c, -1, -2, F, __LINE__);
+    }
+    if (kind == ADJ_FEED_REVERSED) {
+        adj_var *c = adj_contiguous_at(adj_slice_at(x, 0, -1, INT64_MIN, -1, F, __LINE__), F,
+                                       __LINE__);
+        return adj_slice_at(c, 0, -1, INT64_MIN, -1, F, __LINE__);
+    }
+    /* step: each element twice along a new last axis, then every other */
+    int64_t sh[ADJ_MAX_DIMS];
+    int n = x->ndim;
+    if (n >= ADJ_MAX_DIMS)
+        return x;
+    memcpy(sh, adj_cold(x)->shape, (size_t)n * sizeof *sh);
+    sh[n] = 2;
+    adj_var *e = adj_expand_at(adj_unsqueeze_at(x, -1, F, __LINE__), n + 1, sh, F, __LINE__);
+    return adj_select_at(adj_contiguous_at(e, F, __LINE__), -1, 0, F, __LINE__);
+}
+
 typedef struct opctx {
     adj_op op;
     const adj_op_case *sc;
     uint64_t rseed;
+    int input, feed;    /* case input `input` is fed as `feed` */
 } opctx;
 
 /* f = sum(op(inputs) * R) */
@@ -115,8 +152,13 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
     const adj_op_desc *d = adj_op_table[c->op];
     adj_var *vin[ADJ_CASE_MAX_IN] = {NULL};
     /* the checked inputs in order; index inputs made here, the same each time */
-    for (int i = 0, f = 0; i < c->sc->n && i < ADJ_CASE_MAX_IN; i++)
+    for (int i = 0, f = 0; i < c->sc->n && i < ADJ_CASE_MAX_IN; i++) {
         vin[i] = is_index(d, i) ? case_index(t, d, c->sc, i) : f < n ? in[f++] : NULL;
+        if (i == c->input && vin[i])
+            vin[i] = feed(vin[i], c->feed);
+    }
+    if (adj_tape_status(t) != ADJ_OK)
+        return t->inert;
     /* an op of fixed arity gets all its slots (absent optional inputs NULL) */
     int nin = d->arity >= 0 ? d->arity : c->sc->n;
     adj_var *y = adj_record(c->op, vin, nin, case_attr(d, c->sc), __FILE__, __LINE__);
@@ -142,6 +184,22 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
 adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
                             adj_gradcheck_report *rep, char *describe, size_t describe_size)
 {
+    return adj_gradcheck_op_fed(op, dtype, shape_case, seed, -1, ADJ_FEED_PLAIN, rep, describe,
+                                describe_size);
+}
+
+/* Input `input` of case sc can be fed as `feed`. */
+static bool feedable(const adj_op_desc *d, const adj_op_case *sc, int input, int feed)
+{
+    if (feed < 0 || feed >= ADJ_FEED_KINDS)
+        return false;
+    return input == -1 || (input >= 0 && input < sc->n && !is_index(d, input));
+}
+
+adj_status adj_gradcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
+                                int input, int feed_kind, adj_gradcheck_report *rep,
+                                char *describe, size_t describe_size)
+{
     int count;
     const adj_op_case *cases = cases_of(op, &count);
     if (!rep)
@@ -161,7 +219,14 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
     }
     const adj_op_case *sc = &cases[shape_case];
     const adj_op_desc *d = adj_op_table[op];
-    opctx c = {.op = op, .sc = sc};
+    if (!feedable(d, sc, input, feed_kind)) {
+        rep->status = ADJ_EINVAL;
+        snprintf(rep->message, sizeof rep->message,
+                 "adj_gradcheck_op: adj_%s case %d has no float input %d to feed as %d", d->name,
+                 shape_case, input, feed_kind);
+        return rep->status;
+    }
+    opctx c = {.op = op, .sc = sc, .input = input, .feed = feed_kind};
     uint64_t s = seed ^ ((uint64_t)op << 32) ^ (uint64_t)shape_case;
     c.rseed = next(&s);
 
@@ -190,7 +255,10 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
         nf++;
     }
     if (describe && off < describe_size && sc->note)
-        snprintf(describe + off, describe_size - off, "%s", sc->note);
+        off += (size_t)snprintf(describe + off, describe_size - off, "%s", sc->note);
+    if (describe && off < describe_size && input >= 0)
+        snprintf(describe + off, describe_size - off, " (input %d %s)", input,
+                 adj_feed_name(feed_kind));
     adj_gradcheck_opts o = {.dtype = dtype};
     if (nf > 0)
         return adj_gradcheck(apply, &c, nf, in, &o, rep);
@@ -226,6 +294,7 @@ adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t
 typedef struct jvpctx {
     adj_op op;
     const adj_op_case *sc;
+    int input, feed;    /* case input `input` is fed as `feed` */
     double x[ADJ_CASE_MAX_IN][JVP_MAX], v[ADJ_CASE_MAX_IN][JVP_MAX], r[JVP_MAX];
     size_t numel[ADJ_CASE_MAX_IN];
 } jvpctx;
@@ -234,8 +303,9 @@ typedef struct jvpctx {
 static adj_var *jvp_record(adj_tape *t, const jvpctx *c, adj_dtype dtype, double s, adj_var **vin)
 {
     const adj_op_desc *d = adj_op_table[c->op];
+    adj_var *use[ADJ_CASE_MAX_IN];
     for (int i = 0; i < ADJ_CASE_MAX_IN; i++)
-        vin[i] = NULL;
+        vin[i] = use[i] = NULL;
     for (int i = 0; i < c->sc->n; i++) {
         if (is_index(d, i)) {
             vin[i] = case_index(t, d, c->sc, i);
@@ -251,7 +321,9 @@ static adj_var *jvp_record(adj_tape *t, const jvpctx *c, adj_dtype dtype, double
                              dtype == ADJ_F64 ? (const void *)xd : (const void *)xf, 1,
                              __FILE__, __LINE__);
     }
-    return adj_record(c->op, vin, d->arity >= 0 ? d->arity : c->sc->n, case_attr(d, c->sc),
+    for (int i = 0; i < c->sc->n; i++)
+        use[i] = i == c->input && !is_index(d, i) ? feed(vin[i], c->feed) : vin[i];
+    return adj_record(c->op, use, d->arity >= 0 ? d->arity : c->sc->n, case_attr(d, c->sc),
                       __FILE__, __LINE__);
 }
 
@@ -273,12 +345,19 @@ static double jvp_probe(adj_tape *t, const jvpctx *c, double s, adj_status *st)
 adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
                            adj_jvpcheck_report *rep)
 {
+    return adj_jvpcheck_op_fed(op, dtype, shape_case, seed, -1, ADJ_FEED_PLAIN, rep);
+}
+
+adj_status adj_jvpcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed, int input,
+                               int feed_kind, adj_jvpcheck_report *rep)
+{
     int count;
     const adj_op_case *cases = cases_of(op, &count);
     if (!rep)
         return ADJ_EINVAL;
     memset(rep, 0, sizeof *rep);
-    if (!cases || shape_case < 0 || shape_case >= count || (dtype != ADJ_F64 && dtype != ADJ_F32)) {
+    if (!cases || shape_case < 0 || shape_case >= count || (dtype != ADJ_F64 && dtype != ADJ_F32) ||
+        !feedable(adj_op_table[op], &cases[shape_case], input, feed_kind)) {
         rep->status = ADJ_EINVAL;
         snprintf(rep->message, sizeof rep->message, "adj_jvpcheck_op: op %d has no shape case %d",
                  (int)op, shape_case);
@@ -304,6 +383,8 @@ adj_status adj_jvpcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t 
     uint64_t s = seed ^ ((uint64_t)op << 32) ^ (uint64_t)shape_case ^ 0x6a09e667f3bcc908ull;
     c->op = op;
     c->sc = sc;
+    c->input = input;
+    c->feed = feed_kind;
     for (int i = 0; i < sc->n; i++) {
         size_t numel = 1;
         for (int k = 0; k < sc->ndim[i]; k++)
