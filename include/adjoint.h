@@ -11,6 +11,8 @@
  *   adjoint/io.h     IDX and CSV data sets, mini-batches, model files
  *   adjoint/safetensors.h  safetensors files (read, checked, written)
  *   adjoint/model.h  models of any architecture (a registry), saved as safetensors
+ *   adjoint/rnn.h    recurrent layers: RNN, LSTM, GRU
+ *   adjoint/text.h   text and token corpora for language models
  *   adjoint/forward.h forward mode (Jacobian-vector products)
  *   adjoint/export.h ADJ_API, the mark of every exported function
  *   adjoint/teach.h  tape tables, chain-rule traces, Graphviz DOT, the
@@ -41,6 +43,8 @@
 #include "adjoint/io.h"
 #include "adjoint/safetensors.h"
 #include "adjoint/model.h"
+#include "adjoint/rnn.h"
+#include "adjoint/text.h"
 #include "adjoint/forward.h"
 #include "adjoint/teach.h"
 #include "adjoint/attention.h"

@@ -515,6 +515,45 @@ ROW(adj_model_read, NULL, "SPv", 'e', NULL,
     o->st = adj_model_read(S(0, path), P(1, &x), P(2, &f->err)); adj_model_free(x);
     snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
 
+/* --------------------------------------------------------------- rnn.h */
+ROW(adj_rnn_kind_name, NULL, "e", 'g', NULL,
+    o->ptr = adj_rnn_kind_name(E(0, adj_rnn_kind, ADJ_RNN_GRU)); ck_assert_ptr_nonnull(o->ptr))
+ROW(adj_rnn_gates, NULL, "e", 'g', NULL, o->num = adj_rnn_gates(E(0, adj_rnn_kind, ADJ_RNN_LSTM)))
+ROW(adj_rnn_add, NULL, "PpnellpPv", 'e', NULL,
+    adj_rnn l;
+    o->st = adj_rnn_add(P(0, f->p), P(1, "r."), N(2, 0), E(3, adj_rnn_kind, ADJ_RNN_LSTM), L(4, 2), L(5, 3),
+                        P(6, &f->rng), P(7, &l), P(8, &f->err));
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_rnn_cell, NULL, "PPVVpp", 't', NULL,
+    adj_rnn l; adj_var *cn = NULL;
+    ck_assert_int_eq(adj_rnn_add(f->p, "r.", 0, ADJ_RNN_GRU, 2, 2, NULL, &l, NULL), ADJ_OK);
+    o->ptr = adj_rnn_cell(P(0, f->p), P(1, &l), P(2, f->a), P(3, f->b), P(4, (adj_var *)NULL), P(5, &cn)))
+ROW(adj_rnn_sequence, NULL, "PPVppPpp", 'T', NULL,
+    adj_rnn l; adj_var *steps[2], *hl, *cl;
+    ck_assert_int_eq(adj_rnn_add(f->p, "r.", 0, ADJ_RNN_LSTM, 2, 2, NULL, &l, NULL), ADJ_OK);
+    adj_var *x = adj_constant_f64(f->t, 3, ((int64_t[]){1, 2, 2}), zeros);
+    o->st = adj_rnn_sequence(P(0, f->p), P(1, &l), P(2, x), P(3, (adj_var *)NULL), P(4, (adj_var *)NULL),
+                             P(5, steps), P(6, &hl), P(7, &cl)))
+
+/* -------------------------------------------------------------- text.h */
+ROW(adj_corpus_text, NULL, "Sd.Pv", 'e', NULL,
+    const char *path = text_path(f); adj_corpus *c = NULL;
+    o->st = adj_corpus_text(S(0, path), D(1, 0.25), 7, P(3, &c), P(4, &f->err)); adj_corpus_free(c);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_corpus_tokens, NULL, "SdPv", 'e', NULL,
+    const char *path = text_path(f); adj_corpus *c = NULL;
+    o->st = adj_corpus_tokens(S(0, path), D(1, 0.25), P(2, &c), P(3, &f->err)); adj_corpus_free(c);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_corpus_free, NULL, "p", '-', NULL, adj_corpus *c = corpus_of(f); adj_corpus_free(P(0, c)); if (m->arg == 0) adj_corpus_free(c))
+ROW(adj_corpus_encode, NULL, "PPkPv", 'e', NULL,
+    adj_corpus *c = corpus_of(f);
+    o->st = adj_corpus_encode(P(0, c), P(1, "cab"), Z(2, 3), P(3, f->lab), P(4, &f->err)); adj_corpus_free(c);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_corpus_batch, NULL, "PnzzPPPv", 'e', NULL,
+    adj_corpus *c = corpus_of(f); int32_t y[8];
+    o->st = adj_corpus_batch(P(0, c), N(1, 0), Z(2, 2), Z(3, 2), P(4, &f->rng), P(5, f->lab), P(6, y), P(7, &f->err));
+    adj_corpus_free(c); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+
 /* ----------------------------------------------------------- forward.h */
 ROW(adj_jvp, NULL, "VcPPP", 'T', NULL,
     const double *dir[1] = {((const double[]){1, 0, 0, 1})};

@@ -292,6 +292,23 @@ static const char *model_path(fx *f)
     return path;
 }
 
+/* A small text file in the fixture's directory and its corpus (for the
+ * text.h rows). */
+static const char *text_path(fx *f)
+{
+    static char path[300];
+    snprintf(path, sizeof path, "%s/words.txt", f->dir);
+    write_file(path, "abc\nbca\ncab\nacb\n");
+    return path;
+}
+
+static adj_corpus *corpus_of(fx *f)
+{
+    adj_corpus *c = NULL;
+    ck_assert_int_eq(adj_corpus_text(text_path(f), 0.25, 1, &c, NULL), ADJ_OK);
+    return c;
+}
+
 #define ROW(fn, word, args, how, gives, ...)                                                     \
     static void call_##fn(fx *f, const mut *m, out *o)                                          \
     {                                                                                            \

@@ -315,6 +315,101 @@ START_TEST(older_mlp_file)
 }
 END_TEST
 
+static void put_file(const char *path, const void *b, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(b, 1, n, fp), n);
+    fclose(fp);
+}
+
+/* The ids of a part, as the bytes they stand for. */
+static void decode(const adj_corpus *c, const int32_t *ids, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)c->chars[ids[i]];
+    out[n] = '\0';
+}
+
+START_TEST(corpora)
+{
+    make_dir();
+    char path[128], tr[64], va[64];
+    snprintf(path, sizeof path, "%s/words", dir);
+    const char *text = "one\ntwo\nthree\nfour\nfive\n";
+    put_file(path, text, strlen(text));
+    adj_corpus *c = NULL, *d = NULL;
+    adj_error err;
+    ck_assert_int_eq(adj_corpus_text(path, 0.4, 5, &c, &err), ADJ_OK);
+    /* the bytes that occur, in order: \n e f h i n o r t u v w */
+    ck_assert_int_eq(c->vocab, 12);
+    ck_assert_int_eq(c->nchars, 12);
+    ck_assert_mem_eq(c->chars, "\nefhinortuvw", 12);
+    ck_assert_uint_eq(c->n_train + c->n_val, strlen(text));
+    decode(c, c->train, c->n_train, tr);
+    decode(c, c->val, c->n_val, va);
+    /* two whole lines (round(0.4 * 5)) in validation, three in training,
+     * each part in file order */
+    int vl = 0, tl = 0;
+    for (char *q = va; *q; q++)
+        vl += *q == '\n';
+    for (char *q = tr; *q; q++)
+        tl += *q == '\n';
+    ck_assert_int_eq(vl, 2);
+    ck_assert_int_eq(tl, 3);
+    const char *words[] = {"one\n", "two\n", "three\n", "four\n", "five\n"};
+    for (int i = 0; i < 5; i++)
+        ck_assert((strstr(tr, words[i]) != NULL) != (strstr(va, words[i]) != NULL));
+    ck_assert_int_eq(adj_corpus_text(path, 0.4, 5, &d, &err), ADJ_OK);
+    ck_assert_mem_eq(d->val, c->val, c->n_val * sizeof *c->val);
+    adj_corpus_free(d);
+    /* windows: y is x shifted by one, both inside the part */
+    int32_t x[6], y[6];
+    adj_rng rng;
+    adj_rng_seed(&rng, 2);
+    ck_assert_int_eq(adj_corpus_batch(c, 0, 2, 3, &rng, x, y, &err), ADJ_OK);
+    for (int b = 0; b < 2; b++) {
+        ck_assert_int_eq(x[b * 3 + 1], y[b * 3]);
+        ck_assert_int_eq(x[b * 3 + 2], y[b * 3 + 1]);
+        char w[8];
+        decode(c, x + b * 3, 3, w);
+        ck_assert_ptr_nonnull(strstr(tr, w));
+    }
+    ck_assert_int_eq(adj_corpus_batch(c, 1, 1, (size_t)c->n_val, &rng, x, y, &err), ADJ_EINVAL);
+    int32_t ids[3];
+    ck_assert_int_eq(adj_corpus_encode(c, "wet", 3, ids, &err), ADJ_OK);
+    ck_assert(ids[0] == 11 && ids[1] == 1 && ids[2] == 8);
+    ck_assert_int_eq(adj_corpus_encode(c, "wax", 3, ids, &err), ADJ_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "0x61"));
+    adj_corpus_free(c);
+    /* one line: split by position */
+    put_file(path, "abcdabcd", 8);
+    ck_assert_int_eq(adj_corpus_text(path, 0.25, 1, &c, &err), ADJ_OK);
+    ck_assert_uint_eq(c->n_train, 6);
+    ck_assert_uint_eq(c->n_val, 2);
+    ck_assert_int_eq(c->val[0], 2);
+    ck_assert_int_eq(c->val[1], 3);
+    adj_corpus_free(c);
+    /* uint16 ids, little-endian */
+    const unsigned char tok[] = {1, 0, 44, 1, 2, 0, 7, 0};
+    put_file(path, tok, sizeof tok);
+    ck_assert_int_eq(adj_corpus_tokens(path, 0.25, &c, &err), ADJ_OK);
+    ck_assert_int_eq(c->vocab, 301);
+    ck_assert_int_eq(c->nchars, 0);
+    ck_assert_uint_eq(c->n_train, 3);
+    ck_assert(c->train[0] == 1 && c->train[1] == 300 && c->train[2] == 2 && c->val[0] == 7);
+    adj_corpus_free(c);
+    put_file(path, tok, 7);
+    ck_assert_int_eq(adj_corpus_tokens(path, 0.25, &c, &err), ADJ_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(err.message, "uint16"));
+    put_file(path, tok, 0);
+    ck_assert_int_eq(adj_corpus_text(path, 0.25, 1, &c, &err), ADJ_EFORMAT);
+    ck_assert_int_eq(adj_corpus_text(dir, 0.25, 1, &c, &err), ADJ_EIO);
+    ck_assert_int_eq(adj_corpus_text(path, 1.0, 1, &c, &err), ADJ_EINVAL);
+    remove_dir();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("models");
@@ -324,6 +419,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, foreign_files);
     tcase_add_test(tc, older_mlp_file);
+    tcase_add_test(tc, corpora);
     suite_add_tcase(s, tc);
     return s;
 }
