@@ -10,12 +10,19 @@
  * P = exp(S - lse) row by row, O = P V.
  */
 
-/* Whether query row i may look at key j. */
-static inline bool AK(keep)(const attn_plan *p, const AT *mask, size_t i, size_t j)
+/* Of keys [j0, j0 + nc), how many the causal rule keeps for query i (a
+ * prefix); nc without the rule. */
+static inline size_t AK(kept_prefix)(const attn_plan *p, size_t i, size_t j0, size_t nc)
 {
-    if (p->causal && j > i)
-        return false;
-    return !mask || mask[(int64_t)i * p->mst + (int64_t)j * p->msj] > 0;
+    if (!p->causal || i >= j0 + nc - 1)
+        return nc;
+    return i < j0 ? 0 : i - j0 + 1;
+}
+
+/* The mask's row of query i from key j0 on (element c at [c msj]), or NULL. */
+static inline const AT *AK(mask_row)(const attn_plan *p, const AT *mask, size_t i, size_t j0)
+{
+    return mask ? mask + (int64_t)i * p->mst + (int64_t)j0 * p->msj : NULL;
 }
 
 /* The first key block a query block [i0, i0+nr) never sees under the
@@ -38,7 +45,7 @@ static void AK(fwd_item)(const attn_plan *p, const attn_item *it, char *ws)
     const AT *q = it->q, *k = it->k, *v = it->v, *mask = it->mask;
     AT *o = it->out, *s = (AT *)ws;
     double *m = (double *)(ws + p->blk_bytes * 2), *l = m + p->br;
-    const double scale = p->scale;
+    const AT scale = (AT)p->scale;
     for (size_t i0 = 0; i0 < T; i0 += p->br) {
         size_t nr = T - i0 < p->br ? T - i0 : p->br, jend = AK(key_end)(p, i0, nr);
         memset(o + i0 * Dv, 0, nr * Dv * sizeof(AT));
@@ -51,31 +58,39 @@ static void AK(fwd_item)(const attn_plan *p, const attn_item *it, char *ws)
             attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, k + j0 * D, D, 0, s, nc);
             for (size_t r = 0; r < nr; r++) {
                 AT *sr = s + r * nc;
-                double mx = -INFINITY;
-                for (size_t c = 0; c < nc; c++) {
-                    double x = AK(keep)(p, mask, i0 + r, j0 + c) ? (double)sr[c] * scale : -INFINITY;
-                    sr[c] = (AT)x;
+                const size_t kc = AK(kept_prefix)(p, i0 + r, j0, nc);
+                const AT *mr = AK(mask_row)(p, mask, i0 + r, j0);
+                AT mx = -INFINITY;
+                for (size_t c = 0; c < kc; c++) {
+                    AT x = sr[c] * scale;
+                    x = mr && !(mr[(int64_t)c * p->msj] > 0) ? -INFINITY : x;
+                    sr[c] = x;
                     mx = x > mx ? x : mx;
                 }
-                double mn = m[r] > mx ? m[r] : mx;
+                for (size_t c = kc; c < nc; c++)
+                    sr[c] = -INFINITY;
+                double mn = m[r] > (double)mx ? m[r] : (double)mx;
                 if (mn == -INFINITY) { /* nothing kept in this row yet */
                     memset(sr, 0, nc * sizeof(AT));
                     continue;
                 }
-                double sum = 0;
-                for (size_t c = 0; c < nc; c++) {
-                    AT e = sr[c] == -INFINITY ? (AT)0 : ADJ_EXP((AT)((double)sr[c] - mn));
+                const AT mnt = (AT)mn;
+                AT sum = 0;
+                for (size_t c = 0; c < kc; c++) { /* e^-inf = 0 for the dropped */
+                    AT e = ADJ_EXP(sr[c] - mnt);
                     sr[c] = e;
-                    sum += (double)e;
+                    sum += e;
                 }
+                for (size_t c = kc; c < nc; c++)
+                    sr[c] = 0;
                 if (m[r] != mn && m[r] != -INFINITY) {
-                    double alpha = exp(m[r] - mn);
+                    AT alpha = (AT)exp(m[r] - mn);
                     AT *orow = o + (i0 + r) * Dv;
                     for (size_t c = 0; c < Dv; c++)
-                        orow[c] = (AT)((double)orow[c] * alpha);
-                    l[r] *= alpha;
+                        orow[c] *= alpha;
+                    l[r] *= (double)alpha;
                 }
-                l[r] += sum;
+                l[r] += (double)sum;
                 m[r] = mn;
             }
             attn_mm(p->dtype, false, false, nr, Dv, nc, s, nc, v + j0 * Dv, Dv, 1, o + i0 * Dv, Dv);
@@ -100,13 +115,20 @@ static void AK(fwd_item)(const attn_plan *p, const attn_item *it, char *ws)
 static void AK(probs)(const attn_plan *p, const attn_item *it, AT *s, size_t i0, size_t nr,
                       size_t j0, size_t nc)
 {
+    const AT scale = (AT)p->scale;
     for (size_t r = 0; r < nr; r++) {
         AT *sr = s + r * nc;
-        double lse = it->lse[i0 + r];
-        for (size_t c = 0; c < nc; c++)
-            sr[c] = lse == -INFINITY || !AK(keep)(p, it->mask, i0 + r, j0 + c)
-                        ? (AT)0
-                        : ADJ_EXP((AT)((double)sr[c] * p->scale - lse));
+        const double lse = it->lse[i0 + r];
+        const size_t kc = lse == -INFINITY ? 0 : AK(kept_prefix)(p, i0 + r, j0, nc);
+        const AT *mr = AK(mask_row)(p, it->mask, i0 + r, j0);
+        const AT lt = (AT)lse;
+        for (size_t c = 0; c < kc; c++)
+            sr[c] = ADJ_EXP(sr[c] * scale - lt);
+        if (mr)
+            for (size_t c = 0; c < kc; c++)
+                sr[c] = mr[(int64_t)c * p->msj] > 0 ? sr[c] : (AT)0;
+        for (size_t c = kc; c < nc; c++)
+            sr[c] = 0;
     }
 }
 
@@ -141,11 +163,13 @@ static void AK(bwd_item)(const attn_plan *p, const attn_item *it, char *ws, AT *
             if (!dq && !dk)
                 continue;
             attn_mm(p->dtype, false, true, nr, nc, Dv, go + i0 * Dv, Dv, v + j0 * Dv, Dv, 0, dp, nc);
-            for (size_t r = 0; r < nr; r++)
-                for (size_t c = 0; c < nc; c++) {
-                    size_t e = r * nc + c;
-                    dp[e] = (AT)((double)s[e] * ((double)dp[e] - delta[i0 + r]) * p->scale);
-                }
+            const AT scale = (AT)p->scale;
+            for (size_t r = 0; r < nr; r++) {
+                AT *dr = dp + r * nc;
+                const AT *pr = s + r * nc, dl = (AT)delta[i0 + r];
+                for (size_t c = 0; c < nc; c++)
+                    dr[c] = pr[c] * (dr[c] - dl) * scale;
+            }
             if (dq)
                 attn_mm(p->dtype, false, false, nr, D, nc, dp, nc, k + j0 * D, D, 1, dq + i0 * D, D);
             if (dk)
@@ -178,15 +202,15 @@ static void AK(jvp_item)(const attn_plan *p, const attn_item *it, char *ws, cons
             attn_mm(p->dtype, false, true, nr, nc, D, tq + i0 * D, D, k + j0 * D, D, 0, ts, nc);
             attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, tk + j0 * D, D, 1, ts, nc);
             AK(probs)(p, it, s, i0, nr, j0, nc);
+            const AT scale = (AT)p->scale;
             for (size_t r = 0; r < nr; r++) {
-                double sum = 0;
+                AT *tr = ts + r * nc, sum = 0;
+                const AT *pr = s + r * nc;
                 for (size_t c = 0; c < nc; c++) {
-                    size_t e = r * nc + c;
-                    double a = (double)s[e] * (double)ts[e] * p->scale;
-                    ts[e] = (AT)a;
-                    sum += a;
+                    tr[c] = pr[c] * tr[c] * scale;
+                    sum += tr[c];
                 }
-                rs[r] += sum;
+                rs[r] += (double)sum;
             }
             attn_mm(p->dtype, false, false, nr, Dv, nc, ts, nc, v + j0 * Dv, Dv, 1, to + i0 * Dv, Dv);
             attn_mm(p->dtype, false, false, nr, Dv, nc, s, nc, tv + j0 * Dv, Dv, 1, to + i0 * Dv, Dv);
