@@ -2,6 +2,7 @@
  * adjoint eval MODEL — test accuracy and confusion matrix of a saved model.
  */
 #include "commands.h"
+#include "lm.h"
 #include "data.h"
 
 #include <stdlib.h>
@@ -59,7 +60,8 @@ int adj_cmd_eval(int argc, char **argv)
         eval_usage(stderr);
         return 2;
     }
-    if (adj_tool_data_spec_check(spec))
+    int lm_spec = strncmp(spec, "text:", 5) == 0 || strncmp(spec, "tokens:", 7) == 0;
+    if (!lm_spec && adj_tool_data_spec_check(spec))
         return 2;
     if (label && strncmp(spec, "idx:", 4) == 0) {
         fprintf(stderr, "adjoint eval: --label names a CSV column; IDX data (%s) has its labels "
@@ -76,11 +78,10 @@ int adj_cmd_eval(int argc, char **argv)
         return 1;
     }
     adj_mlp *m = adj_model_mlp(mo);
-    if (!m) {
-        fprintf(stderr, "adjoint eval: %s is a \"%s\" model: this command evaluates classifiers (mlp)\n",
-                model, adj_model_arch(mo));
+    if (!m) { /* a language model */
+        int r = adj_tool_eval_lm(mo, model, lm_spec ? spec : NULL, json);
         adj_model_free(mo);
-        return 1;
+        return r;
     }
     adj_tool_data data;
     if (adj_tool_data_load(spec, label, 0.1, 1, 1, &data)) {

@@ -3,6 +3,7 @@
  * dispatcher.  Adding a subcommand is one row here and one file.
  */
 #include "commands.h"
+#include "lm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,10 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"train", adj_cmd_train, "train an MLP (Fashion-MNIST by default), save it, plot its curves"},
-    {"eval", adj_cmd_eval, "evaluate a saved model: test accuracy and confusion matrix"},
+    {"train", adj_cmd_train,
+     "train an MLP (Fashion-MNIST by default) or a language model (--model rnn|lstm|gru)"},
+    {"eval", adj_cmd_eval, "evaluate a saved model: test accuracy and confusion matrix, or loss"},
+    {"sample", adj_cmd_sample, "sample text from a language model"},
     {"gradcheck", adj_cmd_gradcheck, "check every op's gradient against finite differences"},
 /* explain: the teaching walk-through, implemented in tools/explain.c.
  * meson defines HAVE_EXPLAIN when that file exists. */

@@ -3,6 +3,7 @@
  * per-epoch loss and accuracy, save the model and its learning curves.
  */
 #include "commands.h"
+#include "lm.h"
 #include "data.h"
 #include "ranks.h"
 
@@ -30,7 +31,9 @@ static void train_usage(FILE *f)
 {
     fprintf(f,
             "usage: adjoint train [OPTIONS]\n"
-            "Train an MLP classifier; with no options, on Fashion-MNIST.\n\n"
+            "Train an MLP classifier; with no options, on Fashion-MNIST.\n"
+            "(adjoint train --model lstm --help: the language models rnn, lstm, gru.)\n\n"
+            "  --model mlp        the architecture (default mlp)\n"
             "  --data idx:DIR | csv:FILE  data (default %s)\n"
             "  --label COL        CSV label column: name or 0-based index (default: last)\n"
             "  --layers H1,H2,... hidden layer sizes (default 512,256)\n"
@@ -127,6 +130,10 @@ static int parse(int argc, char **argv, train_opts *o)
         }                                                                                          \
     } while (0)
         long l;
+        if (FLAG("--model")) {
+            VALUE(); /* "mlp": the others never reach this parser */
+            continue;
+        }
         if (FLAG("--help") || FLAG("-h")) {
             train_usage(stdout);
             return 1;
@@ -745,6 +752,10 @@ done:
 
 int adj_cmd_train(int argc, char **argv)
 {
+    /* --model: the MLP here, the language models in train_lm.c */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--model") == 0 && strcmp(argv[i + 1], "mlp") != 0)
+            return adj_cmd_train_lm(argc, argv);
     train_opts o;
     int pr = parse(argc, argv, &o);
     if (pr)

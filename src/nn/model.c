@@ -14,6 +14,9 @@
 /* The registry: one line per architecture. */
 static const adj_arch *const ARCHS[] = {
     &adj_arch_mlp,
+    &adj_arch_rnn,
+    &adj_arch_lstm,
+    &adj_arch_gru,
 };
 #define NARCHS ((int)(sizeof ARCHS / sizeof ARCHS[0]))
 

@@ -78,5 +78,6 @@ adj_status adj_model_set_config(adj_model *m, const char *key, const char *value
 adj_status adj_model_name_params(adj_model *m, adj_error *err);
 
 extern const adj_arch adj_arch_mlp;
+extern const adj_arch adj_arch_rnn, adj_arch_lstm, adj_arch_gru; /* arch_rnn.c */
 
 #endif

@@ -8,7 +8,10 @@ are read and written by hand here):
 2. MLPs initialised by PyTorch (float64 and float32, with and without
    batch norm) and saved as safetensors give, in adjoint, the same
    first-step loss and gradients: float64 to 1e-10, float32 to 1e-5
-   (relative to the largest value: of the loss, of all gradients).
+   (relative to the largest value: of the loss, of all gradients);
+3. character models built on torch.nn.RNN, LSTM and GRU (two layers) give
+   adjoint's "rnn", "lstm" and "gru" models the same logits, loss and
+   gradients on the same weights, to the same tolerances.
 
     torch_models.py INTEROP_RUN ADJOINT
 
@@ -167,6 +170,45 @@ def initialised_by_torch(exe, tmp, dtype, bn):
         check(label + ": grad " + name, got["grad." + name], p.grad.numpy(), tol, floor)
 
 
+class CharModel(torch.nn.Module):
+    """The module docs/models.md gives for "rnn", "lstm" and "gru"."""
+
+    def __init__(self, kind, vocab, embed, hidden, layers):
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, embed)
+        self.rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
+            embed, hidden, layers, batch_first=True)
+        self.head = torch.nn.Linear(hidden, vocab)
+
+    def forward(self, x):
+        return self.head(self.rnn(self.embed(x))[0])
+
+
+def char_model(exe, tmp, kind, dtype):
+    """torch.nn.RNN/LSTM/GRU weights in adjoint: logits, loss and gradients."""
+    torch.manual_seed(11)
+    vocab, embed, hidden, layers = 7, 5, 6, 2
+    module = CharModel(kind, vocab, embed, hidden, layers).to(dtype)
+    x = torch.randint(0, vocab, (3, 5))
+    y = torch.randint(0, vocab, (3, 5))
+    logits = module(x)
+    loss = F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
+    loss.backward()
+    meta = {"format": "pt", "arch": kind, "dtype": TORCH_ST[dtype], "config.vocab": str(vocab),
+            "config.embed": str(embed), "config.hidden": str(hidden), "config.layers": str(layers)}
+    path = os.path.join(tmp, "char.safetensors")
+    write_st(path, dict(module.state_dict()), meta)
+    got = run(exe, path, {"x": x, "y": y}, {"mode": "train"}, tmp)
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    label = "torch.nn.%s weights (%s)" % ({"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[kind],
+                                          TORCH_ST[dtype])
+    check(label + ": logits", got["logits"], logits.detach().numpy(), tol)
+    check(label + ": loss", got["loss"], loss.item(), tol)
+    floor = max(float(p.grad.abs().max()) for p in module.parameters())
+    for name, p in module.named_parameters():
+        check(label + ": grad " + name, got["grad." + name], p.grad.numpy(), tol, floor)
+
+
 def main():
     exe, adjoint = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,6 +216,9 @@ def main():
         for dtype in (torch.float64, torch.float32):
             for bn in (0, 1):
                 initialised_by_torch(exe, tmp, dtype, bn)
+        for kind in ("rnn", "lstm", "gru"):
+            for dtype in (torch.float64, torch.float32):
+                char_model(exe, tmp, kind, dtype)
     print("torch_models: %d failures" % failures)
     sys.exit(1 if failures else 0)
 

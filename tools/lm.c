@@ -1,0 +1,135 @@
+/*
+ * Language models in the command: data, loss, evaluation (lm.h), and
+ * `adjoint eval` of a language model.
+ */
+#include "commands.h"
+#include "lm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+adj_corpus *adj_tool_lm_data(const char *spec, double val_frac, uint64_t seed)
+{
+    adj_corpus *c = NULL;
+    adj_error err;
+    adj_status s;
+    if (strncmp(spec, "text:", 5) == 0)
+        s = adj_corpus_text(spec + 5, val_frac, seed, &c, &err);
+    else if (strncmp(spec, "tokens:", 7) == 0)
+        s = adj_corpus_tokens(spec + 7, val_frac, &c, &err);
+    else {
+        fprintf(stderr, "adjoint: --data %s: a language model reads text:FILE or tokens:FILE\n", spec);
+        return NULL;
+    }
+    if (s != ADJ_OK) {
+        fprintf(stderr, "adjoint: %s\n", err.message);
+        return NULL;
+    }
+    return c;
+}
+
+static int hexval(char h) { return h <= '9' ? h - '0' : h - 'a' + 10; }
+
+int adj_tool_lm_remap(adj_corpus *c, adj_model *m)
+{
+    const char *chars = adj_model_config(m, "chars");
+    long vocab = strtol(adj_model_config(m, "vocab"), NULL, 10);
+    int map[256];
+    for (int i = 0; i < 256; i++)
+        map[i] = -1;
+    if (chars && *chars) {
+        if (!c->nchars) {
+            fprintf(stderr, "adjoint: the model reads text, the data are token ids\n");
+            return -1;
+        }
+        for (long i = 0; i < vocab; i++)
+            map[hexval(chars[2 * i]) * 16 + hexval(chars[2 * i + 1])] = (int)i;
+        for (int i = 0; i < c->nchars; i++)
+            if (map[c->chars[i]] < 0) {
+                fprintf(stderr, "adjoint: byte 0x%02x of the data is not in the model's vocabulary\n",
+                        c->chars[i]);
+                return -1;
+            }
+        int32_t *parts[2] = {c->train, c->val};
+        size_t lens[2] = {c->n_train, c->n_val};
+        for (int k = 0; k < 2; k++)
+            for (size_t i = 0; i < lens[k]; i++)
+                parts[k][i] = map[c->chars[parts[k][i]]];
+        for (long i = 0; i < vocab; i++)
+            c->chars[i] = (unsigned char)(hexval(chars[2 * i]) * 16 + hexval(chars[2 * i + 1]));
+        c->nchars = (int)vocab;
+    } else if (c->vocab > vocab) {
+        fprintf(stderr, "adjoint: the data have ids up to %d, the model's vocabulary is %ld\n",
+                c->vocab - 1, vocab);
+        return -1;
+    }
+    c->vocab = (int)vocab;
+    return 0;
+}
+
+adj_var *adj_tool_lm_loss(adj_model *m, adj_tape *t, const int32_t *x, const int32_t *y, size_t B,
+                          size_t T)
+{
+    adj_var *xv = adj_index(t, 2, ((int64_t[]){(int64_t)B, (int64_t)T}), x);
+    adj_var *logits = adj_model_forward(m, xv);
+    if (!logits)
+        return NULL;
+    int64_t rows = (int64_t)(B * T), v = adj_dim(logits, 2);
+    adj_var *tg = adj_index(t, 1, &rows, y);
+    return adj_cross_entropy(adj_reshape(logits, 2, ((int64_t[]){rows, v})), tg, -100);
+}
+
+double adj_tool_lm_eval(adj_model *m, adj_tape *t, const adj_corpus *c, size_t B, size_t T,
+                        size_t nb, uint64_t seed)
+{
+    if (c->n_val < T + 1)
+        return NAN;
+    int32_t *x = malloc(B * T * sizeof *x), *y = malloc(B * T * sizeof *y);
+    adj_rng rng;
+    adj_rng_seed(&rng, seed ^ 0xe7a1ULL);
+    double sum = 0;
+    size_t k = 0;
+    adj_model_set_training(m, 0);
+    for (; x && y && k < nb; k++) {
+        if (adj_corpus_batch(c, 1, B, T, &rng, x, y, NULL) != ADJ_OK)
+            break;
+        adj_tape_reset(t);
+        adj_var *l = adj_tool_lm_loss(m, t, x, y, B, T);
+        if (!l)
+            break;
+        sum += adj_item(l);
+    }
+    adj_model_set_training(m, 1);
+    free(x);
+    free(y);
+    return k == nb ? sum / (double)nb : NAN;
+}
+
+int adj_tool_eval_lm(adj_model *m, const char *model, const char *spec, int json)
+{
+    adj_corpus *c = adj_tool_lm_data(spec ? spec : "text:" ADJ_LM_DEFAULT_TEXT, 0.1, 1);
+    if (!c || adj_tool_lm_remap(c, m)) {
+        adj_corpus_free(c);
+        return 1;
+    }
+    adj_tape *t = adj_tape_new();
+    double v = t ? adj_tool_lm_eval(m, t, c, 32, 32, 20, 1) : NAN;
+    if (t && adj_tape_status(t) != ADJ_OK)
+        fprintf(stderr, "adjoint eval: %s\n", adj_tape_message(t));
+    int rc = isnan(v) ? 1 : 0;
+    if (rc == 0 && json) {
+        printf("{\"model\": ");
+        adj_tool_json_string(stdout, model);
+        printf(", \"arch\": \"%s\", \"val_loss\": %.6f, \"val_tokens\": %zu}\n", adj_model_arch(m), v, c->n_val);
+    } else if (rc == 0) {
+        printf("model %s (%s): validation loss %.4f nats per token (%.4f bits), %zu validation tokens\n",
+               model, adj_model_arch(m), v, v / log(2.0), c->n_val);
+    } else if (!t || adj_tape_status(t) == ADJ_OK) {
+        fprintf(stderr, "adjoint eval: the validation part (%zu tokens) is too short\n", c->n_val);
+    }
+    adj_tape_free(t);
+    adj_corpus_free(c);
+    return rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * Language models in the command (train_lm.c, sample.c, eval.c): data,
+ * loss, evaluation.
+ */
+#ifndef ADJ_TOOLS_LM_H
+#define ADJ_TOOLS_LM_H
+
+#include <adjoint.h>
+
+#define ADJ_LM_DEFAULT_TEXT "/usr/share/dict/words"
+
+/* train --model rnn|lstm|gru, and sample. */
+int adj_cmd_train_lm(int argc, char **argv);
+int adj_cmd_sample(int argc, char **argv);
+/* eval of a language model: the mean validation cross-entropy. */
+int adj_tool_eval_lm(adj_model *m, const char *model, const char *spec, int json);
+
+/* "text:FILE" or "tokens:FILE" split with val_frac (text lines shuffled
+ * with seed); with a model, the ids are those of its vocabulary (its
+ * "chars"); NULL after printing the error. */
+adj_corpus *adj_tool_lm_data(const char *spec, double val_frac, uint64_t seed);
+int adj_tool_lm_remap(adj_corpus *c, adj_model *m);
+/* Mean cross-entropy of the model's logits for x (B, T) against y. */
+adj_var *adj_tool_lm_loss(adj_model *m, adj_tape *t, const int32_t *x, const int32_t *y, size_t B,
+                          size_t T);
+/* Mean validation loss over nb batches of B windows of T (seeded), in
+ * evaluation mode; NaN when the validation part is too short. */
+double adj_tool_lm_eval(adj_model *m, adj_tape *t, const adj_corpus *c, size_t B, size_t T,
+                        size_t nb, uint64_t seed);
+
+#endif

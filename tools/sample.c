@@ -1,0 +1,190 @@
+/*
+ * adjoint sample MODEL: text (or token ids) from a language model, one
+ * token at a time: the logits of the last position over the whole
+ * context, divided by the temperature, cut to the top k, sampled (seeded);
+ * temperature 0 takes the most likely token.
+ */
+#include "commands.h"
+#include "lm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: adjoint sample MODEL [--prompt TEXT] [--steps N] [--temperature T]\n"
+               "                      [--top-k K] [--seed S]\n"
+               "Print the prompt and N (default 200) tokens sampled from a language model\n"
+               "(rnn, lstm, gru) saved by adjoint train.  Temperature 0 is greedy (default 1);\n"
+               "--top-k keeps the K most likely tokens (default 0: all).  The prompt (default:\n"
+               "a newline, when the vocabulary has one) must use the model's bytes.\n");
+}
+
+static int hexval(char h) { return h <= '9' ? h - '0' : h - 'a' + 10; }
+
+/* Token from logits (V doubles) as the options say. */
+static int pick(double *lg, int V, double temp, long topk, adj_rng *rng)
+{
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (lg[i] > lg[best])
+            best = i;
+    if (temp == 0)
+        return best;
+    if (topk > 0 && topk < V) {
+        /* the k-th largest value as the cut (ties kept) */
+        double *s = malloc((size_t)V * sizeof *s);
+        if (s) {
+            memcpy(s, lg, (size_t)V * sizeof *s);
+            for (long k = 0; k < topk; k++) {
+                int m = (int)k;
+                for (int i = (int)k + 1; i < V; i++)
+                    if (s[i] > s[m])
+                        m = i;
+                double tmp = s[k];
+                s[k] = s[m];
+                s[m] = tmp;
+            }
+            double cut = s[topk - 1];
+            free(s);
+            for (int i = 0; i < V; i++)
+                if (lg[i] < cut)
+                    lg[i] = -INFINITY;
+        }
+    }
+    double sum = 0;
+    for (int i = 0; i < V; i++)
+        sum += lg[i] = exp((lg[i] - lg[best]) / temp);
+    double u = adj_rng_uniform(rng) * sum, acc = 0;
+    for (int i = 0; i < V; i++) {
+        acc += lg[i];
+        if (u < acc && lg[i] > 0)
+            return i;
+    }
+    return best;
+}
+
+int adj_cmd_sample(int argc, char **argv)
+{
+    const char *model = NULL, *prompt = NULL;
+    long steps = 200, topk = 0, seed = 1;
+    double temp = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (a[0] != '-') {
+            if (model) {
+                fprintf(stderr, "adjoint sample: one model, not %s and %s\n", model, a);
+                return 2;
+            }
+            model = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "adjoint sample: %s needs a value\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        int bad = 0;
+        if (strcmp(a, "--prompt") == 0)
+            prompt = v;
+        else if (strcmp(a, "--steps") == 0)
+            bad = adj_tool_long(a, v, 0, 1000000, &steps);
+        else if (strcmp(a, "--top-k") == 0)
+            bad = adj_tool_long(a, v, 0, 1 << 20, &topk);
+        else if (strcmp(a, "--seed") == 0)
+            bad = adj_tool_long(a, v, 0, 0x7fffffffL, &seed);
+        else if (strcmp(a, "--temperature") == 0)
+            bad = adj_tool_number(a, v, 0, 0, 1e6, 0, &temp);
+        else {
+            fprintf(stderr, "adjoint sample: unknown option %s\n", a);
+            return 2;
+        }
+        if (bad)
+            return 2;
+    }
+    if (!model) {
+        usage(stderr);
+        return 2;
+    }
+    adj_model *m = NULL;
+    adj_error err;
+    if (adj_model_read(model, &m, &err) != ADJ_OK) {
+        fprintf(stderr, "adjoint sample: %s\n", err.message);
+        return 1;
+    }
+    const char *chars = adj_model_config(m, "chars");
+    if (!chars || !*chars) {
+        fprintf(stderr, "adjoint sample: %s is a \"%s\" model without a text vocabulary\n", model,
+                adj_model_arch(m));
+        adj_model_free(m);
+        return 1;
+    }
+    int V = (int)(strlen(chars) / 2);
+    unsigned char byte[256];
+    int id[256];
+    for (int i = 0; i < 256; i++)
+        id[i] = -1;
+    for (int i = 0; i < V; i++) {
+        byte[i] = (unsigned char)(hexval(chars[2 * i]) * 16 + hexval(chars[2 * i + 1]));
+        id[byte[i]] = i;
+    }
+    if (!prompt)
+        prompt = id['\n'] >= 0 ? "\n" : (const char *)NULL;
+    size_t np = prompt ? strlen(prompt) : 0;
+    if (np == 0) {
+        fprintf(stderr, "adjoint sample: give a --prompt (the vocabulary has no newline)\n");
+        adj_model_free(m);
+        return 2;
+    }
+    int32_t *ctx = malloc((np + (size_t)steps + 1) * sizeof *ctx);
+    double *lg = malloc((size_t)V * sizeof *lg);
+    adj_tape *t = adj_tape_new();
+    int rc = 1;
+    if (!ctx || !lg || !t) {
+        fprintf(stderr, "adjoint sample: out of memory\n");
+        goto done;
+    }
+    for (size_t i = 0; i < np; i++) {
+        unsigned char ch = (unsigned char)prompt[i];
+        if (id[ch] < 0) {
+            fprintf(stderr, "adjoint sample: the prompt's byte 0x%02x (at %zu) is not in the model's vocabulary\n",
+                    ch, i);
+            rc = 2;
+            goto done;
+        }
+        ctx[i] = id[ch];
+    }
+    fwrite(prompt, 1, np, stdout);
+    adj_rng rng;
+    adj_rng_seed(&rng, (uint64_t)seed);
+    adj_model_set_training(m, 0);
+    size_t n = np;
+    for (long s = 0; s < steps; s++, n++) {
+        adj_tape_reset(t);
+        adj_var *x = adj_index(t, 2, ((int64_t[]){1, (int64_t)n}), ctx);
+        adj_var *y = adj_model_forward(m, x);
+        if (!y) {
+            fprintf(stderr, "adjoint sample: %s\n", adj_tape_message(t));
+            goto done;
+        }
+        for (int v = 0; v < V; v++)
+            lg[v] = adj_value_at(y, (n - 1) * (size_t)V + (size_t)v);
+        ctx[n] = pick(lg, V, temp, topk, &rng);
+        fputc(byte[ctx[n]], stdout);
+    }
+    if (byte[ctx[n - 1]] != '\n')
+        fputc('\n', stdout);
+    rc = 0;
+done:
+    adj_tape_free(t);
+    free(ctx);
+    free(lg);
+    adj_model_free(m);
+    return rc;
+}
