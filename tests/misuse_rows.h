@@ -280,6 +280,42 @@ ROW(adj_op_arity, NULL, "e", 'g', NULL, o->num = adj_op_arity(E(0, adj_op, ADJ_O
 ROW(adj_op_formula, NULL, "e", 'g', NULL, o->ptr = adj_op_formula(E(0, adj_op, ADJ_OP_MUL)); ck_assert_ptr_nonnull(o->ptr))
 ROW(adj_op_rule, NULL, "e", 'g', NULL, o->ptr = adj_op_rule(E(0, adj_op, ADJ_OP_MUL)); ck_assert_ptr_nonnull(o->ptr))
 
+/* ------------------------------------------------------------- conv.h */
+#define CONV_T(n, ...) adj_tensor_f64(f->t, n, ((const int64_t[]){__VA_ARGS__}), zeros)
+#define CONV2D_OPTS (&(adj_conv2d_opts){{2, 1}, {1, 0}, {1, 2}, 1})
+#define CONVT_OPTS (&(adj_conv_transpose2d_opts){{2, 2}, {1, 0}, {1, 0}, {1, 1}, 1})
+#define POOL_OPTS (&(adj_pool2d_opts){{2, 2}, {2, 1}, {1, 0}})
+ROW(adj_conv2d_at, NULL, "VVpp..", 't', NULL,
+    o->ptr = adj_conv2d_at(P(0, CONV_T(4, 1, 2, 3, 3)), P(1, CONV_T(4, 2, 2, 2, 2)), P(2, CONV_T(1, 2)),
+                           P(3, CONV2D_OPTS), __FILE__, __LINE__))
+ROW(adj_conv2d, NULL, "VVpp", 't', NULL,
+    o->ptr = (adj_conv2d)(P(0, CONV_T(4, 1, 2, 3, 3)), P(1, CONV_T(4, 3, 2, 2, 2)), P(2, CONV_T(1, 3)),
+                          P(3, (const adj_conv2d_opts *)NULL)))
+ROW(adj_conv1d_at, NULL, "VVpp..", 't', NULL,
+    o->ptr = adj_conv1d_at(P(0, CONV_T(3, 2, 2, 5)), P(1, CONV_T(3, 2, 2, 2)), P(2, CONV_T(1, 2)),
+                           P(3, (&(adj_conv1d_opts){2, 1, 2, 1})), __FILE__, __LINE__))
+ROW(adj_conv1d, NULL, "VVpp", 't', NULL,
+    o->ptr = (adj_conv1d)(P(0, CONV_T(3, 2, 2, 5)), P(1, CONV_T(3, 1, 2, 3)), P(2, CONV_T(1, 1)),
+                          P(3, (const adj_conv1d_opts *)NULL)))
+ROW(adj_conv_transpose2d_at, NULL, "VVpp..", 't', NULL,
+    o->ptr = adj_conv_transpose2d_at(P(0, CONV_T(4, 1, 2, 3, 3)), P(1, CONV_T(4, 2, 3, 3, 2)),
+                                     P(2, CONV_T(1, 3)), P(3, CONVT_OPTS), __FILE__, __LINE__))
+ROW(adj_conv_transpose2d, NULL, "VVpp", 't', NULL,
+    o->ptr = (adj_conv_transpose2d)(P(0, CONV_T(4, 1, 2, 3, 3)), P(1, CONV_T(4, 2, 1, 2, 2)),
+                                    P(2, CONV_T(1, 1)), P(3, (const adj_conv_transpose2d_opts *)NULL)))
+ROW(adj_max_pool2d_at, NULL, "VP..", 't', NULL,
+    o->ptr = adj_max_pool2d_at(P(0, CONV_T(4, 2, 1, 4, 3)), P(1, POOL_OPTS), __FILE__, __LINE__))
+ROW(adj_max_pool2d, NULL, "VP", 't', NULL,
+    o->ptr = (adj_max_pool2d)(P(0, CONV_T(4, 2, 1, 4, 3)), P(1, POOL_OPTS)))
+ROW(adj_avg_pool2d_at, NULL, "VP..", 't', NULL,
+    o->ptr = adj_avg_pool2d_at(P(0, CONV_T(4, 2, 1, 4, 3)), P(1, POOL_OPTS), __FILE__, __LINE__))
+ROW(adj_avg_pool2d, NULL, "VP", 't', NULL,
+    o->ptr = (adj_avg_pool2d)(P(0, CONV_T(4, 2, 1, 4, 3)), P(1, POOL_OPTS)))
+ROW(adj_adaptive_avg_pool2d_at, NULL, "Vnn..", 't', NULL,
+    o->ptr = adj_adaptive_avg_pool2d_at(P(0, CONV_T(4, 1, 2, 4, 3)), N(1, 2), N(2, 1), __FILE__, __LINE__))
+ROW(adj_adaptive_avg_pool2d, NULL, "Vnn", 't', NULL,
+    o->ptr = (adj_adaptive_avg_pool2d)(P(0, CONV_T(4, 1, 2, 4, 3)), N(1, 3), N(2, 3)))
+
 /* ------------------------------------------------------------ check.h */
 ROW(adj_gradcheck, NULL, "PpcPpV", 's', NULL,
     adj_gradcheck_input in = {.ndim = 1, .shape = {3}, .data = zeros};

@@ -88,6 +88,12 @@
     /* ---- views and batched products ---- */                                 \
     /*                                                                     */  \
     /* ---- convolution and pooling ---- */                                    \
+    X(CONV2D, conv2d)                                                          \
+    X(CONV1D, conv1d)                                                          \
+    X(CONV_TRANSPOSE2D, conv_transpose2d)                                      \
+    X(MAX_POOL2D, max_pool2d)                                                  \
+    X(AVG_POOL2D, avg_pool2d)                                                  \
+    X(ADAPTIVE_AVG_POOL2D, adaptive_avg_pool2d)                                \
     /*                                                                     */  \
     /* ---- normalisation and dropout ---- */                                  \
     /*                                                                     */  \

@@ -1,0 +1,48 @@
+/*
+ * Internal: the three products every convolution is made of, on plain
+ * row-major buffers.
+ *
+ * A convolution relates a "big" side (the padded image it slides over:
+ * conv2d's input, conv_transpose2d's output) and a "small" side (one value
+ * per window position: conv2d's output, conv_transpose2d's input), through
+ * a weight (Cs, Cb / groups, kh, kw) in both cases.  With col the im2col
+ * matrix (Cb/groups kh kw, Hs Ws) of one sample and group of the big side:
+ *
+ *   down:   s  = W col              (conv2d forward, conv_transpose2d dx)
+ *   up:     b += col2im(W^T s)      (conv2d dx, conv_transpose2d forward)
+ *   wgrad:  dW += s col^T           (the weight's adjoint of both)
+ *
+ * Each product is one BLIS gemm per sample and group; samples are split
+ * over the worker pool, each task with its own col buffer from the tape's
+ * arena.  down and up give the same bits for any thread count (each
+ * sample is computed alone); wgrad sums per-task partial adjoints in task
+ * order, so its bits depend only on the thread count.
+ */
+#ifndef ADJ_OPS_CONV_KERNELS_H
+#define ADJ_OPS_CONV_KERNELS_H
+
+#include "core/tape.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct adj_conv_geom {
+    size_t n, groups;
+    size_t cb, hb, wb;  /* big side: channels, rows, columns */
+    size_t cs, hs, ws;  /* small side */
+    size_t kh, kw;
+    long sh, sw, ph, pw, dh, dw; /* stride, padding, dilation */
+} adj_conv_geom;
+
+/* s (n, cs, hs, ws) = (acc ? s : 0) + conv(b (n, cb, hb, wb), w).  false
+ * when scratch memory could not be had (ADJ_ENOMEM on t). */
+bool adj_conv_down(adj_tape *t, int dtype, const adj_conv_geom *g, const void *b, const void *w,
+                   void *s, bool acc);
+/* b += the transposed convolution of s with w. */
+bool adj_conv_up(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *w,
+                 void *b);
+/* dw += the weight adjoint: sum over samples of s col(b)^T. */
+bool adj_conv_wgrad(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *b,
+                    void *dw);
+
+#endif

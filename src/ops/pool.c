@@ -1,0 +1,331 @@
+/*
+ * Pooling over NCHW planes: max_pool2d, avg_pool2d, adaptive_avg_pool2d.
+ *
+ * Every (n, c) plane is independent: the planes are split over the worker
+ * pool and each is computed by one thread in a fixed order, so the
+ * results (and the adjoints, which scatter only within a plane) have the
+ * same bits for any thread count.  max_pool2d keeps the position of each
+ * window's maximum (an i32 per output element, in the arena) for backward
+ * and the tangent.
+ */
+#include "core/pool.h"
+#include "ops/op.h"
+#include "adjoint/conv.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct pool_attr {
+    int32_t k[2], s[2], p[2]; /* kernel, stride, padding; adaptive: k = output size */
+    int32_t no_opts;          /* the options pointer was NULL */
+    int32_t *arg;             /* max_pool2d: the maximum's position in its plane */
+} pool_attr;
+
+enum { MAXP, AVGP, ADAPT };
+
+static adj_status pool_shape_kind(adj_var *y, int kind, char *why, size_t n)
+{
+    const pool_attr *a = ADJ_ATTR(y, pool_attr);
+    const adj_var *x = y->in[0];
+    if (a->no_opts) {
+        snprintf(why, n, "opts is NULL (the kernel, stride and padding are required)");
+        return ADJ_EINVAL;
+    }
+    if (x->ndim != 4) {
+        snprintf(why, n, "x must be 4-D (N,C,H,W)");
+        return ADJ_ESHAPE;
+    }
+    y->ndim = 4;
+    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, 2 * sizeof(int64_t));
+    for (int k = 0; k < 2; k++) {
+        const int64_t in = adj_cold(x)->shape[2 + k];
+        if (kind == ADAPT) {
+            if (a->k[k] < 1) {
+                snprintf(why, n, "the output size (%d, %d) must be >= 1", (int)a->k[0], (int)a->k[1]);
+                return ADJ_EINVAL;
+            }
+            if (in < 1) {
+                snprintf(why, n, "the input has an empty plane");
+                return ADJ_ESHAPE;
+            }
+            adj_cold(y)->shape[2 + k] = a->k[k];
+            continue;
+        }
+        if (a->k[k] < 1 || a->s[k] < 1 || a->p[k] < 0 || a->p[k] > a->k[k] / 2) {
+            snprintf(why, n, "kernel %d and stride %d must be >= 1, 0 <= padding %d <= kernel / 2",
+                     (int)a->k[k], (int)a->s[k], (int)a->p[k]);
+            return ADJ_EINVAL;
+        }
+        if (in + 2 * (int64_t)a->p[k] < a->k[k]) {
+            snprintf(why, n, "the kernel (%d) is larger than the padded input (%lld)", (int)a->k[k],
+                     (long long)(in + 2 * (int64_t)a->p[k]));
+            return ADJ_ESHAPE;
+        }
+        adj_cold(y)->shape[2 + k] = (in + 2 * (int64_t)a->p[k] - a->k[k]) / a->s[k] + 1;
+    }
+    return ADJ_OK;
+}
+
+static adj_status maxp_shape(adj_var *y, char *why, size_t n) { return pool_shape_kind(y, MAXP, why, n); }
+static adj_status avgp_shape(adj_var *y, char *why, size_t n) { return pool_shape_kind(y, AVGP, why, n); }
+static adj_status adapt_shape(adj_var *y, char *why, size_t n) { return pool_shape_kind(y, ADAPT, why, n); }
+
+/* The window of output row (or column) o: [*lo, *hi) of the input, clipped
+ * to it, and its divisor's factor (avg: the kernel, padding included). */
+static void window(const pool_attr *a, int kind, int k, int64_t o, int64_t in, int64_t *lo,
+                   int64_t *hi, int64_t *div)
+{
+    if (kind == ADAPT) {
+        const int64_t out = a->k[k];
+        *lo = o * in / out;
+        *hi = ((o + 1) * in + out - 1) / out;
+        *div = *hi - *lo;
+        return;
+    }
+    int64_t start = o * a->s[k] - a->p[k];
+    *lo = start < 0 ? 0 : start;
+    *hi = start + a->k[k] < in ? start + a->k[k] : in;
+    *div = a->k[k];
+}
+
+typedef struct pool_job {
+    const adj_var *y;
+    int kind;
+    const void *src;  /* forward: x (or its tangent); backward: dy */
+    void *dst;        /* forward: y (or ty); backward: dx */
+    bool bwd;
+    bool find;        /* max_pool2d forward: find the maxima of src */
+} pool_job;
+
+#define MAXP_FWD(T)                                                            \
+    do {                                                                       \
+        const T *xp = (const T *)j->src + pl * H * W;                          \
+        T *yp = (T *)j->dst + pl * Ho * Wo;                                    \
+        for (int64_t oh = 0; oh < Ho; oh++) {                                  \
+            int64_t h0, h1, dh;                                                \
+            window(a, MAXP, 0, oh, H, &h0, &h1, &dh);                          \
+            for (int64_t ow = 0; ow < Wo; ow++) {                              \
+                int64_t w0, w1, dw_, best = -1;                                \
+                window(a, MAXP, 1, ow, W, &w0, &w1, &dw_);                     \
+                T m = 0;                                                       \
+                for (int64_t h = h0; h < h1; h++)                              \
+                    for (int64_t w = w0; w < w1; w++) {                        \
+                        const T v = xp[h * W + w];                             \
+                        if (best < 0 || v > m || (v != v && m == m)) {         \
+                            m = v;                                             \
+                            best = h * W + w;                                  \
+                        }                                                      \
+                    }                                                          \
+                yp[oh * Wo + ow] = m;                                          \
+                arg[oh * Wo + ow] = (int32_t)best;                             \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+#define MAXP_APPLY(T)                                                          \
+    do {                                                                       \
+        const T *sp = (const T *)j->src + (j->bwd ? pl * Ho * Wo : pl * H * W); \
+        T *dp = (T *)j->dst + (j->bwd ? pl * H * W : pl * Ho * Wo);            \
+        for (int64_t o = 0; o < Ho * Wo; o++) {                                \
+            if (j->bwd)                                                        \
+                dp[arg[o]] += sp[o];                                           \
+            else                                                               \
+                dp[o] = sp[arg[o]];                                            \
+        }                                                                      \
+    } while (0)
+
+#define AVG(T)                                                                 \
+    do {                                                                       \
+        const T *sp = (const T *)j->src + (j->bwd ? pl * Ho * Wo : pl * H * W); \
+        T *dp = (T *)j->dst + (j->bwd ? pl * H * W : pl * Ho * Wo);            \
+        for (int64_t oh = 0; oh < Ho; oh++) {                                  \
+            int64_t h0, h1, dh;                                                \
+            window(a, j->kind, 0, oh, H, &h0, &h1, &dh);                       \
+            for (int64_t ow = 0; ow < Wo; ow++) {                              \
+                int64_t w0, w1, dw_;                                           \
+                window(a, j->kind, 1, ow, W, &w0, &w1, &dw_);                  \
+                const double inv = 1.0 / (double)(dh * dw_);                   \
+                if (j->bwd) {                                                  \
+                    const T g = (T)(sp[oh * Wo + ow] * inv);                   \
+                    for (int64_t h = h0; h < h1; h++)                          \
+                        for (int64_t w = w0; w < w1; w++)                      \
+                            dp[h * W + w] += g;                                \
+                } else {                                                       \
+                    double s = 0;                                              \
+                    for (int64_t h = h0; h < h1; h++)                          \
+                        for (int64_t w = w0; w < w1; w++)                      \
+                            s += sp[h * W + w];                                \
+                    dp[oh * Wo + ow] = (T)(s * inv);                           \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+/* planes [lo, hi) */
+static void pool_planes(void *ctx, size_t lo, size_t hi)
+{
+    const pool_job *j = ctx;
+    const adj_var *y = j->y;
+    const pool_attr *a = ADJ_ATTR(y, pool_attr);
+    const int64_t H = adj_cold(y->in[0])->shape[2], W = adj_cold(y->in[0])->shape[3];
+    const int64_t Ho = adj_cold(y)->shape[2], Wo = adj_cold(y)->shape[3];
+    const bool f64 = y->dtype == ADJ_F64;
+    for (size_t pl = lo; pl < hi; pl++) {
+        int32_t *arg = a->arg ? a->arg + pl * (size_t)(Ho * Wo) : NULL;
+        if (j->find) {
+            if (f64)
+                MAXP_FWD(double);
+            else
+                MAXP_FWD(float);
+        } else if (j->kind == MAXP) {
+            if (f64)
+                MAXP_APPLY(double);
+            else
+                MAXP_APPLY(float);
+        } else if (f64) {
+            AVG(double);
+        } else {
+            AVG(float);
+        }
+    }
+}
+
+static void run_planes(const adj_var *y, int kind, const void *src, void *dst, bool bwd, bool find)
+{
+    pool_job j = {y, kind, src, dst, bwd, find};
+    const size_t planes = (size_t)(adj_cold(y)->shape[0] * adj_cold(y)->shape[1]);
+    const size_t per = adj_cold(y->in[0])->numel / (planes ? planes : 1) + 1;
+    adj_par_for(planes, ADJ_PAR_GRAIN_MAP / per + 1, pool_planes, &j);
+}
+
+static void maxp_forward(adj_var *y)
+{
+    pool_attr *a = ADJ_ATTR(y, pool_attr);
+    a->arg = adj_arena_alloc(adj_cold(y)->tape, adj_cold(y)->numel * sizeof(int32_t) + 1);
+    if (!a->arg)
+        return;
+    run_planes(y, MAXP, y->in[0]->value, y->value, false, true);
+}
+
+/* dx[arg] += dy */
+static void maxp_backward(adj_var *y)
+{
+    adj_var *x = y->in[0];
+    if (!(x->flags & ADJ_F_GRAD))
+        return;
+    void *gx = adj_grad_buf(x);
+    if (gx)
+        run_planes(y, MAXP, y->grad, gx, true, false);
+}
+
+/* tangent: dy = dx[arg] */
+static void maxp_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    run_planes(y, MAXP, tx[0], ty, false, false);
+}
+
+static int avg_kind(const adj_var *y) { return y->op == ADJ_OP_AVG_POOL2D ? AVGP : ADAPT; }
+
+static void avg_forward(adj_var *y) { run_planes(y, avg_kind(y), y->in[0]->value, y->value, false, false); }
+
+static void avg_backward(adj_var *y)
+{
+    adj_var *x = y->in[0];
+    if (!(x->flags & ADJ_F_GRAD))
+        return;
+    void *gx = adj_grad_buf(x);
+    if (gx)
+        run_planes(y, avg_kind(y), y->grad, gx, true, false);
+}
+
+static void avg_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    run_planes(y, avg_kind(y), tx[0], ty, false, false);
+}
+
+/* ------------------------------------------------------------ the cases */
+
+static const pool_attr p_k2 = {{2, 2}, {2, 2}, {0, 0}, 0, NULL};
+static const pool_attr p_k32 = {{3, 2}, {2, 1}, {1, 1}, 0, NULL};
+static const pool_attr p_k3p1 = {{3, 3}, {1, 1}, {1, 1}, 0, NULL};
+static const pool_attr p_k13 = {{1, 3}, {1, 2}, {0, 1}, 0, NULL};
+static const adj_op_case pool_cases[] = {
+    {1, {4}, {{2, 2, 4, 4}}, &p_k2, " 2x2 stride 2"},
+    {1, {4}, {{1, 2, 5, 5}}, &p_k32, " 3x2, stride (2,1), padding 1"},
+    {1, {4}, {{1, 1, 3, 3}}, &p_k3p1, " 3x3 stride 1 padding 1, batch 1"},
+    {1, {4}, {{2, 1, 3, 4}}, &p_k13, " 1x3, stride (1,2), padding (0,1)"},
+    {1, {4}, {{0, 2, 4, 4}}, &p_k2, " empty batch"},
+};
+
+static const pool_attr a_33 = {{3, 3}, {0, 0}, {0, 0}, 0, NULL};
+static const pool_attr a_11 = {{1, 1}, {0, 0}, {0, 0}, 0, NULL};
+static const pool_attr a_24 = {{2, 4}, {0, 0}, {0, 0}, 0, NULL};
+static const adj_op_case adapt_cases[] = {
+    {1, {4}, {{1, 2, 5, 4}}, &a_33, " to (3,3): overlapping windows"},
+    {1, {4}, {{2, 3, 3, 3}}, &a_11, " global (1,1)"},
+    {1, {4}, {{1, 1, 3, 5}}, &a_24, " to (2,4)"},
+    {1, {4}, {{1, 1, 2, 2}}, &a_33, " to (3,3), larger than the input"},
+    {1, {4}, {{0, 2, 3, 3}}, &a_11, " empty batch"},
+};
+
+const adj_op_desc adj_desc_max_pool2d = {
+    .name = "max_pool2d", .arity = 1, .attr_size = sizeof(pool_attr), .shape = maxp_shape,
+    .forward = maxp_forward, .backward = maxp_backward, .jvp = maxp_jvp,
+    .formula = "y[n,c,i,j] = max over the window (i s - pad + [0,k), j s - pad + [0,k)) of x[n,c]",
+    .rule = "dx[n,c, argmax of the window] += dy[n,c,i,j] (first maximum at ties)",
+    ADJ_CASES(pool_cases),
+};
+
+const adj_op_desc adj_desc_avg_pool2d = {
+    .name = "avg_pool2d", .arity = 1, .attr_size = sizeof(pool_attr), .shape = avgp_shape,
+    .forward = avg_forward, .backward = avg_backward, .jvp = avg_jvp,
+    .formula = "y[n,c,i,j] = (sum of x[n,c] over the window) / (k0 k1), padding counted",
+    .rule = "dx[n,c, window] += dy[n,c,i,j] / (k0 k1)",
+    ADJ_CASES(pool_cases),
+};
+
+const adj_op_desc adj_desc_adaptive_avg_pool2d = {
+    .name = "adaptive_avg_pool2d", .arity = 1, .attr_size = sizeof(pool_attr),
+    .shape = adapt_shape, .forward = avg_forward, .backward = avg_backward, .jvp = avg_jvp,
+    .formula = "y[n,c,i,j] = mean of x[n,c] over rows [floor(i H/Ho), ceil((i+1) H/Ho)), same for columns",
+    .rule = "dx[n,c, window] += dy[n,c,i,j] / (window size)",
+    ADJ_CASES(adapt_cases),
+};
+
+/* ------------------------------------------------------------ public API */
+
+static adj_var *pool(adj_op op, adj_var *x, const adj_pool2d_opts *opts, const char *file, int line)
+{
+    pool_attr a = {{0, 0}, {0, 0}, {0, 0}, 1, NULL};
+    if (opts)
+        a = (pool_attr){{opts->kernel[0], opts->kernel[1]}, {opts->stride[0], opts->stride[1]},
+                        {opts->padding[0], opts->padding[1]}, 0, NULL};
+    return adj_record(op, &x, 1, &a, file, line);
+}
+
+adj_var *adj_max_pool2d_at(adj_var *x, const adj_pool2d_opts *opts, const char *file, int line)
+{
+    return pool(ADJ_OP_MAX_POOL2D, x, opts, file, line);
+}
+adj_var *adj_avg_pool2d_at(adj_var *x, const adj_pool2d_opts *opts, const char *file, int line)
+{
+    return pool(ADJ_OP_AVG_POOL2D, x, opts, file, line);
+}
+adj_var *adj_adaptive_avg_pool2d_at(adj_var *x, int out_h, int out_w, const char *file, int line)
+{
+    pool_attr a = {{out_h, out_w}, {0, 0}, {0, 0}, 0, NULL};
+    return adj_record(ADJ_OP_ADAPTIVE_AVG_POOL2D, &x, 1, &a, file, line);
+}
+
+adj_var *(adj_max_pool2d)(adj_var *x, const adj_pool2d_opts *opts)
+{
+    return adj_max_pool2d_at(x, opts, NULL, 0);
+}
+adj_var *(adj_avg_pool2d)(adj_var *x, const adj_pool2d_opts *opts)
+{
+    return adj_avg_pool2d_at(x, opts, NULL, 0);
+}
+adj_var *(adj_adaptive_avg_pool2d)(adj_var *x, int out_h, int out_w)
+{
+    return adj_adaptive_avg_pool2d_at(x, out_h, out_w, NULL, 0);
+}
