@@ -172,6 +172,51 @@ START_TEST(test_ops_on_views)
 }
 END_TEST
 
+/*
+ * Large permuted views take the tiled walks (a block of the view is a tile
+ * when its last axis jumps through storage): exp of a permuted (3,40,50)
+ * tensor, its contiguous copy, and the adjoint scattered back through the
+ * permutation, in both dtypes and with the pool's threads.
+ */
+START_TEST(test_tiled_walks)
+{
+    enum { A = 3, B = 40, Cc = 50, N = A * B * Cc };
+    static double xb[N], wb[N];
+    static float xf[N], wf[N];
+    for (int i = 0; i < N; i++) {
+        xb[i] = 0.5 * sin(0.013 * i);
+        wb[i] = 1.0 + 0.001 * i;
+        xf[i] = (float)xb[i];
+        wf[i] = (float)wb[i];
+    }
+    for (int dt = 0; dt < 2; dt++) {
+        adj_set_threads(dt + 1);
+        adj_tape *t = adj_tape_new();
+        const int64_t xs[3] = {A, B, Cc}, vs[3] = {Cc, A, B};
+        adj_var *x = dt ? adj_tensor_f32(t, 3, xs, xf) : adj_tensor_f64(t, 3, xs, xb);
+        adj_var *w = dt ? adj_constant_f32(t, 3, vs, wf) : adj_constant_f64(t, 3, vs, wb);
+        adj_var *v = adj_permute(x, (int[]){2, 0, 1});  /* v[k][i][j] = x[i][j][k] */
+        adj_var *e = adj_exp(v);
+        adj_var *c = adj_contiguous(v);
+        adj_var *f = adj_add(adj_sum(adj_mul(e, w)), adj_sum(adj_mul(c, w)));
+        ck_assert_int_eq(adj_backward(f), ADJ_OK);
+        const double tol = dt ? 1e-5 : 1e-14;
+        for (int k = 0; k < Cc; k++)
+            for (int i = 0; i < A; i++)
+                for (int j = 0; j < B; j++) {
+                    const size_t vi = (size_t)((k * A + i) * B + j), xi = (size_t)((i * B + j) * Cc + k);
+                    const double xv = dt ? (double)xf[xi] : xb[xi];
+                    const double wv = dt ? (double)wf[vi] : wb[vi];
+                    ck_assert_double_eq_tol(adj_value_at(e, vi), exp(xv), tol * 2);
+                    ck_assert_double_eq(adj_value_at(c, vi), xv);
+                    ck_assert_double_eq_tol(adj_grad_at(x, xi), exp(xv) * wv + wv, tol * 8);
+                }
+        adj_tape_free(t);
+    }
+    adj_set_threads(0);
+}
+END_TEST
+
 /* Gradient check (finite differences, replay) through chains of views. */
 static adj_var *chain(adj_tape *t, adj_var *const *in, int n, void *user)
 {
@@ -205,6 +250,7 @@ static Suite *views_suite(void)
     tcase_add_test(tc, test_view_accessors);
     tcase_add_test(tc, test_ops_on_views);
     tcase_add_test(tc, test_gradcheck_views);
+    tcase_add_test(tc, test_tiled_walks);
     suite_add_tcase(s, tc);
     return s;
 }

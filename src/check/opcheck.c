@@ -306,7 +306,7 @@ static adj_var *jvp_record(adj_tape *t, const jvpctx *c, adj_dtype dtype, double
     adj_var *use[ADJ_CASE_MAX_IN];
     for (int i = 0; i < ADJ_CASE_MAX_IN; i++)
         vin[i] = use[i] = NULL;
-    for (int i = 0; i < c->sc->n; i++) {
+    for (int i = 0; i < c->sc->n && i < ADJ_CASE_MAX_IN; i++) {
         if (is_index(d, i)) {
             vin[i] = case_index(t, d, c->sc, i);
             continue;
@@ -321,7 +321,7 @@ static adj_var *jvp_record(adj_tape *t, const jvpctx *c, adj_dtype dtype, double
                              dtype == ADJ_F64 ? (const void *)xd : (const void *)xf, 1,
                              __FILE__, __LINE__);
     }
-    for (int i = 0; i < c->sc->n; i++)
+    for (int i = 0; i < c->sc->n && i < ADJ_CASE_MAX_IN; i++)
         use[i] = i == c->input && !is_index(d, i) ? feed(vin[i], c->feed) : vin[i];
     return adj_record(c->op, use, d->arity >= 0 ? d->arity : c->sc->n, case_attr(d, c->sc),
                       __FILE__, __LINE__);
@@ -409,7 +409,7 @@ adj_status adj_jvpcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint6
         const double *dirs[ADJ_CASE_MAX_IN];
         adj_var *wrt[ADJ_CASE_MAX_IN];
         int nw = 0;
-        for (int i = 0; i < sc->n; i++)
+        for (int i = 0; i < sc->n && i < ADJ_CASE_MAX_IN; i++)
             if (!is_index(d, i)) {
                 wrt[nw] = vin[i];
                 dirs[nw++] = c->v[i];

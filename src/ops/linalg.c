@@ -634,15 +634,6 @@ static adj_status transpose_shape(adj_var *y, char *why, size_t n)
     return ADJ_OK;
 }
 
-#define TRANSPOSE_COPY(T, dst, src, rows, cols, ACC)                            \
-    do {                                                                       \
-        const T *s_ = (src);                                                   \
-        T *d_ = (dst);                                                         \
-        for (size_t i_ = 0; i_ < (rows); i_++)                                 \
-            for (size_t j_ = 0; j_ < (cols); j_++)                             \
-                d_[j_ * (rows) + i_] ACC s_[i_ * (cols) + j_];                 \
-    } while (0)
-
 /* y as a layout of x's storage: the swapped strides (a view in O(1)) */
 static bool transpose_view(const adj_var *y, adj_layout *out)
 {
@@ -669,21 +660,21 @@ static void transpose_backward(adj_var *y)
     void *gx = adj_grad_buf(x);
     if (!gx)
         return;
-    size_t r = (size_t)adj_cold(y)->shape[0], c = (size_t)adj_cold(y)->shape[1];
-    if (y->dtype == ADJ_F64)
-        TRANSPOSE_COPY(double, gx, y->grad, r, c, +=);
-    else
-        TRANSPOSE_COPY(float, gx, y->grad, r, c, +=);
+    adj_layout xl, tl, yl;
+    adj_layout_contig(&xl, 2, adj_cold(x)->shape);
+    adj_layout_transpose(&xl, 0, 1, &tl);
+    adj_layout_contig(&yl, 2, adj_cold(y)->shape);
+    adj_strided_acc(y->dtype, gx, &tl, y->grad, &yl, 1.0);
 }
 
 /* tangent: dY = dX^T */
 static void transpose_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    size_t r = (size_t)adj_cold(y->in[0])->shape[0], c = (size_t)adj_cold(y->in[0])->shape[1];
-    if (y->dtype == ADJ_F64)
-        TRANSPOSE_COPY(double, ty, tx[0], r, c, =);
-    else
-        TRANSPOSE_COPY(float, ty, tx[0], r, c, =);
+    adj_layout xl, tl, yl;
+    adj_layout_contig(&xl, 2, adj_cold(y->in[0])->shape);
+    adj_layout_transpose(&xl, 0, 1, &tl);
+    adj_layout_contig(&yl, 2, adj_cold(y)->shape);
+    adj_strided_copy(adj_dsize(y->dtype), ty, &yl, tx[0], &tl);
 }
 
 static const char *const transpose_symbols[] = {"X", "Y"};

@@ -43,6 +43,7 @@
 
 #include "core/pool.h"
 #include "ops/dispatch.h"
+#include "tensor/iter.h"
 #include "ops/cases.h"
 #include "ops/op.h"
 
@@ -51,16 +52,34 @@
 /* Elements per block of a guarded loop (see OK above). */
 #define ADJ_UNARY_BLOCK ((size_t)1024)
 
-typedef struct adj_unary_bwd_ctx {
-    adj_var *y;
-    void *g;                /* the input's adjoint */
-} adj_unary_bwd_ctx;
-
-typedef struct adj_unary_jvp_ctx {
+/*
+ * What a range kernel reads and writes: element i of the range is x[i],
+ * y[i], dy[i] (the adjoint or the tangent of x, by kernel) and out[i].
+ * The forward writes out = y's value; the backward adds to out = x's
+ * adjoint; the tangent rule writes out = y's tangent, reading tx = x's.
+ * For a contiguous x the pointers are the buffers' bases and the range
+ * is a range of elements; a strided x is gathered a block at a time
+ * (adj_unary_strided) and the kernel runs on the block.
+ */
+typedef struct adj_unary_k {
     const adj_var *y;
-    const void *const *tx;
-    void *ty;
-} adj_unary_jvp_ctx;
+    const void *x, *yv, *dy, *tx;
+    void *out;
+} adj_unary_k;
+
+/* Run kernel fn (on adj_unary_k *) over the elements [lo, hi) of a strided
+ * x: each block of ADJ_UNARY_BLOCK elements is gathered contiguously
+ * first.  ctx is an adj_unary_strided_ctx. */
+typedef struct adj_unary_strided_ctx {
+    adj_unary_k k;           /* pointers at element 0; x at x's first element */
+    adj_iter it;             /* one operand: x's layout */
+    void (*fn)(void *ctx, size_t lo, size_t hi);
+} adj_unary_strided_ctx;
+void adj_unary_strided(void *ctx, size_t lo, size_t hi);
+
+/* Run kernel fn over y's elements: contiguous x directly, strided x by
+ * blocks.  k has every pointer at element 0. */
+void adj_unary_run(const adj_unary_k *k, void (*fn)(void *ctx, size_t lo, size_t hi));
 
 /* Run the loop given (over i_ in [b_, e_)) on [lo_, hi_) a block at a time,
  * with adj_slow_ = 0 where OK holds on the whole block and 1 elsewhere. */
@@ -96,8 +115,8 @@ typedef struct adj_unary_jvp_ctx {
 
 #define ADJ_UNARY_FWD_HEAD_(TY, PRE)                                           \
     typedef TY T;                                                              \
-    const T *restrict xs_ = y_->in[0]->value;                                  \
-    T *restrict ys_ = y_->value;                                               \
+    const T *restrict xs_ = k_->x;                                             \
+    T *restrict ys_ = k_->out;                                                 \
     const T c = (T)adj_attr_c_get(y_);                                           \
     (void)c;                                                                   \
     PRE
@@ -135,10 +154,10 @@ typedef struct adj_unary_jvp_ctx {
 #define ADJ_UNARY_BACK_(TY, OK, PRE, BWD)                                      \
     do {                                                                       \
         typedef TY T;                                                          \
-        const T *restrict xs_ = y_->in[0]->value;                              \
-        const T *restrict ys_ = y_->value;                                     \
-        const T *restrict dys_ = y_->grad;                                     \
-        T *restrict dxs_ = g_;                                                 \
+        const T *restrict xs_ = k_->x;                                         \
+        const T *restrict ys_ = k_->yv;                                        \
+        const T *restrict dys_ = k_->dy;                                       \
+        T *restrict dxs_ = k_->out;                                            \
         const T c = (T)adj_attr_c_get(y_);                                       \
         (void)c;                                                               \
         PRE;                                                                   \
@@ -156,10 +175,10 @@ typedef struct adj_unary_jvp_ctx {
 #define ADJ_UNARY_TAN_(TY, OK, PRE, TAN)                                       \
     do {                                                                       \
         typedef TY T;                                                          \
-        const T *restrict xs_ = y_->in[0]->value;                              \
-        const T *restrict ys_ = y_->value;                                     \
-        const T *restrict dxs_ = tx_[0];                                       \
-        T *restrict dys_ = ty_;                                                \
+        const T *restrict xs_ = k_->x;                                         \
+        const T *restrict ys_ = k_->yv;                                        \
+        const T *restrict dxs_ = k_->tx;                                       \
+        T *restrict dys_ = k_->out;                                            \
         const T c = (T)adj_attr_c_get(y_);                                       \
         (void)c;                                                               \
         PRE;                                                                   \
@@ -178,7 +197,8 @@ typedef struct adj_unary_jvp_ctx {
 #define ADJ_UNARY_RANGES_(nm, sfx, ATTR, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)   \
     ATTR static void nm##_fwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
-        adj_var *y_ = ctx_;                                                    \
+        const adj_unary_k *k_ = ctx_;                                          \
+        const adj_var *y_ = k_->y;                                             \
         if (y_->dtype == ADJ_F64)                                              \
             LOOPS(double, OK, PRE, FWD);                                       \
         else                                                                   \
@@ -186,9 +206,8 @@ typedef struct adj_unary_jvp_ctx {
     }                                                                          \
     ATTR static void nm##_bwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
-        const adj_unary_bwd_ctx *k_ = ctx_;                                    \
+        const adj_unary_k *k_ = ctx_;                                          \
         const adj_var *y_ = k_->y;                                             \
-        void *g_ = k_->g;                                                      \
         if (y_->dtype == ADJ_F64)                                              \
             ADJ_UNARY_BACK_(double, OKB, PRE, BWD);                            \
         else                                                                   \
@@ -196,10 +215,8 @@ typedef struct adj_unary_jvp_ctx {
     }                                                                          \
     ATTR static void nm##_jvp_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
-        const adj_unary_jvp_ctx *k_ = ctx_;                                    \
+        const adj_unary_k *k_ = ctx_;                                          \
         const adj_var *y_ = k_->y;                                             \
-        const void *const *tx_ = k_->tx;                                       \
-        void *ty_ = k_->ty;                                                    \
         if (y_->dtype == ADJ_F64)                                              \
             ADJ_UNARY_TAN_(double, OKB, PRE, TAN);                             \
         else                                                                   \
@@ -249,22 +266,25 @@ typedef struct adj_unary_jvp_ctx {
     }                                                                          \
     static void nm##_forward(adj_var *y_)                                      \
     {                                                                          \
-        adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_fwd_range, y_); \
+        adj_unary_k k_ = {.y = y_, .x = y_->in[0]->value, .out = y_->value};   \
+        adj_unary_run(&k_, nm##_fwd_range);                                    \
     }                                                                          \
     static void nm##_backward(adj_var *y_)                                     \
     {                                                                          \
         adj_var *x_ = y_->in[0];                                               \
         if (!(x_->flags & ADJ_F_GRAD))                                         \
             return;                                                            \
-        adj_unary_bwd_ctx k_ = {y_, adj_grad_buf(x_)};                         \
-        if (!k_.g)                                                             \
+        adj_unary_k k_ = {.y = y_, .x = x_->value, .yv = y_->value,            \
+                          .dy = y_->grad, .out = adj_grad_buf(x_)};            \
+        if (!k_.out)                                                           \
             return;                                                            \
-        adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_bwd_range, &k_); \
+        adj_unary_run(&k_, nm##_bwd_range);                                    \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
-        adj_unary_jvp_ctx k_ = {y_, tx_, ty_};                                 \
-        adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_jvp_range, &k_); \
+        adj_unary_k k_ = {.y = y_, .x = y_->in[0]->value, .yv = y_->value,     \
+                          .tx = tx_[0], .out = ty_};                           \
+        adj_unary_run(&k_, nm##_jvp_range);                                    \
     }                                                                          \
     static double nm##_scalar_fwd(double a_, double b_, const void *attr_)     \
     {                                                                          \
@@ -303,7 +323,7 @@ typedef struct adj_unary_jvp_ctx {
         .attr_size = (TESTARG) != 0.0 ? sizeof(adj_attr_c) : 0,                \
         .formula = FORMULA, .rule = RULE, ADJ_CASES(adj_cases_unary),          \
         .case_attr = &nm##_case_c, .dom = {DOM}, .test_arg = TESTARG,          \
-        .props = ADJ_PROP_MAP, .teach = TEACH,                                 \
+        .props = ADJ_PROP_MAP | ADJ_PROP_STRIDES, .teach = TEACH,              \
     }
 
 /* An op whose kernels are fast everywhere and need no set-up. */

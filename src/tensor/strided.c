@@ -66,9 +66,128 @@ static void init2(walk2 *w, const adj_layout *dl, const adj_layout *sl)
     w->soff = sl->offset;
 }
 
+/*
+ * The tiled walk of two layouts whose fastest axes differ (a transposed
+ * copy): walking either in the other's order touches one page per
+ * element, so the loop goes over tiles of TILE2 x TILE2 elements of axes
+ * a (dst's fastest) and b (src's fastest), every other axis an outer
+ * index.  Each tile writes only its own elements of dst.
+ */
+#define TILE2 32
+
+typedef struct tile2 {
+    char *dst;
+    const char *src;
+    size_t esize;
+    int dtype;
+    bool acc;
+    double alpha;
+    int nd;
+    int64_t oshape[ADJ_MAX_DIMS], ods[ADJ_MAX_DIMS], oss[ADJ_MAX_DIMS];
+    int64_t na, nb, dsa, dsb, ssa, ssb, doff, soff, tiles_a, tiles_b;
+} tile2;
+
+static int64_t iabs64(int64_t v) { return v < 0 ? -v : v; }
+
+/* The axis of size > 1 with the smallest |stride|, or -1. */
+static int fastest(const adj_layout *l, int skip)
+{
+    int b = -1;
+    for (int d = 0; d < l->ndim; d++)
+        if (d != skip && l->shape[d] > 1 && (b < 0 || iabs64(l->stride[d]) < iabs64(l->stride[b])))
+            b = d;
+    return b;
+}
+
+static bool tile2_init(tile2 *w, const adj_layout *dl, const adj_layout *sl)
+{
+    const int a = fastest(dl, -1);
+    if (a < 0 || dl->stride[a] == 0 || iabs64(sl->stride[a]) <= 8)
+        return false;
+    const int b = fastest(sl, a);
+    if (b < 0 || iabs64(sl->stride[b]) >= iabs64(sl->stride[a]) || dl->stride[b] == 0)
+        return false;
+    w->nd = 0;
+    for (int d = 0; d < dl->ndim; d++) {
+        if (d == a || d == b || dl->shape[d] == 1)
+            continue;
+        if (dl->stride[d] == 0)
+            return false; /* dst repeats elements */
+        w->oshape[w->nd] = dl->shape[d];
+        w->ods[w->nd] = dl->stride[d];
+        w->oss[w->nd++] = sl->stride[d];
+    }
+    w->na = dl->shape[a];
+    w->nb = dl->shape[b];
+    w->dsa = dl->stride[a];
+    w->dsb = dl->stride[b];
+    w->ssa = sl->stride[a];
+    w->ssb = sl->stride[b];
+    w->doff = dl->offset;
+    w->soff = sl->offset;
+    w->tiles_a = (w->na + TILE2 - 1) / TILE2;
+    w->tiles_b = (w->nb + TILE2 - 1) / TILE2;
+    return true;
+}
+
+#define TILE2_LOOP(T, OP)                                                      \
+    do {                                                                       \
+        T *d_ = (T *)w->dst + doff;                                            \
+        const T *s_ = (const T *)w->src + soff;                                \
+        const T al_ = (T)w->alpha;                                             \
+        (void)al_;                                                             \
+        for (int64_t i_ = b0; i_ < b1; i_++)                                   \
+            for (int64_t j_ = a0; j_ < a1; j_++)                               \
+                d_[j_ * w->dsa + i_ * w->dsb] OP s_[j_ * w->ssa + i_ * w->ssb]; \
+    } while (0)
+
+static void tile2_range(void *ctx, size_t lo, size_t hi)
+{
+    const tile2 *w = ctx;
+    for (size_t u = lo; u < hi; u++) {
+        int64_t q = (int64_t)u;
+        const int64_t ia = q % w->tiles_a;
+        q /= w->tiles_a;
+        const int64_t ib = q % w->tiles_b;
+        q /= w->tiles_b;
+        int64_t doff = w->doff, soff = w->soff;
+        for (int d = w->nd - 1; d >= 0; d--) {
+            const int64_t i = q % w->oshape[d];
+            q /= w->oshape[d];
+            doff += i * w->ods[d];
+            soff += i * w->oss[d];
+        }
+        const int64_t a0 = ia * TILE2, b0 = ib * TILE2;
+        const int64_t a1 = a0 + TILE2 < w->na ? a0 + TILE2 : w->na;
+        const int64_t b1 = b0 + TILE2 < w->nb ? b0 + TILE2 : w->nb;
+        if (!w->acc && w->esize == 8)
+            TILE2_LOOP(uint64_t, =);
+        else if (!w->acc)
+            TILE2_LOOP(uint32_t, =);
+        else if (w->dtype == ADJ_F64)
+            TILE2_LOOP(double, += al_ *);
+        else
+            TILE2_LOOP(float, += al_ *);
+    }
+}
+
+static void tile2_run(tile2 *w)
+{
+    size_t units = (size_t)w->tiles_a * (size_t)w->tiles_b;
+    for (int d = 0; d < w->nd; d++)
+        units *= (size_t)w->oshape[d];
+    size_t grain = ADJ_PAR_GRAIN_MAP / (TILE2 * TILE2);
+    adj_par_for(units, grain ? grain : 1, tile2_range, w);
+}
+
 void adj_strided_copy(size_t esize, void *dst, const adj_layout *dl, const void *src,
                       const adj_layout *sl)
 {
+    tile2 tw = {.dst = dst, .src = src, .esize = esize};
+    if (tile2_init(&tw, dl, sl)) {
+        tile2_run(&tw);
+        return;
+    }
     walk2 w = {.dst = dst, .src = src, .esize = esize};
     init2(&w, dl, sl);
     if (w.it.runs > 0)
@@ -127,6 +246,11 @@ static bool repeats(const adj_layout *l)
 void adj_strided_acc(int dtype, void *dst, const adj_layout *dl, const void *src,
                      const adj_layout *sl, double alpha)
 {
+    tile2 tw = {.dst = dst, .src = src, .dtype = dtype, .acc = true, .alpha = alpha};
+    if (tile2_init(&tw, dl, sl)) {
+        tile2_run(&tw);
+        return;
+    }
     walk2 w = {.dst = dst, .src = src, .dtype = dtype, .alpha = alpha};
     init2(&w, dl, sl);
     if (w.it.runs <= 0)
@@ -204,4 +328,38 @@ void adj_reduce_bcast(int dtype, void *dx, int xndim, const int64_t *xshape, con
         for (int64_t i = 0; i < xn; i++)
             d[i] = (float)((double)d[i] + alpha * (hi[i] + lo[i]));
     }
+}
+
+#define GATHER_RUNS(T)                                                         \
+    do {                                                                       \
+        T *d_ = dst;                                                           \
+        const T *s_ = src;                                                     \
+        while (n > 0) {                                                        \
+            const int64_t m_ = it->inner - i0 < n ? it->inner - i0 : n;        \
+            const T *sp_ = s_ + p.off[0] + i0 * st;                            \
+            if (st == 1)                                                       \
+                memcpy(d_, sp_, (size_t)m_ * sizeof(T));                       \
+            else                                                               \
+                for (int64_t i_ = 0; i_ < m_; i_++)                            \
+                    d_[i_] = sp_[i_ * st];                                     \
+            d_ += m_;                                                          \
+            n -= m_;                                                           \
+            i0 = 0;                                                            \
+            adj_iter_next(it, &p);                                             \
+        }                                                                      \
+    } while (0)
+
+void adj_iter_gather(const adj_iter *it, size_t esize, void *dst, const void *src, int64_t lo,
+                     int64_t n)
+{
+    if (n <= 0 || it->runs == 0)
+        return;
+    const int64_t st = it->istride[0];
+    int64_t i0 = lo % it->inner;
+    adj_iter_pos p;
+    adj_iter_seek(it, lo / it->inner, &p);
+    if (esize == 8)
+        GATHER_RUNS(uint64_t);
+    else
+        GATHER_RUNS(uint32_t);
 }

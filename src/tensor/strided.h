@@ -18,6 +18,7 @@
 #ifndef ADJ_TENSOR_STRIDED_H
 #define ADJ_TENSOR_STRIDED_H
 
+#include "tensor/iter.h"
 #include "tensor/layout.h"
 
 #include <stddef.h>
@@ -32,6 +33,14 @@ void adj_strided_copy(size_t esize, void *dst, const adj_layout *dl, const void 
  * and the loop runs on one thread. */
 void adj_strided_acc(int dtype, void *dst, const adj_layout *dl, const void *src,
                      const adj_layout *sl, double alpha);
+
+/* Elements [lo, lo + n) in row-major order of a strided tensor, copied
+ * contiguously into dst (elements of esize bytes, 4 or 8): it is a
+ * one-operand iterator over the tensor's shape and strides
+ * (adj_iter_init), src its storage with the offset applied.  For kernels
+ * that read a strided operand a block at a time. */
+void adj_iter_gather(const adj_iter *it, size_t esize, void *dst, const void *src, int64_t lo,
+                     int64_t n);
 
 /* Doubles adj_reduce_bcast keeps on the stack (two per element of x). */
 #define ADJ_REDUCE_STACK 512
