@@ -255,6 +255,15 @@ START_TEST(foreign_files)
     w = mlp_file("mlp", -1, 0, 0);
     adj_st_writer_meta(w, "crc32", "12345678", NULL);
     refused(w, "checksum");
+    /* a configuration far beyond the data is refused before it is built */
+    w = mlp_file("mlp", -1, 0, 0);
+    adj_st_writer_meta(w, "config.sizes", "100000,100000,100000", NULL);
+    refused(w, "more than the 26 bytes");
+    w = adj_st_writer_new();
+    adj_st_writer_meta(w, "arch", "lstm", NULL);
+    adj_st_writer_meta(w, "config.vocab", "1000000", NULL);
+    adj_st_writer_add(w, "head.bias", ADJ_ST_F32, 1, (int64_t[]){4}, (float[]){1, 2, 3, 4}, NULL);
+    refused(w, "more than the 16 bytes");
     /* neither format */
     FILE *fp = fopen(path, "wb");
     fputs("hello, this is text", fp);

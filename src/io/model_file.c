@@ -178,11 +178,27 @@ static adj_status from_st(const char *path, const adj_safetensors *f, adj_model 
             kv[2 * n + 1] = adj_st_meta_value(f, i);
             n++;
         }
+    if (s == ADJ_OK && !(m = adj_model_alloc(a, n, kv, dtype, err))) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err ? err->message : "bad configuration");
+        s = adj_err_set(err, ADJ_EFORMAT, "%s: %s", path, why);
+    }
+    /* what the configuration would allocate is bounded by the file: no
+     * more elements than it has bytes of data (each takes 2 or more) */
+    uint64_t need = 0;
+    if (s == ADJ_OK && a->count && a->count(m, &need, err) != ADJ_OK) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err ? err->message : "bad configuration");
+        s = adj_err_set(err, ADJ_EFORMAT, "%s: %s", path, why);
+    }
+    if (s == ADJ_OK && need > f->data_len)
+        s = adj_err_set(err, ADJ_EFORMAT,
+                        "%s: the configuration makes %llu parameters, more than the %zu bytes of data hold",
+                        path, (unsigned long long)need, f->data_len);
     if (s == ADJ_OK) {
-        m = adj_model_alloc(a, n, kv, dtype, err);
         adj_rng rng;
         adj_rng_seed(&rng, 0); /* the values are replaced by the file's */
-        if (!m || a->build(m, &rng, err) != ADJ_OK) {
+        if (a->build(m, &rng, err) != ADJ_OK) {
             char why[sizeof err->message];
             snprintf(why, sizeof why, "%s", err ? err->message : "bad configuration");
             s = adj_err_set(err, ADJ_EFORMAT, "%s: %s", path, why);

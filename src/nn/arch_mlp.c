@@ -107,7 +107,7 @@ static adj_status store_config(adj_model *m, const adj_mlp_config *c, adj_error 
     return s;
 }
 
-static adj_status parse_config(adj_model *m, adj_mlp_config *c, adj_error *err)
+static adj_status parse_config(const adj_model *m, adj_mlp_config *c, adj_error *err)
 {
     *c = adj_mlp_config_default();
     c->dtype = m->dtype;
@@ -151,6 +151,19 @@ static adj_status parse_config(adj_model *m, adj_mlp_config *c, adj_error *err)
         (s = adj_model_get_int(m, "batchnorm", 0, 1, &bn, err)) != ADJ_OK)
         return s;
     c->batchnorm = (int)bn;
+    return ADJ_OK;
+}
+
+static adj_status count(const adj_model *m, uint64_t *n, adj_error *err)
+{
+    adj_mlp_config c;
+    adj_status s = parse_config(m, &c, err);
+    if (s != ADJ_OK)
+        return s;
+    uint64_t k = adj_mlp_count_params(c.n_sizes, c.sizes);
+    for (int i = 1; c.batchnorm && i < c.n_sizes - 1; i++)
+        k += 4 * (uint64_t)c.sizes[i]; /* gamma, beta, running mean and variance */
+    *n = k;
     return ADJ_OK;
 }
 
@@ -251,6 +264,7 @@ const adj_arch adj_arch_mlp = {
     .name = "mlp",
     .keys = KEYS,
     .build = build,
+    .count = count,
     .forward = forward,
     .destroy = destroy,
     .set_training = set_training,

@@ -39,14 +39,39 @@ typedef struct lm {
     adj_rnn layer[MAX_LAYERS];
 } lm;
 
+static adj_status sizes(const adj_model *m, int64_t *V, int64_t *E, int64_t *H, int64_t *L,
+                        adj_error *err)
+{
+    adj_status s;
+    if ((s = adj_model_get_int(m, "vocab", 1, 1 << 20, V, err)) != ADJ_OK ||
+        (s = adj_model_get_int(m, "embed", 1, 1 << 16, E, err)) != ADJ_OK ||
+        (s = adj_model_get_int(m, "hidden", 1, 1 << 16, H, err)) != ADJ_OK ||
+        (s = adj_model_get_int(m, "layers", 1, MAX_LAYERS, L, err)) != ADJ_OK)
+        return s;
+    return ADJ_OK;
+}
+
+static adj_status count(const adj_model *m, uint64_t *n, adj_error *err)
+{
+    int64_t V, E, H, L;
+    adj_status s = sizes(m, &V, &E, &H, &L, err);
+    if (s != ADJ_OK)
+        return s;
+    int64_t G = adj_rnn_gates(m->arch == &adj_arch_lstm ? ADJ_RNN_LSTM
+                              : m->arch == &adj_arch_gru ? ADJ_RNN_GRU
+                                                         : ADJ_RNN_TANH);
+    uint64_t k = (uint64_t)V * (uint64_t)E + (uint64_t)V * (uint64_t)H + (uint64_t)V;
+    for (int64_t l = 0; l < L; l++)
+        k += (uint64_t)(G * H) * (uint64_t)((l ? H : E) + H + 2);
+    *n = k;
+    return ADJ_OK;
+}
+
 static adj_status build(adj_model *m, adj_rnn_kind kind, adj_rng *rng, adj_error *err)
 {
     int64_t V, E, H, L;
-    adj_status s;
-    if ((s = adj_model_get_int(m, "vocab", 1, 1 << 20, &V, err)) != ADJ_OK ||
-        (s = adj_model_get_int(m, "embed", 1, 1 << 16, &E, err)) != ADJ_OK ||
-        (s = adj_model_get_int(m, "hidden", 1, 1 << 16, &H, err)) != ADJ_OK ||
-        (s = adj_model_get_int(m, "layers", 1, MAX_LAYERS, &L, err)) != ADJ_OK)
+    adj_status s = sizes(m, &V, &E, &H, &L, err);
+    if (s != ADJ_OK)
         return s;
     const char *chars = adj_model_config(m, "chars");
     if (*chars && (strlen(chars) != 2 * (size_t)V || strspn(chars, "0123456789abcdef") != strlen(chars)))
@@ -161,7 +186,8 @@ static void destroy(adj_model *m)
 
 #define ARCH(NAME, BUILD)                                                                        \
     const adj_arch adj_arch_##NAME = {                                                           \
-        .name = #NAME, .keys = KEYS, .build = BUILD, .forward = forward, .destroy = destroy,     \
+        .name = #NAME, .keys = KEYS, .build = BUILD, .count = count, .forward = forward,        \
+        .destroy = destroy,                                                                      \
     };
 ARCH(rnn, build_rnn)
 ARCH(lstm, build_lstm)

@@ -34,6 +34,10 @@ typedef struct adj_arch {
      * from the configuration (every key is set: adj_model_config), the
      * parameters initialised from rng.  Messages name the key and value. */
     adj_status (*build)(adj_model *m, adj_rng *rng, adj_error *err);
+    /* The number of parameter and buffer elements the configuration
+     * implies, without allocating (a loader compares it with the file's
+     * size before building); ADJ_EINVAL for a bad configuration. */
+    adj_status (*count)(const adj_model *m, uint64_t *n, adj_error *err);
     adj_var *(*forward)(adj_model *m, adj_var *x);
     /* Free m->state (and m->p when the state owns it: set m->p NULL). */
     void (*destroy)(adj_model *m);

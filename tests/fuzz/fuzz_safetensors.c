@@ -2,13 +2,15 @@
  * libFuzzer target: the safetensors reader, from a file (adj_st_read) and
  * from memory (adj_st_parse), which must agree.  An accepted file must
  * convert every floating-point tensor, and write and read back to the
- * same names, dtypes, shapes, bytes and metadata.
+ * same names, dtypes, shapes, bytes and metadata.  The same bytes go to
+ * the model loader (adj_model_read): a model it accepts must save and load
+ * back with the same parameters.
  */
 #include <adjoint.h>
 
 #include "fuzz_util.h"
 
-static fuzz_file in_file;
+static fuzz_file in_file, out_file;
 
 static void same(const adj_safetensors *a, const adj_safetensors *b)
 {
@@ -28,9 +30,40 @@ static void same(const adj_safetensors *a, const adj_safetensors *b)
     }
 }
 
+/* The model loader on the same file. */
+static void model(const char *path)
+{
+    adj_model *m = NULL, *back = NULL;
+    adj_error err;
+    adj_status s = adj_model_read(path, &m, &err);
+    if (s != ADJ_OK) {
+        if (m || err.status != s || !err.message[0])
+            abort();
+        return;
+    }
+    void *bytes = NULL;
+    size_t n = 0;
+    if (adj_model_to_bytes(m, &bytes, &n, &err) != ADJ_OK)
+        abort();
+    const char *op = fuzz_write(fuzz_scratch(&out_file, "model-st"), bytes, n);
+    free(bytes);
+    if (adj_model_read(op, &back, &err) != ADJ_OK)
+        abort();
+    adj_params *pa = adj_model_params(m), *pb = adj_model_params(back);
+    size_t es = adj_model_dtype(m) == ADJ_F64 ? 8 : 4;
+    if (adj_params_count(pa) != adj_params_count(pb))
+        abort();
+    for (int i = 0; i < adj_params_count(pa); i++)
+        if (memcmp(adj_params_value(pa, i), adj_params_value(pb, i), adj_params_tensor_numel(pa, i) * es))
+            abort();
+    adj_model_free(back);
+    adj_model_free(m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_write(fuzz_scratch(&in_file, "safetensors"), data, size);
+    model(path);
     adj_safetensors *f = NULL, *g = NULL, *back = NULL;
     adj_error err;
     adj_status s = adj_st_read(path, &f, &err);

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""The PyTorch side of `adjoint train --model rnn|lstm|gru`: the same module
+(docs/models.md), the same data rules (bytes of the file, lines split by a
+shuffle: Python's, so not the same lines), Adam on random (B, T) windows,
+the mean validation cross-entropy over 20 batches of windows, and the
+training speed in tokens per second.
+
+    char_lm_torch.py [--model gru] [--steps 100] [--threads 1] [FILE]
+"""
+import argparse
+import math
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+class CharModel(torch.nn.Module):
+    def __init__(self, kind, vocab, embed, hidden, layers):
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, embed)
+        self.rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
+            embed, hidden, layers, batch_first=True)
+        self.head = torch.nn.Linear(hidden, vocab)
+
+    def forward(self, x):
+        return self.head(self.rnn(self.embed(x))[0])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("file", nargs="?", default="/usr/share/dict/words")
+    ap.add_argument("--model", default="gru")
+    ap.add_argument("--embed", type=int, default=32)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--seq", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    data = open(a.file, "rb").read()
+    chars = sorted(set(data))
+    ids = {c: i for i, c in enumerate(chars)}
+    lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+    order = list(range(len(lines)))
+    random.Random(1).shuffle(order)
+    val_set = set(order[:round(0.1 * len(lines))])
+    train = torch.tensor([ids[c] for i, ln in enumerate(lines) if i not in val_set for c in ln + b"\n"])
+    val = torch.tensor([ids[c] for i, ln in enumerate(lines) if i in val_set for c in ln + b"\n"])
+    model = CharModel(a.model, len(chars), a.embed, a.hidden, a.layers)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+
+    def batch(part):
+        s = torch.randint(0, len(part) - a.seq, (a.batch,))
+        w = torch.stack([part[i:i + a.seq + 1] for i in s.tolist()])
+        return w[:, :-1], w[:, 1:]
+
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        x, y = batch(train)
+        loss = F.cross_entropy(model(x).reshape(-1, len(chars)), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    dt = time.perf_counter() - t0
+    with torch.no_grad():
+        vl = sum(F.cross_entropy(model(x).reshape(-1, len(chars)), y.reshape(-1)).item()
+                 for x, y in (batch(val) for _ in range(20))) / 20
+    print("torch %s: %d steps, train loss %.4f, validation loss %.4f nats per token (%.4f bits), "
+          "%.1f s, %.0f tokens/s" % (a.model, a.steps, loss.item(), vl, vl / math.log(2), dt,
+                                     a.steps * a.batch * a.seq / dt))
+
+
+if __name__ == "__main__":
+    main()
