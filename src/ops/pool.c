@@ -97,6 +97,9 @@ typedef struct pool_job {
     bool find;        /* max_pool2d forward: find the maxima of src */
 } pool_job;
 
+/* The first maximum of each window, a NaN counting as the maximum; the
+ * comparisons select without branching (random data would mispredict
+ * half of them). */
 #define MAXP_FWD(T)                                                            \
     do {                                                                       \
         const T *xp = (const T *)j->src + pl * H * W;                          \
@@ -105,19 +108,49 @@ typedef struct pool_job {
             int64_t h0, h1, dh;                                                \
             window(a, MAXP, 0, oh, H, &h0, &h1, &dh);                          \
             for (int64_t ow = 0; ow < Wo; ow++) {                              \
-                int64_t w0, w1, dw_, best = -1;                                \
+                int64_t w0, w1, dw_;                                           \
                 window(a, MAXP, 1, ow, W, &w0, &w1, &dw_);                     \
-                T m = 0;                                                       \
+                int32_t best = (int32_t)(h0 * W + w0);                         \
+                T m = xp[best];                                                \
                 for (int64_t h = h0; h < h1; h++)                              \
                     for (int64_t w = w0; w < w1; w++) {                        \
-                        const T v = xp[h * W + w];                             \
-                        if (best < 0 || v > m || (v != v && m == m)) {         \
-                            m = v;                                             \
-                            best = h * W + w;                                  \
-                        }                                                      \
+                        const int32_t i = (int32_t)(h * W + w);                \
+                        const T v = xp[i];                                     \
+                        const int take = (v > m) | ((v != v) & (m == m));      \
+                        m = take ? v : m;                                      \
+                        best = take ? i : best;                                \
                     }                                                          \
                 yp[oh * Wo + ow] = m;                                          \
-                arg[oh * Wo + ow] = (int32_t)best;                             \
+                arg[oh * Wo + ow] = best;                                      \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+/* 2x2 windows, stride 2, no padding (the common case): the four
+ * comparisons unrolled, every output independent of the previous one. */
+#define MAXP_TAKE(T, m, best, v, i)                                            \
+    do {                                                                       \
+        const T v_ = (v);                                                      \
+        const int take_ = (v_ > m) | ((v_ != v_) & (m == m));                  \
+        m = take_ ? v_ : m;                                                    \
+        best = take_ ? (i) : best;                                             \
+    } while (0)
+#define MAXP_FWD22(T)                                                          \
+    do {                                                                       \
+        const T *xp = (const T *)j->src + pl * H * W;                          \
+        T *yp = (T *)j->dst + pl * Ho * Wo;                                    \
+        for (int64_t oh = 0; oh < Ho; oh++) {                                  \
+            const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;                       \
+            const int32_t i0 = (int32_t)(2 * oh * W);                          \
+            for (int64_t ow = 0; ow < Wo; ow++) {                              \
+                const int32_t i = i0 + (int32_t)(2 * ow);                      \
+                T m = r0[2 * ow];                                              \
+                int32_t best = i;                                              \
+                MAXP_TAKE(T, m, best, r0[2 * ow + 1], i + 1);                  \
+                MAXP_TAKE(T, m, best, r1[2 * ow], i + (int32_t)W);             \
+                MAXP_TAKE(T, m, best, r1[2 * ow + 1], i + (int32_t)W + 1);     \
+                yp[oh * Wo + ow] = m;                                          \
+                arg[oh * Wo + ow] = best;                                      \
             }                                                                  \
         }                                                                      \
     } while (0)
@@ -172,7 +205,13 @@ static void pool_planes(void *ctx, size_t lo, size_t hi)
     const bool f64 = y->dtype == ADJ_F64;
     for (size_t pl = lo; pl < hi; pl++) {
         int32_t *arg = a->arg ? a->arg + pl * (size_t)(Ho * Wo) : NULL;
-        if (j->find) {
+        if (j->find && a->k[0] == 2 && a->k[1] == 2 && a->s[0] == 2 && a->s[1] == 2 &&
+            a->p[0] == 0 && a->p[1] == 0) {
+            if (f64)
+                MAXP_FWD22(double);
+            else
+                MAXP_FWD22(float);
+        } else if (j->find) {
             if (f64)
                 MAXP_FWD(double);
             else
