@@ -40,6 +40,16 @@ for m in rnn lstm gru; do
     # the sampled words come from the training words
     grep -qx "cat\|tac\|act\|attic\|tact" "$dir/$m.g1" || bad "greedy $m printed no training word: $(cat "$dir/$m.g1")"
 done
+# token ids (uint16, little-endian): the cycle 0 1 2 3 5, learnt and continued greedily
+i=0
+while [ $i -lt 300 ]; do printf '\000\000\001\000\002\000\003\000\005\000'; i=$((i + 1)); done > "$dir/tokens.bin"
+"$adj" train --model gru --data "tokens:$dir/tokens.bin" --embed 8 --hidden 16 --seq 10 --batch 16 \
+    --steps 150 --lr 0.02 --threads 1 --out "$dir/tok" --quiet > "$dir/out" 2>&1 || bad "train on tokens failed: $(cat "$dir/out")"
+"$adj" sample "$dir/tok/model.safetensors" --prompt-tokens 0,1 --temperature 0 --steps 8 > "$dir/out" 2>&1
+[ "$(cat "$dir/out")" = "0,1,2,3,5,0,1,2,3,5" ] || bad "greedy tokens: $(cat "$dir/out"), not 0,1,2,3,5,0,1,2,3,5"
+"$adj" eval "$dir/tok/model.safetensors" --data "tokens:$dir/tokens.bin" > "$dir/out" 2>&1 || bad "eval on tokens failed: $(cat "$dir/out")"
+"$adj" sample "$dir/tok/model.safetensors" --prompt "ab" > "$dir/out" 2>&1; [ $? -eq 2 ] || bad "a text prompt for a token model must exit 2"
+"$adj" sample "$dir/tok/model.safetensors" --prompt-tokens 0,9 > "$dir/out" 2>&1; [ $? -eq 2 ] || bad "an id outside the vocabulary must exit 2"
 # errors: a prompt byte outside the vocabulary, an MLP model, bad options
 "$adj" sample "$dir/gru/model.safetensors" --prompt "xyz" > "$dir/out" 2>&1; [ $? -eq 2 ] || bad "an unknown prompt byte must exit 2"
 expect "unknown prompt byte" "0x78" "$dir/out"

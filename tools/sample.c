@@ -14,12 +14,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: adjoint sample MODEL [--prompt TEXT] [--steps N] [--temperature T]\n"
-               "                      [--top-k K] [--seed S]\n"
+    fprintf(f, "usage: adjoint sample MODEL [--prompt TEXT | --prompt-tokens 1,2,3] [--steps N]\n"
+               "                      [--temperature T] [--top-k K] [--seed S]\n"
                "Print the prompt and N (default 200) tokens sampled from a language model\n"
                "(rnn, lstm, gru) saved by adjoint train.  Temperature 0 is greedy (default 1);\n"
                "--top-k keeps the K most likely tokens (default 0: all).  The prompt (default:\n"
-               "a newline, when the vocabulary has one) must use the model's bytes.\n");
+               "a newline, when the vocabulary has one) must use the model's bytes; a model\n"
+               "of token ids takes --prompt-tokens and prints ids.\n");
 }
 
 static int hexval(char h) { return h <= '9' ? h - '0' : h - 'a' + 10; }
@@ -68,7 +69,7 @@ static int pick(double *lg, int V, double temp, long topk, adj_rng *rng)
 
 int adj_cmd_sample(int argc, char **argv)
 {
-    const char *model = NULL, *prompt = NULL;
+    const char *model = NULL, *prompt = NULL, *ptok = NULL;
     long steps = 200, topk = 0, seed = 1;
     double temp = 1;
     for (int i = 1; i < argc; i++) {
@@ -93,6 +94,8 @@ int adj_cmd_sample(int argc, char **argv)
         int bad = 0;
         if (strcmp(a, "--prompt") == 0)
             prompt = v;
+        else if (strcmp(a, "--prompt-tokens") == 0)
+            ptok = v;
         else if (strcmp(a, "--steps") == 0)
             bad = adj_tool_long(a, v, 0, 1000000, &steps);
         else if (strcmp(a, "--top-k") == 0)
@@ -118,27 +121,38 @@ int adj_cmd_sample(int argc, char **argv)
         fprintf(stderr, "adjoint sample: %s\n", err.message);
         return 1;
     }
-    const char *chars = adj_model_config(m, "chars");
-    if (!chars || !*chars) {
-        fprintf(stderr, "adjoint sample: %s is a \"%s\" model without a text vocabulary\n", model,
+    if (prompt && ptok) {
+        fprintf(stderr, "adjoint sample: --prompt or --prompt-tokens, not both\n");
+        adj_model_free(m);
+        return 2;
+    }
+    const char *chars = adj_model_config(m, "chars"), *vs = adj_model_config(m, "vocab");
+    if (!vs) {
+        fprintf(stderr, "adjoint sample: %s is a \"%s\" model, not a language model\n", model,
                 adj_model_arch(m));
         adj_model_free(m);
         return 1;
     }
-    int V = (int)(strlen(chars) / 2);
+    int V = (int)strtol(vs, NULL, 10), text = chars && *chars;
     unsigned char byte[256];
     int id[256];
     for (int i = 0; i < 256; i++)
         id[i] = -1;
-    for (int i = 0; i < V; i++) {
+    for (int i = 0; text && i < V; i++) {
         byte[i] = (unsigned char)(hexval(chars[2 * i]) * 16 + hexval(chars[2 * i + 1]));
         id[byte[i]] = i;
     }
-    if (!prompt)
+    if (!text && !ptok) {
+        fprintf(stderr, "adjoint sample: %s reads token ids: give --prompt-tokens\n", model);
+        adj_model_free(m);
+        return 2;
+    }
+    if (!prompt && !ptok)
         prompt = id['\n'] >= 0 ? "\n" : (const char *)NULL;
-    size_t np = prompt ? strlen(prompt) : 0;
-    if (np == 0) {
-        fprintf(stderr, "adjoint sample: give a --prompt (the vocabulary has no newline)\n");
+    size_t np = prompt ? strlen(prompt) : ptok ? strlen(ptok) / 2 + 1 : 0;
+    if (np == 0 || (prompt && !text)) {
+        fprintf(stderr, "adjoint sample: give a --prompt%s\n",
+                text ? " (the vocabulary has no newline)" : "-tokens (the model reads token ids)");
         adj_model_free(m);
         return 2;
     }
@@ -150,17 +164,43 @@ int adj_cmd_sample(int argc, char **argv)
         fprintf(stderr, "adjoint sample: out of memory\n");
         goto done;
     }
-    for (size_t i = 0; i < np; i++) {
-        unsigned char ch = (unsigned char)prompt[i];
-        if (id[ch] < 0) {
-            fprintf(stderr, "adjoint sample: the prompt's byte 0x%02x (at %zu) is not in the model's vocabulary\n",
-                    ch, i);
-            rc = 2;
-            goto done;
+    if (ptok) {
+        np = 0;
+        for (const char *q = ptok; *q;) {
+            char *end;
+            long v = strtol(q, &end, 10);
+            if (end == q || v < 0 || v >= V || (*end && *end != ',')) {
+                fprintf(stderr, "adjoint sample: --prompt-tokens %s: ids are integers in [0, %d), comma separated\n",
+                        ptok, V);
+                rc = 2;
+                goto done;
+            }
+            ctx[np++] = (int32_t)v;
+            q = *end ? end + 1 : end;
         }
-        ctx[i] = id[ch];
+        for (size_t i = 0; i < np; i++)
+            if (text)
+                fputc(byte[ctx[i]], stdout);
+            else
+                printf("%s%d", i ? "," : "", ctx[i]);
+    } else {
+        for (size_t i = 0; i < np; i++) {
+            unsigned char ch = (unsigned char)prompt[i];
+            if (id[ch] < 0) {
+                fprintf(stderr, "adjoint sample: the prompt's byte 0x%02x (at %zu) is not in the model's vocabulary\n",
+                        ch, i);
+                rc = 2;
+                goto done;
+            }
+            ctx[i] = id[ch];
+        }
+        fwrite(prompt, 1, np, stdout);
     }
-    fwrite(prompt, 1, np, stdout);
+    if (np == 0) {
+        fprintf(stderr, "adjoint sample: an empty prompt\n");
+        rc = 2;
+        goto done;
+    }
     adj_rng rng;
     adj_rng_seed(&rng, (uint64_t)seed);
     adj_model_set_training(m, 0);
@@ -176,9 +216,12 @@ int adj_cmd_sample(int argc, char **argv)
         for (int v = 0; v < V; v++)
             lg[v] = adj_value_at(y, (n - 1) * (size_t)V + (size_t)v);
         ctx[n] = pick(lg, V, temp, topk, &rng);
-        fputc(byte[ctx[n]], stdout);
+        if (text)
+            fputc(byte[ctx[n]], stdout);
+        else
+            printf(",%d", ctx[n]);
     }
-    if (byte[ctx[n - 1]] != '\n')
+    if (!text || byte[ctx[n - 1]] != '\n')
         fputc('\n', stdout);
     rc = 0;
 done:
