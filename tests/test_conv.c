@@ -355,6 +355,14 @@ START_TEST(pools_by_hand)
     /* a NaN in a window is its maximum */
     adj_var *nan = adj_constant_f64(t, 4, ((int64_t[]){1, 1, 1, 3}), ((double[]){1, NAN, 3}));
     ck_assert(isnan(adj_value_at(adj_max_pool2d(nan, (&(adj_pool2d_opts){{1, 3}, {1, 1}, {0, 0}})), 0)));
+    /* 2x2 windows: a NaN wins wherever it is; infinities of both signs */
+    adj_var *w22 = adj_constant_f64(t, 4, ((int64_t[]){1, 1, 2, 6}),
+                                    ((double[]){1, 4, 5, 6, INFINITY, -INFINITY,
+                                                2, NAN, 7, -INFINITY, 0, 1}));
+    adj_var *m22 = adj_max_pool2d(w22, &p);
+    ck_assert(isnan(adj_value_at(m22, 0)));
+    ck_assert_double_eq(adj_value_at(m22, 1), 7);
+    ck_assert(isinf(adj_value_at(m22, 2)) && adj_value_at(m22, 2) > 0);
     ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
     adj_tape_free(t);
 }

@@ -135,6 +135,15 @@ typedef struct pool_job {
         m = take_ ? v_ : m;                                                    \
         best = take_ ? (i) : best;                                             \
     } while (0)
+#define MAXP_GT(T, m, best, v, i)                                              \
+    do {                                                                       \
+        const T v_ = (v);                                                      \
+        const int take_ = v_ > m;                                              \
+        m = take_ ? v_ : m;                                                    \
+        best = take_ ? (i) : best;                                             \
+    } while (0)
+/* Plain comparisons first; a window whose sum is NaN (it holds a NaN, or
+ * infinities of both signs) is done again with the NaN-aware ones. */
 #define MAXP_FWD22(T)                                                          \
     do {                                                                       \
         const T *xp = (const T *)j->src + pl * H * W;                          \
@@ -144,11 +153,20 @@ typedef struct pool_job {
             const int32_t i0 = (int32_t)(2 * oh * W);                          \
             for (int64_t ow = 0; ow < Wo; ow++) {                              \
                 const int32_t i = i0 + (int32_t)(2 * ow);                      \
-                T m = r0[2 * ow];                                              \
+                const T a0 = r0[2 * ow], a1 = r0[2 * ow + 1];                  \
+                const T b0 = r1[2 * ow], b1 = r1[2 * ow + 1];                  \
+                T m = a0;                                                      \
                 int32_t best = i;                                              \
-                MAXP_TAKE(T, m, best, r0[2 * ow + 1], i + 1);                  \
-                MAXP_TAKE(T, m, best, r1[2 * ow], i + (int32_t)W);             \
-                MAXP_TAKE(T, m, best, r1[2 * ow + 1], i + (int32_t)W + 1);     \
+                const T all = (a0 + a1) + (b0 + b1);                           \
+                if (all == all) {                                              \
+                    MAXP_GT(T, m, best, a1, i + 1);                            \
+                    MAXP_GT(T, m, best, b0, i + (int32_t)W);                   \
+                    MAXP_GT(T, m, best, b1, i + (int32_t)W + 1);               \
+                } else {                                                       \
+                    MAXP_TAKE(T, m, best, a1, i + 1);                          \
+                    MAXP_TAKE(T, m, best, b0, i + (int32_t)W);                 \
+                    MAXP_TAKE(T, m, best, b1, i + (int32_t)W + 1);             \
+                }                                                              \
                 yp[oh * Wo + ow] = m;                                          \
                 arg[oh * Wo + ow] = best;                                      \
             }                                                                  \
