@@ -276,16 +276,17 @@ START_TEST(corrupt_headers)
 END_TEST
 
 /* Every proper prefix of a valid file is refused, from memory and from a
- * file, and every single-byte change either is refused or reads a file
- * with the same tensor names. */
+ * file, and every single-byte change is refused as a format error or
+ * accepted (under the sanitizers: without a memory error). */
 START_TEST(truncations)
 {
     make_dir();
     adj_error err;
     adj_st_writer *w = adj_st_writer_new();
     const double d[3] = {1, 2, 3};
+    const float four[1] = {4}; /* referenced by the writer until it encodes */
     ck_assert_int_eq(adj_st_writer_add(w, "x", ADJ_ST_F64, 1, (int64_t[]){3}, d, &err), ADJ_OK);
-    ck_assert_int_eq(adj_st_writer_add(w, "y", ADJ_ST_F32, 2, (int64_t[]){1, 1}, (float[]){4}, &err), ADJ_OK);
+    ck_assert_int_eq(adj_st_writer_add(w, "y", ADJ_ST_F32, 2, (int64_t[]){1, 1}, four, &err), ADJ_OK);
     ck_assert_int_eq(adj_st_writer_meta(w, "k", "v", &err), ADJ_OK);
     void *bytes;
     size_t n;
