@@ -37,6 +37,7 @@
 #include "adjoint/core.h"
 #include "adjoint/ops.h"
 #include "adjoint/conv.h"
+#include "adjoint/norm.h"
 #include "adjoint/check.h"
 #include "adjoint/rng.h"
 #include "adjoint/nn.h"

@@ -274,6 +274,12 @@ ROW(adj_scaled_dot_product_attention_at, NULL, "VVVpnd..", 't', NULL,
 ROW(adj_scaled_dot_product_attention, NULL, "VVVpnd", 't', NULL,
     o->ptr = (adj_scaled_dot_product_attention)(P(0, f->a), P(1, f->b), P(2, f->m22), P(3, f->b),
                                                 N(4, 0), D(5, 0)))
+/* ------------------------------------------------------------- norm.h */
+VIEW(adj_layer_norm, "Vnppd", 0, P(0, f->a), N(1, 1), P(2, f->v2), P(3, f->v2), D(4, 1e-5))
+VIEW(adj_rms_norm, "Vpd", 0, P(0, f->a), P(1, f->v2), D(2, 1e-6))
+VIEW(adj_group_norm, "Vnppd", 0, P(0, f->a), N(1, 2), P(2, f->v2), P(3, f->v2), D(4, 1e-5))
+VIEW(adj_batch_norm, "VppPP.dd", 0, P(0, f->a), P(1, f->v2), P(2, f->v2), P(3, f->buf),
+     P(4, f->buf + 8), 1, D(6, 0.1), D(7, 1e-5))
 ROW(adj_var_op, NULL, "P", 'g', "0", o->num = adj_var_op(P(0, f->m22)))
 ROW(adj_op_name, NULL, "e", 'g', NULL, o->ptr = adj_op_name(E(0, adj_op, ADJ_OP_MUL)); ck_assert_ptr_nonnull(o->ptr))
 ROW(adj_op_arity, NULL, "e", 'g', NULL, o->num = adj_op_arity(E(0, adj_op, ADJ_OP_MUL)))

@@ -18,12 +18,14 @@ the FAMILYs named), each defining
         error   words the C side's error message must contain: the case
                 must fail there (optional; ref is then not called)
         tol     relative tolerance (optional, default 1e-10)
+        atol    absolute tolerance added to it (optional, default 0: for
+                outputs that are zero up to PyTorch's rounding)
 
 Every present input not in nograd gets a PyTorch gradient; the C side must
 print the gradient of exactly those inputs (agree_var) and take the others
 with agree_const or agree_data.  The upstream gradient is random; outputs,
 gradients and extras must agree in max norm:
-max |adjoint - torch| <= tol * max(max |torch|, 1e-300).
+max |adjoint - torch| <= tol * max(max |torch|, 1e-300) + atol.
 
 Protocol on the C program's stdin, one block per case (numbers in %.17g):
     case LABEL / op NAME / attr KEY VALUE / input NAME NDIM DIMS... VALUES...
@@ -103,7 +105,7 @@ def parse(text):
     return res
 
 
-def close(got, want, tol):
+def close(got, want, tol, atol=0.0):
     want = [float(v) for v in want]
     if len(got) != len(want):
         return False, "%d values, expected %d" % (len(got), len(want))
@@ -111,7 +113,7 @@ def close(got, want, tol):
         return True, ""
     scale = max(max(abs(v) for v in want), 1e-300)
     err = max(abs(a - b) for a, b in zip(got, want))
-    ok = err <= tol * scale  # NaN fails
+    ok = err <= tol * scale + atol  # NaN fails
     return ok, "max abs diff %.3g, max |torch| %.3g (rel %.3g)" % (err, scale, err / scale)
 
 
@@ -167,7 +169,7 @@ def main():
     fails = 0
     per_family = {}
     for case in cases:
-        label, tol = case["label"], case.get("tol", 1e-10)
+        label, tol, atol = case["label"], case.get("tol", 1e-10), case.get("atol", 0.0)
         per_family[case["family"]] = per_family.get(case["family"], 0) + 1
         r, ref = got.get(label), refs[label]
         problems = []
@@ -185,21 +187,21 @@ def main():
             out, gd, ex, _ = ref
             if r["shape"] != list(out.shape):
                 problems.append("shape %s, torch %s" % (r["shape"], list(out.shape)))
-            ok, why = close(r["out"], out.reshape(-1).tolist(), tol)
+            ok, why = close(r["out"], out.reshape(-1).tolist(), tol, atol)
             if not ok:
                 problems.append("forward: " + why)
             if set(r["grad"]) != set(gd):
                 problems.append("gradients of %s, torch %s" % (sorted(r["grad"]), sorted(gd)))
             for n in gd:
                 if n in r["grad"]:
-                    ok, why = close(r["grad"][n], gd[n], tol)
+                    ok, why = close(r["grad"][n], gd[n], tol, atol)
                     if not ok:
                         problems.append("d%s: %s" % (n, why))
             for n in ex:
                 if n not in r["extra"]:
                     problems.append("no extra %s" % n)
                     continue
-                ok, why = close(r["extra"][n], ex[n], tol)
+                ok, why = close(r["extra"][n], ex[n], tol, atol)
                 if not ok:
                     problems.append("%s: %s" % (n, why))
         if problems:

@@ -96,6 +96,10 @@
     X(ADAPTIVE_AVG_POOL2D, adaptive_avg_pool2d)                                \
     /*                                                                     */  \
     /* ---- normalisation and dropout ---- */                                  \
+    X(LAYER_NORM, layer_norm)                                                  \
+    X(RMS_NORM, rms_norm)                                                      \
+    X(GROUP_NORM, group_norm)                                                  \
+    X(BATCH_NORM, batch_norm)                                                  \
     /*                                                                     */  \
     /* ---- attention ---- */                                                  \
     X(SCALED_DOT_PRODUCT_ATTENTION, scaled_dot_product_attention)              \

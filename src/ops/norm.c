@@ -1,0 +1,498 @@
+/*
+ * Row normalisations: layer norm, RMS norm and group norm, each one fused
+ * node.  All three normalise "rows" of k contiguous elements of x:
+ *
+ *   layer_norm  rows of the last normalized_ndim dimensions;
+ *   rms_norm    rows of the last dimension (no centring, no bias);
+ *   group_norm  x (N, C, *): row (n, g) is the C/G channels of group g of
+ *               sample n, with all their positions.
+ *
+ * Per row, in double: the mean (two passes: the mean, then the mean of the
+ * squared deviations, so a large offset costs no digits) and
+ * rstd = 1 / sqrt(var + eps), or for RMS norm rstd = 1 / sqrt(mean(x^2) +
+ * eps) with mean 0.  The forward saves (mean, rstd) per row; backward and
+ * tangent recompute xhat = (x - mean) rstd from x.
+ *
+ * The affine weight and bias of element j of row r are indexed by
+ * q = (r mod groups) * cpg + j / hw: for layer and RMS norm (groups 1,
+ * hw 1) that is j, for group norm the channel.  Gradients of w and b are summed
+ * in double over fixed blocks of rows (one block per task, partial sums
+ * in the arena), then the blocks in order: the bits do not depend on the
+ * thread count.
+ */
+#include "core/pool.h"
+#include "ops/norm.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- the plan */
+
+/* The rows of a node (see the file comment). */
+static norm_plan plan_of(const adj_var *y)
+{
+    const adj_var *x = y->in[0];
+    const norm_attr *a = ADJ_ATTR(y, norm_attr);
+    const int64_t *s = adj_cold(x)->shape;
+    size_t numel = adj_cold(x)->numel;
+    norm_plan p = {.groups = 1, .cpg = 0, .hw = 1, .center = y->op != ADJ_OP_RMS_NORM,
+                   .eps = a->eps, .saved = a->saved};
+    if (y->op == ADJ_OP_GROUP_NORM) {
+        size_t c = (size_t)s[1], hw = 1;
+        for (int d = 2; d < x->ndim; d++)
+            hw *= (size_t)s[d];
+        p.groups = (size_t)a->arg;
+        p.cpg = c / p.groups;
+        p.hw = hw;
+        p.k = p.cpg * hw;
+    } else {
+        int nd = y->op == ADJ_OP_RMS_NORM ? 1 : a->arg;
+        p.k = 1;
+        for (int d = x->ndim - nd; d < x->ndim; d++)
+            p.k *= (size_t)s[d];
+    }
+    p.rows = p.k ? numel / p.k : 0;
+    return p;
+}
+
+/* ---------------------------------------------------------- the kernels */
+
+/*
+ * Loop over the elements j of row r with q the index of element j's
+ * affine parameters and wv, bv their values (1 and 0 where absent): one run over the row for
+ * layer and RMS norm, one run per channel for group norm.
+ */
+#define ROW_LOOP(T, p, r, w, b, BODY)                                           \
+    do {                                                                       \
+        const size_t c0_ = ((r) % (p)->groups) * (p)->cpg;                     \
+        if ((p)->hw == 1) {                                                    \
+            for (size_t j = 0; j < (p)->k; j++) {                              \
+                const size_t q = c0_ + j;                                      \
+                const double wv = (w) ? (double)(w)[q] : 1.0;                  \
+                const double bv = (b) ? (double)(b)[q] : 0.0;                  \
+                (void)wv, (void)bv, (void)q;                                   \
+                BODY;                                                          \
+            }                                                                  \
+        } else {                                                               \
+            for (size_t c_ = 0; c_ < (p)->cpg; c_++) {                         \
+                const size_t q = c0_ + c_;                                     \
+                const double wv = (w) ? (double)(w)[q] : 1.0;                  \
+                const double bv = (b) ? (double)(b)[q] : 0.0;                  \
+                (void)wv, (void)bv, (void)q;                                   \
+                for (size_t j = c_ * (p)->hw; j < (c_ + 1) * (p)->hw; j++) {   \
+                    BODY;                                                      \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+/* mean and rstd of rows [lo, hi), then y */
+#define NORM_FWD(T)                                                             \
+    static void fwd_##T(const norm_plan *p, const T *x, const T *w, const T *b, T *y,    \
+                        size_t lo, size_t hi)                                  \
+    {                                                                          \
+        const size_t k = p->k;                                                 \
+        for (size_t r = lo; r < hi; r++) {                                     \
+            const T *xr = x + r * k;                                           \
+            T *yr = y + r * k;                                                 \
+            double mu = 0, s = 0;                                              \
+            if (p->center) {                                                   \
+                for (size_t j = 0; j < k; j++)                                 \
+                    mu += xr[j];                                               \
+                mu /= (double)k;                                               \
+                for (size_t j = 0; j < k; j++) {                               \
+                    const double d = xr[j] - mu;                               \
+                    s += d * d;                                                \
+                }                                                              \
+            } else {                                                           \
+                for (size_t j = 0; j < k; j++)                                 \
+                    s += (double)xr[j] * xr[j];                                \
+            }                                                                  \
+            const double rs = 1.0 / sqrt(s / (double)k + p->eps);              \
+            p->saved[2 * r] = mu;                                              \
+            p->saved[2 * r + 1] = rs;                                          \
+            ROW_LOOP(T, p, r, w, b, yr[j] = (T)((xr[j] - mu) * rs * wv + bv)); \
+        }                                                                      \
+    }
+NORM_FWD(double)
+NORM_FWD(float)
+
+/*
+ * Backward of rows [lo, hi), with g_j = dy_j w_j and xhat_j:
+ *     dx_j += rstd (g_j - mean(g) - xhat_j mean(g xhat))   (RMS: no mean(g))
+ *     dw_p += dy_j xhat_j,  db_p += dy_j   (into the block's partial sums)
+ */
+#define NORM_BWD(T)                                                             \
+    static void bwd_##T(const norm_plan *p, const T *x, const T *w, const T *dy, T *dx,  \
+                        double *pw, double *pb, size_t lo, size_t hi)          \
+    {                                                                          \
+        const size_t k = p->k;                                                 \
+        const T *b = NULL;                                                     \
+        for (size_t r = lo; r < hi; r++) {                                     \
+            const T *xr = x + r * k, *dr = dy + r * k;                         \
+            const double mu = p->saved[2 * r], rs = p->saved[2 * r + 1];       \
+            double s1 = 0, s2 = 0;                                             \
+            if (pw || pb) {                                                    \
+                ROW_LOOP(T, p, r, w, b, {                                      \
+                    const double xh = (xr[j] - mu) * rs;                       \
+                    if (pw)                                                    \
+                        pw[q] += dr[j] * xh;                                   \
+                    if (pb)                                                    \
+                        pb[q] += dr[j];                                        \
+                });                                                            \
+            }                                                                  \
+            if (!dx)                                                           \
+                continue;                                                      \
+            ROW_LOOP(T, p, r, w, b, {                                          \
+                const double g = dr[j] * wv;                                   \
+                s1 += g;                                                       \
+                s2 += g * ((xr[j] - mu) * rs);                                 \
+            });                                                                \
+            const double a1 = p->center ? s1 / (double)k : 0.0, a2 = s2 / (double)k; \
+            T *gr = dx + r * k;                                                \
+            ROW_LOOP(T, p, r, w, b,                                            \
+                     gr[j] += (T)(rs * (dr[j] * wv - a1 - ((xr[j] - mu) * rs) * a2))); \
+        }                                                                      \
+    }
+NORM_BWD(double)
+NORM_BWD(float)
+
+/*
+ * Tangent of rows [lo, hi):
+ *     dxhat_j = rstd (tx_j - mean(tx) - xhat_j mean(xhat tx))   (RMS: no mean(tx))
+ *     ty_j = dxhat_j w_j + xhat_j tw_j + tb_j
+ */
+#define NORM_TAN(T)                                                             \
+    static void tan_##T(const norm_plan *p, const T *x, const T *w, const T *tx, const T *tw, \
+                        const T *tb, T *ty, size_t lo, size_t hi)              \
+    {                                                                          \
+        const size_t k = p->k;                                                 \
+        for (size_t r = lo; r < hi; r++) {                                     \
+            const T *xr = x + r * k, *tr = tx + r * k;                         \
+            T *yr = ty + r * k;                                                \
+            const double mu = p->saved[2 * r], rs = p->saved[2 * r + 1];       \
+            double s1 = 0, s2 = 0;                                             \
+            for (size_t j = 0; j < k; j++) {                                   \
+                s1 += tr[j];                                                   \
+                s2 += (xr[j] - mu) * rs * tr[j];                               \
+            }                                                                  \
+            const double a1 = p->center ? s1 / (double)k : 0.0, a2 = s2 / (double)k; \
+            ROW_LOOP(T, p, r, w, tb, {                                         \
+                const double xh = (xr[j] - mu) * rs;                           \
+                const double twv = tw ? (double)tw[q] : 0.0;                  \
+                yr[j] = (T)(rs * (tr[j] - a1 - xh * a2) * wv + xh * twv + bv);  \
+            });                                                                \
+        }                                                                      \
+    }
+NORM_TAN(double)
+NORM_TAN(float)
+
+/* ------------------------------------------------------------ the hooks */
+
+typedef struct fwd_ctx {
+    const norm_plan *p;
+    adj_var *y;
+} fwd_ctx;
+
+static void fwd_range(void *ctx, size_t lo, size_t hi)
+{
+    const fwd_ctx *c = ctx;
+    const adj_var *y = c->y, *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    if (y->dtype == ADJ_F64)
+        fwd_double(c->p, x->value, w ? w->value : NULL, b ? b->value : NULL, y->value, lo, hi);
+    else
+        fwd_float(c->p, x->value, w ? w->value : NULL, b ? b->value : NULL, y->value, lo, hi);
+}
+
+/* Rows per task so that a task holds about 2^14 elements (at least 1). */
+static size_t grain_rows(const norm_plan *p)
+{
+    size_t g = p->k ? ((size_t)1 << 14) / p->k : 1;
+    return g ? g : 1;
+}
+
+static void norm_forward(adj_var *y)
+{
+    norm_attr *a = ADJ_ATTR(y, norm_attr);
+    norm_plan p = plan_of(y);
+    if (!a->saved) {
+        a->saved = adj_arena_alloc(adj_cold(y)->tape, (2 * p.rows + 1) * sizeof(double));
+        if (!a->saved)
+            return;
+        p.saved = a->saved;
+    }
+    fwd_ctx c = {&p, y};
+    adj_par_for(p.rows, grain_rows(&p), fwd_range, &c);
+}
+
+typedef struct bwd_ctx {
+    const norm_plan *p;
+    adj_var *y;
+    void *dx;
+    double *pw, *pb;        /* partial sums: block i at + i * nparam */
+    size_t block, nparam;
+} bwd_ctx;
+
+static void bwd_task(void *ctx, size_t lo, size_t hi)
+{
+    const bwd_ctx *c = ctx;
+    const adj_var *y = c->y, *x = y->in[0], *w = y->in[1];
+    for (size_t i = lo; i < hi; i++) {
+        size_t r0 = i * c->block, r1 = r0 + c->block < c->p->rows ? r0 + c->block : c->p->rows;
+        double *pw = c->pw ? c->pw + i * c->nparam : NULL;
+        double *pb = c->pb ? c->pb + i * c->nparam : NULL;
+        if (y->dtype == ADJ_F64)
+            bwd_double(c->p, x->value, w ? w->value : NULL, y->grad, c->dx, pw, pb, r0, r1);
+        else
+            bwd_float(c->p, x->value, w ? w->value : NULL, y->grad, c->dx, pw, pb, r0, r1);
+    }
+}
+
+/* g[q] += sum over blocks of part[block][q], blocks in order */
+static void add_blocks(void *g, int dtype, const double *part, size_t nblocks, size_t nparam)
+{
+    for (size_t q = 0; q < nparam; q++) {
+        double s = 0;
+        for (size_t i = 0; i < nblocks; i++)
+            s += part[i * nparam + q];
+        if (dtype == ADJ_F64)
+            ((double *)g)[q] += s;
+        else
+            ((float *)g)[q] += (float)s;
+    }
+}
+
+static void norm_backward(adj_var *y)
+{
+    adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    norm_plan p = plan_of(y);
+    void *dx = adj_grad_buf(x);
+    void *dw = w ? adj_grad_buf(w) : NULL, *db = b ? adj_grad_buf(b) : NULL;
+    if (p.rows == 0 || (!dx && !dw && !db))
+        return;
+    size_t nparam = w ? adj_cold(w)->numel : b ? adj_cold(b)->numel : 0;
+    bwd_ctx c = {.p = &p, .y = y, .dx = dx, .nparam = nparam};
+    /* blocks of a fixed number of rows (about 2^15 elements), whatever the threads */
+    c.block = p.k ? ((size_t)1 << 15) / p.k : p.rows;
+    c.block = c.block ? c.block : 1;
+    size_t nblocks = (p.rows + c.block - 1) / c.block;
+    adj_tape *t = adj_cold(y)->tape;
+    if (dw && !(c.pw = adj_arena_zalloc(t, nblocks * nparam * sizeof(double))))
+        return;
+    if (db && !(c.pb = adj_arena_zalloc(t, nblocks * nparam * sizeof(double))))
+        return;
+    adj_par_tasks(nblocks, bwd_task, &c);
+    if (dw)
+        add_blocks(dw, y->dtype, c.pw, nblocks, nparam);
+    if (db)
+        add_blocks(db, y->dtype, c.pb, nblocks, nparam);
+}
+
+static void norm_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    norm_plan p = plan_of(y);
+    if (y->dtype == ADJ_F64)
+        tan_double(&p, x->value, w ? w->value : NULL, tx[0], w ? tx[1] : NULL,
+                   b ? tx[2] : NULL, ty, 0, p.rows);
+    else
+        tan_float(&p, x->value, w ? w->value : NULL, tx[0], w ? tx[1] : NULL,
+                  b ? tx[2] : NULL, ty, 0, p.rows);
+}
+
+/* ----------------------------------------------------------- the shapes */
+
+static bool eps_ok(double eps, char *why, size_t n)
+{
+    if (eps >= 0 && isfinite(eps))
+        return true;
+    snprintf(why, n, "eps %g must be finite and >= 0", eps);
+    return false;
+}
+
+/* w and b (when present) must have shape want[0..nd). */
+static bool affine_ok(const adj_var *y, int nd, const int64_t *want, char *why, size_t n)
+{
+    static const char *const names[] = {"", "w", "b"};
+    char ws[64], gs[64];
+    for (int k = 1; k < 3; k++) {
+        const adj_var *v = y->in[k];
+        if (!v)
+            continue;
+        bool ok = v->ndim == nd;
+        for (int d = 0; ok && d < nd; d++)
+            ok = adj_cold(v)->shape[d] == want[d];
+        if (!ok) {
+            adj_fmt_shape(ws, sizeof ws, nd, want);
+            adj_fmt_shape(gs, sizeof gs, v->ndim, adj_cold(v)->shape);
+            snprintf(why, n, "%s has shape %s, expected %s", names[k], gs, ws);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void same_shape_as_x(adj_var *y)
+{
+    const adj_var *x = y->in[0];
+    y->ndim = x->ndim;
+    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof(int64_t) * (size_t)x->ndim);
+}
+
+static adj_status layer_norm_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *x = y->in[0];
+    const norm_attr *a = ADJ_ATTR(y, norm_attr);
+    char xs[64];
+    adj_fmt_shape(xs, sizeof xs, x->ndim, adj_cold(x)->shape);
+    if (a->arg < 1 || a->arg > x->ndim) {
+        snprintf(why, n, "normalized_ndim %d is not in [1, %d] for x of shape %s", (int)a->arg,
+                 x->ndim, xs);
+        return ADJ_EINVAL;
+    }
+    if (!eps_ok(a->eps, why, n))
+        return ADJ_EINVAL;
+    if (!affine_ok(y, a->arg, adj_cold(x)->shape + x->ndim - a->arg, why, n))
+        return ADJ_ESHAPE;
+    same_shape_as_x(y);
+    return ADJ_OK;
+}
+
+static adj_status rms_norm_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *x = y->in[0];
+    const norm_attr *a = ADJ_ATTR(y, norm_attr);
+    if (x->ndim < 1) {
+        snprintf(why, n, "x must have at least one dimension (it is 0-D)");
+        return ADJ_ESHAPE;
+    }
+    if (!eps_ok(a->eps, why, n))
+        return ADJ_EINVAL;
+    if (!affine_ok(y, 1, adj_cold(x)->shape + x->ndim - 1, why, n))
+        return ADJ_ESHAPE;
+    same_shape_as_x(y);
+    return ADJ_OK;
+}
+
+static adj_status group_norm_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *x = y->in[0];
+    const norm_attr *a = ADJ_ATTR(y, norm_attr);
+    char xs[64];
+    adj_fmt_shape(xs, sizeof xs, x->ndim, adj_cold(x)->shape);
+    if (x->ndim < 2) {
+        snprintf(why, n, "x of shape %s is not (N, C, ...)", xs);
+        return ADJ_ESHAPE;
+    }
+    int64_t c = adj_cold(x)->shape[1];
+    if (a->arg < 1 || c % a->arg != 0) {
+        snprintf(why, n, "groups %d does not divide the %lld channels of x %s", (int)a->arg,
+                 (long long)c, xs);
+        return ADJ_EINVAL;
+    }
+    if (!eps_ok(a->eps, why, n))
+        return ADJ_EINVAL;
+    if (!affine_ok(y, 1, &adj_cold(x)->shape[1], why, n))
+        return ADJ_ESHAPE;
+    same_shape_as_x(y);
+    return ADJ_OK;
+}
+
+/* ------------------------------------------------------ the descriptors */
+
+static const char *const norm_inputs[] = {"x", "w", "b"};
+static const char *const norm_symbols[] = {"x", "w", "b", "y"};
+static const adj_op_teach norm_teach = {.symbols = norm_symbols};
+
+static const norm_attr ln1 = {.eps = 1e-5, .arg = 1}, ln2 = {.eps = 1e-5, .arg = 2},
+                       ln3 = {.eps = 0.1, .arg = 3};
+static const adj_op_case layer_norm_cases[] = {
+    {3, {2, 1, 1}, {{3, 4}, {4}, {4}}, &ln1, " ndim 1"},
+    {1, {2}, {{3, 4}}, &ln1, " ndim 1, no w, b"},
+    {2, {3, 1}, {{2, 3, 2}, {2}}, &ln1, " ndim 1, no b"},
+    {3, {3, 2, 2}, {{2, 3, 2}, {3, 2}, {3, 2}}, &ln2, " ndim 2"},
+    {3, {2, 1, 1}, {{1, 5}, {5}, {5}}, &ln1, " one row"},
+    {3, {3, 3, 3}, {{2, 2, 3}, {2, 2, 3}, {2, 2, 3}}, &ln3, " ndim 3"},
+    {3, {2, 1, 1}, {{0, 4}, {4}, {4}}, &ln1, " no rows"},
+};
+const adj_op_desc adj_desc_layer_norm = {
+    .name = "layer_norm", .arity = 3, .optional = 6u, .inputs = norm_inputs,
+    .attr_size = sizeof(norm_attr), .shape = layer_norm_shape, .forward = norm_forward,
+    .backward = norm_backward, .jvp = norm_jvp,
+    .formula = "y = (x - mean) / sqrt(var + eps) * w + b over the last normalized_ndim dims",
+    .rule = "dx += rstd (g - mean(g) - xhat mean(g xhat)), g = dy w; dw += sum dy xhat; db += sum dy",
+    ADJ_CASES(layer_norm_cases), .teach = &norm_teach,
+};
+
+static const norm_attr rms = {.eps = 1e-6}, rms_big = {.eps = 0.5};
+static const adj_op_case rms_norm_cases[] = {
+    {2, {2, 1}, {{3, 4}, {4}}, &rms, ""},
+    {1, {3}, {{2, 2, 3}}, &rms, " no w"},
+    {2, {1, 1}, {{5}, {5}}, &rms_big, " 1-D, eps 0.5"},
+    {2, {2, 1}, {{4, 1}, {1}}, &rms, " rows of 1"},
+};
+const adj_op_desc adj_desc_rms_norm = {
+    .name = "rms_norm", .arity = 2, .optional = 2u, .inputs = norm_inputs,
+    .attr_size = sizeof(norm_attr), .shape = rms_norm_shape, .forward = norm_forward,
+    .backward = norm_backward, .jvp = norm_jvp,
+    .formula = "y = x / sqrt(mean(x^2) + eps) * w over the last dim",
+    .rule = "dx += rstd (g - xhat mean(g xhat)), g = dy w; dw += sum dy xhat",
+    ADJ_CASES(rms_norm_cases), .dom = {ADJ_DOM_AWAY0, ADJ_DOM_ANY}, .teach = &norm_teach,
+};
+
+static const norm_attr g1 = {.eps = 1e-5, .arg = 1}, g2 = {.eps = 1e-5, .arg = 2},
+                       g3 = {.eps = 1e-5, .arg = 3};
+static const adj_op_case group_norm_cases[] = {
+    {3, {4, 1, 1}, {{2, 4, 2, 2}, {4}, {4}}, &g2, " groups 2"},
+    {3, {4, 1, 1}, {{1, 6, 2, 2}, {6}, {6}}, &g3, " batch 1, groups 3"},
+    {1, {3}, {{2, 4, 3}}, &g2, " no w, b"},
+    {3, {2, 1, 1}, {{3, 4}, {4}, {4}}, &g1, " (N, C), groups 1"},
+    {3, {4, 1, 1}, {{2, 3, 2, 3}, {3}, {3}}, &g3, " groups = C"},
+    {3, {2, 1, 1}, {{3, 4}, {4}, {4}}, &g2, " (N, C), groups 2"},
+    {2, {3, 1}, {{2, 2, 5}, {2}}, &g1, " no b"},
+};
+const adj_op_desc adj_desc_group_norm = {
+    .name = "group_norm", .arity = 3, .optional = 6u, .inputs = norm_inputs,
+    .attr_size = sizeof(norm_attr), .shape = group_norm_shape, .forward = norm_forward,
+    .backward = norm_backward, .jvp = norm_jvp,
+    .formula = "y = (x - mean_g) / sqrt(var_g + eps) * w_c + b_c, stats per (sample, group)",
+    .rule = "dx += rstd (g - mean_g(g) - xhat mean_g(g xhat)), g = dy w_c; dw_c += sum dy xhat; db_c += sum dy",
+    ADJ_CASES(group_norm_cases), .teach = &norm_teach,
+};
+
+/* ------------------------------------------------------- the public API */
+
+adj_var *adj_layer_norm_at(adj_var *x, int normalized_ndim, adj_var *w, adj_var *b, double eps,
+                           const char *file, int line)
+{
+    adj_var *in[3] = {x, w, b};
+    return adj_record(ADJ_OP_LAYER_NORM, in, 3, &(norm_attr){.eps = eps, .arg = normalized_ndim},
+                      file, line);
+}
+
+adj_var *adj_rms_norm_at(adj_var *x, adj_var *w, double eps, const char *file, int line)
+{
+    adj_var *in[2] = {x, w};
+    return adj_record(ADJ_OP_RMS_NORM, in, 2, &(norm_attr){.eps = eps}, file, line);
+}
+
+adj_var *adj_group_norm_at(adj_var *x, int groups, adj_var *w, adj_var *b, double eps,
+                           const char *file, int line)
+{
+    adj_var *in[3] = {x, w, b};
+    return adj_record(ADJ_OP_GROUP_NORM, in, 3, &(norm_attr){.eps = eps, .arg = groups}, file,
+                      line);
+}
+
+adj_var *(adj_layer_norm)(adj_var *x, int normalized_ndim, adj_var *w, adj_var *b, double eps)
+{
+    return adj_layer_norm_at(x, normalized_ndim, w, b, eps, NULL, 0);
+}
+adj_var *(adj_rms_norm)(adj_var *x, adj_var *w, double eps)
+{
+    return adj_rms_norm_at(x, w, eps, NULL, 0);
+}
+adj_var *(adj_group_norm)(adj_var *x, int groups, adj_var *w, adj_var *b, double eps)
+{
+    return adj_group_norm_at(x, groups, w, b, eps, NULL, 0);
+}

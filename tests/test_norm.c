@@ -1,0 +1,230 @@
+/*
+ * The normalisation ops against values worked out by hand, E13's batch
+ * norm composed from primitive ops, and their refusals (status, message
+ * words, no leak).  The op-table suites check the gradients and tangents
+ * against finite differences; tests/torch_agree.py compares with PyTorch.
+ */
+#include <adjoint.h>
+
+#include <check.h>
+
+#include "check_util.h"
+#include <math.h>
+#include <string.h>
+
+#define NEAR(got, want, tol)                                                   \
+    do {                                                                       \
+        double g_ = (got), w_ = (want);                                        \
+        ck_assert_msg(fabs(g_ - w_) <= (tol) * fmax(1.0, fabs(w_)), "%s = %.17g, expected %.17g", \
+                      #got, g_, w_);                                           \
+    } while (0)
+
+/* E13 (batch norm of one unit over a batch of 4, composed from mean, sub,
+ * square, sqrt, div, mul, add) and the fused op on the same numbers: equal
+ * values, and equal gradients for the same upstream gradient. */
+START_TEST(e13_equals_fused)
+{
+    adj_tape *t = adj_tape_new();
+    const adj_example *ex = adj_example_find("e13");
+    ck_assert_ptr_nonnull(ex);
+    const double k[3] = {1.5, 0.2, 1e-5}; /* gamma, beta, eps */
+    adj_var *C = adj_example_build(ex, t, k);
+    ck_assert_int_eq(adj_backward(C), ADJ_OK);
+    adj_var *zt = adj_tape_find(t, "z̃"), *z = adj_tape_find(t, "z");
+    ck_assert_ptr_nonnull(zt);
+    ck_assert_ptr_nonnull(z);
+    double seed[4], zv[4];
+    for (int i = 0; i < 4; i++) {
+        seed[i] = adj_grad_at(zt, (size_t)i);
+        zv[i] = adj_value_at(z, (size_t)i);
+    }
+
+    adj_tape *u = adj_tape_new();
+    adj_var *x = adj_tensor_f64(u, 2, ((int64_t[]){4, 1}), zv);
+    adj_var *w = adj_tensor_f64(u, 1, ((int64_t[]){1}), &k[0]);
+    adj_var *b = adj_tensor_f64(u, 1, ((int64_t[]){1}), &k[1]);
+    adj_var *y = adj_batch_norm(x, w, b, NULL, NULL, 1, 0.1, k[2]);
+    ck_assert_int_eq(adj_backward_seeded(y, seed), ADJ_OK);
+    for (int i = 0; i < 4; i++) {
+        NEAR(adj_value_at(y, (size_t)i), adj_value_at(zt, (size_t)i), 1e-14);
+        NEAR(adj_grad_at(x, (size_t)i), adj_grad_at(z, (size_t)i), 1e-14);
+    }
+    NEAR(adj_grad_at(w, 0), adj_grad_at(adj_tape_find(t, "γ"), 0), 1e-14);
+    NEAR(adj_grad_at(b, 0), adj_grad_at(adj_tape_find(t, "β"), 0), 1e-14);
+    adj_tape_free(u);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Training updates the caller's running statistics with the unbiased
+ * variance; evaluation normalises with them. */
+START_TEST(batch_norm_running_statistics)
+{
+    adj_tape *t = adj_tape_new();
+    /* channel 0: 1 2 3 6 (mean 3, squared deviations 4 1 0 9);
+     * channel 1: 0 0 4 4 (mean 2, squared deviations 4 each) */
+    const double xd[8] = {1, 0, 2, 0, 3, 4, 6, 4};
+    adj_var *x = adj_tensor_f64(t, 2, ((int64_t[]){4, 2}), xd);
+    double rm[2] = {0, 1}, rv[2] = {1, 2};
+    adj_var *y = adj_batch_norm(x, NULL, NULL, rm, rv, 1, 0.25, 0.0);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    NEAR(rm[0], 0.75 * 0 + 0.25 * 3, 1e-15);
+    NEAR(rm[1], 0.75 * 1 + 0.25 * 2, 1e-15);
+    NEAR(rv[0], 0.75 * 1 + 0.25 * (14.0 / 3), 1e-15);
+    NEAR(rv[1], 0.75 * 2 + 0.25 * (16.0 / 3), 1e-15);
+    /* normalised with the batch's population variance 3.5 and 4 */
+    NEAR(adj_value_at(y, 0), (1 - 3) / sqrt(3.5), 1e-15);
+    NEAR(adj_value_at(y, 7), (4 - 2) / sqrt(4.0), 1e-15);
+
+    /* evaluation: (x - rm) / sqrt(rv + eps) * w + b, gradient dy w / sqrt(rv + eps) */
+    double em[2] = {1, -1}, ev[2] = {3, 0.5};
+    adj_var *w = adj_tensor_f64(t, 1, ((int64_t[]){2}), ((double[]){2, -1}));
+    adj_var *b = adj_tensor_f64(t, 1, ((int64_t[]){2}), ((double[]){0.5, 0.25}));
+    adj_var *e = adj_batch_norm(x, w, b, em, ev, 0, 0.25, 1.0);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    ck_assert(em[0] == 1 && em[1] == -1 && ev[0] == 3 && ev[1] == 0.5); /* untouched */
+    NEAR(adj_value_at(e, 2), (2 - 1) / 2.0 * 2 + 0.5, 1e-15);
+    NEAR(adj_value_at(e, 3), (0 + 1) / sqrt(1.5) * -1 + 0.25, 1e-15);
+    ck_assert_int_eq(adj_backward(adj_sum(e)), ADJ_OK);
+    NEAR(adj_grad_at(x, 0), 2 / 2.0, 1e-15);
+    NEAR(adj_grad_at(x, 1), -1 / sqrt(1.5), 1e-15);
+    NEAR(adj_grad_at(b, 1), 4, 1e-15);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Layer norm of float rows sitting on a large offset: the two passes in
+ * double keep every digit that E[x^2] - E[x]^2 in float would lose. */
+START_TEST(layer_norm_large_offset)
+{
+    adj_tape *t = adj_tape_new();
+    float xd[8];
+    for (int i = 0; i < 8; i++)
+        xd[i] = 10000.0f + (float)((i * 5) % 8 - 3) / 1024.0f; /* exact in float */
+    adj_var *x = adj_tensor_f32(t, 2, ((int64_t[]){1, 8}), xd);
+    adj_var *y = adj_layer_norm(x, 1, NULL, NULL, 0.0);
+    double mu = 0, var = 0;
+    for (int i = 0; i < 8; i++)
+        mu += xd[i] / 8.0;
+    for (int i = 0; i < 8; i++)
+        var += (xd[i] - mu) * (xd[i] - mu) / 8.0;
+    for (int i = 0; i < 8; i++)
+        NEAR(adj_value_at(y, (size_t)i), (xd[i] - mu) / sqrt(var), 1e-6);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* RMS norm and group norm by hand. */
+START_TEST(rms_and_group_by_hand)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x = adj_tensor_f64(t, 1, ((int64_t[]){2}), ((double[]){3, 4}));
+    adj_var *w = adj_tensor_f64(t, 1, ((int64_t[]){2}), ((double[]){2, 0.5}));
+    adj_var *y = adj_rms_norm(x, w, 0.5);
+    NEAR(adj_value_at(y, 0), 3 / sqrt(13.0) * 2, 1e-15);
+    NEAR(adj_value_at(y, 1), 4 / sqrt(13.0) * 0.5, 1e-15);
+    /* group norm, 1 sample, 4 channels of 1 position, 2 groups: {1, 3}, {2, 6} */
+    adj_var *g = adj_tensor_f64(t, 2, ((int64_t[]){1, 4}), ((double[]){1, 3, 2, 6}));
+    adj_var *gb = adj_tensor_f64(t, 1, ((int64_t[]){4}), ((double[]){0, 0, 1, 1}));
+    adj_var *z = adj_group_norm(g, 2, NULL, gb, 0.0);
+    NEAR(adj_value_at(z, 0), -1, 1e-15);
+    NEAR(adj_value_at(z, 1), 1, 1e-15);
+    NEAR(adj_value_at(z, 2), 0, 1e-15);
+    NEAR(adj_value_at(z, 3), 2, 1e-15);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Refusals: the status, the words of the message, and nothing leaked. */
+typedef struct refusal {
+    const char *what;
+    int kind;
+    adj_status st;
+    const char *words[3];
+} refusal;
+
+enum { WRONG_W, WRONG_B, NDIM0, NDIM3, GROUPS, EPS_NEG, EPS_NAN, MOM_NAN, MOM_BIG, MOM_NEG,
+       BN_ONE, BN_ONE_CONV, BN_HALF, BN_W, RMS_W, GN_W, RMS_0D };
+
+static const refusal refusals[] = {
+    {"layer_norm w of the wrong shape", WRONG_W, ADJ_ESHAPE, {"adj_layer_norm", "w has shape (3)", "expected (4)"}},
+    {"layer_norm b of the wrong shape", WRONG_B, ADJ_ESHAPE, {"adj_layer_norm", "b has shape (2,4)", "expected (4)"}},
+    {"layer_norm normalized_ndim 0", NDIM0, ADJ_EINVAL, {"adj_layer_norm", "normalized_ndim 0", "(2,4)"}},
+    {"layer_norm normalized_ndim 3", NDIM3, ADJ_EINVAL, {"adj_layer_norm", "normalized_ndim 3", NULL}},
+    {"group_norm groups not dividing C", GROUPS, ADJ_EINVAL, {"adj_group_norm", "groups 3 does not divide", "4 channels"}},
+    {"layer_norm eps < 0", EPS_NEG, ADJ_EINVAL, {"adj_layer_norm", "eps -1", NULL}},
+    {"rms_norm eps NaN", EPS_NAN, ADJ_EINVAL, {"adj_rms_norm", "eps", NULL}},
+    {"batch_norm momentum NaN", MOM_NAN, ADJ_EINVAL, {"adj_batch_norm", "momentum", "[0, 1]"}},
+    {"batch_norm momentum 1.5", MOM_BIG, ADJ_EINVAL, {"adj_batch_norm", "momentum 1.5", NULL}},
+    {"batch_norm momentum -0.1", MOM_NEG, ADJ_EINVAL, {"adj_batch_norm", "momentum -0.1", NULL}},
+    {"batch_norm training on one value per channel", BN_ONE, ADJ_ESHAPE, {"adj_batch_norm", "1 value per channel", "training"}},
+    {"batch_norm training (1,4,1,1)", BN_ONE_CONV, ADJ_ESHAPE, {"adj_batch_norm", "(1,4,1,1)", "1 value per channel"}},
+    {"batch_norm one running statistic", BN_HALF, ADJ_EINVAL, {"adj_batch_norm", "running_var is NULL", NULL}},
+    {"batch_norm w of the wrong shape", BN_W, ADJ_ESHAPE, {"adj_batch_norm", "w has shape (2)", "expected (4)"}},
+    {"rms_norm w of the wrong shape", RMS_W, ADJ_ESHAPE, {"adj_rms_norm", "w has shape (2)", NULL}},
+    {"group_norm w of the wrong shape", GN_W, ADJ_ESHAPE, {"adj_group_norm", "w has shape (2,2)", NULL}},
+    {"rms_norm of a 0-D x", RMS_0D, ADJ_ESHAPE, {"adj_rms_norm", "0-D", NULL}},
+};
+
+START_TEST(refusals_name_the_problem)
+{
+    const refusal *r = &refusals[_i];
+    test_alloc cnt;
+    adj_allocator al = test_alloc_init(&cnt);
+    adj_tape *t = adj_tape_new_with(&al);
+    adj_var *x = adj_tensor_f64(t, 2, ((int64_t[]){2, 4}), NULL);
+    adj_var *w4 = adj_tensor_f64(t, 1, ((int64_t[]){4}), NULL);
+    adj_var *w3 = adj_tensor_f64(t, 1, ((int64_t[]){3}), NULL);
+    adj_var *w2 = adj_tensor_f64(t, 1, ((int64_t[]){2}), NULL);
+    adj_var *m24 = adj_tensor_f64(t, 2, ((int64_t[]){2, 4}), NULL);
+    adj_var *m22 = adj_tensor_f64(t, 2, ((int64_t[]){2, 2}), NULL);
+    adj_var *one = adj_tensor_f64(t, 2, ((int64_t[]){1, 4}), NULL);
+    adj_var *one4 = adj_tensor_f64(t, 4, ((int64_t[]){1, 4, 1, 1}), NULL);
+    double rm[4] = {0}, rv[4] = {1, 1, 1, 1};
+    adj_var *y = NULL;
+    switch (r->kind) {
+    case WRONG_W: y = adj_layer_norm(x, 1, w3, NULL, 1e-5); break;
+    case WRONG_B: y = adj_layer_norm(x, 1, w4, m24, 1e-5); break;
+    case NDIM0: y = adj_layer_norm(x, 0, NULL, NULL, 1e-5); break;
+    case NDIM3: y = adj_layer_norm(x, 3, NULL, NULL, 1e-5); break;
+    case GROUPS: y = adj_group_norm(x, 3, NULL, NULL, 1e-5); break;
+    case EPS_NEG: y = adj_layer_norm(x, 1, NULL, NULL, -1); break;
+    case EPS_NAN: y = adj_rms_norm(x, NULL, NAN); break;
+    case MOM_NAN: y = adj_batch_norm(x, NULL, NULL, rm, rv, 1, NAN, 1e-5); break;
+    case MOM_BIG: y = adj_batch_norm(x, NULL, NULL, rm, rv, 1, 1.5, 1e-5); break;
+    case MOM_NEG: y = adj_batch_norm(x, NULL, NULL, rm, rv, 1, -0.1, 1e-5); break;
+    case BN_ONE: y = adj_batch_norm(one, NULL, NULL, rm, rv, 1, 0.1, 1e-5); break;
+    case BN_ONE_CONV: y = adj_batch_norm(one4, w4, w4, rm, rv, 1, 0.1, 1e-5); break;
+    case BN_HALF: y = adj_batch_norm(x, NULL, NULL, rm, NULL, 0, 0.1, 1e-5); break;
+    case BN_W: y = adj_batch_norm(x, w2, NULL, rm, rv, 1, 0.1, 1e-5); break;
+    case RMS_W: y = adj_rms_norm(x, w2, 1e-5); break;
+    case GN_W: y = adj_group_norm(x, 2, m22, NULL, 1e-5); break;
+    case RMS_0D: y = adj_rms_norm(adj_scalar(t, 1.0), NULL, 1e-5); break;
+    }
+    ck_assert_ptr_nonnull(y);
+    ck_assert_msg(adj_tape_status(t) == r->st, "%s: status %s, expected %s", r->what,
+                  adj_status_string(adj_tape_status(t)), adj_status_string(r->st));
+    const char *msg = adj_tape_message(t);
+    for (int k = 0; k < 3 && r->words[k]; k++)
+        ck_assert_msg(strstr(msg, r->words[k]), "%s: \"%s\" lacks \"%s\"", r->what, msg, r->words[k]);
+    ck_assert_msg(strstr(msg, "test_norm.c"), "%s: \"%s\" names no caller line", r->what, msg);
+    ck_assert_msg(rm[0] == 0 && rv[0] == 1, "%s: running statistics moved", r->what);
+    adj_tape_free(t);
+    ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("norm");
+    TCase *tc = tcase_create("norm");
+    tcase_add_test(tc, e13_equals_fused);
+    tcase_add_test(tc, batch_norm_running_statistics);
+    tcase_add_test(tc, layer_norm_large_offset);
+    tcase_add_test(tc, rms_and_group_by_hand);
+    tcase_add_loop_test(tc, refusals_name_the_problem, 0, (int)(sizeof refusals / sizeof refusals[0]));
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ADJ_CHECK_MAIN(suite)
