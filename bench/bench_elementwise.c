@@ -10,6 +10,10 @@
  *   backward  unary 3 (read dy and x or y, write dx)
  *             add 3 (dy, da, db)   mul 5 (dy, a, b, da, db)
  *   copy      2 (read x, write y)
+ * and add and mul with a broadcast operand, (n / 768, 768) op (768), as
+ * a bias or a scale is applied (ops "add_bcast", "mul_bcast"): forward 2
+ * arrays (a, y), backward add 2 (dy, da), mul 3 (dy, a, da); the (768)
+ * operand's adjoint is the sum over the rows.
  * The forward is timed as the recording call (arena allocation included);
  * the backward as the op's backward kernel, given the upstream adjoint,
  * accumulating into the inputs' adjoints (the adjoint buffers are the
@@ -127,6 +131,51 @@ int main(int argc, char **argv)
                d->name, n, threads, tf * 1e6, tb * 1e6, nf * (double)n * es / tf * 1e-9,
                nb * (double)n * es / tb * 1e-9);
     }
+    /* broadcast: (rows, C) op (C) */
+    const long C = 768, rows = n / C > 0 ? n / C : 1;
+    adj_params *pb = adj_params_new(ADJ_F32);
+    if (!pb || adj_params_add(pb, "a", 2, (int64_t[]){rows, C}) < 0 ||
+        adj_params_add(pb, "b", 1, (int64_t[]){C}) < 0)
+        return 1;
+    for (int k = 0; k < 2; k++) {
+        adj_op op = k == 0 ? ADJ_OP_ADD : ADJ_OP_MUL;
+        const adj_op_desc *d = adj_op_table[op];
+        float *a = adj_params_value(pb, 0), *b = adj_params_value(pb, 1);
+        for (long i = 0; i < rows * C; i++)
+            a[i] = (float)adj_rng_uniform_range(&rng, -2.0, 2.0);
+        for (long i = 0; i < C; i++)
+            b[i] = (float)adj_rng_uniform_range(&rng, -2.0, 2.0);
+        adj_params_zero_grad(pb);
+        for (int r = 0; r < reps + 1; r++) {
+            adj_tape_reset(t);
+            adj_var *in[2] = {adj_param(t, pb, 0), adj_param(t, pb, 1)};
+            double t0 = bench_now();
+            adj_var *y = adj_record(op, in, 2, NULL, __FILE__, __LINE__);
+            double t1 = bench_now();
+            if (adj_tape_status(t) != ADJ_OK) {
+                fprintf(stderr, "bench_elementwise: %s\n", adj_tape_message(t));
+                return 1;
+            }
+            y->grad = dy;
+            double t2 = bench_now();
+            d->backward(y);
+            double t3 = bench_now();
+            check += adj_value_at(y, (size_t)r);
+            if (r > 0) {
+                fwd[r - 1] = t1 - t0;
+                bwd[r - 1] = t3 - t2;
+            }
+        }
+        double m = (double)(rows * C), nb = k == 0 ? 2 : 3;
+        double tf = bench_median(fwd, (size_t)reps), tb = bench_median(bwd, (size_t)reps);
+        printf("{\"workload\": \"elementwise\", \"op\": \"%s_bcast\", \"n\": %ld, "
+               "\"threads\": %d, \"fwd_us\": %.1f, \"bwd_us\": %.1f, \"fwd_gbs\": %.2f, "
+               "\"bwd_gbs\": %.2f}\n",
+               d->name, rows * C, threads, tf * 1e6, tb * 1e6, 2.0 * m * es / tf * 1e-9,
+               nb * m * es / tb * 1e-9);
+    }
+    adj_params_free(pb);
+
     const float *src = adj_params_value(p, 0);
     for (int r = 0; r < reps + 1; r++) {
         double t0 = bench_now();

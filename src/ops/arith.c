@@ -10,14 +10,17 @@
  * along the dimensions it is broadcast on; the inner loop has a version
  * for each of the usual inner strides (1 and 1, 1 and 0, 0 and 1) so it
  * vectorises.  In the backward, the adjoint of an operand of y's size is
- * accumulated in the same walk; that of a broadcast operand is written
- * in y's shape and summed back to the operand's shape by the one shared
- * reduction (adj_reduce_bcast, in double).
+ * accumulated in the same walk; the contributions to a broadcast
+ * operand's adjoint are summed in the walk itself, in compensated double
+ * (tensor/accum.h) in y's order, and added to the adjoint rounded once:
+ * nothing of y's size is written.
  */
 #include "core/pool.h"
+#include "ops/dispatch.h"
 #include "ops/cases.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
+#include "tensor/accum.h"
 #include "tensor/iter.h"
 #include "tensor/strided.h"
 
@@ -59,6 +62,7 @@ typedef struct bin_walk {
     const void *TA, *TB;        /* forward mode: the inputs' tangents */
     int which;                  /* backward: 0 da, 1 db */
     bool acc;                   /* backward: add to OUT (else store) */
+    double *hi, *lo;            /* backward: a broadcast operand's sums */
 } bin_walk;
 
 static void walk_init(bin_walk *w, const adj_var *y, int nops)
@@ -176,10 +180,107 @@ static size_t walk_grain(const bin_walk *w)
                    (void)y; O_[y0_ + i_] = (TAN));                              \
     } while (0)
 
-/* Backward of the general walk for one operand k with adjoint g. */
+/*
+ * The adjoint of a broadcast operand k (which = k): its contributions are
+ * summed straight into hi/lo (compensated double, one pair per element of
+ * the operand, at the contiguous offsets of iterator operand 3 + k) in y's
+ * order, so no array of y's size is written.  Where the operand's inner
+ * stride is 1, the elements of a run are split over the pool by columns
+ * [lo_, hi_): each element's sum still adds its terms in y's order, so the
+ * result does not depend on the split.  Otherwise one call does all.
+ */
+#define BIN_WALK_RED_(T, D)                                                     \
+    do {                                                                       \
+        const T *Y_ = y_->value, *DY_ = w_->DY;                                \
+        const int gk_ = 3 + w_->which;                                         \
+        const int64_t as_ = w_->it.istride[1], bs_ = w_->it.istride[2];        \
+        const int64_t gs_ = w_->it.istride[gk_];                               \
+        const int64_t c0_ = (int64_t)lo_, c1_ = (int64_t)hi_;                  \
+        adj_iter_pos p_;                                                       \
+        adj_iter_seek(&w_->it, 0, &p_);                                        \
+        for (int64_t r_ = 0; r_ < w_->it.runs; r_++, adj_iter_next(&w_->it, &p_)) { \
+            const T *a_ = (const T *)w_->A + p_.off[1];                        \
+            const T *b_ = (const T *)w_->B + p_.off[2];                        \
+            const T *yr_ = Y_ + p_.off[0], *dyr_ = DY_ + p_.off[0];            \
+            double *h_ = w_->hi + p_.off[gk_], *l_ = w_->lo + p_.off[gk_];     \
+            if (gs_ == 0) {                                                    \
+                double th_ = 0, tl_ = 0;                                       \
+                for (int64_t i_ = c0_; i_ < c1_; i_++) {                       \
+                    const T a = a_[i_ * as_], b = b_[i_ * bs_];                \
+                    const T y = yr_[i_], dy = dyr_[i_];                        \
+                    (void)a, (void)b, (void)y;                                 \
+                    ADJ_SUM_ADD(th_, tl_, (double)(D));                        \
+                }                                                              \
+                ADJ_SUM_ADD(*h_, *l_, th_);                                    \
+                *l_ += tl_;                                                    \
+            } else if (gs_ == 1 && as_ == 1 && bs_ == 0) {                     \
+                const T b = *b_;                                               \
+                for (int64_t i_ = c0_; i_ < c1_; i_++) {                       \
+                    const T a = a_[i_], y = yr_[i_], dy = dyr_[i_];            \
+                    (void)a, (void)b, (void)y;                                 \
+                    ADJ_SUM_ADD(h_[i_], l_[i_], (double)(D));                  \
+                }                                                              \
+            } else if (gs_ == 1 && as_ == 0 && bs_ == 1) {                     \
+                const T a = *a_;                                               \
+                for (int64_t i_ = c0_; i_ < c1_; i_++) {                       \
+                    const T b = b_[i_], y = yr_[i_], dy = dyr_[i_];            \
+                    (void)a, (void)b, (void)y;                                 \
+                    ADJ_SUM_ADD(h_[i_], l_[i_], (double)(D));                  \
+                }                                                              \
+            } else {                                                           \
+                for (int64_t i_ = c0_; i_ < c1_; i_++) {                       \
+                    const T a = a_[i_ * as_], b = b_[i_ * bs_];                \
+                    const T y = yr_[i_], dy = dyr_[i_];                        \
+                    (void)a, (void)b, (void)y;                                 \
+                    ADJ_SUM_ADD(h_[i_ * gs_], l_[i_ * gs_], (double)(D));      \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+/* The sum of a broadcast operand's contributions compiled for one CPU
+ * level (ATTR its target, ops/dispatch.h): every level adds the same terms
+ * in the same order, so they give the same bits. */
+#define BIN_RED_LEVEL_(nm, sfx, ATTR, DA, DB)                                  \
+    ATTR static void nm##_walk_red_##sfx(void *ctx_, size_t lo_, size_t hi_)   \
+    {                                                                          \
+        const bin_walk *w_ = ctx_;                                             \
+        const adj_var *y_ = w_->y;                                             \
+        if (w_->which == 0 && y_->dtype == ADJ_F64)                            \
+            BIN_WALK_RED_(double, DA);                                         \
+        else if (w_->which == 0)                                               \
+            BIN_WALK_RED_(float, DA);                                          \
+        else if (y_->dtype == ADJ_F64)                                         \
+            BIN_WALK_RED_(double, DB);                                         \
+        else                                                                   \
+            BIN_WALK_RED_(float, DB);                                          \
+    }
+#if ADJ_VM_DISPATCH
+#define BIN_RED_LEVELS_(nm, DA, DB)                                            \
+    BIN_RED_LEVEL_(nm, avx2, ADJ_VM_TGT_AVX2, DA, DB)                          \
+    BIN_RED_LEVEL_(nm, avx512, ADJ_VM_TGT_AVX512, DA, DB)
+/* Each call walks all of y, so it takes the widest level at any length. */
+#define BIN_RED_CALL_(nm, ctx, lo, hi)                                         \
+    do {                                                                       \
+        const int l_ = adj_vm_level();                                         \
+        if (l_ == ADJ_VM_AVX512)                                               \
+            nm##_walk_red_avx512(ctx, lo, hi);                                 \
+        else if (l_ == ADJ_VM_AVX2)                                            \
+            nm##_walk_red_avx2(ctx, lo, hi);                                   \
+        else                                                                   \
+            nm##_walk_red_base(ctx, lo, hi);                                   \
+    } while (0)
+#else
+#define BIN_RED_LEVELS_(nm, DA, DB)
+#define BIN_RED_CALL_(nm, ctx, lo, hi) nm##_walk_red_base(ctx, lo, hi)
+#endif
+
+/* Backward of the general walk for one operand k with adjoint g: fn
+ * accumulates into g in y's layout, red sums a broadcast operand's
+ * contributions (BIN_WALK_RED_). */
 typedef void (*walk_fn)(void *ctx, size_t lo, size_t hi);
 
-static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, walk_fn fn)
+static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, walk_fn fn, walk_fn red)
 {
     const adj_var *x = y->in[k];
     w->which = k;
@@ -190,19 +291,33 @@ static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, walk_fn fn)
         adj_par_for((size_t)w->it.runs, walk_grain(w), fn, w);
         return;
     }
-    adj_tape *t = adj_cold(y)->tape;
-    size_t n = adj_cold(y)->numel, es = adj_dsize(y->dtype);
-    size_t ns = adj_reduce_scratch(y->dtype, (int64_t)adj_cold(x)->numel);
-    void *c = adj_arena_alloc(t, n * es);
-    double *scratch = ns ? adj_arena_alloc(t, ns * sizeof *scratch) : NULL;
-    if (!c || (ns && !scratch))
-        return; /* ADJ_ENOMEM is on the tape */
-    w->OUT = c;
-    w->acc = false;
-    adj_par_for((size_t)w->it.runs, walk_grain(w), fn, w);
-    adj_layout yl;
-    adj_layout_contig(&yl, y->ndim, adj_cold(y)->shape);
-    adj_reduce_bcast(y->dtype, g, x->ndim, adj_cold(x)->shape, c, &yl, 1.0, scratch);
+    size_t xn = adj_cold(x)->numel;
+    double stack[ADJ_REDUCE_STACK];
+    double *hi = stack;
+    if (2 * xn > ADJ_REDUCE_STACK) {
+        hi = adj_arena_alloc(adj_cold(y)->tape, 2 * xn * sizeof *hi);
+        if (!hi)
+            return; /* ADJ_ENOMEM is on the tape */
+    }
+    memset(hi, 0, 2 * xn * sizeof *hi);
+    w->hi = hi;
+    w->lo = hi + xn;
+    int64_t inner = w->it.inner;
+    if (w->it.istride[3 + k] == 1 && inner > 1) {
+        size_t grain = ADJ_PAR_GRAIN_MAP / (size_t)w->it.runs;
+        adj_par_for((size_t)inner, grain > 64 ? grain : 64, red, w);
+    } else {
+        red(w, 0, (size_t)inner);
+    }
+    if (y->dtype == ADJ_F64) {
+        double *d = g;
+        for (size_t i = 0; i < xn; i++)
+            d[i] += w->hi[i] + w->lo[i];
+    } else {
+        float *d = g;
+        for (size_t i = 0; i < xn; i++)
+            d[i] = (float)((double)d[i] + (w->hi[i] + w->lo[i]));
+    }
 }
 
 /* The kernels' context for adj_par_for. */
@@ -329,6 +444,12 @@ typedef struct bin_ctx {
         else                                                                   \
             BIN_WALK_BWD_(float, DA, DB);                                      \
     }                                                                          \
+    BIN_RED_LEVEL_(nm, base, , DA, DB)                                         \
+    BIN_RED_LEVELS_(nm, DA, DB)                                                \
+    static void nm##_walk_red(void *ctx_, size_t lo_, size_t hi_)              \
+    {                                                                          \
+        BIN_RED_CALL_(nm, ctx_, lo_, hi_);                                     \
+    }                                                                          \
     static void nm##_walk_jvp(void *ctx_, size_t lo_, size_t hi_)              \
     {                                                                          \
         const bin_walk *w_ = ctx_;                                             \
@@ -363,14 +484,14 @@ typedef struct bin_ctx {
             return;                                                            \
         }                                                                      \
         bin_walk w_;                                                           \
-        walk_init(&w_, y_, 3);                                                 \
+        walk_init(&w_, y_, 5);                                                 \
         if (w_.it.runs <= 0)                                                   \
             return;                                                            \
         w_.DY = y_->grad;                                                      \
         if (ga_)                                                               \
-            walk_backward(y_, &w_, 0, ga_, nm##_walk_bwd);                     \
+            walk_backward(y_, &w_, 0, ga_, nm##_walk_bwd, nm##_walk_red);                  \
         if (gb_)                                                               \
-            walk_backward(y_, &w_, 1, gb_, nm##_walk_bwd);                     \
+            walk_backward(y_, &w_, 1, gb_, nm##_walk_bwd, nm##_walk_red);                  \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
