@@ -63,6 +63,11 @@ static const act_case acts[] = {
     {"sigmoid(-25)", sigm, -25, d_sigmoid, 0}, {"sigmoid(0.3)", sigm, 0.3, d_sigmoid, 0},
     {"tanh(9)", tanh_, 9, d_tanh, 0},     {"tanh(-15)", tanh_, -15, d_tanh, 0},
     {"tanh(30)", tanh_, 30, d_tanh, 0},   {"tanh(0.2)", tanh_, 0.2, d_tanh, 0},
+    /* either side of where the backward stops reading only y */
+    {"sigmoid(1.99)", sigm, 1.99, d_sigmoid, 0}, {"sigmoid(2.01)", sigm, 2.01, d_sigmoid, 0},
+    {"sigmoid(-7)", sigm, -7, d_sigmoid, 0},     {"elu(-1.99)", elu1, -1.99, d_elu1, 0},
+    {"elu(-2.01)", elu1, -2.01, d_elu1, 0},      {"elu(-1.99, 2)", elu2, -1.99, d_elu2, 0},
+    {"tanh(1.49)", tanh_, 1.49, d_tanh, 0},      {"tanh(-1.51)", tanh_, -1.51, d_tanh, 0},
     {"silu(12)", silu_, 12, d_silu, 3}, {"silu(20)", silu_, 20, d_silu, 3},
     {"silu(-8)", silu_, -8, d_silu, 0},   {"swish(9, 2)", swish2, 9, d_swish2, 0},
 };

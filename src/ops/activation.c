@@ -10,30 +10,40 @@
 /* y = 1 / (1 + e^-x); both branches use e = e^-|x| <= 1, so nothing
  * positive is ever exponentiated and one exponential serves both.  Blocks
  * with every |x| <= 87 (f32) take the one-product scaling of e^-|x|
- * (ADJ_EXP_BLK, same bits).  y' = y (1 - y) = e / (1 + e)^2, from x: for
- * large x, 1 - y cancels (0 in float from x = 17 on, where y' is 4e-8). */
+ * (ADJ_EXP_BLK, same bits).
+ * y' = y (1 - y).  For x <= 2 (y <= 0.8808) that is accurate to two ulps
+ * (1 - y is exact, and magnifies y's rounding at most e^2 times), and the
+ * backward reads only y.  Beyond, 1 - y cancels (0 in float from x = 17
+ * on, where y' is 4e-8), so y' is taken from x: 1 - y = e y, y' = e y^2. */
 static const adj_op_teach sigmoid_teach = {.define = "σ(@0)"};
-ADJ_UNARY_EX_OPT_T(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x))",
+ADJ_UNARY_EX_Y_T(sigmoid, ADJ_OP_SIGMOID, ADJ_DOM_ANY, 0.0, "y = 1 / (1 + exp(-x))",
           "dx += dy y (1 - y)",
           ADJ_EXP_NORMAL(-fabs(x)), ADJ_EXP_NORMAL(-fabs(x)), (void)0,
           const T e = ADJ_EXP_BLK(-fabs(x));
           y = x >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e),
+          (y <= (T)0.88079707797788231, y * ((T)1 - y),
+           const T e = ADJ_EXP_BLK(-fabs(x));
+           dx = x >= 0 ? e * y * y : y * ((T)1 - y)),
           const T e = ADJ_EXP_BLK(-fabs(x));
-          dx = dy * (e / (((T)1 + e) * ((T)1 + e))),
-          const T e = ADJ_EXP_BLK(-fabs(x));
-          dy = dx * (e / (((T)1 + e) * ((T)1 + e))), &sigmoid_teach);
+          dy = dx * (x >= 0 ? e * y * y : y * ((T)1 - y)), &sigmoid_teach);
 ADJ_UNARY_API(sigmoid, ADJ_OP_SIGMOID)
 
-/* y = tanh x;  y' = 1 - y^2 = 4e / (1 + e)^2 with e = e^-2|x|, from x: for
- * large |x|, 1 - y^2 cancels (0 in float from |x| = 9 on, where y' is
- * 6e-8).  Blocks with every |x| <= 43 (f32) scale e in one product. */
+/* y = tanh x;  y' = 1 - y^2 cancels for large |x| (0 in float from |x| = 9
+ * on, where y' is 6e-8).  With e = e^-2|x|, |y| = (1 - e) / (1 + e), so
+ * 1 - |y| = e (1 + |y|) and y' = (1 - |y|)(1 + |y|) = e (1 + |y|)^2: an
+ * exponential and three products, accurate everywhere.  (Reading y alone
+ * is accurate only up to |x| = 1.5, too little of the usual range for the
+ * split backward of sigmoid and ELU to pay.)  Blocks with every |x| <= 43
+ * (f32) scale e in one product. */
 ADJ_UNARY_EX_OPT(tanh, ADJ_OP_TANH, ADJ_DOM_ANY, 0.0, "y = tanh(x)", "dx += dy (1 - y^2)",
           1, ADJ_EXP_NORMAL((T)-2 * fabs(x)), (void)0,
           y = ADJ_TANH(x),
           const T e = ADJ_EXP_BLK((T)-2 * fabs(x));
-          dx = dy * ((T)4 * e / (((T)1 + e) * ((T)1 + e))),
+          const T u = (T)1 + fabs(y);
+          dx = dy * (e * (u * u)),
           const T e = ADJ_EXP_BLK((T)-2 * fabs(x));
-          dy = dx * ((T)4 * e / (((T)1 + e) * ((T)1 + e))));
+          const T u = (T)1 + fabs(y);
+          dy = dx * (e * (u * u)));
 ADJ_UNARY_API(tanh, ADJ_OP_TANH)
 
 /* y = max(x, 0); ReLU'(0) = 1.  Selecting dy (not dy * 0) keeps -0 out;
@@ -62,14 +72,23 @@ ADJ_UNARY_T(leaky_relu, ADJ_OP_LEAKY_RELU, ADJ_DOM_AWAY0, 0.01, "y = x >= 0 ? x 
           dy = x >= 0 ? dx : c * dx, &with_c_teach);
 ADJ_UNARY_API_C(leaky_relu, ADJ_OP_LEAKY_RELU)
 
-/* y = x (x >= 0), c (e^x - 1) (x < 0); y' = c e^x below 0, from x: y + c
- * would cancel as y approaches -c (2% off at x = -20 in double, 0 in
- * float from x = -17 on) */
-ADJ_UNARY_T(elu, ADJ_OP_ELU, ADJ_DOM_AWAY0, 1.0, "y = x >= 0 ? x : alpha (exp(x) - 1)",
+/* y = x (x >= 0), c (e^x - 1) (x < 0); y' = c e^x below 0.  With c > 0,
+ * y >= 0 exactly where x >= 0, and for -2 <= x < 0 (y >= c (e^-2 - 1))
+ * y + c = c e^x to two ulps: the backward reads only y.  Further down
+ * y + c cancels as y approaches -c (2% off at x = -20 in double, 0 in
+ * float from x = -17 on), so y' is taken from x there (and for any
+ * c <= 0).  Blocks whose negative arguments are all >= -87 (f32) scale
+ * e^x in one product; e^min(x, 0) keeps it to arguments <= 0 (a NaN stays
+ * NaN). */
+ADJ_UNARY_EX_Y_T(elu, ADJ_OP_ELU, ADJ_DOM_AWAY0, 1.0, "y = x >= 0 ? x : alpha (exp(x) - 1)",
           "dx += dy (x >= 0 ? 1 : alpha exp(x))",
+          1, ADJ_EXP_NORMAL(x >= 0 ? (T)0 : x), (void)0,
           y = x >= 0 ? x : c * ADJ_EXPM1(x),
-          dx = x >= 0 ? dy : dy * (c * ADJ_EXP(x)),
-          dy = x >= 0 ? dx : dx * (c * ADJ_EXP(x)), &with_c_teach);
+          ((c > 0) & (y >= c * (T)-0.86466471676338731), y >= 0 ? (T)1 : y + c,
+           const T e = ADJ_EXP_BLK(x >= 0 ? (T)0 : x);
+           dx = x >= 0 ? (T)1 : c * e),
+          const T e = ADJ_EXP_BLK(x >= 0 ? (T)0 : x);
+          dy = x >= 0 ? dx : dx * (c * e), &with_c_teach);
 ADJ_UNARY_API_C(elu, ADJ_OP_ELU)
 
 /* y = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|); y' = sigmoid(x), from e^-|x| as

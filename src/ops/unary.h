@@ -47,6 +47,8 @@
 #include "ops/cases.h"
 #include "ops/op.h"
 
+#include <stdint.h>
+#include <string.h>
 #include <tgmath.h>
 
 /* Elements per block of a guarded loop (see OK above). */
@@ -193,6 +195,142 @@ void adj_unary_run(const adj_unary_k *k, void (*fn)(void *ctx, size_t lo, size_t
             })                                                                 \
     } while (0)
 
+/* The backward loop and the scalar backward statement of each kind of
+ * forward loop (LOOPS##BACK_, LOOPS##STMT_). */
+#define ADJ_UNARY_LOOPS_BACK_ ADJ_UNARY_BACK_
+#define ADJ_UNARY_LOOPS_OPT_BACK_ ADJ_UNARY_BACK_
+#define ADJ_UNARY_LOOPS_STMT_(BWD) BWD
+#define ADJ_UNARY_LOOPS_OPT_STMT_(BWD) BWD
+
+/*
+ * ADJ_UNARY_EX_Y: the backward reads x only where y cannot give the
+ * derivative accurately.  BWD is a triple (SAFE, FAST, FULL): SAFE, an
+ * expression of y (and c), is true where the expression FAST of y (and c)
+ * is the derivative to an ulp or two; elsewhere the statements FULL set
+ * dx' (the derivative, not yet times dy) from x (and y).  The choice is
+ * per element.  A block computes FAST everywhere and checks SAFE; then
+ * only the runs of ADJ_UNARY_YRUN elements (a cache line of floats) where
+ * SAFE fails somewhere read x and compute FULL, so where y suffices
+ * (usually all of it) the backward neither reads x nor computes an
+ * exponential.  After a block that needed x in most runs, the next one
+ * computes FAST, FULL and the choice in one pass, until a block needs x in
+ * under 1/64 of its elements.  Any path gives the same bits.
+ */
+#define ADJ_UNARY_YRUN 16
+/* Some m[i] is nonzero for i in [s, min(s + ADJ_UNARY_YRUN, n)) */
+static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
+{
+    uint64_t a = 0, b = 0;
+    if (n - s >= ADJ_UNARY_YRUN) {
+        memcpy(&a, m + s, 8);
+        memcpy(&b, m + s + 8, 8);
+        return (a | b) != 0;
+    }
+    for (size_t i = s; i < n; i++)
+        a |= m[i];
+    return a != 0;
+}
+#define ADJ_Y_SAFE_(SAFE, FAST, FULL) SAFE
+#define ADJ_Y_FAST_(SAFE, FAST, FULL) FAST
+#define ADJ_Y_FULL_(SAFE, FAST, FULL) FULL
+/* dx = dy times the derivative, by the per-element rule */
+#define ADJ_Y_RULE_(BWD)                                                       \
+    if (ADJ_Y_SAFE_ BWD)                                                       \
+        dx = (ADJ_Y_FAST_ BWD);                                                \
+    else {                                                                     \
+        ADJ_Y_FULL_ BWD;                                                       \
+    }                                                                          \
+    dx = dy * dx
+#define ADJ_UNARY_LOOPS_Y_(TY, OK, PRE, FWD) ADJ_UNARY_LOOPS_OPT_(TY, OK, PRE, FWD)
+#define ADJ_UNARY_LOOPS_Y_STMT_(BWD) ADJ_Y_RULE_(BWD)
+/* d_ over the block from x and y by the per-element rule; CHECK first */
+#define ADJ_Y_DENSE_(CHECK, BWD)                                                  \
+    for (size_t i_ = 0; i_ < n_; i_++) {                                       \
+        const T x = xb_[i_], y = yb_[i_];                                      \
+        T dx;                                                                  \
+        CHECK;                                                                 \
+        ADJ_Y_FULL_ BWD;                                                       \
+        const int u_ = (ADJ_Y_SAFE_ BWD) ? 0 : 1;                              \
+        nbad_ += (size_t)u_;                                                   \
+        d_[i_] = u_ ? dx : (ADJ_Y_FAST_ BWD);                                  \
+    }
+#define ADJ_UNARY_LOOPS_Y_BACK_(TY, OK, PRE, BWD)                              \
+    do {                                                                       \
+        typedef TY T;                                                          \
+        const T *restrict xs_ = k_->x;                                         \
+        const T *restrict ys_ = k_->yv;                                        \
+        const T *restrict dys_ = k_->dy;                                       \
+        T *restrict dxs_ = k_->out;                                            \
+        const T c = (T)adj_attr_c_get(y_);                                     \
+        (void)c;                                                               \
+        PRE;                                                                   \
+        T d_[ADJ_UNARY_BLOCK];                                                 \
+        unsigned char m_[ADJ_UNARY_BLOCK + ADJ_UNARY_YRUN];                    \
+        int dense_ = 0;                                                        \
+        for (size_t b_ = lo_; b_ < hi_;) {                                     \
+            const size_t n_ = hi_ - b_ > ADJ_UNARY_BLOCK ? ADJ_UNARY_BLOCK : hi_ - b_; \
+            const T *restrict yb_ = ys_ + b_;                                  \
+            if (dense_) {                                                      \
+                /* the last block needed x nearly everywhere: one pass over   \
+                 * x and y, with the fast kernels where OK holds throughout */ \
+                const T *restrict xb_ = xs_ + b_, *restrict dyb_ = dys_ + b_;  \
+                T *restrict dxb_ = dxs_ + b_;                                  \
+                size_t nbad_ = 0;                                              \
+                int slow_ = 0;                                                 \
+                {                                                              \
+                    enum { adj_slow_ = 0 };                                    \
+                    ADJ_Y_DENSE_(slow_ |= !(OK), BWD);                         \
+                }                                                              \
+                if (slow_) {                                                   \
+                    enum { adj_slow_ = 1 };                                    \
+                    nbad_ = 0;                                                 \
+                    ADJ_Y_DENSE_((void)0, BWD);                                \
+                }                                                              \
+                for (size_t i_ = 0; i_ < n_; i_++)                             \
+                    dxb_[i_] += dyb_[i_] * d_[i_];                             \
+                dense_ = nbad_ * 64 > n_;                                      \
+                b_ += n_;                                                      \
+                continue;                                                      \
+            }                                                                  \
+            size_t fixed_ = 0;                                                 \
+            int bad_ = 0;                                                      \
+            for (size_t i_ = 0; i_ < n_; i_++) {                               \
+                const T y = yb_[i_];                                           \
+                const int u_ = (ADJ_Y_SAFE_ BWD) ? 0 : 1;                      \
+                d_[i_] = (ADJ_Y_FAST_ BWD);                                    \
+                m_[i_] = (unsigned char)u_;                                    \
+                bad_ |= u_;                                                    \
+            }                                                                  \
+            /* spans of runs of ADJ_UNARY_YRUN where SAFE fails somewhere */   \
+            for (size_t r_ = 0; bad_ && r_ < n_;) {                            \
+                size_t s_ = r_;                                                \
+                while (s_ < n_ && !adj_unary_run_bad_(m_, s_, n_))             \
+                    s_ += ADJ_UNARY_YRUN;                                      \
+                size_t e_ = s_;                                                \
+                while (e_ < n_ && adj_unary_run_bad_(m_, e_, n_))              \
+                    e_ += ADJ_UNARY_YRUN;                                      \
+                if (e_ > n_)                                                   \
+                    e_ = n_;                                                   \
+                const T *restrict xb_ = xs_ + b_;                              \
+                enum { adj_slow_ = 1 };                                        \
+                for (size_t i_ = s_; i_ < e_; i_++) {                          \
+                    const T x = xb_[i_], y = yb_[i_];                          \
+                    T dx;                                                      \
+                    ADJ_Y_FULL_ BWD;                                           \
+                    d_[i_] = (ADJ_Y_SAFE_ BWD) ? d_[i_] : dx;                  \
+                }                                                              \
+                fixed_ += e_ - s_;                                             \
+                r_ = e_;                                                       \
+            }                                                                  \
+            dense_ = 2 * fixed_ > n_;                                          \
+            const T *restrict dyb_ = dys_ + b_;                                \
+            T *restrict dxb_ = dxs_ + b_;                                      \
+            for (size_t i_ = 0; i_ < n_; i_++)                                 \
+                dxb_[i_] += dyb_[i_] * d_[i_];                                 \
+            b_ += n_;                                                          \
+        }                                                                      \
+    } while (0)
+
 /* The three range kernels of one op for one CPU level (ATTR: its target). */
 #define ADJ_UNARY_RANGES_(nm, sfx, ATTR, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)   \
     ATTR static void nm##_fwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
@@ -209,9 +347,9 @@ void adj_unary_run(const adj_unary_k *k, void (*fn)(void *ctx, size_t lo, size_t
         const adj_unary_k *k_ = ctx_;                                          \
         const adj_var *y_ = k_->y;                                             \
         if (y_->dtype == ADJ_F64)                                              \
-            ADJ_UNARY_BACK_(double, OKB, PRE, BWD);                            \
+            LOOPS##BACK_(double, OKB, PRE, BWD);                               \
         else                                                                   \
-            ADJ_UNARY_BACK_(float, OKB, PRE, BWD);                             \
+            LOOPS##BACK_(float, OKB, PRE, BWD);                                \
     }                                                                          \
     ATTR static void nm##_jvp_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
@@ -249,6 +387,11 @@ void adj_unary_run(const adj_unary_k *k, void (*fn)(void *ctx, size_t lo, size_t
                            TEACH)                                              \
     ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_OPT_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, \
                   FWD, BWD, TAN, TEACH)
+/* The same with the backward of ADJ_UNARY_LOOPS_Y_BACK_ (BWD a triple). */
+#define ADJ_UNARY_EX_Y_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, TAN, \
+                         TEACH)                                                \
+    ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_Y_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, \
+                  BWD, TAN, TEACH)
 #define ADJ_UNARY_EX_(nm, LOOPS, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, \
                       TAN, TEACH)                                              \
     ADJ_UNARY_VARIANTS_(nm, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)                \
@@ -312,7 +455,7 @@ void adj_unary_run(const adj_unary_k *k, void (*fn)(void *ctx, size_t lo, size_t
         (void)y;                                                               \
         (void)c;                                                               \
         PRE;                                                                   \
-        BWD;                                                                   \
+        LOOPS##STMT_(BWD);                                                     \
         *da_ = dx;                                                             \
     }                                                                          \
     static const adj_attr_c nm##_case_c = {TESTARG};                           \
