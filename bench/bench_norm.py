@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""Layer norm forward + backward, adjoint next to PyTorch in one run, at 1
+and 2 threads, float32: x (64 * 128, 768) wanting a gradient, w and b
+(768), y = layer_norm(x, (768,), w, b, 1e-5), backward of a fixed upstream
+adjoint (w and b gradients zeroed each step).  Medians of wall time per
+step; the ratio is PyTorch's time over adjoint's (> 1: adjoint is faster).
+
+    bench/bench_norm.py [path to bench_norm] [steps]
+
+Each PyTorch run is a child process, so torch.set_num_threads and
+BLIS_NUM_THREADS take the thread count before torch loads.
+"""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "build-rel", "bench", "bench_norm")
+STEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+
+TORCH = r"""
+import os, sys, json, statistics, time
+th, steps = int(sys.argv[1]), int(sys.argv[2])
+os.environ["BLIS_NUM_THREADS"] = str(th)
+import torch
+import torch.nn.functional as F
+torch.set_num_threads(th)
+g = torch.Generator().manual_seed(11)
+R, D = 64 * 128, 768
+x = (torch.rand(R, D, generator=g) * 4 - 2 + 0.5).requires_grad_(True)
+w = torch.nn.Parameter(1 + (torch.rand(D, generator=g) * 2 - 1) * 0.1)
+b = torch.nn.Parameter((torch.rand(D, generator=g) * 2 - 1) * 0.1)
+up = torch.rand(R, D, generator=g) * 2 - 1
+times = []
+for r in range(steps + 2):
+    t0 = time.perf_counter()
+    w.grad = None; b.grad = None; x.grad = None
+    y = F.layer_norm(x, (D,), w, b, 1e-5)
+    y.backward(up)
+    dt = time.perf_counter() - t0
+    if r >= 2:
+        times.append(dt * 1e3)
+print(json.dumps({"workload": "layer_norm", "engine": "pytorch", "threads": th,
+                  "ms_per_step": round(statistics.median(times), 3)}))
+"""
+
+
+def run(cmd):
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    print("layer_norm forward + backward, (8192, 768) float32, median ms per step")
+    print("threads  adjoint  pytorch  pytorch/adjoint")
+    for th in (1, 2):
+        a = run([EXE, str(th), str(STEPS)])
+        p = run(["/usr/bin/python3", "-c", TORCH, str(th), str(STEPS)])
+        print("%7d  %7.2f  %7.2f  %6.2fx" % (th, a["ms_per_step"], p["ms_per_step"],
+                                            p["ms_per_step"] / a["ms_per_step"]))
+
+
+if __name__ == "__main__":
+    main()
