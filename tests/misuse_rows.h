@@ -280,6 +280,35 @@ VIEW(adj_rms_norm, "Vpd", 0, P(0, f->a), P(1, f->v2), D(2, 1e-6))
 VIEW(adj_group_norm, "Vnppd", 0, P(0, f->a), N(1, 2), P(2, f->v2), P(3, f->v2), D(4, 1e-5))
 VIEW(adj_batch_norm, "VppPP.dd", 0, P(0, f->a), P(1, f->v2), P(2, f->v2), P(3, f->buf),
      P(4, f->buf + 8), 1, D(6, 0.1), D(7, 1e-5))
+/* joins, masks, scans, argmax */
+VIEW(adj_where, "VVV", 0, P(0, adj_gt(f->a, f->b)), P(1, f->a), P(2, f->v2))
+VIEW(adj_masked_fill, "VVd", 0, P(0, f->a), P(1, adj_gt(f->v2, f->s)), D(2, -INFINITY))
+VIEW(adj_clamp, "Vdd", 0, P(0, f->a), D(1, -1.0), D(2, 2.0))
+VIEW(adj_cumsum, "Vn", 0, P(0, f->a), N(1, 1))
+VIEW(adj_pad, "VPd", 0, P(0, f->a), P(1, ((const int64_t[]){0, 1, 2, 0})), D(2, 0.5))
+ROW(adj_concat_at, NULL, "cPn..", 't', NULL,
+    adj_var *xs[2] = {f->a, f->b}; o->ptr = adj_concat_at(N(0, 2), P(1, (adj_var *const *)xs), N(2, 1), __FILE__, __LINE__))
+ROW(adj_concat, NULL, "cPn", 't', NULL,
+    adj_var *xs[2] = {f->a, f->v2}; o->ptr = (adj_concat)(N(0, 1), P(1, (adj_var *const *)xs), N(2, -1)))
+ROW(adj_stack_at, NULL, "cPn..", 't', NULL,
+    adj_var *xs[2] = {f->a, f->b}; o->ptr = adj_stack_at(N(0, 2), P(1, (adj_var *const *)xs), N(2, 2), __FILE__, __LINE__))
+ROW(adj_stack, NULL, "cPn", 't', NULL,
+    adj_var *xs[2] = {f->a, f->b}; o->ptr = (adj_stack)(N(0, 2), P(1, (adj_var *const *)xs), N(2, 0)))
+ROW(adj_split_at, NULL, "VncYP..", 't', NULL,
+    adj_var *pieces[2]; int r = adj_split_at(P(0, f->a), N(1, 1), N(2, 2), Y(3, ((const int64_t[]){1, 1})), P(4, pieces), __FILE__, __LINE__);
+    o->ptr = r < 0 ? NULL : pieces[0])
+ROW(adj_split, NULL, "VncYP", 't', NULL,
+    adj_var *pieces[2]; int r = (adj_split)(P(0, f->a), N(1, 0), N(2, 2), Y(3, ((const int64_t[]){2, 0})), P(4, pieces));
+    o->ptr = r < 0 ? NULL : pieces[1])
+ROW(adj_chunk_at, NULL, "VcnP..", 't', NULL,
+    adj_var *pieces[3]; int r = adj_chunk_at(P(0, f->a), N(1, 3), N(2, 1), P(3, pieces), __FILE__, __LINE__);
+    o->ptr = r < 0 ? NULL : pieces[0])
+ROW(adj_chunk, NULL, "VcnP", 't', NULL,
+    adj_var *pieces[2]; int r = (adj_chunk)(P(0, f->a), N(1, 2), N(2, 0), P(3, pieces)); o->ptr = r < 0 ? NULL : pieces[1])
+VIEW(adj_argmax_axis, "Vn", 0, P(0, f->a), N(1, 1))
+VIEW(adj_argmin_axis, "Vn", 0, P(0, f->a), N(1, 0))
+VIEW(adj_argmax_axes, "Vc..", 0, P(0, f->a), N(1, 1), ((const int[]){1}), 1)
+VIEW(adj_argmin_axes, "Vc..", 0, P(0, f->a), N(1, 1), ((const int[]){0}), 0)
 ROW(adj_var_op, NULL, "P", 'g', "0", o->num = adj_var_op(P(0, f->m22)))
 ROW(adj_op_name, NULL, "e", 'g', NULL, o->ptr = adj_op_name(E(0, adj_op, ADJ_OP_MUL)); ck_assert_ptr_nonnull(o->ptr))
 ROW(adj_op_arity, NULL, "e", 'g', NULL, o->num = adj_op_arity(E(0, adj_op, ADJ_OP_MUL)))

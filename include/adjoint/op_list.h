@@ -84,6 +84,15 @@
     X(SOFTMAX_AXIS, softmax_axis)                                              \
     X(LOG_SOFTMAX_AXIS, log_softmax_axis)                                      \
     /* ---- joins, masks, scans, argmax ---- */                                \
+    X(WHERE, where)                                                            \
+    X(MASKED_FILL, masked_fill)                                                \
+    X(CLAMP, clamp)                                                            \
+    X(CUMSUM, cumsum)                                                          \
+    X(PAD, pad)                                                                \
+    X(CONCAT, concat)                                                          \
+    X(STACK, stack)                                                            \
+    X(ARGMAX_AXIS, argmax_axis)                                                \
+    X(ARGMIN_AXIS, argmin_axis)                                                \
     /*                                                                     */  \
     /* ---- views and batched products ---- */                                 \
     /*                                                                     */  \

@@ -444,6 +444,113 @@ ADJ_API adj_var *(adj_var_axis)(adj_var *x, int axis);
 ADJ_API adj_var *(adj_softmax_axis)(adj_var *x, int axis);
 ADJ_API adj_var *(adj_log_softmax_axis)(adj_var *x, int axis);
 
+/* ------------------------------------------- joins, masks, scans, argmax */
+/*
+ * A mask or condition is a tensor of the operands' float dtype (the 0/1
+ * result of adj_gt and the other comparisons, say): an element selects
+ * when it is nonzero (NaN counts as nonzero), and no gradient flows into
+ * it.  Axes may be negative, counting from the end (-1 = last).  A bad
+ * axis, size or pad is an ADJ_EINVAL error on the tape naming it; shapes
+ * that do not fit are ADJ_ESHAPE, naming the input.
+ */
+/* y = cond != 0 ? a : b elementwise; cond, a and b broadcast together by
+ * NumPy's rule (as adj_add) and y has the broadcast shape.  da += dy where
+ * cond != 0, db += dy elsewhere, each summed back to its own shape; cond
+ * takes no gradient. */
+#define adj_where(...) adj_where_at(__VA_ARGS__, ADJ_AT_)
+/* y = x with value where mask != 0; mask broadcasts to x's shape (NumPy's
+ * rule; y has x's shape).  value may be -INFINITY (a causal mask before
+ * adj_softmax_axis: those entries get probability 0 and gradient 0).
+ * dx += dy where mask == 0; the filled elements and mask take none. */
+#define adj_masked_fill(...) adj_masked_fill_at(__VA_ARGS__, ADJ_AT_)
+/* y = min(max(x, lo), hi) elementwise; lo = -INFINITY or hi = INFINITY
+ * leaves that side open.  lo <= hi, neither NaN (else ADJ_EINVAL).  dx +=
+ * dy where lo <= x <= hi: at x == lo or x == hi the gradient passes
+ * (PyTorch's convention); a NaN x stays NaN and takes 0. */
+#define adj_clamp(...) adj_clamp_at(__VA_ARGS__, ADJ_AT_)
+/* y[..., k, ...] = sum_{j <= k} x[..., j, ...] along axis (y has x's
+ * shape; a 0-D x has no axis).  Sums run in double for f32 too.  dx is
+ * the reversed cumulative sum of dy: dx[j] += sum_{k >= j} dy[k]. */
+#define adj_cumsum(...) adj_cumsum_at(__VA_ARGS__, ADJ_AT_)
+/* y = x padded with the constant value: pads holds 2 ndim(x) sizes >= 0
+ * in axis order, before then after: {before_0, after_0, before_1,
+ * after_1, ...} (not PyTorch's last-axis-first order); y's size along
+ * axis k is before_k + size_k + after_k.  A negative pad is ADJ_EINVAL
+ * (no cropping: use adj_slice).  A 0-D x takes no pads (pads may then
+ * point anywhere but not be NULL).  dx = dy's interior; the padding takes
+ * no gradient. */
+#define adj_pad(...) adj_pad_at(__VA_ARGS__, ADJ_AT_)
+/* y = xs[0..n) joined along axis, an existing axis of theirs: all of one
+ * dtype and rank >= 1, with equal sizes except along the axis; y's size
+ * there is the sum of theirs.  dxs[k] += its block of dy.  A mismatch is
+ * an error naming the input (x2 ...).  NULL when n < 1 or xs is NULL. */
+#define adj_concat(...) adj_concat_at(__VA_ARGS__, ADJ_AT_)
+/* y = xs[0..n) stacked along a new axis inserted before axis
+ * (-ndim-1..ndim of the inputs): all of one shape and dtype, y's size
+ * along the new axis is n (0-D inputs give (n)).  dxs[k] += dy[..., k,
+ * ...].  NULL when n < 1 or xs is NULL. */
+#define adj_stack(...) adj_stack_at(__VA_ARGS__, ADJ_AT_)
+/* Split x along axis into n pieces of sizes[0..n) (each >= 0, adding up
+ * to the axis's length): out[k] = adj_slice(x, axis, start_k, start_k +
+ * sizes[k], 1), so each piece is a view of x and the gradients of the
+ * pieces add up in dx.  out has room for n vars.  Returns n, or -1 after
+ * an error (recorded on x's tape; every out[k] is then the tape's inert
+ * var, or NULL when x is NULL). */
+#define adj_split(...) adj_split_at(__VA_ARGS__, ADJ_AT_)
+/* Split x along axis into pieces of ceil(len / chunks) elements, the last
+ * one shorter (PyTorch's rule: there may be fewer than chunks pieces; an
+ * empty axis gives one empty piece).  out has room for chunks vars;
+ * those past the count are set to NULL.  Returns the number of pieces, or
+ * -1 after an error, as adj_split. */
+#define adj_chunk(...) adj_chunk_at(__VA_ARGS__, ADJ_AT_)
+/* y = the index of the first maximum of x along axis, an ADJ_I32 index
+ * tensor (the axis removed, as adj_max_axis) with no gradient; ties go to
+ * the first index and a NaN counts as the maximum (NumPy's rules).  An
+ * empty axis is ADJ_ESHAPE. */
+#define adj_argmax_axis(...) adj_argmax_axis_at(__VA_ARGS__, ADJ_AT_)
+/* the index of the first minimum, as adj_argmax_axis */
+#define adj_argmin_axis(...) adj_argmin_axis_at(__VA_ARGS__, ADJ_AT_)
+/* argmax over the axes, with keepdims, as adj_max_axes(x, naxes, axes,
+ * keepdims) (naxes 0: every axis): the index counts the reduced elements
+ * in row-major order over the reduced axes (over one axis: the index
+ * along it; over every axis: the flat index, as NumPy's argmax). */
+#define adj_argmax_axes(...) adj_argmax_axes_at(__VA_ARGS__, ADJ_AT_)
+/* argmin over the axes, as adj_argmax_axes */
+#define adj_argmin_axes(...) adj_argmin_axes_at(__VA_ARGS__, ADJ_AT_)
+
+ADJ_API adj_var *adj_where_at(adj_var *cond, adj_var *a, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_masked_fill_at(adj_var *x, adj_var *mask, double value, const char *file,
+                                    int line);
+ADJ_API adj_var *adj_clamp_at(adj_var *x, double lo, double hi, const char *file, int line);
+ADJ_API adj_var *adj_cumsum_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_pad_at(adj_var *x, const int64_t *pads, double value, const char *file,
+                            int line);
+ADJ_API adj_var *adj_concat_at(int n, adj_var *const *xs, int axis, const char *file, int line);
+ADJ_API adj_var *adj_stack_at(int n, adj_var *const *xs, int axis, const char *file, int line);
+ADJ_API int adj_split_at(adj_var *x, int axis, int n, const int64_t *sizes, adj_var **out,
+                         const char *file, int line);
+ADJ_API int adj_chunk_at(adj_var *x, int chunks, int axis, adj_var **out, const char *file,
+                         int line);
+ADJ_API adj_var *adj_argmax_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_argmin_axis_at(adj_var *x, int axis, const char *file, int line);
+ADJ_API adj_var *adj_argmax_axes_at(adj_var *x, int naxes, const int *axes, int keepdims,
+                                    const char *file, int line);
+ADJ_API adj_var *adj_argmin_axes_at(adj_var *x, int naxes, const int *axes, int keepdims,
+                                    const char *file, int line);
+ADJ_API adj_var *(adj_where)(adj_var *cond, adj_var *a, adj_var *b);
+ADJ_API adj_var *(adj_masked_fill)(adj_var *x, adj_var *mask, double value);
+ADJ_API adj_var *(adj_clamp)(adj_var *x, double lo, double hi);
+ADJ_API adj_var *(adj_cumsum)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_pad)(adj_var *x, const int64_t *pads, double value);
+ADJ_API adj_var *(adj_concat)(int n, adj_var *const *xs, int axis);
+ADJ_API adj_var *(adj_stack)(int n, adj_var *const *xs, int axis);
+ADJ_API int(adj_split)(adj_var *x, int axis, int n, const int64_t *sizes, adj_var **out);
+ADJ_API int(adj_chunk)(adj_var *x, int chunks, int axis, adj_var **out);
+ADJ_API adj_var *(adj_argmax_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_argmin_axis)(adj_var *x, int axis);
+ADJ_API adj_var *(adj_argmax_axes)(adj_var *x, int naxes, const int *axes, int keepdims);
+ADJ_API adj_var *(adj_argmin_axes)(adj_var *x, int naxes, const int *axes, int keepdims);
+
 /* ------------------------------------------------------- the op table */
 
 /* Every recorded node has one of these kinds, generated from the list in

@@ -167,6 +167,27 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
     uint64_t s = c->rseed;
     adj_dtype dt = adj_var_dtype(y);
     size_t m = adj_numel(y);
+    if (dt == ADJ_I32) {
+        /* an op whose result is an index tensor (argmax): f reads it as a
+         * constant of the inputs' dtype, so its gradient must be 0 and the
+         * finite differences must find it locally constant */
+        dt = ADJ_F64;
+        for (int i = 0; i < c->sc->n && i < ADJ_CASE_MAX_IN; i++)
+            if (vin[i] && !is_index(d, i)) {
+                dt = adj_var_dtype(vin[i]);
+                break;
+            }
+        void *v = adj_arena_alloc(t, m * 8 + 8);
+        if (!v)
+            return NULL;
+        for (size_t i = 0; i < m; i++) {
+            if (dt == ADJ_F64)
+                ((double *)v)[i] = adj_value_at(y, i);
+            else
+                ((float *)v)[i] = (float)adj_value_at(y, i);
+        }
+        y = adj_leaf_at(t, dt, y->ndim, adj_cold(y)->shape, v, 0, __FILE__, __LINE__);
+    }
     void *r = adj_arena_alloc(t, m * 8 + 8);
     if (!r)
         return NULL;
@@ -416,7 +437,8 @@ adj_status adj_jvpcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint6
             }
         st = adj_jvp(y, nw, wrt, dirs, jy);
     }
-    if (st == ADJ_OK)
+    /* an index-valued result has no adjoint: its vjp is 0, as its tangent */
+    if (st == ADJ_OK && adj_var_dtype(y) != ADJ_I32)
         st = adj_backward_seeded(y, c->r);
     if (st == ADJ_OK) {
         for (size_t j = 0; j < adj_numel(y); j++)
