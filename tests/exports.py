@@ -53,6 +53,8 @@ def statements(src):
 
 
 DECL = re.compile(r'\(?\s*\b([A-Za-z_]\w*)\s*\)?\s*\(')
+# a function declared under its macro's name: `int (adj_split)(...)`
+PAREN_DECL = re.compile(r'\(\s*([A-Za-z_]\w*)\s*\)\s*\(')
 
 
 def prototypes(path):
@@ -64,7 +66,8 @@ def prototypes(path):
                 continue
             words = st.split()
             api = words[0] == 'ADJ_API'
-            m = DECL.search(' '.join(words[1:]) if api else st)
+            text = ' '.join(words[1:]) if api else st
+            m = PAREN_DECL.search(text) or DECL.search(text)
             if m:
                 res.append((m.group(1), api))
     return res

@@ -340,11 +340,11 @@ int adj_chunk_at(adj_var *x, int chunks, int axis, adj_var **out, const char *fi
     return count;
 }
 
-int(adj_split)(adj_var *x, int axis, int n, const int64_t *sizes, adj_var **out)
+int (adj_split)(adj_var *x, int axis, int n, const int64_t *sizes, adj_var **out)
 {
     return adj_split_at(x, axis, n, sizes, out, NULL, 0);
 }
-int(adj_chunk)(adj_var *x, int chunks, int axis, adj_var **out)
+int (adj_chunk)(adj_var *x, int chunks, int axis, adj_var **out)
 {
     return adj_chunk_at(x, chunks, axis, out, NULL, 0);
 }
