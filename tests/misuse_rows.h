@@ -267,19 +267,6 @@ VIEW(adj_softmax_axis, "Vn", 0, P(0, f->a), N(1, 0))
 VIEW(adj_log_softmax_axis, "Vn", 0, P(0, f->a), N(1, 0))
 VIEW(adj_contiguous, "V", 0, P(0, f->a))
 VIEW(adj_one_hot, "Vne", 0, P(0, f->i2), N(1, 3), E(2, adj_dtype, ADJ_F32))
-/* ------------------------------------------------------- attention.h */
-ROW(adj_scaled_dot_product_attention_at, NULL, "VVVpnd..", 't', NULL,
-    o->ptr = adj_scaled_dot_product_attention_at(P(0, f->a), P(1, f->b), P(2, f->m22), P(3, f->b),
-                                                 N(4, 1), D(5, 0.5), __FILE__, __LINE__))
-ROW(adj_scaled_dot_product_attention, NULL, "VVVpnd", 't', NULL,
-    o->ptr = (adj_scaled_dot_product_attention)(P(0, f->a), P(1, f->b), P(2, f->m22), P(3, f->b),
-                                                N(4, 0), D(5, 0)))
-/* ------------------------------------------------------------- norm.h */
-VIEW(adj_layer_norm, "Vnppd", 0, P(0, f->a), N(1, 1), P(2, f->v2), P(3, f->v2), D(4, 1e-5))
-VIEW(adj_rms_norm, "Vpd", 0, P(0, f->a), P(1, f->v2), D(2, 1e-6))
-VIEW(adj_group_norm, "Vnppd", 0, P(0, f->a), N(1, 2), P(2, f->v2), P(3, f->v2), D(4, 1e-5))
-VIEW(adj_batch_norm, "VppPP.dd", 0, P(0, f->a), P(1, f->v2), P(2, f->v2), P(3, f->buf),
-     P(4, f->buf + 8), 1, D(6, 0.1), D(7, 1e-5))
 /* joins, masks, scans, argmax */
 VIEW(adj_where, "VVV", 0, P(0, adj_gt(f->a, f->b)), P(1, f->a), P(2, f->v2))
 VIEW(adj_masked_fill, "VVd", 0, P(0, f->a), P(1, adj_gt(f->v2, f->s)), D(2, -INFINITY))
@@ -309,6 +296,19 @@ VIEW(adj_argmax_axis, "Vn", 0, P(0, f->a), N(1, 1))
 VIEW(adj_argmin_axis, "Vn", 0, P(0, f->a), N(1, 0))
 VIEW(adj_argmax_axes, "Vc..", 0, P(0, f->a), N(1, 1), ((const int[]){1}), 1)
 VIEW(adj_argmin_axes, "Vc..", 0, P(0, f->a), N(1, 1), ((const int[]){0}), 0)
+/* ------------------------------------------------------- attention.h */
+ROW(adj_scaled_dot_product_attention_at, NULL, "VVVpnd..", 't', NULL,
+    o->ptr = adj_scaled_dot_product_attention_at(P(0, f->a), P(1, f->b), P(2, f->m22), P(3, f->b),
+                                                 N(4, 1), D(5, 0.5), __FILE__, __LINE__))
+ROW(adj_scaled_dot_product_attention, NULL, "VVVpnd", 't', NULL,
+    o->ptr = (adj_scaled_dot_product_attention)(P(0, f->a), P(1, f->b), P(2, f->m22), P(3, f->b),
+                                                N(4, 0), D(5, 0)))
+/* ------------------------------------------------------------- norm.h */
+VIEW(adj_layer_norm, "Vnppd", 0, P(0, f->a), N(1, 1), P(2, f->v2), P(3, f->v2), D(4, 1e-5))
+VIEW(adj_rms_norm, "Vpd", 0, P(0, f->a), P(1, f->v2), D(2, 1e-6))
+VIEW(adj_group_norm, "Vnppd", 0, P(0, f->a), N(1, 2), P(2, f->v2), P(3, f->v2), D(4, 1e-5))
+VIEW(adj_batch_norm, "VppPP.dd", 0, P(0, f->a), P(1, f->v2), P(2, f->v2), P(3, f->buf),
+     P(4, f->buf + 8), 1, D(6, 0.1), D(7, 1e-5))
 ROW(adj_var_op, NULL, "P", 'g', "0", o->num = adj_var_op(P(0, f->m22)))
 ROW(adj_op_name, NULL, "e", 'g', NULL, o->ptr = adj_op_name(E(0, adj_op, ADJ_OP_MUL)); ck_assert_ptr_nonnull(o->ptr))
 ROW(adj_op_arity, NULL, "e", 'g', NULL, o->num = adj_op_arity(E(0, adj_op, ADJ_OP_MUL)))
