@@ -259,6 +259,14 @@ START_TEST(concat_stack_values_and_gradients)
         ck_assert_double_eq(adj_grad_at(a, i), ga[i]);
     for (int i = 0; i < 2; i++)
         ck_assert_double_eq(adj_grad_at(b, i), gb[i]);
+    /* along the first axis: the sizes there add up, the others stay */
+    adj_var *r = adj_tensor_f64(t, 2, ((int64_t[]){3, 1}), (double[]){7, 8, 9});
+    adj_var *y0 = adj_concat(2, ((adj_var *[]){b, r}), 0);
+    ck_assert_int_eq(adj_ndim(y0), 2);
+    ck_assert_int_eq(adj_dim(y0, 0), 5);
+    ck_assert_int_eq(adj_dim(y0, 1), 1);
+    for (int i = 0; i < 5; i++)
+        ck_assert_double_eq(adj_value_at(y0, i), i + 5);
     /* stack along a new middle axis; the same input twice gets both blocks */
     adj_tape_reset(t);
     adj_var *p = adj_tensor_f64(t, 2, s22, (double[]){1, 2, 3, 4});

@@ -59,8 +59,13 @@ static adj_status join_shape(adj_var *y, char *why, size_t n)
     }
     a->axis = ax;
     y->ndim = (uint8_t)nd;
-    for (int d = 0, j = 0; d < nd; d++)
-        adj_cold(y)->shape[d] = d == ax ? total : adj_cold(x0)->shape[j++];
+    /* x0's dimensions in order, the axis's size replaced by the total
+     * (concat) or inserted (stack) */
+    for (int d = 0, j = 0; d < nd; d++, j++) {
+        if (d == ax && a->stack)
+            j--;
+        adj_cold(y)->shape[d] = d == ax ? total : adj_cold(x0)->shape[j];
+    }
     return ADJ_OK;
 }
 
