@@ -147,6 +147,46 @@ static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
 
 enum { TA = 1, TB = 2 };
 
+/*
+ * A 2-D operand as BLIS reads it: its first element and its row and
+ * column strides, so a transposed or sliced view goes to BLIS as it lies
+ * in memory.  Strides BLIS does not take (zero or negative: an expanded
+ * or reversed view, or rows that overlap) are first gathered into a
+ * row-major copy in the arena.  False after recording ADJ_ENOMEM.
+ */
+typedef struct mat {
+    const void *p;
+    size_t rs, cs;
+} mat;
+
+static bool mat_of(const adj_var *x, mat *o)
+{
+    const int64_t rows = x->ndim == 2 ? adj_cold(x)->shape[0] : 1;
+    const int64_t cols = adj_cold(x)->shape[x->ndim - 1];
+    if (adj_var_is_contig(x)) {
+        *o = (mat){x->value, (size_t)cols, 1};
+        return true;
+    }
+    adj_layout l;
+    adj_var_layout(x, &l);
+    int64_t rs = x->ndim == 2 ? l.stride[0] : 1, cs = l.stride[x->ndim - 1];
+    if (cols == 1)
+        cs = 1;
+    if (rows == 1)
+        rs = cols * cs;
+    if (cs >= 1 && rs >= 1 && ((cs == 1 && rs >= cols) || (rs == 1 && cs >= rows) ||
+                               rs >= cols * cs || cs >= rows * rs)) {
+        *o = (mat){x->value, (size_t)rs, (size_t)cs};
+        return true;
+    }
+    void *c = adj_arena_alloc(adj_cold(x)->tape, adj_cold(x)->numel * adj_dsize(x->dtype));
+    if (!c)
+        return false;
+    adj_var_copy_out(x, c);
+    *o = (mat){c, (size_t)cols, 1};
+    return true;
+}
+
 static adj_status matmul_shape(adj_var *y, char *why, size_t n)
 {
     const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
@@ -178,8 +218,10 @@ static void matmul_forward(adj_var *y)
     const bool ta = trans & TA, tb = trans & TB;
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
-    gemm(y->dtype, ta, tb, m, n, k, a->value, (size_t)adj_cold(a)->shape[1], 1, b->value,
-         (size_t)adj_cold(b)->shape[1], 1, 0.0, y->value, n, 1);
+    mat A, B;
+    if (!mat_of(a, &A) || !mat_of(b, &B))
+        return;
+    gemm(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, B.p, B.rs, B.cs, 0.0, y->value, n, 1);
 }
 
 /* Whether two adjoint buffers of na and nb elements share memory: the
@@ -213,23 +255,24 @@ static void backward_pair(adj_range_fn task, void *ctx, const void *g0, size_t n
 typedef struct matmul_bwd {
     adj_var *y;
     void *ga, *gb;
+    mat A, B;
 } matmul_bwd;
 
 static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
 {
     const matmul_bwd *j = ctx;
-    const adj_var *y = j->y, *a = y->in[0], *b = y->in[1];
+    const adj_var *y = j->y, *a = y->in[0];
     const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
     const bool ta = trans & TA, tb = trans & TB;
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
     for (size_t task = lo; task < hi; task++) {
         if (task == 0 && j->ga) /* stored A is (m,k), or (k,m) when transposed */
-            gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, b->value,
-                 (size_t)adj_cold(b)->shape[1], 1, 1.0, j->ga, ta ? 1 : k, ta ? m : 1);
+            gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, j->B.p, j->B.rs, j->B.cs, 1.0,
+                 j->ga, ta ? 1 : k, ta ? m : 1);
         if (task == 1 && j->gb) /* stored B is (k,n), or (n,k) when transposed */
-            gemm(y->dtype, !ta, false, k, n, m, a->value, (size_t)adj_cold(a)->shape[1], 1,
-                 y->grad, n, 1, 1.0, j->gb, tb ? 1 : n, tb ? k : 1);
+            gemm(y->dtype, !ta, false, k, n, m, j->A.p, j->A.rs, j->A.cs, y->grad, n, 1, 1.0,
+                 j->gb, tb ? 1 : n, tb ? k : 1);
     }
 }
 
@@ -240,11 +283,13 @@ static void matmul_backward(adj_var *y)
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)((ADJ_ATTR(y, adj_attr_matmul)->trans & TA) ? adj_cold(a)->shape[0]
                                                                    : adj_cold(a)->shape[1]);
-    matmul_bwd j = {y, NULL, NULL};
+    matmul_bwd j = {y, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}};
     if (a->flags & ADJ_F_GRAD)
         j.ga = adj_grad_buf(a);
     if (b->flags & ADJ_F_GRAD)
         j.gb = adj_grad_buf(b);
+    if ((j.gb && !mat_of(a, &j.A)) || (j.ga && !mat_of(b, &j.B)))
+        return;
     backward_pair(matmul_bwd_task, &j, j.ga, m * k, j.gb, k * n, m * n * k, adj_dsize(y->dtype));
 }
 
@@ -257,8 +302,11 @@ static void matmul_jvp(const adj_var *y, const void *const *tx, void *ty)
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
     size_t lda = (size_t)adj_cold(a)->shape[1], ldb = (size_t)adj_cold(b)->shape[1];
-    gemm(y->dtype, ta, tb, m, n, k, tx[0], lda, 1, b->value, ldb, 1, 0.0, ty, n, 1);
-    gemm(y->dtype, ta, tb, m, n, k, a->value, lda, 1, tx[1], ldb, 1, 1.0, ty, n, 1);
+    mat A, B;
+    if (!mat_of(a, &A) || !mat_of(b, &B))
+        return;
+    gemm(y->dtype, ta, tb, m, n, k, tx[0], lda, 1, B.p, B.rs, B.cs, 0.0, ty, n, 1);
+    gemm(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, tx[1], ldb, 1, 1.0, ty, n, 1);
 }
 
 /* Teaching: "a bᵀ" with the transposes written */
@@ -278,7 +326,7 @@ static const adj_op_teach matmul_teach = {.define_fn = matmul_define, .symbols =
 static bool matmul_replay(adj_var *y, const adj_region *const *changed, adj_region *out)
 {
     const adj_var *a = y->in[0], *b = y->in[1];
-    if (a->ndim != 2 || b->ndim != 2)
+    if (a->ndim != 2 || b->ndim != 2 || !adj_var_is_contig(a) || !adj_var_is_contig(b))
         return false;
     const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1], e = 0;
@@ -322,7 +370,7 @@ const adj_op_desc adj_desc_matmul = {
     .forward = matmul_forward, .backward = matmul_backward, .jvp = matmul_jvp,
     .formula = "C = A B", .rule = "dA += dC B^T; dB += A^T dC",
     ADJ_CASES(matmul_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
-    .teach = &matmul_teach, .replay = matmul_replay,
+    .teach = &matmul_teach, .replay = matmul_replay, .props = ADJ_PROP_STRIDES,
 };
 
 adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line)
