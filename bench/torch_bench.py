@@ -9,6 +9,7 @@ printing the same JSON lines.  Run with Debian's python3 (python3-torch).
     torch_bench.py elementwise [n] [reps] [threads]
     torch_bench.py gradcheck [threads]
     torch_bench.py embedding [threads] [steps]
+    torch_bench.py views [threads] [reps]
 
 Threads: torch.set_num_threads(T) sets PyTorch's own (OpenMP) threads; the
 matrix products go to the system BLAS, which on Debian is BLIS as for
@@ -28,7 +29,8 @@ def arg(i, default, conv=int):
 
 
 def threads_of(cmd):
-    pos = {"mlp": 3, "tiny": 2, "elementwise": 4, "gradcheck": 2, "embedding": 2}.get(cmd)
+    pos = {"mlp": 3, "tiny": 2, "elementwise": 4, "gradcheck": 2, "embedding": 2,
+           "views": 2}.get(cmd)
     return arg(pos, 1) if pos else 1
 
 
@@ -269,9 +271,57 @@ def gradcheck():
           "evaluations": calls[0], "seconds": round(secs, 3), "passed": bool(ok)})
 
 
+def views():
+    """bench_views.c's workloads: record + backward, median ms (float32)."""
+    reps = arg(3, 21)
+    g = torch.Generator().manual_seed(3)
+    d = dict(dtype=torch.float32)
+
+    def timed(name, fn):
+        ms = []
+        for r in range(reps + 1):
+            t0 = now()
+            f = fn()
+            f.backward()
+            t1 = now()
+            if r > 0:
+                ms.append((t1 - t0) * 1e3)
+        emit({"workload": name, "threads": T, "step_ms": round(statistics.median(ms), 4),
+              "check": float(f)})
+
+    x = torch.rand(256, 784, generator=g, **d) * 2 - 1
+    w = (torch.rand(256, 784, generator=g, **d) * 2 - 1) * 0.05
+
+    def mm():
+        xv, wv = x.clone().requires_grad_(), w.clone().requires_grad_()
+        return torch.matmul(xv, wv.t()).sum()
+    timed("matmul_tview", mm)
+    B, IN, H, OUT = 64, 784, 256, 10
+    h0 = torch.rand(B, IN, generator=g, **d)
+    sizes = [IN, H, H, OUT]
+    ws = [(torch.rand(sizes[k + 1], sizes[k], generator=g, **d) * 2 - 1) * 0.05 for k in range(3)]
+    bs = [(torch.rand(sizes[k + 1], generator=g, **d) * 2 - 1) * 0.1 for k in range(3)]
+    labels = torch.arange(B) % OUT
+
+    def mlp_step():
+        h = h0
+        for k in range(3):
+            wk, bk = ws[k].clone().requires_grad_(), bs[k].clone().requires_grad_()
+            z = torch.matmul(h, wk.t()) + bk
+            h = torch.relu(z) if k < 2 else z
+        return F.cross_entropy(h, labels)
+    timed("mlp_natural", mlp_step)
+    e = torch.rand(1024, 1024, generator=g, **d) * 2 - 1
+    timed("ew_contig", lambda: torch.exp(e.clone().requires_grad_()).sum())
+    timed("ew_tview", lambda: torch.exp(e.clone().requires_grad_().t()).sum())
+    a = torch.rand(8, 4, 128, 64, generator=g, **d) * 2 - 1
+    b = torch.rand(8, 4, 64, 128, generator=g, **d) * 2 - 1
+    timed("bmm", lambda: torch.matmul(a.clone().requires_grad_(), b.clone().requires_grad_()).sum())
+
+
 if __name__ == "__main__":
     fns = {"chain": chain, "mlp": mlp, "tiny": tiny, "elementwise": elementwise,
-           "gradcheck": gradcheck, "embedding": embedding}
+           "gradcheck": gradcheck, "embedding": embedding, "views": views}
     if CMD not in fns:
         sys.exit(__doc__)
     fns[CMD]()
