@@ -118,26 +118,6 @@ static adj_status build_rnn(adj_model *m, adj_rng *rng, adj_error *err) { return
 static adj_status build_lstm(adj_model *m, adj_rng *rng, adj_error *err) { return build(m, ADJ_RNN_LSTM, rng, err); }
 static adj_status build_gru(adj_model *m, adj_rng *rng, adj_error *err) { return build(m, ADJ_RNN_GRU, rng, err); }
 
-/* The steps' states out[t] (B, H) as one (B, T, H) tensor: each added
- * into its time slot of a zero tensor by a scatter-add along axis 1. */
-static adj_var *stack_time(adj_tape *t, adj_var *const *out, int64_t B, int64_t T, int64_t H)
-{
-    int64_t full[3] = {B, T, H}, one[3] = {B, 1, H};
-    adj_var *y = adj_nn_const(t, adj_var_dtype(out[0]), 3, full);
-    int32_t *slot = malloc((size_t)(B * H) * sizeof *slot);
-    if (!slot) {
-        adj_tape_fail(t, ADJ_ENOMEM, "adj_model_forward: out of memory");
-        return NULL;
-    }
-    for (int64_t s = 0; s < T; s++) {
-        for (int64_t i = 0; i < B * H; i++)
-            slot[i] = (int32_t)s;
-        y = adj_scatter_add(y, 1, adj_index(t, 3, one, slot), adj_unsqueeze(out[s], 1));
-    }
-    free(slot);
-    return y;
-}
-
 static adj_var *forward(adj_model *m, adj_var *x)
 {
     lm *st = m->state;
@@ -164,7 +144,7 @@ static adj_var *forward(adj_model *m, adj_var *x)
     for (int k = 0; k < st->nl && adj_tape_status(t) == ADJ_OK; k++) {
         if (adj_rnn_sequence(st->p, &st->layer[k], h, NULL, NULL, out, NULL, NULL) != ADJ_OK)
             break;
-        h = stack_time(t, out, B, T, H); /* (B, T, H) */
+        h = adj_stack((int)T, out, 1); /* (B, T, H) */
     }
     free(out);
     if (adj_tape_status(t) != ADJ_OK)
