@@ -135,6 +135,42 @@ START_TEST(rms_and_group_by_hand)
 }
 END_TEST
 
+/* Dropout is one node that keeps its mask: the same generator state gives
+ * the same mask, and the backward lets through exactly the kept elements,
+ * scaled by 1 / keep. */
+START_TEST(dropout_one_node_with_its_mask)
+{
+    double ones[64];
+    for (int i = 0; i < 64; i++)
+        ones[i] = 1;
+    double first[64];
+    for (int run = 0; run < 2; run++) {
+        adj_tape *t = adj_tape_new();
+        adj_rng rng;
+        adj_rng_seed(&rng, 42);
+        adj_var *x = adj_tensor_f64(t, 2, ((int64_t[]){8, 8}), ones);
+        size_t before = adj_tape_size(t);
+        adj_var *y = adj_dropout(x, 0.25, 1, &rng);
+        ck_assert_uint_eq(adj_tape_size(t), before + 1);
+        ck_assert_int_eq(adj_var_op(y), ADJ_OP_DROPOUT);
+        ck_assert_int_eq(adj_backward(adj_sum(y)), ADJ_OK);
+        int kept = 0;
+        for (size_t i = 0; i < 64; i++) {
+            double v = adj_value_at(y, i);
+            ck_assert(v == 0 || v == 1 / 0.75);
+            ck_assert(adj_grad_at(x, i) == v); /* dy = 1 through the mask */
+            kept += v != 0;
+            if (run == 0)
+                first[i] = v;
+            else
+                ck_assert(v == first[i]);
+        }
+        ck_assert(kept > 32 && kept < 64);
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
 /* Refusals: the status, the words of the message, and nothing leaked. */
 typedef struct refusal {
     const char *what;
@@ -222,6 +258,7 @@ static Suite *suite(void)
     tcase_add_test(tc, batch_norm_running_statistics);
     tcase_add_test(tc, layer_norm_large_offset);
     tcase_add_test(tc, rms_and_group_by_hand);
+    tcase_add_test(tc, dropout_one_node_with_its_mask);
     tcase_add_loop_test(tc, refusals_name_the_problem, 0, (int)(sizeof refusals / sizeof refusals[0]));
     suite_add_tcase(s, tc);
     return s;

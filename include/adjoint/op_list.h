@@ -109,6 +109,7 @@
     X(RMS_NORM, rms_norm)                                                      \
     X(GROUP_NORM, group_norm)                                                  \
     X(BATCH_NORM, batch_norm)                                                  \
+    X(DROPOUT, dropout)                                                        \
     /*                                                                     */  \
     /* ---- attention ---- */                                                  \
     X(SCALED_DOT_PRODUCT_ATTENTION, scaled_dot_product_attention)              \

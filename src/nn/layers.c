@@ -3,6 +3,7 @@
  * compositions of the public ops over an adj_params store.
  */
 #include "nn/nn_internal.h"
+#include "ops/dropout.h"
 
 #include <math.h>
 #include <string.h>
@@ -178,40 +179,27 @@ adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
 
 /* ---------------------------------------------------------------- dropout */
 
-/* m holds keep_mask / keep_prob; y = x * m.  Random masks keep element i
- * when a 32-bit draw is below keep * 2^32 (two draws per 64 random bits). */
+/* One dropout node (ops/dropout.c) with the keep mask: the given one, or
+ * drawn from rng, where element i is kept when a 32-bit draw is below
+ * keep * 2^32 (two draws per 64 random bits). */
 static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_rng *rng)
 {
     adj_tape *t = adj_cold(x)->tape;
-    adj_var *m = adj_nn_const(t, (adj_dtype)x->dtype, x->ndim, adj_cold(x)->shape);
-    if (m->flags & ADJ_F_INERT)
-        return m;
-    double scale = 1.0 / keep;
     size_t n = adj_cold(x)->numel;
-    if (mask) {
-        for (size_t i = 0; i < n; i++)
-            adj_nn_put(m, i, mask[i] ? scale : 0.0);
-        return adj_mul(x, m);
-    }
-    uint64_t thr = (uint64_t)(keep * 4294967296.0);
-    if (m->dtype == ADJ_F32) {
-        float *d = m->value, s = (float)scale;
+    if (!mask) {
+        uint8_t *m = adj_arena_alloc(t, n ? n : 1);
+        if (!m)
+            return t->inert;
+        uint64_t thr = (uint64_t)(keep * 4294967296.0);
         for (size_t i = 0; i < n; i += 2) {
             uint64_t r = adj_rng_next(rng);
-            d[i] = (r & 0xffffffffu) < thr ? s : 0.0f;
+            m[i] = (r & 0xffffffffu) < thr;
             if (i + 1 < n)
-                d[i + 1] = (r >> 32) < thr ? s : 0.0f;
+                m[i + 1] = (r >> 32) < thr;
         }
-    } else {
-        double *d = m->value;
-        for (size_t i = 0; i < n; i += 2) {
-            uint64_t r = adj_rng_next(rng);
-            d[i] = (r & 0xffffffffu) < thr ? scale : 0.0;
-            if (i + 1 < n)
-                d[i + 1] = (r >> 32) < thr ? scale : 0.0;
-        }
+        mask = m;
     }
-    return adj_mul(x, m);
+    return adj_record(ADJ_OP_DROPOUT, &x, 1, &(adj_dropout_attr){mask, 1.0 / keep}, NULL, 0);
 }
 
 adj_var *adj_dropout(adj_var *x, double p_drop, int training, adj_rng *rng)

@@ -1,0 +1,99 @@
+/*
+ * Inverted dropout as one node: y = x * m with m_i = scale (kept) or 0
+ * (dropped), scale = 1 / keep.  The keep mask (one byte per element) is
+ * copied into the arena when the node is recorded, so the node owns it:
+ * forward run again, backward (dx += dy m) and tangent (ty = tx m) all use
+ * the same mask.  adj_dropout draws the mask from the caller's generator
+ * (src/nn/layers.c), so the same generator state gives the same mask.
+ */
+#include "ops/dropout.h"
+#include "ops/op.h"
+
+#include <math.h>
+#include <string.h>
+
+static adj_status dropout_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *x = y->in[0];
+    adj_dropout_attr *a = ADJ_ATTR(y, adj_dropout_attr);
+    size_t numel = adj_cold(x)->numel;
+    if (!a->mask && numel) {
+        snprintf(why, n, "the keep mask is NULL");
+        return ADJ_EINVAL;
+    }
+    if (!(a->scale >= 1 && isfinite(a->scale))) {
+        snprintf(why, n, "scale %g (1 / keep probability) must be finite and >= 1", a->scale);
+        return ADJ_EINVAL;
+    }
+    uint8_t *own = adj_arena_alloc(adj_cold(y)->tape, numel ? numel : 1);
+    if (!own) {
+        snprintf(why, n, "out of memory for the mask");
+        return ADJ_ENOMEM;
+    }
+    for (size_t i = 0; i < numel; i++)
+        own[i] = a->mask[i] != 0;
+    a->mask = own;
+    y->ndim = x->ndim;
+    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof(int64_t) * (size_t)x->ndim);
+    return ADJ_OK;
+}
+
+/* out[i] = in[i] * (mask[i] ? scale : 0), in the dtype (as x * m would) */
+#define MASK_MUL(T, out, in, OP)                                                \
+    do {                                                                       \
+        const T s_ = (T)a->scale, *i_ = (in);                                  \
+        T *o_ = (out);                                                         \
+        for (size_t i = 0; i < numel; i++)                                     \
+            o_[i] OP i_[i] * (a->mask[i] ? s_ : (T)0);                         \
+    } while (0)
+
+static void dropout_forward(adj_var *y)
+{
+    const adj_dropout_attr *a = ADJ_ATTR(y, adj_dropout_attr);
+    size_t numel = adj_cold(y)->numel;
+    if (y->dtype == ADJ_F64)
+        MASK_MUL(double, y->value, (const double *)y->in[0]->value, =);
+    else
+        MASK_MUL(float, y->value, (const float *)y->in[0]->value, =);
+}
+
+static void dropout_backward(adj_var *y)
+{
+    const adj_dropout_attr *a = ADJ_ATTR(y, adj_dropout_attr);
+    void *g = adj_grad_buf(y->in[0]);
+    size_t numel = adj_cold(y)->numel;
+    if (!g)
+        return;
+    if (y->dtype == ADJ_F64)
+        MASK_MUL(double, (double *)g, (const double *)y->grad, +=);
+    else
+        MASK_MUL(float, (float *)g, (const float *)y->grad, +=);
+}
+
+static void dropout_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    const adj_dropout_attr *a = ADJ_ATTR(y, adj_dropout_attr);
+    size_t numel = adj_cold(y)->numel;
+    if (y->dtype == ADJ_F64)
+        MASK_MUL(double, (double *)ty, (const double *)tx[0], =);
+    else
+        MASK_MUL(float, (float *)ty, (const float *)tx[0], =);
+}
+
+static const uint8_t case_mask[64] = {1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1,
+                                      0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 1,
+                                      1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1,
+                                      1, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0};
+static const adj_dropout_attr keep_half = {case_mask, 2.0}, keep_most = {case_mask, 1.25};
+static const adj_op_case dropout_cases[] = {
+    {1, {2}, {{3, 4}}, &keep_half, " keep 0.5"},
+    {1, {1}, {{7}}, &keep_most, " keep 0.8"},
+    {1, {3}, {{2, 1, 3}}, &keep_half, " size-1 dim"},
+    {1, {2}, {{0, 3}}, &keep_half, " zero-size"},
+};
+const adj_op_desc adj_desc_dropout = {
+    .name = "dropout", .arity = 1, .attr_size = sizeof(adj_dropout_attr),
+    .shape = dropout_shape, .forward = dropout_forward, .backward = dropout_backward,
+    .jvp = dropout_jvp, .formula = "y = x * mask / keep (the mask saved in the node)",
+    .rule = "dx += dy * mask / keep", ADJ_CASES(dropout_cases),
+};
