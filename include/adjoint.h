@@ -50,5 +50,6 @@
 #include "adjoint/forward.h"
 #include "adjoint/teach.h"
 #include "adjoint/attention.h"
+#include "adjoint/extend.h"
 
 #endif

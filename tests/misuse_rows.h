@@ -309,6 +309,16 @@ VIEW(adj_rms_norm, "Vpd", 0, P(0, f->a), P(1, f->v2), D(2, 1e-6))
 VIEW(adj_group_norm, "Vnppd", 0, P(0, f->a), N(1, 2), P(2, f->v2), P(3, f->v2), D(4, 1e-5))
 VIEW(adj_batch_norm, "VppPP.dd", 0, P(0, f->a), P(1, f->v2), P(2, f->v2), P(3, f->buf),
      P(4, f->buf + 8), 1, D(6, 0.1), D(7, 1e-5))
+/* ---------------------------------------------------------- extend.h */
+ROW(adj_op_register, NULL, "Pp", 'g', "-1",
+    adj_op_def d = {.name = misuse_op_name(), .arity = 1, .forward = misuse_copy};
+    o->num = adj_op_register(P(0, &d), P(1, &f->err)))
+ROW(adj_op_find, NULL, "S", 'g', "-1", o->num = adj_op_find(S(0, "tanh")))
+ROW(adj_custom_at, "adj_custom", "nnPp..", 't', NULL,
+    o->ptr = adj_custom_at(N(0, misuse_op()), N(1, 1), P(2, &f->a), P(3, (const void *)NULL),
+                           __FILE__, __LINE__))
+ROW(adj_custom, NULL, "nnPp", 't', NULL,
+    o->ptr = (adj_custom)(N(0, misuse_op()), N(1, 1), P(2, &f->a), P(3, (const void *)NULL)))
 ROW(adj_var_op, NULL, "P", 'g', "0", o->num = adj_var_op(P(0, f->m22)))
 ROW(adj_op_name, NULL, "e", 'g', NULL, o->ptr = adj_op_name(E(0, adj_op, ADJ_OP_MUL)); ck_assert_ptr_nonnull(o->ptr))
 ROW(adj_op_arity, NULL, "e", 'g', NULL, o->num = adj_op_arity(E(0, adj_op, ADJ_OP_MUL)))

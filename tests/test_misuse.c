@@ -309,6 +309,32 @@ static adj_corpus *corpus_of(fx *f)
     return c;
 }
 
+/* A registered op for the adj_custom rows (y = x), and a fresh name for
+ * each adj_op_register call (the fixture forks, but not always). */
+static void misuse_copy(int n, const adj_view *x, const adj_view *y, const void *attr, void *user)
+{
+    (void)n, (void)attr, (void)user;
+    size_t k = 1;
+    for (int d = 0; d < y->ndim; d++)
+        k *= (size_t)y->shape[d];
+    memcpy(y->data, x[0].data, k * (y->dtype == ADJ_F64 ? 8u : 4u));
+}
+static int misuse_op(void)
+{
+    static int op = -1;
+    if (op < 0)
+        op = adj_op_register(&(adj_op_def){.name = "misuse_copy", .arity = 1, .forward = misuse_copy},
+                             NULL);
+    return op;
+}
+static const char *misuse_op_name(void)
+{
+    static char name[32];
+    static int k;
+    snprintf(name, sizeof name, "misuse_op%d", k++);
+    return name;
+}
+
 #define ROW(fn, word, args, how, gives, ...)                                                     \
     static void call_##fn(fx *f, const mut *m, out *o)                                          \
     {                                                                                            \

@@ -125,6 +125,10 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
                 return t->status;
             }
         d->jvp(u, tx, block + off[id]);
+        if (t->status != ADJ_OK) { /* an op without a tangent rule */
+            t->al.free(t->al.ctx, block, total);
+            return t->status;
+        }
         live[id] = 1;
     }
 

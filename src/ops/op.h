@@ -163,7 +163,17 @@ typedef struct adj_op_desc {
  * error. */
 adj_var *adj_contig_input(adj_var *x, const char *file, int line);
 
-extern const adj_op_desc *const adj_op_table[ADJ_OP_COUNT];
+/* Node op ids are 8 bits: the built-in ops and the registered ones
+ * together are at most this many. */
+#define ADJ_OP_MAX 256
+
+/* The op table: the built-in descriptors [0, ADJ_OP_COUNT), then the ops
+ * registered at run time (ops/custom.c) up to adj_ops_in_table().  Slots
+ * are written once, under custom.c's lock, before the count is raised. */
+extern const adj_op_desc *adj_op_table[ADJ_OP_MAX];
+
+/* Built-in plus registered ops (an acquire load of the count). */
+int adj_ops_in_table(void);
 
 /* Descriptors, one per op, defined in the family files. */
 #define ADJ_DECLARE_OP_(E, n) extern const adj_op_desc adj_desc_##n;

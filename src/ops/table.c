@@ -32,18 +32,19 @@ adj_status adj_shape_same(adj_var *y, char *why, size_t n)
     return ADJ_OK;
 }
 
-const adj_op_desc *const adj_op_table[] = {
+/* The built-in descriptors, then (from ADJ_OP_COUNT on) the ops a program
+ * registers (ops/custom.c), up to ADJ_OP_MAX in all. */
+const adj_op_desc *adj_op_table[ADJ_OP_MAX] = {
 #define ADJ_TABLE_ROW_(E, n) [ADJ_OP_##E] = &adj_desc_##n,
     ADJ_OP_LIST(ADJ_TABLE_ROW_)
 #undef ADJ_TABLE_ROW_
 };
 
-_Static_assert(sizeof adj_op_table / sizeof adj_op_table[0] == ADJ_OP_COUNT,
-               "adj_op_table must have one entry per adj_op");
+_Static_assert(ADJ_OP_COUNT < ADJ_OP_MAX, "node op ids are 8 bits");
 
 static const adj_op_desc *desc(adj_op op)
 {
-    return (unsigned)op < ADJ_OP_COUNT ? adj_op_table[op] : NULL;
+    return (unsigned)op < (unsigned)adj_ops_in_table() ? adj_op_table[op] : NULL;
 }
 
 const char *adj_op_name(adj_op op) { return desc(op) ? desc(op)->name : "?"; }
