@@ -17,6 +17,7 @@ static const adj_arch *const ARCHS[] = {
     &adj_arch_rnn,
     &adj_arch_lstm,
     &adj_arch_gru,
+    &adj_arch_cnn,
 };
 #define NARCHS ((int)(sizeof ARCHS / sizeof ARCHS[0]))
 

@@ -83,5 +83,6 @@ adj_status adj_model_name_params(adj_model *m, adj_error *err);
 
 extern const adj_arch adj_arch_mlp;
 extern const adj_arch adj_arch_rnn, adj_arch_lstm, adj_arch_gru; /* arch_rnn.c */
+extern const adj_arch adj_arch_cnn;
 
 #endif
