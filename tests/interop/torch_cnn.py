@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""Interoperability with PyTorch for the "cnn" architecture (numpy and
+torch only): the nn.Sequential of docs/models.md, initialised by PyTorch
+and saved as safetensors, gives adjoint the same logits, first-step loss
+and gradients of every parameter: float64 to 1e-10, float32 to 1e-5
+(relative to the largest value: of the logits, the loss, all gradients).
+
+Cases: a small network with dropout, in evaluation mode, on images
+(N, C, H, W); and the Fashion-MNIST network (the defaults) without dropout,
+in training mode, on flat rows (N, 784).
+
+    torch_cnn.py INTEROP_RUN
+
+Exits 77 (skipped) with a reason when torch cannot be imported."""
+import os
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import torch_models as tm  # noqa: E402 (exits 77 when torch cannot be imported)
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+def cnn_module(input, channels, kernel, padding, pool, dense, dropout, classes):
+    """The module docs/models.md gives for a "cnn" configuration."""
+    layers, (c, h, w) = [], input
+    for co in channels:
+        layers += [torch.nn.Conv2d(c, co, kernel, padding=padding), torch.nn.ReLU()]
+        h, w, c = h + 2 * padding - kernel + 1, w + 2 * padding - kernel + 1, co
+        if pool > 1:
+            layers.append(torch.nn.MaxPool2d(pool))
+            h, w = h // pool, w // pool
+    layers.append(torch.nn.Flatten())
+    width = c * h * w
+    for d in dense:
+        layers += [torch.nn.Linear(width, d), torch.nn.ReLU()]
+        if dropout > 0:
+            layers.append(torch.nn.Dropout(dropout))
+        width = d
+    layers.append(torch.nn.Linear(width, classes))
+    return torch.nn.Sequential(*layers)
+
+
+def case(exe, tmp, label, cfg, batch, flat, train, dtype):
+    torch.manual_seed(5)
+    module = cnn_module(**cfg).to(dtype)
+    module.train(train)
+    x = torch.rand(batch, *cfg["input"], dtype=dtype)
+    y = torch.randint(0, cfg["classes"], (batch,))
+    logits = module(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    meta = {"format": "pt", "arch": "cnn", "dtype": tm.TORCH_ST[dtype]}
+    for k, v in cfg.items():
+        meta["config." + k] = ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    path = os.path.join(tmp, "cnn.safetensors")
+    tm.write_st(path, dict(module.state_dict()), meta)
+    xin = x.reshape(batch, -1) if flat else x
+    got = tm.run(exe, path, {"x": xin, "y": y}, {"mode": "train" if train else "eval"}, tmp)
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    label = "cnn %s (%s)" % (label, tm.TORCH_ST[dtype])
+    tm.check(label + ": logits", got["logits"], logits.detach().numpy(), tol)
+    tm.check(label + ": loss", got["loss"], loss.item(), tol)
+    floor = max(float(p.grad.abs().max()) for p in module.parameters())
+    for name, p in module.named_parameters():
+        tm.check(label + ": grad " + name, got["grad." + name], p.grad.numpy(), tol, floor)
+
+
+def main():
+    exe = sys.argv[1]
+    small = {"input": (2, 9, 8), "channels": (3, 4), "kernel": 3, "padding": 1, "pool": 2,
+             "dense": (5,), "dropout": 0.3, "classes": 4}
+    fmnist = {"input": (1, 28, 28), "channels": (32, 64), "kernel": 3, "padding": 1, "pool": 2,
+              "dense": (128,), "dropout": 0, "classes": 10}
+    with tempfile.TemporaryDirectory() as tmp:
+        for dtype in (torch.float64, torch.float32):
+            case(exe, tmp, "2x9x8 3,4 dense 5, dropout, eval, images", small, 6, False, False, dtype)
+            case(exe, tmp, "Fashion-MNIST net, train, rows", fmnist, 4, True, True, dtype)
+    print("torch_cnn: %d failures" % tm.failures)
+    sys.exit(1 if tm.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
