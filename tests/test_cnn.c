@@ -141,7 +141,8 @@ static void ref_pool(const double *x, int c, int h, int w, double *y)
             }
 }
 
-static void ref_dense(const double *x, int in, const double *wt, const double *b, int out, int relu, double *y)
+static void ref_dense(const double *x, int in, const double *wt, const double *b, int out, int relu,
+                      double *y)
 {
     for (int o = 0; o < out; o++) {
         double s = b[o];

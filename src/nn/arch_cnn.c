@@ -48,8 +48,7 @@ typedef struct cnn {
     adj_rng drop; /* dropout masks */
 } cnn;
 
-/* w and b of parameter indices iw, ib: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-static void torch_uniform(adj_params *p, int iw, int ib, int64_t fan_in, adj_rng *rng)
+void adj_model_torch_uniform(adj_params *p, int iw, int ib, int64_t fan_in, adj_rng *rng)
 {
     double a = 1 / sqrt((double)fan_in);
     int idx[2] = {iw, ib};
@@ -150,12 +149,12 @@ static adj_status build(adj_model *m, adj_rng *rng, adj_error *err)
     /* PyTorch's initialisation, module by module */
     c = in[0];
     for (int i = 0; i < nch; i++) {
-        torch_uniform(m->p, st->conv_w[i], st->conv_b[i], c * k * k, rng);
+        adj_model_torch_uniform(m->p, st->conv_w[i], st->conv_b[i], c * k * k, rng);
         c = ch[i];
     }
     for (int i = 0; i < st->ndense; i++)
-        torch_uniform(m->p, st->dense_w[i], st->dense_b[i], adj_params_tensor_shape(m->p, st->dense_w[i])[1],
-                      rng);
+        adj_model_torch_uniform(m->p, st->dense_w[i], st->dense_b[i],
+                                adj_params_tensor_shape(m->p, st->dense_w[i])[1], rng);
     adj_rng_seed(&st->drop, adj_rng_next(rng));
     return adj_model_name_params(m, err);
 }
@@ -181,7 +180,8 @@ static adj_var *forward(adj_model *m, adj_var *x)
     co.padding[0] = co.padding[1] = st->padding;
     adj_pool2d_opts po = {{st->pool, st->pool}, {st->pool, st->pool}, {0, 0}};
     for (int i = 0; i < st->nconv; i++) {
-        h = adj_relu(adj_conv2d(h, adj_param(t, m->p, st->conv_w[i]), adj_param(t, m->p, st->conv_b[i]), &co));
+        adj_var *w = adj_param(t, m->p, st->conv_w[i]), *b = adj_param(t, m->p, st->conv_b[i]);
+        h = adj_relu(adj_conv2d(h, w, b, &co));
         if (st->pool > 1)
             h = adj_max_pool2d(h, &po);
     }

@@ -18,6 +18,7 @@ static const adj_arch *const ARCHS[] = {
     &adj_arch_lstm,
     &adj_arch_gru,
     &adj_arch_cnn,
+    &adj_arch_autoencoder,
 };
 #define NARCHS ((int)(sizeof ARCHS / sizeof ARCHS[0]))
 

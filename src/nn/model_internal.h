@@ -81,8 +81,13 @@ adj_status adj_model_set_config(adj_model *m, const char *key, const char *value
  * store's own names). */
 adj_status adj_model_name_params(adj_model *m, adj_error *err);
 
+/* PyTorch's default initialisation of Conv2d and Linear (kaiming_uniform
+ * with a = sqrt(5)): parameters iw and ib of p from U(-a, a), a =
+ * 1/sqrt(fan_in), drawn from rng in order (arch_cnn.c). */
+void adj_model_torch_uniform(adj_params *p, int iw, int ib, int64_t fan_in, adj_rng *rng);
+
 extern const adj_arch adj_arch_mlp;
 extern const adj_arch adj_arch_rnn, adj_arch_lstm, adj_arch_gru; /* arch_rnn.c */
-extern const adj_arch adj_arch_cnn;
+extern const adj_arch adj_arch_cnn, adj_arch_autoencoder;
 
 #endif

@@ -7,7 +7,9 @@ and gradients of every parameter: float64 to 1e-10, float32 to 1e-5
 
 Cases: a small network with dropout, in evaluation mode, on images
 (N, C, H, W); and the Fashion-MNIST network (the defaults) without dropout,
-in training mode, on flat rows (N, 784).
+in training mode, on flat rows (N, 784).  And the "autoencoder"
+architecture's reconstruction from PyTorch's weights (its gradients are
+checked against central differences in tests/test_autoencoder.c).
 
     torch_cnn.py INTEROP_RUN
 
@@ -68,6 +70,34 @@ def case(exe, tmp, label, cfg, batch, flat, train, dtype):
         tm.check(label + ": grad " + name, got["grad." + name], p.grad.numpy(), tol, floor)
 
 
+class Autoencoder(torch.nn.Module):
+    """The module docs/models.md gives for "autoencoder"."""
+
+    def __init__(self, input, code, act, output):
+        super().__init__()
+        self.encoder = torch.nn.Sequential(torch.nn.Linear(input, code), act())
+        self.decoder = torch.nn.Sequential(torch.nn.Linear(code, input), output())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x.flatten(1)))
+
+
+def autoencoder_case(exe, tmp, dtype):
+    """torch.nn.Linear weights in adjoint's "autoencoder": the reconstruction."""
+    torch.manual_seed(9)
+    module = Autoencoder(12, 5, torch.nn.Tanh, torch.nn.Sigmoid).to(dtype)
+    x = torch.rand(7, 1, 3, 4, dtype=dtype)
+    with torch.no_grad():
+        want = module(x).numpy()
+    meta = {"format": "pt", "arch": "autoencoder", "dtype": tm.TORCH_ST[dtype], "config.input": "12",
+            "config.code": "5", "config.act": "tanh", "config.output": "sigmoid"}
+    path = os.path.join(tmp, "ae.safetensors")
+    tm.write_st(path, dict(module.state_dict()), meta)
+    got = tm.run(exe, path, {"x": x}, {"mode": "eval"}, tmp)
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    tm.check("autoencoder 12-5-12 (%s): reconstruction" % tm.TORCH_ST[dtype], got["logits"], want, tol)
+
+
 def main():
     exe = sys.argv[1]
     small = {"input": (2, 9, 8), "channels": (3, 4), "kernel": 3, "padding": 1, "pool": 2,
@@ -78,6 +108,7 @@ def main():
         for dtype in (torch.float64, torch.float32):
             case(exe, tmp, "2x9x8 3,4 dense 5, dropout, eval, images", small, 6, False, False, dtype)
             case(exe, tmp, "Fashion-MNIST net, train, rows", fmnist, 4, True, True, dtype)
+            autoencoder_case(exe, tmp, dtype)
     print("torch_cnn: %d failures" % tm.failures)
     sys.exit(1 if tm.failures else 0)
 
