@@ -331,6 +331,8 @@ START_TEST(refusals)
     refused(4, (const char *const[]){"input", "1,4,4", "kernel", "7"}, "empty");
     refused(4, (const char *const[]){"input", "1,4,4", "channels", "2,2,2"}, "pool");
     refused(2, (const char *const[]){"colour", "1"}, "colour");
+    /* 64 maps of 4096 x 4096 into 128 units: 2^37 weights, refused before any allocation */
+    refused(6, (const char *const[]){"input", "1,4096,4096", "channels", "64", "pool", "1"}, "parameters");
     /* an input of another shape is an error on the tape naming both */
     adj_model *m = cnn(ADJ_F32, 0, NULL, 1);
     adj_tape *t = adj_tape_new();
@@ -342,6 +344,36 @@ START_TEST(refusals)
     ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "783"));
     adj_tape_free(t);
     adj_model_free(m);
+}
+END_TEST
+
+/* A file whose configuration makes far more parameters than its data holds
+ * (about 10^9 for the cnn, 2^37 for the autoencoder) is refused before
+ * anything is built. */
+START_TEST(file_bounds_the_configuration)
+{
+    char dir[64] = "/tmp/adj-cnn-XXXXXX", path[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/big.safetensors", dir);
+    static const char *const archs[2][5] = {{"cnn", "config.channels", "4096,4096", "config.dense", "4096"},
+                                            {"autoencoder", "config.input", "16777216", "config.code", "4096"}};
+    for (int a = 0; a < 2; a++) {
+        adj_st_writer *w = adj_st_writer_new();
+        adj_st_writer_meta(w, "arch", archs[a][0], NULL);
+        adj_st_writer_meta(w, archs[a][1], archs[a][2], NULL);
+        adj_st_writer_meta(w, archs[a][3], archs[a][4], NULL);
+        static const float one = 1;
+        adj_st_writer_add(w, "0.weight", ADJ_ST_F32, 1, (int64_t[]){1}, &one, NULL);
+        adj_error err;
+        ck_assert_int_eq(adj_st_writer_save(w, path, &err), ADJ_OK);
+        adj_st_writer_free(w);
+        adj_model *m = NULL;
+        ck_assert_int_eq(adj_model_read(path, &m, &err), ADJ_EFORMAT);
+        ck_assert_ptr_null(m);
+        ck_assert_msg(strstr(err.message, "parameters, more than the") != NULL, "%s", err.message);
+    }
+    unlink(path);
+    rmdir(dir);
 }
 END_TEST
 
@@ -357,6 +389,7 @@ static Suite *cnn_suite(void)
     tcase_add_test(tc, dropout_in_training_only);
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, file_bounds_the_configuration);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -37,7 +37,7 @@ typedef struct autoencoder {
     adj_activation act, output;
 } autoencoder;
 
-static adj_status activation(adj_model *m, const char *key, adj_activation *out, adj_error *err)
+static adj_status activation(const adj_model *m, const char *key, adj_activation *out, adj_error *err)
 {
     if (adj_activation_parse(adj_model_config(m, key), out) != ADJ_OK)
         return adj_err_set(err, ADJ_EINVAL, "model \"autoencoder\": %s = \"%.64s\" is not an activation", key,
@@ -45,14 +45,37 @@ static adj_status activation(adj_model *m, const char *key, adj_activation *out,
     return ADJ_OK;
 }
 
+static adj_status parse(const adj_model *m, int64_t *in, int64_t *code, adj_activation *act,
+                        adj_activation *output, adj_error *err)
+{
+    adj_status s;
+    if ((s = adj_model_get_int(m, "input", 1, (int64_t)1 << 24, in, err)) != ADJ_OK ||
+        (s = adj_model_get_int(m, "code", 1, (int64_t)1 << 20, code, err)) != ADJ_OK ||
+        (s = activation(m, "act", act, err)) != ADJ_OK || (s = activation(m, "output", output, err)) != ADJ_OK)
+        return s;
+    if ((uint64_t)*in * (uint64_t)*code > ((uint64_t)1 << 36))
+        return adj_err_set(err, ADJ_EINVAL, "model \"autoencoder\": input %lld and code %lld make more than 2^37 "
+                           "parameters", (long long)*in, (long long)*code);
+    return ADJ_OK;
+}
+
+/* Two weights of input x code, biases of code and input. */
+static adj_status count(const adj_model *m, uint64_t *n, adj_error *err)
+{
+    int64_t in, code;
+    adj_activation act, output;
+    adj_status s = parse(m, &in, &code, &act, &output, err);
+    if (s == ADJ_OK)
+        *n = 2 * (uint64_t)in * (uint64_t)code + (uint64_t)in + (uint64_t)code;
+    return s;
+}
+
 static adj_status build(adj_model *m, adj_rng *rng, adj_error *err)
 {
     int64_t in, code;
     adj_activation act, output;
-    adj_status s;
-    if ((s = adj_model_get_int(m, "input", 1, (int64_t)1 << 24, &in, err)) != ADJ_OK ||
-        (s = adj_model_get_int(m, "code", 1, (int64_t)1 << 20, &code, err)) != ADJ_OK ||
-        (s = activation(m, "act", &act, err)) != ADJ_OK || (s = activation(m, "output", &output, err)) != ADJ_OK)
+    adj_status s = parse(m, &in, &code, &act, &output, err);
+    if (s != ADJ_OK)
         return s;
     autoencoder *st = calloc(1, sizeof *st);
     if (!st)
@@ -109,6 +132,7 @@ const adj_arch adj_arch_autoencoder = {
     .name = "autoencoder",
     .keys = KEYS,
     .build = build,
+    .count = count,
     .forward = forward,
     .destroy = destroy,
 };

@@ -65,92 +65,142 @@ void adj_model_torch_uniform(adj_params *p, int iw, int ib, int64_t fan_in, adj_
     }
 }
 
-static adj_status bad(adj_model *m, const char *key, const char *why, adj_error *err)
+static adj_status bad(const adj_model *m, const char *key, const char *why, adj_error *err)
 {
     return adj_err_set(err, ADJ_EINVAL, "model \"cnn\": %s = \"%.64s\" %s", key, adj_model_config(m, key),
                        why);
 }
 
-static adj_status build(adj_model *m, adj_rng *rng, adj_error *err)
-{
-    int64_t in[3], ch[MAX_BLOCKS], dn[MAX_DENSE], k, pad, pool, classes;
-    int nin = 0, nch = 0, ndn = 0;
+/* A configuration, checked, with the layers' widths. */
+typedef struct cnn_cfg {
+    int64_t in[3], ch[MAX_BLOCKS], out[MAX_DENSE + 1], k, pad, pool;
+    int nch, ndn; /* ndn counts the last layer */
     double drop;
+    int64_t flat;    /* features into the first dense layer */
+    uint64_t numel;  /* parameter elements */
+} cnn_cfg;
+
+#define MAX_NUMEL ((uint64_t)1 << 36)
+
+static adj_status parse(const adj_model *m, cnn_cfg *c, adj_error *err)
+{
+    int nin = 0, ndn = 0;
+    int64_t classes;
     adj_status s;
-    if ((s = adj_model_get_ints(m, "input", 3, 1, 1 << 16, in, &nin, err)) != ADJ_OK ||
-        (s = adj_model_get_ints(m, "channels", MAX_BLOCKS, 1, 1 << 16, ch, &nch, err)) != ADJ_OK ||
-        (s = adj_model_get_int(m, "kernel", 1, 64, &k, err)) != ADJ_OK ||
-        (s = adj_model_get_int(m, "padding", 0, 64, &pad, err)) != ADJ_OK ||
-        (s = adj_model_get_int(m, "pool", 0, 64, &pool, err)) != ADJ_OK ||
-        (s = adj_model_get_double(m, "dropout", 0, 0.999999, &drop, err)) != ADJ_OK ||
+    if ((s = adj_model_get_ints(m, "input", 3, 1, 1 << 16, c->in, &nin, err)) != ADJ_OK ||
+        (s = adj_model_get_ints(m, "channels", MAX_BLOCKS, 1, 1 << 16, c->ch, &c->nch, err)) != ADJ_OK ||
+        (s = adj_model_get_int(m, "kernel", 1, 64, &c->k, err)) != ADJ_OK ||
+        (s = adj_model_get_int(m, "padding", 0, 64, &c->pad, err)) != ADJ_OK ||
+        (s = adj_model_get_int(m, "pool", 0, 64, &c->pool, err)) != ADJ_OK ||
+        (s = adj_model_get_double(m, "dropout", 0, 0.999999, &c->drop, err)) != ADJ_OK ||
         (s = adj_model_get_int(m, "classes", 1, 1 << 20, &classes, err)) != ADJ_OK)
         return s;
     if (*adj_model_config(m, "dense") &&
-        (s = adj_model_get_ints(m, "dense", MAX_DENSE, 1, 1 << 20, dn, &ndn, err)) != ADJ_OK)
+        (s = adj_model_get_ints(m, "dense", MAX_DENSE, 1, 1 << 20, c->out, &ndn, err)) != ADJ_OK)
         return s;
     if (nin != 3)
         return bad(m, "input", "is not C,H,W", err);
-    if (nch < 1)
+    if (c->nch < 1)
         return bad(m, "channels", "needs 1 to 8 channel counts", err);
+    if (c->pool < 1)
+        c->pool = 1;
+    c->out[ndn] = classes;
+    c->ndn = ndn + 1;
+    /* the maps through the blocks; sizes stay below 2^16 per axis and
+     * channel count, so every product below fits */
+    int64_t ci = c->in[0], h = c->in[1], w = c->in[2];
+    uint64_t n = 0;
+    for (int i = 0; i < c->nch; i++) {
+        h = h + 2 * c->pad - c->k + 1;
+        w = w + 2 * c->pad - c->k + 1;
+        if (h < 1 || w < 1)
+            return adj_err_set(err, ADJ_EINVAL,
+                               "model \"cnn\": the maps of block %d are empty (kernel %lld, padding %lld, "
+                               "input %s)", i, (long long)c->k, (long long)c->pad, adj_model_config(m, "input"));
+        h /= c->pool;
+        w /= c->pool;
+        if (h < 1 || w < 1)
+            return adj_err_set(err, ADJ_EINVAL,
+                               "model \"cnn\": the maps of block %d are smaller than the pool %lld "
+                               "(input %s)", i, (long long)c->pool, adj_model_config(m, "input"));
+        n += (uint64_t)c->ch[i] * (uint64_t)(ci * c->k * c->k + 1);
+        ci = c->ch[i];
+    }
+    c->flat = ci * h * w;
+    if ((uint64_t)c->flat > MAX_NUMEL)
+        return adj_err_set(err, ADJ_EINVAL, "model \"cnn\": %lld features into the dense layers",
+                           (long long)c->flat);
+    int64_t width = c->flat;
+    for (int i = 0; i < c->ndn; i++) {
+        n += (uint64_t)c->out[i] * (uint64_t)(width + 1); /* < 2^20 * 2^37 */
+        if (n > MAX_NUMEL)
+            return adj_err_set(err, ADJ_EINVAL, "model \"cnn\": more than %llu parameters",
+                               (unsigned long long)MAX_NUMEL);
+        width = c->out[i];
+    }
+    c->numel = n;
+    return ADJ_OK;
+}
+
+static adj_status count(const adj_model *m, uint64_t *n, adj_error *err)
+{
+    cnn_cfg c;
+    adj_status s = parse(m, &c, err);
+    if (s == ADJ_OK)
+        *n = c.numel;
+    return s;
+}
+
+static adj_status build(adj_model *m, adj_rng *rng, adj_error *err)
+{
+    cnn_cfg c;
+    adj_status s = parse(m, &c, err);
+    if (s != ADJ_OK)
+        return s;
     cnn *st = calloc(1, sizeof *st);
     if (!st)
         return adj_err_set(err, ADJ_ENOMEM, "model \"cnn\": out of memory");
     m->state = st;
-    memcpy(st->in, in, sizeof in);
-    st->nconv = nch;
-    st->ndense = ndn + 1;
-    st->kernel = (int)k;
-    st->padding = (int)pad;
-    st->pool = pool < 1 ? 1 : (int)pool;
-    st->dropout = drop;
+    memcpy(st->in, c.in, sizeof c.in);
+    st->nconv = c.nch;
+    st->ndense = c.ndn;
+    st->kernel = (int)c.k;
+    st->padding = (int)c.pad;
+    st->pool = (int)c.pool;
+    st->dropout = c.drop;
     m->p = adj_params_new(m->dtype);
     if (!m->p)
         return adj_err_set(err, ADJ_ENOMEM, "model \"cnn\": out of memory");
-    /* names by position in the nn.Sequential, shapes through the blocks */
+    /* names by position in the nn.Sequential */
     int at = 0;
-    int64_t c = in[0], h = in[1], w = in[2];
+    int64_t ci = c.in[0], k = c.k;
     char name[64];
-    for (int i = 0; i < nch; i++) {
-        h = h + 2 * pad - k + 1;
-        w = w + 2 * pad - k + 1;
-        if (h < 1 || w < 1)
-            return adj_err_set(err, ADJ_EINVAL,
-                               "model \"cnn\": the maps of block %d are empty (kernel %lld, padding %lld, "
-                               "input %s)", i, (long long)k, (long long)pad, adj_model_config(m, "input"));
+    for (int i = 0; i < c.nch; i++) {
         snprintf(name, sizeof name, "%d.weight", at);
-        st->conv_w[i] = adj_params_add(m->p, name, 4, (int64_t[]){ch[i], c, k, k});
+        st->conv_w[i] = adj_params_add(m->p, name, 4, (int64_t[]){c.ch[i], ci, k, k});
         snprintf(name, sizeof name, "%d.bias", at);
-        st->conv_b[i] = adj_params_add(m->p, name, 1, (int64_t[]){ch[i]});
-        at += 2; /* Conv2d, ReLU */
-        if (st->pool > 1) {
-            h /= st->pool;
-            w /= st->pool;
-            at++;
-            if (h < 1 || w < 1)
-                return adj_err_set(err, ADJ_EINVAL,
-                                   "model \"cnn\": the maps of block %d are smaller than the pool %lld "
-                                   "(input %s)", i, (long long)pool, adj_model_config(m, "input"));
-        }
-        c = ch[i];
+        st->conv_b[i] = adj_params_add(m->p, name, 1, (int64_t[]){c.ch[i]});
+        at += c.pool > 1 ? 3 : 2; /* Conv2d, ReLU, [MaxPool2d] */
+        ci = c.ch[i];
     }
     at++; /* Flatten */
-    int64_t width = c * h * w;
-    for (int i = 0; i <= ndn; i++) {
-        int64_t out = i < ndn ? dn[i] : classes;
+    int64_t width = c.flat;
+    for (int i = 0; i < c.ndn; i++) {
+        int last = i == c.ndn - 1;
         snprintf(name, sizeof name, "%d.weight", at);
-        st->dense_w[i] = adj_params_add(m->p, name, 2, (int64_t[]){out, width});
+        st->dense_w[i] = adj_params_add(m->p, name, 2, (int64_t[]){c.out[i], width});
         snprintf(name, sizeof name, "%d.bias", at);
-        st->dense_b[i] = adj_params_add(m->p, name, 1, (int64_t[]){out});
-        at += i < ndn ? (drop > 0 ? 3 : 2) : 1;
-        width = out;
+        st->dense_b[i] = adj_params_add(m->p, name, 1, (int64_t[]){c.out[i]});
+        at += last ? 1 : c.drop > 0 ? 3 : 2; /* Linear, [ReLU, [Dropout]] */
+        width = c.out[i];
     }
     if (adj_params_status(m->p) != ADJ_OK)
         return adj_err_set(err, adj_params_status(m->p), "model \"cnn\": %s", adj_params_message(m->p));
     /* PyTorch's initialisation, module by module */
-    c = in[0];
-    for (int i = 0; i < nch; i++) {
-        adj_model_torch_uniform(m->p, st->conv_w[i], st->conv_b[i], c * k * k, rng);
-        c = ch[i];
+    ci = c.in[0];
+    for (int i = 0; i < c.nch; i++) {
+        adj_model_torch_uniform(m->p, st->conv_w[i], st->conv_b[i], ci * k * k, rng);
+        ci = c.ch[i];
     }
     for (int i = 0; i < st->ndense; i++)
         adj_model_torch_uniform(m->p, st->dense_w[i], st->dense_b[i],
@@ -209,6 +259,7 @@ const adj_arch adj_arch_cnn = {
     .name = "cnn",
     .keys = KEYS,
     .build = build,
+    .count = count,
     .forward = forward,
     .destroy = destroy,
 };

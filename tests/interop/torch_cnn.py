@@ -11,16 +11,24 @@ in training mode, on flat rows (N, 784).  And the "autoencoder"
 architecture's reconstruction from PyTorch's weights (its gradients are
 checked against central differences in tests/test_autoencoder.c).
 
-    torch_cnn.py INTEROP_RUN
+Then, given the example's path and when Debian's dataset-fashion-mnist is
+installed: a model trained by examples/cnn_fmnist.c (a few batches), loaded
+into the PyTorch module, gives adjoint's logits on 300 test images (f32, 1e-5).
+
+    torch_cnn.py INTEROP_RUN [CNN_FMNIST]
 
 Exits 77 (skipped) with a reason when torch cannot be imported."""
+import gzip
 import os
+import struct
+import subprocess
 import sys
 import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import torch_models as tm  # noqa: E402 (exits 77 when torch cannot be imported)
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -98,6 +106,41 @@ def autoencoder_case(exe, tmp, dtype):
     tm.check("autoencoder 12-5-12 (%s): reconstruction" % tm.TORCH_ST[dtype], got["logits"], want, tol)
 
 
+def idx_images(path, n):
+    """The first n images of a (gzip) IDX file of bytes, as (n, rows * cols) uint8."""
+    with gzip.open(path, "rb") as f:
+        magic, count, rows, cols = struct.unpack(">IIII", f.read(16))
+        assert magic == 0x803, hex(magic)
+        n = min(n, count)
+        return np.frombuffer(f.read(n * rows * cols), dtype=np.uint8).reshape(n, rows * cols)
+
+
+def trained_by_adjoint(exe, example, tmp):
+    """A cnn trained by examples/cnn_fmnist.c gives, in torch, adjoint's test-set logits."""
+    data = "/usr/share/datasets/fashion-mnist"
+    images = os.path.join(data, "t10k-images-idx3-ubyte.gz")
+    if not os.path.exists(images):
+        print("skip trained by adjoint: no Fashion-MNIST in %s (dataset-fashion-mnist)" % data)
+        return
+    path = os.path.join(tmp, "trained.safetensors")
+    subprocess.run([example, "--train-rows", "128", "--test-rows", "10", "--batch", "32",
+                    "--epochs", "1", "--out", path], check=True, stdout=subprocess.DEVNULL)
+    state, meta = tm.read_st(path)
+    assert meta["arch"] == "cnn" and meta["format"] == "pt", meta
+    cfg = {k[7:]: v for k, v in meta.items() if k.startswith("config.")}
+    ints = lambda v: tuple(int(a) for a in v.split(",") if a)  # noqa: E731
+    module = cnn_module(ints(cfg["input"]), ints(cfg["channels"]), int(cfg["kernel"]),
+                        int(cfg["padding"]), int(cfg["pool"]), ints(cfg["dense"]),
+                        float(cfg["dropout"]), int(cfg["classes"]))
+    module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    module.eval()
+    x = torch.from_numpy(idx_images(images, 300).astype(np.float32) / np.float32(255))
+    with torch.no_grad():
+        want = module(x.reshape(-1, *ints(cfg["input"]))).numpy()
+    got = tm.run(exe, path, {"x": x}, {"mode": "eval"}, tmp)
+    tm.check("cnn trained by adjoint (F32): 300 test-set logits in torch", got["logits"], want, 1e-5)
+
+
 def main():
     exe = sys.argv[1]
     small = {"input": (2, 9, 8), "channels": (3, 4), "kernel": 3, "padding": 1, "pool": 2,
@@ -109,6 +152,8 @@ def main():
             case(exe, tmp, "2x9x8 3,4 dense 5, dropout, eval, images", small, 6, False, False, dtype)
             case(exe, tmp, "Fashion-MNIST net, train, rows", fmnist, 4, True, True, dtype)
             autoencoder_case(exe, tmp, dtype)
+        if len(sys.argv) > 2:
+            trained_by_adjoint(exe, sys.argv[2], tmp)
     print("torch_cnn: %d failures" % tm.failures)
     sys.exit(1 if tm.failures else 0)
 
