@@ -431,7 +431,7 @@ adj_status adj_jvpcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint6
         adj_var *wrt[ADJ_CASE_MAX_IN];
         int nw = 0;
         for (int i = 0; i < sc->n && i < ADJ_CASE_MAX_IN; i++)
-            if (!is_index(d, i)) {
+            if (!is_index(d, i) && nw < ADJ_CASE_MAX_IN) {
                 wrt[nw] = vin[i];
                 dirs[nw++] = c->v[i];
             }
