@@ -385,6 +385,36 @@ START_TEST(replay_matches_on_every_op_family)
 }
 END_TEST
 
+/* Nodes of more than three inputs (a variadic sum, a join, a stack):
+ * replay follows every input, not only the three kept in the node. */
+static adj_var *many_inputs(adj_tape *t, adj_var *const *p, int n, void *user)
+{
+    (void)t;
+    (void)n;
+    (void)user;
+    adj_var *s = adj_add_n(5, (adj_var *[]){p[0], p[1], p[2], p[3], p[4]});
+    adj_var *c = adj_concat(5, (adj_var *[]){p[0], p[1], p[2], p[3], p[4]}, 0);
+    adj_var *k = adj_stack(4, (adj_var *[]){p[1], p[2], p[3], p[4]}, 1);
+    return adj_add(adj_add(adj_sum(adj_square(s)), adj_sum(adj_exp(c))),
+                   adj_sum(adj_tanh(k)));
+}
+
+START_TEST(replay_follows_every_input)
+{
+    double v[5][3];
+    for (int i = 0; i < 5; i++)
+        fill(v[i], 3, 40 + (uint64_t)i, 0.7);
+    adj_gradcheck_input in[5];
+    for (int i = 0; i < 5; i++)
+        in[i] = (adj_gradcheck_input){1, {3}, v[i]};
+    replay_agrees(many_inputs, NULL, 5, in, 1);
+    adj_gradcheck_report r;
+    adj_gradcheck_opts o = {.dtype = ADJ_F64, .replay = 1};
+    ck_assert_msg(adj_gradcheck(many_inputs, NULL, 5, in, &o, &r) == ADJ_OK, "%s", r.message);
+    ck_assert_msg(r.passed, "max relative error %g", r.max_rel_err);
+}
+END_TEST
+
 /* 0-D chains take the scalar fast path when recorded and when replayed. */
 static adj_var *scalars(adj_tape *t, adj_var *const *in, int n, void *user)
 {
@@ -548,6 +578,7 @@ static Suite *suite(void)
     tcase_add_test(tc, replay_matches_on_an_mlp);
     tcase_add_test(tc, replay_matches_on_every_op_family);
     tcase_add_test(tc, replay_matches_on_scalar_chains);
+    tcase_add_test(tc, replay_follows_every_input);
     tcase_add_test(tc, replay_catches_a_wrong_gradient);
     tcase_add_test(tc, replay_detects_value_dependent_graphs);
     tcase_add_test(tc, replay_reports_function_failures);

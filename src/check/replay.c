@@ -43,6 +43,8 @@ typedef struct rnode {
     adj_var *v;
     void *snap;        /* the base value (nodes that can become dirty) */
     int32_t in[3];     /* input node ids, -1 for none */
+    uint8_t many;      /* more than three inputs: the rest are read through
+                          adj_input, and the node is recomputed whole */
     uint8_t state;     /* CLEAN, PART, ALL */
     uint8_t active;    /* depends on an input and f depends on it */
     region reg;
@@ -218,7 +220,7 @@ static void step(adj_replay *r, rnode *rn)
         strided |= rn->in[k] >= 0 && (v->in[k]->flags & ADJ_F_STRIDED);
     const bool map = (d->props & ADJ_PROP_MAP) && !strided;
     const int lay = map && d->arity == 2 ? layout(v->in[0], v->in[1]) : L_OTHER;
-    if (any_all || v->dtype != ADJ_F64 || numel(v) == 1) {
+    if (any_all || rn->many || v->dtype != ADJ_F64 || numel(v) == 1) {
         out.state = ALL;
     } else if (map && d->arity == 2 && lay != L_OTHER) {
         if (st[0] == PART)
@@ -265,6 +267,21 @@ done:
     r->dirty[r->ndirty++] = (uint32_t)(rn - r->nodes);
 }
 
+/* Whether an input of rn changed in the current evaluation. */
+static bool inputs_dirty(const adj_replay *r, const rnode *rn)
+{
+    for (int k = 0; k < 3; k++)
+        if (rn->in[k] >= 0 && r->nodes[rn->in[k]].state)
+            return true;
+    if (rn->many)
+        for (int k = 3; k < adj_nin(rn->v); k++) {
+            const adj_var *x = adj_input(rn->v, k);
+            if (x && r->nodes[adj_cold(x)->id].state)
+                return true;
+        }
+    return false;
+}
+
 /* ---------------------------------------------------------------- public */
 
 double adj_replay_eval(adj_replay *r, int i, size_t j)
@@ -275,9 +292,7 @@ double adj_replay_eval(adj_replay *r, int i, size_t j)
         leaf->reg = adj_reg_elem(j);
         for (size_t k = 0; k < r->norder; k++) {
             rnode *rn = &r->nodes[r->order[k]];
-            if ((rn->in[0] >= 0 && r->nodes[rn->in[0]].state) ||
-                (rn->in[1] >= 0 && r->nodes[rn->in[1]].state) ||
-                (rn->in[2] >= 0 && r->nodes[rn->in[2]].state))
+            if (inputs_dirty(r, rn))
                 step(r, rn);
         }
     }
@@ -348,22 +363,30 @@ adj_replay *adj_replay_new(adj_tape *t, adj_var *y, int n, adj_var *const *input
         rnode *rn = &r->nodes[id];
         adj_var *v = adj_node_at(t, id);
         rn->v = v;
-        for (int k = 0; k < 3; k++) {
+        /* every input slot of the node (a variadic op has any number) */
+        const int nin = adj_is_leaf(v) ? 0 : adj_nin(v);
+        rn->many = nin > 3;
+        for (int k = 0; k < 3; k++)
             rn->in[k] = -1;
-            if (!adj_is_leaf(v) && k < adj_op_table[v->op]->arity && v->in[k]) {
-                rn->in[k] = (int32_t)adj_cold(v->in[k])->id;
-                dep[id] |= dep[rn->in[k]];
-            }
+        for (int k = 0; k < nin; k++) {
+            const adj_var *x = adj_input(v, k);
+            if (!x)
+                continue;
+            if (k < 3)
+                rn->in[k] = (int32_t)adj_cold(x)->id;
+            dep[id] |= dep[adj_cold(x)->id];
         }
     }
     /* bit 0: depends on an input; bit 1: f depends on it */
     size_t yid = adj_cold(y)->id, bytes = 0;
     dep[yid] |= 2;
-    for (size_t id = N; id-- > 0;)
-        if (dep[id] & 2)
-            for (int k = 0; k < 3; k++)
-                if (r->nodes[id].in[k] >= 0)
-                    dep[r->nodes[id].in[k]] |= 2;
+    for (size_t id = N; id-- > 0;) {
+        const adj_var *v = r->nodes[id].v;
+        if ((dep[id] & 2) && !adj_is_leaf(v))
+            for (int k = 0; k < adj_nin(v); k++)
+                if (adj_input(v, k))
+                    dep[adj_cold(adj_input(v, k))->id] |= 2;
+    }
     for (size_t id = 0; id < N; id++) {
         rnode *rn = &r->nodes[id];
         rn->active = dep[id] == 3;
