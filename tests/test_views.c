@@ -230,6 +230,71 @@ static adj_var *chain(adj_tape *t, adj_var *const *in, int n, void *user)
     return adj_add(adj_sum(p), adj_sum(adj_matmul(a, adj_transpose(a))));
 }
 
+/* Views move index tensors too (token windows, shifted targets): the
+ * values are the viewed elements, no gradient flows, an op that takes
+ * indices reads a strided index view like its contiguous copy, and a float
+ * op still refuses one. */
+START_TEST(test_views_of_index_tensors)
+{
+    adj_tape *t = adj_tape_new();
+    int32_t tok[3 * 5];
+    for (int i = 0; i < 15; i++)
+        tok[i] = (7 * i + 3) % 11;
+    adj_var *ids = adj_index(t, 2, (int64_t[]){3, 5}, tok);
+    /* targets: every row shifted by one; a transposed, a step-sliced and an
+     * expanded view, each read back element by element */
+    adj_var *next = adj_slice(ids, 1, 1, 5, 1);
+    adj_var *tr = adj_transpose(ids);
+    adj_var *odd = adj_slice(ids, 1, 4, -6, -2);
+    adj_var *rep = adj_expand(adj_unsqueeze(adj_select(ids, 0, 2), 0), 2, (int64_t[]){4, 5});
+    adj_var *flat = adj_reshape(tr, 1, (int64_t[]){15});
+    ck_assert_msg(adj_tape_status(t) == ADJ_OK, "%s", adj_tape_message(t));
+    ck_assert_int_eq(adj_var_dtype(next), ADJ_I32);
+    ck_assert_int_eq(adj_requires_grad(next), 0);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            ck_assert(adj_value_at(next, (size_t)(i * 4 + j)) == tok[i * 5 + j + 1]);
+    for (int j = 0; j < 5; j++)
+        for (int i = 0; i < 3; i++) {
+            ck_assert(adj_value_at(tr, (size_t)(j * 3 + i)) == tok[i * 5 + j]);
+            ck_assert(adj_value_at(flat, (size_t)(j * 3 + i)) == tok[i * 5 + j]);
+        }
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 3; k++) /* columns 4, 2, 0 */
+            ck_assert(adj_value_at(odd, (size_t)(i * 3 + k)) == tok[i * 5 + 4 - 2 * k]);
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < 5; j++)
+            ck_assert(adj_value_at(rep, (size_t)(r * 5 + j)) == tok[2 * 5 + j]);
+
+    /* an embedding and a cross-entropy read the strided views as copies */
+    double w[11 * 2], lg[5 * 3 * 11];
+    for (int i = 0; i < 22; i++)
+        w[i] = 0.1 * i - 1;
+    for (int i = 0; i < 165; i++)
+        lg[i] = sin(0.3 * i);
+    adj_var *table = adj_tensor_f64(t, 2, (int64_t[]){11, 2}, w);
+    adj_var *logits = adj_tensor_f64(t, 3, (int64_t[]){5, 3, 11}, lg);
+    adj_var *e = adj_embedding(table, tr);
+    adj_var *e_ref = adj_embedding(table, adj_index(t, 2, (int64_t[]){5, 3},
+                                                    (int32_t[]){tok[0], tok[5], tok[10], tok[1], tok[6],
+                                                                tok[11], tok[2], tok[7], tok[12], tok[3],
+                                                                tok[8], tok[13], tok[4], tok[9], tok[14]}));
+    adj_var *ce = adj_cross_entropy(logits, tr, -1);
+    adj_var *ce_ref = adj_cross_entropy(logits, adj_contiguous(tr), -1);
+    ck_assert_msg(adj_tape_status(t) == ADJ_OK, "%s", adj_tape_message(t));
+    for (size_t i = 0; i < 30; i++)
+        ck_assert(adj_value_at(e, i) == adj_value_at(e_ref, i));
+    ck_assert(adj_item(ce) == adj_item(ce_ref));
+    ck_assert_int_eq(adj_backward(adj_add(adj_sum(e), ce)), ADJ_OK);
+
+    /* arithmetic on an index view is still a dtype error */
+    adj_exp(next);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EDTYPE);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "index tensor"));
+    adj_tape_free(t);
+}
+END_TEST
+
 START_TEST(test_gradcheck_views)
 {
     double xb[24];
@@ -251,6 +316,7 @@ static Suite *views_suite(void)
     tcase_add_test(tc, test_ops_on_views);
     tcase_add_test(tc, test_gradcheck_views);
     tcase_add_test(tc, test_tiled_walks);
+    tcase_add_test(tc, test_views_of_index_tensors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -255,7 +255,7 @@ static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
             return t->inert;
         }
         const bool want_index = i < 32 && ((d->index_inputs >> i) & 1u);
-        if (want_index != (v->dtype == ADJ_I32)) {
+        if (!(d->props & ADJ_PROP_ANY_DTYPE) && want_index != (v->dtype == ADJ_I32)) {
             snprintf(why, sizeof why,
                      want_index ? "input %s must be an index tensor (i32), not %s"
                                 : "input %s is an index tensor (%s): the op takes f32 or f64",

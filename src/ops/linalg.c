@@ -768,7 +768,7 @@ const adj_op_desc adj_desc_transpose = {
     .forward = transpose_forward, .backward = transpose_backward, .jvp = transpose_jvp,
     .formula = "Y = X^T", .rule = "dX += dY^T", ADJ_CASES(matrix_cases),
     .teach = &transpose_teach, .replay = transpose_replay, .view = transpose_view,
-    .props = ADJ_PROP_STRIDES,
+    .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,
 };
 
 adj_var *adj_transpose_at(adj_var *x, const char *file, int line)
@@ -911,7 +911,7 @@ const adj_op_desc adj_desc_reshape = {
     .forward = reshape_forward, .backward = reshape_backward, .jvp = reshape_jvp,
     .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", ADJ_CASES(reshape_cases),
     .teach = &reshape_teach, .replay = reshape_replay, .view = reshape_view,
-    .props = ADJ_PROP_STRIDES,
+    .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,
 };
 
 adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)

@@ -47,6 +47,11 @@ enum {
      * (adj_contig_input) of each strided input, whose adjoint flows back
      * into the view like any other op's. */
     ADJ_PROP_STRIDES = 2u,
+    /* The op moves elements without arithmetic (a view, a reshape, a
+     * copy), so its inputs may be of any dtype, index tensors included:
+     * y takes the inputs' one dtype.  No gradient flows into an index
+     * tensor, so a view of one takes none either. */
+    ADJ_PROP_ANY_DTYPE = 4u,
 };
 
 /*

@@ -289,7 +289,7 @@ VIEW_CASES(contiguous, id_a);
         .name = #nm, .arity = 1, .attr_size = sizeof(view_attr),               \
         .shape = view_shape, .forward = view_forward,                          \
         .backward = view_backward, .jvp = view_jvp, .view = view_view,         \
-        .props = ADJ_PROP_STRIDES,                                             \
+        .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,                        \
         .formula = FORMULA, .rule = RULE, ADJ_CASES(nm##_cases),               \
     }
 
