@@ -1,9 +1,9 @@
 /*
  * adj_scaled_dot_product_attention against the same attention composed
  * from other ops, head by head (select, matmul with a transposed operand,
- * scale, a mask applied as scores * M + (1 - M) (-1e30), softmax_axis,
- * matmul), in both dtypes, at sizes that take several query and key
- * blocks; rows with no kept key; the same bits at 1 and 2 threads; memory
+ * scale, the dropped scores set to -inf by masked_fill, softmax_axis,
+ * matmul: softmax(masked_fill(q k^T scale)) v), in both dtypes, at sizes
+ * that take several query and key blocks; rows with no kept key; the same bits at 1 and 2 threads; memory
  * that grows linearly in T.  (The op-table suites check its gradients and
  * tangents against finite differences on small cases.)
  */
@@ -65,14 +65,14 @@ static adj_var *composed_head(adj_var *q, adj_var *k, adj_var *v, const cfg *c, 
     adj_var *qh = adj_select(q, 0, h);
     adj_var *kh = c->kv_shared ? k : adj_select(k, 0, h), *vh = c->kv_shared ? v : adj_select(v, 0, h);
     adj_var *s = adj_scale(adj_matmul_t(qh, kh, 0, 1), scale);
-    if (keep) {
+    if (keep) { /* the dropped scores become -inf: probability 0 */
         size_t n = (size_t)(c->T * c->S);
-        double *neg = malloc(n * sizeof *neg);
+        double *drop = malloc(n * sizeof *drop);
         for (size_t i = 0; i < n; i++)
-            neg[i] = keep[i] > 0 ? 0.0 : -1e30;
+            drop[i] = keep[i] > 0 ? 0.0 : 1.0;
         int64_t ts[2] = {c->T, c->S};
-        s = adj_add(adj_mul(s, leaf(t, dt, 2, ts, keep, 0)), leaf(t, dt, 2, ts, neg, 0));
-        free(neg);
+        s = adj_masked_fill(s, leaf(t, dt, 2, ts, drop, 0), -INFINITY);
+        free(drop);
     }
     return adj_matmul(adj_softmax_axis(s, 1), vh);
 }
