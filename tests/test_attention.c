@@ -3,8 +3,8 @@
  * from other ops, head by head (select, matmul with a transposed operand,
  * scale, the dropped scores set to -inf by masked_fill, softmax_axis,
  * matmul: softmax(masked_fill(q k^T scale)) v), in both dtypes, at sizes
- * that take several query and key blocks; rows with no kept key; the same bits at 1 and 2 threads; memory
- * that grows linearly in T.  (The op-table suites check its gradients and
+ * that take several query and key blocks; rows with no kept key; the same
+ * bits at 1 and 2 threads; memory that grows linearly in T.  (The op-table suites check its gradients and
  * tangents against finite differences on small cases.)
  */
 #include <adjoint.h>
