@@ -13,6 +13,7 @@ ROW(adj_dtype_name, NULL, "e", 'g', NULL,
     o->ptr = adj_dtype_name(E(0, adj_dtype, ADJ_F32)); ck_assert_ptr_nonnull(o->ptr))
 ROW(adj_get_threads, NULL, "", 'g', NULL, o->num = adj_get_threads(); ck_assert_int_ge(o->num, 1))
 ROW(adj_version, NULL, "", 'g', NULL, o->ptr = adj_version(); ck_assert_ptr_nonnull(o->ptr))
+ROW(adj_runtime_info, NULL, "P", 's', NULL, adj_runtime r; o->st = adj_runtime_info(P(0, &r)))
 ROW(adj_tape_new, NULL, "", 'o', NULL, adj_tape *t = adj_tape_new(); o->ptr = t; adj_tape_free(t))
 ROW(adj_tape_new_with, NULL, "p", 'o', NULL,
     adj_tape *t = adj_tape_new_with(P(0, &f->al)); o->ptr = t; adj_tape_free(t))

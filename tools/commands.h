@@ -12,6 +12,8 @@
 int adj_cmd_train(int argc, char **argv);
 int adj_cmd_eval(int argc, char **argv);
 int adj_cmd_gradcheck(int argc, char **argv);
+/* What this build and machine run (tools/info.c). */
+int adj_cmd_info(int argc, char **argv);
 /* Teaching: the chain-rule walk-through (tools/explain.c). */
 int adj_cmd_explain(int argc, char **argv);
 

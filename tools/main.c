@@ -22,6 +22,7 @@ static const command commands[] = {
     {"eval", adj_cmd_eval, "evaluate a saved model: test accuracy and confusion matrix, or loss"},
     {"sample", adj_cmd_sample, "sample text from a language model"},
     {"gradcheck", adj_cmd_gradcheck, "check every op's gradient against finite differences"},
+    {"info", adj_cmd_info, "the version, kernels, BLIS configuration and threads in use"},
 /* explain: the teaching walk-through, implemented in tools/explain.c.
  * meson defines HAVE_EXPLAIN when that file exists. */
 #ifdef HAVE_EXPLAIN

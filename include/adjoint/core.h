@@ -296,6 +296,33 @@ ADJ_API int adj_get_threads(void);
 /* Library version, "MAJOR.MINOR.PATCH". */
 ADJ_API const char *adj_version(void);
 
+/* What the library runs on in this process, for reports and benchmark
+ * headers.  Every string is static (valid for the process's life). */
+typedef struct adj_runtime {
+    const char *version;      /* adj_version() */
+    const char *kernels;      /* the elementwise kernels in use: "avx512",
+                                 "avx2", "sse2" (x86-64 without either), or
+                                 "portable" (a build without per-CPU variants) */
+    const char *blis_version; /* the version of the BLIS library loaded */
+    const char *blis_arch;    /* the sub-configuration whose kernels BLIS runs
+                                 ("skx", "haswell", "zen3", "generic"...) */
+    const char *blis_arch_from; /* who chose it: "BLIS's own detection",
+                                 "BLIS_ARCH_TYPE" (set before the program
+                                 started), or adjoint, which sets
+                                 BLIS_ARCH_TYPE to "skx" when the library is
+                                 loaded on a CPU with AVX-512 that BLIS's
+                                 detection misses or under-rates, unless
+                                 BLIS_ARCH_TYPE is set or ADJ_BLIS_ARCH=blis
+                                 (docs/performance.md) */
+    int threads;              /* adj_get_threads() */
+    const char *threads_from; /* where that count comes from: "adj_set_threads",
+                                 "ADJ_NUM_THREADS", "OMP_NUM_THREADS" or "the
+                                 CPUs this process may run on" */
+} adj_runtime;
+
+/* Fill *out; ADJ_EINVAL (and nothing written) when out is NULL. */
+ADJ_API adj_status adj_runtime_info(adj_runtime *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -135,10 +135,25 @@ int adj_threads(void)
     return n;
 }
 
+/* Whether the count in effect came from adj_set_threads(n >= 1). */
+static atomic_bool threads_set;
+
 void adj_set_threads(int n)
 {
+    atomic_store_explicit(&threads_set, n >= 1, memory_order_relaxed);
     atomic_store_explicit(&P.threads, n < 1 ? default_threads() : clamp_threads(n),
                           memory_order_relaxed);
+}
+
+const char *adj_pool_threads_origin(void)
+{
+    if (atomic_load_explicit(&threads_set, memory_order_relaxed))
+        return "adj_set_threads";
+    if (env_count(getenv("ADJ_NUM_THREADS")) >= 1)
+        return "ADJ_NUM_THREADS";
+    if (env_count(getenv("OMP_NUM_THREADS")) >= 1)
+        return "OMP_NUM_THREADS";
+    return "the CPUs this process may run on";
 }
 
 int adj_get_threads(void) { return adj_threads(); }

@@ -52,4 +52,9 @@ int adj_threads(void);
  * empty and malformed values are skipped. */
 int adj_pool_default_threads(const char *adj_env, const char *omp_env, int cpus);
 
+/* Where the count in effect comes from: "adj_set_threads",
+ * "ADJ_NUM_THREADS", "OMP_NUM_THREADS" or "the CPUs this process may run
+ * on" (a static string). */
+const char *adj_pool_threads_origin(void);
+
 #endif
