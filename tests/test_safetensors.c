@@ -278,6 +278,40 @@ END_TEST
 /* Every proper prefix of a valid file is refused, from memory and from a
  * file, and every single-byte change is refused as a format error or
  * accepted (under the sanitizers: without a memory error). */
+/* A tensor named "" (a valid JSON key) is read, and written back as it
+ * was: what one side takes, the other gives. */
+START_TEST(empty_name_round_trips)
+{
+    static const char hdr[] = "{\"\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    const float one = 1.5f;
+    unsigned char b[256];
+    size_t n = build(b, sizeof hdr - 1, hdr, &one, sizeof one);
+    adj_safetensors *f = NULL, *back = NULL;
+    adj_error err;
+    ck_assert_msg(adj_st_parse(b, n, "mem", &f, &err) == ADJ_OK, "%s", err.message);
+    const adj_st_tensor *t = adj_st_find(f, "");
+    ck_assert_ptr_nonnull(t);
+    adj_st_writer *w = adj_st_writer_new();
+    ck_assert_msg(adj_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data, &err) == ADJ_OK,
+                  "%s", err.message);
+    ck_assert_int_eq(adj_st_writer_add(w, "__metadata__", ADJ_ST_F32, 1, t->shape, t->data, &err),
+                     ADJ_EINVAL);
+    void *bytes = NULL;
+    size_t m = 0;
+    ck_assert_int_eq(adj_st_writer_encode(w, &bytes, &m, &err), ADJ_OK);
+    ck_assert_msg(adj_st_parse(bytes, m, "back", &back, &err) == ADJ_OK, "%s", err.message);
+    const adj_st_tensor *u = adj_st_find(back, "");
+    ck_assert_ptr_nonnull(u);
+    float v;
+    memcpy(&v, u->data, sizeof v);
+    ck_assert(v == 1.5f);
+    free(bytes);
+    adj_st_writer_free(w);
+    adj_st_free(back);
+    adj_st_free(f);
+}
+END_TEST
+
 START_TEST(truncations)
 {
     make_dir();
@@ -377,6 +411,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, corrupt_headers);
     tcase_add_test(tc, truncations);
+    tcase_add_test(tc, empty_name_round_trips);
     tcase_add_test(tc, written_by_python);
     suite_add_tcase(s, tc);
     return s;

@@ -114,8 +114,9 @@ ADJ_API adj_st_writer *adj_st_writer_new(void);
 ADJ_API void adj_st_writer_free(adj_st_writer *w);
 /* Add a tensor: `data` holds numel(shape) elements of dtype in host
  * order, and is only referenced: it must stay valid until the file is
- * encoded.  ADJ_EINVAL naming the problem for a NULL writer or name, an
- * empty or repeated name, "__metadata__", a bad dtype, ndim outside
+ * encoded.  Any name a reader accepts is written, "" included.
+ * ADJ_EINVAL naming the problem for a NULL writer or name, a repeated
+ * name, "__metadata__", a bad dtype, ndim outside
  * [0, ADJ_MAX_DIMS], a negative dimension or NULL data for a non-empty
  * tensor. */
 ADJ_API adj_status adj_st_writer_add(adj_st_writer *w, const char *name, adj_st_dtype dtype,

@@ -132,7 +132,9 @@ adj_status adj_st_writer_add(adj_st_writer *w, const char *name, adj_st_dtype dt
     static const char *fn = "adj_st_writer_add";
     if (!w || !name)
         return adj_err_set(err, ADJ_EINVAL, "%s: NULL %s", fn, w ? "name" : "writer");
-    if (!*name || strcmp(name, "__metadata__") == 0)
+    /* any JSON string names a tensor, "" too (a reader takes it); the one
+     * member that is not a tensor is the metadata */
+    if (strcmp(name, "__metadata__") == 0)
         return adj_err_set(err, ADJ_EINVAL, "%s: tensor name \"%s\" is not allowed", fn, name);
     if ((unsigned)dtype >= ADJ_ST_DTYPE_COUNT)
         return adj_err_set(err, ADJ_EINVAL, "%s: \"%.64s\": bad dtype %d", fn, name, (int)dtype);
