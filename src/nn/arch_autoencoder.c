@@ -120,19 +120,10 @@ static adj_var *forward(adj_model *m, adj_var *x)
     return adj_activate(adj_linear(h, adj_param(t, m->p, 2), adj_param(t, m->p, 3)), st->output);
 }
 
-static void destroy(adj_model *m)
-{
-    adj_params_free(m->p);
-    free(m->state);
-    m->state = NULL;
-    m->p = NULL;
-}
-
 const adj_arch adj_arch_autoencoder = {
     .name = "autoencoder",
     .keys = KEYS,
     .build = build,
     .count = count,
     .forward = forward,
-    .destroy = destroy,
 };

@@ -247,19 +247,10 @@ static adj_var *forward(adj_model *m, adj_var *x)
     return h;
 }
 
-static void destroy(adj_model *m)
-{
-    adj_params_free(m->p);
-    free(m->state);
-    m->state = NULL;
-    m->p = NULL;
-}
-
 const adj_arch adj_arch_cnn = {
     .name = "cnn",
     .keys = KEYS,
     .build = build,
     .count = count,
     .forward = forward,
-    .destroy = destroy,
 };

@@ -202,8 +202,12 @@ void adj_model_free(adj_model *m)
         for (int i = 0; i < np; i++)
             free(m->pnames[i]);
     free(m->pnames);
-    if (m->arch && m->arch->destroy)
+    if (m->arch && m->arch->destroy) {
         m->arch->destroy(m);
+    } else {
+        adj_params_free(m->p);
+        free(m->state);
+    }
     for (int i = 0; i < m->nconf; i++) {
         free(m->keys[i]);
         free(m->values[i]);

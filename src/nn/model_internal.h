@@ -39,7 +39,9 @@ typedef struct adj_arch {
      * size before building); ADJ_EINVAL for a bad configuration. */
     adj_status (*count)(const adj_model *m, uint64_t *n, adj_error *err);
     adj_var *(*forward)(adj_model *m, adj_var *x);
-    /* Free m->state (and m->p when the state owns it: set m->p NULL). */
+    /* Free m->state (and m->p when the state owns it: set m->p NULL).
+     * NULL: the state is one malloc'd block and the model owns m->p, which
+     * adj_model_free frees both. */
     void (*destroy)(adj_model *m);
     /* Optional: mode change, buffers (up to ADJ_MODEL_MAX_BUFS), tensors
      * of a file the generic loader did not use (mark them in used[]),
