@@ -1,7 +1,7 @@
 /*
  * Fast kernels against naive references.
  *
- * Matrix products take one of two paths (src/ops/linalg.c): products of at
+ * Matrix products take one of two paths (src/ops/gemm.c): products of at
  * most 4096 multiply-adds run a plain loop, larger ones go to BLIS.  Both
  * are compared here, forward and backward, every transpose combination,
  * with a triple loop in double written in this file.  The elementwise

@@ -6,7 +6,7 @@
  * maps, optimizer updates, the row or column blocks of a matrix product.
  * Each range is written by one thread.  Maps and updates give the same
  * bits whatever the thread count; a matrix product gives the same bits
- * for a given thread count (see gemm in ops/linalg.c).  Reductions stay
+ * for a given thread count (see adj_gemm in ops/gemm.c).  Reductions stay
  * sequential.
  */
 #ifndef ADJ_CORE_POOL_H

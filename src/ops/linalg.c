@@ -1,147 +1,21 @@
 /*
- * Linear algebra: matmul, linear (fused X W^T + b), transpose, reshape.
+ * Linear algebra ops: matmul and linear (fused X W^T + b).
  *
- * Every matrix product, forward and backward, is one BLIS gemm call, except
- * products of at most SMALL_GEMM_MACS multiply-adds, where BLIS's fixed
- * cost per call (about half a microsecond: set-up, packing buffers, the
- * threading decision) would dwarf the arithmetic; those run a plain loop
- * with the same strides, tested against BLIS.  Transposes are flags and
- * strides, never copies: the adjoint of a
- * transposed operand is written straight into its storage by giving gemm
- * the column-major strides of that storage.  Backward calls use beta = 1,
- * so contributions accumulate in place.
+ * Every product, forward and backward, is one adj_gemm call (ops/gemm.c:
+ * a plain loop for tiny products, BLIS otherwise).  Transposes are flags
+ * and strides, never copies: the adjoint of a transposed operand is
+ * written straight into its storage by giving gemm the column-major
+ * strides of that storage.  Backward calls use beta = 1, so contributions
+ * accumulate in place.
  */
-#include "tensor/accum.h"
 #include "ops/cases.h"
+#include "ops/gemm.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
+#include "tensor/accum.h"
 #include "tensor/strided.h"
-#include "core/pool.h"
 
-#include <blis.h>
 #include <string.h>
-
-/*
- * Products of at most this many multiply-adds (m n k) skip BLIS: its fixed
- * cost per call (object set-up, the threading decision, packing buffers)
- * is about a microsecond, more than the arithmetic of a tiny layer (a 2-8-1
- * network's products are 32 to 64 multiply-adds).  0 sends every product
- * to BLIS.  tests/test_kernels.c checks both paths against each other.
- */
-#define SMALL_GEMM_MACS 4096u
-
-/* C = op(A) op(B) + beta C by plain loops, strides as for gemm below;
- * op(A)[i][p] is A[i rsa + p csa], or A[p rsa + i csa] when transposed.
- * beta = 0 never reads C (it may hold garbage). */
-#define SMALL_GEMM(T)                                                           \
-    do {                                                                       \
-        const T *A_ = A, *B_ = B;                                              \
-        T *C_ = C;                                                             \
-        const size_t ai = ta ? csa : rsa, ap = ta ? rsa : csa;                 \
-        const size_t bp = tb ? csb : rsb, bj = tb ? rsb : csb;                 \
-        for (size_t i = 0; i < m; i++)                                         \
-            for (size_t j = 0; j < n; j++) {                                   \
-                T s = 0;                                                       \
-                for (size_t p = 0; p < k; p++)                                 \
-                    s += A_[i * ai + p * ap] * B_[p * bp + j * bj];            \
-                T *c = &C_[i * rsc + j * csc];                                 \
-                *c = beta == 0 ? s : (T)beta * *c + s;                         \
-            }                                                                  \
-    } while (0)
-
-/* One BLIS call on the calling thread only: the pool, not BLIS, spreads
- * products over threads (see gemm below). */
-static void blis_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
-                      const void *A, size_t rsa, size_t csa,
-                      const void *B, size_t rsb, size_t csb,
-                      double beta, void *C, size_t rsc, size_t csc)
-{
-    trans_t ta_ = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    trans_t tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    rntm_t rntm;
-    bli_rntm_init(&rntm);
-    bli_rntm_set_num_threads(1, &rntm);
-    if (dtype == ADJ_F64) {
-        double one = 1.0, b = beta;
-        bli_dgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (double *)A, (inc_t)rsa,
-                     (inc_t)csa, (double *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc,
-                     (inc_t)csc, NULL, &rntm);
-    } else {
-        float one = 1.0f, b = (float)beta;
-        bli_sgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (float *)A, (inc_t)rsa,
-                     (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc,
-                     (inc_t)csc, NULL, &rntm);
-    }
-}
-
-/*
- * Products of at least this many multiply-adds are split over the pool's
- * threads, one BLIS call per block: by rows of C (each thread packs all
- * of op(B) and its rows of op(A)), or by columns when C has few rows and
- * more columns.  No thread waits for another until the end.  Measured on
- * the 2-core reference machine for the products of an MLP step, rows
- * beat columns or tie, even where they pack more (docs/performance.md);
- * BLIS's own threading cannot be used alongside the pool, whose workers
- * would compete with its OpenMP threads for the cores.  The
- * split depends only on the shape and the thread count, so a product is
- * bit-for-bit reproducible for a given thread count.  Across thread
- * counts the last bits may differ: BLIS picks its kernel (and with it
- * the order of the sums) from the shape of each block (tests/test_pool.c
- * checks both).
- */
-#define PAR_GEMM_MACS ((size_t)1 << 17)
-#define PAR_GEMM_GRAIN 16
-
-typedef struct gemm_job {
-    int dtype;
-    bool ta, tb, by_rows;
-    size_t m, n, k, rsa, csa, rsb, csb, rsc, csc, esize;
-    const char *A, *B;
-    char *C;
-    double beta;
-} gemm_job;
-
-static void gemm_block(void *ctx, size_t lo, size_t hi)
-{
-    const gemm_job *g = ctx;
-    if (g->by_rows) {
-        size_t ai = g->ta ? g->csa : g->rsa;
-        blis_gemm(g->dtype, g->ta, g->tb, hi - lo, g->n, g->k, g->A + lo * ai * g->esize,
-                  g->rsa, g->csa, g->B, g->rsb, g->csb, g->beta,
-                  g->C + lo * g->rsc * g->esize, g->rsc, g->csc);
-    } else {
-        size_t bj = g->tb ? g->rsb : g->csb;
-        blis_gemm(g->dtype, g->ta, g->tb, g->m, hi - lo, g->k, g->A, g->rsa, g->csa,
-                  g->B + lo * bj * g->esize, g->rsb, g->csb, g->beta,
-                  g->C + lo * g->csc * g->esize, g->rsc, g->csc);
-    }
-}
-
-/* C = op(A) op(B) + beta C with explicit (row, col) strides. */
-static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
-                 const void *A, size_t rsa, size_t csa,
-                 const void *B, size_t rsb, size_t csb,
-                 double beta, void *C, size_t rsc, size_t csc)
-{
-    if (m == 0 || n == 0)
-        return;
-    if (m <= SMALL_GEMM_MACS && n <= SMALL_GEMM_MACS && k <= SMALL_GEMM_MACS &&
-        m * n * k <= SMALL_GEMM_MACS) {
-        if (dtype == ADJ_F64)
-            SMALL_GEMM(double);
-        else
-            SMALL_GEMM(float);
-        return;
-    }
-    if (adj_threads() > 1 && k > 0 && m * n * k >= PAR_GEMM_MACS) {
-        gemm_job g = {dtype, ta, tb, m >= 4 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
-                      dtype == ADJ_F64 ? sizeof(double) : sizeof(float), A, B, C, beta};
-        adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
-        return;
-    }
-    blis_gemm(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
-}
-
 
 /* ---------------------------------------------------------------- matmul */
 
@@ -221,34 +95,7 @@ static void matmul_forward(adj_var *y)
     mat A, B;
     if (!mat_of(a, &A) || !mat_of(b, &B))
         return;
-    gemm(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, B.p, B.rs, B.cs, 0.0, y->value, n, 1);
-}
-
-/* Whether two adjoint buffers of na and nb elements share memory: the
- * same var on both sides (A^T A, X W^T with X = W) or two views of one
- * parameter store.  Then the two products of a backward accumulate into
- * the same elements and must not run at once. */
-static bool overlap(const void *a, size_t na, const void *b, size_t nb, size_t es)
-{
-    const uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
-    return a0 < b0 + nb * es && b0 < a0 + na * es;
-}
-
-/*
- * The two products of a backward (tasks 0 and 1 of `task`, adding into
- * adjoints g0 and g1 of n0 and n1 elements, macs multiply-adds each) are
- * independent.  With two threads, when both are wanted and large and
- * their adjoints do not overlap, each runs whole on its own thread (one
- * BLIS call each, no duplicated packing, no waiting between blocks);
- * otherwise one after the other, each split over the threads.
- */
-static void backward_pair(adj_range_fn task, void *ctx, const void *g0, size_t n0, const void *g1,
-                          size_t n1, size_t macs, size_t es)
-{
-    if (g0 && g1 && adj_threads() == 2 && macs >= PAR_GEMM_MACS && !overlap(g0, n0, g1, n1, es))
-        adj_par_tasks(2, task, ctx);
-    else
-        task(ctx, 0, 2);
+    adj_gemm(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, B.p, B.rs, B.cs, 0.0, y->value, n, 1);
 }
 
 /* d op(A) += dC op(B)^T (task 0);  d op(B) += op(A)^T dC (task 1) */
@@ -268,10 +115,10 @@ static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
     for (size_t task = lo; task < hi; task++) {
         if (task == 0 && j->ga) /* stored A is (m,k), or (k,m) when transposed */
-            gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, j->B.p, j->B.rs, j->B.cs, 1.0,
+            adj_gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, j->B.p, j->B.rs, j->B.cs, 1.0,
                  j->ga, ta ? 1 : k, ta ? m : 1);
         if (task == 1 && j->gb) /* stored B is (k,n), or (n,k) when transposed */
-            gemm(y->dtype, !ta, false, k, n, m, j->A.p, j->A.rs, j->A.cs, y->grad, n, 1, 1.0,
+            adj_gemm(y->dtype, !ta, false, k, n, m, j->A.p, j->A.rs, j->A.cs, y->grad, n, 1, 1.0,
                  j->gb, tb ? 1 : n, tb ? k : 1);
     }
 }
@@ -290,7 +137,7 @@ static void matmul_backward(adj_var *y)
         j.gb = adj_grad_buf(b);
     if ((j.gb && !mat_of(a, &j.A)) || (j.ga && !mat_of(b, &j.B)))
         return;
-    backward_pair(matmul_bwd_task, &j, j.ga, m * k, j.gb, k * n, m * n * k, adj_dsize(y->dtype));
+    adj_gemm_pair(matmul_bwd_task, &j, j.ga, m * k, j.gb, k * n, m * n * k, adj_dsize(y->dtype));
 }
 
 /* tangent: dC = op(dA) op(B) + op(A) op(dB) */
@@ -305,8 +152,8 @@ static void matmul_jvp(const adj_var *y, const void *const *tx, void *ty)
     mat A, B;
     if (!mat_of(a, &A) || !mat_of(b, &B))
         return;
-    gemm(y->dtype, ta, tb, m, n, k, tx[0], lda, 1, B.p, B.rs, B.cs, 0.0, ty, n, 1);
-    gemm(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, tx[1], ldb, 1, 1.0, ty, n, 1);
+    adj_gemm(y->dtype, ta, tb, m, n, k, tx[0], lda, 1, B.p, B.rs, B.cs, 0.0, ty, n, 1);
+    adj_gemm(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, tx[1], ldb, 1, 1.0, ty, n, 1);
 }
 
 /* Teaching: "a bᵀ" with the transposes written */
@@ -428,7 +275,7 @@ static void linear_forward(adj_var *y)
         else
             memset((char *)y->value + r * out * es, 0, out * es);
     }
-    gemm(y->dtype, false, true, m, out, in, x->value, in, 1, w->value, in, 1, 1.0, y->value, out, 1);
+    adj_gemm(y->dtype, false, true, m, out, in, x->value, in, 1, w->value, in, 1, 1.0, y->value, out, 1);
 }
 
 /* dX += dZ W ;  dW += dZ^T X ;  db += column sums of dZ */
@@ -445,10 +292,10 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     for (size_t task = lo; task < hi; task++) {
         if (task == 0 && j->gx)
-            gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, w->value, in, 1, 1.0, j->gx,
+            adj_gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, w->value, in, 1, 1.0, j->gx,
                  in, 1);
         if (task == 1 && j->gw)
-            gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, x->value, in, 1, 1.0, j->gw,
+            adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, x->value, in, 1, 1.0, j->gw,
                  in, 1);
         if (task == 1 && j->gb) {
             /* column sums in double (ops/accum.h) */
@@ -477,7 +324,7 @@ static void linear_backward(adj_var *y)
         j.gw = adj_grad_buf(w);
     if (b && (b->flags & ADJ_F_GRAD))
         j.gb = adj_grad_buf(b);
-    backward_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, out * in, m * in * out,
+    adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, out * in, m * in * out,
                   adj_dsize(y->dtype));
 }
 
@@ -493,8 +340,8 @@ static void linear_jvp(const adj_var *y, const void *const *tx, void *ty)
         else
             memset((char *)ty + r * out * es, 0, out * es);
     }
-    gemm(y->dtype, false, true, m, out, in, tx[0], in, 1, w->value, in, 1, 1.0, ty, out, 1);
-    gemm(y->dtype, false, true, m, out, in, x->value, in, 1, tx[1], in, 1, 1.0, ty, out, 1);
+    adj_gemm(y->dtype, false, true, m, out, in, tx[0], in, 1, w->value, in, 1, 1.0, ty, out, 1);
+    adj_gemm(y->dtype, false, true, m, out, in, x->value, in, 1, tx[1], in, 1, 1.0, ty, out, 1);
 }
 
 static const char *const linear_inputs[] = {"x", "w", "b"};
@@ -566,12 +413,6 @@ adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b) { return adj_linear_at
 
 /* ------------------------------------------- one row or column, again */
 
-static bool small_product(size_t m, size_t n, size_t k)
-{
-    return m <= SMALL_GEMM_MACS && n <= SMALL_GEMM_MACS && k <= SMALL_GEMM_MACS &&
-           m * n * k <= SMALL_GEMM_MACS;
-}
-
 /* sum_p a[p sa] b[p sb] in order, as the plain-loop product sums */
 #define DOT_SEQ(T, a, sa, b, sb, k)                                            \
     do {                                                                       \
@@ -580,31 +421,6 @@ static bool small_product(size_t m, size_t n, size_t k)
             s_ += (a)[p_ * (sa)] * (b)[p_ * (sb)];                             \
         dot_ = s_;                                                             \
     } while (0)
-
-/* The same sum in four interleaved partial sums (a different rounding
- * order, as BLIS's own): for products that the forward sends to BLIS. */
-static double dot4(const double *a, size_t sa, const double *b, size_t sb, size_t k)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t p = 0;
-    if (sa == 1 && sb == 1)
-        for (; p + 4 <= k; p += 4) {
-            s0 += a[p] * b[p];
-            s1 += a[p + 1] * b[p + 1];
-            s2 += a[p + 2] * b[p + 2];
-            s3 += a[p + 3] * b[p + 3];
-        }
-    else
-        for (; p + 4 <= k; p += 4) {
-            s0 += a[p * sa] * b[p * sb];
-            s1 += a[(p + 1) * sa] * b[(p + 1) * sb];
-            s2 += a[(p + 2) * sa] * b[(p + 2) * sb];
-            s3 += a[(p + 3) * sa] * b[(p + 3) * sb];
-        }
-    for (; p < k; p++)
-        s0 += a[p * sa] * b[p * sb];
-    return (s0 + s1) + (s2 + s3);
-}
 
 /*
  * C[i][j] of a matmul or linear node for (i, j) in rows [i0, i1) x columns
@@ -632,7 +448,7 @@ static void line_block(adj_var *y, size_t i0, size_t i1, size_t j0, size_t j1)
         ai = ta ? 1 : lda, ap = ta ? lda : 1;
         bp = tb ? 1 : ldb, bj = tb ? ldb : 1;
     }
-    const bool seq = small_product(m, n, k);
+    const bool seq = adj_gemm_is_small(m, n, k);
     if (y->dtype == ADJ_F64) {
         const double *A = a->value, *B = b->value, *bv = bias ? bias->value : NULL;
         double *C = y->value;
@@ -642,7 +458,7 @@ static void line_block(adj_var *y, size_t i0, size_t i1, size_t j0, size_t j1)
                 if (seq)
                     DOT_SEQ(double, A + i * ai, ap, B + j * bj, bp, k);
                 else
-                    dot_ = dot4(A + i * ai, ap, B + j * bj, bp, k);
+                    dot_ = adj_dot4(A + i * ai, ap, B + j * bj, bp, k);
                 C[i * n + j] = bv ? bv[j] + dot_ : dot_;
             }
     } else {
@@ -665,267 +481,4 @@ void adj_linalg_forward_line(adj_var *y, int axis, size_t idx)
         line_block(y, idx, idx + 1, 0, n);
     else
         line_block(y, 0, m, idx, idx + 1);
-}
-
-/* ------------------------------------------------------------- transpose */
-
-static adj_status transpose_shape(adj_var *y, char *why, size_t n)
-{
-    const adj_var *x = y->in[0];
-    if (x->ndim != 2) {
-        snprintf(why, n, "transpose needs a 2-D matrix");
-        return ADJ_ESHAPE;
-    }
-    y->ndim = 2;
-    adj_cold(y)->shape[0] = adj_cold(x)->shape[1];
-    adj_cold(y)->shape[1] = adj_cold(x)->shape[0];
-    return ADJ_OK;
-}
-
-/* y as a layout of x's storage: the swapped strides (a view in O(1)) */
-static bool transpose_view(const adj_var *y, adj_layout *out)
-{
-    adj_layout xl;
-    adj_var_layout(y->in[0], &xl);
-    return adj_layout_transpose(&xl, 0, 1, out);
-}
-
-/* y[j][i] = x[i][j] into y's own value (a transpose of one element, and
- * its replay) */
-static void transpose_forward(adj_var *y)
-{
-    adj_layout xl, tl, yl;
-    adj_var_layout(y->in[0], &xl);
-    adj_layout_transpose(&xl, 0, 1, &tl);
-    adj_layout_contig(&yl, 2, adj_cold(y)->shape);
-    adj_strided_copy(adj_dsize(y->dtype), y->value, &yl, y->in[0]->value, &tl);
-}
-
-/* dx[i][j] += dy[j][i] */
-static void transpose_backward(adj_var *y)
-{
-    adj_var *x = y->in[0];
-    void *gx = adj_grad_buf(x);
-    if (!gx)
-        return;
-    adj_layout xl, tl, yl;
-    adj_layout_contig(&xl, 2, adj_cold(x)->shape);
-    adj_layout_transpose(&xl, 0, 1, &tl);
-    adj_layout_contig(&yl, 2, adj_cold(y)->shape);
-    adj_strided_acc(y->dtype, gx, &tl, y->grad, &yl, 1.0);
-}
-
-/* tangent: dY = dX^T */
-static void transpose_jvp(const adj_var *y, const void *const *tx, void *ty)
-{
-    adj_layout xl, tl, yl;
-    adj_layout_contig(&xl, 2, adj_cold(y->in[0])->shape);
-    adj_layout_transpose(&xl, 0, 1, &tl);
-    adj_layout_contig(&yl, 2, adj_cold(y)->shape);
-    adj_strided_copy(adj_dsize(y->dtype), ty, &yl, tx[0], &tl);
-}
-
-static const char *const transpose_symbols[] = {"X", "Y"};
-static const adj_op_teach transpose_teach = {.define = "$0ᵀ", .symbols = transpose_symbols};
-
-/* Replay: x (rows, cols) -> y (cols, rows); one element, one row and one
- * column of x become one element, one column and one row of y */
-static bool transpose_replay(adj_var *y, const adj_region *const *changed, adj_region *out)
-{
-    const adj_var *x = y->in[0];
-    size_t rows = (size_t)adj_cold(x)->shape[0], cols = (size_t)adj_cold(x)->shape[1], e = 0;
-    adj_region r = *changed[0];
-    if (r.count == 1 && r.len == 1)
-        *out = adj_reg_elem((r.off % cols) * rows + r.off / cols);
-    else if (r.count == 1 && r.len == cols && r.off % cols == 0)
-        *out = adj_reg_col(r.off / cols, cols, rows);
-    else if (adj_reg_single_col(r, cols, &e) && r.count == rows)
-        *out = adj_reg_row(e, rows);
-    else
-        return false;
-    if (y->flags & ADJ_F_VIEW)
-        return true; /* y reads x's storage: nothing to recompute */
-    if (!adj_var_is_contig(x))
-        return false;
-    const double *xs = x->value;
-    double *ys = y->value;
-    for (size_t q = 0; q < out->count; q++)
-        for (size_t l = 0; l < out->len; l++) {
-            size_t ye = out->off + q * out->stride + l; /* (ye / rows, ye % rows) */
-            ys[ye] = xs[(ye % rows) * cols + ye / rows];
-        }
-    return true;
-}
-
-static const adj_op_case matrix_cases[] = {
-    {1, {2}, {{1, 1}}, NULL, NULL},
-    {1, {2}, {{2, 3}}, NULL, NULL},
-    {1, {2}, {{4, 1}}, NULL, NULL},
-};
-
-const adj_op_desc adj_desc_transpose = {
-    .name = "transpose", .arity = 1, .shape = transpose_shape,
-    .forward = transpose_forward, .backward = transpose_backward, .jvp = transpose_jvp,
-    .formula = "Y = X^T", .rule = "dX += dY^T", ADJ_CASES(matrix_cases),
-    .teach = &transpose_teach, .replay = transpose_replay, .view = transpose_view,
-    .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,
-};
-
-adj_var *adj_transpose_at(adj_var *x, const char *file, int line)
-{
-    return adj_record(ADJ_OP_TRANSPOSE, &x, 1, NULL, file, line);
-}
-ADJ_FN1(transpose)
-
-/* --------------------------------------------------------------- reshape */
-
-/* attr.ndim of a call with a NULL shape array for 1..4 dimensions */
-#define NULL_SHAPE INT32_MIN
-
-static adj_status reshape_shape(adj_var *y, char *why, size_t n)
-{
-    const adj_attr_reshape *args = ADJ_ATTR(y, adj_attr_reshape);
-    const adj_var *x = y->in[0];
-    int infer = -1;
-    size_t known = 1;
-    if (args->ndim == NULL_SHAPE) {
-        snprintf(why, n, "the new shape is NULL");
-        return ADJ_EINVAL;
-    }
-    if (args->ndim < 0 || args->ndim > ADJ_MAX_DIMS) {
-        snprintf(why, n, "the new shape must have 0..%d dimensions, not %d", ADJ_MAX_DIMS, args->ndim);
-        return ADJ_EINVAL;
-    }
-    for (int i = 0; i < args->ndim; i++) {
-        int64_t d = args->shape[i];
-        if (d == -1 && infer < 0) {
-            infer = i;
-            continue;
-        }
-        if (d < 0 || (d > 0 && known > SIZE_MAX / 16 / (size_t)d)) {
-            snprintf(why, n, "invalid size %lld in the new shape", (long long)d);
-            return ADJ_EINVAL;
-        }
-        known *= (size_t)d;
-    }
-    y->ndim = (uint8_t)args->ndim;
-    if (args->ndim > 0) /* a 0-D target may come with a NULL shape */
-        memcpy(adj_cold(y)->shape, args->shape, (size_t)args->ndim * sizeof(int64_t));
-    if (infer >= 0) {
-        if (known == 0 || adj_cold(x)->numel % known) {
-            snprintf(why, n, "cannot infer the -1 dimension from %zu elements", adj_cold(x)->numel);
-            return ADJ_ESHAPE;
-        }
-        adj_cold(y)->shape[infer] = (int64_t)(adj_cold(x)->numel / known);
-        known = adj_cold(x)->numel;
-    }
-    if (known != adj_cold(x)->numel) {
-        char sh[96];
-        adj_fmt_shape(sh, sizeof sh, args->ndim, args->shape);
-        snprintf(why, n, "new shape %s holds %zu elements, the input %zu", sh, known, adj_cold(x)->numel);
-        return ADJ_ESHAPE;
-    }
-    return ADJ_OK;
-}
-
-/* y as a layout of x's storage, where x's strides allow it (always for a
- * contiguous x) */
-static bool reshape_view(const adj_var *y, adj_layout *out)
-{
-    adj_layout xl;
-    adj_var_layout(y->in[0], &xl);
-    return adj_layout_reshape(&xl, y->ndim, adj_cold(y)->shape, out);
-}
-
-/* y = x's elements in row-major order, copied into y's own value (where
- * the strides do not allow a view, a reshape of one element, the replay) */
-static void reshape_forward(adj_var *y)
-{
-    adj_var_copy_out(y->in[0], y->value);
-}
-
-/* dx += dy, element by element */
-static void reshape_backward(adj_var *y)
-{
-    adj_var *x = y->in[0];
-    void *gx = adj_grad_buf(x);
-    if (!gx)
-        return;
-    if (y->dtype == ADJ_F64) {
-        double *d = gx;
-        const double *s = y->grad;
-        for (size_t i = 0; i < adj_cold(y)->numel; i++)
-            d[i] += s[i];
-    } else {
-        float *d = gx;
-        const float *s = y->grad;
-        for (size_t i = 0; i < adj_cold(y)->numel; i++)
-            d[i] += s[i];
-    }
-}
-
-/* tangent: dy = reshape(dx) */
-static void reshape_jvp(const adj_var *y, const void *const *tx, void *ty)
-{
-    memcpy(ty, tx[0], adj_cold(y)->numel * adj_dsize(y->dtype));
-}
-
-/* Teaching: "reshape(x, (2,3))" */
-static void reshape_define(const adj_var *y, const char *const *opnd, const char *const *ref,
-                           char *buf, size_t size)
-{
-    char sh[64];
-    (void)opnd;
-    adj_fmt_shape(sh, sizeof sh, y->ndim, adj_cold(y)->shape);
-    snprintf(buf, size, "reshape(%s, %s)", ref[0], sh);
-}
-static const adj_op_teach reshape_teach = {.define_fn = reshape_define};
-
-/* Replay: y's elements are x's in the same order: the same region */
-static bool reshape_replay(adj_var *y, const adj_region *const *changed, adj_region *out)
-{
-    size_t es = adj_dsize(y->dtype);
-    *out = *changed[0];
-    if (y->flags & ADJ_F_VIEW)
-        return true; /* y reads x's storage: nothing to recompute */
-    if (!adj_var_is_contig(y->in[0]))
-        return false;
-    for (size_t q = 0; q < out->count; q++) {
-        size_t lo = (out->off + q * out->stride) * es;
-        memcpy((char *)y->value + lo, (const char *)y->in[0]->value + lo, out->len * es);
-    }
-    return true;
-}
-
-static const adj_attr_reshape rs_32 = {2, {3, 2}}, rs_2m1 = {2, {2, -1}}, rs_11 = {2, {1, 1}},
-                              rs_12 = {1, {12}};
-static const adj_op_case reshape_cases[] = {
-    {1, {2}, {{2, 3}}, &rs_32, " -> (3,2)"},
-    {1, {1}, {{6}}, &rs_2m1, " -> (2,-1)"},
-    {1, {0}, {{0}}, &rs_11, " -> (1,1)"},
-    {1, {3}, {{2, 3, 2}}, &rs_12, " -> (12)"},
-};
-
-const adj_op_desc adj_desc_reshape = {
-    .name = "reshape", .arity = 1, .attr_size = sizeof(adj_attr_reshape), .shape = reshape_shape,
-    .forward = reshape_forward, .backward = reshape_backward, .jvp = reshape_jvp,
-    .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", ADJ_CASES(reshape_cases),
-    .teach = &reshape_teach, .replay = reshape_replay, .view = reshape_view,
-    .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,
-};
-
-adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file, int line)
-{
-    adj_attr_reshape attr = {.ndim = ndim}; /* a bad count is kept for the shape rule to report */
-    if (ndim > 0 && ndim <= ADJ_MAX_DIMS && !shape)
-        attr.ndim = NULL_SHAPE;
-    else if (ndim == NULL_SHAPE)
-        attr.ndim = -1;
-    else if (ndim > 0 && ndim <= ADJ_MAX_DIMS)
-        memcpy(attr.shape, shape, (size_t)ndim * sizeof *shape);
-    return adj_record(ADJ_OP_RESHAPE, &x, 1, &attr, file, line);
-}
-adj_var *(adj_reshape)(adj_var *x, int ndim, const int64_t *shape)
-{
-    return adj_reshape_at(x, ndim, shape, NULL, 0);
 }

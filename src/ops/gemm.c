@@ -1,0 +1,183 @@
+/*
+ * Matrix-product kernels on plain views (gemm.h): every matrix product,
+ * forward and backward, is one BLIS gemm call, except products of at most
+ * ADJ_SMALL_GEMM_MACS multiply-adds, where BLIS's fixed cost per call
+ * (about half a microsecond: set-up, packing buffers, the threading
+ * decision) would dwarf the arithmetic; those run a plain loop with the
+ * same strides, tested against BLIS.  Transposes are flags and strides,
+ * never copies.
+ */
+#include "ops/gemm.h"
+
+#include <adjoint/core.h>
+
+#include <blis.h>
+#include <stdint.h>
+
+bool adj_gemm_is_small(size_t m, size_t n, size_t k)
+{
+    return m <= ADJ_SMALL_GEMM_MACS && n <= ADJ_SMALL_GEMM_MACS && k <= ADJ_SMALL_GEMM_MACS &&
+           m * n * k <= ADJ_SMALL_GEMM_MACS;
+}
+
+/* C = op(A) op(B) + beta C by plain loops, strides as for adj_gemm;
+ * op(A)[i][p] is A[i rsa + p csa], or A[p rsa + i csa] when transposed.
+ * beta = 0 never reads C (it may hold garbage). */
+#define SMALL_GEMM(T)                                                           \
+    do {                                                                       \
+        const T *A_ = A, *B_ = B;                                              \
+        T *C_ = C;                                                             \
+        const size_t ai = ta ? csa : rsa, ap = ta ? rsa : csa;                 \
+        const size_t bp = tb ? csb : rsb, bj = tb ? rsb : csb;                 \
+        for (size_t i = 0; i < m; i++)                                         \
+            for (size_t j = 0; j < n; j++) {                                   \
+                T s = 0;                                                       \
+                for (size_t p = 0; p < k; p++)                                 \
+                    s += A_[i * ai + p * ap] * B_[p * bp + j * bj];            \
+                T *c = &C_[i * rsc + j * csc];                                 \
+                *c = beta == 0 ? s : (T)beta * *c + s;                         \
+            }                                                                  \
+    } while (0)
+
+/* One BLIS call on the calling thread only: the pool, not BLIS, spreads
+ * products over threads (see adj_gemm). */
+static void blis_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
+                      const void *A, size_t rsa, size_t csa,
+                      const void *B, size_t rsb, size_t csb,
+                      double beta, void *C, size_t rsc, size_t csc)
+{
+    trans_t ta_ = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    trans_t tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    rntm_t rntm;
+    bli_rntm_init(&rntm);
+    bli_rntm_set_num_threads(1, &rntm);
+    if (dtype == ADJ_F64) {
+        double one = 1.0, b = beta;
+        bli_dgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (double *)A, (inc_t)rsa,
+                     (inc_t)csa, (double *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc,
+                     (inc_t)csc, NULL, &rntm);
+    } else {
+        float one = 1.0f, b = (float)beta;
+        bli_sgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (float *)A, (inc_t)rsa,
+                     (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb, &b, C, (inc_t)rsc,
+                     (inc_t)csc, NULL, &rntm);
+    }
+}
+
+void adj_gemm_1t(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                 size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, double beta,
+                 void *C, size_t rsc, size_t csc)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (adj_gemm_is_small(m, n, k)) {
+        if (dtype == ADJ_F64)
+            SMALL_GEMM(double);
+        else
+            SMALL_GEMM(float);
+        return;
+    }
+    blis_gemm(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
+}
+
+/*
+ * Products of at least this many multiply-adds are split over the pool's
+ * threads, one BLIS call per block: by rows of C (each thread packs all
+ * of op(B) and its rows of op(A)), or by columns when C has few rows and
+ * more columns.  No thread waits for another until the end.  Measured on
+ * the 2-core reference machine for the products of an MLP step, rows
+ * beat columns or tie, even where they pack more (docs/performance.md);
+ * BLIS's own threading cannot be used alongside the pool, whose workers
+ * would compete with its OpenMP threads for the cores.  The
+ * split depends only on the shape and the thread count, so a product is
+ * bit-for-bit reproducible for a given thread count.  Across thread
+ * counts the last bits may differ: BLIS picks its kernel (and with it
+ * the order of the sums) from the shape of each block (tests/test_pool.c
+ * checks both).
+ */
+#define PAR_GEMM_GRAIN 16
+
+typedef struct gemm_job {
+    int dtype;
+    bool ta, tb, by_rows;
+    size_t m, n, k, rsa, csa, rsb, csb, rsc, csc, esize;
+    const char *A, *B;
+    char *C;
+    double beta;
+} gemm_job;
+
+static void gemm_block(void *ctx, size_t lo, size_t hi)
+{
+    const gemm_job *g = ctx;
+    if (g->by_rows) {
+        size_t ai = g->ta ? g->csa : g->rsa;
+        blis_gemm(g->dtype, g->ta, g->tb, hi - lo, g->n, g->k, g->A + lo * ai * g->esize,
+                  g->rsa, g->csa, g->B, g->rsb, g->csb, g->beta,
+                  g->C + lo * g->rsc * g->esize, g->rsc, g->csc);
+    } else {
+        size_t bj = g->tb ? g->rsb : g->csb;
+        blis_gemm(g->dtype, g->ta, g->tb, g->m, hi - lo, g->k, g->A, g->rsa, g->csa,
+                  g->B + lo * bj * g->esize, g->rsb, g->csb, g->beta,
+                  g->C + lo * g->csc * g->esize, g->rsc, g->csc);
+    }
+}
+
+void adj_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A, size_t rsa,
+              size_t csa, const void *B, size_t rsb, size_t csb, double beta, void *C, size_t rsc,
+              size_t csc)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (!adj_gemm_is_small(m, n, k) && adj_threads() > 1 && k > 0 && m * n * k >= ADJ_PAR_GEMM_MACS) {
+        gemm_job g = {dtype, ta, tb, m >= 4 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
+                      dtype == ADJ_F64 ? sizeof(double) : sizeof(float), A, B, C, beta};
+        adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
+        return;
+    }
+    adj_gemm_1t(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
+}
+
+/* Whether two adjoint buffers of na and nb elements share memory: the
+ * same var on both sides (A^T A, X W^T with X = W) or two views of one
+ * parameter store.  Then the two products of a backward accumulate into
+ * the same elements and must not run at once. */
+static bool overlap(const void *a, size_t na, const void *b, size_t nb, size_t es)
+{
+    const uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
+    return a0 < b0 + nb * es && b0 < a0 + na * es;
+}
+
+/* The pair of a backward (gemm.h). */
+void adj_gemm_pair(adj_range_fn task, void *ctx, const void *g0, size_t n0, const void *g1,
+                   size_t n1, size_t macs, size_t es)
+{
+    if (g0 && g1 && adj_threads() == 2 && macs >= ADJ_PAR_GEMM_MACS && !overlap(g0, n0, g1, n1, es))
+        adj_par_tasks(2, task, ctx);
+    else
+        task(ctx, 0, 2);
+}
+
+/* The same sum in four interleaved partial sums (a different rounding
+ * order, as BLIS's own): for products that the forward sends to BLIS. */
+double adj_dot4(const double *a, size_t sa, const double *b, size_t sb, size_t k)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t p = 0;
+    if (sa == 1 && sb == 1)
+        for (; p + 4 <= k; p += 4) {
+            s0 += a[p] * b[p];
+            s1 += a[p + 1] * b[p + 1];
+            s2 += a[p + 2] * b[p + 2];
+            s3 += a[p + 3] * b[p + 3];
+        }
+    else
+        for (; p + 4 <= k; p += 4) {
+            s0 += a[p * sa] * b[p * sb];
+            s1 += a[(p + 1) * sa] * b[(p + 1) * sb];
+            s2 += a[(p + 2) * sa] * b[(p + 2) * sb];
+            s3 += a[(p + 3) * sa] * b[(p + 3) * sb];
+        }
+    for (; p < k; p++)
+        s0 += a[p * sa] * b[p * sb];
+    return (s0 + s1) + (s2 + s3);
+}

@@ -1,0 +1,66 @@
+/*
+ * Matrix-product kernels on plain views: a pointer, the dtype (ADJ_F32 or
+ * ADJ_F64) and a (row, column) stride pair per matrix, in elements.  No
+ * tape nodes: tests and every op that multiplies matrices (matmul,
+ * linear, the batched product) call these.
+ */
+#ifndef ADJ_OPS_GEMM_H
+#define ADJ_OPS_GEMM_H
+
+#include "core/pool.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Products of at most this many multiply-adds (m n k) skip BLIS: its fixed
+ * cost per call (object set-up, the threading decision, packing buffers)
+ * is about a microsecond, more than the arithmetic of a tiny layer (a 2-8-1
+ * network's products are 32 to 64 multiply-adds).  0 sends every product
+ * to BLIS.  tests/test_kernels.c checks both paths against each other.
+ */
+#define ADJ_SMALL_GEMM_MACS 4096u
+
+/* Products of at least this many multiply-adds are split over the pool's
+ * threads (adj_gemm), and the two products of a backward may run one per
+ * thread (adj_gemm_pair). */
+#define ADJ_PAR_GEMM_MACS ((size_t)1 << 17)
+
+/*
+ * C (m,n) = op(A) op(B) + beta C.  op(A)[i][p] is A[i rsa + p csa], or
+ * A[p rsa + i csa] when ta; op(B) likewise with tb; C[i][j] is
+ * C[i rsc + j csc].  Strides are at least 1 (BLIS refuses others).
+ * beta = 0 never reads C (it may hold garbage).  Small products (see
+ * ADJ_SMALL_GEMM_MACS) run a plain loop; large ones are split over the
+ * pool's threads by rows or columns of C, one single-threaded BLIS call
+ * per block; otherwise one BLIS call on the calling thread.  The result
+ * depends only on the shape, the strides' pattern and the thread count.
+ */
+void adj_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A, size_t rsa,
+              size_t csa, const void *B, size_t rsb, size_t csb, double beta, void *C, size_t rsc,
+              size_t csc);
+
+/* adj_gemm on the calling thread only (a plain loop or one BLIS call),
+ * for callers that spread independent products over the pool themselves. */
+void adj_gemm_1t(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                 size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, double beta,
+                 void *C, size_t rsc, size_t csc);
+
+/* Whether an (m,n,k) product takes adj_gemm's plain loop. */
+bool adj_gemm_is_small(size_t m, size_t n, size_t k);
+
+/*
+ * The two products of a backward (tasks 0 and 1 of `task`, adding into
+ * adjoints g0 and g1 of n0 and n1 elements of es bytes, macs multiply-adds
+ * each) are independent.  With two threads, when both are wanted (g0 and
+ * g1 not NULL) and large and their adjoints do not overlap, each runs
+ * whole on its own thread; otherwise task(ctx, 0, 2) on the caller.
+ */
+void adj_gemm_pair(adj_range_fn task, void *ctx, const void *g0, size_t n0, const void *g1,
+                   size_t n1, size_t macs, size_t es);
+
+/* sum_p a[p sa] b[p sb] in four interleaved partial sums (a rounding
+ * order like BLIS's own). */
+double adj_dot4(const double *a, size_t sa, const double *b, size_t sb, size_t k);
+
+#endif
