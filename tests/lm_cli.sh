@@ -1,5 +1,5 @@
 #!/bin/sh
-# Language models end to end: adjoint train --model rnn|lstm|gru on a
+# Language models end to end: adjoint train --model rnn|lstm|gru|gpt on a
 # small word list made here, eval (nats per token, below the uniform
 # model's log V), sample (greedy output repeatable; a seed repeats a
 # sampled one), and usage errors.
@@ -19,7 +19,7 @@ while [ $i -lt 400 ]; do
     case $((i % 5)) in 0) echo cat;; 1) echo tac;; 2) echo act;; 3) echo attic;; 4) echo tact;; esac
     i=$((i + 1))
 done > "$dir/words"
-for m in rnn lstm gru; do
+for m in rnn lstm gru gpt; do
     "$adj" train --model $m --data "text:$dir/words" --embed 8 --hidden 24 --seq 12 --batch 16 \
         --steps 150 --lr 0.01 --threads 1 --out "$dir/$m" --json --quiet > "$dir/$m.json" 2>&1 \
         || bad "train --model $m failed: $(cat "$dir/$m.json")"

@@ -71,12 +71,9 @@ int adj_cmd_eval(int argc, char **argv)
     }
     if (threads > 0)
         adj_set_threads((int)threads);
-    adj_error err;
-    adj_model *mo = NULL;
-    if (adj_model_read(model, &mo, &err) != ADJ_OK) {
-        fprintf(stderr, "adjoint eval: %s\n", err.message);
+    adj_model *mo = adj_tool_lm_open("adjoint eval", model);
+    if (!mo)
         return 1;
-    }
     adj_mlp *m = adj_model_mlp(mo);
     if (!m) { /* a language model */
         int r = adj_tool_eval_lm(mo, model, lm_spec ? spec : NULL, json);

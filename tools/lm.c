@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 adj_corpus *adj_tool_lm_data(const char *spec, double val_frac, uint64_t seed)
 {
@@ -32,10 +33,36 @@ adj_corpus *adj_tool_lm_data(const char *spec, double val_frac, uint64_t seed)
 
 static int hexval(char h) { return h <= '9' ? h - '0' : h - 'a' + 10; }
 
+long adj_tool_lm_vocab(const adj_model *m)
+{
+    const char *v = adj_model_config(m, "vocab");
+    if (!v)
+        v = adj_model_config(m, "vocab_size");
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+adj_model *adj_tool_lm_open(const char *who, const char *path)
+{
+    struct stat sb;
+    adj_model *m = NULL;
+    adj_error err;
+    adj_status s = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ? adj_model_load_hf(path, ADJ_F32, &m, &err)
+                                                               : adj_model_read(path, &m, &err);
+    if (s != ADJ_OK)
+        fprintf(stderr, "%s: %s\n", who, err.message);
+    return m;
+}
+
+long adj_tool_lm_context(const adj_model *m)
+{
+    const char *v = adj_model_config(m, "n_positions");
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
 int adj_tool_lm_remap(adj_corpus *c, adj_model *m)
 {
     const char *chars = adj_model_config(m, "chars");
-    long vocab = strtol(adj_model_config(m, "vocab"), NULL, 10);
+    long vocab = adj_tool_lm_vocab(m);
     int map[256];
     for (int i = 0; i < 256; i++)
         map[i] = -1;
@@ -115,7 +142,9 @@ int adj_tool_eval_lm(adj_model *m, const char *model, const char *spec, int json
         return 1;
     }
     adj_tape *t = adj_tape_new();
-    double v = t ? adj_tool_lm_eval(m, t, c, 32, 32, 20, 1) : NAN;
+    long ctx = adj_tool_lm_context(m);
+    size_t T = ctx > 0 && ctx < 32 ? (size_t)ctx : 32;
+    double v = t ? adj_tool_lm_eval(m, t, c, 32, T, 20, 1) : NAN;
     if (t && adj_tape_status(t) != ADJ_OK)
         fprintf(stderr, "adjoint eval: %s\n", adj_tape_message(t));
     int rc = isnan(v) ? 1 : 0;

@@ -20,6 +20,14 @@ int adj_tool_eval_lm(adj_model *m, const char *model, const char *spec, int json
  * "chars"); NULL after printing the error. */
 adj_corpus *adj_tool_lm_data(const char *spec, double val_frac, uint64_t seed);
 int adj_tool_lm_remap(adj_corpus *c, adj_model *m);
+/* The model's vocabulary size (configuration "vocab" or "vocab_size"; 0
+ * for a model that is not a language model) and the longest context it
+ * takes ("n_positions"; 0: any). */
+long adj_tool_lm_vocab(const adj_model *m);
+long adj_tool_lm_context(const adj_model *m);
+/* A language model read from PATH: a model file, or a directory in the
+ * Hugging Face GPT-2 layout; NULL after printing the error with `who`. */
+adj_model *adj_tool_lm_open(const char *who, const char *path);
 /* Mean cross-entropy of the model's logits for x (B, T) against y. */
 adj_var *adj_tool_lm_loss(adj_model *m, adj_tape *t, const int32_t *x, const int32_t *y, size_t B,
                           size_t T);

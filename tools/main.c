@@ -18,7 +18,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"train", adj_cmd_train,
-     "train an MLP (Fashion-MNIST by default) or a language model (--model rnn|lstm|gru)"},
+     "train an MLP (Fashion-MNIST by default) or a language model (--model rnn|lstm|gru|gpt)"},
     {"eval", adj_cmd_eval, "evaluate a saved model: test accuracy and confusion matrix, or loss"},
     {"sample", adj_cmd_sample, "sample text from a language model"},
     {"gradcheck", adj_cmd_gradcheck, "check every op's gradient against finite differences"},

@@ -17,7 +17,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: adjoint sample MODEL [--prompt TEXT | --prompt-tokens 1,2,3] [--steps N]\n"
                "                      [--temperature T] [--top-k K] [--seed S]\n"
                "Print the prompt and N (default 200) tokens sampled from a language model\n"
-               "(rnn, lstm, gru) saved by adjoint train.  Temperature 0 is greedy (default 1);\n"
+               "(rnn, lstm, gru, gpt) saved by adjoint train, or a Hugging Face GPT-2\n"
+               "directory (config.json, model.safetensors).  Temperature 0 is greedy (default 1);\n"
                "--top-k keeps the K most likely tokens (default 0: all).  The prompt (default:\n"
                "a newline, when the vocabulary has one) must use the model's bytes; a model\n"
                "of token ids takes --prompt-tokens and prints ids.\n");
@@ -115,25 +116,23 @@ int adj_cmd_sample(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    adj_model *m = NULL;
-    adj_error err;
-    if (adj_model_read(model, &m, &err) != ADJ_OK) {
-        fprintf(stderr, "adjoint sample: %s\n", err.message);
+    adj_model *m = adj_tool_lm_open("adjoint sample", model);
+    if (!m)
         return 1;
-    }
     if (prompt && ptok) {
         fprintf(stderr, "adjoint sample: --prompt or --prompt-tokens, not both\n");
         adj_model_free(m);
         return 2;
     }
-    const char *chars = adj_model_config(m, "chars"), *vs = adj_model_config(m, "vocab");
-    if (!vs) {
+    const char *chars = adj_model_config(m, "chars");
+    long ctxmax = adj_tool_lm_context(m);
+    if (adj_tool_lm_vocab(m) < 1) {
         fprintf(stderr, "adjoint sample: %s is a \"%s\" model, not a language model\n", model,
                 adj_model_arch(m));
         adj_model_free(m);
         return 1;
     }
-    int V = (int)strtol(vs, NULL, 10), text = chars && *chars;
+    int V = (int)adj_tool_lm_vocab(m), text = chars && *chars;
     unsigned char byte[256];
     int id[256];
     for (int i = 0; i < 256; i++)
@@ -207,14 +206,16 @@ int adj_cmd_sample(int argc, char **argv)
     size_t n = np;
     for (long s = 0; s < steps; s++, n++) {
         adj_tape_reset(t);
-        adj_var *x = adj_index(t, 2, ((int64_t[]){1, (int64_t)n}), ctx);
+        /* the last n_positions tokens for a model of bounded context */
+        size_t w = ctxmax > 0 && n > (size_t)ctxmax ? (size_t)ctxmax : n;
+        adj_var *x = adj_index(t, 2, ((int64_t[]){1, (int64_t)w}), ctx + (n - w));
         adj_var *y = adj_model_forward(m, x);
         if (!y) {
             fprintf(stderr, "adjoint sample: %s\n", adj_tape_message(t));
             goto done;
         }
         for (int v = 0; v < V; v++)
-            lg[v] = adj_value_at(y, (n - 1) * (size_t)V + (size_t)v);
+            lg[v] = adj_value_at(y, (w - 1) * (size_t)V + (size_t)v);
         ctx[n] = pick(lg, V, temp, topk, &rng);
         if (text)
             fputc(byte[ctx[n]], stdout);

@@ -32,7 +32,7 @@ static void train_usage(FILE *f)
     fprintf(f,
             "usage: adjoint train [OPTIONS]\n"
             "Train an MLP classifier; with no options, on Fashion-MNIST.\n"
-            "(adjoint train --model lstm --help: the language models rnn, lstm, gru.)\n\n"
+            "(adjoint train --model lstm --help: the language models rnn, lstm, gru, gpt.)\n\n"
             "  --model mlp        the architecture (default mlp)\n"
             "  --data idx:DIR | csv:FILE  data (default %s)\n"
             "  --label COL        CSV label column: name or 0-based index (default: last)\n"

@@ -1,9 +1,9 @@
 /*
- * adjoint train --model rnn|lstm|gru: a character (or token) language
+ * adjoint train --model rnn|lstm|gru|gpt: a character (or token) language
  * model on --data text:FILE or tokens:FILE, trained on random (B, T)
- * windows with Adam for --steps steps; the mean validation cross-entropy
- * (nats per token) is reported, and the model saved as
- * OUT/model.safetensors.
+ * windows with Adam for --steps steps, new or from --init (a model file or
+ * a Hugging Face GPT-2 directory); the mean validation cross-entropy (nats
+ * per token) is reported, and the model saved as OUT/model.safetensors.
  */
 #include "commands.h"
 #include "data.h"
@@ -15,9 +15,9 @@
 #include <string.h>
 
 typedef struct lm_opts {
-    const char *model, *data, *out;
-    long hidden, embed, layers, seq, batch, steps, threads, eval_batches;
-    double lr, val_frac;
+    const char *model, *data, *out, *init;
+    long hidden, embed, layers, heads, block, seq, batch, steps, threads, eval_batches;
+    double lr, val_frac, dropout;
     unsigned long long seed;
     int json, quiet;
 } lm_opts;
@@ -25,14 +25,20 @@ typedef struct lm_opts {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: adjoint train --model rnn|lstm|gru [OPTIONS]\n"
-            "Train a character (or token) language model.\n\n"
+            "usage: adjoint train --model rnn|lstm|gru|gpt [OPTIONS]\n"
+            "Train a character (or token) language model: recurrent, or GPT-2's\n"
+            "transformer.\n\n"
             "  --data text:FILE | tokens:FILE  a byte-level text (the vocabulary is the\n"
             "                     bytes in it; a file of lines is split by lines) or\n"
             "                     little-endian uint16 token ids (default text:%s)\n"
-            "  --embed N          embedding size (default 32)\n"
+            "  --init MODEL       start from a saved model of this kind, or (gpt) a\n"
+            "                     Hugging Face GPT-2 directory; the sizes are its own\n"
+            "  --embed N          embedding size (default 32; gpt: n_embd, default 64)\n"
             "  --hidden N         hidden units (default 128)\n"
-            "  --layers N         recurrent layers (default 1)\n"
+            "  --layers N         recurrent layers or gpt blocks (default 1; gpt 2)\n"
+            "  --heads N          gpt: attention heads (default 4)\n"
+            "  --block N          gpt: the longest context, n_positions (default --seq)\n"
+            "  --dropout X        gpt: dropout (default 0)\n"
             "  --seq T            window length (default 32)\n"
             "  --batch N          windows per step (default 32)\n"
             "  --steps N          optimizer steps (default 500)\n"
@@ -53,8 +59,10 @@ static int parse(int argc, char **argv, lm_opts *o)
     o->data = "text:" ADJ_LM_DEFAULT_TEXT;
     o->out = "adjoint-run";
     o->hidden = 128;
-    o->embed = 32;
-    o->layers = 1;
+    o->embed = -1;
+    o->layers = -1;
+    o->heads = 4;
+    o->block = -1;
     o->seq = 32;
     o->batch = 32;
     o->steps = 500;
@@ -89,12 +97,20 @@ static int parse(int argc, char **argv, lm_opts *o)
             o->data = v;
         else if (strcmp(a, "--out") == 0)
             o->out = v;
+        else if (strcmp(a, "--init") == 0)
+            o->init = v;
+        else if (strcmp(a, "--heads") == 0)
+            bad = adj_tool_long(a, v, 1, 1 << 16, &o->heads);
+        else if (strcmp(a, "--block") == 0)
+            bad = adj_tool_long(a, v, 1, 1 << 20, &o->block);
+        else if (strcmp(a, "--dropout") == 0)
+            bad = adj_tool_number(a, v, 0, 1, 0.999999, 1, &o->dropout);
         else if (strcmp(a, "--hidden") == 0)
             bad = adj_tool_long(a, v, 1, 1 << 16, &o->hidden);
         else if (strcmp(a, "--embed") == 0)
             bad = adj_tool_long(a, v, 1, 1 << 16, &o->embed);
         else if (strcmp(a, "--layers") == 0)
-            bad = adj_tool_long(a, v, 1, 8, &o->layers);
+            bad = adj_tool_long(a, v, 1, 256, &o->layers);
         else if (strcmp(a, "--seq") == 0)
             bad = adj_tool_long(a, v, 1, 4096, &o->seq);
         else if (strcmp(a, "--batch") == 0)
@@ -121,6 +137,38 @@ static int parse(int argc, char **argv, lm_opts *o)
     return 0;
 }
 
+/* A new model for the corpus's vocabulary, as the options say; NULL
+ * after printing the error. */
+static adj_model *new_model(const lm_opts *o, const adj_corpus *c, int gpt, adj_rng *rng)
+{
+    char vocab[24], embed[24], hidden[24], layers[24], heads[24], block[24], drop[32];
+    char *chars = malloc(2 * (size_t)c->nchars + 1);
+    if (!chars) {
+        fprintf(stderr, "adjoint: out of memory\n");
+        return NULL;
+    }
+    snprintf(vocab, sizeof vocab, "%d", c->vocab);
+    snprintf(embed, sizeof embed, "%ld", o->embed > 0 ? o->embed : gpt ? 64 : 32);
+    snprintf(hidden, sizeof hidden, "%ld", o->hidden);
+    snprintf(layers, sizeof layers, "%ld", o->layers > 0 ? o->layers : gpt ? 2 : 1);
+    snprintf(heads, sizeof heads, "%ld", o->heads);
+    snprintf(block, sizeof block, "%ld", o->block > 0 ? o->block : o->seq);
+    snprintf(drop, sizeof drop, "%.17g", o->dropout);
+    for (int i = 0; i < c->nchars; i++)
+        sprintf(chars + 2 * i, "%02x", c->chars[i]);
+    chars[2 * c->nchars] = '\0';
+    const char *kv_rnn[] = {"vocab", vocab, "embed", embed, "hidden", hidden, "layers", layers, "chars", chars};
+    const char *kv_gpt[] = {"vocab_size", vocab, "n_positions", block, "n_embd", embed, "n_layer", layers,
+                            "n_head", heads, "dropout", drop, "chars", chars};
+    adj_error err;
+    adj_model *m = gpt ? adj_model_new("gpt", 7, kv_gpt, ADJ_F32, rng, &err)
+                       : adj_model_new(o->model, 5, kv_rnn, ADJ_F32, rng, &err);
+    free(chars);
+    if (!m)
+        fprintf(stderr, "adjoint: %s\n", err.message);
+    return m;
+}
+
 int adj_cmd_train_lm(int argc, char **argv)
 {
     lm_opts o;
@@ -134,25 +182,28 @@ int adj_cmd_train_lm(int argc, char **argv)
     adj_corpus *c = adj_tool_lm_data(o.data, o.val_frac, o.seed);
     if (!c)
         return 1;
-    char vocab[16], embed[16], hidden[16], layers[16], *chars = malloc(2 * (size_t)c->nchars + 1);
-    snprintf(vocab, sizeof vocab, "%d", c->vocab);
-    snprintf(embed, sizeof embed, "%ld", o.embed);
-    snprintf(hidden, sizeof hidden, "%ld", o.hidden);
-    snprintf(layers, sizeof layers, "%ld", o.layers);
-    for (int i = 0; chars && i < c->nchars; i++)
-        sprintf(chars + 2 * i, "%02x", c->chars[i]);
-    if (chars)
-        chars[2 * c->nchars] = '\0';
-    const char *kv[] = {"vocab", vocab, "embed", embed, "hidden", hidden, "layers", layers, "chars", chars ? chars : ""};
     adj_rng rng;
     adj_rng_seed(&rng, o.seed);
     adj_error err;
-    adj_model *m = adj_model_new(o.model, 5, kv, ADJ_F32, &rng, &err);
-    free(chars);
-    if (!m) {
-        fprintf(stderr, "adjoint: %s\n", err.message);
+    int gpt = strcmp(o.model, "gpt") == 0;
+    adj_model *m = o.init ? adj_tool_lm_open("adjoint", o.init) : new_model(&o, c, gpt, &rng);
+    if (m && o.init && strcmp(adj_model_arch(m), o.model) != 0) {
+        fprintf(stderr, "adjoint: --init %s is a \"%s\" model, not --model %s\n", o.init, adj_model_arch(m),
+                o.model);
+        adj_model_free(m);
+        m = NULL;
+    }
+    if (!m || (o.init && adj_tool_lm_remap(c, m))) {
+        adj_model_free(m);
         adj_corpus_free(c);
         return 1;
+    }
+    long ctx = adj_tool_lm_context(m);
+    if (ctx > 0 && o.seq > ctx) {
+        fprintf(stderr, "adjoint: --seq %ld is longer than the model's context, n_positions = %ld\n", o.seq, ctx);
+        adj_model_free(m);
+        adj_corpus_free(c);
+        return 2;
     }
     adj_params *p = adj_model_params(m);
     adj_optim_config oc = adj_optim_defaults(ADJ_OPTIM_ADAM);

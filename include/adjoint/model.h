@@ -84,6 +84,30 @@ ADJ_API adj_status adj_model_to_bytes(adj_model *m, void **bytes, size_t *n, adj
  * another shape.  *out is owned by the caller (adj_model_free). */
 ADJ_API adj_status adj_model_read(const char *path, adj_model **out, adj_error *err);
 
+/* Load a GPT-2 checkpoint in the Hugging Face layout as a "gpt" model of
+ * dtype (ADJ_F32 or ADJ_F64; the file's F16, BF16, F32 or F64 tensors
+ * are converted):
+ *   DIR/config.json: vocab_size, n_positions, n_embd, n_layer, n_head
+ *     (integers) and optionally layer_norm_epsilon (default 1e-5);
+ *     model_type, when present, must be "gpt2", activation_function
+ *     "gelu_new" and n_inner null or 4 n_embd;
+ *   DIR/model.safetensors: GPT-2's tensors (wte.weight, wpe.weight,
+ *     h.{i}.ln_1.*, h.{i}.attn.c_attn.*, h.{i}.attn.c_proj.*,
+ *     h.{i}.ln_2.*, h.{i}.mlp.c_fc.*, h.{i}.mlp.c_proj.*, ln_f.*), all
+ *     with or all without the prefix "transformer.", the Conv1D weights
+ *     (in, out) as stored; h.{i}.attn.bias and h.{i}.attn.masked_bias
+ *     (causal-mask buffers) are ignored, and an lm_head.weight must equal
+ *     wte.weight (the head is tied).
+ * config.json is read up to 1 MiB; the parameter count the configuration
+ * implies is bounded by the size of model.safetensors before anything is
+ * allocated.  ADJ_EINVAL for a NULL or empty dir, a bad dtype, NULL out;
+ * ADJ_EIO for a file that cannot be read; ADJ_EFORMAT naming the file
+ * and the key or tensor (missing, of another shape, unexpected, an
+ * lm_head that is not wte).  *out is owned by the caller
+ * (adj_model_free); the model saves as any (adj_model_write). */
+ADJ_API adj_status adj_model_load_hf(const char *dir, adj_dtype dtype, adj_model **out,
+                                     adj_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -114,9 +114,7 @@ adj_status adj_model_write(adj_model *m, const char *path, adj_error *err)
 
 /* ------------------------------------------------------------- reading */
 
-/* Copy tensor `name` of f into dst (numel elements of dtype), after
- * checking its shape against (ndim, shape). */
-static adj_status take(const adj_safetensors *f, unsigned char *used, const char *path,
+adj_status adj_io_st_take(const adj_safetensors *f, unsigned char *used, const char *path,
                        const char *name, int ndim, const int64_t *shape, adj_dtype dtype, void *dst,
                        adj_error *err)
 {
@@ -206,11 +204,12 @@ static adj_status from_st(const char *path, const adj_safetensors *f, adj_model 
     }
     adj_params *p = m ? m->p : NULL;
     for (int i = 0; s == ADJ_OK && i < adj_params_count(p); i++)
-        s = take(f, used, path, m->pnames[i], adj_params_tensor_ndim(p, i),
+        s = adj_io_st_take(f, used, path, m->pnames[i], adj_params_tensor_ndim(p, i),
                  adj_params_tensor_shape(p, i), dtype, adj_params_value(p, i), err);
     int nb = s == ADJ_OK && a->buffers ? a->buffers(m, bufs) : 0;
     for (int i = 0; s == ADJ_OK && i < nb; i++)
-        s = take(f, used, path, bufs[i].name, bufs[i].ndim, bufs[i].shape, ADJ_F64, bufs[i].data, err);
+        s = adj_io_st_take(f, used, path, bufs[i].name, bufs[i].ndim, bufs[i].shape, ADJ_F64,
+                           bufs[i].data, err);
     if (s == ADJ_OK && a->load_extra)
         s = a->load_extra(m, f, used, path, err);
     for (int i = 0; s == ADJ_OK && i < adj_st_count(f); i++)

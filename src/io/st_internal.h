@@ -16,4 +16,12 @@ struct adj_safetensors {
     size_t data_len;
 };
 
+/* Copy tensor `name` of f into dst (numel elements of dtype), after
+ * checking its shape against (ndim, shape), and mark it in used[];
+ * ADJ_EFORMAT naming path and the tensor when it is missing, of another
+ * shape or not floating-point (src/io/model_file.c). */
+adj_status adj_io_st_take(const adj_safetensors *f, unsigned char *used, const char *path,
+                          const char *name, int ndim, const int64_t *shape, adj_dtype dtype, void *dst,
+                          adj_error *err);
+
 #endif

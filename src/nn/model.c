@@ -19,6 +19,7 @@ static const adj_arch *const ARCHS[] = {
     &adj_arch_gru,
     &adj_arch_cnn,
     &adj_arch_autoencoder,
+    &adj_arch_gpt,
 };
 #define NARCHS ((int)(sizeof ARCHS / sizeof ARCHS[0]))
 

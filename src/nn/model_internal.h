@@ -91,5 +91,6 @@ void adj_model_torch_uniform(adj_params *p, int iw, int ib, int64_t fan_in, adj_
 extern const adj_arch adj_arch_mlp;
 extern const adj_arch adj_arch_rnn, adj_arch_lstm, adj_arch_gru; /* arch_rnn.c */
 extern const adj_arch adj_arch_cnn, adj_arch_autoencoder;
+extern const adj_arch adj_arch_gpt; /* arch_gpt.c */
 
 #endif

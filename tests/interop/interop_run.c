@@ -3,7 +3,8 @@
  *
  *     interop_run MODEL IN OUT
  *
- * loads MODEL (adj_model_read), reads IN (safetensors): "x", features
+ * loads MODEL (adj_model_read; a directory: adj_model_load_hf, of the dtype
+ * IN's __metadata__ "dtype" names, F32 by default), reads IN (safetensors): "x", features
  * (F32/F64, (batch, features); an MLP's input transform is applied as
  * adjoint's own commands apply it) or token ids (an integer dtype, for
  * sequence models), optionally "y", labels (I64/I32: (batch) for
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int fail(const char *what, const char *msg)
 {
@@ -51,10 +53,17 @@ int main(int argc, char **argv)
     adj_error err;
     adj_model *m = NULL;
     adj_safetensors *in = NULL;
-    if (adj_model_read(argv[1], &m, &err) != ADJ_OK)
-        return fail(argv[1], err.message);
     if (adj_st_read(argv[2], &in, &err) != ADJ_OK)
         return fail(argv[2], err.message);
+    struct stat sb;
+    const char *hf_dtype = adj_st_meta(in, "dtype");
+    if (stat(argv[1], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (adj_model_load_hf(argv[1], hf_dtype && strcmp(hf_dtype, "F64") == 0 ? ADJ_F64 : ADJ_F32, &m,
+                              &err) != ADJ_OK)
+            return fail(argv[1], err.message);
+    } else if (adj_model_read(argv[1], &m, &err) != ADJ_OK) {
+        return fail(argv[1], err.message);
+    }
     const adj_st_tensor *xt = adj_st_find(in, "x"), *yt = adj_st_find(in, "y");
     if (!xt || xt->ndim < 1)
         return fail(argv[2], "no tensor \"x\"");
