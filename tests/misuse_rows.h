@@ -596,6 +596,10 @@ ROW(adj_model_read, NULL, "SPv", 'e', NULL,
     const char *path = model_path(f); adj_model *x = NULL;
     o->st = adj_model_read(S(0, path), P(1, &x), P(2, &f->err)); adj_model_free(x);
     snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_model_load_hf, NULL, "SePv", 'e', NULL,
+    const char *dir = hf_path(f); adj_model *x = NULL;
+    o->st = adj_model_load_hf(S(0, dir), E(1, adj_dtype, ADJ_F32), P(2, &x), P(3, &f->err)); adj_model_free(x);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
 
 /* --------------------------------------------------------------- rnn.h */
 ROW(adj_rnn_kind_name, NULL, "e", 'g', NULL,

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -288,6 +289,28 @@ static const char *model_path(fx *f)
     snprintf(path, sizeof path, "%s/m.safetensors", f->dir);
     adj_model *m = model_of();
     ck_assert_int_eq(adj_model_write(m, path, NULL), ADJ_OK);
+    adj_model_free(m);
+    return path;
+}
+
+/* A two-layer "gpt" model as a Hugging Face GPT-2 directory in the
+ * fixture's directory (for adj_model_load_hf). */
+static const char *hf_path(fx *f)
+{
+    static char path[300];
+    char file[340];
+    snprintf(path, sizeof path, "%s/gpt2", f->dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(file, sizeof file, "%s/config.json", path);
+    write_file(file, "{\"model_type\": \"gpt2\", \"vocab_size\": 5, \"n_positions\": 4, \"n_embd\": 4, "
+                     "\"n_layer\": 2, \"n_head\": 2, \"layer_norm_epsilon\": 1e-5}");
+    const char *kv[] = {"vocab_size", "5", "n_positions", "4", "n_embd", "4", "n_layer", "2", "n_head", "2"};
+    adj_rng rng;
+    adj_rng_seed(&rng, 5);
+    adj_model *m = adj_model_new("gpt", 5, kv, ADJ_F32, &rng, NULL);
+    ck_assert_ptr_nonnull(m);
+    snprintf(file, sizeof file, "%s/model.safetensors", path);
+    ck_assert_int_eq(adj_model_write(m, file, NULL), ADJ_OK);
     adj_model_free(m);
     return path;
 }
