@@ -235,6 +235,53 @@ ADJ_API adj_status adj_backward(adj_var *y);
  * NULL seed is ADJ_EINVAL (recorded on the tape). */
 ADJ_API adj_status adj_backward_seeded(adj_var *y, const double *seed);
 
+/*
+ * Options of adj_backward_ex and adj_grad; a zero-initialised struct asks
+ * for the plain sweep of adj_backward.
+ *   create_graph  1: the sweep records itself on y's tape as ops, so every
+ *                 adjoint it produces is an ordinary var (adj_grad_var),
+ *                 which later ops may use and adj_backward may
+ *                 differentiate again, to any order.  Every op on the path
+ *                 from the inputs to y needs a graph-mode rule (the
+ *                 built-in ops have one; a registered op, the callback
+ *                 of adjoint/extend.h that records its backward): an op
+ *                 without one is an ADJ_EINVAL on the tape naming it.  Costs: the sweep
+ *                 records a few nodes per node of y's graph, and their
+ *                 values stay in the tape's arena until adj_tape_reset.
+ */
+typedef struct adj_backward_opts {
+    int create_graph;
+} adj_backward_opts;
+
+/* adj_backward (y must hold one element) with options; NULL opts is
+ * adj_backward.  With create_graph the adjoints are also written where
+ * adj_backward writes them (adj_grad_at, adj_grad_data: nodes of y's graph
+ * from zero, parameters accumulate), and adj_grad_var returns each as a
+ * var. */
+ADJ_API adj_status adj_backward_ex(adj_var *y, const adj_backward_opts *opts);
+
+/* x's adjoint as a var of x's shape and dtype, from the last
+ * adj_backward_ex with create_graph on x's tape (NULL: no such sweep since
+ * the last adj_tape_reset, x recorded after its output, or no adjoint
+ * reached x; also NULL for a NULL x).  For a parameter, the sweep's own
+ * contribution, not the store's accumulated gradient. */
+ADJ_API adj_var *adj_grad_var(const adj_var *x);
+
+/*
+ * The gradients of a one-element y with respect to xs[0..n-1], as vars
+ * written to out_vars[0..n-1], like torch.autograd.grad: nothing is
+ * written into any node's or parameter's adjoint (adj_grad_at is left as
+ * it was).  Where y does not depend on xs[i] (no path, or xs[i] recorded
+ * after y) out_vars[i] is a constant of zeros of xs[i]'s shape.  With
+ * opts->create_graph the vars are recorded ops of the inputs that can be
+ * differentiated again; without (NULL opts too) they are constants
+ * holding the values.  Errors: NULL y, xs or out_vars, n < 1, a NULL
+ * xs[i], a var of another tape (ADJ_EINVAL/ADJ_ETAPE, recorded on y's
+ * tape), and those of adj_backward_ex; out_vars are then left unset.
+ */
+ADJ_API adj_status adj_grad(adj_var *y, int n, adj_var *const *xs, adj_var **out_vars,
+                            const adj_backward_opts *opts);
+
 /* ------------------------------------------------------------ parameters */
 
 /*

@@ -114,6 +114,10 @@
     /* ---- attention ---- */                                                  \
     X(SCALED_DOT_PRODUCT_ATTENTION, scaled_dot_product_attention)              \
     /*                                                                     */  \
+    /* ---- graph-mode backward (internal: no public function) ---- */       \
+    X(VIEW_GRAD, view_grad)                                                    \
+    X(GELU_GRAD, gelu_grad)                                                    \
+    /*                                                                     */  \
     /* ---- (next family) ---- */                                              \
     /* append new ops above this line, in their family's section (one line
      * each, keep the backslash) */

@@ -32,7 +32,7 @@ void *adj_grad_buf(adj_var *v)
  * reverse pass marks what y depends on.  It fails (false, ADJ_ESTATE on
  * the tape) on a parameter whose store has moved its blocks.
  */
-static bool clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
+bool adj_clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
 {
     y->mark = sweep;
     for (size_t id = (size_t)adj_cold(y)->id + 1; id-- > 0;) {
@@ -143,7 +143,7 @@ static adj_status backward(adj_var *y, const double *seed, bool seeded)
     /* a tape holding parameters takes this pass on the first sweep too: it
      * finds parameters whose store moved before anything is written */
     if (t->sweeps++ > 0 || t->params) {
-        if (!clear_reachable(t, y, t->sweeps))
+        if (!adj_clear_reachable(t, y, t->sweeps))
             return t->status;
     } else {
         y->mark = t->sweeps;

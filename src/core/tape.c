@@ -76,6 +76,8 @@ void adj_tape_reset(adj_tape *t)
     t->cur_info = NULL;
     t->gen++;
     t->sweeps = 0;
+    t->gvars = NULL;
+    t->gvars_n = 0;
     t->params = 0;
     t->status = ADJ_OK;
     t->msg[0] = '\0';

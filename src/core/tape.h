@@ -108,6 +108,11 @@ struct adj_tape {
     int anomaly;
     uint32_t gen;
     uint32_t sweeps;        /* backward sweeps since the last reset */
+    /* the adjoint vars of the last create_graph sweep (adj_grad_var),
+     * indexed by node id < gvars_n; NULL when there was none since the
+     * last reset (the array lives in the arena) */
+    adj_var **gvars;
+    size_t gvars_n;
     int params;             /* adj_param put a store's tensor on the tape */
     adj_var *inert;         /* slot 0 of a chunk of its own */
     void *inert_mem;
@@ -235,6 +240,12 @@ static inline adj_var *adj_input(const adj_var *v, int k)
 
 /* The adjoint buffer of v, allocated zeroed on first use in backward. */
 void *adj_grad_buf(adj_var *v);
+
+/* Before a sweep from y: zero the adjoints of the nodes y depends on
+ * (parameters keep theirs) and mark them with `sweep`; false with
+ * ADJ_ESTATE on t on a parameter whose store has moved its blocks
+ * (core/backward.c). */
+bool adj_clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep);
 
 /* "(2,3)" of a shape. */
 void adj_fmt_shape(char *buf, size_t size, int ndim, const int64_t *shape);

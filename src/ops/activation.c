@@ -117,6 +117,15 @@ ADJ_UNARY(gelu, ADJ_OP_GELU, ADJ_DOM_ANY, 0.0, "y = x Phi(x) = x (1 + erf(x / sq
                      x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x)));
 ADJ_UNARY_API(gelu, ADJ_OP_GELU)
 
+/* Internal (gelu's graph-mode backward, ops/graph_elem.c): y = gelu'(x) =
+ * Phi(x) + x phi(x); y' = phi(x) (2 - x^2) */
+ADJ_UNARY(gelu_grad, ADJ_OP_GELU_GRAD, ADJ_DOM_ANY, 0.0, "y = Phi(x) + x phi(x)",
+          "dx += dy phi(x) (2 - x^2)",
+          y = (T)0.5 * erfc(-x * (T)0.70710678118654752440) +
+              x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x),
+          dx = dy * ((T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x) * ((T)2 - x * x)),
+          dy = dx * ((T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x) * ((T)2 - x * x)));
+
 /* y = x (1 + tanh u) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3), computed
  * as x sigmoid(2u) (the same function, no cancellation for negative x);
  * y' = s + x s (1 - s) 2u', s = sigmoid(2u), u' = sqrt(2/pi) (1 + 3 0.044715 x^2) */

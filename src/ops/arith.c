@@ -17,6 +17,7 @@
  */
 #include "core/pool.h"
 #include "ops/dispatch.h"
+#include "ops/graph.h"
 #include "ops/cases.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
@@ -397,10 +398,11 @@ typedef struct bin_ctx {
     BINARY_T(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, NULL)
 /* The same with a teaching description (an adj_op_teach *, see op.h). */
 #define BINARY_T(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH)       \
-    BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH)          \
+    BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH, adj_vjp_##nm) \
     BINARY_API(nm, OPID)
-/* The kernels and the descriptor, without the public functions. */
-#define BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH)      \
+/* The kernels and the descriptor, without the public functions; VJP is
+ * the graph-mode rule (ops/graph_elem.c), NULL for a mask. */
+#define BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH, VJP) \
     static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
     {                                                                          \
         const adj_var *y_ = ctx_;                                              \
@@ -529,6 +531,7 @@ typedef struct bin_ctx {
         .scalar_fwd = nm##_scalar_fwd, .scalar_bwd = nm##_scalar_bwd,          \
         .formula = FORMULA, .rule = RULE, ADJ_CASES(adj_cases_binary),         \
         .dom = {ADJ_DOM_ANY, DOMB}, .props = ADJ_PROP_MAP, .teach = TEACH,     \
+        .vjp = VJP,                                                            \
     };
 
 /* The public functions of a binary op. */
@@ -607,7 +610,7 @@ BINARY(minimum, ADJ_OP_MINIMUM, ADJ_DOM_ANY, "y = min(a, b)",
 #define COMPARE(nm, OPID, SYM, EXPR)                                            \
     BINARY_OP(nm, OPID, ADJ_DOM_ANY, "y = [a " SYM " b]", "none (a 0/1 mask)",  \
               (EXPR) ? 1 : 0, ((void)dy, 0), ((void)dy, 0), ((void)da, (void)db, 0), \
-              NULL)                                                            \
+              NULL, NULL)                                                      \
     adj_var *adj_##nm##_at(adj_var *a, adj_var *b, const char *file, int line) \
     {                                                                          \
         adj_var *in[2] = {a, b};                                               \

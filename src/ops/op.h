@@ -161,6 +161,20 @@ typedef struct adj_op_desc {
      * ADJ_PROP_STRIDES; its backward and tangent work on contiguous
      * adjoints as for any op.  NULL for every other op. */
     bool (*view)(const adj_var *y, adj_layout *out);
+    /* Graph-mode backward (adj_backward_ex with create_graph): record with
+     * ops, on y's tape, the contribution of gy (a var of y's shape and
+     * dtype, y's adjoint) to the adjoint of each input k into gin[k] (a
+     * var of exactly input k's shape and dtype; gin has adj_nin(y) slots,
+     * NULL on entry), leaving gin[k] NULL where none flows (index inputs,
+     * inputs without ADJ_F_GRAD).  Written with differentiable ops, so
+     * the adjoint can be differentiated again.  Return false after a tape
+     * error.  Helpers: ops/graph.h. */
+    bool (*vjp)(adj_var *y, adj_var *gy, adj_var **gin);
+    /* Or, for a fused op: record y's value again as a composition of
+     * other ops of y's inputs (equal to rounding), returning its output
+     * (a var of y's shape and dtype; the inert var after an error):
+     * graph-mode backward then differentiates the composition. */
+    adj_var *(*decompose)(adj_var *y);
 } adj_op_desc;
 
 /* A contiguous copy of strided x recorded on x's tape (the recorder's

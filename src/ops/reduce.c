@@ -6,6 +6,7 @@
  */
 #include "tensor/accum.h"
 #include "ops/cases.h"
+#include "ops/graph.h"
 #include "ops/op.h"
 
 #include <math.h>
@@ -85,15 +86,29 @@ static void mean_jvp(const adj_var *y, const void *const *tx, void *ty)
     total_jvp(y, tx[0], ty, inv_count(y->in[0]));
 }
 
+/* graph mode: gx = gy expanded to x's shape (times 1/n for the mean) */
+static bool total_vjp(adj_var *y, adj_var *gy, adj_var **gin, double scale)
+{
+    const adj_var *x = y->in[0];
+    adj_var *g = adj_expand_at(gy, x->ndim, adj_cold(x)->shape, NULL, 0);
+    gin[0] = scale == 1.0 ? g : g_scale(g, scale);
+    return adj_gok(y);
+}
+static bool sum_vjp(adj_var *y, adj_var *gy, adj_var **gin) { return total_vjp(y, gy, gin, 1.0); }
+static bool mean_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    return total_vjp(y, gy, gin, inv_count(y->in[0]));
+}
+
 const adj_op_desc adj_desc_sum = {
     .name = "sum", .arity = 1, .shape = shape_one, .forward = sum_forward,
     .backward = sum_backward, .jvp = sum_jvp, .formula = "y = sum_i x_i", .rule = "dx_i += dy",
-    ADJ_CASES(adj_cases_unary),
+    ADJ_CASES(adj_cases_unary), .vjp = sum_vjp,
 };
 const adj_op_desc adj_desc_mean = {
     .name = "mean", .arity = 1, .shape = shape_one, .forward = mean_forward,
     .backward = mean_backward, .jvp = mean_jvp, .formula = "y = (1/n) sum_i x_i", .rule = "dx_i += dy / n",
-    ADJ_CASES(adj_cases_unary),
+    ADJ_CASES(adj_cases_unary), .vjp = mean_vjp,
 };
 
 adj_var *adj_sum_at(adj_var *x, const char *file, int line)

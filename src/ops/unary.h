@@ -43,6 +43,7 @@
 
 #include "core/pool.h"
 #include "ops/dispatch.h"
+#include "ops/graph.h"
 #include "tensor/iter.h"
 #include "ops/cases.h"
 #include "ops/op.h"
@@ -467,6 +468,7 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
         .formula = FORMULA, .rule = RULE, ADJ_CASES(adj_cases_unary),          \
         .case_attr = &nm##_case_c, .dom = {DOM}, .test_arg = TESTARG,          \
         .props = ADJ_PROP_MAP | ADJ_PROP_STRIDES, .teach = TEACH,              \
+        .vjp = adj_vjp_##nm,                                                   \
     }
 
 /* An op whose kernels are fast everywhere and need no set-up. */

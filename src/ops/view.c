@@ -16,6 +16,7 @@
  * the expanded dimensions (adj_reduce_bcast).  Forward mode gathers the
  * tangent like the value.
  */
+#include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
 #include "tensor/strided.h"
@@ -193,15 +194,11 @@ static void view_forward(adj_var *y)
     gather(y, y->value, y->in[0]->value, &l);
 }
 
-/* dx[positions] += dy; expand: dx += dy summed over the repeats */
-static void view_backward(adj_var *y)
+/* gx[positions] += gy through view y's layout (gx contiguous in the shape
+ * of y's input, gy in y's); expand: gx += gy summed over the repeats */
+static void view_scatter(const adj_var *y, void *gx, const void *gy)
 {
-    adj_var *x = y->in[0];
-    if (!(x->flags & ADJ_F_GRAD))
-        return;
-    void *gx = adj_grad_buf(x);
-    if (!gx)
-        return;
+    const adj_var *x = y->in[0];
     adj_layout yl;
     var_contig(y, &yl);
     if (ADJ_ATTR(y, view_attr)->layout == lay_expand) {
@@ -209,12 +206,23 @@ static void view_backward(adj_var *y)
         double *scratch = ns ? adj_arena_alloc(adj_cold(y)->tape, ns * sizeof *scratch) : NULL;
         if (ns && !scratch)
             return;
-        adj_reduce_bcast(y->dtype, gx, x->ndim, adj_cold(x)->shape, y->grad, &yl, 1.0, scratch);
+        adj_reduce_bcast(y->dtype, gx, x->ndim, adj_cold(x)->shape, gy, &yl, 1.0, scratch);
         return;
     }
     adj_layout gl;
     layout_of(y, false, &gl);
-    adj_strided_acc(y->dtype, gx, &gl, y->grad, &yl, 1.0);
+    adj_strided_acc(y->dtype, gx, &gl, gy, &yl, 1.0);
+}
+
+/* dx[positions] += dy; expand: dx += dy summed over the repeats */
+static void view_backward(adj_var *y)
+{
+    adj_var *x = y->in[0];
+    if (!(x->flags & ADJ_F_GRAD))
+        return;
+    void *gx = adj_grad_buf(x);
+    if (gx)
+        view_scatter(y, gx, y->grad);
 }
 
 /* tangent: the same gather of x's tangent (contiguous in x's shape) */
@@ -284,11 +292,19 @@ VIEW_CASES(squeeze, sq_a);
 VIEW_CASES(flatten, fl_a);
 VIEW_CASES(contiguous, id_a);
 
+/* graph mode: gx = view_grad(gy), gy scattered through the layout */
+static bool view_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    gin[0] = adj_gview_grad(y, gy);
+    return adj_gok(y);
+}
+
 #define VIEW_DESC(nm, FORMULA, RULE)                                           \
     const adj_op_desc adj_desc_##nm = {                                        \
         .name = #nm, .arity = 1, .attr_size = sizeof(view_attr),               \
         .shape = view_shape, .forward = view_forward,                          \
         .backward = view_backward, .jvp = view_jvp, .view = view_view,         \
+        .vjp = view_vjp,                                                       \
         .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,                        \
         .formula = FORMULA, .rule = RULE, ADJ_CASES(nm##_cases),               \
     }
@@ -422,3 +438,80 @@ adj_var *(adj_flatten)(adj_var *x, int from, int to)
     return adj_flatten_at(x, from, to, NULL, 0);
 }
 ADJ_FN1(contiguous)
+
+/* ------------------------------------------------------------ view_grad */
+
+/*
+ * Internal op of graph-mode backward: y = gy scattered into zeros of the
+ * shape of the input of view node `view` through the view's layout: the
+ * adjoint of any view op as one node.  It is linear in gy, and its own
+ * adjoint is the view applied again (to y's adjoint, contiguous in the
+ * input's shape): the rule records the view's op with the view's
+ * attributes.  view lives as long as y's tape.
+ */
+typedef struct view_grad_attr {
+    adj_var *view;
+} view_grad_attr;
+
+static adj_status view_grad_shape(adj_var *y, char *why, size_t n)
+{
+    const adj_var *v = ADJ_ATTR(y, view_grad_attr)->view, *x = v->in[0];
+    if (!adj_same_shape(y->in[0], v) || y->in[0]->dtype != v->dtype) {
+        snprintf(why, n, "the adjoint does not have the view's shape and dtype");
+        return ADJ_ESHAPE;
+    }
+    y->ndim = x->ndim;
+    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
+    return ADJ_OK;
+}
+
+static void view_grad_forward(adj_var *y)
+{
+    memset(y->value, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
+    view_scatter(ADJ_ATTR(y, view_grad_attr)->view, y->value, y->in[0]->value);
+}
+
+/* d(gy) += the view of dy (a gather through the layout) */
+static void view_grad_backward(adj_var *y)
+{
+    adj_var *g = y->in[0];
+    if (!(g->flags & ADJ_F_GRAD))
+        return;
+    void *gg = adj_grad_buf(g);
+    if (!gg)
+        return;
+    const adj_var *v = ADJ_ATTR(y, view_grad_attr)->view;
+    adj_layout vl, gl;
+    var_contig(v, &vl);
+    layout_of(v, false, &gl);
+    adj_strided_acc(y->dtype, gg, &vl, y->grad, &gl, 1.0);
+}
+
+static void view_grad_jvp(const adj_var *y, const void *const *tx, void *ty)
+{
+    memset(ty, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
+    view_scatter(ADJ_ATTR(y, view_grad_attr)->view, ty, tx[0]);
+}
+
+static bool view_grad_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const adj_var *v = ADJ_ATTR(y, view_grad_attr)->view;
+    adj_var *in[1] = {gy};
+    gin[0] = adj_record((adj_op)v->op, in, 1, adj_attr(v), NULL, 0);
+    return adj_gok(y);
+}
+
+const adj_op_desc adj_desc_view_grad = {
+    .name = "view_grad", .arity = 1, .attr_size = sizeof(view_grad_attr),
+    .shape = view_grad_shape, .forward = view_grad_forward, .backward = view_grad_backward,
+    .jvp = view_grad_jvp, .vjp = view_grad_vjp,
+    .formula = "y = zeros of the view's input shape, with y[view positions] += gy",
+    .rule = "dgy += view(dy)",
+};
+
+adj_var *adj_gview_grad(adj_var *view, adj_var *gy)
+{
+    adj_var *in[1] = {gy};
+    view_grad_attr a = {view};
+    return adj_record(ADJ_OP_VIEW_GRAD, in, 1, &a, NULL, 0);
+}
