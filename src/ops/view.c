@@ -194,24 +194,28 @@ static void view_forward(adj_var *y)
     gather(y, y->value, y->in[0]->value, &l);
 }
 
-/* gx[positions] += gy through view y's layout (gx contiguous in the shape
- * of y's input, gy in y's); expand: gx += gy summed over the repeats */
-static void view_scatter(const adj_var *y, void *gx, const void *gy)
+/* gx[positions] += gy, for a view of attributes a of an input of shape
+ * (xnd, xshape): gx contiguous in that shape, gy in the view's; expand:
+ * gx += gy summed over the repeats */
+static void view_scatter(adj_tape *t, int dtype, const view_attr *a, int xnd,
+                         const int64_t *xshape, void *gx, const void *gy)
 {
-    const adj_var *x = y->in[0];
-    adj_layout yl;
-    var_contig(y, &yl);
-    if (ADJ_ATTR(y, view_attr)->layout == lay_expand) {
-        size_t ns = adj_reduce_scratch(y->dtype, (int64_t)adj_cold(x)->numel);
-        double *scratch = ns ? adj_arena_alloc(adj_cold(y)->tape, ns * sizeof *scratch) : NULL;
+    adj_layout in, gl, yl;
+    adj_layout_contig(&in, xnd, xshape);
+    a->layout(&in, a, &gl);
+    adj_layout_contig(&yl, gl.ndim, gl.shape);
+    if (a->layout == lay_expand) {
+        size_t numel = 1;
+        for (int i = 0; i < xnd; i++)
+            numel *= (size_t)xshape[i];
+        size_t ns = adj_reduce_scratch(dtype, (int64_t)numel);
+        double *scratch = ns ? adj_arena_alloc(t, ns * sizeof *scratch) : NULL;
         if (ns && !scratch)
             return;
-        adj_reduce_bcast(y->dtype, gx, x->ndim, adj_cold(x)->shape, gy, &yl, 1.0, scratch);
+        adj_reduce_bcast(dtype, gx, xnd, xshape, gy, &yl, 1.0, scratch);
         return;
     }
-    adj_layout gl;
-    layout_of(y, false, &gl);
-    adj_strided_acc(y->dtype, gx, &gl, gy, &yl, 1.0);
+    adj_strided_acc(dtype, gx, &gl, gy, &yl, 1.0);
 }
 
 /* dx[positions] += dy; expand: dx += dy summed over the repeats */
@@ -222,7 +226,8 @@ static void view_backward(adj_var *y)
         return;
     void *gx = adj_grad_buf(x);
     if (gx)
-        view_scatter(y, gx, y->grad);
+        view_scatter(adj_cold(y)->tape, y->dtype, ADJ_ATTR(y, view_attr), x->ndim,
+                     adj_cold(x)->shape, gx, y->grad);
 }
 
 /* tangent: the same gather of x's tangent (contiguous in x's shape) */
@@ -443,32 +448,43 @@ ADJ_FN1(contiguous)
 
 /*
  * Internal op of graph-mode backward: y = gy scattered into zeros of the
- * shape of the input of view node `view` through the view's layout: the
- * adjoint of any view op as one node.  It is linear in gy, and its own
- * adjoint is the view applied again (to y's adjoint, contiguous in the
- * input's shape): the rule records the view's op with the view's
- * attributes.  view lives as long as y's tape.
+ * shape of a view's input through the view's layout, the adjoint of any
+ * view op as one node (its attributes: the view's op, its attributes and
+ * its input's shape).  It is linear in gy, and its own adjoint is the
+ * view applied again (to y's adjoint, contiguous in the input's shape):
+ * the rule records the view's op with the view's attributes.
  */
 typedef struct view_grad_attr {
-    adj_var *view;
+    int32_t op;                     /* the view's op */
+    int32_t xnd;                    /* its input's rank and shape */
+    int64_t xshape[ADJ_MAX_DIMS];
+    view_attr va;                   /* its attributes */
 } view_grad_attr;
 
 static adj_status view_grad_shape(adj_var *y, char *why, size_t n)
 {
-    const adj_var *v = ADJ_ATTR(y, view_grad_attr)->view, *x = v->in[0];
-    if (!adj_same_shape(y->in[0], v) || y->in[0]->dtype != v->dtype) {
-        snprintf(why, n, "the adjoint does not have the view's shape and dtype");
+    const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
+    const adj_var *g = y->in[0];
+    adj_layout in, gl;
+    adj_layout_contig(&in, a->xnd, a->xshape);
+    bool ok = a->va.layout && a->va.layout(&in, &a->va, &gl) && gl.ndim == g->ndim;
+    for (int i = 0; ok && i < g->ndim; i++)
+        ok = gl.shape[i] == adj_cold(g)->shape[i];
+    if (!ok) {
+        snprintf(why, n, "the adjoint does not have the view's shape");
         return ADJ_ESHAPE;
     }
-    y->ndim = x->ndim;
-    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
+    y->ndim = (uint8_t)a->xnd;
+    memcpy(adj_cold(y)->shape, a->xshape, sizeof a->xshape);
     return ADJ_OK;
 }
 
 static void view_grad_forward(adj_var *y)
 {
+    const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
     memset(y->value, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
-    view_scatter(ADJ_ATTR(y, view_grad_attr)->view, y->value, y->in[0]->value);
+    view_scatter(adj_cold(y)->tape, y->dtype, &a->va, a->xnd, a->xshape, y->value,
+                 y->in[0]->value);
 }
 
 /* d(gy) += the view of dy (a gather through the layout) */
@@ -480,38 +496,57 @@ static void view_grad_backward(adj_var *y)
     void *gg = adj_grad_buf(g);
     if (!gg)
         return;
-    const adj_var *v = ADJ_ATTR(y, view_grad_attr)->view;
-    adj_layout vl, gl;
-    var_contig(v, &vl);
-    layout_of(v, false, &gl);
+    const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
+    adj_layout in, gl, vl;
+    adj_layout_contig(&in, a->xnd, a->xshape);
+    a->va.layout(&in, &a->va, &gl);
+    adj_layout_contig(&vl, gl.ndim, gl.shape);
     adj_strided_acc(y->dtype, gg, &vl, y->grad, &gl, 1.0);
 }
 
 static void view_grad_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
+    const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
     memset(ty, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
-    view_scatter(ADJ_ATTR(y, view_grad_attr)->view, ty, tx[0]);
+    view_scatter(adj_cold(y)->tape, y->dtype, &a->va, a->xnd, a->xshape, ty, tx[0]);
 }
 
 static bool view_grad_vjp(adj_var *y, adj_var *gy, adj_var **gin)
 {
-    const adj_var *v = ADJ_ATTR(y, view_grad_attr)->view;
+    const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
     adj_var *in[1] = {gy};
-    gin[0] = adj_record((adj_op)v->op, in, 1, adj_attr(v), NULL, 0);
+    gin[0] = adj_record((adj_op)a->op, in, 1, &a->va, NULL, 0);
     return adj_gok(y);
 }
+
+/* the cases: the adjoints of a transpose of (2,3), a step-2 slice of
+ * (2,5) along axis 1, an expand of (1,3) to (2,3), a select of (3,2) */
+static const view_grad_attr vg_a[] = {
+    {ADJ_OP_TRANSPOSE_AXES, 2, {2, 3}, {.layout = lay_transpose, .a = 0, .b = 1}},
+    {ADJ_OP_SLICE, 2, {2, 5}, {.layout = lay_slice, .a = 1, .b = 0, .c = 5, .d = 2}},
+    {ADJ_OP_EXPAND, 2, {1, 3}, {.layout = lay_expand, .ndim = 2, .shape = {2, 3}}},
+    {ADJ_OP_SELECT, 2, {3, 2}, {.layout = lay_select, .a = 0, .b = 1}},
+};
+static const adj_op_case view_grad_cases[] = {
+    {1, {2}, {{3, 2}}, &vg_a[0], " of a transpose"},
+    {1, {2}, {{2, 3}}, &vg_a[1], " of a slice"},
+    {1, {2}, {{2, 3}}, &vg_a[2], " of an expand"},
+    {1, {1}, {{2}}, &vg_a[3], " of a select"},
+};
 
 const adj_op_desc adj_desc_view_grad = {
     .name = "view_grad", .arity = 1, .attr_size = sizeof(view_grad_attr),
     .shape = view_grad_shape, .forward = view_grad_forward, .backward = view_grad_backward,
     .jvp = view_grad_jvp, .vjp = view_grad_vjp,
     .formula = "y = zeros of the view's input shape, with y[view positions] += gy",
-    .rule = "dgy += view(dy)",
+    .rule = "dgy += view(dy)", ADJ_CASES(view_grad_cases),
 };
 
 adj_var *adj_gview_grad(adj_var *view, adj_var *gy)
 {
     adj_var *in[1] = {gy};
-    view_grad_attr a = {view};
+    const adj_var *x = view->in[0];
+    view_grad_attr a = {.op = view->op, .xnd = x->ndim, .va = *ADJ_ATTR(view, view_attr)};
+    memcpy(a.xshape, adj_cold(x)->shape, sizeof a.xshape);
     return adj_record(ADJ_OP_VIEW_GRAD, in, 1, &a, NULL, 0);
 }
