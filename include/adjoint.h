@@ -47,6 +47,7 @@
 #include "adjoint/model.h"
 #include "adjoint/rnn.h"
 #include "adjoint/text.h"
+#include "adjoint/train.h"
 #include "adjoint/forward.h"
 #include "adjoint/teach.h"
 #include "adjoint/attention.h"

@@ -650,6 +650,21 @@ ROW(adj_corpus_batch, NULL, "PnzzPPPv", 'e', NULL,
     o->st = adj_corpus_batch(P(0, c), N(1, 0), Z(2, 2), Z(3, 2), P(4, &f->rng), P(5, f->lab), P(6, y), P(7, &f->err));
     adj_corpus_free(c); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
 
+/* ------------------------------------------------------------- train.h */
+ROW(adj_train_task_name, NULL, "e", 'g', NULL,
+    o->ptr = adj_train_task_name(E(0, adj_train_task, ADJ_TASK_LM)); ck_assert_ptr_nonnull(o->ptr))
+ROW(adj_train_defaults, NULL, "", 'g', NULL, adj_train_config c = adj_train_defaults(); o->num = (double)c.batch)
+ROW(adj_train, NULL, "PPPpv", 'e', NULL,
+    adj_model *x = model_of(); adj_train_data d = {.train = f->ds, .test = f->ds};
+    adj_train_config c = adj_train_defaults(); adj_train_result r;
+    o->st = adj_train(P(0, x), P(1, &d), P(2, &c), P(3, &r), P(4, &f->err)); adj_model_free(x);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_train_evaluate, NULL, "PPnpPPv", 'e', NULL,
+    adj_model *x = model_of(); adj_train_data d = {.train = f->ds, .test = f->ds}; double a, l;
+    o->st = adj_train_evaluate(P(0, x), P(1, &d), N(2, 2), P(3, (const adj_train_config *)NULL), P(4, &a),
+                               P(5, &l), P(6, &f->err));
+    adj_model_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+
 /* ----------------------------------------------------------- forward.h */
 ROW(adj_jvp, NULL, "VcPPP", 'T', NULL,
     const double *dir[1] = {((const double[]){1, 0, 0, 1})};

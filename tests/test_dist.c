@@ -358,6 +358,62 @@ START_TEST(train_unequal_shards)
 }
 END_TEST
 
+/* adj_train over the ranks (adj_dist_train_comm) on batches of 2B + 1
+ * rows equals adj_train in this process alone to reduction tolerance,
+ * and the ranks stay bit-identical. */
+START_TEST(trainer_over_ranks)
+{
+    size_t rows = 6 * (8 * (size_t)g_size + 1);
+    double *x = malloc(rows * COLS * sizeof *x);
+    float *xf = malloc(rows * COLS * sizeof *xf);
+    int32_t *y = malloc(rows * sizeof *y);
+    make_data(rows, x, xf, y);
+    adj_dataset *ds = adj_dataset_new(rows, COLS);
+    ck_assert_ptr_nonnull(ds);
+    memcpy(ds->x, xf, rows * COLS * sizeof *xf);
+    memcpy(ds->y, y, rows * sizeof *y);
+    ds->classes = 3;
+    adj_dist *d = dist();
+    adj_train_comm comm;
+    adj_status sc = adj_dist_train_comm(d, &comm);
+    adj_model *m = adj_model_from_mlp(mlp(ADJ_F64, 7, ADJ_ACT_TANH), NULL);
+    adj_model *one = adj_model_from_mlp(mlp(ADJ_F64, 7, ADJ_ACT_TANH), NULL);
+    adj_train_config c = adj_train_defaults();
+    c.optim = adj_optim_defaults(ADJ_OPTIM_SGD);
+    c.optim.lr = 0.1;
+    c.batch = 8 * g_size + 1;
+    c.epochs = 2;
+    c.comm = &comm;
+    adj_train_data td = {.train = ds, .val = ds};
+    adj_train_result r, r1;
+    adj_error err;
+    adj_status st = adj_train(m, &td, &c, &r, &err);
+    int same = identical_to_rank0(adj_model_params(m));
+    c.comm = NULL;
+    adj_status so = adj_train(one, &td, &c, &r1, NULL);
+
+    ck_assert_int_eq(sc, ADJ_OK);
+    ck_assert_msg(st == ADJ_OK, "%s", err.message);
+    ck_assert_int_eq(so, ADJ_OK);
+    ck_assert_msg(same, "ranks' parameters differ");
+    ck_assert_int_eq(r.steps, 12);
+    ck_assert(g_rank == 0 ? !isnan(r.val) : isnan(r.val));
+    ck_assert_double_eq_tol(r.train_loss, r1.train_loss, 1e-12);
+    adj_params *pm = adj_model_params(m), *po = adj_model_params(one);
+    for (size_t i = 0; i < adj_params_numel(pm); i++) {
+        double a = ((double *)adj_params_values(pm))[i], b = ((double *)adj_params_values(po))[i];
+        ck_assert_msg(fabs(a - b) <= 1e-12 * (1 + fabs(b)), "parameter %zu: %.17g vs %.17g", i, a, b);
+    }
+    adj_model_free(m);
+    adj_model_free(one);
+    adj_dist_free(d);
+    adj_dataset_free(ds);
+    free(x);
+    free(xf);
+    free(y);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     int provided;
@@ -375,6 +431,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, sums_and_agreement);
     tcase_add_test(tc, train_equal_shards);
     tcase_add_test(tc, train_unequal_shards);
+    tcase_add_test(tc, trainer_over_ranks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     /* no fork: MPI state does not survive fork() */

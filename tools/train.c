@@ -293,21 +293,6 @@ static void progress_show(progress *p, long epoch, long epochs, size_t done, siz
     }
 }
 
-/* Accuracy on d into *acc (NaN when d is empty: there is no such set);
- * -1 after printing the error of a failed prediction. */
-static int eval_acc(adj_mlp *m, adj_tape *t, const adj_dataset *d, int32_t *pred, double *acc)
-{
-    *acc = NAN;
-    if (!d || d->rows == 0)
-        return 0;
-    if (adj_mlp_predict(m, t, d->x, d->rows, 1000, pred) != ADJ_OK) {
-        fprintf(stderr, "\nadjoint: evaluation failed: %s\n", adj_tape_message(t));
-        return -1;
-    }
-    *acc = adj_accuracy(pred, d->y, d->rows);
-    return 0;
-}
-
 /* An accuracy for the progress lines: "0.9312", or "-" without the set. */
 static const char *acc_text(char *buf, size_t n, double acc)
 {
@@ -356,25 +341,89 @@ static uint64_t options_fingerprint(const train_opts *o)
     return adj_tool_hash(o->hidden, (size_t)o->n_hidden * sizeof o->hidden[0], h);
 }
 
-/* g *= w over the store's gradient block. */
-static void scale_grads(adj_params *p, double w)
-{
-    size_t n = adj_params_numel(p);
-    if (adj_params_dtype(p) == ADJ_F64) {
-        double *g = adj_params_grads(p);
-        for (size_t i = 0; i < n; i++)
-            g[i] *= w;
-    } else {
-        float *g = adj_params_grads(p);
-        for (size_t i = 0; i < n; i++)
-            g[i] *= (float)w;
-    }
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* The command's side of the library trainer: progress lines, curves,
+ * and the ranks' collectives (timed all-reduces). */
+typedef struct train_cb {
+    train_opts *o;
+    FILE *log;
+    adj_tool_ranks *rk;
+    adj_model *model;
+    double *curves; /* loss, val, test, lr: o->epochs each */
+    double *ar_times, t_ar;
+    size_t n_ar, ar_cap;
+    progress pg;
+    int64_t epoch;  /* of the last step shown */
+    int failed;     /* a message was printed: stop */
+} train_cb;
+
+static int on_progress(const adj_train_progress *p, void *user)
+{
+    train_cb *cb = user;
+    train_opts *o = cb->o;
+    if (p->event == ADJ_TRAIN_STEP) {
+        if (p->epoch != cb->epoch) {
+            cb->epoch = p->epoch;
+            cb->pg.quarter = 0;
+        }
+        progress_show(&cb->pg, (long)p->epoch, o->epochs, p->seen, p->total, p->epoch_loss,
+                      p->rate, 0);
+        return 0;
+    }
+    if (p->event != ADJ_TRAIN_EPOCH)
+        return 0;
+    progress_show(&cb->pg, (long)p->epoch, o->epochs, p->seen, p->total, p->epoch_loss, p->rate,
+                  1);
+    int i = (int)p->epoch - 1;
+    double *c_loss = cb->curves, *c_val = c_loss + o->epochs, *c_test = c_val + o->epochs,
+           *c_lr = c_test + o->epochs;
+    c_loss[i] = p->epoch_loss;
+    c_val[i] = p->val;
+    c_test[i] = p->test;
+    c_lr[i] = p->lr;
+    if (o->quiet)
+        return 0;
+    char va[16], te[16];
+    fprintf(cb->log, "epoch %2ld/%ld  loss %.4f  val acc %s  test acc %s  %.1f s (%.0f samples/s)\n",
+            (long)p->epoch, o->epochs, c_loss[i], acc_text(va, sizeof va, c_val[i]),
+            acc_text(te, sizeof te, c_test[i]), p->seconds, p->rate);
+    /* progress that cannot be shown stops the run here, not after every
+     * epoch (stdout > /dev/full without --quiet) */
+    cb->failed = adj_tool_flush(cb->log, cb->log == stdout ? "progress to the standard output"
+                                                           : "progress to the standard error") != 0;
+    return cb->failed;
+}
+
+static int comm_average_grads(void *ctx, adj_params *p)
+{
+    train_cb *cb = ctx;
+    double s = 0.0;
+    if (adj_tool_ranks_average_grads(cb->rk, p, &s))
+        return -1;
+    if (cb->n_ar < cb->ar_cap)
+        cb->ar_times[cb->n_ar++] = s;
+    cb->t_ar += s;
+    return 0;
+}
+
+static int comm_sum(void *ctx, double *x, size_t n)
+{
+    return adj_tool_ranks_sum(((train_cb *)ctx)->rk, x, n);
+}
+
+static int comm_agree(void *ctx, int failed, const char *what)
+{
+    return adj_tool_ranks_agree(((train_cb *)ctx)->rk, failed, what);
+}
+
+static int comm_average_buffers(void *ctx, adj_model *m)
+{
+    return adj_tool_ranks_average_batchnorm(((train_cb *)ctx)->rk, adj_model_mlp(m));
 }
 
 /*
@@ -430,10 +479,8 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     int rc = 1;
     adj_model *model = NULL;
     adj_mlp *m = NULL; /* the model's */
-    adj_optim *opt = NULL;
-    adj_tape *t = NULL;
-    adj_batcher *bat = NULL;
-    int32_t *pred = NULL;
+    train_cb cb;
+    memset(&cb, 0, sizeof cb);
     double *curves = NULL, *ar_times = NULL;
     double *shift = NULL, *scale = NULL;
     adj_error err;
@@ -508,37 +555,41 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     if (size > 1)
         adj_mlp_seed_dropout(m, (o->seed + 1) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)rk->rank);
 
-    adj_optim_config oc = adj_optim_defaults(o->optim);
-    oc.lr = o->lr;
-    oc.weight_decay = o->weight_decay;
+    adj_train_config tc = adj_train_defaults();
+    tc.optim = adj_optim_defaults(o->optim);
+    tc.optim.lr = o->lr;
+    tc.optim.weight_decay = o->weight_decay;
     if (o->optim == ADJ_OPTIM_SGD || o->optim == ADJ_OPTIM_RMSPROP)
-        oc.momentum = o->momentum;
+        tc.optim.momentum = o->momentum;
     if (o->optim == ADJ_OPTIM_SGD && o->momentum > 0)
-        oc.nesterov = 1;
-    opt = adj_optim_new(P, &oc, NULL);
-    t = adj_tape_new();
-    bat = adj_batcher_new(data.train, (size_t)o->batch, 1, o->seed ^ 0x5eedULL);
-    size_t maxrows = data.test->rows > data.val->rows ? data.test->rows : data.val->rows;
-    pred = malloc((maxrows ? maxrows : 1) * sizeof *pred);
-    curves = calloc((size_t)o->epochs * 4, sizeof *curves);
-    size_t per_epoch = adj_batcher_count(bat);
+        tc.optim.nesterov = 1;
+    tc.schedule.kind = o->schedule;
+    tc.schedule.gamma = 0.1;
+    tc.batch = o->batch;
+    tc.epochs = o->epochs;
+    tc.seed = o->seed;
+    tc.min_rows = o->batchnorm ? 2 : 0; /* batch norm cannot train on one row */
+    tc.eval_batch = 1000;
+    tc.callback = on_progress;
+    tc.user = &cb;
+    adj_train_comm comm = {rk->rank, size, &cb, comm_average_grads, comm_sum, comm_agree,
+                           o->batchnorm ? comm_average_buffers : NULL};
+    tc.comm = &comm;
+    adj_train_data td = {.train = data.train, .val = data.val, .test = data.test};
+    size_t per_epoch = (data.train->rows + (size_t)o->batch - 1) / (size_t)o->batch;
     size_t total_steps = per_epoch * (size_t)o->epochs;
+    curves = calloc((size_t)o->epochs * 4, sizeof *curves);
     ar_times = malloc((total_steps ? total_steps : 1) * sizeof *ar_times);
-    bad = !opt || !t || !bat || !pred || !curves || !ar_times;
+    bad = !curves || !ar_times;
     if (bad)
-        fprintf(stderr, "adjoint: cannot set up training (out of memory or bad options)\n");
+        fprintf(stderr, "adjoint: cannot set up training (out of memory)\n");
     if (adj_tool_ranks_agree(rk, bad, "set up training"))
         goto done;
     double *c_loss = curves, *c_val = curves + o->epochs, *c_test = curves + 2 * o->epochs,
            *c_lr = curves + 3 * o->epochs;
-
-    adj_lr_schedule sched = {.kind = o->schedule,
-                             .base_lr = o->lr,
-                             .step_size = (int64_t)per_epoch * (o->epochs > 3 ? o->epochs / 3 : 1),
-                             .gamma = 0.1,
-                             .total = (int64_t)per_epoch * o->epochs,
-                             .min_lr = 0.0,
-                             .warmup = 0};
+    cb = (train_cb){.o = o, .log = log, .rk = rk, .model = model, .curves = curves,
+                    .ar_times = ar_times, .ar_cap = total_steps ? total_steps : 1,
+                    .pg = {log, isatty(fileno(log)), o->quiet, 0, 0}};
     char batch_desc[96];
     if (size == 1)
         snprintf(batch_desc, sizeof batch_desc, "%ld", o->batch);
@@ -566,108 +617,18 @@ static int train(train_opts *o, adj_tool_ranks *rk)
                 batch_desc, o->dropout, o->batchnorm ? ", batch norm" : "", o->threads,
                 size > 1 ? " per rank" : "");
 
-    progress pg = {log, isatty(fileno(log)), o->quiet, 0, 0};
-    int64_t step = 0;
-    size_t n_ar = 0;
-    double t_train = 0.0, t_eval = 0.0, t_ar = 0.0; /* steps; evaluation; all-reduces */
-    long epoch;
-    for (epoch = 1; epoch <= o->epochs; epoch++) {
-        double t0 = adj_tool_now();
-        adj_batcher_epoch(bat);
-        adj_mlp_set_training(m, 1);
-        const float *xb;
-        const int32_t *yb;
-        size_t nb, seen = 0, seen_local = 0;
-        double sum = 0.0;
-        pg.quarter = 0;
-        while ((nb = adj_batcher_next(bat, &xb, &yb)) > 0) {
-            /* the epoch's last batch may leave a rank one row: batch norm
-             * cannot train on it, so it sits this epoch out (its rows are
-             * in other batches in the next, reshuffled epochs) */
-            if (o->batchnorm && nb < 2 * (size_t)size)
-                continue;
-            /* this rank's rows of the global batch */
-            size_t lo = nb * (size_t)rk->rank / (size_t)size,
-                   hi = nb * ((size_t)rk->rank + 1) / (size_t)size, nl = hi - lo;
-            double lv = 0.0;
-            adj_params_zero_grad(P);
-            bad = 0;
-            if (nl > 0) {
-                adj_tape_reset(t);
-                int64_t sh[2] = {(int64_t)nl, (int64_t)cols};
-                adj_var *x = adj_constant_f32(t, 2, sh, xb + lo * cols);
-                adj_var *loss = adj_softmax_cross_entropy(adj_mlp_forward(m, x), yb + lo);
-                if (adj_backward(loss) != ADJ_OK) {
-                    fprintf(stderr, "\nadjoint: %s\n", adj_tape_message(t));
-                    bad = 1;
-                } else {
-                    lv = adj_item(loss);
-                    bad = !isfinite(lv);
-                    if (bad)
-                        fprintf(stderr,
-                                "\nadjoint: the loss became %g at step %lld; try a smaller --lr\n",
-                                lv, (long long)step);
-                }
-            }
-            if (adj_tool_ranks_agree(rk, bad, "take a training step"))
-                goto done;
-            if (size > 1) {
-                /* each rank's loss is the mean over its nl rows: weight it by
-                 * nl * size / nb so the average below is the global mean's
-                 * gradient even when nb is not a multiple of size */
-                if (nl * (size_t)size != nb)
-                    scale_grads(P, (double)(nl * (size_t)size) / (double)nb);
-                double s;
-                if (adj_tool_ranks_average_grads(rk, P, &s))
-                    goto done;
-                ar_times[n_ar++] = s;
-                t_ar += s;
-            }
-            adj_optim_set_lr(opt, adj_lr_at(&sched, step));
-            adj_optim_step(opt);
-            step++;
-            sum += lv * (double)nl;
-            seen += nb;
-            seen_local += nl;
-            double el = adj_tool_now() - t0;
-            progress_show(&pg, epoch, o->epochs, seen, data.train->rows,
-                          seen_local ? sum / (double)seen_local : 0.0,
-                          el > 0 ? (double)seen / el : 0.0, 0);
-        }
-        double el = adj_tool_now() - t0;
-        t_train += el;
-        progress_show(&pg, epoch, o->epochs, seen, data.train->rows,
-                      seen_local ? sum / (double)seen_local : 0.0,
-                      el > 0 ? (double)seen / el : 0.0, 1);
-        int i = (int)epoch - 1;
-        double t1 = adj_tool_now();
-        /* the epoch's loss over every rank's rows; batch norm statistics
-         * averaged so that evaluation and the saved model see one set */
-        if (adj_tool_ranks_sum(rk, &sum, 1) ||
-            (o->batchnorm && adj_tool_ranks_average_batchnorm(rk, m)))
-            goto done;
-        c_loss[i] = sum / (double)seen;
-        c_lr[i] = adj_optim_lr(opt);
-        c_val[i] = c_test[i] = NAN;
-        bad = root && (eval_acc(m, t, data.val, pred, &c_val[i]) ||
-                       eval_acc(m, t, data.test, pred, &c_test[i]));
-        if (adj_tool_ranks_agree(rk, bad, "evaluate"))
-            goto done;
-        t_eval += adj_tool_now() - t1;
-        if (!o->quiet) {
-            char va[16], te[16];
-            fprintf(log,
-                    "epoch %2ld/%ld  loss %.4f  val acc %s  test acc %s  %.1f s (%.0f samples/s)\n",
-                    epoch, o->epochs, c_loss[i], acc_text(va, sizeof va, c_val[i]),
-                    acc_text(te, sizeof te, c_test[i]), el, (double)seen / el);
-        }
-        /* progress that cannot be shown stops the run here, not after
-         * every epoch (stdout > /dev/full without --quiet) */
-        bad = !o->quiet && adj_tool_flush(log, log == stdout ? "progress to the standard output"
-                                                             : "progress to the standard error");
-        if (adj_tool_ranks_agree(rk, bad, "show progress"))
-            goto done;
+    adj_train_result res;
+    adj_error terr;
+    if (adj_train(model, &td, &tc, &res, &terr) != ADJ_OK) {
+        if (!cb.failed)
+            fprintf(stderr, "\nadjoint: %s%s\n", terr.message,
+                    terr.status == ADJ_ENUMERIC ? " (--lr)" : "");
+        goto done;
     }
+    if (res.stopped) /* progress could not be shown */
+        goto done;
+    double t_train = res.train_seconds, t_eval = res.eval_seconds, t_ar = cb.t_ar;
+    size_t n_ar = cb.n_ar;
     if (adj_tool_ranks_check_params(rk, P))
         goto done;
 
@@ -741,10 +702,6 @@ done:
     free(scale);
     free(ar_times);
     free(curves);
-    free(pred);
-    adj_batcher_free(bat);
-    adj_tape_free(t);
-    adj_optim_free(opt);
     adj_model_free(model);
     adj_tool_data_free(&data);
     return rc;

@@ -38,6 +38,7 @@
 
 #include "core.h"
 #include "nn.h"
+#include "train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -126,6 +127,14 @@ typedef struct adj_dist_stats {
     size_t grad_bytes;        /* bytes reduced per call */
 } adj_dist_stats;
 ADJ_API void adj_dist_get_stats(const adj_dist *d, adj_dist_stats *out);
+
+/* The trainer's data-parallel hooks over d (train.h): rank and size of d,
+ * average_grads = adj_dist_average_grads, sum = adj_dist_sum, agree =
+ * adj_dist_agree, average_buffers = adj_dist_average_batchnorm of an
+ * "mlp" model (other models: nothing to average).  A hook that fails
+ * leaves its reason in adj_dist_message.  d must outlive the training;
+ * ADJ_EINVAL for a NULL d or out. */
+ADJ_API adj_status adj_dist_train_comm(adj_dist *d, adj_train_comm *out);
 
 #ifdef __cplusplus
 }

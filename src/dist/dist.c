@@ -345,3 +345,30 @@ adj_status adj_dist_average_batchnorm(adj_dist *d, adj_mlp *m)
     }
     return st;
 }
+
+/* ------------------------------------------------------------- trainer */
+
+static int comm_grads(void *ctx, adj_params *p) { return adj_dist_average_grads(ctx, p) != ADJ_OK; }
+
+static int comm_sum(void *ctx, double *x, size_t n) { return adj_dist_sum(ctx, x, n) != ADJ_OK; }
+
+static int comm_agree(void *ctx, int failed, const char *what)
+{
+    (void)what;
+    return adj_dist_agree(ctx, failed ? ADJ_EINVAL : ADJ_OK, NULL) != ADJ_OK;
+}
+
+static int comm_buffers(void *ctx, adj_model *m)
+{
+    adj_mlp *mlp = adj_model_mlp(m);
+    return mlp && adj_dist_average_batchnorm(ctx, mlp) != ADJ_OK;
+}
+
+adj_status adj_dist_train_comm(adj_dist *d, adj_train_comm *out)
+{
+    if (!d || !out)
+        return ADJ_EINVAL;
+    *out = (adj_train_comm){adj_dist_rank(d), adj_dist_size(d), d, comm_grads, comm_sum,
+                            comm_agree, comm_buffers};
+    return ADJ_OK;
+}
