@@ -255,5 +255,51 @@ idx_u8 "$d/train-labels-idx1-ubyte" 3 0
 idxrun "$d"; [ $? -eq 1 ] && ok || bad "training on 0 images must fail"
 expect "training on 0 images" "no training images" "$d/err"
 
+# --model cnn and autoencoder on 8x8 byte images of 3 classes; --steps,
+# --init, --pictures, eval of both; options that do not fit the model
+d=$dir/img; mkdir -p "$d"
+idx_u8 "$d/train-images-idx3-ubyte" 256 48 8 8
+idx_u8 "$d/train-labels-idx1-ubyte" 3 48
+idx_u8 "$d/t10k-images-idx3-ubyte" 251 12 8 8
+idx_u8 "$d/t10k-labels-idx1-ubyte" 3 12
+"$adj" train --model cnn --data "idx:$d" --epochs 2 --batch 8 --threads 1 --out "$d/cnn" --json \
+    > "$d/cnn.json" 2> "$d/cnn.log" && ok || { bad "train --model cnn failed:"; cat "$d/cnn.log" >&2; }
+expect "cnn json" '"arch": "cnn"' "$d/cnn.json"
+expect "cnn json" '"steps": 12' "$d/cnn.json"
+expect "cnn json" '"test_accuracy": 0' "$d/cnn.json"
+expect "cnn progress" 'epoch  2/2  loss [0-9.]*  val acc' "$d/cnn.log"
+[ -s "$d/cnn/model.safetensors" ] && [ -s "$d/cnn/curves.svg" ] && [ ! -e "$d/cnn/model.adj" ] \
+    && ok || bad "train --model cnn: model.safetensors and curves.svg, no model.adj: $(ls "$d/cnn")"
+"$adj" eval "$d/cnn/model.safetensors" --data "idx:$d" --json > "$d/eval" 2>&1 && ok || bad "eval of a cnn failed: $(cat "$d/eval")"
+expect "cnn eval" '"arch": "cnn", "samples": 12, "test_accuracy": ' "$d/eval"
+# --init continues from the file; --steps stops early
+"$adj" train --init "$d/cnn/model.safetensors" --data "idx:$d" --steps 3 --batch 8 --threads 1 \
+    --out "$d/cnn2" --json > "$d/cnn2.json" 2> "$d/cnn2.log" && ok || { bad "train --init failed:"; cat "$d/cnn2.log" >&2; }
+expect "--init json" '"arch": "cnn"' "$d/cnn2.json"
+expect "--steps" '"steps": 3' "$d/cnn2.json"
+expect "--init banner" "from $d/cnn/model.safetensors" "$d/cnn2.log"
+"$adj" train --init "$d/cnn/model.safetensors" --model autoencoder --data "idx:$d" --out "$d/x" > "$dir/out" 2>&1
+[ $? -eq 1 ] && ok || bad "--init of a cnn with --model autoencoder must fail"
+expect "--init of another model" 'holds a "cnn" model, not --model autoencoder' "$dir/out"
+"$adj" train --init "$d/cnn/model.safetensors" --layers 8 --data "idx:$d" --out "$d/x" > "$dir/out" 2>&1
+[ $? -eq 2 ] && ok || bad "--init with --layers must be a usage error"
+"$adj" train --model cnn --layers 8 --data "idx:$d" --out "$d/x" > "$dir/out" 2>&1
+[ $? -eq 2 ] && ok || bad "--model cnn --layers must be a usage error"
+expect "--layers for a cnn" "applies to --model mlp" "$dir/out"
+"$adj" train --model autoencoder --code 2 --data "idx:$d" --epochs 3 --batch 8 --threads 1 \
+    --pictures "$d/pics" --out "$d/ae" --json > "$d/ae.json" 2> "$d/ae.log" && ok || { bad "train --model autoencoder failed:"; cat "$d/ae.log" >&2; }
+expect "autoencoder json" '"test_mse": 0' "$d/ae.json"
+expect "autoencoder progress" 'val mse [0-9.]*  test mse' "$d/ae.log"
+expect "autoencoder curves" 'epoch,train_loss,val_mse,test_mse,lr' "$d/ae/curves.csv"
+[ "$(head -c 8 "$d/pics/reconstructions.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] \
+    && ok || bad "reconstructions.png is not a PNG file"
+[ "$(grep -c '<circle' "$d/pics/code.svg")" -eq 15 ] && ok || bad "code.svg: 12 points and 3 classes expected"
+"$adj" eval "$d/ae/model.safetensors" --data "idx:$d" > "$d/eval" 2>&1 && ok || bad "eval of an autoencoder failed"
+expect "autoencoder eval" 'test reconstruction MSE 0' "$d/eval"
+"$adj" train --model mlp --data "csv:$dir/data.csv" --init "$dir/run1/model.safetensors" --label label \
+    --steps 5 --threads 1 --out "$dir/again" --json > "$dir/again.json" 2> "$dir/out" && ok || bad "mlp --init failed: $(cat "$dir/out")"
+acc=$(sed -n 's/.*"test_accuracy": *\([0-9.]*\).*/\1/p' "$dir/again.json" | head -n 1)
+awk -v a="${acc:-0}" 'BEGIN { exit !(a >= 0.95) }' && ok || bad "mlp --init starts from the trained model: accuracy ${acc:-none}"
+
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

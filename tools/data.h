@@ -33,16 +33,27 @@ int adj_tool_classes(const adj_tool_data *d);
 int adj_tool_prepare_out(const char *out);
 /* Write out/model.safetensors, out/model.adj (an MLP's, in the older
  * format), out/curves.csv and out/curves.svg (n epochs of loss,
- * validation and test accuracy, learning rate; NaN accuracy: no such set)
+ * validation and test metric ("accuracy" or "mse"), learning rate; NaN:
+ * no such set)
  * together with adj_files_write: on a write error all of them stay as
  * they were.  0, or -1 after printing the error. */
-int adj_tool_write_outputs(const char *out, adj_model *model, int n, const double *loss,
-                           const double *va, const double *te, const double *lr);
+int adj_tool_write_outputs(const char *out, adj_model *model, const char *metric, int n,
+                           const double *loss, const double *va, const double *te, const double *lr);
 
-/* Write loss and accuracy curves to f as an SVG picture (two panels); a
- * series of NaN (no validation or test set) is left out.  The caller
- * checks f for errors. */
-void adj_tool_write_svg(FILE *f, int n, const double *loss, const double *val_acc,
-                        const double *test_acc);
+/* Write loss and metric ("accuracy", "mse") curves to f as an SVG
+ * picture (two panels); a series of NaN (no validation or test set) is
+ * left out.  The caller checks f for errors. */
+void adj_tool_write_svg(FILE *f, const char *metric, int n, const double *loss,
+                        const double *val_acc, const double *test_acc);
+
+/* Byte images (IDX) divided by 255, as cnn and autoencoder models take
+ * them (train and eval); CSV rows are left as they are. */
+void adj_tool_scale_images(adj_tool_data *d);
+/* An autoencoder's pictures in dir (created if missing):
+ * reconstructions.png, test images of each class above their
+ * reconstructions, and for a code of 2 units code.svg, the codes of the
+ * test images coloured by class.  0, or -1 after printing the error. */
+int adj_tool_ae_pictures(const char *dir, adj_model *m, const adj_train_data *td,
+                         const adj_tool_data *d);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "commands.h"
 #include "lm.h"
+#include "train.h"
 #include "data.h"
 
 #include <stdlib.h>
@@ -75,6 +76,12 @@ int adj_cmd_eval(int argc, char **argv)
     if (!mo)
         return 1;
     adj_mlp *m = adj_model_mlp(mo);
+    if (!m && !lm_spec && (strcmp(adj_model_arch(mo), "cnn") == 0 ||
+                           strcmp(adj_model_arch(mo), "autoencoder") == 0)) {
+        int r = adj_tool_eval_images(mo, model, spec, label, json);
+        adj_model_free(mo);
+        return r;
+    }
     if (!m) { /* a language model */
         int r = adj_tool_eval_lm(mo, model, lm_spec ? spec : NULL, json);
         adj_model_free(mo);

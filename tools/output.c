@@ -20,10 +20,10 @@ static void csv_value(FILE *f, const char *fmt, double v)
         fprintf(f, fmt, v);
 }
 
-static void write_curves_csv(FILE *f, int n, const double *loss, const double *va,
-                             const double *te, const double *lr)
+static void write_curves_csv(FILE *f, const char *metric, int n, const double *loss,
+                             const double *va, const double *te, const double *lr)
 {
-    fprintf(f, "epoch,train_loss,val_accuracy,test_accuracy,lr\n");
+    fprintf(f, "epoch,train_loss,val_%s,test_%s,lr\n", metric, metric);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%d,%.9g", i + 1, loss[i]);
         csv_value(f, "%.6f", va[i]);
@@ -80,8 +80,8 @@ int adj_tool_prepare_out(const char *out)
 /* Rank 0's files: the model, curves.csv and curves.svg, replaced together
  * (adj_files_write: on a full disk all three stay as they were).  0 or -1
  * (printed). */
-int adj_tool_write_outputs(const char *out, adj_model *model, int n, const double *loss,
-                           const double *va, const double *te, const double *lr)
+int adj_tool_write_outputs(const char *out, adj_model *model, const char *metric, int n,
+                           const double *loss, const double *va, const double *te, const double *lr)
 {
     adj_error err;
     void *st = NULL, *adj = NULL;
@@ -96,13 +96,13 @@ int adj_tool_write_outputs(const char *out, adj_model *model, int n, const doubl
     }
     FILE *f = open_memstream(&csv, &nc);
     if (f) {
-        write_curves_csv(f, n, loss, va, te, lr);
+        write_curves_csv(f, metric, n, loss, va, te, lr);
         if (fclose(f) != 0)
             f = NULL;
     }
     FILE *g = f ? open_memstream(&svg, &ns) : NULL;
     if (g) {
-        adj_tool_write_svg(g, n, loss, va, te);
+        adj_tool_write_svg(g, metric, n, loss, va, te);
         if (fclose(g) != 0)
             g = NULL;
     }

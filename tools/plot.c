@@ -1,11 +1,12 @@
 /*
  * A hand-written SVG line chart: training loss on the left, validation
- * and test accuracy on the right, one point per epoch.
+ * and test accuracy (or MSE) on the right, one point per epoch.
  */
 #include "data.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #define W 930
 #define H 360
@@ -96,8 +97,8 @@ static void panel(FILE *f, int x0, const char *title, int n, const double *a, co
     }
 }
 
-void adj_tool_write_svg(FILE *f, int n, const double *loss, const double *val_acc,
-                        const double *test_acc)
+void adj_tool_write_svg(FILE *f, const char *metric, int n, const double *loss,
+                        const double *val_acc, const double *test_acc)
 {
     fprintf(f,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -107,7 +108,7 @@ void adj_tool_write_svg(FILE *f, int n, const double *loss, const double *val_ac
             W, H, W, H);
     if (n > 0) {
         panel(f, 70, "training loss", n, loss, "#c0392b", "train loss", NULL, NULL, NULL);
-        panel(f, 70 + PW + 70, "accuracy", n, val_acc, "#2471a3", "validation", test_acc, "#229954",
+        panel(f, 70 + PW + 70, strcmp(metric, "mse") == 0 ? "reconstruction MSE" : metric, n, val_acc, "#2471a3", "validation", test_acc, "#229954",
               "test");
     }
     fprintf(f, "</svg>\n");

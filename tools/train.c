@@ -1,6 +1,8 @@
 /*
- * adjoint train — train an MLP classifier with mini-batches, report
- * per-epoch loss and accuracy, save the model and its learning curves.
+ * adjoint train --model mlp|cnn|autoencoder — train a model of images or
+ * rows with the library trainer (adj_train), report per-epoch loss and
+ * accuracy (or reconstruction MSE), save the model and its learning
+ * curves.
  */
 #include "commands.h"
 #include "lm.h"
@@ -56,12 +58,12 @@ static void progress_show(progress *p, long epoch, long epochs, size_t done, siz
 }
 
 /* An accuracy for the progress lines: "0.9312", or "-" without the set. */
-static const char *acc_text(char *buf, size_t n, double acc)
+static const char *acc_text(char *buf, size_t n, double acc, int mse)
 {
     if (isnan(acc))
         snprintf(buf, n, "-");
     else
-        snprintf(buf, n, "%.4f", acc);
+        snprintf(buf, n, mse ? "%.5f" : "%.4f", acc);
     return buf;
 }
 
@@ -122,6 +124,7 @@ typedef struct train_cb {
     progress pg;
     int64_t epoch;  /* of the last step shown */
     int failed;     /* a message was printed: stop */
+    const char *metric; /* "acc" or "mse" in the epoch lines */
 } train_cb;
 
 static int on_progress(const adj_train_progress *p, void *user)
@@ -151,9 +154,11 @@ static int on_progress(const adj_train_progress *p, void *user)
     if (o->quiet)
         return 0;
     char va[16], te[16];
-    fprintf(cb->log, "epoch %2ld/%ld  loss %.4f  val acc %s  test acc %s  %.1f s (%.0f samples/s)\n",
-            (long)p->epoch, o->epochs, c_loss[i], acc_text(va, sizeof va, c_val[i]),
-            acc_text(te, sizeof te, c_test[i]), p->seconds, p->rate);
+    int mse = strcmp(cb->metric, "mse") == 0;
+    fprintf(cb->log, "epoch %2ld/%ld  loss %.4f  val %s %s  test %s %s  %.1f s (%.0f samples/s)\n",
+            (long)p->epoch, o->epochs, c_loss[i], cb->metric,
+            acc_text(va, sizeof va, c_val[i], mse), cb->metric,
+            acc_text(te, sizeof te, c_test[i], mse), p->seconds, p->rate);
     /* progress that cannot be shown stops the run here, not after every
      * epoch (stdout > /dev/full without --quiet) */
     cb->failed = adj_tool_flush(cb->log, cb->log == stdout ? "progress to the standard output"
@@ -240,81 +245,24 @@ static int train(train_opts *o, adj_tool_ranks *rk)
 
     int rc = 1;
     adj_model *model = NULL;
-    adj_mlp *m = NULL; /* the model's */
     train_cb cb;
     memset(&cb, 0, sizeof cb);
     double *curves = NULL, *ar_times = NULL;
-    double *shift = NULL, *scale = NULL;
-    adj_error err;
-
+    adj_train_data td;
     int classes = adj_tool_classes(&data);
     size_t cols = data.train->cols;
-    adj_mlp_config cfg = adj_mlp_config_default();
-    int64_t sizes[ADJ_MLP_MAX_LAYERS + 1];
-    sizes[0] = (int64_t)cols;
-    for (int k = 0; k < o->n_hidden; k++)
-        sizes[k + 1] = o->hidden[k];
-    sizes[o->n_hidden + 1] = classes;
-    adj_mlp_config_set_sizes(&cfg, o->n_hidden + 2, sizes, o->act);
-    cfg.init = o->act == ADJ_ACT_SIGMOID || o->act == ADJ_ACT_TANH || o->act == ADJ_ACT_IDENTITY
-                   ? ADJ_INIT_XAVIER_UNIFORM
-                   : ADJ_INIT_HE_NORMAL;
-    cfg.dropout = o->dropout;
-    cfg.batchnorm = o->batchnorm;
-    adj_rng rng;
-    adj_rng_seed(&rng, o->seed);
-    /* the MLP architecture of the model registry, with this configuration */
-    char ksizes[(ADJ_MLP_MAX_LAYERS + 1) * 24] = "", kacts[ADJ_MLP_MAX_LAYERS * 24] = "",
-         kdrop[40], num[40];
-    for (int k = 0; k < cfg.n_sizes; k++) {
-        snprintf(num, sizeof num, "%s%lld", k ? "," : "", (long long)cfg.sizes[k]);
-        strcat(ksizes, num);
-    }
-    for (int k = 0; k < cfg.n_sizes - 1; k++) {
-        snprintf(num, sizeof num, "%s%s", k ? "," : "", adj_activation_name(cfg.act[k]));
-        strcat(kacts, num);
-    }
-    snprintf(kdrop, sizeof kdrop, "%.17g", cfg.dropout);
-    const char *kv[] = {"sizes", ksizes, "acts", kacts, "dropout", kdrop,
-                        "batchnorm", cfg.batchnorm ? "1" : "0",
-                        "init", cfg.init == ADJ_INIT_XAVIER_UNIFORM ? "xavier_uniform" : "he_normal"};
-    model = adj_model_new("mlp", 5, kv, ADJ_F32, &rng, &err);
-    m = adj_model_mlp(model);
-    shift = malloc(cols * sizeof(double));
-    scale = malloc(cols * sizeof(double));
-    bad = !m || !shift || !scale;
-    if (!m)
-        fprintf(stderr, "adjoint: %s\n", err.message);
-    else if (bad)
-        fprintf(stderr, "adjoint: out of memory\n");
+    bad = adj_tool_train_model(o, &data, &model, &td) != 0;
     if (adj_tool_ranks_agree(rk, bad, "build the model"))
         goto done;
-
-    /* input normalisation, fitted on the training split and kept in the model */
-    if (data.kind == ADJ_TOOL_IDX) {
-        double lo, hi;
-        adj_dataset_range(data.train, &lo, &hi);
-        if (hi < 255)
-            hi = 255; /* byte images: x / 255 */
-        for (size_t j = 0; j < cols; j++) {
-            shift[j] = 0;
-            scale[j] = 1.0 / hi;
-        }
-    } else {
-        adj_dataset_stats(data.train, shift, scale);
-        for (size_t j = 0; j < cols; j++)
-            scale[j] = scale[j] > 0 ? 1.0 / scale[j] : 1.0;
-    }
-    adj_mlp_set_input_transform(m, shift, scale);
-    adj_mlp_prepare_input(m, data.train->x, data.train->rows);
-    adj_mlp_prepare_input(m, data.val->x, data.val->rows);
-    adj_mlp_prepare_input(m, data.test->x, data.test->rows);
+    adj_mlp *m = adj_model_mlp(model); /* NULL for the other architectures */
+    const int ae = strcmp(o->model, "autoencoder") == 0;
+    cb.metric = ae ? "mse" : "acc";
 
     /* the same initial parameters everywhere; dropout masks per rank */
-    adj_params *P = adj_mlp_params(m);
+    adj_params *P = adj_model_params(model);
     if (adj_tool_ranks_broadcast(rk, P))
         goto done;
-    if (size > 1)
+    if (size > 1 && m)
         adj_mlp_seed_dropout(m, (o->seed + 1) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)rk->rank);
 
     adj_train_config tc = adj_train_defaults();
@@ -330,6 +278,7 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     tc.batch = o->batch;
     tc.epochs = o->epochs;
     tc.seed = o->seed;
+    tc.max_steps = o->steps;
     tc.min_rows = o->batchnorm ? 2 : 0; /* batch norm cannot train on one row */
     tc.eval_batch = 1000;
     tc.callback = on_progress;
@@ -337,7 +286,6 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     adj_train_comm comm = {rk->rank, size, &cb, comm_average_grads, comm_sum, comm_agree,
                            o->batchnorm ? comm_average_buffers : NULL};
     tc.comm = &comm;
-    adj_train_data td = {.train = data.train, .val = data.val, .test = data.test};
     size_t per_epoch = (data.train->rows + (size_t)o->batch - 1) / (size_t)o->batch;
     size_t total_steps = per_epoch * (size_t)o->epochs;
     curves = calloc((size_t)o->epochs * 4, sizeof *curves);
@@ -350,6 +298,7 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     double *c_loss = curves, *c_val = curves + o->epochs, *c_test = curves + 2 * o->epochs,
            *c_lr = curves + 3 * o->epochs;
     cb = (train_cb){.o = o, .log = log, .rk = rk, .model = model, .curves = curves,
+                    .metric = cb.metric,
                     .ar_times = ar_times, .ar_cap = total_steps ? total_steps : 1,
                     .pg = {log, isatty(fileno(log)), o->quiet, 0, 0}};
     char batch_desc[96];
@@ -361,23 +310,35 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     else
         snprintf(batch_desc, sizeof batch_desc, "%ld = %d ranks x %ld-%ld", o->batch, size,
                  o->batch / size, o->batch / size + 1);
-    if (!o->quiet)
+    const char *sched_name = o->schedule == ADJ_LR_COSINE ? "cosine"
+                             : o->schedule == ADJ_LR_STEP ? "step"
+                                                          : "constant";
+    if (!o->quiet) {
         fprintf(log,
                 "adjoint train: %s, %zu train / %zu validation / %zu test samples, %zu features, "
-                "%d classes\nmodel %lld",
-                o->data, data.train->rows, data.val->rows, data.test->rows, cols, classes,
-                (long long)sizes[0]);
-    for (int k = 1; k < cfg.n_sizes && !o->quiet; k++)
-        fprintf(log, "-%lld", (long long)sizes[k]);
-    if (!o->quiet)
-        fprintf(log, " %s, %zu parameters, %s lr %g (%s), batch %s, dropout %g%s, %ld threads%s\n",
-                adj_activation_name(o->act), adj_mlp_count_params(cfg.n_sizes, sizes),
-                adj_optim_name(o->optim), o->lr,
-                o->schedule == ADJ_LR_COSINE ? "cosine"
-                : o->schedule == ADJ_LR_STEP ? "step"
-                                             : "constant",
-                batch_desc, o->dropout, o->batchnorm ? ", batch norm" : "", o->threads,
-                size > 1 ? " per rank" : "");
+                "%d classes\nmodel ",
+                o->data, data.train->rows, data.val->rows, data.test->rows, cols, classes);
+        if (m) {
+            const adj_mlp_config *c = adj_mlp_get_config(m);
+            for (int k = 0; k < c->n_sizes; k++)
+                fprintf(log, "%s%lld", k ? "-" : "", (long long)c->sizes[k]);
+            fprintf(log, " %s", adj_activation_name(c->act[0]));
+        } else {
+            fprintf(log, "%s", o->model);
+            for (int k = 0; k < adj_model_config_count(model); k++)
+                fprintf(log, " %s=%s", adj_model_config_key(model, k),
+                        adj_model_config_value(model, k));
+        }
+        fprintf(log, "%s%s, %zu parameters, %s lr %g (%s), batch %s", o->init ? " from " : "",
+                o->init ? o->init : "", adj_params_numel(P), adj_optim_name(o->optim), o->lr,
+                sched_name, batch_desc);
+        if (m)
+            fprintf(log, ", dropout %g%s", adj_mlp_get_config(m)->dropout,
+                    o->batchnorm ? ", batch norm" : "");
+        if (o->steps)
+            fprintf(log, ", at most %ld steps", o->steps);
+        fprintf(log, ", %ld threads%s\n", o->threads, size > 1 ? " per rank" : "");
+    }
 
     adj_train_result res;
     adj_error terr;
@@ -394,8 +355,13 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     if (adj_tool_ranks_check_params(rk, P))
         goto done;
 
-    bad = root && adj_tool_write_outputs(o->out, model, (int)o->epochs, c_loss, c_val, c_test, c_lr);
+    int n_ep = (int)res.epochs, last = n_ep - 1;
+    bad = root && adj_tool_write_outputs(o->out, model, ae ? "mse" : "accuracy", n_ep, c_loss,
+                                         c_val, c_test, c_lr);
     if (adj_tool_ranks_agree(rk, bad, "write the outputs"))
+        goto done;
+    bad = root && ae && o->pictures && adj_tool_ae_pictures(o->pictures, model, &td, &data);
+    if (adj_tool_ranks_agree(rk, bad, "draw the pictures"))
         goto done;
     double ar_median = 0.0;
     if (n_ar) {
@@ -403,56 +369,77 @@ static int train(train_opts *o, adj_tool_ranks *rk)
         ar_median = n_ar % 2 ? ar_times[n_ar / 2]
                              : 0.5 * (ar_times[n_ar / 2 - 1] + ar_times[n_ar / 2]);
     }
-    int last = (int)o->epochs - 1;
     if (!o->quiet) {
         if (isnan(c_test[last]))
             fprintf(log, "no test set (%s has %s)", o->data,
                     data.kind == ADJ_TOOL_IDX ? "no t10k images" : "too few rows for a test split");
+        else if (ae)
+            fprintf(log, "test reconstruction MSE %.5f", c_test[last]);
         else
             fprintf(log, "test accuracy %.4f", c_test[last]);
-        fprintf(log,
-                " after %ld epochs: %.1f s of training, %.1f s of evaluation, data loaded in "
-                "%.1f s\n",
-                o->epochs, t_train, t_eval, t_load);
+        fprintf(log, " after %d epochs", n_ep);
+        if (res.steps != (int64_t)total_steps)
+            fprintf(log, " (%lld steps)", (long long)res.steps);
+        fprintf(log, ": %.1f s of training, %.1f s of evaluation, data loaded in %.1f s\n",
+                t_train, t_eval, t_load);
         if (size > 1)
             fprintf(log,
                     "%d ranks: gradient all-reduce of %.2f MB per step, median %.3f ms, "
                     "%.2f s in total\n",
-                    size,
-                    (double)adj_params_numel(P) *
-                        (cfg.dtype == ADJ_F64 ? sizeof(double) : sizeof(float)) / 1e6,
-                    ar_median * 1e3, t_ar);
-        fprintf(log, "saved %s/model.safetensors, %s/model.adj, %s/curves.csv, %s/curves.svg\n",
-                o->out, o->out, o->out, o->out);
+                    size, (double)adj_params_numel(P) * sizeof(float) / 1e6, ar_median * 1e3,
+                    t_ar);
+        if (m)
+            fprintf(log, "saved %s/model.safetensors, %s/model.adj, %s/curves.csv, %s/curves.svg\n",
+                    o->out, o->out, o->out, o->out);
+        else
+            fprintf(log, "saved %s/model.safetensors, %s/curves.csv, %s/curves.svg\n", o->out,
+                    o->out, o->out);
+        if (ae && o->pictures)
+            fprintf(log, "pictures in %s: reconstructions.png%s\n", o->pictures,
+                    strcmp(adj_model_config(model, "code"), "2") == 0 ? ", code.svg" : "");
     }
     if (o->json) {
+        const char *mk = ae ? "mse" : "accuracy";
         printf("{\"data\": ");
         adj_tool_json_string(stdout, o->data);
-        printf(", \"layers\": [");
-        for (int k = 0; k < cfg.n_sizes; k++)
-            printf("%s%lld", k ? ", " : "", (long long)sizes[k]);
-        printf("], \"activation\": \"%s\", \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %ld, "
+        printf(", \"arch\": \"%s\"", o->model);
+        if (m) {
+            const adj_mlp_config *c = adj_mlp_get_config(m);
+            printf(", \"layers\": [");
+            for (int k = 0; k < c->n_sizes; k++)
+                printf("%s%lld", k ? ", " : "", (long long)c->sizes[k]);
+            printf("], \"activation\": \"%s\"", adj_activation_name(c->act[0]));
+        } else {
+            printf(", \"config\": {");
+            for (int k = 0; k < adj_model_config_count(model); k++) {
+                printf("%s", k ? ", " : "");
+                adj_tool_json_string(stdout, adj_model_config_key(model, k));
+                printf(": ");
+                adj_tool_json_string(stdout, adj_model_config_value(model, k));
+            }
+            printf("}");
+        }
+        printf(", \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %ld, "
                "\"ranks\": %d, \"batch_per_rank\": %ld, \"batch_description\": \"%s\", "
-               "\"epochs\": %ld, \"seed\": %llu, \"threads\": %ld, \"parameters\": %zu, "
+               "\"epochs\": %d, \"steps\": %lld, \"seed\": %llu, \"threads\": %ld, \"parameters\": %zu, "
                "\"train_loss\": %.6f, \"train_seconds\": %.3f, \"eval_seconds\": %.3f, \"load_seconds\": %.3f, "
                "\"allreduce_seconds\": %.6f, \"allreduce_ms_median\": %.6f, \"model\": ",
-               adj_activation_name(o->act), adj_optim_name(o->optim), o->lr, o->batch, size,
-               o->batch / size, batch_desc, o->epochs, (unsigned long long)o->seed, o->threads,
-               adj_mlp_count_params(cfg.n_sizes, sizes), c_loss[last], t_train, t_eval, t_load,
-               t_ar, ar_median * 1e3);
+               adj_optim_name(o->optim), o->lr, o->batch, size, o->batch / size, batch_desc, n_ep,
+               (long long)res.steps, (unsigned long long)o->seed, o->threads, adj_params_numel(P),
+               c_loss[last], t_train, t_eval, t_load, t_ar, ar_median * 1e3);
         char path[4096];
-        snprintf(path, sizeof path, "%s/model.adj", o->out);
+        snprintf(path, sizeof path, "%s/%s", o->out, m ? "model.adj" : "model.safetensors");
         adj_tool_json_string(stdout, path);
-        printf(", \"val_accuracy\": ");
+        printf(", \"val_%s\": ", mk);
         json_acc(stdout, c_val[last]);
-        printf(", \"test_accuracy\": ");
+        printf(", \"test_%s\": ", mk);
         json_acc(stdout, c_test[last]);
         printf(", \"curve\": [");
         for (int i = 0; i <= last; i++) {
-            printf("%s{\"epoch\": %d, \"train_loss\": %.6f, \"val_accuracy\": ", i ? ", " : "",
-                   i + 1, c_loss[i]);
+            printf("%s{\"epoch\": %d, \"train_loss\": %.6f, \"val_%s\": ", i ? ", " : "",
+                   i + 1, c_loss[i], mk);
             json_acc(stdout, c_val[i]);
-            printf(", \"test_accuracy\": ");
+            printf(", \"test_%s\": ", mk);
             json_acc(stdout, c_test[i]);
             printf("}");
         }
@@ -460,8 +447,6 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     }
     rc = 0;
 done:
-    free(shift);
-    free(scale);
     free(ar_times);
     free(curves);
     adj_model_free(model);
@@ -471,9 +456,10 @@ done:
 
 int adj_cmd_train(int argc, char **argv)
 {
-    /* --model: the MLP here, the language models in train_lm.c */
+    /* --model: images and rows here, the language models in train_lm.c */
     for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--model") == 0 && strcmp(argv[i + 1], "mlp") != 0)
+        if (strcmp(argv[i], "--model") == 0 && strcmp(argv[i + 1], "mlp") != 0 &&
+            strcmp(argv[i + 1], "cnn") != 0 && strcmp(argv[i + 1], "autoencoder") != 0)
             return adj_cmd_train_lm(argc, argv);
     train_opts o;
     int pr = adj_tool_train_parse(argc, argv, &o);

@@ -14,34 +14,45 @@ static void train_usage(FILE *f)
 {
     fprintf(f,
             "usage: adjoint train [OPTIONS]\n"
-            "Train an MLP classifier; with no options, on Fashion-MNIST.\n"
+            "Train a model on images or rows; with no options, an MLP classifier on\n"
+            "Fashion-MNIST.\n"
             "(adjoint train --model lstm --help: the language models rnn, lstm, gru, gpt.)\n\n"
-            "  --model mlp        the architecture (default mlp)\n"
+            "  --model NAME       mlp, cnn (convolutional classifier) or autoencoder\n"
+            "                     (reconstructs its input; reports the MSE) (default mlp)\n"
+            "  --init FILE        start from a saved model (its architecture and\n"
+            "                     configuration; the options that describe a model are refused)\n"
+            "  --steps N          stop after N optimizer steps (default: all epochs)\n"
+            "  --code N           autoencoder: code units (default 32; 2 for a plane)\n"
+
+            "  --pictures DIR     autoencoder: reconstructions.svg (originals above\n"
+            "                     reconstructions) and, for a code of 2, code.svg\n"
             "  --data idx:DIR | csv:FILE  data (default %s)\n"
             "  --label COL        CSV label column: name or 0-based index (default: last)\n"
-            "  --layers H1,H2,... hidden layer sizes (default 512,256)\n"
-            "  --activation NAME  relu, leaky_relu, elu, tanh, sigmoid, softplus, identity\n"
-            "                     (default relu)\n"
+            "  --layers H1,H2,... mlp: hidden layer sizes (default 512,256)\n"
+            "  --activation NAME  mlp, autoencoder: relu, leaky_relu, elu, tanh, sigmoid,\n"
+            "                     softplus, identity (default relu; autoencoder with\n"
+            "                     --code 2: identity)\n"
             "  --optimizer NAME   adam, adamw, sgd, rmsprop, adagrad (default adam)\n"
             "  --lr X             learning rate (default 1e-3; sgd 0.05, adagrad 0.01)\n"
             "  --schedule NAME    cosine, step, constant (default cosine)\n"
             "  --momentum X       sgd / rmsprop momentum (default 0.9 for sgd)\n"
             "  --weight-decay X   L2 (decoupled for adamw) (default 0)\n"
-            "  --dropout P        drop probability after hidden layers (default 0.2)\n"
-            "  --batchnorm, --no-batchnorm  batch normalisation before hidden\n"
+            "  --dropout P        mlp, cnn: drop probability after hidden layers\n"
+            "                     (default 0.2; cnn 0.25)\n"
+            "  --batchnorm, --no-batchnorm  mlp: batch normalisation before hidden\n"
             "                     activations (default on)\n"
-            "  --batch N          mini-batch size (default 128)\n"
-            "  --epochs N         epochs (default 20)\n"
+            "  --batch N          mini-batch size (default 128; cnn 64)\n"
+            "  --epochs N         epochs (default 20; cnn 5, autoencoder 10)\n"
             "  --val-frac X       fraction of the training data held out (default 1/12)\n"
             "  --seed N           seed of initialisation, split, shuffling, dropout (default 1)\n"
             "  --threads N        threads for products, maps, updates (default: ADJ_NUM_THREADS,\n"
             "                     else OMP_NUM_THREADS, else the CPUs this process may use)\n"
             "  --out DIR          output directory (default adjoint-run): model.safetensors,\n"
-            "                     model.adj (the older MLP format),\n"
-            "                     curves.csv, curves.svg\n"
+            "                     model.adj (mlp: the older format), curves.csv, curves.svg\n"
             "  --json             print a JSON summary on stdout (progress on stderr)\n"
             "  --quiet            no progress output\n"
             "  --help             this text\n\n"
+            "Byte images are divided by 255 for cnn and autoencoder (and by adjoint eval).\n"
             "The same seed and thread count give bit-identical curves and model files.\n",
             ADJ_DEFAULT_DATA);
 }
@@ -70,9 +81,52 @@ static int parse_layers(const char *s, train_opts *o)
     return 0;
 }
 
+/* The options that apply to each model, and its defaults for the others.
+ * With --init the model file decides, so only the training options
+ * apply.  0, or 2 after printing the misfit. */
+int adj_tool_train_defaults(train_opts *o)
+{
+    static const struct {
+        unsigned opt;
+        const char *name, *models;
+    } only[] = {
+        {OPT_LAYERS, "--layers", "mlp"},           {OPT_BATCHNORM, "--batchnorm", "mlp"},
+        {OPT_ACT, "--activation", "mlp autoencoder"}, {OPT_DROPOUT, "--dropout", "mlp cnn"},
+        {OPT_CODE, "--code", "autoencoder"},       {OPT_CONV, "--conv", "autoencoder"},
+        {OPT_PICTURES, "--pictures", "autoencoder"},
+    };
+    for (size_t i = 0; i < sizeof only / sizeof only[0]; i++) {
+        if (!(o->given & only[i].opt))
+            continue;
+        if (o->init && only[i].opt != OPT_PICTURES) {
+            fprintf(stderr, "adjoint: %s describes a new model; with --init the model file "
+                            "gives the configuration\n", only[i].name);
+            return 2;
+        }
+        const char *hit = strstr(only[i].models, o->model);
+        if (!o->init && !(hit && (hit[strlen(o->model)] == ' ' || !hit[strlen(o->model)]))) {
+            fprintf(stderr, "adjoint: %s applies to --model %s, not %s\n", only[i].name,
+                    only[i].models, o->model);
+            return 2;
+        }
+    }
+    int cnn = strcmp(o->model, "cnn") == 0, ae = strcmp(o->model, "autoencoder") == 0;
+    if (!(o->given & OPT_BATCH))
+        o->batch = cnn ? 64 : 128;
+    if (!(o->given & OPT_EPOCHS))
+        o->epochs = cnn ? 5 : ae ? 10 : 20;
+    if (cnn && !(o->given & OPT_DROPOUT))
+        o->dropout = 0.25;
+    if (strcmp(o->model, "mlp") != 0 && !(o->given & OPT_BATCHNORM))
+        o->batchnorm = 0;
+    return 0;
+}
+
 int adj_tool_train_parse(int argc, char **argv, train_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->model = "mlp";
+    o->code = 32;
     o->data = ADJ_DEFAULT_DATA;
     o->out = "adjoint-run";
     o->hidden[0] = 512;
@@ -113,7 +167,42 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
     } while (0)
         long l;
         if (FLAG("--model")) {
-            VALUE(); /* "mlp": the others never reach this parser */
+            VALUE();
+            if (strcmp(val, "mlp") && strcmp(val, "cnn") && strcmp(val, "autoencoder")) {
+                fprintf(stderr, "adjoint: --model must be one of mlp, cnn, autoencoder, rnn, "
+                                "lstm, gru; got '%s'\n", val);
+                return 2;
+            }
+            o->model = val;
+            o->given |= OPT_MODEL;
+            continue;
+        }
+        if (FLAG("--init")) {
+            VALUE();
+            o->init = val;
+            continue;
+        }
+        if (FLAG("--pictures")) {
+            VALUE();
+            if (!*val) {
+                fprintf(stderr, "adjoint: --pictures needs a directory name, got ''\n");
+                return 2;
+            }
+            o->pictures = val;
+            o->given |= OPT_PICTURES;
+            continue;
+        }
+        if (FLAG("--steps")) {
+            VALUE();
+            if (adj_tool_long(a, val, 1, 1L << 40, &o->steps))
+                return 2;
+            continue;
+        }
+        if (FLAG("--code")) {
+            VALUE();
+            if (adj_tool_long(a, val, 1, 1 << 20, &o->code))
+                return 2;
+            o->given |= OPT_CODE;
             continue;
         }
         if (FLAG("--help") || FLAG("-h")) {
@@ -125,8 +214,10 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
             o->quiet = 1;
         } else if (FLAG("--batchnorm")) {
             o->batchnorm = 1;
+            o->given |= OPT_BATCHNORM;
         } else if (FLAG("--no-batchnorm")) {
             o->batchnorm = 0;
+            o->given |= OPT_BATCHNORM;
         } else if (FLAG("--data")) {
             VALUE();
             o->data = val;
@@ -144,6 +235,7 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
             VALUE();
             if (parse_layers(val, o))
                 return 2;
+            o->given |= OPT_LAYERS;
         } else if (FLAG("--activation")) {
             VALUE();
             if (adj_activation_parse(val, &o->act) != ADJ_OK) {
@@ -153,6 +245,7 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
                 fprintf(stderr, "; got '%s'\n", val);
                 return 2;
             }
+            o->given |= OPT_ACT;
         } else if (FLAG("--optimizer")) {
             VALUE();
             if (adj_optim_parse(val, &o->optim) != ADJ_OK) {
@@ -192,6 +285,7 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
             VALUE();
             if (adj_tool_number(a, val, 0, 0, 1, 1, &o->dropout))
                 return 2;
+            o->given |= OPT_DROPOUT;
         } else if (FLAG("--val-frac")) {
             VALUE();
             if (adj_tool_number(a, val, 0, 1, 1, 1, &o->val_frac))
@@ -200,10 +294,12 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
             VALUE();
             if (adj_tool_long(a, val, 1, 1 << 20, &o->batch))
                 return 2;
+            o->given |= OPT_BATCH;
         } else if (FLAG("--epochs")) {
             VALUE();
             if (adj_tool_long(a, val, 1, 100000, &o->epochs))
                 return 2;
+            o->given |= OPT_EPOCHS;
         } else if (FLAG("--threads")) {
             VALUE();
             if (adj_tool_long(a, val, 1, 1024, &o->threads))
@@ -228,6 +324,8 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
                 o->data);
         return 2;
     }
+    if (adj_tool_train_defaults(o))
+        return 2;
     if (o->lr < 0)
         o->lr = o->optim == ADJ_OPTIM_SGD ? 0.05 : o->optim == ADJ_OPTIM_ADAGRAD ? 1e-2 : 1e-3;
     if (o->momentum < 0)
