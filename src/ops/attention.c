@@ -21,6 +21,7 @@
  */
 #include "adjoint/attention.h"
 #include "core/pool.h"
+#include "ops/decompose.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
 #include "tensor/layout.h"
@@ -449,6 +450,7 @@ const adj_op_desc adj_desc_scaled_dot_product_attention = {
     ADJ_CASES(attn_cases),
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
     .teach = &attn_teach,
+    .decompose = adj_decomp_scaled_dot_product_attention,
 };
 
 adj_var *adj_scaled_dot_product_attention_at(adj_var *q, adj_var *k, adj_var *v, adj_var *mask,
@@ -463,4 +465,12 @@ adj_var *(adj_scaled_dot_product_attention)(adj_var *q, adj_var *k, adj_var *v, 
                                             int causal, double scale)
 {
     return adj_scaled_dot_product_attention_at(q, k, v, mask, causal, scale, NULL, 0);
+}
+
+/* for the graph-mode rule (ops/decompose.c) */
+double adj_attention_params(const adj_var *y, int *causal)
+{
+    const attn_attr *a = ADJ_ATTR(y, attn_attr);
+    *causal = a->causal;
+    return a->scale;
 }

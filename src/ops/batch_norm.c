@@ -15,6 +15,7 @@
  * check) never moves them.
  */
 #include "core/pool.h"
+#include "ops/decompose.h"
 #include "ops/norm.h"
 
 #include <math.h>
@@ -283,6 +284,7 @@ const adj_op_desc adj_desc_batch_norm = {
     .rule = "dx += rstd (g - mean_c(g) - xhat mean_c(g xhat)), g = dy w_c (running stats: dx += rstd g); "
             "dw_c += sum dy xhat; db_c += sum dy",
     ADJ_CASES(bn_cases), .teach = &bn_teach,
+    .decompose = adj_decomp_batch_norm,
 };
 
 adj_var *adj_batch_norm_at(adj_var *x, adj_var *w, adj_var *b, double *running_mean,
@@ -312,4 +314,13 @@ adj_var *(adj_batch_norm)(adj_var *x, adj_var *w, adj_var *b, double *running_me
                           double *running_var, int training, double momentum, double eps)
 {
     return adj_batch_norm_at(x, w, b, running_mean, running_var, training, momentum, eps, NULL, 0);
+}
+
+/* for the graph-mode rule (ops/decompose.c) */
+const double *adj_batch_norm_stats(const adj_var *y, int *batch_stats, double *eps)
+{
+    const bn_attr *a = ADJ_ATTR(y, bn_attr);
+    *batch_stats = a->batch_stats;
+    *eps = a->eps;
+    return a->saved;
 }

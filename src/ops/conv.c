@@ -10,6 +10,7 @@
  */
 #include "core/pool.h"
 #include "ops/conv_kernels.h"
+#include "ops/decompose.h"
 #include "ops/op.h"
 #include "adjoint/conv.h"
 
@@ -342,6 +343,7 @@ const adj_op_desc adj_desc_conv2d = {
     .formula = "Y[n,o,i,j] = b[o] + sum_{c,p,q} W[o,c,p,q] X[n, c, i s - pad + p dil, j s - pad + q dil]",
     .rule = "dX += conv_transpose(dY, W); dW[o] += sum_n dY[n,o] col(X[n])^T; db[o] += sum dY[:,o]",
     ADJ_CASES(conv2d_cases), .case_attr = &c_def, .teach = &conv_teach,
+    .decompose = adj_decomp_conv2d,
 };
 
 const adj_op_desc adj_desc_conv1d = {
@@ -351,6 +353,7 @@ const adj_op_desc adj_desc_conv1d = {
     .formula = "Y[n,o,i] = b[o] + sum_{c,p} W[o,c,p] X[n, c, i s - pad + p dil]",
     .rule = "dX += conv_transpose(dY, W); dW[o] += sum_n dY[n,o] col(X[n])^T; db[o] += sum dY[:,o]",
     ADJ_CASES(conv1d_cases), .case_attr = &c_def, .teach = &conv_teach,
+    .decompose = adj_decomp_conv1d,
 };
 
 const adj_op_desc adj_desc_conv_transpose2d = {
@@ -360,6 +363,7 @@ const adj_op_desc adj_desc_conv_transpose2d = {
     .formula = "Y[n, c, i s - pad + p dil, j s - pad + q dil] += W[ci,c,p,q] X[n,ci,i,j]; Y += b",
     .rule = "dX += conv2d(dY, W); dW[ci] += sum_n X[n,ci] col(dY[n])^T; db[c] += sum dY[:,c]",
     ADJ_CASES(convt2d_cases), .case_attr = &c_def, .teach = &conv_teach,
+    .decompose = adj_decomp_conv_transpose2d,
 };
 
 /* ------------------------------------------------------------ public API */
@@ -407,4 +411,12 @@ adj_var *(adj_conv_transpose2d)(adj_var *x, adj_var *w, adj_var *b,
                                 const adj_conv_transpose2d_opts *opts)
 {
     return adj_conv_transpose2d_at(x, w, b, opts, NULL, 0);
+}
+
+/* for the graph-mode rules (ops/decompose_conv.c) */
+adj_conv_params adj_conv_params_of(const adj_var *y)
+{
+    const conv_attr *a = ADJ_ATTR(y, conv_attr);
+    return (adj_conv_params){{a->stride[0], a->stride[1]}, {a->pad[0], a->pad[1]},
+                             {a->dil[0], a->dil[1]}, {a->outpad[0], a->outpad[1]}, a->groups};
 }

@@ -6,6 +6,7 @@
  * the same mask.  adj_dropout draws the mask from the caller's generator
  * (src/nn/layers.c), so the same generator state gives the same mask.
  */
+#include "ops/decompose.h"
 #include "ops/dropout.h"
 #include "ops/op.h"
 
@@ -96,4 +97,5 @@ const adj_op_desc adj_desc_dropout = {
     .shape = dropout_shape, .forward = dropout_forward, .backward = dropout_backward,
     .jvp = dropout_jvp, .formula = "y = x * mask / keep (the mask saved in the node)",
     .rule = "dx += dy * mask / keep", ADJ_CASES(dropout_cases),
+    .decompose = adj_decomp_dropout,
 };

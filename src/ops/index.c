@@ -12,6 +12,7 @@
  * result has the same bits whatever the thread count.
  */
 #include "core/pool.h"
+#include "ops/decompose.h"
 #include "ops/op.h"
 
 #include <math.h>
@@ -150,6 +151,7 @@ const adj_op_desc adj_desc_embedding = {
     .shape = embedding_shape, .forward = embedding_forward, .backward = embedding_backward,
     .jvp = embedding_jvp, .formula = "Y[i, :] = E[idx[i], :]",
     .rule = "dE[idx[i], :] += dY[i, :]", ADJ_CASES(embedding_cases), .teach = &embedding_teach,
+    .decompose = adj_decomp_embedding,
 };
 
 adj_var *adj_embedding_at(adj_var *table, adj_var *idx, const char *file, int line)
@@ -336,6 +338,7 @@ const adj_op_desc adj_desc_cross_entropy = {
     .formula = "L = mean over kept rows r of (log sum_j exp(z_rj) - z_r,t_r)",
     .rule = "dz_r += dL (softmax(z_r) - onehot(t_r)) / N", ADJ_CASES(ce_cases),
     .case_attr = &ce_keep, .teach = &ce_teach,
+    .decompose = adj_decomp_cross_entropy,
 };
 
 adj_var *adj_cross_entropy_at(adj_var *logits, adj_var *targets, int ignore_index,
@@ -464,6 +467,7 @@ const adj_op_desc adj_desc_index_select = {
     .forward = index_select_forward, .backward = index_select_backward, .jvp = index_select_jvp,
     .formula = "y[o, i, :] = x[o, idx[i], :]", .rule = "dx[o, idx[i], :] += dy[o, i, :]",
     ADJ_CASES(index_select_cases), .teach = &select_teach,
+    .vjp = adj_vjp_index_select,
 };
 
 adj_var *adj_index_select_at(adj_var *x, int axis, adj_var *idx, const char *file, int line)
@@ -594,6 +598,7 @@ const adj_op_desc adj_desc_gather = {
     .formula = "y[p] = x[p with idx[p] along the axis]",
     .rule = "dx[p with idx[p] along the axis] += dy[p]", ADJ_CASES(gather_cases),
     .teach = &select_teach,
+    .vjp = adj_vjp_gather,
 };
 
 adj_var *adj_gather_at(adj_var *x, int axis, adj_var *idx, const char *file, int line)
@@ -695,6 +700,7 @@ const adj_op_desc adj_desc_scatter_add = {
     .formula = "y = x; y[p with idx[p] along the axis] += src[p]",
     .rule = "dx += dy; dsrc[p] += dy[p with idx[p] along the axis]", ADJ_CASES(scatter_add_cases),
     .teach = &scatter_teach,
+    .vjp = adj_vjp_scatter_add,
 };
 
 adj_var *adj_scatter_add_at(adj_var *x, int axis, adj_var *idx, adj_var *src, const char *file,
@@ -801,3 +807,6 @@ adj_var *(adj_one_hot)(adj_var *idx, int classes, adj_dtype dtype)
 {
     return adj_one_hot_at(idx, classes, dtype, NULL, 0);
 }
+
+/* for the graph-mode rule (ops/decompose.c) */
+int adj_cross_entropy_ignore(const adj_var *y) { return ADJ_ATTR(y, ce_attr)->ignore; }

@@ -3,6 +3,7 @@
  * Both operands have the same shape; both may receive gradients.
  */
 #include "ops/cases.h"
+#include "ops/decompose.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
 
@@ -103,6 +104,7 @@ const adj_op_desc adj_desc_mse = {
     .backward = mse_backward, .jvp = mse_jvp, .formula = "L = mean((a - b)^2)",
     .rule = "da += dL 2(a - b)/n; db += -dL 2(a - b)/n", ADJ_CASES(adj_cases_pair),
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY}, .teach = &mse_teach,
+    .decompose = adj_decomp_mse,
 };
 
 adj_var *adj_mse_at(adj_var *pred, adj_var *target, const char *file, int line)
@@ -213,6 +215,7 @@ const adj_op_desc adj_desc_bce_logits = {
     .backward = bce_backward, .jvp = bce_jvp, .formula = "L = mean(max(z,0) - z t + log(1 + exp(-|z|)))",
     .rule = "dz += dL (sigmoid(z) - t)/n; dt += -dL z/n", ADJ_CASES(adj_cases_pair),
     .dom = {ADJ_DOM_ANY, ADJ_DOM_UNIT}, .teach = &bce_teach,
+    .decompose = adj_decomp_bce_logits,
 };
 
 adj_var *adj_bce_with_logits_at(adj_var *z, adj_var *t, const char *file, int line)

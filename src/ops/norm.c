@@ -21,6 +21,7 @@
  * thread count.
  */
 #include "core/pool.h"
+#include "ops/decompose.h"
 #include "ops/norm.h"
 
 #include <math.h>
@@ -467,6 +468,7 @@ const adj_op_desc adj_desc_layer_norm = {
     .formula = "y = (x - mean) / sqrt(var + eps) * w + b over the last normalized_ndim dims",
     .rule = "dx += rstd (g - mean(g) - xhat mean(g xhat)), g = dy w; dw += sum dy xhat; db += sum dy",
     ADJ_CASES(layer_norm_cases), .teach = &norm_teach,
+    .decompose = adj_decomp_layer_norm,
 };
 
 static const norm_attr rms = {.eps = 1e-6}, rms_big = {.eps = 0.5};
@@ -483,6 +485,7 @@ const adj_op_desc adj_desc_rms_norm = {
     .formula = "y = x / sqrt(mean(x^2) + eps) * w over the last dim",
     .rule = "dx += rstd (g - xhat mean(g xhat)), g = dy w; dw += sum dy xhat",
     ADJ_CASES(rms_norm_cases), .dom = {ADJ_DOM_AWAY0, ADJ_DOM_ANY}, .teach = &norm_teach,
+    .decompose = adj_decomp_rms_norm,
 };
 
 static const norm_attr g1 = {.eps = 1e-5, .arg = 1}, g2 = {.eps = 1e-5, .arg = 2},
@@ -503,6 +506,7 @@ const adj_op_desc adj_desc_group_norm = {
     .formula = "y = (x - mean_g) / sqrt(var_g + eps) * w_c + b_c, stats per (sample, group)",
     .rule = "dx += rstd (g - mean_g(g) - xhat mean_g(g xhat)), g = dy w_c; dw_c += sum dy xhat; db_c += sum dy",
     ADJ_CASES(group_norm_cases), .teach = &norm_teach,
+    .decompose = adj_decomp_group_norm,
 };
 
 /* ------------------------------------------------------- the public API */

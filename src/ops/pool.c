@@ -9,6 +9,7 @@
  * and the tangent.
  */
 #include "core/pool.h"
+#include "ops/decompose.h"
 #include "ops/op.h"
 #include "adjoint/conv.h"
 
@@ -331,6 +332,7 @@ const adj_op_desc adj_desc_max_pool2d = {
     .formula = "y[n,c,i,j] = max over the window (i s - pad + [0,k), j s - pad + [0,k)) of x[n,c]",
     .rule = "dx[n,c, argmax of the window] += dy[n,c,i,j] (first maximum at ties)",
     ADJ_CASES(pool_cases),
+    .decompose = adj_decomp_max_pool2d,
 };
 
 const adj_op_desc adj_desc_avg_pool2d = {
@@ -339,6 +341,7 @@ const adj_op_desc adj_desc_avg_pool2d = {
     .formula = "y[n,c,i,j] = (sum of x[n,c] over the window) / (k0 k1), padding counted",
     .rule = "dx[n,c, window] += dy[n,c,i,j] / (k0 k1)",
     ADJ_CASES(pool_cases),
+    .decompose = adj_decomp_avg_pool2d,
 };
 
 const adj_op_desc adj_desc_adaptive_avg_pool2d = {
@@ -347,6 +350,7 @@ const adj_op_desc adj_desc_adaptive_avg_pool2d = {
     .formula = "y[n,c,i,j] = mean of x[n,c] over rows [floor(i H/Ho), ceil((i+1) H/Ho)), same for columns",
     .rule = "dx[n,c, window] += dy[n,c,i,j] / (window size)",
     ADJ_CASES(adapt_cases),
+    .decompose = adj_decomp_adaptive_avg_pool2d,
 };
 
 /* ------------------------------------------------------------ public API */
@@ -385,4 +389,15 @@ adj_var *(adj_avg_pool2d)(adj_var *x, const adj_pool2d_opts *opts)
 adj_var *(adj_adaptive_avg_pool2d)(adj_var *x, int out_h, int out_w)
 {
     return adj_adaptive_avg_pool2d_at(x, out_h, out_w, NULL, 0);
+}
+
+/* for the graph-mode rules (ops/decompose_conv.c) */
+void adj_pool_geometry(const adj_var *y, int32_t k[2], int32_t s[2], int32_t p[2])
+{
+    const pool_attr *a = ADJ_ATTR(y, pool_attr);
+    for (int i = 0; i < 2; i++) {
+        k[i] = a->k[i];
+        s[i] = a->s[i];
+        p[i] = a->p[i];
+    }
 }

@@ -8,6 +8,7 @@
  * tables as long as the output and as one reduction, built once per call.
  * Every sum is accumulated in double, whatever the dtype.
  */
+#include "ops/decompose.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
 
@@ -548,12 +549,15 @@ static const adj_op_case along_cases[] = {
     {1, {3}, {{2, 0, 3}}, &ax2, " axis 2 (zero-size)"},
 };
 
-#define REDUCE_DESC(nm, SHAPE, FWD, BWD, JVP, FORMULA, RULE, CASES)             \
+/* GRAPH: the graph-mode rule, `.vjp = f` or `.decompose = f` */
+#define REDUCE_DESC_G(nm, SHAPE, FWD, BWD, JVP, FORMULA, RULE, CASES, GRAPH)    \
     const adj_op_desc adj_desc_##nm = {                                        \
         .name = #nm, .arity = 1, .attr_size = sizeof(reduce_attr), .shape = SHAPE, \
         .forward = FWD, .backward = BWD, .jvp = JVP, .formula = FORMULA,       \
-        .rule = RULE, ADJ_CASES(CASES),                                        \
+        .rule = RULE, ADJ_CASES(CASES), GRAPH,                                 \
     };
+#define REDUCE_DESC(nm, SHAPE, FWD, BWD, JVP, FORMULA, RULE, CASES)             \
+    REDUCE_DESC_G(nm, SHAPE, FWD, BWD, JVP, FORMULA, RULE, CASES, .vjp = NULL)
 
 REDUCE_DESC(sum_axes, shape_plain, sum_axes_forward, sum_axes_backward, sum_axes_jvp,
             "y[o] = sum_r x[o,r]", "dx[o,r] += dy[o]", reduce_cases)
@@ -563,17 +567,22 @@ REDUCE_DESC(max_axis, shape_extremum, max_forward, extremum_backward, extremum_j
             "y[o] = max_r x[o,r]", "dx[o,r*] += dy[o], r* the first argmax", reduce_cases)
 REDUCE_DESC(min_axis, shape_extremum, min_forward, extremum_backward, extremum_jvp,
             "y[o] = min_r x[o,r]", "dx[o,r*] += dy[o], r* the first argmin", reduce_cases)
-REDUCE_DESC(logsumexp_axis, shape_plain, logsumexp_forward, logsumexp_backward, logsumexp_jvp,
-            "y[o] = log sum_r exp(x[o,r])", "dx[o,r] += dy[o] exp(x[o,r] - y[o])", reduce_cases)
-REDUCE_DESC(var_axis, shape_plain, var_forward, var_backward, var_jvp,
-            "y[o] = sum_r (x[o,r] - mean_o)^2 / (N - ddof)",
-            "dx[o,r] += dy[o] 2 (x[o,r] - mean_o) / (N - ddof)", var_cases)
-REDUCE_DESC(softmax_axis, shape_along, softmax_axis_forward, softmax_axis_backward,
-            softmax_axis_jvp, "y[o,r] = exp(x[o,r]) / sum_r' exp(x[o,r'])",
-            "dx[o,r] += y[o,r] (dy[o,r] - sum_r' dy[o,r'] y[o,r'])", along_cases)
-REDUCE_DESC(log_softmax_axis, shape_along, log_softmax_axis_forward, log_softmax_axis_backward,
-            log_softmax_axis_jvp, "y[o,r] = x[o,r] - log sum_r' exp(x[o,r'])",
-            "dx[o,r] += dy[o,r] - exp(y[o,r]) sum_r' dy[o,r']", along_cases)
+REDUCE_DESC_G(logsumexp_axis, shape_plain, logsumexp_forward, logsumexp_backward,
+              logsumexp_jvp, "y[o] = log sum_r exp(x[o,r])",
+              "dx[o,r] += dy[o] exp(x[o,r] - y[o])", reduce_cases,
+              .decompose = adj_decomp_logsumexp_axis)
+REDUCE_DESC_G(var_axis, shape_plain, var_forward, var_backward, var_jvp,
+              "y[o] = sum_r (x[o,r] - mean_o)^2 / (N - ddof)",
+              "dx[o,r] += dy[o] 2 (x[o,r] - mean_o) / (N - ddof)", var_cases,
+              .decompose = adj_decomp_var_axis)
+REDUCE_DESC_G(softmax_axis, shape_along, softmax_axis_forward, softmax_axis_backward,
+              softmax_axis_jvp, "y[o,r] = exp(x[o,r]) / sum_r' exp(x[o,r'])",
+              "dx[o,r] += y[o,r] (dy[o,r] - sum_r' dy[o,r'] y[o,r'])", along_cases,
+              .decompose = adj_decomp_softmax_axis)
+REDUCE_DESC_G(log_softmax_axis, shape_along, log_softmax_axis_forward,
+              log_softmax_axis_backward, log_softmax_axis_jvp, "y[o,r] = x[o,r] - log sum_r' exp(x[o,r'])",
+              "dx[o,r] += dy[o,r] - exp(y[o,r]) sum_r' dy[o,r']", along_cases,
+              .decompose = adj_decomp_log_softmax_axis)
 
 /* ------------------------------------------------------------ public API */
 
@@ -688,4 +697,14 @@ adj_var *(adj_softmax_axis)(adj_var *x, int axis) { return adj_softmax_axis_at(x
 adj_var *(adj_log_softmax_axis)(adj_var *x, int axis)
 {
     return adj_log_softmax_axis_at(x, axis, NULL, 0);
+}
+
+/* ------------------------------------------- for the graph-mode rules */
+
+uint32_t adj_reduce_axes_of(const adj_var *y, int *keepdims, int *ddof)
+{
+    const reduce_attr *a = ADJ_ATTR(y, reduce_attr);
+    *keepdims = a->keepdims;
+    *ddof = a->ddof;
+    return a->mask;
 }

@@ -6,6 +6,7 @@
  * overflow nor lose accuracy.
  */
 #include "ops/cases.h"
+#include "ops/decompose.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
 
@@ -232,11 +233,13 @@ const adj_op_desc adj_desc_softmax = {
     .name = "softmax", .arity = 1, .shape = adj_shape_same, .forward = softmax_forward,
     .backward = softmax_backward, .jvp = softmax_jvp, .formula = "y_j = exp(x_j) / sum_i exp(x_i)",
     .rule = "dx_j += y_j (dy_j - sum_i dy_i y_i)", ADJ_CASES(adj_cases_unary),
+    .decompose = adj_decomp_softmax,
 };
 const adj_op_desc adj_desc_log_softmax = {
     .name = "log_softmax", .arity = 1, .shape = adj_shape_same, .forward = log_softmax_forward,
     .backward = log_softmax_backward, .jvp = log_softmax_jvp, .formula = "y_j = x_j - log sum_i exp(x_i)",
     .rule = "dx_j += dy_j - softmax_j sum_i dy_i", ADJ_CASES(adj_cases_unary),
+    .decompose = adj_decomp_log_softmax,
 };
 
 adj_var *adj_softmax_at(adj_var *x, const char *file, int line)
@@ -414,6 +417,7 @@ const adj_op_desc adj_desc_softmax_ce = {
     .backward = ce_backward, .jvp = ce_jvp, .formula = "C = mean_r (log sum_j exp(z_rj) - z_r,label)",
     .rule = "dz += dC (softmax(z) - onehot(label)) / R", ADJ_CASES(ce_cases),
     .teach = &ce_teach,
+    .decompose = adj_decomp_softmax_ce,
 };
 
 adj_var *adj_softmax_cross_entropy_at(adj_var *logits, const int32_t *labels, const char *file,
