@@ -3,6 +3,10 @@
  * dy/dx = 1 / (1 + |x|)^2, registered at run time (adjoint/extend.h),
  * gradient-checked against finite differences, then used as the hidden
  * activation of a 1-16-1 network that learns y = sin(2x) on [-1.5, 1.5].
+ * Its backward is also given written with ops (graph_backward), so the op
+ * can be differentiated twice: the example takes softsign''(x) =
+ * -2 sign(x) / (1 + |x|)^3 by differentiating the recorded first
+ * derivative.
  *
  *     ./custom_op [steps]
  *
@@ -90,6 +94,21 @@ static void softsign_jvp(int n, const adj_view *x, const adj_view *y, const adj_
     }
 }
 
+/* The same backward written with ops, so that graph mode records it and
+ * can differentiate it again: dx = dy / (1 + |x|)^2 */
+static adj_status softsign_graph_backward(int n, adj_var *const *x, adj_var *y, adj_var *dy,
+                                          adj_var **dx, const void *attr, void *user)
+{
+    (void)n, (void)y, (void)attr, (void)user;
+    adj_tape *t = adj_var_tape(x[0]);
+    double one = 1;
+    float onef = 1;
+    adj_var *c = adj_var_dtype(x[0]) == ADJ_F64 ? adj_constant_f64(t, 0, NULL, &one)
+                                                : adj_constant_f32(t, 0, NULL, &onef);
+    dx[0] = adj_div(dy, adj_square(adj_add(c, adj_abs(x[0]))));
+    return adj_tape_status(t);
+}
+
 static int softsign_id = -1;
 
 static adj_var *softsign(adj_var *x) { return adj_custom(softsign_id, 1, &x, NULL); }
@@ -112,6 +131,7 @@ int main(int argc, char **argv)
         .name = "softsign", .arity = 1,
         .forward = softsign_forward, .backward = softsign_backward, .jvp = softsign_jvp,
         .formula = "y = x / (1 + |x|)", .rule = "dx += dy / (1 + |x|)^2",
+        .graph_backward = softsign_graph_backward,
     };
     adj_error err;
     softsign_id = adj_op_register(&def, &err);
@@ -180,6 +200,22 @@ int main(int argc, char **argv)
     adj_backward(y0);
     adj_tape_print(t, stdout);
     printf("d softsign/dx at 0.5 = %.6f (1/(1.5)^2 = %.6f)\n", adj_grad_item(x0), 1 / 2.25);
+
+    /* twice: the first derivative as a recorded var (graph_backward's ops),
+     * then its own derivative */
+    adj_tape_reset(t);
+    adj_var *xs2 = adj_scalar(t, 0.5), *d1, *d2;
+    adj_backward_opts graph = {.create_graph = 1};
+    if (adj_grad(softsign(xs2), 1, &xs2, &d1, &graph) != ADJ_OK ||
+        adj_grad(d1, 1, &xs2, &d2, NULL) != ADJ_OK) {
+        fprintf(stderr, "custom_op: %s\n", adj_tape_message(t));
+        return 1;
+    }
+    double want2 = -2 / (1.5 * 1.5 * 1.5);
+    printf("softsign'(0.5) = %.6f, softsign''(0.5) = %.6f (-2/(1.5)^3 = %.6f)\n", adj_item(d1),
+           adj_item(d2), want2);
+    if (fabs(adj_item(d2) - want2) > 1e-12 || fabs(adj_item(d1) - 1 / 2.25) > 1e-12)
+        return 1;
 
     adj_tape_free(t);
     adj_optim_free(opt);

@@ -477,6 +477,107 @@ START_TEST(concurrent_registration)
 }
 END_TEST
 
+/* ---------------------------------------------------- graph mode */
+
+/* softplus2(x) = log(1 + e^x) with its backward written with ops (mode 0),
+ * wrongly shaped (mode 1), refusing (mode 2) */
+static int sp_mode;
+static void sp_fwd(int n, const adj_view *x, const adj_view *y, const void *attr, void *user)
+{
+    (void)n, (void)attr, (void)user;
+    for (int64_t i = 0; i < numel(y); i++)
+        put(y, i, log1p(exp(get(&x[0], i))), 0);
+}
+static void sp_bwd(int n, const adj_view *x, const adj_view *y, const adj_view *dy,
+                   const adj_view *dx, const void *attr, void *user)
+{
+    (void)n, (void)y, (void)attr, (void)user;
+    for (int64_t i = 0; dx[0].data && i < numel(y); i++)
+        put(&dx[0], i, get(dy, i) / (1 + exp(-get(&x[0], i))), 1);
+}
+static adj_status sp_graph(int n, adj_var *const *x, adj_var *y, adj_var *dy, adj_var **dx,
+                           const void *attr, void *user)
+{
+    (void)n, (void)y, (void)attr, (void)user;
+    if (sp_mode == 2)
+        return ADJ_EINVAL;
+    dx[0] = sp_mode == 1 ? adj_sum(dy) : adj_mul(dy, adj_sigmoid(x[0]));
+    return ADJ_OK;
+}
+static int sp_op(void)
+{
+    static int op = -1;
+    if (op < 0) {
+        adj_op_def d = {.name = "softplus2", .arity = 1, .forward = sp_fwd, .backward = sp_bwd,
+                        .graph_backward = sp_graph};
+        op = adj_op_register(&d, NULL);
+        ck_assert_int_ge(op, ADJ_OP_COUNT);
+    }
+    return op;
+}
+
+/* d^2/dx^2 log(1 + e^x) = s (1 - s), s = sigmoid(x); the third derivative
+ * s (1 - s) (1 - 2 s): the program's rule recorded and differentiated */
+START_TEST(graph_backward_differentiates_twice)
+{
+    sp_mode = 0;
+    adj_tape *t = adj_tape_new();
+    const double xs[3] = {-1.3, 0.2, 2.1};
+    adj_var *x = adj_tensor_f64(t, 1, ((int64_t[]){3}), xs);
+    adj_var *y = adj_sum(adj_custom(sp_op(), 1, &x, NULL));
+    adj_backward_opts graph = {.create_graph = 1};
+    adj_var *g, *h, *k;
+    ck_assert_int_eq(adj_grad(y, 1, &x, &g, &graph), ADJ_OK);
+    ck_assert_int_eq(adj_grad(adj_sum(g), 1, &x, &h, &graph), ADJ_OK);
+    ck_assert_int_eq(adj_grad(adj_sum(h), 1, &x, &k, NULL), ADJ_OK);
+    for (int i = 0; i < 3; i++) {
+        double s = 1 / (1 + exp(-xs[i]));
+        ck_assert_double_eq_tol(adj_value_at(g, (size_t)i), s, 1e-15);
+        ck_assert_double_eq_tol(adj_value_at(h, (size_t)i), s * (1 - s), 1e-15);
+        ck_assert_double_eq_tol(adj_value_at(k, (size_t)i), s * (1 - s) * (1 - 2 * s), 1e-15);
+    }
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Without graph_backward, create_graph through the op is an error naming
+ * it (the plain backward still works); a rule of the wrong shape or that
+ * fails is an error too. */
+START_TEST(graph_backward_missing_or_wrong)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x = adj_scalar(t, 0.5);
+    adj_var *y = adj_custom(softsign_op(), 1, &x, NULL), *g = NULL;
+    ck_assert_int_eq(adj_backward(y), ADJ_OK);
+    adj_backward_opts graph = {.create_graph = 1};
+    ck_assert_int_eq(adj_grad(y, 1, &x, &g, &graph), ADJ_EINVAL);
+    const char *m = adj_tape_message(t);
+    ck_assert_msg(strstr(m, "softsign") && strstr(m, "graph_backward") &&
+                      strstr(m, "test_custom.c:"), "%s", m);
+    adj_tape_free(t);
+
+    t = adj_tape_new();
+    const double xs[2] = {0.1, 0.2};
+    x = adj_tensor_f64(t, 1, ((int64_t[]){2}), xs);
+    sp_mode = 1;
+    ck_assert_int_eq(adj_grad(adj_sum(adj_custom(sp_op(), 1, &x, NULL)), 1, &x, &g, &graph),
+                     ADJ_ESHAPE);
+    m = adj_tape_message(t);
+    ck_assert_msg(strstr(m, "softplus2") && strstr(m, "(2)") && strstr(m, "()"), "%s", m);
+    adj_tape_free(t);
+
+    t = adj_tape_new();
+    x = adj_tensor_f64(t, 1, ((int64_t[]){2}), xs);
+    sp_mode = 2;
+    ck_assert_int_eq(adj_grad(adj_sum(adj_custom(sp_op(), 1, &x, NULL)), 1, &x, &g, &graph),
+                     ADJ_EINVAL);
+    m = adj_tape_message(t);
+    ck_assert_msg(strstr(m, "softplus2") && strstr(m, "graph_backward"), "%s", m);
+    adj_tape_free(t);
+    sp_mode = 0;
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("custom");
@@ -490,6 +591,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, registration_refusals);
     tcase_add_test(tc, recording_refusals);
     tcase_add_test(tc, concurrent_registration);
+    tcase_add_test(tc, graph_backward_differentiates_twice);
+    tcase_add_test(tc, graph_backward_missing_or_wrong);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -17,6 +17,10 @@
  *     adj_op softsign = adj_op_register(&def, &err);
  *     adj_var *y = adj_custom(softsign, 1, &x, NULL);
  *
+ * An op that should be differentiated twice (double backward, Hessians)
+ * also gives graph_backward, its backward written with ops:
+ *     dx[0] = adj_div(dy, adj_square(adj_add(one, adj_abs(x[0]))))
+ *
  * examples/custom_op.c is a complete program.
  */
 #ifndef ADJOINT_EXTEND_H
@@ -80,6 +84,22 @@ typedef struct adj_op_def {
     const char *formula;
     const char *rule;
     void *user;           /* passed to every callback */
+    /* Graph-mode backward (optional): what differentiating through the op
+     * twice needs (adj_backward_ex with create_graph, adj_grad with it,
+     * adj_hvp, adj_hessian, adj_gradgradcheck).  Record the adjoint of
+     * each input k with ops, on the tape of the vars given, into dx[k] (a
+     * var of x[k]'s shape and dtype; dx[0..n) are NULL on entry), leaving
+     * dx[k] NULL where no gradient flows (an input that wants none may be
+     * given one: it is ignored).  x[0..n) are the node's inputs, y the
+     * node and dy y's adjoint (a var of y's shape), all vars of that tape.
+     * The ops recorded are differentiated in turn, so a rule written with
+     * differentiable ops supports any order.  Return ADJ_OK, or an error
+     * status, which fails the sweep with a message naming the op.  NULL:
+     * a graph-mode sweep through the op is ADJ_EINVAL naming it (the
+     * plain backward above still serves adj_backward). */
+    adj_status
+        (*graph_backward)(int n, adj_var *const *x, adj_var *y, adj_var *dy, adj_var **dx,
+                          const void *attr, void *user);
 } adj_op_def;
 
 /*

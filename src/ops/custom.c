@@ -182,6 +182,67 @@ static void custom_jvp(const adj_var *y, const void *const *tx, void *ty)
     c->def.jvp(n, x, &out, tv, &to, adj_attr(y), c->def.user);
 }
 
+/* Graph mode: the program's graph_backward records each input's adjoint
+ * with ops; every one given is checked to be a var of the input's shape
+ * and dtype on y's tape. */
+static bool custom_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const custom_op *c = custom_of(y);
+    int n = adj_nin(y);
+    adj_tape *t = adj_cold(y)->tape;
+    const char *file = adj_cold(y)->file;
+    if (!c->def.graph_backward) {
+        adj_tape_fail(t, ADJ_EINVAL,
+                      "adj_backward_ex: op \"%s\" (node %u) was registered without a graph-mode "
+                      "backward (graph_backward), so create_graph cannot differentiate through "
+                      "it%s%s%s%.0d%s",
+                      c->name, adj_cold(y)->id, file ? " [recorded at " : "", file ? file : "",
+                      file ? ":" : "", file ? adj_cold(y)->line : 0, file ? "]" : "");
+        return false;
+    }
+    adj_var *small[8], **x = small;
+    if (n > 8 && !(x = adj_arena_alloc(t, (size_t)n * sizeof *x)))
+        return false;
+    for (int k = 0; k < n; k++) {
+        x[k] = adj_input(y, k);
+        gin[k] = NULL;
+    }
+    adj_status s = c->def.graph_backward(n, x, y, gy, gin, adj_attr(y), c->def.user);
+    if (t->status != ADJ_OK)
+        return false;
+    if (s != ADJ_OK) {
+        adj_tape_fail(t, s, "adj_backward_ex: the graph_backward of op \"%s\" (node %u) "
+                      "returned %s", c->name, adj_cold(y)->id, adj_status_string(s));
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        adj_var *in = adj_input(y, k);
+        if (!gin[k])
+            continue;
+        if (!(in->flags & ADJ_F_GRAD)) {
+            gin[k] = NULL;
+            continue;
+        }
+        bool fits = adj_var_tape(gin[k]) == t && adj_var_dtype(gin[k]) == in->dtype &&
+                    adj_ndim(gin[k]) == in->ndim;
+        for (int d = 0; fits && d < in->ndim; d++)
+            fits = adj_dim(gin[k], d) == adj_cold(in)->shape[d];
+        if (!fits) {
+            char want[64], got[64];
+            adj_fmt_shape(want, sizeof want, in->ndim, adj_cold(in)->shape);
+            adj_shape_string(gin[k], got, sizeof got);
+            adj_tape_fail(t, ADJ_ESHAPE,
+                          "adj_backward_ex: the graph_backward of op \"%s\" (node %u) gave input "
+                          "%d an adjoint %s %s%s, not %s %s of its tape", c->name,
+                          adj_cold(y)->id, k, adj_dtype_name(adj_var_dtype(gin[k])), got,
+                          adj_var_tape(gin[k]) == t ? "" : " of another tape",
+                          adj_dtype_name((adj_dtype)in->dtype), want);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------- registering */
 
 int adj_op_find(const char *name)
@@ -261,6 +322,7 @@ int adj_op_register(const adj_op_def *def, adj_error *err)
             .forward = custom_forward,
             .backward = custom_backward,
             .jvp = custom_jvp,
+            .vjp = custom_vjp,
             .formula = c->formula[0] ? c->formula : "y = f(x)",
             .rule = c->rule[0] ? c->rule : (def->backward ? "(the program's backward)" : "(no backward)"),
         };
