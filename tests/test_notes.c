@@ -529,6 +529,25 @@ START_TEST(e15_regression_gradient)
 }
 END_TEST
 
+/* E16: f = exp(x²) twice.  The output is f′ = 2x·exp(x²), recorded by the
+ * backward sweep; its gradient is f″ = (2 + 4x²)·exp(x²): at x = 1, 2e =
+ * 5.4365636569 and 6e = 16.3096909707; at x = 0.5, 1.2840254167 and
+ * 3 e^0.25 = 3.8520762501. */
+START_TEST(e16_second_derivative)
+{
+    adj_tape *t = adj_tape_new();
+    const double xs[2] = {1, 0.5}, f1[2] = {5.4365636569, 1.2840254167},
+                 f2[2] = {16.3096909707, 3.8520762501};
+    for (int i = 0; i < 2; i++) {
+        adj_var *y = run_example(t, "e16", &xs[i]);
+        NEAR(adj_item(y), f1[i], 10);
+        NEAR(grad_of(t, "x", 0), f2[i], 10);
+        NEAR(val_of(t, "f", 0), exp(xs[i] * xs[i]), 10);
+    }
+    adj_tape_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("notes");
@@ -549,6 +568,7 @@ static Suite *suite(void)
     tcase_add_test(tc, e13_batch_norm);
     tcase_add_test(tc, e14_dropout);
     tcase_add_test(tc, e15_regression_gradient);
+    tcase_add_test(tc, e16_second_derivative);
     suite_add_tcase(s, tc);
     return s;
 }

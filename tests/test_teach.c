@@ -322,12 +322,14 @@ END_TEST
 
 START_TEST(examples_library)
 {
-    ck_assert_int_eq(adj_example_count(), 15);
+    ck_assert_int_eq(adj_example_count(), 16);
     ck_assert_ptr_eq(adj_example_find("2"), adj_example_at(1));
     ck_assert_ptr_eq(adj_example_find("e2"), adj_example_at(1));
     ck_assert_ptr_eq(adj_example_find("e02"), adj_example_at(1));
     ck_assert_ptr_eq(adj_example_find("sqrt-fanout"), adj_example_at(1));
-    ck_assert_ptr_null(adj_example_find("e16"));
+    ck_assert_ptr_eq(adj_example_find("e16"), adj_example_at(15));
+    ck_assert_ptr_eq(adj_example_find("second-derivative"), adj_example_at(15));
+    ck_assert_ptr_null(adj_example_find("e17"));
     ck_assert_ptr_null(adj_example_find(NULL));
     ck_assert_int_eq(adj_example_knob_index(adj_example_find("e04"), "w2"), 4);
     ck_assert_int_eq(adj_example_knob_index(adj_example_find("e04"), "zz"), -1);

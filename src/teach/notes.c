@@ -1,5 +1,6 @@
 /*
- * The worked examples of the lecture notes (E1 … E15), as tapes with named
+ * The worked examples of the lecture notes (E1 … E15) and E16, the second
+ * derivative of E1 through a recorded backward sweep, as tapes with named
  * nodes.  Each build function is written the way a student would write the
  * example by hand; examples/eNN_*.c and `adjoint explain NAME` run them.
  * The values they must produce are in docs/tutorial.md and are asserted by
@@ -267,6 +268,30 @@ static adj_var *e15(adj_tape *t, const double *k)
     return N(adj_add(s, cst(t, 5.0, "5")), "y");
 }
 
+/* E16. f(x) = exp(x²) differentiated twice.  The backward sweep of f,
+ * recorded with create_graph, is itself a graph: its output f′ = 2x·exp(x²)
+ * is this example's output, so explaining it is the backward of a backward,
+ * and ∂f′/∂x = f″(x) = (2 + 4x²)·exp(x²). */
+static adj_var *e16(adj_tape *t, const double *k)
+{
+    adj_var *x = var(t, k[0], "x");
+    adj_var *a = N(adj_square(x), "a");
+    adj_var *f = N(adj_exp(a), "f");
+    adj_var *fp = NULL;
+    adj_backward_opts graph = {.create_graph = 1};
+    if (adj_grad(f, 1, &x, &fp, &graph) != ADJ_OK)
+        return t->inert;
+    /* the sweep's seed, ∂f/∂f = 1: the one constant it recorded */
+    for (size_t id = adj_var_id(f) + 1; id < adj_var_id(fp); id++) {
+        adj_var *v = adj_tape_node(t, id);
+        if (!adj_requires_grad(v)) {
+            N(v, "seed");
+            break;
+        }
+    }
+    return N(fp, "f′");
+}
+
 static const adj_example examples[] = {
     {"e01", "exp-square", "E1: f(x) = exp(x²), the first chain rule", NULL,
      1, {{"x", 1.0, "input"}}, e01},
@@ -313,6 +338,11 @@ static const adj_example examples[] = {
      e14},
     {"e15", "regression", "E15: the regression target y = x0² + 3x0x1 + x1² + 5", NULL,
      2, {{"x0", 1, "input"}, {"x1", 2, "input"}}, e15},
+    {"e16", "second-derivative", "E16: f(x) = exp(x²) twice: f′ recorded as a graph, then f″",
+     "the output is f′ = 2x·exp(x²), the backward sweep of f recorded as ops (create_graph): "
+     "from the seed ∂f/∂f = 1, exp's rule gives seed·f = ∂f/∂a and the square's 2x, whose "
+     "product is f′; its gradient is f″(x) = (2 + 4x²)·exp(x²), 16.3096909707 at x = 1",
+     1, {{"x", 1.0, "input"}}, e16},
 };
 
 int adj_example_count(void) { return (int)(sizeof examples / sizeof examples[0]); }
