@@ -379,6 +379,22 @@ ROW(adj_gradcheck, NULL, "PpcPpV", 's', NULL,
                           P(5, &f->rep));
     snprintf(o->msg, sizeof o->msg, "%s", f->rep.message))
 ROW(adj_gradcheck_op_cases, NULL, "e", 'g', NULL, o->num = adj_gradcheck_op_cases(E(0, adj_op, ADJ_OP_MATMUL)))
+/* second derivatives */
+ROW(adj_gradgradcheck, NULL, "PpcPpV", 's', NULL,
+    adj_gradcheck_input in = {.ndim = 1, .shape = {3}, .data = zeros};
+    o->st = adj_gradgradcheck(P(0, misuse_fn), P(1, (void *)f), N(2, 1), P(3, &in),
+                              P(4, (const adj_gradcheck_opts *)NULL), P(5, &f->rep));
+    snprintf(o->msg, sizeof o->msg, "%s", f->rep.message))
+ROW(adj_gradgradcheck_op, NULL, "een.Vpk", 's', NULL,
+    char d[128]; o->st = adj_gradgradcheck_op(E(0, adj_op, ADJ_OP_TANH), E(1, adj_dtype, ADJ_F64), N(2, 0), 3,
+                                              P(4, &f->rep), P(5, d), Z(6, sizeof d));
+    snprintf(o->msg, sizeof o->msg, "%s", f->rep.message))
+ROW(adj_hvp, NULL, "PpcPPP", 's', NULL,
+    adj_gradcheck_input in = {.ndim = 1, .shape = {3}, .data = zeros}; double hv[3];
+    o->st = adj_hvp(P(0, misuse_fn), P(1, (void *)f), N(2, 1), P(3, &in), P(4, (const double *)zeros), P(5, hv)))
+ROW(adj_hessian, NULL, "PpcPPk", 's', NULL,
+    adj_gradcheck_input in = {.ndim = 1, .shape = {3}, .data = zeros}; double h[9];
+    o->st = adj_hessian(P(0, misuse_fn), P(1, (void *)f), N(2, 1), P(3, &in), P(4, h), Z(5, 9)))
 ROW(adj_gradcheck_op, NULL, "een.Vpk", 's', NULL,
     char d[128]; o->st = adj_gradcheck_op(E(0, adj_op, ADJ_OP_TANH), E(1, adj_dtype, ADJ_F64), N(2, 0), 3,
                                           P(4, &f->rep), P(5, d), Z(6, sizeof d));

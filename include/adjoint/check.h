@@ -111,6 +111,60 @@ ADJ_API adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, 
                                     adj_gradcheck_report *report, char *describe,
                                     size_t describe_size);
 
+/*
+ * Second derivatives of the scalar function fn records (the callback and
+ * inputs as for adj_gradcheck: 1..ADJ_GRADCHECK_MAX_INPUTS inputs, their
+ * elements flattened input after input into one vector of N elements).
+ * Computed in double, reverse over reverse: the gradient recorded as ops
+ * (adj_grad with create_graph) and swept back once more.
+ */
+
+/* out[0..N) = H v, the Hessian of f at the inputs times v[0..N).  Costs
+ * about four to five gradients.  ADJ_EINVAL for a NULL fn, inputs, v or
+ * out, a bad n or input; else fn's tape error (an op without a graph-mode
+ * backward among them), ADJ_ENOMEM. */
+ADJ_API adj_status adj_hvp(adj_gradcheck_fn fn, void *user, int n,
+                           const adj_gradcheck_input *inputs, const double *v, double *out);
+
+/* Largest N adj_hessian takes (an N x N matrix of doubles: 128 MiB). */
+#define ADJ_HESSIAN_MAX_N 4096
+
+/* H[r * N + c] = d^2 f / dx_r dx_c, row-major, for N <= ADJ_HESSIAN_MAX_N
+ * elements (h_size: the doubles H holds, at least N * N): the gradient is
+ * recorded once and swept back once per row.  Errors as adj_hvp, and
+ * ADJ_EINVAL for N above the bound or h_size below N * N. */
+ADJ_API adj_status adj_hessian(adj_gradcheck_fn fn, void *user, int n,
+                               const adj_gradcheck_input *inputs, double *H, size_t h_size);
+
+/*
+ * Check fn's second derivatives: H v along two random directions v (the
+ * Hessian-vector products of adj_hvp, in opts->dtype) against the central
+ * difference of gradients (g(x + h v) - g(x - h v)) / 2h, each gradient
+ * evaluated in double by adj_backward.  Elements of H v on a kink of the
+ * gradient (ReLU's derivative at 0, a max tie: one-sided differences that
+ * disagree by a gap that does not halve with h) are counted in
+ * report->inputs[i].kinks and left out.  opts as for adj_gradcheck (NULL:
+ * f64); eps 0 is h = 1e-5, tolerances 0, 0 are atol 1e-6, rtol 1e-5
+ * (f64) or 1e-3, 2e-2 (f32); threads, replay and numeric are ignored.
+ * The report is adj_gradcheck's, per input its worst element of H v.
+ * Returns report->status as adj_gradcheck does (ADJ_OK also when the
+ * check fails: see report->passed).
+ */
+ADJ_API adj_status adj_gradgradcheck(adj_gradcheck_fn fn, void *user, int n,
+                                     const adj_gradcheck_input *in,
+                                     const adj_gradcheck_opts *opts,
+                                     adj_gradcheck_report *report);
+
+/* adj_gradgradcheck of one op of the table, on the inputs and shape case
+ * that adj_gradcheck_op draws, for f = sum(R y) + sum(y^2) / 2 (R random):
+ * its Hessian holds J^T J besides the op's own second derivatives, so the
+ * op's graph-mode rule is checked to the first order too.  An op whose
+ * inputs are all index tensors, or whose output is one, has no second
+ * derivative: report->passed when the op records. */
+ADJ_API adj_status adj_gradgradcheck_op(adj_op op, adj_dtype dtype, int shape_case,
+                                        uint64_t seed, adj_gradcheck_report *report,
+                                        char *describe, size_t describe_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -143,9 +143,10 @@ typedef struct opctx {
     const adj_op_case *sc;
     uint64_t rseed;
     int input, feed;    /* case input `input` is fed as `feed` */
+    bool quad;          /* f gains sum(y^2) / 2 (the second-derivative check) */
 } opctx;
 
-/* f = sum(op(inputs) * R) */
+/* f = sum(op(inputs) * R), plus sum(op(inputs)^2) / 2 with quad */
 static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
 {
     opctx *c = user;
@@ -199,7 +200,12 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
             ((float *)r)[i] = (float)v;
     }
     adj_var *R = adj_leaf_at(t, dt, y->ndim, adj_cold(y)->shape, r, 0, __FILE__, __LINE__);
-    return adj_sum_at(adj_mul_at(y, R, __FILE__, __LINE__), __FILE__, __LINE__);
+    adj_var *f = adj_sum_at(adj_mul_at(y, R, __FILE__, __LINE__), __FILE__, __LINE__);
+    if (c->quad)
+        f = adj_add_at(f, adj_scale_at(adj_sum_at(adj_square_at(y, __FILE__, __LINE__), __FILE__,
+                                                  __LINE__), 0.5, __FILE__, __LINE__),
+                       __FILE__, __LINE__);
+    return f;
 }
 
 adj_status adj_gradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
@@ -217,10 +223,32 @@ static bool feedable(const adj_op_desc *d, const adj_op_case *sc, int input, int
     return input == -1 || (input >= 0 && input < sc->n && !is_index(d, input));
 }
 
+static adj_status op_check(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed, int input,
+                           int feed_kind, adj_gradcheck_report *rep, char *describe,
+                           size_t describe_size, bool second);
+
 adj_status adj_gradcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
                                 int input, int feed_kind, adj_gradcheck_report *rep,
                                 char *describe, size_t describe_size)
 {
+    return op_check(op, dtype, shape_case, seed, input, feed_kind, rep, describe, describe_size,
+                    false);
+}
+
+adj_status adj_gradgradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
+                                adj_gradcheck_report *rep, char *describe, size_t describe_size)
+{
+    return op_check(op, dtype, shape_case, seed, -1, ADJ_FEED_PLAIN, rep, describe,
+                    describe_size, true);
+}
+
+/* The first- (adj_gradcheck) or second-order (adj_gradgradcheck) check of
+ * one case of an op. */
+static adj_status op_check(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed, int input,
+                           int feed_kind, adj_gradcheck_report *rep, char *describe,
+                           size_t describe_size, bool second)
+{
+    const char *who = second ? "adj_gradgradcheck_op" : "adj_gradcheck_op";
     int count;
     const adj_op_case *cases = cases_of(op, &count);
     if (!rep)
@@ -228,14 +256,14 @@ adj_status adj_gradcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint
     memset(rep, 0, sizeof *rep);
     if (!cases || shape_case < 0 || shape_case >= count) {
         rep->status = ADJ_EINVAL;
-        snprintf(rep->message, sizeof rep->message, "adj_gradcheck_op: op %d has no shape case %d",
+        snprintf(rep->message, sizeof rep->message, "%s: op %d has no shape case %d", who,
                  (int)op, shape_case);
         return rep->status;
     }
     if (dtype != ADJ_F32 && dtype != ADJ_F64) {
         rep->status = ADJ_EINVAL;
         snprintf(rep->message, sizeof rep->message,
-                 "adj_gradcheck_op: invalid dtype %d (ADJ_F32 or ADJ_F64)", (int)dtype);
+                 "%s: invalid dtype %d (ADJ_F32 or ADJ_F64)", who, (int)dtype);
         return rep->status;
     }
     const adj_op_case *sc = &cases[shape_case];
@@ -243,11 +271,11 @@ adj_status adj_gradcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint
     if (!feedable(d, sc, input, feed_kind)) {
         rep->status = ADJ_EINVAL;
         snprintf(rep->message, sizeof rep->message,
-                 "adj_gradcheck_op: adj_%s case %d has no float input %d to feed as %d", d->name,
+                 "%s: adj_%s case %d has no float input %d to feed as %d", who, d->name,
                  shape_case, input, feed_kind);
         return rep->status;
     }
-    opctx c = {.op = op, .sc = sc, .input = input, .feed = feed_kind};
+    opctx c = {.op = op, .sc = sc, .input = input, .feed = feed_kind, .quad = second};
     uint64_t s = seed ^ ((uint64_t)op << 32) ^ (uint64_t)shape_case;
     c.rseed = next(&s);
 
@@ -282,7 +310,8 @@ adj_status adj_gradcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint
                  adj_feed_name(feed_kind));
     adj_gradcheck_opts o = {.dtype = dtype};
     if (nf > 0)
-        return adj_gradcheck(apply, &c, nf, in, &o, rep);
+        return second ? adj_gradgradcheck(apply, &c, nf, in, &o, rep)
+                      : adj_gradcheck(apply, &c, nf, in, &o, rep);
     /* only index inputs (one_hot): nothing to differentiate; the op must
      * record, give a finite f and want no gradient */
     adj_tape *t = adj_tape_new();

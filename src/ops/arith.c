@@ -610,7 +610,7 @@ BINARY(minimum, ADJ_OP_MINIMUM, ADJ_DOM_ANY, "y = min(a, b)",
 #define COMPARE(nm, OPID, SYM, EXPR)                                            \
     BINARY_OP(nm, OPID, ADJ_DOM_ANY, "y = [a " SYM " b]", "none (a 0/1 mask)",  \
               (EXPR) ? 1 : 0, ((void)dy, 0), ((void)dy, 0), ((void)da, (void)db, 0), \
-              NULL, NULL)                                                      \
+              NULL, adj_vjp_mask)                                              \
     adj_var *adj_##nm##_at(adj_var *a, adj_var *b, const char *file, int line) \
     {                                                                          \
         adj_var *in[2] = {a, b};                                               \

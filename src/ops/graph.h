@@ -62,14 +62,15 @@ static inline adj_var *g_gec(adj_var *a, double c) { return adj_ge_at(a, adj_gsc
 static inline adj_var *g_ltc(adj_var *a, double c) { return adj_lt_at(a, adj_gscalar(a, c), NULL, 0); }
 
 /* The graph-mode rules of the ops made by the elementwise macros
- * (ops/unary.h, ops/arith.c), defined in ops/graph_elem.c. */
+ * (ops/unary.h, ops/arith.c), defined in ops/graph_elem.c; mask: the
+ * comparisons', which give no adjoint (a step's derivative is 0). */
 #define ADJ_VJP_FN(nm) bool adj_vjp_##nm(adj_var *y, adj_var *gy, adj_var **gin)
 #define ADJ_VJP_DECL_(nm) ADJ_VJP_FN(nm);
 #define ADJ_VJP_ELEMENTWISE(X)                                                 \
     X(add) X(sub) X(mul) X(div) X(maximum) X(minimum)                          \
     X(neg) X(scale) X(exp) X(log) X(sqrt) X(square) X(pow) X(abs) X(sin) X(cos) \
     X(sigmoid) X(tanh) X(relu) X(leaky_relu) X(elu) X(softplus) X(gelu)        \
-    X(gelu_tanh) X(silu) X(swish) X(gelu_grad)
+    X(gelu_tanh) X(silu) X(swish) X(gelu_grad) X(mask)
 ADJ_VJP_ELEMENTWISE(ADJ_VJP_DECL_)
 #undef ADJ_VJP_DECL_
 

@@ -20,6 +20,14 @@ static bool unary_times(adj_var *y, adj_var *gy, adj_var *d, adj_var **gin)
 
 /* ------------------------------------------------------------- binary */
 
+/* a comparison: piecewise constant, no adjoint flows */
+ADJ_VJP_FN(mask)
+{
+    (void)gy;
+    (void)gin;
+    return adj_gok(y);
+}
+
 ADJ_VJP_FN(add)
 {
     if (adj_gwants(y, 0))

@@ -8,6 +8,7 @@
  * inputs gain the axis).  The backward copies each block of dy back.
  */
 #include "core/record.h"
+#include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
 
@@ -171,11 +172,29 @@ static const adj_op_case stack_cases[] = {
     {2, {2, 2}, {{1, 0}, {1, 0}}, &st1, " zero-size"},
 };
 
+/* graph mode: dxk = dy's block of xk (concat: a slice along the axis;
+ * stack: the select of index k) */
+static bool join_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const join_attr *a = ADJ_ATTR(y, join_attr);
+    int64_t off = 0;
+    for (int k = 0, n = adj_nin(y); k < n; k++) {
+        const adj_var *x = adj_input(y, k);
+        const int64_t size = a->stack ? 1 : adj_cold(x)->shape[a->axis];
+        if (adj_gwants(y, k))
+            gin[k] = a->stack ? adj_select_at(gy, a->axis, k, NULL, 0)
+                              : adj_slice_at(gy, a->axis, off, off + size, 1, NULL, 0);
+        off += size;
+    }
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_concat = {
     .name = "concat", .arity = ADJ_ARITY_ANY, .attr_size = sizeof(join_attr),
     .shape = join_shape, .forward = join_forward, .backward = join_backward, .jvp = join_jvp,
     .formula = "y = [x0, x1, ...] along the axis",
     .rule = "dxk += dy's block of xk", ADJ_CASES(concat_cases),
+    .vjp = join_vjp,
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
 };
 const adj_op_desc adj_desc_stack = {
@@ -183,6 +202,7 @@ const adj_op_desc adj_desc_stack = {
     .shape = join_shape, .forward = join_forward, .backward = join_backward, .jvp = join_jvp,
     .formula = "y[..., k, ...] = xk along a new axis",
     .rule = "dxk += dy[..., k, ...]", ADJ_CASES(stack_cases),
+    .vjp = join_vjp,
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
 };
 

@@ -10,6 +10,7 @@
  */
 #include "ops/cases.h"
 #include "ops/gemm.h"
+#include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
 #include "tensor/accum.h"
@@ -212,12 +213,27 @@ static const adj_op_case matmul_cases[] = {
     {2, {2, 2}, {{5, 1}, {1, 2}}, &mm_n, NULL},
 };
 
+/* graph mode, C = op(A) op(B): dA = dC op(B)^T (stored transposed when
+ * ta: op(B) dC^T), dB = op(A)^T dC (when tb: dC^T op(A)) */
+static bool matmul_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const int32_t t = ADJ_ATTR(y, adj_attr_matmul)->trans;
+    const int ta = (t & TA) != 0, tb = (t & TB) != 0;
+    adj_var *a = y->in[0], *b = y->in[1];
+    if (adj_gwants(y, 0))
+        gin[0] = ta ? adj_matmul_at(b, gy, tb, 1, NULL, 0) : adj_matmul_at(gy, b, 0, !tb, NULL, 0);
+    if (adj_gwants(y, 1))
+        gin[1] = tb ? adj_matmul_at(gy, a, 1, ta, NULL, 0) : adj_matmul_at(a, gy, !ta, 0, NULL, 0);
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_matmul = {
     .name = "matmul", .arity = 2, .attr_size = sizeof(adj_attr_matmul), .shape = matmul_shape,
     .forward = matmul_forward, .backward = matmul_backward, .jvp = matmul_jvp,
     .formula = "C = A B", .rule = "dA += dC B^T; dB += A^T dC",
     ADJ_CASES(matmul_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
     .teach = &matmul_teach, .replay = matmul_replay, .props = ADJ_PROP_STRIDES,
+    .vjp = matmul_vjp,
 };
 
 adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line)
@@ -395,6 +411,29 @@ static bool linear_replay(adj_var *y, const adj_region *const *changed, adj_regi
     return true;
 }
 
+/* graph mode, Z = X W^T + b (a 1-D x as one row): dX = dZ W,
+ * dW = dZ^T X, db = dZ summed over the rows */
+static bool linear_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    const int64_t in = adj_cold(w)->shape[1], out = adj_cold(w)->shape[0];
+    const int64_t rows = (int64_t)rows_of(x);
+    adj_var *g2 = x->ndim == 2 ? gy : adj_reshape_at(gy, 2, (int64_t[]){1, out}, NULL, 0);
+    if (adj_gwants(y, 0)) {
+        adj_var *gx = adj_matmul_at(g2, w, 0, 0, NULL, 0);
+        gin[0] = x->ndim == 2 ? gx : adj_reshape_at(gx, 1, (int64_t[]){in}, NULL, 0);
+    }
+    if (adj_gwants(y, 1)) {
+        adj_var *x2 = x->ndim == 2 ? x : adj_reshape_at(x, 2, (int64_t[]){rows, in}, NULL, 0);
+        gin[1] = adj_matmul_at(g2, x2, 1, 0, NULL, 0);
+    }
+    if (adj_gwants(y, 2)) {
+        adj_var *gb = adj_sum_axes_at(g2, 1, (int[]){0}, 0, NULL, 0);
+        gin[2] = adj_reshape_at(gb, b->ndim, adj_cold(b)->shape, NULL, 0);
+    }
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_linear = {
     .name = "linear", .arity = 3, .optional = 1u << 2, .inputs = linear_inputs,
     .shape = linear_shape,
@@ -402,6 +441,7 @@ const adj_op_desc adj_desc_linear = {
     .formula = "Z = X W^T + b", .rule = "dX += dZ W; dW += dZ^T X; db += sum_rows dZ",
     ADJ_CASES(linear_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
     .teach = &linear_teach, .replay = linear_replay,
+    .vjp = linear_vjp,
 };
 
 adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line)

@@ -3,6 +3,7 @@
  * its first three inputs in the hot part and the rest in the cold part;
  * adj_nin and adj_input walk them all.
  */
+#include "ops/graph.h"
 #include "ops/op.h"
 
 #include <string.h>
@@ -94,10 +95,20 @@ static const adj_op_case add_n_cases[] = {
     {3, {2, 2, 2}, {{0, 3}, {0, 3}, {0, 3}}, NULL, NULL},
 };
 
+/* graph mode: dxk = dy */
+static bool add_n_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    for (int k = 0, n = adj_nin(y); k < n; k++)
+        if (adj_gwants(y, k))
+            gin[k] = gy;
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_add_n = {
     .name = "add_n", .arity = ADJ_ARITY_ANY, .shape = add_n_shape, .forward = add_n_forward,
     .backward = add_n_backward, .jvp = add_n_jvp, .formula = "y = x0 + x1 + ... + x(n-1)",
     .rule = "dxk += dy", ADJ_CASES(add_n_cases),
+    .vjp = add_n_vjp,
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
 };
 

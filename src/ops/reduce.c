@@ -252,15 +252,36 @@ static const adj_op_case axis_cases[] = {
     {1, {2}, {{2, 3}}, &axm1, " axis -1"},
 };
 
+/* graph mode: dx = dy with the axis put back and expanded (/ L) */
+static bool along_vjp(adj_var *y, adj_var *gy, adj_var **gin, bool mean)
+{
+    const adj_var *x = y->in[0];
+    const int axis = ADJ_ATTR(y, adj_attr_axis)->axis;
+    adj_var *g = adj_expand_at(adj_unsqueeze_at(gy, axis, NULL, 0), x->ndim, adj_cold(x)->shape,
+                               NULL, 0);
+    gin[0] = mean ? g_scale(g, 1.0 / (double)adj_cold(x)->shape[axis]) : g;
+    return adj_gok(y);
+}
+static bool sum_axis_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    return along_vjp(y, gy, gin, false);
+}
+static bool mean_axis_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    return along_vjp(y, gy, gin, true);
+}
+
 const adj_op_desc adj_desc_sum_axis = {
     .name = "sum_axis", .arity = 1, .attr_size = sizeof(adj_attr_axis), .shape = shape_axis, .forward = sum_axis_forward,
     .backward = sum_axis_backward, .jvp = sum_axis_jvp, .formula = "y[o,i] = sum_l x[o,l,i]",
     .rule = "dx[o,l,i] += dy[o,i]", ADJ_CASES(axis_cases), .teach = &axis_teach,
+    .vjp = sum_axis_vjp,
 };
 const adj_op_desc adj_desc_mean_axis = {
     .name = "mean_axis", .arity = 1, .attr_size = sizeof(adj_attr_axis), .shape = shape_axis, .forward = mean_axis_forward,
     .backward = mean_axis_backward, .jvp = mean_axis_jvp, .formula = "y[o,i] = (1/L) sum_l x[o,l,i]",
     .rule = "dx[o,l,i] += dy[o,i] / L", ADJ_CASES(axis_cases), .teach = &axis_teach,
+    .vjp = mean_axis_vjp,
 };
 
 adj_var *adj_sum_axis_at(adj_var *x, int axis, const char *file, int line)

@@ -9,6 +9,7 @@
  * interior back.  argmax/argmin give an ADJ_I32 tensor and no gradient.
  */
 #include "core/record.h"
+#include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
 #include "tensor/strided.h"
@@ -107,11 +108,26 @@ static const adj_op_case cumsum_cases[] = {
     {1, {2}, {{3, 0}}, &cs1, " axis 1 (empty)"},
 };
 
+/* graph mode: dx = reverse(cumsum(reverse(dy))) along the axis */
+static bool cumsum_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    if (y->ndim == 0) {
+        gin[0] = gy;
+        return adj_gok(y);
+    }
+    const int axis = ADJ_ATTR(y, cumsum_attr)->axis;
+    adj_var *r = adj_slice_at(gy, axis, -1, INT64_MIN, -1, NULL, 0);
+    adj_var *c = adj_cumsum_at(r, axis, NULL, 0);
+    gin[0] = adj_slice_at(c, axis, -1, INT64_MIN, -1, NULL, 0);
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_cumsum = {
     .name = "cumsum", .arity = 1, .attr_size = sizeof(cumsum_attr), .shape = cumsum_shape,
     .forward = cumsum_forward, .backward = cumsum_backward, .jvp = cumsum_jvp,
     .formula = "y[k] = sum_{j <= k} x[j] along the axis",
     .rule = "dx[j] += sum_{k >= j} dy[k] (reversed cumulative sum)", ADJ_CASES(cumsum_cases),
+    .vjp = cumsum_vjp,
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
 };
 
@@ -227,11 +243,27 @@ static const adj_op_case pad_cases[] = {
     {1, {2}, {{2, 3}}, &padn, " no padding"},
 };
 
+/* graph mode: dx = dy's interior, one slice per axis */
+static bool pad_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const adj_var *x = y->in[0];
+    const pad_attr *a = ADJ_ATTR(y, pad_attr);
+    adj_var *g = gy;
+    for (int d = 0; d < x->ndim; d++) {
+        const int64_t lo = a->pads[2 * d], size = adj_cold(x)->shape[d];
+        if (lo != 0 || a->pads[2 * d + 1] != 0)
+            g = adj_slice_at(g, d, lo, lo + size, 1, NULL, 0);
+    }
+    gin[0] = g;
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_pad = {
     .name = "pad", .arity = 1, .attr_size = sizeof(pad_attr), .shape = pad_shape,
     .forward = pad_forward, .backward = pad_backward, .jvp = pad_jvp,
     .formula = "y = value, y[before_k + i_k] = x[i]",
     .rule = "dx[i] += dy[before_k + i_k]", ADJ_CASES(pad_cases),
+    .vjp = pad_vjp,
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
 };
 

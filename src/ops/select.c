@@ -11,6 +11,7 @@
  * operand is written in y's shape and summed back to the operand's shape
  * by the one shared reduction (adj_reduce_bcast, in double).
  */
+#include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
 #include "tensor/iter.h"
@@ -187,12 +188,25 @@ static const adj_op_case where_cases[] = {
     {3, {2, 2, 2}, {{0, 3}, {1, 3}, {0, 1}}, NULL, " zero-size"},
 };
 
+/* graph mode: da = where(cond, dy, 0), db = where(cond, 0, dy), each
+ * summed to its shape; cond takes none */
+static bool where_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    adj_var *cond = y->in[0], *zero = adj_gscalar(gy, 0.0);
+    if (adj_gwants(y, 1))
+        gin[1] = adj_gsum_to(adj_where_at(cond, gy, zero, NULL, 0), y->in[1]);
+    if (adj_gwants(y, 2))
+        gin[2] = adj_gsum_to(adj_where_at(cond, zero, gy, NULL, 0), y->in[2]);
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_where = {
     .name = "where", .arity = 3, .inputs = where_inputs, .shape = where_shape,
     .forward = where_forward, .backward = where_backward, .jvp = where_jvp,
     .formula = "y = cond != 0 ? a : b (broadcast)",
     .rule = "da += dy [cond != 0], db += dy [cond == 0] (each summed to its shape); no dcond",
     ADJ_CASES(where_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
+    .vjp = where_vjp,
 };
 
 adj_var *adj_where_at(adj_var *cond, adj_var *a, adj_var *b, const char *file, int line)
@@ -295,12 +309,21 @@ static const adj_op_case masked_fill_cases[] = {
     {2, {2, 2}, {{0, 3}, {1, 3}}, NULL, " zero-size"},
 };
 
+/* graph mode: dx = dy with the masked elements 0; the mask takes none */
+static bool masked_fill_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    if (adj_gwants(y, 0))
+        gin[0] = adj_masked_fill_at(gy, y->in[1], 0.0, NULL, 0);
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_masked_fill = {
     .name = "masked_fill", .arity = 2, .inputs = masked_fill_inputs,
     .attr_size = sizeof(fill_attr), .shape = masked_fill_shape, .forward = masked_fill_forward,
     .backward = masked_fill_backward, .jvp = masked_fill_jvp,
     .formula = "y = mask != 0 ? value : x (mask broadcast to x)",
     .rule = "dx += dy [mask == 0]; no dmask", ADJ_CASES(masked_fill_cases),
+    .vjp = masked_fill_vjp,
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
 };
 
@@ -404,11 +427,21 @@ static const adj_op_case clamp_cases[] = {
     {1, {3}, {{2, 0, 3}}, &clamp_both, " zero-size"},
 };
 
+/* graph mode: dx = dy [lo <= x <= hi] (a constant mask) */
+static bool clamp_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const clamp_attr *a = ADJ_ATTR(y, clamp_attr);
+    adj_var *x = y->in[0];
+    gin[0] = g_mul(gy, g_mul(g_gec(x, a->lo), adj_le_at(x, adj_gscalar(x, a->hi), NULL, 0)));
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_clamp = {
     .name = "clamp", .arity = 1, .attr_size = sizeof(clamp_attr), .shape = clamp_shape,
     .forward = clamp_forward, .backward = clamp_backward, .jvp = clamp_jvp,
     .formula = "y = min(max(x, lo), hi)",
     .rule = "dx += dy [lo <= x <= hi] (passes at the bounds)", ADJ_CASES(clamp_cases),
+    .vjp = clamp_vjp,
     .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
 };
 

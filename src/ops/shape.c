@@ -3,6 +3,7 @@
  * strides allow it, a copy otherwise).
  */
 #include "ops/cases.h"
+#include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
 #include "tensor/strided.h"
@@ -105,11 +106,19 @@ static const adj_op_case matrix_cases[] = {
     {1, {2}, {{4, 1}}, NULL, NULL},
 };
 
+/* graph mode: dX = dY^T */
+static bool transpose_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    gin[0] = adj_transpose_at(gy, NULL, 0);
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_transpose = {
     .name = "transpose", .arity = 1, .shape = transpose_shape,
     .forward = transpose_forward, .backward = transpose_backward, .jvp = transpose_jvp,
     .formula = "Y = X^T", .rule = "dX += dY^T", ADJ_CASES(matrix_cases),
     .teach = &transpose_teach, .replay = transpose_replay, .view = transpose_view,
+    .vjp = transpose_vjp,
     .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,
 };
 
@@ -248,11 +257,20 @@ static const adj_op_case reshape_cases[] = {
     {1, {3}, {{2, 3, 2}}, &rs_12, " -> (12)"},
 };
 
+/* graph mode: dx = dy reshaped to x's shape */
+static bool reshape_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const adj_var *x = y->in[0];
+    gin[0] = adj_reshape_at(gy, x->ndim, adj_cold(x)->shape, NULL, 0);
+    return adj_gok(y);
+}
+
 const adj_op_desc adj_desc_reshape = {
     .name = "reshape", .arity = 1, .attr_size = sizeof(adj_attr_reshape), .shape = reshape_shape,
     .forward = reshape_forward, .backward = reshape_backward, .jvp = reshape_jvp,
     .formula = "y = reshape(x)", .rule = "dx += reshape(dy)", ADJ_CASES(reshape_cases),
     .teach = &reshape_teach, .replay = reshape_replay, .view = reshape_view,
+    .vjp = reshape_vjp,
     .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,
 };
 
