@@ -9,6 +9,7 @@
  * Every sum is accumulated in double, whatever the dtype.
  */
 #include "ops/decompose.h"
+#include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
 
@@ -550,6 +551,53 @@ static const adj_op_case along_cases[] = {
 };
 
 /* GRAPH: the graph-mode rule, `.vjp = f` or `.decompose = f` */
+/* ----------------------------------------------------- graph-mode rules */
+
+/* dy reshaped to x's rank with the reduced axes as 1, expanded to x's
+ * shape: each element of x gets its output's adjoint */
+static adj_var *spread(const adj_var *y, adj_var *gy)
+{
+    const adj_var *x = y->in[0];
+    const uint32_t mask = ADJ_ATTR(y, reduce_attr)->mask;
+    int64_t keep[ADJ_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++)
+        keep[d] = (mask >> d) & 1u ? 1 : adj_cold(x)->shape[d];
+    adj_var *g = adj_reshape_at(gy, x->ndim, keep, NULL, 0);
+    return adj_expand_at(g, x->ndim, adj_cold(x)->shape, NULL, 0);
+}
+
+/* sum: dx = spread(dy); mean: / N, N the elements reduced into each */
+static bool sum_axes_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    gin[0] = spread(y, gy);
+    return adj_gok(y);
+}
+
+static bool mean_axes_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const plan *p = ADJ_ATTR(y, reduce_attr)->plan;
+    gin[0] = g_scale(spread(y, gy), 1.0 / (double)p->nr);
+    return adj_gok(y);
+}
+
+/* max, min: dx = spread(dy) at each output's first extremum (the plan's
+ * arg, a constant 0/1 mask of x's shape), 0 elsewhere */
+static bool extremum_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    const adj_var *x = y->in[0];
+    const plan *p = ADJ_ATTR(y, reduce_attr)->plan;
+    adj_tape *t = adj_cold(y)->tape;
+    const size_t n = adj_cold(x)->numel, es = adj_dsize(x->dtype);
+    void *m = adj_arena_zalloc(t, n * es + es);
+    if (!m)
+        return false;
+    for (size_t o = 0; p->arg && o < adj_cold(y)->numel; o++)
+        st(m, x->dtype, p->arg[o], 1.0);
+    adj_var *mask = adj_leaf_at(t, (adj_dtype)x->dtype, x->ndim, adj_cold(x)->shape, m, 0, NULL, 0);
+    gin[0] = g_mul(spread(y, gy), mask);
+    return adj_gok(y);
+}
+
 #define REDUCE_DESC_G(nm, SHAPE, FWD, BWD, JVP, FORMULA, RULE, CASES, GRAPH)    \
     const adj_op_desc adj_desc_##nm = {                                        \
         .name = #nm, .arity = 1, .attr_size = sizeof(reduce_attr), .shape = SHAPE, \
@@ -559,14 +607,16 @@ static const adj_op_case along_cases[] = {
 #define REDUCE_DESC(nm, SHAPE, FWD, BWD, JVP, FORMULA, RULE, CASES)             \
     REDUCE_DESC_G(nm, SHAPE, FWD, BWD, JVP, FORMULA, RULE, CASES, .vjp = NULL)
 
-REDUCE_DESC(sum_axes, shape_plain, sum_axes_forward, sum_axes_backward, sum_axes_jvp,
-            "y[o] = sum_r x[o,r]", "dx[o,r] += dy[o]", reduce_cases)
-REDUCE_DESC(mean_axes, shape_plain, mean_axes_forward, mean_axes_backward, mean_axes_jvp,
-            "y[o] = (1/N) sum_r x[o,r]", "dx[o,r] += dy[o] / N", reduce_cases)
-REDUCE_DESC(max_axis, shape_extremum, max_forward, extremum_backward, extremum_jvp,
-            "y[o] = max_r x[o,r]", "dx[o,r*] += dy[o], r* the first argmax", reduce_cases)
-REDUCE_DESC(min_axis, shape_extremum, min_forward, extremum_backward, extremum_jvp,
-            "y[o] = min_r x[o,r]", "dx[o,r*] += dy[o], r* the first argmin", reduce_cases)
+REDUCE_DESC_G(sum_axes, shape_plain, sum_axes_forward, sum_axes_backward, sum_axes_jvp,
+            "y[o] = sum_r x[o,r]", "dx[o,r] += dy[o]", reduce_cases, .vjp = sum_axes_vjp)
+REDUCE_DESC_G(mean_axes, shape_plain, mean_axes_forward, mean_axes_backward, mean_axes_jvp,
+            "y[o] = (1/N) sum_r x[o,r]", "dx[o,r] += dy[o] / N", reduce_cases, .vjp = mean_axes_vjp)
+REDUCE_DESC_G(max_axis, shape_extremum, max_forward, extremum_backward, extremum_jvp,
+            "y[o] = max_r x[o,r]", "dx[o,r*] += dy[o], r* the first argmax", 
+            reduce_cases, .vjp = extremum_vjp)
+REDUCE_DESC_G(min_axis, shape_extremum, min_forward, extremum_backward, extremum_jvp,
+            "y[o] = min_r x[o,r]", "dx[o,r*] += dy[o], r* the first argmin", 
+            reduce_cases, .vjp = extremum_vjp)
 REDUCE_DESC_G(logsumexp_axis, shape_plain, logsumexp_forward, logsumexp_backward,
               logsumexp_jvp, "y[o] = log sum_r exp(x[o,r])",
               "dx[o,r] += dy[o] exp(x[o,r] - y[o])", reduce_cases,
