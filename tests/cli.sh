@@ -294,6 +294,10 @@ expect "autoencoder curves" 'epoch,train_loss,val_mse,test_mse,lr' "$d/ae/curves
 [ "$(head -c 8 "$d/pics/reconstructions.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] \
     && ok || bad "reconstructions.png is not a PNG file"
 [ "$(grep -c '<circle' "$d/pics/code.svg")" -eq 15 ] && ok || bad "code.svg: 12 points and 3 classes expected"
+"$adj" train --model autoencoder --conv --code 2 --data "idx:$d" --epochs 2 --batch 8 --threads 1 \
+    --pictures "$d/cpics" --out "$d/cae" --json > "$d/cae.json" 2> "$d/cae.log" && ok || { bad "train --model autoencoder --conv failed:"; cat "$d/cae.log" >&2; }
+expect "conv autoencoder json" '"channels": "16,32", "image": "1,8,8"' "$d/cae.json"
+[ "$(grep -c '<circle' "$d/cpics/code.svg")" -eq 15 ] && ok || bad "conv code.svg: 12 points and 3 classes expected"
 "$adj" eval "$d/ae/model.safetensors" --data "idx:$d" > "$d/eval" 2>&1 && ok || bad "eval of an autoencoder failed"
 expect "autoencoder eval" 'test reconstruction MSE 0' "$d/eval"
 "$adj" train --model mlp --data "csv:$dir/data.csv" --init "$dir/run1/model.safetensors" --label label \

@@ -2,7 +2,10 @@
  * The "autoencoder" architecture: PyTorch's state_dict names and shapes,
  * PyTorch's Linear initialisation, the reconstruction against plain loops
  * (rows and images), the gradients of the reconstruction error against
- * central differences, a safetensors round trip, and the refusals.
+ * central differences, a safetensors round trip, and the refusals; the
+ * convolutional configuration's names, shapes, output size, gradients
+ * against central differences and round trip (its reconstruction equals
+ * PyTorch's in tests/interop/torch_cnn.py).
  */
 #include <adjoint.h>
 
@@ -197,6 +200,96 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* channels 2,3 on 1x7x6 images, tanh: encoder 7x6 -> 4x3 -> 2x2, code 3. */
+static const char *const CONV[] = {"input", "42", "code", "3", "act", "tanh", "output", "sigmoid",
+                                   "channels", "2,3", "image", "1,7,6"};
+
+static double conv_loss(adj_model *m, const double *x, int backward, double *out)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *xv = adj_constant_f64(t, 2, (int64_t[]){2, 42}, x);
+    adj_var *y = adj_model_forward(m, xv);
+    ck_assert_msg(y != NULL, "%s", adj_tape_message(t));
+    ck_assert_int_eq(adj_ndim(y), 4);
+    ck_assert_int_eq(adj_dim(y, 1), 1);
+    ck_assert_int_eq(adj_dim(y, 2), 7);
+    ck_assert_int_eq(adj_dim(y, 3), 6);
+    if (out)
+        ck_assert_int_eq(adj_copy_value(y, out), ADJ_OK);
+    adj_var *l = adj_mse(y, adj_constant_f64(t, 4, (int64_t[]){2, 1, 7, 6}, x));
+    if (backward) {
+        adj_params_zero_grad(adj_model_params(m));
+        ck_assert_int_eq(adj_backward(l), ADJ_OK);
+    }
+    double v = adj_item(l);
+    adj_tape_free(t);
+    return v;
+}
+
+START_TEST(conv_names_and_gradients)
+{
+    adj_model *m = ae(ADJ_F64, 6, CONV, 7);
+    adj_params *p = adj_model_params(m);
+    static const char *const names[] = {
+        "encoder.0.weight", "encoder.0.bias", "encoder.2.weight", "encoder.2.bias",
+        "encoder.5.weight", "encoder.5.bias", "decoder.0.weight", "decoder.0.bias",
+        "decoder.3.weight", "decoder.3.bias", "decoder.5.weight", "decoder.5.bias"};
+    static const int64_t shapes[][4] = {{2, 1, 3, 3}, {2}, {3, 2, 3, 3}, {3}, {3, 12}, {3},
+                                        {12, 3},      {12}, {3, 2, 3, 3}, {2}, {2, 1, 3, 3}, {1}};
+    ck_assert_int_eq(adj_params_count(p), 12);
+    for (int i = 0; i < 12; i++) {
+        ck_assert_str_eq(adj_model_param_name(m, i), names[i]);
+        for (int d = 0; d < adj_params_tensor_ndim(p, i); d++)
+            ck_assert_int_eq(adj_params_tensor_shape(p, i)[d], shapes[i][d]);
+    }
+    double x[84];
+    adj_rng r;
+    adj_rng_seed(&r, 3);
+    for (int i = 0; i < 84; i++)
+        x[i] = adj_rng_uniform(&r);
+    conv_loss(m, x, 1, NULL);
+    for (int i = 0; i < 12; i++) {
+        size_t n = adj_params_tensor_numel(p, i);
+        double *g = malloc(n * sizeof *g), *v = adj_params_value(p, i);
+        memcpy(g, adj_params_grad(p, i), n * sizeof *g);
+        for (size_t j = 0; j < n; j++) {
+            double keep = v[j], h = 1e-6;
+            v[j] = keep + h;
+            double up = conv_loss(m, x, 0, NULL);
+            v[j] = keep - h;
+            double down = conv_loss(m, x, 0, NULL);
+            v[j] = keep;
+            double fd = (up - down) / (2 * h);
+            ck_assert_msg(fabs(fd - g[j]) <= 1e-8 * (1 + fabs(fd)), "%s[%zu]: %.12g, differences %.12g",
+                          names[i], j, g[j], fd);
+        }
+        free(g);
+    }
+    /* the file keeps the configuration: the same reconstruction */
+    char dir[64] = "/tmp/adj-cae-XXXXXX", path[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/cae.safetensors", dir);
+    ck_assert_int_eq(adj_model_write(m, path, NULL), ADJ_OK);
+    adj_model *b = NULL;
+    ck_assert_int_eq(adj_model_read(path, &b, NULL), ADJ_OK);
+    ck_assert_str_eq(adj_model_config(b, "channels"), "2,3");
+    double ya[84], yb[84];
+    conv_loss(m, x, 0, ya);
+    conv_loss(b, x, 0, yb);
+    ck_assert_mem_eq(ya, yb, sizeof ya);
+    adj_model_free(b);
+    adj_model_free(m);
+    unlink(path);
+    rmdir(dir);
+    /* image must be C,H,W of input */
+    const char *bad[] = {"channels", "2", "image", "1,7,7", "input", "42"};
+    adj_error err;
+    adj_rng_seed(&r, 1);
+    ck_assert_ptr_null(adj_model_new("autoencoder", 3, bad, ADJ_F32, &r, &err));
+    ck_assert_ptr_nonnull(strstr(err.message, "image"));
+}
+END_TEST
+
 static Suite *autoencoder_suite(void)
 {
     Suite *s = suite_create("autoencoder");
@@ -206,6 +299,7 @@ static Suite *autoencoder_suite(void)
     tcase_add_test(tc, gradients_against_differences);
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, refusals);
+    tcase_add_test(tc, conv_names_and_gradients);
     suite_add_tcase(s, tc);
     return s;
 }

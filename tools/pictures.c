@@ -80,6 +80,36 @@ done:
     return rc;
 }
 
+/* The code of an autoencoder for x: its encoder's layers in order, as
+ * the architecture names them ("encoder.I.weight"): a 4-D weight is a
+ * 3x3 convolution of stride 2 and padding 1, a 2-D one a dense layer on
+ * the flattened maps; each followed by the activation "act". */
+static adj_var *encode(adj_model *m, adj_tape *t, adj_var *x)
+{
+    adj_activation act;
+    adj_activation_parse(adj_model_config(m, "act"), &act);
+    adj_params *p = adj_model_params(m);
+    long long c, hh, ww;
+    const char *img = adj_model_config(m, "channels");
+    adj_var *h = x;
+    if (img && *img && sscanf(adj_model_config(m, "image"), "%lld,%lld,%lld", &c, &hh, &ww) == 3)
+        h = adj_reshape(x, 4, ((int64_t[]){adj_dim(x, 0), c, hh, ww}));
+    adj_conv2d_opts co = {{2, 2}, {1, 1}, {1, 1}, 1};
+    for (int i = 0; i + 1 < adj_params_count(p); i += 2) {
+        if (strncmp(adj_model_param_name(m, i), "encoder.", 8) != 0)
+            break;
+        if (adj_params_tensor_ndim(p, i) == 4) {
+            h = adj_conv2d(h, adj_param(t, p, i), adj_param(t, p, i + 1), &co);
+        } else {
+            if (adj_ndim(h) > 2)
+                h = adj_flatten(h, 1, adj_ndim(h) - 1);
+            h = adj_linear(h, adj_param(t, p, i), adj_param(t, p, i + 1));
+        }
+        h = adj_activate(h, act);
+    }
+    return h;
+}
+
 /* The model's outputs (rows x cols) and, when code is not NULL, its codes
  * (rows x ncode: the encoder's dense layer and activation) for the given
  * rows of s.  0 or -1 (printed). */
@@ -103,14 +133,7 @@ static int run_model(adj_model *m, const adj_train_data *td, const adj_dataset *
         sh[k + 1] = td->shape[k], nd = td->ndim + 1;
     adj_var *xv = adj_constant_f32(t, nd, sh, x);
     adj_var *y = adj_model_forward(m, xv);
-    adj_var *h = NULL;
-    if (code) {
-        adj_activation act;
-        adj_activation_parse(adj_model_config(m, "act"), &act);
-        adj_params *p = adj_model_params(m);
-        adj_var *flat = nd > 2 ? adj_flatten(xv, 1, nd - 1) : xv;
-        h = adj_activate(adj_linear(flat, adj_param(t, p, 0), adj_param(t, p, 1)), act);
-    }
+    adj_var *h = code ? encode(m, t, xv) : NULL;
     if (adj_tape_status(t) != ADJ_OK) {
         fprintf(stderr, "adjoint: pictures: %s\n", adj_tape_message(t));
         goto done;

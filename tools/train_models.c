@@ -161,13 +161,21 @@ int adj_tool_train_model(train_opts *o, adj_tool_data *d, adj_model **out, adj_t
             const char *kv[] = {"input", input, "dropout", drop, "classes", cls};
             m = adj_model_new("cnn", 3, kv, ADJ_F32, &rng, &err);
         } else {
-            char input[24], code[24];
+            char input[24], code[24], image[64];
             snprintf(input, sizeof input, "%zu", cols);
+            long side = square_side(cols);
+            if (o->conv && !side) {
+                fprintf(stderr, "adjoint: --conv takes square images; the rows of %s have %zu "
+                                "values\n", o->data, cols);
+                return -1;
+            }
+            snprintf(image, sizeof image, "1,%ld,%ld", side, side);
             snprintf(code, sizeof code, "%ld", o->code);
             /* a code to draw in the plane is linear unless --activation says otherwise */
             adj_activation act = o->code <= 2 && !(o->given & OPT_ACT) ? ADJ_ACT_IDENTITY : o->act;
-            const char *kv[] = {"input", input, "code", code, "act", adj_activation_name(act)};
-            m = adj_model_new("autoencoder", 3, kv, ADJ_F32, &rng, &err);
+            const char *kv[] = {"input", input, "code", code, "act", adj_activation_name(act),
+                                "channels", "16,32", "image", image};
+            m = adj_model_new("autoencoder", o->conv ? 5 : 3, kv, ADJ_F32, &rng, &err);
         }
         if (!m) {
             fprintf(stderr, "adjoint: %s\n", err.message);

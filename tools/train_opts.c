@@ -23,6 +23,8 @@ static void train_usage(FILE *f)
             "                     configuration; the options that describe a model are refused)\n"
             "  --steps N          stop after N optimizer steps (default: all epochs)\n"
             "  --code N           autoencoder: code units (default 32; 2 for a plane)\n"
+            "  --conv             autoencoder: convolutional (3x3 stride-2 convolutions of\n"
+            "                     16 and 32 channels, transposed convolutions back)\n"
 
             "  --pictures DIR     autoencoder: reconstructions.svg (originals above\n"
             "                     reconstructions) and, for a code of 2, code.svg\n"
@@ -190,6 +192,11 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
             }
             o->pictures = val;
             o->given |= OPT_PICTURES;
+            continue;
+        }
+        if (FLAG("--conv")) {
+            o->conv = 1;
+            o->given |= OPT_CONV;
             continue;
         }
         if (FLAG("--steps")) {

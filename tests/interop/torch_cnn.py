@@ -106,6 +106,51 @@ def autoencoder_case(exe, tmp, dtype):
     tm.check("autoencoder 12-5-12 (%s): reconstruction" % tm.TORCH_ST[dtype], got["logits"], want, tol)
 
 
+def conv_autoencoder(image, channels, code, act, output):
+    """The module docs/models.md gives for a convolutional "autoencoder"."""
+    c, h, w = image
+    chans = (c,) + tuple(channels)
+    sizes = [(h, w)]
+    for _ in channels:
+        sizes.append(((sizes[-1][0] - 1) // 2 + 1, (sizes[-1][1] - 1) // 2 + 1))
+    a = [] if act is None else [act()]
+    enc = []
+    for i in range(1, len(chans)):
+        enc += [torch.nn.Conv2d(chans[i - 1], chans[i], 3, 2, 1)] + [act() for act_ in a]
+    flat = chans[-1] * sizes[-1][0] * sizes[-1][1]
+    enc += [torch.nn.Flatten(), torch.nn.Linear(flat, code)] + [act() for act_ in a]
+    dec = [torch.nn.Linear(code, flat)] + [act() for act_ in a]
+    dec += [torch.nn.Unflatten(1, (chans[-1],) + sizes[-1])]
+    for i in range(len(chans) - 1, 0, -1):
+        op = tuple(sizes[i - 1][k] - (2 * sizes[i][k] - 1) for k in range(2))
+        dec += [torch.nn.ConvTranspose2d(chans[i], chans[i - 1], 3, 2, 1, output_padding=op)]
+        dec += [act() for act_ in a] if i > 1 else [output()]
+    module = torch.nn.Module()
+    module.encoder = torch.nn.Sequential(*enc)
+    module.decoder = torch.nn.Sequential(*dec)
+    module.forward = lambda x: module.decoder(module.encoder(x))
+    return module
+
+
+def conv_autoencoder_case(exe, tmp, dtype, act, act_name):
+    """PyTorch's initialisation of a convolutional autoencoder in adjoint: the
+    reconstruction (N, C, H, W), and the gradients of the MSE."""
+    torch.manual_seed(11)
+    module = conv_autoencoder((2, 9, 8), (3, 4), 5, act, torch.nn.Sigmoid).to(dtype)
+    x = torch.rand(6, 2, 9, 8, dtype=dtype)
+    with torch.no_grad():
+        want = module.forward(x).numpy()
+    meta = {"format": "pt", "arch": "autoencoder", "dtype": tm.TORCH_ST[dtype], "config.input": "144",
+            "config.code": "5", "config.act": act_name, "config.output": "sigmoid",
+            "config.channels": "3,4", "config.image": "2,9,8"}
+    path = os.path.join(tmp, "cae.safetensors")
+    tm.write_st(path, dict(module.state_dict()), meta)
+    got = tm.run(exe, path, {"x": x}, {"mode": "eval"}, tmp)
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    tm.check("conv autoencoder 2x9x8 3,4 code 5 %s (%s): reconstruction" % (act_name, tm.TORCH_ST[dtype]),
+             got["logits"], want, tol)
+
+
 def idx_images(path, n):
     """The first n images of a (gzip) IDX file of bytes, as (n, rows * cols) uint8."""
     with gzip.open(path, "rb") as f:
@@ -152,6 +197,8 @@ def main():
             case(exe, tmp, "2x9x8 3,4 dense 5, dropout, eval, images", small, 6, False, False, dtype)
             case(exe, tmp, "Fashion-MNIST net, train, rows", fmnist, 4, True, True, dtype)
             autoencoder_case(exe, tmp, dtype)
+            conv_autoencoder_case(exe, tmp, dtype, torch.nn.ReLU, "relu")
+            conv_autoencoder_case(exe, tmp, dtype, None, "identity")
         if len(sys.argv) > 2:
             trained_by_adjoint(exe, sys.argv[2], tmp)
     print("torch_cnn: %d failures" % tm.failures)
