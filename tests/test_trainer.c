@@ -50,6 +50,16 @@ static adj_model *mlp(const char *sizes, uint64_t seed, adj_dtype dtype)
     return m;
 }
 
+/* The last epoch's running training accuracy. */
+static int last_accuracy(const adj_train_progress *p, void *user)
+{
+    if (p->event == ADJ_TRAIN_EPOCH)
+        *(double *)user = p->accuracy;
+    else
+        ck_assert(isnan(p->accuracy) || (p->accuracy >= 0 && p->accuracy <= 1));
+    return 0;
+}
+
 /* A tiny classifier reaches 0.97 on held-out clusters. */
 START_TEST(classifier_learns)
 {
@@ -59,11 +69,15 @@ START_TEST(classifier_learns)
     c.optim.lr = 0.02;
     c.batch = 32;
     c.epochs = 10;
+    double acc = -1;
+    c.callback = last_accuracy;
+    c.user = &acc;
     adj_train_data d = {.train = tr, .test = te};
     adj_train_result r;
     adj_error err;
     ck_assert_msg(adj_train(m, &d, &c, &r, &err) == ADJ_OK, "%s", err.message);
     ck_assert_int_eq(r.task, ADJ_TASK_CLASSIFY);
+    ck_assert_msg(acc >= 0.95 && acc <= 1, "training accuracy %g", acc);
     ck_assert_int_eq(r.epochs, 10);
     ck_assert_int_eq(r.steps, 10 * 10); /* ceil(300 / 32) per epoch */
     ck_assert_msg(r.test >= 0.97, "test accuracy %g", r.test);
@@ -339,6 +353,9 @@ START_TEST(language_model_learns)
     c.epochs = 3;
     c.epoch_steps = 40;
     c.eval_windows = 4;
+    double acc = 0;
+    c.callback = last_accuracy;
+    c.user = &acc;
     adj_train_result r;
     adj_error err;
     ck_assert_msg(adj_train(m, &d, &c, &r, &err) == ADJ_OK, "%s", err.message);
@@ -347,6 +364,7 @@ START_TEST(language_model_learns)
     ck_assert(isnan(r.test));
     ck_assert_msg(r.val < 0.1, "validation loss %g nats", r.val);
     ck_assert_double_eq(r.val, r.val_loss);
+    ck_assert(isnan(acc)); /* no accuracy for a language model */
     adj_model_free(m);
     adj_corpus_free(cp);
     unlink(path);

@@ -90,6 +90,10 @@ typedef struct adj_train_progress {
     double loss;           /* STEP: this rank's loss of the step */
     double epoch_loss;     /* mean loss over the epoch's rows so far (EPOCH:
                               over every rank's rows) */
+    double accuracy;       /* classify: the fraction of the epoch's training
+                              rows so far whose logits' argmax was the label
+                              (in training mode, before the step; EPOCH: over
+                              every rank's rows); other tasks: NaN */
     double lr;             /* the learning rate of the last step */
     double rate;           /* rows (tokens for a corpus) per second this epoch */
     double seconds;        /* EPOCH: seconds of this epoch's steps */

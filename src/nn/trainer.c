@@ -63,6 +63,8 @@ typedef struct run {
     adj_batcher *bat;
     adj_rng windows;
     int32_t *ix, *iy; /* a corpus: the step's windows */
+    int32_t *pred;    /* classify: the step's predictions */
+    size_t correct;   /* classify: right predictions of the step */
     void *scratch;    /* inputs converted to the model's dtype */
     size_t scratch_n;
     int rank, size;
@@ -91,8 +93,14 @@ static adj_var *step_loss(run *r, const float *x, const int32_t *y, size_t lo, s
     if (!xv)
         return NULL;
     adj_var *out = adj_model_forward(r->m, xv);
-    if (r->task == ADJ_TASK_CLASSIFY)
-        return adj_softmax_cross_entropy(out, y + lo);
+    if (r->task == ADJ_TASK_CLASSIFY) {
+        adj_var *l = adj_softmax_cross_entropy(out, y + lo);
+        r->correct = 0;
+        if (l && adj_argmax_rows(out, r->pred) == ADJ_OK)
+            for (size_t i = 0; i < n; i++)
+                r->correct += r->pred[i] == y[lo + i];
+        return l;
+    }
     (void)err;
     return adj_trainer_mse(r->m, r->t, out, x + lo * cols, n, cols, &r->scratch, &r->scratch_n);
 }
@@ -216,7 +224,7 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
         const float *xb = NULL;
         const int32_t *yb = NULL;
         size_t nb, seen = 0, seen_local = 0, k = 0;
-        double sum = 0.0;
+        double sum = 0.0, right = 0.0;
         int want_stop = 0;
         p.epoch = epoch;
         for (;;) {
@@ -277,6 +285,7 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
             adj_optim_step(r->opt);
             step++;
             sum += lv * (double)nl;
+            right += nl ? (double)r->correct : 0.0;
             seen += nb;
             seen_local += nl;
             if (c->callback) {
@@ -287,6 +296,8 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
                 p.seen = seen;
                 p.loss = lv;
                 p.epoch_loss = seen_local ? sum / (double)seen_local : 0.0;
+                p.accuracy = r->task != ADJ_TASK_CLASSIFY ? NAN
+                             : seen_local ? right / (double)seen_local : 0.0;
                 p.lr = adj_optim_lr(r->opt);
                 p.rate = el > 0 ? (double)seen * unit / el : 0.0;
                 /* one process stops now; ranks stop together at the
@@ -303,7 +314,8 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
         double t1 = now();
         /* the epoch's loss over every rank's rows; buffers averaged so that
          * evaluation and the saved model see one set */
-        if (r->size > 1 && (r->comm->sum(r->comm->ctx, &sum, 1) ||
+        double sums[2] = {sum, right};
+        if (r->size > 1 && (r->comm->sum(r->comm->ctx, sums, 2) ||
                             (r->comm->average_buffers &&
                              r->comm->average_buffers(r->comm->ctx, r->m))))
             return adj_err_set(err, ADJ_EIO, "adj_train: the ranks could not sum the epoch's loss");
@@ -312,7 +324,10 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
         p.seen = seen;
         p.seconds = el;
         p.rate = el > 0 ? (double)seen * unit / el : 0.0;
+        sum = sums[0];
+        right = sums[1];
         p.epoch_loss = seen ? sum / (double)seen : NAN;
+        p.accuracy = r->task != ADJ_TASK_CLASSIFY ? NAN : seen ? right / (double)seen : NAN;
         p.lr = adj_optim_lr(r->opt);
         st = evaluate_sets(r, &p, err);
         if (agree(r, st != ADJ_OK, "evaluate"))
@@ -378,11 +393,12 @@ adj_status adj_train(adj_model *m, const adj_train_data *d, const adj_train_conf
         adj_rng_seed(&r.windows, c->seed);
     } else {
         r.bat = adj_batcher_new(d->train, (size_t)c->batch, 1, c->seed ^ 0x5eedULL);
+        r.pred = malloc((size_t)c->batch * sizeof *r.pred);
     }
     if (!r.opt)
         s = adj_err_set(err, os, "adj_train: the optimizer refuses the configuration (%s lr %g)",
                         adj_optim_name(c->optim.kind), c->optim.lr);
-    else if (!r.t || (r.task == ADJ_TASK_LM ? !r.ix || !r.iy : !r.bat))
+    else if (!r.t || (r.task == ADJ_TASK_LM ? !r.ix || !r.iy : !r.bat || !r.pred))
         s = adj_err_set(err, ADJ_ENOMEM, "adj_train: out of memory");
     if (agree(&r, s != ADJ_OK, "set up training") && s == ADJ_OK)
         s = adj_err_set(err, ADJ_EIO, "adj_train: another rank failed to set up training");
@@ -390,6 +406,7 @@ adj_status adj_train(adj_model *m, const adj_train_data *d, const adj_train_conf
         s = train_loop(&r, res, err);
     free(r.ix);
     free(r.iy);
+    free(r.pred);
     free(r.scratch);
     adj_batcher_free(r.bat);
     adj_tape_free(r.t);
