@@ -216,6 +216,8 @@ static const geo conv_geos[] = {
     {4, 5, 7, 6, 3, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0},   /* 1x1: no im2col */
     {1, 3, 12, 10, 6, 5, 2, 3, 2, 2, 0, 2, 3, 0, 0, 3, 0, 0},
     {2, 2, 3, 3, 2, 4, 4, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0},   /* kernel > input, padded */
+    {2, 8, 11, 10, 6, 3, 3, 2, 1, 2, 1, 1, 2, 0, 0, 2, 0, 0},  /* pixel-major col, dilated rows */
+    {3, 4, 6, 7, 5, 2, 3, 1, 2, 0, 3, 2, 1, 0, 0, 1, 0, 0},   /* pixel-major, padding > kernel */
 };
 
 static const geo convt_geos[] = {

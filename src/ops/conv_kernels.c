@@ -1,49 +1,67 @@
 /*
- * The convolution products (see conv_kernels.h): im2col, col2im and one
- * BLIS gemm per sample and group.
+ * The convolution products (see conv_kernels.h): im2col, col2im and BLIS
+ * gemms per sample and group.
+ *
+ * The layouts are chosen by measurement with BLIS's AVX-512 kernels
+ * (which store C by columns): each product writes its C matrix in the
+ * order the kernel stores it, and reads the col matrix pixel-major.
+ *
+ *   col    (P, K), one row per window position p, K = kh kw Cb/groups in
+ *          (i, j, c) order, gathered from a padded channels-last copy of
+ *          the sample (xt (hb + 2 ph, wb + 2 pw, Cb/groups)): each window
+ *          row is one contiguous run of kw Cb/groups values (dilation 1).
+ *          With fewer than COLT_MIN_C channels per group the runs are too
+ *          short, and col is the classic (K, P) im2col in (c, i, j) order.
+ *   down   tmp (P, Cs) = col W^T (stored C by columns: (Cs, P) column-
+ *          major), then s[o, p] = tmp[p, o]: 1.5x faster than writing
+ *          s (Cs, P) from the gemm.
+ *   up     dcol (P, K) = s^T W, scattered back through xt.
+ *   wgrad  dW^T (K, Cs) += col^T s^T per task, summed in task order.
  *
  * A 1x1 kernel with stride 1 and no padding needs no im2col: the big
  * side's plane block is the col matrix itself.
  */
 #include "ops/conv_kernels.h"
 #include "core/pool.h"
+#include "ops/dispatch.h"
 
 #include <blis.h>
 #include <string.h>
 
-/* One BLIS call on the calling thread, row-major operands with leading
- * dimensions: C (m,n) = op(A) op(B) + beta C, op(A) (m,k) stored (m,k)
- * or, transposed, (k,m). */
-static void gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
-                 size_t lda, const void *B, size_t ldb, double beta, void *C, size_t ldc)
+/* One BLIS call on the calling thread: C (m,n) = A (m,k) B (k,n) + beta C,
+ * element (i, j) of X at X + i rsX + j csX (in elements). */
+static void gemm(int dtype, size_t m, size_t n, size_t k, const void *A, size_t rsa, size_t csa,
+                 const void *B, size_t rsb, size_t csb, double beta, void *C, size_t rsc,
+                 size_t csc)
 {
     if (m == 0 || n == 0)
         return;
     if (k == 0) { /* C = beta C */
-        for (size_t i = 0; i < m; i++) {
-            if (dtype == ADJ_F64)
-                for (size_t j = 0; j < n; j++)
-                    ((double *)C)[i * ldc + j] = beta == 0 ? 0.0 : beta * ((double *)C)[i * ldc + j];
-            else
-                for (size_t j = 0; j < n; j++)
-                    ((float *)C)[i * ldc + j] =
-                        beta == 0 ? 0.0f : (float)beta * ((float *)C)[i * ldc + j];
-        }
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                if (dtype == ADJ_F64) {
+                    double *c = (double *)C + i * rsc + j * csc;
+                    *c = beta == 0 ? 0.0 : beta * *c;
+                } else {
+                    float *c = (float *)C + i * rsc + j * csc;
+                    *c = beta == 0 ? 0.0f : (float)beta * *c;
+                }
+            }
         return;
     }
-    trans_t ta_ = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    trans_t tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
     rntm_t rntm;
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads(1, &rntm);
     if (dtype == ADJ_F64) {
         double one = 1.0, bt = beta;
-        bli_dgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (double *)A, (inc_t)lda, 1,
-                     (double *)B, (inc_t)ldb, 1, &bt, C, (inc_t)ldc, 1, NULL, &rntm);
+        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one,
+                     (double *)A, (inc_t)rsa, (inc_t)csa, (double *)B, (inc_t)rsb, (inc_t)csb, &bt,
+                     C, (inc_t)rsc, (inc_t)csc, NULL, &rntm);
     } else {
         float one = 1.0f, bt = (float)beta;
-        bli_sgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (float *)A, (inc_t)lda, 1,
-                     (float *)B, (inc_t)ldb, 1, &bt, C, (inc_t)ldc, 1, NULL, &rntm);
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one,
+                     (float *)A, (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb, &bt,
+                     C, (inc_t)rsc, (inc_t)csc, NULL, &rntm);
     }
 }
 
@@ -59,12 +77,21 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
         *hi = *lo;
 }
 
+/* Channels per group from which col is pixel-major (see the top). */
+#define COLT_MIN_C 4
+
 /*
- * im2col of one sample and group: col[(c kh + i) kw + j][oh ws + ow] =
- * b[c, oh sh - ph + i dh, ow sw - pw + j dw], 0 outside.  col2im adds the
- * same elements back (the adjoint of im2col).
+ * im2col of one sample and group, (K, P): col[(c kh + i) kw + j][oh ws +
+ * ow] = b[c, oh sh - ph + i dh, ow sw - pw + j dw], 0 outside.  col2im
+ * adds the same elements back (the adjoint of im2col).
+ *
+ * The pixel-major forms: pad_t copies the sample's cbg planes into xt
+ * (padded, channels last; the border is left as it is, zero);
+ * colt gathers col (P, K) from xt, colt_add scatters it back (adds);
+ * unpad_add adds xt's interior into the planes.  tadd: s[o, p] = (acc ?
+ * s[o, p] : bias[o] or 0) + tmp[p, o].
  */
-#define IM2COL(T)                                                              \
+#define KERNELS(T)                                                             \
     static void im2col_##T(const adj_conv_geom *g, size_t cbg, const T *b, T *col) \
     {                                                                          \
         const long hs = (long)g->hs, ws = (long)g->ws;                         \
@@ -117,25 +144,148 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
                             dst[off_w + ow * g->sw] += r[ow];                  \
                     }                                                          \
                 }                                                              \
+    }                                                                          \
+    static void pad_t_##T(const adj_conv_geom *g, size_t cbg, const T *b, T *xt) \
+    {                                                                          \
+        const size_t wp = g->wb + 2 * (size_t)g->pw, plane = g->hb * g->wb;    \
+        for (size_t h = 0; h < g->hb; h++) {                                   \
+            T *d = xt + ((h + (size_t)g->ph) * wp + (size_t)g->pw) * cbg;      \
+            const T *s = b + h * g->wb;                                        \
+            for (size_t w = 0; w < g->wb; w++, d += cbg)                       \
+                for (size_t c = 0; c < cbg; c++)                               \
+                    d[c] = s[c * plane + w];                                   \
+        }                                                                      \
+    }                                                                          \
+    static void unpad_add_##T(const adj_conv_geom *g, size_t cbg, const T *xt, T *b) \
+    {                                                                          \
+        const size_t wp = g->wb + 2 * (size_t)g->pw, plane = g->hb * g->wb;    \
+        for (size_t c = 0; c < cbg; c++)                                       \
+            for (size_t h = 0; h < g->hb; h++) {                               \
+                const T *s = xt + ((h + (size_t)g->ph) * wp + (size_t)g->pw) * cbg + c; \
+                T *d = b + c * plane + h * g->wb;                              \
+                for (size_t w = 0; w < g->wb; w++)                             \
+                    d[w] += s[w * cbg];                                        \
+            }                                                                  \
+    }                                                                          \
+    static void colt_##T(const adj_conv_geom *g, size_t cbg, T *xt, T *col, bool add) \
+    {                                                                          \
+        const size_t wp = g->wb + 2 * (size_t)g->pw, K = g->kh * g->kw * cbg;  \
+        const size_t run = g->dw == 1 ? g->kw * cbg : cbg;                     \
+        const size_t nrun = g->dw == 1 ? 1 : g->kw;                            \
+        for (size_t oh = 0; oh < g->hs; oh++)                                  \
+            for (size_t ow = 0; ow < g->ws; ow++) {                            \
+                T *d = col + (oh * g->ws + ow) * K;                            \
+                for (size_t i = 0; i < g->kh; i++) {                           \
+                    const size_t r = oh * (size_t)g->sh + i * (size_t)g->dh;   \
+                    T *x = xt + (r * wp + ow * (size_t)g->sw) * cbg;      \
+                    for (size_t u = 0; u < nrun; u++, d += run) {              \
+                        T *xs = x + u * (size_t)g->dw * cbg;                   \
+                        if (add)                                               \
+                            for (size_t e = 0; e < run; e++)                   \
+                                xs[e] += d[e];                                 \
+                        else                                                   \
+                            for (size_t e = 0; e < run; e++)                   \
+                                d[e] = xs[e];                                  \
+                    }                                                          \
+                }                                                              \
+            }                                                                  \
+    }                                                                          \
+    static void tadd_##T(size_t P, size_t cs, const T *tmp, T *s, bool acc,   \
+                         const T *bias)                                        \
+    {                                                                          \
+        for (size_t p0 = 0; p0 < P; p0 += 16) { /* 16 rows of tmp: in L1 */    \
+            const size_t pn = P - p0 < 16 ? P - p0 : 16;                       \
+            const T *tp = tmp + p0 * cs;                                       \
+            for (size_t o = 0; o < cs; o++) {                                  \
+                T *d = s + o * P + p0;                                         \
+                const T bo = bias ? bias[o] : 0;                               \
+                if (acc)                                                       \
+                    for (size_t e = 0; e < pn; e++)                            \
+                        d[e] += tp[e * cs + o];                                \
+                else                                                           \
+                    for (size_t e = 0; e < pn; e++)                            \
+                        d[e] = bo + tp[e * cs + o];                            \
+            }                                                                  \
+        }                                                                      \
     }
-IM2COL(float)
-IM2COL(double)
+KERNELS(float)
+KERNELS(double)
 
-static void im2col(int dtype, const adj_conv_geom *g, size_t cbg, const void *b, void *col)
+/*
+ * The weight adjoint of a layer with few col rows (K <= SMALL_K, e.g. one
+ * input channel and a 3x3 kernel): BLIS spends most of such a product
+ * packing dy, so it is computed here as K csg dot products over the col
+ * rows (K, P):  out[k csg + o] += sum_p dy[o P + p] col[k P + p].  Each
+ * sum runs in 16 lanes added in a fixed order, without fused
+ * multiply-adds: every CPU level gives the same bits.
+ */
+#define SMALL_K 16
+#define WDOT(T, sfx, TGT)                                                      \
+    static inline __attribute__((always_inline)) void wdot_k_##T##sfx(        \
+        const T *dy, const T *col, size_t P, size_t K, size_t csg, T *out)     \
+    {                                                                          \
+        for (size_t o = 0; o < csg; o++) {                                     \
+            const T *d = dy + o * P;                                           \
+            T acc[SMALL_K][16];                                                \
+            for (size_t k = 0; k < K; k++)                                     \
+                for (int e = 0; e < 16; e++)                                   \
+                    acc[k][e] = 0;                                             \
+            size_t p = 0;                                                      \
+            for (; p + 16 <= P; p += 16)                                       \
+                for (size_t k = 0; k < K; k++)                                 \
+                    for (int e = 0; e < 16; e++)                               \
+                        acc[k][e] += d[p + e] * col[k * P + p + e];            \
+            for (size_t k = 0; k < K; k++) {                                   \
+                T *a = acc[k];                                                 \
+                for (size_t q = p; q < P; q++)                                 \
+                    a[q - p] += d[q] * col[k * P + q];                         \
+                for (int h = 8; h > 0; h /= 2)                                 \
+                    for (int e = 0; e < h; e++)                                \
+                        a[e] += a[e + h];                                      \
+                out[k * csg + o] += a[0];                                      \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    TGT static void wdot_##T##sfx(const T *dy, const T *col, size_t P, size_t K, size_t csg, \
+                                  T *out)                                      \
+    {                                                                          \
+        if (K == 9) /* 3x3, one channel: unrolled, the sums in registers */   \
+            wdot_k_##T##sfx(dy, col, P, 9, csg, out);                          \
+        else                                                                   \
+            wdot_k_##T##sfx(dy, col, P, K, csg, out);                          \
+    }
+WDOT(double, _base, )
+WDOT(float, _base, )
+#if ADJ_VM_DISPATCH
+WDOT(float, _avx2, ADJ_VM_TGT_AVX2)
+WDOT(float, _avx512, ADJ_VM_TGT_AVX512)
+#endif
+
+static void wdot(int dtype, const void *dy, const void *col, size_t P, size_t K, size_t csg,
+                 void *out)
 {
-    if (dtype == ADJ_F64)
-        im2col_double(g, cbg, b, col);
+    if (dtype == ADJ_F64) {
+        wdot_double_base(dy, col, P, K, csg, out);
+        return;
+    }
+#if ADJ_VM_DISPATCH
+    const int l = adj_vm_level();
+    if (l == ADJ_VM_AVX512)
+        wdot_float_avx512(dy, col, P, K, csg, out);
+    else if (l == ADJ_VM_AVX2)
+        wdot_float_avx2(dy, col, P, K, csg, out);
     else
-        im2col_float(g, cbg, b, col);
+#endif
+        wdot_float_base(dy, col, P, K, csg, out);
 }
 
-static void col2im(int dtype, const adj_conv_geom *g, size_t cbg, const void *col, void *b)
-{
-    if (dtype == ADJ_F64)
-        col2im_double(g, cbg, col, b);
-    else
-        col2im_float(g, cbg, col, b);
-}
+#define BY_TYPE(dtype, fn, ...)                                                \
+    do {                                                                       \
+        if ((dtype) == ADJ_F64)                                                \
+            fn##_double(__VA_ARGS__);                                          \
+        else                                                                   \
+            fn##_float(__VA_ARGS__);                                           \
+    } while (0)
 
 /* Products of at least this many multiply-adds in all are split over the
  * pool's threads, by samples. */
@@ -146,61 +296,97 @@ enum { DOWN, UP, WGRAD };
 typedef struct conv_job {
     int kind, dtype;
     const adj_conv_geom *g;
-    size_t ntask, es, cbg, csg, K, P, bplane;
-    bool direct, acc;
+    size_t ntask, es, cbg, csg, K, P, bplane, xtn;
+    bool direct, colt, acc;
     const char *in;   /* down: b, up: s, wgrad: s */
     const char *in2;  /* wgrad: b */
-    const char *w;
-    char *out;        /* down: s, up: b, wgrad: dw (task 0) */
-    char *col;        /* ntask col buffers */
-    char *part;       /* wgrad: partial adjoints of tasks 1.. */
+    const char *w;    /* down, up: the weight, (i, j, c) order when colt */
+    const char *bias; /* down without acc: (cs) or NULL */
+    char *out;        /* down: s, up: b */
+    char *scratch;    /* per task: col, xt, tmp or the partial dW^T */
+    size_t per_task;  /* bytes */
 } conv_job;
+
+/* The col matrix of sample/group at b: element (k, p) at k rk + p rp. */
+static const char *build_col(const conv_job *j, const char *b, char *col, char *xt)
+{
+    if (j->direct)
+        return b;
+    if (j->colt) {
+        BY_TYPE(j->dtype, pad_t, j->g, j->cbg, (const void *)b, (void *)xt);
+        BY_TYPE(j->dtype, colt, j->g, j->cbg, (void *)xt, (void *)col, false);
+    } else {
+        BY_TYPE(j->dtype, im2col, j->g, j->cbg, (const void *)b, (void *)col);
+    }
+    return col;
+}
 
 static void conv_task(void *ctx, size_t lo, size_t hi)
 {
     const conv_job *j = ctx;
     const adj_conv_geom *g = j->g;
-    const size_t es = j->es, K = j->K, P = j->P, wsz = g->cs * K;
+    const size_t es = j->es, K = j->K, P = j->P, csg = j->csg;
+    const size_t rk = j->colt ? 1 : P, rp = j->colt ? K : 1; /* col strides */
     for (size_t t = lo; t < hi; t++) {
         size_t n0 = t * g->n / j->ntask, n1 = (t + 1) * g->n / j->ntask;
-        char *col = j->col ? j->col + t * K * P * es : NULL;
-        char *dw = j->kind == WGRAD ? (t == 0 ? j->out : j->part + (t - 1) * wsz * es) : NULL;
+        char *col = j->scratch + t * j->per_task;
+        char *xt = col + (j->direct ? 0 : K * P * es);
+        char *tmp = xt + (j->colt ? j->xtn * es : 0); /* down: tmp, wgrad: dW^T */
+        if (j->colt && j->kind != UP)
+            memset(xt, 0, j->xtn * es); /* the padding border stays zero */
         for (size_t n = n0; n < n1; n++)
             for (size_t gi = 0; gi < g->groups; gi++) {
                 const size_t boff = (n * g->cb + gi * j->cbg) * j->bplane * es;
-                const size_t soff = (n * g->cs + gi * j->csg) * P * es;
-                const char *wg = j->w ? j->w + gi * j->csg * K * es : NULL;
+                const size_t soff = (n * g->cs + gi * csg) * P * es;
+                const char *wg = j->w ? j->w + gi * csg * K * es : NULL;
                 if (j->kind == DOWN) {
-                    const char *b = j->in + boff;
-                    if (!j->direct)
-                        im2col(j->dtype, g, j->cbg, b, col);
-                    gemm(j->dtype, false, false, j->csg, P, K, wg, K, j->direct ? b : col, P,
-                         j->acc ? 1.0 : 0.0, j->out + soff, P);
+                    const char *c = build_col(j, j->in + boff, col, xt);
+                    gemm(j->dtype, csg, P, K, wg, K, 1, c, rk, rp, 0.0, tmp, 1, csg);
+                    BY_TYPE(j->dtype, tadd, P, csg, (const void *)tmp, (void *)(j->out + soff),
+                            j->acc, j->bias ? (const void *)(j->bias + gi * csg * es) : NULL);
                 } else if (j->kind == UP) {
+                    char *b = j->out + boff;
                     if (j->direct) {
-                        gemm(j->dtype, true, false, K, P, j->csg, wg, K, j->in + soff, P, 1.0,
-                             j->out + boff, P);
+                        gemm(j->dtype, K, P, csg, wg, 1, K, j->in + soff, P, 1, 1.0, b, P, 1);
+                        continue;
+                    }
+                    gemm(j->dtype, K, P, csg, wg, 1, K, j->in + soff, P, 1, 0.0, col, rk, rp);
+                    if (j->colt) {
+                        memset(xt, 0, j->xtn * es);
+                        BY_TYPE(j->dtype, colt, g, j->cbg, (void *)xt, (void *)col, true);
+                        BY_TYPE(j->dtype, unpad_add, g, j->cbg, (const void *)xt, (void *)b);
                     } else {
-                        gemm(j->dtype, true, false, K, P, j->csg, wg, K, j->in + soff, P, 0.0, col,
-                             P);
-                        col2im(j->dtype, g, j->cbg, col, j->out + boff);
+                        BY_TYPE(j->dtype, col2im, g, j->cbg, (const void *)col, (void *)b);
                     }
                 } else {
-                    const char *b = j->in2 + boff;
-                    if (!j->direct)
-                        im2col(j->dtype, g, j->cbg, b, col);
-                    gemm(j->dtype, false, true, j->csg, K, P, j->in + soff, P,
-                         j->direct ? b : col, P, 1.0, dw + gi * j->csg * K * es, K);
+                    const char *c = build_col(j, j->in2 + boff, col, xt);
+                    if (!j->colt && K <= SMALL_K)
+                        wdot(j->dtype, j->in + soff, c, P, K, csg, tmp + gi * K * csg * es);
+                    else if (j->colt) /* C row-stored here: 1.25x faster */
+                        gemm(j->dtype, K, csg, P, c, rk, rp, j->in + soff, 1, P, 1.0,
+                             tmp + gi * K * csg * es, csg, 1);
+                    else
+                        gemm(j->dtype, csg, K, P, j->in + soff, P, 1, c, rp, rk, 1.0,
+                             tmp + gi * K * csg * es, 1, csg);
                 }
             }
     }
 }
 
+/* Index in the weight (Cs, cbg, kh, kw) of row k of col (its own order). */
+static size_t korig(const conv_job *j, size_t k)
+{
+    if (!j->colt)
+        return k;
+    const size_t c = k % j->cbg, ij = k / j->cbg;
+    return c * j->g->kh * j->g->kw + ij;
+}
+
 static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const void *in,
-                const void *in2, const void *w, void *out, bool acc)
+                const void *in2, const void *w, void *out, bool acc, const void *bias)
 {
     conv_job j = {.kind = kind, .dtype = dtype, .g = g, .es = adj_dsize(dtype), .acc = acc,
-                  .in = in, .in2 = in2, .w = w, .out = out};
+                  .in = in, .in2 = in2, .w = w, .bias = acc ? NULL : bias, .out = out};
     j.cbg = g->cb / g->groups;
     j.csg = g->cs / g->groups;
     j.K = j.cbg * g->kh * g->kw;
@@ -208,54 +394,75 @@ static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const 
     j.bplane = g->hb * g->wb;
     j.direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
                g->pw == 0 && g->hs == g->hb && g->ws == g->wb;
+    j.colt = !j.direct && j.cbg >= COLT_MIN_C;
     if (g->n == 0)
         return true;
-    size_t macs = g->n * g->cs * j.K * j.P, threads = (size_t)adj_threads();
+    const size_t es = j.es, K = j.K, wsz = g->cs * K;
+    size_t macs = g->n * g->cs * K * j.P, threads = (size_t)adj_threads();
     j.ntask = macs >= PAR_CONV_MACS && threads > 1 ? (threads < g->n ? threads : g->n) : 1;
-    if (!j.direct && j.K * j.P > 0) {
-        j.col = adj_arena_alloc(t, j.ntask * j.K * j.P * j.es);
-        if (!j.col)
-            return false;
+    j.xtn = j.colt ? (g->hb + 2 * (size_t)g->ph) * (g->wb + 2 * (size_t)g->pw) * j.cbg : 0;
+    j.per_task = ((j.direct ? 0 : K * j.P) + j.xtn) * es;
+    if (kind == DOWN)
+        j.per_task += j.P * j.csg * es;
+    else if (kind == WGRAD)
+        j.per_task += wsz * es;
+    j.per_task = (j.per_task + 63) & ~(size_t)63;
+    j.scratch = adj_arena_alloc(t, j.ntask * j.per_task + (j.colt ? wsz * es : 0));
+    if (!j.scratch)
+        return false;
+    if (j.colt && kind != WGRAD) { /* the weight in col's (i, j, c) order */
+        char *wk = j.scratch + j.ntask * j.per_task;
+        for (size_t o = 0; o < g->cs; o++)
+            for (size_t k = 0; k < K; k++)
+                memcpy(wk + (o * K + k) * es, (const char *)w + (o * K + korig(&j, k)) * es, es);
+        j.w = wk;
     }
-    const size_t wsz = g->cs * j.K;
-    if (kind == WGRAD && j.ntask > 1) {
-        j.part = adj_arena_zalloc(t, (j.ntask - 1) * wsz * j.es);
-        if (!j.part)
-            return false;
-    }
+    if (kind == WGRAD)
+        for (size_t k = 0; k < j.ntask; k++) {
+            char *part = j.scratch + k * j.per_task + ((j.direct ? 0 : K * j.P) + j.xtn) * es;
+            memset(part, 0, wsz * es);
+        }
     if (j.ntask > 1)
         adj_par_tasks(j.ntask, conv_task, &j);
     else
         conv_task(&j, 0, 1);
-    if (kind == WGRAD)
-        for (size_t k = 1; k < j.ntask; k++) { /* in task order: same bits per thread count */
-            if (dtype == ADJ_F64) {
-                const double *p = (const double *)j.part + (k - 1) * wsz;
-                for (size_t i = 0; i < wsz; i++)
-                    ((double *)out)[i] += p[i];
-            } else {
-                const float *p = (const float *)j.part + (k - 1) * wsz;
-                for (size_t i = 0; i < wsz; i++)
-                    ((float *)out)[i] += p[i];
-            }
-        }
+    if (kind == WGRAD) { /* dw[o, korig(k)] += sum over tasks, in task order, of dW^T[k, o] */
+        const size_t off = ((j.direct ? 0 : K * j.P) + j.xtn) * es;
+        for (size_t gi = 0; gi < g->groups; gi++)
+            for (size_t k = 0; k < K; k++)
+                for (size_t o = 0; o < j.csg; o++) {
+                    const size_t at = (gi * K + k) * j.csg + o;
+                    const size_t to = (gi * j.csg + o) * K + korig(&j, k);
+                    if (dtype == ADJ_F64) {
+                        double v = 0;
+                        for (size_t q = 0; q < j.ntask; q++)
+                            v += ((const double *)(j.scratch + q * j.per_task + off))[at];
+                        ((double *)out)[to] += v;
+                    } else {
+                        float v = 0;
+                        for (size_t q = 0; q < j.ntask; q++)
+                            v += ((const float *)(j.scratch + q * j.per_task + off))[at];
+                        ((float *)out)[to] += v;
+                    }
+                }
+    }
     return true;
 }
 
 bool adj_conv_down(adj_tape *t, int dtype, const adj_conv_geom *g, const void *b, const void *w,
-                   void *s, bool acc)
+                   void *s, bool acc, const void *bias)
 {
-    return run(t, DOWN, dtype, g, b, NULL, w, s, acc);
+    return run(t, DOWN, dtype, g, b, NULL, w, s, acc, bias);
 }
 
 bool adj_conv_up(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *w,
                  void *b)
 {
-    return run(t, UP, dtype, g, s, NULL, w, b, true);
+    return run(t, UP, dtype, g, s, NULL, w, b, true, NULL);
 }
 
 bool adj_conv_wgrad(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *b,
                     void *dw)
 {
-    return run(t, WGRAD, dtype, g, s, b, NULL, dw, true);
+    return run(t, WGRAD, dtype, g, s, b, NULL, dw, true, NULL);
 }

@@ -12,7 +12,8 @@
  *   up:     b += col2im(W^T s)      (conv2d dx, conv_transpose2d forward)
  *   wgrad:  dW += s col^T           (the weight's adjoint of both)
  *
- * Each product is one BLIS gemm per sample and group; samples are split
+ * Each product is one BLIS gemm per sample and group (layouts: see
+ * conv_kernels.c); samples are split
  * over the worker pool, each task with its own col buffer from the tape's
  * arena.  down and up give the same bits for any thread count (each
  * sample is computed alone); wgrad sums per-task partial adjoints in task
@@ -34,10 +35,11 @@ typedef struct adj_conv_geom {
     long sh, sw, ph, pw, dh, dw; /* stride, padding, dilation */
 } adj_conv_geom;
 
-/* s (n, cs, hs, ws) = (acc ? s : 0) + conv(b (n, cb, hb, wb), w).  false
- * when scratch memory could not be had (ADJ_ENOMEM on t). */
+/* s (n, cs, hs, ws) = (acc ? s : bias[c] or 0) + conv(b (n, cb, hb, wb),
+ * w); bias (cs) may be NULL.  false when scratch memory could not be had
+ * (ADJ_ENOMEM on t). */
 bool adj_conv_down(adj_tape *t, int dtype, const adj_conv_geom *g, const void *b, const void *w,
-                   void *s, bool acc);
+                   void *s, bool acc, const void *bias);
 /* b += the transposed convolution of s with w. */
 bool adj_conv_up(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *w,
                  void *b);
