@@ -91,7 +91,7 @@ static int conv(int argc, char **argv)
         }
         loss = adj_item(l);
     }
-    printf("{\"bench\": \"conv2d\", \"impl\": \"adjoint\", \"threads\": %d, \"cin\": %lld, "
+    printf("{\"workload\": \"conv2d\", \"bench\": \"conv2d\", \"impl\": \"adjoint\", \"threads\": %d, \"cin\": %lld, "
            "\"cout\": %lld, \"hw\": %lld, \"batch\": %lld, \"ms\": %.4f, \"cpu_ms\": %.4f, "
            "\"loss\": %.6g}\n",
            threads, (long long)cin, (long long)cout, (long long)hw, (long long)batch,

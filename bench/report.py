@@ -55,6 +55,11 @@ def metrics(key, d):
     if w == "embedding":
         return [("embedding fwd+bwd %dx%d, %d ids" % (d["rows"], d["dim"], d["indices"]),
                  d["ms_per_step"], "ms", False)]
+    if w == "cnn_step":
+        return [("cnn step b%d" % d["batch"], d["samples_per_s"], "samples/s", True)]
+    if w == "conv2d":
+        return [("conv2d %d->%d %dx%d b%d fwd+bwd" % (d["cin"], d["cout"], d["hw"], d["hw"], d["batch"]),
+                 d["ms"], "ms", False)]
     if w == "mlp_memory":
         rows = [("mlp b%d peak RSS" % d["batch"], d["peak_rss_mib"], "MiB", False)]
         if d.get("allocs_per_step") is not None:

@@ -39,7 +39,8 @@ if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" "$root" --buildtype=release -Dtests=false >/dev/null
 fi
 ninja -C "$build" bench/bench_chain bench/bench_mlp bench/bench_tiny \
-    bench/bench_elementwise bench/bench_gradcheck bench/bench_embedding >/dev/null
+    bench/bench_elementwise bench/bench_gradcheck bench/bench_embedding \
+    bench/bench_conv bench/bench_cnn >/dev/null
 
 bin="$build/bench"
 raw=$(mktemp)
@@ -72,9 +73,9 @@ both() {
 }
 
 if [ $quick -eq 1 ]; then
-    reps_small=1 reps_big=0 ew_reps=5 tiny="5 200" mem_steps=200 steps=30
+    reps_small=1 reps_big=0 ew_reps=5 tiny="5 200" mem_steps=200 steps=30 conv_steps=5 cnn_steps=5
 else
-    reps_small=3 reps_big=1 ew_reps=21 tiny="11 500" mem_steps=2000 steps=100
+    reps_small=3 reps_big=1 ew_reps=21 tiny="11 500" mem_steps=2000 steps=100 conv_steps=20 cnn_steps=30
 fi
 
 for t in $threads; do
@@ -91,6 +92,14 @@ for t in $threads; do
     both gradcheck "$bin/bench_gradcheck $t" "gradcheck $t"
     both embedding "$bin/bench_embedding $t $steps" "embedding $t $steps"
     both gradcheck_replay "$bin/bench_gradcheck $t replay" "gradcheck $t"
+    # convolution (the Fashion-MNIST shapes) and the CNN step
+    for b in 64 256; do
+        for shape in "1 32 28" "32 64 14"; do
+            both "conv_$(echo $shape | tr ' ' _)_b$b" "$bin/bench_conv conv $shape $b $t $conv_steps" \
+                "conv $shape $b $t $conv_steps"
+        done
+        both "cnn_b$b" "$bin/bench_cnn $b $t $cnn_steps" "cnn $b $t $cnn_steps"
+    done
     both memory "$bin/bench_mlp 256 $t $mem_steps memory" "mlp 256 $t $mem_steps memory"
     echo >&2
 done

@@ -10,6 +10,8 @@ printing the same JSON lines.  Run with Debian's python3 (python3-torch).
     torch_bench.py gradcheck [threads]
     torch_bench.py embedding [threads] [steps]
     torch_bench.py views [threads] [reps]
+    torch_bench.py cnn [batch] [threads] [steps]
+    torch_bench.py conv CIN COUT HW BATCH [threads] [steps]
 
 Threads: torch.set_num_threads(T) sets PyTorch's own (OpenMP) threads; the
 matrix products go to the system BLAS, which on Debian is BLIS as for
@@ -30,7 +32,7 @@ def arg(i, default, conv=int):
 
 def threads_of(cmd):
     pos = {"mlp": 3, "tiny": 2, "elementwise": 4, "gradcheck": 2, "embedding": 2,
-           "views": 2}.get(cmd)
+           "views": 2, "cnn": 3, "conv": 6}.get(cmd)
     return arg(pos, 1) if pos else 1
 
 
@@ -319,9 +321,74 @@ def views():
     timed("bmm", lambda: torch.matmul(a.clone().requires_grad_(), b.clone().requires_grad_()).sum())
 
 
+def cnn():
+    """bench_cnn.c's network and step: the models' default CNN, SGD."""
+    batch, steps = arg(2, 64), arg(4, 30)
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 128), torch.nn.ReLU(),
+        torch.nn.Dropout(0.25), torch.nn.Linear(128, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.rand(batch, 1, 28, 28)
+    labels = torch.randint(0, 10, (batch,))
+
+    def step():
+        loss = F.cross_entropy(model(x), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(5):
+        step()
+    times, cpu = [], []
+    for _ in range(steps):
+        t0, c0 = now(), time.process_time()
+        loss = step()
+        times.append(now() - t0)
+        cpu.append(time.process_time() - c0)
+    med = statistics.median(times)
+    emit({"workload": "cnn_step", "batch": batch, "threads": T, "steps": steps,
+          "step_ms": round(med * 1e3, 4), "cpu_ms": round(statistics.median(cpu) * 1e3, 4),
+          "samples_per_s": round(batch / med, 1), "loss": round(loss.item(), 4)})
+
+
+def conv():
+    """bench_conv.c conv: conv2d 3x3 padding 1 with bias, forward + backward
+    (loss sum(y * W); its forward is not timed)."""
+    cin, cout, hw, batch = (int(v) for v in sys.argv[2:6])
+    steps = arg(7, 20)
+    g = torch.Generator().manual_seed(3)
+
+    def rnd(*s, grad=False):
+        return torch.rand(*s, generator=g).mul_(2).sub_(1).requires_grad_(grad)
+
+    x = rnd(batch, cin, hw, hw, grad=cin > 1)
+    w, b = rnd(cout, cin, 3, 3, grad=True), rnd(cout, grad=True)
+    wy = rnd(batch, cout, hw, hw)
+    ms, cpu = [], []
+    for s in range(-2, steps):
+        for v in (x, w, b):
+            v.grad = None
+        t0, c0 = now(), time.process_time()
+        y = F.conv2d(x, w, b, padding=1)
+        t1, c1 = now(), time.process_time()
+        loss = (y * wy).sum()
+        t2, c2 = now(), time.process_time()
+        loss.backward()
+        if s >= 0:
+            ms.append(1e3 * ((t1 - t0) + (now() - t2)))
+            cpu.append(1e3 * ((c1 - c0) + (time.process_time() - c2)))
+    emit({"workload": "conv2d", "threads": T, "cin": cin, "cout": cout, "hw": hw, "batch": batch,
+          "ms": statistics.median(ms), "cpu_ms": statistics.median(cpu), "loss": float(loss)})
+
+
 if __name__ == "__main__":
     fns = {"chain": chain, "mlp": mlp, "tiny": tiny, "elementwise": elementwise,
-           "gradcheck": gradcheck, "embedding": embedding, "views": views}
+           "gradcheck": gradcheck, "embedding": embedding, "views": views,
+           "cnn": cnn, "conv": conv}
     if CMD not in fns:
         sys.exit(__doc__)
     fns[CMD]()
