@@ -91,8 +91,10 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
  * unpad_add adds xt's interior into the planes.  tadd: s[o, p] = (acc ?
  * s[o, p] : bias[o] or 0) + tmp[p, o].
  */
-#define KERNELS(T)                                                             \
-    static void im2col_##T(const adj_conv_geom *g, size_t cbg, const T *b, T *col) \
+/* kept out of line: each is a whole loop nest (and shows in profiles) */
+#define NOINL __attribute__((noinline))
+#define KERNELS(T, sfx, TGT)                                                   \
+    TGT static NOINL void im2col_##T##sfx(const adj_conv_geom *g, size_t cbg, const T *b, T *col) \
     {                                                                          \
         const long hs = (long)g->hs, ws = (long)g->ws;                         \
         const long hb = (long)g->hb, wb = (long)g->wb;                         \
@@ -123,7 +125,7 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
                     }                                                          \
                 }                                                              \
     }                                                                          \
-    static void col2im_##T(const adj_conv_geom *g, size_t cbg, const T *col, T *b) \
+    TGT static NOINL void col2im_##T##sfx(const adj_conv_geom *g, size_t cbg, const T *col, T *b) \
     {                                                                          \
         const long hs = (long)g->hs, ws = (long)g->ws;                         \
         const long hb = (long)g->hb, wb = (long)g->wb;                         \
@@ -145,7 +147,7 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
                     }                                                          \
                 }                                                              \
     }                                                                          \
-    static void pad_t_##T(const adj_conv_geom *g, size_t cbg, const T *b, T *xt) \
+    TGT static NOINL void pad_t_##T##sfx(const adj_conv_geom *g, size_t cbg, const T *b, T *xt) \
     {                                                                          \
         const size_t wp = g->wb + 2 * (size_t)g->pw, plane = g->hb * g->wb;    \
         for (size_t h = 0; h < g->hb; h++) {                                   \
@@ -156,7 +158,7 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
                     d[c] = s[c * plane + w];                                   \
         }                                                                      \
     }                                                                          \
-    static void unpad_add_##T(const adj_conv_geom *g, size_t cbg, const T *xt, T *b) \
+    TGT static NOINL void unpad_add_##T##sfx(const adj_conv_geom *g, size_t cbg, const T *xt, T *b) \
     {                                                                          \
         const size_t wp = g->wb + 2 * (size_t)g->pw, plane = g->hb * g->wb;    \
         for (size_t c = 0; c < cbg; c++)                                       \
@@ -167,7 +169,7 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
                     d[w] += s[w * cbg];                                        \
             }                                                                  \
     }                                                                          \
-    static void colt_##T(const adj_conv_geom *g, size_t cbg, T *xt, T *col, bool add) \
+    TGT static NOINL void colt_##T##sfx(const adj_conv_geom *g, size_t cbg, T *xt, T *col, bool add) \
     {                                                                          \
         const size_t wp = g->wb + 2 * (size_t)g->pw, K = g->kh * g->kw * cbg;  \
         const size_t run = g->dw == 1 ? g->kw * cbg : cbg;                     \
@@ -190,7 +192,7 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
                 }                                                              \
             }                                                                  \
     }                                                                          \
-    static void tadd_##T(size_t P, size_t cs, const T *tmp, T *s, bool acc,   \
+    TGT static NOINL void tadd_##T##sfx(size_t P, size_t cs, const T *tmp, T *s, bool acc,   \
                          const T *bias)                                        \
     {                                                                          \
         for (size_t p0 = 0; p0 < P; p0 += 16) { /* 16 rows of tmp: in L1 */    \
@@ -208,8 +210,12 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
             }                                                                  \
         }                                                                      \
     }
-KERNELS(float)
-KERNELS(double)
+KERNELS(double, _base, )
+KERNELS(float, _base, )
+#if ADJ_VM_DISPATCH
+KERNELS(float, _avx2, ADJ_VM_TGT_AVX2)
+KERNELS(float, _avx512, ADJ_VM_TGT_AVX512)
+#endif
 
 /*
  * The weight adjoint of a layer with few col rows (K <= SMALL_K, e.g. one
@@ -279,13 +285,29 @@ static void wdot(int dtype, const void *dy, const void *col, size_t P, size_t K,
         wdot_float_base(dy, col, P, K, csg, out);
 }
 
+/* fn of the dtype, at the CPU's level for float (every level gives the
+ * same bits: these kernels only copy and add, element by element) */
+#if ADJ_VM_DISPATCH
 #define BY_TYPE(dtype, fn, ...)                                                \
     do {                                                                       \
         if ((dtype) == ADJ_F64)                                                \
-            fn##_double(__VA_ARGS__);                                          \
+            fn##_double_base(__VA_ARGS__);                                     \
+        else if (adj_vm_level() == ADJ_VM_AVX512)                              \
+            fn##_float_avx512(__VA_ARGS__);                                    \
+        else if (adj_vm_level() == ADJ_VM_AVX2)                                \
+            fn##_float_avx2(__VA_ARGS__);                                      \
         else                                                                   \
-            fn##_float(__VA_ARGS__);                                           \
+            fn##_float_base(__VA_ARGS__);                                      \
     } while (0)
+#else
+#define BY_TYPE(dtype, fn, ...)                                                \
+    do {                                                                       \
+        if ((dtype) == ADJ_F64)                                                \
+            fn##_double_base(__VA_ARGS__);                                     \
+        else                                                                   \
+            fn##_float_base(__VA_ARGS__);                                      \
+    } while (0)
+#endif
 
 /* Products of at least this many multiply-adds in all are split over the
  * pool's threads, by samples. */
