@@ -209,6 +209,12 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
                         d[e] = bo + tp[e * cs + o];                            \
             }                                                                  \
         }                                                                      \
+    }                                                                          \
+    TGT static NOINL void fill_rows_##T##sfx(size_t P, size_t cs, T *s, const T *bias) \
+    {                                                                          \
+        for (size_t o = 0; o < cs; o++)                                        \
+            for (size_t p = 0; p < P; p++)                                     \
+                s[o * P + p] = bias[o];                                        \
     }
 KERNELS(double, _base, )
 KERNELS(float, _base, )
@@ -361,7 +367,15 @@ static void conv_task(void *ctx, size_t lo, size_t hi)
                 const size_t boff = (n * g->cb + gi * j->cbg) * j->bplane * es;
                 const size_t soff = (n * g->cs + gi * csg) * P * es;
                 const char *wg = j->w ? j->w + gi * csg * K * es : NULL;
-                if (j->kind == DOWN) {
+                if (j->kind == DOWN && !j->colt) { /* few rows: the transposition costs more */
+                    char *s = j->out + soff;
+                    const char *c = build_col(j, j->in + boff, col, xt);
+                    if (!j->acc && j->bias)
+                        BY_TYPE(j->dtype, fill_rows, P, csg, (void *)s,
+                                (const void *)(j->bias + gi * csg * es));
+                    gemm(j->dtype, csg, P, K, wg, K, 1, c, rk, rp, j->acc || j->bias ? 1.0 : 0.0, s,
+                         P, 1);
+                } else if (j->kind == DOWN) {
                     const char *c = build_col(j, j->in + boff, col, xt);
                     gemm(j->dtype, csg, P, K, wg, K, 1, c, rk, rp, 0.0, tmp, 1, csg);
                     BY_TYPE(j->dtype, tadd, P, csg, (const void *)tmp, (void *)(j->out + soff),
