@@ -27,6 +27,9 @@
 
 #include <blis.h>
 #include <string.h>
+#if ADJ_VM_DISPATCH
+#include <immintrin.h>
+#endif
 
 /* One BLIS call on the calling thread: C (m,n) = A (m,k) B (k,n) + beta C,
  * element (i, j) of X at X + i rsX + j csX (in elements). */
@@ -86,11 +89,82 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
  * adds the same elements back (the adjoint of im2col).
  *
  * The pixel-major forms: pad_t copies the sample's cbg planes into xt
- * (padded, channels last; the border is left as it is, zero);
+ * (padded, channels last; the border is left as it is, zero), through
+ * flat (unpadded, channels last) so that the transposition runs over
+ * whole planes;
  * colt gathers col (P, K) from xt, colt_add scatters it back (adds);
- * unpad_add adds xt's interior into the planes.  tadd: s[o, p] = (acc ?
+ * unpad_add adds xt's interior into the planes (through flat).  tadd: s[o, p] = (acc ?
  * s[o, p] : bias[o] or 0) + tmp[p, o].
  */
+/*
+ * dst[j ld + i] = src[i ls + j] for i < rows, j < cols (TR_COPY), or
+ * dst[...] += src[...] (TR_ADD), or dst[...] = bias[j] + src[...] (TR_BIAS).
+ * The AVX2 form moves 8x8 blocks through registers; every form does the
+ * same operation on each element.
+ */
+enum { TR_COPY, TR_ADD, TR_BIAS };
+#define TR_SCALAR(T, i0, i1, j0, j1)                                           \
+    for (size_t i = (i0); i < (i1); i++)                                       \
+        for (size_t j = (j0); j < (j1); j++) {                                 \
+            T *d_ = dst + j * ld + i;                                          \
+            const T v_ = src[i * ls + j];                                      \
+            *d_ = mode == TR_ADD ? *d_ + v_ : mode == TR_BIAS ? bias[j] + v_ : v_; \
+        }
+#define TR_BASE(T)                                                             \
+    static void tr_##T##_base(const T *src, size_t ls, T *dst, size_t ld, size_t rows, \
+                              size_t cols, int mode, const T *bias)            \
+    {                                                                          \
+        for (size_t i0 = 0; i0 < rows; i0 += 8) { /* 8 source rows: in L1 */  \
+            const size_t i1 = rows - i0 < 8 ? rows : i0 + 8;                   \
+            TR_SCALAR(T, i0, i1, 0, cols)                                      \
+        }                                                                      \
+    }
+TR_BASE(double)
+TR_BASE(float)
+#if ADJ_VM_DISPATCH
+#define TR_AVX(sfx, TGT)                                                       \
+    TGT static void tr_float##sfx(const float *src, size_t ls, float *dst, size_t ld, size_t rows, \
+                                  size_t cols, int mode, const float *bias)    \
+    {                                                                          \
+        size_t i0 = 0;                                                         \
+        for (; i0 + 8 <= rows; i0 += 8) {                                      \
+            size_t j0 = 0;                                                     \
+            for (; j0 + 8 <= cols; j0 += 8) {                                  \
+                __m256 r[8], t[8];                                             \
+                for (int k = 0; k < 8; k++)                                    \
+                    r[k] = _mm256_loadu_ps(src + (i0 + (size_t)k) * ls + j0);  \
+                for (int k = 0; k < 8; k += 2) {                               \
+                    t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);                 \
+                    t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);             \
+                }                                                              \
+                for (int k = 0; k < 8; k += 4) {                               \
+                    r[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);            \
+                    r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);        \
+                    r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);    \
+                    r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);    \
+                }                                                              \
+                for (int k = 0; k < 4; k++) {                                  \
+                    t[k] = _mm256_permute2f128_ps(r[k], r[k + 4], 0x20);       \
+                    t[k + 4] = _mm256_permute2f128_ps(r[k], r[k + 4], 0x31);   \
+                }                                                              \
+                for (int k = 0; k < 8; k++) {                                  \
+                    float *d = dst + (j0 + (size_t)k) * ld + i0;               \
+                    __m256 v = t[k];                                           \
+                    if (mode == TR_ADD)                                        \
+                        v = _mm256_add_ps(_mm256_loadu_ps(d), v);              \
+                    else if (mode == TR_BIAS)                                  \
+                        v = _mm256_add_ps(_mm256_set1_ps(bias[j0 + (size_t)k]), v); \
+                    _mm256_storeu_ps(d, v);                                    \
+                }                                                              \
+            }                                                                  \
+            TR_SCALAR(float, i0, i0 + 8, j0, cols)                             \
+        }                                                                      \
+        TR_SCALAR(float, i0, rows, 0, cols)                                    \
+    }
+TR_AVX(_avx2, ADJ_VM_TGT_AVX2)
+TR_AVX(_avx512, ADJ_VM_TGT_AVX512)
+#endif
+
 /* kept out of line: each is a whole loop nest (and shows in profiles) */
 #define NOINL __attribute__((noinline))
 #define KERNELS(T, sfx, TGT)                                                   \
@@ -147,27 +221,27 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
                     }                                                          \
                 }                                                              \
     }                                                                          \
-    TGT static NOINL void pad_t_##T##sfx(const adj_conv_geom *g, size_t cbg, const T *b, T *xt) \
+    TGT static NOINL void pad_t_##T##sfx(const adj_conv_geom *g, size_t cbg, const T *b, T *xt, \
+                                        T *flat)                               \
     {                                                                          \
         const size_t wp = g->wb + 2 * (size_t)g->pw, plane = g->hb * g->wb;    \
-        for (size_t h = 0; h < g->hb; h++) {                                   \
-            T *d = xt + ((h + (size_t)g->ph) * wp + (size_t)g->pw) * cbg;      \
-            const T *s = b + h * g->wb;                                        \
-            for (size_t w = 0; w < g->wb; w++, d += cbg)                       \
-                for (size_t c = 0; c < cbg; c++)                               \
-                    d[c] = s[c * plane + w];                                   \
+        if (g->ph == 0 && g->pw == 0) {                                        \
+            tr_##T##sfx(b, plane, xt, cbg, cbg, plane, TR_COPY, NULL);         \
+            return;                                                            \
         }                                                                      \
+        tr_##T##sfx(b, plane, flat, cbg, cbg, plane, TR_COPY, NULL);           \
+        for (size_t h = 0; h < g->hb; h++)                                     \
+            memcpy(xt + ((h + (size_t)g->ph) * wp + (size_t)g->pw) * cbg, flat + h * g->wb * cbg, \
+                   g->wb * cbg * sizeof(T));                                   \
     }                                                                          \
-    TGT static NOINL void unpad_add_##T##sfx(const adj_conv_geom *g, size_t cbg, const T *xt, T *b) \
+    TGT static NOINL void unpad_add_##T##sfx(const adj_conv_geom *g, size_t cbg, const T *xt, T *b, \
+                                            T *flat)                           \
     {                                                                          \
         const size_t wp = g->wb + 2 * (size_t)g->pw, plane = g->hb * g->wb;    \
-        for (size_t c = 0; c < cbg; c++)                                       \
-            for (size_t h = 0; h < g->hb; h++) {                               \
-                const T *s = xt + ((h + (size_t)g->ph) * wp + (size_t)g->pw) * cbg + c; \
-                T *d = b + c * plane + h * g->wb;                              \
-                for (size_t w = 0; w < g->wb; w++)                             \
-                    d[w] += s[w * cbg];                                        \
-            }                                                                  \
+        for (size_t h = 0; h < g->hb; h++)                                     \
+            memcpy(flat + h * g->wb * cbg, xt + ((h + (size_t)g->ph) * wp + (size_t)g->pw) * cbg, \
+                   g->wb * cbg * sizeof(T));                                   \
+        tr_##T##sfx(flat, cbg, b, plane, plane, cbg, TR_ADD, NULL);            \
     }                                                                          \
     TGT static NOINL void colt_##T##sfx(const adj_conv_geom *g, size_t cbg, T *xt, T *col, bool add) \
     {                                                                          \
@@ -193,22 +267,9 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
             }                                                                  \
     }                                                                          \
     TGT static NOINL void tadd_##T##sfx(size_t P, size_t cs, const T *tmp, T *s, bool acc,   \
-                         const T *bias)                                        \
+                                       const T *bias)                          \
     {                                                                          \
-        for (size_t p0 = 0; p0 < P; p0 += 16) { /* 16 rows of tmp: in L1 */    \
-            const size_t pn = P - p0 < 16 ? P - p0 : 16;                       \
-            const T *tp = tmp + p0 * cs;                                       \
-            for (size_t o = 0; o < cs; o++) {                                  \
-                T *d = s + o * P + p0;                                         \
-                const T bo = bias ? bias[o] : 0;                               \
-                if (acc)                                                       \
-                    for (size_t e = 0; e < pn; e++)                            \
-                        d[e] += tp[e * cs + o];                                \
-                else                                                           \
-                    for (size_t e = 0; e < pn; e++)                            \
-                        d[e] = bo + tp[e * cs + o];                            \
-            }                                                                  \
-        }                                                                      \
+        tr_##T##sfx(tmp, cs, s, P, P, cs, acc ? TR_ADD : bias ? TR_BIAS : TR_COPY, bias); \
     }                                                                          \
     TGT static NOINL void fill_rows_##T##sfx(size_t P, size_t cs, T *s, const T *bias) \
     {                                                                          \
@@ -324,7 +385,7 @@ enum { DOWN, UP, WGRAD };
 typedef struct conv_job {
     int kind, dtype;
     const adj_conv_geom *g;
-    size_t ntask, es, cbg, csg, K, P, bplane, xtn;
+    size_t ntask, es, cbg, csg, K, P, bplane, xpad, xtn; /* xt: padded copy, then flat */
     bool direct, colt, acc;
     const char *in;   /* down: b, up: s, wgrad: s */
     const char *in2;  /* wgrad: b */
@@ -341,7 +402,8 @@ static const char *build_col(const conv_job *j, const char *b, char *col, char *
     if (j->direct)
         return b;
     if (j->colt) {
-        BY_TYPE(j->dtype, pad_t, j->g, j->cbg, (const void *)b, (void *)xt);
+        BY_TYPE(j->dtype, pad_t, j->g, j->cbg, (const void *)b, (void *)xt,
+                (void *)(xt + j->xpad * j->es));
         BY_TYPE(j->dtype, colt, j->g, j->cbg, (void *)xt, (void *)col, false);
     } else {
         BY_TYPE(j->dtype, im2col, j->g, j->cbg, (const void *)b, (void *)col);
@@ -361,7 +423,7 @@ static void conv_task(void *ctx, size_t lo, size_t hi)
         char *xt = col + (j->direct ? 0 : K * P * es);
         char *tmp = xt + (j->colt ? j->xtn * es : 0); /* down: tmp, wgrad: dW^T */
         if (j->colt && j->kind != UP)
-            memset(xt, 0, j->xtn * es); /* the padding border stays zero */
+            memset(xt, 0, j->xpad * es); /* the padding border stays zero */
         for (size_t n = n0; n < n1; n++)
             for (size_t gi = 0; gi < g->groups; gi++) {
                 const size_t boff = (n * g->cb + gi * j->cbg) * j->bplane * es;
@@ -388,9 +450,10 @@ static void conv_task(void *ctx, size_t lo, size_t hi)
                     }
                     gemm(j->dtype, K, P, csg, wg, 1, K, j->in + soff, P, 1, 0.0, col, rk, rp);
                     if (j->colt) {
-                        memset(xt, 0, j->xtn * es);
+                        memset(xt, 0, j->xpad * es);
                         BY_TYPE(j->dtype, colt, g, j->cbg, (void *)xt, (void *)col, true);
-                        BY_TYPE(j->dtype, unpad_add, g, j->cbg, (const void *)xt, (void *)b);
+                        BY_TYPE(j->dtype, unpad_add, g, j->cbg, (const void *)xt, (void *)b,
+                                (void *)(xt + j->xpad * es));
                     } else {
                         BY_TYPE(j->dtype, col2im, g, j->cbg, (const void *)col, (void *)b);
                     }
@@ -436,7 +499,8 @@ static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const 
     const size_t es = j.es, K = j.K, wsz = g->cs * K;
     size_t macs = g->n * g->cs * K * j.P, threads = (size_t)adj_threads();
     j.ntask = macs >= PAR_CONV_MACS && threads > 1 ? (threads < g->n ? threads : g->n) : 1;
-    j.xtn = j.colt ? (g->hb + 2 * (size_t)g->ph) * (g->wb + 2 * (size_t)g->pw) * j.cbg : 0;
+    j.xpad = j.colt ? (g->hb + 2 * (size_t)g->ph) * (g->wb + 2 * (size_t)g->pw) * j.cbg : 0;
+    j.xtn = j.colt ? j.xpad + j.cbg * j.bplane : 0;
     j.per_task = ((j.direct ? 0 : K * j.P) + j.xtn) * es;
     if (kind == DOWN)
         j.per_task += j.P * j.csg * es;
