@@ -3,7 +3,8 @@
  * against a naive direct convolution written here (seven nested loops,
  * forward and every adjoint, in double) on random shapes larger than the
  * op-table cases, in f64 and f32; the same bits for any thread count
- * (forward, input adjoint) and per thread count (weight adjoint); no
+ * (forward, input adjoint) and per thread count (weight adjoint), and at
+ * every CPU level of the kernels; no
  * allocation per training step once the arena has grown; the pools on
  * hand-worked values and ties; and the errors: words, status, no leak.
  */
@@ -12,6 +13,7 @@
 #include <check.h>
 
 #include "check_util.h"
+#include "ops/dispatch.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,12 +256,12 @@ typedef struct run_out {
     double *y, *dx, *dw;
 } run_out;
 
-static run_out conv_run(int threads)
+static run_out conv_run(int threads, int64_t cin)
 {
     adj_set_threads(threads);
     unsigned s = 5;
-    const int64_t xs[4] = {16, 8, 14, 14}, ws[4] = {16, 8, 3, 3};
-    double *x = rnd(16 * 8 * 14 * 14, &s), *w = rnd(16 * 8 * 9, &s);
+    const int64_t xs[4] = {16, cin, 14, 14}, ws[4] = {16, cin, 3, 3};
+    double *x = rnd((size_t)(16 * cin * 14 * 14), &s), *w = rnd((size_t)(16 * cin * 9), &s);
     adj_tape *t = adj_tape_new();
     adj_var *vx = leaf(t, ADJ_F32, 4, xs, x, 1), *vw = leaf(t, ADJ_F32, 4, ws, w, 1);
     adj_var *y = adj_conv2d(vx, vw, NULL, (&(adj_conv2d_opts){{1, 1}, {1, 1}, {1, 1}, 1}));
@@ -279,12 +281,38 @@ static run_out conv_run(int threads)
  * for 2 threads twice, and equal to rounding to 1 thread's */
 START_TEST(threads_bits)
 {
-    run_out a = conv_run(1), b = conv_run(2), c = conv_run(2);
+    run_out a = conv_run(1, 8), b = conv_run(2, 8), c = conv_run(2, 8);
     ck_assert(memcmp(a.y, b.y, 16 * 16 * 14 * 14 * 8) == 0);
     ck_assert(memcmp(a.dx, b.dx, 16 * 8 * 14 * 14 * 8) == 0);
     ck_assert(memcmp(b.dw, c.dw, 16 * 8 * 9 * 8) == 0);
     ck_assert(rel_err(b.dw, a.dw, 16 * 8 * 9) < 1e-5);
     free(a.y), free(a.dx), free(a.dw), free(b.y), free(b.dx), free(b.dw), free(c.y), free(c.dx), free(c.dw);
+}
+END_TEST
+
+/* The col, padding, transposition and dot-product kernels are compiled per
+ * CPU level: every level gives the same bits (float), on the pixel-major
+ * path (8 channels) and the few-channel one (1 channel, whose weight
+ * adjoint is dot products). */
+START_TEST(levels_bits)
+{
+    const int64_t cins[2] = {8, 1};
+    for (int k = 0; k < 2; k++) {
+        const size_t ny = 16 * 16 * 14 * 14, nx = (size_t)(16 * cins[k] * 14 * 14),
+                     nw = (size_t)(16 * cins[k] * 9);
+        adj_vm_force_level(ADJ_VM_BASE);
+        run_out a = conv_run(1, cins[k]);
+        for (int l = ADJ_VM_BASE + 1; l <= adj_vm_max_level(); l++) {
+            ck_assert_int_eq(adj_vm_force_level(l), l);
+            run_out b = conv_run(1, cins[k]);
+            ck_assert_msg(memcmp(a.y, b.y, ny * 8) == 0, "y, level %d, %d channels", l, (int)cins[k]);
+            ck_assert_msg(memcmp(a.dx, b.dx, nx * 8) == 0, "dx, level %d", l);
+            ck_assert_msg(memcmp(a.dw, b.dw, nw * 8) == 0, "dw, level %d", l);
+            free(b.y), free(b.dx), free(b.dw);
+        }
+        free(a.y), free(a.dx), free(a.dw);
+    }
+    adj_vm_force_level(-1);
 }
 END_TEST
 
@@ -457,6 +485,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, conv1d_naive, 0, 2 * (int)(sizeof conv_geos / sizeof conv_geos[0]));
     tcase_add_loop_test(tc, convt2d_naive, 0, 4 * (int)(sizeof convt_geos / sizeof convt_geos[0]));
     tcase_add_test(tc, threads_bits);
+    tcase_add_test(tc, levels_bits);
     tcase_add_test(tc, arena_steps);
     tcase_add_test(tc, pools_by_hand);
     tcase_add_loop_test(tc, errors, 0, (int)(sizeof bads / sizeof bads[0]));
