@@ -252,16 +252,11 @@ static void conv_backward(adj_var *y)
     adj_var *x = y->in[0], *w = y->in[1];
     adj_tape *t = adj_cold(y)->tape;
     adj_conv_geom g = geom_of(y, false);
-    if (x->flags & ADJ_F_GRAD) {
-        void *gx = adj_grad_buf(x);
-        if (!gx || !adj_conv_up(t, y->dtype, &g, y->grad, w->value, gx))
-            return;
-    }
-    if (w->flags & ADJ_F_GRAD) {
-        void *gw = adj_grad_buf(w);
-        if (!gw || !adj_conv_wgrad(t, y->dtype, &g, y->grad, x->value, gw))
-            return;
-    }
+    void *gx = x->flags & ADJ_F_GRAD ? adj_grad_buf(x) : NULL;
+    void *gw = w->flags & ADJ_F_GRAD ? adj_grad_buf(w) : NULL;
+    if ((x->flags & ADJ_F_GRAD && !gx) || (w->flags & ADJ_F_GRAD && !gw) ||
+        !adj_conv_backward(t, y->dtype, &g, y->grad, x->value, w->value, gx, gw))
+        return;
     bias_backward(y);
 }
 

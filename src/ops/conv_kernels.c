@@ -380,7 +380,10 @@ static void wdot(int dtype, const void *dy, const void *col, size_t P, size_t K,
  * pool's threads, by samples. */
 #define PAR_CONV_MACS ((size_t)1 << 17)
 
-enum { DOWN, UP, WGRAD };
+enum { DOWN, UP, WGRAD, BWD };
+
+/* Samples per product in the pixel-major backward (BWD). */
+#define BWD_BLOCK 4
 
 typedef struct conv_job {
     int kind, dtype;
@@ -391,7 +394,9 @@ typedef struct conv_job {
     const char *in2;  /* wgrad: b */
     const char *w;    /* down, up: the weight, (i, j, c) order when colt */
     const char *bias; /* down without acc: (cs) or NULL */
-    char *out;        /* down: s, up: b */
+    char *out;        /* down: s, up: b, wgrad and bwd: dW (or NULL) */
+    char *bout;       /* bwd: the big side's adjoint (or NULL) */
+    size_t part_off;  /* wgrad, bwd: bytes into a task's scratch of its dW^T */
     char *scratch;    /* per task: col, xt, tmp or the partial dW^T */
     size_t per_task;  /* bytes */
 } conv_job;
@@ -472,6 +477,57 @@ static void conv_task(void *ctx, size_t lo, size_t hi)
     }
 }
 
+/*
+ * conv2d's backward on the pixel-major path, BWD_BLOCK samples at a time:
+ * dyt (nb P, csg) = dy of the samples transposed (once for both
+ * products); dW^T += col^T dyt (k = nb P), then dcol (nb P, K) = dyt W in
+ * the same col buffer, scattered back sample by sample.
+ */
+static void bwd_task(void *ctx, size_t lo, size_t hi)
+{
+    const conv_job *j = ctx;
+    const adj_conv_geom *g = j->g;
+    const size_t es = j->es, K = j->K, P = j->P, csg = j->csg;
+    for (size_t t = lo; t < hi; t++) {
+        const size_t n0 = t * g->n / j->ntask, n1 = (t + 1) * g->n / j->ntask;
+        char *col = j->scratch + t * j->per_task;
+        char *xt = col + BWD_BLOCK * P * K * es, *xs = xt + j->xtn * es;
+        char *flat = xt + j->xpad * es, *dyt = xs + j->xpad * es;
+        char *part = j->scratch + t * j->per_task + j->part_off;
+        memset(xt, 0, j->xpad * es); /* the padding border stays zero */
+        for (size_t c0 = n0; c0 < n1; c0 += BWD_BLOCK) {
+            const size_t nb = n1 - c0 < BWD_BLOCK ? n1 - c0 : BWD_BLOCK;
+            for (size_t gi = 0; gi < g->groups; gi++) {
+                for (size_t q = 0; q < nb; q++)
+                    BY_TYPE(j->dtype, tr, (const void *)(j->in + ((c0 + q) * g->cs + gi * csg) * P * es),
+                            P, (void *)(dyt + q * P * csg * es), csg, csg, P, TR_COPY, NULL);
+                if (j->out) {
+                    for (size_t q = 0; q < nb; q++) {
+                        const char *b = j->in2 + ((c0 + q) * g->cb + gi * j->cbg) * j->bplane * es;
+                        BY_TYPE(j->dtype, pad_t, g, j->cbg, (const void *)b, (void *)xt, (void *)flat);
+                        BY_TYPE(j->dtype, colt, g, j->cbg, (void *)xt, (void *)(col + q * P * K * es),
+                                false);
+                    }
+                    gemm(j->dtype, csg, K, nb * P, dyt, 1, csg, col, K, 1, 1.0,
+                         part + gi * K * csg * es, 1, csg);
+                }
+                if (j->bout) {
+                    gemm(j->dtype, nb * P, K, csg, dyt, csg, 1, j->w + gi * csg * K * es, K, 1, 0.0,
+                         col, K, 1);
+                    for (size_t q = 0; q < nb; q++) {
+                        char *b = j->bout + ((c0 + q) * g->cb + gi * j->cbg) * j->bplane * es;
+                        memset(xs, 0, j->xpad * es);
+                        BY_TYPE(j->dtype, colt, g, j->cbg, (void *)xs, (void *)(col + q * P * K * es),
+                                true);
+                        BY_TYPE(j->dtype, unpad_add, g, j->cbg, (const void *)xs, (void *)b,
+                                (void *)flat);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Index in the weight (Cs, cbg, kh, kw) of row k of col (its own order). */
 static size_t korig(const conv_job *j, size_t k)
 {
@@ -482,10 +538,11 @@ static size_t korig(const conv_job *j, size_t k)
 }
 
 static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const void *in,
-                const void *in2, const void *w, void *out, bool acc, const void *bias)
+                const void *in2, const void *w, void *out, bool acc, const void *bias, void *bout)
 {
     conv_job j = {.kind = kind, .dtype = dtype, .g = g, .es = adj_dsize(dtype), .acc = acc,
-                  .in = in, .in2 = in2, .w = w, .bias = acc ? NULL : bias, .out = out};
+                  .in = in, .in2 = in2, .w = w, .bias = acc ? NULL : bias, .out = out,
+                  .bout = bout};
     j.cbg = g->cb / g->groups;
     j.csg = g->cs / g->groups;
     j.K = j.cbg * g->kh * g->kw;
@@ -501,33 +558,35 @@ static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const 
     j.ntask = macs >= PAR_CONV_MACS && threads > 1 ? (threads < g->n ? threads : g->n) : 1;
     j.xpad = j.colt ? (g->hb + 2 * (size_t)g->ph) * (g->wb + 2 * (size_t)g->pw) * j.cbg : 0;
     j.xtn = j.colt ? j.xpad + j.cbg * j.bplane : 0;
-    j.per_task = ((j.direct ? 0 : K * j.P) + j.xtn) * es;
-    if (kind == DOWN)
-        j.per_task += j.P * j.csg * es;
-    else if (kind == WGRAD)
-        j.per_task += wsz * es;
+    if (kind == BWD) { /* col (BWD_BLOCK samples), xt, xs, dyt, dW^T */
+        j.part_off = (BWD_BLOCK * K * j.P + j.xtn + j.xpad + BWD_BLOCK * j.P * j.csg) * es;
+        j.per_task = j.part_off + wsz * es;
+    } else {
+        j.part_off = ((j.direct ? 0 : K * j.P) + j.xtn) * es;
+        j.per_task = j.part_off + (kind == DOWN ? j.P * j.csg * es : kind == WGRAD ? wsz * es : 0);
+    }
     j.per_task = (j.per_task + 63) & ~(size_t)63;
     j.scratch = adj_arena_alloc(t, j.ntask * j.per_task + (j.colt ? wsz * es : 0));
     if (!j.scratch)
         return false;
-    if (j.colt && kind != WGRAD) { /* the weight in col's (i, j, c) order */
+    const bool dw = kind == WGRAD || (kind == BWD && out);
+    if (j.colt && kind != WGRAD && w) { /* the weight in col's (i, j, c) order */
         char *wk = j.scratch + j.ntask * j.per_task;
         for (size_t o = 0; o < g->cs; o++)
             for (size_t k = 0; k < K; k++)
                 memcpy(wk + (o * K + k) * es, (const char *)w + (o * K + korig(&j, k)) * es, es);
         j.w = wk;
     }
-    if (kind == WGRAD)
-        for (size_t k = 0; k < j.ntask; k++) {
-            char *part = j.scratch + k * j.per_task + ((j.direct ? 0 : K * j.P) + j.xtn) * es;
-            memset(part, 0, wsz * es);
-        }
+    if (dw)
+        for (size_t k = 0; k < j.ntask; k++)
+            memset(j.scratch + k * j.per_task + j.part_off, 0, wsz * es);
+    adj_range_fn fn = kind == BWD ? bwd_task : conv_task;
     if (j.ntask > 1)
-        adj_par_tasks(j.ntask, conv_task, &j);
+        adj_par_tasks(j.ntask, fn, &j);
     else
-        conv_task(&j, 0, 1);
-    if (kind == WGRAD) { /* dw[o, korig(k)] += sum over tasks, in task order, of dW^T[k, o] */
-        const size_t off = ((j.direct ? 0 : K * j.P) + j.xtn) * es;
+        fn(&j, 0, 1);
+    if (dw) { /* dw[o, korig(k)] += sum over tasks, in task order, of dW^T[k, o] */
+        const size_t off = j.part_off;
         for (size_t gi = 0; gi < g->groups; gi++)
             for (size_t k = 0; k < K; k++)
                 for (size_t o = 0; o < j.csg; o++) {
@@ -552,17 +611,29 @@ static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const 
 bool adj_conv_down(adj_tape *t, int dtype, const adj_conv_geom *g, const void *b, const void *w,
                    void *s, bool acc, const void *bias)
 {
-    return run(t, DOWN, dtype, g, b, NULL, w, s, acc, bias);
+    return run(t, DOWN, dtype, g, b, NULL, w, s, acc, bias, NULL);
 }
 
 bool adj_conv_up(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *w,
                  void *b)
 {
-    return run(t, UP, dtype, g, s, NULL, w, b, true, NULL);
+    return run(t, UP, dtype, g, s, NULL, w, b, true, NULL, NULL);
 }
 
 bool adj_conv_wgrad(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *b,
                     void *dw)
 {
-    return run(t, WGRAD, dtype, g, s, b, NULL, dw, true, NULL);
+    return run(t, WGRAD, dtype, g, s, b, NULL, dw, true, NULL, NULL);
+}
+
+bool adj_conv_backward(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s,
+                       const void *b, const void *w, void *db, void *dw)
+{
+    const size_t cbg = g->cb / g->groups;
+    const bool direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
+                        g->pw == 0 && g->hs == g->hb && g->ws == g->wb;
+    if (direct || cbg < COLT_MIN_C) /* no pixel-major col: the two products apart */
+        return (!db || run(t, UP, dtype, g, s, NULL, w, db, true, NULL, NULL)) &&
+               (!dw || run(t, WGRAD, dtype, g, s, b, NULL, dw, true, NULL, NULL));
+    return !(db || dw) || run(t, BWD, dtype, g, s, b, db ? w : NULL, dw, true, NULL, db);
 }

@@ -43,6 +43,11 @@ bool adj_conv_down(adj_tape *t, int dtype, const adj_conv_geom *g, const void *b
 /* b += the transposed convolution of s with w. */
 bool adj_conv_up(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *w,
                  void *b);
+/* Both adjoints of conv2d from s's adjoint: db += up(s, w) when db, dw +=
+ * wgrad(s, b) when dw (either may be NULL); the same results as the two
+ * calls, sharing one transposition of s on the pixel-major path. */
+bool adj_conv_backward(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s,
+                       const void *b, const void *w, void *db, void *dw);
 /* dw += the weight adjoint: sum over samples of s col(b)^T. */
 bool adj_conv_wgrad(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *b,
                     void *dw);
