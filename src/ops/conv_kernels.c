@@ -382,7 +382,7 @@ static void wdot(int dtype, const void *dy, const void *col, size_t P, size_t K,
 
 enum { DOWN, UP, WGRAD, BWD };
 
-/* Samples per product in the pixel-major backward (BWD). */
+/* Samples per product on the pixel-major path (forward and BWD). */
 #define BWD_BLOCK 4
 
 typedef struct conv_job {
@@ -442,11 +442,6 @@ static void conv_task(void *ctx, size_t lo, size_t hi)
                                 (const void *)(j->bias + gi * csg * es));
                     gemm(j->dtype, csg, P, K, wg, K, 1, c, rk, rp, j->acc || j->bias ? 1.0 : 0.0, s,
                          P, 1);
-                } else if (j->kind == DOWN) {
-                    const char *c = build_col(j, j->in + boff, col, xt);
-                    gemm(j->dtype, csg, P, K, wg, K, 1, c, rk, rp, 0.0, tmp, 1, csg);
-                    BY_TYPE(j->dtype, tadd, P, csg, (const void *)tmp, (void *)(j->out + soff),
-                            j->acc, j->bias ? (const void *)(j->bias + gi * csg * es) : NULL);
                 } else if (j->kind == UP) {
                     char *b = j->out + boff;
                     if (j->direct) {
@@ -474,6 +469,42 @@ static void conv_task(void *ctx, size_t lo, size_t hi)
                              tmp + gi * K * csg * es, 1, csg);
                 }
             }
+    }
+}
+
+/*
+ * The forward (down) on the pixel-major path, BWD_BLOCK samples per
+ * product: col (nb P, K) of the samples, tmp (nb P, csg) = col W^T, then
+ * each sample's block of tmp transposed into s.
+ */
+static void fwd_task(void *ctx, size_t lo, size_t hi)
+{
+    const conv_job *j = ctx;
+    const adj_conv_geom *g = j->g;
+    const size_t es = j->es, K = j->K, P = j->P, csg = j->csg;
+    for (size_t t = lo; t < hi; t++) {
+        const size_t n0 = t * g->n / j->ntask, n1 = (t + 1) * g->n / j->ntask;
+        char *col = j->scratch + t * j->per_task;
+        char *xt = col + BWD_BLOCK * P * K * es, *flat = xt + j->xpad * es;
+        char *tmp = xt + j->xtn * es;
+        memset(xt, 0, j->xpad * es); /* the padding border stays zero */
+        for (size_t c0 = n0; c0 < n1; c0 += BWD_BLOCK) {
+            const size_t nb = n1 - c0 < BWD_BLOCK ? n1 - c0 : BWD_BLOCK;
+            for (size_t gi = 0; gi < g->groups; gi++) {
+                for (size_t q = 0; q < nb; q++) {
+                    const char *b = j->in + ((c0 + q) * g->cb + gi * j->cbg) * j->bplane * es;
+                    BY_TYPE(j->dtype, pad_t, g, j->cbg, (const void *)b, (void *)xt, (void *)flat);
+                    BY_TYPE(j->dtype, colt, g, j->cbg, (void *)xt, (void *)(col + q * P * K * es),
+                            false);
+                }
+                gemm(j->dtype, csg, nb * P, K, j->w + gi * csg * K * es, K, 1, col, 1, K, 0.0, tmp, 1,
+                     csg);
+                for (size_t q = 0; q < nb; q++)
+                    BY_TYPE(j->dtype, tadd, P, csg, (const void *)(tmp + q * P * csg * es),
+                            (void *)(j->out + ((c0 + q) * g->cs + gi * csg) * P * es), j->acc,
+                            j->bias ? (const void *)(j->bias + gi * csg * es) : NULL);
+            }
+        }
     }
 }
 
@@ -561,6 +592,9 @@ static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const 
     if (kind == BWD) { /* col (BWD_BLOCK samples), xt, xs, dyt, dW^T */
         j.part_off = (BWD_BLOCK * K * j.P + j.xtn + j.xpad + BWD_BLOCK * j.P * j.csg) * es;
         j.per_task = j.part_off + wsz * es;
+    } else if (kind == DOWN && j.colt) { /* col (BWD_BLOCK samples), xt, tmp */
+        j.part_off = 0;
+        j.per_task = (BWD_BLOCK * K * j.P + j.xtn + BWD_BLOCK * j.P * j.csg) * es;
     } else {
         j.part_off = ((j.direct ? 0 : K * j.P) + j.xtn) * es;
         j.per_task = j.part_off + (kind == DOWN ? j.P * j.csg * es : kind == WGRAD ? wsz * es : 0);
@@ -580,7 +614,7 @@ static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const 
     if (dw)
         for (size_t k = 0; k < j.ntask; k++)
             memset(j.scratch + k * j.per_task + j.part_off, 0, wsz * es);
-    adj_range_fn fn = kind == BWD ? bwd_task : conv_task;
+    adj_range_fn fn = kind == BWD ? bwd_task : kind == DOWN && j.colt ? fwd_task : conv_task;
     if (j.ntask > 1)
         adj_par_tasks(j.ntask, fn, &j);
     else
