@@ -48,7 +48,24 @@ static adj_var *mul_dtypes(env *e) { return adj_mul(e->m34, e->m34f); }
 static adj_var *sub_null(env *e) { return adj_sub(e->m34, NULL); }
 static adj_var *div_foreign(env *e) { return adj_div(e->s, e->s_other); }
 static adj_var *matmul_inner(env *e) { return adj_matmul(e->m34, e->m23); }
-static adj_var *matmul_1d(env *e) { return adj_matmul(e->v4, e->m45); }
+static adj_var *matmul_batched_inner(env *e)
+{
+    return adj_matmul(adj_tensor_f64(e->t, 3, ((int64_t[]){2, 3, 4}), NULL), e->m23);
+}
+static adj_var *matmul_batch_bcast(env *e)
+{
+    adj_var *a = adj_tensor_f64(e->t, 3, ((int64_t[]){2, 3, 4}), NULL);
+    return adj_matmul(a, adj_tensor_f64(e->t, 3, ((int64_t[]){3, 4, 5}), NULL));
+}
+static adj_var *matmul_index(env *e)
+{
+    return adj_matmul(adj_index(e->t, 1, ((int64_t[]){4}), NULL), e->m45);
+}
+static adj_var *matmul_0d(env *e) { return adj_matmul(e->s, e->m34); }
+static adj_var *matmul_t_batched(env *e)
+{
+    return adj_matmul_t(adj_tensor_f64(e->t, 3, ((int64_t[]){2, 3, 4}), NULL), e->m34, 1, 0);
+}
 static adj_var *linear_bias(env *e) { return adj_linear(e->m34, e->m34, e->v5); }
 static adj_var *linear_in(env *e) { return adj_linear(e->m34, e->m23, NULL); }
 static adj_var *transpose_1d(env *e) { return adj_transpose(e->v5); }
@@ -140,7 +157,11 @@ static const misuse cases[] = {
     {"sub NULL", sub_null, ADJ_EINVAL, {"adj_sub", "NULL", NULL}},
     {"div foreign", div_foreign, ADJ_ETAPE, {"adj_div", "another tape", NULL}},
     {"matmul inner", matmul_inner, ADJ_ESHAPE, {"adj_matmul", "inner", "(2,3)"}},
-    {"matmul 1-D", matmul_1d, ADJ_ESHAPE, {"adj_matmul", "2-D", "(4)"}},
+    {"matmul batched inner", matmul_batched_inner, ADJ_ESHAPE, {"inner dimensions differ (4 vs 2)", "a (2,3,4)", "b (2,3)"}},
+    {"matmul batch dims", matmul_batch_bcast, ADJ_ESHAPE, {"adj_matmul", "batch dimensions (2) and (3) do not broadcast", "b (3,4,5)"}},
+    {"matmul index", matmul_index, ADJ_EDTYPE, {"adj_matmul", "a (4) i32", NULL}},
+    {"matmul 0-D", matmul_0d, ADJ_ESHAPE, {"adj_matmul", "0-D", NULL}},
+    {"matmul_t batched", matmul_t_batched, ADJ_ESHAPE, {"adj_matmul", "transpose flags", "(2,3,4)"}},
     {"linear bias", linear_bias, ADJ_ESHAPE, {"adj_linear", "bias has 5", "(5)"}},
     {"linear in", linear_in, ADJ_ESHAPE, {"adj_linear", "features", NULL}},
     {"transpose 1-D", transpose_1d, ADJ_ESHAPE, {"adj_transpose", "2-D", NULL}},

@@ -95,6 +95,7 @@
     X(ARGMIN_AXIS, argmin_axis)                                                \
     /*                                                                     */  \
     /* ---- views and batched products ---- */                                 \
+    X(BMM, bmm)                                                                \
     /*                                                                     */  \
     /* ---- convolution and pooling ---- */                                    \
     X(CONV2D, conv2d)                                                          \

@@ -121,10 +121,21 @@ extern "C" {
 #define adj_swish(...) adj_swish_at(__VA_ARGS__, ADJ_AT_)
 
 /* -------------------------------------------------------- linear algebra */
-/* C = A B for 2-D A (m,k), B (k,n); BLIS forward and backward */
+/* C = A B for 2-D A (m,k), B (k,n); BLIS forward and backward.
+ * Operands of 3 or more dimensions follow NumPy's matmul: the last two
+ * dimensions are matrices and the leading (batch) ones broadcast, so
+ * (B,H,T,D) x (B,H,D,T) -> (B,H,T,T), (T,D) x (B,D,E) -> (B,T,E) and
+ * (B,1,T,D) x (H,D,S) -> (B,H,T,S); a broadcast operand's gradient is
+ * summed over the batches it was repeated in.  A 1-D a (k) is a row and
+ * a 1-D b (k) a column, the added dimension dropped from C: (k) x (k) is
+ * a 0-D dot product.  Views of any layout are accepted.  Errors
+ * (ADJ_ESHAPE): a 0-D operand, inner sizes that differ, batch dimensions
+ * that do not broadcast; an index tensor is ADJ_EDTYPE. */
 #define adj_matmul(a, b) adj_matmul_at((a), (b), 0, 0, ADJ_AT_)
 /* C = op(A) op(B) with op = transpose where ta / tb is nonzero; the
- * transposes are BLIS flags, never copies */
+ * transposes are BLIS flags, never copies.  With a flag set both operands
+ * must be 2-D (adj_transpose_axes transposes a batch of matrices); with
+ * none it is adj_matmul. */
 #define adj_matmul_t(...) adj_matmul_at(__VA_ARGS__, ADJ_AT_)
 /* Z = X W^T + b: a dense layer on a batch, X (m,in), W (out,in), b (out)
  * or NULL; one fused node (BLIS with transpose flag, bias in the same pass) */

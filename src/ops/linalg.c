@@ -67,7 +67,8 @@ static adj_status matmul_shape(adj_var *y, char *why, size_t n)
     const int32_t trans = ADJ_ATTR(y, adj_attr_matmul)->trans;
     const adj_var *a = y->in[0], *b = y->in[1];
     if (a->ndim != 2 || b->ndim != 2) {
-        snprintf(why, n, "both operands must be 2-D matrices");
+        snprintf(why, n, "transpose flags take 2-D operands (adj_transpose_axes transposes a "
+                         "batch of matrices)");
         return ADJ_ESHAPE;
     }
     int64_t m = (trans & TA) ? adj_cold(a)->shape[1] : adj_cold(a)->shape[0];
@@ -239,6 +240,9 @@ const adj_op_desc adj_desc_matmul = {
 adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line)
 {
     adj_var *in[2] = {a, b};
+    /* batched and 1-D operands: the batched product (ops/bmm.c) */
+    if (!ta && !tb && a && b && (adj_ndim(a) != 2 || adj_ndim(b) != 2))
+        return adj_record(ADJ_OP_BMM, in, 2, NULL, file, line);
     adj_attr_matmul attr = {(ta ? TA : 0) | (tb ? TB : 0)};
     return adj_record(ADJ_OP_MATMUL, in, 2, &attr, file, line);
 }

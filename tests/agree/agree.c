@@ -38,7 +38,8 @@ struct agree_ctx {
 };
 
 static const agree_entry *const families[] = {agree_core_ops, agree_norm_ops, agree_conv_ops,
-                                              agree_attn_ops, agree_tensorops_ops};
+                                              agree_attn_ops, agree_tensorops_ops,
+                                              agree_bmm_ops};
 
 static void die(const char *what, const char *tok)
 {

@@ -31,6 +31,7 @@ extern const agree_entry agree_conv_ops[];
 extern const agree_entry agree_attn_ops[];
 extern const agree_entry agree_core_ops[];
 extern const agree_entry agree_tensorops_ops[];
+extern const agree_entry agree_bmm_ops[];
 
 adj_tape *agree_tape(agree_ctx *c);
 /* Whether the case gave input `name` (not "absent"). */
