@@ -60,6 +60,9 @@ def metrics(key, d):
     if w == "conv2d":
         return [("conv2d %d->%d %dx%d b%d fwd+bwd" % (d["cin"], d["cout"], d["hw"], d["hw"], d["batch"]),
                  d["ms"], "ms", False)]
+    if w == "bmm":
+        return [("bmm fwd+bwd %dx(%d,%d)" % (d["batch"], d["T"], d["D"]), d["ms_per_step"], "ms",
+                 False)]
     if w == "mlp_memory":
         rows = [("mlp b%d peak RSS" % d["batch"], d["peak_rss_mib"], "MiB", False)]
         if d.get("allocs_per_step") is not None:

@@ -40,7 +40,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" bench/bench_chain bench/bench_mlp bench/bench_tiny \
     bench/bench_elementwise bench/bench_gradcheck bench/bench_embedding \
-    bench/bench_conv bench/bench_cnn >/dev/null
+    bench/bench_conv bench/bench_cnn bench/bench_bmm >/dev/null
 
 bin="$build/bench"
 raw=$(mktemp)
@@ -91,6 +91,7 @@ for t in $threads; do
     both elementwise "$bin/bench_elementwise 1000000 $ew_reps $t" "elementwise 1000000 $ew_reps $t"
     both gradcheck "$bin/bench_gradcheck $t" "gradcheck $t"
     both embedding "$bin/bench_embedding $t $steps" "embedding $t $steps"
+    both bmm "$bin/bench_bmm $t $steps" "bmm $t $steps"
     both gradcheck_replay "$bin/bench_gradcheck $t replay" "gradcheck $t"
     # convolution (the Fashion-MNIST shapes) and the CNN step
     for b in 64 256; do

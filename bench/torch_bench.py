@@ -9,6 +9,7 @@ printing the same JSON lines.  Run with Debian's python3 (python3-torch).
     torch_bench.py elementwise [n] [reps] [threads]
     torch_bench.py gradcheck [threads]
     torch_bench.py embedding [threads] [steps]
+    torch_bench.py bmm [threads] [steps]
     torch_bench.py views [threads] [reps]
     torch_bench.py cnn [batch] [threads] [steps]
     torch_bench.py conv CIN COUT HW BATCH [threads] [steps]
@@ -32,7 +33,7 @@ def arg(i, default, conv=int):
 
 def threads_of(cmd):
     pos = {"mlp": 3, "tiny": 2, "elementwise": 4, "gradcheck": 2, "embedding": 2,
-           "views": 2, "cnn": 3, "conv": 6}.get(cmd)
+           "views": 2, "cnn": 3, "conv": 6, "bmm": 2}.get(cmd)
     return arg(pos, 1) if pos else 1
 
 
@@ -167,6 +168,27 @@ def embedding():
         if r >= 2:
             times.append(dt * 1e3)
     emit({"workload": "embedding", "threads": T, "rows": V, "dim": D, "indices": N,
+          "ms_per_step": round(statistics.median(times), 3)})
+
+
+def bmm():
+    """The same step as bench_bmm.c: S = Q K^T, O = S V on (4, 8, 128, 64)
+    float32 tensors, and the backward of a fixed upstream adjoint W of O."""
+    steps = arg(3, 50)
+    nb, nh, nt, nd = 4, 8, 128, 64
+    torch.manual_seed(7)
+    q, k, v, w = (torch.rand(nb, nh, nt, nd) * 2 - 1 for _ in range(4))
+    times = []
+    for r in range(steps + 3):
+        t0 = now()
+        Q, K, V = (x.clone().requires_grad_() for x in (q, k, v))
+        S = torch.matmul(Q, K.transpose(-1, -2))
+        O = torch.matmul(S, V)
+        O.backward(w)
+        dt = now() - t0
+        if r >= 3:
+            times.append(dt * 1e3)
+    emit({"workload": "bmm", "threads": T, "batch": nb * nh, "T": nt, "D": nd,
           "ms_per_step": round(statistics.median(times), 3)})
 
 
@@ -388,7 +410,7 @@ def conv():
 if __name__ == "__main__":
     fns = {"chain": chain, "mlp": mlp, "tiny": tiny, "elementwise": elementwise,
            "gradcheck": gradcheck, "embedding": embedding, "views": views,
-           "cnn": cnn, "conv": conv}
+           "cnn": cnn, "conv": conv, "bmm": bmm}
     if CMD not in fns:
         sys.exit(__doc__)
     fns[CMD]()
