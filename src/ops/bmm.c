@@ -27,6 +27,7 @@
  */
 #include "ops/cases.h"
 #include "ops/gemm.h"
+#include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
 #include "tensor/strided.h"
@@ -351,6 +352,34 @@ static void bmm_jvp(const adj_var *y, const void *const *tx, void *ty)
     bprod_run(&j);
 }
 
+/*
+ * Graph mode: the same rule recorded with ops.  A 1-D a is the row (1,k)
+ * and a 1-D b the column (k,1), and gy gets back the dimensions the
+ * product dropped; then dA = gy B^T and dB = A^T gy (adj_matmul again,
+ * batched or not), summed back over broadcast batches (adj_gsum_to).
+ */
+static bool bmm_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+{
+    adj_var *a = y->in[0], *b = y->in[1];
+    const bool a1 = a->ndim == 1, b1 = b->ndim == 1;
+    adj_var *A = a1 ? adj_unsqueeze_at(a, 0, NULL, 0) : a;
+    adj_var *B = b1 ? adj_unsqueeze_at(b, -1, NULL, 0) : b;
+    adj_var *G = gy;
+    if (a1)
+        G = adj_unsqueeze_at(G, b1 ? -1 : -2, NULL, 0);
+    if (b1)
+        G = adj_unsqueeze_at(G, -1, NULL, 0);
+    if (adj_gwants(y, 0))
+        gin[0] = adj_gsum_to(adj_matmul_at(G, adj_transpose_axes_at(B, -1, -2, NULL, 0), 0, 0,
+                                           NULL, 0),
+                             a);
+    if (adj_gwants(y, 1)) {
+        adj_var *d = adj_matmul_at(adj_transpose_axes_at(A, -1, -2, NULL, 0), G, 0, 0, NULL, 0);
+        gin[1] = adj_gsum_to(b1 ? adj_squeeze_at(d, -1, NULL, 0) : d, b);
+    }
+    return adj_gok(y);
+}
+
 static const char *const bmm_symbols[] = {"A", "B", "C"};
 static const adj_op_teach bmm_teach = {.define = "$0 $1", .symbols = bmm_symbols};
 
@@ -378,5 +407,5 @@ const adj_op_desc adj_desc_bmm = {
     .formula = "C[i] = A[i] B[i] over broadcast batches i",
     .rule = "dA[i] += dC[i] B[i]^T; dB[i] += A[i]^T dC[i]; summed over broadcast batches",
     ADJ_CASES(bmm_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY},
-    .teach = &bmm_teach, .props = ADJ_PROP_STRIDES,
+    .teach = &bmm_teach, .props = ADJ_PROP_STRIDES, .vjp = bmm_vjp,
 };
