@@ -48,6 +48,7 @@
 #include "adjoint/rnn.h"
 #include "adjoint/text.h"
 #include "adjoint/train.h"
+#include "adjoint/bpe.h"
 #include "adjoint/forward.h"
 #include "adjoint/teach.h"
 #include "adjoint/attention.h"

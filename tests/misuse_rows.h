@@ -681,6 +681,31 @@ ROW(adj_train_evaluate, NULL, "PPnpPPv", 'e', NULL,
                                P(5, &l), P(6, &f->err));
     adj_model_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
 
+/* --------------------------------------------------------------- bpe.h */
+ROW(adj_bpe_load, NULL, "SPv", 'e', NULL,
+    const char *dir = bpe_path(f); adj_bpe *x = NULL;
+    o->st = adj_bpe_load(S(0, dir), P(1, &x), P(2, &f->err)); adj_bpe_free(x);
+    snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_bpe_parse, NULL, "PkPkPv", 'e', NULL,
+    char v[256 * 16 + 64]; size_t nv = bpe_vocab(v, sizeof v); adj_bpe *x = NULL;
+    o->st = adj_bpe_parse(P(0, (const char *)v), Z(1, nv), P(2, "a b\n"), Z(3, 4), P(4, &x), P(5, &f->err));
+    adj_bpe_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_bpe_free, NULL, "p", '-', NULL, adj_bpe *x = bpe_of(f); adj_bpe_free(P(0, x)); if (m->arg == 0) adj_bpe_free(x))
+ROW(adj_bpe_vocab_size, NULL, "P", 'g', "0", adj_bpe *x = bpe_of(f); o->num = adj_bpe_vocab_size(P(0, x)); adj_bpe_free(x))
+ROW(adj_bpe_merge_count, NULL, "P", 'g', "0", adj_bpe *x = bpe_of(f); o->num = adj_bpe_merge_count(P(0, x)); adj_bpe_free(x))
+ROW(adj_bpe_token, NULL, "Pnp", 'g', "null",
+    adj_bpe *x = bpe_of(f); size_t n = 0; o->ptr = adj_bpe_token(P(0, x), N(1, 256), P(2, &n)); adj_bpe_free(x))
+ROW(adj_bpe_find, NULL, "PPk", 'g', "-1",
+    adj_bpe *x = bpe_of(f); o->num = adj_bpe_find(P(0, x), P(1, "ab"), Z(2, 2)); adj_bpe_free(x))
+ROW(adj_bpe_encode, NULL, "PPkPPv", 'e', NULL,
+    adj_bpe *x = bpe_of(f); int32_t *ids = NULL; size_t n = 0;
+    o->st = adj_bpe_encode(P(0, x), P(1, "abc ab"), Z(2, 6), P(3, &ids), P(4, &n), P(5, &f->err));
+    free(ids); adj_bpe_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_bpe_decode, NULL, "PPkPPv", 'e', NULL,
+    adj_bpe *x = bpe_of(f); char *t = NULL; size_t n = 0; static const int32_t ids[] = {256, 99};
+    o->st = adj_bpe_decode(P(0, x), P(1, ids), Z(2, 2), P(3, &t), P(4, &n), P(5, &f->err));
+    free(t); adj_bpe_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+
 /* ----------------------------------------------------------- forward.h */
 ROW(adj_jvp, NULL, "VcPPP", 'T', NULL,
     const double *dir[1] = {((const double[]){1, 0, 0, 1})};

@@ -315,6 +315,43 @@ static const char *hf_path(fx *f)
     return path;
 }
 
+/* A GPT-2 tokenizer directory in the fixture's directory: the 256 byte
+ * tokens (ids = bytes) and the merge "a b" -> "ab" (id 256), and the
+ * tokenizer read from it (for the bpe.h rows). */
+static size_t bpe_vocab(char *vocab, size_t cap)
+{
+    size_t at = 0;
+    int extra = 0;
+    vocab[at++] = '{';
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+        at += (size_t)snprintf(vocab + at, cap - at, "\"\\u%04x\": %d, ", printable ? b : 256 + extra++, b);
+    }
+    at += (size_t)snprintf(vocab + at, cap - at, "\"ab\": 256}");
+    return at;
+}
+
+static const char *bpe_path(fx *f)
+{
+    static char path[300];
+    char file[340], vocab[256 * 16 + 64];
+    snprintf(path, sizeof path, "%s/bpe", f->dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    bpe_vocab(vocab, sizeof vocab);
+    snprintf(file, sizeof file, "%s/vocab.json", path);
+    write_file(file, vocab);
+    snprintf(file, sizeof file, "%s/merges.txt", path);
+    write_file(file, "#version: 0.2\na b\n");
+    return path;
+}
+
+static adj_bpe *bpe_of(fx *f)
+{
+    adj_bpe *b = NULL;
+    ck_assert_int_eq(adj_bpe_load(bpe_path(f), &b, NULL), ADJ_OK);
+    return b;
+}
+
 /* A small text file in the fixture's directory and its corpus (for the
  * text.h rows). */
 static const char *text_path(fx *f)

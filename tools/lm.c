@@ -53,6 +53,24 @@ adj_model *adj_tool_lm_open(const char *who, const char *path)
     return m;
 }
 
+int adj_tool_lm_bpe(const char *who, const char *path, adj_bpe **out)
+{
+    struct stat sb;
+    char vj[4200];
+    *out = NULL;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return 0;
+    snprintf(vj, sizeof vj, "%s/vocab.json", path);
+    if (stat(vj, &sb) != 0)
+        return 0;
+    adj_error err;
+    if (adj_bpe_load(path, out, &err) != ADJ_OK) {
+        fprintf(stderr, "%s: %s\n", who, err.message);
+        return -1;
+    }
+    return 0;
+}
+
 long adj_tool_lm_context(const adj_model *m)
 {
     const char *v = adj_model_config(m, "n_positions");

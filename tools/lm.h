@@ -28,6 +28,11 @@ long adj_tool_lm_context(const adj_model *m);
 /* A language model read from PATH: a model file, or a directory in the
  * Hugging Face GPT-2 layout; NULL after printing the error with `who`. */
 adj_model *adj_tool_lm_open(const char *who, const char *path);
+/* *out = the BPE tokenizer of a Hugging Face directory PATH (vocab.json
+ * and merges.txt), or NULL when PATH is not a directory or has no
+ * vocab.json; -1 after printing the error with `who` when it has one
+ * that cannot be read. */
+int adj_tool_lm_bpe(const char *who, const char *path, adj_bpe **out);
 /* Mean cross-entropy of the model's logits for x (B, T) against y. */
 adj_var *adj_tool_lm_loss(adj_model *m, adj_tape *t, const int32_t *x, const int32_t *y, size_t B,
                           size_t T);

@@ -24,6 +24,18 @@ static void usage(FILE *f)
                "of token ids takes --prompt-tokens and prints ids.\n");
 }
 
+/* Token id's bytes on stdout (nothing for an id without a token); the
+ * last byte, or -1. */
+static int emit(const adj_bpe *b, int32_t id)
+{
+    size_t len = 0;
+    const char *tok = adj_bpe_token(b, id, &len);
+    if (!tok || !len)
+        return -1;
+    fwrite(tok, 1, len, stdout);
+    return (unsigned char)tok[len - 1];
+}
+
 static int hexval(char h) { return h <= '9' ? h - '0' : h - 'a' + 10; }
 
 /* Token from logits (V doubles) as the options say. */
@@ -133,6 +145,36 @@ int adj_cmd_sample(int argc, char **argv)
         return 1;
     }
     int V = (int)adj_tool_lm_vocab(m), text = chars && *chars;
+    /* a Hugging Face directory with vocab.json and merges.txt: text
+     * through GPT-2's BPE */
+    adj_bpe *bpe = NULL;
+    int32_t *pids = NULL;
+    size_t npids = 0;
+    if (adj_tool_lm_bpe("adjoint sample", model, &bpe)) {
+        adj_model_free(m);
+        return 1;
+    }
+    if (bpe && !ptok) {
+        adj_error err;
+        const char *eot = "<|endoftext|>";
+        int32_t e = adj_bpe_find(bpe, eot, strlen(eot));
+        if (!prompt && e < 0) {
+            fprintf(stderr, "adjoint sample: the tokenizer has no <|endoftext|>: give a --prompt\n");
+            adj_bpe_free(bpe);
+            adj_model_free(m);
+            return 2;
+        }
+        if (prompt ? adj_bpe_encode(bpe, prompt, strlen(prompt), &pids, &npids, &err) != ADJ_OK
+                   : !(pids = malloc(sizeof *pids))) {
+            fprintf(stderr, "adjoint sample: %s\n", prompt ? err.message : "out of memory");
+            adj_bpe_free(bpe);
+            adj_model_free(m);
+            return 1;
+        }
+        if (!prompt)
+            pids[npids++] = e;
+        text = 1;
+    }
     unsigned char byte[256];
     int id[256];
     for (int i = 0; i < 256; i++)
@@ -141,17 +183,20 @@ int adj_cmd_sample(int argc, char **argv)
         byte[i] = (unsigned char)(hexval(chars[2 * i]) * 16 + hexval(chars[2 * i + 1]));
         id[byte[i]] = i;
     }
-    if (!text && !ptok) {
+    if (!text && !ptok && !bpe) {
         fprintf(stderr, "adjoint sample: %s reads token ids: give --prompt-tokens\n", model);
         adj_model_free(m);
         return 2;
     }
-    if (!prompt && !ptok)
+    if (!prompt && !ptok && !bpe)
         prompt = id['\n'] >= 0 ? "\n" : (const char *)NULL;
-    size_t np = prompt ? strlen(prompt) : ptok ? strlen(ptok) / 2 + 1 : 0;
+    size_t np = bpe && !ptok ? npids : prompt ? strlen(prompt) : ptok ? strlen(ptok) / 2 + 1 : 0;
     if (np == 0 || (prompt && !text)) {
         fprintf(stderr, "adjoint sample: give a --prompt%s\n",
-                text ? " (the vocabulary has no newline)" : "-tokens (the model reads token ids)");
+                text ? (bpe ? " (it encodes to no tokens)" : " (the vocabulary has no newline)")
+                     : "-tokens (the model reads token ids)");
+        adj_bpe_free(bpe);
+        free(pids);
         adj_model_free(m);
         return 2;
     }
@@ -178,10 +223,24 @@ int adj_cmd_sample(int argc, char **argv)
             q = *end ? end + 1 : end;
         }
         for (size_t i = 0; i < np; i++)
-            if (text)
+            if (bpe)
+                emit(bpe, ctx[i]);
+            else if (text)
                 fputc(byte[ctx[i]], stdout);
             else
                 printf("%s%d", i ? "," : "", ctx[i]);
+    } else if (bpe) {
+        for (size_t i = 0; i < np; i++) {
+            if (pids[i] >= V) {
+                fprintf(stderr, "adjoint sample: the prompt's token %d is outside the model's vocabulary (%d)\n",
+                        (int)pids[i], V);
+                rc = 2;
+                goto done;
+            }
+            ctx[i] = pids[i];
+        }
+        if (prompt)
+            fputs(prompt, stdout);
     } else {
         for (size_t i = 0; i < np; i++) {
             unsigned char ch = (unsigned char)prompt[i];
@@ -204,6 +263,7 @@ int adj_cmd_sample(int argc, char **argv)
     adj_rng_seed(&rng, (uint64_t)seed);
     adj_model_set_training(m, 0);
     size_t n = np;
+    int last = bpe ? -1 : text ? byte[ctx[n - 1]] : -1;
     for (long s = 0; s < steps; s++, n++) {
         adj_tape_reset(t);
         /* the last n_positions tokens for a model of bounded context */
@@ -217,15 +277,20 @@ int adj_cmd_sample(int argc, char **argv)
         for (int v = 0; v < V; v++)
             lg[v] = adj_value_at(y, (w - 1) * (size_t)V + (size_t)v);
         ctx[n] = pick(lg, V, temp, topk, &rng);
-        if (text)
-            fputc(byte[ctx[n]], stdout);
+        if (bpe)
+            last = emit(bpe, ctx[n]);
+        else if (text)
+            fputc(last = byte[ctx[n]], stdout);
         else
             printf(",%d", ctx[n]);
+        fflush(stdout);
     }
-    if (!text || byte[ctx[n - 1]] != '\n')
+    if (!text || last != '\n')
         fputc('\n', stdout);
     rc = 0;
 done:
+    adj_bpe_free(bpe);
+    free(pids);
     adj_tape_free(t);
     free(ctx);
     free(lg);
