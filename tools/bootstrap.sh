@@ -91,12 +91,12 @@ test)
         setarch "$(uname -m)" -R meson test -C build-test-tsan --no-rebuild --print-errorlogs \
         --timeout-multiplier 4 tape threads pool
 
-    echo "== libFuzzer: model files, IDX (plain and gzip), CSV, safetensors (${FUZZ_SECONDS:=60} s each)"
+    echo "== libFuzzer: model files, IDX (plain and gzip), CSV, safetensors, BPE files (${FUZZ_SECONDS:=60} s each)"
     rm -rf build-test-fuzz
     CC=clang meson setup build-test-fuzz -Dfuzz=true -Dtests=false \
         -Db_sanitize=address,undefined -Db_lundef=false
     ninja -C build-test-fuzz -j "$jobs"
-    for target in model idx idx_gz csv safetensors; do
+    for target in model idx idx_gz csv safetensors bpe; do
         mkdir -p "build-test-fuzz/corpus-$target"
         log="build-test-fuzz/fuzz-$target.log"
         rc=0
