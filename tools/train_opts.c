@@ -172,7 +172,7 @@ int adj_tool_train_parse(int argc, char **argv, train_opts *o)
             VALUE();
             if (strcmp(val, "mlp") && strcmp(val, "cnn") && strcmp(val, "autoencoder")) {
                 fprintf(stderr, "adjoint: --model must be one of mlp, cnn, autoencoder, rnn, "
-                                "lstm, gru; got '%s'\n", val);
+                                "lstm, gru, gpt; got '%s'\n", val);
                 return 2;
             }
             o->model = val;
