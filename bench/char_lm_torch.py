@@ -1,15 +1,19 @@
 #!/usr/bin/python3
-"""The PyTorch side of `adjoint train --model rnn|lstm|gru`: the same module
-(docs/models.md), the same data rules (bytes of the file, lines split by a
-shuffle: Python's, so not the same lines), Adam on random (B, T) windows,
-the mean validation cross-entropy over 20 batches of windows, and the
-training speed in tokens per second.
+"""The PyTorch side of `adjoint train --model rnn|lstm|gru|gpt` and of
+examples/gpt_chars.c: the same module (docs/models.md; for gpt, GPT-2 as
+written in tests/interop/torch_gpt.py), the same data rules (bytes of the
+file, lines split by a shuffle: Python's, so not the same lines), Adam on
+random (B, T) windows, the mean validation cross-entropy over 20 batches of
+windows, and the training speed in tokens per second.  --init FILE starts
+from the weights of an adjoint model file (gpt_chars --init-out FILE).
 
-    char_lm_torch.py [--model gru] [--steps 100] [--threads 1] [FILE]
+    char_lm_torch.py [--model gru] [--steps 100] [--threads 1] [--init FILE] [FILE]
 """
 import argparse
 import math
+import os
 import random
+import sys
 import time
 
 import torch
@@ -40,6 +44,8 @@ def main():
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--init", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -52,7 +58,25 @@ def main():
     val_set = set(order[:round(0.1 * len(lines))])
     train = torch.tensor([ids[c] for i, ln in enumerate(lines) if i not in val_set for c in ln + b"\n"])
     val = torch.tensor([ids[c] for i, ln in enumerate(lines) if i in val_set for c in ln + b"\n"])
-    model = CharModel(a.model, len(chars), a.embed, a.hidden, a.layers)
+    if a.model == "gpt":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "interop"))
+        import torch_gpt
+        model = torch_gpt.GPT2(len(chars), a.seq, a.embed, a.layers, a.heads)
+        with torch.no_grad():  # GPT-2's initialisation
+            for name, t in model.named_parameters():
+                if ".ln_" in name or name.startswith("ln_f"):
+                    t.fill_(1.0 if name.endswith("weight") else 0.0)
+                elif name.endswith("bias"):
+                    t.zero_()
+                else:
+                    t.normal_(0, 0.02 / math.sqrt(2 * a.layers) if name.endswith("c_proj.weight") else 0.02)
+    else:
+        model = CharModel(a.model, len(chars), a.embed, a.hidden, a.layers)
+    if a.init:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "interop"))
+        import torch_models
+        state, meta = torch_models.read_st(a.init)
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()}, strict=True)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
 
     def batch(part):
