@@ -21,9 +21,10 @@ algorithm, against adjoint's tokenizer (src/io/bpe.c):
 4. with ADJOINT: a small "gpt" trained by `adjoint train` on the corpus's
    ids, put in a Hugging Face directory with the fixture, is sampled from
    with `adjoint sample DIR --prompt TEXT` (text in, text out, greedy
-   output repeatable), evaluated and fine-tuned with --init DIR.
+   output repeatable), evaluated and fine-tuned with --init DIR; with
+   GPT2_HF, examples/gpt2_hf.c runs on the same directory.
 
-    bpe_ref.py BPE_RUN [ADJOINT]"""
+    bpe_ref.py BPE_RUN [ADJOINT [GPT2_HF]]"""
 import json
 import os
 import re
@@ -246,6 +247,14 @@ def commands(adjoint, tmp, hf, ids):
         bad += 1
     else:
         print("ok   train --init DIR: %s" % r.stdout.strip())
+    if len(sys.argv) > 3:
+        r = subprocess.run([sys.argv[3], hf, prompt, "--tokens", "12"], capture_output=True, text=True)
+        if r.returncode or "loss" not in r.stdout or outs[0].stdout.rstrip("\n") not in r.stdout:
+            print("FAIL examples/gpt2_hf: exit %d, %r %s (sample gave %r)"
+                  % (r.returncode, r.stdout, r.stderr, outs[0].stdout))
+            bad += 1
+        else:
+            print("ok   examples/gpt2_hf: %r" % r.stdout)
     return bad
 
 
