@@ -71,6 +71,46 @@ int adj_tool_lm_bpe(const char *who, const char *path, adj_bpe **out)
     return 0;
 }
 
+int adj_tool_lm_tokenize(adj_corpus *c, adj_model *m, const char *path)
+{
+    const char *chars = adj_model_config(m, "chars");
+    if (!c->nchars || (chars && *chars))
+        return 0;
+    adj_bpe *b = NULL;
+    if (adj_tool_lm_bpe("adjoint", path, &b))
+        return -1;
+    if (!b)
+        return 0; /* adj_tool_lm_remap refuses the text */
+    int32_t **parts[2] = {&c->train, &c->val};
+    size_t *lens[2] = {&c->n_train, &c->n_val};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        char *text = malloc(*lens[k] + 1);
+        int32_t *ids = NULL;
+        size_t n = 0;
+        adj_error err;
+        for (size_t i = 0; text && i < *lens[k]; i++)
+            text[i] = (char)c->chars[(*parts[k])[i]];
+        if (!text || adj_bpe_encode(b, text, *lens[k], &ids, &n, &err) != ADJ_OK) {
+            fprintf(stderr, "adjoint: %s\n", text ? err.message : "out of memory");
+            rc = -1;
+        } else {
+            free(*parts[k]);
+            *parts[k] = ids;
+            *lens[k] = n;
+        }
+        free(text);
+    }
+    c->nchars = 0;
+    c->vocab = 0; /* the largest id that occurs + 1 */
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < *lens[k]; i++)
+            if ((*parts[k])[i] >= c->vocab)
+                c->vocab = (*parts[k])[i] + 1;
+    adj_bpe_free(b);
+    return rc;
+}
+
 long adj_tool_lm_context(const adj_model *m)
 {
     const char *v = adj_model_config(m, "n_positions");
@@ -105,6 +145,10 @@ int adj_tool_lm_remap(adj_corpus *c, adj_model *m)
         for (long i = 0; i < vocab; i++)
             c->chars[i] = (unsigned char)(hexval(chars[2 * i]) * 16 + hexval(chars[2 * i + 1]));
         c->nchars = (int)vocab;
+    } else if (c->nchars) {
+        fprintf(stderr, "adjoint: the model reads token ids, the data are text: give tokens:FILE, or the model "
+                        "as a Hugging Face directory with its tokenizer (vocab.json, merges.txt)\n");
+        return -1;
     } else if (c->vocab > vocab) {
         fprintf(stderr, "adjoint: the data have ids up to %d, the model's vocabulary is %ld\n",
                 c->vocab - 1, vocab);
@@ -155,7 +199,7 @@ double adj_tool_lm_eval(adj_model *m, adj_tape *t, const adj_corpus *c, size_t B
 int adj_tool_eval_lm(adj_model *m, const char *model, const char *spec, int json)
 {
     adj_corpus *c = adj_tool_lm_data(spec ? spec : "text:" ADJ_LM_DEFAULT_TEXT, 0.1, 1);
-    if (!c || adj_tool_lm_remap(c, m)) {
+    if (!c || adj_tool_lm_tokenize(c, m, model) || adj_tool_lm_remap(c, m)) {
         adj_corpus_free(c);
         return 1;
     }

@@ -33,6 +33,11 @@ adj_model *adj_tool_lm_open(const char *who, const char *path);
  * vocab.json; -1 after printing the error with `who` when it has one
  * that cannot be read. */
 int adj_tool_lm_bpe(const char *who, const char *path, adj_bpe **out);
+/* Text data (a corpus of bytes) for a model of token ids read from a
+ * Hugging Face directory PATH with a tokenizer: each part encoded with
+ * GPT-2's BPE (the ids replace the bytes).  0 when done or not needed,
+ * -1 after printing the error. */
+int adj_tool_lm_tokenize(adj_corpus *c, adj_model *m, const char *path);
 /* Mean cross-entropy of the model's logits for x (B, T) against y. */
 adj_var *adj_tool_lm_loss(adj_model *m, adj_tape *t, const int32_t *x, const int32_t *y, size_t B,
                           size_t T);

@@ -193,7 +193,7 @@ int adj_cmd_train_lm(int argc, char **argv)
         adj_model_free(m);
         m = NULL;
     }
-    if (!m || (o.init && adj_tool_lm_remap(c, m))) {
+    if (!m || (o.init && (adj_tool_lm_tokenize(c, m, o.init) || adj_tool_lm_remap(c, m)))) {
         adj_model_free(m);
         adj_corpus_free(c);
         return 1;

@@ -239,6 +239,22 @@ def commands(adjoint, tmp, hf, ids):
         bad += 1
     else:
         print("ok   eval DIR: %s" % r.stdout.strip())
+    corpus = os.path.join(tmp, "corpus.txt")
+    with open(corpus, "wb") as f:
+        f.write(CORPUS)
+    r = subprocess.run([adjoint, "eval", hf, "--data", "text:" + corpus, "--json"], capture_output=True, text=True)
+    if r.returncode or "val_loss" not in r.stdout:
+        print("FAIL eval DIR --data text: (BPE): %s %s" % (r.stdout, r.stderr))
+        bad += 1
+    else:
+        print("ok   eval DIR --data text: (BPE): %s" % r.stdout.strip())
+    r = subprocess.run([adjoint, "eval", os.path.join(run, "model.safetensors"), "--data", "text:" + corpus],
+                       capture_output=True, text=True)
+    if r.returncode == 0 or "token ids" not in r.stderr:
+        print("FAIL text data for a model of token ids without a tokenizer: %s %s" % (r.stdout, r.stderr))
+        bad += 1
+    else:
+        print("ok   refused: %s" % r.stderr.strip())
     r = subprocess.run([adjoint, "train", "--model", "gpt", "--init", hf, "--data", "tokens:" + tokens,
                         "--seq", "16", "--steps", "3", "--threads", "1", "--out", os.path.join(tmp, "ft"),
                         "--json", "--quiet"], capture_output=True, text=True)
