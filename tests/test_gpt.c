@@ -1,7 +1,8 @@
 /*
  * The "gpt" architecture: GPT-2's state_dict names and shapes, its
  * initialisation statistics, gradients against central differences of
- * the loss (every parameter tensor), a safetensors round trip, and the
+ * the loss (every parameter tensor), dropout in training mode only, a
+ * safetensors round trip, and the
  * refusals (configuration, input, adj_model_load_hf's arguments).
  * Values against PyTorch: tests/interop/torch_gpt.py.
  */
@@ -160,6 +161,34 @@ START_TEST(gradients_by_central_differences)
 }
 END_TEST
 
+START_TEST(dropout_in_training_only)
+{
+    const char *kv[] = {"vocab_size", "7", "n_positions", "5", "n_embd", "6", "n_layer", "2", "n_head", "3",
+                        "dropout", "0.5"};
+    adj_rng rng;
+    adj_rng_seed(&rng, 4);
+    adj_error err;
+    adj_model *d = adj_model_new("gpt", 6, kv, ADJ_F64, &rng, &err);
+    ck_assert_msg(d != NULL, "%s", err.message);
+    adj_model *m = gpt(ADJ_F64, "7", "5", "6", "2", "3", 4); /* the same draws: the same weights */
+    adj_params *pd = adj_model_params(d), *pm = adj_model_params(m);
+    for (int i = 0; i < adj_params_count(pd); i++)
+        ck_assert_mem_eq(adj_params_value(pd, i), adj_params_value(pm, i), adj_params_tensor_numel(pd, i) * 8);
+    adj_tape *t = adj_tape_new();
+    double plain = adj_item(loss_of(m, t));
+    adj_tape_reset(t);
+    double train = adj_item(loss_of(d, t));
+    adj_model_set_training(d, 0);
+    adj_tape_reset(t);
+    double eval = adj_item(loss_of(d, t));
+    ck_assert(eval == plain);
+    ck_assert(fabs(train - plain) > 1e-6);
+    adj_tape_free(t);
+    adj_model_free(d);
+    adj_model_free(m);
+}
+END_TEST
+
 START_TEST(round_trip)
 {
     char dir[64];
@@ -234,6 +263,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, names_and_shapes);
     tcase_add_test(tc, initialisation);
     tcase_add_test(tc, gradients_by_central_differences);
+    tcase_add_test(tc, dropout_in_training_only);
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, refusals);
     suite_add_tcase(s, tc);
