@@ -2,8 +2,8 @@
  * The "gpt" architecture: GPT-2's state_dict names and shapes, its
  * initialisation statistics, gradients against central differences of
  * the loss (every parameter tensor), dropout in training mode only, a
- * safetensors round trip, and the
- * refusals (configuration, input, adj_model_load_hf's arguments).
+ * safetensors round trip, and the refusals (configuration, input,
+ * adj_model_load_hf's arguments).
  * Values against PyTorch: tests/interop/torch_gpt.py.
  */
 #include <adjoint.h>
