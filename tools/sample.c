@@ -21,7 +21,9 @@ static void usage(FILE *f)
                "directory (config.json, model.safetensors).  Temperature 0 is greedy (default 1);\n"
                "--top-k keeps the K most likely tokens (default 0: all).  The prompt (default:\n"
                "a newline, when the vocabulary has one) must use the model's bytes; a model\n"
-               "of token ids takes --prompt-tokens and prints ids.\n");
+               "of token ids takes --prompt-tokens and prints ids.  A directory with GPT-2's\n"
+               "tokenizer (vocab.json, merges.txt) takes --prompt TEXT (default: <|endoftext|>)\n"
+               "and prints text.\n");
 }
 
 /* Token id's bytes on stdout (nothing for an id without a token); the
