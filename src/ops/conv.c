@@ -166,20 +166,23 @@ static void fill_bias(const adj_var *y, const void *bias, void *out)
     }
 }
 
-/* The sum of n elements in double, eight running sums added in a fixed
- * order (the same bits every time and at every CPU level; the lanes make
- * it vector code). */
+/* The sum of n elements in double, 32 running sums (four vectors of
+ * eight: one would wait on its own additions) added in a fixed order: the
+ * same bits every time and at every CPU level. */
 #define SUM8(T, sfx, TGT)                                                      \
     TGT static double sum8_##T##sfx(const T *g, size_t n)                      \
     {                                                                          \
-        double a[8] = {0};                                                     \
+        double a[32] = {0};                                                    \
         size_t p = 0;                                                          \
-        for (; p + 8 <= n; p += 8)                                             \
-            for (int e = 0; e < 8; e++)                                        \
+        for (; p + 32 <= n; p += 32)                                           \
+            for (int e = 0; e < 32; e++)                                       \
                 a[e] += g[p + e];                                              \
         for (; p < n; p++)                                                     \
             a[0] += g[p];                                                      \
-        return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); \
+        for (int h = 16; h > 0; h /= 2)                                        \
+            for (int e = 0; e < h; e++)                                        \
+                a[e] += a[e + h];                                              \
+        return a[0];                                                           \
     }
 SUM8(float, _base, )
 SUM8(double, _base, )
