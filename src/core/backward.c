@@ -6,6 +6,7 @@
  * y's own backward passes it on to y's inputs (the chain rule, with fan-out
  * handled by accumulation).  No recursion, no sort, no depth limit.
  */
+#include "core/pool.h"
 #include "core/tape.h"
 #include "ops/op.h"
 
@@ -22,6 +23,16 @@ void *adj_grad_buf(adj_var *v)
         return v->grad;
     }
     v->grad = adj_arena_zalloc(adj_cold(v)->tape, adj_cold(v)->numel * adj_dsize(v->dtype));
+    return v->grad;
+}
+
+void *adj_grad_buf_fresh(adj_var *v, bool *fresh)
+{
+    *fresh = false;
+    if (v->grad || adj_cold(v)->numel == 1)
+        return adj_grad_buf(v);
+    v->grad = adj_arena_alloc(adj_cold(v)->tape, adj_cold(v)->numel * adj_dsize(v->dtype));
+    *fresh = v->grad != NULL;
     return v->grad;
 }
 
@@ -103,6 +114,44 @@ static inline void scalar_backward(const adj_op_desc *d, adj_var *v)
         *scalar_grad(b) += db;
 }
 
+typedef struct seed_job {
+    void *g;
+    const double *seed;
+    bool f64, fresh;
+} seed_job;
+
+static void seed_range(void *ctx, size_t lo, size_t hi)
+{
+    const seed_job *j = ctx;
+    if (j->f64 && j->fresh)
+        memcpy((double *)j->g + lo, j->seed + lo, (hi - lo) * sizeof(double));
+    else if (j->f64)
+        for (size_t i = lo; i < hi; i++)
+            ((double *)j->g)[i] += j->seed[i];
+    else if (j->fresh)
+        for (size_t i = lo; i < hi; i++)
+            ((float *)j->g)[i] = (float)j->seed[i];
+    else
+        for (size_t i = lo; i < hi; i++)
+            ((float *)j->g)[i] += (float)j->seed[i];
+}
+
+/* y's adjoint += seed (NULL: 1); fresh: g is not zeroed, store. */
+static void seed_grad(void *g, adj_dtype dtype, const double *seed, size_t n, bool fresh)
+{
+    if (!seed) {
+        if (dtype == ADJ_F64)
+            for (size_t i = 0; i < n; i++)
+                ((double *)g)[i] = (fresh ? 0.0 : ((double *)g)[i]) + 1.0;
+        else
+            for (size_t i = 0; i < n; i++)
+                ((float *)g)[i] = (fresh ? 0.0f : ((float *)g)[i]) + 1.0f;
+        return;
+    }
+    seed_job j = {g, seed, dtype == ADJ_F64, fresh};
+    adj_par_for(n, ADJ_PAR_GRAIN_MAP, seed_range, &j);
+}
+
 /* The sweep from y seeded with `seed` (NULL: dy/dy = 1, one-element y);
  * seeded: called as adj_backward_seeded (for the messages). */
 static adj_status backward(adj_var *y, const double *seed, bool seeded)
@@ -149,16 +198,11 @@ static adj_status backward(adj_var *y, const double *seed, bool seeded)
         y->mark = t->sweeps;
     }
 
-    void *g = adj_grad_buf(y);
+    bool fresh;
+    void *g = adj_grad_buf_fresh(y, &fresh);
     if (!g)
         return t->status;
-    for (size_t i = 0; i < adj_cold(y)->numel; i++) {
-        double s = seed ? seed[i] : 1.0;
-        if (y->dtype == ADJ_F64)
-            ((double *)g)[i] += s;
-        else
-            ((float *)g)[i] += (float)s;
-    }
+    seed_grad(g, (adj_dtype)y->dtype, seed, adj_cold(y)->numel, fresh);
 
     const int anomaly = t->anomaly;
     const uint32_t sweep = t->sweeps;

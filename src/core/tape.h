@@ -240,6 +240,11 @@ static inline adj_var *adj_input(const adj_var *v, int k)
 
 /* The adjoint buffer of v, allocated zeroed on first use in backward. */
 void *adj_grad_buf(adj_var *v);
+/* The same, except that a buffer this call allocates is not zeroed: then
+ * *fresh is true and the caller must store (not add) every element of it
+ * before returning.  For kernels that write a whole adjoint in one pass:
+ * it saves zeroing the buffer and reading it back. */
+void *adj_grad_buf_fresh(adj_var *v, bool *fresh);
 
 /* Before a sweep from y: zero the adjoints of the nodes y depends on
  * (parameters keep theirs) and mark them with `sweep`; false with

@@ -22,6 +22,7 @@
  */
 #include "core/pool.h"
 #include "ops/decompose.h"
+#include "ops/dispatch.h"
 #include "ops/norm.h"
 
 #include <math.h>
@@ -114,10 +115,14 @@ static norm_plan plan_of(const adj_var *y)
 #define GX1_(j) ((double)dr[j] * (((double)xr[j] - mu) * rs))
 #define GXW_(j) ((double)dr[j] * (double)wr[j] * (((double)xr[j] - mu) * rs))
 
+/* The eight partial sums of LANE_SUM folded in its order (then its tail). */
+#define LANE_FOLD(l) ((((l)[0] + (l)[1]) + ((l)[2] + (l)[3])) + (((l)[4] + (l)[5]) + ((l)[6] + (l)[7])))
+
 /* mean and rstd of rows [lo, hi), then y */
-#define NORM_FWD(T)                                                             \
-    static void fwd_##T(const norm_plan *p, const T *x, const T *w, const T *b, T *y,    \
-                        size_t lo, size_t hi)                                  \
+#define NORM_FWD(T, sfx, ATTR)                                                  \
+    ATTR static void fwd_##T##_##sfx(const norm_plan *p, const T *restrict x,  \
+                                     const T *restrict w, const T *restrict b,  \
+                                     T *restrict y, size_t lo, size_t hi)      \
     {                                                                          \
         const size_t k = p->k;                                                 \
         for (size_t r = lo; r < hi; r++) {                                     \
@@ -134,20 +139,95 @@ static norm_plan plan_of(const adj_var *y)
             const double rs = 1.0 / sqrt(s / (double)k + p->eps);              \
             p->saved[2 * r] = mu;                                              \
             p->saved[2 * r + 1] = rs;                                          \
+            if (p->hw == 1 && p->groups == 1 && w && b) {                      \
+                for (size_t j = 0; j < k; j++)                                 \
+                    yr[j] = (T)((xr[j] - mu) * rs * (double)w[j] + (double)b[j]); \
+                continue;                                                      \
+            }                                                                  \
             ROW_LOOP(T, p, r, w, b, yr[j] = (T)((xr[j] - mu) * rs * wv + bv)); \
         }                                                                      \
     }
-NORM_FWD(double)
-NORM_FWD(float)
+
+/*
+ * The fused backward pass over a row, eight elements at a time from j0
+ * (left at the first element not done): the parameter sums pwr, pbr and
+ * the eight partial sums l1 (of g = dy w) and l2 (of g xhat).  With GCC or
+ * Clang it is written with vector types, which the compilers do not find
+ * on their own here; each lane does the scalar loop's operations.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+typedef double norm_v8d __attribute__((vector_size(64)));
+typedef float norm_v8f __attribute__((vector_size(32)));
+#define NORM_LD8_double(dst, src) memcpy(&(dst), (src), sizeof(dst))
+#define NORM_LD8_float(dst, src)                                               \
+    do {                                                                       \
+        norm_v8f t_;                                                           \
+        memcpy(&t_, (src), sizeof t_);                                         \
+        (dst) = __builtin_convertvector(t_, norm_v8d);                         \
+    } while (0)
+#define NORM_FUSED8_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2)           \
+    do {                                                                       \
+        norm_v8d a1_, a2_, mu_, rs_;                                           \
+        memcpy(&a1_, (l1), sizeof a1_);                                        \
+        memcpy(&a2_, (l2), sizeof a2_);                                        \
+        for (int m_ = 0; m_ < 8; m_++) {                                       \
+            mu_[m_] = (mu);                                                    \
+            rs_[m_] = (rs);                                                    \
+        }                                                                      \
+        for (; (j0) + 8 <= (k); (j0) += 8) {                                   \
+            norm_v8d x_, d_, w_, pw_, pb_;                                     \
+            NORM_LD8_##T(x_, (xr) + (j0));                                     \
+            NORM_LD8_##T(d_, (dr) + (j0));                                     \
+            NORM_LD8_##T(w_, (wr) + (j0));                                     \
+            memcpy(&pw_, (pwr) + (j0), sizeof pw_);                            \
+            memcpy(&pb_, (pbr) + (j0), sizeof pb_);                            \
+            const norm_v8d xh_ = (x_ - mu_) * rs_, gw_ = d_ * w_;              \
+            pw_ += d_ * xh_;                                                   \
+            pb_ += d_;                                                         \
+            memcpy((pwr) + (j0), &pw_, sizeof pw_);                            \
+            memcpy((pbr) + (j0), &pb_, sizeof pb_);                            \
+            a1_ += gw_;                                                        \
+            a2_ += gw_ * xh_;                                                  \
+        }                                                                      \
+        memcpy((l1), &a1_, sizeof a1_);                                        \
+        memcpy((l2), &a2_, sizeof a2_);                                        \
+    } while (0)
+#else
+#define NORM_FUSED8_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2)           \
+    for (; (j0) + 8 <= (k); (j0) += 8)                                         \
+        for (size_t m = 0; m < 8; m++) {                                       \
+            const size_t j = (j0) + m;                                         \
+            const double xh = ((double)(xr)[j] - (mu)) * (rs);                 \
+            const double gw = (double)(dr)[j] * (double)(wr)[j];               \
+            (pwr)[j] += (dr)[j] * xh;                                          \
+            (pbr)[j] += (dr)[j];                                               \
+            (l1)[m] += gw;                                                     \
+            (l2)[m] += gw * xh;                                                \
+        }
+#endif
+
+/* dx[j] = v (store) or dx[j] += v, v converted to T first */
+#define PUT_(store, dst, v)                                                    \
+    do {                                                                       \
+        if (store)                                                             \
+            (dst) = (v);                                                       \
+        else                                                                   \
+            (dst) += (v);                                                      \
+    } while (0)
 
 /*
  * Backward of rows [lo, hi), with g_j = dy_j w_j and xhat_j:
  *     dx_j += rstd (g_j - mean(g) - xhat_j mean(g xhat))   (RMS: no mean(g))
  *     dw_p += dy_j xhat_j,  db_p += dy_j   (into the block's partial sums)
+ * store: dx is not zeroed and is written, not added to.  Layer and RMS
+ * norm with a weight take one fused pass for the parameter sums and the
+ * two row sums (the same terms in the same order as the separate loops).
  */
-#define NORM_BWD(T)                                                             \
-    static void bwd_##T(const norm_plan *p, const T *x, const T *w, const T *dy, T *dx,  \
-                        double *pw, double *pb, size_t lo, size_t hi)          \
+#define NORM_BWD(T, sfx, ATTR)                                                  \
+    ATTR static void bwd_##T##_##sfx(const norm_plan *p, const T *restrict x,  \
+                                     const T *restrict w, const T *restrict dy, \
+                                     T *restrict dx, bool store, double *restrict pw, \
+                                     double *restrict pb, size_t lo, size_t hi) \
     {                                                                          \
         const size_t k = p->k;                                                 \
         const T *b = NULL;                                                     \
@@ -155,53 +235,98 @@ NORM_FWD(float)
             const T *xr = x + r * k, *dr = dy + r * k;                         \
             const double mu = p->saved[2 * r], rs = p->saved[2 * r + 1];       \
             double s1 = 0, s2 = 0;                                             \
-            if (p->hw == 1) {                                                  \
-                double *pwr = pw ? pw + (r % p->groups) * p->cpg : NULL;       \
-                double *pbr = pb ? pb + (r % p->groups) * p->cpg : NULL;       \
-                if (pwr)                                                       \
-                    for (size_t j = 0; j < k; j++)                             \
-                        pwr[j] += dr[j] * (((double)xr[j] - mu) * rs);         \
-                if (pbr)                                                       \
-                    for (size_t j = 0; j < k; j++)                             \
-                        pbr[j] += dr[j];                                       \
-            } else if (pw || pb) {                                             \
-                ROW_LOOP(T, p, r, w, b, {                                      \
-                    const double xh = (xr[j] - mu) * rs;                       \
-                    if (pw)                                                    \
-                        pw[q] += dr[j] * xh;                                   \
-                    if (pb)                                                    \
-                        pb[q] += dr[j];                                        \
-                });                                                            \
-            }                                                                  \
-            if (!dx)                                                           \
-                continue;                                                      \
             const T *wr = w ? w + (r % p->groups) * p->cpg : NULL;             \
-            if (p->hw == 1 && wr) {                                            \
-                LANE_SUM(k, GW_, s1);                                          \
-                LANE_SUM(k, GXW_, s2);                                         \
-            } else if (p->hw == 1) {                                           \
-                LANE_SUM(k, G1_, s1);                                          \
-                LANE_SUM(k, GX1_, s2);                                         \
+            if (p->hw == 1 && dx && wr && pw && pb) {                          \
+                double *restrict pwr = pw + (r % p->groups) * p->cpg;          \
+                double *restrict pbr = pb + (r % p->groups) * p->cpg;          \
+                double l1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2[8] = {0, 0, 0, 0, 0, 0, 0, 0}; \
+                size_t j0 = 0;                                                 \
+                NORM_FUSED8_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2);  \
+                s1 = LANE_FOLD(l1);                                            \
+                s2 = LANE_FOLD(l2);                                            \
+                for (size_t j = j0; j < k; j++) {                              \
+                    const double xh = ((double)xr[j] - mu) * rs;               \
+                    const double gw = (double)dr[j] * (double)wr[j];           \
+                    pwr[j] += dr[j] * xh;                                      \
+                    pbr[j] += dr[j];                                           \
+                    s1 += gw;                                                  \
+                    s2 += gw * xh;                                             \
+                }                                                              \
             } else {                                                           \
-                ROW_LOOP(T, p, r, w, b, {                                      \
-                    const double g = dr[j] * wv;                               \
-                    s1 += g;                                                   \
-                    s2 += g * ((xr[j] - mu) * rs);                             \
-                });                                                            \
+                if (p->hw == 1) {                                              \
+                    double *pwr = pw ? pw + (r % p->groups) * p->cpg : NULL;   \
+                    double *pbr = pb ? pb + (r % p->groups) * p->cpg : NULL;   \
+                    if (pwr)                                                   \
+                        for (size_t j = 0; j < k; j++)                         \
+                            pwr[j] += dr[j] * (((double)xr[j] - mu) * rs);     \
+                    if (pbr)                                                   \
+                        for (size_t j = 0; j < k; j++)                         \
+                            pbr[j] += dr[j];                                   \
+                } else if (pw || pb) {                                         \
+                    ROW_LOOP(T, p, r, w, b, {                                  \
+                        const double xh = (xr[j] - mu) * rs;                   \
+                        if (pw)                                                \
+                            pw[q] += dr[j] * xh;                               \
+                        if (pb)                                                \
+                            pb[q] += dr[j];                                    \
+                    });                                                        \
+                }                                                              \
+                if (!dx)                                                       \
+                    continue;                                                  \
+                if (p->hw == 1 && wr) {                                        \
+                    LANE_SUM(k, GW_, s1);                                      \
+                    LANE_SUM(k, GXW_, s2);                                     \
+                } else if (p->hw == 1) {                                       \
+                    LANE_SUM(k, G1_, s1);                                      \
+                    LANE_SUM(k, GX1_, s2);                                     \
+                } else {                                                       \
+                    ROW_LOOP(T, p, r, w, b, {                                  \
+                        const double g = dr[j] * wv;                           \
+                        s1 += g;                                               \
+                        s2 += g * ((xr[j] - mu) * rs);                         \
+                    });                                                        \
+                }                                                              \
             }                                                                  \
             const double a1 = p->center ? s1 / (double)k : 0.0, a2 = s2 / (double)k; \
             T *gr = dx + r * k;                                                \
             if (p->hw == 1 && wr) {                                            \
-                for (size_t j = 0; j < k; j++)                                 \
-                    gr[j] += (T)(rs * ((double)dr[j] * wr[j] - a1 - (((double)xr[j] - mu) * rs) * a2)); \
+                if (store)                                                     \
+                    for (size_t j = 0; j < k; j++)                             \
+                        gr[j] = (T)(rs * ((double)dr[j] * wr[j] - a1 - (((double)xr[j] - mu) * rs) * a2)); \
+                else                                                           \
+                    for (size_t j = 0; j < k; j++)                             \
+                        gr[j] += (T)(rs * ((double)dr[j] * wr[j] - a1 - (((double)xr[j] - mu) * rs) * a2)); \
                 continue;                                                      \
             }                                                                  \
             ROW_LOOP(T, p, r, w, b,                                            \
-                     gr[j] += (T)(rs * (dr[j] * wv - a1 - ((xr[j] - mu) * rs) * a2))); \
+                     PUT_(store, gr[j], (T)(rs * (dr[j] * wv - a1 - ((xr[j] - mu) * rs) * a2)))); \
         }                                                                      \
     }
-NORM_BWD(double)
-NORM_BWD(float)
+
+/* The kernels compiled for each CPU level (ops/dispatch.h): no FMA, the
+ * same operations in the same order, so every level gives the same bits. */
+#define NORM_LEVEL(sfx, ATTR)                                                   \
+    NORM_FWD(double, sfx, ATTR)                                                \
+    NORM_FWD(float, sfx, ATTR)                                                 \
+    NORM_BWD(double, sfx, ATTR)                                                \
+    NORM_BWD(float, sfx, ATTR)
+NORM_LEVEL(base, )
+#if ADJ_VM_DISPATCH
+NORM_LEVEL(avx2, ADJ_VM_TGT_AVX2)
+NORM_LEVEL(avx512, ADJ_VM_TGT_AVX512)
+#define NORM_CALL(fn, T, ...)                                                   \
+    do {                                                                       \
+        const int l_ = adj_vm_level();                                         \
+        if (l_ == ADJ_VM_AVX512)                                               \
+            fn##_##T##_avx512(__VA_ARGS__);                                    \
+        else if (l_ == ADJ_VM_AVX2)                                            \
+            fn##_##T##_avx2(__VA_ARGS__);                                      \
+        else                                                                   \
+            fn##_##T##_base(__VA_ARGS__);                                      \
+    } while (0)
+#else
+#define NORM_CALL(fn, T, ...) fn##_##T##_base(__VA_ARGS__)
+#endif
 
 /*
  * Tangent of rows [lo, hi):
@@ -245,9 +370,11 @@ static void fwd_range(void *ctx, size_t lo, size_t hi)
     const fwd_ctx *c = ctx;
     const adj_var *y = c->y, *x = y->in[0], *w = y->in[1], *b = y->in[2];
     if (y->dtype == ADJ_F64)
-        fwd_double(c->p, x->value, w ? w->value : NULL, b ? b->value : NULL, y->value, lo, hi);
+        NORM_CALL(fwd, double, c->p, x->value, w ? w->value : NULL, b ? b->value : NULL,
+                  y->value, lo, hi);
     else
-        fwd_float(c->p, x->value, w ? w->value : NULL, b ? b->value : NULL, y->value, lo, hi);
+        NORM_CALL(fwd, float, c->p, x->value, w ? w->value : NULL, b ? b->value : NULL,
+                  y->value, lo, hi);
 }
 
 /* Rows per task so that a task holds about 2^14 elements (at least 1). */
@@ -275,6 +402,7 @@ typedef struct bwd_ctx {
     const norm_plan *p;
     adj_var *y;
     void *dx;
+    bool store;             /* dx is fresh: store, do not add */
     double *pw, *pb;        /* partial sums: block i at + i * nparam */
     size_t block, nparam;
 } bwd_ctx;
@@ -288,9 +416,11 @@ static void bwd_task(void *ctx, size_t lo, size_t hi)
         double *pw = c->pw ? c->pw + i * c->nparam : NULL;
         double *pb = c->pb ? c->pb + i * c->nparam : NULL;
         if (y->dtype == ADJ_F64)
-            bwd_double(c->p, x->value, w ? w->value : NULL, y->grad, c->dx, pw, pb, r0, r1);
+            NORM_CALL(bwd, double, c->p, x->value, w ? w->value : NULL, y->grad, c->dx,
+                      c->store, pw, pb, r0, r1);
         else
-            bwd_float(c->p, x->value, w ? w->value : NULL, y->grad, c->dx, pw, pb, r0, r1);
+            NORM_CALL(bwd, float, c->p, x->value, w ? w->value : NULL, y->grad, c->dx,
+                      c->store, pw, pb, r0, r1);
     }
 }
 
@@ -312,12 +442,13 @@ static void norm_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     norm_plan p = plan_of(y);
-    void *dx = adj_grad_buf(x);
+    bool store = false;
+    void *dx = p.rows ? adj_grad_buf_fresh(x, &store) : adj_grad_buf(x);
     void *dw = w ? adj_grad_buf(w) : NULL, *db = b ? adj_grad_buf(b) : NULL;
     if (p.rows == 0 || (!dx && !dw && !db))
         return;
     size_t nparam = w ? adj_cold(w)->numel : b ? adj_cold(b)->numel : 0;
-    bwd_ctx c = {.p = &p, .y = y, .dx = dx, .nparam = nparam};
+    bwd_ctx c = {.p = &p, .y = y, .dx = dx, .store = store, .nparam = nparam};
     /* blocks of a fixed number of rows (about 2^15 elements), whatever the threads */
     c.block = p.k ? ((size_t)1 << 15) / p.k : p.rows;
     c.block = c.block ? c.block : 1;

@@ -1,0 +1,236 @@
+/*
+ * The fast kernels against naive reference loops written here: layer and
+ * RMS norm forward and backward (the fused, vectorised row passes), at
+ * every CPU level the build has (ops/dispatch.h), which must give the
+ * same bits; an adjoint written in place of zero-fill-and-add (a second
+ * sweep and a fan-out must still add); and the arena across resets (no
+ * allocation in a steady loop, reserved bytes bounded when step sizes
+ * vary).
+ */
+#include <adjoint.h>
+
+#include "check_util.h"
+#include "ops/dispatch.h"
+
+#include <math.h>
+#include <string.h>
+
+static double frand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+/* ------------------------------------------------------------ row norms */
+
+/* Layer norm (center) or RMS norm of rows (r, k) in double, the textbook
+ * formulas; dy given; writes y, dx, dw, db (dw, db summed over rows). */
+static void norm_ref(int center, size_t rows, size_t k, const double *x, const double *w,
+                     const double *b, const double *dy, double eps, double *y, double *dx,
+                     double *dw, double *db)
+{
+    memset(dw, 0, k * sizeof *dw);
+    memset(db, 0, k * sizeof *db);
+    for (size_t r = 0; r < rows; r++) {
+        const double *xr = x + r * k, *dr = dy + r * k;
+        double mu = 0, var = 0;
+        if (center) {
+            for (size_t j = 0; j < k; j++)
+                mu += xr[j];
+            mu /= (double)k;
+        }
+        for (size_t j = 0; j < k; j++)
+            var += (xr[j] - mu) * (xr[j] - mu);
+        double rs = 1.0 / sqrt(var / (double)k + eps), mg = 0, mgx = 0;
+        for (size_t j = 0; j < k; j++) {
+            double xh = (xr[j] - mu) * rs, g = dr[j] * w[j];
+            y[r * k + j] = xh * w[j] + (b ? b[j] : 0.0);
+            mg += g / (double)k;
+            mgx += g * xh / (double)k;
+            dw[j] += dr[j] * xh;
+            db[j] += dr[j];
+        }
+        for (size_t j = 0; j < k; j++) {
+            double xh = (xr[j] - mu) * rs;
+            dx[r * k + j] = rs * (dr[j] * w[j] - (center ? mg : 0.0) - xh * mgx);
+        }
+    }
+}
+
+/* Worst |a - b| / (1 + |b|) */
+static double maxrel(const double *a, const double *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i] - b[i]) / (1.0 + fabs(b[i])));
+    return m;
+}
+
+/* A leaf of dtype dt holding d (copied). */
+static adj_var *leaf(adj_tape *t, adj_dtype dt, int nd, const int64_t *shape, const double *d)
+{
+    if (dt == ADJ_F64)
+        return adj_tensor_f64(t, nd, shape, d);
+    size_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= (size_t)shape[i];
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)d[i];
+    adj_var *v = adj_tensor_f32(t, nd, shape, f);
+    free(f);
+    return v;
+}
+
+/* One run of layer norm (center) or RMS norm at the current level; out
+ * gets y, dx, dw, db concatenated (doubles). */
+static void norm_run(int center, adj_dtype dt, size_t rows, size_t k, const double *x,
+                     const double *w, const double *b, const double *dy, double *out)
+{
+    adj_tape *t = adj_tape_new();
+    int64_t sx[2] = {(int64_t)rows, (int64_t)k}, sk[1] = {(int64_t)k};
+    adj_var *xv = leaf(t, dt, 2, sx, x);
+    adj_var *wv = leaf(t, dt, 1, sk, w);
+    adj_var *bv = center ? leaf(t, dt, 1, sk, b) : NULL;
+    adj_var *y = center ? adj_layer_norm(xv, 1, wv, bv, 1e-5) : adj_rms_norm(xv, wv, 1e-5);
+    ck_assert_int_eq(adj_backward_seeded(y, dy), ADJ_OK);
+    size_t n = rows * k;
+    ck_assert_int_eq(adj_copy_value(y, out), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(xv, out + n), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(wv, out + 2 * n), ADJ_OK);
+    if (bv)
+        ck_assert_int_eq(adj_copy_grad(bv, out + 2 * n + k), ADJ_OK);
+    else
+        memset(out + 2 * n + k, 0, k * sizeof *out);
+    adj_tape_free(t);
+}
+
+/* Rows of 771 (not a multiple of 8: the tails run too) and of 16. */
+START_TEST(row_norms_match_reference_at_every_level)
+{
+    static const size_t ks[2] = {771, 16};
+    for (int kc = 0; kc < 2; kc++)
+        for (int center = 0; center < 2; center++)
+            for (int d = 0; d < 2; d++) {
+                adj_dtype dt = d ? ADJ_F64 : ADJ_F32;
+                size_t rows = 37, k = ks[kc], n = rows * k;
+                uint64_t s = 5;
+                double *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy);
+                double *w = malloc(k * sizeof *w), *b = malloc(k * sizeof *b);
+                for (size_t i = 0; i < n; i++) {
+                    double v = 3.0 + frand(&s) * 2.0;
+                    x[i] = dt == ADJ_F32 ? (double)(float)v : v;
+                    v = frand(&s);
+                    dy[i] = dt == ADJ_F32 ? (double)(float)v : v;
+                }
+                for (size_t j = 0; j < k; j++) {
+                    w[j] = dt == ADJ_F32 ? (double)(float)(1.0 + 0.3 * frand(&s)) : 1.0 + 0.3 * frand(&s);
+                    b[j] = dt == ADJ_F32 ? (double)(float)(0.2 * frand(&s)) : 0.2 * frand(&s);
+                }
+                size_t m = 2 * n + 2 * k;
+                double *ref = malloc(m * sizeof *ref), *got = malloc(m * sizeof *got);
+                double *first = malloc(m * sizeof *first);
+                norm_ref(center, rows, k, x, w, center ? b : NULL, dy, 1e-5, ref, ref + n,
+                         ref + 2 * n, ref + 2 * n + k);
+                if (!center)
+                    memset(ref + 2 * n + k, 0, k * sizeof *ref);
+                double tol = dt == ADJ_F64 ? 1e-12 : 2e-5;
+                for (int level = 0; level <= adj_vm_max_level(); level++) {
+                    ck_assert_int_eq(adj_vm_force_level(level), level);
+                    norm_run(center, dt, rows, k, x, w, b, dy, got);
+                    double e = maxrel(got, ref, m);
+                    ck_assert_msg(e <= tol, "%s k %zu %s level %d: error %g", center ? "layer" : "rms",
+                                  k, d ? "f64" : "f32", level, e);
+                    if (level == 0)
+                        memcpy(first, got, m * sizeof *got);
+                    else
+                        ck_assert_msg(memcmp(first, got, m * sizeof *got) == 0,
+                                      "level %d gives other bits than level 0", level);
+                }
+                adj_vm_force_level(-1);
+                free(x), free(dy), free(w), free(b), free(ref), free(got), free(first);
+            }
+}
+END_TEST
+
+/* An adjoint written in place (not zero-filled then added to): a second
+ * sweep on the same tape gives the same gradient, and an input used twice
+ * gets both contributions whichever writes first. */
+START_TEST(written_adjoints_still_accumulate)
+{
+    adj_tape *t = adj_tape_new();
+    double xd[12], up[12];
+    for (int i = 0; i < 12; i++) {
+        xd[i] = sin(i + 1.0);
+        up[i] = cos(2.0 * i);
+    }
+    adj_var *x = adj_tensor_f64(t, 2, ((int64_t[]){3, 4}), xd);
+    adj_var *y = adj_layer_norm(x, 1, NULL, NULL, 1e-5);
+    ck_assert_int_eq(adj_backward_seeded(y, up), ADJ_OK);
+    double g1[12], g2[12];
+    ck_assert_int_eq(adj_copy_grad(x, g1), ADJ_OK);
+    ck_assert_int_eq(adj_backward_seeded(y, up), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(x, g2), ADJ_OK);
+    for (int i = 0; i < 12; i++)
+        ck_assert_double_eq(g1[i], g2[i]);
+    /* z = layer_norm(x) + 2 x: dz/dx = g1 + 2 up */
+    adj_var *z = adj_add(y, adj_scale(x, 2.0));
+    ck_assert_int_eq(adj_backward_seeded(z, up), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(x, g2), ADJ_OK);
+    for (int i = 0; i < 12; i++)
+        ck_assert_double_eq_tol(g2[i], g1[i] + 2.0 * up[i], 1e-15);
+    /* and the other order: the scale's adjoint first (recorded later) */
+    adj_var *u = adj_add(adj_scale(x, 2.0), adj_layer_norm(x, 1, NULL, NULL, 1e-5));
+    ck_assert_int_eq(adj_backward_seeded(u, up), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(x, g2), ADJ_OK);
+    for (int i = 0; i < 12; i++)
+        ck_assert_double_eq_tol(g2[i], g1[i] + 2.0 * up[i], 1e-15);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- arena */
+
+/* Steps of 4 MB and of 64 KB alternating, then a larger one: after the
+ * first steps no allocator call, and the bytes kept stay within twice the
+ * high-water mark (reset keeps big blocks, never piles them up). */
+START_TEST(arena_keeps_blocks_within_bounds)
+{
+    test_alloc c = {.countdown = -1};
+    adj_allocator al = {test_alloc_alloc, test_alloc_free, &c};
+    adj_tape *t = adj_tape_new_with(&al);
+    size_t calls_at = 0;
+    for (int it = 0; it < 60; it++) {
+        int64_t rows = it % 2 ? 8 : 1024;
+        if (it == 40)
+            rows = 4096;
+        adj_var *x = adj_tensor_f32(t, 2, ((int64_t[]){rows, 256}), NULL);
+        adj_var *y = adj_layer_norm(adj_exp(x), 1, NULL, NULL, 1e-5);
+        ck_assert_int_eq(adj_backward(adj_sum(y)), ADJ_OK);
+        adj_tape_stats st;
+        adj_tape_get_stats(t, &st);
+        ck_assert_uint_le(st.bytes_reserved, 2 * st.high_water + (1u << 20));
+        adj_tape_reset(t);
+        if (it == 10 || it == 45)
+            calls_at = c.calls;
+        if (it == 39 || it == 59)
+            ck_assert_uint_eq(c.calls, calls_at);
+    }
+    adj_tape_free(t);
+    ck_assert_uint_eq(c.calls, c.frees);
+    ck_assert_uint_eq(c.live, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("fastpaths");
+    TCase *tc = tcase_create("fastpaths");
+    tcase_add_test(tc, row_norms_match_reference_at_every_level);
+    tcase_add_test(tc, written_adjoints_still_accumulate);
+    tcase_add_test(tc, arena_keeps_blocks_within_bounds);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ADJ_CHECK_MAIN(suite)
