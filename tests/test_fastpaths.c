@@ -11,6 +11,7 @@
 
 #include "check_util.h"
 #include "ops/dispatch.h"
+#include "tensor/transpose.h"
 
 #include <math.h>
 #include <string.h>
@@ -189,6 +190,91 @@ START_TEST(written_adjoints_still_accumulate)
 }
 END_TEST
 
+/* ----------------------------------------------------------- transposes */
+
+/* Tiles with edges in both directions (sizes not multiples of 8), leading
+ * dimensions larger than the tile, copy and accumulate, both element
+ * sizes, every level: the same bits as the plain loop. */
+START_TEST(tile_transposes_match_plain_loops)
+{
+    enum { R = 27, C = 21, SLD = 29, DLD = 31 };
+    static const int64_t sizes[][2] = {{R, C}, {8, 8}, {16, 3}, {1, 9}, {5, 5}, {0, 4}};
+    uint64_t s = 9;
+    double sd[R * SLD], dd0[C * DLD], want[C * DLD], got[C * DLD];
+    float sf[R * SLD], df0[C * DLD], wantf[C * DLD], gotf[C * DLD];
+    for (int i = 0; i < R * SLD; i++) {
+        sd[i] = frand(&s);
+        sf[i] = (float)frand(&s);
+    }
+    for (int i = 0; i < C * DLD; i++) {
+        dd0[i] = frand(&s);
+        df0[i] = (float)frand(&s);
+    }
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+        for (int acc = 0; acc < 2; acc++)
+            for (int level = 0; level <= adj_vm_max_level(); level++) {
+                const int64_t rows = sizes[z][0], cols = sizes[z][1];
+                memcpy(want, dd0, sizeof want);
+                memcpy(wantf, df0, sizeof wantf);
+                for (int64_t i = 0; i < rows; i++)
+                    for (int64_t j = 0; j < cols; j++) {
+                        if (acc) {
+                            want[j * DLD + i] += 0.75 * sd[i * SLD + j];
+                            wantf[j * DLD + i] += 0.75f * sf[i * SLD + j];
+                        } else {
+                            want[j * DLD + i] = sd[i * SLD + j];
+                            wantf[j * DLD + i] = sf[i * SLD + j];
+                        }
+                    }
+                memcpy(got, dd0, sizeof got);
+                memcpy(gotf, df0, sizeof gotf);
+                ck_assert_int_eq(adj_vm_force_level(level), level);
+                if (acc) {
+                    adj_transpose_tile_acc(ADJ_F64, 0.75, got, DLD, sd, SLD, rows, cols);
+                    adj_transpose_tile_acc(ADJ_F32, 0.75, gotf, DLD, sf, SLD, rows, cols);
+                } else {
+                    adj_transpose_tile(8, got, DLD, sd, SLD, rows, cols);
+                    adj_transpose_tile(4, gotf, DLD, sf, SLD, rows, cols);
+                }
+                ck_assert_msg(memcmp(got, want, sizeof got) == 0, "f64 %lldx%lld acc %d level %d",
+                              (long long)rows, (long long)cols, acc, level);
+                ck_assert_msg(memcmp(gotf, wantf, sizeof gotf) == 0, "f32 %lldx%lld acc %d level %d",
+                              (long long)rows, (long long)cols, acc, level);
+            }
+    adj_vm_force_level(-1);
+}
+END_TEST
+
+/* exp of a transposed view (the tiled walk: tiles of 256 x 8 with edges)
+ * and its backward into the base's adjoint, against plain loops. */
+START_TEST(unary_on_transposed_view_matches_plain_loops)
+{
+    enum { M = 300, N = 37 };
+    static float xd[M * N];
+    uint64_t s = 3;
+    for (int i = 0; i < M * N; i++)
+        xd[i] = (float)frand(&s);
+    for (int level = 0; level <= adj_vm_max_level(); level++) {
+        ck_assert_int_eq(adj_vm_force_level(level), level);
+        adj_tape *t = adj_tape_new();
+        adj_var *x = adj_tensor_f32(t, 2, ((int64_t[]){M, N}), xd);
+        adj_var *y = adj_exp(adj_transpose(x)); /* (N, M) */
+        adj_var *L = adj_sum(adj_mul(y, y));    /* dL/dx[i][j] = 2 exp(2 x[i][j]) */
+        ck_assert_int_eq(adj_backward(L), ADJ_OK);
+        const float *yv = adj_data(y), *g = adj_grad_data(x);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float e = yv[j * M + i];
+                ck_assert_msg(fabs(e - exp(xd[i * N + j])) <= 1e-6 * exp(xd[i * N + j]), "y[%d][%d]", j, i);
+                float want = (float)(2.0f * e) * e; /* dy = 2y, dx = dy y */
+                ck_assert_msg(g[i * N + j] == want, "dx[%d][%d] = %g, expected %g", i, j, g[i * N + j], want);
+            }
+        adj_tape_free(t);
+    }
+    adj_vm_force_level(-1);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- arena */
 
 /* Steps of 4 MB and of 64 KB alternating, then a larger one: after the
@@ -228,6 +314,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("fastpaths");
     tcase_add_test(tc, row_norms_match_reference_at_every_level);
     tcase_add_test(tc, written_adjoints_still_accumulate);
+    tcase_add_test(tc, tile_transposes_match_plain_loops);
+    tcase_add_test(tc, unary_on_transposed_view_matches_plain_loops);
     tcase_add_test(tc, arena_keeps_blocks_within_bounds);
     suite_add_tcase(s, tc);
     return s;

@@ -13,6 +13,7 @@
 #include "ops/unary.h"
 #include "ops/strided_op.h"
 #include "tensor/strided.h"
+#include "tensor/transpose.h"
 
 #include <string.h>
 
@@ -81,7 +82,10 @@ static void unary_tiled(void *ctx, size_t lo, size_t hi)
         const int64_t a0 = ia * s->ta, b0 = ib * s->tb;
         const int64_t alen = s->na - a0 < s->ta ? s->na - a0 : s->ta;
         const int64_t blen = s->nb - b0 < s->tb ? s->nb - b0 : s->tb;
-        if (es == 8)
+        if (s->xsb == 1)
+            adj_transpose_tile(es, buf, alen, (const char *)s->k.x + (size_t)(xo + a0 * s->xsa + b0) * es,
+                               s->xsa, alen, blen);
+        else if (es == 8)
             TILE_GATHER(double);
         else
             TILE_GATHER(float);
@@ -130,8 +134,11 @@ static bool tiled_init(tiled_ctx *s, const adj_layout *l)
     s->ysb = ys[b];
     s->xsa = l->stride[a];
     s->xsb = l->stride[b];
-    s->ta = s->na < 64 ? s->na : 64;
-    s->tb = (int64_t)ADJ_UNARY_BLOCK / s->ta;
+    /* rows of up to 256 elements (fewer, longer kernel calls), as many as
+     * the buffer of ADJ_UNARY_BLOCK doubles holds */
+    const int64_t cap = (int64_t)(ADJ_UNARY_BLOCK * sizeof(double) / adj_dsize(s->k.y->dtype));
+    s->ta = s->na < 256 ? s->na : 256;
+    s->tb = cap / s->ta;
     if (s->tb > s->nb)
         s->tb = s->nb;
     s->tiles_a = (s->na + s->ta - 1) / s->ta;

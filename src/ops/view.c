@@ -194,11 +194,12 @@ static void view_forward(adj_var *y)
     gather(y, y->value, y->in[0]->value, &l);
 }
 
-/* gx[positions] += gy, for a view of attributes a of an input of shape
+/* gx[positions] += gy (= gy when store: gx is fresh and the view reaches
+ * every element of it), for a view of attributes a of an input of shape
  * (xnd, xshape): gx contiguous in that shape, gy in the view's; expand:
  * gx += gy summed over the repeats */
 static void view_scatter(adj_tape *t, int dtype, const view_attr *a, int xnd,
-                         const int64_t *xshape, void *gx, const void *gy)
+                         const int64_t *xshape, void *gx, const void *gy, bool store)
 {
     adj_layout in, gl, yl;
     adj_layout_contig(&in, xnd, xshape);
@@ -215,19 +216,28 @@ static void view_scatter(adj_tape *t, int dtype, const view_attr *a, int xnd,
         adj_reduce_bcast(dtype, gx, xnd, xshape, gy, &yl, 1.0, scratch);
         return;
     }
-    adj_strided_acc(dtype, gx, &gl, gy, &yl, 1.0);
+    if (store)
+        adj_strided_copy(adj_dsize(dtype), gx, &gl, gy, &yl);
+    else
+        adj_strided_acc(dtype, gx, &gl, gy, &yl, 1.0);
 }
 
-/* dx[positions] += dy; expand: dx += dy summed over the repeats */
+/* dx[positions] += dy (= dy when dx is fresh and the view covers it);
+ * expand: dx += dy summed over the repeats */
 static void view_backward(adj_var *y)
 {
     adj_var *x = y->in[0];
     if (!(x->flags & ADJ_F_GRAD))
         return;
-    void *gx = adj_grad_buf(x);
+    /* a view other than expand reaches each element of x at most once: one
+     * of x's size reaches all of them, so a fresh adjoint is written */
+    const bool whole = ADJ_ATTR(y, view_attr)->layout != lay_expand &&
+                       adj_cold(y)->numel == adj_cold(x)->numel;
+    bool fresh = false;
+    void *gx = whole ? adj_grad_buf_fresh(x, &fresh) : adj_grad_buf(x);
     if (gx)
         view_scatter(adj_cold(y)->tape, y->dtype, ADJ_ATTR(y, view_attr), x->ndim,
-                     adj_cold(x)->shape, gx, y->grad);
+                     adj_cold(x)->shape, gx, y->grad, fresh);
 }
 
 /* tangent: the same gather of x's tangent (contiguous in x's shape) */
@@ -484,7 +494,7 @@ static void view_grad_forward(adj_var *y)
     const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
     memset(y->value, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
     view_scatter(adj_cold(y)->tape, y->dtype, &a->va, a->xnd, a->xshape, y->value,
-                 y->in[0]->value);
+                 y->in[0]->value, false);
 }
 
 /* d(gy) += the view of dy (a gather through the layout) */
@@ -508,7 +518,7 @@ static void view_grad_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
     memset(ty, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
-    view_scatter(adj_cold(y)->tape, y->dtype, &a->va, a->xnd, a->xshape, ty, tx[0]);
+    view_scatter(adj_cold(y)->tape, y->dtype, &a->va, a->xnd, a->xshape, ty, tx[0], false);
 }
 
 static bool view_grad_vjp(adj_var *y, adj_var *gy, adj_var **gin)

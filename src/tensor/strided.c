@@ -6,6 +6,7 @@
 #include "core/pool.h"
 #include "tensor/accum.h"
 #include "tensor/iter.h"
+#include "tensor/transpose.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -160,6 +161,17 @@ static void tile2_range(void *ctx, size_t lo, size_t hi)
         const int64_t a0 = ia * TILE2, b0 = ib * TILE2;
         const int64_t a1 = a0 + TILE2 < w->na ? a0 + TILE2 : w->na;
         const int64_t b1 = b0 + TILE2 < w->nb ? b0 + TILE2 : w->nb;
+        if (w->dsa == 1 && w->ssb == 1) {
+            /* both fastest axes contiguous: a plain tile transpose */
+            const size_t es = w->esize;
+            void *d = w->dst + (size_t)(doff + b0 * w->dsb + a0) * es;
+            const void *src = w->src + (size_t)(soff + a0 * w->ssa + b0) * es;
+            if (w->acc)
+                adj_transpose_tile_acc(w->dtype, w->alpha, d, w->dsb, src, w->ssa, a1 - a0, b1 - b0);
+            else
+                adj_transpose_tile(es, d, w->dsb, src, w->ssa, a1 - a0, b1 - b0);
+            continue;
+        }
         if (!w->acc && w->esize == 8)
             TILE2_LOOP(uint64_t, =);
         else if (!w->acc)
@@ -246,7 +258,8 @@ static bool repeats(const adj_layout *l)
 void adj_strided_acc(int dtype, void *dst, const adj_layout *dl, const void *src,
                      const adj_layout *sl, double alpha)
 {
-    tile2 tw = {.dst = dst, .src = src, .dtype = dtype, .acc = true, .alpha = alpha};
+    tile2 tw = {.dst = dst, .src = src, .esize = dtype == ADJ_F64 ? 8 : 4, .dtype = dtype,
+                .acc = true, .alpha = alpha};
     if (tile2_init(&tw, dl, sl)) {
         tile2_run(&tw);
         return;
