@@ -190,6 +190,76 @@ START_TEST(written_adjoints_still_accumulate)
 }
 END_TEST
 
+/* ------------------------------------------------------- binary kernels */
+
+typedef adj_var *(*bin_fn)(adj_var *, adj_var *);
+static adj_var *add_(adj_var *a, adj_var *b) { return adj_add(a, b); }
+static adj_var *mul_(adj_var *a, adj_var *b) { return adj_mul(a, b); }
+static adj_var *div_(adj_var *a, adj_var *b) { return adj_div(a, b); }
+static adj_var *max_(adj_var *a, adj_var *b) { return adj_maximum(a, b); }
+
+/* a (R, C) op b of shape (R, C), (C) or (R, 1), float: y and both
+ * adjoints against plain loops (y exactly; the broadcast operand's summed
+ * adjoint to rounding), and the same bits at every level. */
+START_TEST(binary_kernels_match_plain_loops)
+{
+    enum { R = 67, C = 133 };
+    static const bin_fn fns[4] = {add_, mul_, div_, max_};
+    static float a[R * C], b[R * C], up[R * C];
+    static double upd[R * C], first[3][R * C];
+    uint64_t s = 17;
+    for (int i = 0; i < R * C; i++) {
+        a[i] = (float)frand(&s);
+        b[i] = (float)(1.5 + frand(&s)); /* away from 0 for div */
+        up[i] = (float)frand(&s);
+        upd[i] = up[i];
+    }
+    for (int f = 0; f < 4; f++)
+        for (int shape = 0; shape < 3; shape++)
+            for (int level = 0; level <= adj_vm_max_level(); level++) {
+                ck_assert_int_eq(adj_vm_force_level(level), level);
+                adj_tape *t = adj_tape_new();
+                int64_t sb[2] = {shape == 2 ? R : C, 1};
+                adj_var *av = adj_tensor_f32(t, 2, ((int64_t[]){R, C}), a);
+                adj_var *bv = shape == 0   ? adj_tensor_f32(t, 2, ((int64_t[]){R, C}), b)
+                              : shape == 1 ? adj_tensor_f32(t, 1, sb, b)
+                                           : adj_tensor_f32(t, 2, sb, b);
+                adj_var *y = fns[f](av, bv);
+                ck_assert_int_eq(adj_backward_seeded(y, upd), ADJ_OK);
+                const float *yv = adj_data(y), *ga = adj_grad_data(av), *gb = adj_grad_data(bv);
+                size_t nb = shape == 0 ? R * C : shape == 1 ? C : R;
+                double *sum = calloc(nb, sizeof *sum);
+                for (int i = 0; i < R; i++)
+                    for (int j = 0; j < C; j++) {
+                        const size_t k = (size_t)(i * C + j);
+                        const size_t kb = shape == 0 ? k : shape == 1 ? (size_t)j : (size_t)i;
+                        const float x = a[k], z = b[kb], dy = up[k];
+                        float want, da, db;
+                        switch (f) {
+                        case 0: want = x + z, da = dy, db = dy; break;
+                        case 1: want = x * z, da = dy * z, db = dy * x; break;
+                        case 2: want = x / z, da = dy / z, db = -dy * want / z; break;
+                        default: want = x > z ? x : z, da = x > z ? dy : 0, db = x > z ? 0 : dy; break;
+                        }
+                        ck_assert_msg(yv[k] == want, "op %d shape %d y[%zu]", f, shape, k);
+                        ck_assert_msg(ga[k] == da, "op %d shape %d da[%zu] %g %g", f, shape, k, ga[k], da);
+                        sum[kb] += db;
+                    }
+                for (size_t k = 0; k < nb; k++)
+                    ck_assert_msg(fabs(gb[k] - sum[k]) <= 1e-6 * (1 + fabs(sum[k])),
+                                  "op %d shape %d db[%zu] %g %g", f, shape, k, gb[k], sum[k]);
+                double *out = first[0];
+                ck_assert_int_eq(adj_copy_value(y, level ? first[1] : out), ADJ_OK);
+                if (level) {
+                    ck_assert(memcmp(first[1], first[0], sizeof first[0]) == 0);
+                }
+                free(sum);
+                adj_tape_free(t);
+            }
+    adj_vm_force_level(-1);
+}
+END_TEST
+
 /* ----------------------------------------------------------- transposes */
 
 /* Tiles with edges in both directions (sizes not multiples of 8), leading
@@ -314,6 +384,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("fastpaths");
     tcase_add_test(tc, row_norms_match_reference_at_every_level);
     tcase_add_test(tc, written_adjoints_still_accumulate);
+    tcase_add_test(tc, binary_kernels_match_plain_loops);
     tcase_add_test(tc, tile_transposes_match_plain_loops);
     tcase_add_test(tc, unary_on_transposed_view_matches_plain_loops);
     tcase_add_test(tc, arena_keeps_blocks_within_bounds);

@@ -400,10 +400,11 @@ typedef struct bin_ctx {
 #define BINARY_T(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH)       \
     BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH, adj_vjp_##nm) \
     BINARY_API(nm, OPID)
-/* The kernels and the descriptor, without the public functions; VJP is
- * the graph-mode rule (ops/graph_elem.c), NULL for a mask. */
-#define BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH, VJP) \
-    static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+/* The range and walk kernels of one binary op for one CPU level (ATTR its
+ * target, ops/dispatch.h): the same operations in the same order at every
+ * level, so every level gives the same bits. */
+#define BIN_LEVEL_(nm, sfx, ATTR, FWD, DA, DB, TAN)                             \
+    ATTR static void nm##_fwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
         const adj_var *y_ = ctx_;                                              \
         if (y_->dtype == ADJ_F64)                                              \
@@ -411,7 +412,7 @@ typedef struct bin_ctx {
         else                                                                   \
             BIN_FWD_RANGE_(float, FWD);                                        \
     }                                                                          \
-    static void nm##_bwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    ATTR static void nm##_bwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
         const bin_ctx *k_ = ctx_;                                              \
         const adj_var *y_ = k_->y;                                             \
@@ -420,7 +421,7 @@ typedef struct bin_ctx {
         else                                                                   \
             BIN_BWD_RANGE_(float, DA, DB);                                     \
     }                                                                          \
-    static void nm##_jvp_range(void *ctx_, size_t lo_, size_t hi_)             \
+    ATTR static void nm##_jvp_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
         const bin_ctx *k_ = ctx_;                                              \
         const adj_var *y_ = k_->y;                                             \
@@ -429,15 +430,15 @@ typedef struct bin_ctx {
         else                                                                   \
             BIN_TAN_RANGE_(float, TAN);                                        \
     }                                                                          \
-    static void nm##_walk_fwd(void *ctx_, size_t lo_, size_t hi_)              \
+    ATTR static void nm##_walk_fwd_##sfx(void *ctx_, size_t lo_, size_t hi_)   \
     {                                                                          \
         const bin_walk *w_ = ctx_;                                             \
-        if (w_->y->dtype == ADJ_F64)                       \
+        if (w_->y->dtype == ADJ_F64)                                           \
             BIN_WALK_FWD_(double, FWD);                                        \
         else                                                                   \
             BIN_WALK_FWD_(float, FWD);                                         \
     }                                                                          \
-    static void nm##_walk_bwd(void *ctx_, size_t lo_, size_t hi_)              \
+    ATTR static void nm##_walk_bwd_##sfx(void *ctx_, size_t lo_, size_t hi_)   \
     {                                                                          \
         const bin_walk *w_ = ctx_;                                             \
         const adj_var *y_ = w_->y;                                             \
@@ -445,6 +446,60 @@ typedef struct bin_ctx {
             BIN_WALK_BWD_(double, DA, DB);                                     \
         else                                                                   \
             BIN_WALK_BWD_(float, DA, DB);                                      \
+    }                                                                          \
+    ATTR static void nm##_walk_jvp_##sfx(void *ctx_, size_t lo_, size_t hi_)   \
+    {                                                                          \
+        const bin_walk *w_ = ctx_;                                             \
+        const adj_var *y_ = w_->y;                                             \
+        if (y_->dtype == ADJ_F64)                                              \
+            BIN_WALK_TAN_(double, TAN);                                        \
+        else                                                                   \
+            BIN_WALK_TAN_(float, TAN);                                         \
+    }
+#if ADJ_VM_DISPATCH
+#define BIN_LEVELS_(nm, FWD, DA, DB, TAN)                                      \
+    BIN_LEVEL_(nm, base, , FWD, DA, DB, TAN)                                   \
+    BIN_LEVEL_(nm, avx2, ADJ_VM_TGT_AVX2, FWD, DA, DB, TAN)                    \
+    BIN_LEVEL_(nm, avx512, ADJ_VM_TGT_AVX512, FWD, DA, DB, TAN)
+/* A walk over runs: 512-bit code where the runs are long enough. */
+#define BIN_WALK_CALL_(f, ctx, lo, hi)                                         \
+    do {                                                                       \
+        const int l_ = adj_vm_level();                                         \
+        if (l_ == ADJ_VM_AVX512 && ((const bin_walk *)(ctx))->it.inner >= 64)  \
+            f##_avx512(ctx, lo, hi);                                           \
+        else if (l_ >= ADJ_VM_AVX2)                                            \
+            f##_avx2(ctx, lo, hi);                                             \
+        else                                                                   \
+            f##_base(ctx, lo, hi);                                             \
+    } while (0)
+#else
+#define BIN_LEVELS_(nm, FWD, DA, DB, TAN) BIN_LEVEL_(nm, base, , FWD, DA, DB, TAN)
+#define BIN_WALK_CALL_(f, ctx, lo, hi) f##_base(ctx, lo, hi)
+#endif
+
+/* The kernels and the descriptor, without the public functions; VJP is
+ * the graph-mode rule (ops/graph_elem.c), NULL for a mask. */
+#define BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH, VJP) \
+    BIN_LEVELS_(nm, FWD, DA, DB, TAN)                                          \
+    static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_fwd_range, ctx_, lo_, hi_);                           \
+    }                                                                          \
+    static void nm##_bwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_bwd_range, ctx_, lo_, hi_);                           \
+    }                                                                          \
+    static void nm##_jvp_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_jvp_range, ctx_, lo_, hi_);                           \
+    }                                                                          \
+    static void nm##_walk_fwd(void *ctx_, size_t lo_, size_t hi_)              \
+    {                                                                          \
+        BIN_WALK_CALL_(nm##_walk_fwd, ctx_, lo_, hi_);                         \
+    }                                                                          \
+    static void nm##_walk_bwd(void *ctx_, size_t lo_, size_t hi_)              \
+    {                                                                          \
+        BIN_WALK_CALL_(nm##_walk_bwd, ctx_, lo_, hi_);                         \
     }                                                                          \
     BIN_RED_LEVEL_(nm, base, , DA, DB)                                         \
     BIN_RED_LEVELS_(nm, DA, DB)                                                \
@@ -454,12 +509,7 @@ typedef struct bin_ctx {
     }                                                                          \
     static void nm##_walk_jvp(void *ctx_, size_t lo_, size_t hi_)              \
     {                                                                          \
-        const bin_walk *w_ = ctx_;                                             \
-        const adj_var *y_ = w_->y;                                             \
-        if (y_->dtype == ADJ_F64)                                              \
-            BIN_WALK_TAN_(double, TAN);                                        \
-        else                                                                   \
-            BIN_WALK_TAN_(float, TAN);                                         \
+        BIN_WALK_CALL_(nm##_walk_jvp, ctx_, lo_, hi_);                         \
     }                                                                          \
     static void nm##_forward(adj_var *y_)                                      \
     {                                                                          \
