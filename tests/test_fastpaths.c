@@ -345,6 +345,88 @@ START_TEST(unary_on_transposed_view_matches_plain_loops)
 }
 END_TEST
 
+/* ------------------------------------------------------- max_pool2d 2x2 */
+
+/* 2x2 stride 2 on planes with odd sizes (a row and a column no window
+ * covers), rows of 8 + 3 windows (a vector chunk, an overlapping one, a
+ * scalar tail), ties and NaNs: y, the place of each maximum (its first
+ * maximum, a NaN counting as the maximum) through the gradient, whether x's
+ * adjoint is written fresh or added to, and the tangent, against loops,
+ * at every level. */
+START_TEST(max_pool_2x2_matches_plain_loops)
+{
+    enum { N = 2, C = 3, H = 7, W = 23, HO = 3, WO = 11 };
+    static double x[N * C * H * W], up[N * C * HO * WO], tx[N * C * H * W];
+    uint64_t s = 21;
+    for (int i = 0; i < N * C * H * W; i++) {
+        x[i] = (double)(float)frand(&s);
+        if (i % 5 == 0)
+            x[i] = 0.5; /* ties */
+        tx[i] = frand(&s);
+    }
+    x[3 * W + 4] = NAN;         /* plane 0, window (1, 2) */
+    x[H * W + 2 * W + 17] = NAN; /* plane 1 */
+    for (int i = 0; i < N * C * HO * WO; i++)
+        up[i] = (double)(float)frand(&s);
+    for (int d = 0; d < 2; d++)
+        for (int level = 0; level <= adj_vm_max_level(); level++)
+            for (int twice = 0; twice < 2; twice++) {
+                ck_assert_int_eq(adj_vm_force_level(level), level);
+                adj_dtype dt = d ? ADJ_F64 : ADJ_F32;
+                adj_tape *t = adj_tape_new();
+                adj_var *xv = leaf(t, dt, 4, ((int64_t[]){N, C, H, W}), x);
+                const adj_pool2d_opts o = {{2, 2}, {2, 2}, {0, 0}};
+                adj_var *y = adj_max_pool2d(xv, &o);
+                /* twice: x also feeds a second node, so one adds to the other */
+                adj_var *out = twice ? adj_add(adj_sum(adj_scale(xv, 0.0)), adj_sum(adj_mul(y, leaf(t, dt, 4, ((int64_t[]){N, C, HO, WO}), up))))
+                                     : y;
+                ck_assert_int_eq(twice ? adj_backward(out) : adj_backward_seeded(y, up), ADJ_OK);
+                double *yv = malloc(sizeof(double) * N * C * HO * WO);
+                double *g = malloc(sizeof(double) * N * C * H * W);
+                ck_assert_int_eq(adj_copy_value(y, yv), ADJ_OK);
+                ck_assert_int_eq(adj_copy_grad(xv, g), ADJ_OK);
+                double *want_g = calloc(N * C * H * W, sizeof(double));
+                int *at = malloc(sizeof(int) * N * C * HO * WO);
+                for (int pl = 0; pl < N * C; pl++)
+                    for (int i = 0; i < HO; i++)
+                        for (int j = 0; j < WO; j++) {
+                            int best = -1;
+                            double m = 0;
+                            for (int a = 0; a < 2; a++)
+                                for (int b = 0; b < 2; b++) {
+                                    int k = pl * H * W + (2 * i + a) * W + 2 * j + b;
+                                    if (best < 0 || (isnan(x[k]) && !isnan(m)) || x[k] > m)
+                                        best = k, m = x[k];
+                                }
+                            int oi = (pl * HO + i) * WO + j;
+                            ck_assert_msg((isnan(m) && isnan(yv[oi])) || yv[oi] == m, "y[%d] level %d", oi, level);
+                            want_g[best] += up[oi];
+                            at[oi] = best;
+                        }
+                for (int k = 0; k < N * C * H * W; k++)
+                    ck_assert_msg(g[k] == want_g[k], "%s level %d twice %d: dx[%d] = %g, expected %g",
+                                  d ? "f64" : "f32", level, twice, k, g[k], want_g[k]);
+                if (!twice) {
+                    /* the tangent reads each window's maximum back */
+                    adj_tape *t2 = adj_tape_new();
+                    adj_var *x2 = leaf(t2, dt, 4, ((int64_t[]){N, C, H, W}), x);
+                    adj_var *y2 = adj_max_pool2d(x2, &o);
+                    double *ty = malloc(sizeof(double) * N * C * HO * WO);
+                    ck_assert_int_eq(adj_jvp(y2, 1, (adj_var *[]){x2}, (const double *[]){tx}, ty), ADJ_OK);
+                    for (int oi = 0; oi < N * C * HO * WO; oi++) {
+                        double w = d ? tx[at[oi]] : (double)(float)tx[at[oi]];
+                        ck_assert_msg(ty[oi] == w, "tangent %d level %d: %g, expected %g", oi, level, ty[oi], w);
+                    }
+                    free(ty);
+                    adj_tape_free(t2);
+                }
+                free(yv), free(g), free(want_g), free(at);
+                adj_tape_free(t);
+            }
+    adj_vm_force_level(-1);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- arena */
 
 /* Steps of 4 MB and of 64 KB alternating, then a larger one: after the
@@ -387,6 +469,7 @@ static Suite *suite(void)
     tcase_add_test(tc, binary_kernels_match_plain_loops);
     tcase_add_test(tc, tile_transposes_match_plain_loops);
     tcase_add_test(tc, unary_on_transposed_view_matches_plain_loops);
+    tcase_add_test(tc, max_pool_2x2_matches_plain_loops);
     tcase_add_test(tc, arena_keeps_blocks_within_bounds);
     suite_add_tcase(s, tc);
     return s;

@@ -10,6 +10,7 @@
  */
 #include "core/pool.h"
 #include "ops/decompose.h"
+#include "ops/dispatch.h"
 #include "ops/op.h"
 #include "adjoint/conv.h"
 
@@ -19,7 +20,8 @@
 typedef struct pool_attr {
     int32_t k[2], s[2], p[2]; /* kernel, stride, padding; adaptive: k = output size */
     int32_t no_opts;          /* the options pointer was NULL */
-    int32_t *arg;             /* max_pool2d: the maximum's position in its plane */
+    int32_t *arg;             /* max_pool2d: the maximum's position in its plane (2x2
+                               * stride 2: one byte per output, see mp22_run) */
 } pool_attr;
 
 enum { MAXP, AVGP, ADAPT };
@@ -127,53 +129,6 @@ typedef struct pool_job {
         }                                                                      \
     } while (0)
 
-/* 2x2 windows, stride 2, no padding (the common case): the four
- * comparisons unrolled, every output independent of the previous one. */
-#define MAXP_TAKE(T, m, best, v, i)                                            \
-    do {                                                                       \
-        const T v_ = (v);                                                      \
-        const int take_ = (v_ > m) | ((v_ != v_) & (m == m));                  \
-        m = take_ ? v_ : m;                                                    \
-        best = take_ ? (i) : best;                                             \
-    } while (0)
-#define MAXP_GT(T, m, best, v, i)                                              \
-    do {                                                                       \
-        const T v_ = (v);                                                      \
-        const int take_ = v_ > m;                                              \
-        m = take_ ? v_ : m;                                                    \
-        best = take_ ? (i) : best;                                             \
-    } while (0)
-/* Plain comparisons first; a window whose sum is NaN (it holds a NaN, or
- * infinities of both signs) is done again with the NaN-aware ones. */
-#define MAXP_FWD22(T)                                                          \
-    do {                                                                       \
-        const T *xp = (const T *)j->src + pl * H * W;                          \
-        T *yp = (T *)j->dst + pl * Ho * Wo;                                    \
-        for (int64_t oh = 0; oh < Ho; oh++) {                                  \
-            const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;                       \
-            const int32_t i0 = (int32_t)(2 * oh * W);                          \
-            for (int64_t ow = 0; ow < Wo; ow++) {                              \
-                const int32_t i = i0 + (int32_t)(2 * ow);                      \
-                const T a0 = r0[2 * ow], a1 = r0[2 * ow + 1];                  \
-                const T b0 = r1[2 * ow], b1 = r1[2 * ow + 1];                  \
-                T m = a0;                                                      \
-                int32_t best = i;                                              \
-                const T all = (a0 + a1) + (b0 + b1);                           \
-                if (all == all) {                                              \
-                    MAXP_GT(T, m, best, a1, i + 1);                            \
-                    MAXP_GT(T, m, best, b0, i + (int32_t)W);                   \
-                    MAXP_GT(T, m, best, b1, i + (int32_t)W + 1);               \
-                } else {                                                       \
-                    MAXP_TAKE(T, m, best, a1, i + 1);                          \
-                    MAXP_TAKE(T, m, best, b0, i + (int32_t)W);                 \
-                    MAXP_TAKE(T, m, best, b1, i + (int32_t)W + 1);             \
-                }                                                              \
-                yp[oh * Wo + ow] = m;                                          \
-                arg[oh * Wo + ow] = best;                                      \
-            }                                                                  \
-        }                                                                      \
-    } while (0)
-
 #define MAXP_APPLY(T)                                                          \
     do {                                                                       \
         const T *sp = (const T *)j->src + (j->bwd ? pl * Ho * Wo : pl * H * W); \
@@ -213,6 +168,251 @@ typedef struct pool_job {
         }                                                                      \
     } while (0)
 
+/*
+ * 2x2 windows, stride 2, no padding (the common case), on its own: the
+ * forward keeps one byte per output, the maximum's place in its window
+ * (0, 1 the first row, 2, 3 the second), found eight outputs at a time
+ * (MP22_FWD8) or with the NaN-aware comparisons; the backward writes each window's four
+ * adjoints at once (stored when the op is the first to reach dx, with the
+ * odd last row and column zeroed), and the tangent reads the place back.
+ * Compiled per CPU level (ops/dispatch.h): selects only, the same bits.
+ */
+static bool is22(const pool_attr *a)
+{
+    return a->k[0] == 2 && a->k[1] == 2 && a->s[0] == 2 && a->s[1] == 2 && a->p[0] == 0 &&
+           a->p[1] == 0;
+}
+
+typedef struct mp22_job {
+    const void *src;      /* forward: x; backward: dy; tangent: tx */
+    void *dst;            /* forward: y; backward: dx; tangent: ty */
+    uint8_t *code;
+    int64_t H, W, Ho, Wo;
+    int mode;             /* 0 forward, 1 backward (add), 2 backward (store), 3 tangent */
+    bool f64;
+} mp22_job;
+
+#define MP22_TAKE(T, m, c, v, k)                                               \
+    do {                                                                       \
+        const T v_ = (v);                                                      \
+        const int t_ = (v_ > m) | ((v_ != v_) & (m == m));                     \
+        m = t_ ? v_ : m;                                                       \
+        c = t_ ? (uint8_t)(k) : c;                                             \
+    } while (0)
+
+#define MP22_GT(T, m, c, v, k)                                                 \
+    do {                                                                       \
+        const T v_ = (v);                                                      \
+        const int t_ = v_ > m;                                                 \
+        m = t_ ? v_ : m;                                                       \
+        c = t_ ? (uint8_t)(k) : c;                                             \
+    } while (0)
+
+/*
+ * Eight outputs at once with vector types (GCC, Clang): the two rows of
+ * sixteen inputs split into the windows' four corners, compared and
+ * selected lane by lane as the scalar code does; a chunk holding a NaN
+ * window goes through the scalar code.  V is the dtype's 8-lane vector, I
+ * the integer vector its comparisons give.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define MP22_VEC 1
+typedef float mp22_vfloat __attribute__((vector_size(32)));
+typedef int32_t mp22_ifloat __attribute__((vector_size(32)));
+typedef double mp22_vdouble __attribute__((vector_size(64)));
+typedef int64_t mp22_idouble __attribute__((vector_size(64)));
+#define MP22_EVEN 0, 2, 4, 6, 8, 10, 12, 14
+#define MP22_ODD 1, 3, 5, 7, 9, 11, 13, 15
+#define MP22_LO 0, 8, 1, 9, 2, 10, 3, 11
+#define MP22_HI 4, 12, 5, 13, 6, 14, 7, 15
+#define MP22_SEL(V, I, t, x, y) ((V)(((I)(x) & (t)) | ((I)(y) & ~(t))))
+
+/* forward of outputs [ow, ow + 8) of a row; false if a window has a NaN */
+#define MP22_FWD8(T, ok)                                                       \
+    do {                                                                       \
+        typedef mp22_v##T V;                                                   \
+        typedef mp22_i##T I;                                                   \
+        V p0, p1, q0, q1;                                                      \
+        memcpy(&p0, r0 + 2 * ow, sizeof p0);                                   \
+        memcpy(&p1, r0 + 2 * ow + 8, sizeof p1);                               \
+        memcpy(&q0, r1 + 2 * ow, sizeof q0);                                   \
+        memcpy(&q1, r1 + 2 * ow + 8, sizeof q1);                               \
+        const V a0 = __builtin_shufflevector(p0, p1, MP22_EVEN);               \
+        const V a1 = __builtin_shufflevector(p0, p1, MP22_ODD);                \
+        const V b0 = __builtin_shufflevector(q0, q1, MP22_EVEN);               \
+        const V b1 = __builtin_shufflevector(q0, q1, MP22_ODD);                \
+        const V all = (a0 + a1) + (b0 + b1);                                   \
+        const I nan = all != all;                                              \
+        I any = nan;                                                           \
+        for (int l = 1; l < 8; l++)                                            \
+            any[0] |= nan[l];                                                  \
+        (ok) = any[0] == 0;                                                    \
+        if (ok) {                                                              \
+            I t = a1 > a0;                                                     \
+            V m = MP22_SEL(V, I, t, a1, a0);                                   \
+            I k = t & 1;                                                       \
+            t = b0 > m;                                                        \
+            m = MP22_SEL(V, I, t, b0, m);                                      \
+            k = (t & 2) | (k & ~t);                                            \
+            t = b1 > m;                                                        \
+            m = MP22_SEL(V, I, t, b1, m);                                      \
+            k = (t & 3) | (k & ~t);                                            \
+            memcpy(yr + ow, &m, sizeof m);                                     \
+            for (int l = 0; l < 8; l++)                                        \
+                c[ow + l] = (uint8_t)k[l];                                     \
+        }                                                                      \
+    } while (0)
+
+/* backward of outputs [ow, ow + 8): the four corners' adjoints, stored or
+ * added (STORE 1 or 0) */
+#define MP22_BWD8(T, STORE)                                                    \
+    do {                                                                       \
+        typedef mp22_v##T V;                                                   \
+        typedef mp22_i##T I;                                                   \
+        V v;                                                                   \
+        memcpy(&v, g + ow, sizeof v);                                          \
+        const I k = {c[ow], c[ow + 1], c[ow + 2], c[ow + 3],                   \
+                     c[ow + 4], c[ow + 5], c[ow + 6], c[ow + 7]};              \
+        const V v0 = (V)((I)v & (k == 0)), v1 = (V)((I)v & (k == 1));         \
+        const V v2 = (V)((I)v & (k == 2)), v3 = (V)((I)v & (k == 3));         \
+        V o[4] = {__builtin_shufflevector(v0, v1, MP22_LO),                    \
+                  __builtin_shufflevector(v0, v1, MP22_HI),                    \
+                  __builtin_shufflevector(v2, v3, MP22_LO),                    \
+                  __builtin_shufflevector(v2, v3, MP22_HI)};                   \
+        T *dst4[4] = {r0 + 2 * ow, r0 + 2 * ow + 8, r1 + 2 * ow, r1 + 2 * ow + 8}; \
+        for (int q = 0; q < 4; q++) {                                          \
+            if (!(STORE)) {                                                    \
+                V d;                                                           \
+                memcpy(&d, dst4[q], sizeof d);                                 \
+                o[q] += d;                                                     \
+            }                                                                  \
+            memcpy(dst4[q], &o[q], sizeof o[q]);                               \
+        }                                                                      \
+    } while (0)
+#else
+#define MP22_VEC 0
+#endif
+
+#define MP22_PLANES(T)                                                         \
+    do {                                                                       \
+        const int64_t H = j->H, W = j->W, Ho = j->Ho, Wo = j->Wo;              \
+        const bool back = j->mode == 1 || j->mode == 2;                        \
+        for (size_t pl = lo; pl < hi; pl++) {                                  \
+            uint8_t *cp = j->code + pl * (size_t)(Ho * Wo);                    \
+            const T *xs = (const T *)j->src + pl * (size_t)(back ? Ho * Wo : H * W); \
+            T *ds = (T *)j->dst + pl * (size_t)(back ? H * W : Ho * Wo);       \
+            for (int64_t oh = 0; oh < Ho; oh++) {                              \
+                uint8_t *c = cp + oh * Wo;                                     \
+                int64_t ow = 0;                                                \
+                if (j->mode == 0) {                                            \
+                    const T *r0 = xs + 2 * oh * W, *r1 = r0 + W;               \
+                    T *yr = ds + oh * Wo;                                      \
+                    /* chunks of 8, the last one overlapping the one       \
+                     * before (the same outputs written again) */          \
+                    for (; MP22_VEC && Wo >= 8 && ow < Wo; ow += 8) {          \
+                        if (ow + 8 > Wo)                                       \
+                            ow = Wo - 8;                                       \
+                        bool ok_;                                              \
+                        MP22_FWD8(T, ok_);                                     \
+                        if (!ok_)                                              \
+                            break;                                             \
+                    }                                                          \
+                    for (; ow < Wo; ow++) {                                    \
+                        const T a0 = r0[2 * ow], a1 = r0[2 * ow + 1];          \
+                        const T b0 = r1[2 * ow], b1 = r1[2 * ow + 1];          \
+                        T m = a0;                                              \
+                        uint8_t k = 0;                                         \
+                        const T all = (a0 + a1) + (b0 + b1);                   \
+                        if (all == all) {                                      \
+                            MP22_GT(T, m, k, a1, 1);                           \
+                            MP22_GT(T, m, k, b0, 2);                           \
+                            MP22_GT(T, m, k, b1, 3);                           \
+                        } else {                                               \
+                            MP22_TAKE(T, m, k, a1, 1);                         \
+                            MP22_TAKE(T, m, k, b0, 2);                         \
+                            MP22_TAKE(T, m, k, b1, 3);                         \
+                        }                                                      \
+                        yr[ow] = m;                                            \
+                        c[ow] = k;                                             \
+                    }                                                          \
+                } else if (j->mode == 3) {                                     \
+                    const T *r0 = xs + 2 * oh * W, *r1 = r0 + W;               \
+                    T *yr = ds + oh * Wo;                                      \
+                    for (; ow < Wo; ow++) {                                    \
+                        const uint8_t k = c[ow];                               \
+                        yr[ow] = (k & 2 ? r1 : r0)[2 * ow + (k & 1)];          \
+                    }                                                          \
+                } else {                                                       \
+                    const T *g = xs + oh * Wo;                                 \
+                    T *r0 = ds + 2 * oh * W, *r1 = r0 + W;                     \
+                    if (j->mode == 2) {                                        \
+                        for (; MP22_VEC && Wo >= 8 && ow < Wo; ow += 8) {      \
+                            if (ow + 8 > Wo)                                   \
+                                ow = Wo - 8; /* stores again: same values */   \
+                            MP22_BWD8(T, 1);                                   \
+                        }                                                      \
+                        for (; ow < Wo; ow++) {                                \
+                            const T v = g[ow];                                 \
+                            const uint8_t k = c[ow];                           \
+                            r0[2 * ow] = k == 0 ? v : (T)0;                    \
+                            r0[2 * ow + 1] = k == 1 ? v : (T)0;                \
+                            r1[2 * ow] = k == 2 ? v : (T)0;                    \
+                            r1[2 * ow + 1] = k == 3 ? v : (T)0;                \
+                        }                                                      \
+                        if (W & 1)                                             \
+                            r0[W - 1] = r1[W - 1] = 0;                         \
+                    } else {                                                   \
+                        for (; MP22_VEC && ow + 8 <= Wo; ow += 8)              \
+                            MP22_BWD8(T, 0);                                   \
+                        for (; ow < Wo; ow++)                                  \
+                            (c[ow] & 2 ? r1 : r0)[2 * ow + (c[ow] & 1)] += g[ow]; \
+                    }                                                          \
+                }                                                              \
+            }                                                                  \
+            if (j->mode == 2 && (H & 1))                                       \
+                memset(ds + (H - 1) * W, 0, (size_t)W * sizeof(T));            \
+        }                                                                      \
+    } while (0)
+
+#define MP22_LEVEL(sfx, ATTR)                                                  \
+    ATTR static void mp22_planes_##sfx(void *ctx, size_t lo, size_t hi)        \
+    {                                                                          \
+        const mp22_job *j = ctx;                                               \
+        if (j->f64)                                                            \
+            MP22_PLANES(double);                                               \
+        else                                                                   \
+            MP22_PLANES(float);                                                \
+    }
+MP22_LEVEL(base, )
+#if ADJ_VM_DISPATCH
+MP22_LEVEL(avx2, ADJ_VM_TGT_AVX2)
+MP22_LEVEL(avx512, ADJ_VM_TGT_AVX512)
+#endif
+
+static void mp22_planes(void *ctx, size_t lo, size_t hi)
+{
+#if ADJ_VM_DISPATCH
+    const int l = adj_vm_level();
+    if (l == ADJ_VM_AVX512 && ((const mp22_job *)ctx)->Wo >= 16)
+        mp22_planes_avx512(ctx, lo, hi);
+    else if (l >= ADJ_VM_AVX2)
+        mp22_planes_avx2(ctx, lo, hi);
+    else
+#endif
+        mp22_planes_base(ctx, lo, hi);
+}
+
+static void mp22_run(const adj_var *y, const void *src, void *dst, int mode)
+{
+    const adj_var *x = y->in[0];
+    mp22_job j = {src, dst, (uint8_t *)ADJ_ATTR(y, pool_attr)->arg, adj_cold(x)->shape[2],
+                  adj_cold(x)->shape[3], adj_cold(y)->shape[2], adj_cold(y)->shape[3], mode,
+                  y->dtype == ADJ_F64};
+    const size_t planes = (size_t)(adj_cold(y)->shape[0] * adj_cold(y)->shape[1]);
+    const size_t per = (size_t)(j.H * j.W) + 1;
+    adj_par_for(planes, ADJ_PAR_GRAIN_MAP / per + 1, mp22_planes, &j);
+}
+
 /* planes [lo, hi) */
 static void pool_planes(void *ctx, size_t lo, size_t hi)
 {
@@ -224,13 +424,7 @@ static void pool_planes(void *ctx, size_t lo, size_t hi)
     const bool f64 = y->dtype == ADJ_F64;
     for (size_t pl = lo; pl < hi; pl++) {
         int32_t *arg = a->arg ? a->arg + pl * (size_t)(Ho * Wo) : NULL;
-        if (j->find && a->k[0] == 2 && a->k[1] == 2 && a->s[0] == 2 && a->s[1] == 2 &&
-            a->p[0] == 0 && a->p[1] == 0) {
-            if (f64)
-                MAXP_FWD22(double);
-            else
-                MAXP_FWD22(float);
-        } else if (j->find) {
+        if (j->find) {
             if (f64)
                 MAXP_FWD(double);
             else
@@ -259,10 +453,16 @@ static void run_planes(const adj_var *y, int kind, const void *src, void *dst, b
 static void maxp_forward(adj_var *y)
 {
     pool_attr *a = ADJ_ATTR(y, pool_attr);
-    a->arg = adj_arena_alloc(adj_cold(y)->tape, adj_cold(y)->numel * sizeof(int32_t) + 1);
+    const bool k22 = is22(a);
+    /* 2x2: one byte per output (mp22_run); else the int32 position */
+    a->arg = adj_arena_alloc(adj_cold(y)->tape,
+                             adj_cold(y)->numel * (k22 ? 1 : sizeof(int32_t)) + 1);
     if (!a->arg)
         return;
-    run_planes(y, MAXP, y->in[0]->value, y->value, false, true);
+    if (k22)
+        mp22_run(y, y->in[0]->value, y->value, 0);
+    else
+        run_planes(y, MAXP, y->in[0]->value, y->value, false, true);
 }
 
 /* dx[arg] += dy */
@@ -271,6 +471,13 @@ static void maxp_backward(adj_var *y)
     adj_var *x = y->in[0];
     if (!(x->flags & ADJ_F_GRAD))
         return;
+    if (is22(ADJ_ATTR(y, pool_attr))) {
+        bool fresh = false;
+        void *gx = adj_grad_buf_fresh(x, &fresh);
+        if (gx)
+            mp22_run(y, y->grad, gx, fresh ? 2 : 1);
+        return;
+    }
     void *gx = adj_grad_buf(x);
     if (gx)
         run_planes(y, MAXP, y->grad, gx, true, false);
@@ -279,7 +486,10 @@ static void maxp_backward(adj_var *y)
 /* tangent: dy = dx[arg] */
 static void maxp_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    run_planes(y, MAXP, tx[0], ty, false, false);
+    if (is22(ADJ_ATTR(y, pool_attr)))
+        mp22_run(y, tx[0], ty, 3);
+    else
+        run_planes(y, MAXP, tx[0], ty, false, false);
 }
 
 static int avg_kind(const adj_var *y) { return y->op == ADJ_OP_AVG_POOL2D ? AVGP : ADAPT; }
