@@ -61,6 +61,8 @@ def main():
     for th in (1, 2):
         a = run([EXE, str(th), str(STEPS)])
         p = run(["/usr/bin/python3", "-c", TORCH, str(th), str(STEPS)])
+        print(json.dumps(a))
+        print(json.dumps(p))
         print("%7d  %7.2f  %7.2f  %14.2fx   %12.2f  %7.2f  %4.2fx"
               % (th, a["ms_per_step"], p["ms_per_step"], p["ms_per_step"] / a["ms_per_step"],
                  a["cpu_ms_per_step"], p["cpu_ms_per_step"],

@@ -68,7 +68,54 @@ def metrics(key, d):
         if d.get("allocs_per_step") is not None:
             rows.append(("mlp allocs/step", d["allocs_per_step"], "count", False))
         return rows
+    if w in VIEWS:
+        # CPU time of the process: on a shared machine the wall clock of a
+        # step of a few ms mostly measures the other processes
+        return [("views %s CPU" % VIEWS[w], d.get("cpu_ms", d["step_ms"]), "ms", False)]
+    if w == "layer_norm":
+        return [("layer_norm fwd+bwd (8192,768)", d["ms_per_step"], "ms", False),
+                ("layer_norm fwd+bwd (8192,768) CPU", d["cpu_ms_per_step"], "ms", False)]
+    b = d.get("bench")
+    if b == "max_pool2d":
+        rows = [("max_pool2d 2x2 fwd+bwd (64,32,28,28) CPU", d["ms"], "ms", False)]
+        if "bw_ratio" in d:
+            rows.append(("max_pool2d share of copy bandwidth", d["bw_ratio"], "ratio", True))
+        return rows
+    if b == "attention":
+        return [("attention fwd+bwd B8 H4 T128 D32 causal", d["ms"], "ms", False)]
+    if b == "attention_memory":
+        return [("attention peak arena T=%d" % d["T"], d["peak_bytes"] / 1048576.0, "MiB", False)]
     return []
+
+
+VIEWS = {"matmul_tview": "matmul(x, transpose(w))", "matmul_t": "matmul_t(x, w)",
+         "mlp_natural": "MLP step natural", "mlp_tuned": "MLP step tuned",
+         "ew_contig": "exp contiguous (1024,1024)", "ew_tview": "exp transposed view (1024,1024)",
+         "bmm": "batched matmul (8,4,128,64)"}
+
+
+def derived(table, threads):
+    """Ratios within one engine that the targets are stated in."""
+    out = []
+
+    def val(label, eng):
+        r = table.get((threads, label))
+        return r and r.get(eng)
+    for eng in ("adjoint", "pytorch"):
+        pairs = [("exp transposed / contiguous (time)", "views exp transposed view (1024,1024) CPU",
+                  "views exp contiguous (1024,1024) CPU", False),
+                 ("MLP natural / tuned (time)", "views MLP step natural CPU", "views MLP step tuned CPU",
+                  False),
+                 ("matmul(x, transpose(w)) / matmul_t (time)", "views matmul(x, transpose(w)) CPU",
+                  "views matmul_t(x, w) CPU", False),
+                 ("add_bcast fwd / copy (bandwidth)", "add_bcast fwd", "copy fwd", True),
+                 ("add_bcast bwd / copy (bandwidth)", "add_bcast bwd", "copy fwd", True)]
+        for name, a, b, _ in pairs:
+            x, y = val(a, eng), val(b, eng)
+            if x and y:
+                out.append({"ratio": name, "engine": eng, "threads": threads,
+                            "value": round(x / y, 3)})
+    return out
 
 
 def fmt(v):
@@ -121,9 +168,17 @@ def main():
         print("%-*s  %7d  %-9s  %10s  %10s  %8s" % (w, r["workload"], r["threads"], r["unit"],
                                                    fmt(r["adjoint"]), fmt(r["pytorch"]),
                                                    fmt(r["ratio"])))
+    ratios = []
+    for th in sorted({k[0] for k in table}):
+        ratios += derived(table, th)
+    if ratios:
+        print("ratios within one engine:")
+        for r in ratios:
+            print("  %-45s %-8s %d thread(s)  %s" % (r["ratio"], r["engine"], r["threads"],
+                                                    fmt(r["value"])))
     with open(sys.argv[2], "w") as f:
         json.dump({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
-                   "rows": rows, "raw": raw}, f, indent=1)
+                   "rows": rows, "ratios": ratios, "raw": raw}, f, indent=1)
         f.write("\n")
     print("written: %s" % sys.argv[2])
 

@@ -40,7 +40,8 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" bench/bench_chain bench/bench_mlp bench/bench_tiny \
     bench/bench_elementwise bench/bench_gradcheck bench/bench_embedding \
-    bench/bench_conv bench/bench_cnn bench/bench_bmm >/dev/null
+    bench/bench_conv bench/bench_cnn bench/bench_bmm bench/bench_views bench/bench_norm \
+    bench/bench_attention >/dev/null
 
 bin="$build/bench"
 raw=$(mktemp)
@@ -72,10 +73,31 @@ both() {
     printf '.' >&2
 }
 
+# side KEY COMMAND...: a script that runs both engines itself, at 1 and 2
+# threads; each JSON line names its engine ("engine" or "impl") and threads
+side() {
+    key=$1
+    shift
+    "$@" | while IFS= read -r line; do
+        case "$line" in
+        "{"*)
+            eng=$(printf '%s\n' "$line" | sed -n 's/.*"\(engine\|impl\)": "\([a-z]*\)".*/\2/p')
+            [ "$eng" = torch ] && eng=pytorch
+            th=$(printf '%s\n' "$line" | sed -n 's/.*"threads": \([0-9]*\).*/\1/p')
+            case " $threads " in *" ${th:-1} "*) ;; *) continue ;; esac
+            printf '%s\t%s\t%s\t%s\n' "${eng:-adjoint}" "${th:-1}" "$key" "$line" >>"$raw"
+            ;;
+        esac
+    done
+    printf '.' >&2
+}
+
 if [ $quick -eq 1 ]; then
     reps_small=1 reps_big=0 ew_reps=5 tiny="5 200" mem_steps=200 steps=30 conv_steps=5 cnn_steps=5
+    steps_side=5
 else
     reps_small=3 reps_big=1 ew_reps=21 tiny="11 500" mem_steps=2000 steps=100 conv_steps=20 cnn_steps=30
+    steps_side=20
 fi
 
 for t in $threads; do
@@ -102,7 +124,13 @@ for t in $threads; do
         both "cnn_b$b" "$bin/bench_cnn $b $t $cnn_steps" "cnn $b $t $cnn_steps"
     done
     both memory "$bin/bench_mlp 256 $t $mem_steps memory" "mlp 256 $t $mem_steps memory"
+    both views "$bin/bench_views $t $ew_reps" "views $t $ew_reps"
     echo >&2
 done
+# these run both engines at 1 and 2 threads themselves
+printf 'side by side ' >&2
+side norm "$py" "$here/bench_norm.py" "$bin/bench_norm" $steps_side
+side attention "$py" "$here/bench_attention.py" "$bin/bench_attention" $steps_side
+echo >&2
 
 "$py" "$here/report.py" "$raw" "$out"

@@ -252,6 +252,30 @@ def elementwise():
               "fwd_us": round(tf * 1e6, 1), "bwd_us": round(tb * 1e6, 1),
               "fwd_gbs": round(nf * n * es / tf * 1e-9, 2),
               "bwd_gbs": round(nb * n * es / tb * 1e-9, 2)})
+    # a broadcast operand, (n / 768, 768) op (768), as bench_elementwise.c
+    C = 768
+    rows = max(n // C, 1)
+    for name, fn, nb in (("add_bcast", torch.add, 2), ("mul_bcast", torch.mul, 3)):
+        a = (torch.rand(rows, C) * 4 - 2).requires_grad_()
+        b = (torch.rand(C) * 4 - 2).requires_grad_()
+        up = torch.rand(rows, C) * 2 - 1
+        fwd, bwd = [], []
+        for r in range(reps + 1):
+            t0 = now()
+            y = fn(a, b)
+            t1 = now()
+            torch.autograd.grad(y, (a, b), up)
+            t2 = now()
+            check += float(y[0, r % C])
+            if r > 0:
+                fwd.append(t1 - t0)
+                bwd.append(t2 - t1)
+        tf, tb = statistics.median(fwd), statistics.median(bwd)
+        m = rows * C
+        emit({"workload": "elementwise", "op": name, "n": m, "threads": T,
+              "fwd_us": round(tf * 1e6, 1), "bwd_us": round(tb * 1e6, 1),
+              "fwd_gbs": round(2 * m * es / tf * 1e-9, 2),
+              "bwd_gbs": round(nb * m * es / tb * 1e-9, 2)})
     src, dst = torch.rand(n), torch.empty(n)
     times = []
     for r in range(reps + 1):
@@ -302,16 +326,17 @@ def views():
     d = dict(dtype=torch.float32)
 
     def timed(name, fn):
-        ms = []
+        ms, cpu = [], []
         for r in range(reps + 1):
-            t0 = now()
+            t0, c0 = now(), time.process_time()
             f = fn()
             f.backward()
-            t1 = now()
+            t1, c1 = now(), time.process_time()
             if r > 0:
                 ms.append((t1 - t0) * 1e3)
+                cpu.append((c1 - c0) * 1e3)
         emit({"workload": name, "threads": T, "step_ms": round(statistics.median(ms), 4),
-              "check": float(f)})
+              "cpu_ms": round(statistics.median(cpu), 4), "check": float(f)})
 
     x = torch.rand(256, 784, generator=g, **d) * 2 - 1
     w = (torch.rand(256, 784, generator=g, **d) * 2 - 1) * 0.05
