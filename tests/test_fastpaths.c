@@ -260,6 +260,41 @@ START_TEST(binary_kernels_match_plain_loops)
 }
 END_TEST
 
+/* A bias added to rows where the rows' adjoint already holds another
+ * use's contribution (it must add, not store), and where it is written
+ * first (the scale, recorded before, is reached after). */
+START_TEST(bias_add_adjoints_accumulate)
+{
+    enum { R = 9, C = 40 };
+    double a[R * C], b[C], up[R * C];
+    uint64_t s = 2;
+    for (int i = 0; i < R * C; i++) {
+        a[i] = frand(&s);
+        up[i] = frand(&s);
+    }
+    for (int j = 0; j < C; j++)
+        b[j] = frand(&s);
+    for (int order = 0; order < 2; order++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *av = adj_tensor_f64(t, 2, ((int64_t[]){R, C}), a);
+        adj_var *bv = adj_tensor_f64(t, 1, ((int64_t[]){C}), b);
+        adj_var *y = order ? adj_add(adj_scale(av, 3.0), adj_add(av, bv))
+                           : adj_add(adj_add(av, bv), adj_scale(av, 3.0));
+        ck_assert_int_eq(adj_backward_seeded(y, up), ADJ_OK);
+        const double *ga = adj_grad_data(av), *gb = adj_grad_data(bv);
+        for (int i = 0; i < R * C; i++)
+            ck_assert_double_eq_tol(ga[i], 4.0 * up[i], 1e-15);
+        for (int j = 0; j < C; j++) {
+            double sum = 0;
+            for (int i = 0; i < R; i++)
+                sum += up[i * C + j];
+            ck_assert_double_eq_tol(gb[j], sum, 1e-14);
+        }
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
 /* ----------------------------------------------------------- transposes */
 
 /* Tiles with edges in both directions (sizes not multiples of 8), leading
@@ -467,6 +502,7 @@ static Suite *suite(void)
     tcase_add_test(tc, row_norms_match_reference_at_every_level);
     tcase_add_test(tc, written_adjoints_still_accumulate);
     tcase_add_test(tc, binary_kernels_match_plain_loops);
+    tcase_add_test(tc, bias_add_adjoints_accumulate);
     tcase_add_test(tc, tile_transposes_match_plain_loops);
     tcase_add_test(tc, unary_on_transposed_view_matches_plain_loops);
     tcase_add_test(tc, max_pool_2x2_matches_plain_loops);

@@ -64,6 +64,8 @@ typedef struct bin_walk {
     int which;                  /* backward: 0 da, 1 db */
     bool acc;                   /* backward: add to OUT (else store) */
     double *hi, *lo;            /* backward: a broadcast operand's sums */
+    void *OUTA;                 /* backward of b broadcast: a's adjoint, done in b's walk */
+    bool acca;                  /* add to OUTA (else store: it is fresh) */
 } bin_walk;
 
 static void walk_init(bin_walk *w, const adj_var *y, int nops)
@@ -190,7 +192,7 @@ static size_t walk_grain(const bin_walk *w)
  * [lo_, hi_): each element's sum still adds its terms in y's order, so the
  * result does not depend on the split.  Otherwise one call does all.
  */
-#define BIN_WALK_RED_(T, D)                                                     \
+#define BIN_WALK_RED_(T, D, DAF)                                                \
     do {                                                                       \
         const T *Y_ = y_->value, *DY_ = w_->DY;                                \
         const int gk_ = 3 + w_->which;                                         \
@@ -204,7 +206,26 @@ static size_t walk_grain(const bin_walk *w)
             const T *b_ = (const T *)w_->B + p_.off[2];                        \
             const T *yr_ = Y_ + p_.off[0], *dyr_ = DY_ + p_.off[0];            \
             double *h_ = w_->hi + p_.off[gk_], *l_ = w_->lo + p_.off[gk_];     \
-            if (gs_ == 0) {                                                    \
+            if (w_->OUTA) {                                                    \
+                /* fused: a's adjoint (y's layout) in the same pass (gs_ 1) */ \
+                T *oa_ = (T *)w_->OUTA + p_.off[0];                            \
+                if (w_->acca)                                                  \
+                    for (int64_t i_ = c0_; i_ < c1_; i_++) {                   \
+                        const T a = a_[i_ * as_], b = b_[i_ * bs_];            \
+                        const T y = yr_[i_], dy = dyr_[i_];                    \
+                        (void)a, (void)b, (void)y;                             \
+                        oa_[i_] += (DAF);                                      \
+                        ADJ_SUM_ADD(h_[i_], l_[i_], (double)(D));              \
+                    }                                                          \
+                else                                                           \
+                    for (int64_t i_ = c0_; i_ < c1_; i_++) {                   \
+                        const T a = a_[i_ * as_], b = b_[i_ * bs_];            \
+                        const T y = yr_[i_], dy = dyr_[i_];                    \
+                        (void)a, (void)b, (void)y;                             \
+                        oa_[i_] = (DAF);                                       \
+                        ADJ_SUM_ADD(h_[i_], l_[i_], (double)(D));              \
+                    }                                                          \
+            } else if (gs_ == 0) {                                             \
                 double th_ = 0, tl_ = 0;                                       \
                 for (int64_t i_ = c0_; i_ < c1_; i_++) {                       \
                     const T a = a_[i_ * as_], b = b_[i_ * bs_];                \
@@ -248,13 +269,13 @@ static size_t walk_grain(const bin_walk *w)
         const bin_walk *w_ = ctx_;                                             \
         const adj_var *y_ = w_->y;                                             \
         if (w_->which == 0 && y_->dtype == ADJ_F64)                            \
-            BIN_WALK_RED_(double, DA);                                         \
+            BIN_WALK_RED_(double, DA, DA);                                     \
         else if (w_->which == 0)                                               \
-            BIN_WALK_RED_(float, DA);                                          \
+            BIN_WALK_RED_(float, DA, DA);                                      \
         else if (y_->dtype == ADJ_F64)                                         \
-            BIN_WALK_RED_(double, DB);                                         \
+            BIN_WALK_RED_(double, DB, DA);                                     \
         else                                                                   \
-            BIN_WALK_RED_(float, DB);                                          \
+            BIN_WALK_RED_(float, DB, DA);                                      \
     }
 #if ADJ_VM_DISPATCH
 #define BIN_RED_LEVELS_(nm, DA, DB)                                            \
@@ -277,18 +298,19 @@ static size_t walk_grain(const bin_walk *w)
 #endif
 
 /* Backward of the general walk for one operand k with adjoint g: fn
- * accumulates into g in y's layout, red sums a broadcast operand's
+ * accumulates into g in y's layout (stores if fresh), red sums a broadcast operand's
  * contributions (BIN_WALK_RED_). */
 typedef void (*walk_fn)(void *ctx, size_t lo, size_t hi);
 
-static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, walk_fn fn, walk_fn red)
+static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, bool fresh, walk_fn fn,
+                          walk_fn red)
 {
     const adj_var *x = y->in[k];
     w->which = k;
     if (adj_cold(x)->numel == adj_cold(y)->numel) {
-        /* not broadcast: x's adjoint has y's layout */
+        /* not broadcast: x's adjoint has y's layout (fresh: stored) */
         w->OUT = g;
-        w->acc = true;
+        w->acc = !fresh;
         adj_par_for((size_t)w->it.runs, walk_grain(w), fn, w);
         return;
     }
@@ -319,6 +341,16 @@ static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, walk_fn fn, w
         for (size_t i = 0; i < xn; i++)
             d[i] = (float)((double)d[i] + (w->hi[i] + w->lo[i]));
     }
+}
+
+/* a of y's size, b broadcast with its adjoint's inner stride 1 and runs
+ * longer than one element (a bias added to rows): the walk that sums b's
+ * adjoint can write a's as well, reading dy once. */
+static bool fuse_bias(const adj_var *y, const bin_walk *w)
+{
+    const adj_var *a = y->in[0], *b = y->in[1];
+    return adj_cold(a)->numel == adj_cold(y)->numel && adj_cold(b)->numel < adj_cold(y)->numel &&
+           w->it.istride[4] == 1 && w->it.inner > 1;
 }
 
 /* The kernels' context for adj_par_for. */
@@ -526,11 +558,19 @@ typedef struct bin_ctx {
     static void nm##_backward(adj_var *y_)                                     \
     {                                                                          \
         adj_var *xa_ = y_->in[0], *xb_ = y_->in[1];                            \
-        void *ga_ = (xa_->flags & ADJ_F_GRAD) ? adj_grad_buf(xa_) : NULL;      \
+        const bool flat_ = flat(y_);                                           \
+        /* a of y's size in the walk reaches all of its adjoint: written      \
+         * in place of zero-fill-and-add when this op is the first */         \
+        bool fresh_ = false;                                                   \
+        void *ga_ = !(xa_->flags & ADJ_F_GRAD) ? NULL                          \
+                    : !flat_ && xa_ != xb_ &&                                  \
+                              adj_cold(xa_)->numel == adj_cold(y_)->numel      \
+                        ? adj_grad_buf_fresh(xa_, &fresh_)                     \
+                        : adj_grad_buf(xa_);                                   \
         void *gb_ = (xb_->flags & ADJ_F_GRAD) ? adj_grad_buf(xb_) : NULL;      \
         if (!ga_ && !gb_)                                                      \
             return;                                                            \
-        if (flat(y_)) {                                                        \
+        if (flat_) {                                                           \
             bin_ctx k_ = {.y = y_, .ga = ga_, .gb = gb_};                      \
             adj_par_for(adj_cold(y_)->numel, ADJ_PAR_GRAIN_MAP, nm##_bwd_range, &k_); \
             return;                                                            \
@@ -540,10 +580,17 @@ typedef struct bin_ctx {
         if (w_.it.runs <= 0)                                                   \
             return;                                                            \
         w_.DY = y_->grad;                                                      \
+        if (ga_ && gb_ && fuse_bias(y_, &w_)) {                                \
+            /* b broadcast along rows (a bias): a's adjoint in b's walk */     \
+            w_.OUTA = ga_;                                                     \
+            w_.acca = !fresh_;                                                 \
+            walk_backward(y_, &w_, 1, gb_, false, nm##_walk_bwd, nm##_walk_red); \
+            return;                                                            \
+        }                                                                      \
         if (ga_)                                                               \
-            walk_backward(y_, &w_, 0, ga_, nm##_walk_bwd, nm##_walk_red);                  \
+            walk_backward(y_, &w_, 0, ga_, fresh_, nm##_walk_bwd, nm##_walk_red); \
         if (gb_)                                                               \
-            walk_backward(y_, &w_, 1, gb_, nm##_walk_bwd, nm##_walk_red);                  \
+            walk_backward(y_, &w_, 1, gb_, false, nm##_walk_bwd, nm##_walk_red); \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
