@@ -10,9 +10,10 @@
 /* y = e^x; blocks whose arguments are all in [-87, 88] (f32) or
  * [-708, 709] (f64) scale by 2^k in one product (see ADJ_EXP_BLK); the
  * fast code only does bit operations on unsigned integers, so the forward
- * may try it first on any block (ADJ_UNARY_EX_OPT) */
-ADJ_UNARY_EX_OPT(exp, ADJ_OP_EXP, ADJ_DOM_ANY, 0.0, "y = exp(x)", "dx += dy y",
-          ADJ_EXP_NORMAL(x), 1, (void)0,
+ * may try it first on any block (ADJ_UNARY_EX_OPT); the backward reads
+ * y alone (ADJ_UNARY_EX_OPT_YONLY) */
+ADJ_UNARY_EX_OPT_YONLY(exp, ADJ_OP_EXP, ADJ_DOM_ANY, 0.0, "y = exp(x)", "dx += dy y",
+          ADJ_EXP_NORMAL(x), (void)0,
           y = ADJ_EXP_BLK(x),
           dx = dy * y,
           dy = dx * y);

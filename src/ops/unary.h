@@ -68,6 +68,7 @@ typedef struct adj_unary_k {
     const adj_var *y;
     const void *x, *yv, *dy, *tx;
     void *out;
+    bool no_x;               /* the kernel reads no x: run it as if x were contiguous */
 } adj_unary_k;
 
 /* Run kernel fn (on adj_unary_k *) over the elements [lo, hi) of a strided
@@ -377,7 +378,7 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
 /* The same with a teaching description (an adj_op_teach *, see op.h). */
 #define ADJ_UNARY_EX_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, PRE, FWD, BWD, TAN, TEACH) \
     ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OK, PRE, FWD, \
-                  BWD, TAN, TEACH)
+                  BWD, TAN, TEACH, 0)
 /* The same with an optimistic forward (ADJ_UNARY_LOOPS_OPT_), for kernels
  * whose fast code is free of undefined behaviour on any input, and a
  * guard of its own for the backward and tangent loops (OKB: 1 where they
@@ -387,14 +388,19 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
 #define ADJ_UNARY_EX_OPT_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, TAN, \
                            TEACH)                                              \
     ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_OPT_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, \
-                  FWD, BWD, TAN, TEACH)
+                  FWD, BWD, TAN, TEACH, 0)
+/* The same for an op whose backward reads y and dy only (OKB 1 and BWD
+ * without x): its backward never gathers a strided x. */
+#define ADJ_UNARY_EX_OPT_YONLY(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, PRE, FWD, BWD, TAN) \
+    ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_OPT_, OPID, DOM, TESTARG, FORMULA, RULE, OK, 1, PRE, \
+                  FWD, BWD, TAN, NULL, 1)
 /* The same with the backward of ADJ_UNARY_LOOPS_Y_BACK_ (BWD a triple). */
 #define ADJ_UNARY_EX_Y_T(nm, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, TAN, \
                          TEACH)                                                \
     ADJ_UNARY_EX_(nm, ADJ_UNARY_LOOPS_Y_, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, \
-                  BWD, TAN, TEACH)
+                  BWD, TAN, TEACH, 0)
 #define ADJ_UNARY_EX_(nm, LOOPS, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, \
-                      TAN, TEACH)                                              \
+                      TAN, TEACH, NOX)                                         \
     ADJ_UNARY_VARIANTS_(nm, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)                \
     static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
     {                                                                          \
@@ -418,8 +424,10 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
         adj_var *x_ = y_->in[0];                                               \
         if (!(x_->flags & ADJ_F_GRAD))                                         \
             return;                                                            \
-        adj_unary_k k_ = {.y = y_, .x = x_->value, .yv = y_->value,            \
-                          .dy = y_->grad, .out = adj_grad_buf(x_)};            \
+        /* NOX: the kernel reads no x; its x points at y (in bounds) */      \
+        adj_unary_k k_ = {.y = y_, .x = (NOX) ? y_->value : x_->value,         \
+                          .yv = y_->value, .dy = y_->grad,                     \
+                          .out = adj_grad_buf(x_), .no_x = (NOX)};             \
         if (!k_.out)                                                           \
             return;                                                            \
         adj_unary_run(&k_, nm##_bwd_range);                                    \

@@ -150,7 +150,7 @@ void adj_unary_run(const adj_unary_k *k, void (*fn)(void *ctx, size_t lo, size_t
 {
     const adj_var *x = k->y->in[0];
     const size_t n = adj_cold(k->y)->numel;
-    if (adj_var_is_contig(x)) {
+    if (k->no_x || adj_var_is_contig(x)) {
         adj_par_for(n, ADJ_PAR_GRAIN_MAP, fn, (void *)k);
         return;
     }
