@@ -6,6 +6,10 @@
  * backward (its kernels, tested against finite differences by the op
  * table); an index op's graph-mode adjoint (recorded with ops) holds the
  * values its backward writes.  Values are random in each input's domain.
+ * Then second derivatives through the rules against closed forms (the
+ * Hessians of the cross-entropies, log-sum-exp, variance, mse and BCE; a
+ * convolution's mixed derivative) and forward over reverse against
+ * reverse over reverse.
  */
 #include <adjoint.h>
 
@@ -352,6 +356,182 @@ START_TEST(attention_empty_rows)
 }
 END_TEST
 
+/* ------------------------------------------ second derivatives by hand */
+
+/* H[i][j] = d^2 L / dx_i dx_j by differentiating each component of the
+ * recorded gradient again (x flat, n elements) */
+static void hessian_of(adj_var *l, adj_var *x, double *h)
+{
+    adj_tape *t = adj_var_tape(x);
+    size_t n = adj_numel(x);
+    adj_backward_opts graph = {.create_graph = 1};
+    adj_var *g = NULL, *row = NULL;
+    ck_assert_msg(adj_grad(l, 1, &x, &g, &graph) == ADJ_OK, "%s", adj_tape_message(t));
+    adj_var *flat = adj_reshape(g, 1, (int64_t[]){(int64_t)n});
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(adj_grad(adj_select(flat, 0, (int64_t)i), 1, &x, &row, NULL) == ADJ_OK,
+                      "%s", adj_tape_message(t));
+        ck_assert_int_eq(adj_copy_value(row, h + i * n), ADJ_OK);
+    }
+}
+
+#define HNEAR(got, want, tol)                                                  \
+    ck_assert_msg(fabs((got) - (want)) <= (tol) * (1 + fabs(want)), "%s = %.17g, want %.17g (%s)", \
+                  #got, (double)(got), (double)(want), what)
+
+/* softmax cross-entropy of one row: H = diag(p) - p p^T; over R rows the
+ * mean divides by R.  log-sum-exp has the same Hessian. */
+START_TEST(softmax_ce_hessian)
+{
+    const double z[2][4] = {{0.3, -1.2, 2.0, 0.5}, {1.0, 1.0, -0.5, 0.0}};
+    const int32_t lab[2] = {2, 0};
+    for (int kind = 0; kind < 4; kind++) {
+        const char *what = kind == 0 ? "softmax_cross_entropy" : kind == 1 ? "cross_entropy"
+                           : kind == 2 ? "logsumexp_axis" : "-log_softmax[label]";
+        adj_tape *t = adj_tape_new();
+        adj_var *x = adj_tensor_f64(t, 2, (int64_t[]){2, 4}, &z[0][0]), *l;
+        if (kind == 0)
+            l = adj_softmax_cross_entropy(x, lab);
+        else if (kind == 1)
+            l = adj_cross_entropy(x, adj_index(t, 1, (int64_t[]){2}, lab), -100);
+        else if (kind == 2)
+            l = adj_scale(adj_sum(adj_logsumexp_axis(x, 1)), 0.5);
+        else
+            l = adj_scale(adj_sum(adj_gather(adj_log_softmax(x), 1,
+                                             adj_index(t, 2, (int64_t[]){2, 1}, lab))), -0.5);
+        double h[64];
+        hessian_of(l, x, h);
+        for (int r = 0; r < 2; r++) {
+            double p[4], s = 0;
+            for (int j = 0; j < 4; j++)
+                s += p[j] = exp(z[r][j]);
+            for (int j = 0; j < 4; j++)
+                p[j] /= s;
+            for (int i = 0; i < 8; i++)
+                for (int j = 0; j < 4; j++) {
+                    int row = r * 4 + j;
+                    double want = i / 4 != r ? 0 : ((i % 4 == j ? p[j] : 0) - p[j] * p[i % 4]) / 2;
+                    HNEAR(h[row * 8 + i], want, 1e-13);
+                }
+        }
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
+/* var over N elements (divisor N - ddof): H = 2 (I - 1 1^T / N) / (N - ddof);
+ * mse(a, b): d2/da2 = 2 I / n; bce_with_logits: diag(s (1 - s)) / n */
+START_TEST(closed_form_hessians)
+{
+    const double xv[5] = {0.4, -1.1, 2.3, 0.0, 0.7}, tv[5] = {0.2, 0.9, 0.5, 0.1, 0.6};
+    for (int kind = 0; kind < 4; kind++) {
+        const char *what = kind == 0 ? "var_axis" : kind == 1 ? "var_axes ddof 1"
+                           : kind == 2 ? "mse" : "bce_with_logits";
+        adj_tape *t = adj_tape_new();
+        adj_var *x = adj_tensor_f64(t, 1, (int64_t[]){5}, xv);
+        adj_var *c = adj_constant_f64(t, 1, (int64_t[]){5}, tv), *l;
+        if (kind == 0)
+            l = adj_var_axis(x, 0);
+        else if (kind == 1)
+            l = adj_var_axes(x, 1, (int[]){0}, 0, 1);
+        else if (kind == 2)
+            l = adj_mse(x, c);
+        else
+            l = adj_bce_with_logits(x, c);
+        double h[25];
+        hessian_of(l, x, h);
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 5; j++) {
+                double want, s = 1 / (1 + exp(-xv[i]));
+                if (kind < 2)
+                    want = 2 * ((i == j) - 0.2) / (kind == 0 ? 5 : 4);
+                else if (kind == 2)
+                    want = i == j ? 0.4 : 0;
+                else
+                    want = i == j ? s * (1 - s) / 5 : 0;
+                HNEAR(h[i * 5 + j], want, 1e-13);
+            }
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
+/* Ops linear in an input have no second derivative in it: dropout,
+ * convolution in x, average pools; the mixed derivative of a convolution,
+ * d^2 (sum y R) / dx dw, is a known product: for a 1x1 kernel
+ * y[n,o,i,j] = sum_c w[o,c] x[n,c,i,j], so d/dw[o,c] of grad_x L = R[.,o,.,.] at c. */
+START_TEST(linear_ops_second_derivatives)
+{
+    adj_tape *t = adj_tape_new();
+    double xv[2 * 3 * 2 * 2], wv[2 * 3], rv[2 * 2 * 2 * 2];
+    for (int i = 0; i < 24; i++)
+        xv[i] = draw(ADJ_DOM_ANY);
+    for (int i = 0; i < 6; i++)
+        wv[i] = draw(ADJ_DOM_ANY);
+    for (int i = 0; i < 16; i++)
+        rv[i] = draw(ADJ_DOM_ANY);
+    adj_var *x = adj_tensor_f64(t, 4, (int64_t[]){2, 3, 2, 2}, xv);
+    adj_var *w = adj_tensor_f64(t, 4, (int64_t[]){2, 3, 1, 1}, wv);
+    adj_var *r = adj_constant_f64(t, 4, (int64_t[]){2, 2, 2, 2}, rv);
+    adj_var *l = adj_sum(adj_mul(adj_conv2d(x, w, NULL, NULL), r));
+    adj_backward_opts graph = {.create_graph = 1};
+    adj_var *gx, *hxw[2];
+    ck_assert_int_eq(adj_grad(l, 1, &x, &gx, &graph), ADJ_OK);
+    /* d/dw of sum(gx * V) for V = e at (n=1, c=2, i=0, j=1): dL/dx[1,2,0,1] =
+     * sum_o w[o,2] R[1,o,0,1], so its w-gradient is R[1,o,0,1] at [o,2] */
+    adj_var *pick = adj_select(adj_select(adj_select(adj_select(gx, 0, 1), 0, 2), 0, 0), 0, 1);
+    adj_var *both[2] = {w, x};
+    ck_assert_int_eq(adj_grad(pick, 2, both, hxw, NULL), ADJ_OK);
+    const char *what = "conv2d";
+    for (int o = 0; o < 2; o++)
+        for (int c = 0; c < 3; c++)
+            HNEAR(adj_value_at(hxw[0], (size_t)(o * 3 + c)), c == 2 ? rv[8 + o * 4 + 1] : 0.0, 1e-14);
+    for (size_t i = 0; i < 24; i++)
+        HNEAR(adj_value_at(hxw[1], i), 0.0, 1e-14);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Forward over reverse: the tangent of the recorded gradient along v is
+ * H v, the same numbers as differentiating the gradient again (layer norm
+ * and attention, whose compositions use most of the primitive rules). */
+START_TEST(forward_over_reverse)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        const char *what = kind ? "attention" : "layer_norm";
+        adj_tape *t = adj_tape_new();
+        double xv[12], v[12], wv[4], h[144];
+        for (int i = 0; i < 12; i++) {
+            xv[i] = draw(ADJ_DOM_ANY);
+            v[i] = draw(ADJ_DOM_ANY);
+        }
+        for (int i = 0; i < 4; i++)
+            wv[i] = draw(ADJ_DOM_ANY);
+        adj_var *x = adj_tensor_f64(t, 2, (int64_t[]){3, 4}, xv);
+        adj_var *w = adj_constant_f64(t, 1, (int64_t[]){4}, wv), *y;
+        if (kind)
+            y = adj_scaled_dot_product_attention(x, adj_tanh(x), adj_sin(x), NULL, 1, 0);
+        else
+            y = adj_layer_norm(x, 1, w, NULL, 1e-5);
+        adj_var *l = adj_sum(adj_mul(adj_square(y), adj_cos(x)));
+        hessian_of(l, x, h);
+        adj_var *g;
+        adj_backward_opts graph = {.create_graph = 1};
+        ck_assert_int_eq(adj_grad(l, 1, &x, &g, &graph), ADJ_OK);
+        double hv[12];
+        const double *vs[1] = {v};
+        ck_assert_msg(adj_jvp(g, 1, &x, vs, hv) == ADJ_OK, "%s", adj_tape_message(t));
+        for (int i = 0; i < 12; i++) {
+            double want = 0;
+            for (int j = 0; j < 12; j++)
+                want += h[i * 12 + j] * v[j];
+            HNEAR(hv[i], want, 1e-11);
+        }
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
 static Suite *graphrules_suite(void)
 {
     Suite *s = suite_create("graphrules");
@@ -360,6 +540,10 @@ static Suite *graphrules_suite(void)
     tcase_add_test(tc, decompositions_match_the_ops);
     tcase_add_test(tc, index_adjoints_match_the_backward);
     tcase_add_test(tc, attention_empty_rows);
+    tcase_add_test(tc, softmax_ce_hessian);
+    tcase_add_test(tc, closed_form_hessians);
+    tcase_add_test(tc, linear_ops_second_derivatives);
+    tcase_add_test(tc, forward_over_reverse);
     suite_add_tcase(s, tc);
     return s;
 }
