@@ -382,13 +382,17 @@ static void wdot(int dtype, const void *dy, const void *col, size_t P, size_t K,
 
 enum { DOWN, UP, WGRAD, BWD };
 
-/* Samples per product on the pixel-major path (forward and BWD). */
+/* Samples per product on the pixel-major path (forward and BWD): up to 4,
+ * fewer when their col matrices would pass BLOCK_BYTES (large images
+ * keep one sample's). */
 #define BWD_BLOCK 4
+#define BLOCK_BYTES ((size_t)2 << 20)
 
 typedef struct conv_job {
     int kind, dtype;
     const adj_conv_geom *g;
     size_t ntask, es, cbg, csg, K, P, bplane, xpad, xtn; /* xt: padded copy, then flat */
+    size_t blk; /* samples per product on the pixel-major path */
     bool direct, colt, acc;
     const char *in;   /* down: b, up: s, wgrad: s */
     const char *in2;  /* wgrad: b */
@@ -473,7 +477,7 @@ static void conv_task(void *ctx, size_t lo, size_t hi)
 }
 
 /*
- * The forward (down) on the pixel-major path, BWD_BLOCK samples per
+ * The forward (down) on the pixel-major path, blk samples per
  * product: col (nb P, K) of the samples, tmp (nb P, csg) = col W^T, then
  * each sample's block of tmp transposed into s.
  */
@@ -485,11 +489,11 @@ static void fwd_task(void *ctx, size_t lo, size_t hi)
     for (size_t t = lo; t < hi; t++) {
         const size_t n0 = t * g->n / j->ntask, n1 = (t + 1) * g->n / j->ntask;
         char *col = j->scratch + t * j->per_task;
-        char *xt = col + BWD_BLOCK * P * K * es, *flat = xt + j->xpad * es;
+        char *xt = col + j->blk * P * K * es, *flat = xt + j->xpad * es;
         char *tmp = xt + j->xtn * es;
         memset(xt, 0, j->xpad * es); /* the padding border stays zero */
-        for (size_t c0 = n0; c0 < n1; c0 += BWD_BLOCK) {
-            const size_t nb = n1 - c0 < BWD_BLOCK ? n1 - c0 : BWD_BLOCK;
+        for (size_t c0 = n0; c0 < n1; c0 += j->blk) {
+            const size_t nb = n1 - c0 < j->blk ? n1 - c0 : j->blk;
             for (size_t gi = 0; gi < g->groups; gi++) {
                 for (size_t q = 0; q < nb; q++) {
                     const char *b = j->in + ((c0 + q) * g->cb + gi * j->cbg) * j->bplane * es;
@@ -509,7 +513,7 @@ static void fwd_task(void *ctx, size_t lo, size_t hi)
 }
 
 /*
- * conv2d's backward on the pixel-major path, BWD_BLOCK samples at a time:
+ * conv2d's backward on the pixel-major path, blk samples at a time:
  * dyt (nb P, csg) = dy of the samples transposed (once for both
  * products); dW^T += col^T dyt (k = nb P), then dcol (nb P, K) = dyt W in
  * the same col buffer, scattered back sample by sample.
@@ -522,12 +526,12 @@ static void bwd_task(void *ctx, size_t lo, size_t hi)
     for (size_t t = lo; t < hi; t++) {
         const size_t n0 = t * g->n / j->ntask, n1 = (t + 1) * g->n / j->ntask;
         char *col = j->scratch + t * j->per_task;
-        char *xt = col + BWD_BLOCK * P * K * es, *xs = xt + j->xtn * es;
+        char *xt = col + j->blk * P * K * es, *xs = xt + j->xtn * es;
         char *flat = xt + j->xpad * es, *dyt = xs + j->xpad * es;
         char *part = j->scratch + t * j->per_task + j->part_off;
         memset(xt, 0, j->xpad * es); /* the padding border stays zero */
-        for (size_t c0 = n0; c0 < n1; c0 += BWD_BLOCK) {
-            const size_t nb = n1 - c0 < BWD_BLOCK ? n1 - c0 : BWD_BLOCK;
+        for (size_t c0 = n0; c0 < n1; c0 += j->blk) {
+            const size_t nb = n1 - c0 < j->blk ? n1 - c0 : j->blk;
             for (size_t gi = 0; gi < g->groups; gi++) {
                 for (size_t q = 0; q < nb; q++)
                     BY_TYPE(j->dtype, tr, (const void *)(j->in + ((c0 + q) * g->cs + gi * csg) * P * es),
@@ -589,12 +593,14 @@ static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const 
     j.ntask = macs >= PAR_CONV_MACS && threads > 1 ? (threads < g->n ? threads : g->n) : 1;
     j.xpad = j.colt ? (g->hb + 2 * (size_t)g->ph) * (g->wb + 2 * (size_t)g->pw) * j.cbg : 0;
     j.xtn = j.colt ? j.xpad + j.cbg * j.bplane : 0;
-    if (kind == BWD) { /* col (BWD_BLOCK samples), xt, xs, dyt, dW^T */
-        j.part_off = (BWD_BLOCK * K * j.P + j.xtn + j.xpad + BWD_BLOCK * j.P * j.csg) * es;
+    j.blk = K * j.P * es > 0 ? BLOCK_BYTES / (K * j.P * es) : BWD_BLOCK;
+    j.blk = j.blk < 1 ? 1 : j.blk > BWD_BLOCK ? BWD_BLOCK : j.blk;
+    if (kind == BWD) { /* col (blk samples), xt, xs, dyt, dW^T */
+        j.part_off = (j.blk * K * j.P + j.xtn + j.xpad + j.blk * j.P * j.csg) * es;
         j.per_task = j.part_off + wsz * es;
-    } else if (kind == DOWN && j.colt) { /* col (BWD_BLOCK samples), xt, tmp */
+    } else if (kind == DOWN && j.colt) { /* col (blk samples), xt, tmp */
         j.part_off = 0;
-        j.per_task = (BWD_BLOCK * K * j.P + j.xtn + BWD_BLOCK * j.P * j.csg) * es;
+        j.per_task = (j.blk * K * j.P + j.xtn + j.blk * j.P * j.csg) * es;
     } else {
         j.part_off = ((j.direct ? 0 : K * j.P) + j.xtn) * es;
         j.per_task = j.part_off + (kind == DOWN ? j.P * j.csg * es : kind == WGRAD ? wsz * es : 0);
