@@ -221,6 +221,7 @@ typedef float mp22_vfloat __attribute__((vector_size(32)));
 typedef int32_t mp22_ifloat __attribute__((vector_size(32)));
 typedef double mp22_vdouble __attribute__((vector_size(64)));
 typedef int64_t mp22_idouble __attribute__((vector_size(64)));
+typedef uint8_t mp22_codes __attribute__((vector_size(8)));
 #define MP22_EVEN 0, 2, 4, 6, 8, 10, 12, 14
 #define MP22_ODD 1, 3, 5, 7, 9, 11, 13, 15
 #define MP22_LO 0, 8, 1, 9, 2, 10, 3, 11
@@ -243,10 +244,11 @@ typedef int64_t mp22_idouble __attribute__((vector_size(64)));
         const V b1 = __builtin_shufflevector(q0, q1, MP22_ODD);                \
         const V all = (a0 + a1) + (b0 + b1);                                   \
         const I nan = all != all;                                              \
-        I any = nan;                                                           \
-        for (int l = 1; l < 8; l++)                                            \
-            any[0] |= nan[l];                                                  \
-        (ok) = any[0] == 0;                                                    \
+        uint64_t nw_[sizeof nan / 8], any_ = 0;                                \
+        memcpy(nw_, &nan, sizeof nan);                                         \
+        for (size_t l = 0; l < sizeof nan / 8; l++)                            \
+            any_ |= nw_[l];                                                    \
+        (ok) = any_ == 0;                                                      \
         if (ok) {                                                              \
             I t = a1 > a0;                                                     \
             V m = MP22_SEL(V, I, t, a1, a0);                                   \
@@ -258,8 +260,8 @@ typedef int64_t mp22_idouble __attribute__((vector_size(64)));
             m = MP22_SEL(V, I, t, b1, m);                                      \
             k = (t & 3) | (k & ~t);                                            \
             memcpy(yr + ow, &m, sizeof m);                                     \
-            for (int l = 0; l < 8; l++)                                        \
-                c[ow + l] = (uint8_t)k[l];                                     \
+            const mp22_codes kc = __builtin_convertvector(k, mp22_codes);      \
+            memcpy(c + ow, &kc, sizeof kc);                                    \
         }                                                                      \
     } while (0)
 
@@ -271,8 +273,9 @@ typedef int64_t mp22_idouble __attribute__((vector_size(64)));
         typedef mp22_i##T I;                                                   \
         V v;                                                                   \
         memcpy(&v, g + ow, sizeof v);                                          \
-        const I k = {c[ow], c[ow + 1], c[ow + 2], c[ow + 3],                   \
-                     c[ow + 4], c[ow + 5], c[ow + 6], c[ow + 7]};              \
+        mp22_codes kc_;                                                        \
+        memcpy(&kc_, c + ow, sizeof kc_);                                      \
+        const I k = __builtin_convertvector(kc_, I);                           \
         const V v0 = (V)((I)v & (k == 0)), v1 = (V)((I)v & (k == 1));         \
         const V v2 = (V)((I)v & (k == 2)), v3 = (V)((I)v & (k == 3));         \
         V o[4] = {__builtin_shufflevector(v0, v1, MP22_LO),                    \
