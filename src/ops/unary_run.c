@@ -61,11 +61,15 @@ typedef struct tiled_ctx {
         }                                                                      \
     } while (0)
 
+/* The tiled walk's buffer, in doubles (32 KB: rows of up to 1024 elements,
+ * the length from which the kernels take their widest code). */
+#define TILE_BUF (4 * ADJ_UNARY_BLOCK)
+
 static void unary_tiled(void *ctx, size_t lo, size_t hi)
 {
     const tiled_ctx *s = ctx;
     const size_t es = adj_dsize(s->k.y->dtype);
-    _Alignas(64) double buf[ADJ_UNARY_BLOCK];
+    _Alignas(64) double buf[TILE_BUF];
     for (size_t u = lo; u < hi; u++) {
         int64_t q = (int64_t)u;
         const int64_t ia = q % s->tiles_a;
@@ -134,10 +138,10 @@ static bool tiled_init(tiled_ctx *s, const adj_layout *l)
     s->ysb = ys[b];
     s->xsa = l->stride[a];
     s->xsb = l->stride[b];
-    /* rows of up to 256 elements (fewer, longer kernel calls), as many as
-     * the buffer of ADJ_UNARY_BLOCK doubles holds */
-    const int64_t cap = (int64_t)(ADJ_UNARY_BLOCK * sizeof(double) / adj_dsize(s->k.y->dtype));
-    s->ta = s->na < 256 ? s->na : 256;
+    /* rows of up to ADJ_VM_WIDE_MIN elements (fewer, longer kernel calls,
+     * in the widest code), as many as the buffer holds */
+    const int64_t cap = (int64_t)(TILE_BUF * sizeof(double) / adj_dsize(s->k.y->dtype));
+    s->ta = s->na < ADJ_VM_WIDE_MIN ? s->na : ADJ_VM_WIDE_MIN;
     s->tb = cap / s->ta;
     if (s->tb > s->nb)
         s->tb = s->nb;
