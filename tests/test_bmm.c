@@ -185,6 +185,7 @@ static const shapes big[] = {
     {4, 4, {2, 4, 64, 32}, {2, 4, 32, 64}},    /* attention's q k^T, pool-split */
     {3, 2, {3, 7, 5}, {5, 6}},                 /* small loop products */
     {3, 3, {1, 70, 80}, {1, 80, 60}},          /* one product: adj_gemm */
+    {3, 2, {4, 50, 64}, {64, 40}},             /* batches folded into rows: one product */
 };
 
 /* values and both adjoints of every shape, each operand fed every way,

@@ -17,7 +17,8 @@
  * call (ops/gemm.h), the same whichever thread runs it; large batches of
  * products are spread over the pool a group of batches per task, so the
  * result does not depend on the thread count.  A single product (no batch
- * dimensions) is one adj_gemm call, split over the pool like a 2-D matmul.
+ * dimensions, or a's batches folded into its rows when b is one matrix)
+ * is one adj_gemm call, split over the pool like a 2-D matmul.
  *
  * Backward: dA_i = dC_i B_i^T and dB_i = A_i^T dC_i.  An operand that is
  * broadcast over batch dimensions gets its products for every batch of C
@@ -39,6 +40,7 @@ typedef struct bplan {
     int nb;                        /* batch dimensions of C */
     int64_t bshape[ADJ_MAX_DIMS];  /* their sizes */
     size_t nbatch, m, n, k;        /* C_i (m,n) = A_i (m,k) B_i (k,n) */
+    bool fold;                     /* a's batches are rows of one matrix (plan_of) */
 } bplan;
 
 /* The batch dimensions of x (all but its matrix; none when 1-D). */
@@ -86,6 +88,25 @@ static void plan_of(const adj_var *y, bplan *p)
     p->m = a->ndim >= 2 ? (size_t)as[a->ndim - 2] : 1;
     p->k = (size_t)as[a->ndim - 1];
     p->n = b->ndim >= 2 ? (size_t)bs[b->ndim - 1] : 1;
+    /* b one matrix and a's batches consecutive runs of rows: one product
+     * (nbatch m, k) (k, n), whose C is y in the same order */
+    adj_layout l, f;
+    adj_var_layout(a, &l);
+    p->fold = a->ndim >= 3 && b->ndim <= 2 && adj_layout_flatten(&l, 0, -2, &f);
+    if (p->fold) {
+        p->m *= p->nbatch;
+        p->nbatch = 1;
+        p->nb = 0;
+    }
+}
+
+/* The layout a is read with: its batches merged into its rows when the
+ * plan folds them. */
+static void a_layout(const bplan *p, adj_layout *l)
+{
+    adj_layout f;
+    if (p->fold && adj_layout_flatten(l, 0, -2, &f))
+        *l = f;
 }
 
 /* ------------------------------------------------------------ operands */
@@ -149,6 +170,8 @@ static bool var_bop(const bplan *p, const adj_var *x, int which, bop *o)
 {
     adj_layout l;
     adj_var_layout(x, &l);
+    if (!which)
+        a_layout(p, &l);
     if (adj_cold(x)->numel == 0 || bop_of(p, x->value, &l, which, o))
         return true;
     void *c = adj_arena_alloc(adj_cold(x)->tape, adj_cold(x)->numel * adj_dsize(x->dtype));
@@ -156,6 +179,8 @@ static bool var_bop(const bplan *p, const adj_var *x, int which, bop *o)
         return false;
     adj_var_copy_out(x, c);
     adj_layout_contig(&l, x->ndim, adj_cold(x)->shape);
+    if (!which)
+        a_layout(p, &l);
     return bop_of(p, c, &l, which, o);
 }
 
@@ -164,6 +189,8 @@ static void contig_bop(const bplan *p, const adj_var *x, const void *buf, int wh
 {
     adj_layout l;
     adj_layout_contig(&l, x->ndim, adj_cold(x)->shape);
+    if (!which)
+        a_layout(p, &l);
     bop_of(p, buf, &l, which, o);
 }
 
