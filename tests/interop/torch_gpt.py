@@ -8,8 +8,9 @@ only; the module is written here, safetensors files by hand):
    largest value: of the logits, the loss, all gradients);
 2. the same weights in the Hugging Face layout (a directory with
    config.json and model.safetensors; with and without the
-   "transformer." prefix and an lm_head.weight equal to wte) read by
-   adj_model_load_hf, to the same tolerances;
+   "transformer." prefix and an lm_head.weight equal to wte, and once
+   with F16 tensors) read by adj_model_load_hf, to the same tolerances,
+   and broken directories refused naming the file and the key or tensor;
 3. a model trained by `adjoint train --model gpt` reproduces adjoint's
    logits in torch (float32, 1e-5).
 
@@ -219,6 +220,26 @@ def hugging_face(exe, tmp):
                 label = "Hugging Face directory%s %s (%s)" % (" (transformer.)" if prefix else "",
                                                              cfg[:5], tm.TORCH_ST[dtype])
                 compare(label, got, module, logits, loss, tol)
+    # an F16 checkpoint: converted to F32 on load, exactly
+    tm.TORCH_ST[torch.float16] = "F16"
+    cfg = CONFIGS[2]
+    module = random_gpt(cfg, torch.float32, 250)
+    half = {k: t.detach().half() for k, t in module.state_dict().items()}
+    with torch.no_grad():
+        for k, t in module.state_dict().items():
+            t.copy_(half[k].float())
+    d = os.path.join(tmp, "hf-f16")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump({"vocab_size": cfg[0], "n_positions": cfg[1], "n_embd": cfg[2], "n_layer": cfg[3],
+                   "n_head": cfg[4]}, f)
+    tm.write_st(os.path.join(d, "model.safetensors"), half, {"format": "pt"})
+    g = torch.Generator().manual_seed(77)
+    x = torch.randint(0, cfg[0], (cfg[5], cfg[6]), generator=g)
+    y = torch.randint(0, cfg[0], (cfg[5], cfg[6]), generator=g)
+    logits, loss = reference(module, x, y)
+    got = tm.run(exe, d, {"x": x, "y": y}, {"mode": "train", "dtype": "F32"}, tmp)
+    compare("Hugging Face directory, F16 tensors %s (F32)" % (cfg[:5],), got, module, logits, loss, 1e-5)
     cfg = CONFIGS[0]
     module = random_gpt(cfg, torch.float32, 300)
     x = {"x": torch.zeros(1, 3, dtype=torch.int64)}
