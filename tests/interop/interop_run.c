@@ -58,10 +58,12 @@ int main(int argc, char **argv)
     struct stat sb;
     const char *hf_dtype = adj_st_meta(in, "dtype");
     if (stat(argv[1], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        if (adj_model_load_hf(argv[1], hf_dtype && strcmp(hf_dtype, "F64") == 0 ? ADJ_F64 : ADJ_F32, &m,
-                              &err) != ADJ_OK)
-            return fail(argv[1], err.message);
-    } else if (adj_model_read(argv[1], &m, &err) != ADJ_OK) {
+        adj_model_load_hf(argv[1], hf_dtype && strcmp(hf_dtype, "F64") == 0 ? ADJ_F64 : ADJ_F32, &m, &err);
+    } else {
+        adj_model_read(argv[1], &m, &err);
+    }
+    if (!m) {
+        adj_st_free(in);
         return fail(argv[1], err.message);
     }
     const adj_st_tensor *xt = adj_st_find(in, "x"), *yt = adj_st_find(in, "y");
