@@ -181,7 +181,7 @@ int adj_cmd_sample(int argc, char **argv)
     int id[256];
     for (int i = 0; i < 256; i++)
         id[i] = -1;
-    for (int i = 0; text && i < V; i++) {
+    for (int i = 0; text && !bpe && i < V; i++) {
         byte[i] = (unsigned char)(hexval(chars[2 * i]) * 16 + hexval(chars[2 * i + 1]));
         id[byte[i]] = i;
     }
