@@ -280,7 +280,7 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     tc.seed = o->seed;
     tc.max_steps = o->steps;
     tc.min_rows = o->batchnorm ? 2 : 0; /* batch norm cannot train on one row */
-    tc.eval_batch = 1000;
+    tc.eval_batch = m ? 1000 : 250; /* the MLP as before; smaller convolution buffers */
     tc.callback = on_progress;
     tc.user = &cb;
     adj_train_comm comm = {rk->rank, size, &cb, comm_average_grads, comm_sum, comm_agree,

@@ -147,7 +147,7 @@ typedef struct adj_train_config {
     /* A batch whose smallest shard has fewer rows is skipped (batch norm
      * cannot train on one row: 2); 0 or 1 skips none. */
     int64_t min_rows;
-    size_t eval_batch;    /* rows per forward in evaluation (0: 1000) */
+    size_t eval_batch;    /* rows per forward in evaluation (0: 250) */
     int64_t eval_windows; /* a corpus: validation batches of `batch` windows (0: 20) */
     /* Resume: the epochs and steps already taken (the schedule and the
      * shuffles continue from there; the optimizer's state starts anew). */

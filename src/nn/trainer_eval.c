@@ -235,7 +235,7 @@ adj_status adj_trainer_eval(adj_model *m, adj_tape *t, const adj_train_data *d,
             st = eval_windows(m, t, d, c, metric, loss, err);
     } else {
         const adj_dataset *s = split == 0 ? d->train : split == 1 ? d->val : d->test;
-        size_t batch = c && c->eval_batch ? c->eval_batch : 1000;
+        size_t batch = c && c->eval_batch ? c->eval_batch : 250;
         if (s && s->rows)
             st = eval_rows(m, t, d, s, task, batch, metric, loss, scratch, scratch_n, err);
     }
