@@ -77,6 +77,8 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init-out")
+    ap.add_argument("--train-rows", type=int, default=0, help="only the first N training images")
+    ap.add_argument("--no-eval", action="store_true", help="time the training steps only")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -102,6 +104,8 @@ def main():
     yt = torch.from_numpy(idx("t10k-labels-idx1-ubyte.gz").astype(np.int64))
     keep = torch.randperm(len(x))[: len(x) - round(len(x) / 12)]
     x, y = x[keep], y[keep]
+    if a.train_rows:
+        x, y = x[: a.train_rows], y[: a.train_rows]
     opt = torch.optim.Adam(module.parameters(), lr=1e-3)
     steps = a.epochs * ((len(x) + a.batch - 1) // a.batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -121,6 +125,10 @@ def main():
             sched.step()
             total += loss.item() * len(idx_b)
         seconds = time.perf_counter() - t0
+        if a.no_eval:
+            curve.append({"epoch": epoch, "train_loss": total / len(x), "seconds": seconds})
+            print(json.dumps(curve[-1]), flush=True)
+            continue
         module.eval()
         with torch.no_grad():
             outs = torch.cat([module(xt[i:i + 1000]) for i in range(0, len(xt), 1000)])
