@@ -108,7 +108,7 @@ int main(int argc, char **argv)
             adj_tape_reset(t);
             adj_var *in[2] = {adj_param(t, p, 0), adj_param(t, p, 1)};
             double t0 = bench_now();
-            adj_var *y = adj_record((adj_op)op, in, binary ? 2 : 1, &args, __FILE__, __LINE__);
+            adj_var *y = adj_h_raw(adj_record((adj_op)op, in, binary ? 2 : 1, &args, __FILE__, __LINE__));
             double t1 = bench_now();
             if (adj_tape_status(t) != ADJ_OK) {
                 fprintf(stderr, "bench_elementwise: %s\n", adj_tape_message(t));
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
             adj_tape_reset(t);
             adj_var *in[2] = {adj_param(t, pb, 0), adj_param(t, pb, 1)};
             double t0 = bench_now();
-            adj_var *y = adj_record(op, in, 2, NULL, __FILE__, __LINE__);
+            adj_var *y = adj_h_raw(adj_record(op, in, 2, NULL, __FILE__, __LINE__));
             double t1 = bench_now();
             if (adj_tape_status(t) != ADJ_OK) {
                 fprintf(stderr, "bench_elementwise: %s\n", adj_tape_message(t));

@@ -3,7 +3,10 @@
  * function: ROW(function, message word or NULL, argument letters, how it
  * fails, what a getter gives for NULL, the call).  The call uses P(k, v),
  * N(k, v), Z(k, v), ... for argument k with its valid value v; the letters
- * and the failure kinds are explained in test_misuse.c.
+ * and the failure kinds are explained in test_misuse.c.  A var the call
+ * builds for an argument (anything but the fixture's f->a, f->b, ...) is
+ * wrapped in H(...), so that the stale-handle sweep can pass the handle
+ * from before a reset instead.
  */
 
 /* ------------------------------------------------------------- core.h */
@@ -80,7 +83,7 @@ ROW(adj_copy_value, NULL, "PP", 's', NULL, o->st = adj_copy_value(P(0, f->a), P(
 ROW(adj_copy_grad, NULL, "PP", 's', NULL, o->st = adj_copy_grad(P(0, f->a), P(1, f->buf)))
 ROW(adj_shape_string, NULL, "pPk", '-', NULL,
     adj_shape_string(P(0, f->a), P(1, f->shape), Z(2, sizeof f->shape)))
-ROW(adj_backward, NULL, "V", 'T', NULL, o->st = adj_backward(P(0, adj_sum(f->m22))))
+ROW(adj_backward, NULL, "V", 'T', NULL, o->st = adj_backward(P(0, H(adj_sum(f->m22)))))
 ROW(adj_backward_seeded, "adj_backward", "VP", 'T', NULL,
     o->st = adj_backward_seeded(P(0, f->m22), P(1, ((const double[]){1, 2, 3, 4}))))
 /* double backward */
@@ -262,7 +265,7 @@ VIEW(adj_slice, "Vnlll", 0, P(0, f->a), N(1, 1), L(2, 0), L(3, 2), L(4, 1))
 VIEW(adj_select, "Vnl", 0, P(0, f->a), N(1, 0), L(2, 1))
 VIEW(adj_expand, "VnY", 0, P(0, f->v2), N(1, 2), Y(2, ((const int64_t[]){3, 2, 1, 1})))
 VIEW(adj_unsqueeze, "Vn", 0, P(0, f->a), N(1, 0))
-VIEW(adj_squeeze, "Vn", 0, P(0, adj_reshape(f->a, 3, ((const int64_t[]){2, 1, 2}))), N(1, 1))
+VIEW(adj_squeeze, "Vn", 0, P(0, H(adj_reshape(f->a, 3, ((const int64_t[]){2, 1, 2})))), N(1, 1))
 VIEW(adj_flatten, "Vnn", 0, P(0, f->a), N(1, 0), N(2, 1))
 VIEW(adj_sum_axes, "Vc..", 0, P(0, f->a), N(1, 1), ((const int[]){1}), 0)
 VIEW(adj_mean_axes, "Vc..", 0, P(0, f->a), N(1, 1), ((const int[]){0}), 1)
@@ -279,8 +282,8 @@ VIEW(adj_log_softmax_axis, "Vn", 0, P(0, f->a), N(1, 0))
 VIEW(adj_contiguous, "V", 0, P(0, f->a))
 VIEW(adj_one_hot, "Vne", 0, P(0, f->i2), N(1, 3), E(2, adj_dtype, ADJ_F32))
 /* joins, masks, scans, argmax */
-VIEW(adj_where, "VVV", 0, P(0, adj_gt(f->a, f->b)), P(1, f->a), P(2, f->v2))
-VIEW(adj_masked_fill, "VVd", 0, P(0, f->a), P(1, adj_gt(f->v2, f->s)), D(2, -INFINITY))
+VIEW(adj_where, "VVV", 0, P(0, H(adj_gt(f->a, f->b))), P(1, f->a), P(2, f->v2))
+VIEW(adj_masked_fill, "VVd", 0, P(0, f->a), P(1, H(adj_gt(f->v2, f->s))), D(2, -INFINITY))
 VIEW(adj_clamp, "Vdd", 0, P(0, f->a), D(1, -1.0), D(2, 2.0))
 VIEW(adj_cumsum, "Vn", 0, P(0, f->a), N(1, 1))
 VIEW(adj_pad, "VPd", 0, P(0, f->a), P(1, ((const int64_t[]){0, 1, 2, 0})), D(2, 0.5))
@@ -337,7 +340,7 @@ ROW(adj_op_formula, NULL, "e", 'g', NULL, o->ptr = adj_op_formula(E(0, adj_op, A
 ROW(adj_op_rule, NULL, "e", 'g', NULL, o->ptr = adj_op_rule(E(0, adj_op, ADJ_OP_MUL)); ck_assert_ptr_nonnull(o->ptr))
 
 /* ------------------------------------------------------------- conv.h */
-#define CONV_T(n, ...) adj_tensor_f64(f->t, n, ((const int64_t[]){__VA_ARGS__}), zeros)
+#define CONV_T(n, ...) H(adj_tensor_f64(f->t, n, ((const int64_t[]){__VA_ARGS__}), zeros))
 #define CONV2D_OPTS (&(adj_conv2d_opts){{2, 1}, {1, 0}, {1, 2}, 1})
 #define CONVT_OPTS (&(adj_conv_transpose2d_opts){{2, 2}, {1, 0}, {1, 0}, {1, 1}, 1})
 #define POOL_OPTS (&(adj_pool2d_opts){{2, 2}, {2, 1}, {1, 0}})
@@ -643,7 +646,7 @@ ROW(adj_rnn_cell, NULL, "PPVVpp", 't', NULL,
 ROW(adj_rnn_sequence, NULL, "PPVppPpp", 'T', NULL,
     adj_rnn l; adj_var *steps[2], *hl, *cl;
     ck_assert_int_eq(adj_rnn_add(f->p, "r.", 0, ADJ_RNN_LSTM, 2, 2, NULL, &l, NULL), ADJ_OK);
-    adj_var *x = adj_constant_f64(f->t, 3, ((int64_t[]){1, 2, 2}), zeros);
+    adj_var *x = H(adj_constant_f64(f->t, 3, ((int64_t[]){1, 2, 2}), zeros));
     o->st = adj_rnn_sequence(P(0, f->p), P(1, &l), P(2, x), P(3, (adj_var *)NULL), P(4, (adj_var *)NULL),
                              P(5, steps), P(6, &hl), P(7, &cl)))
 
@@ -711,7 +714,7 @@ ROW(adj_jvp, NULL, "VcPPP", 'T', NULL,
     const double *dir[1] = {((const double[]){1, 0, 0, 1})};
     o->st = adj_jvp(P(0, f->m22), N(1, 1), P(2, &f->a), P(3, dir), P(4, f->buf)))
 ROW(adj_jvp_item, NULL, "VVd", 'g', "nan",
-    adj_var *y = adj_square(f->s); o->num = adj_jvp_item(P(0, y), P(1, f->s), D(2, 1.0)))
+    adj_var *y = H(adj_square(f->s)); o->num = adj_jvp_item(P(0, y), P(1, f->s), D(2, 1.0)))
 ROW(adj_jvpcheck_op, NULL, "een.V", 's', NULL,
     o->st = adj_jvpcheck_op(E(0, adj_op, ADJ_OP_SIN), E(1, adj_dtype, ADJ_F32), N(2, 0), 5, P(4, &f->jrep));
     snprintf(o->msg, sizeof o->msg, "%s", f->jrep.message))
@@ -724,9 +727,9 @@ ROW(adj_tape_print, NULL, "PP", 's', NULL, o->st = adj_tape_print(P(0, f->t), P(
 ROW(adj_tape_dot, NULL, "PP", 's', NULL, o->st = adj_tape_dot(P(0, f->t), P(1, f->sink)))
 ROW(adj_tape_json, NULL, "P.P", 's', NULL, o->st = adj_tape_json(P(0, f->t), 1, P(2, f->sink)))
 ROW(adj_backward_explain, NULL, "PP", 's', NULL,
-    o->st = adj_backward_explain(P(0, adj_sum(f->m22)), P(1, f->sink)))
+    o->st = adj_backward_explain(P(0, H(adj_sum(f->m22))), P(1, f->sink)))
 ROW(adj_tape_html, NULL, "PPP", 's', NULL,
-    o->st = adj_tape_html(P(0, f->t), P(1, adj_sum(f->m22)), P(2, f->sink)))
+    o->st = adj_tape_html(P(0, f->t), P(1, H(adj_sum(f->m22))), P(2, f->sink)))
 ROW(adj_example_html, NULL, "PpP", 's', NULL,
     o->st = adj_example_html(P(0, adj_example_find("e02")), P(1, (const double *)NULL), P(2, f->sink)))
 ROW(adj_example_count, NULL, "", 'g', NULL, o->num = adj_example_count(); ck_assert_int_ge(o->num, 15))

@@ -877,7 +877,7 @@ static const api_case cases[] = {
     {"dense NULL layer", dense_null, ADJ_EINVAL, {NULL}},
     {"dense width", dense_width, ADJ_ESHAPE, {"adj_linear", "(2,5)", "(2,3)"}},
     {"dense dtype", dense_dtype, ADJ_EDTYPE, {"adj_linear", "f64", "f32"}},
-    {"dense stale", dense_stale, ADJ_ETAPE, {"adj_linear", "before adj_tape_reset", NULL}},
+    {"dense stale", dense_stale, ADJ_ETAPE, {"adj_dense_forward", "before adj_tape_reset", NULL}},
     {"dense no layer", dense_no_layer, ADJ_EINVAL, {"adj_dense_forward", "NULL layer", NULL}},
     {"dense no store", dense_no_store, ADJ_EINVAL, {"adj_dense_forward", "NULL parameter store", NULL}},
     {"dense 3-D input", dense_3d, ADJ_ESHAPE, {"adj_linear", "(2,2,2)", NULL}},

@@ -58,6 +58,9 @@ typedef struct fx {
     adj_gradcheck_report rep;
     adj_jvpcheck_report jrep;
     adj_tape_stats stats;
+    int hold;                 /* H(v): 0 gives v, 1 also keeps it, 2 gives the kept ones */
+    int nheld, iheld;
+    adj_var *held[16];
     FILE *sink;
     char dir[64], model[256], idxfile[256], labels[256], csv[256], out[256], shape[64];
     double buf[64];           /* scratch for outputs */
@@ -80,13 +83,10 @@ static void write_file(const char *path, const char *text)
     ck_assert_int_eq(fclose(fp), 0);
 }
 
-static void fx_init(fx *f)
+/* The fixture's vars, recorded on f->t in a fixed order (so that recording
+ * them again after a reset puts each in the slot of its namesake). */
+static void fx_vars(fx *f)
 {
-    memset(f, 0, sizeof *f);
-    f->al = test_alloc_init(&f->cnt);
-    f->cnt.max_request = (size_t)1 << 30; /* refuse absurd requests before malloc sees them */
-    f->t = adj_tape_new_with(&f->al);
-    ck_assert_ptr_nonnull(f->t);
     f->a = adj_tensor_f64(f->t, 2, shape22, ((double[]){1, 2, 3, 4}));
     f->b = adj_tensor_f64(f->t, 2, shape22, ((double[]){0.5, -1, 2, 0.25}));
     f->v2 = adj_tensor_f64(f->t, 1, shape2, ((double[]){0.1, 0.2}));
@@ -95,6 +95,16 @@ static void fx_init(fx *f)
     f->m22 = adj_mul(f->a, f->b);
     f->i2 = adj_index(f->t, 1, shape2, ((const int32_t[]){0, 1}));
     f->i22 = adj_index(f->t, 2, shape22, ((const int32_t[]){0, 1, 1, 0}));
+}
+
+static void fx_init(fx *f)
+{
+    memset(f, 0, sizeof *f);
+    f->al = test_alloc_init(&f->cnt);
+    f->cnt.max_request = (size_t)1 << 30; /* refuse absurd requests before malloc sees them */
+    f->t = adj_tape_new_with(&f->al);
+    ck_assert_ptr_nonnull(f->t);
+    fx_vars(f);
     f->p = adj_params_new_with(ADJ_F64, &f->al);
     ck_assert_int_eq(adj_params_add(f->p, "w", 2, shape22), 0);
     ck_assert_int_eq(adj_params_add(f->p, "b", 1, shape2), 1);
@@ -189,6 +199,20 @@ typedef struct mut {
 #define Z(k, v) (m->arg == (k) ? m->z : (size_t)(v))
 #define D(k, v) (m->arg == (k) ? m->d : (double)(v))
 #define E(k, T, v) (m->arg == (k) ? (T)m->i : (v))
+
+/* H(expr): a var a row's call builds (see misuse_rows.h). */
+static adj_var *held_put(fx *f, adj_var *v)
+{
+    if (f->hold == 1 && f->nheld < (int)(sizeof f->held / sizeof f->held[0]))
+        f->held[f->nheld++] = v;
+    return v;
+}
+static adj_var *held_next(fx *f)
+{
+    ck_assert_msg(f->iheld < f->nheld, "the call builds more vars than it did before");
+    return f->held[f->iheld++];
+}
+#define H(expr) (f->hold == 2 ? held_next(f) : held_put(f, (expr)))
 
 /* What a call gave back. */
 typedef struct out {
@@ -587,6 +611,72 @@ START_TEST(sweep)
 }
 END_TEST
 
+/* --------------------------------------------------- stale handles */
+
+static int takes_var(const char *name);
+
+/*
+ * Every public function that takes an adj_var *, called as its row writes
+ * it but with vars from before an adj_tape_reset: the fixture's and those
+ * the call builds (H), from a first call.  After the reset the fixture's
+ * vars are recorded again, then scalars up to the first call's node count,
+ * so every old handle names a slot holding a live node (the fixture's
+ * vars one of the same shape).  The call must fail cleanly: the
+ * tape's status ADJ_ETAPE with a message naming the function and the
+ * reset, a getter's value for NULL, a returned status ADJ_ETAPE, and no
+ * leak.  A new function that reads its var without checking the handle
+ * fails here.
+ */
+START_TEST(stale_handles)
+{
+    const row *r = &rows[_i];
+    if (!takes_var(r->name))
+        return;
+    char word[64], tag[96];
+    word_of(r, word, sizeof word);
+    snprintf(tag, sizeof tag, "%s with a var from before a reset", r->name);
+    fx f;
+    fx_init(&f);
+    fx old = f;
+    size_t fixture = adj_tape_size(f.t);
+    mut m = {.arg = -1};
+    out o;
+    memset(&o, 0, sizeof o);
+    f.hold = 1;
+    r->call(&f, &m, &o);
+    ck_assert_msg(adj_tape_status(f.t) == ADJ_OK, "%s: the first call failed: %s", tag,
+                  adj_tape_message(f.t));
+    size_t before = adj_tape_size(f.t);
+    adj_tape_reset(f.t);
+    fx_vars(&f);
+    ck_assert_uint_eq(adj_tape_size(f.t), fixture); /* the same slots */
+    while (adj_tape_size(f.t) < before)
+        adj_scalar(f.t, 0.0);
+    f.a = old.a, f.b = old.b, f.v2 = old.v2, f.s = old.s, f.f32 = old.f32, f.m22 = old.m22;
+    f.i2 = old.i2, f.i22 = old.i22;
+    f.hold = 2;
+    memset(&o, 0, sizeof o);
+    r->call(&f, &m, &o);
+    const char *msg = adj_tape_message(f.t);
+    ck_assert_msg(adj_tape_status(f.t) == ADJ_ETAPE, "%s: tape status %s (%s)", tag,
+                  adj_status_string(adj_tape_status(f.t)), msg);
+    ck_assert_msg(strstr(msg, word) && strstr(msg, "before adj_tape_reset"),
+                  "%s: the message should name %s and the reset: \"%s\"", tag, word, msg);
+    if (r->how == 'g' && r->gives && strcmp(r->gives, "?") != 0) {
+        if (strcmp(r->gives, "nan") == 0)
+            ck_assert_msg(isnan(o.num), "%s: NaN expected, got %g", tag, o.num);
+        else if (strcmp(r->gives, "null") == 0)
+            ck_assert_msg(o.ptr == NULL, "%s: NULL expected", tag);
+        else
+            ck_assert_msg(o.num == strtod(r->gives, NULL), "%s: %s expected, got %g", tag, r->gives,
+                          o.num);
+    }
+    if (r->how == 'T' || r->how == 's' || r->how == 'e')
+        ck_assert_msg(o.st == ADJ_ETAPE, "%s: status %s", tag, adj_status_string(o.st));
+    fx_free(&f);
+}
+END_TEST
+
 /* ------------------------------------------------ every function has a row */
 
 static int has_row(const char *name)
@@ -597,9 +687,16 @@ static int has_row(const char *name)
     return 0;
 }
 
+/* The functions whose declaration takes an adj_var (filled by
+ * check_header). */
+static char var_takers[8192];
+
+static int takes_var(const char *name);
+
 /* The functions declared in one header: names adj_xxx followed by "(" or
  * ")(" outside comments and preprocessor lines (function-pointer types,
- * written (*adj_name)(, are not functions). */
+ * written (*adj_name)(, are not functions); those taking an adj_var join
+ * var_takers. */
 static int check_header(const char *path, char *missing, size_t size)
 {
     FILE *fp = fopen(path, "r");
@@ -646,6 +743,13 @@ static int check_header(const char *path, char *missing, size_t size)
             after++;
         if (*after == '(') {
             found++;
+            const char *close = strchr(after, ')');
+            const char *var = strstr(after, "adj_var");
+            if (close && var && var < close && !takes_var(name) &&
+                strlen(var_takers) + len + 2 < sizeof var_takers) {
+                strcat(var_takers, name);
+                strcat(var_takers, " ");
+            }
             if (!has_row(name) && strlen(missing) + len + 2 < size) {
                 strcat(missing, " ");
                 strcat(missing, name);
@@ -656,10 +760,12 @@ static int check_header(const char *path, char *missing, size_t size)
     return found;
 }
 
-START_TEST(every_function_has_a_row)
+/* Scan every header of the core library (dist.h belongs to
+ * libadjoint_dist): the number of declarations, the names without a row in
+ * missing. */
+static int scan_headers(char *missing, size_t size)
 {
-    /* every header of the core library (dist.h belongs to libadjoint_dist) */
-    char dir[512], missing[4096] = "";
+    char dir[512];
     snprintf(dir, sizeof dir, "%s/include/adjoint", ADJ_SOURCE_ROOT);
     DIR *d = opendir(dir);
     ck_assert_msg(d != NULL, "cannot open %s", dir);
@@ -670,9 +776,31 @@ START_TEST(every_function_has_a_row)
             continue;
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        found += check_header(path, missing, sizeof missing);
+        found += check_header(path, missing, size);
     }
     closedir(d);
+    return found;
+}
+
+static int takes_var(const char *name)
+{
+    static int scanned;
+    if (!scanned) {
+        char missing[4096] = "";
+        scanned = 1;
+        scan_headers(missing, sizeof missing);
+    }
+    size_t len = strlen(name);
+    for (const char *q = var_takers; (q = strstr(q, name)) != NULL; q += len)
+        if ((q == var_takers || q[-1] == ' ') && q[len] == ' ')
+            return 1;
+    return 0;
+}
+
+START_TEST(every_function_has_a_row)
+{
+    char missing[4096] = "";
+    int found = scan_headers(missing, sizeof missing);
     ck_assert_msg(found > 150, "only %d declarations found: the scanner is broken", found);
     ck_assert_msg(missing[0] == '\0', "public functions without a row:%s", missing);
 }
@@ -888,6 +1016,9 @@ static Suite *suite(void)
     tcase_add_test(tc, every_function_has_a_row);
     tcase_add_test(tc, case_count);
     suite_add_tcase(s, tc);
+    TCase *st = tcase_create("stale");
+    tcase_add_loop_test(st, stale_handles, 0, NROWS);
+    suite_add_tcase(s, st);
     TCase *d = tcase_create("defects");
     tcase_add_test(d, store_grew_under_backward);
     tcase_add_test(d, store_grew_under_ops);

@@ -825,7 +825,7 @@ START_TEST(softplus_accuracy)
         adj_tape_reset(t);
         adj_var *y = adj_softplus(adj_tensor_f32(t, 1, (int64_t[]){(int64_t)n}, xf));
         ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
-        const float *yv = y->value;
+        const float *yv = adj_h_raw(y)->value;
         for (size_t i = 0; i < n; i++) {
             double x = xf[i];
             double e = ulp_error(yv[i], (x > 0 ? x : 0) + log1p(exp(-fabs(x))));
@@ -845,7 +845,7 @@ START_TEST(softplus_accuracy)
         adj_tape_reset(t);
         adj_var *y = adj_softplus(adj_tensor_f64(t, 1, (int64_t[]){CHUNK}, xd));
         ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
-        const double *yv = y->value;
+        const double *yv = adj_h_raw(y)->value;
         for (size_t i = 0; i < CHUNK; i++) {
             long double x = xd[i];
             double e = ulp_error64(yv[i], (x > 0 ? x : 0) + log1pl(expl(-fabsl(x))));
@@ -901,7 +901,7 @@ static void run_op_at_level(const adj_op_desc *d, adj_op op, adj_dtype dt, doubl
     ck_assert_ptr_nonnull(t);
     adj_var *xv = adj_leaf_view(t, dt, 1, (int64_t[]){DN}, (void *)(uintptr_t)x, 1, __FILE__, __LINE__);
     adj_attr_c a = {c};
-    adj_var *y = adj_record(op, &xv, 1, &a, __FILE__, __LINE__);
+    adj_var *y = adj_h_raw(adj_record(op, &xv, 1, &a, __FILE__, __LINE__));
     ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
     memcpy(out, y->value, DN * es);
     y->grad = (void *)(uintptr_t)dy;
@@ -1022,7 +1022,7 @@ START_TEST(blocks_match_general_kernel)
             adj_attr_c a = {d->test_arg};
             adj_var *y = adj_record((adj_op)op, &xv, 1, &a, __FILE__, __LINE__);
             ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
-            memcpy(y64, y->value, sizeof y64);
+            memcpy(y64, adj_h_raw(y)->value, sizeof y64);
             adj_tape_free(t);
             for (size_t i = 0; i < N; i++) {
                 double want = d->scalar_fwd(x[i], 0.0, d->attr_size ? &a : NULL);
@@ -1035,7 +1035,7 @@ START_TEST(blocks_match_general_kernel)
             xf[i] = (float)x[i];
         adj_tape *t = adj_tape_new();
         adj_var *xv = adj_leaf_view(t, ADJ_F32, 1, (int64_t[]){N}, xf, 0, __FILE__, __LINE__);
-        memcpy(yf, adj_exp(xv)->value, sizeof yf);
+        memcpy(yf, adj_h_raw(adj_exp(xv))->value, sizeof yf);
         ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
         adj_tape_free(t);
         for (size_t i = 0; i < N; i++)
@@ -1045,9 +1045,9 @@ START_TEST(blocks_match_general_kernel)
         static float sg[N], sp[N], dsp[N];
         t = adj_tape_new();
         xv = adj_leaf_view(t, ADJ_F32, 1, (int64_t[]){N}, xf, 1, __FILE__, __LINE__);
-        memcpy(sg, adj_sigmoid(xv)->value, sizeof sg);
+        memcpy(sg, adj_h_raw(adj_sigmoid(xv))->value, sizeof sg);
         adj_var *spv = adj_sum(adj_softplus(xv));
-        memcpy(sp, spv->in[0]->value, sizeof sp);
+        memcpy(sp, adj_h_raw(spv)->in[0]->value, sizeof sp);
         ck_assert_int_eq(adj_backward(spv), ADJ_OK);
         memcpy(dsp, adj_grad_data(xv), sizeof dsp);
         adj_tape_free(t);

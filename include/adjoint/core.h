@@ -91,7 +91,14 @@ ADJ_API adj_tape *adj_tape_new(void);
 /* Empty tape using `a` (copied) for all its memory; NULL if `a` fails. */
 ADJ_API adj_tape *adj_tape_new_with(const adj_allocator *a);
 /* Forget every node in O(1), keep the memory for reuse, clear the error.
- * Every adj_var * of the tape becomes invalid. */
+ * Every adj_var * of the tape becomes invalid: passing one to any function
+ * afterwards is an ADJ_ETAPE error on the tape ("... recorded before
+ * adj_tape_reset"; accessors then return what they return for NULL),
+ * also when its node's memory holds a newer var.  An adj_var * carries the
+ * tape's reset count in bits the address does not use, so compare handles
+ * only with ==, never order them or read through them; the count repeats
+ * after 2^15 resets (63 for memory above 2^47 and on 32-bit targets), so a
+ * handle exactly that many resets old may pass unnoticed. */
 ADJ_API void adj_tape_reset(adj_tape *t);
 /* Free the tape and everything recorded on it.  NULL is a no-op. */
 ADJ_API void adj_tape_free(adj_tape *t);

@@ -16,6 +16,7 @@
  * quarters, last) are also evaluated for real on a second tape, and a
  * different op sequence or a different f fails the check.
  */
+#include "core/handle.h"
 #include "core/tape.h"
 #include "adjoint/check.h"
 #include "check/replay.h"
@@ -107,10 +108,15 @@ static adj_var *build_on(evaluator *e, adj_tape *t, adj_dtype dtype, adj_var **v
                 return NULL;
             for (size_t j = 0; j < e->numel[i]; j++)
                 tmp[j] = (float)e->x[i][j];
-            vars[i] = adj_leaf_at(t, ADJ_F32, in->ndim, in->shape, tmp, 1, __FILE__, __LINE__);
+            vars[i] = adj_h_raw(adj_leaf_at(t, ADJ_F32, in->ndim, in->shape, tmp, 1, __FILE__,
+                                            __LINE__));
         }
     }
-    return e->fn(t, vars, e->n, e->user);
+    /* the function gets handles, as from any public function; vars keeps the nodes */
+    adj_var *h[ADJ_GRADCHECK_MAX_INPUTS];
+    for (int i = 0; i < e->n; i++)
+        h[i] = adj_h_out(vars[i]);
+    return adj_h_in(e->fn(t, h, e->n, e->user), "adj_gradcheck");
 }
 
 static adj_var *build(evaluator *e, adj_dtype dtype, adj_var **vars)

@@ -116,6 +116,7 @@ const char *adj_feed_name(int feed)
 static adj_var *feed(adj_var *x, int kind)
 {
     const char *F = __FILE__;
+    x = adj_h_raw(x);
     if (kind == ADJ_FEED_PLAIN || x->ndim == 0)
         return x;
     if (kind == ADJ_FEED_TRANSPOSED && x->ndim >= 2) {
@@ -187,6 +188,7 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
             else
                 ((float *)v)[i] = (float)adj_value_at(y, i);
         }
+        y = adj_h_raw(y);
         y = adj_leaf_at(t, dt, y->ndim, adj_cold(y)->shape, v, 0, __FILE__, __LINE__);
     }
     void *r = adj_arena_alloc(t, m * 8 + 8);
@@ -199,7 +201,8 @@ static adj_var *apply(adj_tape *t, adj_var *const *in, int n, void *user)
         else
             ((float *)r)[i] = (float)v;
     }
-    adj_var *R = adj_leaf_at(t, dt, y->ndim, adj_cold(y)->shape, r, 0, __FILE__, __LINE__);
+    const adj_var *yn = adj_h_raw(y);
+    adj_var *R = adj_leaf_at(t, dt, yn->ndim, adj_cold(yn)->shape, r, 0, __FILE__, __LINE__);
     adj_var *f = adj_sum_at(adj_mul_at(y, R, __FILE__, __LINE__), __FILE__, __LINE__);
     if (c->quad)
         f = adj_add_at(f, adj_scale_at(adj_sum_at(adj_square_at(y, __FILE__, __LINE__), __FILE__,

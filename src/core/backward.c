@@ -6,6 +6,7 @@
  * y's own backward passes it on to y's inputs (the chain rule, with fan-out
  * handled by accumulation).  No recursion, no sort, no depth limit.
  */
+#include "core/handle.h"
 #include "core/pool.h"
 #include "core/tape.h"
 #include "ops/op.h"
@@ -157,6 +158,7 @@ static void seed_grad(void *g, adj_dtype dtype, const double *seed, size_t n, bo
 static adj_status backward(adj_var *y, const double *seed, bool seeded)
 {
     const char *fn = seeded ? "adj_backward_seeded" : "adj_backward";
+    y = adj_h_in(y, fn);
     if (!y)
         return ADJ_EINVAL;
     adj_tape *t = adj_cold(y)->tape;

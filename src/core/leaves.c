@@ -2,6 +2,7 @@
  * Leaves (tensors, constants, views of caller memory, index tensors) and
  * the accessors of a var.
  */
+#include "core/handle.h"
 #include "core/record.h"
 #include "core/tape.h"
 #include "ops/op.h"
@@ -13,8 +14,9 @@
 
 /* --------------------------------------------------------------- leaves */
 
-/* A leaf recorded by the public function adj_<fn> (named in messages). */
-static adj_var *leaf(adj_tape *t, const char *fn, adj_dtype dtype, int ndim, const int64_t *shape,
+/* A leaf recorded by the public function adj_<fn> (named in messages):
+ * the node (leaf_node), or its handle (leaf). */
+static adj_var *leaf_node(adj_tape *t, const char *fn, adj_dtype dtype, int ndim, const int64_t *shape,
                      const void *data, int requires_grad, const char *file, int line)
 {
     if (!t)
@@ -83,6 +85,12 @@ static adj_var *leaf(adj_tape *t, const char *fn, adj_dtype dtype, int ndim, con
     return v;
 }
 
+static adj_var *leaf(adj_tape *t, const char *fn, adj_dtype dtype, int ndim, const int64_t *shape,
+                     const void *data, int requires_grad, const char *file, int line)
+{
+    return adj_h_out(leaf_node(t, fn, dtype, ndim, shape, data, requires_grad, file, line));
+}
+
 adj_var *adj_leaf_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
                      const void *data, int requires_grad, const char *file, int line)
 {
@@ -101,7 +109,7 @@ adj_var *adj_leaf_view_as(adj_tape *t, const char *fn, adj_dtype dtype, int ndim
                           int line)
 {
     /* record a 0-D leaf (no copy, no arena), then give it the real shape */
-    adj_var *v = leaf(t, fn, dtype, 0, NULL, NULL, requires_grad, file, line);
+    adj_var *v = leaf_node(t, fn, dtype, 0, NULL, NULL, requires_grad, file, line);
     size_t numel;
     if (v->flags & ADJ_F_INERT)
         return v;
@@ -133,14 +141,14 @@ adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int6
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
-        return t->inert;
+        return adj_h_out(t->inert);
     if (!data && ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape) &&
         adj_shape_numel(ndim, shape, &numel) && numel > 0) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_constant_view: data is NULL" AT_FMT, AT_ARGS(file, line));
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     /* the view never writes through data: constants receive no adjoint */
-    return adj_leaf_view(t, dtype, ndim, shape, (void *)(uintptr_t)data, 0, file, line);
+    return adj_h_out(adj_leaf_view(t, dtype, ndim, shape, (void *)(uintptr_t)data, 0, file, line));
 }
 
 adj_var *adj_index_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
@@ -211,17 +219,50 @@ adj_var *(adj_constant_f32)(adj_tape *t, int ndim, const int64_t *shape, const f
 
 /* ------------------------------------------------------------ accessors */
 
-size_t adj_numel(const adj_var *v) { return v ? adj_cold(v)->numel : 0; }
-int adj_ndim(const adj_var *v) { return v ? v->ndim : -1; }
-int64_t adj_dim(const adj_var *v, int axis)
+/* Accessors: a stale handle records the error on its tape and gives what
+ * NULL gives. */
+#define NODE(v, fn) adj_var *v = adj_h_get(v##_h, fn)
+
+size_t adj_numel(const adj_var *v_h)
 {
+    NODE(v, "adj_numel");
+    return v ? adj_cold(v)->numel : 0;
+}
+int adj_ndim(const adj_var *v_h)
+{
+    NODE(v, "adj_ndim");
+    return v ? v->ndim : -1;
+}
+int64_t adj_dim(const adj_var *v_h, int axis)
+{
+    NODE(v, "adj_dim");
     return v && axis >= 0 && axis < v->ndim ? adj_cold(v)->shape[axis] : -1;
 }
-adj_dtype adj_var_dtype(const adj_var *v) { return v ? (adj_dtype)v->dtype : ADJ_F64; }
-adj_tape *adj_var_tape(const adj_var *v) { return v ? adj_cold(v)->tape : NULL; }
-size_t adj_var_id(const adj_var *v) { return v ? adj_cold(v)->id : 0; }
-int adj_requires_grad(const adj_var *v) { return v && (v->flags & ADJ_F_GRAD); }
-adj_op adj_var_op(const adj_var *v) { return (adj_op)(v ? v->op : ADJ_LEAF_OP); }
+adj_dtype adj_var_dtype(const adj_var *v_h)
+{
+    NODE(v, "adj_var_dtype");
+    return v ? (adj_dtype)v->dtype : ADJ_F64;
+}
+adj_tape *adj_var_tape(const adj_var *v_h)
+{
+    NODE(v, "adj_var_tape");
+    return v ? adj_cold(v)->tape : NULL;
+}
+size_t adj_var_id(const adj_var *v_h)
+{
+    NODE(v, "adj_var_id");
+    return v ? adj_cold(v)->id : 0;
+}
+int adj_requires_grad(const adj_var *v_h)
+{
+    NODE(v, "adj_requires_grad");
+    return v && (v->flags & ADJ_F_GRAD);
+}
+adj_op adj_var_op(const adj_var *v_h)
+{
+    NODE(v, "adj_var_op");
+    return (adj_op)(v ? v->op : ADJ_LEAF_OP);
+}
 /* A parameter leaf whose store gained tensors: its pointers are stale. */
 static inline bool moved(const adj_var *v)
 {
@@ -236,8 +277,9 @@ void adj_var_copy_out(const adj_var *v, void *dst)
     adj_strided_copy(adj_dsize(v->dtype), dst, &d, v->value, &l);
 }
 
-const void *adj_data(const adj_var *v)
+const void *adj_data(const adj_var *v_h)
 {
+    NODE(v, "adj_data");
     if (!v || moved(v))
         return NULL;
     if (!(v->flags & ADJ_F_STRIDED))
@@ -249,32 +291,49 @@ const void *adj_data(const adj_var *v)
         adj_var_copy_out(v, p);
     return p;
 }
-const void *adj_grad_data(const adj_var *v) { return v && !moved(v) ? v->grad : NULL; }
+const void *adj_grad_data(const adj_var *v_h)
+{
+    NODE(v, "adj_grad_data");
+    return v && !moved(v) ? v->grad : NULL;
+}
 
 static double elem(const void *p, int dtype, size_t i)
 {
     return adj_elem_get(p, dtype, i);
 }
 
-double adj_value_at(const adj_var *v, size_t i)
+double adj_value_at(const adj_var *v_h, size_t i)
 {
+    NODE(v, "adj_value_at");
     if (!v || i >= adj_cold(v)->numel || moved(v))
         return NAN;
     return adj_var_elem(v, i);
 }
 
-double adj_grad_at(const adj_var *v, size_t i)
+double adj_grad_at(const adj_var *v_h, size_t i)
 {
+    NODE(v, "adj_grad_at");
     if (!v || i >= adj_cold(v)->numel || moved(v))
         return NAN;
     return v->grad ? elem(v->grad, v->dtype, i) : 0.0;
 }
 
-double adj_item(const adj_var *v) { return v && adj_cold(v)->numel == 1 ? adj_value_at(v, 0) : NAN; }
-double adj_grad_item(const adj_var *v) { return v && adj_cold(v)->numel == 1 ? adj_grad_at(v, 0) : NAN; }
-
-adj_status adj_copy_value(const adj_var *v, double *out)
+double adj_item(const adj_var *v_h)
 {
+    NODE(v, "adj_item");
+    return v && adj_cold(v)->numel == 1 ? adj_value_at(v, 0) : NAN;
+}
+double adj_grad_item(const adj_var *v_h)
+{
+    NODE(v, "adj_grad_item");
+    return v && adj_cold(v)->numel == 1 ? adj_grad_at(v, 0) : NAN;
+}
+
+adj_status adj_copy_value(const adj_var *v_h, double *out)
+{
+    NODE(v, "adj_copy_value");
+    if (v_h && !v)
+        return ADJ_ETAPE;
     if (!v || !out)
         return ADJ_EINVAL;
     if (moved(v))
@@ -284,8 +343,11 @@ adj_status adj_copy_value(const adj_var *v, double *out)
     return ADJ_OK;
 }
 
-adj_status adj_copy_grad(const adj_var *v, double *out)
+adj_status adj_copy_grad(const adj_var *v_h, double *out)
 {
+    NODE(v, "adj_copy_grad");
+    if (v_h && !v)
+        return ADJ_ETAPE;
     if (!v || !out)
         return ADJ_EINVAL;
     if (moved(v))
@@ -295,10 +357,11 @@ adj_status adj_copy_grad(const adj_var *v, double *out)
     return ADJ_OK;
 }
 
-void adj_shape_string(const adj_var *v, char *buf, size_t size)
+void adj_shape_string(const adj_var *v_h, char *buf, size_t size)
 {
     if (!buf || size == 0)
         return;
+    NODE(v, "adj_shape_string");
     if (!v) {
         if (size)
             snprintf(buf, size, "(null)");

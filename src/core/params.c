@@ -3,6 +3,7 @@
  * blocks (values, gradients), so optimizers are flat loops and one
  * all-reduce can cover every gradient.
  */
+#include "core/handle.h"
 #include "core/tape.h"
 #include "core/pool.h"
 
@@ -248,7 +249,7 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
-        return t->inert;
+        return adj_h_out(t->inert);
     const pinfo *pi = info(p, i);
     if (!pi) {
         char why[96];
@@ -262,19 +263,19 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
             snprintf(why, sizeof why, "the parameter store is NULL");
         adj_tape_fail(t, ADJ_EINVAL, "adj_param: %s%s%s%s%.0d%s", why, file ? " [at " : "",
                       file ? file : "", file ? ":" : "", file ? line : 0, file ? "]" : "");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     /* a leaf that aliases the store: no copy, adjoint straight into p->grads */
     adj_var *v = adj_leaf_view_as(t, "param", p->dtype, pi->ndim, pi->shape,
                                (char *)p->values + pi->offset * adj_dsize(p->dtype), 1, file, line);
     if (v->flags & ADJ_F_INERT)
-        return v;
+        return adj_h_out(v);
     v->grad = (char *)p->grads + pi->offset * adj_dsize(p->dtype);
     v->flags |= ADJ_F_EXTGRAD;
     pref r = {p, i, p->count};
     memcpy(&adj_cold(v)->attr_buf, &r, sizeof r);
     t->params = 1;
-    return v;
+    return adj_h_out(v);
 }
 
 static pref ref_of(const adj_var *v)

@@ -2,6 +2,7 @@
  * Recording an op: validate the inputs, copy the attributes, run the shape
  * rule, allocate, forward (with the f64 scalar fast path).
  */
+#include "core/handle.h"
 #include "core/record.h"
 #include "core/tape.h"
 #include "ops/op.h"
@@ -101,16 +102,18 @@ static inline bool copy_attr(adj_tape *t, const adj_op_desc *d, adj_node_info *c
  * shape rule, no arena and no loop.  Returns NULL when the call does not
  * qualify (or is invalid): the general path then handles (or reports) it.
  */
-static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *const *in, int nin,
-                                     const void *attr, const char *file, int line)
+static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *const *h,
+                                     adj_var *const *in, int nin, const void *attr,
+                                     const char *file, int line)
 {
     adj_var *a = in[0], *b = nin > 1 ? in[1] : NULL;
     if (nin != d->arity || !a || a->ndim != 0 || a->dtype != ADJ_F64)
         return NULL;
     adj_tape *t = adj_cold(a)->tape;
-    if (t->status != ADJ_OK || !adj_live(t, a))
+    if (t->status != ADJ_OK || !adj_live(t, a) || !adj_h_current((uintptr_t)h[0], t->gen))
         return NULL;
-    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_cold(b)->tape != t || !adj_live(t, b)))
+    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_cold(b)->tape != t ||
+                    !adj_live(t, b) || !adj_h_current((uintptr_t)h[1], t->gen)))
         return NULL;
     if (((a->flags | (b ? b->flags : 0)) & ADJ_F_EXTGRAD) &&
         (((a->flags & ADJ_F_EXTGRAD) && adj_param_stale(a)) ||
@@ -198,12 +201,13 @@ static adj_var *const *contig_inputs(adj_tape *t, adj_var *const *in, int nin, a
     return out;
 }
 
-static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
-                    const char *file, int line)
+/* Record op on inputs in[] (nodes: the handles h[] stripped). */
+static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin,
+                       const void *attr, const char *file, int line)
 {
     const adj_op_desc *d = adj_op_table[op];
     if (d->scalar_fwd) {
-        adj_var *y = record_scalar(d, op, in, nin, attr, file, line);
+        adj_var *y = record_scalar(d, op, h, in, nin, attr, file, line);
         if (y)
             return y;
     }
@@ -242,7 +246,7 @@ static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
             return t->inert;
         }
-        if (!adj_live(t, v)) {
+        if (!adj_live(t, v) || !adj_h_current((uintptr_t)h[i], t->gen)) {
             snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
                      input_name(d, i, nin, nm, sizeof nm));
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
@@ -351,14 +355,31 @@ static adj_var *record(adj_op op, adj_var *const *in, int nin, const void *attr,
     return y;
 }
 
-/* Record an op (see record); the out-of-memory context lasts only as long
- * as the recording. */
+/* Record an op (see record) from handles: strip and check them, tag the
+ * result.  The out-of-memory context lasts only as long as the recording. */
 adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr, const char *file,
                     int line)
 {
-    adj_var *y = record(op, in, nin, attr, file, line);
-    if (y)
-        adj_cold(y)->tape->rec_fn = NULL;
-    return y;
+    adj_var *buf[8], **raw = buf;
+    buf[0] = NULL; /* read by the scalar path's arity test when nin is 0 */
+    if (nin > 8) {
+        adj_tape *t = NULL;
+        for (int i = 0; i < nin && !t; i++)
+            if (in[i])
+                t = adj_cold(adj_h_raw(in[i]))->tape;
+        if (!t)
+            return NULL;
+        if (t->status != ADJ_OK)
+            return adj_h_out(t->inert);
+        raw = adj_arena_alloc(t, (size_t)nin * sizeof *raw);
+        if (!raw)
+            return adj_h_out(t->inert);
+    }
+    for (int i = 0; i < nin; i++)
+        raw[i] = adj_h_raw(in[i]);
+    adj_var *y = record(op, in, raw, nin, attr, file, line);
+    if (!y)
+        return NULL;
+    adj_cold(y)->tape->rec_fn = NULL;
+    return adj_h_out(y);
 }
-

@@ -3,6 +3,7 @@
  * sticky errors, limits and statistics.  Recording ops is in record.c,
  * leaves and accessors in leaves.c, the backward sweep in backward.c.
  */
+#include "core/handle.h"
 #include "core/record.h"
 #include "core/tape.h"
 #include "ops/op.h"
@@ -142,7 +143,7 @@ size_t adj_tape_size(const adj_tape *t) { return t ? t->nnodes : 0; }
 
 adj_var *adj_tape_node(const adj_tape *t, size_t id)
 {
-    return t && id < t->nnodes ? adj_node_at(t, id) : NULL;
+    return t && id < t->nnodes ? adj_h_out(adj_node_at(t, id)) : NULL;
 }
 
 void adj_tape_fail(adj_tape *t, adj_status s, const char *fmt, ...)

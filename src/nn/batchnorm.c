@@ -94,31 +94,32 @@ double *adj_batchnorm_running_var(adj_batchnorm *bn) { return bn ? bn->running_v
 
 adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int training)
 {
+    x = adj_h_in(x, "adj_batchnorm_forward");
     if (!x)
         return NULL;
     adj_tape *t = adj_cold(x)->tape;
     if (t->status != ADJ_OK)
-        return t->inert;
+        return adj_h_out(t->inert);
     char sh[64];
     adj_fmt_shape(sh, sizeof sh, x->ndim, adj_cold(x)->shape);
     if (!bn || !p) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_batchnorm_forward: NULL %s; input %s",
                       bn ? "parameter store" : "layer", sh);
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     if (x->ndim != 2) {
         adj_tape_fail(t, ADJ_ESHAPE,
                       "adj_batchnorm_forward: the input must be 2-D (batch, %lld features), "
                       "not %s (%d-D)",
                       (long long)bn->features, sh, x->ndim);
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     if (adj_cold(x)->shape[1] != bn->features) {
         adj_tape_fail(t, ADJ_ESHAPE,
                       "adj_batchnorm_forward: shape mismatch: input %s has %lld features, "
                       "the layer has %lld features",
                       sh, (long long)adj_cold(x)->shape[1], (long long)bn->features);
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     /* one row has no variance: every output would be beta (as PyTorch, refuse) */
     if (training && adj_cold(x)->shape[0] < 2) {
@@ -126,7 +127,7 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
                       "adj_batchnorm_forward: training needs more than 1 row (value per "
                       "feature) in the batch, got input %s",
                       sh);
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     adj_dtype d = (adj_dtype)x->dtype;
     int64_t f = bn->features;
@@ -136,14 +137,14 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
     if (training) {
         adj_var *eps = adj_nn_const(t, d, 0, NULL);
         if (eps->flags & ADJ_F_INERT)
-            return eps;
+            return adj_h_out(eps);
         adj_nn_put(eps, 0, bn->eps);
         adj_var *mu = adj_mean_axis(x, 0);
         xc = adj_sub(x, mu);
         adj_var *var = adj_mean_axis(adj_square(xc), 0);
         s = adj_mul(adj_pow(adj_add(var, eps), -0.5), gamma);
         if (t->status != ADJ_OK)
-            return t->inert;
+            return adj_h_out(t->inert);
         double rows = (double)adj_cold(x)->shape[0];
         double unbias = rows > 1 ? rows / (rows - 1) : 1.0;
         double mom = bn->momentum;
@@ -158,7 +159,7 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
         adj_var *mu = adj_nn_const(t, d, 1, &f);
         adj_var *inv = adj_nn_const(t, d, 1, &f);
         if (t->status != ADJ_OK)
-            return t->inert;
+            return adj_h_out(t->inert);
         for (int64_t j = 0; j < f; j++) {
             size_t k = (size_t)j;
             adj_nn_put(mu, k, bn->running_mean[k]);

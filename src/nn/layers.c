@@ -10,7 +10,7 @@
 
 adj_var *adj_nn_const(adj_tape *t, adj_dtype d, int ndim, const int64_t *shape)
 {
-    return adj_leaf_at(t, d, ndim, shape, NULL, 0, __FILE__, __LINE__);
+    return adj_h_raw(adj_leaf_at(t, d, ndim, shape, NULL, 0, __FILE__, __LINE__));
 }
 
 /* ------------------------------------------------------------ activations */
@@ -48,8 +48,9 @@ adj_status adj_activation_parse(const char *name, adj_activation *out)
 
 adj_var *adj_activate(adj_var *x, adj_activation a)
 {
+    x = adj_h_in(x, "adj_activate");
     switch (a) {
-    case ADJ_ACT_IDENTITY: return x;
+    case ADJ_ACT_IDENTITY: return adj_h_out(x);
     case ADJ_ACT_SIGMOID: return adj_sigmoid(x);
     case ADJ_ACT_TANH: return adj_tanh(x);
     case ADJ_ACT_RELU: return adj_relu(x);
@@ -60,7 +61,7 @@ adj_var *adj_activate(adj_var *x, adj_activation a)
     }
     if (x && adj_cold(x)->tape) {
         adj_tape_fail(adj_cold(x)->tape, ADJ_EINVAL, "adj_activate: unknown activation %d", (int)a);
-        return adj_cold(x)->tape->inert;
+        return adj_h_out(adj_cold(x)->tape->inert);
     }
     return NULL;
 }
@@ -156,21 +157,22 @@ adj_status adj_dense_add(adj_params *p, const char *name, int64_t in, int64_t ou
 
 adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
 {
+    x = adj_h_in(x, "adj_dense_forward");
     adj_tape *t = adj_var_tape(x);
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
-        return t->inert;
+        return adj_h_out(t->inert);
     if (!p || !layer) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_dense_forward: NULL %s", !p ? "parameter store" : "layer");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     int n = adj_params_count(p);
     if (layer->weight < 0 || layer->weight >= n || layer->bias < -1 || layer->bias >= n) {
         adj_tape_fail(t, ADJ_EINVAL,
                       "adj_dense_forward: the layer's weight %d or bias %d is not a tensor of the "
                       "store (%d tensors)", layer->weight, layer->bias, n);
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     adj_var *w = adj_param(t, p, layer->weight);
     adj_var *b = layer->bias >= 0 ? adj_param(t, p, layer->bias) : NULL;
@@ -189,7 +191,7 @@ static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_
     if (!mask) {
         uint8_t *m = adj_arena_alloc(t, n ? n : 1);
         if (!m)
-            return t->inert;
+            return adj_h_out(t->inert);
         uint64_t thr = (uint64_t)(keep * 4294967296.0);
         for (size_t i = 0; i < n; i += 2) {
             uint64_t r = adj_rng_next(rng);
@@ -202,37 +204,39 @@ static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_
     return adj_record(ADJ_OP_DROPOUT, &x, 1, &(adj_dropout_attr){mask, 1.0 / keep}, NULL, 0);
 }
 
-adj_var *adj_dropout(adj_var *x, double p_drop, int training, adj_rng *rng)
+adj_var *adj_dropout(adj_var *x_h, double p_drop, int training, adj_rng *rng)
 {
+    adj_var *x = adj_h_in(x_h, "adj_dropout");
     if (!x)
         return NULL;
     adj_tape *t = adj_cold(x)->tape;
     if (t->status != ADJ_OK)
-        return t->inert;
+        return adj_h_out(t->inert);
     if (!(p_drop >= 0.0 && p_drop < 1.0)) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_dropout: drop probability %g is not in [0, 1)", p_drop);
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     if (!training || p_drop == 0.0)
-        return x;
+        return x_h;
     if (!rng) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_dropout: rng is NULL (training draws the mask from it)");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     return dropout_build(x, 1.0 - p_drop, NULL, rng);
 }
 
 adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double keep_prob)
 {
+    x = adj_h_in(x, "adj_dropout_mask");
     if (!x)
         return NULL;
     adj_tape *t = adj_cold(x)->tape;
     if (t->status != ADJ_OK)
-        return t->inert;
+        return adj_h_out(t->inert);
     if (!keep_mask || !(keep_prob > 0.0 && keep_prob <= 1.0)) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_dropout_mask: %s",
                       keep_mask ? "keep probability must be in (0, 1]" : "NULL mask");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     return dropout_build(x, keep_prob, keep_mask, NULL);
 }

@@ -5,8 +5,11 @@
 
 #include <string.h>
 
-adj_status adj_argmax_rows(const adj_var *logits, int32_t *out)
+adj_status adj_argmax_rows(const adj_var *logits_h, int32_t *out)
 {
+    const adj_var *logits = adj_h_get(logits_h, "adj_argmax_rows");
+    if (logits_h && !logits)
+        return ADJ_ETAPE;
     if (!logits || !out || logits->ndim < 1 || logits->ndim > 2 ||
         adj_cold(logits)->shape[logits->ndim - 1] < 1)
         return ADJ_EINVAL; /* a row without classes has no argmax */

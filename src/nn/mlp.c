@@ -182,12 +182,13 @@ void adj_mlp_seed_dropout(adj_mlp *m, uint64_t seed)
 
 adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x)
 {
+    x = adj_h_in(x, "adj_mlp_forward");
     if (!x)
         return NULL;
     adj_tape *t = adj_cold(x)->tape;
     if (!m) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_mlp_forward: NULL model");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     int layers = m->cfg.n_sizes - 1;
     if (t->status == ADJ_OK && m->cfg.batchnorm && layers > 1 && x->ndim != 2) {
@@ -199,7 +200,7 @@ adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x)
                       "adj_mlp_forward: a model with batch norm needs a 2-D input (batch, %lld), "
                       "not %s; one sample is (1, %lld)",
                       (long long)m->cfg.sizes[0], sh, (long long)m->cfg.sizes[0]);
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     adj_var *a = x;
     for (int k = 0; k < layers; k++) {

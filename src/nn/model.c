@@ -260,6 +260,7 @@ void adj_model_set_training(adj_model *m, int training)
 
 adj_var *adj_model_forward(adj_model *m, adj_var *x)
 {
+    x = adj_h_in(x, "adj_model_forward");
     if (!x)
         return NULL;
     if (!m) {

@@ -8,6 +8,7 @@
 
 #include "adjoint/nn.h"
 #include "core/error.h"
+#include "core/handle.h"
 #include "core/tape.h"
 
 /* The allocator a model was made with (adj_mlp_new_with); model files

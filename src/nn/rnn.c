@@ -117,6 +117,9 @@ adj_var *adj_rnn_cell(adj_params *p, const adj_rnn *l, adj_var *x, adj_var *h, a
 {
     if (c_out)
         *c_out = NULL;
+    x = adj_h_in(x, "adj_rnn_cell");
+    h = adj_h_in(h, "adj_rnn_cell");
+    c = adj_h_in(c, "adj_rnn_cell");
     adj_tape *t = check("adj_rnn_cell", p, l, x, h, c, 1);
     if (!t)
         return NULL;
@@ -136,6 +139,9 @@ adj_status adj_rnn_sequence(adj_params *p, const adj_rnn *l, adj_var *x, adj_var
         *h_last = NULL;
     if (c_last)
         *c_last = NULL;
+    x = adj_h_in(x, fn);
+    h0 = adj_h_in(h0, fn);
+    c0 = adj_h_in(c0, fn);
     adj_tape *t = check(fn, p, l, x, h0, c0, 0);
     if (!t)
         return ADJ_EINVAL;

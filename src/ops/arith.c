@@ -711,9 +711,9 @@ BINARY(minimum, ADJ_OP_MINIMUM, ADJ_DOM_ANY, "y = min(a, b)",
     adj_var *adj_##nm##_at(adj_var *a, adj_var *b, const char *file, int line) \
     {                                                                          \
         adj_var *in[2] = {a, b};                                               \
-        adj_var *y = adj_record(OPID, in, 2, NULL, file, line);                \
-        if (y && !(y->flags & ADJ_F_INERT))                                    \
-            y->flags &= (uint8_t)~ADJ_F_GRAD;                                  \
+        adj_var *y = adj_record(OPID, in, 2, NULL, file, line), *n = adj_h_raw(y); \
+        if (n && !(n->flags & ADJ_F_INERT))                                    \
+            n->flags &= (uint8_t)~ADJ_F_GRAD;                                  \
         return y;                                                              \
     }                                                                          \
     ADJ_FN2(nm)

@@ -294,12 +294,12 @@ adj_var *adj_batch_norm_at(adj_var *x, adj_var *w, adj_var *b, double *running_m
     adj_var *in[3] = {x, w, b};
     bn_attr at = {.eps = eps, .momentum = momentum, .training = training != 0,
                   .rm = running_mean, .rv = running_var};
-    adj_var *y = adj_record(ADJ_OP_BATCH_NORM, in, 3, &at, file, line);
-    if (!y || (y->flags & ADJ_F_INERT) || !training || !running_mean)
+    adj_var *y = adj_record(ADJ_OP_BATCH_NORM, in, 3, &at, file, line), *yn = adj_h_raw(y);
+    if (!y || (yn->flags & ADJ_F_INERT) || !training || !running_mean)
         return y;
-    /* the running statistics move once per recorded node */
-    bn_plan p = plan_of(x);
-    const double *sv = ADJ_ATTR(y, bn_attr)->saved;
+    /* the running statistics move once per recorded node (x was checked) */
+    bn_plan p = plan_of(adj_h_raw(x));
+    const double *sv = ADJ_ATTR(yn, bn_attr)->saved;
     double cnt = (double)(p.nb * p.hw);
     if (cnt < 2)
         return y;

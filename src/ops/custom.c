@@ -347,25 +347,28 @@ adj_var *adj_custom_at(int op, int n, adj_var *const *inputs, const void *attr, 
                    : 1;
     for (int k = 0; k < look && !t; k++)
         if (inputs[k])
-            t = adj_var_tape(inputs[k]);
+            t = adj_cold(adj_h_raw(inputs[k]))->tape;
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
-        return t->inert;
+        return adj_h_out(t->inert);
     if (op < ADJ_OP_COUNT || op >= adj_ops_in_table()) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_custom: op %d is not a registered op (ids from "
                       "adj_op_register are %d to %d)%s%s%s%.0d%s", op, ADJ_OP_COUNT,
                       adj_ops_in_table() - 1, file ? " [at " : "", file ? file : "",
                       file ? ":" : "", file ? line : 0, file ? "]" : "");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     const adj_op_desc *d = adj_op_table[op];
     if (d->arity > 0 && n != d->arity) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_custom: op \"%s\" takes %d inputs, %d given%s%s%s%.0d%s",
                       d->name, d->arity, n, file ? " [at " : "", file ? file : "",
                       file ? ":" : "", file ? line : 0, file ? "]" : "");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
+    for (int k = 0; k < n; k++)
+        if (adj_h_stale_op(inputs[k], "custom", file, line))
+            return adj_h_out(t->inert);
     return adj_record((adj_op)op, inputs, n, attr, file, line);
 }
 

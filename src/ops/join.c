@@ -214,19 +214,20 @@ static adj_var *record_join(adj_op op, const char *fname, int n, adj_var *const 
     if (n < 1 || !xs)
         return NULL;
     for (int k = 1; k < n; k++) {
-        adj_var *x0 = xs[0], *x = xs[k];
+        adj_var *x0 = adj_h_raw(xs[0]), *x = adj_h_raw(xs[k]);
         if (!x0 || !x || x->dtype == x0->dtype || (x->flags & ADJ_F_INERT) ||
             (x0->flags & ADJ_F_INERT) || adj_cold(x)->tape != adj_cold(x0)->tape)
             continue;
         adj_tape *t = adj_cold(x0)->tape;
-        if (t->status == ADJ_OK && adj_live(t, x) && adj_live(t, x0))
+        if (t->status == ADJ_OK && adj_live(t, x) && adj_live(t, x0) &&
+            adj_h_current((uintptr_t)xs[k], t->gen) && adj_h_current((uintptr_t)xs[0], t->gen))
             adj_tape_fail(t, ADJ_EDTYPE,
                           "adj_%s: %s: x%d is %s, x0 is %s (every input must have one dtype)" AT_FMT,
                           fname, adj_status_string(ADJ_EDTYPE), k, adj_dtype_name((adj_dtype)x->dtype),
                           adj_dtype_name((adj_dtype)x0->dtype), AT_ARGS(file, line));
         else if (t->status == ADJ_OK)
             break; /* the recorder reports the stale input */
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     return adj_record(op, xs, n, &(join_attr){axis, stack}, file, line);
 }
@@ -266,7 +267,7 @@ static int split_fail(adj_tape *t, adj_var **out, int n, adj_status s, const cha
         adj_tape_fail(t, s, "adj_%s: %s: %s" AT_FMT, fn, adj_status_string(s), why,
                       AT_ARGS(file, line));
     for (int k = 0; out && k < n; k++)
-        out[k] = t ? t->inert : NULL;
+        out[k] = t ? adj_h_out(t->inert) : NULL;
     return -1;
 }
 
@@ -296,6 +297,7 @@ static int split_axis(adj_tape *t, adj_var *x, int axis, const char *fn, int64_t
 int adj_split_at(adj_var *x, int axis, int n, const int64_t *sizes, adj_var **out,
                  const char *file, int line)
 {
+    x = adj_h_in_at(x, "adj_split", file, line);
     adj_tape *t = split_tape(x);
     char why[160];
     if (!t || t->status != ADJ_OK || !out || n < 1 || !sizes) {
@@ -337,6 +339,7 @@ int adj_split_at(adj_var *x, int axis, int n, const int64_t *sizes, adj_var **ou
 
 int adj_chunk_at(adj_var *x, int chunks, int axis, adj_var **out, const char *file, int line)
 {
+    x = adj_h_in_at(x, "adj_chunk", file, line);
     adj_tape *t = split_tape(x);
     char why[160];
     if (!t || t->status != ADJ_OK || !out || chunks < 1) {

@@ -19,13 +19,16 @@
 
 static size_t round_up(size_t n) { return (n + SLOT_ALIGN - 1) & ~(size_t)(SLOT_ALIGN - 1); }
 
-static bool valid_var(const adj_tape *t, const adj_var *v)
+/* Handle h names a live var of t (recorded since its last reset). */
+static bool valid_var(const adj_tape *t, const adj_var *h)
 {
-    return v && adj_cold(v)->tape == t && !(v->flags & ADJ_F_INERT) && adj_cold(v)->gen == t->gen && adj_cold(v)->id < t->nnodes;
+    const adj_var *v = adj_h_raw(h);
+    return v && adj_h_current((uintptr_t)h, t->gen) && adj_cold(v)->tape == t && !(v->flags & ADJ_F_INERT) && adj_cold(v)->gen == t->gen && adj_cold(v)->id < t->nnodes;
 }
 
 adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *v, double *out)
 {
+    y = adj_h_in(y, "adj_jvp");
     if (!y)
         return ADJ_EINVAL;
     adj_tape *t = adj_cold(y)->tape;
@@ -89,7 +92,7 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
 
     /* seeds: 2 marks a node whose tangent is given, not computed */
     for (int i = 0; i < n; i++) {
-        const adj_var *s = wrt[i];
+        const adj_var *s = adj_h_raw(wrt[i]);
         if (adj_cold(s)->id >= count)
             continue; /* recorded after y: cannot move y */
         void *slot = block + off[adj_cold(s)->id];
@@ -142,6 +145,8 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
 double adj_jvp_item(adj_var *y, adj_var *x, double dx)
 {
     double out;
+    y = adj_h_in(y, "adj_jvp_item");
+    x = adj_h_in(x, "adj_jvp_item");
     if (!y || !x)
         return NAN;
     if (adj_cold(y)->numel != 1 || adj_cold(x)->numel != 1) {

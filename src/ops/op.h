@@ -17,6 +17,7 @@
 #ifndef ADJ_OPS_OP_H
 #define ADJ_OPS_OP_H
 
+#include "core/handle.h"
 #include "core/tape.h"
 #include "ops/region.h"
 #include "tensor/layout.h"

@@ -651,14 +651,16 @@ static adj_var *record_axes(adj_op op, const char *fname, adj_var *x, int naxes,
 {
     bool ok;
     reduce_attr a = axes_attr(naxes, axes, keepdims, ddof, &ok);
+    if (adj_h_stale_op(x, fname, file, line))
+        return adj_h_out(adj_cold(adj_h_raw(x))->tape->inert);
     if (!ok && x) {
-        adj_tape *t = adj_cold(x)->tape;
+        adj_tape *t = adj_cold(adj_h_raw(x))->tape;
         if (t->status == ADJ_OK)
             adj_tape_fail(t, ADJ_EINVAL, "adj_%s: %d axes%s (0 for every axis, at most %d)%s%s%s%.0d%s",
                           fname, naxes, naxes > 0 && !axes ? " but axes is NULL" : "", ADJ_MAX_DIMS,
                           file ? " [at " : "", file ? file : "", file ? ":" : "", file ? line : 0,
                           file ? "]" : "");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     return adj_record(op, &x, 1, &a, file, line);
 }

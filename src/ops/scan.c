@@ -270,6 +270,7 @@ const adj_op_desc adj_desc_pad = {
 adj_var *adj_pad_at(adj_var *x, const int64_t *pads, double value, const char *file, int line)
 {
     pad_attr a = {.value = value};
+    x = adj_h_in_at(x, "adj_pad", file, line);
     if (x && !pads) {
         adj_tape *t = adj_cold(x)->tape;
         if (t->status == ADJ_OK)
@@ -277,7 +278,7 @@ adj_var *adj_pad_at(adj_var *x, const int64_t *pads, double value, const char *f
                           "adj_pad: pads is NULL (give 2 ndim sizes: before and after axis 0, "
                           "then axis 1, ...)" AT_FMT,
                           AT_ARGS(file, line));
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     if (x && pads && !(x->flags & ADJ_F_INERT)) {
         a.ndim = x->ndim;
@@ -438,14 +439,16 @@ static adj_var *record_arg(adj_op op, const char *fname, adj_var *x, int naxes, 
                            int keepdims, const char *file, int line)
 {
     arg_attr a = {.naxes = naxes == 0 ? -1 : naxes, .keepdims = keepdims != 0};
+    if (adj_h_stale_op(x, fname, file, line))
+        return adj_h_out(adj_cold(adj_h_raw(x))->tape->inert);
     if (x && (naxes < 0 || naxes > ADJ_MAX_DIMS || (naxes > 0 && !axes))) {
-        adj_tape *t = adj_cold(x)->tape;
+        adj_tape *t = adj_cold(adj_h_raw(x))->tape;
         if (t->status == ADJ_OK)
             adj_tape_fail(t, ADJ_EINVAL,
                           "adj_%s: %d axes%s (0 for every axis, at most %d)" AT_FMT, fname, naxes,
                           naxes > 0 && !axes ? " but axes is NULL" : "", ADJ_MAX_DIMS,
                           AT_ARGS(file, line));
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     for (int k = 0; k < naxes; k++)
         a.axes[k] = axes[k];

@@ -351,18 +351,22 @@ adj_var *adj_transpose_axes_at(adj_var *x, int a, int b, const char *file, int l
  * is nothing to record it on without x). */
 static adj_var *null_array(adj_var *x, const char *fn, const char *what, const char *file, int line)
 {
+    char name[32];
+    snprintf(name, sizeof name, "adj_%s", fn);
+    x = adj_h_in_at(x, name, file, line);
     if (!x)
         return NULL;
     adj_tape *t = adj_cold(x)->tape;
     if (t->status == ADJ_OK)
         adj_tape_fail(t, ADJ_EINVAL, "adj_%s: %s is NULL%s%s%s%.0d%s", fn, what, file ? " [at " : "",
                       file ? file : "", file ? ":" : "", file ? line : 0, file ? "]" : "");
-    return t->inert;
+    return adj_h_out(t->inert);
 }
 
 adj_var *adj_permute_at(adj_var *x, const int *perm, const char *file, int line)
 {
     view_attr at = {.layout = lay_permute};
+    x = adj_h_in_at(x, "adj_permute", file, line);
     if (!perm && x && x->ndim > 0) {
         /* no permutation to copy: an identity that the shape rule rejects */
         for (int k = 0; k < ADJ_MAX_DIMS; k++)
@@ -426,7 +430,7 @@ adj_var *adj_contiguous_at(adj_var *x, const char *file, int line)
 
 adj_var *adj_contig_input(adj_var *x, const char *file, int line)
 {
-    return adj_contiguous_at(x, file, line);
+    return adj_h_raw(adj_contiguous_at(x, file, line));
 }
 
 adj_var *(adj_transpose_axes)(adj_var *x, int a, int b)

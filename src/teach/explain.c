@@ -279,6 +279,7 @@ static bool explain_node(explain *e, adj_var *c)
 
 adj_status adj_backward_explain(adj_var *y, FILE *out)
 {
+    y = adj_h_in(y, "adj_backward_explain");
     if (!y || !out)
         return ADJ_EINVAL;
     return adj_teach_explain(y, out, NULL);
@@ -286,6 +287,7 @@ adj_status adj_backward_explain(adj_var *y, FILE *out)
 
 adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink)
 {
+    y = adj_h_in(y, "adj_backward_explain");
     if (!y)
         return ADJ_EINVAL;
     adj_tape *t = adj_cold(y)->tape;

@@ -9,13 +9,14 @@
 
 /* ---------------------------------------------------------------- names */
 
-adj_var *adj_var_set_name(adj_var *v, const char *name)
+adj_var *adj_var_set_name(adj_var *h, const char *name)
 {
+    adj_var *v = adj_h_get(h, "adj_var_set_name");
     if (!v || (v->flags & ADJ_F_INERT))
-        return v;
+        return adj_h_out(v);
     if (!name) {
         adj_cold(v)->name = NULL;
-        return v;
+        return h;
     }
     size_t n = strlen(name) + 1;
     char *copy = adj_arena_alloc(adj_cold(v)->tape, n);
@@ -23,10 +24,14 @@ adj_var *adj_var_set_name(adj_var *v, const char *name)
         memcpy(copy, name, n);
         adj_cold(v)->name = copy;
     }
-    return v;
+    return h;
 }
 
-const char *adj_var_name(const adj_var *v) { return v ? adj_cold(v)->name : NULL; }
+const char *adj_var_name(const adj_var *h)
+{
+    const adj_var *v = adj_h_get(h, "adj_var_name");
+    return v ? adj_cold(v)->name : NULL;
+}
 
 adj_var *adj_tape_find(const adj_tape *t, const char *name)
 {
@@ -35,7 +40,7 @@ adj_var *adj_tape_find(const adj_tape *t, const char *name)
     for (size_t id = t->nnodes; id-- > 0;) {
         adj_var *v = adj_node_at(t, id);
         if (adj_cold(v)->name && strcmp(adj_cold(v)->name, name) == 0)
-            return v;
+            return adj_h_out(v);
     }
     return NULL;
 }

@@ -361,6 +361,7 @@ static void write_body(page *p, const char *title, const char *notes, const adj_
 adj_status adj_teach_html(adj_tape *t, adj_var *y, FILE *f, const adj_example *ex,
                           const double *k)
 {
+    y = adj_h_raw(y);
     if (!t || !y || !f || adj_cold(y)->tape != t)
         return ADJ_EINVAL;
     if (adj_tape_status(t) != ADJ_OK)
@@ -432,6 +433,7 @@ done:
 
 adj_status adj_tape_html(adj_tape *tape, adj_var *output, FILE *f)
 {
+    output = adj_h_in(output, "adj_tape_html");
     return adj_teach_html(tape, output, f, NULL, NULL);
 }
 

@@ -386,7 +386,7 @@ adj_var *adj_example_build(const adj_example *ex, adj_tape *t, const double *kno
     if (!ex) {
         if (t->status == ADJ_OK)
             adj_tape_fail(t, ADJ_EINVAL, "adj_example_build: the example is NULL");
-        return t->inert;
+        return adj_h_out(t->inert);
     }
     double k[ADJ_EXAMPLE_MAX_KNOBS];
     for (int i = 0; i < ex->nknobs; i++)
