@@ -6,7 +6,8 @@
  * and the failure kinds are explained in test_misuse.c.  A var the call
  * builds for an argument (anything but the fixture's f->a, f->b, ...) is
  * wrapped in H(...), so that the stale-handle sweep can pass the handle
- * from before a reset instead.
+ * from before a reset instead; a call made only to prepare the state the
+ * function reads goes in PREP(...), which that sweep skips.
  */
 
 /* ------------------------------------------------------------- core.h */
@@ -88,13 +89,13 @@ ROW(adj_backward_seeded, "adj_backward", "VP", 'T', NULL,
     o->st = adj_backward_seeded(P(0, f->m22), P(1, ((const double[]){1, 2, 3, 4}))))
 /* double backward */
 ROW(adj_backward_ex, NULL, "Vp", 'T', NULL,
-    o->st = adj_backward_ex(P(0, adj_sum(f->m22)), P(1, (&(const adj_backward_opts){.create_graph = 1}))))
+    o->st = adj_backward_ex(P(0, H(adj_sum(f->m22))), P(1, (&(const adj_backward_opts){.create_graph = 1}))))
 ROW(adj_grad_var, NULL, "P", 'g', "null",
-    adj_backward_ex(adj_sum(f->m22), &(const adj_backward_opts){.create_graph = 1});
+    PREP(adj_backward_ex(adj_sum(f->m22), &(const adj_backward_opts){.create_graph = 1}));
     o->ptr = adj_grad_var(P(0, f->a)))
 ROW(adj_grad, NULL, "VcPPp", 'T', NULL,
     adj_var *xs[1] = {f->a}; adj_var *gs[1];
-    o->st = adj_grad(P(0, adj_sum(f->m22)), N(1, 1), P(2, (adj_var *const *)xs), P(3, gs),
+    o->st = adj_grad(P(0, H(adj_sum(f->m22))), N(1, 1), P(2, (adj_var *const *)xs), P(3, gs),
                      P(4, (&(const adj_backward_opts){.create_graph = 1}))))
 ROW(adj_params_new, NULL, "e", 'o', NULL,
     adj_params *p = adj_params_new(E(0, adj_dtype, ADJ_F32)); o->ptr = p; adj_params_free(p))

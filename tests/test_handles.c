@@ -62,8 +62,8 @@ START_TEST(reuse_after_reset)
 }
 END_TEST
 
-/* The accessors of an old handle give what they give for NULL, and the
- * tape says why. */
+/* The accessors of an old handle give what they give for NULL; they
+ * cannot fail, so the tape records nothing. */
 START_TEST(accessors)
 {
     adj_tape *t = adj_tape_new();
@@ -72,11 +72,8 @@ START_TEST(accessors)
     adj_var *x2 = adj_tensor_f64(t, 2, ((int64_t[]){2, 3}), NULL);
     ck_assert_int_eq(adj_ndim(x2), 2);
     ck_assert_int_eq(adj_ndim(x), -1);
-    stale_msg(t, "adj_ndim");
-    adj_tape_reset(t);
-    adj_tensor_f64(t, 2, ((int64_t[]){2, 3}), NULL);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK); /* accessors record nothing */
     ck_assert_uint_eq(adj_numel(x), 0);
-    stale_msg(t, "adj_numel");
     ck_assert_int_eq(adj_dim(x, 0), -1);
     ck_assert(isnan(adj_value_at(x, 0)));
     ck_assert(isnan(adj_grad_at(x, 0)));
@@ -89,6 +86,8 @@ START_TEST(accessors)
     char sh[32];
     adj_shape_string(x, sh, sizeof sh);
     ck_assert_str_eq(sh, "(null)");
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    ck_assert_int_eq(adj_ndim(x2), 2);
     adj_tape_free(t);
 }
 END_TEST
@@ -131,7 +130,8 @@ START_TEST(two_tapes)
     adj_tape_reset(t1);
     ck_assert_double_eq(adj_item(b), 3.0); /* t1's reset leaves t2's handles alone */
     ck_assert(isnan(adj_item(a)));
-    stale_msg(t1, "adj_item");
+    adj_exp(a);
+    stale_msg(t1, "adj_exp");
     adj_tape_free(t1);
     adj_tape_free(t2);
 }

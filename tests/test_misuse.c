@@ -213,6 +213,12 @@ static adj_var *held_next(fx *f)
     return f->held[f->iheld++];
 }
 #define H(expr) (f->hold == 2 ? held_next(f) : held_put(f, (expr)))
+#define PREP(...)                                                                                \
+    do {                                                                                         \
+        if (f->hold != 2) {                                                                      \
+            __VA_ARGS__;                                                                         \
+        }                                                                                        \
+    } while (0)
 
 /* What a call gave back. */
 typedef struct out {
@@ -623,8 +629,8 @@ static int takes_var(const char *name);
  * so every old handle names a slot holding a live node (the fixture's
  * vars one of the same shape).  The call must fail cleanly: the
  * tape's status ADJ_ETAPE with a message naming the function and the
- * reset, a getter's value for NULL, a returned status ADJ_ETAPE, and no
- * leak.  A new function that reads its var without checking the handle
+ * reset (an accessor may record nothing), a getter's value for NULL, a
+ * returned status ADJ_ETAPE, and no leak.  A new function that reads its var without checking the handle
  * fails here.
  */
 START_TEST(stale_handles)
@@ -657,11 +663,17 @@ START_TEST(stale_handles)
     f.hold = 2;
     memset(&o, 0, sizeof o);
     r->call(&f, &m, &o);
+    /* ops and backward record the error; accessors (and functions that
+     * return a status) may instead only answer through their own channel */
     const char *msg = adj_tape_message(f.t);
-    ck_assert_msg(adj_tape_status(f.t) == ADJ_ETAPE, "%s: tape status %s (%s)", tag,
-                  adj_status_string(adj_tape_status(f.t)), msg);
-    ck_assert_msg(strstr(msg, word) && strstr(msg, "before adj_tape_reset"),
-                  "%s: the message should name %s and the reset: \"%s\"", tag, word, msg);
+    const int own = (r->how == 'g' && r->gives && strcmp(r->gives, "?") != 0) || r->how == 's' ||
+                    r->how == 'e' || r->how == '-';
+    if (!own || adj_tape_status(f.t) != ADJ_OK) {
+        ck_assert_msg(adj_tape_status(f.t) == ADJ_ETAPE, "%s: tape status %s (%s)", tag,
+                      adj_status_string(adj_tape_status(f.t)), msg);
+        ck_assert_msg(strstr(msg, word) && strstr(msg, "before adj_tape_reset"),
+                      "%s: the message should name %s and the reset: \"%s\"", tag, word, msg);
+    }
     if (r->how == 'g' && r->gives && strcmp(r->gives, "?") != 0) {
         if (strcmp(r->gives, "nan") == 0)
             ck_assert_msg(isnan(o.num), "%s: NaN expected, got %g", tag, o.num);

@@ -93,7 +93,8 @@ ADJ_API adj_tape *adj_tape_new_with(const adj_allocator *a);
 /* Forget every node in O(1), keep the memory for reuse, clear the error.
  * Every adj_var * of the tape becomes invalid: passing one to any function
  * afterwards is an ADJ_ETAPE error on the tape ("... recorded before
- * adj_tape_reset"; accessors then return what they return for NULL),
+ * adj_tape_reset"; accessors, which cannot fail, return what they return
+ * for NULL and record nothing),
  * also when its node's memory holds a newer var.  An adj_var * carries the
  * tape's reset count in bits the address does not use, so compare handles
  * only with ==, never order them or read through them; the count repeats

@@ -19,6 +19,7 @@
  * Nothing here knows any op: the rules live with the ops (ops/graph.h).
  */
 #include "core/record.h"
+#include "core/handle.h"
 #include "core/tape.h"
 #include "ops/op.h"
 
@@ -75,6 +76,7 @@ static bool visit(adj_tape *t, const slots *s, adj_var *v, adj_var *g)
             return false;
         for (int k = 0; k < n; k++) {
             adj_var *x = adj_input(v, k);
+            gin[k] = adj_h_raw(gin[k]); /* the rule's ops return handles */
             if (!gin[k] || !x || !(x->flags & ADJ_F_GRAD))
                 continue;
             if (!fits(gin[k], x)) {
@@ -84,7 +86,7 @@ static bool visit(adj_tape *t, const slots *s, adj_var *v, adj_var *g)
             adj_var **sx = slot_of(s, adj_cold(x)->id);
             if (!sx)
                 continue; /* cannot happen: inputs precede their op */
-            *sx = *sx ? adj_add_at(*sx, gin[k], NULL, 0) : gin[k];
+            *sx = *sx ? adj_h_raw(adj_add_at(*sx, gin[k], NULL, 0)) : gin[k];
             if (t->status != ADJ_OK)
                 return false;
         }
@@ -92,7 +94,7 @@ static bool visit(adj_tape *t, const slots *s, adj_var *v, adj_var *g)
     }
     if (d->decompose) {
         const size_t first = t->nnodes;
-        adj_var *z = d->decompose(v);
+        adj_var *z = adj_h_raw(d->decompose(v));
         if (t->status != ADJ_OK)
             return false;
         if (!z || adj_cold(z)->id < first || !fits(z, v)) {
@@ -177,9 +179,9 @@ static adj_var **graph_sweep(adj_tape *t, adj_var *y)
         return NULL;
     double one = 1.0;
     float onef = 1.0f;
-    adj_var *seed = adj_leaf_at(t, (adj_dtype)y->dtype, y->ndim, adj_cold(y)->shape,
+    adj_var *seed = adj_h_raw(adj_leaf_at(t, (adj_dtype)y->dtype, y->ndim, adj_cold(y)->shape,
                                 y->dtype == ADJ_F64 ? (const void *)&one : (const void *)&onef, 0,
-                                NULL, 0);
+                                NULL, 0));
     if (t->status != ADJ_OK)
         return NULL;
     s.v[n - 1] = seed;
@@ -207,6 +209,7 @@ static bool add_values(adj_var *v, const adj_var *g)
 
 adj_status adj_backward_ex(adj_var *y, const adj_backward_opts *opts)
 {
+    y = adj_h_in(y, "adj_backward_ex");
     if (!opts || !opts->create_graph)
         return adj_backward(y);
     if (!y)
@@ -232,27 +235,29 @@ adj_status adj_backward_ex(adj_var *y, const adj_backward_opts *opts)
     return ADJ_OK;
 }
 
-adj_var *adj_grad_var(const adj_var *x)
+adj_var *adj_grad_var(const adj_var *h)
 {
+    const adj_var *x = adj_h_get(h, "adj_grad_var");
     if (!x || (x->flags & ADJ_F_INERT))
         return NULL;
     const adj_tape *t = adj_cold(x)->tape;
     const size_t id = adj_cold(x)->id;
     if (!t->gvars || !adj_live(t, x) || id >= t->gvars_n)
         return NULL;
-    return t->gvars[id];
+    return adj_h_out(t->gvars[id]);
 }
 
 /* A constant of zeros of x's shape and dtype on t. */
 static adj_var *zeros_like(adj_tape *t, const adj_var *x)
 {
     adj_var *v = adj_leaf_at(t, (adj_dtype)x->dtype, x->ndim, adj_cold(x)->shape, NULL, 0, NULL, 0);
-    return t->status == ADJ_OK ? v : NULL;
+    return t->status == ADJ_OK ? adj_h_raw(v) : NULL;
 }
 
 adj_status adj_grad(adj_var *y, int n, adj_var *const *xs, adj_var **out_vars,
                     const adj_backward_opts *opts)
 {
+    y = adj_h_in(y, "adj_grad");
     if (!y)
         return ADJ_EINVAL;
     adj_tape *t = adj_cold(y)->tape;
@@ -269,11 +274,12 @@ adj_status adj_grad(adj_var *y, int n, adj_var *const *xs, adj_var **out_vars,
             adj_tape_fail(t, ADJ_EINVAL, "adj_grad: xs[%d] is NULL", i);
             return t->status;
         }
-        if (adj_cold(xs[i])->tape != t) {
+        const adj_var *xi = adj_h_raw(xs[i]);
+        if (adj_cold(xi)->tape != t) {
             adj_tape_fail(t, ADJ_ETAPE, "adj_grad: xs[%d] belongs to another tape than y", i);
             return t->status;
         }
-        if (!adj_live(t, xs[i])) {
+        if (!adj_live(t, xi) || !adj_h_current((uintptr_t)xs[i], t->gen)) {
             adj_tape_fail(t, ADJ_ETAPE, "adj_grad: xs[%d] was recorded before adj_tape_reset", i);
             return t->status;
         }
@@ -289,15 +295,16 @@ adj_status adj_grad(adj_var *y, int n, adj_var *const *xs, adj_var **out_vars,
     if (!out)
         return t->status;
     for (int i = 0; i < n; i++) {
-        const size_t id = adj_cold(xs[i])->id;
-        adj_var *gi = id <= adj_cold(y)->id && (xs[i]->flags & ADJ_F_GRAD) ? g[id] : NULL;
+        const adj_var *xi = adj_h_raw(xs[i]);
+        const size_t id = adj_cold(xi)->id;
+        adj_var *gi = id <= adj_cold(y)->id && (xi->flags & ADJ_F_GRAD) ? g[id] : NULL;
         if (!gi)
-            gi = zeros_like(t, xs[i]);
+            gi = zeros_like(t, xi);
         else if (!graph)
-            gi = adj_detach_at(gi, NULL, 0);
+            gi = adj_h_raw(adj_detach_at(gi, NULL, 0));
         if (!gi || t->status != ADJ_OK)
             return t->status;
-        out[i] = gi;
+        out[i] = adj_h_out(gi);
     }
     memcpy(out_vars, out, (size_t)n * sizeof *out);
     return ADJ_OK;

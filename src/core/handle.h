@@ -118,8 +118,9 @@ static inline bool adj_h_ok(const adj_var *h, adj_var **node)
  * tape records a sticky ADJ_ETAPE there ("adj_backward: the var was
  * recorded before adj_tape_reset ...", with " [at file:line]" from the
  * _at forms) and gives the tape's inert var (an op given it returns the
- * inert var at once).  adj_h_get gives NULL instead, for accessors, which
- * then return what they return for NULL.  The stale path is out of line
+ * inert var at once).  adj_h_get is for accessors, which cannot fail: it
+ * gives NULL for a stale handle and records nothing, and the accessor
+ * returns what it returns for NULL.  The stale path is out of line
  * (core/handle.c): it formats a message.
  */
 adj_var *adj_h_stale(adj_var *v, const char *fn, const char *file, int line);
@@ -141,12 +142,8 @@ bool adj_h_stale_op(const adj_var *h, const char *op, const char *file, int line
 static inline adj_var *adj_h_get(const adj_var *h, const char *fn)
 {
     adj_var *v;
-    if (!h)
-        return NULL;
-    if (adj_h_ok(h, &v))
-        return v;
-    (void)adj_h_stale(v, fn, NULL, 0);
-    return NULL;
+    (void)fn; /* the accessor's name: nothing is recorded */
+    return h && adj_h_ok(h, &v) ? v : NULL;
 }
 
 #endif

@@ -5,6 +5,7 @@
 
 adj_var *adj_gscalar(const adj_var *like, double c)
 {
+    like = adj_h_raw(like);
     adj_tape *t = adj_cold(like)->tape;
     float f = (float)c;
     return adj_leaf_at(t, (adj_dtype)like->dtype, 0, NULL,
@@ -13,11 +14,15 @@ adj_var *adj_gscalar(const adj_var *like, double c)
 
 adj_var *adj_gfull(const adj_var *like, double c)
 {
+    like = adj_h_raw(like);
     return adj_expand_at(adj_gscalar(like, c), like->ndim, adj_cold(like)->shape, NULL, 0);
 }
 
 adj_var *adj_gsum_to(adj_var *g, const adj_var *like)
 {
+    /* handles from the rule's ops: their nodes */
+    g = adj_h_raw(g);
+    like = adj_h_raw(like);
     if (adj_same_shape(g, like))
         return g;
     /* the axes of g that like lacks (leading) or has as 1 while g does not */

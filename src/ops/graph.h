@@ -8,7 +8,10 @@
  *     through them, as the derivative of a step is 0 where it exists;
  *   - a rule gives each input an adjoint of exactly its shape: where an
  *     operand was broadcast, adj_gsum_to sums the adjoint back;
- *   - the nodes carry no call site (file NULL): messages name the op.
+ *   - the nodes carry no call site (file NULL): messages name the op;
+ *   - y and gy are nodes; the ops a rule calls return handles
+ *     (core/handle.h), which the helpers below and the sweep take; read
+ *     a field of one only through adj_h_raw.
  */
 #ifndef ADJ_OPS_GRAPH_H
 #define ADJ_OPS_GRAPH_H
@@ -38,12 +41,15 @@ adj_var *adj_gview_grad(adj_var *view, adj_var *gy);
  * one). */
 static inline bool adj_gwants(const adj_var *y, int k)
 {
-    const adj_var *x = adj_input(y, k);
+    const adj_var *x = adj_input(adj_h_raw(y), k);
     return x && (x->flags & ADJ_F_GRAD);
 }
 
 /* A rule's return value: no error on y's tape. */
-static inline bool adj_gok(const adj_var *y) { return adj_cold(y)->tape->status == ADJ_OK; }
+static inline bool adj_gok(const adj_var *y)
+{
+    return adj_cold(adj_h_raw(y))->tape->status == ADJ_OK;
+}
 
 /* Short forms for the rules. */
 static inline adj_var *g_add(adj_var *a, adj_var *b) { return adj_add_at(a, b, NULL, 0); }

@@ -559,6 +559,7 @@ const adj_op_desc adj_desc_view_grad = {
 adj_var *adj_gview_grad(adj_var *view, adj_var *gy)
 {
     adj_var *in[1] = {gy};
+    view = adj_h_raw(view);
     const adj_var *x = view->in[0];
     view_grad_attr a = {.op = view->op, .xnd = x->ndim, .va = *ADJ_ATTR(view, view_attr)};
     memcpy(a.xshape, adj_cold(x)->shape, sizeof a.xshape);
