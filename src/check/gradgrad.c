@@ -16,6 +16,7 @@
  * that does not halve with h is on a kink of the gradient (ReLU at 0, a
  * max tie) and is left out, as adj_gradcheck does for f.
  */
+#include "core/handle.h"
 #include "core/tape.h"
 #include "adjoint/check.h"
 
@@ -131,9 +132,11 @@ static bool ctx_fail(ctx *c)
 /* Forget the adjoints of xs (before a sweep that may not reach them). */
 static void zero_grads(const ctx *c, adj_var *const *xs)
 {
-    for (int i = 0; i < c->n; i++)
-        if (xs[i]->grad)
-            memset(xs[i]->grad, 0, adj_cold(xs[i])->numel * adj_dsize(xs[i]->dtype));
+    for (int i = 0; i < c->n; i++) {
+        adj_var *x = adj_h_raw(xs[i]); /* a handle from adj_leaf_at */
+        if (x->grad)
+            memset(x->grad, 0, adj_cold(x)->numel * adj_dsize(x->dtype));
+    }
 }
 
 /* The adjoints of xs into out (flat, input after input). */
