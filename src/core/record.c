@@ -162,6 +162,8 @@ static bool share_storage(adj_tape *t, adj_var *y, const adj_layout *l)
     }
     y->value = c->numel ? (void *)first : x->value;
     y->flags |= ADJ_F_VIEW;
+    /* the strides share the cold part's pointer with inputs past the
+     * third (ADJ_F_MORE): a view has one input */
     if (c->numel == 0 || adj_layout_is_contig(l))
         return true;
     c->stride = adj_arena_alloc(t, (size_t)y->ndim * sizeof *c->stride);

@@ -35,8 +35,7 @@ static inline adj_var *adj_new_node(adj_tape *t, const char *opname, const char 
     c->id = (uint32_t)t->nnodes++;
     c->gen = t->gen;
     c->attr = NULL;
-    c->more = NULL;
-    c->stride = NULL;
+    c->more = NULL; /* and stride */
     c->name = NULL;
     return v;
 }

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ lifecycle */
@@ -21,6 +22,33 @@
 static void *chunk_align(void *raw)
 {
     return (void *)(((uintptr_t)raw + ADJ_CHUNK_HOT - 1) & ~(uintptr_t)(ADJ_CHUNK_HOT - 1));
+}
+
+/* The bytes a chunk of nodes takes from t's allocator.  With the default
+ * allocator the C library aligns the chunk (posix_memalign); any other
+ * allocator is asked for a region with room to align in, 64 KiB of
+ * address space that is never touched but is counted in bytes_reserved. */
+static bool default_alloc(const adj_tape *t) { return t->al.alloc == adj_default_allocator.alloc; }
+static size_t chunk_bytes(const adj_tape *t)
+{
+    return default_alloc(t) ? ADJ_CHUNK_BYTES : ALIGNED_ALLOC(ADJ_CHUNK_BYTES);
+}
+
+static void *chunk_alloc(adj_tape *t)
+{
+    if (default_alloc(t)) {
+        void *p = NULL;
+        return posix_memalign(&p, ADJ_CHUNK_HOT, ADJ_CHUNK_BYTES) == 0 ? p : NULL;
+    }
+    return t->al.alloc(t->al.ctx, ALIGNED_ALLOC(ADJ_CHUNK_BYTES));
+}
+
+static void chunk_free(adj_tape *t, void *raw)
+{
+    if (default_alloc(t))
+        free(raw);
+    else
+        t->al.free(t->al.ctx, raw, ALIGNED_ALLOC(ADJ_CHUNK_BYTES));
 }
 
 #define INERT_BYTES ALIGNED_ALLOC(ADJ_CHUNK_HOT + sizeof(adj_node_info))
@@ -90,7 +118,7 @@ void adj_tape_free(adj_tape *t)
         return;
     adj_arena_free(t);
     for (size_t i = 0; i < t->nchunks; i++)
-        t->al.free(t->al.ctx, t->chunk_mem[i], ALIGNED_ALLOC(ADJ_CHUNK_BYTES));
+        chunk_free(t, t->chunk_mem[i]);
     t->al.free(t->al.ctx, t->inert_mem, INERT_BYTES);
     if (t->chunks)
         t->al.free(t->al.ctx, t->chunks, 2 * t->chunks_cap * sizeof *t->chunks);
@@ -184,10 +212,10 @@ bool adj_tape_next_chunk(adj_tape *t)
             t->chunks_cap = cap;
         }
         /* hot nodes (aligned to their total size), then their cold parts */
-        size_t bytes = ALIGNED_ALLOC(ADJ_CHUNK_BYTES);
+        size_t bytes = chunk_bytes(t);
         if (t->limit && t->reserved + bytes > t->limit)
             return false;
-        void *raw = t->al.alloc(t->al.ctx, bytes);
+        void *raw = chunk_alloc(t);
         if (!raw)
             return false;
         t->allocations++;

@@ -24,8 +24,9 @@ enum {
 };
 
 /* Bytes of attributes kept in the cold part itself; larger attribute
- * structs are copied into the arena. */
-#define ADJ_ATTR_INLINE 32
+ * structs are copied into the arena.  Most ops take at most a double and
+ * an int (scale, eps and an axis, a mask pointer and a scale). */
+#define ADJ_ATTR_INLINE 16
 
 /*
  * What recording, errors and printing need of a node: its cold part,
@@ -36,10 +37,12 @@ typedef struct adj_node_info {
     adj_tape *tape;
     size_t numel;
     void *attr;             /* the op's attribute struct (desc->attr_size bytes), or NULL */
-    int64_t *stride;        /* ADJ_F_STRIDED: ndim strides in elements (in the arena);
+    union {
+        int64_t *stride;    /* ADJ_F_STRIDED: ndim strides in elements (in the arena);
                                the value pointer is the first element, so there is no
-                               offset.  NULL otherwise */
-    adj_var **more;         /* inputs 3..nin-1 (ADJ_F_MORE), or NULL */
+                               offset */
+        adj_var **more;     /* ADJ_F_MORE: inputs 3..nin-1 */
+    };                      /* one pointer: a strided node is a view, of one input */
     const char *file;       /* caller's file and line */
     const char *name;       /* for printing (adj_var_set_name), or NULL */
     uint32_t id;            /* position on the tape */
