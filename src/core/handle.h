@@ -72,8 +72,8 @@ static inline uintptr_t adj_h_make(uintptr_t p, uint32_t gen)
 static inline uintptr_t adj_h_addr(uintptr_t h)
 {
 #if ADJ_H_HIGH
-    /* high form: keep the 48 address bits; else keep all; then the low tag */
-    h &= (h & ADJ_H_MARK) ? ADJ_H_ADDR : ~(uintptr_t)0;
+    /* high form: keep the 48 address bits; else keep all (no branch) */
+    h &= ~((0 - (h >> 63)) & ~ADJ_H_ADDR);
 #endif
     return h & ~ADJ_H_LOW;
 }
@@ -88,6 +88,24 @@ static inline bool adj_h_current(uintptr_t h, uint32_t gen)
     return !(h & ADJ_H_LOW) || (h & ADJ_H_LOW) == adj_h_tag_low(gen);
 }
 
+/* The same for tape t's current generation, with its high tag precomputed. */
+static inline uintptr_t adj_h_make_t(uintptr_t p, const adj_tape *t)
+{
+#if ADJ_H_HIGH
+    if (p < ADJ_H_LIMIT)
+        return p | t->htag;
+#endif
+    return p | adj_h_tag_low(t->gen);
+}
+static inline bool adj_h_current_t(uintptr_t h, const adj_tape *t)
+{
+#if ADJ_H_HIGH
+    if (h & ADJ_H_MARK)
+        return (h & ~ADJ_H_ADDR) == t->htag;
+#endif
+    return !(h & ADJ_H_LOW) || (h & ADJ_H_LOW) == adj_h_tag_low(t->gen);
+}
+
 /* The node of handle h, unchecked (NULL for NULL): for library code that
  * holds a handle it got from a public function of its own. */
 static inline adj_var *adj_h_raw(const adj_var *h)
@@ -100,7 +118,7 @@ static inline adj_var *adj_h_out(adj_var *v)
 {
     if (!v)
         return NULL;
-    return (adj_var *)adj_h_make((uintptr_t)v, adj_cold(v)->tape->gen);
+    return (adj_var *)adj_h_make_t((uintptr_t)v, adj_cold(v)->tape);
 }
 
 /* Does handle h (non-NULL) name a node of the current generation of its
@@ -109,7 +127,7 @@ static inline bool adj_h_ok(const adj_var *h, adj_var **node)
 {
     adj_var *v = adj_h_raw(h);
     *node = v;
-    return adj_h_current((uintptr_t)h, adj_cold(v)->tape->gen);
+    return adj_h_current_t((uintptr_t)h, adj_cold(v)->tape);
 }
 
 /*

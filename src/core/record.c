@@ -103,17 +103,18 @@ static inline bool copy_attr(adj_tape *t, const adj_op_desc *d, adj_node_info *c
  * qualify (or is invalid): the general path then handles (or reports) it.
  */
 static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *const *h,
-                                     adj_var *const *in, int nin, const void *attr,
-                                     const char *file, int line)
+                                     int nin, const void *attr, const char *file, int line)
 {
-    adj_var *a = in[0], *b = nin > 1 ? in[1] : NULL;
-    if (nin != d->arity || !a || a->ndim != 0 || a->dtype != ADJ_F64)
+    if (nin != d->arity || nin < 1 || nin > 2)
+        return NULL;
+    adj_var *a = adj_h_raw(h[0]), *b = nin > 1 ? adj_h_raw(h[1]) : NULL;
+    if (!a || a->ndim != 0 || a->dtype != ADJ_F64)
         return NULL;
     adj_tape *t = adj_cold(a)->tape;
-    if (t->status != ADJ_OK || !adj_live(t, a) || !adj_h_current((uintptr_t)h[0], t->gen))
+    if (t->status != ADJ_OK || !adj_live(t, a) || !adj_h_current_t((uintptr_t)h[0], t))
         return NULL;
     if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_cold(b)->tape != t ||
-                    !adj_live(t, b) || !adj_h_current((uintptr_t)h[1], t->gen)))
+                    !adj_live(t, b) || !adj_h_current_t((uintptr_t)h[1], t)))
         return NULL;
     if (((a->flags | (b ? b->flags : 0)) & ADJ_F_EXTGRAD) &&
         (((a->flags & ADJ_F_EXTGRAD) && adj_param_stale(a)) ||
@@ -121,7 +122,7 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
         return NULL; /* the general path reports it */
     adj_var *y = adj_new_node(t, d->name, file, line);
     if (!y)
-        return t->inert;
+        return adj_h_out(t->inert);
     adj_node_info *c = adj_cold(y);
     y->op = (uint8_t)op;
     y->dtype = ADJ_F64;
@@ -140,7 +141,7 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
                                    c->attr);
     if (t->anomaly)
         adj_check_forward(t, y);
-    return y;
+    return (adj_var *)adj_h_make_t((uintptr_t)y, t);
 }
 
 /*
@@ -208,11 +209,6 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
                        const void *attr, const char *file, int line)
 {
     const adj_op_desc *d = adj_op_table[op];
-    if (d->scalar_fwd) {
-        adj_var *y = record_scalar(d, op, h, in, nin, attr, file, line);
-        if (y)
-            return y;
-    }
     adj_tape *t = NULL;
     for (int i = 0; i < nin && !t; i++)
         if (in[i])
@@ -248,7 +244,7 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
             return t->inert;
         }
-        if (!adj_live(t, v) || !adj_h_current((uintptr_t)h[i], t->gen)) {
+        if (!adj_live(t, v) || !adj_h_current_t((uintptr_t)h[i], t)) {
             snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
                      input_name(d, i, nin, nm, sizeof nm));
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
@@ -358,12 +354,18 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
 }
 
 /* Record an op (see record) from handles: strip and check them, tag the
- * result.  The out-of-memory context lasts only as long as the recording. */
+ * result.  The out-of-memory context lasts only as long as the recording.
+ * The scalar path reads the handles itself (and tags its result). */
 adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr, const char *file,
                     int line)
 {
+    const adj_op_desc *d = adj_op_table[op];
+    if (d->scalar_fwd) {
+        adj_var *y = record_scalar(d, op, in, nin, attr, file, line);
+        if (y)
+            return y;
+    }
     adj_var *buf[8], **raw = buf;
-    buf[0] = NULL; /* read by the scalar path's arity test when nin is 0 */
     if (nin > 8) {
         adj_tape *t = NULL;
         for (int i = 0; i < nin && !t; i++)

@@ -86,6 +86,7 @@ adj_tape *adj_tape_new_with(const adj_allocator *a)
     memset(t, 0, sizeof *t);
     t->al = *a;
     t->allocations = 1;
+    t->htag = adj_h_tag_high(0);
     if (!init_inert(t)) {
         a->free(a->ctx, t, sizeof *t);
         return NULL;
@@ -104,6 +105,7 @@ void adj_tape_reset(adj_tape *t)
     t->cur_node = t->cur_end = NULL;
     t->cur_info = NULL;
     t->gen++;
+    t->htag = adj_h_tag_high(t->gen);
     t->sweeps = 0;
     t->gvars = NULL;
     t->gvars_n = 0;

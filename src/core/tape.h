@@ -110,6 +110,7 @@ struct adj_tape {
     void *hook_user;
     int anomaly;
     uint32_t gen;
+    uintptr_t htag;         /* the high-form handle tag of gen (core/handle.h) */
     uint32_t sweeps;        /* backward sweeps since the last reset */
     /* the adjoint vars of the last create_graph sweep (adj_grad_var),
      * indexed by node id < gvars_n; NULL when there was none since the
