@@ -349,14 +349,14 @@ static double h_forward(int na, const int64_t *as, const double *a, int nb, cons
  * differences of that expression computed by forward ops */
 START_TEST(double_backward)
 {
-    /* operands without broadcast batches: their rules need no reduction
-     * (sum_axes and reshape have no graph-mode rule yet) */
     static const shapes cases2[] = {
         {3, 3, {2, 3, 4}, {2, 4, 2}},
         {4, 4, {2, 2, 3, 2}, {2, 2, 2, 3}},
+        {4, 3, {2, 1, 3, 4}, {3, 4, 2}}, /* broadcast on both sides: summed back */
+        {3, 2, {2, 3, 4}, {4, 2}},       /* folded into one product */
     };
     const adj_backward_opts graph = {.create_graph = 1};
-    for (size_t c = 0; c < 2; c++) {
+    for (size_t c = 0; c < sizeof cases2 / sizeof cases2[0]; c++) {
         const shapes *sh = &cases2[c];
         size_t na = numel(sh->na, sh->a), nb = numel(sh->nb, sh->b);
         double a[64], b[64], sv[64], ga[64], gb[64], hb[64];
