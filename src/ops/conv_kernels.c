@@ -15,8 +15,15 @@
  *   down   tmp (P, Cs) = col W^T (stored C by columns: (Cs, P) column-
  *          major), then s[o, p] = tmp[p, o]: 1.5x faster than writing
  *          s (Cs, P) from the gemm.
+ *          With the classic col the product is small, and the gemm writes
+ *          s directly (the transposition would cost more than it saves).
  *   up     dcol (P, K) = s^T W, scattered back through xt.
- *   wgrad  dW^T (K, Cs) += col^T s^T per task, summed in task order.
+ *   wgrad  dW^T (K, Cs) += col^T s^T per task, summed in task order; with
+ *          K <= SMALL_K as dot products (BLIS would mostly pack s).
+ *
+ * On the pixel-major path conv2d's forward and backward take up to
+ * BWD_BLOCK samples per product, and the backward does up and wgrad in
+ * one pass from one transposition of s per block (adj_conv_backward).
  *
  * A 1x1 kernel with stride 1 and no padding needs no im2col: the big
  * side's plane block is the col matrix itself.

@@ -12,12 +12,12 @@
  *   up:     b += col2im(W^T s)      (conv2d dx, conv_transpose2d forward)
  *   wgrad:  dW += s col^T           (the weight's adjoint of both)
  *
- * Each product is one BLIS gemm per sample and group (layouts: see
- * conv_kernels.c); samples are split
- * over the worker pool, each task with its own col buffer from the tape's
- * arena.  down and up give the same bits for any thread count (each
- * sample is computed alone); wgrad sums per-task partial adjoints in task
- * order, so its bits depend only on the thread count.
+ * Each product is BLIS gemms over blocks of samples, per group (layouts:
+ * see conv_kernels.c); samples are split over the worker pool, each task
+ * with its own buffers from the tape's arena.  down and up give the same
+ * bits for any thread count (each output row is computed alone); wgrad
+ * sums per-task partial adjoints in task order, so its bits depend only
+ * on the thread count.
  */
 #ifndef ADJ_OPS_CONV_KERNELS_H
 #define ADJ_OPS_CONV_KERNELS_H
