@@ -206,6 +206,46 @@ START_TEST(test_grad_constants)
 }
 END_TEST
 
+/* A gradient penalty on a parameter: f = (w.x)^2, g = df/dw = 2 (w.x) x,
+ * p = |g|^2 = 4 (w.x)^2 |x|^2, dp/dw = 8 (w.x) |x|^2 x, accumulated into
+ * the store like any parameter gradient; a plain sweep afterwards still
+ * gives df/dw. */
+START_TEST(test_penalty_on_parameter)
+{
+    adj_params *ps = adj_params_new(ADJ_F64);
+    ck_assert_int_eq(adj_params_add(ps, "w", 1, (int64_t[]){3}), 0);
+    double *w = adj_params_value(ps, 0);
+    const double wv[3] = {0.5, -1, 2}, xv[3] = {1, 2, -0.5};
+    memcpy(w, wv, sizeof wv);
+    adj_tape *t = adj_tape_new();
+    adj_var *pw = adj_param(t, ps, 0);
+    adj_var *x = adj_constant_f64(t, 1, (int64_t[]){3}, xv);
+    adj_var *f = adj_square(adj_sum(adj_mul(pw, x)));
+    adj_var *g;
+    ck_assert_int_eq(adj_grad(f, 1, &pw, &g, &graph), ADJ_OK);
+    adj_var *pen = adj_sum(adj_square(g));
+    adj_params_zero_grad(ps);
+    ck_assert_int_eq(adj_backward(pen), ADJ_OK);
+    const double wx = 0.5 - 2 - 1, xx = 1 + 4 + 0.25;
+    const double *gw = adj_params_grad(ps, 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_double_eq_tol(gw[i], 8 * wx * xx * xv[i], 1e-12);
+    adj_params_zero_grad(ps);
+    ck_assert_int_eq(adj_backward(f), ADJ_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_double_eq_tol(gw[i], 2 * wx * xv[i], 1e-12);
+    /* with create_graph, the sweep accumulates into the store too */
+    adj_params_zero_grad(ps);
+    ck_assert_int_eq(adj_backward_ex(f, &graph), ADJ_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_double_eq_tol(gw[i], 2 * wx * xv[i], 1e-12);
+        ck_assert_double_eq_tol(adj_value_at(adj_grad_var(pw), (size_t)i), 2 * wx * xv[i], 1e-12);
+    }
+    adj_tape_free(t);
+    adj_params_free(ps);
+}
+END_TEST
+
 /* Misuse: NULL arguments, a non-scalar output, an input of another tape. */
 START_TEST(test_misuse)
 {
@@ -241,6 +281,7 @@ static Suite *double_suite(void)
     tcase_add_test(tc, test_broadcast_hvp);
     tcase_add_test(tc, test_views);
     tcase_add_test(tc, test_grad_constants);
+    tcase_add_test(tc, test_penalty_on_parameter);
     tcase_add_test(tc, test_misuse);
     suite_add_tcase(s, tc);
     return s;
