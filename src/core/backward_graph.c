@@ -31,6 +31,7 @@ typedef struct slots {
     size_t lo, hi;
     adj_var **v;
     const struct slots *up;
+    const char *fn;         /* the public function, for messages */
 } slots;
 
 static adj_var **slot_of(const slots *s, size_t id)
@@ -46,16 +47,16 @@ static bool fits(const adj_var *g, const adj_var *like)
     return g->dtype == like->dtype && adj_same_shape(g, like);
 }
 
-static void rule_mismatch(adj_tape *t, const adj_var *v, int k, const adj_var *g,
-                          const adj_var *x)
+static void rule_mismatch(adj_tape *t, const char *fn, const adj_var *v, int k,
+                          const adj_var *g, const adj_var *x)
 {
     char gs[64], xs[64];
     adj_fmt_shape(gs, sizeof gs, g->ndim, adj_cold(g)->shape);
     adj_fmt_shape(xs, sizeof xs, x->ndim, adj_cold(x)->shape);
     adj_tape_fail(t, ADJ_EINVAL,
-                  "adj_backward_ex: the graph-mode backward of op %s gave input %d an adjoint "
-                  "of shape %s %s, the input is %s %s",
-                  adj_op_table[v->op]->name, k, gs, adj_dtype_name((adj_dtype)g->dtype), xs,
+                  "%s: the graph-mode backward of op %s gave input %d an adjoint of shape %s "
+                  "%s, the input is %s %s",
+                  fn, adj_op_table[v->op]->name, k, gs, adj_dtype_name((adj_dtype)g->dtype), xs,
                   adj_dtype_name((adj_dtype)x->dtype));
 }
 
@@ -80,7 +81,7 @@ static bool visit(adj_tape *t, const slots *s, adj_var *v, adj_var *g)
             if (!gin[k] || !x || !(x->flags & ADJ_F_GRAD))
                 continue;
             if (!fits(gin[k], x)) {
-                rule_mismatch(t, v, k, gin[k], x);
+                rule_mismatch(t, s->fn, v, k, gin[k], x);
                 return false;
             }
             adj_var **sx = slot_of(s, adj_cold(x)->id);
@@ -99,12 +100,12 @@ static bool visit(adj_tape *t, const slots *s, adj_var *v, adj_var *g)
             return false;
         if (!z || adj_cold(z)->id < first || !fits(z, v)) {
             adj_tape_fail(t, ADJ_EINVAL,
-                          "adj_backward_ex: the decomposition of op %s is not a new var of the "
-                          "op's shape and dtype",
-                          d->name);
+                          "%s: the decomposition of op %s is not a new var of the op's shape and "
+                          "dtype",
+                          s->fn, d->name);
             return false;
         }
-        slots in = {first, adj_cold(z)->id, NULL, s};
+        slots in = {first, adj_cold(z)->id, NULL, s, s->fn};
         in.v = adj_arena_zalloc(t, (in.hi - in.lo + 1) * sizeof *in.v);
         if (!in.v)
             return false;
@@ -112,7 +113,7 @@ static bool visit(adj_tape *t, const slots *s, adj_var *v, adj_var *g)
         return sweep(t, &in);
     }
     adj_tape_fail(t, ADJ_EINVAL,
-                  "adj_backward_ex: op %s has no graph-mode backward (create_graph)%s%s%s%.0d%s",
+                  "%s: op %s has no graph-mode backward (create_graph)%s%s%s%.0d%s", s->fn,
                   d->name, AT_ARGS(adj_cold(v)->file, adj_cold(v)->line));
     return false;
 }
@@ -171,10 +172,10 @@ static adj_tape *check_output(adj_var *y, const char *fn)
 
 /* The sweep from y seeded with dy/dy = 1: the slot array of ids 0..y's id,
  * or NULL after an error on t. */
-static adj_var **graph_sweep(adj_tape *t, adj_var *y)
+static adj_var **graph_sweep(adj_tape *t, adj_var *y, const char *fn)
 {
     const size_t n = (size_t)adj_cold(y)->id + 1;
-    slots s = {0, n - 1, adj_arena_zalloc(t, n * sizeof(adj_var *)), NULL};
+    slots s = {0, n - 1, adj_arena_zalloc(t, n * sizeof(adj_var *)), NULL, fn};
     if (!s.v)
         return NULL;
     double one = 1.0;
@@ -221,7 +222,7 @@ adj_status adj_backward_ex(adj_var *y, const adj_backward_opts *opts)
         return t->status;
     t->gvars = NULL;
     t->gvars_n = 0;
-    adj_var **g = graph_sweep(t, y);
+    adj_var **g = graph_sweep(t, y, "adj_backward_ex");
     if (!g)
         return t->status;
     const size_t n = (size_t)adj_cold(y)->id + 1;
@@ -286,7 +287,7 @@ adj_status adj_grad(adj_var *y, int n, adj_var *const *xs, adj_var **out_vars,
     }
     if (!check_output(y, "adj_grad"))
         return t->status;
-    adj_var **g = graph_sweep(t, y);
+    adj_var **g = graph_sweep(t, y, "adj_grad");
     if (!g)
         return t->status;
     const bool graph = opts && opts->create_graph;
