@@ -305,5 +305,12 @@ expect "autoencoder eval" 'test reconstruction MSE 0' "$d/eval"
 acc=$(sed -n 's/.*"test_accuracy": *\([0-9.]*\).*/\1/p' "$dir/again.json" | head -n 1)
 awk -v a="${acc:-0}" 'BEGIN { exit !(a >= 0.95) }' && ok || bad "mlp --init starts from the trained model: accuracy ${acc:-none}"
 
+# "N parameters" counts the tensors' elements (2x7 + 7 + 7x3 + 3), not the
+# store's aligned blocks
+"$adj" train --data "csv:$dir/data.csv" --label label --layers 7 --no-batchnorm --steps 1 \
+    --threads 1 --out "$dir/p7" --json > "$dir/p7.json" 2> "$dir/p7.log" && ok || bad "train --layers 7 failed"
+expect "parameter count (json)" '"parameters": 45,' "$dir/p7.json"
+expect "parameter count (progress)" ', 45 parameters' "$dir/p7.log"
+
 echo "cli: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

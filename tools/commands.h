@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <adjoint.h>
+
 int adj_cmd_train(int argc, char **argv);
 int adj_cmd_eval(int argc, char **argv);
 int adj_cmd_gradcheck(int argc, char **argv);
@@ -40,6 +42,10 @@ int adj_tool_flush(FILE *f, const char *what);
 int adj_tool_check_target(const char *cmd, const char *path);
 /* Print s as a JSON string literal (quotes and escapes). */
 void adj_tool_json_string(FILE *f, const char *s);
+/* The elements of a store's tensors, for "N parameters": adj_params_numel
+ * is the length of the store's blocks, which includes the padding that
+ * aligns each tensor. */
+size_t adj_tool_param_elems(const adj_params *p);
 
 /* Loaded data: "idx:DIR" (train split from DIR's train files, test from
  * its t10k files) or "csv:FILE" (test split carved from the file). */

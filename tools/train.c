@@ -330,7 +330,7 @@ static int train(train_opts *o, adj_tool_ranks *rk)
                         adj_model_config_value(model, k));
         }
         fprintf(log, "%s%s, %zu parameters, %s lr %g (%s), batch %s", o->init ? " from " : "",
-                o->init ? o->init : "", adj_params_numel(P), adj_optim_name(o->optim), o->lr,
+                o->init ? o->init : "", adj_tool_param_elems(P), adj_optim_name(o->optim), o->lr,
                 sched_name, batch_desc);
         if (m)
             fprintf(log, ", dropout %g%s", adj_mlp_get_config(m)->dropout,
@@ -425,7 +425,7 @@ static int train(train_opts *o, adj_tool_ranks *rk)
                "\"train_loss\": %.6f, \"train_seconds\": %.3f, \"eval_seconds\": %.3f, \"load_seconds\": %.3f, "
                "\"allreduce_seconds\": %.6f, \"allreduce_ms_median\": %.6f, \"model\": ",
                adj_optim_name(o->optim), o->lr, o->batch, size, o->batch / size, batch_desc, n_ep,
-               (long long)res.steps, (unsigned long long)o->seed, o->threads, adj_params_numel(P),
+               (long long)res.steps, (unsigned long long)o->seed, o->threads, adj_tool_param_elems(P),
                c_loss[last], t_train, t_eval, t_load, t_ar, ar_median * 1e3);
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", o->out, m ? "model.adj" : "model.safetensors");

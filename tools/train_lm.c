@@ -219,7 +219,7 @@ int adj_cmd_train_lm(int argc, char **argv)
     }
     if (!o.quiet)
         fprintf(stderr, "%s: vocabulary %d, %zu training and %zu validation tokens, %zu parameters\n",
-                o.model, c->vocab, c->n_train, c->n_val, adj_params_numel(p));
+                o.model, c->vocab, c->n_train, c->n_val, adj_tool_param_elems(p));
     double t0 = adj_tool_now(), loss = NAN;
     for (long s = 0; s < o.steps; s++) {
         if (adj_corpus_batch(c, 0, (size_t)o.batch, (size_t)o.seq, &rng, x, y, &err) != ADJ_OK) {
@@ -256,7 +256,7 @@ int adj_cmd_train_lm(int argc, char **argv)
         adj_tool_json_string(stdout, o.data);
         printf(", \"steps\": %ld, \"batch\": %ld, \"seq\": %ld, \"parameters\": %zu, \"train_loss\": %.6f, "
                "\"val_loss\": %.6f, \"train_seconds\": %.3f, \"tokens_per_second\": %.1f, \"file\": ",
-               o.steps, o.batch, o.seq, adj_params_numel(p), loss, val, t_train,
+               o.steps, o.batch, o.seq, adj_tool_param_elems(p), loss, val, t_train,
                t_train > 0 ? (double)o.steps * (double)n / t_train : 0.0);
         adj_tool_json_string(stdout, path);
         printf("}\n");

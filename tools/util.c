@@ -103,3 +103,11 @@ void adj_tool_json_string(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+size_t adj_tool_param_elems(const adj_params *p)
+{
+    size_t n = 0;
+    for (int i = 0, c = adj_params_count(p); i < c; i++)
+        n += adj_params_tensor_numel(p, i);
+    return n;
+}
