@@ -513,18 +513,7 @@ typedef struct bin_ctx {
  * the graph-mode rule (ops/graph_elem.c), NULL for a mask. */
 #define BINARY_OP(nm, OPID, DOMB, FORMULA, RULE, FWD, DA, DB, TAN, TEACH, VJP) \
     BIN_LEVELS_(nm, FWD, DA, DB, TAN)                                          \
-    static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
-    {                                                                          \
-        ADJ_VM_CALL(nm##_fwd_range, ctx_, lo_, hi_);                           \
-    }                                                                          \
-    static void nm##_bwd_range(void *ctx_, size_t lo_, size_t hi_)             \
-    {                                                                          \
-        ADJ_VM_CALL(nm##_bwd_range, ctx_, lo_, hi_);                           \
-    }                                                                          \
-    static void nm##_jvp_range(void *ctx_, size_t lo_, size_t hi_)             \
-    {                                                                          \
-        ADJ_VM_CALL(nm##_jvp_range, ctx_, lo_, hi_);                           \
-    }                                                                          \
+    ADJ_VM_RANGES(nm)                                                          \
     static void nm##_walk_fwd(void *ctx_, size_t lo_, size_t hi_)              \
     {                                                                          \
         BIN_WALK_CALL_(nm##_walk_fwd, ctx_, lo_, hi_);                         \

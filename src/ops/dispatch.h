@@ -80,4 +80,20 @@ int adj_vm_force_level(int level);
 #define ADJ_VM_CALL(f, ctx, lo, hi) f##_base(ctx, lo, hi)
 #endif
 
+/* The dispatching forward, backward and tangent range kernels of an
+ * elementwise op nm, over its per-level kernels nm_{fwd,bwd,jvp}_range_<level>. */
+#define ADJ_VM_RANGES(nm)                                                      \
+    static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_fwd_range, ctx_, lo_, hi_);                           \
+    }                                                                          \
+    static void nm##_bwd_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_bwd_range, ctx_, lo_, hi_);                           \
+    }                                                                          \
+    static void nm##_jvp_range(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        ADJ_VM_CALL(nm##_jvp_range, ctx_, lo_, hi_);                           \
+    }
+
 #endif

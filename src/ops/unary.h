@@ -402,18 +402,7 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
 #define ADJ_UNARY_EX_(nm, LOOPS, OPID, DOM, TESTARG, FORMULA, RULE, OK, OKB, PRE, FWD, BWD, \
                       TAN, TEACH, NOX)                                         \
     ADJ_UNARY_VARIANTS_(nm, LOOPS, OK, OKB, PRE, FWD, BWD, TAN)                \
-    static void nm##_fwd_range(void *ctx_, size_t lo_, size_t hi_)             \
-    {                                                                          \
-        ADJ_VM_CALL(nm##_fwd_range, ctx_, lo_, hi_);                           \
-    }                                                                          \
-    static void nm##_bwd_range(void *ctx_, size_t lo_, size_t hi_)             \
-    {                                                                          \
-        ADJ_VM_CALL(nm##_bwd_range, ctx_, lo_, hi_);                           \
-    }                                                                          \
-    static void nm##_jvp_range(void *ctx_, size_t lo_, size_t hi_)             \
-    {                                                                          \
-        ADJ_VM_CALL(nm##_jvp_range, ctx_, lo_, hi_);                           \
-    }                                                                          \
+    ADJ_VM_RANGES(nm)                                                          \
     static void nm##_forward(adj_var *y_)                                      \
     {                                                                          \
         adj_unary_k k_ = {.y = y_, .x = y_->in[0]->value, .out = y_->value};   \
