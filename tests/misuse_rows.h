@@ -157,6 +157,16 @@ ROW(adj_optim_new_with, NULL, "PPpp", 'o', NULL,
 ROW(adj_optim_free, NULL, "p", '-', NULL,
     adj_optim_free(P(0, f->opt)); if (m->arg < 0) f->opt = NULL)
 ROW(adj_optim_step, NULL, "P", 's', NULL, o->st = adj_optim_step(P(0, f->opt)))
+/* optimizer state files (trainer) */
+ROW(adj_optim_state_write, NULL, "PPv", 'e', NULL,
+    adj_st_writer *w = st_writer(); o->st = adj_optim_state_write(P(0, f->opt), P(1, w), P(2, &f->err));
+    adj_st_writer_free(w); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_optim_state_read, NULL, "PPpv", 'e', NULL,
+    adj_st_writer *w = st_writer(); void *b = NULL; size_t n = 0; adj_safetensors *sf = NULL;
+    PREP(adj_optim_state_write(f->opt, w, NULL); adj_st_writer_encode(w, &b, &n, NULL);
+         adj_st_parse(b, n, "state", &sf, NULL));
+    o->st = adj_optim_state_read(P(0, f->opt), P(1, (const adj_safetensors *)sf), P(2, "state"), P(3, &f->err));
+    adj_st_free(sf); free(b); adj_st_writer_free(w); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
 ROW(adj_optim_set_lr, NULL, "Pd", '-', NULL,
     adj_optim_set_lr(P(0, f->opt), D(1, 0.5)))
 ROW(adj_optim_lr, NULL, "P", 'g', "0", o->num = adj_optim_lr(P(0, f->opt)))
@@ -612,6 +622,9 @@ ROW(adj_model_params, NULL, "P", 'g', "null", adj_model *x = model_of(); o->ptr 
 ROW(adj_model_param_name, NULL, "Pn", 'g', "null",
     adj_model *x = model_of(); o->ptr = adj_model_param_name(P(0, x), N(1, 1)); adj_model_free(x))
 ROW(adj_model_mlp, NULL, "P", 'g', "null", adj_model *x = model_of(); o->ptr = adj_model_mlp(P(0, x)); adj_model_free(x))
+/* the dropout generator (trainer) */
+ROW(adj_model_dropout_rng, NULL, "P", 'g', "null",
+    adj_model *x = model_of(); o->ptr = adj_model_dropout_rng(P(0, x)); adj_model_free(x))
 ROW(adj_model_set_training, NULL, "P.", '-', NULL, adj_model *x = model_of(); adj_model_set_training(P(0, x), 0); adj_model_free(x))
 ROW(adj_model_forward, NULL, "PV", 't', NULL,
     adj_model *x = model_of(); o->ptr = adj_model_forward(P(0, x), P(1, f->a)); adj_model_free(x))
@@ -674,6 +687,9 @@ ROW(adj_corpus_batch, NULL, "PnzzPPPv", 'e', NULL,
 ROW(adj_train_task_name, NULL, "e", 'g', NULL,
     o->ptr = adj_train_task_name(E(0, adj_train_task, ADJ_TASK_LM)); ck_assert_ptr_nonnull(o->ptr))
 ROW(adj_train_defaults, NULL, "", 'g', NULL, adj_train_config c = adj_train_defaults(); o->num = (double)c.batch)
+/* checkpoint state files (trainer) */
+ROW(adj_train_state_path, NULL, "SPk", 's', NULL,
+    char b[64]; o->st = adj_train_state_path(S(0, "a.safetensors"), P(1, b), Z(2, sizeof b)))
 ROW(adj_train, NULL, "PPPpv", 'e', NULL,
     adj_model *x = model_of(); adj_train_data d = {.train = f->ds, .test = f->ds};
     adj_train_config c = adj_train_defaults(); adj_train_result r;

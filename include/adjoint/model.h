@@ -66,6 +66,12 @@ ADJ_API const char *adj_model_param_name(const adj_model *m, int i);
 /* The MLP of an "mlp" model, NULL for any other. */
 ADJ_API adj_mlp *adj_model_mlp(adj_model *m);
 
+/* The generator of the model's dropout masks in training mode (every
+ * model has one, used or not): adj_model_new seeds it from its rng,
+ * adj_model_read and adj_model_load_hf from a fixed seed.  Reseed it (e.g. per
+ * data-parallel rank) or copy its state to save and restore it; it is
+ * owned by the model.  NULL for a NULL model. */
+ADJ_API adj_rng *adj_model_dropout_rng(adj_model *m);
 /* Training mode (dropout on, batch statistics) or evaluation mode. */
 ADJ_API void adj_model_set_training(adj_model *m, int training);
 /* The model's output for input x on x's tape, in the current mode (the

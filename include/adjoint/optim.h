@@ -24,6 +24,7 @@
 #define ADJOINT_OPTIM_H
 
 #include "core.h"
+#include "safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -91,6 +92,34 @@ ADJ_API double adj_optim_lr(const adj_optim *o);
 /* Steps taken so far. */
 ADJ_API int64_t adj_optim_steps(const adj_optim *o);
 ADJ_API const adj_optim_config *adj_optim_get_config(const adj_optim *o);
+
+/* -------------------------------------------------------------- state */
+
+/*
+ * The optimizer's state, to continue training exactly where it stopped:
+ * the steps taken and every state block, one safetensors tensor per
+ * parameter and block named "optim.<parameter name>.<block>" (the store's
+ * dtype, the parameter's shape), the block named as PyTorch names it:
+ * SGD with momentum "momentum_buffer"; Adam and AdamW "exp_avg",
+ * "exp_avg_sq"; RMSProp "square_avg", "grad_avg", "momentum_buffer";
+ * AdaGrad "sum"; and the metadata entries "optim.kind" (adj_optim_name)
+ * and "optim.steps" (decimal).  An optimizer of the same kind over a store
+ * with the same tensors, given that state, takes the same later steps bit
+ * for bit as the one that wrote it.
+ */
+/* Add o's state to w.  The tensors reference o's blocks: encode or save w
+ * before o steps again or is freed.  ADJ_EINVAL for a NULL o or w, and
+ * the writer's errors (a parameter name used twice). */
+ADJ_API adj_status adj_optim_state_write(const adj_optim *o, adj_st_writer *w, adj_error *err);
+/* Restore o's state from f, a file holding what adj_optim_state_write
+ * added (path, which may be NULL, names the file in messages).  F32 and
+ * F64 tensors are converted to the store's dtype.  ADJ_EINVAL for a NULL
+ * o or f; ADJ_EFORMAT naming the file and the entry for a missing or
+ * malformed "optim.kind" or "optim.steps", a kind other than o's, a
+ * missing tensor, one of another shape or dtype, or "optim." tensors that
+ * o has no block for; ADJ_ENOMEM.  On any error o is unchanged. */
+ADJ_API adj_status adj_optim_state_read(adj_optim *o, const adj_safetensors *f, const char *path,
+                                        adj_error *err);
 
 /* ----------------------------------------------------------- clipping */
 

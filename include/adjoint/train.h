@@ -30,6 +30,8 @@
  *
  * The same model, data, configuration and thread count give the same
  * bits: the shuffles, windows and the model's dropout masks are seeded.
+ * A run resumed from a checkpoint (adj_train_config.resume) ends with the
+ * same bits as one never interrupted.
  */
 #ifndef ADJOINT_TRAIN_H
 #define ADJOINT_TRAIN_H
@@ -122,6 +124,10 @@ typedef int (*adj_train_callback)(const adj_train_progress *p, void *user);
  *   average_buffers optional: the model's buffers (batch norm running
  *                   statistics) averaged after each epoch
  * Only rank 0 evaluates, writes checkpoints and reports val/test metrics.
+ * With more than one rank, each rank's dropout generator
+ * (adj_model_dropout_rng) is reseeded before every step from (seed, rank,
+ * step), so that the ranks draw different masks and a run is reproducible
+ * for a given seed and number of ranks.
  */
 typedef struct adj_train_comm {
     int rank, size;
@@ -149,11 +155,32 @@ typedef struct adj_train_config {
     int64_t min_rows;
     size_t eval_batch;    /* rows per forward in evaluation (0: 250) */
     int64_t eval_windows; /* a corpus: validation batches of `batch` windows (0: 20) */
-    /* Resume: the epochs and steps already taken (the schedule and the
-     * shuffles continue from there; the optimizer's state starts anew). */
+    /* Resume without a state file: the epochs and steps already taken
+     * (the schedule and the shuffles continue from there; the optimizer's
+     * state starts anew). */
     int64_t start_epoch, start_step;
-    const char *checkpoint;   /* written every checkpoint_every epochs and at the end; NULL: never */
+    /* Written every checkpoint_every epochs and at the end (also after a
+     * partial epoch); NULL: never.  Each checkpoint is two files, each
+     * written atomically: the model (adj_model_write), then its state file
+     * (adj_train_state_path) holding the optimizer's state
+     * (adj_optim_state_write) and the metadata "train.epoch" (epochs
+     * completed), "train.step", "train.batches" (batches drawn of the
+     * unfinished epoch), "train.seed", "train.windows" (a corpus: the
+     * window generator) and "train.dropout" (the model's dropout
+     * generator, adj_model_dropout_rng). */
+    const char *checkpoint;
     int64_t checkpoint_every; /* 0: at the end only */
+    /* Resume from the checkpoint file `resume`, whose model the caller has
+     * read into m (adj_model_read).  When its state file exists, the
+     * optimizer's state, the position (start_epoch and start_step are
+     * then ignored) and the generators are restored from it: with the
+     * same data, configuration (seed, batch, epochs, schedule; a larger
+     * max_steps) and thread count, the run ends with the bits of one that
+     * was never interrupted.  When it does not exist (a checkpoint from
+     * before state files), the run starts at start_epoch/start_step with
+     * the optimizer's moments anew and res->resumed is 0.  NULL: no
+     * resume. */
+    const char *resume;
     adj_train_callback callback;
     void *user;
     const adj_train_comm *comm; /* NULL: one process */
@@ -163,11 +190,20 @@ typedef struct adj_train_result {
     adj_train_task task;
     int64_t epochs, steps;   /* completed epochs (a partial last one counts) and steps */
     int stopped;             /* the callback asked to stop */
+    int resumed;             /* c->resume's state file was read (0: none, the
+                                optimizer's moments started anew) */
     double train_loss;       /* mean over the last epoch's rows */
     double val, test;        /* the last evaluation's metrics (NaN: none) */
     double val_loss, test_loss;
     double train_seconds, eval_seconds;
 } adj_train_result;
+
+/* The state file of checkpoint `path` (see adj_train_config.checkpoint)
+ * into out (size bytes): the path with a final ".safetensors" replaced by
+ * ".optim.safetensors", or with ".optim.safetensors" appended.
+ * ADJ_EINVAL for a NULL or empty path, a NULL out, or a name that does
+ * not fit (out then holds ""). */
+ADJ_API adj_status adj_train_state_path(const char *path, char *out, size_t size);
 
 /* Adam at lr 1e-3, constant schedule, batch 64, 1 epoch, seed 1,
  * everything else 0 (automatic). */

@@ -45,7 +45,6 @@ typedef struct cnn {
     double dropout;
     int conv_w[MAX_BLOCKS], conv_b[MAX_BLOCKS];
     int dense_w[MAX_DENSE + 1], dense_b[MAX_DENSE + 1];
-    adj_rng drop; /* dropout masks */
 } cnn;
 
 void adj_model_torch_uniform(adj_params *p, int iw, int ib, int64_t fan_in, adj_rng *rng)
@@ -205,7 +204,7 @@ static adj_status build(adj_model *m, adj_rng *rng, adj_error *err)
     for (int i = 0; i < st->ndense; i++)
         adj_model_torch_uniform(m->p, st->dense_w[i], st->dense_b[i],
                                 adj_params_tensor_shape(m->p, st->dense_w[i])[1], rng);
-    adj_rng_seed(&st->drop, adj_rng_next(rng));
+    adj_rng_seed(&m->drop, adj_rng_next(rng));
     return adj_model_name_params(m, err);
 }
 
@@ -241,7 +240,7 @@ static adj_var *forward(adj_model *m, adj_var *x)
         if (i < st->ndense - 1) {
             h = adj_relu(h);
             if (st->dropout > 0)
-                h = adj_dropout(h, st->dropout, m->training, &st->drop);
+                h = adj_dropout(h, st->dropout, m->training, &m->drop);
         }
     }
     return h;

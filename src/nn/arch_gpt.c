@@ -56,7 +56,6 @@ enum { LN1_W, LN1_B, ATTN_W, ATTN_B, APROJ_W, APROJ_B, LN2_W, LN2_B, FC_W, FC_B,
 typedef struct gpt {
     int64_t V, P, C, L, H;
     double eps, drop;
-    adj_rng rng; /* dropout masks */
 } gpt;
 
 typedef struct gpt_cfg {
@@ -165,7 +164,7 @@ static adj_status build(adj_model *m, adj_rng *rng, adj_error *err)
         else
             adj_init_tensor(m->p, i, k == LN1_W || k == LN2_W ? ADJ_INIT_CONSTANT : ADJ_INIT_ZEROS, 1, NULL);
     }
-    adj_rng_seed(&st->rng, adj_rng_next(rng));
+    adj_rng_seed(&m->drop, adj_rng_next(rng));
     return adj_model_name_params(m, err);
 }
 
@@ -178,7 +177,7 @@ static adj_var *dense(adj_tape *t, adj_params *p, int iw, adj_var *x)
 static adj_var *drop(adj_model *m, adj_var *x)
 {
     gpt *st = m->state;
-    return st->drop > 0 && m->training ? adj_dropout(x, st->drop, 1, &st->rng) : x;
+    return st->drop > 0 && m->training ? adj_dropout(x, st->drop, 1, &m->drop) : x;
 }
 
 static adj_var *forward(adj_model *m, adj_var *x)

@@ -82,6 +82,7 @@ adj_model *adj_model_alloc(const adj_arch *arch, int n, const char *const *kv, a
     m->arch = arch;
     m->dtype = dtype;
     m->training = 1;
+    adj_rng_seed(&m->drop, 0);
     for (int i = 0; i < nk; i++) {
         m->keys[i] = strdup(arch->keys[i].key);
         m->values[i] = strdup(arch->keys[i].def);
@@ -241,6 +242,8 @@ const char *adj_model_config(const adj_model *m, const char *key)
 }
 
 adj_params *adj_model_params(adj_model *m) { return m ? m->p : NULL; }
+
+adj_rng *adj_model_dropout_rng(adj_model *m) { return m ? &m->drop : NULL; }
 
 const char *adj_model_param_name(const adj_model *m, int i)
 {

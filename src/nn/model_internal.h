@@ -62,6 +62,7 @@ struct adj_model {
     char **pnames;
     void *state;
     int training;
+    adj_rng drop; /* dropout masks (adj_model_dropout_rng) */
 };
 
 const adj_arch *adj_arch_find(const char *name);

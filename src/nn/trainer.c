@@ -69,6 +69,8 @@ typedef struct run {
     size_t scratch_n;
     int rank, size;
     const adj_train_comm *comm;
+    adj_trainer_pos start; /* where the run starts (resume) */
+    int resumed;           /* start came from a state file */
 } run;
 
 /* Every rank says whether it failed; nonzero when any did. */
@@ -162,12 +164,15 @@ static adj_status evaluate_sets(run *r, adj_train_progress *p, adj_error *err)
     return s;
 }
 
-static adj_status write_checkpoint(run *r, adj_train_progress *p, adj_error *err)
+static adj_status write_checkpoint(run *r, adj_train_progress *p, const adj_trainer_pos *pos,
+                                   adj_error *err)
 {
     int bad = 0;
     adj_status s = ADJ_OK;
     if (r->rank == 0) {
         s = adj_model_write(r->m, r->c->checkpoint, err);
+        if (s == ADJ_OK)
+            s = adj_trainer_state_write(r->c->checkpoint, r->opt, r->m, pos, err);
         bad = s != ADJ_OK;
     }
     if (agree(r, bad, "write a checkpoint"))
@@ -207,32 +212,42 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
     p.steps = planned;
     p.total = total_rows;
     p.val = p.test = p.val_loss = p.test_loss = NAN;
-    int64_t step = c->start_step;
-    /* a resumed run continues the shuffles and windows where they were */
-    for (int64_t e = 0; !lm && e < c->start_epoch; e++)
+    int64_t step = r->start.step;
+    /* a resumed run continues the shuffles and windows where they were:
+     * from the state file (the window generator restored, the batches of
+     * an unfinished epoch drawn again below), or replayed */
+    for (int64_t e = 0; !lm && e < r->start.epoch; e++)
         adj_batcher_epoch(r->bat);
-    for (int64_t s = 0; lm && s < c->start_step; s++)
+    for (int64_t s = 0; lm && !r->resumed && s < r->start.step; s++)
         if (adj_corpus_batch(d->corpus, 0, nbatch, T, &r->windows, r->ix, r->iy, err) != ADJ_OK)
             return err->status;
+    size_t skip = (size_t)r->start.batches;
+    adj_rng *drop = adj_model_dropout_rng(r->m);
     res->train_loss = NAN;
     adj_status st = ADJ_OK;
-    for (int64_t epoch = c->start_epoch + 1; epoch <= c->epochs && step < planned; epoch++) {
+    for (int64_t epoch = r->start.epoch + 1; epoch <= c->epochs && step < planned; epoch++) {
         double t0 = now();
-        if (!lm)
-            adj_batcher_epoch(r->bat);
-        adj_model_set_training(r->m, 1);
         const float *xb = NULL;
         const int32_t *yb = NULL;
-        size_t nb, seen = 0, seen_local = 0, k = 0;
+        size_t k = skip; /* batches drawn this epoch */
+        if (!lm) {
+            adj_batcher_epoch(r->bat);
+            for (size_t i = 0; i < skip; i++)
+                adj_batcher_next(r->bat, NULL, NULL);
+        }
+        skip = 0;
+        adj_model_set_training(r->m, 1);
+        size_t nb, seen = 0, seen_local = 0;
         double sum = 0.0, right = 0.0;
         int want_stop = 0;
         p.epoch = epoch;
         for (;;) {
             if (step >= planned)
                 break;
+            if (k == per_epoch)
+                break;
+            k++;
             if (lm) {
-                if (k++ == per_epoch)
-                    break;
                 nb = nbatch;
                 if (adj_corpus_batch(d->corpus, 0, nb, T, &r->windows, r->ix, r->iy, err) != ADJ_OK)
                     return err->status;
@@ -248,6 +263,9 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
             double lv = 0.0;
             adj_params_zero_grad(P);
             int bad = 0;
+            if (r->size > 1) /* each rank its own masks, reproducibly */
+                adj_rng_seed(drop, c->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(r->rank + 1)) ^
+                                       (0xbf58476d1ce4e5b9ULL * (uint64_t)step));
             if (nl > 0) {
                 adj_tape_reset(r->t);
                 adj_var *loss = step_loss(r, xb, yb, lo, nl, err);
@@ -344,7 +362,13 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
         stop = agree(r, stop || want_stop, "go on after an epoch");
         int last = stop || epoch == c->epochs || step >= planned;
         if (c->checkpoint && (last || (c->checkpoint_every && epoch % c->checkpoint_every == 0))) {
-            st = write_checkpoint(r, &p, err);
+            adj_trainer_pos pos = r->start;
+            int done = k >= per_epoch;
+            pos.epoch = done ? epoch : epoch - 1;
+            pos.step = step;
+            pos.batches = done ? 0 : (int64_t)k;
+            pos.windows = r->windows;
+            st = write_checkpoint(r, &p, &pos, err);
             if (st == ADJ_ESTATE)
                 stop = 1;
             else if (st != ADJ_OK)
@@ -400,6 +424,17 @@ adj_status adj_train(adj_model *m, const adj_train_data *d, const adj_train_conf
                         adj_optim_name(c->optim.kind), c->optim.lr);
     else if (!r.t || (r.task == ADJ_TASK_LM ? !r.ix || !r.iy : !r.bat || !r.pred))
         s = adj_err_set(err, ADJ_ENOMEM, "adj_train: out of memory");
+    r.start.epoch = c->start_epoch;
+    r.start.step = c->start_step;
+    r.start.seed = c->seed;
+    r.start.lm = r.task == ADJ_TASK_LM;
+    r.start.windows = r.windows;
+    if (s == ADJ_OK && c->resume) {
+        s = adj_trainer_state_read(c->resume, r.opt, m, &r.start, &r.resumed, err);
+        if (s == ADJ_OK && r.resumed)
+            r.windows = r.start.windows;
+        res->resumed = r.resumed;
+    }
     if (agree(&r, s != ADJ_OK, "set up training") && s == ADJ_OK)
         s = adj_err_set(err, ADJ_EIO, "adj_train: another rank failed to set up training");
     if (s == ADJ_OK)

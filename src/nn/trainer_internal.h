@@ -32,4 +32,25 @@ adj_status adj_trainer_eval(adj_model *m, adj_tape *t, const adj_train_data *d,
                             double *metric, double *loss, void **scratch, size_t *scratch_n,
                             adj_error *err);
 
+/* Where a run stands, for a checkpoint's state file (trainer_state.c). */
+typedef struct adj_trainer_pos {
+    int64_t epoch;   /* epochs completed */
+    int64_t step;    /* optimizer steps taken */
+    int64_t batches; /* batches drawn of the unfinished epoch */
+    uint64_t seed;
+    int lm;          /* a corpus: windows is the window generator */
+    adj_rng windows;
+} adj_trainer_pos;
+
+/* Write the state file of checkpoint (adj_train_state_path): o's state,
+ * *pos and m's dropout generator. */
+adj_status adj_trainer_state_write(const char *checkpoint, const adj_optim *o, adj_model *m,
+                                   const adj_trainer_pos *pos, adj_error *err);
+/* Read the state file of checkpoint into o, *pos (epoch, step, batches,
+ * windows; its seed and lm are the run's, checked against the file) and
+ * m's dropout generator; *found 0 and nothing changed when there is no
+ * such file. */
+adj_status adj_trainer_state_read(const char *checkpoint, adj_optim *o, adj_model *m,
+                                  adj_trainer_pos *pos, int *found, adj_error *err);
+
 #endif

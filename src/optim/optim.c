@@ -3,23 +3,12 @@
  * State lives in blocks of the store's layout and dtype; one kernel per
  * rule, written once for float and once for double through a macro.
  */
-#include "adjoint/optim.h"
+#include "optim/optim_internal.h"
 #include "core/pool.h"
 #include "core/tape.h"
 
 #include <math.h>
 #include <string.h>
-
-struct adj_optim {
-    adj_allocator al;
-    adj_params *p;
-    adj_optim_config c;
-    size_t n;       /* elements covered */
-    size_t es;      /* bytes per element: adj_optim_free needs no store */
-    int nstate;     /* state blocks */
-    void *state[3]; /* moments, accumulators, momentum buffers */
-    int64_t t;      /* steps taken */
-};
 
 static const char *const names[ADJ_OPTIM_COUNT] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
 
