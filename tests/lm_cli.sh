@@ -2,7 +2,8 @@
 # Language models end to end: adjoint train --model rnn|lstm|gru|gpt on a
 # small word list made here, eval (nats per token, below the uniform
 # model's log V), sample (greedy output repeatable; a seed repeats a
-# sampled one), and usage errors.
+# sampled one; sampling at temperature 1 draws training words), and usage
+# errors.
 # usage: lm_cli.sh path/to/adjoint
 set -u
 adj=$1
@@ -37,6 +38,11 @@ for m in rnn lstm gru gpt; do
     "$adj" sample "$dir/$m/model.safetensors" --prompt "ca" --steps 60 --top-k 3 --seed 4 > "$dir/$m.s2" 2>&1
     cmp -s "$dir/$m.s1" "$dir/$m.s2" || bad "sampling of $m with one seed differs"
     [ "$(head -c 2 "$dir/$m.s1")" = "ca" ] || bad "sample $m does not start with the prompt"
+    # at temperature 1 without a cut, most sampled lines are training words
+    # (a sampler that mixes up the largest logit never draws the newline)
+    "$adj" sample "$dir/$m/model.safetensors" --steps 120 --seed 2 > "$dir/$m.t1" 2>&1
+    w=$(grep -cx "cat\|tac\|act\|attic\|tact" "$dir/$m.t1")
+    [ "$w" -ge 10 ] || bad "sampling $m at temperature 1 gave $w training words: $(head -c 200 "$dir/$m.t1")"
     # the sampled words come from the training words
     grep -qx "cat\|tac\|act\|attic\|tact" "$dir/$m.g1" || bad "greedy $m printed no training word: $(cat "$dir/$m.g1")"
 done

@@ -70,9 +70,10 @@ static int pick(double *lg, int V, double temp, long topk, adj_rng *rng)
                     lg[i] = -INFINITY;
         }
     }
-    double sum = 0;
+    /* the largest logit, kept aside: the loop overwrites lg[best] */
+    double sum = 0, top = lg[best];
     for (int i = 0; i < V; i++)
-        sum += lg[i] = exp((lg[i] - lg[best]) / temp);
+        sum += lg[i] = exp((lg[i] - top) / temp);
     double u = adj_rng_uniform(rng) * sum, acc = 0;
     for (int i = 0; i < V; i++) {
         acc += lg[i];
