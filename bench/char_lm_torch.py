@@ -5,9 +5,13 @@ written in tests/interop/torch_gpt.py), the same data rules (bytes of the
 file, lines split by a shuffle: Python's, so not the same lines), Adam on
 random (B, T) windows, the mean validation cross-entropy over 20 batches of
 windows, and the training speed in tokens per second.  --init FILE starts
-from the weights of an adjoint model file (gpt_chars --init-out FILE).
+from the weights of an adjoint model file (gpt_chars --init-out FILE);
+--init-out FILE writes the module's initial weights (PyTorch's default
+initialisation, seed 1) as an adjoint model file of the rnn, lstm or gru
+architecture, for `adjoint train --model KIND --init FILE`.
 
-    char_lm_torch.py [--model gru] [--steps 100] [--threads 1] [--init FILE] [FILE]
+    char_lm_torch.py [--model gru] [--steps 100] [--threads 1] [--init FILE]
+                     [--init-out FILE] [FILE]
 """
 import argparse
 import math
@@ -46,6 +50,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--init", default=None)
+    ap.add_argument("--init-out", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -77,6 +82,16 @@ def main():
         import torch_models
         state, meta = torch_models.read_st(a.init)
         model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()}, strict=True)
+    if a.init_out:
+        if a.model == "gpt":
+            sys.exit("char_lm_torch.py: --init-out takes rnn, lstm or gru (gpt_chars writes a gpt's)")
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "interop"))
+        import torch_models
+        cfg = {"vocab": len(chars), "embed": a.embed, "hidden": a.hidden, "layers": a.layers,
+               "chars": "".join("%02x" % c for c in chars)}
+        meta = {"format": "pt", "arch": a.model, "dtype": "F32"}
+        meta.update({"config." + k: str(v) for k, v in cfg.items()})
+        torch_models.write_st(a.init_out, dict(model.state_dict()), meta)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
 
     def batch(part):
