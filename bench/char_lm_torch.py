@@ -7,11 +7,11 @@ random (B, T) windows, the mean validation cross-entropy over 20 batches of
 windows, and the training speed in tokens per second.  --init FILE starts
 from the weights of an adjoint model file (gpt_chars --init-out FILE);
 --init-out FILE writes the module's initial weights (PyTorch's default
-initialisation, seed 1) as an adjoint model file of the rnn, lstm or gru
+initialisation from --seed) as an adjoint model file of the rnn, lstm or gru
 architecture, for `adjoint train --model KIND --init FILE`.
 
     char_lm_torch.py [--model gru] [--steps 100] [--threads 1] [--init FILE]
-                     [--init-out FILE] [FILE]
+                     [--init-out FILE] [--seed 1] [FILE]
 """
 import argparse
 import math
@@ -51,9 +51,10 @@ def main():
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--init", default=None)
     ap.add_argument("--init-out", default=None)
+    ap.add_argument("--seed", type=int, default=1, help="torch's seed: initialisation and windows")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(1)
+    torch.manual_seed(a.seed)
     data = open(a.file, "rb").read()
     chars = sorted(set(data))
     ids = {c: i for i, c in enumerate(chars)}
