@@ -339,13 +339,15 @@ static int no_agree(void *ctx, int failed, const char *what)
     return failed;
 }
 
-static adj_model *rank_run(int rank, int size, const char *dropout)
+static adj_model *rank_run(int rank, int size, const char *dropout, int cnn)
 {
     const char *kv[] = {"input", "1,4,4", "channels", "2", "dense", "6", "dropout", dropout,
                         "classes", "2"};
+    const char *kv_mlp[] = {"sizes", "16,8,2", "dropout", dropout};
     adj_rng rng;
     adj_rng_seed(&rng, 3);
-    adj_model *m = adj_model_new("cnn", 5, kv, ADJ_F64, &rng, NULL);
+    adj_model *m = cnn ? adj_model_new("cnn", 5, kv, ADJ_F64, &rng, NULL)
+                       : adj_model_new("mlp", 2, kv_mlp, ADJ_F64, &rng, NULL);
     ck_assert_ptr_nonnull(m);
     adj_dataset *tr = adj_dataset_new(2, 16);
     for (int i = 0; i < 16; i++)
@@ -359,7 +361,7 @@ static adj_model *rank_run(int rank, int size, const char *dropout)
     c.batch = 2;
     c.epochs = 4;
     c.comm = &comm;
-    adj_train_data d = {.train = tr, .ndim = 3, .shape = {1, 4, 4}};
+    adj_train_data d = {.train = tr, .ndim = cnn ? 3 : 0, .shape = {1, 4, 4}};
     adj_error err;
     ck_assert_msg(adj_train(m, &d, &c, NULL, &err) == ADJ_OK, "%s", err.message);
     adj_dataset_free(tr);
@@ -368,11 +370,12 @@ static adj_model *rank_run(int rank, int size, const char *dropout)
 
 START_TEST(rank_dropout)
 {
-    adj_model *r0 = rank_run(0, 2, "0.5"), *r1 = rank_run(1, 2, "0.5"),
-              *r1b = rank_run(1, 2, "0.5");
+    int cnn = _i; /* 1: cnn, 0: mlp */
+    adj_model *r0 = rank_run(0, 2, "0.5", cnn), *r1 = rank_run(1, 2, "0.5", cnn),
+              *r1b = rank_run(1, 2, "0.5", cnn);
     ck_assert_msg(!same_params(r0, r1), "ranks 0 and 1 drew the same dropout masks");
     ck_assert_msg(same_params(r1, r1b), "rank 1 is not reproducible");
-    adj_model *s0 = rank_run(0, 2, "0"), *s1 = rank_run(1, 2, "0");
+    adj_model *s0 = rank_run(0, 2, "0", cnn), *s1 = rank_run(1, 2, "0", cnn);
     ck_assert_msg(same_params(s0, s1), "without dropout the ranks agree");
     adj_model_free(r0);
     adj_model_free(r1);
@@ -392,7 +395,7 @@ static Suite *resume_suite(void)
     tcase_add_test(tc, resume_gpt_dropout);
     tcase_add_test(tc, state_path);
     tcase_add_test(tc, optim_state_file);
-    tcase_add_test(tc, rank_dropout);
+    tcase_add_loop_test(tc, rank_dropout, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -258,12 +258,11 @@ static int train(train_opts *o, adj_tool_ranks *rk)
     const int ae = strcmp(o->model, "autoencoder") == 0;
     cb.metric = ae ? "mse" : "acc";
 
-    /* the same initial parameters everywhere; dropout masks per rank */
+    /* the same initial parameters everywhere (the trainer gives each rank
+     * its own dropout masks) */
     adj_params *P = adj_model_params(model);
     if (adj_tool_ranks_broadcast(rk, P))
         goto done;
-    if (size > 1 && m)
-        adj_mlp_seed_dropout(m, (o->seed + 1) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)rk->rank);
 
     adj_train_config tc = adj_train_defaults();
     tc.optim = adj_optim_defaults(o->optim);

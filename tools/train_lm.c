@@ -4,6 +4,8 @@
  * windows with Adam for --steps steps, new or from --init (a model file or
  * a Hugging Face GPT-2 directory); the mean validation cross-entropy (nats
  * per token) is reported, and the model saved as OUT/model.safetensors.
+ * The loop is the library trainer's (adjoint/train.h, adj_train); this
+ * file keeps the options and the printing.
  */
 #include "commands.h"
 #include "data.h"
@@ -137,6 +139,25 @@ static int parse(int argc, char **argv, lm_opts *o)
     return 0;
 }
 
+/* Progress every 50 steps and at the last; the last step's loss. */
+typedef struct lm_progress {
+    long steps;
+    int quiet;
+    double loss;
+} lm_progress;
+
+static int on_step(const adj_train_progress *p, void *user)
+{
+    lm_progress *g = user;
+    if (p->event != ADJ_TRAIN_STEP)
+        return 0;
+    g->loss = p->loss;
+    if (!g->quiet && ((p->step - 1) % 50 == 0 || p->step == g->steps))
+        fprintf(stderr, "step %5lld  loss %.4f  %.0f tokens/s\n", (long long)p->step, p->loss,
+                p->rate);
+    return 0;
+}
+
 /* A new model for the corpus's vocabulary, as the options say; NULL
  * after printing the error. */
 static adj_model *new_model(const lm_opts *o, const adj_corpus *c, int gpt, adj_rng *rng)
@@ -206,42 +227,43 @@ int adj_cmd_train_lm(int argc, char **argv)
         return 2;
     }
     adj_params *p = adj_model_params(m);
-    adj_optim_config oc = adj_optim_defaults(ADJ_OPTIM_ADAM);
-    oc.lr = o.lr;
-    adj_optim *opt = adj_optim_new(p, &oc, NULL);
-    adj_tape *t = adj_tape_new();
-    size_t n = (size_t)o.batch * (size_t)o.seq;
-    int32_t *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
-    int rc = 1;
-    if (!opt || !t || !x || !y) {
-        fprintf(stderr, "adjoint: out of memory\n");
-        goto done;
-    }
     if (!o.quiet)
         fprintf(stderr, "%s: vocabulary %d, %zu training and %zu validation tokens, %zu parameters\n",
                 o.model, c->vocab, c->n_train, c->n_val, adj_tool_param_elems(p));
-    double t0 = adj_tool_now(), loss = NAN;
-    for (long s = 0; s < o.steps; s++) {
-        if (adj_corpus_batch(c, 0, (size_t)o.batch, (size_t)o.seq, &rng, x, y, &err) != ADJ_OK) {
+    /* the library trainer: one epoch of --steps steps on windows drawn
+     * from the stream that initialised the model, Adam at a constant
+     * rate, the validation loss at the end */
+    adj_train_config tc = adj_train_defaults();
+    tc.optim.lr = o.lr;
+    tc.batch = o.batch;
+    tc.epochs = 1;
+    tc.epoch_steps = o.steps;
+    tc.max_steps = o.steps;
+    tc.seed = o.seed;
+    tc.windows = &rng;
+    tc.eval_windows = o.eval_batches;
+    tc.callback = on_step;
+    lm_progress pg = {o.steps, o.quiet, NAN};
+    tc.user = &pg;
+    adj_train_data d = {.corpus = c, .seq = o.seq};
+    adj_train_result res;
+    size_t n = (size_t)o.batch * (size_t)o.seq;
+    int rc = 1;
+    double val = NAN, t_train = 0.0, loss = NAN;
+    if (o.steps > 0) {
+        if (adj_train(m, &d, &tc, &res, &err) != ADJ_OK) {
             fprintf(stderr, "adjoint: %s\n", err.message);
             goto done;
         }
-        adj_tape_reset(t);
-        adj_model_set_training(m, 1);
-        adj_var *l = adj_tool_lm_loss(m, t, x, y, (size_t)o.batch, (size_t)o.seq);
-        adj_params_zero_grad(p);
-        if (!l || adj_backward(l) != ADJ_OK) {
-            fprintf(stderr, "adjoint: %s\n", adj_tape_message(t));
-            goto done;
-        }
-        adj_optim_step(opt);
-        loss = adj_item(l);
-        if (!o.quiet && (s % 50 == 0 || s == o.steps - 1))
-            fprintf(stderr, "step %5ld  loss %.4f  %.0f tokens/s\n", s + 1, loss,
-                    (double)(s + 1) * (double)n / (adj_tool_now() - t0));
+        val = res.val_loss;
+        t_train = res.train_seconds;
+        loss = pg.loss;
+    } else if (adj_train_evaluate(m, &d, 1, &tc, &val, &loss, &err) != ADJ_OK) {
+        fprintf(stderr, "adjoint: %s\n", err.message);
+        goto done;
     }
-    double t_train = adj_tool_now() - t0;
-    double val = adj_tool_lm_eval(m, t, c, (size_t)o.batch, (size_t)o.seq, (size_t)o.eval_batches, o.seed);
+    if (o.steps == 0)
+        loss = NAN; /* no step taken */
     if (!o.quiet)
         fprintf(stderr, "validation loss %.4f nats per token (%.4f bits), %.1f s\n", val, val / log(2.0),
                 t_train);
@@ -263,10 +285,6 @@ int adj_cmd_train_lm(int argc, char **argv)
     }
     rc = 0;
 done:
-    free(x);
-    free(y);
-    adj_tape_free(t);
-    adj_optim_free(opt);
     adj_model_free(m);
     adj_corpus_free(c);
     return rc;

@@ -150,6 +150,9 @@ typedef struct adj_train_config {
     int64_t epoch_steps; /* a corpus: steps per epoch (0: 100) */
     int64_t max_steps;  /* stop after this many steps in all (0: no limit) */
     uint64_t seed;      /* shuffles and windows */
+    /* A corpus: the window generator at the start (copied; NULL: seeded
+     * with seed), e.g. the stream that went on to initialise the model. */
+    const adj_rng *windows;
     /* A batch whose smallest shard has fewer rows is skipped (batch norm
      * cannot train on one row: 2); 0 or 1 skips none. */
     int64_t min_rows;

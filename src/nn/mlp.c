@@ -174,6 +174,8 @@ void adj_mlp_set_training(adj_mlp *m, int training)
 }
 int adj_mlp_training(const adj_mlp *m) { return m ? m->training : 0; }
 
+adj_rng *adj_mlp_dropout_rng(adj_mlp *m) { return m ? &m->drop : NULL; }
+
 void adj_mlp_seed_dropout(adj_mlp *m, uint64_t seed)
 {
     if (m)

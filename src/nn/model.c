@@ -243,7 +243,13 @@ const char *adj_model_config(const adj_model *m, const char *key)
 
 adj_params *adj_model_params(adj_model *m) { return m ? m->p : NULL; }
 
-adj_rng *adj_model_dropout_rng(adj_model *m) { return m ? &m->drop : NULL; }
+adj_rng *adj_model_dropout_rng(adj_model *m)
+{
+    if (!m)
+        return NULL;
+    adj_mlp *mlp = m->arch->mlp ? m->arch->mlp(m) : NULL; /* the MLP keeps its own */
+    return mlp ? adj_mlp_dropout_rng(mlp) : &m->drop;
+}
 
 const char *adj_model_param_name(const adj_model *m, int i)
 {

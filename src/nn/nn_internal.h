@@ -14,6 +14,8 @@
 /* The allocator a model was made with (adj_mlp_new_with); model files
  * use it for their buffers. */
 const adj_allocator *adj_mlp_allocator(const adj_mlp *m);
+/* The MLP's dropout generator (adj_model_dropout_rng of an "mlp"). */
+adj_rng *adj_mlp_dropout_rng(adj_mlp *m);
 
 /* A zero-filled constant leaf of dtype d on t (tape-owned). */
 adj_var *adj_nn_const(adj_tape *t, adj_dtype d, int ndim, const int64_t *shape);

@@ -414,7 +414,10 @@ adj_status adj_train(adj_model *m, const adj_train_data *d, const adj_train_conf
         size_t n = (size_t)c->batch * (size_t)d->seq;
         r.ix = malloc(n * sizeof *r.ix);
         r.iy = malloc(n * sizeof *r.iy);
-        adj_rng_seed(&r.windows, c->seed);
+        if (c->windows)
+            r.windows = *c->windows;
+        else
+            adj_rng_seed(&r.windows, c->seed);
     } else {
         r.bat = adj_batcher_new(d->train, (size_t)c->batch, 1, c->seed ^ 0x5eedULL);
         r.pred = malloc((size_t)c->batch * sizeof *r.pred);
