@@ -135,7 +135,7 @@ static adj_var *record(evaluator *e, adj_tape *t, adj_var **vars)
                    y ? adj_tape_message(t) : "it returned NULL");
         return NULL;
     }
-    if (adj_cold(y)->tape != t) {
+    if (adj_node_tape(y) != t) {
         eval_error(e, ADJ_ETAPE, "the function failed", OTHER_TAPE);
         return NULL;
     }
@@ -361,7 +361,7 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
                   y ? adj_tape_message(e0->t) : "it returned NULL");
         goto done;
     }
-    if (adj_cold(y)->tape != e0->t) {
+    if (adj_node_tape(y) != e0->t) {
         set_error(rep, ADJ_ETAPE, "adj_gradcheck: the function failed", OTHER_TAPE);
         goto done;
     }

@@ -23,7 +23,7 @@ void *adj_grad_buf(adj_var *v)
         v->grad = &v->inl_grad;
         return v->grad;
     }
-    v->grad = adj_arena_zalloc(adj_cold(v)->tape, adj_cold(v)->numel * adj_dsize(v->dtype));
+    v->grad = adj_arena_zalloc(adj_node_tape(v), adj_cold(v)->numel * adj_dsize(v->dtype));
     return v->grad;
 }
 
@@ -32,7 +32,7 @@ void *adj_grad_buf_fresh(adj_var *v, bool *fresh)
     *fresh = false;
     if (v->grad || adj_cold(v)->numel == 1)
         return adj_grad_buf(v);
-    v->grad = adj_arena_alloc(adj_cold(v)->tape, adj_cold(v)->numel * adj_dsize(v->dtype));
+    v->grad = adj_arena_alloc(adj_node_tape(v), adj_cold(v)->numel * adj_dsize(v->dtype));
     *fresh = v->grad != NULL;
     return v->grad;
 }
@@ -108,7 +108,7 @@ static inline void scalar_backward(const adj_op_desc *d, adj_var *v)
     /* the attributes live in the cold part: read it only for ops that have some */
     d->scalar_bwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
                   *(const double *)v->value, *(const double *)v->grad,
-                  d->attr_size ? adj_attr(v) : NULL, &da, &db);
+                  adj_attr_sized(v, d->attr_size), &da, &db);
     if (a->flags & ADJ_F_GRAD)
         *scalar_grad(a) += da;
     if (b && (b->flags & ADJ_F_GRAD))
@@ -161,7 +161,7 @@ static adj_status backward(adj_var *y, const double *seed, bool seeded)
     y = adj_h_in(y, fn);
     if (!y)
         return ADJ_EINVAL;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     if (t->status != ADJ_OK)
         return t->status;
     if ((y->flags & ADJ_F_INERT) || adj_cold(y)->gen != t->gen || adj_cold(y)->id >= t->nnodes) {

@@ -141,7 +141,7 @@ static adj_tape *check_output(adj_var *y, const char *fn)
 {
     if (!y)
         return NULL;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     if (t->status != ADJ_OK)
         return NULL;
     if (!adj_live(t, y)) {
@@ -217,7 +217,7 @@ adj_status adj_backward_ex(adj_var *y, const adj_backward_opts *opts)
         return ADJ_EINVAL;
     adj_tape *t = check_output(y, "adj_backward_ex");
     if (!t)
-        return adj_cold(y)->tape->status;
+        return adj_node_tape(y)->status;
     if (!adj_clear_reachable(t, y, ++t->sweeps))
         return t->status;
     t->gvars = NULL;
@@ -241,7 +241,7 @@ adj_var *adj_grad_var(const adj_var *h)
     const adj_var *x = adj_h_get(h, "adj_grad_var");
     if (!x || (x->flags & ADJ_F_INERT))
         return NULL;
-    const adj_tape *t = adj_cold(x)->tape;
+    const adj_tape *t = adj_node_tape(x);
     const size_t id = adj_cold(x)->id;
     if (!t->gvars || !adj_live(t, x) || id >= t->gvars_n)
         return NULL;
@@ -261,7 +261,7 @@ adj_status adj_grad(adj_var *y, int n, adj_var *const *xs, adj_var **out_vars,
     y = adj_h_in(y, "adj_grad");
     if (!y)
         return ADJ_EINVAL;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     if (t->status != ADJ_OK)
         return t->status;
     if (!xs || !out_vars || n < 1) {
@@ -276,7 +276,7 @@ adj_status adj_grad(adj_var *y, int n, adj_var *const *xs, adj_var **out_vars,
             return t->status;
         }
         const adj_var *xi = adj_h_raw(xs[i]);
-        if (adj_cold(xi)->tape != t) {
+        if (adj_node_tape(xi) != t) {
             adj_tape_fail(t, ADJ_ETAPE, "adj_grad: xs[%d] belongs to another tape than y", i);
             return t->status;
         }

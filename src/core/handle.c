@@ -8,7 +8,7 @@
 
 adj_var *adj_h_stale(adj_var *v, const char *fn, const char *file, int line)
 {
-    adj_tape *t = adj_cold(v)->tape;
+    adj_tape *t = adj_node_tape(v);
     adj_tape_fail(t, ADJ_ETAPE,
                   "%s: the var was recorded before adj_tape_reset (its node may hold a newer "
                   "var now: keep no adj_var * across a reset)" AT_FMT,

@@ -118,7 +118,7 @@ static inline adj_var *adj_h_out(adj_var *v)
 {
     if (!v)
         return NULL;
-    return (adj_var *)adj_h_make_t((uintptr_t)v, adj_cold(v)->tape);
+    return (adj_var *)adj_h_make_t((uintptr_t)v, adj_node_tape(v));
 }
 
 /* Does handle h (non-NULL) name a node of the current generation of its
@@ -127,7 +127,7 @@ static inline bool adj_h_ok(const adj_var *h, adj_var **node)
 {
     adj_var *v = adj_h_raw(h);
     *node = v;
-    return adj_h_current_t((uintptr_t)h, adj_cold(v)->tape);
+    return adj_h_current_t((uintptr_t)h, adj_node_tape(v));
 }
 
 /*

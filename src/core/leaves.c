@@ -64,12 +64,10 @@ static adj_var *leaf_node(adj_tape *t, const char *fn, adj_dtype dtype, int ndim
     adj_cold(v)->file = file;
     adj_cold(v)->line = line;
     adj_cold(v)->numel = numel;
-    for (int i = 0; i < ndim; i++)
-        adj_cold(v)->shape[i] = shape[i];
     t->rec_fn = fn;
     t->rec_file = file;
     t->rec_line = line;
-    bool ok = adj_alloc_value(t, v);
+    bool ok = adj_shape_store(t, v, shape) && adj_alloc_value(t, v);
     t->rec_fn = NULL;
     if (!ok) {
         adj_drop_last_node(t);
@@ -125,8 +123,15 @@ adj_var *adj_leaf_view_as(adj_tape *t, const char *fn, adj_dtype dtype, int ndim
         return t->inert;
     }
     v->ndim = (uint8_t)ndim;
-    for (int i = 0; i < ndim; i++)
-        adj_cold(v)->shape[i] = shape[i];
+    t->rec_fn = fn;
+    t->rec_file = file;
+    t->rec_line = line;
+    bool ok = adj_shape_store(t, v, shape);
+    t->rec_fn = NULL;
+    if (!ok) {
+        adj_drop_last_node(t);
+        return t->inert;
+    }
     adj_cold(v)->numel = numel;
     v->value = data;
     if (t->anomaly)
@@ -246,7 +251,7 @@ adj_dtype adj_var_dtype(const adj_var *v_h)
 adj_tape *adj_var_tape(const adj_var *v_h)
 {
     NODE(v, "adj_var_tape");
-    return v ? adj_cold(v)->tape : NULL;
+    return v ? adj_node_tape(v) : NULL;
 }
 size_t adj_var_id(const adj_var *v_h)
 {
@@ -285,7 +290,7 @@ const void *adj_data(const adj_var *v_h)
     if (!(v->flags & ADJ_F_STRIDED))
         return v->value;
     /* a strided view: its values in row-major order, copied */
-    adj_tape *t = adj_cold(v)->tape;
+    adj_tape *t = adj_node_tape(v);
     void *p = adj_arena_alloc(t, adj_cold(v)->numel * adj_dsize(v->dtype));
     if (p)
         adj_var_copy_out(v, p);

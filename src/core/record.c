@@ -79,21 +79,35 @@ void adj_check_forward(adj_tape *t, adj_var *y)
  * NULL attr); false after recording ENOMEM. */
 static inline bool copy_attr(adj_tape *t, const adj_op_desc *d, adj_node_info *c, const void *attr)
 {
-    if (!d->attr_size) {
-        c->attr = NULL;
+    void *dst = &c->attr_buf;
+    if (!d->attr_size)
         return true;
-    }
-    if (d->attr_size <= ADJ_ATTR_INLINE) {
-        c->attr = &c->attr_buf;
-    } else {
-        c->attr = adj_arena_alloc(t, d->attr_size);
-        if (!c->attr)
+    if (d->attr_size > ADJ_ATTR_INLINE) {
+        dst = c->attr_buf.ext = adj_arena_alloc(t, d->attr_size);
+        if (!dst)
             return false;
     }
     if (attr)
-        memcpy(c->attr, attr, d->attr_size);
+        memcpy(dst, attr, d->attr_size);
     else
-        memset(c->attr, 0, d->attr_size);
+        memset(dst, 0, d->attr_size);
+    return true;
+}
+
+void *adj_attr(const adj_var *v) { return adj_attr_sized(v, adj_op_table[v->op]->attr_size); }
+
+bool adj_shape_store(adj_tape *t, adj_var *v, const int64_t *src)
+{
+    adj_node_info *c = adj_cold(v);
+    int64_t *dst = c->shape_in;
+    if (v->ndim > ADJ_SHAPE_INLINE) {
+        dst = adj_arena_alloc(t, ADJ_MAX_DIMS * sizeof *dst);
+        if (!dst)
+            return false;
+    }
+    if (v->ndim && dst != src)
+        memmove(dst, src, (size_t)v->ndim * sizeof *dst);
+    c->shape = dst;
     return true;
 }
 
@@ -110,10 +124,10 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     adj_var *a = adj_h_raw(h[0]), *b = nin > 1 ? adj_h_raw(h[1]) : NULL;
     if (!a || a->ndim != 0 || a->dtype != ADJ_F64)
         return NULL;
-    adj_tape *t = adj_cold(a)->tape;
+    adj_tape *t = adj_node_tape(a);
     if (t->status != ADJ_OK || !adj_live(t, a) || !adj_h_current_t((uintptr_t)h[0], t))
         return NULL;
-    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_cold(b)->tape != t ||
+    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_node_tape(b) != t ||
                     !adj_live(t, b) || !adj_h_current_t((uintptr_t)h[1], t)))
         return NULL;
     if (((a->flags | (b ? b->flags : 0)) & ADJ_F_EXTGRAD) &&
@@ -138,7 +152,7 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     c->line = line;
     y->value = &y->inl_value;
     y->inl_value.d = d->scalar_fwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
-                                   c->attr);
+                                   adj_attr_sized(y, d->attr_size));
     if (t->anomaly)
         adj_check_forward(t, y);
     return (adj_var *)adj_h_make_t((uintptr_t)y, t);
@@ -212,7 +226,7 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
     adj_tape *t = NULL;
     for (int i = 0; i < nin && !t; i++)
         if (in[i])
-            t = adj_cold(in[i])->tape;
+            t = adj_node_tape(in[i]);
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)
@@ -238,7 +252,7 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
             fail_op(t, ADJ_EINVAL, d, in, nin, why, file, line);
             return t->inert;
         }
-        if (adj_cold(v)->tape != t) {
+        if (adj_node_tape(v) != t) {
             snprintf(why, sizeof why, "input %s belongs to another tape",
                      input_name(d, i, nin, nm, sizeof nm));
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
@@ -321,14 +335,20 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
     }
 
     char why[160] = "";
+    int64_t sizes[ADJ_MAX_DIMS]; /* the shape rule writes here; then adj_shape_store */
+    c->shape = sizes;
     adj_status s = d->shape(y, why, sizeof why);
-    if (s == ADJ_OK && !adj_shape_numel(y->ndim, c->shape, &c->numel)) {
+    if (s == ADJ_OK && !adj_shape_numel(y->ndim, sizes, &c->numel)) {
         s = ADJ_EINVAL;
         snprintf(why, sizeof why, "the result has too many elements");
     }
     if (s != ADJ_OK) {
         adj_drop_last_node(t);
         fail_op(t, s, d, in, nin, why, file, line);
+        return t->inert;
+    }
+    if (!adj_shape_store(t, y, sizes)) {
+        adj_drop_last_node(t);
         return t->inert;
     }
     adj_layout view;
@@ -370,7 +390,7 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr, co
         adj_tape *t = NULL;
         for (int i = 0; i < nin && !t; i++)
             if (in[i])
-                t = adj_cold(adj_h_raw(in[i]))->tape;
+                t = adj_node_tape(adj_h_raw(in[i]));
         if (!t)
             return NULL;
         if (t->status != ADJ_OK)
@@ -384,6 +404,6 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr, co
     adj_var *y = record(op, in, raw, nin, attr, file, line);
     if (!y)
         return NULL;
-    adj_cold(y)->tape->rec_fn = NULL;
+    adj_node_tape(y)->rec_fn = NULL;
     return adj_h_out(y);
 }

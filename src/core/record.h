@@ -31,12 +31,10 @@ static inline adj_var *adj_new_node(adj_tape *t, const char *opname, const char 
     adj_node_info *c = t->cur_info++;
     v->grad = NULL;
     v->mark = 0;
-    c->tape = t;
     c->id = (uint32_t)t->nnodes++;
     c->gen = t->gen;
-    c->attr = NULL;
     c->more = NULL; /* and stride */
-    c->name = NULL;
+    c->shape = c->shape_in;
     return v;
 }
 

@@ -51,11 +51,11 @@ static void chunk_free(adj_tape *t, void *raw)
         t->al.free(t->al.ctx, raw, ALIGNED_ALLOC(ADJ_CHUNK_BYTES));
 }
 
-#define INERT_BYTES ALIGNED_ALLOC(ADJ_CHUNK_HOT + sizeof(adj_node_info))
+#define INERT_BYTES ALIGNED_ALLOC(ADJ_CHUNK_BYTES)
 
 /* The inert var is slot 0 of a chunk-aligned region of its own, so that
- * adj_cold finds its cold part like any node's; only two pages of the
- * region are ever touched. */
+ * adj_cold and adj_node_tape find its cold part and tape like any node's;
+ * only three pages of the region are ever touched. */
 static bool init_inert(adj_tape *t)
 {
     t->inert_mem = t->al.alloc(t->al.ctx, INERT_BYTES);
@@ -66,8 +66,9 @@ static bool init_inert(adj_tape *t)
     memset(v, 0, sizeof *v);
     adj_node_info *c = adj_cold(v);
     memset(c, 0, sizeof *c);
-    c->tape = t;
+    *adj_chunk_tape(v) = t;
     c->numel = 1;
+    c->shape = c->shape_in;
     v->dtype = ADJ_F64;
     v->flags = ADJ_F_INERT;
     v->inl_value.d = NAN;
@@ -109,6 +110,8 @@ void adj_tape_reset(adj_tape *t)
     t->sweeps = 0;
     t->gvars = NULL;
     t->gvars_n = 0;
+    t->names = NULL;
+    t->nnames = t->names_cap = 0;
     t->params = 0;
     t->status = ADJ_OK;
     t->msg[0] = '\0';
@@ -223,10 +226,62 @@ bool adj_tape_next_chunk(adj_tape *t)
         t->allocations++;
         t->reserved += bytes;
         t->chunk_mem[t->nchunks] = raw;
-        t->chunks[t->nchunks++] = chunk_align(raw);
+        t->chunks[t->nchunks] = chunk_align(raw);
+        *adj_chunk_tape(t->chunks[t->nchunks++]) = t;
     }
     t->cur_node = t->chunks[chunk];
     t->cur_end = t->cur_node + ADJ_NODE_CHUNK;
     t->cur_info = adj_info_at(t, t->nnodes);
+    return true;
+}
+
+/* ---------------------------------------------------------------- names */
+
+struct adj_node_name {
+    uint32_t id;
+    const char *name;
+};
+
+static struct adj_node_name *name_entry(const adj_tape *t, const adj_var *v)
+{
+    const uint32_t id = adj_cold(v)->id;
+    for (size_t k = t->nnames; k-- > 0;)
+        if (t->names[k].id == id)
+            return &t->names[k];
+    return NULL;
+}
+
+const char *adj_node_name(const adj_var *v)
+{
+    if (!(v->flags & ADJ_F_NAMED))
+        return NULL;
+    const struct adj_node_name *e = name_entry(adj_node_tape(v), v);
+    return e ? e->name : NULL;
+}
+
+bool adj_node_set_name(adj_var *v, const char *name)
+{
+    adj_tape *t = adj_node_tape(v);
+    struct adj_node_name *e = (v->flags & ADJ_F_NAMED) ? name_entry(t, v) : NULL;
+    if (!e && name) {
+        if (t->nnames == t->names_cap) {
+            size_t cap = t->names_cap ? 2 * t->names_cap : 16;
+            struct adj_node_name *n = adj_arena_alloc(t, cap * sizeof *n);
+            if (!n)
+                return false;
+            if (t->nnames)
+                memcpy(n, t->names, t->nnames * sizeof *n);
+            t->names = n;
+            t->names_cap = cap;
+        }
+        e = &t->names[t->nnames++];
+        e->id = adj_cold(v)->id;
+    }
+    if (e)
+        e->name = name;
+    if (name)
+        v->flags |= ADJ_F_NAMED;
+    else
+        v->flags &= (uint8_t)~ADJ_F_NAMED;
     return true;
 }

@@ -21,6 +21,7 @@ enum {
                             value[sum_k i_k * adj_cold(v)->stride[k]] */
     ADJ_F_VIEW = 32u,    /* value points into another node's storage (a view made
                             in O(1)): the node owns no value memory */
+    ADJ_F_NAMED = 64u,   /* has a name (adj_var_set_name): see adj_node_name */
 };
 
 /* Bytes of attributes kept in the cold part itself; larger attribute
@@ -28,15 +29,18 @@ enum {
  * an int (scale, eps and an axis, a mask pointer and a scale). */
 #define ADJ_ATTR_INLINE 16
 
+/* Sizes of a shape kept in the cold part itself; a node of more
+ * dimensions keeps its shape in the arena.  Nearly every node has at most
+ * 4 (a batch of images, attention's (B, H, T, D)). */
+#define ADJ_SHAPE_INLINE 4
+
 /*
  * What recording, errors and printing need of a node: its cold part,
  * stored apart from the node so that the backward sweep streams only the
  * hot part (64 bytes a node) through memory.
  */
 typedef struct adj_node_info {
-    adj_tape *tape;
     size_t numel;
-    void *attr;             /* the op's attribute struct (desc->attr_size bytes), or NULL */
     union {
         int64_t *stride;    /* ADJ_F_STRIDED: ndim strides in elements (in the arena);
                                the value pointer is the first element, so there is no
@@ -44,14 +48,23 @@ typedef struct adj_node_info {
         adj_var **more;     /* ADJ_F_MORE: inputs 3..nin-1 */
     };                      /* one pointer: a strided node is a view, of one input */
     const char *file;       /* caller's file and line */
-    const char *name;       /* for printing (adj_var_set_name), or NULL */
     uint32_t id;            /* position on the tape */
     uint32_t gen;           /* tape generation when recorded */
     int32_t line;
     uint32_t nin;           /* inputs (slots: an optional input may be NULL) */
-    int64_t shape[ADJ_MAX_DIMS];
-    /* attribute storage when desc->attr_size <= ADJ_ATTR_INLINE */
-    union { double d[ADJ_ATTR_INLINE / 8]; int64_t i[ADJ_ATTR_INLINE / 8]; void *p; } attr_buf;
+    int64_t *shape;         /* ndim sizes: shape_in, or ADJ_MAX_DIMS slots in the arena
+                               when ndim > ADJ_SHAPE_INLINE (while the op's shape rule
+                               runs: scratch room for ADJ_MAX_DIMS sizes) */
+    int64_t shape_in[ADJ_SHAPE_INLINE];
+    /* the op's attribute struct (desc->attr_size bytes) when it fits
+     * ADJ_ATTR_INLINE bytes, else `ext` points to it (in the arena):
+     * read it with adj_attr */
+    union {
+        double d[ADJ_ATTR_INLINE / 8];
+        int64_t i[ADJ_ATTR_INLINE / 8];
+        void *p;
+        void *ext;
+    } attr_buf;
 } adj_node_info;
 
 /*
@@ -78,11 +91,12 @@ typedef struct adj_block {
 } adj_block;
 
 /* A chunk holds ADJ_NODE_CHUNK hot nodes (ADJ_CHUNK_HOT bytes, aligned to
- * that size) followed by their cold parts, so a node's cold part is found
- * from its address alone. */
+ * that size) followed by their cold parts and then by the tape's address,
+ * so a node's cold part and its tape are found from its address alone. */
 #define ADJ_NODE_CHUNK 1024u
 #define ADJ_CHUNK_HOT ((size_t)ADJ_NODE_CHUNK * 64u)
-#define ADJ_CHUNK_BYTES (ADJ_CHUNK_HOT + (size_t)ADJ_NODE_CHUNK * sizeof(adj_node_info))
+#define ADJ_CHUNK_TAPE (ADJ_CHUNK_HOT + (size_t)ADJ_NODE_CHUNK * sizeof(adj_node_info))
+#define ADJ_CHUNK_BYTES (ADJ_CHUNK_TAPE + 64u)
 #define ADJ_MSG_SIZE 384
 
 struct adj_tape {
@@ -118,6 +132,10 @@ struct adj_tape {
     adj_var **gvars;
     size_t gvars_n;
     int params;             /* adj_param put a store's tensor on the tape */
+    /* the names given to nodes (adj_var_set_name), in the arena: few
+     * nodes have one, so they are kept here rather than in every node */
+    struct adj_node_name *names;
+    size_t nnames, names_cap;
     adj_var *inert;         /* slot 0 of a chunk of its own */
     void *inert_mem;
 };
@@ -156,6 +174,12 @@ void *adj_arena_alloc(adj_tape *t, size_t n);
 void *adj_arena_zalloc(adj_tape *t, size_t n);
 void adj_arena_reset(adj_tape *t);
 void adj_arena_free(adj_tape *t);
+
+/* The name of node v (adj_var_set_name), or NULL. */
+const char *adj_node_name(const adj_var *v);
+/* Name node v: name (NULL: no name) must live as long as the tape's
+ * arena.  False after recording ADJ_ENOMEM on the tape. */
+bool adj_node_set_name(adj_var *v, const char *name);
 
 /* Record an error on t (first one wins) with a printf-style message. */
 void adj_tape_fail(adj_tape *t, adj_status s, const char *fmt, ...)
@@ -196,11 +220,48 @@ static inline adj_node_info *adj_cold(const adj_var *v)
     return (adj_node_info *)(base + ADJ_CHUNK_HOT) + (p - base) / sizeof(adj_var);
 }
 
+/* The slot after a chunk's cold parts that holds the tape's address:
+ * chunk_start is the (aligned) address of the chunk's first node. */
+static inline adj_tape **adj_chunk_tape(void *chunk_start)
+{
+    return (adj_tape **)((char *)chunk_start + ADJ_CHUNK_TAPE);
+}
+
+/* The tape node v was recorded on. */
+static inline adj_tape *adj_node_tape(const adj_var *v)
+{
+    return *adj_chunk_tape((void *)((uintptr_t)v & ~(uintptr_t)(ADJ_CHUNK_HOT - 1)));
+}
+
 /* Node id -> node. */
 static inline adj_var *adj_node_at(const adj_tape *t, size_t id)
 {
     return &t->chunks[id / ADJ_NODE_CHUNK][id % ADJ_NODE_CHUNK];
 }
+
+/* In an op's shape rule: y takes x's shape (its ndim and sizes). */
+static inline void adj_shape_from(adj_var *y, const adj_var *x)
+{
+    const int64_t *src = adj_cold(x)->shape;
+    int64_t *dst = adj_cold(y)->shape;
+    y->ndim = x->ndim;
+    for (int k = 0; k < x->ndim; k++)
+        dst[k] = src[k];
+}
+
+/* In an op's shape rule: y's shape is the ndim sizes at sizes. */
+static inline void adj_shape_set(adj_var *y, int ndim, const int64_t *sizes)
+{
+    int64_t *dst = adj_cold(y)->shape;
+    y->ndim = (uint8_t)ndim;
+    for (int k = 0; k < ndim; k++)
+        dst[k] = sizes[k];
+}
+
+/* Give node v (cold part c) its own storage for its ndim sizes at src
+ * (inline, or in the arena past ADJ_SHAPE_INLINE dimensions) and copy
+ * them there; false after recording ADJ_ENOMEM. */
+bool adj_shape_store(adj_tape *t, adj_var *v, const int64_t *src);
 
 /* Storage offset, in elements from v->value, of element i of v in
  * row-major order (i itself unless v is strided). */
@@ -231,7 +292,13 @@ void adj_var_copy_out(const adj_var *v, void *dst);
 
 /* The attribute struct of node v (NULL for an op without attributes):
  * ADJ_ATTR(v, slice_attr)->step. */
-static inline void *adj_attr(const adj_var *v) { return adj_cold(v)->attr; }
+void *adj_attr(const adj_var *v);
+/* The same, for code that knows the op's desc->attr_size. */
+static inline void *adj_attr_sized(const adj_var *v, size_t attr_size)
+{
+    adj_node_info *c = adj_cold(v);
+    return !attr_size ? NULL : attr_size <= ADJ_ATTR_INLINE ? (void *)&c->attr_buf : c->attr_buf.ext;
+}
 #define ADJ_ATTR(v, type) ((type *)adj_attr(v))
 
 /* Number of input slots of v, and input k < adj_nin(v) (NULL for an absent

@@ -97,7 +97,7 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
     x = adj_h_in(x, "adj_batchnorm_forward");
     if (!x)
         return NULL;
-    adj_tape *t = adj_cold(x)->tape;
+    adj_tape *t = adj_node_tape(x);
     if (t->status != ADJ_OK)
         return adj_h_out(t->inert);
     char sh[64];

@@ -59,9 +59,9 @@ adj_var *adj_activate(adj_var *x, adj_activation a)
     case ADJ_ACT_SOFTPLUS: return adj_softplus(x);
     default: break;
     }
-    if (x && adj_cold(x)->tape) {
-        adj_tape_fail(adj_cold(x)->tape, ADJ_EINVAL, "adj_activate: unknown activation %d", (int)a);
-        return adj_h_out(adj_cold(x)->tape->inert);
+    if (x && adj_node_tape(x)) {
+        adj_tape_fail(adj_node_tape(x), ADJ_EINVAL, "adj_activate: unknown activation %d", (int)a);
+        return adj_h_out(adj_node_tape(x)->inert);
     }
     return NULL;
 }
@@ -186,7 +186,7 @@ adj_var *adj_dense_forward(adj_params *p, const adj_dense *layer, adj_var *x)
  * keep * 2^32 (two draws per 64 random bits). */
 static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_rng *rng)
 {
-    adj_tape *t = adj_cold(x)->tape;
+    adj_tape *t = adj_node_tape(x);
     size_t n = adj_cold(x)->numel;
     if (!mask) {
         uint8_t *m = adj_arena_alloc(t, n ? n : 1);
@@ -209,7 +209,7 @@ adj_var *adj_dropout(adj_var *x_h, double p_drop, int training, adj_rng *rng)
     adj_var *x = adj_h_in(x_h, "adj_dropout");
     if (!x)
         return NULL;
-    adj_tape *t = adj_cold(x)->tape;
+    adj_tape *t = adj_node_tape(x);
     if (t->status != ADJ_OK)
         return adj_h_out(t->inert);
     if (!(p_drop >= 0.0 && p_drop < 1.0)) {
@@ -230,7 +230,7 @@ adj_var *adj_dropout_mask(adj_var *x, const uint8_t *keep_mask, double keep_prob
     x = adj_h_in(x, "adj_dropout_mask");
     if (!x)
         return NULL;
-    adj_tape *t = adj_cold(x)->tape;
+    adj_tape *t = adj_node_tape(x);
     if (t->status != ADJ_OK)
         return adj_h_out(t->inert);
     if (!keep_mask || !(keep_prob > 0.0 && keep_prob <= 1.0)) {

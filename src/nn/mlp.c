@@ -187,7 +187,7 @@ adj_var *adj_mlp_forward(adj_mlp *m, adj_var *x)
     x = adj_h_in(x, "adj_mlp_forward");
     if (!x)
         return NULL;
-    adj_tape *t = adj_cold(x)->tape;
+    adj_tape *t = adj_node_tape(x);
     if (!m) {
         adj_tape_fail(t, ADJ_EINVAL, "adj_mlp_forward: NULL model");
         return adj_h_out(t->inert);

@@ -318,7 +318,7 @@ static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, bool fresh, w
     double stack[ADJ_REDUCE_STACK];
     double *hi = stack;
     if (2 * xn > ADJ_REDUCE_STACK) {
-        hi = adj_arena_alloc(adj_cold(y)->tape, 2 * xn * sizeof *hi);
+        hi = adj_arena_alloc(adj_node_tape(y), 2 * xn * sizeof *hi);
         if (!hi)
             return; /* ADJ_ENOMEM is on the tape */
     }

@@ -152,7 +152,7 @@ static adj_status attn_shape(adj_var *y, char *why, size_t n)
 {
     const adj_var *q = y->in[0], *k = y->in[1], *v = y->in[2], *mask = adj_input(y, 3);
     attn_attr *a = ADJ_ATTR(y, attn_attr);
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     char sq[64], sk[64], sv[64];
     fmt(q, sq, sizeof sq);
     fmt(k, sk, sizeof sk);
@@ -350,7 +350,7 @@ static void attn_forward(adj_var *y)
 static void attn_backward(adj_var *y)
 {
     const attn_plan *p = ADJ_ATTR(y, attn_attr)->plan;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     attn_job j = {.kind = RUN_BWD, .y = y, .p = p};
     size_t es = adj_dsize(p->dtype);
     for (int i = 0; i < 3; i++) {

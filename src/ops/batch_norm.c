@@ -240,7 +240,7 @@ static adj_status bn_shape(adj_var *y, char *why, size_t n)
         return ADJ_ESHAPE;
     }
     /* per channel (mean, rstd, var); from the running statistics now */
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     a->saved = adj_arena_alloc(t, (3 * p.c + 1) * sizeof(double));
     if (!a->saved) {
         snprintf(why, n, "out of memory for the statistics");

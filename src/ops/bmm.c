@@ -174,7 +174,7 @@ static bool var_bop(const bplan *p, const adj_var *x, int which, bop *o)
         a_layout(p, &l);
     if (adj_cold(x)->numel == 0 || bop_of(p, x->value, &l, which, o))
         return true;
-    void *c = adj_arena_alloc(adj_cold(x)->tape, adj_cold(x)->numel * adj_dsize(x->dtype));
+    void *c = adj_arena_alloc(adj_node_tape(x), adj_cold(x)->numel * adj_dsize(x->dtype));
     if (!c)
         return false;
     adj_var_copy_out(x, c);
@@ -303,7 +303,7 @@ static void grad_into(adj_var *y, adj_var *x, int which, bprod *j)
         bprod_run(j);
         return;
     }
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     size_t nfull = p->nbatch * per;
     char *full = adj_arena_zalloc(t, (nfull ? nfull : 1) * j->es);
     if (!full)

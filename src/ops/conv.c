@@ -245,7 +245,7 @@ static void bias_backward(adj_var *y)
 static void conv_forward(adj_var *y)
 {
     adj_conv_geom g = geom_of(y, false);
-    adj_conv_down(adj_cold(y)->tape, y->dtype, &g, y->in[0]->value, y->in[1]->value, y->value,
+    adj_conv_down(adj_node_tape(y), y->dtype, &g, y->in[0]->value, y->in[1]->value, y->value,
                   false, y->in[2] ? y->in[2]->value : NULL);
 }
 
@@ -253,7 +253,7 @@ static void conv_forward(adj_var *y)
 static void conv_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1];
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     adj_conv_geom g = geom_of(y, false);
     void *gx = x->flags & ADJ_F_GRAD ? adj_grad_buf(x) : NULL;
     void *gw = w->flags & ADJ_F_GRAD ? adj_grad_buf(w) : NULL;
@@ -266,7 +266,7 @@ static void conv_backward(adj_var *y)
 /* tangent: conv(dx, w) + conv(x, dw) + db */
 static void conv_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     adj_conv_geom g = geom_of(y, false);
     if (adj_conv_down(t, y->dtype, &g, tx[0], y->in[1]->value, ty, false, y->in[2] ? tx[2] : NULL))
         adj_conv_down(t, y->dtype, &g, y->in[0]->value, tx[1], ty, true, NULL);
@@ -276,14 +276,14 @@ static void convt_forward(adj_var *y)
 {
     adj_conv_geom g = geom_of(y, true);
     fill_bias(y, y->in[2] ? y->in[2]->value : NULL, y->value);
-    adj_conv_up(adj_cold(y)->tape, y->dtype, &g, y->in[0]->value, y->in[1]->value, y->value);
+    adj_conv_up(adj_node_tape(y), y->dtype, &g, y->in[0]->value, y->in[1]->value, y->value);
 }
 
 /* dx += conv(dy, w);  dw += sum_n x[n] col(dy[n])^T;  db += sum dy */
 static void convt_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1];
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     adj_conv_geom g = geom_of(y, true);
     if (x->flags & ADJ_F_GRAD) {
         void *gx = adj_grad_buf(x);
@@ -300,7 +300,7 @@ static void convt_backward(adj_var *y)
 
 static void convt_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     adj_conv_geom g = geom_of(y, true);
     fill_bias(y, y->in[2] ? tx[2] : NULL, ty);
     if (adj_conv_up(t, y->dtype, &g, tx[0], y->in[1]->value, ty))

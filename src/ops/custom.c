@@ -59,7 +59,7 @@ static adj_view *input_views(const adj_var *y, adj_view *small, size_t nsmall)
     int n = adj_nin(y);
     adj_view *v = small;
     if ((size_t)n > nsmall) {
-        v = adj_arena_alloc(adj_cold(y)->tape, (size_t)n * sizeof *v);
+        v = adj_arena_alloc(adj_node_tape(y), (size_t)n * sizeof *v);
         if (!v)
             return NULL;
     }
@@ -87,8 +87,7 @@ static adj_status custom_shape(adj_var *y, char *why, size_t n)
                          "callback takes inputs of one shape)", k, b, a);
                 return ADJ_ESHAPE;
             }
-        y->ndim = y->in[0]->ndim;
-        memcpy(adj_cold(y)->shape, adj_cold(y->in[0])->shape, sizeof adj_cold(y)->shape);
+        adj_shape_from(y, y->in[0]);
         return ADJ_OK;
     }
     int ndim = -1;
@@ -128,7 +127,7 @@ static void custom_backward(adj_var *y)
 {
     const custom_op *c = custom_of(y);
     int n = adj_nin(y);
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     int wants = -1;
     for (int k = 0; k < n && wants < 0; k++)
         if (adj_input(y, k)->flags & ADJ_F_GRAD)
@@ -164,7 +163,7 @@ static void custom_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     const custom_op *c = custom_of(y);
     int n = adj_nin(y);
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     if (!c->def.jvp) {
         adj_tape_fail(t, ADJ_EINVAL,
                       "adj_jvp: op \"%s\" (node %u) was registered without a tangent rule",
@@ -189,7 +188,7 @@ static bool custom_vjp(adj_var *y, adj_var *gy, adj_var **gin)
 {
     const custom_op *c = custom_of(y);
     int n = adj_nin(y);
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     const char *file = adj_cold(y)->file;
     if (!c->def.graph_backward) {
         adj_tape_fail(t, ADJ_EINVAL,
@@ -347,7 +346,7 @@ adj_var *adj_custom_at(int op, int n, adj_var *const *inputs, const void *attr, 
                    : 1;
     for (int k = 0; k < look && !t; k++)
         if (inputs[k])
-            t = adj_cold(adj_h_raw(inputs[k]))->tape;
+            t = adj_node_tape(adj_h_raw(inputs[k]));
     if (!t)
         return NULL;
     if (t->status != ADJ_OK)

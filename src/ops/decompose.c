@@ -18,7 +18,7 @@
 
 #define AT NULL, 0
 
-static adj_tape *tape_of(const adj_var *y) { return adj_cold(y)->tape; }
+static adj_tape *tape_of(const adj_var *y) { return adj_node_tape(y); }
 
 static bool failed(const adj_var *y) { return adj_tape_status(tape_of(y)) != ADJ_OK; }
 

@@ -26,7 +26,7 @@ static adj_status dropout_shape(adj_var *y, char *why, size_t n)
         snprintf(why, n, "scale %g (1 / keep probability) must be finite and >= 1", a->scale);
         return ADJ_EINVAL;
     }
-    uint8_t *own = adj_arena_alloc(adj_cold(y)->tape, numel ? numel : 1);
+    uint8_t *own = adj_arena_alloc(adj_node_tape(y), numel ? numel : 1);
     if (!own) {
         snprintf(why, n, "out of memory for the mask");
         return ADJ_ENOMEM;

@@ -6,7 +6,7 @@
 adj_var *adj_gscalar(const adj_var *like, double c)
 {
     like = adj_h_raw(like);
-    adj_tape *t = adj_cold(like)->tape;
+    adj_tape *t = adj_node_tape(like);
     float f = (float)c;
     return adj_leaf_at(t, (adj_dtype)like->dtype, 0, NULL,
                        like->dtype == ADJ_F64 ? (const void *)&c : (const void *)&f, 0, NULL, 0);

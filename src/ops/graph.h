@@ -48,7 +48,7 @@ static inline bool adj_gwants(const adj_var *y, int k)
 /* A rule's return value: no error on y's tape. */
 static inline bool adj_gok(const adj_var *y)
 {
-    return adj_cold(adj_h_raw(y))->tape->status == ADJ_OK;
+    return adj_node_tape(adj_h_raw(y))->status == ADJ_OK;
 }
 
 /* Short forms for the rules. */

@@ -238,7 +238,7 @@ static void ce_forward(adj_var *y)
     const int32_t *t = y->in[1]->value;
     size_t rows = adj_cold(y->in[1])->numel;
     size_t classes = (size_t)adj_cold(y->in[0])->shape[y->in[0]->ndim - 1];
-    a->lse = adj_arena_alloc(adj_cold(y)->tape, 2 * rows * sizeof(double) + 1);
+    a->lse = adj_arena_alloc(adj_node_tape(y), 2 * rows * sizeof(double) + 1);
     if (!a->lse)
         return; /* the tape holds ADJ_ENOMEM */
     if (y->dtype == ADJ_F64)
@@ -396,8 +396,7 @@ static adj_status index_select_shape(adj_var *y, char *why, size_t n)
     s = check_indices(idx, adj_cold(x)->shape[axis], why, n);
     if (s != ADJ_OK)
         return s;
-    y->ndim = x->ndim;
-    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
+    adj_shape_from(y, x);
     adj_cold(y)->shape[axis] = adj_cold(idx)->shape[0];
     return ADJ_OK;
 }
@@ -531,8 +530,7 @@ static adj_status gather_shape(adj_var *y, char *why, size_t n)
     adj_status s = along_check(y, y->in[0], y->in[1], why, n);
     if (s != ADJ_OK)
         return s;
-    y->ndim = y->in[1]->ndim;
-    memcpy(adj_cold(y)->shape, adj_cold(y->in[1])->shape, sizeof adj_cold(y)->shape);
+    adj_shape_from(y, y->in[1]);
     return ADJ_OK;
 }
 
@@ -542,7 +540,7 @@ static bool move_along(const adj_var *x, const adj_var *idx, int axis, int dtype
                        void *dst, bool scatter)
 {
     size_t m = adj_cold(idx)->numel;
-    size_t *off = adj_arena_alloc(adj_cold(x)->tape, m * sizeof *off + 1);
+    size_t *off = adj_arena_alloc(adj_node_tape(x), m * sizeof *off + 1);
     if (!off)
         return false;
     along_offsets(x, idx, axis, off);
@@ -625,8 +623,7 @@ static adj_status scatter_add_shape(adj_var *y, char *why, size_t n)
     adj_status s = along_check(y, x, idx, why, n);
     if (s != ADJ_OK)
         return s;
-    y->ndim = x->ndim;
-    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
+    adj_shape_from(y, x);
     return ADJ_OK;
 }
 
@@ -656,7 +653,7 @@ static void scatter_add_backward(adj_var *y)
     if (!gs)
         return;
     size_t m = adj_cold(src)->numel;
-    size_t *off = adj_arena_alloc(adj_cold(y)->tape, m * sizeof *off + 1);
+    size_t *off = adj_arena_alloc(adj_node_tape(y), m * sizeof *off + 1);
     if (!off)
         return;
     along_offsets(x, y->in[1], ADJ_ATTR(y, adj_attr_axis)->axis, off);

@@ -110,7 +110,7 @@ static void join_forward(adj_var *y)
 {
     const int nin = adj_nin(y);
     const void *stack_src[8];
-    const void **src = nin <= 8 ? stack_src : adj_arena_alloc(adj_cold(y)->tape, (size_t)nin * sizeof *src);
+    const void **src = nin <= 8 ? stack_src : adj_arena_alloc(adj_node_tape(y), (size_t)nin * sizeof *src);
     if (!src)
         return; /* ADJ_ENOMEM is on the tape */
     for (int k = 0; k < nin; k++)
@@ -216,9 +216,9 @@ static adj_var *record_join(adj_op op, const char *fname, int n, adj_var *const 
     for (int k = 1; k < n; k++) {
         adj_var *x0 = adj_h_raw(xs[0]), *x = adj_h_raw(xs[k]);
         if (!x0 || !x || x->dtype == x0->dtype || (x->flags & ADJ_F_INERT) ||
-            (x0->flags & ADJ_F_INERT) || adj_cold(x)->tape != adj_cold(x0)->tape)
+            (x0->flags & ADJ_F_INERT) || adj_node_tape(x) != adj_node_tape(x0))
             continue;
-        adj_tape *t = adj_cold(x0)->tape;
+        adj_tape *t = adj_node_tape(x0);
         if (t->status == ADJ_OK && adj_live(t, x) && adj_live(t, x0) &&
             adj_h_current((uintptr_t)xs[k], t->gen) && adj_h_current((uintptr_t)xs[0], t->gen))
             adj_tape_fail(t, ADJ_EDTYPE,
@@ -257,7 +257,7 @@ static adj_tape *split_tape(adj_var *x)
 {
     if (!x)
         return NULL;
-    return adj_cold(x)->tape;
+    return adj_node_tape(x);
 }
 
 static int split_fail(adj_tape *t, adj_var **out, int n, adj_status s, const char *fn,

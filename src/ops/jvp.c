@@ -23,7 +23,7 @@ static size_t round_up(size_t n) { return (n + SLOT_ALIGN - 1) & ~(size_t)(SLOT_
 static bool valid_var(const adj_tape *t, const adj_var *h)
 {
     const adj_var *v = adj_h_raw(h);
-    return v && adj_h_current((uintptr_t)h, t->gen) && adj_cold(v)->tape == t && !(v->flags & ADJ_F_INERT) && adj_cold(v)->gen == t->gen && adj_cold(v)->id < t->nnodes;
+    return v && adj_h_current((uintptr_t)h, t->gen) && adj_node_tape(v) == t && !(v->flags & ADJ_F_INERT) && adj_cold(v)->gen == t->gen && adj_cold(v)->id < t->nnodes;
 }
 
 adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *v, double *out)
@@ -31,7 +31,7 @@ adj_status adj_jvp(adj_var *y, int n, adj_var *const *wrt, const double *const *
     y = adj_h_in(y, "adj_jvp");
     if (!y)
         return ADJ_EINVAL;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     if (t->status != ADJ_OK)
         return t->status;
     if (!valid_var(t, y)) {
@@ -150,7 +150,7 @@ double adj_jvp_item(adj_var *y, adj_var *x, double dx)
     if (!y || !x)
         return NAN;
     if (adj_cold(y)->numel != 1 || adj_cold(x)->numel != 1) {
-        adj_tape_fail(adj_cold(y)->tape, ADJ_ESHAPE, "adj_jvp_item: y and x must hold one element (they hold %zu and %zu)",
+        adj_tape_fail(adj_node_tape(y), ADJ_ESHAPE, "adj_jvp_item: y and x must hold one element (they hold %zu and %zu)",
                       adj_cold(y)->numel, adj_cold(x)->numel);
         return NAN;
     }

@@ -54,7 +54,7 @@ static bool mat_of(const adj_var *x, mat *o)
         *o = (mat){x->value, (size_t)rs, (size_t)cs};
         return true;
     }
-    void *c = adj_arena_alloc(adj_cold(x)->tape, adj_cold(x)->numel * adj_dsize(x->dtype));
+    void *c = adj_arena_alloc(adj_node_tape(x), adj_cold(x)->numel * adj_dsize(x->dtype));
     if (!c)
         return false;
     adj_var_copy_out(x, c);

@@ -9,7 +9,7 @@ adj_var *adj_detach_at(adj_var *x, const char *file, int line)
     x = adj_h_in_at(x, "adj_detach", file, line);
     if (!x)
         return NULL;
-    adj_tape *t = adj_cold(x)->tape;
+    adj_tape *t = adj_node_tape(x);
     if (t->status != ADJ_OK)
         return adj_h_out(t->inert);
     if ((x->flags & ADJ_F_INERT) || adj_cold(x)->gen != t->gen || adj_cold(x)->id >= t->nnodes) {

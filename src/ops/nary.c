@@ -19,8 +19,7 @@ static adj_status add_n_shape(adj_var *y, char *why, size_t n)
             snprintf(why, n, "every input must have one shape: x0 is %s, x%d is %s", a, k, b);
             return ADJ_ESHAPE;
         }
-    y->ndim = x0->ndim;
-    memcpy(adj_cold(y)->shape, adj_cold(x0)->shape, sizeof adj_cold(y)->shape);
+    adj_shape_from(y, x0);
     return ADJ_OK;
 }
 

@@ -389,7 +389,7 @@ static void norm_forward(adj_var *y)
     norm_attr *a = ADJ_ATTR(y, norm_attr);
     norm_plan p = plan_of(y);
     if (!a->saved) {
-        a->saved = adj_arena_alloc(adj_cold(y)->tape, (2 * p.rows + 1) * sizeof(double));
+        a->saved = adj_arena_alloc(adj_node_tape(y), (2 * p.rows + 1) * sizeof(double));
         if (!a->saved)
             return;
         p.saved = a->saved;
@@ -453,7 +453,7 @@ static void norm_backward(adj_var *y)
     c.block = p.k ? ((size_t)1 << 15) / p.k : p.rows;
     c.block = c.block ? c.block : 1;
     size_t nblocks = (p.rows + c.block - 1) / c.block;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     if (dw && !(c.pw = adj_arena_zalloc(t, nblocks * nparam * sizeof(double))))
         return;
     if (db && !(c.pb = adj_arena_zalloc(t, nblocks * nparam * sizeof(double))))

@@ -458,7 +458,7 @@ static void maxp_forward(adj_var *y)
     pool_attr *a = ADJ_ATTR(y, pool_attr);
     const bool k22 = is22(a);
     /* 2x2: one byte per output (mp22_run); else the int32 position */
-    a->arg = adj_arena_alloc(adj_cold(y)->tape,
+    a->arg = adj_arena_alloc(adj_node_tape(y),
                              adj_cold(y)->numel * (k22 ? 1 : sizeof(int32_t)) + 1);
     if (!a->arg)
         return;

@@ -126,8 +126,7 @@ static adj_status shape_along(adj_var *y, char *why, size_t n)
             snprintf(why, n, "axis %d is out of range for a 0-D input", a->axis);
         return ADJ_EINVAL;
     }
-    y->ndim = x->ndim;
-    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
+    adj_shape_from(y, x);
     if (!build_plan(y, false)) {
         snprintf(why, n, "out of memory for the offset tables");
         return ADJ_ENOMEM;
@@ -174,7 +173,7 @@ static size_t *offsets(adj_tape *t, const adj_var *x, uint32_t mask, bool reduce
 static bool build_plan(adj_var *y, bool extremum)
 {
     const adj_var *x = y->in[0];
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     reduce_attr *a = ADJ_ATTR(y, reduce_attr);
     plan *p = adj_arena_alloc(t, sizeof *p);
     if (!p)
@@ -586,7 +585,7 @@ static bool extremum_vjp(adj_var *y, adj_var *gy, adj_var **gin)
 {
     const adj_var *x = y->in[0];
     const plan *p = ADJ_ATTR(y, reduce_attr)->plan;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     const size_t n = adj_cold(x)->numel, es = adj_dsize(x->dtype);
     void *m = adj_arena_zalloc(t, n * es + es);
     if (!m)
@@ -652,9 +651,9 @@ static adj_var *record_axes(adj_op op, const char *fname, adj_var *x, int naxes,
     bool ok;
     reduce_attr a = axes_attr(naxes, axes, keepdims, ddof, &ok);
     if (adj_h_stale_op(x, fname, file, line))
-        return adj_h_out(adj_cold(adj_h_raw(x))->tape->inert);
+        return adj_h_out(adj_node_tape(adj_h_raw(x))->inert);
     if (!ok && x) {
-        adj_tape *t = adj_cold(adj_h_raw(x))->tape;
+        adj_tape *t = adj_node_tape(adj_h_raw(x));
         if (t->status == ADJ_OK)
             adj_tape_fail(t, ADJ_EINVAL, "adj_%s: %d axes%s (0 for every axis, at most %d)%s%s%s%.0d%s",
                           fname, naxes, naxes > 0 && !axes ? " but axes is NULL" : "", ADJ_MAX_DIMS,

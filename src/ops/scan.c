@@ -272,7 +272,7 @@ adj_var *adj_pad_at(adj_var *x, const int64_t *pads, double value, const char *f
     pad_attr a = {.value = value};
     x = adj_h_in_at(x, "adj_pad", file, line);
     if (x && !pads) {
-        adj_tape *t = adj_cold(x)->tape;
+        adj_tape *t = adj_node_tape(x);
         if (t->status == ADJ_OK)
             adj_tape_fail(t, ADJ_EINVAL,
                           "adj_pad: pads is NULL (give 2 ndim sizes: before and after axis 0, "
@@ -440,9 +440,9 @@ static adj_var *record_arg(adj_op op, const char *fname, adj_var *x, int naxes, 
 {
     arg_attr a = {.naxes = naxes == 0 ? -1 : naxes, .keepdims = keepdims != 0};
     if (adj_h_stale_op(x, fname, file, line))
-        return adj_h_out(adj_cold(adj_h_raw(x))->tape->inert);
+        return adj_h_out(adj_node_tape(adj_h_raw(x))->inert);
     if (x && (naxes < 0 || naxes > ADJ_MAX_DIMS || (naxes > 0 && !axes))) {
-        adj_tape *t = adj_cold(adj_h_raw(x))->tape;
+        adj_tape *t = adj_node_tape(adj_h_raw(x));
         if (t->status == ADJ_OK)
             adj_tape_fail(t, ADJ_EINVAL,
                           "adj_%s: %d axes%s (0 for every axis, at most %d)" AT_FMT, fname, naxes,

@@ -88,7 +88,7 @@ static void acc_back(adj_var *y, adj_var *x, const void *c)
     void *g = adj_grad_buf(x);
     if (!g)
         return;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     adj_layout yl;
     adj_layout_contig(&yl, y->ndim, adj_cold(y)->shape);
     size_t ns = adj_reduce_scratch(y->dtype, (int64_t)adj_cold(x)->numel);
@@ -136,7 +136,7 @@ static void where_forward(adj_var *y)
 static void where_backward(adj_var *y)
 {
     adj_var *a = y->in[1], *b = y->in[2];
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     size_t m = adj_cold(y)->numel, es = adj_dsize(y->dtype);
     void *c = adj_arena_alloc(t, m * es + 1);
     if (!c)
@@ -234,8 +234,7 @@ static adj_status masked_fill_shape(adj_var *y, char *why, size_t n)
         snprintf(why, n, "mask does not broadcast to x's shape");
         return ADJ_ESHAPE;
     }
-    y->ndim = x->ndim;
-    memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof adj_cold(y)->shape);
+    adj_shape_from(y, x);
     return ADJ_OK;
 }
 

@@ -339,7 +339,7 @@ static void ce_forward(adj_var *y)
         return;
     }
     if (!at->saved) {
-        char *buf = adj_arena_alloc(adj_cold(y)->tape, pbytes + rows * sizeof(int32_t));
+        char *buf = adj_arena_alloc(adj_node_tape(y), pbytes + rows * sizeof(int32_t));
         if (!buf)
             return;
         memcpy(buf + pbytes, at->labels, rows * sizeof(int32_t));

@@ -236,7 +236,7 @@ static void view_backward(adj_var *y)
     bool fresh = false;
     void *gx = whole ? adj_grad_buf_fresh(x, &fresh) : adj_grad_buf(x);
     if (gx)
-        view_scatter(adj_cold(y)->tape, y->dtype, ADJ_ATTR(y, view_attr), x->ndim,
+        view_scatter(adj_node_tape(y), y->dtype, ADJ_ATTR(y, view_attr), x->ndim,
                      adj_cold(x)->shape, gx, y->grad, fresh);
 }
 
@@ -356,7 +356,7 @@ static adj_var *null_array(adj_var *x, const char *fn, const char *what, const c
     x = adj_h_in_at(x, name, file, line);
     if (!x)
         return NULL;
-    adj_tape *t = adj_cold(x)->tape;
+    adj_tape *t = adj_node_tape(x);
     if (t->status == ADJ_OK)
         adj_tape_fail(t, ADJ_EINVAL, "adj_%s: %s is NULL%s%s%s%.0d%s", fn, what, file ? " [at " : "",
                       file ? file : "", file ? ":" : "", file ? line : 0, file ? "]" : "");
@@ -497,7 +497,7 @@ static void view_grad_forward(adj_var *y)
 {
     const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
     memset(y->value, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
-    view_scatter(adj_cold(y)->tape, y->dtype, &a->va, a->xnd, a->xshape, y->value,
+    view_scatter(adj_node_tape(y), y->dtype, &a->va, a->xnd, a->xshape, y->value,
                  y->in[0]->value, false);
 }
 
@@ -522,7 +522,7 @@ static void view_grad_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     const view_grad_attr *a = ADJ_ATTR(y, view_grad_attr);
     memset(ty, 0, adj_cold(y)->numel * adj_dsize(y->dtype));
-    view_scatter(adj_cold(y)->tape, y->dtype, &a->va, a->xnd, a->xshape, ty, tx[0], false);
+    view_scatter(adj_node_tape(y), y->dtype, &a->va, a->xnd, a->xshape, ty, tx[0], false);
 }
 
 static bool view_grad_vjp(adj_var *y, adj_var *gy, adj_var **gin)
@@ -562,6 +562,6 @@ adj_var *adj_gview_grad(adj_var *view, adj_var *gy)
     view = adj_h_raw(view);
     const adj_var *x = view->in[0];
     view_grad_attr a = {.op = view->op, .xnd = x->ndim, .va = *ADJ_ATTR(view, view_attr)};
-    memcpy(a.xshape, adj_cold(x)->shape, sizeof a.xshape);
+    memcpy(a.xshape, adj_cold(x)->shape, (size_t)x->ndim * sizeof *a.xshape);
     return adj_record(ADJ_OP_VIEW_GRAD, in, 1, &a, NULL, 0);
 }

@@ -290,14 +290,14 @@ adj_status adj_teach_explain(adj_var *y, FILE *out, const adj_teach_sink *sink)
     y = adj_h_in(y, "adj_backward_explain");
     if (!y)
         return ADJ_EINVAL;
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     adj_status s = adj_backward(y);
     if (s != ADJ_OK) {
         if (out)
             fprintf(out, "backward failed: %s\n", adj_tape_message(t));
         return s;
     }
-    explain e = {.t = t, .out = out, .sink = sink, .f = adj_cold(y)->name ? adj_cold(y)->name : "f", .count = (size_t)adj_cold(y)->id + 1};
+    explain e = {.t = t, .out = out, .sink = sink, .f = adj_node_name(y) ? adj_node_name(y) : "f", .count = (size_t)adj_cold(y)->id + 1};
     e.reach = zalloc(t, e.count);
     e.users = zalloc(t, e.count * sizeof *e.users);
     e.got = zalloc(t, e.count * sizeof *e.got);

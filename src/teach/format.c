@@ -15,14 +15,14 @@ adj_var *adj_var_set_name(adj_var *h, const char *name)
     if (!v || (v->flags & ADJ_F_INERT))
         return adj_h_out(v);
     if (!name) {
-        adj_cold(v)->name = NULL;
+        adj_node_set_name(v, NULL);
         return h;
     }
     size_t n = strlen(name) + 1;
-    char *copy = adj_arena_alloc(adj_cold(v)->tape, n);
+    char *copy = adj_arena_alloc(adj_node_tape(v), n);
     if (copy) {
         memcpy(copy, name, n);
-        adj_cold(v)->name = copy;
+        adj_node_set_name(v, copy);
     }
     return h;
 }
@@ -30,7 +30,7 @@ adj_var *adj_var_set_name(adj_var *h, const char *name)
 const char *adj_var_name(const adj_var *h)
 {
     const adj_var *v = adj_h_get(h, "adj_var_name");
-    return v ? adj_cold(v)->name : NULL;
+    return v ? adj_node_name(v) : NULL;
 }
 
 adj_var *adj_tape_find(const adj_tape *t, const char *name)
@@ -39,7 +39,7 @@ adj_var *adj_tape_find(const adj_tape *t, const char *name)
         return NULL;
     for (size_t id = t->nnodes; id-- > 0;) {
         adj_var *v = adj_node_at(t, id);
-        if (adj_cold(v)->name && strcmp(adj_cold(v)->name, name) == 0)
+        if (adj_node_name(v) && strcmp(adj_node_name(v), name) == 0)
             return adj_h_out(v);
     }
     return NULL;
@@ -86,8 +86,8 @@ const char *adj_teach_ref(const adj_var *v, char *buf, size_t size)
 {
     if (!v)
         snprintf(buf, size, "-");
-    else if (adj_cold(v)->name)
-        snprintf(buf, size, "%s", adj_cold(v)->name);
+    else if (adj_node_name(v))
+        snprintf(buf, size, "%s", adj_node_name(v));
     else
         snprintf(buf, size, "v%u", adj_cold(v)->id);
     return buf;
@@ -279,7 +279,7 @@ const char *adj_teach_symbol(adj_op op, int k)
 
 int adj_teach_replay(adj_var *y, int unit, double *const *contrib)
 {
-    adj_tape *t = adj_cold(y)->tape;
+    adj_tape *t = adj_node_tape(y);
     const adj_op_desc *d = adj_op_table[y->op];
     if (adj_is_leaf(y) || !d->backward)
         return 0;

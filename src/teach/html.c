@@ -154,7 +154,7 @@ static void tangent_text(const adj_var *v, const void *x, char *buf, size_t size
 {
     size_t n = adj_cold(v)->numel;
     double small[ADJ_TEACH_SMALL] = {0};
-    adj_tape *t = adj_cold(v)->tape;
+    adj_tape *t = adj_node_tape(v);
     double *d = n <= ADJ_TEACH_SMALL ? small : adj_teach_zalloc(t, n * sizeof(double));
     if (!d) {
         snprintf(buf, size, "?");
@@ -362,7 +362,7 @@ adj_status adj_teach_html(adj_tape *t, adj_var *y, FILE *f, const adj_example *e
                           const double *k)
 {
     y = adj_h_raw(y);
-    if (!t || !y || !f || adj_cold(y)->tape != t)
+    if (!t || !y || !f || adj_node_tape(y) != t)
         return ADJ_EINVAL;
     if (adj_tape_status(t) != ADJ_OK)
         return adj_tape_status(t);

@@ -149,13 +149,13 @@ adj_status adj_tape_json(const adj_tape *t, int all, FILE *out)
     fputs("{\"nodes\": [", out);
     for (size_t id = 0; id < t->nnodes; id++) {
         const adj_var *v = adj_node_at(t, id);
-        if (!all && !adj_cold(v)->name)
+        if (!all && !adj_node_name(v))
             continue;
         char def[160];
         adj_teach_define(v, def, sizeof def);
         fprintf(out, "%s\n  {\"id\": %zu, \"name\": ", first ? "" : ",", id);
-        if (adj_cold(v)->name)
-            json_string(out, adj_cold(v)->name);
+        if (adj_node_name(v))
+            json_string(out, adj_node_name(v));
         else
             fputs("null", out);
         fprintf(out, ", \"op\": \"%s\", \"definition\": ", adj_op_table[v->op]->name);
