@@ -8,8 +8,8 @@
 # pass and one measured pass).  It runs at `nodes` and 2 x `nodes`
 # (default 30000): the difference of the instruction counts divided by
 # the difference of the node counts removes start-up and set-up costs.
-# Backward is counted on its own by collecting inside adj_backward_seeded
-# only; record = total - backward.
+# Backward is counted on its own by collecting inside adj_backward only
+# (the call bench_chain makes); record = total - backward.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,8 +43,8 @@ n1=$nodes
 n2=$((2 * nodes))
 t1=$(count $n1)
 t2=$(count $n2)
-b1=$(count $n1 --toggle-collect=adj_backward_seeded)
-b2=$(count $n2 --toggle-collect=adj_backward_seeded)
+b1=$(count $n1 --toggle-collect=adj_backward)
+b2=$(count $n2 --toggle-collect=adj_backward)
 # two passes (warm-up + measured) per run; the chain has 3 (nodes / 3) nodes
 awk -v t1="$t1" -v t2="$t2" -v b1="$b1" -v b2="$b2" -v n1="$n1" -v n2="$n2" 'BEGIN {
     d = 2 * (3 * int(n2 / 3) - 3 * int(n1 / 3));
