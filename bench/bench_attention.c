@@ -57,6 +57,7 @@ int main(int argc, char **argv)
     int64_t B = argc > 3 ? atoll(argv[3]) : 8, H = argc > 4 ? atoll(argv[4]) : 4;
     int64_t T = argc > 5 ? atoll(argv[5]) : 128, D = argc > 6 ? atoll(argv[6]) : 32;
     adj_set_threads(threads);
+    bench_header(argv[0]);
     unsigned seed = 7;
     int64_t shape[4] = {B, H, T, D};
     size_t n = (size_t)(B * H * T * D);

@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 1, steps = argc > 2 ? atoi(argv[2]) : 50;
     adj_set_threads(threads);
+    bench_header(argv[0]);
     const size_t n = (size_t)B * H * T * D;
     const int64_t shape[4] = {B, H, T, D};
     uint64_t s = 7;

@@ -8,6 +8,9 @@
  */
 #include <adjoint.h>
 
+#include "bench_util.h"
+
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -44,6 +47,7 @@ int main(int argc, char **argv)
     adj_tape *t = adj_tape_new();
     if (!t)
         return 1;
+    bench_header(argv[0]);
     for (int r = 0; r < reps + 1; r++) {
         adj_tape_reset(t);
         double t0 = now();

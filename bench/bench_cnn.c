@@ -9,9 +9,12 @@
  * 28x28 images (the data never changes the cost).  torch_bench.py cnn is
  * the same network in PyTorch.
  *
- * usage: bench_cnn [batch] [threads] [steps]
+ * usage: bench_cnn [batch] [threads] [steps] [natural]
  *   5 warm-up steps, then `steps` timed one by one; prints the median step
  *   time (wall and process CPU) and batch / median as samples per second.
+ *   "natural": the dense layers written as adj_add(adj_matmul(h,
+ *   adj_transpose(w)), b) instead of adj_linear, and no thread call (the
+ *   library's default thread count; `threads` is only reported).
  * output: one JSON object.
  */
 #include <adjoint.h>
@@ -20,6 +23,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 enum { C1 = 32, C2 = 64, HID = 128, OUT = 10, FLAT = C2 * 7 * 7 };
 
@@ -74,6 +78,14 @@ static int net_init(net *m)
     return m->opt ? 0 : -1;
 }
 
+static int natural;
+
+/* h W^T + b: one fused node, or as a newcomer writes it (natural) */
+static adj_var *dense(adj_var *h, adj_var *w, adj_var *b)
+{
+    return natural ? adj_add(adj_matmul(h, adj_transpose(w)), b) : adj_linear(h, w, b);
+}
+
 /* One training step; returns the loss (NaN on error). */
 static double step(net *m, adj_tape *t, const float *x, const int32_t *labels, int64_t batch)
 {
@@ -85,9 +97,9 @@ static double step(net *m, adj_tape *t, const float *x, const int32_t *labels, i
     h = adj_max_pool2d(adj_relu(adj_conv2d(h, adj_param(t, p, m->w1), adj_param(t, p, m->b1), &co)), &po);
     h = adj_max_pool2d(adj_relu(adj_conv2d(h, adj_param(t, p, m->w2), adj_param(t, p, m->b2), &co)), &po);
     h = adj_flatten(h, 1, 3);
-    h = adj_relu(adj_linear(h, adj_param(t, p, m->w3), adj_param(t, p, m->b3)));
+    h = adj_relu(dense(h, adj_param(t, p, m->w3), adj_param(t, p, m->b3)));
     h = adj_dropout(h, 0.25, 1, &m->drop);
-    h = adj_linear(h, adj_param(t, p, m->w4), adj_param(t, p, m->b4));
+    h = dense(h, adj_param(t, p, m->w4), adj_param(t, p, m->b4));
     adj_var *loss = adj_softmax_cross_entropy(h, labels);
     adj_params_zero_grad(p);
     if (adj_backward(loss) != ADJ_OK) {
@@ -103,11 +115,14 @@ int main(int argc, char **argv)
     int64_t batch = argc > 1 ? atol(argv[1]) : 64;
     int threads = argc > 2 ? atoi(argv[2]) : 1;
     long steps = argc > 3 ? atol(argv[3]) : 30;
-    if (batch < 1 || threads < 1 || steps < 1) {
-        fprintf(stderr, "usage: bench_cnn [batch] [threads] [steps]\n");
+    natural = argc > 4 && strcmp(argv[4], "natural") == 0;
+    if (batch < 1 || threads < 1 || steps < 1 || (argc > 4 && !natural)) {
+        fprintf(stderr, "usage: bench_cnn [batch] [threads] [steps] [natural]\n");
         return 2;
     }
-    adj_set_threads(threads);
+    if (!natural)
+        adj_set_threads(threads);
+    bench_header(argv[0]);
     float *x = malloc((size_t)batch * 784 * sizeof *x);
     int32_t *labels = malloc((size_t)batch * sizeof *labels);
     double *times = malloc((size_t)steps * sizeof *times), *cpu = malloc((size_t)steps * sizeof *cpu);
@@ -133,9 +148,10 @@ int main(int argc, char **argv)
         cpu[s] = cpu_now() - c0;
     }
     double med = bench_median(times, (size_t)steps), cmed = bench_median(cpu, (size_t)steps);
-    printf("{\"workload\": \"cnn_step\", \"batch\": %lld, \"threads\": %d, \"steps\": %ld, "
-           "\"step_ms\": %.4f, \"cpu_ms\": %.4f, \"samples_per_s\": %.1f, \"loss\": %.4f}\n",
-           (long long)batch, threads, steps, med * 1e3, cmed * 1e3, (double)batch / med, loss);
+    printf("{\"workload\": \"cnn_step\", \"variant\": \"%s\", \"batch\": %lld, \"threads\": %d, "
+           "\"steps\": %ld, \"step_ms\": %.4f, \"cpu_ms\": %.4f, \"samples_per_s\": %.1f, "
+           "\"loss\": %.4f}\n",
+           natural ? "natural" : "tuned", (long long)batch, adj_get_threads(), steps, med * 1e3, cmed * 1e3, (double)batch / med, loss);
     adj_tape_free(t);
     adj_optim_free(m.opt);
     adj_params_free(m.p);

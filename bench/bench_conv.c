@@ -54,6 +54,7 @@ static int conv(int argc, char **argv)
                   batch = atoll(argv[5]);
     const int threads = argc > 6 ? atoi(argv[6]) : 1, steps = argc > 7 ? atoi(argv[7]) : 20;
     adj_set_threads(threads);
+    bench_header(argv[0]);
     const int64_t xs[4] = {batch, cin, hw, hw}, ws[4] = {cout, cin, 3, 3}, bs[1] = {cout};
     const int64_t ys[4] = {batch, cout, hw, hw};
     const bool xgrad = cin > 1;
@@ -109,6 +110,7 @@ static int pool(int argc, char **argv)
     const int64_t c = atoll(argv[2]), hw = atoll(argv[3]), batch = atoll(argv[4]);
     const int threads = argc > 5 ? atoi(argv[5]) : 1, steps = argc > 6 ? atoi(argv[6]) : 20;
     adj_set_threads(threads);
+    bench_header(argv[0]);
     const int64_t xs[4] = {batch, c, hw, hw};
     const size_t nx = (size_t)(batch * c * hw * hw), ny = nx / 4;
     adj_params *p = adj_params_new(ADJ_F32);

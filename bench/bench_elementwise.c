@@ -77,6 +77,7 @@ int main(int argc, char **argv)
         return 2;
     }
     adj_set_threads(threads);
+    bench_header(argv[0]);
     const size_t es = sizeof(float);
     adj_params *p = adj_params_new(ADJ_F32);
     if (!p || adj_params_add(p, "a", 1, (int64_t[]){n}) < 0 ||

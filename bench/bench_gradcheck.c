@@ -75,6 +75,7 @@ int main(int argc, char **argv)
     /* the finite differences are independent: spread them over the
      * threads, each running single-threaded products */
     adj_set_threads(1);
+    bench_header(argv[0]);
     static data d;
     static double w1[H * IN], b1[H], w2[OUT * H], b2[OUT];
     static double num[TOTAL], num2[TOTAL];

@@ -98,6 +98,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_hvp [batch >= 1] [reps 1..1000] [mse|ce]\n");
         return 2;
     }
+    bench_header(argv[0]);
     const int64_t shapes[6][2] = {{H, IN}, {H, 0}, {H, H}, {H, 0}, {OUT, H}, {OUT, 0}};
     adj_gradcheck_input in[6];
     double *w[6];

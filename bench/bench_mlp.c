@@ -5,13 +5,17 @@
  *     backward, optimizer step
  * on one fixed random batch (the data never changes the cost).
  *
- * usage: bench_mlp [batch] [threads] [steps] [memory]
+ * usage: bench_mlp [batch] [threads] [steps] [memory|natural]
  *   speed mode (default): 20 warm-up steps, then `steps` timed one by one;
  *     prints the median step time and batch / median as samples per second.
  *   memory mode (4th argument "memory"): `steps` steps (2,000 in the suite);
  *     prints the peak resident set size (getrusage ru_maxrss) and the heap
  *     allocations the tape made per step after the first 100 steps (its
  *     allocator counts them).
+ *   natural mode (4th argument "natural"): the step written the way a
+ *     newcomer writes it, adj_add(adj_matmul(h, adj_transpose(w)), b), and
+ *     no thread call: the library's default thread count (ADJ_NUM_THREADS,
+ *     else the CPUs) instead of `threads`, which is only reported.
  * output: one JSON object.
  */
 #include <adjoint.h>
@@ -74,14 +78,26 @@ static int model_init(model *m)
     return m->opt ? 0 : -1;
 }
 
+static int natural;
+
+/* x W^T + b as a newcomer writes it (natural mode), else the library's
+ * dense layer (one fused node) */
+static adj_var *layer(model *m, adj_tape *t, int k, adj_var *h)
+{
+    if (!natural)
+        return adj_dense_forward(m->p, &m->l[k], h);
+    adj_var *w = adj_param(t, m->p, m->l[k].weight), *b = adj_param(t, m->p, m->l[k].bias);
+    return adj_add(adj_matmul(h, adj_transpose(w)), b);
+}
+
 /* One training step; returns the loss (NaN on error). */
 static double step(model *m, adj_tape *t, const float *x, const int32_t *labels, int64_t batch)
 {
     adj_tape_reset(t);
     adj_var *h = adj_constant_view(t, ADJ_F32, 2, (int64_t[]){batch, IN}, x);
-    h = adj_relu(adj_dense_forward(m->p, &m->l[0], h));
-    h = adj_relu(adj_dense_forward(m->p, &m->l[1], h));
-    adj_var *loss = adj_softmax_cross_entropy(adj_dense_forward(m->p, &m->l[2], h), labels);
+    h = adj_relu(layer(m, t, 0, h));
+    h = adj_relu(layer(m, t, 1, h));
+    adj_var *loss = adj_softmax_cross_entropy(layer(m, t, 2, h), labels);
     adj_params_zero_grad(m->p);
     if (adj_backward(loss) != ADJ_OK) {
         fprintf(stderr, "bench_mlp: %s\n", adj_tape_message(t));
@@ -97,11 +113,14 @@ int main(int argc, char **argv)
     int threads = argc > 2 ? atoi(argv[2]) : 1;
     long steps = argc > 3 ? atol(argv[3]) : 200;
     int memory = argc > 4 && strcmp(argv[4], "memory") == 0;
-    if (batch < 1 || threads < 1 || steps < 1) {
-        fprintf(stderr, "usage: bench_mlp [batch] [threads] [steps] [memory]\n");
+    natural = argc > 4 && strcmp(argv[4], "natural") == 0;
+    if (batch < 1 || threads < 1 || steps < 1 || (argc > 4 && !memory && !natural)) {
+        fprintf(stderr, "usage: bench_mlp [batch] [threads] [steps] [memory|natural]\n");
         return 2;
     }
-    adj_set_threads(threads);
+    if (!natural)
+        adj_set_threads(threads);
+    bench_header(argv[0]);
 
     float *x = malloc((size_t)batch * IN * sizeof *x);
     int32_t *labels = malloc((size_t)batch * sizeof *labels);
@@ -151,9 +170,11 @@ int main(int argc, char **argv)
             times[s] = bench_now() - t0;
         }
         double med = bench_median(times, (size_t)steps);
-        printf("{\"workload\": \"mlp_step\", \"batch\": %lld, \"threads\": %d, \"steps\": %ld, "
-               "\"step_ms\": %.4f, \"samples_per_s\": %.1f, \"loss\": %.4f}\n",
-               (long long)batch, threads, steps, med * 1e3, (double)batch / med, loss);
+        printf("{\"workload\": \"mlp_step\", \"variant\": \"%s\", \"batch\": %lld, "
+               "\"threads\": %d, \"steps\": %ld, \"step_ms\": %.4f, \"samples_per_s\": %.1f, "
+               "\"loss\": %.4f}\n",
+               natural ? "natural" : "tuned", (long long)batch, adj_get_threads(), steps, med * 1e3,
+               (double)batch / med, loss);
     }
     adj_tape_free(t);
     adj_optim_free(m.opt);

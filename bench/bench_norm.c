@@ -27,6 +27,7 @@ int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 1, steps = argc > 2 ? atoi(argv[2]) : 20;
     adj_set_threads(threads);
+    bench_header(argv[0]);
     adj_params *p = adj_params_new(ADJ_F32);
     if (adj_params_add(p, "w", 1, (int64_t[]){D}) < 0 || adj_params_add(p, "b", 1, (int64_t[]){D}) < 0)
         return 1;

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
         return 2;
     }
     adj_set_threads(threads);
+    bench_header(argv[0]);
     tiny m;
     adj_rng rng;
     adj_rng_seed(&rng, 3);

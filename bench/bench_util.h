@@ -5,6 +5,9 @@
 #ifndef ADJ_BENCH_UTIL_H
 #define ADJ_BENCH_UTIL_H
 
+#include <adjoint.h>
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -46,6 +49,27 @@ static inline double bench_peak_rss_mib(void)
     if (getrusage(RUSAGE_SELF, &ru) != 0)
         return -1;
     return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* The benchmark's header: one line on stdout, starting with "# " (not
+ * JSON, so readers that take the "{" lines skip it), naming the library
+ * version, the elementwise kernels in use, BLIS's version and the
+ * sub-configuration whose kernels it runs (and who chose it), and the
+ * thread count.  Call it once the thread count is set. */
+static inline void bench_header(const char *argv0)
+{
+    const char *name = argv0;
+    for (const char *c = argv0; *c; c++)
+        if (*c == '/')
+            name = c + 1;
+    adj_runtime r;
+    if (adj_runtime_info(&r) != ADJ_OK)
+        return;
+    printf("# %s: adjoint %s; elementwise kernels %s; BLIS %s, sub-configuration %s, "
+           "chosen by %s; threads %d (%s)\n",
+           name, r.version, r.kernels, r.blis_version, r.blis_arch, r.blis_arch_from, r.threads,
+           r.threads_from);
+    fflush(stdout);
 }
 
 #endif

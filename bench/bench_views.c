@@ -171,6 +171,7 @@ int main(int argc, char **argv)
     if (threads > 0)
         adj_set_threads(threads);
     int shown = adj_get_threads();
+    bench_header(argv[0]);
     adj_rng rng;
     adj_rng_seed(&rng, 3);
     double check, ms;

@@ -19,7 +19,7 @@ with open(src) as f:
     res = json.load(f)
 series = {}  # (engine, threads) -> {batch: samples/s}
 for d in res["raw"]:
-    if d.get("workload") == "mlp_step":
+    if d.get("workload") == "mlp_step" and d.get("variant", "tuned") == "tuned":
         series.setdefault((d["engine"], d["threads"]), {})[d["batch"]] = d["samples_per_s"]
 if not series:
     sys.exit("plot_mlp.py: no mlp_step results in %s" % src)

@@ -1,18 +1,30 @@
 #!/usr/bin/python3
-"""Turn the tagged JSON lines of run.sh into one table (stdout) and a JSON
-file.  Standard library only.
+"""Turn the tagged JSON lines of run.sh into one table (stdout), a JSON
+file, an SVG plot per model family, the targets, and warnings for ratios
+that fell against a stored baseline.  Standard library only.
 
-    report.py RAW OUT.json
+    report.py RAW OUT.json [--baseline FILE] [--tolerance 0.15] [--svg DIR]
+                           [--write-baseline FILE]
 
-RAW lines are "engine<TAB>threads<TAB>key<TAB>{json}".  Ratio is always
+RAW lines are "engine<TAB>threads<TAB>key<TAB>{json}" (engine adjoint,
+pytorch, or floor: the minimal C tape of the scalar chain); lines whose last
+field starts with "# " are the benchmarks' headers.  Ratio is always
 oriented so that higher = adjoint better: adjoint / PyTorch for rates
 (samples/s, GB/s), PyTorch / adjoint for costs (time, memory).
+
+--baseline: a file written by --write-baseline ({"ratios": {"label @ T":
+ratio}}); every ratio of this run more than --tolerance (a fraction) below
+its stored value prints a WARNING line with both numbers.  Warnings never
+change the exit status.
 """
+import argparse
 import json
 import os
 import platform
 import sys
 import time
+
+import svgplot
 
 
 def machine():
@@ -39,8 +51,18 @@ def metrics(key, d):
         n = "1e5" if d["nodes"] < 500000 else "1e6"
         return [("chain %s record" % n, d["record_ns_per_node"], "ns/node", False),
                 ("chain %s backward" % n, d["backward_ns_per_node"], "ns/node", False)]
+    if w == "min_tape":
+        n = "1e5" if d["nodes"] < 500000 else "1e6"
+        return [("chain %s record" % n, d["record_ns_per_node"], "ns/node", False),
+                ("chain %s backward" % n, d["backward_ns_per_node"], "ns/node", False)]
     if w == "mlp_step":
-        return [("mlp step b%d" % d["batch"], d["samples_per_s"], "samples/s", True)]
+        nat = " natural" if d.get("variant") == "natural" else ""
+        return [("mlp step b%d%s" % (d["batch"], nat), d["samples_per_s"], "samples/s", True)]
+    if w in ("gpt_step", "lstm_step", "gru_step"):
+        return [("%s step B%d T%d" % (w[:-5], d["batch"], d["time"]), d["ms_per_step"], "ms",
+                 False)]
+    if w == "peak_rss":
+        return [("peak RSS %s training" % d["model"], d["peak_rss_mib"], "MiB", False)]
     if w == "tiny_mlp":
         return [("tiny mlp 2-8-1 step", d["us_per_step"], "us/step", False)]
     if w == "elementwise":
@@ -56,11 +78,14 @@ def metrics(key, d):
         return [("embedding fwd+bwd %dx%d, %d ids" % (d["rows"], d["dim"], d["indices"]),
                  d["ms_per_step"], "ms", False)]
     if w == "cnn_step":
-        return [("cnn step b%d" % d["batch"], d["samples_per_s"], "samples/s", True)]
+        nat = " natural" if d.get("variant") == "natural" else ""
+        return [("cnn step b%d%s" % (d["batch"], nat), d["samples_per_s"], "samples/s", True)]
+    if key == "tta" and "curve" in d:
+        return [("mlp time to test accuracy %.2f" % TTA_ACC, time_to_accuracy(d), "s", False)]
     if w == "conv2d":
         return [("conv2d %d->%d %dx%d b%d fwd+bwd" % (d["cin"], d["cout"], d["hw"], d["hw"], d["batch"]),
                  d["ms"], "ms", False)]
-    if w == "bmm":
+    if w == "bmm" and key == "bmm":
         return [("bmm fwd+bwd %dx(%d,%d)" % (d["batch"], d["T"], d["D"]), d["ms_per_step"], "ms",
                  False)]
     if w == "mlp_memory":
@@ -88,6 +113,25 @@ def metrics(key, d):
     return []
 
 
+TTA_ACC = 0.90
+
+
+def time_to_accuracy(d):
+    """Seconds of training until the test accuracy first reaches TTA_ACC:
+    PyTorch's curve has each epoch's seconds; adjoint train's JSON has the
+    whole run's training seconds (evaluation excluded), shared evenly by its
+    epochs, which are the same size."""
+    t = 0.0
+    for i, e in enumerate(d["curve"]):
+        if "seconds" in e:
+            t += e["seconds"]
+        else:
+            t = d["train_seconds"] * (i + 1) / len(d["curve"])
+        if (e.get("test_accuracy") or 0) >= TTA_ACC:
+            return round(t, 2)
+    return None
+
+
 VIEWS = {"matmul_tview": "matmul(x, transpose(w))", "matmul_t": "matmul_t(x, w)",
          "mlp_natural": "MLP step natural", "mlp_tuned": "MLP step tuned",
          "ew_contig": "exp contiguous (1024,1024)", "ew_tview": "exp transposed view (1024,1024)",
@@ -110,12 +154,115 @@ def derived(table, threads):
                   "views matmul_t(x, w) CPU", False),
                  ("add_bcast fwd / copy (bandwidth)", "add_bcast fwd", "copy fwd", True),
                  ("add_bcast bwd / copy (bandwidth)", "add_bcast bwd", "copy fwd", True)]
+        if eng == "adjoint":
+            # the step as a newcomer writes it against the tuned one (target <= 1.10)
+            for m in ("mlp", "cnn"):
+                for b in (64, 256):
+                    pairs.append(("%s step b%d tuned / natural (samples/s)" % (m.upper(), b),
+                                  "%s step b%d" % (m, b), "%s step b%d natural" % (m, b), True))
         for name, a, b, _ in pairs:
             x, y = val(a, eng), val(b, eng)
             if x and y:
                 out.append({"ratio": name, "engine": eng, "threads": threads,
                             "value": round(x / y, 3)})
+    # the scalar chain against the minimal hand-written tape (target <= 1.5)
+    for n in ("1e5", "1e6"):
+        for part in ("record", "backward"):
+            x, y = val("chain %s %s" % (n, part), "adjoint"), val("chain %s %s" % (n, part), "floor")
+            if x and y:
+                out.append({"ratio": "chain %s %s / minimal C tape (time)" % (n, part),
+                            "engine": "adjoint", "threads": threads, "value": round(x / y, 3)})
     return out
+
+
+# (label, threads or None for the largest, row, how, target): how "ratio"
+# is the row's ratio (>= target), "adjoint" its adjoint value (<= target)
+PEAK_GFLOPS_PER_CORE = 159.0  # measured FMA peak per core, float (issue figure)
+MLP_FLOP_PER_SAMPLE = 2 * (784 * 256 + 256 * 256 + 256 * 10) * 3 - 2 * 784 * 256
+
+
+def targets(table, ratios, th):
+    def row(label):
+        return table.get((th, label)) or {}
+
+    def ratio_of(name):
+        r = [x["value"] for x in ratios if x["ratio"] == name and x["threads"] == th]
+        return r[0] if r else None
+    out = []
+
+    def add(name, value, goal, met):
+        out.append({"target": name, "threads": th, "value": value, "goal": goal,
+                    "met": None if value is None else bool(met(value))})
+    b256 = row("mlp step b256").get("adjoint")
+    if b256:
+        gf = b256 * MLP_FLOP_PER_SAMPLE / 1e9
+        add("MLP b256 GFLOP/s (%% of %g per core x %d)" % (PEAK_GFLOPS_PER_CORE, th),
+            round(gf, 1), ">= 50%", lambda v: v >= 0.5 * PEAK_GFLOPS_PER_CORE * th)
+    for label, goal in (("mlp step b256", 2.0), ("mlp step b64", 1.8), ("cnn step b64", 1.0),
+                        ("cnn step b256", 1.0), ("gpt step B16 T64", 1.5),
+                        ("lstm step B32 T32", 2.0), ("gru step B32 T32", 2.0)):
+        r = row(label)
+        if r:
+            add("%s vs PyTorch" % label, r.get("ratio"), ">= %g" % goal, lambda v, g=goal: v >= g)
+    r = row("tiny mlp 2-8-1 step")
+    if r:
+        add("tiny mlp us/step", r.get("adjoint"), "<= 1.0", lambda v: v <= 1.0)
+    for name in ("chain 1e5 record / minimal C tape (time)", "chain 1e5 backward / minimal C tape (time)",
+                 "chain 1e6 record / minimal C tape (time)", "chain 1e6 backward / minimal C tape (time)"):
+        v = ratio_of(name)
+        if v is not None:
+            add(name, v, "<= 1.5", lambda x: x <= 1.5)
+    for m in ("mlp", "cnn", "gpt", "lstm", "gru"):
+        r = row("peak RSS %s training" % m)
+        if r:
+            add("peak RSS %s: PyTorch / adjoint" % m, r.get("ratio"), ">= 5",
+                lambda v: v >= 5)
+    for m in ("MLP", "CNN"):
+        for b in (64, 256):
+            v = ratio_of("%s step b%d tuned / natural (samples/s)" % (m, b))
+            if v is not None:
+                add("%s b%d natural within 10%% of tuned (tuned/natural)" % (m, b), v, "<= 1.10",
+                    lambda x: x <= 1.10)
+    r = row("mlp time to test accuracy %.2f" % TTA_ACC)
+    if r:
+        add("time to %.2f: PyTorch / adjoint" % TTA_ACC, r.get("ratio"), ">= 2", lambda v: v >= 2)
+    return out
+
+
+def baseline_key(label, threads):
+    return "%s @ %d" % (label, threads)
+
+
+def compare_baseline(rows, ratios, base, tol):
+    """WARNING lines for every ratio (higher = better) more than tol below
+    its stored value; the chain / minimal tape ratios are costs (lower =
+    better) and warn when they grow by more than tol."""
+    warn = []
+    stored = base.get("ratios", {})
+    now = {baseline_key(r["workload"], r["threads"]): (r["ratio"], True) for r in rows
+           if r.get("ratio")}
+    for r in ratios:
+        if r["engine"] == "adjoint":
+            now[baseline_key(r["ratio"], r["threads"])] = (r["value"], "/ natural" not in r["ratio"]
+                                                           and "minimal C tape" not in r["ratio"])
+    for k in sorted(now):
+        v, higher = now[k]
+        old = stored.get(k)
+        if not old or not v:
+            continue
+        fell = v < old * (1 - tol) if higher else v > old * (1 + tol)
+        if fell:
+            warn.append("WARNING: ratio worse than the baseline: %s: baseline %s, now %s (%+.0f%%; tolerance %.0f%%)" % (
+                k, fmt(old), fmt(v), 100 * (v / old - 1), 100 * tol))
+    return warn
+
+
+def make_baseline(rows, ratios):
+    out = {baseline_key(r["workload"], r["threads"]): r["ratio"] for r in rows if r.get("ratio")}
+    for r in ratios:
+        if r["engine"] == "adjoint":
+            out[baseline_key(r["ratio"], r["threads"])] = r["value"]
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "ratios": out}
 
 
 def fmt(v):
@@ -128,18 +275,27 @@ def fmt(v):
     return "%.3g" % v
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
+def load(path):
+    """(table, order, raw, headers) from a run.sh raw file."""
     table = {}  # (threads, label) -> row
     order = []
     raw = []
-    with open(sys.argv[1]) as f:
+    headers = []
+    with open(path) as f:
         for line in f:
-            engine, threads, key, js = line.rstrip("\n").split("\t", 3)
+            parts = line.rstrip("\n").split("\t", 3)
+            if len(parts) != 4:
+                continue
+            engine, threads, key, js = parts
+            if js.startswith("# "):
+                if js[2:] not in headers:
+                    headers.append(js[2:])
+                continue
             try:
                 d = json.loads(js)
             except ValueError:
+                continue
+            if not isinstance(d, dict):
                 continue
             d["engine"] = engine
             d["threads_run"] = int(threads)
@@ -151,36 +307,96 @@ def main():
                                 "higher_is_better": higher, "adjoint": None, "pytorch": None}
                     order.append(k)
                 table[k][engine] = value
+    # the natural variants run in adjoint only: PyTorch's figure is its one step
+    for (th, label), r in table.items():
+        if label.endswith(" natural") and r["pytorch"] is None:
+            tuned = table.get((th, label[:-len(" natural")]))
+            if tuned:
+                r["pytorch"] = tuned["pytorch"]
+    return table, order, raw, headers
+
+
+def main():
+    ap = argparse.ArgumentParser(usage=__doc__)
+    ap.add_argument("raw")
+    ap.add_argument("out")
+    ap.add_argument("--baseline")
+    ap.add_argument("--tolerance", type=float, default=0.15)
+    ap.add_argument("--svg")
+    ap.add_argument("--write-baseline")
+    a = ap.parse_args()
+    table, order, raw, headers = load(a.raw)
     rows = []
     for k in order:
         r = table[k]
-        a, p = r["adjoint"], r["pytorch"]
+        a_, p = r["adjoint"], r["pytorch"]
         r["ratio"] = None
-        if a and p:
-            r["ratio"] = round(a / p if r["higher_is_better"] else p / a, 3)
+        if a_ and p:
+            r["ratio"] = round(a_ / p if r["higher_is_better"] else p / a_, 3)
+        if r.get("floor") is None:
+            r.pop("floor", None)
         rows.append(r)
 
+    # the headers, once per distinct text after the program's name
+    seen = {}
+    for h in headers:
+        name, _, rest = h.partition(": ")
+        seen.setdefault(rest, []).append(name)
+    for rest, names in seen.items():
+        print("# %s: %s" % (", ".join(names), rest))
     w = max([len(r["workload"]) for r in rows] + [8])
     print("ratio > 1: adjoint better (rates: adjoint/PyTorch; times, memory: PyTorch/adjoint)")
-    print("%-*s  %7s  %-9s  %10s  %10s  %8s" % (w, "workload", "threads", "unit", "adjoint",
-                                               "PyTorch", "ratio"))
+    print("%-*s  %7s  %-9s  %10s  %10s  %8s  %10s" % (w, "workload", "threads", "unit", "adjoint",
+                                                     "PyTorch", "ratio", "C tape"))
     for r in rows:
-        print("%-*s  %7d  %-9s  %10s  %10s  %8s" % (w, r["workload"], r["threads"], r["unit"],
-                                                   fmt(r["adjoint"]), fmt(r["pytorch"]),
-                                                   fmt(r["ratio"])))
+        print("%-*s  %7d  %-9s  %10s  %10s  %8s  %10s" % (
+            w, r["workload"], r["threads"], r["unit"], fmt(r["adjoint"]), fmt(r["pytorch"]),
+            fmt(r["ratio"]), fmt(r["floor"]) if "floor" in r else ""))
     ratios = []
     for th in sorted({k[0] for k in table}):
         ratios += derived(table, th)
     if ratios:
         print("ratios within one engine:")
         for r in ratios:
-            print("  %-45s %-8s %d thread(s)  %s" % (r["ratio"], r["engine"], r["threads"],
+            print("  %-50s %-8s %d thread(s)  %s" % (r["ratio"], r["engine"], r["threads"],
                                                     fmt(r["value"])))
-    with open(sys.argv[2], "w") as f:
-        json.dump({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
-                   "rows": rows, "ratios": ratios, "raw": raw}, f, indent=1)
+    goals = targets(table, ratios, max([k[0] for k in table] or [1]))
+    if goals:
+        print("targets (%d threads):" % goals[0]["threads"])
+        for g in goals:
+            print("  %-58s %10s  goal %-7s %s" % (g["target"], fmt(g["value"]), g["goal"],
+                                                 {True: "met", False: "NOT met", None: "-"}[g["met"]]))
+    warnings = []
+    if a.baseline and os.path.exists(a.baseline):
+        with open(a.baseline) as f:
+            warnings = compare_baseline(rows, ratios, json.load(f), a.tolerance)
+        for line in warnings:
+            print(line)
+        if not warnings:
+            print("baseline %s: no ratio fell by more than %.0f%%" % (a.baseline, 100 * a.tolerance))
+    plots = []
+    if a.svg:
+        os.makedirs(a.svg, exist_ok=True)
+        floor = [(x["ratio"].replace(" (time)", ""), x["threads"], round(1 / x["value"], 3))
+                 for x in ratios if "minimal C tape" in x["ratio"] and x["value"]]
+        for fam, (title, items) in svgplot.family_items(rows, floor).items():
+            path = os.path.join(a.svg, "bench_%s.svg" % fam)
+            with open(path, "w") as f:
+                f.write(svgplot.bars(title, items))
+            plots.append(path)
+        print("plots: %s" % " ".join(plots))
+    info = machine()
+    info["headers"] = headers
+    with open(a.out, "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": info, "rows": rows,
+                   "ratios": ratios, "targets": goals, "warnings": warnings, "raw": raw},
+                  f, indent=1)
         f.write("\n")
-    print("written: %s" % sys.argv[2])
+    if a.write_baseline:
+        with open(a.write_baseline, "w") as f:
+            json.dump(make_baseline(rows, ratios), f, indent=1, sort_keys=True)
+            f.write("\n")
+    print("written: %s" % a.out)
 
 
 if __name__ == "__main__":

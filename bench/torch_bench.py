@@ -13,11 +13,16 @@ printing the same JSON lines.  Run with Debian's python3 (python3-torch).
     torch_bench.py views [threads] [reps]
     torch_bench.py cnn [batch] [threads] [steps]
     torch_bench.py conv CIN COUT HW BATCH [threads] [steps]
+    torch_bench.py pool C HW BATCH [threads] [steps]
 
 Threads: torch.set_num_threads(T) sets PyTorch's own (OpenMP) threads; the
 matrix products go to the system BLAS, which on Debian is BLIS as for
 adjoint, and BLIS takes its thread count from BLIS_NUM_THREADS when it
-starts, so that variable is set to T before torch is imported.
+starts, so that variable is set to T before torch is imported.  BLIS
+picks its kernels from the CPU unless BLIS_ARCH_TYPE is set; run.sh sets it
+to the sub-configuration adjoint's BLIS runs, so both engines get the same
+kernels.  The first line printed is a header ("# ...", not JSON) naming the
+PyTorch version, BLIS_ARCH_TYPE and the threads.
 """
 import json
 import os
@@ -33,7 +38,7 @@ def arg(i, default, conv=int):
 
 def threads_of(cmd):
     pos = {"mlp": 3, "tiny": 2, "elementwise": 4, "gradcheck": 2, "embedding": 2,
-           "views": 2, "cnn": 3, "conv": 6, "bmm": 2}.get(cmd)
+           "views": 2, "cnn": 3, "conv": 6, "bmm": 2, "pool": 5}.get(cmd)
     return arg(pos, 1) if pos else 1
 
 
@@ -46,6 +51,9 @@ import torch.nn.functional as F  # noqa: E402
 
 torch.set_num_threads(T)
 now = time.perf_counter
+if CMD:
+    print("# torch_bench.py %s: PyTorch %s; BLIS_ARCH_TYPE=%s; threads %d" % (
+        CMD, torch.__version__, os.environ.get("BLIS_ARCH_TYPE", "unset (BLIS's own detection)"), T))
 
 
 def emit(d):
@@ -432,10 +440,33 @@ def conv():
           "ms": statistics.median(ms), "cpu_ms": statistics.median(cpu), "loss": float(loss)})
 
 
+def pool():
+    """bench_conv.c pool: max_pool2d 2x2 stride 2, forward + backward (seed of
+    ones), process CPU time, median ms."""
+    c, hw, batch = (int(v) for v in sys.argv[2:5])
+    steps = arg(6, 20)
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(batch, c, hw, hw, generator=g).mul_(2).sub_(1).requires_grad_(True)
+    fwd, bwd = [], []
+    for s in range(-2, steps):
+        x.grad = None
+        c0 = time.process_time()
+        y = F.max_pool2d(x, 2, 2)
+        c1 = time.process_time()
+        y.backward(torch.ones_like(y))
+        c2 = time.process_time()
+        if s >= 0:
+            fwd.append(1e3 * (c1 - c0))
+            bwd.append(1e3 * (c2 - c1))
+    f, b = statistics.median(fwd), statistics.median(bwd)
+    emit({"bench": "max_pool2d", "impl": "torch", "threads": T, "c": c, "hw": hw,
+          "batch": batch, "ms_fwd": f, "ms_bwd": b, "ms": f + b})
+
+
 if __name__ == "__main__":
     fns = {"chain": chain, "mlp": mlp, "tiny": tiny, "elementwise": elementwise,
            "gradcheck": gradcheck, "embedding": embedding, "views": views,
-           "cnn": cnn, "conv": conv, "bmm": bmm}
+           "cnn": cnn, "conv": conv, "bmm": bmm, "pool": pool}
     if CMD not in fns:
         sys.exit(__doc__)
     fns[CMD]()
