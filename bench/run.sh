@@ -6,6 +6,7 @@
 #
 #   bench/run.sh [--threads "1 2"] [--out FILE] [--build DIR] [--quick] [--tta]
 #                [--baseline FILE] [--svg DIR] [--torch-blis same|own] [--raw FILE]
+#                [--smoke]
 #
 #   --threads     thread counts to run (default "1 2")
 #   --out         JSON results file (default bench/results.json, git-ignored)
@@ -22,6 +23,10 @@
 #                 that adjoint's runs (BLIS_ARCH_TYPE set for its processes);
 #                 "own": BLIS's own detection in PyTorch's processes
 #   --raw         also keep the tagged raw lines (report.py's input) in FILE
+#   --smoke       --quick with one workload of each model family only: the
+#                 chain, the MLP at batch 64 (tuned and natural), the tiny
+#                 MLP, the CNN at batch 64, pooling, and the model steps
+#                 (the test suite's bench-quick runs it)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +35,7 @@ threads="1 2"
 out="$here/results.json"
 build="$root/build-rel"
 quick=0
+smoke=0
 tta=0
 baseline="$here/baseline.json"
 svg=""
@@ -43,12 +49,13 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
+    --smoke) quick=1; smoke=1; shift ;;
     --tta) tta=1; shift ;;
     --baseline) baseline="$2"; shift 2 ;;
     --svg) svg="$2"; shift 2 ;;
     --torch-blis) torch_blis="$2"; shift 2 ;;
     --raw) keep_raw="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -147,10 +154,11 @@ side() {
 
 if [ $quick -eq 1 ]; then
     reps_small=1 reps_big=0 ew_reps=3 tiny="3 100" mem_steps=50 steps=5 conv_steps=2 cnn_steps=2
-    steps_side=3 batches="64 256" model_steps=3
+    steps_side=3 batches="64 256" model_steps=3 conv_batches="64 256"
+    [ $smoke -eq 0 ] || batches=64 conv_batches=64 model_steps=1
 else
     reps_small=3 reps_big=1 ew_reps=21 tiny="11 500" mem_steps=2000 steps=100 conv_steps=20 cnn_steps=30
-    steps_side=20 batches="16 32 64 128 256 512" model_steps=20
+    steps_side=20 batches="16 32 64 128 256 512" model_steps=20 conv_batches="64 256"
 fi
 
 for t in $threads; do
@@ -167,7 +175,7 @@ for t in $threads; do
     fi
     for b in $batches; do
         rss=-
-        [ $b -eq 256 ] && rss=mlp
+        [ $b -eq 256 ] || [ $smoke -eq 1 ] && rss=mlp
         pair "mlp_b$b" $rss "$bin/bench_mlp $b $t $steps" "$py $here/torch_bench.py mlp $b $t $steps"
         case $b in 64|256)
             # the step as a newcomer writes it: no thread call, the
@@ -177,16 +185,19 @@ for t in $threads; do
         esac
     done
     both tiny "$bin/bench_tiny $t $tiny" "tiny $t $tiny"
-    both elementwise "$bin/bench_elementwise 1000000 $ew_reps $t" "elementwise 1000000 $ew_reps $t"
-    if [ $quick -eq 0 ]; then
-        both gradcheck "$bin/bench_gradcheck $t" "gradcheck $t"
-        both gradcheck_replay "$bin/bench_gradcheck $t replay" "gradcheck $t"
+    if [ $smoke -eq 0 ]; then
+        both elementwise "$bin/bench_elementwise 1000000 $ew_reps $t" "elementwise 1000000 $ew_reps $t"
+        if [ $quick -eq 0 ]; then
+            both gradcheck "$bin/bench_gradcheck $t" "gradcheck $t"
+            both gradcheck_replay "$bin/bench_gradcheck $t replay" "gradcheck $t"
+        fi
+        both embedding "$bin/bench_embedding $t $steps" "embedding $t $steps"
+        both bmm "$bin/bench_bmm $t $steps" "bmm $t $steps"
     fi
-    both embedding "$bin/bench_embedding $t $steps" "embedding $t $steps"
-    both bmm "$bin/bench_bmm $t $steps" "bmm $t $steps"
     # convolution (the Fashion-MNIST shapes), pooling and the CNN step
-    for b in 64 256; do
+    for b in $conv_batches; do
         for shape in "1 32 28" "32 64 14"; do
+            [ $smoke -eq 0 ] || continue
             both "conv_$(echo $shape | tr ' ' _)_b$b" "$bin/bench_conv conv $shape $b $t $conv_steps" \
                 "conv $shape $b $t $conv_steps"
         done
@@ -206,15 +217,19 @@ for t in $threads; do
                 "$py $here/bench_steps.py $cell $t $model_steps"
         done
     fi
-    both memory "$bin/bench_mlp 256 $t $mem_steps memory" "mlp 256 $t $mem_steps memory"
-    both views "$bin/bench_views $t $ew_reps" "views $t $ew_reps"
+    if [ $smoke -eq 0 ]; then
+        both memory "$bin/bench_mlp 256 $t $mem_steps memory" "mlp 256 $t $mem_steps memory"
+        both views "$bin/bench_views $t $ew_reps" "views $t $ew_reps"
+    fi
     echo >&2
 done
-# these run both engines at 1 and 2 threads themselves
-printf 'side by side ' >&2
-side norm "$py" "$here/bench_norm.py" "$bin/bench_norm" $steps_side
-side attention "$py" "$here/bench_attention.py" "$bin/bench_attention" $steps_side
-echo >&2
+if [ $smoke -eq 0 ]; then
+    # these run both engines at 1 and 2 threads themselves
+    printf 'side by side ' >&2
+    side norm "$py" "$here/bench_norm.py" "$bin/bench_norm" $steps_side
+    side attention "$py" "$here/bench_attention.py" "$bin/bench_attention" $steps_side
+    echo >&2
+fi
 
 if [ $tta -eq 1 ]; then
     # time to 0.90 test accuracy: the default `adjoint train` (MLP on
