@@ -623,6 +623,23 @@ ROW(adj_model_param_name, NULL, "Pn", 'g', "null",
     adj_model *x = model_of(); o->ptr = adj_model_param_name(P(0, x), N(1, 1)); adj_model_free(x))
 ROW(adj_model_mlp, NULL, "P", 'g', "null", adj_model *x = model_of(); o->ptr = adj_model_mlp(P(0, x)); adj_model_free(x))
 /* the dropout generator (trainer) */
+/* decoding with a key/value cache (trainer) */
+ROW(adj_gpt_cache_new, NULL, "Pv", 'O', NULL,
+    adj_model *x = gpt_of(); adj_gpt_cache *c = adj_gpt_cache_new(P(0, x), P(1, &f->err)); o->ptr = c;
+    adj_gpt_cache_free(c); adj_model_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
+ROW(adj_gpt_cache_free, NULL, "p", '-', NULL,
+    adj_model *x = gpt_of(); adj_gpt_cache *c = adj_gpt_cache_new(x, NULL); adj_gpt_cache_free(P(0, c));
+    if (m->arg == 0) adj_gpt_cache_free(c); adj_model_free(x))
+ROW(adj_gpt_cache_reset, NULL, "p", '-', NULL,
+    adj_model *x = gpt_of(); adj_gpt_cache *c = adj_gpt_cache_new(x, NULL); adj_gpt_cache_reset(P(0, c));
+    adj_gpt_cache_free(c); adj_model_free(x))
+ROW(adj_gpt_cache_length, NULL, "P", 'g', "0",
+    adj_model *x = gpt_of(); adj_gpt_cache *c = adj_gpt_cache_new(x, NULL);
+    o->num = (double)adj_gpt_cache_length(P(0, (const adj_gpt_cache *)c)); adj_gpt_cache_free(c); adj_model_free(x))
+ROW(adj_gpt_cache_step, NULL, "P.Pv", 'e', NULL,
+    adj_model *x = gpt_of(); adj_gpt_cache *c = adj_gpt_cache_new(x, NULL); double lg[5];
+    o->st = adj_gpt_cache_step(P(0, c), 1, P(2, lg), P(3, &f->err));
+    adj_gpt_cache_free(c); adj_model_free(x); snprintf(o->msg, sizeof o->msg, "%s", f->err.message))
 ROW(adj_model_dropout_rng, NULL, "P", 'g', "null",
     adj_model *x = model_of(); o->ptr = adj_model_dropout_rng(P(0, x)); adj_model_free(x))
 ROW(adj_model_set_training, NULL, "P.", '-', NULL, adj_model *x = model_of(); adj_model_set_training(P(0, x), 0); adj_model_free(x))

@@ -313,6 +313,18 @@ static adj_model *model_of(void)
     return m;
 }
 
+/* A small "gpt" model and a key/value cache of it (trainer). */
+static adj_model *gpt_of(void)
+{
+    const char *kv[] = {"vocab_size", "5", "n_positions", "4", "n_embd", "4", "n_layer", "1",
+                        "n_head", "2"};
+    adj_rng rng;
+    adj_rng_seed(&rng, 5);
+    adj_model *m = adj_model_new("gpt", 5, kv, ADJ_F64, &rng, NULL);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
 static const char *model_path(fx *f)
 {
     static char path[300];

@@ -15,7 +15,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: adjoint sample MODEL [--prompt TEXT | --prompt-tokens 1,2,3] [--steps N]\n"
-               "                      [--temperature T] [--top-k K] [--seed S]\n"
+               "                      [--temperature T] [--top-k K] [--seed S] [--no-cache]\n"
                "Print the prompt and N (default 200) tokens sampled from a language model\n"
                "(rnn, lstm, gru, gpt) saved by adjoint train, or a Hugging Face GPT-2\n"
                "directory (config.json, model.safetensors).  Temperature 0 is greedy (default 1);\n"
@@ -23,7 +23,9 @@ static void usage(FILE *f)
                "a newline, when the vocabulary has one) must use the model's bytes; a model\n"
                "of token ids takes --prompt-tokens and prints ids.  A directory with GPT-2's\n"
                "tokenizer (vocab.json, merges.txt) takes --prompt TEXT (default: <|endoftext|>)\n"
-               "and prints text.\n");
+               "and prints text.  A gpt model keeps its keys and values of the context in a\n"
+               "cache while the context fits n_positions (--no-cache: a forward over the\n"
+               "whole context for every token).\n");
 }
 
 /* Token id's bytes on stdout (nothing for an id without a token); the
@@ -88,11 +90,16 @@ int adj_cmd_sample(int argc, char **argv)
     const char *model = NULL, *prompt = NULL, *ptok = NULL;
     long steps = 200, topk = 0, seed = 1;
     double temp = 1;
+    int use_cache = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        }
+        if (strcmp(a, "--no-cache") == 0) {
+            use_cache = 0;
+            continue;
         }
         if (a[0] != '-') {
             if (model) {
@@ -206,6 +213,8 @@ int adj_cmd_sample(int argc, char **argv)
     int32_t *ctx = malloc((np + (size_t)steps + 1) * sizeof *ctx);
     double *lg = malloc((size_t)V * sizeof *lg);
     adj_tape *t = adj_tape_new();
+    adj_gpt_cache *kv = NULL;
+    adj_error err;
     int rc = 1;
     if (!ctx || !lg || !t) {
         fprintf(stderr, "adjoint sample: out of memory\n");
@@ -267,18 +276,31 @@ int adj_cmd_sample(int argc, char **argv)
     adj_model_set_training(m, 0);
     size_t n = np;
     int last = bpe ? -1 : text ? byte[ctx[n - 1]] : -1;
+    if (use_cache && strcmp(adj_model_arch(m), "gpt") == 0 && !(kv = adj_gpt_cache_new(m, &err))) {
+        fprintf(stderr, "adjoint sample: %s\n", err.message);
+        goto done;
+    }
     for (long s = 0; s < steps; s++, n++) {
-        adj_tape_reset(t);
-        /* the last n_positions tokens for a model of bounded context */
-        size_t w = ctxmax > 0 && n > (size_t)ctxmax ? (size_t)ctxmax : n;
-        adj_var *x = adj_index(t, 2, ((int64_t[]){1, (int64_t)w}), ctx + (n - w));
-        adj_var *y = adj_model_forward(m, x);
-        if (!y) {
-            fprintf(stderr, "adjoint sample: %s\n", adj_tape_message(t));
-            goto done;
+        if (kv && ctxmax > 0 && n <= (size_t)ctxmax) {
+            /* the positions not in the cache yet: the prompt, then one */
+            for (int64_t j = adj_gpt_cache_length(kv); j < (int64_t)n; j++)
+                if (adj_gpt_cache_step(kv, ctx[j], lg, &err) != ADJ_OK) {
+                    fprintf(stderr, "adjoint sample: %s\n", err.message);
+                    goto done;
+                }
+        } else {
+            adj_tape_reset(t);
+            /* the last n_positions tokens for a model of bounded context */
+            size_t w = ctxmax > 0 && n > (size_t)ctxmax ? (size_t)ctxmax : n;
+            adj_var *x = adj_index(t, 2, ((int64_t[]){1, (int64_t)w}), ctx + (n - w));
+            adj_var *y = adj_model_forward(m, x);
+            if (!y) {
+                fprintf(stderr, "adjoint sample: %s\n", adj_tape_message(t));
+                goto done;
+            }
+            for (int v = 0; v < V; v++)
+                lg[v] = adj_value_at(y, (w - 1) * (size_t)V + (size_t)v);
         }
-        for (int v = 0; v < V; v++)
-            lg[v] = adj_value_at(y, (w - 1) * (size_t)V + (size_t)v);
         ctx[n] = pick(lg, V, temp, topk, &rng);
         if (bpe)
             last = emit(bpe, ctx[n]);
@@ -292,6 +314,7 @@ int adj_cmd_sample(int argc, char **argv)
         fputc('\n', stdout);
     rc = 0;
 done:
+    adj_gpt_cache_free(kv);
     adj_bpe_free(bpe);
     free(pids);
     adj_tape_free(t);

@@ -78,6 +78,34 @@ ADJ_API void adj_model_set_training(adj_model *m, int training);
  * architecture documents the shapes); errors on x's tape. */
 ADJ_API adj_var *adj_model_forward(adj_model *m, adj_var *x);
 
+/*
+ * Decoding a "gpt" model one token at a time with a key/value cache:
+ * each step feeds the token at the next position and returns the logits
+ * of that position, computing the blocks for that position only and
+ * attending to the keys and values the cache kept of the earlier ones
+ * (token t costs the dense layers of one position and O(t) attention,
+ * not a forward over the prefix).  Evaluation mode (no dropout), in
+ * double over the model's weights: the logits agree with
+ * adj_model_forward's last position to rounding.  The cache reads the
+ * model's parameters at each step and must not outlive the model; reset
+ * it after the parameters change.
+ */
+typedef struct adj_gpt_cache adj_gpt_cache;
+/* A cache for m, sized for n_positions positions; NULL with
+ * ADJ_EINVAL for a NULL model or one that is not "gpt", ADJ_ENOMEM. */
+ADJ_API adj_gpt_cache *adj_gpt_cache_new(adj_model *m, adj_error *err);
+ADJ_API void adj_gpt_cache_free(adj_gpt_cache *c);
+/* Forget every position (the next step is position 0). */
+ADJ_API void adj_gpt_cache_reset(adj_gpt_cache *c);
+/* Positions fed so far (0 for NULL). */
+ADJ_API int64_t adj_gpt_cache_length(const adj_gpt_cache *c);
+/* Feed token id at position adj_gpt_cache_length(c); logits gets
+ * vocab_size values.  ADJ_EINVAL, with nothing changed, for a NULL cache
+ * or logits, an id outside [0, vocab_size), or a cache that already holds
+ * n_positions positions. */
+ADJ_API adj_status adj_gpt_cache_step(adj_gpt_cache *c, int32_t id, double *logits,
+                                      adj_error *err);
+
 /* Save as safetensors, atomically as adj_file_write. */
 ADJ_API adj_status adj_model_write(adj_model *m, const char *path, adj_error *err);
 /* The bytes adj_model_write writes, from malloc (the caller frees them). */
