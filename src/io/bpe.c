@@ -3,7 +3,8 @@
  * parsed with cJSON, tokens kept as byte strings (GPT-2's byte-to-unicode
  * map undone), a hash of tokens to ids and one of id pairs to their merge
  * rank and result; encoding merges the lowest-ranked adjacent pair of a
- * piece until none is left.
+ * piece until none is left (a heap of ranked pairs over a linked list of
+ * the piece's ids: O(n log n) in the piece's length n).
  */
 #include "adjoint/bpe.h"
 #include "core/error.h"
@@ -360,37 +361,114 @@ int32_t adj_bpe_find(const adj_bpe *b, const char *s, size_t len)
 
 /* ---------------------------------------------------------- encoding */
 
-/* BPE on w[0..n) (token ids): merge the adjacent pair of lowest rank,
+/*
+ * BPE on w[0..n) (token ids): merge the adjacent pair of lowest rank,
  * every occurrence left to right, until no pair has a rank; the new
- * length. */
-static size_t merge_piece(const adj_bpe *b, int32_t *w, size_t n)
+ * length.  In O(n log n): the ids form a linked list, and a heap holds
+ * the ranked pairs by (rank, position).  One round pops every pair of the
+ * lowest rank in position order and merges those still present (a merge
+ * consumes its right neighbour, so of overlapping occurrences the left one
+ * wins, as in a left-to-right pass); the pairs the merges form wait for
+ * the end of the round, as the next pass would first see them.
+ */
+typedef struct bpe_pair {
+    int32_t rank, a, c;
+    size_t at; /* the left id's position */
+} bpe_pair;
+
+typedef struct bpe_work {
+    size_t *next, *prev; /* SIZE_MAX: none */
+    bpe_pair *heap, *wait;
+    size_t nheap, nwait;
+} bpe_work;
+
+static int pair_before(const bpe_pair *x, const bpe_pair *y)
 {
-    while (n > 1) {
-        int best = -1;
-        int32_t ba = 0, bc = 0, res = 0;
-        for (size_t i = 0; i + 1 < n; i++) {
-            size_t k = pair_slot(b, pair_key(w[i], w[i + 1]));
-            if (b->pkey[k] && (best < 0 || b->prank[k] < best)) {
-                best = b->prank[k];
-                ba = w[i];
-                bc = w[i + 1];
-                res = b->pres[k];
-            }
-        }
-        if (best < 0)
-            break;
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (i + 1 < n && w[i] == ba && w[i + 1] == bc) {
-                w[o++] = res;
-                i++;
-            } else {
-                w[o++] = w[i];
-            }
-        }
-        n = o;
+    return x->rank != y->rank ? x->rank < y->rank : x->at < y->at;
+}
+
+static void heap_push(bpe_work *k, bpe_pair e)
+{
+    size_t i = k->nheap++;
+    while (i > 0 && pair_before(&e, &k->heap[(i - 1) / 2])) {
+        k->heap[i] = k->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
     }
-    return n;
+    k->heap[i] = e;
+}
+
+static bpe_pair heap_pop(bpe_work *k)
+{
+    bpe_pair top = k->heap[0], e = k->heap[--k->nheap];
+    size_t i = 0, n = k->nheap;
+    for (;;) {
+        size_t l = 2 * i + 1, m = l;
+        if (l >= n)
+            break;
+        if (l + 1 < n && pair_before(&k->heap[l + 1], &k->heap[l]))
+            m = l + 1;
+        if (!pair_before(&k->heap[m], &e))
+            break;
+        k->heap[i] = k->heap[m];
+        i = m;
+    }
+    if (n)
+        k->heap[i] = e;
+    return top;
+}
+
+/* The pair (w[i], w[next[i]]) into the heap or (during a round) the
+ * waiting list, when it has a rank. */
+static void add_pair(const adj_bpe *b, bpe_work *k, const int32_t *w, size_t i, int wait)
+{
+    size_t j = k->next[i];
+    if (j == SIZE_MAX)
+        return;
+    size_t s = pair_slot(b, pair_key(w[i], w[j]));
+    if (!b->pkey[s])
+        return;
+    bpe_pair e = {b->prank[s], w[i], w[j], i};
+    if (wait)
+        k->wait[k->nwait++] = e;
+    else
+        heap_push(k, e);
+}
+
+static size_t merge_piece(const adj_bpe *b, bpe_work *k, int32_t *w, size_t n)
+{
+    if (n < 2)
+        return n;
+    k->nheap = 0;
+    for (size_t i = 0; i < n; i++) {
+        k->next[i] = i + 1 < n ? i + 1 : SIZE_MAX;
+        k->prev[i] = i ? i - 1 : SIZE_MAX;
+    }
+    for (size_t i = 0; i + 1 < n; i++)
+        add_pair(b, k, w, i, 0);
+    while (k->nheap) {
+        int32_t rank = k->heap[0].rank;
+        k->nwait = 0;
+        while (k->nheap && k->heap[0].rank == rank) {
+            bpe_pair e = heap_pop(k);
+            size_t i = e.at, j = k->next[i];
+            if (w[i] != e.a || j == SIZE_MAX || w[j] != e.c)
+                continue; /* merged away since */
+            w[i] = b->pres[pair_slot(b, pair_key(e.a, e.c))];
+            w[j] = -1;
+            k->next[i] = k->next[j];
+            if (k->next[j] != SIZE_MAX)
+                k->prev[k->next[j]] = i;
+            if (k->prev[i] != SIZE_MAX)
+                add_pair(b, k, w, k->prev[i], 1);
+            add_pair(b, k, w, i, 1);
+        }
+        for (size_t q = 0; q < k->nwait; q++)
+            heap_push(k, k->wait[q]);
+    }
+    size_t o = 0;
+    for (size_t i = 0; i != SIZE_MAX; i = k->next[i])
+        w[o++] = w[i];
+    return o;
 }
 
 adj_status adj_bpe_encode(const adj_bpe *b, const char *text, size_t len, int32_t **ids, size_t *n,
@@ -407,15 +485,37 @@ adj_status adj_bpe_encode(const adj_bpe *b, const char *text, size_t len, int32_
     int32_t *out = malloc(len * sizeof *out);
     if (!out)
         return adj_err_set(err, ADJ_ENOMEM, "adj_bpe_encode: out of memory for %zu bytes", len);
+    /* the longest piece sizes the merge's work space */
     const unsigned char *s = (const unsigned char *)text;
+    size_t most = 0;
+    for (size_t i = 0; i < len;) {
+        size_t e = adj_bpe_piece_end(s, len, i);
+        most = e - i > most ? e - i : most;
+        i = e;
+    }
+    bpe_work wk = {malloc(most * sizeof(size_t)), malloc(most * sizeof(size_t)),
+                   malloc(2 * most * sizeof(bpe_pair)), malloc(2 * most * sizeof(bpe_pair)), 0, 0};
+    if (!wk.next || !wk.prev || !wk.heap || !wk.wait) {
+        free(wk.next);
+        free(wk.prev);
+        free(wk.heap);
+        free(wk.wait);
+        free(out);
+        return adj_err_set(err, ADJ_ENOMEM, "adj_bpe_encode: out of memory for a piece of %zu bytes",
+                           most);
+    }
     size_t k = 0;
     for (size_t i = 0; i < len;) {
         size_t e = adj_bpe_piece_end(s, len, i);
         for (size_t j = i; j < e; j++)
             out[k + j - i] = b->byte_id[s[j]];
-        k += merge_piece(b, out + k, e - i);
+        k += merge_piece(b, &wk, out + k, e - i);
         i = e;
     }
+    free(wk.next);
+    free(wk.prev);
+    free(wk.heap);
+    free(wk.wait);
     int32_t *shrunk = realloc(out, k * sizeof *out);
     *ids = shrunk ? shrunk : out;
     *n = k;

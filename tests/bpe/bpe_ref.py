@@ -27,6 +27,7 @@ algorithm, against adjoint's tokenizer (src/io/bpe.c):
     bpe_ref.py BPE_RUN [ADJOINT [GPT2_HF]]"""
 import json
 import os
+import random
 import re
 import shutil
 import struct
@@ -166,6 +167,18 @@ TEXTS = [
     b"a",
 ]
 
+# Long pre-token pieces (the merge is O(n log n) in a piece's length):
+# letters, digits, punctuation, white space, one letter repeated (the
+# same pair overlapping), a mixed long word.
+LONG = [
+    b"thequickbrownfoxjumpsoverthelazydog" * 40,
+    b" " + b"31415926535897932384626433832795" * 40,
+    b"..,;!?--\"()[]" * 100,
+    b" \t" * 600 + b"x",
+    b"l" * 1001,
+    "caf\u00e9na\u00efvehelloworldStra\u00dfe".encode() * 50,
+]
+
 
 def refusals(exe, tmp, vocab, merges):
     """Broken vocab.json or merges.txt: bpe_run fails naming the file and the problem."""
@@ -289,12 +302,42 @@ def main():
             for a, b in merges:
                 f.write("%s %s\n" % (a, b))
         print("fixture: %d tokens, %d merges" % (len(vocab), len(merges)))
-        for k, text in enumerate(TEXTS + [CORPUS]):
-            want = encode(text, vocab, ranks)
+        # the same merges in a shuffled order: a merge's result may then
+        # form pairs of lower rank than its own
+        shuffled = os.path.join(tmp, "shuffled")
+        os.makedirs(shuffled)
+        order = list(merges)
+        random.Random(5).shuffle(order)
+        shuffled_ranks = {m: i for i, m in enumerate(order)}
+        shutil.copy(os.path.join(out, "vocab.json"), shuffled)
+        with open(os.path.join(shuffled, "merges.txt"), "w", encoding="utf-8") as f:
+            f.write("#version: 0.2\n")
+            for a, b in order:
+                f.write("%s %s\n" % (a, b))
+        # a merge whose result pairs with the next id at a lower rank than
+        # its own: "a b a b" merges both "a b" before "ab a" is seen
+        crafted = os.path.join(tmp, "crafted")
+        os.makedirs(crafted)
+        crafted_merges = [("ab", "a"), ("a", "b")]
+        crafted_vocab = {u: i for i, u in enumerate(sorted(B2U.values()))}
+        crafted_vocab["ab"] = len(crafted_vocab)
+        crafted_vocab["aba"] = len(crafted_vocab)
+        with open(os.path.join(crafted, "vocab.json"), "w", encoding="utf-8") as f:
+            json.dump(crafted_vocab, f, ensure_ascii=False)
+        with open(os.path.join(crafted, "merges.txt"), "w", encoding="utf-8") as f:
+            f.write("#version: 0.2\nab a\na b\n")
+        crafted_ranks = {m: i for i, m in enumerate(crafted_merges)}
+        cases = [(out, vocab, ranks, t) for t in TEXTS + [CORPUS] + LONG]
+        cases += [(shuffled, vocab, shuffled_ranks, t) for t in TEXTS + LONG]
+        cases += [(crafted, crafted_vocab, crafted_ranks, t)
+                  for t in [b"abab", b"ababab abab aab abba", b"ab" * 500 + b"a"]]
+        names = {shuffled: "shuffled merges ", crafted: "crafted merges "}
+        for k, (fixture, fixture_vocab, fixture_ranks, text) in enumerate(cases):
+            want = encode(text, fixture_vocab, fixture_ranks)
             path = os.path.join(tmp, "text%d" % k)
             with open(path, "wb") as f:
                 f.write(text)
-            r = subprocess.run([exe, out, path], capture_output=True, text=True)
+            r = subprocess.run([exe, fixture, path], capture_output=True, text=True)
             lines = r.stdout.split("\n") if r.returncode == 0 else ["", ""]
             got = [int(v) for v in lines[0].split()] if r.returncode == 0 else None
             split = [len(p.encode("utf-8", "surrogateescape"))
@@ -304,7 +347,7 @@ def main():
             if got_split != split:
                 print("FAIL %r: pieces (byte lengths) %s, reference %s" % (text[:40], got_split, split))
             failures += not ok
-            label = repr(text[:40])
+            label = names.get(fixture, "") + repr(text[:40])
             if ok:
                 print("ok   %s: %d ids" % (label, len(want)))
             else:
