@@ -221,22 +221,25 @@ static adj_status backward(adj_var *y, const double *seed, bool seeded)
             v->in[0]->mark = sweep; /* an op's first input is never optional */
             if (v->in[1])
                 v->in[1]->mark = sweep;
-            if (v->in[2])
-                v->in[2]->mark = sweep;
-            if (v->flags & ADJ_F_MORE)
-                for (uint32_t j = 3; j < adj_cold(v)->nin; j++)
-                    if (adj_cold(v)->more[j - 3])
-                        adj_cold(v)->more[j - 3]->mark = sweep;
-            if (!v->grad)
-                continue; /* reached, but no adjoint flowed into it */
             const adj_op_desc *d = adj_op_table[v->op];
-            if (v->ndim == 0 && v->dtype == ADJ_F64 && d->scalar_bwd)
-                scalar_backward(d, v);
-            else
+            if (v->ndim == 0 && v->dtype == ADJ_F64 && d->scalar_bwd) {
+                /* a scalar op has at most two inputs: nothing more to mark */
+                if (v->grad)
+                    scalar_backward(d, v);
+            } else {
+                if (v->in[2])
+                    v->in[2]->mark = sweep;
+                if (v->flags & ADJ_F_MORE)
+                    for (uint32_t j = 3; j < adj_cold(v)->nin; j++)
+                        if (adj_cold(v)->more[j - 3])
+                            adj_cold(v)->more[j - 3]->mark = sweep;
+                if (!v->grad)
+                    continue; /* reached, but no adjoint flowed into it */
                 d->backward(v);
-            if (t->status != ADJ_OK)
-                return t->status; /* scratch memory ran out */
-            if (anomaly) {
+                if (t->status != ADJ_OK)
+                    return t->status; /* scratch memory ran out */
+            }
+            if (anomaly && v->grad) {
                 check_backward(t, v);
                 if (t->status != ADJ_OK)
                     return t->status;

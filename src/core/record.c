@@ -111,6 +111,14 @@ bool adj_shape_store(adj_tape *t, adj_var *v, const int64_t *src)
     return true;
 }
 
+/* Is node v of tape t, given as h, live and current (adj_live and
+ * adj_h_current_t)?  On a node of t, id < nnodes implies the current
+ * generation: every slot below nnodes was written since the last reset. */
+static inline bool scalar_input_live(const adj_tape *t, const adj_var *v, uintptr_t h)
+{
+    return !(v->flags & ADJ_F_INERT) && adj_cold(v)->id < t->nnodes && adj_h_current_t(h, t);
+}
+
 /*
  * The scalar fast path: an elementwise op on f64 0-D operands needs no
  * shape rule, no arena and no loop.  Returns NULL when the call does not
@@ -125,10 +133,10 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     if (!a || a->ndim != 0 || a->dtype != ADJ_F64)
         return NULL;
     adj_tape *t = adj_node_tape(a);
-    if (t->status != ADJ_OK || !adj_live(t, a) || !adj_h_current_t((uintptr_t)h[0], t))
+    if (t->status != ADJ_OK || !scalar_input_live(t, a, (uintptr_t)h[0]))
         return NULL;
     if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_node_tape(b) != t ||
-                    !adj_live(t, b) || !adj_h_current_t((uintptr_t)h[1], t)))
+                    !scalar_input_live(t, b, (uintptr_t)h[1])))
         return NULL;
     if (((a->flags | (b ? b->flags : 0)) & ADJ_F_EXTGRAD) &&
         (((a->flags & ADJ_F_EXTGRAD) && adj_param_stale(a)) ||
