@@ -1,0 +1,104 @@
+/*
+ * GPT training-step benchmark: the "gpt" architecture built through the
+ * public registry the way a user writes it (adj_model_new, then
+ * adj_model_forward, softmax cross-entropy, adj_backward and AdamW),
+ * float32, n_layer 4, n_embd 128, n_head 4, T 64, B 16, vocabulary 65
+ * (n_positions = T), no dropout.  One step: reset the tape, put the token
+ * ids on it, forward, zero the gradients, backward, optimizer step; on one
+ * fixed random batch (the data never changes the cost).  bench_steps.py
+ * gpt is the same model (tests/interop/torch_gpt.py's GPT-2) in PyTorch.
+ *
+ * usage: bench_gpt [threads] [steps] [batch] [time]
+ *   5 warm-up steps, then `steps` timed one by one; prints the median step
+ *   time (wall and process CPU), tokens per second and the peak RSS.
+ * output: one JSON object.
+ */
+#include <adjoint.h>
+
+#include "bench_util.h"
+
+#include <math.h>
+#include <stdio.h>
+
+enum { VOCAB = 65, EMBD = 128, LAYERS = 4, HEADS = 4 };
+
+typedef struct run {
+    adj_model *m;
+    adj_optim *opt;
+    int32_t *x, *y;
+    int64_t B, T;
+} run;
+
+/* One training step; returns the loss (NaN on error). */
+static double step(run *r, adj_tape *t)
+{
+    adj_tape_reset(t);
+    adj_var *x = adj_index(t, 2, ((int64_t[]){r->B, r->T}), r->x);
+    adj_var *logits = adj_model_forward(r->m, x); /* (B, T, V) */
+    adj_var *loss = adj_softmax_cross_entropy(adj_reshape(logits, 2, ((int64_t[]){r->B * r->T, VOCAB})),
+                                              r->y);
+    adj_params *p = adj_model_params(r->m);
+    adj_params_zero_grad(p);
+    if (adj_backward(loss) != ADJ_OK) {
+        fprintf(stderr, "bench_gpt: %s\n", adj_tape_message(t));
+        return NAN;
+    }
+    adj_optim_step(r->opt);
+    return adj_item(loss);
+}
+
+int main(int argc, char **argv)
+{
+    int threads = argc > 1 ? atoi(argv[1]) : 1;
+    long steps = argc > 2 ? atol(argv[2]) : 20;
+    run r = {.B = argc > 3 ? atol(argv[3]) : 16, .T = argc > 4 ? atol(argv[4]) : 64};
+    if (threads < 1 || steps < 1 || r.B < 1 || r.T < 1 || r.T > 4096) {
+        fprintf(stderr, "usage: bench_gpt [threads] [steps] [batch] [time]\n");
+        return 2;
+    }
+    adj_set_threads(threads);
+    char ctx[32];
+    snprintf(ctx, sizeof ctx, "%lld", (long long)r.T);
+    const char *kv[] = {"vocab_size", "65", "n_positions", ctx, "n_embd", "128",
+                        "n_layer",    "4",  "n_head",      "4"};
+    adj_rng rng;
+    adj_rng_seed(&rng, 1);
+    adj_error err = {0};
+    r.m = adj_model_new("gpt", 5, kv, ADJ_F32, &rng, &err);
+    adj_optim_config c = adj_optim_defaults(ADJ_OPTIM_ADAMW);
+    c.lr = 3e-4;
+    r.opt = r.m ? adj_optim_new(adj_model_params(r.m), &c, NULL) : NULL;
+    size_t n = (size_t)(r.B * r.T);
+    r.x = malloc(n * sizeof *r.x);
+    r.y = malloc(n * sizeof *r.y);
+    double *times = malloc((size_t)steps * sizeof *times), *cpu = malloc((size_t)steps * sizeof *cpu);
+    adj_tape *t = adj_tape_new();
+    if (!r.m || !r.opt || !r.x || !r.y || !times || !cpu || !t) {
+        fprintf(stderr, "bench_gpt: set-up failed: %s\n", r.m ? "out of memory" : err.message);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r.x[i] = (int32_t)(adj_rng_uniform(&rng) * VOCAB);
+        r.y[i] = (int32_t)(adj_rng_uniform(&rng) * VOCAB);
+    }
+    double loss = 0;
+    for (int s = 0; s < 5; s++)
+        loss = step(&r, t);
+    for (long s = 0; s < steps; s++) {
+        double t0 = bench_now(), c0 = bench_cpu_now();
+        loss = step(&r, t);
+        times[s] = bench_now() - t0;
+        cpu[s] = bench_cpu_now() - c0;
+    }
+    double med = bench_median(times, (size_t)steps), cmed = bench_median(cpu, (size_t)steps);
+    printf("{\"workload\": \"gpt_step\", \"variant\": \"natural\", \"batch\": %lld, \"time\": %lld, "
+           "\"threads\": %d, \"steps\": %ld, \"ms_per_step\": %.4f, \"cpu_ms\": %.4f, "
+           "\"samples_per_s\": %.1f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f, \"loss\": %.4f}\n",
+           (long long)r.B, (long long)r.T, threads, steps, med * 1e3, cmed * 1e3, (double)r.B / med, (double)n / med,
+           bench_peak_rss_mib(), loss);
+    adj_tape_free(t);
+    adj_optim_free(r.opt);
+    adj_model_free(r.m);
+    free(r.x), free(r.y), free(times), free(cpu);
+    return loss == loss ? 0 : 1;
+}

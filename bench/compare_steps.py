@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""The GPT, LSTM and GRU training steps, adjoint (bench_gpt, bench_rnn)
+against PyTorch (bench_steps.py), alternating the two engines (the order
+flips every round) so that drift on a shared machine hits both alike.
+Prints, per workload and thread count, each engine's median ms per step
+and PyTorch time / adjoint time as median [range] over the rounds, by
+wall clock and by process CPU time, with the load average before and
+after.
+
+    compare_steps.py [--build build-rel] [--rounds 5] [--steps 20]
+                     [--threads "1 2"] [--workloads "gpt lstm gru"] [--json FILE]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+def fmt(v):
+    return "%.2f [%.2f-%.2f]" % (statistics.median(v), min(v), max(v))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "build-rel"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--threads", default="1 2")
+    ap.add_argument("--workloads", default="gpt lstm gru")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    rows = []
+    for w in a.workloads.split():
+        for t in a.threads.split():
+            ours = [os.path.join(a.build, "bench", "bench_gpt"), t, str(a.steps)] if w == "gpt" else \
+                [os.path.join(a.build, "bench", "bench_rnn"), w, t, str(a.steps)]
+            theirs = ["/usr/bin/python3", os.path.join(HERE, "bench_steps.py"), w, t, str(a.steps)]
+            l0 = load()
+            res = {"adjoint": [], "pytorch": []}
+            for r in range(a.rounds):
+                order = (("adjoint", ours), ("pytorch", theirs))
+                for name, cmd in (order if r % 2 == 0 else order[::-1]):
+                    res[name].append(run(cmd))
+            wall = [p["ms_per_step"] / q["ms_per_step"] for p, q in zip(res["pytorch"], res["adjoint"])]
+            cpu = [p["cpu_ms"] / q["cpu_ms"] for p, q in zip(res["pytorch"], res["adjoint"])]
+            row = {"workload": w + "_step", "threads": int(t), "rounds": a.rounds, "load": [l0, load()],
+                   "adjoint_ms": statistics.median(q["ms_per_step"] for q in res["adjoint"]),
+                   "pytorch_ms": statistics.median(p["ms_per_step"] for p in res["pytorch"]),
+                   "ratio_wall": wall, "ratio_cpu": cpu,
+                   "adjoint_rss_mib": res["adjoint"][-1]["peak_rss_mib"],
+                   "pytorch_rss_mib": res["pytorch"][-1]["peak_rss_mib"]}
+            rows.append(row)
+            print("%-10s %d thr  adjoint %8.2f ms  pytorch %8.2f ms  ratio wall %s  cpu %s  load %s->%s"
+                  % (row["workload"], row["threads"], row["adjoint_ms"], row["pytorch_ms"], fmt(wall),
+                     fmt(cpu), l0, row["load"][1]))
+            sys.stdout.flush()
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
