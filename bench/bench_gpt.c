@@ -91,11 +91,15 @@ int main(int argc, char **argv)
         cpu[s] = bench_cpu_now() - c0;
     }
     double med = bench_median(times, (size_t)steps), cmed = bench_median(cpu, (size_t)steps);
+    adj_tape_stats ts;
+    adj_tape_get_stats(t, &ts);
     printf("{\"workload\": \"gpt_step\", \"variant\": \"natural\", \"batch\": %lld, \"time\": %lld, "
            "\"threads\": %d, \"steps\": %ld, \"ms_per_step\": %.4f, \"cpu_ms\": %.4f, "
-           "\"samples_per_s\": %.1f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f, \"loss\": %.4f}\n",
-           (long long)r.B, (long long)r.T, threads, steps, med * 1e3, cmed * 1e3, (double)r.B / med, (double)n / med,
-           bench_peak_rss_mib(), loss);
+           "\"samples_per_s\": %.1f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
+           "\"arena_peak_mib\": %.1f, \"arena_reserved_mib\": %.1f, \"nodes\": %zu, \"loss\": %.4f}\n",
+           (long long)r.B, (long long)r.T, threads, steps, med * 1e3, cmed * 1e3, (double)r.B / med,
+           (double)n / med, bench_peak_rss_mib(), (double)ts.high_water / (1 << 20),
+           (double)ts.bytes_reserved / (1 << 20), ts.nodes, loss);
     adj_tape_free(t);
     adj_optim_free(r.opt);
     adj_model_free(r.m);
