@@ -118,20 +118,25 @@ static void join_forward(adj_var *y)
     gather(y, src, y->value);
 }
 
-/* dx_k += the block of dy input k filled */
+/* dx_k += the block of dy input k filled; the block is copied when dx_k
+ * is not there yet (the blocks of one input cover all of it) */
 static void join_backward(adj_var *y)
 {
     size_t outer, inner;
     around(y, &outer, &inner);
     const size_t N = (size_t)adj_cold(y)->shape[ADJ_ATTR(y, join_attr)->axis];
+    const size_t es = adj_dsize(y->dtype);
     size_t start = 0;
     for (int k = 0; k < adj_nin(y); k++) {
         adj_var *x = adj_input(y, k);
         const size_t nk = rows_of(y, k), run = nk * inner;
-        void *g = (x->flags & ADJ_F_GRAD) && run && outer ? adj_grad_buf(x) : NULL;
+        bool fresh = false;
+        void *g = (x->flags & ADJ_F_GRAD) && run && outer ? adj_grad_buf_fresh(x, &fresh) : NULL;
         for (size_t o = 0; g && o < outer; o++) {
             const size_t from = (o * N + start) * inner;
-            if (y->dtype == ADJ_F64) {
+            if (fresh) {
+                memcpy((char *)g + o * run * es, (const char *)y->grad + from * es, run * es);
+            } else if (y->dtype == ADJ_F64) {
                 double *d = (double *)g + o * run;
                 const double *s = (const double *)y->grad + from;
                 for (size_t i = 0; i < run; i++)

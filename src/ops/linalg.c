@@ -105,6 +105,7 @@ typedef struct matmul_bwd {
     adj_var *y;
     void *ga, *gb;
     mat A, B;
+    double beta_a; /* 0 when ga is fresh (adj_grad_buf_fresh): stored, not added */
 } matmul_bwd;
 
 static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
@@ -117,7 +118,7 @@ static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
     for (size_t task = lo; task < hi; task++) {
         if (task == 0 && j->ga) /* stored A is (m,k), or (k,m) when transposed */
-            adj_gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, j->B.p, j->B.rs, j->B.cs, 1.0,
+            adj_gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, j->B.p, j->B.rs, j->B.cs, j->beta_a,
                  j->ga, ta ? 1 : k, ta ? m : 1);
         if (task == 1 && j->gb) /* stored B is (k,n), or (n,k) when transposed */
             adj_gemm(y->dtype, !ta, false, k, n, m, j->A.p, j->A.rs, j->A.cs, y->grad, n, 1, 1.0,
@@ -125,20 +126,24 @@ static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
     }
 }
 
-/* The two products as a pair (backward_pair). */
+/* The two products as a pair (backward_pair).  A fresh dA is stored by
+ * task 0; when dB shares its memory (A = B) the pair runs task 0 first. */
 static void matmul_backward(adj_var *y)
 {
     adj_var *a = y->in[0], *b = y->in[1];
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)((ADJ_ATTR(y, adj_attr_matmul)->trans & TA) ? adj_cold(a)->shape[0]
                                                                    : adj_cold(a)->shape[1]);
-    matmul_bwd j = {y, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}};
-    if (a->flags & ADJ_F_GRAD)
-        j.ga = adj_grad_buf(a);
-    if (b->flags & ADJ_F_GRAD)
-        j.gb = adj_grad_buf(b);
-    if ((j.gb && !mat_of(a, &j.A)) || (j.ga && !mat_of(b, &j.B)))
+    matmul_bwd j = {y, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}, 1.0};
+    const bool need_a = a->flags & ADJ_F_GRAD, need_b = b->flags & ADJ_F_GRAD;
+    if ((need_b && !mat_of(a, &j.A)) || (need_a && !mat_of(b, &j.B)))
         return;
+    bool fresh = false;
+    if (need_a)
+        j.ga = adj_grad_buf_fresh(a, &fresh);
+    j.beta_a = fresh ? 0.0 : 1.0;
+    if (need_b)
+        j.gb = adj_grad_buf(b);
     adj_gemm_pair(matmul_bwd_task, &j, j.ga, m * k, j.gb, k * n, m * n * k, adj_dsize(y->dtype));
 }
 
@@ -303,6 +308,7 @@ static void linear_forward(adj_var *y)
 typedef struct linear_bwd {
     adj_var *y;
     void *gx, *gw, *gb;
+    double beta_x; /* 0 when gx is fresh (adj_grad_buf_fresh): stored, not added */
 } linear_bwd;
 
 static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
@@ -312,8 +318,8 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     for (size_t task = lo; task < hi; task++) {
         if (task == 0 && j->gx)
-            adj_gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, w->value, in, 1, 1.0, j->gx,
-                 in, 1);
+            adj_gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, w->value, in, 1, j->beta_x,
+                     j->gx, in, 1);
         if (task == 1 && j->gw)
             adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, x->value, in, 1, 1.0, j->gw,
                  in, 1);
@@ -332,14 +338,18 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
     }
 }
 
-/* The two products as a pair (backward_pair). */
+/* The two products as a pair (backward_pair).  A fresh dX is stored by
+ * task 0; when dW or db shares its memory (X = W) the pair runs task 0
+ * first. */
 static void linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
-    linear_bwd j = {y, NULL, NULL, NULL};
-    if (x->flags & ADJ_F_GRAD)
-        j.gx = adj_grad_buf(x);
+    linear_bwd j = {y, NULL, NULL, NULL, 1.0};
+    bool fresh = false;
+    if (x->flags & ADJ_F_GRAD) /* x = b: db's sums may run beside task 0 */
+        j.gx = x == b ? adj_grad_buf(x) : adj_grad_buf_fresh(x, &fresh);
+    j.beta_x = fresh ? 0.0 : 1.0;
     if (w->flags & ADJ_F_GRAD)
         j.gw = adj_grad_buf(w);
     if (b && (b->flags & ADJ_F_GRAD))

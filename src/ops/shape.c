@@ -195,14 +195,17 @@ static void reshape_forward(adj_var *y)
     adj_var_copy_out(y->in[0], y->value);
 }
 
-/* dx += dy, element by element */
+/* dx += dy, element by element; a copy when dx is not there yet */
 static void reshape_backward(adj_var *y)
 {
     adj_var *x = y->in[0];
-    void *gx = adj_grad_buf(x);
+    bool fresh;
+    void *gx = adj_grad_buf_fresh(x, &fresh);
     if (!gx)
         return;
-    if (y->dtype == ADJ_F64) {
+    if (fresh)
+        memcpy(gx, y->grad, adj_cold(y)->numel * adj_dsize(y->dtype));
+    else if (y->dtype == ADJ_F64) {
         double *d = gx;
         const double *s = y->grad;
         for (size_t i = 0; i < adj_cold(y)->numel; i++)
