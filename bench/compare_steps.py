@@ -9,6 +9,9 @@ after.
 
     compare_steps.py [--build build-rel] [--rounds 5] [--steps 20]
                      [--threads "1 2"] [--workloads "gpt lstm gru"] [--json FILE]
+
+Workload gpt-written is bench_gpt's "written" variant (the model's forward
+written with public ops in the benchmark) against the same PyTorch model.
 """
 import argparse
 import json
@@ -46,9 +49,13 @@ def main():
     rows = []
     for w in a.workloads.split():
         for t in a.threads.split():
-            ours = [os.path.join(a.build, "bench", "bench_gpt"), t, str(a.steps)] if w == "gpt" else \
-                [os.path.join(a.build, "bench", "bench_rnn"), w, t, str(a.steps)]
-            theirs = ["/usr/bin/python3", os.path.join(HERE, "bench_steps.py"), w, t, str(a.steps)]
+            kind = w.split("-")[0]
+            if kind == "gpt":  # gpt-written: bench_gpt's variant of that name
+                ours = [os.path.join(a.build, "bench", "bench_gpt"), t, str(a.steps), "16", "64",
+                        w.split("-")[1] if "-" in w else "natural"]
+            else:
+                ours = [os.path.join(a.build, "bench", "bench_rnn"), w, t, str(a.steps)]
+            theirs = ["/usr/bin/python3", os.path.join(HERE, "bench_steps.py"), kind, t, str(a.steps)]
             l0 = load()
             res = {"adjoint": [], "pytorch": []}
             for r in range(a.rounds):
@@ -57,7 +64,7 @@ def main():
                     res[name].append(run(cmd))
             wall = [p["ms_per_step"] / q["ms_per_step"] for p, q in zip(res["pytorch"], res["adjoint"])]
             cpu = [p["cpu_ms"] / q["cpu_ms"] for p, q in zip(res["pytorch"], res["adjoint"])]
-            row = {"workload": w + "_step", "threads": int(t), "rounds": a.rounds, "load": [l0, load()],
+            row = {"workload": w.replace("-", "_") + "_step", "threads": int(t), "rounds": a.rounds, "load": [l0, load()],
                    "adjoint_ms": statistics.median(q["ms_per_step"] for q in res["adjoint"]),
                    "pytorch_ms": statistics.median(p["ms_per_step"] for p in res["pytorch"]),
                    "ratio_wall": wall, "ratio_cpu": cpu,
