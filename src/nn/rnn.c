@@ -84,8 +84,11 @@ static adj_var *step(adj_params *p, const adj_rnn *l, adj_var *gx, adj_var *h, a
         return adj_mul(o, adj_tanh(cn));
     }
     default: { /* GRU */
-        adj_var *r = adj_sigmoid(adj_add(gate(gx, 0, H), gate(gh, 0, H)));
-        adj_var *z = adj_sigmoid(adj_add(gate(gx, 1, H), gate(gh, 1, H)));
+        /* r and z from one sum over all the gates (the n part is unused):
+         * the sum's operands are whole contiguous rows, where gates of
+         * them would be strided views copied before the add */
+        adj_var *g = adj_add(gx, gh);
+        adj_var *r = adj_sigmoid(gate(g, 0, H)), *z = adj_sigmoid(gate(g, 1, H));
         adj_var *n = adj_tanh(adj_add(gate(gx, 2, H), adj_mul(r, gate(gh, 2, H))));
         return adj_add(n, adj_mul(z, adj_sub(h, n))); /* (1 - z) n + z h */
     }
@@ -159,13 +162,17 @@ adj_status adj_rnn_sequence(adj_params *p, const adj_rnn *l, adj_var *x, adj_var
     int64_t bh[2] = {B, H};
     adj_var *h = h0 ? h0 : adj_nn_const(t, adj_var_dtype(x), 2, bh);
     adj_var *c = l->kind == ADJ_RNN_LSTM ? (c0 ? c0 : adj_nn_const(t, adj_var_dtype(x), 2, bh)) : NULL;
-    /* the input's gates for every step in one product */
-    adj_var *gx = adj_linear(adj_reshape(x, 2, ((int64_t[]){B * T, l->input})),
-                             adj_param(t, p, l->w_ih), adj_param(t, p, l->b_ih));
-    gx = adj_reshape(gx, 3, ((int64_t[]){B, T, G}));
+    /* the input's gates for every step in one product, time-major: each
+     * step's gates are then one contiguous (B, G) block that the step's
+     * ops read in place (batch-major, each would be a strided view copied
+     * before use, and its adjoint scattered back) */
+    static const int tb[3] = {1, 0, 2};
+    adj_var *xt = adj_reshape(adj_permute(x, tb), 2, ((int64_t[]){T * B, l->input}));
+    adj_var *gx = adj_linear(xt, adj_param(t, p, l->w_ih), adj_param(t, p, l->b_ih));
+    gx = adj_reshape(gx, 3, ((int64_t[]){T, B, G}));
     for (int64_t s = 0; s < T && adj_tape_status(t) == ADJ_OK; s++) {
         adj_var *cn = NULL;
-        h = step(p, l, adj_select(gx, 1, s), h, c, &cn);
+        h = step(p, l, adj_select(gx, 0, s), h, c, &cn);
         c = cn;
         out[s] = h;
     }
