@@ -100,7 +100,7 @@ def main():
         w = torch.stack([part[i:i + a.seq + 1] for i in s.tolist()])
         return w[:, :-1], w[:, 1:]
 
-    t0 = time.perf_counter()
+    t0, loss = time.perf_counter(), torch.tensor(float("nan"))
     for _ in range(a.steps):
         x, y = batch(train)
         loss = F.cross_entropy(model(x).reshape(-1, len(chars)), y.reshape(-1))
