@@ -44,7 +44,7 @@ static void train_usage(FILE *f)
             "  --batchnorm, --no-batchnorm  mlp: batch normalisation before hidden\n"
             "                     activations (default on)\n"
             "  --batch N          mini-batch size (default 128; cnn 64)\n"
-            "  --epochs N         epochs (default 20; cnn 10, autoencoder 10)\n"
+            "  --epochs N         epochs (default 20; cnn 15, autoencoder 10)\n"
             "  --val-frac X       fraction of the training data held out (default 1/12)\n"
             "  --seed N           seed of initialisation, split, shuffling, dropout (default 1)\n"
             "  --threads N        threads for products, maps, updates (default: ADJ_NUM_THREADS,\n"
@@ -116,7 +116,7 @@ int adj_tool_train_defaults(train_opts *o)
     if (!(o->given & OPT_BATCH))
         o->batch = cnn ? 64 : 128;
     if (!(o->given & OPT_EPOCHS))
-        o->epochs = cnn || ae ? 10 : 20;
+        o->epochs = cnn ? 15 : ae ? 10 : 20;
     if (cnn && !(o->given & OPT_DROPOUT))
         o->dropout = 0.25;
     if (strcmp(o->model, "mlp") != 0 && !(o->given & OPT_BATCHNORM))
