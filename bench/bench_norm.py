@@ -6,19 +6,24 @@ adjoint (w and b gradients zeroed each step).  Medians of wall time per
 step, wall clock and CPU time of the process (steadier on a loaded machine);
 the ratio is PyTorch's time over adjoint's (> 1: adjoint is faster).
 
-    bench/bench_norm.py [path to bench_norm] [steps]
+    bench/bench_norm.py [path to bench_norm] [steps] [runs]
+
+The two engines run alternately `runs` times (default 1; 5 for a claim); the ratios are
+reported as median [range].
 
 Each PyTorch run is a child process, so torch.set_num_threads and
 BLIS_NUM_THREADS take the thread count before torch loads.
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "build-rel", "bench", "bench_norm")
 STEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+REPS = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 
 TORCH = r"""
 import os, sys, json, statistics, time
@@ -54,19 +59,33 @@ def run(cmd):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def spread(pairs):
+    """median [range] of PyTorch / adjoint over the alternated runs"""
+    r = sorted(t / a for a, t in pairs)
+    return "%.2f [%.2f-%.2f]" % (statistics.median(r), r[0], r[-1])
+
+
 def main():
-    print("layer_norm forward + backward, (8192, 768) float32, median ms per step "
-          "(wall; CPU time of the process)")
-    print("threads  adjoint  pytorch  pytorch/adjoint   cpu: adjoint  pytorch  ratio")
+    print("layer_norm forward + backward, (8192, 768) float32, %d alternated runs of %d steps; "
+          "pytorch/adjoint, median [range] (> 1: adjoint is faster)" % (REPS, STEPS))
+    print("load average before: %.2f %.2f %.2f" % os.getloadavg())
     for th in (1, 2):
-        a = run([EXE, str(th), str(STEPS)])
-        p = run(["/usr/bin/python3", "-c", TORCH, str(th), str(STEPS)])
-        print(json.dumps(a))
-        print(json.dumps(p))
-        print("%7d  %7.2f  %7.2f  %14.2fx   %12.2f  %7.2f  %4.2fx"
-              % (th, a["ms_per_step"], p["ms_per_step"], p["ms_per_step"] / a["ms_per_step"],
-                 a["cpu_ms_per_step"], p["cpu_ms_per_step"],
-                 p["cpu_ms_per_step"] / a["cpu_ms_per_step"]))
+        wall, cpu, ours, theirs = [], [], [], []
+        for r in range(REPS):
+            order = ("a", "p") if r % 2 == 0 else ("p", "a")
+            got = {}
+            for side in order:
+                got[side] = (run([EXE, str(th), str(STEPS)]) if side == "a" else
+                             run(["/usr/bin/python3", "-c", TORCH, str(th), str(STEPS)]))
+                print(json.dumps(got[side]))
+            a, p = got["a"], got["p"]
+            wall.append((a["ms_per_step"], p["ms_per_step"]))
+            cpu.append((a["cpu_ms_per_step"], p["cpu_ms_per_step"]))
+            ours.append(a["cpu_ms_per_step"])
+            theirs.append(p["cpu_ms_per_step"])
+        print("%d thread(s): adjoint %.2f ms cpu, pytorch %.2f ms cpu; cpu %s, wall %s"
+              % (th, statistics.median(ours), statistics.median(theirs), spread(cpu), spread(wall)))
+    print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

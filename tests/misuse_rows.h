@@ -48,6 +48,9 @@ ROW(adj_constant_f32_at, NULL, "VnYp..", 't', NULL,
 ROW(adj_constant_view_at, "adj_constant_view", "VenYP..", 't', NULL,
     o->ptr = adj_constant_view_at(P(0, f->t), E(1, adj_dtype, ADJ_F64), N(2, 2), Y(3, shape22),
                                   P(4, (const void *)zeros), __FILE__, __LINE__))
+ROW(adj_tensor_view_at, "adj_tensor_view", "VenYP..", 't', NULL,
+    o->ptr = adj_tensor_view_at(P(0, f->t), E(1, adj_dtype, ADJ_F64), N(2, 2), Y(3, shape22),
+                                P(4, (const void *)zeros), __FILE__, __LINE__))
 ROW(adj_leaf_at, "adj_leaf", "VenYp...", 't', NULL,
     o->ptr = adj_leaf_at(P(0, f->t), E(1, adj_dtype, ADJ_F64), N(2, 2), Y(3, shape22),
                          P(4, (const void *)zeros), 1, __FILE__, __LINE__))
@@ -87,6 +90,9 @@ ROW(adj_shape_string, NULL, "pPk", '-', NULL,
 ROW(adj_backward, NULL, "V", 'T', NULL, o->st = adj_backward(P(0, H(adj_sum(f->m22)))))
 ROW(adj_backward_seeded, "adj_backward", "VP", 'T', NULL,
     o->st = adj_backward_seeded(P(0, f->m22), P(1, ((const double[]){1, 2, 3, 4}))))
+ROW(adj_backward_seeded_as, "adj_backward", "VeP", 'T', NULL,
+    o->st = adj_backward_seeded_as(P(0, f->m22), E(1, adj_dtype, ADJ_F64),
+                                   P(2, ((const double[]){1, 2, 3, 4}))))
 /* double backward */
 ROW(adj_backward_ex, NULL, "Vp", 'T', NULL,
     o->st = adj_backward_ex(P(0, H(adj_sum(f->m22))), P(1, (&(const adj_backward_opts){.create_graph = 1}))))

@@ -495,6 +495,68 @@ START_TEST(arena_keeps_blocks_within_bounds)
 }
 END_TEST
 
+/* A leaf read in place (adj_tensor_view) and a seed in y's dtype
+ * (adj_backward_seeded_as) give the same adjoints as a copied leaf and a
+ * double seed holding the same values; dx of 2 x is 2 seed exactly. */
+START_TEST(view_leaf_and_typed_seed)
+{
+    enum { R = 3, K = 37, N = R * K };
+    float x[N], sf[N];
+    double sd[N], wd[K];
+    uint64_t s = 9;
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(1.5 + frand(&s));
+        sf[i] = (float)frand(&s);
+        sd[i] = sf[i];
+    }
+    for (int j = 0; j < K; j++)
+        wd[j] = 1.0 + 0.25 * frand(&s);
+    float x0[N];
+    memcpy(x0, x, sizeof x);
+    const int64_t sh[2] = {R, K}, sk[1] = {K};
+    float got[2][N];
+    for (int path = 0; path < 2; path++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *xv = path ? adj_tensor_view(t, ADJ_F32, 2, sh, x) : adj_tensor_f32(t, 2, sh, x);
+        if (path)
+            ck_assert_ptr_eq(adj_data(xv), x); /* read in place */
+        adj_var *y = adj_layer_norm(xv, 1, leaf(t, ADJ_F32, 1, sk, wd), NULL, 1e-5);
+        for (int sweep = 0; sweep < 2; sweep++) { /* the second adds to a zeroed buffer */
+            ck_assert_int_eq(path ? adj_backward_seeded_as(y, ADJ_F32, sf) : adj_backward_seeded(y, sd),
+                             ADJ_OK);
+            memcpy(got[path], adj_grad_data(xv), sizeof got[path]);
+            if (sweep)
+                for (int i = 0; i < N; i++)
+                    ck_assert_float_eq(got[path][i], ((const float *)adj_grad_data(xv))[i]);
+        }
+        adj_var *z = adj_scale(xv, 2.0);
+        ck_assert_int_eq(adj_backward_seeded_as(z, ADJ_F32, sf), ADJ_OK);
+        for (int i = 0; i < N; i++)
+            ck_assert_float_eq(((const float *)adj_grad_data(xv))[i], 2.0f * sf[i]);
+        ck_assert_int_eq(adj_backward_seeded_as(z, ADJ_F64, sd), ADJ_OK); /* converted */
+        ck_assert_float_eq(((const float *)adj_grad_data(xv))[4], 2.0f * sf[4]);
+        adj_tape_free(t);
+    }
+    ck_assert_int_eq(memcmp(got[0], got[1], sizeof got[0]), 0);
+    for (int i = 0; i < N; i++) /* x untouched by the sweeps */
+        ck_assert_float_eq(x[i], x0[i]);
+
+    /* refusals: a float seed for a double y, an i32 leaf wanting a gradient, NULL data */
+    adj_tape *t = adj_tape_new();
+    adj_var *y = adj_scale(adj_tensor_f64(t, 1, sk, wd), 3.0);
+    ck_assert_int_eq(adj_backward_seeded_as(y, ADJ_F32, sf), ADJ_EDTYPE);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "adj_backward_seeded_as"));
+    adj_tape_reset(t);
+    adj_tensor_view(t, ADJ_I32, 1, sk, x);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EDTYPE);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "adj_tensor_view"));
+    adj_tape_reset(t);
+    adj_tensor_view(t, ADJ_F32, 1, sk, NULL);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_EINVAL);
+    adj_tape_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("fastpaths");
@@ -507,6 +569,7 @@ static Suite *suite(void)
     tcase_add_test(tc, unary_on_transposed_view_matches_plain_loops);
     tcase_add_test(tc, max_pool_2x2_matches_plain_loops);
     tcase_add_test(tc, arena_keeps_blocks_within_bounds);
+    tcase_add_test(tc, view_leaf_and_typed_seed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -166,6 +166,15 @@ ADJ_API adj_var *adj_constant_f32_at(adj_tape *t, int ndim, const int64_t *shape
 #define adj_constant_view(...) adj_constant_view_at(__VA_ARGS__, __FILE__, __LINE__)
 ADJ_API adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
                                       const void *data, const char *file, int line);
+/* A leaf that wants a gradient and reads `data` in place (numel values of
+ * dtype ADJ_F32 or ADJ_F64), instead of copying it like adj_tensor_f32:
+ * for a large input that lives across steps.  data must stay unchanged
+ * while the tape uses the var; the library never writes through it (the
+ * adjoint is the tape's, as for any leaf).  NULL data with a nonzero
+ * element count is ADJ_EINVAL, an ADJ_I32 dtype ADJ_EDTYPE. */
+#define adj_tensor_view(...) adj_tensor_view_at(__VA_ARGS__, __FILE__, __LINE__)
+ADJ_API adj_var *adj_tensor_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                                    const void *data, const char *file, int line);
 /* An index tensor (dtype ADJ_I32: indices, labels, token ids) of the given
  * shape; data (numel values, NULL gives zeros) is copied.  No gradient
  * flows into it; the ops that take indices (adj_embedding, adj_gather...)
@@ -242,6 +251,12 @@ ADJ_API adj_status adj_backward(adj_var *y);
 /* Same with an explicit seed dL/dy (numel(y) doubles), for any shape.  A
  * NULL seed is ADJ_EINVAL (recorded on the tape). */
 ADJ_API adj_status adj_backward_seeded(adj_var *y, const double *seed);
+/* Same with the seed in y's own dtype or in double: `seed` holds numel(y)
+ * values of `dtype`, which is ADJ_F64 (converted, as adj_backward_seeded)
+ * or y's dtype (copied as they are: a float32 seed for a float32 y costs
+ * no conversion).  Any other dtype is ADJ_EDTYPE, a NULL seed ADJ_EINVAL
+ * (both recorded on the tape). */
+ADJ_API adj_status adj_backward_seeded_as(adj_var *y, adj_dtype dtype, const void *seed);
 
 /*
  * Options of adj_backward_ex and adj_grad; a zero-initialised struct asks

@@ -117,28 +117,35 @@ static inline void scalar_backward(const adj_op_desc *d, adj_var *v)
 
 typedef struct seed_job {
     void *g;
-    const double *seed;
-    bool f64, fresh;
+    const void *seed;
+    bool f64, fresh, same; /* same: the seed has y's dtype, else it is double */
 } seed_job;
 
 static void seed_range(void *ctx, size_t lo, size_t hi)
 {
     const seed_job *j = ctx;
-    if (j->f64 && j->fresh)
-        memcpy((double *)j->g + lo, j->seed + lo, (hi - lo) * sizeof(double));
+    const size_t es = j->f64 ? sizeof(double) : sizeof(float);
+    const double *sd = j->seed;
+    const float *sf = j->seed;
+    if (j->fresh && (j->f64 || j->same))
+        memcpy((char *)j->g + lo * es, (const char *)j->seed + lo * es, (hi - lo) * es);
     else if (j->f64)
         for (size_t i = lo; i < hi; i++)
-            ((double *)j->g)[i] += j->seed[i];
+            ((double *)j->g)[i] += sd[i];
+    else if (j->same)
+        for (size_t i = lo; i < hi; i++)
+            ((float *)j->g)[i] += sf[i];
     else if (j->fresh)
         for (size_t i = lo; i < hi; i++)
-            ((float *)j->g)[i] = (float)j->seed[i];
+            ((float *)j->g)[i] = (float)sd[i];
     else
         for (size_t i = lo; i < hi; i++)
-            ((float *)j->g)[i] += (float)j->seed[i];
+            ((float *)j->g)[i] += (float)sd[i];
 }
 
-/* y's adjoint += seed (NULL: 1); fresh: g is not zeroed, store. */
-static void seed_grad(void *g, adj_dtype dtype, const double *seed, size_t n, bool fresh)
+/* y's adjoint += seed (NULL: 1; of y's dtype if same, else double);
+ * fresh: g is not zeroed, store. */
+static void seed_grad(void *g, adj_dtype dtype, const void *seed, bool same, size_t n, bool fresh)
 {
     if (!seed) {
         if (dtype == ADJ_F64)
@@ -149,15 +156,16 @@ static void seed_grad(void *g, adj_dtype dtype, const double *seed, size_t n, bo
                 ((float *)g)[i] = (fresh ? 0.0f : ((float *)g)[i]) + 1.0f;
         return;
     }
-    seed_job j = {g, seed, dtype == ADJ_F64, fresh};
+    seed_job j = {g, seed, dtype == ADJ_F64, fresh, same};
     adj_par_for(n, ADJ_PAR_GRAIN_MAP, seed_range, &j);
 }
 
 /* The sweep from y seeded with `seed` (NULL: dy/dy = 1, one-element y);
  * seeded: called as adj_backward_seeded (for the messages). */
-static adj_status backward(adj_var *y, const double *seed, bool seeded)
+static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype)
 {
-    const char *fn = seeded ? "adj_backward_seeded" : "adj_backward";
+    const char *fn = !seeded ? "adj_backward"
+                     : sdtype < 0 ? "adj_backward_seeded" : "adj_backward_seeded_as";
     y = adj_h_in(y, fn);
     if (!y)
         return ADJ_EINVAL;
@@ -172,9 +180,16 @@ static adj_status backward(adj_var *y, const double *seed, bool seeded)
         char sh[64];
         adj_fmt_shape(sh, sizeof sh, y->ndim, adj_cold(y)->shape);
         adj_tape_fail(t, ADJ_EINVAL,
-                      "adj_backward_seeded: the seed is NULL; pass numel(y) = %zu doubles "
+                      "%s: the seed is NULL; pass numel(y) = %zu %s "
                       "dL/dy for y of shape %s (adj_backward seeds a one-element y with 1)",
-                      adj_cold(y)->numel, sh);
+                      fn, adj_cold(y)->numel, sdtype < 0 ? "doubles" : "values", sh);
+        return t->status;
+    }
+    if (sdtype >= 0 && y->dtype != ADJ_I32 && sdtype != ADJ_F64 && sdtype != y->dtype) {
+        adj_tape_fail(t, ADJ_EDTYPE,
+                      "%s: a seed of dtype %d for y of dtype %s: pass the seed in y's dtype "
+                      "or in f64",
+                      fn, sdtype, adj_dtype_name((adj_dtype)y->dtype));
         return t->status;
     }
     if (y->dtype == ADJ_I32) {
@@ -204,7 +219,7 @@ static adj_status backward(adj_var *y, const double *seed, bool seeded)
     void *g = adj_grad_buf_fresh(y, &fresh);
     if (!g)
         return t->status;
-    seed_grad(g, (adj_dtype)y->dtype, seed, adj_cold(y)->numel, fresh);
+    seed_grad(g, (adj_dtype)y->dtype, seed, sdtype == y->dtype, adj_cold(y)->numel, fresh);
 
     const int anomaly = t->anomaly;
     const uint32_t sweep = t->sweeps;
@@ -249,5 +264,10 @@ static adj_status backward(adj_var *y, const double *seed, bool seeded)
     return ADJ_OK;
 }
 
-adj_status adj_backward_seeded(adj_var *y, const double *seed) { return backward(y, seed, true); }
-adj_status adj_backward(adj_var *y) { return backward(y, NULL, false); }
+adj_status adj_backward_seeded(adj_var *y, const double *seed) { return backward(y, seed, true, -1); }
+adj_status adj_backward(adj_var *y) { return backward(y, NULL, false, -1); }
+
+adj_status adj_backward_seeded_as(adj_var *y, adj_dtype dtype, const void *seed)
+{
+    return backward(y, seed, true, (int)dtype < 0 ? 1000 : (int)dtype);
+}

@@ -156,6 +156,24 @@ adj_var *adj_constant_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int6
     return adj_h_out(adj_leaf_view(t, dtype, ndim, shape, (void *)(uintptr_t)data, 0, file, line));
 }
 
+adj_var *adj_tensor_view_at(adj_tape *t, adj_dtype dtype, int ndim, const int64_t *shape,
+                            const void *data, const char *file, int line)
+{
+    size_t numel;
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return adj_h_out(t->inert);
+    if (!data && ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape) &&
+        adj_shape_numel(ndim, shape, &numel) && numel > 0) {
+        adj_tape_fail(t, ADJ_EINVAL, "adj_tensor_view: data is NULL" AT_FMT, AT_ARGS(file, line));
+        return adj_h_out(t->inert);
+    }
+    /* the value is only read: adjoints go to the tape's own buffer */
+    return adj_h_out(adj_leaf_view_as(t, "tensor_view", dtype, ndim, shape,
+                                      (void *)(uintptr_t)data, 1, file, line));
+}
+
 adj_var *adj_index_at(adj_tape *t, int ndim, const int64_t *shape, const int32_t *data,
                       const char *file, int line)
 {

@@ -88,19 +88,27 @@ static norm_plan plan_of(const adj_var *y)
         }                                                                      \
     } while (0)
 
+/* Eight partial sums folded in a fixed order. */
+#define LANE_FOLD(l) ((((l)[0] + (l)[1]) + ((l)[2] + (l)[3])) + (((l)[4] + (l)[5]) + ((l)[6] + (l)[7])))
+
 /*
- * out = sum over j < n of EXPR(j), in double, in eight interleaved partial
- * sums added in a fixed order (they vectorise; the bits do not depend on
- * the thread count).
+ * out = sum over j < n of EXPR(j), in double, in 32 interleaved partial
+ * sums added in a fixed order (they vectorise, and four independent
+ * vector chains hide the adds' latency; the bits do not depend on the
+ * thread count or the CPU level).
  */
 #define LANE_SUM(n, EXPR, out)                                                  \
     do {                                                                       \
-        double l_[8] = {0, 0, 0, 0, 0, 0, 0, 0};                               \
+        double l_[32];                                                         \
+        for (size_t m_ = 0; m_ < 32; m_++)                                     \
+            l_[m_] = 0;                                                        \
         size_t j_ = 0;                                                         \
-        for (; j_ + 8 <= (n); j_ += 8)                                         \
-            for (size_t m_ = 0; m_ < 8; m_++)                                  \
+        for (; j_ + 32 <= (n); j_ += 32)                                       \
+            for (size_t m_ = 0; m_ < 32; m_++)                                 \
                 l_[m_] += EXPR(j_ + m_);                                       \
-        double s_ = ((l_[0] + l_[1]) + (l_[2] + l_[3])) + ((l_[4] + l_[5]) + (l_[6] + l_[7])); \
+        for (size_t m_ = 0; m_ < 8; m_++)                                      \
+            l_[m_] = (l_[m_] + l_[m_ + 8]) + (l_[m_ + 16] + l_[m_ + 24]);      \
+        double s_ = LANE_FOLD(l_);                                             \
         for (; j_ < (n); j_++)                                                 \
             s_ += EXPR(j_);                                                    \
         (out) = s_;                                                            \
@@ -115,8 +123,6 @@ static norm_plan plan_of(const adj_var *y)
 #define GX1_(j) ((double)dr[j] * (((double)xr[j] - mu) * rs))
 #define GXW_(j) ((double)dr[j] * (double)wr[j] * (((double)xr[j] - mu) * rs))
 
-/* The eight partial sums of LANE_SUM folded in its order (then its tail). */
-#define LANE_FOLD(l) ((((l)[0] + (l)[1]) + ((l)[2] + (l)[3])) + (((l)[4] + (l)[5]) + ((l)[6] + (l)[7])))
 
 /* mean and rstd of rows [lo, hi), then y */
 #define NORM_FWD(T, sfx, ATTR)                                                  \
@@ -149,11 +155,13 @@ static norm_plan plan_of(const adj_var *y)
     }
 
 /*
- * The fused backward pass over a row, eight elements at a time from j0
- * (left at the first element not done): the parameter sums pwr, pbr and
- * the eight partial sums l1 (of g = dy w) and l2 (of g xhat).  With GCC or
- * Clang it is written with vector types, which the compilers do not find
- * on their own here; each lane does the scalar loop's operations.
+ * The fused backward pass over a row, sixteen then eight elements at a
+ * time from j0 (left at the first element not done): the parameter sums
+ * pwr, pbr and the sixteen partial sums l1 (of g = dy w) and l2 (of
+ * g xhat), element j0 + m going to lane m (m < 16; the 8-step remainder
+ * to lanes 0..7).  With GCC or Clang it is written with vector types,
+ * which the compilers do not find on their own here; each lane does the
+ * scalar loop's operations.
  */
 #if defined(__GNUC__) || defined(__clang__)
 typedef double norm_v8d __attribute__((vector_size(64)));
@@ -165,45 +173,64 @@ typedef float norm_v8f __attribute__((vector_size(32)));
         memcpy(&t_, (src), sizeof t_);                                         \
         (dst) = __builtin_convertvector(t_, norm_v8d);                         \
     } while (0)
-#define NORM_FUSED8_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2)           \
+/* one group of eight at j, into the accumulators A1, A2 */
+#define NORM_STEP8_(T, j, xr, dr, wr, pwr, pbr, mu_, rs_, A1, A2)             \
     do {                                                                       \
-        norm_v8d a1_, a2_, mu_, rs_;                                           \
+        norm_v8d x_, d_, w_, pw_, pb_;                                         \
+        NORM_LD8_##T(x_, (xr) + (j));                                          \
+        NORM_LD8_##T(d_, (dr) + (j));                                          \
+        NORM_LD8_##T(w_, (wr) + (j));                                          \
+        memcpy(&pw_, (pwr) + (j), sizeof pw_);                                 \
+        memcpy(&pb_, (pbr) + (j), sizeof pb_);                                 \
+        const norm_v8d xh_ = (x_ - mu_) * rs_, gw_ = d_ * w_;                  \
+        pw_ += d_ * xh_;                                                       \
+        pb_ += d_;                                                             \
+        memcpy((pwr) + (j), &pw_, sizeof pw_);                                 \
+        memcpy((pbr) + (j), &pb_, sizeof pb_);                                 \
+        A1 += gw_;                                                             \
+        A2 += gw_ * xh_;                                                       \
+    } while (0)
+#define NORM_FUSED_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2)            \
+    do {                                                                       \
+        norm_v8d a1_, a2_, b1_, b2_, mu_, rs_;                                 \
         memcpy(&a1_, (l1), sizeof a1_);                                        \
         memcpy(&a2_, (l2), sizeof a2_);                                        \
+        memcpy(&b1_, (l1) + 8, sizeof b1_);                                    \
+        memcpy(&b2_, (l2) + 8, sizeof b2_);                                    \
         for (int m_ = 0; m_ < 8; m_++) {                                       \
             mu_[m_] = (mu);                                                    \
             rs_[m_] = (rs);                                                    \
         }                                                                      \
-        for (; (j0) + 8 <= (k); (j0) += 8) {                                   \
-            norm_v8d x_, d_, w_, pw_, pb_;                                     \
-            NORM_LD8_##T(x_, (xr) + (j0));                                     \
-            NORM_LD8_##T(d_, (dr) + (j0));                                     \
-            NORM_LD8_##T(w_, (wr) + (j0));                                     \
-            memcpy(&pw_, (pwr) + (j0), sizeof pw_);                            \
-            memcpy(&pb_, (pbr) + (j0), sizeof pb_);                            \
-            const norm_v8d xh_ = (x_ - mu_) * rs_, gw_ = d_ * w_;              \
-            pw_ += d_ * xh_;                                                   \
-            pb_ += d_;                                                         \
-            memcpy((pwr) + (j0), &pw_, sizeof pw_);                            \
-            memcpy((pbr) + (j0), &pb_, sizeof pb_);                            \
-            a1_ += gw_;                                                        \
-            a2_ += gw_ * xh_;                                                  \
+        for (; (j0) + 16 <= (k); (j0) += 16) {                                 \
+            NORM_STEP8_(T, j0, xr, dr, wr, pwr, pbr, mu_, rs_, a1_, a2_);      \
+            NORM_STEP8_(T, (j0) + 8, xr, dr, wr, pwr, pbr, mu_, rs_, b1_, b2_); \
         }                                                                      \
+        for (; (j0) + 8 <= (k); (j0) += 8)                                     \
+            NORM_STEP8_(T, j0, xr, dr, wr, pwr, pbr, mu_, rs_, a1_, a2_);      \
         memcpy((l1), &a1_, sizeof a1_);                                        \
         memcpy((l2), &a2_, sizeof a2_);                                        \
+        memcpy((l1) + 8, &b1_, sizeof b1_);                                    \
+        memcpy((l2) + 8, &b2_, sizeof b2_);                                    \
     } while (0)
 #else
-#define NORM_FUSED8_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2)           \
-    for (; (j0) + 8 <= (k); (j0) += 8)                                         \
-        for (size_t m = 0; m < 8; m++) {                                       \
-            const size_t j = (j0) + m;                                         \
-            const double xh = ((double)(xr)[j] - (mu)) * (rs);                 \
-            const double gw = (double)(dr)[j] * (double)(wr)[j];               \
-            (pwr)[j] += (dr)[j] * xh;                                          \
-            (pbr)[j] += (dr)[j];                                               \
-            (l1)[m] += gw;                                                     \
-            (l2)[m] += gw * xh;                                                \
-        }
+#define NORM_FUSED_LANE_(T, j, m, xr, dr, wr, pwr, pbr, mu, rs, l1, l2)       \
+    do {                                                                       \
+        const double xh = ((double)(xr)[j] - (mu)) * (rs);                     \
+        const double gw = (double)(dr)[j] * (double)(wr)[j];                   \
+        (pwr)[j] += (dr)[j] * xh;                                              \
+        (pbr)[j] += (dr)[j];                                                   \
+        (l1)[m] += gw;                                                         \
+        (l2)[m] += gw * xh;                                                    \
+    } while (0)
+#define NORM_FUSED_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2)            \
+    do {                                                                       \
+        for (; (j0) + 16 <= (k); (j0) += 16)                                   \
+            for (size_t m = 0; m < 16; m++)                                    \
+                NORM_FUSED_LANE_(T, (j0) + m, m, xr, dr, wr, pwr, pbr, mu, rs, l1, l2); \
+        for (; (j0) + 8 <= (k); (j0) += 8)                                     \
+            for (size_t m = 0; m < 8; m++)                                     \
+                NORM_FUSED_LANE_(T, (j0) + m, m, xr, dr, wr, pwr, pbr, mu, rs, l1, l2); \
+    } while (0)
 #endif
 
 /* dx[j] = v (store) or dx[j] += v, v converted to T first */
@@ -221,7 +248,7 @@ typedef float norm_v8f __attribute__((vector_size(32)));
  *     dw_p += dy_j xhat_j,  db_p += dy_j   (into the block's partial sums)
  * store: dx is not zeroed and is written, not added to.  Layer and RMS
  * norm with a weight take one fused pass for the parameter sums and the
- * two row sums (the same terms in the same order as the separate loops).
+ * two row sums (sixteen partial sums, NORM_FUSED_).
  */
 #define NORM_BWD(T, sfx, ATTR)                                                  \
     ATTR static void bwd_##T##_##sfx(const norm_plan *p, const T *restrict x,  \
@@ -239,9 +266,15 @@ typedef float norm_v8f __attribute__((vector_size(32)));
             if (p->hw == 1 && dx && wr && pw && pb) {                          \
                 double *restrict pwr = pw + (r % p->groups) * p->cpg;          \
                 double *restrict pbr = pb + (r % p->groups) * p->cpg;          \
-                double l1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l2[8] = {0, 0, 0, 0, 0, 0, 0, 0}; \
+                double l1[16], l2[16];                                         \
+                for (size_t m = 0; m < 16; m++)                                \
+                    l1[m] = l2[m] = 0;                                         \
                 size_t j0 = 0;                                                 \
-                NORM_FUSED8_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2);  \
+                NORM_FUSED_(T, k, j0, xr, dr, wr, pwr, pbr, mu, rs, l1, l2);   \
+                for (size_t m = 0; m < 8; m++) {                               \
+                    l1[m] += l1[m + 8];                                        \
+                    l2[m] += l2[m + 8];                                        \
+                }                                                              \
                 s1 = LANE_FOLD(l1);                                            \
                 s2 = LANE_FOLD(l2);                                            \
                 for (size_t j = j0; j < k; j++) {                              \
@@ -449,8 +482,8 @@ static void norm_backward(adj_var *y)
         return;
     size_t nparam = w ? adj_cold(w)->numel : b ? adj_cold(b)->numel : 0;
     bwd_ctx c = {.p = &p, .y = y, .dx = dx, .store = store, .nparam = nparam};
-    /* blocks of a fixed number of rows (about 2^15 elements), whatever the threads */
-    c.block = p.k ? ((size_t)1 << 15) / p.k : p.rows;
+    /* blocks of a fixed number of rows (about 2^16 elements), whatever the threads */
+    c.block = p.k ? ((size_t)1 << 16) / p.k : p.rows;
     c.block = c.block ? c.block : 1;
     size_t nblocks = (p.rows + c.block - 1) / c.block;
     adj_tape *t = adj_node_tape(y);
