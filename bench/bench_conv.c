@@ -11,7 +11,8 @@
  *     bench_conv pool C HW BATCH [threads] [steps]
  *         max_pool2d 2x2 stride 2 on (BATCH, C, HW, HW): the op's forward
  *         and its backward timed apart from the loss, and a copy of the
- *         input (memcpy) for the bandwidth comparison; CPU time.
+ *         input (memcpy) for the bandwidth comparison; CPU time.  The
+ *         input is read in place and gets a fresh adjoint, as in PyTorch.
  * Prints one JSON line.
  */
 #include <adjoint.h>
@@ -113,10 +114,11 @@ static int pool(int argc, char **argv)
     bench_header(argv[0]);
     const int64_t xs[4] = {batch, c, hw, hw};
     const size_t nx = (size_t)(batch * c * hw * hw), ny = nx / 4;
-    adj_params *p = adj_params_new(ADJ_F32);
-    adj_params_add(p, "x", 4, xs);
+    /* x is read in place and its adjoint written fresh each step, as
+     * PyTorch's leaf with x.grad = None */
+    float *xd = malloc(nx * sizeof *xd);
     unsigned seed = 5;
-    fill(adj_params_value(p, 0), nx, &seed);
+    fill(xd, nx, &seed);
     float *copy = malloc(nx * sizeof *copy);
     adj_tape *t = adj_tape_new();
     double *fwd = malloc((size_t)steps * sizeof *fwd), *bwd = malloc((size_t)steps * sizeof *bwd);
@@ -124,8 +126,7 @@ static int pool(int argc, char **argv)
     const adj_pool2d_opts o = {{2, 2}, {2, 2}, {0, 0}};
     for (int s = -2; s < steps; s++) {
         adj_tape_reset(t);
-        adj_params_zero_grad(p);
-        adj_var *x = adj_param(t, p, 0);
+        adj_var *x = adj_tensor_view(t, ADJ_F32, 4, xs, xd);
         double t0 = cpu_now();
         adj_var *y = adj_max_pool2d(x, &o);
         double t1 = cpu_now();
@@ -143,7 +144,7 @@ static int pool(int argc, char **argv)
         double t4 = cpu_now();
         adj_backward(l2);
         double t5 = cpu_now();
-        memcpy(copy, adj_params_value(p, 0), nx * sizeof *copy);
+        memcpy(copy, xd, nx * sizeof *copy);
         double t6 = cpu_now();
         if (s >= 0) {
             fwd[s] = 1e3 * (t1 - t0);
@@ -165,8 +166,7 @@ static int pool(int argc, char **argv)
            op_bytes / op_ms * 1e-6, copy_bytes / k * 1e-6,
            (op_bytes / op_ms) / (copy_bytes / k));
     adj_tape_free(t);
-    adj_params_free(p);
-    free(copy), free(fwd), free(bwd), free(cp), free(sum_bwd);
+    free(xd), free(copy), free(fwd), free(bwd), free(cp), free(sum_bwd);
     return 0;
 }
 

@@ -22,12 +22,12 @@
 #include "adjoint/attention.h"
 #include "core/pool.h"
 #include "ops/decompose.h"
+#include "ops/gemm.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
 #include "tensor/layout.h"
 #include "tensor/strided.h"
 
-#include <blis.h>
 #include <math.h>
 #include <string.h>
 
@@ -65,47 +65,12 @@ typedef struct attn_item {
 /* ----------------------------------------------------------- products */
 
 /* C = op(A) op(B) + beta C, all row-major with leading dims lda, ldb, ldc;
- * op(A) is A transposed when ta.  Tiny products take a plain loop (BLIS's
- * fixed cost per call is about a microsecond), the rest one BLIS call on
- * the calling thread (the pool splits the batch, not the product). */
+ * op(A) is A transposed when ta: adj_gemm_1t, on the calling thread (the
+ * pool splits the batch, not the product). */
 static void attn_mm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
                     size_t lda, const void *B, size_t ldb, double beta, void *C, size_t ldc)
 {
-    if (m == 0 || n == 0)
-        return;
-    if (m * n * k <= 2048) {
-        const size_t ai = ta ? 1 : lda, ap = ta ? lda : 1, bp = tb ? 1 : ldb, bj = tb ? ldb : 1;
-        for (size_t i = 0; i < m; i++)
-            for (size_t j = 0; j < n; j++) {
-                double s = 0;
-                if (dtype == ADJ_F64) {
-                    for (size_t p = 0; p < k; p++)
-                        s += ((const double *)A)[i * ai + p * ap] * ((const double *)B)[p * bp + j * bj];
-                    double *c = (double *)C + i * ldc + j;
-                    *c = beta == 0 ? s : *c + s;
-                } else {
-                    float sf = 0;
-                    for (size_t p = 0; p < k; p++)
-                        sf += ((const float *)A)[i * ai + p * ap] * ((const float *)B)[p * bp + j * bj];
-                    float *c = (float *)C + i * ldc + j;
-                    *c = beta == 0 ? sf : *c + sf;
-                }
-            }
-        return;
-    }
-    trans_t ta_ = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    rntm_t rntm;
-    bli_rntm_init(&rntm);
-    bli_rntm_set_num_threads(1, &rntm);
-    if (dtype == ADJ_F64) {
-        double one = 1.0, b = beta;
-        bli_dgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (double *)A, (inc_t)lda, 1,
-                     (double *)B, (inc_t)ldb, 1, &b, C, (inc_t)ldc, 1, NULL, &rntm);
-    } else {
-        float one = 1.0f, b = (float)beta;
-        bli_sgemm_ex(ta_, tb_, (dim_t)m, (dim_t)n, (dim_t)k, &one, (float *)A, (inc_t)lda, 1,
-                     (float *)B, (inc_t)ldb, 1, &b, C, (inc_t)ldc, 1, NULL, &rntm);
-    }
+    adj_gemm_1t(dtype, ta, tb, m, n, k, A, lda, 1, B, ldb, 1, beta, C, ldc, 1);
 }
 
 #define AT float

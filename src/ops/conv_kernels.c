@@ -31,48 +31,20 @@
 #include "ops/conv_kernels.h"
 #include "core/pool.h"
 #include "ops/dispatch.h"
+#include "ops/gemm.h"
 
-#include <blis.h>
 #include <string.h>
 #if ADJ_VM_DISPATCH
 #include <immintrin.h>
 #endif
 
-/* One BLIS call on the calling thread: C (m,n) = A (m,k) B (k,n) + beta C,
+/* C (m,n) = A (m,k) B (k,n) + beta C on the calling thread (adj_gemm_1t),
  * element (i, j) of X at X + i rsX + j csX (in elements). */
 static void gemm(int dtype, size_t m, size_t n, size_t k, const void *A, size_t rsa, size_t csa,
                  const void *B, size_t rsb, size_t csb, double beta, void *C, size_t rsc,
                  size_t csc)
 {
-    if (m == 0 || n == 0)
-        return;
-    if (k == 0) { /* C = beta C */
-        for (size_t i = 0; i < m; i++)
-            for (size_t j = 0; j < n; j++) {
-                if (dtype == ADJ_F64) {
-                    double *c = (double *)C + i * rsc + j * csc;
-                    *c = beta == 0 ? 0.0 : beta * *c;
-                } else {
-                    float *c = (float *)C + i * rsc + j * csc;
-                    *c = beta == 0 ? 0.0f : (float)beta * *c;
-                }
-            }
-        return;
-    }
-    rntm_t rntm;
-    bli_rntm_init(&rntm);
-    bli_rntm_set_num_threads(1, &rntm);
-    if (dtype == ADJ_F64) {
-        double one = 1.0, bt = beta;
-        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one,
-                     (double *)A, (inc_t)rsa, (inc_t)csa, (double *)B, (inc_t)rsb, (inc_t)csb, &bt,
-                     C, (inc_t)rsc, (inc_t)csc, NULL, &rntm);
-    } else {
-        float one = 1.0f, bt = (float)beta;
-        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one,
-                     (float *)A, (inc_t)rsa, (inc_t)csa, (float *)B, (inc_t)rsb, (inc_t)csb, &bt,
-                     C, (inc_t)rsc, (inc_t)csc, NULL, &rntm);
-    }
+    adj_gemm_1t(dtype, false, false, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
 }
 
 /* The valid window positions o in [0, n) of a row or column: those with
