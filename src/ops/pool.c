@@ -405,6 +405,8 @@ static void mp22_planes(void *ctx, size_t lo, size_t hi)
         mp22_planes_base(ctx, lo, hi);
 }
 
+#define MP22_ONE_THREAD ((size_t)1 << 22)
+
 static void mp22_run(const adj_var *y, const void *src, void *dst, int mode)
 {
     const adj_var *x = y->in[0];
@@ -413,7 +415,13 @@ static void mp22_run(const adj_var *y, const void *src, void *dst, int mode)
                   y->dtype == ADJ_F64};
     const size_t planes = (size_t)(adj_cold(y)->shape[0] * adj_cold(y)->shape[1]);
     const size_t per = (size_t)(j.H * j.W) + 1;
-    adj_par_for(planes, ADJ_PAR_GRAIN_MAP / per + 1, mp22_planes, &j);
+    /* one pass over memory with a comparison per element: below
+     * MP22_ONE_THREAD input elements a second thread's start-up and the
+     * shared memory bus cost more CPU time than it saves */
+    if (planes * per < MP22_ONE_THREAD)
+        mp22_planes(&j, 0, planes);
+    else
+        adj_par_for(planes, ADJ_PAR_GRAIN_MAP / per + 1, mp22_planes, &j);
 }
 
 /* planes [lo, hi) */
