@@ -27,6 +27,8 @@
  * window of 2^14 plus random arguments within a relative 2^-8.
  *
  * Special values are checked exactly, one by one and through the ops.
+ * The float32 GELU (its normal CDF computed in double) is checked through
+ * the op against libm's erfc in double.
  */
 #include <adjoint.h>
 
@@ -861,6 +863,51 @@ START_TEST(softplus_accuracy)
 }
 END_TEST
 
+/* float32 GELU (erf form) through the op, forward and backward, every 61st
+ * float: y = x Phi(x) against x erfc(-x / sqrt 2) / 2 in double, within
+ * 2 ulp; y' = Phi(x) + x phi(x) within 2 ulp of the larger of its two
+ * terms (the sum cancels near x = -0.75, in any precision). */
+START_TEST(gelu32_accuracy)
+{
+    enum { CHUNK = 1 << 16, STRIDE = 61 };
+    static float xf[CHUNK], ones[CHUNK];
+    for (size_t i = 0; i < CHUNK; i++)
+        ones[i] = 1.0f;
+    adj_tape *t = adj_tape_new();
+    ck_assert_ptr_nonnull(t);
+    double worst = 0, worst_x = 0, worst_b = 0, worst_bx = 0;
+    uint64_t u = 0;
+    while (u < (1ull << 32)) {
+        size_t n = 0;
+        for (; n < CHUNK && u < (1ull << 32); n++, u += STRIDE)
+            xf[n] = from_bits((uint32_t)u);
+        adj_tape_reset(t);
+        adj_var *x = adj_tensor_f32(t, 1, (int64_t[]){(int64_t)n}, xf);
+        adj_var *y = adj_gelu(x);
+        ck_assert_int_eq(adj_backward_seeded_as(y, ADJ_F32, ones), ADJ_OK);
+        const float *yv = adj_h_raw(y)->value, *gv = adj_grad_data(x);
+        for (size_t i = 0; i < n; i++) {
+            const double xd = xf[i], ph = 0.5 * erfc(-xd * 0.70710678118654752440);
+            const double pd = 0.39894228040143267794 * exp(-0.5 * xd * xd);
+            double e = ulp_error(yv[i], xd * ph);
+            if (e > worst)
+                worst = e, worst_x = xd;
+            if (isnan(xd) || isinf(xd))
+                continue;
+            const double big = fmax(fabs(ph), fabs(xd * pd)), ref = ph + xd * pd;
+            e = fabs((double)gv[i] - ref) / ulp_at(big);
+            if (e > worst_b)
+                worst_b = e, worst_bx = xd;
+        }
+    }
+    printf("float32 gelu, every 61st float: max %.3f ulp at x = %a; gelu' %.3f ulp at x = %a\n",
+           worst, worst_x, worst_b, worst_bx);
+    ck_assert_msg(worst <= 2.0, "gelu f32: %.3f ulp at x = %a", worst, worst_x);
+    ck_assert_msg(worst_b <= 2.0, "gelu' f32: %.3f ulp at x = %a", worst_b, worst_bx);
+    adj_tape_free(t);
+}
+END_TEST
+
 /* ------------------------------------------- per-CPU variants of the ops */
 
 enum { DN = 4099 }; /* four blocks of the guarded loops and a ragged end */
@@ -1091,6 +1138,7 @@ static Suite *vmath_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, pow32_within_1_ulp, 0, (int)(sizeof pow_exps / sizeof pow_exps[0]));
     tcase_add_test(tc, softplus_accuracy);
+    tcase_add_test(tc, gelu32_accuracy);
     suite_add_tcase(s, tc);
     tc = tcase_create("dispatch");
     tcase_set_timeout(tc, 600);

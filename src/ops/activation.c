@@ -107,22 +107,49 @@ ADJ_UNARY_API(softplus, ADJ_OP_SOFTPLUS)
 #define ADJ_SIGM_(z, e) ((z) >= 0 ? (T)1 / ((T)1 + (e)) : (e) / ((T)1 + (e)))
 
 /* y = x Phi(x), Phi the standard normal CDF, written as erfc(-x / sqrt 2) / 2
- * so that no 1 + erf(x) cancels for negative x; y' = Phi(x) + x phi(x) */
+ * so that no 1 + erf(x) cancels for negative x; y' = Phi(x) + x phi(x).
+ * float: Phi and phi in double from adj_vphif (vectorised, one exponential
+ * for both); double: libm's erfc. */
+#define GELU_D_(x, pd, ed) /* Phi(x) and phi(x) of a float x, in double */ \
+    double ed;                                                             \
+    const double pd = adj_vphif((float)(x), &ed);                          \
+    ed *= 0.39894228040143267794
 ADJ_UNARY(gelu, ADJ_OP_GELU, ADJ_DOM_ANY, 0.0, "y = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2",
           "dx += dy (Phi(x) + x phi(x))",
-          y = x * (T)0.5 * erfc(-x * (T)0.70710678118654752440),
-          dx = dy * ((T)0.5 * erfc(-x * (T)0.70710678118654752440) +
-                     x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x)),
-          dy = dx * ((T)0.5 * erfc(-x * (T)0.70710678118654752440) +
-                     x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x)));
+          if (sizeof(T) == sizeof(float)) {
+              GELU_D_(x, gphi_, gpdf_);
+              (void)gpdf_;
+              y = (T)((double)x * gphi_);
+          } else {
+              y = x * (T)0.5 * erfc(-x * (T)0.70710678118654752440);
+          },
+          if (sizeof(T) == sizeof(float)) {
+              GELU_D_(x, gphi_, gpdf_);
+              dx = (T)((double)dy * (gphi_ + (double)x * gpdf_));
+          } else {
+              dx = dy * ((T)0.5 * erfc(-x * (T)0.70710678118654752440) +
+                         x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x));
+          },
+          if (sizeof(T) == sizeof(float)) {
+              GELU_D_(x, gphi_, gpdf_);
+              dy = (T)((double)dx * (gphi_ + (double)x * gpdf_));
+          } else {
+              dy = dx * ((T)0.5 * erfc(-x * (T)0.70710678118654752440) +
+                         x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x));
+          });
 ADJ_UNARY_API(gelu, ADJ_OP_GELU)
 
 /* Internal (gelu's graph-mode backward, ops/graph_elem.c): y = gelu'(x) =
  * Phi(x) + x phi(x); y' = phi(x) (2 - x^2) */
 ADJ_UNARY(gelu_grad, ADJ_OP_GELU_GRAD, ADJ_DOM_ANY, 0.0, "y = Phi(x) + x phi(x)",
           "dx += dy phi(x) (2 - x^2)",
-          y = (T)0.5 * erfc(-x * (T)0.70710678118654752440) +
-              x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x),
+          if (sizeof(T) == sizeof(float)) {
+              GELU_D_(x, gphi_, gpdf_);
+              y = (T)(gphi_ + (double)x * gpdf_);
+          } else {
+              y = (T)0.5 * erfc(-x * (T)0.70710678118654752440) +
+                  x * (T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x);
+          },
           dx = dy * ((T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x) * ((T)2 - x * x)),
           dy = dx * ((T)0.39894228040143267794 * ADJ_EXP(-(T)0.5 * x * x) * ((T)2 - x * x)));
 
