@@ -6,7 +6,7 @@
 #
 #   bench/run.sh [--threads "1 2"] [--out FILE] [--build DIR] [--quick] [--tta]
 #                [--baseline FILE] [--svg DIR] [--torch-blis same|own] [--raw FILE]
-#                [--smoke]
+#                [--smoke] [--write-baseline FILE]
 #
 #   --threads     thread counts to run (default "1 2")
 #   --out         JSON results file (default bench/results.json, git-ignored)
@@ -23,6 +23,7 @@
 #                 that adjoint's runs (BLIS_ARCH_TYPE set for its processes);
 #                 "own": BLIS's own detection in PyTorch's processes
 #   --raw         also keep the tagged raw lines (report.py's input) in FILE
+#   --write-baseline  store this run's ratios in FILE (for --baseline)
 #   --smoke       --quick with one workload of each model family only: the
 #                 chain, the MLP at batch 64 (tuned and natural), the tiny
 #                 MLP, the CNN at batch 64, pooling, and the model steps
@@ -41,6 +42,7 @@ baseline="$here/baseline.json"
 svg=""
 torch_blis=same
 keep_raw=""
+new_base=""
 py=/usr/bin/python3
 
 while [ $# -gt 0 ]; do
@@ -55,7 +57,8 @@ while [ $# -gt 0 ]; do
     --svg) svg="$2"; shift 2 ;;
     --torch-blis) torch_blis="$2"; shift 2 ;;
     --raw) keep_raw="$2"; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    --write-baseline) new_base="$2"; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -246,4 +249,5 @@ fi
 
 [ "$baseline" = none ] && baseline=""
 [ -z "$keep_raw" ] || cp "$raw" "$keep_raw"
-"$py" "$here/report.py" "$raw" "$out" ${baseline:+--baseline "$baseline"} --svg "$svg"
+"$py" "$here/report.py" "$raw" "$out" ${baseline:+--baseline "$baseline"} --svg "$svg" \
+    ${new_base:+--write-baseline "$new_base"}
