@@ -4,7 +4,7 @@ file, an SVG plot per model family, the targets, and warnings for ratios
 that fell against a stored baseline.  Standard library only.
 
     report.py RAW OUT.json [--baseline FILE] [--tolerance 0.15] [--svg DIR]
-                           [--write-baseline FILE]
+                           [--write-baseline FILE] [--markdown FILE]
 
 RAW lines are "engine<TAB>threads<TAB>key<TAB>{json}" (engine adjoint,
 pytorch, or floor: the minimal C tape of the scalar chain); lines whose last
@@ -15,7 +15,9 @@ oriented so that higher = adjoint better: adjoint / PyTorch for rates
 --baseline: a file written by --write-baseline ({"ratios": {"label @ T":
 ratio}}); every ratio of this run more than --tolerance (a fraction) below
 its stored value prints a WARNING line with both numbers.  Warnings never
-change the exit status.
+change the exit status.  --markdown writes the table as Markdown, one line
+per workload with a column group per thread count, and the targets (as in
+docs/performance.md).
 """
 import argparse
 import json
@@ -316,6 +318,33 @@ def load(path):
     return table, order, raw, headers
 
 
+def markdown(rows, goals):
+    ths = sorted({r["threads"] for r in rows})
+    by = {}
+    order = []
+    for r in rows:
+        k = (r["workload"], r["unit"])
+        if k not in by:
+            by[k] = {}
+            order.append(k)
+        by[k][r["threads"]] = r
+    head = "| workload | unit |" + "".join(" adjoint T=%d | PyTorch T=%d | ratio T=%d |" % (t, t, t)
+                                            for t in ths)
+    lines = [head, "|---|---|" + "---:|---:|---:|" * len(ths)]
+    for k in order:
+        cells = []
+        for t in ths:
+            r = by[k].get(t)
+            cells += [fmt(r["adjoint"]), fmt(r["pytorch"]), fmt(r["ratio"])] if r else ["", "", ""]
+        lines.append("| %s | %s | %s |" % (k[0], k[1], " | ".join(cells)))
+    if goals:
+        lines += ["", "| target (T=%d) | measured | goal | |" % goals[0]["threads"], "|---|---:|---|---|"]
+        for g in goals:
+            lines.append("| %s | %s | %s | %s |" % (g["target"], fmt(g["value"]), g["goal"],
+                                                    {True: "met", False: "not met", None: "-"}[g["met"]]))
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(usage=__doc__)
     ap.add_argument("raw")
@@ -324,6 +353,7 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.15)
     ap.add_argument("--svg")
     ap.add_argument("--write-baseline")
+    ap.add_argument("--markdown")
     a = ap.parse_args()
     table, order, raw, headers = load(a.raw)
     rows = []
@@ -392,6 +422,9 @@ def main():
                    "ratios": ratios, "targets": goals, "warnings": warnings, "raw": raw},
                   f, indent=1)
         f.write("\n")
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(markdown(rows, goals))
     if a.write_baseline:
         with open(a.write_baseline, "w") as f:
             json.dump(make_baseline(rows, ratios), f, indent=1, sort_keys=True)

@@ -9,7 +9,8 @@
 #                [--smoke] [--write-baseline FILE]
 #
 #   --threads     thread counts to run (default "1 2")
-#   --out         JSON results file (default bench/results.json, git-ignored)
+#   --out         JSON results file (default bench/results.json, git-ignored;
+#                 the table as Markdown beside it, results.md)
 #   --build       build directory (default build-rel; configured with
 #                 meson setup DIR --buildtype=release -Dtests=false if absent)
 #   --quick       one step or repetition where possible, no 10^6-node chain,
@@ -58,7 +59,7 @@ while [ $# -gt 0 ]; do
     --torch-blis) torch_blis="$2"; shift 2 ;;
     --raw) keep_raw="$2"; shift 2 ;;
     --write-baseline) new_base="$2"; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -250,4 +251,4 @@ fi
 [ "$baseline" = none ] && baseline=""
 [ -z "$keep_raw" ] || cp "$raw" "$keep_raw"
 "$py" "$here/report.py" "$raw" "$out" ${baseline:+--baseline "$baseline"} --svg "$svg" \
-    ${new_base:+--write-baseline "$new_base"}
+    --markdown "${out%.json}.md" ${new_base:+--write-baseline "$new_base"}
