@@ -9,6 +9,12 @@ after.
 
     compare_steps.py [--build build-rel] [--rounds 5] [--steps 20]
                      [--threads "1 2"] [--workloads "gpt lstm gru"] [--json FILE]
+                     [--torch-blis same|own]
+
+PyTorch's processes run the BLIS sub-configuration that adjoint reports
+(BLIS_ARCH_TYPE, as bench/run.sh sets it) unless --torch-blis own or
+BLIS_ARCH_TYPE is already set: BLIS's own choice can be far slower on a
+CPU it does not recognise, which would flatter adjoint.
 
 Workload gpt-written is bench_gpt's "written" variant (the model's forward
 written with public ops in the benchmark) against the same PyTorch model.
@@ -23,14 +29,32 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def run(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
 
 
 def load():
     with open("/proc/loadavg") as f:
         return f.read().split()[0]
+
+
+def torch_env(build, mode):
+    """The environment for PyTorch's processes: adjoint's BLIS
+    sub-configuration, or the caller's environment as it is."""
+    env = dict(os.environ)
+    if mode != "same" or "BLIS_ARCH_TYPE" in env:
+        return env
+    info = subprocess.run([os.path.join(build, "tools", "adjoint"), "info"], check=True,
+                          capture_output=True, text=True).stdout
+    arch = info.split("sub-configuration ", 1)[1].split()[0].rstrip(",") if "sub-configuration " in info else ""
+    got = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "blis_arch.py"), arch],
+                         capture_output=True, text=True)
+    if got.returncode == 0 and got.stdout.strip():
+        env["BLIS_ARCH_TYPE"] = got.stdout.strip()
+        print("PyTorch's BLIS: sub-configuration %s (BLIS_ARCH_TYPE=%s), as adjoint's"
+              % (arch, env["BLIS_ARCH_TYPE"]), file=sys.stderr)
+    return env
 
 
 def fmt(v):
@@ -45,7 +69,9 @@ def main():
     ap.add_argument("--threads", default="1 2")
     ap.add_argument("--workloads", default="gpt lstm gru")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--torch-blis", choices=("same", "own"), default="same")
     a = ap.parse_args()
+    tenv = torch_env(a.build, a.torch_blis)
     rows = []
     for w in a.workloads.split():
         for t in a.threads.split():
@@ -61,7 +87,7 @@ def main():
             for r in range(a.rounds):
                 order = (("adjoint", ours), ("pytorch", theirs))
                 for name, cmd in (order if r % 2 == 0 else order[::-1]):
-                    res[name].append(run(cmd))
+                    res[name].append(run(cmd, tenv if name == "pytorch" else None))
             wall = [p["ms_per_step"] / q["ms_per_step"] for p, q in zip(res["pytorch"], res["adjoint"])]
             cpu = [p["cpu_ms"] / q["cpu_ms"] for p, q in zip(res["pytorch"], res["adjoint"])]
             row = {"workload": w.replace("-", "_") + "_step", "threads": int(t), "rounds": a.rounds, "load": [l0, load()],
