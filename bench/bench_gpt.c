@@ -18,7 +18,7 @@
  * usage: bench_gpt [threads] [steps] [batch] [time] [natural|written]
  *   5 warm-up steps, then `steps` timed one by one; prints the median step
  *   time (wall and process CPU), tokens per second and the peak RSS.
- * output: one JSON object.
+ * output: the header line ("# ..."), then one JSON object (bench_util.h).
  */
 #include <adjoint.h>
 
@@ -74,8 +74,9 @@ static adj_var *written_forward(adj_params *p, adj_var *x, int64_t B, int64_t T)
 }
 
 /* One training step; returns the loss (NaN on error). */
-static double step(run *r, adj_tape *t)
+static double step(void *arg, adj_tape *t)
 {
+    run *r = arg;
     adj_tape_reset(t);
     adj_var *x = adj_index(t, 2, ((int64_t[]){r->B, r->T}), r->x);
     adj_params *p = adj_model_params(r->m);
@@ -118,38 +119,15 @@ int main(int argc, char **argv)
     size_t n = (size_t)(r.B * r.T);
     r.x = malloc(n * sizeof *r.x);
     r.y = malloc(n * sizeof *r.y);
-    double *times = malloc((size_t)steps * sizeof *times), *cpu = malloc((size_t)steps * sizeof *cpu);
-    adj_tape *t = adj_tape_new();
-    if (!r.m || !r.opt || !r.x || !r.y || !times || !cpu || !t) {
+    int rc = 1;
+    if (!r.m || !r.opt || !r.x || !r.y) {
         fprintf(stderr, "bench_gpt: set-up failed: %s\n", r.m ? "out of memory" : err.message);
-        return 1;
+    } else {
+        bench_tokens(&rng, r.x, r.y, n, VOCAB);
+        rc = bench_model_steps(argv[0], "gpt_step", variant, r.B, r.T, threads, steps, step, &r);
     }
-    for (size_t i = 0; i < n; i++) {
-        r.x[i] = (int32_t)(adj_rng_uniform(&rng) * VOCAB);
-        r.y[i] = (int32_t)(adj_rng_uniform(&rng) * VOCAB);
-    }
-    double loss = 0;
-    for (int s = 0; s < 5; s++)
-        loss = step(&r, t);
-    for (long s = 0; s < steps; s++) {
-        double t0 = bench_now(), c0 = bench_cpu_now();
-        loss = step(&r, t);
-        times[s] = bench_now() - t0;
-        cpu[s] = bench_cpu_now() - c0;
-    }
-    double med = bench_median(times, (size_t)steps), cmed = bench_median(cpu, (size_t)steps);
-    adj_tape_stats ts;
-    adj_tape_get_stats(t, &ts);
-    printf("{\"workload\": \"gpt_step\", \"variant\": \"%s\", \"batch\": %lld, \"time\": %lld, "
-           "\"threads\": %d, \"steps\": %ld, \"ms_per_step\": %.4f, \"cpu_ms\": %.4f, "
-           "\"samples_per_s\": %.1f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
-           "\"arena_peak_mib\": %.1f, \"arena_reserved_mib\": %.1f, \"nodes\": %zu, \"loss\": %.4f}\n",
-           variant, (long long)r.B, (long long)r.T, threads, steps, med * 1e3, cmed * 1e3, (double)r.B / med,
-           (double)n / med, bench_peak_rss_mib(), (double)ts.high_water / (1 << 20),
-           (double)ts.bytes_reserved / (1 << 20), ts.nodes, loss);
-    adj_tape_free(t);
     adj_optim_free(r.opt);
     adj_model_free(r.m);
-    free(r.x), free(r.y), free(times), free(cpu);
-    return loss == loss ? 0 : 1;
+    free(r.x), free(r.y);
+    return rc;
 }

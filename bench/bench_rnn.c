@@ -12,7 +12,7 @@
  * usage: bench_rnn lstm|gru [threads] [steps] [batch] [time]
  *   5 warm-up steps, then `steps` timed one by one; prints the median step
  *   time (wall and process CPU), tokens per second and the peak RSS.
- * output: one JSON object.
+ * output: the header line ("# ..."), then one JSON object (bench_util.h).
  */
 #include <adjoint.h>
 
@@ -32,8 +32,9 @@ typedef struct run {
 } run;
 
 /* One training step; returns the loss (NaN on error). */
-static double step(run *r, adj_tape *t)
+static double step(void *arg, adj_tape *t)
 {
+    run *r = arg;
     adj_tape_reset(t);
     adj_var *x = adj_index(t, 2, ((int64_t[]){r->B, r->T}), r->x);
     adj_var *logits = adj_model_forward(r->m, x); /* (B, T, V) */
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
         return 2;
     }
     adj_set_threads(threads);
+    char workload[16];
+    snprintf(workload, sizeof workload, "%s_step", kind);
     const char *kv[] = {"vocab", "28", "embed", "32", "hidden", "128", "layers", "1"};
     adj_rng rng;
     adj_rng_seed(&rng, 1);
@@ -71,38 +74,15 @@ int main(int argc, char **argv)
     size_t n = (size_t)(r.B * r.T);
     r.x = malloc(n * sizeof *r.x);
     r.y = malloc(n * sizeof *r.y);
-    double *times = malloc((size_t)steps * sizeof *times), *cpu = malloc((size_t)steps * sizeof *cpu);
-    adj_tape *t = adj_tape_new();
-    if (!r.m || !r.opt || !r.x || !r.y || !times || !cpu || !t) {
+    int rc = 1;
+    if (!r.m || !r.opt || !r.x || !r.y) {
         fprintf(stderr, "bench_rnn: set-up failed: %s\n", r.m ? "out of memory" : err.message);
-        return 1;
+    } else {
+        bench_tokens(&rng, r.x, r.y, n, VOCAB);
+        rc = bench_model_steps(argv[0], workload, "natural", r.B, r.T, threads, steps, step, &r);
     }
-    for (size_t i = 0; i < n; i++) {
-        r.x[i] = (int32_t)(adj_rng_uniform(&rng) * VOCAB);
-        r.y[i] = (int32_t)(adj_rng_uniform(&rng) * VOCAB);
-    }
-    double loss = 0;
-    for (int s = 0; s < 5; s++)
-        loss = step(&r, t);
-    for (long s = 0; s < steps; s++) {
-        double t0 = bench_now(), c0 = bench_cpu_now();
-        loss = step(&r, t);
-        times[s] = bench_now() - t0;
-        cpu[s] = bench_cpu_now() - c0;
-    }
-    double med = bench_median(times, (size_t)steps), cmed = bench_median(cpu, (size_t)steps);
-    adj_tape_stats ts;
-    adj_tape_get_stats(t, &ts);
-    printf("{\"workload\": \"%s_step\", \"variant\": \"natural\", \"batch\": %lld, \"time\": %lld, "
-           "\"threads\": %d, \"steps\": %ld, \"ms_per_step\": %.4f, \"cpu_ms\": %.4f, "
-           "\"samples_per_s\": %.1f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
-           "\"arena_peak_mib\": %.1f, \"arena_reserved_mib\": %.1f, \"nodes\": %zu, \"loss\": %.4f}\n",
-           kind, (long long)r.B, (long long)r.T, threads, steps, med * 1e3, cmed * 1e3, (double)r.B / med,
-           (double)n / med, bench_peak_rss_mib(), (double)ts.high_water / (1 << 20),
-           (double)ts.bytes_reserved / (1 << 20), ts.nodes, loss);
-    adj_tape_free(t);
     adj_optim_free(r.opt);
     adj_model_free(r.m);
-    free(r.x), free(r.y), free(times), free(cpu);
-    return loss == loss ? 0 : 1;
+    free(r.x), free(r.y);
+    return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * Small helpers shared by the benchmarks: a monotonic clock, medians and
- * the peak resident set size.  Header-only; every benchmark is one file.
+ * Small helpers shared by the benchmarks: a monotonic clock, medians, the
+ * peak resident set size, the header line and the timing loop of the
+ * model steps.  Header-only; every benchmark is one file.
  */
 #ifndef ADJ_BENCH_UTIL_H
 #define ADJ_BENCH_UTIL_H
@@ -70,6 +71,62 @@ static inline void bench_header(const char *argv0)
            name, r.version, r.kernels, r.blis_version, r.blis_arch, r.blis_arch_from, r.threads,
            r.threads_from);
     fflush(stdout);
+}
+
+/* One training step of a model benchmark: returns the loss (NaN on
+ * error), recording on the tape t. */
+typedef double (*bench_step_fn)(void *run, adj_tape *t);
+
+/* Random token ids and targets in [0, vocab) for a fixed batch of n
+ * positions. */
+static inline void bench_tokens(adj_rng *rng, int32_t *x, int32_t *y, size_t n, int vocab)
+{
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (int32_t)(adj_rng_uniform(rng) * vocab);
+        y[i] = (int32_t)(adj_rng_uniform(rng) * vocab);
+    }
+}
+
+/* The timing loop of the model-step benchmarks (bench_gpt, bench_rnn):
+ * prints the header, runs 5 warm-up steps, then `steps` timed one by one
+ * on a tape of its own, and prints one JSON object: the median step time
+ * (wall and process CPU), samples and tokens (batch x time) per second,
+ * the peak RSS and the tape's arena.  Returns 0, or 1 when a step failed
+ * or memory ran out. */
+static inline int bench_model_steps(const char *argv0, const char *workload, const char *variant,
+                                    int64_t batch, int64_t time, int threads, long steps,
+                                    bench_step_fn step, void *run)
+{
+    double *times = malloc((size_t)steps * sizeof *times), *cpu = malloc((size_t)steps * sizeof *cpu);
+    adj_tape *t = adj_tape_new();
+    if (!times || !cpu || !t) {
+        fprintf(stderr, "%s: out of memory\n", argv0);
+        free(times), free(cpu), adj_tape_free(t);
+        return 1;
+    }
+    bench_header(argv0);
+    double loss = 0;
+    for (int s = 0; s < 5; s++)
+        loss = step(run, t);
+    for (long s = 0; s < steps; s++) {
+        double t0 = bench_now(), c0 = bench_cpu_now();
+        loss = step(run, t);
+        times[s] = bench_now() - t0;
+        cpu[s] = bench_cpu_now() - c0;
+    }
+    double med = bench_median(times, (size_t)steps), cmed = bench_median(cpu, (size_t)steps);
+    adj_tape_stats ts;
+    adj_tape_get_stats(t, &ts);
+    printf("{\"workload\": \"%s\", \"variant\": \"%s\", \"batch\": %lld, \"time\": %lld, "
+           "\"threads\": %d, \"steps\": %ld, \"ms_per_step\": %.4f, \"cpu_ms\": %.4f, "
+           "\"samples_per_s\": %.1f, \"tokens_per_s\": %.1f, \"peak_rss_mib\": %.1f, "
+           "\"arena_peak_mib\": %.1f, \"arena_reserved_mib\": %.1f, \"nodes\": %zu, \"loss\": %.4f}\n",
+           workload, variant, (long long)batch, (long long)time, threads, steps, med * 1e3, cmed * 1e3,
+           (double)batch / med, (double)(batch * time) / med, bench_peak_rss_mib(),
+           (double)ts.high_water / (1 << 20), (double)ts.bytes_reserved / (1 << 20), ts.nodes, loss);
+    adj_tape_free(t);
+    free(times), free(cpu);
+    return loss == loss ? 0 : 1;
 }
 
 #endif
