@@ -14,7 +14,8 @@ hidden 128, vocabulary 28) with Adam lr 3e-3.  One fixed random batch;
 5 warm-up steps, then `steps` timed one by one.
 
 Threads: torch.set_num_threads(T), and BLIS_NUM_THREADS=T before torch
-is imported (Debian's PyTorch gets its products from BLIS).
+is imported (Debian's PyTorch gets its products from BLIS).  The first
+line printed is a header ("# ...") naming the BLIS kernels, as torch_bench.py.
 """
 import json
 import math
@@ -42,6 +43,12 @@ import torch.nn.functional as F  # noqa: E402
 torch.set_num_threads(T_)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
+import blis_arch  # noqa: E402
+
+if KIND:
+    print("# bench_steps.py %s: PyTorch %s; %s; threads %d" % (KIND, torch.__version__,
+                                                               blis_arch.describe(), T_))
+    sys.stdout.flush()
 
 
 def build(kind):

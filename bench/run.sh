@@ -1,8 +1,9 @@
 #!/bin/sh
 # Run the benchmark suite: adjoint (C, release build) and PyTorch side by
-# side, workload by workload, for each thread count; print one table, write
-# it as JSON, an SVG plot per model family, and a warning for every ratio
-# that fell against the stored baseline.  See docs/performance.md.
+# side, workload by workload, for each thread count, after measuring the
+# machine's FMA peak (bench_peak); print one table, write it as JSON, an SVG
+# plot per model family, and a warning for every ratio that fell against
+# the stored baseline.  See docs/performance.md.
 #
 #   bench/run.sh [--threads "1 2"] [--out FILE] [--build DIR] [--quick] [--tta]
 #                [--baseline FILE] [--svg DIR] [--torch-blis same|own] [--raw FILE]
@@ -59,7 +60,7 @@ while [ $# -gt 0 ]; do
     --torch-blis) torch_blis="$2"; shift 2 ;;
     --raw) keep_raw="$2"; shift 2 ;;
     --write-baseline) new_base="$2"; shift 2 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -79,7 +80,7 @@ targets="bench/bench_chain bench/bench_mlp bench/bench_tiny bench/bench_elementw
     bench/bench_views bench/bench_norm bench/bench_attention tools/adjoint"
 known=$(ninja -C "$build" -t targets all 2>/dev/null | sed -n 's/^\(bench\/[a-z_]*\): .*/\1/p')
 have() { printf '%s\n' "$known" | grep -qx "bench/$1"; }
-for opt in bench_min_tape bench_gpt bench_rnn; do
+for opt in bench_min_tape bench_gpt bench_rnn bench_peak; do
     if have $opt; then targets="$targets bench/$opt"; fi
 done
 ninja -C "$build" $targets >/dev/null
@@ -97,9 +98,19 @@ if [ -z "${BLIS_ARCH_TYPE:-}" ] && [ "$torch_blis" = same ]; then
     arch=$(printf '%s\n' "$info" | sed -n 's/.*sub-configuration \([a-z0-9_]*\).*/\1/p')
     id=$("$py" "$here/blis_arch.py" "$arch" 2>/dev/null || true)
     if [ -n "$id" ]; then
-        torch_env="BLIS_ARCH_TYPE=$id"
+        torch_env="BLIS_ARCH_TYPE=$id BENCH_BLIS_ARCH=$arch BENCH_BLIS_FROM=run.sh"
         echo "PyTorch's BLIS: sub-configuration $arch (BLIS_ARCH_TYPE=$id), as adjoint's" >&2
     fi
+fi
+if [ -z "$torch_env" ]; then
+    # PyTorch's BLIS chooses as any BLIS does in this environment: name the
+    # sub-configuration adjoint's BLIS takes when left to itself
+    own=$(ADJ_BLIS_ARCH=blis "$build/tools/adjoint" info |
+        sed -n 's/.*sub-configuration \([a-z0-9_]*\).*/\1/p')
+    from=BLIS
+    [ -z "${BLIS_ARCH_TYPE:-}" ] || from=BLIS_ARCH_TYPE
+    torch_env="BENCH_BLIS_ARCH=${own:-unknown} BENCH_BLIS_FROM=$from"
+    echo "PyTorch's BLIS: sub-configuration ${own:-unknown}, chosen by $from" >&2
 fi
 
 # run ENGINE THREADS KEY COMMAND...: one line per result, tagged
@@ -110,6 +121,15 @@ run() {
         printf '%s\t%s\t%s\t%s\n' "$engine" "$t" "$key" "$line" >>"$raw"
     done
 }
+
+# the machine's FMA peak (float and double, 1 thread and the largest count
+# asked for), which report.py divides the MLP step's GFLOP/s by
+if have bench_peak; then
+    tmax=$(printf '%s\n' $threads | sort -n | tail -1)
+    peak_reps=7
+    [ $quick -eq 0 ] || peak_reps=3
+    run machine "$tmax" peak "$bin/bench_peak" "$tmax" $peak_reps
+fi
 
 # pair KEY RSS "ADJOINT COMMAND" "PYTORCH COMMAND": the two engines, one
 # after the other; the order flips on every call so drift hits both

@@ -22,7 +22,8 @@ starts, so that variable is set to T before torch is imported.  BLIS
 picks its kernels from the CPU unless BLIS_ARCH_TYPE is set; run.sh sets it
 to the sub-configuration adjoint's BLIS runs, so both engines get the same
 kernels.  The first line printed is a header ("# ...", not JSON) naming the
-PyTorch version, BLIS_ARCH_TYPE and the threads.
+PyTorch version, BLIS's sub-configuration and who chose it (as run.sh
+says: blis_arch.describe) and the threads.
 """
 import json
 import os
@@ -49,11 +50,13 @@ os.environ["BLIS_NUM_THREADS"] = str(T)
 import torch  # noqa: E402  (after the environment is set)
 import torch.nn.functional as F  # noqa: E402
 
+import blis_arch  # noqa: E402  (this directory)
+
 torch.set_num_threads(T)
 now = time.perf_counter
 if CMD:
-    print("# torch_bench.py %s: PyTorch %s; BLIS_ARCH_TYPE=%s; threads %d" % (
-        CMD, torch.__version__, os.environ.get("BLIS_ARCH_TYPE", "unset (BLIS's own detection)"), T))
+    print("# torch_bench.py %s: PyTorch %s; %s; threads %d" % (
+        CMD, torch.__version__, blis_arch.describe(), T))
 
 
 def emit(d):

@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/run.sh --quick at one thread on this build: every workload runs for
-# adjoint and PyTorch and the report writes its JSON and plots.  A smoke
+# adjoint and PyTorch, the FMA peak is measured, and the report writes its
+# JSON and plots.  A smoke
 # test of the pipeline: no timing is checked.
 #
 #   bench_quick.sh BUILD_DIR
@@ -21,6 +22,9 @@ need = ["chain 1e5 record", "mlp step b64", "mlp step b64 natural", "tiny mlp 2-
 missing = [w for w in need if w not in rows or rows[w]["ratio"] is None]
 if missing:
     sys.exit("bench_quick: no ratio for %s" % missing)
+peak = {(p["threads"], p["dtype"]): p["gflops"] for p in res["peak"]}
+if not (peak.get((1, "f32"), 0) > 0 and peak.get((1, "f64"), 0) > 0):
+    sys.exit("bench_quick: no FMA peak measured: %s" % res["peak"])
 for f in os.listdir(sys.argv[2]):
     ET.parse(os.path.join(sys.argv[2], f))
 print("bench_quick: %d rows, %d plots" % (len(rows), len(os.listdir(sys.argv[2]))))

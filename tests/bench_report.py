@@ -63,6 +63,34 @@ def main():
                   "%s has %d bars" % (f, len(bars)))
         check("WARNING" not in text, "no warning without a baseline")
 
+        # the FMA peak measured in the run, and the MLP step against it
+        peak = {(p["threads"], p["dtype"]): p["gflops"] for p in res["peak"]}
+        check(peak == {(1, "f32"): 213.3, (1, "f64"): 106.8}, "the run's FMA peak: %s" % peak)
+        fwd = 2 * (784 * 256 + 256 * 256 + 256 * 10)  # a multiply-add is two FLOPs
+        flop = 2 * fwd + 2 * (256 * 256 + 256 * 10)  # weight gradients, input gradients of layers 2-3
+        mv = {(p["engine"], p["threads"]): p for p in res["mlp_vs_peak"]}
+        a = mv[("adjoint", 1)]
+        gf = rows[("mlp step b256", 1)]["adjoint"] * flop / 1e9
+        check(abs(a["gflops"] - gf) < 0.06 and a["peak_gflops"] == 213.3
+              and abs(a["share_of_peak"] - gf / 213.3) < 1e-3, "MLP b256 GFLOP/s and share of peak: %s" % a)
+        check(abs(mv[("pytorch", 1)]["share_of_peak"] - rows[("mlp step b256", 1)]["pytorch"] * flop / 1e9
+                  / 213.3) < 1e-3, "PyTorch's share of peak")
+        g = [t for t in res["targets"] if t["target"].startswith("MLP b256 % of FMA peak")]
+        check(len(g) == 1 and "measured in this run" in g[0]["target"]
+              and g[0]["value"] == round(100 * a["share_of_peak"], 1) and g[0]["met"] == (g[0]["value"] >= 50),
+              "the share-of-peak target uses the measured peak: %s" % g)
+        check("f32 avx512, 1 thread(s): 213" in text and "% of 213" in text, "the peak is printed")
+
+        # without bench_peak's lines: the assumed per-core figure, said so
+        nopeak = os.path.join(tmp, "nopeak.tsv")
+        with open(raw) as f, open(nopeak, "w") as g_:
+            g_.writelines(ln for ln in f if not ln.startswith("machine\t"))
+        text2, res2 = report(report_py, nopeak, tmp)
+        g = [t for t in res2["targets"] if t["target"].startswith("MLP b256 % of FMA peak")]
+        check(res2["peak"] == [] and "not measured in this run" in text2 and len(g) == 1
+              and "assumed: 159 per core" in g[0]["target"]
+              and g[0]["value"] == round(100 * gf / 159.0, 1), "fallback to the assumed peak, said so: %s" % g)
+
         # the same run against its own baseline: nothing fell
         text, _ = report(report_py, raw, tmp, "--baseline", base)
         check("WARNING" not in text, "no warning against its own ratios")
