@@ -6,11 +6,17 @@ batch, epochs and threads; per epoch the training loss, the test accuracy (mlp,
 cnn) or reconstruction MSE (autoencoder) and the seconds of training.
 
     fmnist_torch.py [--model cnn] [--conv] [--code 32] [--epochs N] [--batch N]
-                    [--threads 2] [--init-out FILE]
+                    [--threads 2] [--init-out FILE] [--init he_normal] [--stop-at ACC]
 
 mlp is `adjoint train`'s default recipe: 784-512-256-10, each hidden layer
 batch norm -> ReLU -> dropout 0.2, batch 128, 20 epochs (the others: batch
 64, 5 epochs).  --init-out is for cnn and autoencoder only.
+
+--init he_normal (mlp): the weights drawn as `adjoint train` draws them,
+normal with variance 2 / fan_in, and the biases zero, instead of PyTorch's
+default initialisation.  --stop-at ACC ends the run after the first epoch
+whose test accuracy reaches ACC; the schedule stays planned over all the
+epochs, so every step up to there is the full recipe's (run.sh --tta).
 
 --init-out writes the module's initial weights as an adjoint model file, so that
 `adjoint train --init FILE` starts from the very same parameters.  The
@@ -96,6 +102,8 @@ def main():
     ap.add_argument("--init-out")
     ap.add_argument("--train-rows", type=int, default=0, help="only the first N training images")
     ap.add_argument("--no-eval", action="store_true", help="time the training steps only")
+    ap.add_argument("--init", choices=["torch", "he_normal"], default="torch")
+    ap.add_argument("--stop-at", type=float, help="stop after the epoch reaching this test accuracy")
     a = ap.parse_args()
     if a.epochs is None:
         a.epochs = 20 if a.model == "mlp" else 5
@@ -105,6 +113,12 @@ def main():
     torch.manual_seed(1)
     ae = a.model == "autoencoder"
     module = Autoencoder(a.code, a.conv) if ae else mlp() if a.model == "mlp" else cnn()
+    if a.init == "he_normal":
+        with torch.no_grad():
+            for m in module.modules():
+                if isinstance(m, torch.nn.Linear):
+                    torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    m.bias.zero_()
     if a.init_out and a.model != "mlp":
         if ae:
             cfg = {"input": "784", "code": str(a.code), "act": "relu" if a.code > 2 else "identity",
@@ -157,6 +171,8 @@ def main():
         curve.append({"epoch": epoch, "train_loss": total / len(x), "seconds": seconds,
                       ("test_mse" if ae else "test_accuracy"): metric})
         print(json.dumps(curve[-1]), flush=True)
+        if a.stop_at is not None and not ae and metric >= a.stop_at:
+            break
     print(json.dumps({"model": a.model, "conv": a.conv, "threads": a.threads, "batch": a.batch,
                       "epochs": a.epochs, "curve": curve}))
 
