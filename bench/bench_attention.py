@@ -48,13 +48,30 @@ print(json.dumps({"bench": "attention", "impl": "torch", "threads": th, "B": B, 
 """
 
 
+HEADERS = set()
+
+
+def header(line):
+    """Print a benchmark's header line ("# ...") once."""
+    if line not in HEADERS:
+        HEADERS.add(line)
+        print(line)
+
+
 def lines(cmd, env=None):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    for x in out.splitlines():
+        if x.startswith("# "):
+            header(x)
     return [json.loads(x) for x in out.splitlines() if x.startswith("{")]
 
 
 def main():
     have_torch = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0
+    if have_torch:
+        sys.path.insert(0, HERE)
+        import blis_arch
+        header("# bench_attention.py (PyTorch side): %s" % blis_arch.describe())
     for th in (1, 2):
         ours = lines([EXE, str(th), str(STEPS), str(B), str(H), str(T), str(D)])
         for d in ours:

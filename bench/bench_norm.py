@@ -54,8 +54,21 @@ print(json.dumps({"workload": "layer_norm", "engine": "pytorch", "threads": th,
 """
 
 
+HEADERS = set()
+
+
+def header(line):
+    """Print a benchmark's header line ("# ...") once."""
+    if line not in HEADERS:
+        HEADERS.add(line)
+        print(line)
+
+
 def run(cmd):
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("# "):
+            header(line)
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -66,6 +79,9 @@ def spread(pairs):
 
 
 def main():
+    sys.path.insert(0, HERE)
+    import blis_arch
+    header("# bench_norm.py (PyTorch side): %s" % blis_arch.describe())
     print("layer_norm forward + backward, (8192, 768) float32, %d alternated runs of %d steps; "
           "pytorch/adjoint, median [range] (> 1: adjoint is faster)" % (REPS, STEPS))
     print("load average before: %.2f %.2f %.2f" % os.getloadavg())

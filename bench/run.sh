@@ -158,12 +158,16 @@ both() {
 }
 
 # side KEY COMMAND...: a script that runs both engines itself, at 1 and 2
-# threads; each JSON line names its engine ("engine" or "impl") and threads
+# threads; each JSON line names its engine ("engine" or "impl") and threads,
+# and its benchmarks' header lines ("# ...") are kept as they are
 side() {
     key=$1
     shift
     env $torch_env "$@" | while IFS= read -r line; do
         case "$line" in
+        "# "*)
+            printf 'side\t0\t%s\t%s\n' "$key" "$line" >>"$raw"
+            ;;
         "{"*)
             eng=$(printf '%s\n' "$line" | sed -n 's/.*"\(engine\|impl\)": "\([a-z]*\)".*/\2/p')
             [ "$eng" = torch ] && eng=pytorch
