@@ -9,8 +9,9 @@
  * not a library: it shows what recording and back-propagating a scalar
  * node costs on this machine when nothing else is paid for.
  *
- * usage: bench_min_tape [nodes] [reps] [w] [b]    output: one JSON object,
- * the fields of bench_chain's (workload "min_tape").
+ * usage: bench_min_tape [nodes] [reps] [w] [b]    output: a header line
+ * ("# ..."), then one JSON object, the fields of bench_chain's (workload
+ * "min_tape").
  */
 #include <math.h>
 #include <stdint.h>
@@ -126,6 +127,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_min_tape [nodes >= 3] [reps 1..100] [w] [b]\n");
         return 2;
     }
+    printf("# bench_min_tape: a hand-written tape (no adjoint code, no BLIS); one thread\n");
     long steps = nodes / 3;
     double rec[100], back[100], check = 0;
     tape t = {0};
