@@ -93,9 +93,13 @@ trap 'rm -f "$raw"' EXIT INT TERM
 info=$("$build/tools/adjoint" info)
 printf '%s\n' "$info" >&2
 printf 'info\t0\tinfo\t# adjoint info: %s\n' "$(printf '%s' "$info" | tr -s ' ' | sed 's/$/;/' | tr -d '\n')" >>"$raw"
+# adjoint's sub-configuration, and the one BLIS takes when left to itself
+# (the same where BLIS_ARCH_TYPE is set)
+arch=$(printf '%s\n' "$info" | sed -n 's/.*sub-configuration \([a-z0-9_]*\).*/\1/p')
+own=$(ADJ_BLIS_ARCH=blis "$build/tools/adjoint" info |
+    sed -n 's/.*sub-configuration \([a-z0-9_]*\).*/\1/p')
 torch_env=""
 if [ -z "${BLIS_ARCH_TYPE:-}" ] && [ "$torch_blis" = same ]; then
-    arch=$(printf '%s\n' "$info" | sed -n 's/.*sub-configuration \([a-z0-9_]*\).*/\1/p')
     id=$("$py" "$here/blis_arch.py" "$arch" 2>/dev/null || true)
     if [ -n "$id" ]; then
         torch_env="BLIS_ARCH_TYPE=$id BENCH_BLIS_ARCH=$arch BENCH_BLIS_FROM=run.sh"
@@ -103,10 +107,7 @@ if [ -z "${BLIS_ARCH_TYPE:-}" ] && [ "$torch_blis" = same ]; then
     fi
 fi
 if [ -z "$torch_env" ]; then
-    # PyTorch's BLIS chooses as any BLIS does in this environment: name the
-    # sub-configuration adjoint's BLIS takes when left to itself
-    own=$(ADJ_BLIS_ARCH=blis "$build/tools/adjoint" info |
-        sed -n 's/.*sub-configuration \([a-z0-9_]*\).*/\1/p')
+    # PyTorch's BLIS chooses as any BLIS does in this environment
     from=BLIS
     [ -z "${BLIS_ARCH_TYPE:-}" ] || from=BLIS_ARCH_TYPE
     torch_env="BENCH_BLIS_ARCH=${own:-unknown} BENCH_BLIS_FROM=$from"
@@ -209,7 +210,13 @@ for t in $threads; do
             # the step as a newcomer writes it: no thread call, the
             # library's default count from the environment
             run adjoint "$t" "mlp_natural_b$b" env ADJ_NUM_THREADS=$t \
-                "$bin/bench_mlp" $b $t $steps natural ;;
+                "$bin/bench_mlp" $b $t $steps natural
+            # and on BLIS's own kernels where adjoint chose others: the
+            # measure of that choice, in every run
+            if [ -n "$own" ] && [ "$own" != "$arch" ]; then
+                run adjoint "$t" "mlp_blis_own_b$b" env ADJ_BLIS_ARCH=blis \
+                    "$bin/bench_mlp" $b $t $steps
+            fi ;;
         esac
     done
     both tiny "$bin/bench_tiny $t $tiny" "tiny $t $tiny"

@@ -22,6 +22,9 @@ need = ["chain 1e5 record", "mlp step b64", "mlp step b64 natural", "tiny mlp 2-
 missing = [w for w in need if w not in rows or rows[w]["ratio"] is None]
 if missing:
     sys.exit("bench_quick: no ratio for %s" % missing)
+if any("chosen by adjoint" in h for h in res["machine"]["headers"]) and \
+        "mlp step b64 BLIS's own kernels" not in rows:
+    sys.exit("bench_quick: adjoint chose BLIS's kernels, but no step ran on BLIS's own")
 peak = {(p["threads"], p["dtype"]): p["gflops"] for p in res["peak"]}
 if not (peak.get((1, "f32"), 0) > 0 and peak.get((1, "f64"), 0) > 0):
     sys.exit("bench_quick: no FMA peak measured: %s" % res["peak"])

@@ -63,6 +63,17 @@ def main():
                   "%s has %d bars" % (f, len(bars)))
         check("WARNING" not in text, "no warning without a baseline")
 
+        # the tuned MLP step on BLIS's own kernels: its own row, and the ratio
+        # of adjoint's choice against it
+        own = rows[("mlp step b256 BLIS's own kernels", 1)]
+        check(own["adjoint"] == 112775.3 and own["pytorch"] is None
+              and rows[("mlp step b256", 1)]["adjoint"] != own["adjoint"],
+              "the step on BLIS's own kernels is a row of its own")
+        r = [x["value"] for x in res["ratios"]
+             if x["ratio"] == "MLP b256 adjoint's BLIS kernels / BLIS's own (samples/s)"]
+        check(r == [round(rows[("mlp step b256", 1)]["adjoint"] / 112775.3, 3)],
+              "adjoint's kernels / BLIS's own: %s" % r)
+
         # the FMA peak measured in the run, and the MLP step against it
         peak = {(p["threads"], p["dtype"]): p["gflops"] for p in res["peak"]}
         check(peak == {(1, "f32"): 213.3, (1, "f64"): 106.8}, "the run's FMA peak: %s" % peak)
