@@ -13,6 +13,9 @@
 #include <check.h>
 
 #include "check_util.h"
+#include "ops/gemm.h"
+
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -187,6 +190,48 @@ START_TEST(linear_small_and_blis_paths)
 }
 END_TEST
 
+/* linear's float bias adjoint: column sums against a long double sum of
+ * the same floats, on blocks of columns cut at every boundary, one row and
+ * many, with sums that cancel: within one float rounding of the exact
+ * sum plus the bound on m double additions. */
+START_TEST(linear_col_sums_f32_against_long_double)
+{
+    const size_t sizes[][2] = {{1, 1}, {1, 300}, {32, 255}, {32, 256}, {7, 257}, {1024, 512}, {300, 1000}};
+    adj_rng r;
+    adj_rng_seed(&r, 41);
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        const size_t m = sizes[c][0], out = sizes[c][1];
+        float *dz = malloc(m * out * sizeof *dz), *db = malloc(out * sizeof *db);
+        for (size_t i = 0; i < m * out; i++) /* every other row cancels most of the one before */
+            dz[i] = (float)(adj_rng_uniform_range(&r, -1, 1) * ((i / out) % 2 ? -1e3 : 1e3) +
+                            adj_rng_uniform_range(&r, -1, 1));
+        for (size_t o = 0; o < out; o++)
+            db[o] = (float)adj_rng_uniform_range(&r, -1, 1);
+        long double *want = malloc(out * sizeof *want);
+        double *mag = malloc(out * sizeof *mag);
+        for (size_t o = 0; o < out; o++) {
+            want[o] = 0;
+            mag[o] = 0;
+            for (size_t i = 0; i < m; i++) {
+                want[o] += dz[i * out + o];
+                mag[o] += fabs((double)dz[i * out + o]);
+            }
+            want[o] += db[o];
+        }
+        adj_linear_col_sums_f32(dz, m, out, db);
+        for (size_t o = 0; o < out; o++) {
+            double tol = fabs((double)want[o]) * FLT_EPSILON + (double)m * mag[o] * DBL_EPSILON;
+            ck_assert_msg(fabs((double)db[o] - (double)want[o]) <= tol, "(%zu, %zu) column %zu: %.9g, want %.12Lg",
+                          m, out, o, (double)db[o], want[o]);
+        }
+        free(dz);
+        free(db);
+        free(want);
+        free(mag);
+    }
+}
+END_TEST
+
 /* The reference formulas of the vectorised selects, in double. */
 static double ref_fwd(adj_op op, double x, double c)
 {
@@ -252,6 +297,7 @@ static Suite *kernels_suite(void)
     TCase *tc = tcase_create("gemm");
     tcase_add_loop_test(tc, matmul_small_and_blis_paths, 0, (int)(sizeof shapes / sizeof shapes[0]));
     tcase_add_test(tc, linear_small_and_blis_paths);
+    tcase_add_test(tc, linear_col_sums_f32_against_long_double);
     suite_add_tcase(s, tc);
     tc = tcase_create("elementwise");
     tcase_add_loop_test(tc, elementwise_against_formulas, 0, 3);

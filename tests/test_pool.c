@@ -375,6 +375,54 @@ START_TEST(products_of_a_var_with_itself)
 }
 END_TEST
 
+/* linear(x, w, x): x is also the bias (out = rows x in), so task 1's
+ * column sums of dZ add into dX, which task 0's product writes.  Against
+ * plain loops, with two threads, every time (and no race under TSan). */
+START_TEST(linear_with_input_as_bias)
+{
+    enum { M = 64, IN = 32, OUT = M * IN };
+    static double x[M * IN], w[OUT * IN], up[M * OUT], dx[M * IN], dw[OUT * IN];
+    adj_rng r;
+    adj_rng_seed(&r, 78);
+    fill(&r, x, M * IN, ADJ_F64);
+    fill(&r, w, OUT * IN, ADJ_F64);
+    fill(&r, up, M * OUT, ADJ_F64);
+    /* dX = dZ W + column sums of dZ laid out as x;  dW = dZ^T X */
+    for (int i = 0; i < M; i++)
+        for (int p = 0; p < IN; p++) {
+            double s = 0;
+            for (int j = 0; j < OUT; j++)
+                s += up[i * OUT + j] * w[j * IN + p];
+            for (int q = 0; q < M; q++)
+                s += up[q * OUT + i * IN + p];
+            dx[i * IN + p] = s;
+        }
+    for (int j = 0; j < OUT; j++)
+        for (int p = 0; p < IN; p++) {
+            double s = 0;
+            for (int i = 0; i < M; i++)
+                s += up[i * OUT + j] * x[i * IN + p];
+            dw[j * IN + p] = s;
+        }
+    adj_set_threads(2);
+    for (int rep = 0; rep < 10; rep++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *X = adj_leaf_at(t, ADJ_F64, 2, ((int64_t[]){M, IN}), x, 1, __FILE__, __LINE__);
+        adj_var *W = adj_leaf_at(t, ADJ_F64, 2, ((int64_t[]){OUT, IN}), w, 1, __FILE__, __LINE__);
+        ck_assert_int_eq(adj_backward_seeded(adj_linear(X, W, X), up), ADJ_OK);
+        const double *gx = adj_grad_data(X), *gw = adj_grad_data(W);
+        for (int k = 0; k < M * IN; k++)
+            ck_assert_msg(fabs(gx[k] - dx[k]) <= 1e-12 * (1 + fabs(dx[k])), "rep %d: dx[%d] %.17g, want %.17g",
+                          rep, k, gx[k], dx[k]);
+        for (int k = 0; k < OUT * IN; k++)
+            ck_assert_msg(fabs(gw[k] - dw[k]) <= 1e-12 * (1 + fabs(dw[k])), "rep %d: dw[%d] %.17g, want %.17g",
+                          rep, k, gw[k], dw[k]);
+        adj_tape_free(t);
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
 /* More tasks than a loop has parts: several tasks a part. */
 START_TEST(many_tasks)
 {
@@ -513,6 +561,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, matmul_reproducible_per_thread_count);
     tcase_add_test(tc, training_reproducible_per_thread_count);
     tcase_add_test(tc, products_of_a_var_with_itself);
+    tcase_add_test(tc, linear_with_input_as_bias);
     tcase_add_test(tc, many_tasks);
     tcase_add_test(tc, busy_pool_same_bits);
     tcase_add_test(tc, default_thread_count_rule);

@@ -295,6 +295,99 @@ START_TEST(test_views_of_index_tensors)
 }
 END_TEST
 
+/* linear reads strided x and w in place: x a column slice of a wider
+ * matrix (or a column of one, 1-D), w the transpose of a weight stored
+ * (in, out), b every other element of a longer vector.  Value, adjoints
+ * (landing in the viewed storage) and tangent against index loops, on
+ * products of the plain loop, of BLIS, and split over two threads. */
+static void linear_on_views(int m, int in, int out, int one_row)
+{
+    const int xc = in + 3, rows = one_row ? in : m; /* x's storage: (rows, xc) */
+    double *xs = malloc((size_t)rows * xc * sizeof *xs), *ws = malloc((size_t)in * out * sizeof *ws);
+    double *bs = malloc(2 * (size_t)out * sizeof *bs), *up = malloc((size_t)m * out * sizeof *up);
+    double *got = malloc((size_t)(rows * xc + in * out + 2 * out + m * out) * sizeof *got);
+    for (int i = 0; i < rows * xc; i++)
+        xs[i] = sin(0.3 * i);
+    for (int i = 0; i < in * out; i++)
+        ws[i] = cos(0.7 * i) / in;
+    for (int i = 0; i < 2 * out; i++)
+        bs[i] = 0.1 * i;
+    for (int i = 0; i < m * out; i++)
+        up[i] = sin(1.3 * i + 0.2);
+    /* x[i][p] = xs[X(i, p)] */
+#define X(i, p) (one_row ? (p) * xc + 1 : (i) * xc + 2 + (p))
+    adj_tape *t = adj_tape_new();
+    adj_var *XS = adj_tensor_f64(t, 2, (int64_t[]){rows, xc}, xs);
+    adj_var *WS = adj_tensor_f64(t, 2, (int64_t[]){in, out}, ws);
+    adj_var *BS = adj_tensor_f64(t, 1, (int64_t[]){2 * out}, bs);
+    adj_var *x = one_row ? adj_select(XS, 1, 1) : adj_slice(XS, 1, 2, 2 + in, 1);
+    adj_var *b = adj_slice(BS, 0, 0, 2 * out, 2);
+    adj_var *z = adj_linear(x, adj_transpose(WS), b);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    ck_assert_int_eq(adj_ndim(z), one_row ? 1 : 2);
+    adj_copy_value(z, got);
+    for (int i = 0; i < m; i++)
+        for (int o = 0; o < out; o++) {
+            double v = bs[2 * o];
+            for (int p = 0; p < in; p++)
+                v += xs[X(i, p)] * ws[p * out + o];
+            ck_assert_msg(fabs(got[i * out + o] - v) < 1e-12, "z[%d][%d] %.17g, want %.17g", i, o,
+                          got[i * out + o], v);
+        }
+    /* tangent along x's storage: dz = dx W^T */
+    double *dz = malloc((size_t)m * out * sizeof *dz);
+    ck_assert_int_eq(adj_jvp(z, 1, &XS, (const double *const *)&xs, dz), ADJ_OK);
+    for (int i = 0; i < m; i++)
+        for (int o = 0; o < out; o++) {
+            double v = 0;
+            for (int p = 0; p < in; p++)
+                v += xs[X(i, p)] * ws[p * out + o];
+            ck_assert_msg(fabs(dz[i * out + o] - v) < 1e-12, "dz[%d][%d]", i, o);
+        }
+    ck_assert_int_eq(adj_backward_seeded(z, up), ADJ_OK);
+    adj_copy_grad(XS, got);
+    for (int i = 0; i < rows * xc; i++) { /* dx = up W, in x's columns only */
+        int r = i / xc, c = i % xc, p = one_row ? r : c - 2;
+        double v = 0;
+        if (one_row ? c == 1 : c >= 2 && c < 2 + in)
+            for (int o = 0; o < out; o++)
+                v += up[(one_row ? 0 : r) * out + o] * ws[p * out + o];
+        ck_assert_msg(fabs(got[i] - v) < 1e-12, "dxs[%d] %.17g, want %.17g", i, got[i], v);
+    }
+    adj_copy_grad(WS, got);
+    for (int p = 0; p < in; p++)
+        for (int o = 0; o < out; o++) { /* dW^T[p][o] = sum_i up[i][o] x[i][p] */
+            double v = 0;
+            for (int i = 0; i < m; i++)
+                v += up[i * out + o] * xs[X(i, p)];
+            ck_assert_msg(fabs(got[p * out + o] - v) < 1e-12, "dws[%d][%d]", p, o);
+        }
+    adj_copy_grad(BS, got);
+    for (int k = 0; k < 2 * out; k++) {
+        double v = 0;
+        for (int i = 0; k % 2 == 0 && i < m; i++)
+            v += up[i * out + k / 2];
+        ck_assert_msg(fabs(got[k] - v) < 1e-12, "dbs[%d]", k);
+    }
+#undef X
+    adj_tape_free(t);
+    free(xs), free(ws), free(bs), free(up), free(got), free(dz);
+}
+
+START_TEST(test_linear_reads_strides)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        adj_set_threads(threads);
+        linear_on_views(3, 4, 5, 0);    /* the plain loop */
+        linear_on_views(1, 7, 6, 1);    /* one strided row */
+        linear_on_views(40, 48, 64, 0); /* BLIS */
+        linear_on_views(64, 48, 96, 0); /* split over the threads */
+        linear_on_views(1, 300, 600, 1);
+    }
+    adj_set_threads(0);
+}
+END_TEST
+
 START_TEST(test_gradcheck_views)
 {
     double xb[24];
@@ -315,6 +408,7 @@ static Suite *views_suite(void)
     tcase_add_test(tc, test_view_accessors);
     tcase_add_test(tc, test_ops_on_views);
     tcase_add_test(tc, test_gradcheck_views);
+    tcase_add_test(tc, test_linear_reads_strides);
     tcase_add_test(tc, test_tiled_walks);
     tcase_add_test(tc, test_views_of_index_tensors);
     suite_add_tcase(s, tc);

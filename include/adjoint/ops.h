@@ -138,7 +138,9 @@ extern "C" {
  * none it is adj_matmul. */
 #define adj_matmul_t(...) adj_matmul_at(__VA_ARGS__, ADJ_AT_)
 /* Z = X W^T + b: a dense layer on a batch, X (m,in), W (out,in), b (out)
- * or NULL; one fused node (BLIS with transpose flag, bias in the same pass) */
+ * or NULL; one fused node (BLIS with transpose flag, bias in the same pass).
+ * Strided X and W (a transposed view) are read in place, so a weight
+ * stored (in, out) is adj_linear(x, adj_transpose(w), b), still one node. */
 #define adj_linear(...) adj_linear_at(__VA_ARGS__, ADJ_AT_)
 /* Y = X^T for a 2-D X (a copy) */
 #define adj_transpose(...) adj_transpose_at(__VA_ARGS__, ADJ_AT_)

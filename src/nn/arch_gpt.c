@@ -168,10 +168,11 @@ static adj_status build(adj_model *m, adj_rng *rng, adj_error *err)
     return adj_model_name_params(m, err);
 }
 
-/* x (N, in) W (in, out) + b */
+/* x (N, in) W (in, out) + b: one linear node reading W (stored as
+ * GPT-2's Conv1D) transposed in place, the bias added in the same pass */
 static adj_var *dense(adj_tape *t, adj_params *p, int iw, adj_var *x)
 {
-    return adj_add(adj_matmul(x, adj_param(t, p, iw)), adj_param(t, p, iw + 1));
+    return adj_linear(x, adj_transpose(adj_param(t, p, iw)), adj_param(t, p, iw + 1));
 }
 
 static adj_var *drop(adj_model *m, adj_var *x)

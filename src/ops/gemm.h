@@ -63,4 +63,8 @@ void adj_gemm_pair(adj_range_fn task, void *ctx, const void *g0, size_t n0, cons
  * order like BLIS's own). */
 double adj_dot4(const double *a, size_t sa, const double *b, size_t sb, size_t k);
 
+/* db (out) += the column sums of dz (m, out) for float adjoints: each in
+ * double, rows in order (linear's bias adjoint; ops/linalg.c). */
+void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, float *db);
+
 #endif

@@ -288,26 +288,69 @@ static adj_status linear_shape(adj_var *y, char *why, size_t n)
 
 static size_t rows_of(const adj_var *x) { return x->ndim == 2 ? (size_t)adj_cold(x)->shape[0] : 1; }
 
-/* Z (m,out) = X (m,in) W^T + 1 b^T: rows start as b, gemm adds with beta = 1 */
+/* The elements of x in row-major order: its own storage when contiguous,
+ * else a copy in the arena (NULL after recording ADJ_ENOMEM). */
+static const void *dense_of(const adj_var *x)
+{
+    if (adj_var_is_contig(x))
+        return x->value;
+    void *c = adj_arena_alloc(adj_node_tape(x), adj_cold(x)->numel * adj_dsize(x->dtype));
+    if (c)
+        adj_var_copy_out(x, c);
+    return c;
+}
+
+/* Z (m,out) = X (m,in) W^T + 1 b^T: rows start as b, gemm adds with beta
+ * = 1.  X and W go to gemm as they lie (a transposed W is read in place);
+ * a strided b is gathered first. */
 static void linear_forward(adj_var *y)
 {
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     size_t es = adj_dsize(y->dtype);
+    mat X, W;
+    const void *bv = b ? dense_of(b) : NULL;
+    if (!mat_of(x, &X) || !mat_of(w, &W) || (b && !bv))
+        return;
     for (size_t r = 0; r < m; r++) {
-        if (b)
-            memcpy((char *)y->value + r * out * es, b->value, out * es);
+        if (bv)
+            memcpy((char *)y->value + r * out * es, bv, out * es);
         else
             memset((char *)y->value + r * out * es, 0, out * es);
     }
-    adj_gemm(y->dtype, false, true, m, out, in, x->value, in, 1, w->value, in, 1, 1.0, y->value, out, 1);
+    adj_gemm(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, 1.0, y->value, out, 1);
 }
 
-/* dX += dZ W ;  dW += dZ^T X ;  db += column sums of dZ */
+/*
+ * db (out) += column sums of dz (m, out), float: each sum in double over
+ * the rows in order.  Double's 29 extra bits keep the error of m float
+ * additions (at most m 2^-53 of the sum of magnitudes) far below the
+ * float result's rounding, so no compensation is needed, and the inner
+ * loop (a block of columns, row by row) vectorises.
+ */
+void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, float *db)
+{
+    enum { BLOCK = 256 };
+    double s[BLOCK];
+    for (size_t c0 = 0; c0 < out; c0 += BLOCK) {
+        const size_t n = out - c0 < BLOCK ? out - c0 : BLOCK;
+        for (size_t j = 0; j < n; j++)
+            s[j] = 0;
+        for (size_t r = 0; r < m; r++) {
+            const float *row = dz + r * out + c0;
+            for (size_t j = 0; j < n; j++)
+                s[j] += (double)row[j];
+        }
+        for (size_t j = 0; j < n; j++)
+            db[c0 + j] = (float)((double)db[c0 + j] + s[j]);
+    }
+}
+
 /* dX += dZ W (task 0) and dW += dZ^T X, db += column sums of dZ (task 1) */
 typedef struct linear_bwd {
     adj_var *y;
     void *gx, *gw, *gb;
+    mat X, W;
     double beta_x; /* 0 when gx is fresh (adj_grad_buf_fresh): stored, not added */
 } linear_bwd;
 
@@ -318,34 +361,40 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     for (size_t task = lo; task < hi; task++) {
         if (task == 0 && j->gx)
-            adj_gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, w->value, in, 1, j->beta_x,
-                     j->gx, in, 1);
+            adj_gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, j->W.p, j->W.rs, j->W.cs,
+                     j->beta_x, j->gx, in, 1);
         if (task == 1 && j->gw)
-            adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, x->value, in, 1, 1.0, j->gw,
-                 in, 1);
+            adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, j->X.p, j->X.rs, j->X.cs, 1.0,
+                     j->gw, in, 1);
         if (task == 1 && j->gb) {
-            /* column sums in double (ops/accum.h) */
-            if (y->dtype == ADJ_F64) {
+            if (y->dtype == ADJ_F64) { /* compensated column sums (tensor/accum.h) */
                 const double *dz = y->grad;
                 double *db = j->gb;
                 ADJ_SUM_COLS(m, out, r, c, s, dz[r * out + c], db[c] += s);
             } else {
-                const float *dz = y->grad;
-                float *db = j->gb;
-                ADJ_SUM_COLS(m, out, r, c, s, dz[r * out + c], db[c] = (float)((double)db[c] + s));
+                adj_linear_col_sums_f32(y->grad, m, out, j->gb);
             }
         }
     }
 }
 
+static bool spans_overlap(const void *a, size_t na, const void *b, size_t nb, size_t es)
+{
+    const char *pa = a, *pb = b;
+    return a && b && pa < pb + nb * es && pb < pa + na * es;
+}
+
 /* The two products as a pair (backward_pair).  A fresh dX is stored by
- * task 0; when dW or db shares its memory (X = W) the pair runs task 0
- * first. */
+ * task 0; when dW or db shares its memory (X = W, or X = b: task 1's
+ * column sums would add into dX while task 0 writes it) the pair runs
+ * task 0 first. */
 static void linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
-    linear_bwd j = {y, NULL, NULL, NULL, 1.0};
+    linear_bwd j = {y, NULL, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}, 1.0};
+    if (((w->flags & ADJ_F_GRAD) && !mat_of(x, &j.X)) || ((x->flags & ADJ_F_GRAD) && !mat_of(w, &j.W)))
+        return;
     bool fresh = false;
     if (x->flags & ADJ_F_GRAD) /* x = b: db's sums may run beside task 0 */
         j.gx = x == b ? adj_grad_buf(x) : adj_grad_buf_fresh(x, &fresh);
@@ -354,8 +403,9 @@ static void linear_backward(adj_var *y)
         j.gw = adj_grad_buf(w);
     if (b && (b->flags & ADJ_F_GRAD))
         j.gb = adj_grad_buf(b);
-    adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, out * in, m * in * out,
-                  adj_dsize(y->dtype));
+    const size_t es = adj_dsize(y->dtype);
+    const void *g1 = spans_overlap(j.gx, m * in, j.gb, out, es) ? j.gx : j.gw;
+    adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, g1, out * in, m * in * out, es);
 }
 
 /* tangent: dZ = dX W^T + X dW^T + 1 db^T */
@@ -364,14 +414,17 @@ static void linear_jvp(const adj_var *y, const void *const *tx, void *ty)
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     size_t es = adj_dsize(y->dtype);
+    mat X, W;
+    if (!mat_of(x, &X) || !mat_of(w, &W))
+        return;
     for (size_t r = 0; r < m; r++) {
         if (b)
             memcpy((char *)ty + r * out * es, tx[2], out * es);
         else
             memset((char *)ty + r * out * es, 0, out * es);
     }
-    adj_gemm(y->dtype, false, true, m, out, in, tx[0], in, 1, w->value, in, 1, 1.0, ty, out, 1);
-    adj_gemm(y->dtype, false, true, m, out, in, x->value, in, 1, tx[1], in, 1, 1.0, ty, out, 1);
+    adj_gemm(y->dtype, false, true, m, out, in, tx[0], in, 1, W.p, W.rs, W.cs, 1.0, ty, out, 1);
+    adj_gemm(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, tx[1], in, 1, 1.0, ty, out, 1);
 }
 
 static const char *const linear_inputs[] = {"x", "w", "b"};
@@ -399,7 +452,9 @@ static const adj_op_teach linear_teach = {.define_fn = linear_define, .symbols =
  * of b that column of Z */
 static bool linear_replay(adj_var *y, const adj_region *const *changed, adj_region *out)
 {
-    const adj_var *x = y->in[0], *w = y->in[1];
+    const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
+    if (!adj_var_is_contig(x) || !adj_var_is_contig(w) || (b && !adj_var_is_contig(b)))
+        return false;
     size_t out_f = (size_t)adj_cold(w)->shape[0], in_f = (size_t)adj_cold(w)->shape[1];
     size_t m = adj_cold(y)->numel / (out_f ? out_f : 1), e = 0;
     int line = -1;
@@ -454,7 +509,7 @@ const adj_op_desc adj_desc_linear = {
     .forward = linear_forward, .backward = linear_backward, .jvp = linear_jvp,
     .formula = "Z = X W^T + b", .rule = "dX += dZ W; dW += dZ^T X; db += sum_rows dZ",
     ADJ_CASES(linear_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
-    .teach = &linear_teach, .replay = linear_replay,
+    .teach = &linear_teach, .replay = linear_replay, .props = ADJ_PROP_STRIDES,
     .vjp = linear_vjp,
 };
 
