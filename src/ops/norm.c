@@ -405,6 +405,9 @@ static void fwd_range(void *ctx, size_t lo, size_t hi)
     if (y->dtype == ADJ_F64)
         NORM_CALL(fwd, double, c->p, x->value, w ? w->value : NULL, b ? b->value : NULL,
                   y->value, lo, hi);
+    else if (c->p->hw == 1 && c->p->groups == 1)
+        adj_norm_fwd_f32(c->p, x->value, w ? w->value : NULL, b ? b->value : NULL, y->value,
+                         lo, hi);
     else
         NORM_CALL(fwd, float, c->p, x->value, w ? w->value : NULL, b ? b->value : NULL,
                   y->value, lo, hi);
@@ -437,6 +440,7 @@ typedef struct bwd_ctx {
     void *dx;
     bool store;             /* dx is fresh: store, do not add */
     double *pw, *pb;        /* partial sums: block i at + i * nparam */
+    float *pwf, *pbf;       /* the same in float (the float32 kernels) */
     size_t block, nparam;
 } bwd_ctx;
 
@@ -448,7 +452,11 @@ static void bwd_task(void *ctx, size_t lo, size_t hi)
         size_t r0 = i * c->block, r1 = r0 + c->block < c->p->rows ? r0 + c->block : c->p->rows;
         double *pw = c->pw ? c->pw + i * c->nparam : NULL;
         double *pb = c->pb ? c->pb + i * c->nparam : NULL;
-        if (y->dtype == ADJ_F64)
+        if (c->pwf)
+            adj_norm_bwd_f32(c->p, x->value, w->value, y->grad, c->dx, c->store,
+                             c->pwf + i * c->nparam, c->pbf ? c->pbf + i * c->nparam : NULL,
+                             r0, r1);
+        else if (y->dtype == ADJ_F64)
             NORM_CALL(bwd, double, c->p, x->value, w ? w->value : NULL, y->grad, c->dx,
                       c->store, pw, pb, r0, r1);
         else
@@ -471,6 +479,17 @@ static void add_blocks(void *g, int dtype, const double *part, size_t nblocks, s
     }
 }
 
+/* the same from float partial sums */
+static void add_blocks_f(float *g, const float *part, size_t nblocks, size_t nparam)
+{
+    for (size_t q = 0; q < nparam; q++) {
+        double s = 0;
+        for (size_t i = 0; i < nblocks; i++)
+            s += (double)part[i * nparam + q];
+        g[q] = (float)((double)g[q] + s);
+    }
+}
+
 static void norm_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
@@ -487,6 +506,18 @@ static void norm_backward(adj_var *y)
     c.block = c.block ? c.block : 1;
     size_t nblocks = (p.rows + c.block - 1) / c.block;
     adj_tape *t = adj_node_tape(y);
+    if (y->dtype == ADJ_F32 && p.hw == 1 && p.groups == 1 && dx && dw && (db || !b)) {
+        /* the float32 kernels: float partial sums per block */
+        c.pwf = adj_arena_zalloc(t, nblocks * nparam * sizeof(float));
+        c.pbf = db ? adj_arena_zalloc(t, nblocks * nparam * sizeof(float)) : NULL;
+        if (!c.pwf || (db && !c.pbf))
+            return;
+        adj_par_tasks(nblocks, bwd_task, &c);
+        add_blocks_f(dw, c.pwf, nblocks, nparam);
+        if (db)
+            add_blocks_f(db, c.pbf, nblocks, nparam);
+        return;
+    }
     if (dw && !(c.pw = adj_arena_zalloc(t, nblocks * nparam * sizeof(double))))
         return;
     if (db && !(c.pb = adj_arena_zalloc(t, nblocks * nparam * sizeof(double))))

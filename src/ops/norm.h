@@ -26,4 +26,14 @@ typedef struct norm_plan {
     double *saved;
 } norm_plan;
 
+/* The float32 kernels of ops/norm_f32.c for rows of k contiguous elements
+ * with one affine parameter per element (groups 1, hw 1): rows [lo, hi).
+ * The forward saves (mean, rstd) like the double kernels; the backward
+ * needs w and dx, and adds dy xhat to pw and dy to pb (NULL: none), the
+ * float partial sums of its block of rows. */
+void adj_norm_fwd_f32(const norm_plan *p, const float *x, const float *w, const float *b, float *y,
+                      size_t lo, size_t hi);
+void adj_norm_bwd_f32(const norm_plan *p, const float *x, const float *w, const float *dy,
+                      float *dx, bool store, float *pw, float *pb, size_t lo, size_t hi);
+
 #endif
