@@ -295,6 +295,65 @@ START_TEST(bias_add_adjoints_accumulate)
 }
 END_TEST
 
+/* A float bias over more rows than one block of the column sums (about
+ * 2^15 elements each), on either side of the add and of a mul, with the
+ * rows' adjoint written first or added to: against plain loops, and the
+ * same bits at 1 and 2 threads. */
+START_TEST(float_bias_adjoint_blocks)
+{
+    enum { R = 301, C = 200 };
+    static float a[R * C], up[R * C];
+    static double upd[R * C];
+    float b[C], first[2][C];
+    uint64_t s = 23;
+    for (int i = 0; i < R * C; i++) {
+        a[i] = (float)frand(&s);
+        up[i] = (float)frand(&s);
+        upd[i] = up[i];
+    }
+    for (int j = 0; j < C; j++)
+        b[j] = (float)(1.0 + frand(&s));
+    const int threads = adj_get_threads();
+    for (int kind = 0; kind < 6; kind++) {
+        for (int th = 1; th <= 2; th++) {
+            adj_set_threads(th);
+            adj_tape *t = adj_tape_new();
+            adj_var *av = adj_tensor_f32(t, 2, ((int64_t[]){R, C}), a);
+            adj_var *bv = adj_tensor_f32(t, 1, ((int64_t[]){C}), b);
+            adj_var *y;
+            switch (kind) {
+            case 0: y = adj_add(av, bv); break;
+            case 1: y = adj_add(bv, av); break;
+            case 2: y = adj_mul(av, bv); break;
+            case 3: y = adj_mul(bv, av); break;
+            case 4: y = adj_add(adj_add(av, bv), adj_scale(av, 3.0)); break;
+            default: y = adj_add(adj_scale(av, 3.0), adj_add(av, bv)); break;
+            }
+            ck_assert_int_eq(adj_backward_seeded(y, upd), ADJ_OK);
+            const float *ga = adj_grad_data(av), *gb = adj_grad_data(bv);
+            for (int j = 0; j < C; j++) {
+                double sum = 0;
+                for (int i = 0; i < R; i++) {
+                    const int k = i * C + j;
+                    const int m = kind == 2 || kind == 3;
+                    const double da = m ? (double)(up[k] * b[j]) : kind >= 4 ? 4.0 * up[k] : up[k];
+                    ck_assert_msg(fabs(ga[k] - da) <= 1e-6 * (1 + fabs(da)), "kind %d da[%d] %g %g",
+                                  kind, k, ga[k], da);
+                    sum += m ? (double)(up[k] * a[k]) : up[k];
+                }
+                ck_assert_msg(fabs(gb[j] - sum) <= 1e-6 * (1 + fabs(sum)), "kind %d db[%d] %g %g",
+                              kind, j, gb[j], sum);
+                first[th - 1][j] = gb[j];
+            }
+            adj_tape_free(t);
+        }
+        ck_assert_msg(memcmp(first[0], first[1], sizeof first[0]) == 0,
+                      "kind %d: other bits at 2 threads", kind);
+    }
+    adj_set_threads(threads);
+}
+END_TEST
+
 /* ----------------------------------------------------------- transposes */
 
 /* Tiles with edges in both directions (sizes not multiples of 8), leading
@@ -570,6 +629,7 @@ static Suite *suite(void)
     tcase_add_test(tc, written_adjoints_still_accumulate);
     tcase_add_test(tc, binary_kernels_match_plain_loops);
     tcase_add_test(tc, bias_add_adjoints_accumulate);
+    tcase_add_test(tc, float_bias_adjoint_blocks);
     tcase_add_test(tc, tile_transposes_match_plain_loops);
     tcase_add_test(tc, unary_on_transposed_view_matches_plain_loops);
     tcase_add_loop_test(tc, max_pool_2x2_matches_plain_loops, 0, 2);

@@ -13,7 +13,11 @@
  * accumulated in the same walk; the contributions to a broadcast
  * operand's adjoint are summed in the walk itself, in compensated double
  * (tensor/accum.h) in y's order, and added to the adjoint rounded once:
- * nothing of y's size is written.
+ * nothing of y's size is written.  A float operand that is one run of y
+ * (a bias added to rows) is summed in plain double instead, by fixed
+ * blocks of rows on the pool, the blocks then added in order
+ * (BIN_WALK_BIAS_): as exact for float, and the bits do not depend on the
+ * thread count.
  */
 #include "core/pool.h"
 #include "ops/dispatch.h"
@@ -66,6 +70,8 @@ typedef struct bin_walk {
     double *hi, *lo;            /* backward: a broadcast operand's sums */
     void *OUTA;                 /* backward of b broadcast: a's adjoint, done in b's walk */
     bool acca;                  /* add to OUTA (else store: it is fresh) */
+    double *part;               /* float bias sums: block i's at + i * inner */
+    int64_t brows;              /* runs per block */
 } bin_walk;
 
 static void walk_init(bin_walk *w, const adj_var *y, int nops)
@@ -260,6 +266,61 @@ static size_t walk_grain(const bin_walk *w)
         }                                                                      \
     } while (0)
 
+/*
+ * The float adjoint of a broadcast operand k that is one run of y (a bias
+ * added to rows: inner stride 1, the same elements in every run), by
+ * blocks of brows runs [lo_, hi_): block i sums its runs' contributions
+ * column by column in plain double into part + i * inner (in double, the
+ * rounding of up to 2^24 float terms stays far below float's), and writes
+ * a's adjoint (OUTA) in the same sweep.  The blocks do not depend on the
+ * threads; walk_backward adds them in order.
+ */
+#define BIN_WALK_BIAS_(D, DAF)                                                  \
+    do {                                                                       \
+        const float *Y_ = y_->value, *DY_ = w_->DY;                            \
+        const int64_t n_ = w_->it.inner;                                       \
+        const int64_t as_ = w_->it.istride[1], bs_ = w_->it.istride[2];        \
+        for (size_t i_ = lo_; i_ < hi_; i_++) {                                \
+            const int64_t r0_ = (int64_t)i_ * w_->brows;                       \
+            const int64_t r1_ = r0_ + w_->brows < w_->it.runs ? r0_ + w_->brows : w_->it.runs; \
+            double *restrict ps_ = w_->part + i_ * (size_t)n_;                 \
+            memset(ps_, 0, (size_t)n_ * sizeof *ps_);                          \
+            adj_iter_pos p_;                                                   \
+            adj_iter_seek(&w_->it, r0_, &p_);                                  \
+            for (int64_t r_ = r0_; r_ < r1_; r_++, adj_iter_next(&w_->it, &p_)) { \
+                const float *a_ = (const float *)w_->A + p_.off[1];            \
+                const float *b_ = (const float *)w_->B + p_.off[2];            \
+                const float *yr_ = Y_ + p_.off[0], *dyr_ = DY_ + p_.off[0];    \
+                float *oa_ = w_->OUTA ? (float *)w_->OUTA + p_.off[0] : NULL;  \
+                if (oa_ && w_->acca && as_ == 1 && bs_ == 1)                   \
+                    for (int64_t i2_ = 0; i2_ < n_; i2_++) {                   \
+                        const float a = a_[i2_], b = b_[i2_];                  \
+                        const float y = yr_[i2_], dy = dyr_[i2_];              \
+                        (void)a, (void)b, (void)y;                             \
+                        oa_[i2_] += (DAF);                                     \
+                        ps_[i2_] += (double)(D);                               \
+                    }                                                          \
+                else if (oa_ && as_ == 1 && bs_ == 1)                          \
+                    for (int64_t i2_ = 0; i2_ < n_; i2_++) {                   \
+                        const float a = a_[i2_], b = b_[i2_];                  \
+                        const float y = yr_[i2_], dy = dyr_[i2_];              \
+                        (void)a, (void)b, (void)y;                             \
+                        oa_[i2_] = (DAF);                                      \
+                        ps_[i2_] += (double)(D);                               \
+                    }                                                          \
+                else                                                           \
+                    for (int64_t i2_ = 0; i2_ < n_; i2_++) {                   \
+                        const float a = a_[i2_ * as_], b = b_[i2_ * bs_];      \
+                        const float y = yr_[i2_], dy = dyr_[i2_];              \
+                        (void)a, (void)b, (void)y;                             \
+                        if (oa_)                                               \
+                            oa_[i2_] = w_->acca ? oa_[i2_] + (DAF) : (DAF);    \
+                        ps_[i2_] += (double)(D);                               \
+                    }                                                          \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
 /* The sum of a broadcast operand's contributions compiled for one CPU
  * level (ATTR its target, ops/dispatch.h): every level adds the same terms
  * in the same order, so they give the same bits. */
@@ -276,25 +337,34 @@ static size_t walk_grain(const bin_walk *w)
             BIN_WALK_RED_(double, DB, DA);                                     \
         else                                                                   \
             BIN_WALK_RED_(float, DB, DA);                                      \
+    }                                                                          \
+    ATTR static void nm##_walk_bias_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
+    {                                                                          \
+        const bin_walk *w_ = ctx_;                                             \
+        const adj_var *y_ = w_->y;                                             \
+        if (w_->which == 0)                                                    \
+            BIN_WALK_BIAS_(DA, DA);                                            \
+        else                                                                   \
+            BIN_WALK_BIAS_(DB, DA);                                            \
     }
 #if ADJ_VM_DISPATCH
 #define BIN_RED_LEVELS_(nm, DA, DB)                                            \
     BIN_RED_LEVEL_(nm, avx2, ADJ_VM_TGT_AVX2, DA, DB)                          \
     BIN_RED_LEVEL_(nm, avx512, ADJ_VM_TGT_AVX512, DA, DB)
 /* Each call walks all of y, so it takes the widest level at any length. */
-#define BIN_RED_CALL_(nm, ctx, lo, hi)                                         \
+#define BIN_RED_CALL_(f, ctx, lo, hi)                                          \
     do {                                                                       \
         const int l_ = adj_vm_level();                                         \
         if (l_ == ADJ_VM_AVX512)                                               \
-            nm##_walk_red_avx512(ctx, lo, hi);                                 \
+            f##_avx512(ctx, lo, hi);                                           \
         else if (l_ == ADJ_VM_AVX2)                                            \
-            nm##_walk_red_avx2(ctx, lo, hi);                                   \
+            f##_avx2(ctx, lo, hi);                                             \
         else                                                                   \
-            nm##_walk_red_base(ctx, lo, hi);                                   \
+            f##_base(ctx, lo, hi);                                             \
     } while (0)
 #else
 #define BIN_RED_LEVELS_(nm, DA, DB)
-#define BIN_RED_CALL_(nm, ctx, lo, hi) nm##_walk_red_base(ctx, lo, hi)
+#define BIN_RED_CALL_(f, ctx, lo, hi) f##_base(ctx, lo, hi)
 #endif
 
 /* Backward of the general walk for one operand k with adjoint g: fn
@@ -303,7 +373,7 @@ static size_t walk_grain(const bin_walk *w)
 typedef void (*walk_fn)(void *ctx, size_t lo, size_t hi);
 
 static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, bool fresh, walk_fn fn,
-                          walk_fn red)
+                          walk_fn red, walk_fn bias)
 {
     const adj_var *x = y->in[k];
     w->which = k;
@@ -315,6 +385,26 @@ static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, bool fresh, w
         return;
     }
     size_t xn = adj_cold(x)->numel;
+    int64_t inner = w->it.inner;
+    if (y->dtype == ADJ_F32 && w->it.istride[3 + k] == 1 && (int64_t)xn == inner && inner > 1 &&
+        inner <= 4096 && (!w->OUTA || w->it.istride[1] == 1)) {
+        /* a float bias: blocks of runs of about 2^15 elements, summed in order */
+        w->brows = (int64_t)(ADJ_PAR_GRAIN_MAP / (size_t)inner);
+        w->brows = w->brows > 0 ? w->brows : 1;
+        size_t nblocks = (size_t)((w->it.runs + w->brows - 1) / w->brows);
+        w->part = adj_arena_alloc(adj_node_tape(y), nblocks * xn * sizeof *w->part);
+        if (!w->part)
+            return; /* ADJ_ENOMEM is on the tape */
+        adj_par_tasks(nblocks, bias, w);
+        float *d = g;
+        for (size_t i = 0; i < xn; i++) {
+            double sum = 0;
+            for (size_t j = 0; j < nblocks; j++)
+                sum += w->part[j * xn + i];
+            d[i] = (float)((double)d[i] + sum);
+        }
+        return;
+    }
     double stack[ADJ_REDUCE_STACK];
     double *hi = stack;
     if (2 * xn > ADJ_REDUCE_STACK) {
@@ -325,7 +415,6 @@ static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, bool fresh, w
     memset(hi, 0, 2 * xn * sizeof *hi);
     w->hi = hi;
     w->lo = hi + xn;
-    int64_t inner = w->it.inner;
     if (w->it.istride[3 + k] == 1 && inner > 1) {
         size_t grain = ADJ_PAR_GRAIN_MAP / (size_t)w->it.runs;
         adj_par_for((size_t)inner, grain > 64 ? grain : 64, red, w);
@@ -526,7 +615,11 @@ typedef struct bin_ctx {
     BIN_RED_LEVELS_(nm, DA, DB)                                                \
     static void nm##_walk_red(void *ctx_, size_t lo_, size_t hi_)              \
     {                                                                          \
-        BIN_RED_CALL_(nm, ctx_, lo_, hi_);                                     \
+        BIN_RED_CALL_(nm##_walk_red, ctx_, lo_, hi_);                          \
+    }                                                                          \
+    static void nm##_walk_bias(void *ctx_, size_t lo_, size_t hi_)             \
+    {                                                                          \
+        BIN_RED_CALL_(nm##_walk_bias, ctx_, lo_, hi_);                         \
     }                                                                          \
     static void nm##_walk_jvp(void *ctx_, size_t lo_, size_t hi_)              \
     {                                                                          \
@@ -573,13 +666,13 @@ typedef struct bin_ctx {
             /* b broadcast along rows (a bias): a's adjoint in b's walk */     \
             w_.OUTA = ga_;                                                     \
             w_.acca = !fresh_;                                                 \
-            walk_backward(y_, &w_, 1, gb_, false, nm##_walk_bwd, nm##_walk_red); \
+            walk_backward(y_, &w_, 1, gb_, false, nm##_walk_bwd, nm##_walk_red, nm##_walk_bias); \
             return;                                                            \
         }                                                                      \
         if (ga_)                                                               \
-            walk_backward(y_, &w_, 0, ga_, fresh_, nm##_walk_bwd, nm##_walk_red); \
+            walk_backward(y_, &w_, 0, ga_, fresh_, nm##_walk_bwd, nm##_walk_red, nm##_walk_bias); \
         if (gb_)                                                               \
-            walk_backward(y_, &w_, 1, gb_, false, nm##_walk_bwd, nm##_walk_red); \
+            walk_backward(y_, &w_, 1, gb_, false, nm##_walk_bwd, nm##_walk_red, nm##_walk_bias); \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
