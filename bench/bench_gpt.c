@@ -1,7 +1,8 @@
 /*
  * GPT training-step benchmark: the "gpt" architecture built through the
  * public registry the way a user writes it (adj_model_new, then
- * adj_model_forward, softmax cross-entropy, adj_backward and AdamW),
+ * adj_model_forward, softmax cross-entropy, adj_backward_ex releasing the
+ * intermediate adjoints, as adj_train does, and AdamW),
  * float32, n_layer 4, n_embd 128, n_head 4, T 64, B 16, vocabulary 65
  * (n_positions = T), no dropout.  One step: reset the tape, put the token
  * ids on it, forward, zero the gradients, backward, optimizer step; on one
@@ -84,7 +85,7 @@ static double step(void *arg, adj_tape *t)
     adj_var *loss = adj_softmax_cross_entropy(adj_reshape(logits, 2, ((int64_t[]){r->B * r->T, VOCAB})),
                                               r->y);
     adj_params_zero_grad(p);
-    if (adj_backward(loss) != ADJ_OK) {
+    if (adj_backward_ex(loss, &(adj_backward_opts){.release_adjoints = 1}) != ADJ_OK) {
         fprintf(stderr, "bench_gpt: %s\n", adj_tape_message(t));
         return NAN;
     }

@@ -2,7 +2,7 @@
  * LSTM and GRU training-step benchmarks: the "lstm" and "gru"
  * architectures built through the public registry the way a user writes
  * it (adj_model_new, adj_model_forward, softmax cross-entropy,
- * adj_backward, Adam lr 3e-3 as `adjoint train` and char_lm_torch.py),
+ * adj_backward_ex releasing the intermediate adjoints, Adam lr 3e-3 as `adjoint train` and char_lm_torch.py),
  * float32, one layer of hidden 128, embedding 32, vocabulary 28, T 32,
  * B 32.  One step: reset the tape, put the token ids on it, forward, zero
  * the gradients, backward, optimizer step; on one fixed random batch.
@@ -42,7 +42,7 @@ static double step(void *arg, adj_tape *t)
                                               r->y);
     adj_params *p = adj_model_params(r->m);
     adj_params_zero_grad(p);
-    if (adj_backward(loss) != ADJ_OK) {
+    if (adj_backward_ex(loss, &(adj_backward_opts){.release_adjoints = 1}) != ADJ_OK) {
         fprintf(stderr, "bench_rnn: %s\n", adj_tape_message(t));
         return NAN;
     }

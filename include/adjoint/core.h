@@ -271,9 +271,23 @@ ADJ_API adj_status adj_backward_seeded_as(adj_var *y, adj_dtype dtype, const voi
  *                 without one is an ADJ_EINVAL on the tape naming it.  Costs: the sweep
  *                 records a few nodes per node of y's graph, and their
  *                 values stay in the tape's arena until adj_tape_reset.
+ *   release_adjoints  1: once an op node's backward has passed its adjoint
+ *                 on to its inputs, that adjoint is dead for the sweep;
+ *                 its memory goes back to the tape's arena and the rest of
+ *                 the sweep reuses it, so a training step needs about its
+ *                 forward's memory plus the few adjoints alive at once
+ *                 instead of every adjoint.  Leaves and parameters keep
+ *                 theirs; the results are the same bits as without.  A
+ *                 released adjoint cannot be read: adj_grad_data gives
+ *                 NULL, adj_grad_at and adj_grad_item NaN, adj_copy_grad
+ *                 ADJ_ESTATE, until a later sweep gives the node one (the
+ *                 next adj_backward reaching it).  With
+ *                 create_graph it is ADJ_EINVAL (recorded on the tape):
+ *                 that sweep keeps every adjoint as a var.
  */
 typedef struct adj_backward_opts {
     int create_graph;
+    int release_adjoints;
 } adj_backward_opts;
 
 /* adj_backward (y must hold one element) with options; NULL opts is

@@ -3,6 +3,11 @@
  * rewinds to the first block; if the tape needed several blocks, reset
  * replaces them by one block of their total size, so a loop of
  * record -> backward -> reset stops allocating after its first iterations.
+ *
+ * Pieces given back before the reset (adj_arena_release: the adjoints a
+ * sweep with release_adjoints no longer needs) go to lists by size class
+ * and are handed out again first, so the bump pointer, and with it the
+ * high-water mark, stays where it is while they last.
  */
 #include "core/tape.h"
 
@@ -37,11 +42,66 @@ static void *block_base(adj_block *b)
     return (void *)p;
 }
 
+/* The size class of n > 0 bytes: floor(log2(n)), at most the last one. */
+static int size_class(size_t n)
+{
+    int k = 0;
+    while (n >>= 1)
+        k++;
+    return k < ADJ_FREE_CLASSES ? k : ADJ_FREE_CLASSES - 1;
+}
+
+/* Pieces below this are not split off a reused one: kept whole. */
+#define MIN_SPLIT ((size_t)4096)
+
+static void push_free(adj_tape *t, void *p, size_t n)
+{
+    adj_free_chunk *c = p;
+    int k = size_class(n);
+    c->size = n;
+    c->next = t->freed[k];
+    t->freed[k] = c;
+    t->nfreed++;
+}
+
+/* A released piece of at least n bytes (a multiple of ALIGN), or NULL:
+ * the first that fits in n's own class, else the head of the next class
+ * up that has one; a remainder of at least MIN_SPLIT bytes is released
+ * again. */
+static void *take_free(adj_tape *t, size_t n)
+{
+    for (int k = size_class(n); k < ADJ_FREE_CLASSES; k++) {
+        for (adj_free_chunk **pc = &t->freed[k]; *pc; pc = &(*pc)->next) {
+            adj_free_chunk *c = *pc;
+            if (c->size < n)
+                continue;
+            *pc = c->next;
+            t->nfreed--;
+            if (c->size - n >= MIN_SPLIT)
+                push_free(t, (char *)c + n, c->size - n);
+            return c;
+        }
+    }
+    return NULL;
+}
+
+void adj_arena_release(adj_tape *t, void *p, size_t n)
+{
+    n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (p && n)
+        push_free(t, p, n);
+}
+
 void *adj_arena_alloc(adj_tape *t, size_t n)
 {
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     if (n == 0)
         n = ALIGN;
+    if (t->nfreed) {
+        void *p = take_free(t, n);
+        if (p)
+            return p;
+    }
     for (adj_block *b = t->cur; b; b = b->next) {
         if (b->size - b->used >= n) {
             void *p = (char *)block_base(b) + b->used;
@@ -122,10 +182,14 @@ void adj_arena_reset(adj_tape *t)
         b->used = 0;
     t->cur = t->blocks;
     t->used = 0;
+    memset(t->freed, 0, sizeof t->freed);
+    t->nfreed = 0;
 }
 
 void adj_arena_free(adj_tape *t)
 {
     free_blocks(t, t->blocks);
     t->blocks = t->cur = NULL;
+    memset(t->freed, 0, sizeof t->freed);
+    t->nfreed = 0;
 }

@@ -18,6 +18,7 @@ void *adj_grad_buf(adj_var *v)
 {
     if (v->grad)
         return v->grad;
+    v->flags &= (uint8_t)~ADJ_F_RELEASED;
     if (adj_cold(v)->numel == 1) {
         v->inl_grad.d = 0.0; /* covers the float too */
         v->grad = &v->inl_grad;
@@ -32,6 +33,7 @@ void *adj_grad_buf_fresh(adj_var *v, bool *fresh)
     *fresh = false;
     if (v->grad || adj_cold(v)->numel == 1)
         return adj_grad_buf(v);
+    v->flags &= (uint8_t)~ADJ_F_RELEASED;
     v->grad = adj_arena_alloc(adj_node_tape(v), adj_cold(v)->numel * adj_dsize(v->dtype));
     *fresh = v->grad != NULL;
     return v->grad;
@@ -55,6 +57,7 @@ bool adj_clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
             return false;
         if (v->grad && !(v->flags & ADJ_F_EXTGRAD))
             memset(v->grad, 0, adj_cold(v)->numel * adj_dsize(v->dtype));
+        v->flags &= (uint8_t)~ADJ_F_RELEASED; /* this sweep says what it holds */
         for (int k = 0, n = adj_nin(v); k < n; k++)
             if (adj_input(v, k))
                 adj_input(v, k)->mark = sweep;
@@ -160,9 +163,23 @@ static void seed_grad(void *g, adj_dtype dtype, const void *seed, bool same, siz
     adj_par_for(n, ADJ_PAR_GRAIN_MAP, seed_range, &j);
 }
 
+/* After node v's backward has passed its adjoint on: nothing reads it
+ * again in this sweep, so its memory goes back to the arena (an inline
+ * one-element adjoint has none to give).  Only op nodes come here. */
+static void release_adjoint(adj_tape *t, adj_var *v)
+{
+    if (!v->grad)
+        return;
+    if (v->grad != (void *)&v->inl_grad)
+        adj_arena_release(t, v->grad, adj_cold(v)->numel * adj_dsize(v->dtype));
+    v->grad = NULL;
+    v->flags |= ADJ_F_RELEASED;
+}
+
 /* The sweep from y seeded with `seed` (NULL: dy/dy = 1, one-element y);
- * seeded: called as adj_backward_seeded (for the messages). */
-static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype)
+ * seeded: called as adj_backward_seeded (for the messages); release:
+ * each op node's adjoint is released once its backward has run. */
+static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype, bool release)
 {
     const char *fn = !seeded ? "adj_backward"
                      : sdtype < 0 ? "adj_backward_seeded" : "adj_backward_seeded_as";
@@ -259,15 +276,18 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
                 if (t->status != ADJ_OK)
                     return t->status;
             }
+            if (release)
+                release_adjoint(t, v);
         }
     }
     return ADJ_OK;
 }
 
-adj_status adj_backward_seeded(adj_var *y, const double *seed) { return backward(y, seed, true, -1); }
-adj_status adj_backward(adj_var *y) { return backward(y, NULL, false, -1); }
+adj_status adj_backward_seeded(adj_var *y, const double *seed) { return backward(y, seed, true, -1, false); }
+adj_status adj_backward(adj_var *y) { return backward(y, NULL, false, -1, false); }
+adj_status adj_backward_release(adj_var *y) { return backward(y, NULL, false, -1, true); }
 
 adj_status adj_backward_seeded_as(adj_var *y, adj_dtype dtype, const void *seed)
 {
-    return backward(y, seed, true, (int)dtype < 0 ? 1000 : (int)dtype);
+    return backward(y, seed, true, (int)dtype < 0 ? 1000 : (int)dtype, false);
 }

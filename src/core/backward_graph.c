@@ -211,10 +211,19 @@ static bool add_values(adj_var *v, const adj_var *g)
 adj_status adj_backward_ex(adj_var *y, const adj_backward_opts *opts)
 {
     y = adj_h_in(y, "adj_backward_ex");
-    if (!opts || !opts->create_graph)
+    if (!opts || (!opts->create_graph && !opts->release_adjoints))
         return adj_backward(y);
     if (!y)
         return ADJ_EINVAL;
+    if (opts->release_adjoints && opts->create_graph) {
+        adj_tape *t = adj_node_tape(y);
+        adj_tape_fail(t, ADJ_EINVAL,
+                      "adj_backward_ex: release_adjoints with create_graph: the recorded sweep "
+                      "keeps every adjoint as a var for later ops; ask for one or the other");
+        return t->status;
+    }
+    if (opts->release_adjoints)
+        return adj_backward_release(y);
     adj_tape *t = check_output(y, "adj_backward_ex");
     if (!t)
         return adj_node_tape(y)->status;

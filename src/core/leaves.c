@@ -317,7 +317,7 @@ const void *adj_data(const adj_var *v_h)
 const void *adj_grad_data(const adj_var *v_h)
 {
     NODE(v, "adj_grad_data");
-    return v && !moved(v) ? v->grad : NULL;
+    return v && !moved(v) ? v->grad : NULL; /* a released adjoint is NULL */
 }
 
 static double elem(const void *p, int dtype, size_t i)
@@ -336,7 +336,7 @@ double adj_value_at(const adj_var *v_h, size_t i)
 double adj_grad_at(const adj_var *v_h, size_t i)
 {
     NODE(v, "adj_grad_at");
-    if (!v || i >= adj_cold(v)->numel || moved(v))
+    if (!v || i >= adj_cold(v)->numel || moved(v) || (v->flags & ADJ_F_RELEASED))
         return NAN;
     return v->grad ? elem(v->grad, v->dtype, i) : 0.0;
 }
@@ -373,7 +373,7 @@ adj_status adj_copy_grad(const adj_var *v_h, double *out)
         return ADJ_ETAPE;
     if (!v || !out)
         return ADJ_EINVAL;
-    if (moved(v))
+    if (moved(v) || (v->flags & ADJ_F_RELEASED))
         return ADJ_ESTATE;
     for (size_t i = 0; i < adj_cold(v)->numel; i++)
         out[i] = v->grad ? elem(v->grad, v->dtype, i) : 0.0;

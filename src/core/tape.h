@@ -22,6 +22,9 @@ enum {
     ADJ_F_VIEW = 32u,    /* value points into another node's storage (a view made
                             in O(1)): the node owns no value memory */
     ADJ_F_NAMED = 64u,   /* has a name (adj_var_set_name): see adj_node_name */
+    ADJ_F_RELEASED = 128u, /* its adjoint was released by a sweep with
+                              release_adjoints: grad is NULL and reads of it
+                              are refused until a later sweep gives it one */
 };
 
 /* Bytes of attributes kept in the cold part itself; larger attribute
@@ -90,6 +93,15 @@ typedef struct adj_block {
     size_t size, used;
 } adj_block;
 
+/* A released piece of the arena (adj_arena_release), kept in itself. */
+typedef struct adj_free_chunk {
+    struct adj_free_chunk *next;
+    size_t size;
+} adj_free_chunk;
+
+/* Size classes of released pieces: class k holds sizes in [2^k, 2^(k+1)). */
+#define ADJ_FREE_CLASSES 48
+
 /* A chunk holds ADJ_NODE_CHUNK hot nodes (ADJ_CHUNK_HOT bytes, aligned to
  * that size) followed by their cold parts and then by the tape's address,
  * so a node's cold part and its tape are found from its address alone. */
@@ -112,6 +124,9 @@ struct adj_tape {
     adj_block *blocks;      /* all blocks, current first-fit order */
     adj_block *cur;
     size_t reserved, used, high_water, allocations, limit;
+    /* released pieces, reused before the arena grows; emptied by reset */
+    adj_free_chunk *freed[ADJ_FREE_CLASSES];
+    size_t nfreed;
     /* what is being recorded, for out-of-memory messages from the arena:
      * the public function ("adj_matmul") and its caller's file:line */
     const char *rec_fn;
@@ -172,6 +187,10 @@ adj_var *adj_leaf_view_as(adj_tape *t, const char *fn, adj_dtype dtype, int ndim
  * ADJ_ENOMEM on the tape. */
 void *adj_arena_alloc(adj_tape *t, size_t n);
 void *adj_arena_zalloc(adj_tape *t, size_t n);
+/* Give back n bytes at p, which adj_arena_alloc returned (n as asked
+ * for): later allocations reuse them until the next reset.  The caller
+ * must never touch them again. */
+void adj_arena_release(adj_tape *t, void *p, size_t n);
 void adj_arena_reset(adj_tape *t);
 void adj_arena_free(adj_tape *t);
 
@@ -322,6 +341,10 @@ void *adj_grad_buf_fresh(adj_var *v, bool *fresh);
  * ADJ_ESTATE on t on a parameter whose store has moved its blocks
  * (core/backward.c). */
 bool adj_clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep);
+
+/* adj_backward(y), releasing each op node's adjoint once its backward
+ * has run (adj_backward_opts.release_adjoints). */
+adj_status adj_backward_release(adj_var *y);
 
 /* "(2,3)" of a shape. */
 void adj_fmt_shape(char *buf, size_t size, int ndim, const int64_t *shape);

@@ -269,7 +269,8 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
             if (nl > 0) {
                 adj_tape_reset(r->t);
                 adj_var *loss = step_loss(r, xb, yb, lo, nl, err);
-                if (adj_backward(loss) != ADJ_OK) {
+                /* only the parameters' adjoints are read after the sweep */
+                if (adj_backward_ex(loss, &(adj_backward_opts){.release_adjoints = 1}) != ADJ_OK) {
                     st = adj_tape_status(r->t);
                     if (st == ADJ_OK)
                         st = ADJ_EINVAL;

@@ -1,0 +1,229 @@
+/*
+ * adj_backward_ex with release_adjoints: training with it gives the same
+ * bits as without (models of every kind, float and double, one and two
+ * threads), it lowers the arena's high-water mark, and a released adjoint
+ * is refused when read (NULL, NaN, ADJ_ESTATE) while leaves keep theirs;
+ * with create_graph it is refused.
+ */
+#include <adjoint.h>
+
+#include <check.h>
+
+#include "check_util.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const adj_backward_opts RELEASE = {.release_adjoints = 1};
+
+static adj_model *model(const char *arch, int n, const char *const *kv, adj_dtype dtype)
+{
+    adj_rng rng;
+    adj_rng_seed(&rng, 3);
+    adj_error err;
+    adj_model *m = adj_model_new(arch, n, kv, dtype, &rng, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    return m;
+}
+
+enum { B = 3, T = 6, V = 7 };
+static const int32_t IDS[B * T] = {1, 4, 0, 6, 2, 5, 5, 3, 1, 0, 2, 2, 6, 6, 0, 1, 3, 4};
+static const int32_t NEXT[B * T] = {4, 0, 6, 2, 5, 5, 3, 1, 0, 2, 2, 6, 6, 0, 1, 3, 4, 1};
+
+/* The loss of a token model (logits (B, T, V)) or of the CNN (images). */
+static adj_var *loss_of(adj_model *m, adj_tape *t, int images)
+{
+    if (images) {
+        double px[B * 2 * 6 * 6];
+        float pf[B * 2 * 6 * 6];
+        for (int i = 0; i < B * 2 * 6 * 6; i++)
+            pf[i] = (float)(px[i] = sin(0.37 * i) + 0.1 * (i % 5));
+        const int64_t shape[4] = {B, 2, 6, 6};
+        adj_var *xd = adj_params_dtype(adj_model_params(m)) == ADJ_F64
+                          ? adj_constant_f64(t, 4, shape, px)
+                          : adj_constant_f32(t, 4, shape, pf);
+        adj_var *lg = adj_model_forward(m, xd);
+        return adj_softmax_cross_entropy(lg, NEXT);
+    }
+    adj_var *x = adj_index(t, 2, ((int64_t[]){B, T}), IDS);
+    adj_var *lg = adj_model_forward(m, x);
+    return adj_softmax_cross_entropy(adj_reshape(lg, 2, ((int64_t[]){B * T, V})), NEXT);
+}
+
+/* Train `steps` AdamW steps; the parameters after them (caller frees)
+ * and the tape's high-water mark. */
+static void *train(const char *arch, int n, const char *const *kv, adj_dtype dtype, int images,
+                   int release, int steps, size_t *bytes, size_t *high_water)
+{
+    adj_model *m = model(arch, n, kv, dtype);
+    adj_params *p = adj_model_params(m);
+    adj_optim_config c = adj_optim_defaults(ADJ_OPTIM_ADAMW);
+    c.lr = 1e-2;
+    adj_optim *o = adj_optim_new(p, &c, NULL);
+    ck_assert_ptr_nonnull(o);
+    adj_tape *t = adj_tape_new();
+    for (int s = 0; s < steps; s++) {
+        adj_tape_reset(t);
+        adj_var *loss = loss_of(m, t, images);
+        adj_params_zero_grad(p);
+        adj_status st = release ? adj_backward_ex(loss, &RELEASE) : adj_backward(loss);
+        ck_assert_msg(st == ADJ_OK, "%s: %s", arch, adj_tape_message(t));
+        ck_assert(isfinite(adj_item(loss))); /* the output's value is kept */
+        ck_assert_int_eq(adj_optim_step(o), ADJ_OK);
+    }
+    adj_tape_stats ts;
+    adj_tape_get_stats(t, &ts);
+    *high_water = ts.high_water;
+    *bytes = adj_params_numel(p) * (dtype == ADJ_F64 ? 8 : 4);
+    void *w = malloc(*bytes);
+    memcpy(w, adj_params_values(p), *bytes);
+    adj_tape_free(t);
+    adj_optim_free(o);
+    adj_model_free(m);
+    return w;
+}
+
+static void same_training(const char *arch, int n, const char *const *kv, int images)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        adj_set_threads(threads);
+        for (int d = 0; d < 2; d++) {
+            adj_dtype dtype = d ? ADJ_F64 : ADJ_F32;
+            size_t nb, nb2, hw_keep, hw_rel;
+            void *keep = train(arch, n, kv, dtype, images, 0, 4, &nb, &hw_keep);
+            void *rel = train(arch, n, kv, dtype, images, 1, 4, &nb2, &hw_rel);
+            ck_assert_uint_eq(nb, nb2);
+            ck_assert_msg(!memcmp(keep, rel, nb), "%s %s %d threads: the weights differ",
+                          arch, adj_dtype_name(dtype), threads);
+            ck_assert_msg(hw_rel < hw_keep, "%s %s: high water %zu with release, %zu without",
+                          arch, adj_dtype_name(dtype), hw_rel, hw_keep);
+            free(keep), free(rel);
+        }
+    }
+    adj_set_threads(0);
+}
+
+START_TEST(gpt_trains_the_same)
+{
+    const char *kv[] = {"vocab_size", "7", "n_positions", "6", "n_embd", "16", "n_layer", "2",
+                        "n_head", "2"};
+    same_training("gpt", 5, kv, 0);
+}
+END_TEST
+
+START_TEST(recurrent_trains_the_same)
+{
+    const char *kv[] = {"vocab", "7", "embed", "5", "hidden", "12", "layers", "2"};
+    same_training("lstm", 4, kv, 0);
+    same_training("gru", 4, kv, 0);
+}
+END_TEST
+
+START_TEST(cnn_trains_the_same)
+{
+    const char *kv[] = {"input", "2,6,6", "channels", "4", "pool", "2", "dropout", "0",
+                        "dense", "8", "classes", "7"};
+    same_training("cnn", 6, kv, 1);
+}
+END_TEST
+
+/* x (4) -> h = exp(x) -> s = sum(h * h) -> y = s * 3: after a releasing
+ * sweep h, h*h and s have no adjoint to read, x has its own. */
+START_TEST(released_adjoints_are_refused)
+{
+    adj_tape *t = adj_tape_new();
+    const double xv[4] = {0.1, -0.4, 0.7, 1.2};
+    adj_var *x = adj_tensor_f64(t, 1, ((int64_t[]){4}), xv);
+    adj_var *h = adj_exp(x);
+    adj_var *s = adj_sum(adj_mul(h, h));
+    adj_var *y = adj_scale(s, 3.0);
+    ck_assert_int_eq(adj_backward(y), ADJ_OK);
+    double keep[4], hkeep[4], out[4];
+    ck_assert_int_eq(adj_copy_grad(x, keep), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(h, hkeep), ADJ_OK);
+    ck_assert_double_eq(adj_grad_item(s), 3.0);
+
+    ck_assert_int_eq(adj_backward_ex(y, &RELEASE), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(x, out), ADJ_OK);
+    ck_assert(!memcmp(out, keep, sizeof out));
+    ck_assert_ptr_null(adj_grad_data(h));
+    ck_assert(isnan(adj_grad_at(h, 0)));
+    ck_assert(isnan(adj_grad_item(s)));
+    ck_assert(isnan(adj_grad_item(y)));
+    ck_assert_int_eq(adj_copy_grad(h, out), ADJ_ESTATE);
+    ck_assert_ptr_nonnull(adj_grad_data(x));
+    ck_assert_double_eq_tol(adj_item(y), 3.0 * (exp(0.2) + exp(-0.8) + exp(1.4) + exp(2.4)), 1e-12);
+
+    /* a plain sweep afterwards gives every node its adjoint again */
+    ck_assert_int_eq(adj_backward(y), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(h, out), ADJ_OK);
+    ck_assert(!memcmp(out, hkeep, sizeof out));
+    ck_assert_int_eq(adj_copy_grad(x, out), ADJ_OK);
+    ck_assert(!memcmp(out, keep, sizeof out));
+    ck_assert_double_eq(adj_grad_item(s), 3.0);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    adj_tape_free(t);
+}
+END_TEST
+
+START_TEST(with_create_graph_is_refused)
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *x = adj_tensor_f64(t, 1, ((int64_t[]){3}), ((double[]){1, 2, 3}));
+    adj_var *y = adj_sum(adj_mul(x, x));
+    adj_backward_opts o = {.create_graph = 1, .release_adjoints = 1};
+    ck_assert_int_eq(adj_backward_ex(y, &o), ADJ_EINVAL);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "release_adjoints with create_graph"));
+    ck_assert_ptr_null(adj_grad_data(x));
+    adj_tape_free(t);
+}
+END_TEST
+
+/* A chain of 40 ops on 64 Ki doubles: without release every adjoint
+ * stays (40 buffers); with it two or three are alive at once. */
+START_TEST(the_high_water_mark_falls)
+{
+    enum { N = 1 << 16, OPS = 40 };
+    double *xv = malloc(N * sizeof *xv);
+    for (int i = 0; i < N; i++)
+        xv[i] = 0.5 + 1e-5 * i;
+    size_t hw[2];
+    double g[2][3];
+    for (int r = 0; r < 2; r++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *x = adj_tensor_f64(t, 1, ((int64_t[]){N}), xv), *h = x;
+        for (int k = 0; k < OPS; k++)
+            h = k % 2 ? adj_sin(h) : adj_scale(h, 1.5);
+        adj_var *y = adj_sum(h);
+        ck_assert_int_eq(r ? adj_backward_ex(y, &RELEASE) : adj_backward(y), ADJ_OK);
+        adj_tape_stats ts;
+        adj_tape_get_stats(t, &ts);
+        hw[r] = ts.high_water;
+        g[r][0] = adj_grad_at(x, 0), g[r][1] = adj_grad_at(x, N / 2), g[r][2] = adj_grad_at(x, N - 1);
+        adj_tape_free(t);
+    }
+    ck_assert(!memcmp(g[0], g[1], sizeof g[0]));
+    /* values: 41 buffers either way; adjoints: 41 against at most 4 */
+    const size_t buf = (size_t)N * sizeof(double);
+    ck_assert_msg(hw[0] >= 80 * buf && hw[1] <= 46 * buf, "high water %zu and %zu bytes", hw[0], hw[1]);
+    free(xv);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("release");
+    TCase *tc = tcase_create("release");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, released_adjoints_are_refused);
+    tcase_add_test(tc, with_create_graph_is_refused);
+    tcase_add_test(tc, the_high_water_mark_falls);
+    tcase_add_test(tc, gpt_trains_the_same);
+    tcase_add_test(tc, recurrent_trains_the_same);
+    tcase_add_test(tc, cnn_trains_the_same);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ADJ_CHECK_MAIN(make_suite)
