@@ -5,7 +5,8 @@
  * same bits; an adjoint written in place of zero-fill-and-add (a second
  * sweep and a fan-out must still add); and the arena across resets (no
  * allocation in a steady loop, reserved bytes bounded when step sizes
- * vary).
+ * vary); and the scalar recording path of the public elementwise
+ * functions against the general path.
  */
 #include <adjoint.h>
 
@@ -559,6 +560,91 @@ START_TEST(arena_keeps_blocks_within_bounds)
 }
 END_TEST
 
+
+/* ------------------------------------------------------- scalar recording */
+
+/* x and y alike: equal, or both NaN */
+static int same_num(double x, double y) { return x == y || (isnan(x) && isnan(y)); }
+
+/* One public elementwise function on f64 0-D operands (the scalar path of
+ * core/scalar.h: the node written by the function itself) and on
+ * one-element 1-D tensors (the general path: shape rule, kernel, sweep):
+ * the same value and the same adjoints.  nb: 1 or 2 inputs. */
+static void scalar_path_agrees(const char *name, adj_var *(*f1)(adj_var *),
+                               adj_var *(*f2)(adj_var *, adj_var *), double a, double b)
+{
+    adj_tape *t = adj_tape_new();
+    const int64_t one[1] = {1};
+    adj_var *sa = adj_scalar(t, a), *sb = adj_scalar(t, b);
+    adj_var *ta = adj_tensor_f64(t, 1, one, &a), *tb = adj_tensor_f64(t, 1, one, &b);
+    size_t id0 = adj_var_id(tb);
+    adj_var *sy = f1 ? f1(sa) : f2(sa, sb);
+    adj_var *ty = f1 ? f1(ta) : f2(ta, tb);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    ck_assert_uint_eq(adj_var_id(sy), id0 + 1);
+    ck_assert_uint_eq(adj_var_id(ty), id0 + 2);
+    ck_assert_int_eq(adj_ndim(sy), 0);
+    ck_assert_int_eq(adj_requires_grad(sy), 1);
+    ck_assert_msg(same_num(adj_item(sy), adj_item(ty)), "%s(%g, %g): scalar %.17g, tensor %.17g",
+                  name, a, b, adj_item(sy), adj_item(ty));
+    const double seed = 1.0;
+    ck_assert_int_eq(adj_backward(sy), ADJ_OK);
+    ck_assert_int_eq(adj_backward_seeded(ty, &seed), ADJ_OK);
+    ck_assert_msg(same_num(adj_grad_item(sa), adj_grad_at(ta, 0)),
+                  "%s(%g, %g): da scalar %.17g, tensor %.17g", name, a, b, adj_grad_item(sa),
+                  adj_grad_at(ta, 0));
+    if (f2)
+        ck_assert_msg(same_num(adj_grad_item(sb), adj_grad_at(tb, 0)),
+                      "%s(%g, %g): db scalar %.17g, tensor %.17g", name, a, b, adj_grad_item(sb),
+                      adj_grad_at(tb, 0));
+    adj_tape_free(t);
+}
+
+START_TEST(scalar_recording_matches_general_path)
+{
+    static const struct { const char *name; adj_var *(*f)(adj_var *); } un[] = {
+        {"sigmoid", adj_sigmoid}, {"tanh", adj_tanh}, {"relu", adj_relu},
+        {"softplus", adj_softplus}, {"gelu", adj_gelu}, {"gelu_tanh", adj_gelu_tanh},
+        {"silu", adj_silu}, {"exp", adj_exp}, {"log", adj_log}, {"sqrt", adj_sqrt},
+        {"square", adj_square}, {"abs", adj_abs}, {"sin", adj_sin}, {"cos", adj_cos},
+        {"neg", adj_neg},
+    };
+    static const struct { const char *name; adj_var *(*f)(adj_var *, adj_var *); } bin[] = {
+        {"add", adj_add}, {"sub", adj_sub}, {"mul", adj_mul}, {"div", adj_div},
+        {"maximum", adj_maximum}, {"minimum", adj_minimum},
+    };
+    static const double xs[] = {0.3, -0.8, 1.7, 4.0, -25.0, 0.0, NAN};
+    static const double pairs[][2] = {{0.7, -1.3}, {2.0, 0.5}, {-0.25, 3.0}, {1.5, 1.5},
+                                      {4.0, 0.0}, {NAN, 1.0}};
+    for (size_t i = 0; i < sizeof un / sizeof un[0]; i++)
+        for (size_t k = 0; k < sizeof xs / sizeof xs[0]; k++)
+            scalar_path_agrees(un[i].name, un[i].f, NULL, xs[k], 0.0);
+    for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++)
+        for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++)
+            scalar_path_agrees(bin[i].name, NULL, bin[i].f, pairs[k][0], pairs[k][1]);
+
+    /* anomaly mode checks a scalar node's value; a stale or foreign input
+     * is reported by the general path with the op's name */
+    adj_tape *t = adj_tape_new(), *u = adj_tape_new();
+    adj_tape_set_anomaly(t, 1);
+    adj_log(adj_scalar(t, -1.0));
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ENUMERIC);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "adj_log"));
+    adj_tape_set_anomaly(t, 0);
+    adj_tape_reset(t);
+    adj_var *x = adj_scalar(t, 2.0), *v = adj_scalar(u, 3.0);
+    adj_mul(x, v);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ETAPE);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "adj_mul"));
+    adj_tape_reset(t);
+    adj_tanh(x);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ETAPE);
+    ck_assert_ptr_nonnull(strstr(adj_tape_message(t), "adj_tanh"));
+    adj_tape_free(u);
+    adj_tape_free(t);
+}
+END_TEST
+
 /* A leaf read in place (adj_tensor_view) and a seed in y's dtype
  * (adj_backward_seeded_as) give the same adjoints as a copied leaf and a
  * double seed holding the same values; dx of 2 x is 2 seed exactly. */
@@ -635,6 +721,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, max_pool_2x2_matches_plain_loops, 0, 2);
     tcase_add_test(tc, arena_keeps_blocks_within_bounds);
     tcase_add_test(tc, view_leaf_and_typed_seed);
+    tcase_add_test(tc, scalar_recording_matches_general_path);
     suite_add_tcase(s, tc);
     return s;
 }

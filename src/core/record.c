@@ -4,6 +4,7 @@
  */
 #include "core/handle.h"
 #include "core/record.h"
+#include "core/scalar.h"
 #include "core/tape.h"
 #include "ops/op.h"
 
@@ -111,59 +112,26 @@ bool adj_shape_store(adj_tape *t, adj_var *v, const int64_t *src)
     return true;
 }
 
-/* Is node v of tape t, given as h, live and current (adj_live and
- * adj_h_current_t)?  On a node of t, id < nnodes implies the current
- * generation: every slot below nnodes was written since the last reset. */
-static inline bool scalar_input_live(const adj_tape *t, const adj_var *v, uintptr_t h)
-{
-    return !(v->flags & ADJ_F_INERT) && adj_cold(v)->id < t->nnodes && adj_h_current_t(h, t);
-}
-
 /*
- * The scalar fast path: an elementwise op on f64 0-D operands needs no
+ * The scalar fast path for ops whose public function does not take it
+ * itself (core/scalar.h): an elementwise op on f64 0-D operands needs no
  * shape rule, no arena and no loop.  Returns NULL when the call does not
  * qualify (or is invalid): the general path then handles (or reports) it.
  */
 static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *const *h,
                                      int nin, const void *attr, const char *file, int line)
 {
-    if (nin != d->arity || nin < 1 || nin > 2)
+    adj_scalar_in s;
+    if (nin != d->arity || nin < 1 || nin > 2 ||
+        !(nin == 1 ? adj_scalar_in1(&s, h[0]) : adj_scalar_in2(&s, h[0], h[1])))
         return NULL;
-    adj_var *a = adj_h_raw(h[0]), *b = nin > 1 ? adj_h_raw(h[1]) : NULL;
-    if (!a || a->ndim != 0 || a->dtype != ADJ_F64)
-        return NULL;
-    adj_tape *t = adj_node_tape(a);
-    if (t->status != ADJ_OK || !scalar_input_live(t, a, (uintptr_t)h[0]))
-        return NULL;
-    if (nin > 1 && (!b || b->ndim != 0 || b->dtype != ADJ_F64 || adj_node_tape(b) != t ||
-                    !scalar_input_live(t, b, (uintptr_t)h[1])))
-        return NULL;
-    if (((a->flags | (b ? b->flags : 0)) & ADJ_F_EXTGRAD) &&
-        (((a->flags & ADJ_F_EXTGRAD) && adj_param_stale(a)) ||
-         (b && (b->flags & ADJ_F_EXTGRAD) && adj_param_stale(b))))
-        return NULL; /* the general path reports it */
-    adj_var *y = adj_new_node(t, d->name, file, line);
+    adj_var *y = adj_scalar_node(&s, op, d->name, file, line);
     if (!y)
-        return adj_h_out(t->inert);
-    adj_node_info *c = adj_cold(y);
-    y->op = (uint8_t)op;
-    y->dtype = ADJ_F64;
-    y->ndim = 0;
-    c->numel = 1;
-    c->nin = (uint32_t)nin;
-    y->flags = (uint8_t)((a->flags | (b ? b->flags : 0)) & ADJ_F_GRAD);
-    y->in[0] = a;
-    y->in[1] = b;
-    y->in[2] = NULL;
-    (void)copy_attr(t, d, c, attr); /* inline: cannot fail */
-    c->file = file;
-    c->line = line;
-    y->value = &y->inl_value;
-    y->inl_value.d = d->scalar_fwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
-                                   adj_attr_sized(y, d->attr_size));
-    if (t->anomaly)
-        adj_check_forward(t, y);
-    return (adj_var *)adj_h_make_t((uintptr_t)y, t);
+        return adj_h_out(s.t->inert);
+    (void)copy_attr(s.t, d, adj_cold(y), attr); /* inline: cannot fail */
+    return adj_scalar_done(s.t, y,
+                           d->scalar_fwd(adj_scalar_val(s.a), s.b ? adj_scalar_val(s.b) : 0.0,
+                                         adj_attr_sized(y, d->attr_size)));
 }
 
 /*

@@ -20,6 +20,7 @@
  * thread count.
  */
 #include "core/pool.h"
+#include "core/scalar.h"
 #include "ops/dispatch.h"
 #include "ops/graph.h"
 #include "ops/cases.h"
@@ -717,6 +718,14 @@ typedef struct bin_ctx {
 #define BINARY_API(nm, OPID)                                                    \
     adj_var *adj_##nm##_at(adj_var *a, adj_var *b, const char *file, int line) \
     {                                                                          \
+        adj_scalar_in s_;                                                      \
+        if (adj_scalar_in2(&s_, a, b)) { /* core/scalar.h */                   \
+            adj_var *y_ = adj_scalar_node(&s_, OPID, #nm, file, line);         \
+            if (!y_)                                                           \
+                return adj_h_out(s_.t->inert);                                 \
+            return adj_scalar_done(s_.t, y_, nm##_scalar_fwd(adj_scalar_val(s_.a), \
+                                   adj_scalar_val(s_.b), NULL));               \
+        }                                                                      \
         adj_var *in[2] = {a, b};                                               \
         return adj_record(OPID, in, 2, NULL, file, line);                      \
     }                                                                          \

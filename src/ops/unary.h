@@ -42,6 +42,7 @@
 #define ADJ_OPS_UNARY_H
 
 #include "core/pool.h"
+#include "core/scalar.h"
 #include "ops/dispatch.h"
 #include "ops/graph.h"
 #include "tensor/iter.h"
@@ -478,6 +479,15 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
 #define ADJ_UNARY_API(nm, OPID)                                                \
     adj_var *adj_##nm##_at(adj_var *x, const char *file, int line)             \
     {                                                                          \
+        adj_scalar_in s_;                                                      \
+        /* an op with attributes keeps adj_record's path, which zeroes them */ \
+        if (!adj_desc_##nm.attr_size && adj_scalar_in1(&s_, x)) {              \
+            adj_var *y_ = adj_scalar_node(&s_, OPID, #nm, file, line);         \
+            if (!y_)                                                           \
+                return adj_h_out(s_.t->inert);                                 \
+            return adj_scalar_done(s_.t, y_,                                   \
+                                   nm##_scalar_fwd(adj_scalar_val(s_.a), 0.0, NULL)); \
+        }                                                                      \
         return adj_record(OPID, &x, 1, NULL, file, line);                      \
     }                                                                          \
     ADJ_FN1(nm)
