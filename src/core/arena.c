@@ -11,6 +11,7 @@
  */
 #include "core/tape.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #define ALIGN 64u
@@ -85,11 +86,37 @@ static void *take_free(adj_tape *t, size_t n)
     return NULL;
 }
 
+/* Take out of the lists a released piece that ends at p or starts at
+ * end; false if there is none. */
+static bool take_neighbour(adj_tape *t, char **p, size_t *n)
+{
+    for (int k = 0; k < ADJ_FREE_CLASSES; k++)
+        for (adj_free_chunk **pc = &t->freed[k]; *pc; pc = &(*pc)->next) {
+            adj_free_chunk *c = *pc;
+            if ((char *)c + c->size != *p && (char *)c != *p + *n)
+                continue;
+            *pc = c->next;
+            t->nfreed--;
+            if ((char *)c < *p)
+                *p = (char *)c;
+            *n += c->size;
+            return true;
+        }
+    return false;
+}
+
 void adj_arena_release(adj_tape *t, void *p, size_t n)
 {
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
-    if (p && n)
-        push_free(t, p, n);
+    if (!p || !n)
+        return;
+    /* merged with the released pieces beside it (blocks are never
+     * adjacent: a header separates them), so that pieces given back one
+     * by one can serve a larger request */
+    char *q = p;
+    while (take_neighbour(t, &q, &n))
+        ;
+    push_free(t, q, n);
 }
 
 void *adj_arena_alloc(adj_tape *t, size_t n)
