@@ -3,10 +3,9 @@
  * sequences of 128 tokens of a GPT-2 sized model), w and b (768); one step
  * records y = layer_norm(x, 1, w, b, 1e-5) and runs its backward with a
  * fixed float32 upstream adjoint into x, w and b (the parameter gradients
- * zeroed first).  x is read in place (adj_tensor_view) and the seed is
- * taken in float32 (adj_backward_seeded_as): the same work as PyTorch's
- * leaf x and y.backward(up), no per-step copy of x or conversion of the
- * seed.  bench/bench_norm.py runs it next to PyTorch.
+ * zeroed first).  x is read in place (adj_tensor_view) and so is the
+ * float32 seed (adj_backward_seeded_view): the same work as PyTorch's leaf
+ * x and y.backward(up), no per-step copy of x or of the seed.  bench/bench_norm.py runs it next to PyTorch.
  *
  * usage: bench_norm [threads] [steps]
  * output: one JSON object: the median milliseconds per step (wall clock,
@@ -58,7 +57,7 @@ int main(int argc, char **argv)
         adj_var *xv = adj_tensor_view(t, ADJ_F32, 2, (int64_t[]){R, D}, x);
         adj_var *y = adj_layer_norm(xv, 1, adj_param(t, p, 0), adj_param(t, p, 1), 1e-5);
         adj_params_zero_grad(p);
-        if (adj_backward_seeded_as(y, ADJ_F32, seed) != ADJ_OK) {
+        if (adj_backward_seeded_view(y, ADJ_F32, seed) != ADJ_OK) {
             fprintf(stderr, "%s\n", adj_tape_message(t));
             return 1;
         }

@@ -93,6 +93,9 @@ ROW(adj_backward_seeded, "adj_backward", "VP", 'T', NULL,
 ROW(adj_backward_seeded_as, "adj_backward", "VeP", 'T', NULL,
     o->st = adj_backward_seeded_as(P(0, f->m22), E(1, adj_dtype, ADJ_F64),
                                    P(2, ((const double[]){1, 2, 3, 4}))))
+ROW(adj_backward_seeded_view, "adj_backward", "VeP", 'T', NULL,
+    o->st = adj_backward_seeded_view(P(0, f->m22), E(1, adj_dtype, ADJ_F64),
+                                     P(2, ((const double[]){1, 2, 3, 4}))))
 /* double backward */
 ROW(adj_backward_ex, NULL, "Vp", 'T', NULL,
     o->st = adj_backward_ex(P(0, H(adj_sum(f->m22))), P(1, (&(const adj_backward_opts){.create_graph = 1}))))

@@ -355,6 +355,47 @@ START_TEST(float_bias_adjoint_blocks)
 }
 END_TEST
 
+/* A float seed read in place (adj_backward_seeded_view): the same
+ * gradients as the copying call, y's adjoint is the seed itself, and a
+ * later sweep that reaches y leaves the seed as it was. */
+START_TEST(seed_view_is_read_in_place)
+{
+    enum { R = 5, C = 48 };
+    float x[R * C], seed[R * C], kept[R * C];
+    uint64_t s = 31;
+    for (int i = 0; i < R * C; i++) {
+        x[i] = (float)(2.0 + frand(&s));
+        seed[i] = kept[i] = (float)frand(&s);
+    }
+    float want[R * C], got[R * C];
+    for (int view = 0; view < 2; view++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *xv = adj_tensor_f32(t, 2, ((int64_t[]){R, C}), x);
+        adj_var *y = adj_layer_norm(adj_exp(xv), 1, NULL, NULL, 1e-5);
+        adj_status st = view ? adj_backward_seeded_view(y, ADJ_F32, seed)
+                             : adj_backward_seeded_as(y, ADJ_F32, seed);
+        ck_assert_int_eq(st, ADJ_OK);
+        memcpy(view ? got : want, adj_grad_data(xv), sizeof got);
+        if (view) {
+            ck_assert_ptr_eq(adj_grad_data(y), seed);
+            /* a second sweep through y: y's adjoint restarts in the arena */
+            ck_assert_int_eq(adj_backward(adj_sum(adj_scale(y, 2.0))), ADJ_OK);
+            ck_assert_ptr_ne(adj_grad_data(y), seed);
+            for (int i = 0; i < R * C; i++)
+                ck_assert_double_eq(adj_grad_at(y, (size_t)i), 2.0);
+            ck_assert(memcmp(seed, kept, sizeof seed) == 0);
+            /* and the view again on the same tape */
+            ck_assert_int_eq(adj_backward_seeded_view(y, ADJ_F32, seed), ADJ_OK);
+            ck_assert_ptr_eq(adj_grad_data(y), seed);
+            ck_assert(memcmp(adj_grad_data(xv), want, sizeof want) == 0);
+        }
+        adj_tape_free(t);
+    }
+    ck_assert(memcmp(got, want, sizeof got) == 0);
+    ck_assert(memcmp(seed, kept, sizeof seed) == 0);
+}
+END_TEST
+
 /* ----------------------------------------------------------- transposes */
 
 /* Tiles with edges in both directions (sizes not multiples of 8), leading
@@ -716,6 +757,7 @@ static Suite *suite(void)
     tcase_add_test(tc, binary_kernels_match_plain_loops);
     tcase_add_test(tc, bias_add_adjoints_accumulate);
     tcase_add_test(tc, float_bias_adjoint_blocks);
+    tcase_add_test(tc, seed_view_is_read_in_place);
     tcase_add_test(tc, tile_transposes_match_plain_loops);
     tcase_add_test(tc, unary_on_transposed_view_matches_plain_loops);
     tcase_add_loop_test(tc, max_pool_2x2_matches_plain_loops, 0, 2);

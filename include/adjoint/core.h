@@ -257,6 +257,15 @@ ADJ_API adj_status adj_backward_seeded(adj_var *y, const double *seed);
  * no conversion).  Any other dtype is ADJ_EDTYPE, a NULL seed ADJ_EINVAL
  * (both recorded on the tape). */
 ADJ_API adj_status adj_backward_seeded_as(adj_var *y, adj_dtype dtype, const void *seed);
+/* adj_backward_seeded_as without the copy: a seed of y's dtype is read in
+ * place as y's adjoint (adj_grad_data(y) then returns `seed`), as
+ * PyTorch's y.backward(up) reads up.  The caller keeps it alive and
+ * unchanged until adj_tape_reset, or until a later sweep reaches y;
+ * nothing is ever written into it (that sweep starts y's adjoint from zero
+ * in the arena instead).  A seed of another dtype (ADJ_F64 for
+ * a float32 y), a one-element y or a parameter y take the copy of
+ * adj_backward_seeded_as; the errors are the same. */
+ADJ_API adj_status adj_backward_seeded_view(adj_var *y, adj_dtype dtype, const void *seed);
 
 /*
  * Options of adj_backward_ex and adj_grad; a zero-initialised struct asks

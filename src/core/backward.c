@@ -12,6 +12,7 @@
 #include "ops/op.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 void *adj_grad_buf(adj_var *v)
@@ -55,8 +56,11 @@ bool adj_clear_reachable(adj_tape *t, adj_var *y, uint32_t sweep)
             continue;
         if ((v->flags & ADJ_F_EXTGRAD) && adj_param_moved(t, v, "adj_backward", NULL, 0))
             return false;
-        if (v->grad && !(v->flags & ADJ_F_EXTGRAD))
+        if (v->grad && v->grad == t->seed_view) {
+            v->grad = NULL; /* the caller's seed: never written */
+        } else if (v->grad && !(v->flags & ADJ_F_EXTGRAD)) {
             memset(v->grad, 0, adj_cold(v)->numel * adj_dsize(v->dtype));
+        }
         v->flags &= (uint8_t)~ADJ_F_RELEASED; /* this sweep says what it holds */
         for (int k = 0, n = adj_nin(v); k < n; k++)
             if (adj_input(v, k))
@@ -170,7 +174,7 @@ static void release_adjoint(adj_tape *t, adj_var *v)
 {
     if (!v->grad)
         return;
-    if (v->grad != (void *)&v->inl_grad)
+    if (v->grad != (void *)&v->inl_grad && v->grad != t->seed_view)
         adj_arena_release(t, v->grad, adj_cold(v)->numel * adj_dsize(v->dtype));
     v->grad = NULL;
     v->flags |= ADJ_F_RELEASED;
@@ -178,11 +182,14 @@ static void release_adjoint(adj_tape *t, adj_var *v)
 
 /* The sweep from y seeded with `seed` (NULL: dy/dy = 1, one-element y);
  * seeded: called as adj_backward_seeded (for the messages); release:
- * each op node's adjoint is released once its backward has run. */
-static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype, bool release)
+ * each op node's adjoint is released once its backward has run; view: a
+ * seed of y's dtype becomes y's adjoint itself (adj_backward_seeded_view). */
+static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype, bool release,
+                           bool view)
 {
     const char *fn = !seeded ? "adj_backward"
-                     : sdtype < 0 ? "adj_backward_seeded" : "adj_backward_seeded_as";
+                     : sdtype < 0 ? "adj_backward_seeded"
+                     : view ? "adj_backward_seeded_view" : "adj_backward_seeded_as";
     y = adj_h_in(y, fn);
     if (!y)
         return ADJ_EINVAL;
@@ -232,11 +239,17 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
         y->mark = t->sweeps;
     }
 
-    bool fresh;
-    void *g = adj_grad_buf_fresh(y, &fresh);
-    if (!g)
-        return t->status;
-    seed_grad(g, (adj_dtype)y->dtype, seed, sdtype == y->dtype, adj_cold(y)->numel, fresh);
+    /* (y's adjoint, if any, was just cleared: it holds nothing yet) */
+    if (view && sdtype == y->dtype && !(y->flags & ADJ_F_EXTGRAD) && adj_cold(y)->numel > 1) {
+        y->grad = (void *)(uintptr_t)seed; /* read only: see t->seed_view */
+        t->seed_view = seed;
+    } else {
+        bool fresh;
+        void *g = adj_grad_buf_fresh(y, &fresh);
+        if (!g)
+            return t->status;
+        seed_grad(g, (adj_dtype)y->dtype, seed, sdtype == y->dtype, adj_cold(y)->numel, fresh);
+    }
 
     const int anomaly = t->anomaly;
     const uint32_t sweep = t->sweeps;
@@ -283,11 +296,19 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
     return ADJ_OK;
 }
 
-adj_status adj_backward_seeded(adj_var *y, const double *seed) { return backward(y, seed, true, -1, false); }
-adj_status adj_backward(adj_var *y) { return backward(y, NULL, false, -1, false); }
-adj_status adj_backward_release(adj_var *y) { return backward(y, NULL, false, -1, true); }
+adj_status adj_backward_seeded(adj_var *y, const double *seed)
+{
+    return backward(y, seed, true, -1, false, false);
+}
+adj_status adj_backward(adj_var *y) { return backward(y, NULL, false, -1, false, false); }
+adj_status adj_backward_release(adj_var *y) { return backward(y, NULL, false, -1, true, false); }
 
 adj_status adj_backward_seeded_as(adj_var *y, adj_dtype dtype, const void *seed)
 {
-    return backward(y, seed, true, (int)dtype < 0 ? 1000 : (int)dtype, false);
+    return backward(y, seed, true, (int)dtype < 0 ? 1000 : (int)dtype, false, false);
+}
+
+adj_status adj_backward_seeded_view(adj_var *y, adj_dtype dtype, const void *seed)
+{
+    return backward(y, seed, true, (int)dtype < 0 ? 1000 : (int)dtype, false, true);
 }

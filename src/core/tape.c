@@ -108,6 +108,7 @@ void adj_tape_reset(adj_tape *t)
     t->gen++;
     t->htag = adj_h_tag_high(t->gen);
     t->sweeps = 0;
+    t->seed_view = NULL;
     t->gvars = NULL;
     t->gvars_n = 0;
     t->names = NULL;

@@ -141,6 +141,9 @@ struct adj_tape {
     uint32_t gen;
     uintptr_t htag;         /* the high-form handle tag of gen (core/handle.h) */
     uint32_t sweeps;        /* backward sweeps since the last reset */
+    const void *seed_view;  /* the caller's seed that is a node's adjoint
+                               (adj_backward_seeded_view): read only, a later
+                               sweep drops it, never clears or releases it */
     /* the adjoint vars of the last create_graph sweep (adj_grad_var),
      * indexed by node id < gvars_n; NULL when there was none since the
      * last reset (the array lives in the arena) */
