@@ -4,7 +4,9 @@
  * scale, the dropped scores set to -inf by masked_fill, softmax_axis,
  * matmul: softmax(masked_fill(q k^T scale)) v), in both dtypes, at sizes
  * that take several query and key blocks; rows with no kept key; the same
- * bits at 1 and 2 threads; memory that grows linearly in T.  (The op-table suites check its gradients and
+ * bits at 1 and 2 threads; memory that grows linearly in T; operands read
+ * through their strides (views of one projection, a transpose, reversed
+ * keys) against a plain loop and against contiguous copies.  (The op-table suites check its gradients and
  * tangents against finite differences on small cases.)
  */
 #include <adjoint.h>
@@ -235,6 +237,109 @@ START_TEST(same_bits_any_thread_count)
 }
 END_TEST
 
+/* Naive attention of one head in double: q (T, D), k (S, D), v (S, Dv)
+ * read at element strides (row, column); o (T, Dv) contiguous. */
+static void naive_head(const double *q, int64_t qr, int64_t qc, const double *k, int64_t kr, int64_t kc,
+                       const double *v, int64_t vr, int64_t vc, int64_t T, int64_t S, int64_t D,
+                       int64_t Dv, int causal, double scale, double *o)
+{
+    double *p = malloc((size_t)(S ? S : 1) * sizeof *p);
+    for (int64_t i = 0; i < T; i++) {
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < S; j++) {
+            double d = 0;
+            for (int64_t c = 0; c < D; c++)
+                d += q[i * qr + c * qc] * k[j * kr + c * kc];
+            p[j] = causal && j > i ? -INFINITY : d * scale;
+            mx = fmax(mx, p[j]);
+        }
+        for (int64_t j = 0; j < S; j++)
+            sum += p[j] = p[j] == -INFINITY ? 0 : exp(p[j] - mx);
+        for (int64_t c = 0; c < Dv; c++) {
+            double acc = 0;
+            for (int64_t j = 0; j < S; j++)
+                acc += p[j] * v[j * vr + c * vc];
+            o[i * Dv + c] = sum > 0 ? acc / sum : 0;
+        }
+    }
+    free(p);
+}
+
+/* q, k, v read in place through their strides: heads sliced from one
+ * (B, T, 3, H, D) projection (rows 3 H D apart), k also as the transpose
+ * of a (B, H, D, T) tensor (column stride T: copied into the workspace)
+ * and v with its keys reversed (a negative row stride).  The output
+ * matches a plain-loop reference, and the output and the adjoint of
+ * every source are the same bits as the op on contiguous copies, in both
+ * dtypes, at 1 and 2 threads. */
+static void check_strided(adj_dtype dt, int threads, int odd)
+{
+    const int64_t B = 2, T = odd ? 67 : 64, H = 3, D = odd ? 5 : 8, C = H * D;
+    adj_set_threads(threads);
+    size_t nx = (size_t)(B * T * 3 * C), nk = (size_t)(B * H * D * T), no = (size_t)(B * H * T * D);
+    double *x = randv(nx), *xk = randv(nk), *w = randv(no);
+    double *out[2], *gx[2], *gk[2];
+    static const int perm[5] = {2, 0, 3, 1, 4};
+    for (int r = 0; r < 2; r++) {
+        adj_tape *t = adj_tape_new();
+        int64_t sx[5] = {B, T, 3, H, D}, skt[4] = {B, H, D, T}, so[4] = {B, H, T, D};
+        adj_var *X = leaf(t, dt, 5, sx, x, 1), *K = leaf(t, dt, 4, skt, xk, 1);
+        adj_var *qkv = adj_permute(X, perm); /* (3, B, H, T, D) */
+        adj_var *q = adj_select(qkv, 0, 0), *k = adj_select(qkv, 0, 1), *v = adj_select(qkv, 0, 2);
+        adj_var *k2 = adj_transpose_axes(K, 2, 3);           /* (B, H, T, D), column stride T */
+        adj_var *v2 = adj_slice(adj_select(qkv, 0, 2), 2, T - 1, -T - 1, -1); /* keys reversed */
+        if (r == 1)
+            q = adj_contiguous(q), k = adj_contiguous(k), v = adj_contiguous(v),
+            k2 = adj_contiguous(k2), v2 = adj_contiguous(v2);
+        adj_var *o1 = adj_scaled_dot_product_attention(q, k, v, NULL, 1, 0);
+        adj_var *o2 = adj_scaled_dot_product_attention(q, k2, v2, NULL, 0, 0.3);
+        adj_var *W = leaf(t, dt, 4, so, w, 0);
+        adj_var *loss = adj_add(adj_sum(adj_mul(o1, W)), adj_sum(adj_mul(o2, adj_square(W))));
+        ck_assert_int_eq(adj_backward(loss), ADJ_OK);
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        out[r] = malloc(2 * no * sizeof(double));
+        gx[r] = malloc(nx * sizeof(double));
+        gk[r] = malloc(nk * sizeof(double));
+        adj_copy_value(o1, out[r]);
+        adj_copy_value(o2, out[r] + no);
+        adj_copy_grad(X, gx[r]);
+        adj_copy_grad(K, gk[r]);
+        if (r == 0) { /* the plain-loop reference, from the sources' values */
+            double *ref = malloc(no * sizeof *ref);
+            const double tol = dt == ADJ_F64 ? 1e-12 : 3e-5;
+            for (int pass = 0; pass < 2; pass++) {
+                for (int64_t b = 0; b < B; b++)
+                    for (int64_t h = 0; h < H; h++) {
+                        const double *qb = x + b * T * 3 * C + h * D, *kb = qb + C, *vb = qb + 2 * C;
+                        int64_t kr = 3 * C, kc = 1, vr = 3 * C;
+                        if (pass == 1) {
+                            kb = xk + (b * H + h) * D * T, kr = 1, kc = T;
+                            vb += (T - 1) * 3 * C, vr = -3 * C;
+                        }
+                        naive_head(qb, 3 * C, 1, kb, kr, kc, vb, vr, 1, T, T, D, D, pass == 0,
+                                   pass == 0 ? 1 / sqrt((double)D) : 0.3, ref + (b * H + h) * T * D);
+                    }
+                for (size_t i = 0; i < no; i++)
+                    ck_assert_msg(fabs(out[0][(size_t)pass * no + i] - ref[i]) <= tol,
+                                  "pass %d element %zu: %.17g vs reference %.17g", pass, i,
+                                  out[0][(size_t)pass * no + i], ref[i]);
+            }
+            free(ref);
+        }
+        adj_tape_free(t);
+    }
+    adj_set_threads(0);
+    ck_assert(memcmp(out[0], out[1], 2 * no * sizeof(double)) == 0);
+    ck_assert(memcmp(gx[0], gx[1], nx * sizeof(double)) == 0);
+    ck_assert(memcmp(gk[0], gk[1], nk * sizeof(double)) == 0);
+    for (int r = 0; r < 2; r++)
+        free(out[r]), free(gx[r]), free(gk[r]);
+    free(x), free(xk), free(w);
+}
+
+START_TEST(strided_operands) { check_strided(_i & 1 ? ADJ_F64 : ADJ_F32, 1 + (_i >> 1 & 1), _i >> 2 & 1); }
+END_TEST
+
 /* Peak arena bytes of forward + backward: linear in T (the composition
  * would hold (T, T) scores, probabilities and their adjoints per head). */
 static size_t peak_bytes(int64_t T)
@@ -272,6 +377,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, rows_without_keys);
     tcase_add_test(tc, same_bits_any_thread_count);
     tcase_add_test(tc, memory_linear_in_t);
+    tcase_add_loop_test(tc, strided_operands, 0, 8);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,6 +24,7 @@
 #include "ops/decompose.h"
 #include "ops/gemm.h"
 #include "ops/op.h"
+#include "ops/strided_op.h"
 #include "ops/vmath.h"
 #include "tensor/layout.h"
 #include "tensor/strided.h"
@@ -42,8 +43,15 @@ typedef struct attn_plan {
     size_t br, bc, blk_bytes, ws_bytes;
     double scale;                   /* resolved: 1/sqrt(D) for 0 */
     int64_t bshape[ADJ_MAX_DIMS];   /* the output's batch dims */
-    size_t *off[4];                 /* per item: element offset into q, k, v, mask */
+    size_t *off[3];                 /* per item: element offset of q, k, v's item in a
+                                       contiguous tensor of their shape (adjoints, tangents) */
+    int64_t *voff[4];               /* per item: element offset into the values of q, k, v,
+                                       mask (views: any strides) */
     int64_t mst, msj;               /* the mask's strides along T and S */
+    int64_t rs[3], cs[3];           /* q, k, v's strides along their last two dims */
+    size_t pack[3];                 /* nonzero: q, k, v's items are first copied into the
+                                       workspace at this byte offset (strides BLIS cannot
+                                       take); 0: read in place, rows rs[] apart */
     bool bcast[3];                  /* q, k, v repeat over the batch */
     double *lse;                    /* (B, T): log sum exp of the kept scaled scores */
     char *work;                     /* nw workspaces of ws_bytes */
@@ -58,6 +66,7 @@ typedef struct attn_attr {
 /* One batch item's operands. */
 typedef struct attn_item {
     const void *q, *k, *v, *mask, *gout;
+    size_t ld[3];                   /* elements between rows of q, k, v */
     void *out;
     double *lse;
 } attn_item;
@@ -111,6 +120,39 @@ static size_t *item_offsets(adj_tape *t, const attn_plan *p, const adj_var *x, s
         off[b] = o * mat;
     }
     return off;
+}
+
+/* Per-item element offsets of x's items in x's value, whatever x's
+ * strides (the batch dims of l, x's layout, broadcast to the output's),
+ * and l's strides along the last two dims in rs, cs. */
+static int64_t *value_offsets(adj_tape *t, const attn_plan *p, const adj_var *x, int nd, int64_t *rs,
+                              int64_t *cs)
+{
+    adj_layout l;
+    int64_t st[ADJ_MAX_DIMS];
+    adj_var_layout(x, &l);
+    *rs = l.stride[x->ndim - 2];
+    *cs = l.stride[x->ndim - 1];
+    l.ndim = x->ndim - nd;
+    (void)adj_bcast_strides(&l, p->nbatch, p->bshape, st); /* checked by the shape rule */
+    int64_t *off = adj_arena_alloc(t, at_least1(p->B) * sizeof *off);
+    for (size_t b = 0; off && b < p->B; b++) {
+        size_t r = b;
+        int64_t o = 0;
+        for (int d = p->nbatch - 1; d >= 0; d--) {
+            o += (int64_t)(r % (size_t)p->bshape[d]) * st[d];
+            r /= (size_t)p->bshape[d];
+        }
+        off[b] = o;
+    }
+    return off;
+}
+
+/* Whether BLIS reads a rows x cols matrix of strides rs, cs in place: unit
+ * column stride and rows that do not overlap (else it is packed). */
+static bool in_place(size_t rows, size_t cols, int64_t rs, int64_t cs)
+{
+    return (cols <= 1 || cs == 1) && (rows <= 1 || (rs >= 0 && (size_t)rs >= cols));
 }
 
 static adj_status attn_shape(adj_var *y, char *why, size_t n)
@@ -167,7 +209,7 @@ static adj_status attn_shape(adj_var *y, char *why, size_t n)
     mshape[nb2 + 1] = S;
     if (mask) {
         adj_layout ml;
-        adj_layout_contig(&ml, mask->ndim, adj_cold(mask)->shape);
+        adj_var_layout(mask, &ml);
         if (mask->ndim > nb2 + 2 || !adj_bcast_strides(&ml, nb2 + 2, mshape, mst)) {
             char sm[64], st[64];
             fmt(mask, sm, sizeof sm);
@@ -194,6 +236,14 @@ static adj_status attn_shape(adj_var *y, char *why, size_t n)
     p->blk_bytes = (p->br * p->bc * adj_dsize(y->dtype) + 63) & ~(size_t)63;
     p->ws_bytes = 2 * p->blk_bytes + (2 * p->br + p->T + 1) * sizeof(double);
     p->ws_bytes = (p->ws_bytes + 63) & ~(size_t)63;
+    const size_t rows[3] = {p->T, p->S, p->S}, cols[3] = {p->D, p->D, p->Dv};
+    for (int i = 0; i < 3; i++) {
+        p->voff[i] = value_offsets(t, p, ins[i], 2, &p->rs[i], &p->cs[i]);
+        if (in_place(rows[i], cols[i], p->rs[i], p->cs[i]))
+            continue;
+        p->pack[i] = p->ws_bytes;
+        p->ws_bytes += (rows[i] * cols[i] * adj_dsize(y->dtype) + 63) & ~(size_t)63;
+    }
     size_t threads = (size_t)adj_threads();
     p->nw = (int)(p->B < threads ? at_least1(p->B) : threads);
     p->off[0] = item_offsets(t, p, q, p->T * p->D, &p->bcast[0]);
@@ -202,19 +252,21 @@ static adj_status attn_shape(adj_var *y, char *why, size_t n)
     if (mask) {
         p->mst = mst[nb2];
         p->msj = mst[nb2 + 1];
-        p->off[3] = adj_arena_alloc(t, at_least1(p->B) * sizeof(size_t));
-        for (size_t b = 0; p->off[3] && b < p->B; b++) {
-            size_t r = b, o = 0;
+        p->voff[3] = adj_arena_alloc(t, at_least1(p->B) * sizeof(int64_t));
+        for (size_t b = 0; p->voff[3] && b < p->B; b++) {
+            size_t r = b;
+            int64_t o = 0;
             for (int d = nb2 - 1; d >= 0; d--) {
-                o += (r % (size_t)bs2[d]) * (size_t)mst[d];
+                o += (int64_t)(r % (size_t)bs2[d]) * mst[d];
                 r /= (size_t)bs2[d];
             }
-            p->off[3][b] = o;
+            p->voff[3][b] = o;
         }
     }
     p->lse = adj_arena_alloc(t, at_least1(p->B * p->T) * sizeof(double));
     p->work = adj_arena_alloc(t, (size_t)p->nw * p->ws_bytes);
-    if (!p->off[0] || !p->off[1] || !p->off[2] || (mask && !p->off[3]) || !p->lse || !p->work)
+    if (!p->off[0] || !p->off[1] || !p->off[2] || !p->voff[0] || !p->voff[1] || !p->voff[2] ||
+        (mask && !p->voff[3]) || !p->lse || !p->work)
         return ADJ_ENOMEM;
     a->plan = p;
     return ADJ_OK;
@@ -234,20 +286,40 @@ typedef struct attn_job {
     bool dst_items[3];      /* bwd: dst[i] holds one block per item (broadcast operand) */
 } attn_job;
 
-static attn_item item_of(const attn_job *j, size_t b)
+/* Item b of operand i (q, k, v): in place, or copied into the workspace
+ * ws when BLIS cannot take its strides; *ld: elements between its rows. */
+static const void *operand(const attn_plan *p, const adj_var *x, int i, size_t b, char *ws, size_t *ld)
+{
+    const size_t es = adj_dsize(p->dtype), rows = i == 0 ? p->T : p->S, cols = i == 2 ? p->Dv : p->D;
+    const char *at = (const char *)x->value + p->voff[i][b] * (int64_t)es;
+    if (!p->pack[i]) {
+        *ld = rows > 1 ? (size_t)p->rs[i] : cols;
+        return at;
+    }
+    char *dst = ws + p->pack[i];
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            memcpy(dst + (r * cols + c) * es, at + ((int64_t)r * p->rs[i] + (int64_t)c * p->cs[i]) * (int64_t)es,
+                   es);
+    *ld = cols;
+    return dst;
+}
+
+static attn_item item_of(const attn_job *j, size_t b, char *ws)
 {
     const attn_plan *p = j->p;
     const adj_var *y = j->y, *mask = adj_input(y, 3);
     size_t es = adj_dsize(p->dtype);
-    return (attn_item){
-        .q = (const char *)y->in[0]->value + p->off[0][b] * es,
-        .k = (const char *)y->in[1]->value + p->off[1][b] * es,
-        .v = (const char *)y->in[2]->value + p->off[2][b] * es,
-        .mask = mask ? (const char *)mask->value + p->off[3][b] * es : NULL,
+    attn_item it = {
+        .mask = mask ? (const char *)mask->value + p->voff[3][b] * (int64_t)es : NULL,
         .gout = y->grad ? (const char *)y->grad + b * p->T * p->Dv * es : NULL,
         .out = (char *)y->value + b * p->T * p->Dv * es,
         .lse = p->lse + b * p->T,
     };
+    it.q = operand(p, y->in[0], 0, b, ws, &it.ld[0]);
+    it.k = operand(p, y->in[1], 1, b, ws, &it.ld[1]);
+    it.v = operand(p, y->in[2], 2, b, ws, &it.ld[2]);
+    return it;
 }
 
 /* Where item b's adjoint of operand i goes. */
@@ -269,7 +341,7 @@ static void attn_task(void *ctx, size_t lo, size_t hi)
     for (size_t w = lo; w < hi; w++) {
         char *ws = p->work + w * p->ws_bytes;
         for (size_t b = w * p->B / (size_t)p->nw; b < (w + 1) * p->B / (size_t)p->nw; b++) {
-            attn_item it = item_of(j, b);
+            attn_item it = item_of(j, b, ws);
             if (j->kind == RUN_FWD) {
                 if (p->dtype == ADJ_F64)
                     fwd_item_d(p, &it, ws);
@@ -405,6 +477,7 @@ const adj_op_desc adj_desc_scaled_dot_product_attention = {
     .optional = 1u << 3,
     .inputs = attn_inputs,
     .attr_size = sizeof(attn_attr),
+    .props = ADJ_PROP_STRIDES,
     .shape = attn_shape,
     .forward = attn_forward,
     .backward = attn_backward,

@@ -6,7 +6,9 @@
  * Query rows are taken in blocks of p->br, keys in blocks of p->bc; the
  * scores of one block pair live in a workspace of br x bc elements and are
  * never kept.  All products go through attn_mm (BLIS, or a plain loop for
- * tiny blocks).  Notation: S = scale Q Kᵀ (masked entries -inf),
+ * tiny blocks).  Rows of q, k and v are it->ld[] elements apart (views of
+ * a wider tensor, as q, k and v sliced from one projection); the output,
+ * adjoints and tangents are contiguous.  Notation: S = scale Q Kᵀ (masked entries -inf),
  * P = exp(S - lse) row by row, O = P V.
  */
 
@@ -42,6 +44,7 @@ static inline size_t AK(key_end)(const attn_plan *p, size_t i0, size_t nr)
 static void AK(fwd_item)(const attn_plan *p, const attn_item *it, char *ws)
 {
     const size_t T = p->T, D = p->D, Dv = p->Dv;
+    const size_t lq = it->ld[0], lk = it->ld[1], lv = it->ld[2];
     const AT *q = it->q, *k = it->k, *v = it->v, *mask = it->mask;
     AT *o = it->out, *s = (AT *)ws;
     double *m = (double *)(ws + p->blk_bytes * 2), *l = m + p->br;
@@ -55,7 +58,7 @@ static void AK(fwd_item)(const attn_plan *p, const attn_item *it, char *ws)
         }
         for (size_t j0 = 0; j0 < jend; j0 += p->bc) {
             size_t nc = jend - j0 < p->bc ? jend - j0 : p->bc;
-            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, k + j0 * D, D, 0, s, nc);
+            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * lq, lq, k + j0 * lk, lk, 0, s, nc);
             for (size_t r = 0; r < nr; r++) {
                 AT *sr = s + r * nc;
                 const size_t kc = AK(kept_prefix)(p, i0 + r, j0, nc);
@@ -93,7 +96,7 @@ static void AK(fwd_item)(const attn_plan *p, const attn_item *it, char *ws)
                 l[r] += (double)sum;
                 m[r] = mn;
             }
-            attn_mm(p->dtype, false, false, nr, Dv, nc, s, nc, v + j0 * Dv, Dv, 1, o + i0 * Dv, Dv);
+            attn_mm(p->dtype, false, false, nr, Dv, nc, s, nc, v + j0 * lv, lv, 1, o + i0 * Dv, Dv);
         }
         for (size_t r = 0; r < nr; r++) {
             AT *orow = o + (i0 + r) * Dv;
@@ -142,6 +145,7 @@ static void AK(probs)(const attn_plan *p, const attn_item *it, AT *s, size_t i0,
 static void AK(bwd_item)(const attn_plan *p, const attn_item *it, char *ws, AT *dq, AT *dk, AT *dv)
 {
     const size_t T = p->T, D = p->D, Dv = p->Dv;
+    const size_t lq = it->ld[0], lk = it->ld[1], lv = it->ld[2];
     const AT *q = it->q, *k = it->k, *v = it->v, *o = it->out, *go = it->gout;
     AT *s = (AT *)ws, *dp = (AT *)(ws + p->blk_bytes);
     double *delta = (double *)(ws + p->blk_bytes * 2 + 2 * p->br * sizeof(double));
@@ -155,14 +159,14 @@ static void AK(bwd_item)(const attn_plan *p, const attn_item *it, char *ws, AT *
         size_t nc = p->S - j0 < p->bc ? p->S - j0 : p->bc;
         for (size_t i0 = p->causal ? j0 - j0 % p->br : 0; i0 < T; i0 += p->br) {
             size_t nr = T - i0 < p->br ? T - i0 : p->br;
-            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, k + j0 * D, D, 0, s, nc);
+            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * lq, lq, k + j0 * lk, lk, 0, s, nc);
             AK(probs)(p, it, s, i0, nr, j0, nc);
             if (dv)
                 attn_mm(p->dtype, true, false, nc, Dv, nr, s, nc, go + i0 * Dv, Dv, 1, dv + j0 * Dv,
                         Dv);
             if (!dq && !dk)
                 continue;
-            attn_mm(p->dtype, false, true, nr, nc, Dv, go + i0 * Dv, Dv, v + j0 * Dv, Dv, 0, dp, nc);
+            attn_mm(p->dtype, false, true, nr, nc, Dv, go + i0 * Dv, Dv, v + j0 * lv, lv, 0, dp, nc);
             const AT scale = (AT)p->scale;
             for (size_t r = 0; r < nr; r++) {
                 AT *dr = dp + r * nc;
@@ -171,9 +175,9 @@ static void AK(bwd_item)(const attn_plan *p, const attn_item *it, char *ws, AT *
                     dr[c] = pr[c] * (dr[c] - dl) * scale;
             }
             if (dq)
-                attn_mm(p->dtype, false, false, nr, D, nc, dp, nc, k + j0 * D, D, 1, dq + i0 * D, D);
+                attn_mm(p->dtype, false, false, nr, D, nc, dp, nc, k + j0 * lk, lk, 1, dq + i0 * D, D);
             if (dk)
-                attn_mm(p->dtype, true, false, nc, D, nr, dp, nc, q + i0 * D, D, 1, dk + j0 * D, D);
+                attn_mm(p->dtype, true, false, nc, D, nr, dp, nc, q + i0 * lq, lq, 1, dk + j0 * D, D);
         }
     }
 }
@@ -188,6 +192,7 @@ static void AK(jvp_item)(const attn_plan *p, const attn_item *it, char *ws, cons
                          const AT *tk, const AT *tv, AT *to)
 {
     const size_t T = p->T, D = p->D, Dv = p->Dv;
+    const size_t lq = it->ld[0], lk = it->ld[1], lv = it->ld[2];
     const AT *q = it->q, *k = it->k, *v = it->v, *o = it->out;
     AT *s = (AT *)ws, *ts = (AT *)(ws + p->blk_bytes);
     double *rs = (double *)(ws + p->blk_bytes * 2);
@@ -198,9 +203,9 @@ static void AK(jvp_item)(const attn_plan *p, const attn_item *it, char *ws, cons
             rs[r] = 0;
         for (size_t j0 = 0; j0 < jend; j0 += p->bc) {
             size_t nc = jend - j0 < p->bc ? jend - j0 : p->bc;
-            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, k + j0 * D, D, 0, s, nc);
-            attn_mm(p->dtype, false, true, nr, nc, D, tq + i0 * D, D, k + j0 * D, D, 0, ts, nc);
-            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * D, D, tk + j0 * D, D, 1, ts, nc);
+            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * lq, lq, k + j0 * lk, lk, 0, s, nc);
+            attn_mm(p->dtype, false, true, nr, nc, D, tq + i0 * D, D, k + j0 * lk, lk, 0, ts, nc);
+            attn_mm(p->dtype, false, true, nr, nc, D, q + i0 * lq, lq, tk + j0 * D, D, 1, ts, nc);
             AK(probs)(p, it, s, i0, nr, j0, nc);
             const AT scale = (AT)p->scale;
             for (size_t r = 0; r < nr; r++) {
@@ -212,7 +217,7 @@ static void AK(jvp_item)(const attn_plan *p, const attn_item *it, char *ws, cons
                 }
                 rs[r] += (double)sum;
             }
-            attn_mm(p->dtype, false, false, nr, Dv, nc, ts, nc, v + j0 * Dv, Dv, 1, to + i0 * Dv, Dv);
+            attn_mm(p->dtype, false, false, nr, Dv, nc, ts, nc, v + j0 * lv, lv, 1, to + i0 * Dv, Dv);
             attn_mm(p->dtype, false, false, nr, Dv, nc, s, nc, tv + j0 * Dv, Dv, 1, to + i0 * Dv, Dv);
         }
         for (size_t r = 0; r < nr; r++)
