@@ -12,6 +12,7 @@
 #include "ops/decompose.h"
 #include "ops/dispatch.h"
 #include "ops/op.h"
+#include "ops/pool22.h"
 #include "adjoint/conv.h"
 
 #include <math.h>
@@ -195,6 +196,10 @@ typedef struct pool_job {
  * adjoints at once (stored when the op is the first to reach dx, with the
  * odd last row and column zeroed), and the tangent reads the place back.
  * Compiled per CPU level (ops/dispatch.h): selects only, the same bits.
+ * On AVX-512 the float forward and fresh backward are ops/pool22.c's
+ * masked kernels of sixteen windows a chunk instead (no scalar tail, no
+ * branch on NaN; bench_conv pool 2x2 forward 0.65 -> 0.30 ms, backward
+ * 0.61 -> 0.36 ms CPU).
  */
 static bool is22(const pool_attr *a)
 {
@@ -456,13 +461,40 @@ MP22_LEVEL(avx2, ADJ_VM_TGT_AVX2, 1)
 MP22_LEVEL(avx512, ADJ_VM_TGT_AVX512, 1)
 #undef stream_copy
 #undef stream_fence
+
+/* float forward and fresh backward on AVX-512 (ops/pool22.c), plane by plane */
+static void mp22_planes_f32_avx512(void *ctx, size_t lo, size_t hi)
+{
+    const mp22_job *j = ctx;
+    const int64_t H = j->H, W = j->W, Ho = j->Ho, Wo = j->Wo;
+    const size_t pin = (size_t)(H * W), pout = (size_t)(Ho * Wo);
+    _Alignas(64) unsigned char buf[MP22_STREAM_MAX];
+    const bool via = j->stream && pin * sizeof(float) <= MP22_STREAM_MAX;
+    for (size_t pl = lo; pl < hi; pl++) {
+        if (j->mode == 0) {
+            adj_mp22_fwd_f32_avx512((const float *)j->src + pl * pin, (float *)j->dst + pl * pout,
+                                    j->code + pl * pout, H, W, Ho, Wo);
+            continue;
+        }
+        float *to = (float *)j->dst + pl * pin;
+        adj_mp22_bwd_f32_avx512((const float *)j->src + pl * pout, j->code + pl * pout,
+                                via ? (float *)(void *)buf : to, H, W, Ho, Wo);
+        if (via)
+            stream_copy_avx2(to, buf, pin * sizeof(float));
+    }
+    if (via)
+        stream_fence_avx2();
+}
 #endif
 
 static void mp22_planes(void *ctx, size_t lo, size_t hi)
 {
 #if ADJ_VM_DISPATCH
     const int l = adj_vm_level();
-    if (l == ADJ_VM_AVX512 && ((const mp22_job *)ctx)->Wo >= 16)
+    const mp22_job *j = ctx;
+    if (l == ADJ_VM_AVX512 && !j->f64 && (j->mode == 0 || j->mode == 2))
+        mp22_planes_f32_avx512(ctx, lo, hi);
+    else if (l == ADJ_VM_AVX512 && j->Wo >= 16)
         mp22_planes_avx512(ctx, lo, hi);
     else if (l >= ADJ_VM_AVX2)
         mp22_planes_avx2(ctx, lo, hi);
