@@ -83,7 +83,7 @@ static void valid_range(long off, long s, long n, long size, long *lo, long *hi)
  * latency of their loads and of the lines their stores first read: the
  * AVX forms prefetch both (3-5% of conv2d 32->64's forward + backward).
  */
-enum { TR_COPY, TR_ADD, TR_BIAS };
+enum { TR_COPY = ADJ_TR_COPY, TR_ADD = ADJ_TR_ADD, TR_BIAS = ADJ_TR_BIAS };
 #define TR_SCALAR(T, i0, i1, j0, j1)                                           \
     for (size_t i = (i0); i < (i1); i++)                                       \
         for (size_t j = (j0); j < (j1); j++) {                                 \
@@ -155,6 +155,20 @@ TR_BASE(float)
 TR_AVX(_avx2, ADJ_VM_TGT_AVX2)
 TR_AVX(_avx512, ADJ_VM_TGT_AVX512)
 #endif
+
+void adj_conv_tr_f32(const float *src, size_t ls, float *dst, size_t ld, size_t rows, size_t cols,
+                     int mode, const float *bias)
+{
+#if ADJ_VM_DISPATCH
+    const int l = adj_vm_level();
+    if (l == ADJ_VM_AVX512)
+        tr_float_avx512(src, ls, dst, ld, rows, cols, mode, bias);
+    else if (l == ADJ_VM_AVX2)
+        tr_float_avx2(src, ls, dst, ld, rows, cols, mode, bias);
+    else
+#endif
+        tr_float_base(src, ls, dst, ld, rows, cols, mode, bias);
+}
 
 /* kept out of line: each is a whole loop nest (and shows in profiles) */
 #define NOINL __attribute__((noinline))
@@ -642,6 +656,8 @@ static bool run(adj_tape *t, int kind, int dtype, const adj_conv_geom *g, const 
 bool adj_conv_down(adj_tape *t, int dtype, const adj_conv_geom *g, const void *b, const void *w,
                    void *s, bool acc, const void *bias)
 {
+    if (adj_conv_direct_ok(dtype, g))
+        return adj_conv_direct_down(t, g, b, w, s, acc, bias);
     return run(t, DOWN, dtype, g, b, NULL, w, s, acc, bias, NULL);
 }
 
@@ -660,6 +676,8 @@ bool adj_conv_wgrad(adj_tape *t, int dtype, const adj_conv_geom *g, const void *
 bool adj_conv_backward(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s,
                        const void *b, const void *w, void *db, void *dw)
 {
+    if (adj_conv_direct_ok(dtype, g))
+        return adj_conv_direct_backward(t, g, s, b, w, db, dw);
     const size_t cbg = g->cb / g->groups;
     const bool direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
                         g->pw == 0 && g->hs == g->hb && g->ws == g->wb;

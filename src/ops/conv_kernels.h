@@ -52,4 +52,22 @@ bool adj_conv_backward(adj_tape *t, int dtype, const adj_conv_geom *g, const voi
 bool adj_conv_wgrad(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *b,
                     void *dw);
 
+
+/* The direct float kernels (conv_direct.c): whether they serve g in
+ * dtype on this CPU (AVX-512; stride and dilation 1, one group, padding
+ * below the kernel), and the forward and both adjoints of conv2d by them
+ * (the same contracts as adj_conv_down and adj_conv_backward). */
+bool adj_conv_direct_ok(int dtype, const adj_conv_geom *g);
+bool adj_conv_direct_down(adj_tape *t, const adj_conv_geom *g, const float *b, const float *w,
+                          float *s, bool acc, const float *bias);
+bool adj_conv_direct_backward(adj_tape *t, const adj_conv_geom *g, const float *s, const float *b,
+                              const float *w, float *db, float *dw);
+
+/* dst[j ld + i] = src[i ls + j] (ADJ_TR_COPY), += (ADJ_TR_ADD) or =
+ * bias[j] + (ADJ_TR_BIAS), for i < rows, j < cols; float, at the CPU's
+ * level. */
+enum { ADJ_TR_COPY, ADJ_TR_ADD, ADJ_TR_BIAS };
+void adj_conv_tr_f32(const float *src, size_t ls, float *dst, size_t ld, size_t rows, size_t cols,
+                     int mode, const float *bias);
+
 #endif
