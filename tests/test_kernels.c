@@ -18,6 +18,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void fill(adj_rng *r, double *v, size_t n)
 {
@@ -218,7 +219,7 @@ START_TEST(linear_col_sums_f32_against_long_double)
             }
             want[o] += db[o];
         }
-        adj_linear_col_sums_f32(dz, m, out, db);
+        adj_linear_col_sums_f32(dz, m, out, out, db);
         for (size_t o = 0; o < out; o++) {
             double tol = fabs((double)want[o]) * FLT_EPSILON + (double)m * mag[o] * DBL_EPSILON;
             ck_assert_msg(fabs((double)db[o] - (double)want[o]) <= tol, "(%zu, %zu) column %zu: %.9g, want %.12Lg",
@@ -229,6 +230,74 @@ START_TEST(linear_col_sums_f32_against_long_double)
         free(want);
         free(mag);
     }
+}
+END_TEST
+
+/* C = 1 init^T + op(A) op(B) (adj_gemm_rows) against a double triple loop,
+ * at 1 and 2 threads, on shapes that split C by rows and by columns or not
+ * at all, with a row stride wider than C (the gap must stay untouched), a
+ * bias and none; and bit for bit the same as filling C first and calling
+ * adj_gemm with beta = 1 at the same thread count. */
+START_TEST(gemm_rows_against_loop)
+{
+    const size_t dims[][3] = {{1, 1, 1}, {33, 17, 9}, {257, 70, 40}, {20, 500, 100}, {130, 129, 33}};
+    adj_rng r;
+    adj_rng_seed(&r, 43);
+    for (int th = 1; th <= 2; th++)
+        for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++)
+            for (int dt = 0; dt < 2; dt++)
+                for (int tr = 0; tr < 4; tr++) {
+                        const int bias = (int)(c + (size_t)tr) % 2;
+                        const size_t m = dims[c][0], n = dims[c][1], k = dims[c][2];
+                        const size_t rsc = n + 3, es = dt ? sizeof(float) : sizeof(double);
+                        const bool ta = tr & 1, tb = tr & 2;
+                        double *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+                        double *init = malloc(n * sizeof *init);
+                        fill(&r, a, m * k);
+                        fill(&r, b, k * n);
+                        fill(&r, init, n);
+                        void *A = malloc(m * k * es), *B = malloc(k * n * es), *I = malloc(n * es);
+                        void *C = malloc(m * rsc * es), *C2 = malloc(m * rsc * es), *Z = calloc(n, es);
+                        for (size_t i = 0; i < m * k; i++)
+                            dt ? (void)(((float *)A)[i] = (float)a[i]) : (void)(((double *)A)[i] = a[i]);
+                        for (size_t i = 0; i < k * n; i++)
+                            dt ? (void)(((float *)B)[i] = (float)b[i]) : (void)(((double *)B)[i] = b[i]);
+                        for (size_t i = 0; i < n; i++)
+                            dt ? (void)(((float *)I)[i] = (float)init[i]) : (void)(((double *)I)[i] = init[i]);
+                        memset(C, 0x7f, m * rsc * es);
+                        memset(C2, 0x7f, m * rsc * es);
+                        const int dtype = dt ? ADJ_F32 : ADJ_F64;
+                        /* op(A) is (m,k): A stored (k,m) when ta; op(B) (k,n): B stored (n,k) when tb */
+                        const size_t rsa = ta ? m : k, rsb = tb ? k : n;
+                        adj_set_threads(th);
+                        adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C, rsc);
+                        for (size_t i = 0; i < m; i++)
+                            memcpy((char *)C2 + i * rsc * es, bias ? I : Z, n * es);
+                        adj_gemm(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, 1.0, C2, rsc, 1);
+                        ck_assert_msg(memcmp(C, C2, m * rsc * es) == 0, "%zux%zux%zu %s tr %d %d threads: not adj_gemm's bits",
+                                      m, n, k, dt ? "f32" : "f64", tr, th);
+                        for (size_t i = 0; i < m; i++)
+                            for (size_t j = 0; j < rsc; j++) {
+                                double got = dt ? ((float *)C)[i * rsc + j] : ((double *)C)[i * rsc + j];
+                                if (j >= n) {
+                                    unsigned char pad[sizeof(double)];
+                                    memset(pad, 0x7f, sizeof pad);
+                                    ck_assert(memcmp((char *)C + (i * rsc + j) * es, pad, es) == 0);
+                                    continue;
+                                }
+                                double s = bias ? (dt ? (double)(float)init[j] : init[j]) : 0;
+                                for (size_t p = 0; p < k; p++) {
+                                    double x = ta ? a[p * m + i] : a[i * k + p];
+                                    double y = tb ? b[j * k + p] : b[p * n + j];
+                                    s += dt ? (double)(float)x * (double)(float)y : x * y;
+                                }
+                                ck_assert_msg(fabs(got - s) <= (dt ? 1e-5 : 1e-13) * (double)(k + 1),
+                                              "%zux%zux%zu %s tr %d, %d threads, C[%zu][%zu] %g vs %g", m, n,
+                                              k, dt ? "f32" : "f64", tr, th, i, j, got, s);
+                            }
+                        free(a), free(b), free(init), free(A), free(B), free(I), free(C), free(C2), free(Z);
+                    }
+    adj_set_threads(1);
 }
 END_TEST
 
@@ -295,9 +364,11 @@ static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("gemm");
+    tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, matmul_small_and_blis_paths, 0, (int)(sizeof shapes / sizeof shapes[0]));
     tcase_add_test(tc, linear_small_and_blis_paths);
     tcase_add_test(tc, linear_col_sums_f32_against_long_double);
+    tcase_add_test(tc, gemm_rows_against_loop);
     suite_add_tcase(s, tc);
     tc = tcase_create("elementwise");
     tcase_add_loop_test(tc, elementwise_against_formulas, 0, 3);

@@ -375,9 +375,9 @@ START_TEST(products_of_a_var_with_itself)
 }
 END_TEST
 
-/* linear(x, w, x): x is also the bias (out = rows x in), so task 1's
- * column sums of dZ add into dX, which task 0's product writes.  Against
- * plain loops, with two threads, every time (and no race under TSan). */
+/* linear(x, w, x): x is also the bias (out = rows x in), so the column
+ * sums of dZ add into dX, which the product writes first.  Against plain
+ * loops, with two threads, every time (and no race under TSan). */
 START_TEST(linear_with_input_as_bias)
 {
     enum { M = 64, IN = 32, OUT = M * IN };
@@ -418,6 +418,119 @@ START_TEST(linear_with_input_as_bias)
             ck_assert_msg(fabs(gw[k] - dw[k]) <= 1e-12 * (1 + fabs(dw[k])), "rep %d: dw[%d] %.17g, want %.17g",
                           rep, k, gw[k], dw[k]);
         adj_tape_free(t);
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
+/* Z = X W^T + b and its three adjoints (X's only when wanted), as bytes. */
+static void linear_bytes(adj_dtype dt, size_t m, size_t in, size_t out, int want_x,
+                         unsigned char *res, size_t *len)
+{
+    size_t es = dt == ADJ_F64 ? 8 : 4;
+    adj_rng r;
+    adj_rng_seed(&r, m * 7919 + in * 31 + out);
+    void *x = malloc(m * in * es), *w = malloc(out * in * es), *b = malloc(out * es);
+    double *up = malloc(m * out * 8);
+    fill(&r, x, m * in, dt);
+    fill(&r, w, out * in, dt);
+    fill(&r, b, out, dt);
+    fill(&r, up, m * out, ADJ_F64);
+    adj_tape *t = adj_tape_new();
+    adj_var *X = adj_leaf_at(t, dt, 2, ((int64_t[]){(int64_t)m, (int64_t)in}), x, want_x, __FILE__, __LINE__);
+    adj_var *W = adj_leaf_at(t, dt, 2, ((int64_t[]){(int64_t)out, (int64_t)in}), w, 1, __FILE__, __LINE__);
+    adj_var *B = adj_leaf_at(t, dt, 1, ((int64_t[]){(int64_t)out}), b, 1, __FILE__, __LINE__);
+    adj_var *Z = adj_linear(X, W, B);
+    ck_assert_int_eq(adj_backward_seeded(Z, up), ADJ_OK);
+    *len = 0;
+    memcpy(res + *len, adj_data(Z), m * out * es), *len += m * out * es;
+    if (want_x)
+        memcpy(res + *len, adj_grad_data(X), m * in * es), *len += m * in * es;
+    memcpy(res + *len, adj_grad_data(W), out * in * es), *len += out * in * es;
+    memcpy(res + *len, adj_grad_data(B), out * es), *len += out * es;
+    adj_tape_free(t);
+    free(x), free(w), free(b), free(up);
+}
+
+/* The same in double plain loops, from the same draws. */
+static void linear_ref(adj_dtype dt, size_t m, size_t in, size_t out, int want_x, double *res)
+{
+    size_t es = dt == ADJ_F64 ? 8 : 4;
+    adj_rng r;
+    adj_rng_seed(&r, m * 7919 + in * 31 + out);
+    void *xs = malloc(m * in * es), *ws = malloc(out * in * es), *bs = malloc(out * es);
+    double *up = malloc(m * out * 8);
+    fill(&r, xs, m * in, dt);
+    fill(&r, ws, out * in, dt);
+    fill(&r, bs, out, dt);
+    fill(&r, up, m * out, ADJ_F64);
+#define V(p, i) (dt == ADJ_F64 ? ((const double *)(p))[i] : (double)((const float *)(p))[i])
+#define U(i) (dt == ADJ_F64 ? up[i] : (double)(float)up[i])
+    double *z = res, *dx = z + m * out, *dw = dx + (want_x ? m * in : 0), *db = dw + out * in;
+    for (size_t i = 0; i < m; i++)
+        for (size_t o = 0; o < out; o++) {
+            double s = V(bs, o);
+            for (size_t p = 0; p < in; p++)
+                s += V(xs, i * in + p) * V(ws, o * in + p);
+            z[i * out + o] = s;
+        }
+    for (size_t i = 0; want_x && i < m; i++)
+        for (size_t p = 0; p < in; p++) {
+            double s = 0;
+            for (size_t o = 0; o < out; o++)
+                s += U(i * out + o) * V(ws, o * in + p);
+            dx[i * in + p] = s;
+        }
+    for (size_t o = 0; o < out; o++) {
+        double sb = 0;
+        for (size_t i = 0; i < m; i++)
+            sb += U(i * out + o);
+        db[o] = sb;
+        for (size_t p = 0; p < in; p++) {
+            double s = 0;
+            for (size_t i = 0; i < m; i++)
+                s += U(i * out + o) * V(xs, i * in + p);
+            dw[o * in + p] = s;
+        }
+    }
+#undef V
+#undef U
+    free(xs), free(ws), free(bs), free(up);
+}
+
+/* linear's forward and backward at 1 and 2 threads against plain loops,
+ * on odd sizes where the two products of the backward run one per thread
+ * and where the input wants no adjoint (a first layer: dW alone, split
+ * over the threads, and db's column sums split by columns), float and
+ * double; two runs at a thread count give the same bits. */
+START_TEST(linear_backward_against_loops)
+{
+    const size_t shapes[][3] = {{67, 129, 33}, {300, 50, 130}, {257, 100, 65}, {5, 3, 7}};
+    for (int th = 1; th <= 2; th++) {
+        adj_set_threads(th);
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+            for (int dt = 0; dt < 2; dt++)
+                for (int want_x = 0; want_x < 2; want_x++) {
+                    const size_t m = shapes[c][0], in = shapes[c][1], out = shapes[c][2];
+                    const adj_dtype d = dt ? ADJ_F32 : ADJ_F64;
+                    const size_t n = m * out + m * in + out * in + out;
+                    unsigned char *got = malloc(n * 8), *again = malloc(n * 8);
+                    double *ref = malloc(n * sizeof *ref);
+                    size_t l, l2;
+                    linear_bytes(d, m, in, out, want_x, got, &l);
+                    linear_bytes(d, m, in, out, want_x, again, &l2);
+                    ck_assert_uint_eq(l, l2);
+                    ck_assert_msg(memcmp(got, again, l) == 0, "%zux%zux%zu: two runs differ", m, in, out);
+                    linear_ref(d, m, in, out, want_x, ref);
+                    const size_t cnt = l / (dt ? 4 : 8);
+                    for (size_t i = 0; i < cnt; i++) {
+                        double g = dt ? ((const float *)got)[i] : ((const double *)got)[i];
+                        ck_assert_msg(fabs(g - ref[i]) <= (dt ? 2e-5 : 1e-12) * (double)(m + in + out),
+                                      "%zux%zux%zu %s, want_x %d, %d threads: [%zu] %.9g, want %.9g", m,
+                                      in, out, dt ? "f32" : "f64", want_x, th, i, g, ref[i]);
+                    }
+                    free(got), free(again), free(ref);
+                }
     }
     adj_set_threads(1);
 }
@@ -562,6 +675,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, training_reproducible_per_thread_count);
     tcase_add_test(tc, products_of_a_var_with_itself);
     tcase_add_test(tc, linear_with_input_as_bias);
+    tcase_add_test(tc, linear_backward_against_loops);
     tcase_add_test(tc, many_tasks);
     tcase_add_test(tc, busy_pool_same_bits);
     tcase_add_test(tc, default_thread_count_rule);

@@ -13,6 +13,7 @@
 
 #include <blis.h>
 #include <stdint.h>
+#include <string.h>
 
 bool adj_gemm_is_small(size_t m, size_t n, size_t k)
 {
@@ -104,11 +105,29 @@ typedef struct gemm_job {
     const char *A, *B;
     char *C;
     double beta;
+    bool fill;        /* set C's block first to copies of init (zeros if NULL) */
+    const char *init; /* n elements: the value of every row of C */
 } gemm_job;
+
+/* C[i][j0..j1) = init[j0..j1) (zeros when init is NULL) for rows [i0, i1). */
+static void fill_rows(char *C, size_t rsc, size_t es, const char *init, size_t i0, size_t i1,
+                      size_t j0, size_t j1)
+{
+    for (size_t i = i0; i < i1; i++) {
+        char *row = C + (i * rsc + j0) * es;
+        if (init)
+            memcpy(row, init + j0 * es, (j1 - j0) * es);
+        else
+            memset(row, 0, (j1 - j0) * es);
+    }
+}
 
 static void gemm_block(void *ctx, size_t lo, size_t hi)
 {
     const gemm_job *g = ctx;
+    if (g->fill)
+        fill_rows(g->C, g->rsc, g->esize, g->init, g->by_rows ? lo : 0, g->by_rows ? hi : g->m,
+                  g->by_rows ? 0 : lo, g->by_rows ? g->n : hi);
     if (g->by_rows) {
         size_t ai = g->ta ? g->csa : g->rsa;
         blis_gemm(g->dtype, g->ta, g->tb, hi - lo, g->n, g->k, g->A + lo * ai * g->esize,
@@ -122,19 +141,38 @@ static void gemm_block(void *ctx, size_t lo, size_t hi)
     }
 }
 
+/* adj_gemm and adj_gemm_rows: fill says whether C's rows are first set to
+ * init (beta is then 1). */
+static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                     size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, double beta,
+                     void *C, size_t rsc, size_t csc, bool fill, const void *init)
+{
+    if (m == 0 || n == 0)
+        return;
+    const size_t es = dtype == ADJ_F64 ? sizeof(double) : sizeof(float);
+    if (!adj_gemm_is_small(m, n, k) && adj_threads() > 1 && k > 0 && m * n * k >= ADJ_PAR_GEMM_MACS) {
+        gemm_job g = {dtype, ta, tb, m >= 4 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
+                      es, A, B, C, beta, fill, init};
+        adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
+        return;
+    }
+    if (fill)
+        fill_rows(C, rsc, es, init, 0, m, 0, n);
+    adj_gemm_1t(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
+}
+
 void adj_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A, size_t rsa,
               size_t csa, const void *B, size_t rsb, size_t csb, double beta, void *C, size_t rsc,
               size_t csc)
 {
-    if (m == 0 || n == 0)
-        return;
-    if (!adj_gemm_is_small(m, n, k) && adj_threads() > 1 && k > 0 && m * n * k >= ADJ_PAR_GEMM_MACS) {
-        gemm_job g = {dtype, ta, tb, m >= 4 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
-                      dtype == ADJ_F64 ? sizeof(double) : sizeof(float), A, B, C, beta};
-        adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
-        return;
-    }
-    adj_gemm_1t(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
+    gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc, false, NULL);
+}
+
+void adj_gemm_rows(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                   size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, const void *init,
+                   void *C, size_t rsc)
+{
+    gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 1.0, C, rsc, 1, true, init);
 }
 
 /* Whether two adjoint buffers of na and nb elements share memory: the

@@ -40,6 +40,17 @@ void adj_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const v
               size_t csa, const void *B, size_t rsb, size_t csb, double beta, void *C, size_t rsc,
               size_t csc);
 
+/*
+ * C = 1 init^T + op(A) op(B) for a row-major C (row stride rsc, column
+ * stride 1): every row of C is first set to the n elements of init (zeros
+ * when init is NULL), then the product is added as by adj_gemm with beta
+ * = 1, with the same bits.  Each thread sets the block of C that it then
+ * adds to, so that block stays in its core's cache (linear's bias).
+ */
+void adj_gemm_rows(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                   size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, const void *init,
+                   void *C, size_t rsc);
+
 /* adj_gemm on the calling thread only (a plain loop or one BLIS call),
  * for callers that spread independent products over the pool themselves. */
 void adj_gemm_1t(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
@@ -63,8 +74,9 @@ void adj_gemm_pair(adj_range_fn task, void *ctx, const void *g0, size_t n0, cons
  * order like BLIS's own). */
 double adj_dot4(const double *a, size_t sa, const double *b, size_t sb, size_t k);
 
-/* db (out) += the column sums of dz (m, out) for float adjoints: each in
- * double, rows in order (linear's bias adjoint; ops/linalg.c). */
-void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, float *db);
+/* db (out) += the column sums of dz (m, out; rows ld elements apart) for
+ * float adjoints: each in double, rows in order (linear's bias adjoint;
+ * ops/linalg.c). */
+void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, size_t ld, float *db);
 
 #endif

@@ -301,24 +301,19 @@ static const void *dense_of(const adj_var *x)
 }
 
 /* Z (m,out) = X (m,in) W^T + 1 b^T: rows start as b, gemm adds with beta
- * = 1.  X and W go to gemm as they lie (a transposed W is read in place);
- * a strided b is gathered first. */
+ * = 1 (adj_gemm_rows: each thread sets the rows it computes).  X and W go
+ * to gemm as they lie (a transposed W is read in place); a strided b is
+ * gathered first. */
 static void linear_forward(adj_var *y)
 {
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
-    size_t es = adj_dsize(y->dtype);
     mat X, W;
     const void *bv = b ? dense_of(b) : NULL;
     if (!mat_of(x, &X) || !mat_of(w, &W) || (b && !bv))
         return;
-    for (size_t r = 0; r < m; r++) {
-        if (bv)
-            memcpy((char *)y->value + r * out * es, bv, out * es);
-        else
-            memset((char *)y->value + r * out * es, 0, out * es);
-    }
-    adj_gemm(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, 1.0, y->value, out, 1);
+    adj_gemm_rows(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, bv, y->value,
+                  out);
 }
 
 /*
@@ -328,7 +323,7 @@ static void linear_forward(adj_var *y)
  * float result's rounding, so no compensation is needed, and the inner
  * loop (a block of columns, row by row) vectorises.
  */
-void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, float *db)
+void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, size_t ld, float *db)
 {
     enum { BLOCK = 256 };
     double s[BLOCK];
@@ -337,7 +332,7 @@ void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, float *db)
         for (size_t j = 0; j < n; j++)
             s[j] = 0;
         for (size_t r = 0; r < m; r++) {
-            const float *row = dz + r * out + c0;
+            const float *row = dz + r * ld + c0;
             for (size_t j = 0; j < n; j++)
                 s[j] += (double)row[j];
         }
@@ -346,13 +341,29 @@ void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, float *db)
     }
 }
 
-/* dX += dZ W (task 0) and dW += dZ^T X, db += column sums of dZ (task 1) */
+/* dX += dZ W, then db += column sums of dZ (task 0); dW += dZ^T X (task 1) */
 typedef struct linear_bwd {
     adj_var *y;
     void *gx, *gw, *gb;
     mat X, W;
     double beta_x; /* 0 when gx is fresh (adj_grad_buf_fresh): stored, not added */
 } linear_bwd;
+
+/* db's column sums over columns [lo, hi): each column's sum is the same
+ * whatever the range, so a split over threads gives the same bits. */
+static void linear_db_cols(void *ctx, size_t lo, size_t hi)
+{
+    const linear_bwd *j = ctx;
+    const adj_var *y = j->y;
+    const size_t m = rows_of(y->in[0]), out = (size_t)adj_cold(y->in[1])->shape[0];
+    if (y->dtype == ADJ_F64) { /* compensated column sums (tensor/accum.h) */
+        const double *dz = (const double *)y->grad + lo;
+        double *db = (double *)j->gb + lo;
+        ADJ_SUM_COLS(m, hi - lo, r, c, s, dz[r * out + c], db[c] += s);
+    } else {
+        adj_linear_col_sums_f32((const float *)y->grad + lo, m, hi - lo, out, (float *)j->gb + lo);
+    }
+}
 
 static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
 {
@@ -363,18 +374,11 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
         if (task == 0 && j->gx)
             adj_gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, j->W.p, j->W.rs, j->W.cs,
                      j->beta_x, j->gx, in, 1);
+        if (task == 0 && j->gb) /* on the pool when it runs alone (no dX: a first layer) */
+            adj_par_for(out, m * out >= ADJ_PAR_GRAIN_MAP ? 16 : out, linear_db_cols, ctx);
         if (task == 1 && j->gw)
             adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, j->X.p, j->X.rs, j->X.cs, 1.0,
                      j->gw, in, 1);
-        if (task == 1 && j->gb) {
-            if (y->dtype == ADJ_F64) { /* compensated column sums (tensor/accum.h) */
-                const double *dz = y->grad;
-                double *db = j->gb;
-                ADJ_SUM_COLS(m, out, r, c, s, dz[r * out + c], db[c] += s);
-            } else {
-                adj_linear_col_sums_f32(y->grad, m, out, j->gb);
-            }
-        }
     }
 }
 
@@ -384,10 +388,10 @@ static bool spans_overlap(const void *a, size_t na, const void *b, size_t nb, si
     return a && b && pa < pb + nb * es && pb < pa + na * es;
 }
 
-/* The two products as a pair (backward_pair).  A fresh dX is stored by
- * task 0; when dW or db shares its memory (X = W, or X = b: task 1's
- * column sums would add into dX while task 0 writes it) the pair runs
- * task 0 first. */
+/* The two products as a pair (backward_pair): dX with db's sums, beside
+ * dW, the two about the same work.  A fresh dX is stored by task 0 before
+ * db adds (x = b: the bias is the input).  When db shares dW's memory the
+ * tasks run one after the other. */
 static void linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
@@ -396,16 +400,18 @@ static void linear_backward(adj_var *y)
     if (((w->flags & ADJ_F_GRAD) && !mat_of(x, &j.X)) || ((x->flags & ADJ_F_GRAD) && !mat_of(w, &j.W)))
         return;
     bool fresh = false;
-    if (x->flags & ADJ_F_GRAD) /* x = b: db's sums may run beside task 0 */
-        j.gx = x == b ? adj_grad_buf(x) : adj_grad_buf_fresh(x, &fresh);
+    if (x->flags & ADJ_F_GRAD)
+        j.gx = adj_grad_buf_fresh(x, &fresh);
     j.beta_x = fresh ? 0.0 : 1.0;
     if (w->flags & ADJ_F_GRAD)
         j.gw = adj_grad_buf(w);
     if (b && (b->flags & ADJ_F_GRAD))
         j.gb = adj_grad_buf(b);
     const size_t es = adj_dsize(y->dtype);
-    const void *g1 = spans_overlap(j.gx, m * in, j.gb, out, es) ? j.gx : j.gw;
-    adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, g1, out * in, m * in * out, es);
+    if (spans_overlap(j.gb, out, j.gw, out * in, es))
+        linear_bwd_task(&j, 0, 2);
+    else
+        adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, out * in, m * in * out, es);
 }
 
 /* tangent: dZ = dX W^T + X dW^T + 1 db^T */
