@@ -84,22 +84,26 @@ static adj_var *leaf(adj_tape *t, adj_dtype dt, int nd, const int64_t *shape, co
     return v;
 }
 
-/* One run of layer norm (center) or RMS norm at the current level; out
- * gets y, dx, dw, db concatenated (doubles). */
-static void norm_run(int center, adj_dtype dt, size_t rows, size_t k, const double *x,
+/* One run of layer norm (center) or RMS norm at the current level, with
+ * w (affine >= 1) and b (affine 2, layer norm); out gets y, dx, dw, db
+ * concatenated (doubles; zeros for a missing parameter). */
+static void norm_run(int center, int affine, adj_dtype dt, size_t rows, size_t k, const double *x,
                      const double *w, const double *b, const double *dy, double *out)
 {
     adj_tape *t = adj_tape_new();
     int64_t sx[2] = {(int64_t)rows, (int64_t)k}, sk[1] = {(int64_t)k};
     adj_var *xv = leaf(t, dt, 2, sx, x);
-    adj_var *wv = leaf(t, dt, 1, sk, w);
-    adj_var *bv = center ? leaf(t, dt, 1, sk, b) : NULL;
+    adj_var *wv = affine ? leaf(t, dt, 1, sk, w) : NULL;
+    adj_var *bv = center && affine == 2 ? leaf(t, dt, 1, sk, b) : NULL;
     adj_var *y = center ? adj_layer_norm(xv, 1, wv, bv, 1e-5) : adj_rms_norm(xv, wv, 1e-5);
     ck_assert_int_eq(adj_backward_seeded(y, dy), ADJ_OK);
     size_t n = rows * k;
     ck_assert_int_eq(adj_copy_value(y, out), ADJ_OK);
     ck_assert_int_eq(adj_copy_grad(xv, out + n), ADJ_OK);
-    ck_assert_int_eq(adj_copy_grad(wv, out + 2 * n), ADJ_OK);
+    if (wv)
+        ck_assert_int_eq(adj_copy_grad(wv, out + 2 * n), ADJ_OK);
+    else
+        memset(out + 2 * n, 0, k * sizeof *out);
     if (bv)
         ck_assert_int_eq(adj_copy_grad(bv, out + 2 * n + k), ADJ_OK);
     else
@@ -107,51 +111,67 @@ static void norm_run(int center, adj_dtype dt, size_t rows, size_t k, const doub
     adj_tape_free(t);
 }
 
-/* Rows of 771 (not a multiple of 8: the tails run too) and of 16. */
+/* Rows of 771, 1, 15, 17 and 767 (not a multiple of 16: the tails run
+ * too), of 16, and 1367 rows of 768 (over 4 MB in float: the outputs are
+ * streamed), without
+ * and with w and b, at 1 and 2 threads: every level and thread count
+ * gives the bits of level 0 at that thread count. */
 START_TEST(row_norms_match_reference_at_every_level)
 {
-    static const size_t ks[2] = {771, 16};
-    for (int kc = 0; kc < 2; kc++)
+    static const size_t ks[7] = {771, 1, 15, 17, 767, 16, 768};
+    static const size_t nrows[7] = {37, 37, 37, 37, 37, 37, 1367};
+    for (int kc = 0; kc < 7; kc++)
         for (int center = 0; center < 2; center++)
-            for (int d = 0; d < 2; d++) {
-                adj_dtype dt = d ? ADJ_F64 : ADJ_F32;
-                size_t rows = 37, k = ks[kc], n = rows * k;
-                uint64_t s = 5;
-                double *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy);
-                double *w = malloc(k * sizeof *w), *b = malloc(k * sizeof *b);
-                for (size_t i = 0; i < n; i++) {
-                    double v = 3.0 + frand(&s) * 2.0;
-                    x[i] = dt == ADJ_F32 ? (double)(float)v : v;
-                    v = frand(&s);
-                    dy[i] = dt == ADJ_F32 ? (double)(float)v : v;
+            for (int d = 0; d < 2; d++)
+                for (int affine = 0; affine < (center ? 3 : 2); affine++) {
+                    adj_dtype dt = d ? ADJ_F64 : ADJ_F32;
+                    size_t rows = nrows[kc], k = ks[kc], n = rows * k;
+                    uint64_t s = 5;
+                    double *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy);
+                    double *w = malloc(k * sizeof *w), *b = malloc(k * sizeof *b);
+                    for (size_t i = 0; i < n; i++) {
+                        double v = 3.0 + frand(&s) * 2.0;
+                        x[i] = dt == ADJ_F32 ? (double)(float)v : v;
+                        v = frand(&s);
+                        dy[i] = dt == ADJ_F32 ? (double)(float)v : v;
+                    }
+                    for (size_t j = 0; j < k; j++) {
+                        w[j] = dt == ADJ_F32 ? (double)(float)(1.0 + 0.3 * frand(&s)) : 1.0 + 0.3 * frand(&s);
+                        b[j] = dt == ADJ_F32 ? (double)(float)(0.2 * frand(&s)) : 0.2 * frand(&s);
+                        if (!affine)
+                            w[j] = 1.0;
+                    }
+                    size_t m = 2 * n + 2 * k;
+                    double *ref = malloc(m * sizeof *ref), *got = malloc(m * sizeof *got);
+                    double *first = malloc(m * sizeof *first);
+                    norm_ref(center, rows, k, x, w, center && affine == 2 ? b : NULL, dy, 1e-5, ref,
+                             ref + n, ref + 2 * n, ref + 2 * n + k);
+                    if (!affine)
+                        memset(ref + 2 * n, 0, k * sizeof *ref);
+                    if (!(center && affine == 2))
+                        memset(ref + 2 * n + k, 0, k * sizeof *ref);
+                    double tol = dt == ADJ_F64 ? 1e-12 : 2e-5;
+                    for (int threads = 1; threads <= 2; threads++) {
+                        adj_set_threads(threads);
+                        for (int level = 0; level <= adj_vm_max_level(); level++) {
+                            ck_assert_int_eq(adj_vm_force_level(level), level);
+                            norm_run(center, affine, dt, rows, k, x, w, b, dy, got);
+                            double e = maxrel(got, ref, m);
+                            ck_assert_msg(e <= tol, "%s k %zu affine %d %s threads %d level %d: error %g",
+                                          center ? "layer" : "rms", k, affine, d ? "f64" : "f32",
+                                          threads, level, e);
+                            if (level == 0)
+                                memcpy(first, got, m * sizeof *got);
+                            else
+                                ck_assert_msg(memcmp(first, got, m * sizeof *got) == 0,
+                                              "threads %d level %d gives other bits than level 0",
+                                              threads, level);
+                        }
+                    }
+                    adj_set_threads(1);
+                    adj_vm_force_level(-1);
+                    free(x), free(dy), free(w), free(b), free(ref), free(got), free(first);
                 }
-                for (size_t j = 0; j < k; j++) {
-                    w[j] = dt == ADJ_F32 ? (double)(float)(1.0 + 0.3 * frand(&s)) : 1.0 + 0.3 * frand(&s);
-                    b[j] = dt == ADJ_F32 ? (double)(float)(0.2 * frand(&s)) : 0.2 * frand(&s);
-                }
-                size_t m = 2 * n + 2 * k;
-                double *ref = malloc(m * sizeof *ref), *got = malloc(m * sizeof *got);
-                double *first = malloc(m * sizeof *first);
-                norm_ref(center, rows, k, x, w, center ? b : NULL, dy, 1e-5, ref, ref + n,
-                         ref + 2 * n, ref + 2 * n + k);
-                if (!center)
-                    memset(ref + 2 * n + k, 0, k * sizeof *ref);
-                double tol = dt == ADJ_F64 ? 1e-12 : 2e-5;
-                for (int level = 0; level <= adj_vm_max_level(); level++) {
-                    ck_assert_int_eq(adj_vm_force_level(level), level);
-                    norm_run(center, dt, rows, k, x, w, b, dy, got);
-                    double e = maxrel(got, ref, m);
-                    ck_assert_msg(e <= tol, "%s k %zu %s level %d: error %g", center ? "layer" : "rms",
-                                  k, d ? "f64" : "f32", level, e);
-                    if (level == 0)
-                        memcpy(first, got, m * sizeof *got);
-                    else
-                        ck_assert_msg(memcmp(first, got, m * sizeof *got) == 0,
-                                      "level %d gives other bits than level 0", level);
-                }
-                adj_vm_force_level(-1);
-                free(x), free(dy), free(w), free(b), free(ref), free(got), free(first);
-            }
 }
 END_TEST
 

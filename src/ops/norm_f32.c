@@ -21,6 +21,9 @@
  * order) and the row sums of g = dy w and g xhat (32 float lanes folded in
  * double); a second sweep writes dx.
  *
+ * Memory.  The row sweeps prefetch x (and dy) NF_AHEAD elements ahead,
+ * and large outputs are streamed at the AVX-512 level (nf_y_nt, nf_dx_nt).
+ *
  * No FMA and the same operations in the same order at every CPU level
  * (ops/dispatch.h): the bits do not depend on the level or the threads.
  */
@@ -28,8 +31,11 @@
 #include "ops/norm.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
+/* how far ahead (elements) the row sweeps prefetch: two rows of 768 */
+#define NF_AHEAD 1536
 #if defined(__GNUC__) || defined(__clang__)
 typedef float nf_v16 __attribute__((vector_size(64)));
 #define NF_LD(dst, src) memcpy(&(dst), (src), sizeof(dst))
@@ -68,6 +74,8 @@ static double fold32(const float *a, const float *b)
         nf_v16 a1_ = {0}, a2_ = {0}, b1_ = {0}, b2_ = {0}, x0v_;               \
         NF_SPLAT(x0v_, x0);                                                    \
         for (size_t j_ = 0; j_ < (kv); j_ += 32) {                             \
+            __builtin_prefetch((xr) + j_ + NF_AHEAD);                          \
+            __builtin_prefetch((xr) + j_ + NF_AHEAD + 16);                     \
             NF_MOM16_(xr, j_, x0v_, a1_, a2_);                                 \
             NF_MOM16_(xr, j_ + 16, x0v_, b1_, b2_);                            \
         }                                                                      \
@@ -152,18 +160,69 @@ static inline void nf_saved(const norm_plan *p, size_t r, float *c, float *e, fl
     *rsf = (float)p->saved[2 * r + 1];
 }
 
-#define NF_FWD(sfx, ATTR)                                                       \
+/*
+ * Large outputs (NF_STREAM_BYTES or more, past what a core's caches keep)
+ * are written with non-temporal stores at the AVX-512 level, rows of a
+ * multiple of 16 elements on 64-byte boundaries: a plain store first reads
+ * each line it fills for ownership, a third more traffic for a sweep that
+ * reads x once and writes y.  The same operations in the same order as
+ * the plain loops: the same bits.  The kernel fences once at its end.
+ */
+#define NF_STREAM_BYTES ((size_t)4 << 20)
+#if ADJ_VM_DISPATCH
+#include <immintrin.h>
+ADJ_VM_TGT_AVX512 static void nf_y_nt(const float *xr, const float *w, const float *b, float *yr,
+                                      size_t k, float c, float e, float rs)
+{
+    const __m512 cv = _mm512_set1_ps(c), ev = _mm512_set1_ps(e), rv = _mm512_set1_ps(rs);
+    for (size_t j = 0; j < k; j += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + j), cv), ev), rv);
+        if (w)
+            v = _mm512_mul_ps(v, _mm512_loadu_ps(w + j));
+        if (b)
+            v = _mm512_add_ps(v, _mm512_loadu_ps(b + j));
+        _mm512_stream_ps(yr + j, v);
+    }
+}
+ADJ_VM_TGT_AVX512 static void nf_dx_nt(const float *xr, const float *w, const float *dr, float *gr,
+                                       size_t k, float c, float e, float rs, float a1, float a2)
+{
+    const __m512 cv = _mm512_set1_ps(c), ev = _mm512_set1_ps(e), rv = _mm512_set1_ps(rs);
+    const __m512 a1v = _mm512_set1_ps(a1), a2v = _mm512_set1_ps(a2);
+    for (size_t j = 0; j < k; j += 16) {
+        const __m512 xh =
+            _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + j), cv), ev), rv);
+        const __m512 g = _mm512_mul_ps(_mm512_loadu_ps(dr + j), _mm512_loadu_ps(w + j));
+        _mm512_stream_ps(gr + j,
+                         _mm512_mul_ps(rv, _mm512_sub_ps(_mm512_sub_ps(g, a1v), _mm512_mul_ps(xh, a2v))));
+    }
+}
+ADJ_VM_TGT_AVX512 static void nf_fence(void) { _mm_sfence(); }
+#else
+#define nf_y_nt(...) ((void)0)
+#define nf_dx_nt(...) ((void)0)
+#define nf_fence() ((void)0)
+#endif
+/* stream the rows of this output (the level allows it: NT) */
+#define NF_NT_PLAN(NT, p, out)                                                 \
+    ((NT) && (p)->rows * (p)->k * sizeof(float) >= NF_STREAM_BYTES &&          \
+     ((uintptr_t)(out) & 63) == 0 && ((p)->k & 15) == 0)
+
+#define NF_FWD(sfx, ATTR, NT)                                                       \
     ATTR static void nf_fwd_##sfx(const norm_plan *p, const float *restrict x, \
                                   const float *restrict w, const float *restrict b, \
                                   float *restrict y, size_t lo, size_t hi)     \
     {                                                                          \
         const size_t k = p->k, kv = k & ~(size_t)31;                           \
+        const bool nt = NF_NT_PLAN(NT, p, y);                                  \
         for (size_t r = lo; r < hi; r++) {                                     \
             const float *xr = x + r * k;                                       \
             float *restrict yr = y + r * k;                                    \
             float c, e, rs;                                                    \
             NF_STATS_(p, xr, r, c, e, rs, kv);                                 \
-            if (w && b)                                                        \
+            if (nt)                                                            \
+                nf_y_nt(xr, w, b, yr, k, c, e, rs);                            \
+            else if (w && b)                                                   \
                 for (size_t j = 0; j < k; j++)                                 \
                     yr[j] = ((xr[j] - c) - e) * rs * w[j] + b[j];              \
             else if (w)                                                        \
@@ -176,6 +235,8 @@ static inline void nf_saved(const norm_plan *p, size_t r, float *c, float *e, fl
                 for (size_t j = 0; j < k; j++)                                 \
                     yr[j] = ((xr[j] - c) - e) * rs;                            \
         }                                                                      \
+        if (nt)                                                                \
+            nf_fence();                                                        \
     }
 
 /*
@@ -192,6 +253,10 @@ static inline void nf_saved(const norm_plan *p, size_t r, float *c, float *e, fl
         NF_SPLAT(ev, e);                                                       \
         NF_SPLAT(rv, rs);                                                      \
         for (size_t j = 0; j < kv; j += 32) {                                  \
+            __builtin_prefetch(xr + j + NF_AHEAD);                             \
+            __builtin_prefetch(xr + j + NF_AHEAD + 16);                        \
+            __builtin_prefetch(dr + j + NF_AHEAD);                             \
+            __builtin_prefetch(dr + j + NF_AHEAD + 16);                        \
             NF_BWD16_(j, PB, a1, a2);                                          \
             NF_BWD16_(j + 16, PB, b1, b2);                                     \
         }                                                                      \
@@ -223,13 +288,14 @@ static inline void nf_saved(const norm_plan *p, size_t r, float *c, float *e, fl
     } while (0)
 #endif
 
-#define NF_BWD(sfx, ATTR)                                                       \
+#define NF_BWD(sfx, ATTR, NT)                                                       \
     ATTR static void nf_bwd_##sfx(const norm_plan *p, const float *restrict x, \
                                   const float *restrict w, const float *restrict dy, \
                                   float *restrict dx, bool store, float *restrict pw, \
                                   float *restrict pb, size_t lo, size_t hi)    \
     {                                                                          \
         const size_t k = p->k, kv = k & ~(size_t)31;                           \
+        const bool nt = store && NF_NT_PLAN(NT, p, dx);                        \
         for (size_t r = lo; r < hi; r++) {                                     \
             const float *xr = x + r * k, *dr = dy + r * k;                     \
             float c, e, rs;                                                    \
@@ -250,22 +316,26 @@ static inline void nf_saved(const norm_plan *p, size_t r, float *c, float *e, fl
             const float a1 = p->center ? (float)(s1 / (double)k) : 0.0f;       \
             const float a2 = (float)(s2 / (double)k);                          \
             float *restrict gr = dx + r * k;                                   \
-            if (store)                                                         \
+            if (nt)                                                            \
+                nf_dx_nt(xr, w, dr, gr, k, c, e, rs, a1, a2);                  \
+            else if (store)                                                    \
                 for (size_t j = 0; j < k; j++)                                 \
                     gr[j] = rs * ((dr[j] * w[j] - a1) - (((xr[j] - c) - e) * rs) * a2); \
             else                                                               \
                 for (size_t j = 0; j < k; j++)                                 \
                     gr[j] += rs * ((dr[j] * w[j] - a1) - (((xr[j] - c) - e) * rs) * a2); \
         }                                                                      \
+        if (nt)                                                                \
+            nf_fence();                                                        \
     }
 
-NF_FWD(base, )
-NF_BWD(base, )
+NF_FWD(base, , 0)
+NF_BWD(base, , 0)
 #if ADJ_VM_DISPATCH
-NF_FWD(avx2, ADJ_VM_TGT_AVX2)
-NF_BWD(avx2, ADJ_VM_TGT_AVX2)
-NF_FWD(avx512, ADJ_VM_TGT_AVX512)
-NF_BWD(avx512, ADJ_VM_TGT_AVX512)
+NF_FWD(avx2, ADJ_VM_TGT_AVX2, 0)
+NF_BWD(avx2, ADJ_VM_TGT_AVX2, 0)
+NF_FWD(avx512, ADJ_VM_TGT_AVX512, 1)
+NF_BWD(avx512, ADJ_VM_TGT_AVX512, 1)
 #define NF_CALL(fn, ...)                                                       \
     do {                                                                       \
         const int l_ = adj_vm_level();                                         \
