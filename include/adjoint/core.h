@@ -229,7 +229,10 @@ ADJ_API double adj_grad_item(const adj_var *v);
  * has no such storage: adj_data then returns a row-major copy of its
  * values made in the tape's arena at each call (valid until
  * adj_tape_reset; NULL with ADJ_ENOMEM on the tape if it does not fit).
- * Adjoints are always row-major. */
+ * Adjoints are always row-major.  A 2-D view that adj_matmul reads
+ * (adj_transpose(w), a slice) usually has none: while nothing else has
+ * flowed into it, the product writes the view's adjoint straight into
+ * its input's, as adj_matmul_t does for a transposed operand. */
 ADJ_API const void *adj_data(const adj_var *v);
 ADJ_API const void *adj_grad_data(const adj_var *v);
 /* Copy the value / adjoint into `out` as doubles (numel entries). */

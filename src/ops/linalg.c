@@ -100,12 +100,82 @@ static void matmul_forward(adj_var *y)
     adj_gemm(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, B.p, B.rs, B.cs, 0.0, y->value, n, 1);
 }
 
-/* d op(A) += dC op(B)^T (task 0);  d op(B) += op(A)^T dC (task 1) */
+/*
+ * Where a product's backward writes the adjoint of operand v, a stored
+ * matrix of v's shape (row stride rs, column stride cs, in elements).
+ * Normally v's own adjoint, row-major.  When v is a view (a transpose, a
+ * slice) whose adjoint has a place in its input x's adjoint that BLIS
+ * can address (the descriptor's grad_view), nothing has flowed into v
+ * yet, and the nodes recorded between v and y use neither v nor x, the
+ * product writes there directly, as adj_matmul_t does for a transposed
+ * operand: v's own adjoint is neither allocated nor scattered, and v's
+ * backward does not run.  The other operand must not be x or a view of
+ * x (both products would then add into the same adjoint).
+ */
+typedef struct gmat {
+    void *p;
+    size_t rs, cs, span; /* span: elements from p to the last one, plus one */
+    bool fresh;          /* stored, not added (adj_grad_buf_fresh) */
+} gmat;
+
+enum { DIRECT_SCAN = 8 }; /* nodes between a view and its product looked at */
+
+static bool direct_grad(adj_var *v, const adj_var *y, const adj_var *other, gmat *o)
+{
+    if (adj_is_leaf(v) || v->grad || v->ndim != 2 || !adj_op_table[v->op]->grad_view)
+        return false;
+    adj_var *x = v->in[0];
+    if (!(x->flags & ADJ_F_GRAD) || x->dtype != v->dtype || other == x ||
+        (!adj_is_leaf(other) && other->in[0] == x))
+        return false;
+    adj_layout l;
+    if (!adj_op_table[v->op]->grad_view(v, &l) || l.ndim != 2 || l.offset < 0)
+        return false;
+    int64_t rows = l.shape[0], cols = l.shape[1], rs = l.stride[0], cs = l.stride[1];
+    if (cols == 1)
+        cs = 1;
+    if (rows == 1)
+        rs = cols * cs;
+    if (!(cs >= 1 && rs >= 1 && ((cs == 1 && rs >= cols) || (rs == 1 && cs >= rows))))
+        return false;
+    const uint32_t from = adj_cold(v)->id + 1, to = adj_cold(y)->id;
+    if (to - from > DIRECT_SCAN)
+        return false;
+    adj_tape *t = adj_node_tape(y);
+    for (uint32_t id = from; id < to; id++) {
+        const adj_var *u = adj_node_at(t, id);
+        for (int k = 0, n = adj_nin(u); k < n; k++)
+            if (adj_input(u, k) == v || adj_input(u, k) == x)
+                return false;
+    }
+    char *g = adj_grad_buf(x);
+    if (!g)
+        return false;
+    *o = (gmat){g + (size_t)l.offset * adj_dsize(x->dtype), (size_t)rs, (size_t)cs,
+                (size_t)((rows - 1) * rs + (cols - 1) * cs + 1), false};
+    return true;
+}
+
+/* v's adjoint as gmat (see direct_grad); fresh_ok: the caller can store a
+ * fresh row-major adjoint.  False after recording ADJ_ENOMEM. */
+static bool grad_mat(adj_var *v, const adj_var *y, const adj_var *other, bool fresh_ok, gmat *o)
+{
+    if (direct_grad(v, y, other, o))
+        return true;
+    const int64_t rows = adj_cold(v)->shape[0], cols = adj_cold(v)->shape[1];
+    bool fresh = false;
+    void *g = fresh_ok ? adj_grad_buf_fresh(v, &fresh) : adj_grad_buf(v);
+    *o = (gmat){g, (size_t)cols, 1, (size_t)(rows * cols), fresh};
+    return g != NULL;
+}
+
+/* d op(A) += dC op(B)^T (task 0);  d op(B) += op(A)^T dC (task 1): the
+ * stored adjoints G (m,k) or (k,m), (k,n) or (n,k) written through their
+ * strides, op(G) through swapped ones */
 typedef struct matmul_bwd {
     adj_var *y;
-    void *ga, *gb;
+    gmat ga, gb;
     mat A, B;
-    double beta_a; /* 0 when ga is fresh (adj_grad_buf_fresh): stored, not added */
 } matmul_bwd;
 
 static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
@@ -116,13 +186,14 @@ static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
     const bool ta = trans & TA, tb = trans & TB;
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)(ta ? adj_cold(a)->shape[0] : adj_cold(a)->shape[1]);
+    const gmat *ga = &j->ga, *gb = &j->gb;
     for (size_t task = lo; task < hi; task++) {
-        if (task == 0 && j->ga) /* stored A is (m,k), or (k,m) when transposed */
-            adj_gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, j->B.p, j->B.rs, j->B.cs, j->beta_a,
-                 j->ga, ta ? 1 : k, ta ? m : 1);
-        if (task == 1 && j->gb) /* stored B is (k,n), or (n,k) when transposed */
+        if (task == 0 && ga->p)
+            adj_gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, j->B.p, j->B.rs, j->B.cs,
+                     ga->fresh ? 0.0 : 1.0, ga->p, ta ? ga->cs : ga->rs, ta ? ga->rs : ga->cs);
+        if (task == 1 && gb->p)
             adj_gemm(y->dtype, !ta, false, k, n, m, j->A.p, j->A.rs, j->A.cs, y->grad, n, 1, 1.0,
-                 j->gb, tb ? 1 : n, tb ? k : 1);
+                     gb->p, tb ? gb->cs : gb->rs, tb ? gb->rs : gb->cs);
     }
 }
 
@@ -134,17 +205,14 @@ static void matmul_backward(adj_var *y)
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)((ADJ_ATTR(y, adj_attr_matmul)->trans & TA) ? adj_cold(a)->shape[0]
                                                                    : adj_cold(a)->shape[1]);
-    matmul_bwd j = {y, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}, 1.0};
+    matmul_bwd j = {y, {NULL, 0, 0, 0, false}, {NULL, 0, 0, 0, false}, {NULL, 0, 0}, {NULL, 0, 0}};
     const bool need_a = a->flags & ADJ_F_GRAD, need_b = b->flags & ADJ_F_GRAD;
     if ((need_b && !mat_of(a, &j.A)) || (need_a && !mat_of(b, &j.B)))
         return;
-    bool fresh = false;
-    if (need_a)
-        j.ga = adj_grad_buf_fresh(a, &fresh);
-    j.beta_a = fresh ? 0.0 : 1.0;
-    if (need_b)
-        j.gb = adj_grad_buf(b);
-    adj_gemm_pair(matmul_bwd_task, &j, j.ga, m * k, j.gb, k * n, m * n * k, adj_dsize(y->dtype));
+    if ((need_a && !grad_mat(a, y, b, true, &j.ga)) || (need_b && !grad_mat(b, y, a, false, &j.gb)))
+        return;
+    adj_gemm_pair(matmul_bwd_task, &j, j.ga.p, j.ga.span, j.gb.p, j.gb.span, m * n * k,
+                  adj_dsize(y->dtype));
 }
 
 /* tangent: dC = op(dA) op(B) + op(A) op(dB) */

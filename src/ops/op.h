@@ -162,6 +162,13 @@ typedef struct adj_op_desc {
      * ADJ_PROP_STRIDES; its backward and tangent work on contiguous
      * adjoints as for any op.  NULL for every other op. */
     bool (*view)(const adj_var *y, adj_layout *out);
+    /* Where a view's adjoint lies in the row-major adjoint of in[0]: y's
+     * layout there (each element of in[0] reached at most once, so not an
+     * expand), returning true; false where there is none.  A product that
+     * reads y then writes y's adjoint straight into in[0]'s while nothing
+     * has flowed into y yet (ops/linalg.c), and y's own backward, with no
+     * adjoint to pass on, does not run.  NULL for every other op. */
+    bool (*grad_view)(const adj_var *y, adj_layout *out);
     /* Graph-mode backward (adj_backward_ex with create_graph): record with
      * ops, on y's tape, the contribution of gy (a var of y's shape and
      * dtype, y's adjoint) to the adjoint of each input k into gin[k] (a

@@ -33,6 +33,15 @@ static bool transpose_view(const adj_var *y, adj_layout *out)
     return adj_layout_transpose(&xl, 0, 1, out);
 }
 
+/* y's elements in x's row-major adjoint: x's contiguous layout with the
+ * strides swapped */
+static bool transpose_grad_view(const adj_var *y, adj_layout *out)
+{
+    adj_layout xl;
+    adj_layout_contig(&xl, 2, adj_cold(y->in[0])->shape);
+    return adj_layout_transpose(&xl, 0, 1, out);
+}
+
 /* y[j][i] = x[i][j] into y's own value (a transpose of one element, and
  * its replay) */
 static void transpose_forward(adj_var *y)
@@ -118,6 +127,7 @@ const adj_op_desc adj_desc_transpose = {
     .forward = transpose_forward, .backward = transpose_backward, .jvp = transpose_jvp,
     .formula = "Y = X^T", .rule = "dX += dY^T", ADJ_CASES(matrix_cases),
     .teach = &transpose_teach, .replay = transpose_replay, .view = transpose_view,
+    .grad_view = transpose_grad_view,
     .vjp = transpose_vjp,
     .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,
 };

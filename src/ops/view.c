@@ -240,6 +240,14 @@ static void view_backward(adj_var *y)
                      adj_cold(x)->shape, gx, y->grad, fresh);
 }
 
+/* y's elements in x's row-major adjoint (not for expand, whose elements
+ * repeat) */
+static bool view_grad_view(const adj_var *y, adj_layout *out)
+{
+    return ADJ_ATTR(y, view_attr)->layout != lay_expand && layout_of(y, false, out) &&
+           out->offset != NO_VIEW;
+}
+
 /* tangent: the same gather of x's tangent (contiguous in x's shape) */
 static void view_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
@@ -319,6 +327,7 @@ static bool view_vjp(adj_var *y, adj_var *gy, adj_var **gin)
         .name = #nm, .arity = 1, .attr_size = sizeof(view_attr),               \
         .shape = view_shape, .forward = view_forward,                          \
         .backward = view_backward, .jvp = view_jvp, .view = view_view,         \
+        .grad_view = view_grad_view,                                           \
         .vjp = view_vjp,                                                       \
         .props = ADJ_PROP_STRIDES | ADJ_PROP_ANY_DTYPE,                        \
         .formula = FORMULA, .rule = RULE, ADJ_CASES(nm##_cases),               \
