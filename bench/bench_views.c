@@ -13,6 +13,10 @@
  *   bmm             (B*H=32) x (T=128, D=64) @ (D, T): adj_matmul of 4-D
  *                   operands (8,4,128,64)(8,4,64,128), then sum
  *
+ * Each workload and the one it is compared with (matmul_tview and
+ * matmul_t, mlp_natural and mlp_tuned, ew_contig and ew_tview) run
+ * alternately in one loop, each on its own tape (time_pair).
+ *
  * usage: bench_views [threads] [reps]   (threads 0: the default count)
  * output: one JSON object per workload.
  */
@@ -37,29 +41,67 @@ static double cpu_now(void)
 
 static double last_cpu_ms;
 
+/* One step (reset, record, backward) on tape t: its wall and CPU ms. */
+static void one_step(adj_tape *t, build_fn fn, void *ctx, double *ms, double *cpu, double *check)
+{
+    adj_tape_reset(t);
+    double c0 = cpu_now();
+    double t0 = bench_now();
+    adj_var *f = fn(t, ctx);
+    if (adj_backward(f) != ADJ_OK) {
+        fprintf(stderr, "bench_views: %s\n", adj_tape_message(t));
+        exit(1);
+    }
+    *ms = (bench_now() - t0) * 1e3;
+    *cpu = (cpu_now() - c0) * 1e3;
+    *check = adj_item(f);
+}
+
+/*
+ * Two workloads compared with each other (a view against its tuned
+ * form) are timed alike: each on a tape of its own with one warm-up step,
+ * then their steps alternate (A B B A ...), so neither runs first on
+ * a cold process or in a quieter moment of a loaded machine.  Median ms
+ * of record + backward over reps steps each; the median CPU ms in cpu[].
+ */
+static void time_pair(build_fn fa, void *ca, build_fn fb, void *cb, int reps, double ms_out[2],
+                      double cpu_out[2], double check[2])
+{
+    adj_tape *t[2] = {adj_tape_new(), adj_tape_new()};
+    build_fn fn[2] = {fa, fb};
+    void *ctx[2] = {ca, cb};
+    double *ms[2], *cpu[2];
+    for (int v = 0; v < 2; v++) {
+        ms[v] = malloc(sizeof *ms[v] * (size_t)reps);
+        cpu[v] = malloc(sizeof *cpu[v] * (size_t)reps);
+    }
+    double w0, w1;
+    for (int v = 0; v < 2; v++)
+        one_step(t[v], fn[v], ctx[v], &w0, &w1, &check[v]);
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < 2; i++) {
+            int v = (r & 1) ? 1 - i : i;
+            one_step(t[v], fn[v], ctx[v], &ms[v][r], &cpu[v][r], &check[v]);
+        }
+    for (int v = 0; v < 2; v++) {
+        ms_out[v] = bench_median(ms[v], (size_t)reps);
+        cpu_out[v] = bench_median(cpu[v], (size_t)reps);
+        free(ms[v]);
+        free(cpu[v]);
+        adj_tape_free(t[v]);
+    }
+}
+
 /* Median ms of record + backward over reps steps (one warm-up); the
  * median CPU ms in last_cpu_ms. */
 static double time_steps(build_fn fn, void *ctx, int reps, double *check)
 {
     adj_tape *t = adj_tape_new();
     double *ms = malloc(sizeof *ms * (size_t)reps), *cpu = malloc(sizeof *cpu * (size_t)reps);
-    for (int r = -1; r < reps; r++) {
-        adj_tape_reset(t);
-        double c0 = cpu_now();
-        double t0 = bench_now();
-        adj_var *f = fn(t, ctx);
-        if (adj_backward(f) != ADJ_OK) {
-            fprintf(stderr, "bench_views: %s\n", adj_tape_message(t));
-            exit(1);
-        }
-        double t1 = bench_now();
-        double c1 = cpu_now();
-        if (r >= 0) {
-            ms[r] = (t1 - t0) * 1e3;
-            cpu[r] = (c1 - c0) * 1e3;
-        }
-        *check = adj_item(f);
-    }
+    double w0, w1;
+    one_step(t, fn, ctx, &w0, &w1, check);
+    for (int r = 0; r < reps; r++)
+        one_step(t, fn, ctx, &ms[r], &cpu[r], check);
     double m = bench_median(ms, (size_t)reps);
     last_cpu_ms = bench_median(cpu, (size_t)reps);
     free(ms);
@@ -160,6 +202,18 @@ static void emit(const char *name, int threads, double ms, double check)
     fflush(stdout);
 }
 
+/* time_pair, then both lines */
+static void emit_pair(const char *na, build_fn fa, void *ca, const char *nb, build_fn fb, void *cb,
+                      int threads, int reps)
+{
+    double ms[2], cpu[2], check[2];
+    time_pair(fa, ca, fb, cb, reps, ms, cpu, check);
+    last_cpu_ms = cpu[0];
+    emit(na, threads, ms[0], check[0]);
+    last_cpu_ms = cpu[1];
+    emit(nb, threads, ms[1], check[1]);
+}
+
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
@@ -177,10 +231,7 @@ int main(int argc, char **argv)
     double check, ms;
 
     mm m = {randn(256 * 784, &rng, 1), randn(256 * 784, &rng, 0.05), 256, 784, 256};
-    ms = time_steps(mm_tview, &m, reps, &check);
-    emit("matmul_tview", shown, ms, check);
-    ms = time_steps(mm_t, &m, reps, &check);
-    emit("matmul_t", shown, ms, check);
+    emit_pair("matmul_tview", mm_tview, &m, "matmul_t", mm_t, &m, shown, reps);
 
     mlp p;
     static const int64_t sz[4] = {IN, H, H, OUT};
@@ -191,19 +242,14 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < BATCH; i++)
         p.labels[i] = i % OUT;
+    mlp p2 = p;
     p.natural = 1;
-    ms = time_steps(mlp_step, &p, reps, &check);
-    emit("mlp_natural", shown, ms, check);
-    p.natural = 0;
-    ms = time_steps(mlp_step, &p, reps, &check);
-    emit("mlp_tuned", shown, ms, check);
+    p2.natural = 0;
+    emit_pair("mlp_natural", mlp_step, &p, "mlp_tuned", mlp_step, &p2, shown, reps);
 
-    ew e = {randn(1024 * 1024, &rng, 1), 1024, 0};
-    ms = time_steps(ew_step, &e, reps, &check);
-    emit("ew_contig", shown, ms, check);
-    e.tview = 1;
-    ms = time_steps(ew_step, &e, reps, &check);
-    emit("ew_tview", shown, ms, check);
+    ew e = {randn(1024 * 1024, &rng, 1), 1024, 0}, e2 = e;
+    e2.tview = 1;
+    emit_pair("ew_contig", ew_step, &e, "ew_tview", ew_step, &e2, shown, reps);
 
     bmm b = {randn(32 * 128 * 64, &rng, 1), randn(32 * 64 * 128, &rng, 1)};
     adj_tape *t = adj_tape_new();
