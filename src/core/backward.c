@@ -98,30 +98,6 @@ static void check_backward(adj_tape *t, adj_var *y)
     }
 }
 
-/* The scalar fast path: f64 0-D node, 0-D inputs (elementwise ops). */
-static inline double *scalar_grad(adj_var *x)
-{
-    if (!x->grad) {
-        x->inl_grad.d = 0.0;
-        x->grad = &x->inl_grad;
-    }
-    return x->grad;
-}
-
-static inline void scalar_backward(const adj_op_desc *d, adj_var *v)
-{
-    adj_var *a = v->in[0], *b = v->in[1];
-    double da = 0, db = 0;
-    /* the attributes live in the cold part: read it only for ops that have some */
-    d->scalar_bwd(*(const double *)a->value, b ? *(const double *)b->value : 0.0,
-                  *(const double *)v->value, *(const double *)v->grad,
-                  adj_attr_sized(v, d->attr_size), &da, &db);
-    if (a->flags & ADJ_F_GRAD)
-        *scalar_grad(a) += da;
-    if (b && (b->flags & ADJ_F_GRAD))
-        *scalar_grad(b) += db;
-}
-
 typedef struct seed_job {
     void *g;
     const void *seed;
@@ -252,6 +228,7 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
     }
 
     const int anomaly = t->anomaly;
+    const bool plain = !anomaly && !release; /* a scalar node needs nothing after its rule */
     const uint32_t sweep = t->sweeps;
     y->mark = sweep;
     /* The sweep: chunk by chunk, node by node, from y down to node 0,
@@ -268,9 +245,12 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
                 v->in[1]->mark = sweep;
             const adj_op_desc *d = adj_op_table[v->op];
             if (v->ndim == 0 && v->dtype == ADJ_F64 && d->scalar_bwd) {
-                /* a scalar op has at most two inputs: nothing more to mark */
+                /* a scalar op has at most two inputs: nothing more to mark;
+                 * its rule reads the inputs and adds to their adjoints */
                 if (v->grad)
-                    scalar_backward(d, v);
+                    d->scalar_bwd(v, *(const double *)v->grad);
+                if (plain)
+                    continue;
             } else {
                 if (v->in[2])
                     v->in[2]->mark = sweep;

@@ -103,4 +103,16 @@ static inline adj_var *adj_scalar_done(adj_tape *t, adj_var *y, double value)
 /* The value of input node v (f64, one element). */
 static inline double adj_scalar_val(const adj_var *v) { return *(const double *)v->value; }
 
+/* In a scalar backward: add d to the adjoint of input node x (f64, one
+ * element), which starts inline at zero when nothing flowed into it yet
+ * (a parameter leaf's points into its store). */
+static inline void adj_scalar_acc(adj_var *x, double d)
+{
+    if (!x->grad) {
+        x->inl_grad.d = 0.0;
+        x->grad = &x->inl_grad;
+    }
+    *(double *)x->grad += d;
+}
+
 #endif

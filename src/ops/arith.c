@@ -695,15 +695,18 @@ typedef struct bin_ctx {
         (void)attr_;                                                           \
         return (FWD);                                                          \
     }                                                                          \
-    static void nm##_scalar_bwd(double a, double b, double y, double dy,       \
-                                const void *attr_, double *da_, double *db_)   \
+    static void nm##_scalar_bwd(adj_var *y_node_, double dy)                    \
     {                                                                          \
+        adj_var *a_node_ = y_node_->in[0], *b_node_ = y_node_->in[1];          \
+        const double a = adj_scalar_val(a_node_), b = adj_scalar_val(b_node_), \
+                     y = adj_scalar_val(y_node_);                              \
         (void)a;                                                               \
         (void)b;                                                               \
         (void)y;                                                               \
-        (void)attr_;                                                           \
-        *da_ = (DA);                                                           \
-        *db_ = (DB);                                                           \
+        if (a_node_->flags & ADJ_F_GRAD)                                       \
+            adj_scalar_acc(a_node_, (DA));                                     \
+        if (b_node_->flags & ADJ_F_GRAD)                                       \
+            adj_scalar_acc(b_node_, (DB));                                     \
     }                                                                          \
     const adj_op_desc adj_desc_##nm = {                                        \
         .name = #nm, .arity = 2, .shape = shape_binary,                        \

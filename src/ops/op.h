@@ -128,8 +128,10 @@ typedef struct adj_op_desc {
      * node's attribute struct (NULL when attr_size is 0).  NULL where the
      * op has none.  Keeps one scalar node in tens of nanoseconds. */
     double (*scalar_fwd)(double a, double b, const void *attr);
-    void (*scalar_bwd)(double a, double b, double y, double dy, const void *attr, double *da,
-                       double *db);
+    /* ... and its backward: y's inputs that need an adjoint get their
+     * local partial times dy (y's adjoint) added to theirs (adj_scalar_acc,
+     * core/scalar.h), in input order. */
+    void (*scalar_bwd)(adj_var *y, double dy);
     const char *formula;    /* "y = tanh(x)" */
     const char *rule;       /* "dx += dy (1 - y^2)" */
     /* the op-table checks: cases, attributes of the cases that give none,

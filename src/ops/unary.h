@@ -86,6 +86,12 @@ void adj_unary_strided(void *ctx, size_t lo, size_t hi);
  * blocks.  k has every pointer at element 0. */
 void adj_unary_run(const adj_unary_k *k, void (*fn)(void *ctx, size_t lo, size_t hi));
 
+/* The constant of scalar node v of an op with an adj_attr_c. */
+static inline double adj_scalar_attr_c(const adj_var *v)
+{
+    return ((const adj_attr_c *)adj_attr_sized(v, sizeof(adj_attr_c)))->c;
+}
+
 /* Run the loop given (over i_ in [b_, e_)) on [lo_, hi_) a block at a time,
  * with adj_slow_ = 0 where OK holds on the whole block and 1 elsewhere. */
 #define ADJ_UNARY_BLOCKS_(OK, ...)                                             \
@@ -440,22 +446,30 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
         FWD;                                                                   \
         return y;                                                              \
     }                                                                          \
-    static void nm##_scalar_bwd(double a_, double b_, double y_, double dy_,   \
-                                const void *attr_, double *da_, double *db_)   \
+    static void nm##_scalar_bwd(adj_var *y_node_, double dy_)                   \
     {                                                                          \
+        adj_var *x_node_ = y_node_->in[0];                                     \
+        if (!(x_node_->flags & ADJ_F_GRAD))                                    \
+            return;                                                            \
         typedef double T;                                                      \
-        enum { adj_slow_ = 1 };                                                \
-        const T x = a_, y = y_, dy = dy_,                                      \
-                c = attr_ ? ((const adj_attr_c *)attr_)->c : 0.0;              \
+        const T x = adj_scalar_val(x_node_), y = adj_scalar_val(y_node_),      \
+                dy = dy_,                                                      \
+                c = (TESTARG) != 0.0 ? adj_scalar_attr_c(y_node_) : 0.0;        \
         T dx;                                                                  \
-        (void)b_;                                                              \
-        (void)db_;                                                             \
         (void)x;                                                               \
         (void)y;                                                               \
         (void)c;                                                               \
-        PRE;                                                                   \
-        LOOPS##STMT_(BWD);                                                     \
-        *da_ = dx;                                                             \
+        /* the fast kernels where OKB holds: the same bits (see OK above) */  \
+        if (OKB) {                                                             \
+            enum { adj_slow_ = 0 };                                            \
+            PRE;                                                               \
+            LOOPS##STMT_(BWD);                                                 \
+        } else {                                                               \
+            enum { adj_slow_ = 1 };                                            \
+            PRE;                                                               \
+            LOOPS##STMT_(BWD);                                                 \
+        }                                                                      \
+        adj_scalar_acc(x_node_, dx);                                           \
     }                                                                          \
     static const adj_attr_c nm##_case_c = {TESTARG};                           \
     const adj_op_desc adj_desc_##nm = {                                        \

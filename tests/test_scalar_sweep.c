@@ -1,0 +1,223 @@
+/*
+ * The backward sweep's scalar path (an f64 0-D node whose op has a scalar
+ * rule: the rule reads the inputs and adds to their adjoints itself)
+ * against the general path, the op's kernels on one-element 1-D tensors:
+ * the same bits for every op with a scalar rule, on inputs inside and
+ * outside the ranges of its fast kernels, and for chains swept every way
+ * a sweep can run (a second sweep, release_adjoints, a seed, a reset and
+ * reuse, create_graph and a sweep of the adjoint, scalar nodes mixed with
+ * tensor nodes).
+ */
+#include <adjoint.h>
+
+#include "check_util.h"
+#include "ops/op.h"
+
+#include <math.h>
+#include <string.h>
+
+/* equal, or both NaN */
+static int same_num(double x, double y) { return x == y || (isnan(x) && isnan(y)); }
+
+static const int64_t one[1] = {1};
+
+/* A leaf holding v: 0-D (scalar) or one-element 1-D (tensor); grad: it
+ * requires a gradient, else a constant. */
+static adj_var *leaf(adj_tape *t, bool scalar, double v, bool grad)
+{
+    if (grad)
+        return scalar ? adj_scalar(t, v) : adj_tensor_f64(t, 1, one, &v);
+    return adj_constant_f64(t, scalar ? 0 : 1, one, &v);
+}
+
+/* Op `op` on a (and b for a binary op; same: b is a itself), recorded on
+ * 0-D leaves and on one-element 1-D leaves, each swept from its output
+ * with seed 1: the same value and the same adjoints, bit for bit. */
+static void rule_agrees(adj_op op, double a, double b, bool same, bool bgrad)
+{
+    const adj_op_desc *d = adj_op_table[op];
+    static const adj_attr_c attr = {0.7};
+    adj_tape *t = adj_tape_new();
+    double ga[2], gb[2], yv[2];
+    for (int s = 0; s < 2; s++) {
+        adj_var *in[2];
+        in[0] = leaf(t, s == 0, a, true);
+        in[1] = d->arity == 2 ? (same ? in[0] : leaf(t, s == 0, b, bgrad)) : NULL;
+        adj_var *y = adj_record(op, in, d->arity, d->attr_size ? &attr : NULL, __FILE__, __LINE__);
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        ck_assert_int_eq(adj_ndim(y), s == 0 ? 0 : 1);
+        const double seed = 1.0;
+        ck_assert_int_eq(adj_backward_seeded(y, &seed), ADJ_OK);
+        yv[s] = adj_item(y);
+        ga[s] = adj_grad_item(in[0]);
+        gb[s] = in[1] && bgrad ? adj_grad_item(in[1]) : 0.0;
+    }
+    ck_assert_msg(same_num(yv[0], yv[1]), "%s(%g, %g): y scalar %.17g, tensor %.17g", d->name,
+                  a, b, yv[0], yv[1]);
+    ck_assert_msg(same_num(ga[0], ga[1]), "%s(%g, %g)%s: da scalar %.17g, tensor %.17g", d->name,
+                  a, b, same ? " (a = b)" : "", ga[0], ga[1]);
+    ck_assert_msg(same_num(gb[0], gb[1]), "%s(%g, %g): db scalar %.17g, tensor %.17g", d->name, a,
+                  b, gb[0], gb[1]);
+    adj_tape_free(t);
+}
+
+START_TEST(every_scalar_rule_matches_its_kernels)
+{
+    /* 400 and -400: outside the range where the fast exponentials apply
+     * (tanh's e^-2|x|, sigmoid's e^-|x|); 1e-300: tiny; NaN and infinities */
+    static const double xs[] = {0.3,  -0.8, 1.7,     4.0,       -25.0,    0.0,
+                                -0.0, 400., -400.0,  1e-300,    INFINITY, -INFINITY,
+                                NAN,  0.7,  -1.0e10, 710.0};
+    const size_t nx = sizeof xs / sizeof xs[0];
+    int rules = 0;
+    for (int op = 1; op < ADJ_OP_COUNT; op++) {
+        const adj_op_desc *d = adj_op_table[op];
+        if (!d->scalar_bwd)
+            continue;
+        rules++;
+        ck_assert_msg(d->arity == 1 || d->arity == 2, "%s: a scalar rule of arity %d", d->name,
+                      d->arity);
+        for (size_t i = 0; i < nx; i++) {
+            if (d->arity == 1) {
+                rule_agrees((adj_op)op, xs[i], 0.0, false, true);
+                continue;
+            }
+            for (size_t j = 0; j < nx; j += 3) {
+                rule_agrees((adj_op)op, xs[i], xs[(i + j) % nx], false, true);
+                rule_agrees((adj_op)op, xs[i], xs[(i + j) % nx], false, false);
+            }
+            rule_agrees((adj_op)op, xs[i], xs[i], true, true);
+        }
+    }
+    ck_assert_int_ge(rules, 20);
+}
+END_TEST
+
+/* h = tanh(w h + b) n times from x, then sigmoid(h) * h: on 0-D leaves or
+ * one-element 1-D ones; writes the leaves. */
+static adj_var *chain(adj_tape *t, bool scalar, int n, adj_var **w, adj_var **b, adj_var **x)
+{
+    *w = leaf(t, scalar, 0.9, true);
+    *b = leaf(t, scalar, 0.1, true);
+    *x = leaf(t, scalar, -0.4, true);
+    adj_var *h = *x;
+    for (int i = 0; i < n; i++)
+        h = adj_tanh(adj_add(adj_mul(*w, h), *b));
+    return adj_mul(adj_sigmoid(h), h);
+}
+
+enum { SWEEP_PLAIN, SWEEP_TWICE, SWEEP_RELEASE, SWEEP_SEED, SWEEP_RESET, SWEEP_SECOND,
+       SWEEP_KINDS };
+
+/* The adjoints of w, b, x after the sweep of `kind` on a chain of n. */
+static void sweep_chain(bool scalar, int kind, int n, double g[3])
+{
+    adj_tape *t = adj_tape_new();
+    adj_var *w, *b, *x;
+    adj_var *y = chain(t, scalar, n, &w, &b, &x);
+    const double seed = 0.375;
+    switch (kind) {
+    case SWEEP_PLAIN:
+        ck_assert_int_eq(adj_backward_seeded(y, (const double[]){1.0}), ADJ_OK);
+        break;
+    case SWEEP_TWICE: /* the second sweep starts from zero again */
+        ck_assert_int_eq(adj_backward_seeded(y, &seed), ADJ_OK);
+        ck_assert_int_eq(adj_backward_seeded(y, (const double[]){1.0}), ADJ_OK);
+        break;
+    case SWEEP_RELEASE: {
+        adj_backward_opts o = {.release_adjoints = 1};
+        ck_assert_int_eq(adj_backward_ex(y, &o), ADJ_OK);
+        /* and a sweep after the release gives them again */
+        ck_assert_int_eq(adj_backward_seeded(y, (const double[]){1.0}), ADJ_OK);
+        ck_assert_int_eq(adj_backward_ex(y, &o), ADJ_OK);
+        break;
+    }
+    case SWEEP_SEED:
+        ck_assert_int_eq(adj_backward_seeded(y, &seed), ADJ_OK);
+        break;
+    case SWEEP_RESET: /* a reused tape records and sweeps the same */
+        ck_assert_int_eq(adj_backward_seeded(y, &seed), ADJ_OK);
+        adj_tape_reset(t);
+        y = chain(t, scalar, n, &w, &b, &x);
+        ck_assert_int_eq(adj_backward_seeded(y, (const double[]){1.0}), ADJ_OK);
+        break;
+    case SWEEP_SECOND: { /* d/dw of (dy/dw)^2: create_graph, then a sweep of it */
+        adj_backward_opts o = {.create_graph = 1};
+        ck_assert_int_eq(adj_backward_ex(y, &o), ADJ_OK);
+        adj_var *gw = adj_grad_var(w);
+        ck_assert_ptr_nonnull(gw);
+        adj_var *z = adj_mul(gw, gw);
+        ck_assert_int_eq(adj_backward_seeded(z, (const double[]){1.0}), ADJ_OK);
+        break;
+    }
+    }
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    g[0] = adj_grad_item(w);
+    g[1] = adj_grad_item(b);
+    g[2] = adj_grad_item(x);
+    adj_tape_free(t);
+}
+
+START_TEST(chain_sweeps_match_general_path)
+{
+    static const char *names[SWEEP_KINDS] = {"plain", "twice", "release", "seed", "reset",
+                                             "second order"};
+    static const int lengths[] = {1, 7, 1500}; /* 1500 steps: 4500 nodes, five chunks */
+    for (int kind = 0; kind < SWEEP_KINDS; kind++)
+        for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+            double gs[3], gt[3];
+            sweep_chain(true, kind, lengths[k], gs);
+            sweep_chain(false, kind, lengths[k], gt);
+            for (int i = 0; i < 3; i++) {
+                ck_assert_msg(isfinite(gs[i]), "%s, %d steps: leaf %d: %g", names[kind],
+                              lengths[k], i, gs[i]);
+                ck_assert_msg(gs[i] == gt[i], "%s, %d steps: leaf %d: scalar %.17g, tensor %.17g",
+                              names[kind], lengths[k], i, gs[i], gt[i]);
+            }
+        }
+}
+END_TEST
+
+/* Scalar nodes feeding tensor nodes and back: s scales a (5,) tensor v,
+ * its sum goes through scalar ops and then scales v again.  The same
+ * graph with s a one-element 1-D tensor gives the same adjoints. */
+static void mixed(bool scalar, double gs[1], double gv[5])
+{
+    adj_tape *t = adj_tape_new();
+    const double vd[5] = {0.5, -1.25, 2.0, 0.125, -0.75};
+    adj_var *s = leaf(t, scalar, 0.6, true);
+    adj_var *v = adj_tensor_f64(t, 1, (const int64_t[]){5}, vd);
+    adj_var *u = adj_tanh(adj_sum(adj_mul(v, s)));   /* tensor -> sum -> tanh */
+    adj_var *k = adj_mul(adj_add(u, s), s);          /* scalar ops when scalar */
+    adj_var *y = adj_sum(adj_mul(adj_exp(adj_mul(v, k)), v));
+    ck_assert_int_eq(adj_backward(y), ADJ_OK);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    gs[0] = adj_grad_item(s);
+    for (int i = 0; i < 5; i++)
+        gv[i] = adj_grad_at(v, (size_t)i);
+    adj_tape_free(t);
+}
+
+START_TEST(scalar_nodes_mixed_with_tensor_nodes)
+{
+    double s1[1], s2[1], v1[5], v2[5];
+    mixed(true, s1, v1);
+    mixed(false, s2, v2);
+    ck_assert_msg(s1[0] == s2[0], "ds: scalar %.17g, tensor %.17g", s1[0], s2[0]);
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(v1[i] == v2[i], "dv[%d]: scalar %.17g, tensor %.17g", i, v1[i], v2[i]);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("scalar_sweep");
+    TCase *tc = tcase_create("scalar_sweep");
+    tcase_add_test(tc, every_scalar_rule_matches_its_kernels);
+    tcase_add_test(tc, chain_sweeps_match_general_path);
+    tcase_add_test(tc, scalar_nodes_mixed_with_tensor_nodes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ADJ_CHECK_MAIN(make_suite)
