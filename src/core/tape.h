@@ -33,9 +33,12 @@ enum {
 #define ADJ_ATTR_INLINE 16
 
 /* Sizes of a shape kept in the cold part itself; a node of more
- * dimensions keeps its shape in the arena.  Nearly every node has at most
- * 4 (a batch of images, attention's (B, H, T, D)). */
-#define ADJ_SHAPE_INLINE 4
+ * dimensions keeps its shape in the arena.  Three keep the cold part at
+ * 88 bytes: a chunk's 1024 nodes and the tape's address then fill 39
+ * pages (with 4 sizes, 41).  Nodes of 4 dimensions (a batch of images,
+ * attention's (B, H, T, D)) are few and do far more work than the 64
+ * bytes of arena they take. */
+#define ADJ_SHAPE_INLINE 3
 
 /*
  * What recording, errors and printing need of a node: its cold part,
@@ -86,6 +89,7 @@ struct adj_var {
 };
 
 _Static_assert(sizeof(struct adj_var) == 64, "adj_var grew: the scalar sweep pays for every byte");
+_Static_assert(sizeof(adj_node_info) == 88, "adj_node_info grew: a scalar tape pays for every byte");
 
 /* A block of the arena. */
 typedef struct adj_block {
