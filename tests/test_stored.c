@@ -1,12 +1,12 @@
 /*
  * Adjoints stored instead of zero-filled and added: the first product of
- * a matmul's and a linear's backward, a reshape's and a concat's or
- * stack's backward write an input's adjoint when it has none yet, and
- * add to it otherwise.  Each is checked against plain loops written here,
- * in both recording orders (so once the op writes first, once it adds to
- * what another op wrote), with an operand used twice (X W^T with X = W,
- * A A, stack(x, x)), and at 1 and 2 threads on products large enough to
- * be split.
+ * a matmul's and a linear's backward, a reshape's, a concat's or
+ * stack's, and a sum's or mean's backward write an input's adjoint when
+ * it has none yet, and add to it otherwise.  Each is checked against
+ * plain loops written here, in both recording orders (so once the op
+ * writes first, once it adds to what another op wrote), with an operand
+ * used twice (X W^T with X = W, A A, stack(x, x)), and at 1 and 2
+ * threads on products large enough to be split.
  */
 #include <adjoint.h>
 
@@ -197,6 +197,45 @@ START_TEST(reshape_and_join_adjoints_match_plain_loops)
 }
 END_TEST
 
+/* sum and mean store a fresh dx (x's first adjoint) and add to one that
+ * another op wrote first: dx = 1 (or 1/n) + 3 with a scale of x recorded
+ * before or after, in f64 and f32; a -0 seed gives +0, as adding to zero
+ * does. */
+START_TEST(sum_and_mean_adjoints_match_plain_loops)
+{
+    enum { R = 3, C = 7, N = R * C };
+    double x[N], got[N];
+    float xf[N];
+    for (int i = 0; i < N; i++)
+        xf[i] = (float)(x[i] = 0.25 * i - 2);
+    for (int dt = 0; dt < 2; dt++)
+        for (int mean = 0; mean < 2; mean++)
+            for (int order = 0; order < 3; order++) {
+                adj_tape *t = adj_tape_new();
+                adj_var *xv = dt ? adj_tensor_f32(t, 2, ((int64_t[]){R, C}), xf)
+                                 : adj_tensor_f64(t, 2, ((int64_t[]){R, C}), x);
+                adj_var *s = order == 1 ? adj_sum(adj_scale(xv, 3.0)) : NULL;
+                adj_var *f = mean ? adj_mean(xv) : adj_sum(xv);
+                if (order == 2)
+                    s = adj_sum(adj_scale(xv, 3.0));
+                ck_assert_int_eq(adj_backward(s ? adj_add(f, s) : f), ADJ_OK);
+                ck_assert_int_eq(adj_copy_grad(xv, got), ADJ_OK);
+                for (int i = 0; i < N; i++)
+                    ck_assert_msg(fabs(got[i] - ((mean ? 1.0 / N : 1.0) + (s ? 3.0 : 0.0))) < 1e-6,
+                                  "dtype %d mean %d order %d element %d: %g", dt, mean, order, i,
+                                  got[i]);
+                adj_tape_reset(t);
+                xv = dt ? adj_tensor_f32(t, 2, ((int64_t[]){R, C}), xf)
+                        : adj_tensor_f64(t, 2, ((int64_t[]){R, C}), x);
+                ck_assert_int_eq(adj_backward_seeded(adj_sum(xv), (double[]){-0.0}), ADJ_OK);
+                ck_assert_int_eq(adj_copy_grad(xv, got), ADJ_OK);
+                for (int i = 0; i < N; i++)
+                    ck_assert(got[i] == 0 && !signbit(got[i]));
+                adj_tape_free(t);
+            }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("stored");
@@ -204,6 +243,7 @@ static Suite *suite(void)
     tcase_add_test(tc, linear_and_matmul_adjoints_match_plain_loops);
     tcase_add_test(tc, one_operand_on_both_sides);
     tcase_add_test(tc, reshape_and_join_adjoints_match_plain_loops);
+    tcase_add_test(tc, sum_and_mean_adjoints_match_plain_loops);
     suite_add_tcase(s, tc);
     return s;
 }

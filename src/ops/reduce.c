@@ -35,23 +35,34 @@ static void total_forward(adj_var *y, double scale)
     }
 }
 
-/* dx_i += scale dy */
+/* dx_i += scale dy; a fresh dx (adj_grad_buf_fresh) is stored in one
+ * pass instead of zeroed and then added to: the same bits, 0 + d */
 static void total_backward(adj_var *y, double scale)
 {
     adj_var *x = y->in[0];
-    void *g = adj_grad_buf(x);
+    bool fresh = false;
+    void *g = adj_grad_buf_fresh(x, &fresh);
     if (!g)
         return;
+    const size_t n = adj_cold(x)->numel;
     if (y->dtype == ADJ_F64) {
         const double d = *(double *)y->grad * scale;
         double *gx = g;
-        for (size_t i = 0; i < adj_cold(x)->numel; i++)
-            gx[i] += d;
+        if (fresh)
+            for (size_t i = 0; i < n; i++)
+                gx[i] = 0.0 + d; /* (a -0 seed stores +0, as the add did) */
+        else
+            for (size_t i = 0; i < n; i++)
+                gx[i] += d;
     } else {
         const float d = (float)(*(float *)y->grad * scale);
         float *gx = g;
-        for (size_t i = 0; i < adj_cold(x)->numel; i++)
-            gx[i] += d;
+        if (fresh)
+            for (size_t i = 0; i < n; i++)
+                gx[i] = 0.0f + d;
+        else
+            for (size_t i = 0; i < n; i++)
+                gx[i] += d;
     }
 }
 
