@@ -3,7 +3,8 @@
  * bits as without (models of every kind, float and double, one and two
  * threads), it lowers the arena's high-water mark, and a released adjoint
  * is refused when read (NULL, NaN, ADJ_ESTATE) while leaves keep theirs;
- * with create_graph it is refused.
+ * with create_graph it is refused; adjoints handed over to a reshape's or
+ * an add's input give the same bits.
  */
 #include <adjoint.h>
 
@@ -180,6 +181,70 @@ START_TEST(with_create_graph_is_refused)
 }
 END_TEST
 
+/* Adjoints handed over instead of copied (a reshape's input, the first
+ * operand of an add or a sub take the output's dying adjoint): the same
+ * bits as a sweep without release and as the rule written out, with
+ * operands that must not take it over (an add of x with itself, a
+ * broadcast operand, a node with another use, a parameter), in both
+ * dtypes.  f = x + 2 (exp(x) + w - x) + p, loss = sum(k * f). */
+static adj_var *leaf_of(adj_tape *t, adj_dtype dt, int ndim, const int64_t *shape, const double *v,
+                        int n, int grad)
+{
+    float f[16];
+    for (int i = 0; i < n; i++)
+        f[i] = (float)v[i];
+    return adj_leaf_at(t, dt, ndim, shape, dt == ADJ_F64 ? (const void *)v : (const void *)f, grad,
+                       __FILE__, __LINE__);
+}
+
+static void handed_over(adj_dtype dt)
+{
+    enum { R = 3, C = 5, N = R * C };
+    double xv[N], kv[N], wv[C], g[2][N + C + N];
+    for (int i = 0; i < N; i++)
+        xv[i] = 0.1 * i - 0.7, kv[i] = 1.0 + 0.25 * (i % 4);
+    for (int j = 0; j < C; j++)
+        wv[j] = 0.3 * j;
+    adj_params *ps = adj_params_new(dt);
+    int ip = adj_params_add(ps, "p", 1, ((int64_t[]){N}));
+    for (int r = 0; r < 2; r++) {
+        adj_params_zero_grad(ps);
+        adj_tape *t = adj_tape_new();
+        adj_var *x = leaf_of(t, dt, 2, ((int64_t[]){R, C}), xv, N, 1);
+        adj_var *w = leaf_of(t, dt, 1, ((int64_t[]){C}), wv, C, 1);
+        adj_var *k = leaf_of(t, dt, 1, ((int64_t[]){N}), kv, N, 0);
+        adj_var *b = adj_add(adj_exp(x), w); /* w broadcast */
+        adj_var *c = adj_sub(b, x);
+        adj_var *d = adj_add(c, c);
+        adj_var *f = adj_add(adj_reshape(adj_add(x, d), 1, ((int64_t[]){N})), adj_param(t, ps, ip));
+        adj_var *loss = adj_sum(adj_mul(f, k));
+        ck_assert_int_eq(r ? adj_backward_ex(loss, &RELEASE) : adj_backward(loss), ADJ_OK);
+        ck_assert_int_eq(adj_copy_grad(x, g[r]), ADJ_OK);
+        ck_assert_int_eq(adj_copy_grad(w, g[r] + N), ADJ_OK);
+        const void *pg = adj_params_grad(ps, ip);
+        for (int i = 0; i < N; i++)
+            g[r][N + C + i] = dt == ADJ_F64 ? ((const double *)pg)[i] : ((const float *)pg)[i];
+        adj_tape_free(t);
+    }
+    ck_assert(!memcmp(g[0], g[1], sizeof g[0]));
+    const double tol = dt == ADJ_F64 ? 1e-12 : 1e-5;
+    for (int i = 0; i < N; i++) {
+        double xi = dt == ADJ_F64 ? xv[i] : (double)(float)xv[i];
+        ck_assert_double_eq_tol(g[1][i], kv[i] * (2 * exp(xi) - 1), tol * 4);
+        ck_assert_double_eq_tol(g[1][N + C + i], kv[i], tol);
+    }
+    for (int j = 0; j < C; j++) {
+        double sw = 0;
+        for (int i = 0; i < R; i++)
+            sw += 2 * kv[i * C + j];
+        ck_assert_double_eq_tol(g[1][N + j], sw, tol);
+    }
+    adj_params_free(ps);
+}
+
+START_TEST(adjoints_handed_over) { handed_over(_i ? ADJ_F64 : ADJ_F32); }
+END_TEST
+
 /* A chain of 40 ops on 64 Ki doubles: without release every adjoint
  * stays (40 buffers); with it two or three are alive at once. */
 START_TEST(the_high_water_mark_falls)
@@ -219,6 +284,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, released_adjoints_are_refused);
     tcase_add_test(tc, with_create_graph_is_refused);
     tcase_add_test(tc, the_high_water_mark_falls);
+    tcase_add_loop_test(tc, adjoints_handed_over, 0, 2);
     tcase_add_test(tc, gpt_trains_the_same);
     tcase_add_test(tc, recurrent_trains_the_same);
     tcase_add_test(tc, cnn_trains_the_same);

@@ -7,7 +7,8 @@
  * Pieces given back before the reset (adj_arena_release: the adjoints a
  * sweep with release_adjoints no longer needs) go to lists by size class
  * and are handed out again first, so the bump pointer, and with it the
- * high-water mark, stays where it is while they last.
+ * high-water mark, stays where it is while they last; a piece at the top
+ * of the current block lowers its bump pointer instead.
  */
 #include "core/tape.h"
 
@@ -57,6 +58,15 @@ static int size_class(size_t n)
 
 static void push_free(adj_tape *t, void *p, size_t n)
 {
+    /* a piece at the top of the current block moves its bump pointer back
+     * instead: a later request larger than any released piece then grows
+     * the arena only by what it lacks */
+    adj_block *b = t->cur;
+    if (b && (char *)p + n == (char *)block_base(b) + b->used) {
+        b->used -= n;
+        t->used -= n;
+        return;
+    }
     adj_free_chunk *c = p;
     int k = size_class(n);
     c->size = n;

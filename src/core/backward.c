@@ -40,6 +40,23 @@ void *adj_grad_buf_fresh(adj_var *v, bool *fresh)
     return v->grad;
 }
 
+bool adj_grad_passable(const adj_var *y, const adj_var *x)
+{
+    const adj_tape *t = adj_node_tape(y);
+    return t->release_sweep != 0 && t->release_sweep == t->sweeps && x != y && !x->grad &&
+           (x->flags & ADJ_F_GRAD) && !(x->flags & ADJ_F_EXTGRAD) && x->dtype == y->dtype &&
+           adj_cold(x)->numel == adj_cold(y)->numel && adj_cold(y)->numel > 1 && y->grad &&
+           y->grad != t->seed_view;
+}
+
+void adj_grad_pass(adj_var *y, adj_var *x)
+{
+    x->grad = y->grad;
+    x->flags &= (uint8_t)~ADJ_F_RELEASED;
+    y->grad = NULL;
+    y->flags |= ADJ_F_RELEASED;
+}
+
 /*
  * Before a second sweep on the same tape, the adjoints of the nodes this
  * sweep will reach restart from zero; nodes outside y's graph keep theirs,
@@ -231,9 +248,10 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
     const bool plain = !anomaly && !release; /* a scalar node needs nothing after its rule */
     const uint32_t sweep = t->sweeps;
     y->mark = sweep;
+    t->release_sweep = release ? sweep : 0;
     /* The sweep: chunk by chunk, node by node, from y down to node 0,
      * visiting only the nodes y depends on (marked as they are reached). */
-    for (size_t c = adj_cold(y)->id / ADJ_NODE_CHUNK + 1; c-- > 0;) {
+    for (size_t c = adj_cold(y)->id / ADJ_NODE_CHUNK + 1; t->status == ADJ_OK && c-- > 0;) {
         adj_var *base = t->chunks[c];
         size_t hi = c == adj_cold(y)->id / ADJ_NODE_CHUNK ? adj_cold(y)->id % ADJ_NODE_CHUNK : ADJ_NODE_CHUNK - 1;
         for (size_t k = hi + 1; k-- > 0;) {
@@ -262,18 +280,19 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
                     continue; /* reached, but no adjoint flowed into it */
                 d->backward(v);
                 if (t->status != ADJ_OK)
-                    return t->status; /* scratch memory ran out */
+                    break; /* scratch memory ran out */
             }
             if (anomaly && v->grad) {
                 check_backward(t, v);
                 if (t->status != ADJ_OK)
-                    return t->status;
+                    break;
             }
             if (release)
                 release_adjoint(t, v);
         }
     }
-    return ADJ_OK;
+    t->release_sweep = 0;
+    return t->status;
 }
 
 adj_status adj_backward_seeded(adj_var *y, const double *seed)

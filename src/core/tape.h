@@ -145,6 +145,8 @@ struct adj_tape {
     uint32_t gen;
     uintptr_t htag;         /* the high-form handle tag of gen (core/handle.h) */
     uint32_t sweeps;        /* backward sweeps since the last reset */
+    uint32_t release_sweep; /* the sweep number of a sweep that releases adjoints
+                               (release_adjoints) while it runs, else 0 */
     const void *seed_view;  /* the caller's seed that is a node's adjoint
                                (adj_backward_seeded_view): read only, a later
                                sweep drops it, never clears or releases it */
@@ -342,6 +344,17 @@ void *adj_grad_buf(adj_var *v);
  * before returning.  For kernels that write a whole adjoint in one pass:
  * it saves zeroing the buffer and reading it back. */
 void *adj_grad_buf_fresh(adj_var *v, bool *fresh);
+
+/* For a backward in which input x's adjoint receives y's adjoint as it
+ * is (same elements in the same order: a reshape, the first operand of an
+ * add): whether x can take y's adjoint buffer over instead, which holds
+ * when the sweep releases adjoints (y's is dead once its backward has
+ * run), x has none yet and owns no store's, and both have the same
+ * dtype and numel > 1.  adj_grad_pass then hands it over (x's adjoint is
+ * y's; y's is released); call it once the backward has read y's adjoint
+ * for everything else. */
+bool adj_grad_passable(const adj_var *y, const adj_var *x);
+void adj_grad_pass(adj_var *y, adj_var *x);
 
 /* Before a sweep from y: zero the adjoints of the nodes y depends on
  * (parameters keep theirs) and mark them with `sweep`; false with

@@ -638,14 +638,14 @@ typedef struct bin_ctx {
         if (w_.it.runs > 0)                                                    \
             adj_par_for((size_t)w_.it.runs, walk_grain(&w_), nm##_walk_fwd, &w_); \
     }                                                                          \
-    static void nm##_backward(adj_var *y_)                                     \
+    static void nm##_backward_(adj_var *y_, bool skip_a_)                      \
     {                                                                          \
         adj_var *xa_ = y_->in[0], *xb_ = y_->in[1];                            \
         const bool flat_ = flat(y_);                                           \
         /* a of y's size in the walk reaches all of its adjoint: written      \
          * in place of zero-fill-and-add when this op is the first */         \
         bool fresh_ = false;                                                   \
-        void *ga_ = !(xa_->flags & ADJ_F_GRAD) ? NULL                          \
+        void *ga_ = skip_a_ || !(xa_->flags & ADJ_F_GRAD) ? NULL               \
                     : !flat_ && xa_ != xb_ &&                                  \
                               adj_cold(xa_)->numel == adj_cold(y_)->numel      \
                         ? adj_grad_buf_fresh(xa_, &fresh_)                     \
@@ -674,6 +674,16 @@ typedef struct bin_ctx {
             walk_backward(y_, &w_, 0, ga_, fresh_, nm##_walk_bwd, nm##_walk_red, nm##_walk_bias); \
         if (gb_)                                                               \
             walk_backward(y_, &w_, 1, gb_, false, nm##_walk_bwd, nm##_walk_red, nm##_walk_bias); \
+    }                                                                          \
+    /* add, sub: a's adjoint is dy itself, so a of y's shape takes dy over   \
+     * when the sweep releases it (adj_grad_pass), after b's is written */    \
+    static void nm##_backward(adj_var *y_)                                     \
+    {                                                                          \
+        const bool pass_ = ((OPID) == ADJ_OP_ADD || (OPID) == ADJ_OP_SUB) &&   \
+                           y_->in[0] != y_->in[1] && adj_grad_passable(y_, y_->in[0]); \
+        nm##_backward_(y_, pass_);                                             \
+        if (pass_ && adj_tape_status(adj_node_tape(y_)) == ADJ_OK)             \
+            adj_grad_pass(y_, y_->in[0]);                                      \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \

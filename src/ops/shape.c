@@ -205,10 +205,15 @@ static void reshape_forward(adj_var *y)
     adj_var_copy_out(y->in[0], y->value);
 }
 
-/* dx += dy, element by element; a copy when dx is not there yet */
+/* dx += dy, element by element; a copy when dx is not there yet, or dy
+ * itself when the sweep releases it (adj_grad_pass) */
 static void reshape_backward(adj_var *y)
 {
     adj_var *x = y->in[0];
+    if (adj_grad_passable(y, x)) {
+        adj_grad_pass(y, x);
+        return;
+    }
     bool fresh;
     void *gx = adj_grad_buf_fresh(x, &fresh);
     if (!gx)
