@@ -3,6 +3,7 @@
  * sticky errors, limits and statistics.  Recording ops is in record.c,
  * leaves and accessors in leaves.c, the backward sweep in backward.c.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "core/handle.h"
 #include "core/record.h"
 #include "core/tape.h"
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -25,7 +27,7 @@ static void *chunk_align(void *raw)
 }
 
 /* The bytes a chunk of nodes takes from t's allocator.  With the default
- * allocator the C library aligns the chunk (posix_memalign); any other
+ * allocator the chunk is mapped on its own, aligned (chunk_map); any other
  * allocator is asked for a region with room to align in, 64 KiB of
  * address space that is never touched but is counted in bytes_reserved. */
 static bool default_alloc(const adj_tape *t) { return t->al.alloc == adj_default_allocator.alloc; }
@@ -34,21 +36,54 @@ static size_t chunk_bytes(const adj_tape *t)
     return default_alloc(t) ? ADJ_CHUNK_BYTES : ALIGNED_ALLOC(ADJ_CHUNK_BYTES);
 }
 
+/* The pages of a mapped chunk. */
+#define CHUNK_MAP_BYTES ((ADJ_CHUNK_BYTES + 4095u) & ~(size_t)4095u)
+
+/* A chunk mapped from the system, aligned to ADJ_CHUNK_HOT: map room to
+ * align in, then give back what lies before and after the chunk.  Unlike
+ * posix_memalign it has no header (in a page of its own before the
+ * chunk), so a chunk touches only its own pages.  NULL if the system
+ * refuses; then posix_memalign. */
+static void *chunk_map(void)
+{
+    const size_t len = CHUNK_MAP_BYTES + ADJ_CHUNK_HOT;
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    char *p = m, *a = chunk_align(m);
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (p + len > a + CHUNK_MAP_BYTES)
+        munmap(a + CHUNK_MAP_BYTES, (size_t)(p + len - (a + CHUNK_MAP_BYTES)));
+    return a;
+}
+
+/* Chunks of the default allocator: mapped (aligned, so raw is the chunk)
+ * or, where mapping failed, from posix_memalign (raw is never aligned to
+ * ADJ_CHUNK_HOT then: a 16-byte offset marks it). */
 static void *chunk_alloc(adj_tape *t)
 {
     if (default_alloc(t)) {
-        void *p = NULL;
-        return posix_memalign(&p, ADJ_CHUNK_HOT, ADJ_CHUNK_BYTES) == 0 ? p : NULL;
+        void *p = chunk_map();
+        if (p)
+            return p;
+        if (posix_memalign(&p, ADJ_CHUNK_HOT, ADJ_CHUNK_BYTES + 16u) != 0)
+            return NULL;
+        return (char *)p + 16;
     }
     return t->al.alloc(t->al.ctx, ALIGNED_ALLOC(ADJ_CHUNK_BYTES));
 }
 
 static void chunk_free(adj_tape *t, void *raw)
 {
-    if (default_alloc(t))
-        free(raw);
-    else
+    if (default_alloc(t)) {
+        if (((uintptr_t)raw & (ADJ_CHUNK_HOT - 1)) == 0)
+            munmap(raw, CHUNK_MAP_BYTES);
+        else
+            free((char *)raw - 16);
+    } else {
         t->al.free(t->al.ctx, raw, ALIGNED_ALLOC(ADJ_CHUNK_BYTES));
+    }
 }
 
 #define INERT_BYTES ALIGNED_ALLOC(ADJ_CHUNK_BYTES)
@@ -227,7 +262,10 @@ bool adj_tape_next_chunk(adj_tape *t)
         t->allocations++;
         t->reserved += bytes;
         t->chunk_mem[t->nchunks] = raw;
-        t->chunks[t->nchunks] = chunk_align(raw);
+        /* a default chunk starts at raw rounded down (see chunk_alloc) */
+        t->chunks[t->nchunks] = default_alloc(t)
+                                    ? (void *)((uintptr_t)raw & ~(uintptr_t)(ADJ_CHUNK_HOT - 1))
+                                    : chunk_align(raw);
         *adj_chunk_tape(t->chunks[t->nchunks++]) = t;
     }
     t->cur_node = t->chunks[chunk];
