@@ -69,7 +69,7 @@ static dense gather(const double *s, const adj_layout *l)
     memcpy(d.shape, l->shape, sizeof d.shape);
     int64_t n = numel_of(l->ndim, l->shape);
     d.v = malloc((size_t)(n ? n : 1) * sizeof *d.v);
-    int64_t idx[ADJ_MAX_DIMS];
+    int64_t idx[ADJ_MAX_DIMS] = {0};
     for (int64_t e = 0; e < n; e++) {
         unravel(e, l->ndim, l->shape, idx);
         d.v[e] = s[offset_of(l, idx)];
@@ -141,7 +141,7 @@ static dense naive_take(const dense *x, int axis, const int64_t *pos, int64_t np
 static dense naive_bcast(const dense *x, int ndim, const int64_t *shape)
 {
     dense y = dense_new(ndim, shape);
-    int64_t idx[ADJ_MAX_DIMS], xi[ADJ_MAX_DIMS];
+    int64_t idx[ADJ_MAX_DIMS] = {0}, xi[ADJ_MAX_DIMS] = {0};
     for (int64_t e = 0; e < numel_of(ndim, shape); e++) {
         unravel(e, ndim, shape, idx);
         for (int k = 0; k < x->ndim; k++) {
@@ -451,7 +451,7 @@ static void check_iter(int ndim, const int64_t *shape, int nops, const int64_t *
     if (want_runs >= 0)
         ck_assert_int_eq(it.runs, want_runs);
     ck_assert_int_eq(it.runs * it.inner, n);
-    int64_t idx[ADJ_MAX_DIMS], e = 0;
+    int64_t idx[ADJ_MAX_DIMS] = {0}, e = 0;
     for (int64_t r0 = 0; r0 < it.runs; r0 += 3) {
         /* start from seek at every third run, step with next otherwise */
         adj_iter_pos p;
@@ -529,7 +529,7 @@ static void check_copy_acc(adj_dtype dt, const int64_t *base_shape, int nbase)
     adj_strided_acc(dt, src, &v, dst, &dl, 1.0);
     adj_strided_acc(dt, src, &v, dst, &dl, -0.5);
     double *hit = calloc((size_t)n, sizeof *hit);
-    int64_t idx[ADJ_MAX_DIMS];
+    int64_t idx[ADJ_MAX_DIMS] = {0};
     for (int64_t e = 0; e < m; e++) {
         unravel(e, v.ndim, v.shape, idx);
         hit[offset_of(&v, idx)] += 1;
@@ -617,7 +617,7 @@ static void check_reduce(adj_dtype dt, int yn, const int64_t *yshape, int xn,
         else
             ((float *)dx)[i] = (float)want[i];
     }
-    int64_t idx[ADJ_MAX_DIMS], xi[ADJ_MAX_DIMS];
+    int64_t idx[ADJ_MAX_DIMS] = {0}, xi[ADJ_MAX_DIMS] = {0};
     for (int64_t e = 0; e < ny; e++) {
         unravel(e, yn, yshape, idx);
         for (int k = 0; k < xn; k++)
