@@ -76,4 +76,18 @@ static inline void test_alloc_arm(test_alloc *a, long n, int sticky)
     a->live = 0;
 }
 
+/* The plain-loop reference product: C (m,n) += A (m,k) B (k,n), with
+ * element strides: A[i*ar + p*ac]. */
+static inline void ref_mm(size_t m, size_t n, size_t k, const double *A, size_t ar, size_t ac,
+                          const double *B, size_t br, size_t bc, double *C)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++)
+                s += A[i * ar + p * ac] * B[p * br + j * bc];
+            C[i * n + j] += s;
+        }
+}
+
 #endif

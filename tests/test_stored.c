@@ -27,19 +27,6 @@ static void fill(double *v, size_t n, uint64_t seed)
         v[i] = frand(&seed);
 }
 
-/* C (m,n) += A (m,k) B (k,n), with element strides: A[i*ar + p*ac] */
-static void ref_mm(size_t m, size_t n, size_t k, const double *A, size_t ar, size_t ac,
-                   const double *B, size_t br, size_t bc, double *C)
-{
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            double s = 0;
-            for (size_t p = 0; p < k; p++)
-                s += A[i * ar + p * ac] * B[p * br + j * bc];
-            C[i * n + j] += s;
-        }
-}
-
 static void expect_close(const double *got, const double *want, size_t n, double tol)
 {
     for (size_t i = 0; i < n; i++)
