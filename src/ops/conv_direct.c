@@ -88,7 +88,7 @@ ITILE(2, 12)
 ITILE(3, 8)
 ITILE(4, 6)
 
-/* pixels per igemm tile for OV vectors (Ppad is a multiple of 24) */
+/* pixels per igemm tile for OV vectors (Ppad is a multiple of each used) */
 static size_t imp(size_t ov) { return ov == 4 ? 6 : ov == 3 ? 8 : 12; }
 
 /* out (Ppad, o16) = col W^T of one sample (pofs has Ppad entries). */
@@ -197,13 +197,23 @@ static size_t kpad(size_t K, size_t o16)
     return (K + u - 1) / u * u;
 }
 
+/* P rounded up to whole igemm tiles of pixels for o16 output channels:
+ * 14x14 planes take 198 rows at 64 channels and 204 at 32, not 216 */
+static size_t ppad(size_t P, size_t o16)
+{
+    size_t u = o16 >= 64 ? imp(4) : 1;
+    if (o16 % 64)
+        u = u / gcd(u, imp(o16 % 64 / 16)) * imp(o16 % 64 / 16);
+    return (P + u - 1) / u * u;
+}
+
 static size_t side_init(side *s, size_t c, size_t h, size_t w, size_t ph, size_t pw,
                         size_t o16, const adj_conv_geom *g)
 {
     s->c = c, s->h = h, s->w = w, s->ph = ph, s->pw = pw;
     s->hp = h + 2 * ph, s->wp = w + 2 * pw, s->ps = s->hp * s->wp;
     s->ho = s->hp - g->kh + 1, s->wo = s->wp - g->kw + 1;
-    s->P = s->ho * s->wo, s->Ppad = (s->P + 23) / 24 * 24;
+    s->P = s->ho * s->wo, s->Ppad = ppad(s->P, o16);
     s->K = c * g->kh * g->kw, s->Kpad = kpad(s->K, o16);
     return (s->Kpad + s->Ppad) * sizeof(int);
 }
