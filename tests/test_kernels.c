@@ -360,6 +360,85 @@ START_TEST(elementwise_against_formulas)
 }
 END_TEST
 
+/* The plain loop of small products gives, element by element, the bits
+ * of a dot product summed from 0 in the order of p (then beta C added):
+ * both dtypes, both transposes, strided C, beta 0 (C holding NaN, never
+ * read) and 0.5, and rows of C longer than the loop's column block. */
+#define SMALL_REF(T)                                                           \
+    do {                                                                       \
+        const T *A_ = A, *B_ = B;                                              \
+        T *C_ = C;                                                             \
+        for (size_t i = 0; i < m; i++)                                         \
+            for (size_t j = 0; j < n; j++) {                                   \
+                T sum = 0;                                                     \
+                for (size_t p = 0; p < k; p++)                                 \
+                    sum += (ta ? A_[p * rsa + i] : A_[i * rsa + p]) *          \
+                           (tb ? B_[j * rsb + p] : B_[p * rsb + j]);           \
+                T *c = &C_[i * rsc + j * csc];                                 \
+                *c = beta == 0 ? sum : (T)beta * *c + sum;                     \
+            }                                                                  \
+    } while (0)
+
+static void small_ref(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                      size_t rsa, const void *B, size_t rsb, double beta, void *C, size_t rsc,
+                      size_t csc)
+{
+    if (dtype == ADJ_F64)
+        SMALL_REF(double);
+    else
+        SMALL_REF(float);
+}
+
+START_TEST(small_gemm_bits_of_dot_order)
+{
+    const size_t sh[][3] = {{4, 8, 2}, {4, 1, 8}, {1, 8, 4}, {3, 5, 0}, {2, 100, 3}, {5, 130, 6},
+                            {7, 9, 11}, {1, 1, 1}};
+    adj_rng r;
+    adj_rng_seed(&r, 41);
+    for (size_t c = 0; c < sizeof sh / sizeof sh[0]; c++)
+        for (int dt = 0; dt < 2; dt++)
+            for (int v = 0; v < 8; v++) {
+                const int dtype = dt ? ADJ_F32 : ADJ_F64;
+                const bool ta = v & 1, tb = (v >> 1) & 1;
+                const double beta = (v >> 2) & 1 ? 0.5 : 0.0;
+                const size_t m = sh[c][0], n = sh[c][1], k = sh[c][2];
+                const size_t rsa = (ta ? m : k) + 1, rsb = (tb ? k : n) + 2;
+                const size_t csc = 2, rsc = n * csc + 3, es = dt ? 4 : 8;
+                const size_t na = (ta ? k : m) * rsa + 1, nb = (tb ? n : k) * rsb + 1;
+                const size_t nc = m * rsc + 1;
+                double *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
+                double *c0 = malloc(nc * sizeof *c0);
+                fill(&r, a, na);
+                fill(&r, b, nb);
+                fill(&r, c0, nc);
+                void *A = malloc(na * es), *B = malloc(nb * es), *C1 = malloc(nc * es),
+                     *C2 = malloc(nc * es);
+                for (size_t i = 0; i < na; i++)
+                    dt ? (void)(((float *)A)[i] = (float)a[i]) : (void)(((double *)A)[i] = a[i]);
+                for (size_t i = 0; i < nb; i++)
+                    dt ? (void)(((float *)B)[i] = (float)b[i]) : (void)(((double *)B)[i] = b[i]);
+                for (size_t i = 0; i < nc; i++) {
+                    double x = beta == 0 && i % 2 == 0 ? NAN : c0[i];
+                    dt ? (void)(((float *)C1)[i] = (float)x) : (void)(((double *)C1)[i] = x);
+                }
+                memcpy(C2, C1, nc * es);
+                ck_assert(adj_gemm_is_small(m, n, k));
+                adj_gemm_1t(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, beta, C1, rsc, csc);
+                small_ref(dtype, ta, tb, m, n, k, A, rsa, B, rsb, beta, C2, rsc, csc);
+                ck_assert_msg(memcmp(C1, C2, nc * es) == 0,
+                              "%zux%zux%zu dtype %d ta %d tb %d beta %g: not the dot order's bits",
+                              m, n, k, dtype, ta, tb, beta);
+                free(a);
+                free(b);
+                free(c0);
+                free(A);
+                free(B);
+                free(C1);
+                free(C2);
+            }
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -369,6 +448,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, linear_small_and_blis_paths);
     tcase_add_test(tc, linear_col_sums_f32_against_long_double);
     tcase_add_test(tc, gemm_rows_against_loop);
+    tcase_add_test(tc, small_gemm_bits_of_dot_order);
     suite_add_tcase(s, tc);
     tc = tcase_create("elementwise");
     tcase_add_loop_test(tc, elementwise_against_formulas, 0, 3);
