@@ -34,6 +34,27 @@ static inline size_t AK(key_end)(const attn_plan *p, size_t i0, size_t nr)
     return p->causal ? (i0 + nr < p->S ? i0 + nr : p->S) : p->S;
 }
 
+/* x[c] = e^(a x[c] - b) for c < n, a loop of its own (it vectorises);
+ * where every argument is in range, 2^k is applied in one product
+ * (ADJ_EXP_BLK: the same bits as ADJ_EXP). */
+static inline void AK(exp_row)(AT *x, size_t n, AT a, AT b)
+{
+    int bad = 0;
+    for (size_t c = 0; c < n; c++) {
+        const AT t = x[c] * a - b;
+        bad |= !ADJ_EXP_NORMAL(t);
+    }
+    if (!bad) {
+        enum { adj_slow_ = 0 };
+        for (size_t c = 0; c < n; c++)
+            x[c] = ADJ_EXP_BLK(x[c] * a - b);
+    } else {
+        enum { adj_slow_ = 1 };
+        for (size_t c = 0; c < n; c++)
+            x[c] = ADJ_EXP_BLK(x[c] * a - b);
+    }
+}
+
 /*
  * Forward, the online softmax: for each query block, running row maxima m
  * and sums l over the key blocks seen so far; when a block raises a row's
@@ -78,12 +99,10 @@ static void AK(fwd_item)(const attn_plan *p, const attn_item *it, char *ws)
                     continue;
                 }
                 const AT mnt = (AT)mn;
+                AK(exp_row)(sr, kc, 1, mnt); /* e^-inf = 0 for the dropped */
                 AT sum = 0;
-                for (size_t c = 0; c < kc; c++) { /* e^-inf = 0 for the dropped */
-                    AT e = ADJ_EXP(sr[c] - mnt);
-                    sr[c] = e;
-                    sum += e;
-                }
+                for (size_t c = 0; c < kc; c++)
+                    sum += sr[c];
                 for (size_t c = kc; c < nc; c++)
                     sr[c] = 0;
                 if (m[r] != mn && m[r] != -INFINITY) {
@@ -125,8 +144,7 @@ static void AK(probs)(const attn_plan *p, const attn_item *it, AT *s, size_t i0,
         const size_t kc = lse == -INFINITY ? 0 : AK(kept_prefix)(p, i0 + r, j0, nc);
         const AT *mr = AK(mask_row)(p, it->mask, i0 + r, j0);
         const AT lt = (AT)lse;
-        for (size_t c = 0; c < kc; c++)
-            sr[c] = ADJ_EXP(sr[c] * scale - lt);
+        AK(exp_row)(sr, kc, scale, lt);
         if (mr)
             for (size_t c = 0; c < kc; c++)
                 sr[c] = mr[(int64_t)c * p->msj] > 0 ? sr[c] : (AT)0;
