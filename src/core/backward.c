@@ -223,9 +223,11 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
                       sh);
         return t->status;
     }
-    /* a tape holding parameters takes this pass on the first sweep too: it
-     * finds parameters whose store moved before anything is written */
-    if (t->sweeps++ > 0 || t->params) {
+    /* a tape holding parameters whose store may have moved takes this pass
+     * on the first sweep too: it finds the moved ones that y depends on
+     * before anything is written.  Otherwise the first sweep has nothing
+     * to clear (no op node holds an adjoint yet, none is released). */
+    if (t->sweeps++ > 0 || !adj_tape_params_current(t)) {
         if (!adj_clear_reachable(t, y, t->sweeps))
             return t->status;
     } else {

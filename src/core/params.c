@@ -274,6 +274,12 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
     v->flags |= ADJ_F_EXTGRAD;
     pref r = {p, i, p->count};
     memcpy(&adj_cold(v)->attr_buf, &r, sizeof r);
+    if (!t->params) {
+        t->pstore = p;
+        t->pcount = p->count;
+    } else if (t->pstore != p || t->pcount != p->count) {
+        t->pmixed = true;
+    }
     t->params = 1;
     return adj_h_out(v);
 }
@@ -321,6 +327,11 @@ const adj_var *adj_tape_moved_param(const adj_tape *t)
             return v;
     }
     return NULL;
+}
+
+bool adj_tape_params_current(const adj_tape *t)
+{
+    return !t->params || (!t->pmixed && t->pstore->count == t->pcount);
 }
 
 adj_var *(adj_param)(adj_tape *t, adj_params *p, int i) { return adj_param_at(t, p, i, NULL, 0); }

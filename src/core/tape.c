@@ -149,6 +149,9 @@ void adj_tape_reset(adj_tape *t)
     t->names = NULL;
     t->nnames = t->names_cap = 0;
     t->params = 0;
+    t->pstore = NULL;
+    t->pcount = 0;
+    t->pmixed = false;
     t->status = ADJ_OK;
     t->msg[0] = '\0';
 }

@@ -156,6 +156,13 @@ struct adj_tape {
     adj_var **gvars;
     size_t gvars_n;
     int params;             /* adj_param put a store's tensor on the tape */
+    /* the store and its tensor count of every parameter leaf since the
+     * last reset, when all of them share one store and one count; else
+     * pmixed.  Then no leaf is stale while the store still holds pcount
+     * tensors (adj_tape_params_current). */
+    const adj_params *pstore;
+    int pcount;
+    bool pmixed;
     /* the names given to nodes (adj_var_set_name), in the arena: few
      * nodes have one, so they are kept here rather than in every node */
     struct adj_node_name *names;
@@ -386,6 +393,10 @@ bool adj_param_stale(const adj_var *v);
 bool adj_param_moved(adj_tape *t, const adj_var *v, const char *who, const char *file, int line);
 /* The first parameter leaf on t whose store has moved, or NULL. */
 const adj_var *adj_tape_moved_param(const adj_tape *t);
+/* True when no parameter leaf on t can be stale, known without visiting
+ * them: every one came from one store, which has kept the tensor count it
+ * had for all of them.  False says only that a leaf may be stale. */
+bool adj_tape_params_current(const adj_tape *t);
 
 /* Default allocator. */
 extern const adj_allocator adj_default_allocator;
