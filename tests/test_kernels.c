@@ -392,6 +392,7 @@ static void small_ref(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
 START_TEST(small_gemm_bits_of_dot_order)
 {
     const size_t sh[][3] = {{4, 8, 2}, {4, 1, 8}, {1, 8, 4}, {3, 5, 0}, {2, 100, 3}, {5, 130, 6},
+                            {8, 2, 4}, {9, 3, 5}, {6, 6, 3}, {4, 4, 0},
                             {7, 9, 11}, {1, 1, 1}};
     adj_rng r;
     adj_rng_seed(&r, 41);

@@ -23,20 +23,65 @@ bool adj_gemm_is_small(size_t m, size_t n, size_t k)
 
 /* C = op(A) op(B) + beta C by plain loops, strides as for adj_gemm;
  * op(A)[i][p] is A[i rsa + p csa], or A[p rsa + i csa] when transposed.
- * beta = 0 never reads C (it may hold garbage). */
+ * beta = 0 never reads C (it may hold garbage).  Each element is one sum
+ * from 0 over p in order; four elements of a row of C (or of a column,
+ * when C has more rows than columns) are summed side by side, sharing
+ * the element of op(A) (or op(B)) each step reads: the same sums, with
+ * the loop's cost spread over four (k is often 1 to 8 here). */
+#define SMALL_PUT_(T, c, s) ((c) = beta == 0 ? (s) : (T)beta * (c) + (s))
 #define SMALL_GEMM(T)                                                           \
     do {                                                                       \
         const T *A_ = A, *B_ = B;                                              \
         T *C_ = C;                                                             \
         const size_t ai = ta ? csa : rsa, ap = ta ? rsa : csa;                 \
         const size_t bp = tb ? csb : rsb, bj = tb ? rsb : csb;                 \
-        for (size_t i = 0; i < m; i++)                                         \
-            for (size_t j = 0; j < n; j++) {                                   \
+        size_t i0 = 0, j0 = 0;                                                 \
+        if (n >= m && n >= 4) { /* four columns at a time */                   \
+            j0 = n - n % 4;                                                    \
+            for (size_t i = 0; i < m; i++)                                     \
+                for (size_t j = 0; j < j0; j += 4) {                           \
+                    const T *a = A_ + i * ai, *b = B_ + j * bj;                \
+                    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                          \
+                    for (size_t p = 0; p < k; p++) {                           \
+                        const T x = a[p * ap], *r = b + p * bp;                \
+                        s0 += x * r[0];                                        \
+                        s1 += x * r[bj];                                       \
+                        s2 += x * r[2 * bj];                                   \
+                        s3 += x * r[3 * bj];                                   \
+                    }                                                          \
+                    T *c = &C_[i * rsc + j * csc];                             \
+                    SMALL_PUT_(T, c[0], s0);                                   \
+                    SMALL_PUT_(T, c[csc], s1);                                 \
+                    SMALL_PUT_(T, c[2 * csc], s2);                             \
+                    SMALL_PUT_(T, c[3 * csc], s3);                             \
+                }                                                              \
+        } else if (m >= 4) { /* four rows at a time */                         \
+            i0 = m - m % 4;                                                    \
+            for (size_t i = 0; i < i0; i += 4)                                 \
+                for (size_t j = 0; j < n; j++) {                               \
+                    const T *a = A_ + i * ai, *b = B_ + j * bj;                \
+                    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                          \
+                    for (size_t p = 0; p < k; p++) {                           \
+                        const T y = b[p * bp], *r = a + p * ap;                \
+                        s0 += r[0] * y;                                        \
+                        s1 += r[ai] * y;                                       \
+                        s2 += r[2 * ai] * y;                                   \
+                        s3 += r[3 * ai] * y;                                   \
+                    }                                                          \
+                    T *c = &C_[i * rsc + j * csc];                             \
+                    SMALL_PUT_(T, c[0], s0);                                   \
+                    SMALL_PUT_(T, c[rsc], s1);                                 \
+                    SMALL_PUT_(T, c[2 * rsc], s2);                             \
+                    SMALL_PUT_(T, c[3 * rsc], s3);                             \
+                }                                                              \
+        }                                                                      \
+        /* the rest: rows from i0, or columns from j0, one element a time */   \
+        for (size_t i = i0; i < m; i++)                                        \
+            for (size_t j = i0 ? 0 : j0; j < n; j++) {                         \
                 T s = 0;                                                       \
                 for (size_t p = 0; p < k; p++)                                 \
                     s += A_[i * ai + p * ap] * B_[p * bp + j * bj];            \
-                T *c = &C_[i * rsc + j * csc];                                 \
-                *c = beta == 0 ? s : (T)beta * *c + s;                         \
+                SMALL_PUT_(T, C_[i * rsc + j * csc], s);                       \
             }                                                                  \
     } while (0)
 
