@@ -3,7 +3,7 @@
  * against a naive direct convolution written here (seven nested loops,
  * forward and every adjoint, in double) on random shapes larger than the
  * op-table cases, in f64 and f32; the same bits for any thread count
- * (forward, input adjoint) and per thread count (weight adjoint), and at
+ * (forward, input adjoint) and per thread count (weight and bias adjoints), and at
  * every CPU level of the kernels; no
  * allocation per training step once the arena has grown; the pools on
  * hand-worked values and ties; and the errors: words, status, no leak.
@@ -322,6 +322,94 @@ START_TEST(threads_bits)
 }
 END_TEST
 
+/* One float conv2d (stride 1) with adjoint dy and the inputs' adjoints
+ * wanted as gx, gw, gb say; the adjoints got (NULL where not wanted). */
+typedef struct bias_out {
+    double *dx, *dw, *db;
+} bias_out;
+
+static bias_out bias_run(const geo *q, int threads, int gx, int gw, int gb, const double *dy)
+{
+    adj_set_threads(threads);
+    unsigned s = 11;
+    const size_t nx = (size_t)q->n * q->c * q->h * q->w, nw = (size_t)q->o * q->c * q->kh * q->kw;
+    double *x = rnd(nx, &s), *w = rnd(nw, &s), *b = rnd((size_t)q->o, &s);
+    adj_tape *t = adj_tape_new();
+    adj_var *vx = leaf(t, ADJ_F32, 4, ((int64_t[]){q->n, q->c, q->h, q->w}), x, gx);
+    adj_var *vw = leaf(t, ADJ_F32, 4, ((int64_t[]){q->o, q->c, q->kh, q->kw}), w, gw);
+    adj_var *vb = leaf(t, ADJ_F32, 1, ((int64_t[]){q->o}), b, gb);
+    adj_conv2d_opts o = {{1, 1}, {q->ph, q->pw}, {1, 1}, 1};
+    adj_var *y = adj_conv2d(vx, vw, vb, &o);
+    ck_assert_int_eq(adj_backward_seeded(y, dy), ADJ_OK);
+    bias_out r = {gx ? malloc(nx * 8) : NULL, gw ? malloc(nw * 8) : NULL,
+                  gb ? malloc((size_t)q->o * 8) : NULL};
+    if (gx)
+        adj_copy_grad(vx, r.dx);
+    if (gw)
+        adj_copy_grad(vw, r.dw);
+    if (gb)
+        adj_copy_grad(vb, r.db);
+    adj_tape_free(t);
+    free(x), free(w), free(b);
+    adj_set_threads(0);
+    return r;
+}
+
+static void bias_free(bias_out r) { free(r.dx), free(r.dw), free(r.db); }
+
+/* The bias adjoint, which the direct path sums with the weight adjoint's
+ * (in float, in that pass's order) and the others apart (in double), on
+ * channel counts across the blocks of 16 and 64 and odd planes, at 1 and
+ * 2 threads: against a plain loop in double, within the bound of a float
+ * sum of the same terms in any order; exact where every partial sum is
+ * (dy of ones: db = n ho wo); the same bits twice at 2 threads; and dx and
+ * dw the same bits with and without it. */
+START_TEST(bias_adjoint)
+{
+    static const geo qs[] = {
+        /* n c h w  o kh kw  sh sw ph pw dh dw oph opw g */
+        {16, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0},
+        {13, 5, 11, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0},
+        {3, 17, 7, 5, 17, 2, 3, 1, 1, 1, 2, 1, 1, 0, 0, 1, 0, 0},
+        {1, 3, 9, 13, 130, 3, 3, 1, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0},
+    };
+    const geo q = qs[_i / 4];
+    const int threads = _i % 2 + 1, ones = _i / 2 % 2;
+    const int ho = q.h + 2 * q.ph - q.kh + 1, wo = q.w + 2 * q.pw - q.kw + 1;
+    const size_t plane = (size_t)ho * wo, ny = (size_t)q.n * q.o * plane;
+    const size_t nx = (size_t)q.n * q.c * q.h * q.w, nw = (size_t)q.o * q.c * q.kh * q.kw;
+    unsigned s = 21;
+    double *dy = rnd(ny, &s);
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = ones ? 1.0 : (float)dy[i];
+    for (int gx = 0; gx < 2; gx++)
+        for (int gw = 0; gw < 2; gw++) {
+            bias_out a = bias_run(&q, threads, gx, gw, 1, dy), c = bias_run(&q, threads, gx, gw, 1, dy);
+            ck_assert(memcmp(a.db, c.db, (size_t)q.o * 8) == 0);
+            for (int o = 0; o < q.o; o++) {
+                double want = 0, mag = 0;
+                for (int n = 0; n < q.n; n++)
+                    for (size_t p = 0; p < plane; p++) {
+                        want += dy[((size_t)n * q.o + o) * plane + p];
+                        mag += fabs(dy[((size_t)n * q.o + o) * plane + p]);
+                    }
+                const double bound = (double)(q.n * plane) * 0x1p-24 * mag + 0x1p-24 * fabs(want);
+                ck_assert_msg(fabs(a.db[o] - want) <= bound, "db[%d] = %.9g, want %.9g (bound %g), "
+                              "x %d w %d threads %d", o, a.db[o], want, bound, gx, gw, threads);
+                if (ones)
+                    ck_assert_double_eq(a.db[o], want);
+            }
+            bias_out z = bias_run(&q, threads, gx, gw, 0, dy);
+            if (gx)
+                ck_assert(memcmp(a.dx, z.dx, nx * 8) == 0);
+            if (gw)
+                ck_assert(memcmp(a.dw, z.dw, nw * 8) == 0);
+            bias_free(a), bias_free(c), bias_free(z);
+        }
+    free(dy);
+}
+END_TEST
+
 /* The col, padding, transposition and dot-product kernels are compiled per
  * CPU level: every level that runs them gives the same bits (float), on
  * the pixel-major path (8 channels) and the few-channel one (1 channel,
@@ -525,6 +613,7 @@ static Suite *conv_suite(void)
     tcase_add_loop_test(tc, conv1d_naive, 0, 2 * (int)(sizeof conv_geos / sizeof conv_geos[0]));
     tcase_add_loop_test(tc, convt2d_naive, 0, 4 * (int)(sizeof convt_geos / sizeof convt_geos[0]));
     tcase_add_loop_test(tc, conv2d_direct, 0, 8 * (int)(sizeof direct_geos / sizeof direct_geos[0]));
+    tcase_add_loop_test(tc, bias_adjoint, 0, 16);
     tcase_add_test(tc, threads_bits);
     tcase_add_test(tc, levels_bits);
     tcase_add_test(tc, arena_steps);

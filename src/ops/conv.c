@@ -249,18 +249,22 @@ static void conv_forward(adj_var *y)
                   false, y->in[2] ? y->in[2]->value : NULL);
 }
 
-/* dx += conv_transpose(dy, w);  dw += sum_n dy[n] col(x[n])^T;  db += sum dy */
+/* dx += conv_transpose(dy, w);  dw += sum_n dy[n] col(x[n])^T;  db += sum dy
+ * (on the direct float path with dw, in dw's pass over dy) */
 static void conv_backward(adj_var *y)
 {
-    adj_var *x = y->in[0], *w = y->in[1];
+    adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     adj_tape *t = adj_node_tape(y);
     adj_conv_geom g = geom_of(y, false);
     void *gx = x->flags & ADJ_F_GRAD ? adj_grad_buf(x) : NULL;
     void *gw = w->flags & ADJ_F_GRAD ? adj_grad_buf(w) : NULL;
-    if ((x->flags & ADJ_F_GRAD && !gx) || (w->flags & ADJ_F_GRAD && !gw) ||
-        !adj_conv_backward(t, y->dtype, &g, y->grad, x->value, w->value, gx, gw))
+    const bool fold = gw && b && (b->flags & ADJ_F_GRAD) && adj_conv_direct_ok(y->dtype, &g);
+    void *gb = fold ? adj_grad_buf(b) : NULL;
+    if ((x->flags & ADJ_F_GRAD && !gx) || (w->flags & ADJ_F_GRAD && !gw) || (fold && !gb) ||
+        !adj_conv_backward(t, y->dtype, &g, y->grad, x->value, w->value, gx, gw, gb))
         return;
-    bias_backward(y);
+    if (!fold)
+        bias_backward(y);
 }
 
 /* tangent: conv(dx, w) + conv(x, dw) + db */

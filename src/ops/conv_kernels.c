@@ -674,10 +674,10 @@ bool adj_conv_wgrad(adj_tape *t, int dtype, const adj_conv_geom *g, const void *
 }
 
 bool adj_conv_backward(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s,
-                       const void *b, const void *w, void *db, void *dw)
+                       const void *b, const void *w, void *db, void *dw, void *dbias)
 {
     if (adj_conv_direct_ok(dtype, g))
-        return adj_conv_direct_backward(t, g, s, b, w, db, dw);
+        return adj_conv_direct_backward(t, g, s, b, w, db, dw, dbias);
     const size_t cbg = g->cb / g->groups;
     const bool direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 &&
                         g->pw == 0 && g->hs == g->hb && g->ws == g->wb;

@@ -45,9 +45,12 @@ bool adj_conv_up(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, 
                  void *b);
 /* Both adjoints of conv2d from s's adjoint: db += up(s, w) when db, dw +=
  * wgrad(s, b) when dw (either may be NULL); the same results as the two
- * calls, sharing one transposition of s on the pixel-major path. */
+ * calls, sharing one transposition of s on the pixel-major path.  dbias
+ * (cs), only with dw and where adj_conv_direct_ok holds (NULL elsewhere):
+ * dbias[c] += the sum of s[:, c], summed in float in the weight adjoint's
+ * pass over s (the bits of a given thread count, as dw's). */
 bool adj_conv_backward(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s,
-                       const void *b, const void *w, void *db, void *dw);
+                       const void *b, const void *w, void *db, void *dw, void *dbias);
 /* dw += the weight adjoint: sum over samples of s col(b)^T. */
 bool adj_conv_wgrad(adj_tape *t, int dtype, const adj_conv_geom *g, const void *s, const void *b,
                     void *dw);
@@ -61,7 +64,7 @@ bool adj_conv_direct_ok(int dtype, const adj_conv_geom *g);
 bool adj_conv_direct_down(adj_tape *t, const adj_conv_geom *g, const float *b, const float *w,
                           float *s, bool acc, const float *bias);
 bool adj_conv_direct_backward(adj_tape *t, const adj_conv_geom *g, const float *s, const float *b,
-                              const float *w, float *db, float *dw);
+                              const float *w, float *db, float *dw, float *dbias);
 
 /* dst[j ld + i] = src[i ls + j] (ADJ_TR_COPY), += (ADJ_TR_ADD) or =
  * bias[j] + (ADJ_TR_BIAS), for i < rows, j < cols; float, at the CPU's
