@@ -2,12 +2,16 @@
  * The paths a step of a small model takes: the first sweep of a tape that
  * holds parameters, which checks their stores without a pass over the
  * tape when none can have moved, and must still catch every moved one the
- * output depends on (and only those) when one may have.
+ * output depends on (and only those) when one may have; and linear's
+ * bias adjoint, whose column sums take a loop of their own for a few
+ * columns, against a plain loop in double.
  */
 #include <adjoint.h>
 
 #include "check_util.h"
+#include "ops/gemm.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const int64_t shape22[] = {2, 2};
@@ -159,6 +163,88 @@ START_TEST(reset_forgets)
 }
 END_TEST
 
+/* db += the column sums of dz (m, out; rows ld apart), each summed in
+ * double from 0 over the rows in order and added to db in double once:
+ * the bits adj_linear_col_sums_f32 must give, for few columns (its own
+ * loop) and many (blocks of columns), with rows longer than out. */
+START_TEST(bias_col_sums)
+{
+    const size_t ms[] = {1, 3, 4, 7, 64}, outs[] = {1, 2, 8, 15, 16, 17, 300};
+    uint64_t seed = 7;
+    for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+        for (size_t b = 0; b < sizeof outs / sizeof outs[0]; b++)
+            for (size_t pad = 0; pad < 2; pad++) {
+                const size_t m = ms[a], out = outs[b], ld = out + 3 * pad;
+                float *dz = malloc(m * ld * sizeof *dz), *db = malloc(out * sizeof *db),
+                      *ref = malloc(out * sizeof *ref);
+                for (size_t i = 0; i < m * ld; i++) {
+                    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                    dz[i] = (float)((double)(seed >> 11) / 9007199254740992.0 * 2.0 - 1.0) *
+                            (i % 5 == 0 ? 1e6f : 1.0f); /* magnitudes that make the order show */
+                }
+                for (size_t j = 0; j < out; j++)
+                    db[j] = ref[j] = (float)j * 0.25f - 1.0f;
+                for (size_t j = 0; j < out; j++) {
+                    double s = 0;
+                    for (size_t r = 0; r < m; r++)
+                        s += (double)dz[r * ld + j];
+                    ref[j] = (float)((double)ref[j] + s);
+                }
+                adj_linear_col_sums_f32(dz, m, out, ld, db);
+                ck_assert_msg(memcmp(db, ref, out * sizeof *db) == 0, "m %zu out %zu ld %zu", m,
+                              out, ld);
+                free(dz);
+                free(db);
+                free(ref);
+            }
+}
+END_TEST
+
+/* A linear layer's bias adjoint through the op, f32, 1 and 2 threads:
+ * the plain loop's sums for a small (m, out) and a large one. */
+START_TEST(bias_grad_through_linear)
+{
+    const int64_t shapes[][3] = {{4, 2, 8}, {3, 5, 1}, {1024, 3, 40}};
+    for (int th = 1; th <= 2; th++)
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+            adj_set_threads(th);
+            const int64_t m = shapes[c][0], in = shapes[c][1], out = shapes[c][2];
+            float *x = malloc((size_t)(m * in) * sizeof *x), *w = malloc((size_t)(out * in) * sizeof *w);
+            float *b = malloc((size_t)out * sizeof *b), *s = malloc((size_t)(m * out) * sizeof *s);
+            for (int64_t i = 0; i < m * in; i++)
+                x[i] = (float)((i * 7) % 13) * 0.125f - 0.5f;
+            for (int64_t i = 0; i < out * in; i++)
+                w[i] = (float)((i * 5) % 11) * 0.25f - 1.0f;
+            for (int64_t i = 0; i < out; i++)
+                b[i] = (float)i * 0.5f;
+            for (int64_t i = 0; i < m * out; i++)
+                s[i] = (float)((i * 3) % 17) * 0.75f - 3.0f;
+            adj_tape *t = adj_tape_new();
+            adj_var *xv = adj_constant_f32(t, 2, ((int64_t[]){m, in}), x);
+            adj_var *wv = adj_tensor_f32(t, 2, ((int64_t[]){out, in}), w);
+            adj_var *bv = adj_tensor_f32(t, 1, ((int64_t[]){out}), b);
+            adj_var *z = adj_linear(xv, wv, bv);
+            /* loss = sum(z * s): dz = s */
+            adj_var *y = adj_sum(adj_mul(z, adj_constant_f32(t, 2, ((int64_t[]){m, out}), s)));
+            ck_assert_int_eq(adj_backward(y), ADJ_OK);
+            const float *g = adj_grad_data(bv);
+            for (int64_t j = 0; j < out; j++) {
+                double acc = 0;
+                for (int64_t r = 0; r < m; r++)
+                    acc += (double)s[r * out + j];
+                ck_assert_msg(g[j] == (float)(0.0 + acc), "shape %zu column %lld: %g vs %g", c,
+                              (long long)j, (double)g[j], acc);
+            }
+            adj_tape_free(t);
+            free(x);
+            free(w);
+            free(b);
+            free(s);
+        }
+    adj_set_threads(1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("smallstep");
@@ -169,6 +255,10 @@ static Suite *suite(void)
     tcase_add_test(tc, one_store_two_counts);
     tcase_add_test(tc, reset_forgets);
     suite_add_tcase(s, tc);
+    TCase *lb = tcase_create("linear bias");
+    tcase_add_test(lb, bias_col_sums);
+    tcase_add_test(lb, bias_grad_through_linear);
+    suite_add_tcase(s, lb);
     return s;
 }
 

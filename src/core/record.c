@@ -323,7 +323,11 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
         fail_op(t, s, d, in, nin, why, file, line);
         return t->inert;
     }
-    if (!adj_shape_store(t, y, sizes)) {
+    if (y->ndim <= ADJ_SHAPE_INLINE) { /* adj_shape_store, inline */
+        for (int k = 0; k < y->ndim; k++)
+            c->shape_in[k] = sizes[k];
+        c->shape = c->shape_in;
+    } else if (!adj_shape_store(t, y, sizes)) {
         adj_drop_last_node(t);
         return t->inert;
     }

@@ -393,7 +393,16 @@ static void linear_forward(adj_var *y)
  */
 void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, size_t ld, float *db)
 {
-    enum { BLOCK = 256 };
+    enum { BLOCK = 256, FEW = 16 };
+    if (out <= FEW) { /* a few columns: one sum at a time, the same order */
+        for (size_t j = 0; j < out; j++) {
+            double s = 0;
+            for (size_t r = 0; r < m; r++)
+                s += (double)dz[r * ld + j];
+            db[j] = (float)((double)db[j] + s);
+        }
+        return;
+    }
     double s[BLOCK];
     for (size_t c0 = 0; c0 < out; c0 += BLOCK) {
         const size_t n = out - c0 < BLOCK ? out - c0 : BLOCK;
@@ -442,8 +451,12 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
         if (task == 0 && j->gx)
             adj_gemm(y->dtype, false, false, m, in, out, y->grad, out, 1, j->W.p, j->W.rs, j->W.cs,
                      j->beta_x, j->gx, in, 1);
-        if (task == 0 && j->gb) /* on the pool when it runs alone (no dX: a first layer) */
-            adj_par_for(out, m * out >= ADJ_PAR_GRAIN_MAP ? 16 : out, linear_db_cols, ctx);
+        if (task == 0 && j->gb) { /* on the pool when it runs alone (no dX: a first layer) */
+            if (m * out >= ADJ_PAR_GRAIN_MAP)
+                adj_par_for(out, 16, linear_db_cols, ctx);
+            else /* what adj_par_for does with one range */
+                linear_db_cols(ctx, 0, out);
+        }
         if (task == 1 && j->gw)
             adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, j->X.p, j->X.rs, j->X.cs, 1.0,
                      j->gw, in, 1);
