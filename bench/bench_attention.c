@@ -1,6 +1,7 @@
 /*
  * Attention forward + backward: adj_scaled_dot_product_attention on
- * (B, H, T, D) float, causal, loss = sum(O ∘ W), median step time; then the
+ * (B, H, T, D) float, causal, loss = sum(O ∘ W), median step time (wall
+ * and the process's CPU time); then the
  * tape's peak arena bytes for one step at several T (block size fixed).
  * Prints JSON lines; bench/bench_attention.py runs it next to PyTorch.
  *
@@ -64,18 +65,20 @@ int main(int argc, char **argv)
     float *data[4] = {fill(n, &seed), fill(n, &seed), fill(n, &seed), fill(n, &seed)};
     adj_tape *t = adj_tape_new();
     adj_params *p = store(shape, data, n);
-    double *ms = malloc((size_t)steps * sizeof *ms), loss = 0;
+    double *ms = malloc((size_t)steps * sizeof *ms), *cpu = malloc((size_t)steps * sizeof *cpu), loss = 0;
     for (int s = -3; s < steps; s++) {
         adj_tape_reset(t);
-        double t0 = bench_now();
+        double t0 = bench_now(), c0 = bench_cpu_now();
         loss = step(t, p, shape, data[3]);
-        if (s >= 0)
+        if (s >= 0) {
             ms[s] = 1e3 * (bench_now() - t0);
+            cpu[s] = 1e3 * (bench_cpu_now() - c0);
+        }
     }
     printf("{\"bench\": \"attention\", \"impl\": \"adjoint\", \"threads\": %d, \"B\": %lld, \"H\": %lld, "
-           "\"T\": %lld, \"D\": %lld, \"ms\": %.4f, \"loss\": %.6g}\n",
+           "\"T\": %lld, \"D\": %lld, \"ms\": %.4f, \"cpu_ms\": %.4f, \"loss\": %.6g}\n",
            threads, (long long)B, (long long)H, (long long)T, (long long)D,
-           bench_median(ms, (size_t)steps), loss);
+           bench_median(ms, (size_t)steps), bench_median(cpu, (size_t)steps), loss);
     adj_tape_free(t);
     adj_params_free(p);
     for (int i = 0; i < 4; i++)
@@ -100,5 +103,6 @@ int main(int argc, char **argv)
             free(dm[i]);
     }
     free(ms);
+    free(cpu);
     return 0;
 }

@@ -245,3 +245,123 @@ static void AK(jvp_item)(const attn_plan *p, const attn_item *it, char *ws, cons
             }
     }
 }
+
+/* The maximum and the sum of x[0..n), each in 16 lanes combined in a fixed
+ * order (they vectorise; the result depends on n only). */
+static inline AT AK(row_max)(const AT *x, size_t n)
+{
+    AT acc[16];
+    for (int l = 0; l < 16; l++)
+        acc[l] = -INFINITY;
+    size_t c = 0;
+    for (; c + 16 <= n; c += 16)
+        for (int l = 0; l < 16; l++)
+            acc[l] = x[c + l] > acc[l] ? x[c + l] : acc[l];
+    for (; c < n; c++)
+        acc[0] = x[c] > acc[0] ? x[c] : acc[0];
+    AT mx = acc[0];
+    for (int l = 1; l < 16; l++)
+        mx = acc[l] > mx ? acc[l] : mx;
+    return mx;
+}
+
+static inline double AK(row_sum)(const AT *x, size_t n)
+{
+    AT acc[16] = {0};
+    size_t c = 0;
+    for (; c + 16 <= n; c += 16)
+        for (int l = 0; l < 16; l++)
+            acc[l] += x[c + l];
+    double sum = 0;
+    for (int l = 0; l < 16; l++)
+        sum += (double)acc[l];
+    for (; c < n; c++)
+        sum += (double)x[c];
+    return sum;
+}
+
+/*
+ * Forward keeping P (it->pk, T x S; the plan's keep rule): a query block's
+ * scores against all the keys it sees in one product, written into its
+ * rows of P; with each row's exact maximum m and sum l, P = e^(s - m) / l
+ * in place, O = P V in one product and lse = m + log l.  Entries past a
+ * row's kept keys are 0; a row with no kept key is all 0 (lse -inf).
+ */
+static void AK(fwd_keep)(const attn_plan *p, const attn_item *it)
+{
+    const size_t T = p->T, S = p->S, D = p->D, Dv = p->Dv;
+    const size_t lq = it->ld[0], lk = it->ld[1], lv = it->ld[2];
+    const AT *q = it->q, *k = it->k, *v = it->v, *mask = it->mask;
+    AT *o = it->out, *pk = it->pk;
+    const AT scale = (AT)p->scale;
+    for (size_t i0 = 0; i0 < T; i0 += p->br) {
+        size_t nr = T - i0 < p->br ? T - i0 : p->br, jend = AK(key_end)(p, i0, nr);
+        AT *s = pk + i0 * S;
+        attn_mm(p->dtype, false, true, nr, jend, D, q + i0 * lq, lq, k, lk, 0, s, S);
+        for (size_t r = 0; r < nr; r++) {
+            AT *sr = s + r * S;
+            const size_t kc = AK(kept_prefix)(p, i0 + r, 0, jend);
+            const AT *mr = AK(mask_row)(p, mask, i0 + r, 0);
+            for (size_t c = 0; c < kc; c++)
+                sr[c] *= scale;
+            if (mr)
+                for (size_t c = 0; c < kc; c++)
+                    sr[c] = mr[(int64_t)c * p->msj] > 0 ? sr[c] : (AT)-INFINITY;
+            const AT mx = AK(row_max)(sr, kc);
+            if (mx == -INFINITY) {
+                memset(sr, 0, S * sizeof(AT));
+                it->lse[i0 + r] = -INFINITY;
+                continue;
+            }
+            AK(exp_row)(sr, kc, 1, mx); /* e^-inf = 0 for the dropped */
+            const double sum = AK(row_sum)(sr, kc);
+            const AT inv = (AT)(1.0 / sum);
+            for (size_t c = 0; c < kc; c++)
+                sr[c] *= inv;
+            for (size_t c = kc; c < S; c++)
+                sr[c] = 0;
+            it->lse[i0 + r] = (double)mx + log(sum);
+        }
+        attn_mm(p->dtype, false, false, nr, Dv, jend, s, S, v, lv, 0, o + i0 * Dv, Dv);
+    }
+}
+
+/*
+ * Backward from the kept P, a query block i at a time against all the
+ * keys it sees (j), each step one product:
+ *   dV_j += P_ijᵀ dO_i,  dP_ij = dO_i V_jᵀ,  dS_ij = P_ij (dP_ij - Δ_i),
+ *   dQ_i += scale dS_ij K_j,  dK_j += scale dS_ijᵀ Q_i
+ * with Δ_i = rowsum(dO_i ∘ O_i) taken as the block is reached.
+ */
+static void AK(bwd_keep)(const attn_plan *p, const attn_item *it, char *ws, AT *dq, AT *dk, AT *dv)
+{
+    const size_t T = p->T, S = p->S, D = p->D, Dv = p->Dv;
+    const size_t lq = it->ld[0], lk = it->ld[1], lv = it->ld[2];
+    const AT *q = it->q, *k = it->k, *v = it->v, *o = it->out, *go = it->gout;
+    const AT *pk = it->pk;
+    AT *dp = (AT *)(ws + p->blk_bytes);
+    const AT scale = (AT)p->scale;
+    for (size_t i0 = 0; i0 < T; i0 += p->br) {
+        size_t nr = T - i0 < p->br ? T - i0 : p->br, jend = AK(key_end)(p, i0, nr);
+        const AT *P = pk + i0 * S;
+        if (dv)
+            attn_mm(p->dtype, true, false, jend, Dv, nr, P, S, go + i0 * Dv, Dv, 1, dv, Dv);
+        if (!dq && !dk)
+            continue;
+        attn_mm(p->dtype, false, true, nr, jend, Dv, go + i0 * Dv, Dv, v, lv, 0, dp, jend);
+        for (size_t r = 0; r < nr; r++) {
+            const AT *gr = go + (i0 + r) * Dv, *orow = o + (i0 + r) * Dv, *pr = P + r * S;
+            double d = 0;
+            for (size_t c = 0; c < Dv; c++)
+                d += (double)gr[c] * (double)orow[c];
+            AT *dr = dp + r * jend;
+            const AT dl = (AT)d;
+            for (size_t c = 0; c < jend; c++)
+                dr[c] = pr[c] * (dr[c] - dl) * scale;
+        }
+        if (dq)
+            attn_mm(p->dtype, false, false, nr, D, jend, dp, jend, k, lk, 1, dq + i0 * D, D);
+        if (dk)
+            attn_mm(p->dtype, true, false, jend, D, nr, dp, jend, q + i0 * lq, lq, 1, dk, D);
+    }
+}
