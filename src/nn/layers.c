@@ -188,20 +188,36 @@ static adj_var *dropout_build(adj_var *x, double keep, const uint8_t *mask, adj_
 {
     adj_tape *t = adj_node_tape(x);
     size_t n = adj_cold(x)->numel;
+    uint8_t *m = NULL; /* a mask drawn here, in the arena */
     if (!mask) {
-        uint8_t *m = adj_arena_alloc(t, n ? n : 1);
+        m = adj_arena_alloc(t, n ? n : 1);
         if (!m)
             return adj_h_out(t->inert);
         uint64_t thr = (uint64_t)(keep * 4294967296.0);
+        /* adj_rng_next's xoshiro256** steps on a copy of the state in
+         * registers: the same draws, without a call per two elements */
+        uint64_t s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
         for (size_t i = 0; i < n; i += 2) {
-            uint64_t r = adj_rng_next(rng);
+            uint64_t x5 = s1 * 5;
+            uint64_t r = ((x5 << 7) | (x5 >> 57)) * 9;
+            uint64_t t1 = s1 << 17;
+            s2 ^= s0;
+            s3 ^= s1;
+            s1 ^= s2;
+            s0 ^= s3;
+            s2 ^= t1;
+            s3 = (s3 << 45) | (s3 >> 19);
             m[i] = (r & 0xffffffffu) < thr;
             if (i + 1 < n)
                 m[i + 1] = (r >> 32) < thr;
         }
-        mask = m;
+        rng->s[0] = s0;
+        rng->s[1] = s1;
+        rng->s[2] = s2;
+        rng->s[3] = s3;
     }
-    return adj_record(ADJ_OP_DROPOUT, &x, 1, &(adj_dropout_attr){mask, 1.0 / keep}, NULL, 0);
+    return adj_record(ADJ_OP_DROPOUT, &x, 1, &(adj_dropout_attr){mask ? mask : m, 1.0 / keep, !mask},
+                      NULL, 0);
 }
 
 adj_var *adj_dropout(adj_var *x_h, double p_drop, int training, adj_rng *rng)

@@ -1,7 +1,8 @@
 /*
  * Inverted dropout as one node: y = x * m with m_i = scale (kept) or 0
  * (dropped), scale = 1 / keep.  The keep mask (one byte per element) is
- * copied into the arena when the node is recorded, so the node owns it:
+ * copied into the arena when the node is recorded (unless adj_dropout drew
+ * it there), so the node owns it:
  * forward run again, backward (dx += dy m) and tangent (ty = tx m) all use
  * the same mask.  adj_dropout draws the mask from the caller's generator
  * (src/nn/layers.c), so the same generator state gives the same mask.
@@ -26,14 +27,17 @@ static adj_status dropout_shape(adj_var *y, char *why, size_t n)
         snprintf(why, n, "scale %g (1 / keep probability) must be finite and >= 1", a->scale);
         return ADJ_EINVAL;
     }
-    uint8_t *own = adj_arena_alloc(adj_node_tape(y), numel ? numel : 1);
-    if (!own) {
-        snprintf(why, n, "out of memory for the mask");
-        return ADJ_ENOMEM;
+    if (!a->owned) {
+        uint8_t *own = adj_arena_alloc(adj_node_tape(y), numel ? numel : 1);
+        if (!own) {
+            snprintf(why, n, "out of memory for the mask");
+            return ADJ_ENOMEM;
+        }
+        for (size_t i = 0; i < numel; i++)
+            own[i] = a->mask[i] != 0;
+        a->mask = own;
+        a->owned = 1;
     }
-    for (size_t i = 0; i < numel; i++)
-        own[i] = a->mask[i] != 0;
-    a->mask = own;
     y->ndim = x->ndim;
     memcpy(adj_cold(y)->shape, adj_cold(x)->shape, sizeof(int64_t) * (size_t)x->ndim);
     return ADJ_OK;
@@ -85,7 +89,7 @@ static const uint8_t case_mask[64] = {1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 0, 1, 
                                       0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 1,
                                       1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1,
                                       1, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0};
-static const adj_dropout_attr keep_half = {case_mask, 2.0}, keep_most = {case_mask, 1.25};
+static const adj_dropout_attr keep_half = {case_mask, 2.0, 0}, keep_most = {case_mask, 1.25, 0};
 static const adj_op_case dropout_cases[] = {
     {1, {2}, {{3, 4}}, &keep_half, " keep 0.5"},
     {1, {1}, {{7}}, &keep_most, " keep 0.8"},

@@ -11,6 +11,8 @@ typedef struct adj_dropout_attr {
     const uint8_t *mask;    /* keep (nonzero) per element: the caller's while
                                recording, then the node's copy in the arena */
     double scale;           /* 1 / keep probability */
+    int owned;              /* mask is already in this tape's arena, every
+                               byte 0 or 1 (drawn by adj_dropout): not copied */
 } adj_dropout_attr;
 
 #endif

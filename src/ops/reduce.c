@@ -5,6 +5,8 @@
  * sum is 0 and a mean NaN (0/0), here and in every loss (a mean too).
  */
 #include "tensor/accum.h"
+#include "core/pool.h"
+#include "ops/dispatch.h"
 #include "ops/cases.h"
 #include "ops/graph.h"
 #include "ops/op.h"
@@ -171,8 +173,6 @@ static split split_of(const adj_var *y)
     return s;
 }
 
-#define AXIS_FWD(T) AXIS_REDUCE(T, y->in[0]->value, y->value)
-
 /* ys[o,i] = scale sum_l xs[o,l,i], each sum in double (ops/accum.h); the
  * forward on values, the jvp on tangents */
 #define AXIS_REDUCE(T, SRC, DST)                                                \
@@ -185,24 +185,108 @@ static split split_of(const adj_var *y)
                          ys[o * s.inner + i] = (T)(sum * scale));              \
     } while (0)
 
-#define AXIS_BWD(T)                                                             \
+/*
+ * The forward and backward over a range [lo, hi) of the columns i: every
+ * column's sum runs over l in order whatever the range, so the pool may
+ * split the columns (same bits at any thread count), and each range is
+ * compiled per CPU level (ops/dispatch.h: the same operations, only the
+ * vector width changes; the baseline does 2 doubles at a time).
+ */
+typedef struct axis_job {
+    adj_var *y;
+    void *g; /* backward: the input's adjoint */
+    split s;
+    double scale;
+} axis_job;
+
+#define AXIS_RANGES(SUF, ATTR)                                                  \
+    static ATTR void axis_fwd_##SUF(void *ctx, size_t lo, size_t hi)           \
+    {                                                                          \
+        const axis_job *job_ = ctx;                                              \
+        const adj_var *y = job_->y;                                              \
+        const split s = job_->s;                                                 \
+        const double scale = job_->scale;                                        \
+        if (y->dtype == ADJ_F64)                                               \
+            AXIS_COLS_FWD(double);                                             \
+        else                                                                   \
+            AXIS_COLS_FWD(float);                                              \
+    }                                                                          \
+    static ATTR void axis_bwd_##SUF(void *ctx, size_t lo, size_t hi)           \
+    {                                                                          \
+        const axis_job *job_ = ctx;                                              \
+        const adj_var *y = job_->y;                                              \
+        const split s = job_->s;                                                 \
+        const double scale = job_->scale;                                        \
+        void *g = job_->g;                                                       \
+        if (y->dtype == ADJ_F64)                                               \
+            AXIS_COLS_BWD(double);                                             \
+        else                                                                   \
+            AXIS_COLS_BWD(float);                                              \
+    }
+
+/* ys[o,i] = scale sum_l xs[o,l,i] for the columns [lo, hi) */
+#define AXIS_COLS_FWD(T)                                                        \
+    do {                                                                       \
+        const T *xs = y->in[0]->value;                                         \
+        T *ys = y->value;                                                      \
+        for (size_t o = 0; o < s.outer; o++)                                   \
+            ADJ_SUM_COLS(s.len, hi - lo, l, i, sum,                            \
+                         xs[(o * s.len + l) * s.inner + lo + i],               \
+                         ys[o * s.inner + lo + i] = (T)(sum * scale));         \
+    } while (0)
+
+/* dx[o,l,i] += dy[o,i] scale for the columns [lo, hi) */
+#define AXIS_COLS_BWD(T)                                                        \
     do {                                                                       \
         const T *dy = y->grad;                                                 \
         T *dx = g;                                                             \
         for (size_t o = 0; o < s.outer; o++)                                   \
             for (size_t l = 0; l < s.len; l++)                                 \
-                for (size_t i = 0; i < s.inner; i++)                           \
+                for (size_t i = lo; i < hi; i++)                               \
                     dx[(o * s.len + l) * s.inner + i] += (T)(dy[o * s.inner + i] * scale); \
     } while (0)
+
+AXIS_RANGES(base, )
+#if ADJ_VM_DISPATCH
+AXIS_RANGES(avx2, ADJ_VM_TGT_AVX2)
+AXIS_RANGES(avx512, ADJ_VM_TGT_AVX512)
+#endif
+
+/* the level's kernel (AVX2 for ranges of fewer than ADJ_VM_WIDE_MIN
+ * elements, as the elementwise kernels) */
+#if ADJ_VM_DISPATCH
+#define AXIS_LEVEL(DIR)                                                         \
+    static void axis_##DIR(void *ctx, size_t lo, size_t hi)                    \
+    {                                                                          \
+        const axis_job *j = ctx;                                               \
+        const int l = adj_vm_level();                                          \
+        if (l == ADJ_VM_AVX512 && (hi - lo) * j->s.len * j->s.outer >= ADJ_VM_WIDE_MIN) \
+            axis_##DIR##_avx512(ctx, lo, hi);                                  \
+        else if (l >= ADJ_VM_AVX2)                                             \
+            axis_##DIR##_avx2(ctx, lo, hi);                                    \
+        else                                                                   \
+            axis_##DIR##_base(ctx, lo, hi);                                    \
+    }
+#else
+#define AXIS_LEVEL(DIR)                                                         \
+    static void axis_##DIR(void *ctx, size_t lo, size_t hi) { axis_##DIR##_base(ctx, lo, hi); }
+#endif
+AXIS_LEVEL(fwd)
+AXIS_LEVEL(bwd)
+
+/* Columns per part: at least half a map's grain of elements each. */
+static size_t axis_grain(const split *s)
+{
+    size_t per = s->outer * s->len;
+    return per ? (ADJ_PAR_GRAIN_MAP / 2 + per - 1) / per : ADJ_PAR_GRAIN_MAP;
+}
 
 static void axis_forward(adj_var *y, bool mean)
 {
     split s = split_of(y);
     double scale = !mean ? 1.0 : s.len ? 1.0 / (double)s.len : NAN; /* 0/0 over no elements */
-    if (y->dtype == ADJ_F64)
-        AXIS_FWD(double);
-    else
-        AXIS_FWD(float);
+    axis_job j = {y, NULL, s, scale};
+    adj_par_for(s.inner, axis_grain(&s), axis_fwd, &j);
 }
 
 /* dx[o,l,i] += dy[o,i] (times 1/len for the mean) */
@@ -213,10 +297,8 @@ static void axis_backward(adj_var *y, bool mean)
         return;
     split s = split_of(y);
     double scale = !mean ? 1.0 : s.len ? 1.0 / (double)s.len : NAN; /* 0/0 over no elements */
-    if (y->dtype == ADJ_F64)
-        AXIS_BWD(double);
-    else
-        AXIS_BWD(float);
+    axis_job j = {y, g, s, scale};
+    adj_par_for(s.inner, axis_grain(&s), axis_bwd, &j);
 }
 
 /* tangent: dy[o,i] = sum_l dx[o,l,i] (times 1/len for the mean) */
