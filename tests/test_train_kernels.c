@@ -123,56 +123,73 @@ START_TEST(adam_levels_against_loop)
 }
 END_TEST
 
-/* adj_dropout's mask and values against adj_rng_next's draws, and the
- * generator left where they leave it: odd and even sizes, f32 and f64. */
+/* adj_dropout's mask, values and input adjoint against adj_rng_next's
+ * draws, and the generator left where they leave it: odd and even sizes,
+ * f32 and f64, every level, 1 and 2 threads (the largest shape splits),
+ * the input's adjoint fresh or already holding another term. */
 START_TEST(dropout_mask_against_draws)
 {
     static const int64_t rows[] = {1, 3, 7, 128};
-    static const int64_t cols[] = {1, 5, 256};
+    static const int64_t cols[] = {1, 5, 256, 513};
     for (int d = 0; d < 2; d++)
         for (size_t a = 0; a < sizeof rows / sizeof rows[0]; a++)
-            for (size_t b = 0; b < sizeof cols / sizeof cols[0]; b++) {
-                adj_dtype dt = d ? ADJ_F64 : ADJ_F32;
-                int64_t sh[2] = {rows[a], cols[b]};
-                size_t n = (size_t)(rows[a] * cols[b]);
-                adj_tape *t = adj_tape_new();
-                double *xd = malloc(n * sizeof *xd);
-                float *xf = malloc(n * sizeof *xf);
-                adj_rng rx;
-                adj_rng_seed(&rx, 3 + n);
-                for (size_t i = 0; i < n; i++)
-                    xf[i] = (float)(xd[i] = adj_rng_normal(&rx));
-                adj_var *x = dt == ADJ_F64 ? adj_tensor_f64(t, 2, sh, xd) : adj_tensor_f32(t, 2, sh, xf);
-                adj_rng r, ref;
-                adj_rng_seed(&r, 11 + n);
-                ref = r;
-                adj_var *y = adj_dropout(x, 0.2, 1, &r);
-                ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
-                ck_assert_int_eq(adj_backward(adj_sum(y)), ADJ_OK);
-                const double keep = 0.8, scale = 1.0 / keep;
-                uint64_t thr = (uint64_t)(keep * 4294967296.0), draw = 0;
-                for (size_t i = 0; i < n; i++) {
-                    if (i % 2 == 0)
-                        draw = adj_rng_next(&ref);
-                    int kept = (i % 2 ? draw >> 32 : draw & 0xffffffffu) < thr;
-                    double xv = adj_value_at(x, i), yv = adj_value_at(y, i);
-                    double gv = adj_grad_at(x, i);
-                    double want = dt == ADJ_F64 ? xv * (kept ? scale : 0.0)
-                                                : (double)((float)xv * (kept ? (float)scale : 0.0f));
-                    double wantg = kept ? (dt == ADJ_F64 ? scale : (double)(float)scale) : 0.0;
-                    ck_assert_msg(yv == want && gv == wantg,
-                                  "(%lld,%lld) %s element %zu: y %g want %g, dx %g want %g",
-                                  (long long)rows[a], (long long)cols[b], d ? "f64" : "f32", i,
-                                  yv, want, gv, wantg);
-                }
-                ck_assert(memcmp(r.s, ref.s, sizeof r.s) == 0);
-                adj_tape_free(t);
-                free(xd);
-                free(xf);
-            }
+            for (size_t b = 0; b < sizeof cols / sizeof cols[0]; b++)
+                for (int level = ADJ_VM_BASE; level <= ADJ_VM_AVX512; level++)
+                    for (int threads = 1; threads <= 2; threads++)
+                        for (int twice = 0; twice < 2; twice++) {
+                            adj_dtype dt = d ? ADJ_F64 : ADJ_F32;
+                            int64_t sh[2] = {rows[a], cols[b]};
+                            size_t n = (size_t)(rows[a] * cols[b]);
+                            adj_set_threads(threads);
+                            adj_vm_force_level(level);
+                            adj_tape *t = adj_tape_new();
+                            double *xd = malloc(n * sizeof *xd);
+                            float *xf = malloc(n * sizeof *xf);
+                            adj_rng rx;
+                            adj_rng_seed(&rx, 3 + n);
+                            for (size_t i = 0; i < n; i++)
+                                xf[i] = (float)(xd[i] = adj_rng_normal(&rx));
+                            adj_var *x = dt == ADJ_F64 ? adj_tensor_f64(t, 2, sh, xd) : adj_tensor_f32(t, 2, sh, xf);
+                            adj_rng r, ref;
+                            adj_rng_seed(&r, 11 + n);
+                            ref = r;
+                            adj_var *y = adj_dropout(x, 0.2, 1, &r);
+                            adj_var *loss = adj_sum(y);
+                            if (twice) /* x's adjoint also gets 1 from sum(x) */
+                                loss = adj_add(loss, adj_sum(x));
+                            ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+                            ck_assert_int_eq(adj_backward(loss), ADJ_OK);
+                            const double keep = 0.8, scale = 1.0 / keep;
+                            uint64_t thr = (uint64_t)(keep * 4294967296.0), draw = 0;
+                            for (size_t i = 0; i < n; i++) {
+                                if (i % 2 == 0)
+                                    draw = adj_rng_next(&ref);
+                                int kept = (i % 2 ? draw >> 32 : draw & 0xffffffffu) < thr;
+                                double xv = adj_value_at(x, i), yv = adj_value_at(y, i);
+                                double gv = adj_grad_at(x, i);
+                                double want, wantg;
+                                if (dt == ADJ_F64) {
+                                    want = xv * (kept ? scale : 0.0);
+                                    wantg = (kept ? scale : 0.0) + (twice ? 1.0 : 0.0);
+                                } else {
+                                    want = (double)((float)xv * (kept ? (float)scale : 0.0f));
+                                    wantg = (double)((kept ? (float)scale : 0.0f) + (twice ? 1.0f : 0.0f));
+                                }
+                                ck_assert_msg(yv == want && gv == wantg,
+                                              "(%lld,%lld) %s level %d threads %d twice %d element %zu: "
+                                              "y %g want %g, dx %g want %g",
+                                              (long long)rows[a], (long long)cols[b], d ? "f64" : "f32",
+                                              level, threads, twice, i, yv, want, gv, wantg);
+                            }
+                            ck_assert(memcmp(r.s, ref.s, sizeof r.s) == 0);
+                            adj_tape_free(t);
+                            adj_vm_force_level(-1);
+                            adj_set_threads(0);
+                            free(xd);
+                            free(xf);
+                        }
 }
 END_TEST
-
 
 /* The compensated sum of column i of xs (o, len, inner) over l, in the
  * order of the rows: Neumaier's variant, as the library documents. */

@@ -80,12 +80,14 @@ static void *room(adj_model *m, size_t n, void **scratch, size_t *scratch_n)
     return *scratch;
 }
 
-/* A constant of the given shape holding n floats of x, in m's dtype. */
+/* A constant of the given shape holding n floats of x, in m's dtype: a
+ * float model reads x in place (the batch or the data set's rows, which
+ * stay unchanged until the tape is reset), a double one a converted copy. */
 static adj_var *constant(adj_model *m, adj_tape *t, int nd, const int64_t *shape, const float *x,
                          size_t n, void **scratch, size_t *scratch_n)
 {
     if (adj_model_dtype(m) == ADJ_F32)
-        return adj_constant_f32(t, nd, shape, x);
+        return adj_constant_view(t, ADJ_F32, nd, shape, x);
     double *v = room(m, n, scratch, scratch_n);
     if (!v) {
         adj_tape_fail(t, ADJ_ENOMEM, "adj_train: out of memory for %zu inputs", n);

@@ -10,6 +10,9 @@
 #include "ops/decompose.h"
 #include "ops/dropout.h"
 #include "ops/op.h"
+#include "core/pool.h"
+#include "core/tape.h"
+#include "ops/dispatch.h"
 
 #include <math.h>
 #include <string.h>
@@ -52,27 +55,68 @@ static adj_status dropout_shape(adj_var *y, char *why, size_t n)
             o_[i] OP i_[i] * (a->mask[i] ? s_ : (T)0);                         \
     } while (0)
 
+/*
+ * The forward and backward over element ranges [lo, hi), split over the
+ * pool (every element on its own: the same bits at any split) and
+ * compiled per CPU level (ops/dispatch.h).  A fresh input adjoint is
+ * stored in one pass instead of zeroed and added to: 0 + d, the same bits.
+ */
+typedef struct mask_job {
+    const adj_dropout_attr *a;
+    const void *in;
+    void *out;
+    int f64;
+    int store; /* 0: out = in m; 1: out = 0 + in m (fresh); 2: out += in m */
+} mask_job;
+
+#define MASK_RANGE_T(T)                                                         \
+    do {                                                                       \
+        const T s_ = (T)j->a->scale, *in_ = j->in;                             \
+        T *out_ = j->out;                                                      \
+        const uint8_t *m_ = j->a->mask;                                        \
+        if (j->store == 0)                                                     \
+            for (size_t i = lo; i < hi; i++)                                   \
+                out_[i] = in_[i] * (m_[i] ? s_ : (T)0);                        \
+        else if (j->store == 1)                                                \
+            for (size_t i = lo; i < hi; i++)                                   \
+                out_[i] = (T)0 + in_[i] * (m_[i] ? s_ : (T)0);                 \
+        else                                                                   \
+            for (size_t i = lo; i < hi; i++)                                   \
+                out_[i] += in_[i] * (m_[i] ? s_ : (T)0);                       \
+    } while (0)
+
+#define MASK_RANGE(SUF, ATTR)                                                   \
+    static ATTR void mask_range_##SUF(void *ctx, size_t lo, size_t hi)         \
+    {                                                                          \
+        const mask_job *j = ctx;                                               \
+        if (j->f64)                                                            \
+            MASK_RANGE_T(double);                                              \
+        else                                                                   \
+            MASK_RANGE_T(float);                                               \
+    }
+
+MASK_RANGE(base, )
+#if ADJ_VM_DISPATCH
+MASK_RANGE(avx2, ADJ_VM_TGT_AVX2)
+MASK_RANGE(avx512, ADJ_VM_TGT_AVX512)
+#endif
+
+static void mask_range(void *ctx, size_t lo, size_t hi) { ADJ_VM_CALL(mask_range, ctx, lo, hi); }
+
 static void dropout_forward(adj_var *y)
 {
-    const adj_dropout_attr *a = ADJ_ATTR(y, adj_dropout_attr);
-    size_t numel = adj_cold(y)->numel;
-    if (y->dtype == ADJ_F64)
-        MASK_MUL(double, y->value, (const double *)y->in[0]->value, =);
-    else
-        MASK_MUL(float, y->value, (const float *)y->in[0]->value, =);
+    mask_job j = {ADJ_ATTR(y, adj_dropout_attr), y->in[0]->value, y->value, y->dtype == ADJ_F64, 0};
+    adj_par_for(adj_cold(y)->numel, ADJ_PAR_GRAIN_MAP, mask_range, &j);
 }
 
 static void dropout_backward(adj_var *y)
 {
-    const adj_dropout_attr *a = ADJ_ATTR(y, adj_dropout_attr);
-    void *g = adj_grad_buf(y->in[0]);
-    size_t numel = adj_cold(y)->numel;
+    bool fresh = false;
+    void *g = adj_grad_buf_fresh(y->in[0], &fresh);
     if (!g)
         return;
-    if (y->dtype == ADJ_F64)
-        MASK_MUL(double, (double *)g, (const double *)y->grad, +=);
-    else
-        MASK_MUL(float, (float *)g, (const float *)y->grad, +=);
+    mask_job j = {ADJ_ATTR(y, adj_dropout_attr), y->grad, g, y->dtype == ADJ_F64, fresh ? 1 : 2};
+    adj_par_for(adj_cold(y)->numel, ADJ_PAR_GRAIN_MAP, mask_range, &j);
 }
 
 static void dropout_jvp(const adj_var *y, const void *const *tx, void *ty)
