@@ -97,17 +97,13 @@ static inline bool copy_attr(adj_tape *t, const adj_op_desc *d, adj_node_info *c
 
 void *adj_attr(const adj_var *v) { return adj_attr_sized(v, adj_op_table[v->op]->attr_size); }
 
-bool adj_shape_store(adj_tape *t, adj_var *v, const int64_t *src)
+bool adj_shape_store_arena(adj_tape *t, adj_var *v, const int64_t *src)
 {
     adj_node_info *c = adj_cold(v);
-    int64_t *dst = c->shape_in;
-    if (v->ndim > ADJ_SHAPE_INLINE) {
-        dst = adj_arena_alloc(t, ADJ_MAX_DIMS * sizeof *dst);
-        if (!dst)
-            return false;
-    }
-    if (v->ndim && dst != src)
-        memmove(dst, src, (size_t)v->ndim * sizeof *dst);
+    int64_t *dst = adj_arena_alloc(t, ADJ_MAX_DIMS * sizeof *dst);
+    if (!dst)
+        return false;
+    memcpy(dst, src, (size_t)v->ndim * sizeof *dst);
     c->shape = dst;
     return true;
 }
@@ -323,11 +319,7 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
         fail_op(t, s, d, in, nin, why, file, line);
         return t->inert;
     }
-    if (y->ndim <= ADJ_SHAPE_INLINE) { /* adj_shape_store, inline */
-        for (int k = 0; k < y->ndim; k++)
-            c->shape_in[k] = sizes[k];
-        c->shape = c->shape_in;
-    } else if (!adj_shape_store(t, y, sizes)) {
+    if (!adj_shape_store(t, y, sizes)) {
         adj_drop_last_node(t);
         return t->inert;
     }

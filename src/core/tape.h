@@ -295,8 +295,20 @@ static inline void adj_shape_set(adj_var *y, int ndim, const int64_t *sizes)
 
 /* Give node v (cold part c) its own storage for its ndim sizes at src
  * (inline, or in the arena past ADJ_SHAPE_INLINE dimensions) and copy
- * them there; false after recording ADJ_ENOMEM. */
-bool adj_shape_store(adj_tape *t, adj_var *v, const int64_t *src);
+ * them there; false after recording ADJ_ENOMEM.  The arena case is
+ * adj_shape_store_arena (core/record.c). */
+bool adj_shape_store_arena(adj_tape *t, adj_var *v, const int64_t *src);
+static inline bool adj_shape_store(adj_tape *t, adj_var *v, const int64_t *src)
+{
+    if (v->ndim > ADJ_SHAPE_INLINE)
+        return adj_shape_store_arena(t, v, src);
+    adj_node_info *c = adj_cold(v);
+    if (c->shape_in != src)
+        for (int k = 0; k < v->ndim; k++)
+            c->shape_in[k] = src[k];
+    c->shape = c->shape_in;
+    return true;
+}
 
 /* Storage offset, in elements from v->value, of element i of v in
  * row-major order (i itself unless v is strided). */
