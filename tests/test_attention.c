@@ -4,8 +4,8 @@
  * scale, the dropped scores set to -inf by masked_fill, softmax_axis,
  * matmul: softmax(masked_fill(q k^T scale)) v), in both dtypes, at sizes
  * that take several query and key blocks; rows with no kept key; the same
- * bits at 1 and 2 threads, with P kept by the forward (small T next to D)
- * and recomputed; memory that grows linearly in T; operands read
+ * bits at 1 and 2 threads, with whole rows of keys (S <= 256) and key
+ * blocks; memory that grows linearly in T; operands read
  * through their strides (views of one projection, a transpose, reversed
  * keys) against a plain loop and against contiguous copies.  (The op-table suites check its gradients and
  * tangents against finite differences on small cases.)
@@ -152,19 +152,20 @@ static void check_cfg(const cfg *c, adj_dtype dt)
     free(xq), free(xk), free(xv), free(xw), free(keep), free(mask);
 }
 
-/* The first four recompute P in the backward; the last four have P no
- * larger than q, k, v and the output together, so the forward keeps it. */
+/* With S at most 256 a query block takes all its keys in one product (the
+ * first eight); with more, key blocks of 64 (the last two). */
 static const cfg cfgs[] = {
-    {2, 70, 150, 5, 3, 0, 0, 0, 0},      /* 2 query blocks, 3 key blocks */
+    {2, 70, 150, 5, 3, 0, 0, 0, 0},      /* 2 query blocks */
     {2, 150, 130, 4, 6, 1, 0, 0, 0},     /* causal, T > S */
     {3, 100, 90, 3, 2, 1, 1, 0, 0.6},    /* mask and causal, a given scale */
     {2, 65, 129, 4, 4, 0, 1, 1, -0.8},   /* k and v shared by the heads */
-    {2, 70, 60, 40, 24, 0, 0, 0, 0},     /* kept: 2 query blocks, S below a block */
-    {2, 130, 100, 48, 40, 1, 0, 0, 0},   /* kept: causal, T > S, 3 query blocks */
-    {3, 67, 67, 33, 31, 1, 1, 0, 0.6},   /* kept: mask and causal, odd sizes */
-    {2, 65, 129, 40, 40, 0, 1, 1, -0.8}, /* kept: k and v shared by the heads */
+    {2, 70, 60, 40, 24, 0, 0, 0, 0},     /* S below a block, wide D */
+    {2, 130, 100, 48, 40, 1, 0, 0, 0},   /* causal, T > S, 3 query blocks, wide D */
+    {3, 67, 67, 33, 31, 1, 1, 0, 0.6},   /* mask and causal, odd sizes */
+    {2, 65, 256, 40, 40, 0, 1, 1, -0.8}, /* S at the limit, k and v shared */
+    {2, 70, 300, 5, 3, 1, 1, 0, 0},      /* key blocks: causal, mask, T < S */
+    {2, 150, 257, 4, 6, 0, 0, 1, 0.4},   /* key blocks: 5 of them, k and v shared */
 };
-
 START_TEST(matches_composition_f64) { check_cfg(&cfgs[_i], ADJ_F64); }
 END_TEST
 START_TEST(matches_composition_f32) { check_cfg(&cfgs[_i], ADJ_F32); }
@@ -214,14 +215,14 @@ START_TEST(rows_without_keys)
 }
 END_TEST
 
-/* Each head is computed alike on any thread: the same bits at 1 and 2,
- * with P recomputed (D = 8) and kept (D = 24). */
+/* Each head is computed alike on any thread: the same bits at 1 and 2
+ * (whole rows at S = 80, key blocks at S = 280). */
 START_TEST(same_bits_any_thread_count)
 {
     double *res[2];
-    const int64_t D = _i ? 24 : 8;
-    int64_t s[4] = {2, 3, 80, D};
-    size_t n = (size_t)(2 * 3 * 80 * D);
+    const int64_t T = _i ? 280 : 80;
+    int64_t s[4] = {2, 3, T, 8};
+    size_t n = (size_t)(2 * 3 * T * 8);
     double *x = randv(3 * n);
     for (int r = 0; r < 2; r++) {
         adj_set_threads(r + 1);
@@ -280,11 +281,11 @@ static void naive_head(const double *q, int64_t qr, int64_t qc, const double *k,
  * and v with its keys reversed (a negative row stride).  The output
  * matches a plain-loop reference, and the output and the adjoint of
  * every source are the same bits as the op on contiguous copies, in both
- * dtypes, at 1 and 2 threads; with D of 5 or 8 P is recomputed, with D
- * of 16 or 17 the forward keeps it. */
+ * dtypes, at 1 and 2 threads; T of 64 or 67 (whole rows) and 264 or 267
+ * (key blocks). */
 static void check_strided(adj_dtype dt, int threads, int odd, int wide)
 {
-    const int64_t B = 2, T = odd ? 67 : 64, H = 3, D = wide ? (odd ? 17 : 16) : (odd ? 5 : 8), C = H * D;
+    const int64_t B = 2, T = (odd ? 67 : 64) + (wide ? 200 : 0), H = 3, D = odd ? 5 : 8, C = H * D;
     adj_set_threads(threads);
     size_t nx = (size_t)(B * T * 3 * C), nk = (size_t)(B * H * D * T), no = (size_t)(B * H * T * D);
     double *x = randv(nx), *xk = randv(nk), *w = randv(no);
@@ -379,35 +380,6 @@ START_TEST(memory_linear_in_t)
 }
 END_TEST
 
-/* Arena bytes of the forward alone on (4, T, D) float operands, with or
- * without a gradient wanted. */
-static size_t forward_bytes(int64_t T, int64_t D, int grad)
-{
-    adj_tape *t = adj_tape_new();
-    int64_t s[3] = {4, T, D};
-    adj_var *q = adj_leaf_at(t, ADJ_F32, 3, s, NULL, grad, __FILE__, __LINE__);
-    adj_var *k = adj_leaf_at(t, ADJ_F32, 3, s, NULL, grad, __FILE__, __LINE__);
-    adj_var *v = adj_leaf_at(t, ADJ_F32, 3, s, NULL, grad, __FILE__, __LINE__);
-    ck_assert_ptr_nonnull(adj_scaled_dot_product_attention(q, k, v, NULL, 1, 0));
-    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
-    adj_tape_stats st;
-    adj_tape_get_stats(t, &st);
-    adj_tape_free(t);
-    return st.high_water;
-}
-
-/* The forward keeps P (T x S a head) only when a gradient is wanted and P
- * is no larger than q, k, v and the output together: T = 64, D = 16 keeps
- * it, T = 128, D = 16 and T = 300, D = 200 (S above 256) do not. */
-START_TEST(keeps_p_only_when_small)
-{
-    const size_t p64 = 4 * 64 * 64 * sizeof(float);
-    ck_assert_uint_ge(forward_bytes(64, 16, 1), forward_bytes(64, 16, 0) + p64);
-    ck_assert_uint_lt(forward_bytes(128, 16, 1), forward_bytes(128, 16, 0) + p64);
-    ck_assert_uint_lt(forward_bytes(300, 200, 1), forward_bytes(300, 200, 0) + p64);
-}
-END_TEST
-
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("attention");
@@ -419,7 +391,6 @@ static Suite *make_suite(void)
     tcase_add_test(tc, rows_without_keys);
     tcase_add_loop_test(tc, same_bits_any_thread_count, 0, 2);
     tcase_add_test(tc, memory_linear_in_t);
-    tcase_add_test(tc, keeps_p_only_when_small);
     tcase_add_loop_test(tc, strided_operands, 0, 16);
     suite_add_tcase(s, tc);
     return s;

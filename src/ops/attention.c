@@ -12,9 +12,9 @@
  * streamed past them with an online softmax (running maximum and sum,
  * rescaled when the maximum grows), so the (T, S) probabilities are never
  * stored; only the log-sum-exp of each row is kept for the backward, which
- * recomputes each block's probabilities from it.  Where P is small next
- * to the operands (keep_probs), the forward keeps it instead and the
- * backward reads it (attention_kern.h: fwd_keep, bwd_keep).  The batch items (heads)
+ * recomputes each block's probabilities from it.  With at most
+ * ATTN_ROWS_S keys a query block takes all its keys in one product
+ * (attention_kern.h: fwd_rows, bwd_rows).  The batch items (heads)
  * are split over the worker pool, one workspace per worker, all sized and
  * allocated from the tape's arena when the node is recorded; each item is
  * computed the same way on any thread, so the result does not depend on
@@ -38,8 +38,9 @@
  * blocks of BR x BC scores, whatever T and S are. */
 #define ATTN_BR 64
 #define ATTN_BC 64
-/* Keys a kept P may have (its row block is one product's output). */
-#define ATTN_KEEP_S 256
+/* Keys up to which a query block takes all its keys in one product (the
+ * workspace holds two blocks of BR x S). */
+#define ATTN_ROWS_S 256
 
 typedef struct attn_plan {
     int dtype, causal, nbatch, nw;
@@ -58,7 +59,7 @@ typedef struct attn_plan {
                                        take); 0: read in place, rows rs[] apart */
     bool bcast[3];                  /* q, k, v repeat over the batch */
     double *lse;                    /* (B, T): log sum exp of the kept scaled scores */
-    void *keep;                     /* (B, T, S): the forward's P, or NULL (see keep_probs) */
+    bool rows;                      /* whole-row kernels (S <= ATTN_ROWS_S) */
     char *work;                     /* nw workspaces of ws_bytes */
 } attn_plan;
 
@@ -74,7 +75,6 @@ typedef struct attn_item {
     size_t ld[3];                   /* elements between rows of q, k, v */
     void *out;
     double *lse;
-    void *pk;                       /* this item's kept P (T, S), or NULL */
 } attn_item;
 
 /* ----------------------------------------------------------- products */
@@ -102,21 +102,6 @@ static void attn_mm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, c
 /* ---------------------------------------------------------- shape rule */
 
 static size_t at_least1(size_t n) { return n ? n : 1; }
-
-/*
- * Whether the forward keeps P for the backward: only when a gradient is
- * wanted, S is at most ATTN_KEEP_S and an item's P (T x S) is no larger
- * than its q, k, v and output together ((T + S)(D + Dv) elements), so the
- * kept bytes grow like the operands' (linearly in T for a given D).  At
- * T = S = 128, D = 32 (P 64 KiB a head in float) the backward then skips
- * the recomputed Q Kᵀ product and exponentials, and both passes take a
- * query block's keys in one product instead of one a key block.
- */
-static bool keep_probs(const adj_var *y, size_t T, size_t S, size_t D, size_t Dv)
-{
-    return (y->flags & ADJ_F_GRAD) && T > 0 && S > 0 && S <= ATTN_KEEP_S &&
-           T * S <= (T + S) * (D + Dv);
-}
 
 static void fmt(const adj_var *x, char *buf, size_t n) { adj_fmt_shape(buf, n, x->ndim, adj_cold(x)->shape); }
 
@@ -254,8 +239,8 @@ static adj_status attn_shape(adj_var *y, char *why, size_t n)
     p->scale = a->scale != 0 ? a->scale : D > 0 ? 1.0 / sqrt((double)D) : 1.0;
     p->br = p->T < ATTN_BR ? (p->T ? p->T : 1) : ATTN_BR;
     p->bc = p->S < ATTN_BC ? (p->S ? p->S : 1) : ATTN_BC;
-    const bool keep = keep_probs(y, p->T, p->S, p->D, p->Dv);
-    p->blk_bytes = (p->br * (keep ? p->S : p->bc) * adj_dsize(y->dtype) + 63) & ~(size_t)63;
+    p->rows = p->T > 0 && p->S > 0 && p->S <= ATTN_ROWS_S;
+    p->blk_bytes = (p->br * (p->rows ? p->S : p->bc) * adj_dsize(y->dtype) + 63) & ~(size_t)63;
     p->ws_bytes = 2 * p->blk_bytes + (2 * p->br + p->T + 1) * sizeof(double);
     p->ws_bytes = (p->ws_bytes + 63) & ~(size_t)63;
     const size_t rows[3] = {p->T, p->S, p->S}, cols[3] = {p->D, p->D, p->Dv};
@@ -287,8 +272,7 @@ static adj_status attn_shape(adj_var *y, char *why, size_t n)
     }
     p->lse = adj_arena_alloc(t, at_least1(p->B * p->T) * sizeof(double));
     p->work = adj_arena_alloc(t, (size_t)p->nw * p->ws_bytes);
-    p->keep = keep ? adj_arena_alloc(t, p->B * p->T * p->S * adj_dsize(y->dtype)) : NULL;
-    if ((keep && p->B && !p->keep) || !p->off[0] || !p->off[1] || !p->off[2] || !p->voff[0] || !p->voff[1] || !p->voff[2] ||
+    if (!p->off[0] || !p->off[1] || !p->off[2] || !p->voff[0] || !p->voff[1] || !p->voff[2] ||
         (mask && !p->voff[3]) || !p->lse || !p->work)
         return ADJ_ENOMEM;
     a->plan = p;
@@ -338,7 +322,6 @@ static attn_item item_of(const attn_job *j, size_t b, char *ws)
         .gout = y->grad ? (const char *)y->grad + b * p->T * p->Dv * es : NULL,
         .out = (char *)y->value + b * p->T * p->Dv * es,
         .lse = p->lse + b * p->T,
-        .pk = p->keep ? (char *)p->keep + b * p->T * p->S * es : NULL,
     };
     it.q = operand(p, y->in[0], 0, b, ws, &it.ld[0]);
     it.k = operand(p, y->in[1], 1, b, ws, &it.ld[1]);
@@ -368,15 +351,15 @@ static void attn_task(void *ctx, size_t lo, size_t hi)
             attn_item it = item_of(j, b, ws);
             if (j->kind == RUN_FWD) {
                 if (p->dtype == ADJ_F64)
-                    p->keep ? fwd_keep_d(p, &it) : fwd_item_d(p, &it, ws);
+                    (p->rows ? fwd_rows_d : fwd_item_d)(p, &it, ws);
                 else
-                    p->keep ? fwd_keep_f(p, &it) : fwd_item_f(p, &it, ws);
+                    (p->rows ? fwd_rows_f : fwd_item_f)(p, &it, ws);
             } else if (j->kind == RUN_BWD) {
                 void *dq = dst_of(j, 0, b), *dk = dst_of(j, 1, b), *dv = dst_of(j, 2, b);
                 if (p->dtype == ADJ_F64)
-                    (p->keep ? bwd_keep_d : bwd_item_d)(p, &it, ws, dq, dk, dv);
+                    (p->rows ? bwd_rows_d : bwd_item_d)(p, &it, ws, dq, dk, dv);
                 else
-                    (p->keep ? bwd_keep_f : bwd_item_f)(p, &it, ws, dq, dk, dv);
+                    (p->rows ? bwd_rows_f : bwd_item_f)(p, &it, ws, dq, dk, dv);
             } else {
                 const char *tq = (const char *)j->tx[0] + p->off[0][b] * es;
                 const char *tk = (const char *)j->tx[1] + p->off[1][b] * es;

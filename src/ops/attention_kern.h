@@ -281,22 +281,23 @@ static inline double AK(row_sum)(const AT *x, size_t n)
 }
 
 /*
- * Forward keeping P (it->pk, T x S; the plan's keep rule): a query block's
- * scores against all the keys it sees in one product, written into its
- * rows of P; with each row's exact maximum m and sum l, P = e^(s - m) / l
- * in place, O = P V in one product and lse = m + log l.  Entries past a
- * row's kept keys are 0; a row with no kept key is all 0 (lse -inf).
+ * Forward by whole rows (S at most ATTN_ROWS_S): a query block's scores
+ * against all the keys it sees in one product, into the workspace (rows S
+ * apart); with each row's exact maximum m and sum l, P = e^(s - m) / l in
+ * place, O = P V in one product and lse = m + log l (no rescaling).
+ * Entries past a row's kept keys are 0; a row with no kept key is all 0
+ * (lse -inf).
  */
-static void AK(fwd_keep)(const attn_plan *p, const attn_item *it)
+static void AK(fwd_rows)(const attn_plan *p, const attn_item *it, char *ws)
 {
     const size_t T = p->T, S = p->S, D = p->D, Dv = p->Dv;
     const size_t lq = it->ld[0], lk = it->ld[1], lv = it->ld[2];
     const AT *q = it->q, *k = it->k, *v = it->v, *mask = it->mask;
-    AT *o = it->out, *pk = it->pk;
+    AT *o = it->out;
     const AT scale = (AT)p->scale;
     for (size_t i0 = 0; i0 < T; i0 += p->br) {
         size_t nr = T - i0 < p->br ? T - i0 : p->br, jend = AK(key_end)(p, i0, nr);
-        AT *s = pk + i0 * S;
+        AT *s = (AT *)ws;
         attn_mm(p->dtype, false, true, nr, jend, D, q + i0 * lq, lq, k, lk, 0, s, S);
         for (size_t r = 0; r < nr; r++) {
             AT *sr = s + r * S;
@@ -327,30 +328,32 @@ static void AK(fwd_keep)(const attn_plan *p, const attn_item *it)
 }
 
 /*
- * Backward from the kept P, a query block i at a time against all the
- * keys it sees (j), each step one product:
+ * Backward by whole rows, a query block i at a time against all the keys
+ * it sees (j), P recomputed from lse (Q Kᵀ in one product), each step one
+ * product:
  *   dV_j += P_ijᵀ dO_i,  dP_ij = dO_i V_jᵀ,  dS_ij = P_ij (dP_ij - Δ_i),
  *   dQ_i += scale dS_ij K_j,  dK_j += scale dS_ijᵀ Q_i
  * with Δ_i = rowsum(dO_i ∘ O_i) taken as the block is reached.
  */
-static void AK(bwd_keep)(const attn_plan *p, const attn_item *it, char *ws, AT *dq, AT *dk, AT *dv)
+static void AK(bwd_rows)(const attn_plan *p, const attn_item *it, char *ws, AT *dq, AT *dk, AT *dv)
 {
-    const size_t T = p->T, S = p->S, D = p->D, Dv = p->Dv;
+    const size_t T = p->T, D = p->D, Dv = p->Dv;
     const size_t lq = it->ld[0], lk = it->ld[1], lv = it->ld[2];
     const AT *q = it->q, *k = it->k, *v = it->v, *o = it->out, *go = it->gout;
-    const AT *pk = it->pk;
     AT *dp = (AT *)(ws + p->blk_bytes);
     const AT scale = (AT)p->scale;
     for (size_t i0 = 0; i0 < T; i0 += p->br) {
         size_t nr = T - i0 < p->br ? T - i0 : p->br, jend = AK(key_end)(p, i0, nr);
-        const AT *P = pk + i0 * S;
+        AT *P = (AT *)ws; /* rows jend apart */
+        attn_mm(p->dtype, false, true, nr, jend, D, q + i0 * lq, lq, k, lk, 0, P, jend);
+        AK(probs)(p, it, P, i0, nr, 0, jend);
         if (dv)
-            attn_mm(p->dtype, true, false, jend, Dv, nr, P, S, go + i0 * Dv, Dv, 1, dv, Dv);
+            attn_mm(p->dtype, true, false, jend, Dv, nr, P, jend, go + i0 * Dv, Dv, 1, dv, Dv);
         if (!dq && !dk)
             continue;
         attn_mm(p->dtype, false, true, nr, jend, Dv, go + i0 * Dv, Dv, v, lv, 0, dp, jend);
         for (size_t r = 0; r < nr; r++) {
-            const AT *gr = go + (i0 + r) * Dv, *orow = o + (i0 + r) * Dv, *pr = P + r * S;
+            const AT *gr = go + (i0 + r) * Dv, *orow = o + (i0 + r) * Dv, *pr = P + r * jend;
             double d = 0;
             for (size_t c = 0; c < Dv; c++)
                 d += (double)gr[c] * (double)orow[c];
