@@ -246,6 +246,10 @@ ROW(adj_matmul_t, "adj_matmul", "VVnn", 't', NULL,
 ROW(adj_linear_at, NULL, "VVp..", 't', NULL,
     o->ptr = adj_linear_at(P(0, f->a), P(1, f->b), P(2, f->v2), __FILE__, __LINE__))
 ROW(adj_linear, NULL, "VVp", 't', NULL, o->ptr = (adj_linear)(P(0, f->a), P(1, f->b), P(2, f->v2)))
+ROW(adj_linear_add_at, NULL, "VVpV..", 't', NULL,
+    o->ptr = adj_linear_add_at(P(0, f->a), P(1, f->b), P(2, f->v2), P(3, f->a), __FILE__, __LINE__))
+ROW(adj_linear_add, NULL, "VVpV", 't', NULL,
+    o->ptr = (adj_linear_add)(P(0, f->a), P(1, f->b), P(2, f->v2), P(3, f->a)))
 ROW(adj_reshape_at, NULL, "VnY..", 't', NULL,
     o->ptr = adj_reshape_at(P(0, f->a), N(1, 2), Y(2, ((const int64_t[]){1, 4, 1, 1})), __FILE__, __LINE__))
 ROW(adj_reshape, NULL, "VnY", 't', NULL,

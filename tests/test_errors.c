@@ -68,6 +68,8 @@ static adj_var *matmul_t_batched(env *e)
 }
 static adj_var *linear_bias(env *e) { return adj_linear(e->m34, e->m34, e->v5); }
 static adj_var *linear_in(env *e) { return adj_linear(e->m34, e->m23, NULL); }
+static adj_var *linear_add_res(env *e) { return adj_linear_add(e->m34, e->m34, NULL, e->m34); }
+static adj_var *linear_add_null(env *e) { return adj_linear_add(e->m34, e->m34, NULL, NULL); }
 static adj_var *transpose_1d(env *e) { return adj_transpose(e->v5); }
 static adj_var *reshape_count(env *e) { return adj_reshape(e->m34, 2, ((int64_t[]){5, 2})); }
 static adj_var *sum_axis_bad(env *e) { return adj_sum_axis(e->m34, 2); }
@@ -164,6 +166,8 @@ static const misuse cases[] = {
     {"matmul_t batched", matmul_t_batched, ADJ_ESHAPE, {"adj_matmul", "transpose flags", "(2,3,4)"}},
     {"linear bias", linear_bias, ADJ_ESHAPE, {"adj_linear", "bias has 5", "(5)"}},
     {"linear in", linear_in, ADJ_ESHAPE, {"adj_linear", "features", NULL}},
+    {"linear_add residual", linear_add_res, ADJ_ESHAPE, {"adj_linear_add", "residual (3,4)", "(3,3)"}},
+    {"linear_add NULL", linear_add_null, ADJ_EINVAL, {"adj_linear_add", "NULL", NULL}},
     {"transpose 1-D", transpose_1d, ADJ_ESHAPE, {"adj_transpose", "2-D", NULL}},
     {"reshape count", reshape_count, ADJ_ESHAPE, {"adj_reshape", "(5,2)", "12"}},
     {"sum_axis axis", sum_axis_bad, ADJ_EINVAL, {"adj_sum_axis", "axis 2", NULL}},

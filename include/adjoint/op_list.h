@@ -119,6 +119,9 @@
     X(VIEW_GRAD, view_grad)                                                    \
     X(GELU_GRAD, gelu_grad)                                                    \
     /*                                                                     */  \
+    /* ---- fused layers ---- */                                              \
+    X(LINEAR_ADD, linear_add)                                                  \
+    /*                                                                     */  \
     /* ---- (next family) ---- */                                              \
     /* append new ops above this line, in their family's section (one line
      * each, keep the backslash) */

@@ -142,6 +142,10 @@ extern "C" {
  * Strided X and W (a transposed view) are read in place, so a weight
  * stored (in, out) is adj_linear(x, adj_transpose(w), b), still one node. */
 #define adj_linear(...) adj_linear_at(__VA_ARGS__, ADJ_AT_)
+/* Z = X W^T + b + R: adj_linear whose output is added to R, of Z's shape
+ * (a residual connection), in the same node: one value stored, not two;
+ * the bits of adj_add(R, adj_linear(X, W, b)).  b may be NULL. */
+#define adj_linear_add(...) adj_linear_add_at(__VA_ARGS__, ADJ_AT_)
 /* Y = X^T for a 2-D X (a copy) */
 #define adj_transpose(...) adj_transpose_at(__VA_ARGS__, ADJ_AT_)
 /* same values, new shape with the same number of elements; one size may
@@ -314,6 +318,8 @@ ADJ_API adj_var *adj_silu_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_swish_at(adj_var *x, double beta, const char *file, int line);
 ADJ_API adj_var *adj_matmul_at(adj_var *a, adj_var *b, int ta, int tb, const char *file, int line);
 ADJ_API adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line);
+ADJ_API adj_var *adj_linear_add_at(adj_var *x, adj_var *w, adj_var *b, adj_var *r, const char *file,
+                                   int line);
 ADJ_API adj_var *adj_transpose_at(adj_var *x, const char *file, int line);
 ADJ_API adj_var *adj_reshape_at(adj_var *x, int ndim, const int64_t *shape, const char *file,
                                int line);
@@ -378,6 +384,7 @@ ADJ_API adj_var *(adj_swish)(adj_var *x, double beta);
 ADJ_API adj_var *(adj_matmul)(adj_var *a, adj_var *b);
 ADJ_API adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb);
 ADJ_API adj_var *(adj_linear)(adj_var *x, adj_var *w, adj_var *b);
+ADJ_API adj_var *(adj_linear_add)(adj_var *x, adj_var *w, adj_var *b, adj_var *r);
 ADJ_API adj_var *(adj_transpose)(adj_var *x);
 ADJ_API adj_var *(adj_transpose_axes)(adj_var *x, int a, int b);
 ADJ_API adj_var *(adj_permute)(adj_var *x, const int *perm);

@@ -181,6 +181,17 @@ static adj_var *drop(adj_model *m, adj_var *x)
     return st->drop > 0 && m->training ? adj_dropout(x, st->drop, 1, &m->drop) : x;
 }
 
+/* h + dropout(x W + b): without dropout one linear_add node, which stores
+ * only the sum (the bits of the add of the two) */
+static adj_var *residual(adj_model *m, adj_tape *t, int iw, adj_var *x, adj_var *h)
+{
+    gpt *st = m->state;
+    adj_params *p = m->p;
+    if (st->drop > 0 && m->training)
+        return adj_add(h, drop(m, dense(t, p, iw, x)));
+    return adj_linear_add(x, adj_transpose(adj_param(t, p, iw)), adj_param(t, p, iw + 1), h);
+}
+
 static adj_var *forward(adj_model *m, adj_var *x)
 {
     gpt *st = m->state;
@@ -209,10 +220,10 @@ static adj_var *forward(adj_model *m, adj_var *x)
         adj_var *y = adj_scaled_dot_product_attention(adj_select(qkv, 0, 0), adj_select(qkv, 0, 1),
                                                       adj_select(qkv, 0, 2), NULL, 1, 0.0);
         y = adj_reshape(adj_permute(y, back), 2, ((int64_t[]){N, C})); /* heads side by side */
-        h = adj_add(h, drop(m, dense(t, p, b0 + APROJ_W, y)));
+        h = residual(m, t, b0 + APROJ_W, y, h);
         a = adj_layer_norm(h, 1, adj_param(t, p, b0 + LN2_W), adj_param(t, p, b0 + LN2_B), st->eps);
         a = adj_gelu_tanh(dense(t, p, b0 + FC_W, a));
-        h = adj_add(h, drop(m, dense(t, p, b0 + MPROJ_W, a)));
+        h = residual(m, t, b0 + MPROJ_W, a, h);
     }
     int nf = 2 + (int)st->L * NBLOCK;
     h = adj_layer_norm(h, 1, adj_param(t, p, nf), adj_param(t, p, nf + 1), st->eps);

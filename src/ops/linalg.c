@@ -10,6 +10,7 @@
  */
 #include "ops/cases.h"
 #include "ops/gemm.h"
+#include "ops/linear.h"
 #include "ops/graph.h"
 #include "ops/op.h"
 #include "ops/strided_op.h"
@@ -327,7 +328,7 @@ adj_var *(adj_matmul_t)(adj_var *a, adj_var *b, int ta, int tb)
 
 /* ---------------------------------------------------------------- linear */
 
-static adj_status linear_shape(adj_var *y, char *why, size_t n)
+adj_status adj_linear_shape(adj_var *y, char *why, size_t n)
 {
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     if (w->ndim != 2) {
@@ -372,7 +373,7 @@ static const void *dense_of(const adj_var *x)
  * = 1 (adj_gemm_rows: each thread sets the rows it computes).  X and W go
  * to gemm as they lie (a transposed W is read in place); a strided b is
  * gathered first. */
-static void linear_forward(adj_var *y)
+void adj_linear_forward(adj_var *y)
 {
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
@@ -473,7 +474,7 @@ static bool spans_overlap(const void *a, size_t na, const void *b, size_t nb, si
  * dW, the two about the same work.  A fresh dX is stored by task 0 before
  * db adds (x = b: the bias is the input).  When db shares dW's memory the
  * tasks run one after the other. */
-static void linear_backward(adj_var *y)
+void adj_linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
@@ -496,7 +497,7 @@ static void linear_backward(adj_var *y)
 }
 
 /* tangent: dZ = dX W^T + X dW^T + 1 db^T */
-static void linear_jvp(const adj_var *y, const void *const *tx, void *ty)
+void adj_linear_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
@@ -569,7 +570,7 @@ static bool linear_replay(adj_var *y, const adj_region *const *changed, adj_regi
 
 /* graph mode, Z = X W^T + b (a 1-D x as one row): dX = dZ W,
  * dW = dZ^T X, db = dZ summed over the rows */
-static bool linear_vjp(adj_var *y, adj_var *gy, adj_var **gin)
+bool adj_linear_vjp(adj_var *y, adj_var *gy, adj_var **gin)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     const int64_t in = adj_cold(w)->shape[1], out = adj_cold(w)->shape[0];
@@ -592,12 +593,12 @@ static bool linear_vjp(adj_var *y, adj_var *gy, adj_var **gin)
 
 const adj_op_desc adj_desc_linear = {
     .name = "linear", .arity = 3, .optional = 1u << 2, .inputs = linear_inputs,
-    .shape = linear_shape,
-    .forward = linear_forward, .backward = linear_backward, .jvp = linear_jvp,
+    .shape = adj_linear_shape,
+    .forward = adj_linear_forward, .backward = adj_linear_backward, .jvp = adj_linear_jvp,
     .formula = "Z = X W^T + b", .rule = "dX += dZ W; dW += dZ^T X; db += sum_rows dZ",
     ADJ_CASES(linear_cases), .dom = {ADJ_DOM_ANY, ADJ_DOM_ANY, ADJ_DOM_ANY},
     .teach = &linear_teach, .replay = linear_replay, .props = ADJ_PROP_STRIDES,
-    .vjp = linear_vjp,
+    .vjp = adj_linear_vjp,
 };
 
 adj_var *adj_linear_at(adj_var *x, adj_var *w, adj_var *b, const char *file, int line)

@@ -1,0 +1,305 @@
+/*
+ * adj_linear_add(x, w, b, r) = x wᵀ + b + r in one node: its value and
+ * the adjoints of x, w, b and of what r was made from agree with plain
+ * loops written here, and are bit for bit those of adj_add(r,
+ * adj_linear(x, w, b)), in sweeps that keep and that release adjoints
+ * (where r takes the output's adjoint over).  Covered: f32 and f64, 1 and
+ * 2 threads, sizes for the plain-loop product, for BLIS and for the
+ * two-thread split, a weight read transposed in place, no bias, a 1-D x,
+ * a strided (step-sliced) r, a leaf r and r = x.
+ */
+#include <adjoint.h>
+
+#include "check_util.h"
+
+#include <math.h>
+#include <string.h>
+
+static double frand(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+/* n values in [-1, 1), rounded to float for ADJ_F32 */
+static double *filled(size_t n, uint64_t seed, adj_dtype dt)
+{
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = frand(&seed);
+        if (dt == ADJ_F32)
+            v[i] = (float)v[i];
+    }
+    return v;
+}
+
+static adj_var *leaf(adj_tape *t, adj_dtype dt, int nd, const int64_t *shape, const double *v,
+                     int constant)
+{
+    size_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= (size_t)shape[i];
+    if (dt == ADJ_F64)
+        return constant ? adj_constant_f64(t, nd, shape, v) : adj_tensor_f64(t, nd, shape, v);
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)v[i];
+    adj_var *x = constant ? adj_constant_f32(t, nd, shape, f) : adj_tensor_f32(t, nd, shape, f);
+    free(f);
+    return x;
+}
+
+/* One case: x (m, in) (1-D (in) when m is 0), w (out, in), stored
+ * transposed (in, out) when wt, b (out) when bias; r = tanh(r0) of Z's
+ * shape, or (rmode 1) every other row of a leaf of twice the rows, or
+ * (rmode 2) r0 itself, a leaf, or (rmode 3) x itself (in = out). */
+typedef struct lcase {
+    int64_t m, in, out;
+    int wt, bias, rmode;
+} lcase;
+
+typedef struct built {
+    adj_var *x, *w0, *b, *r0, *z, *loss;
+} built;
+
+typedef struct data {
+    double *x, *w, *b, *r0, *g;
+    size_t nx, nw, nr0, nz;
+} data;
+
+static data make_data(const lcase *c, adj_dtype dt)
+{
+    const size_t rows = c->m ? (size_t)c->m : 1;
+    data d;
+    d.nx = rows * (size_t)c->in;
+    d.nw = (size_t)(c->out * c->in);
+    d.nz = rows * (size_t)c->out;
+    d.nr0 = c->rmode == 1 ? 2 * d.nz : d.nz;
+    d.x = filled(d.nx, 11, dt);
+    d.w = filled(d.nw, 12, dt); /* w[o][i], or stored w0[i][o] = w[o][i] when wt */
+    d.b = filled((size_t)c->out, 13, dt);
+    d.r0 = filled(d.nr0, 14, dt);
+    d.g = filled(d.nz, 15, dt);
+    return d;
+}
+
+static void free_data(data *d)
+{
+    free(d->x), free(d->w), free(d->b), free(d->r0), free(d->g);
+}
+
+static built build(adj_tape *t, const lcase *c, adj_dtype dt, const data *d, int fused)
+{
+    built o;
+    const int zd = c->m ? 2 : 1;
+    const int64_t xs[2] = {c->m, c->in}, zs[2] = {c->m, c->out};
+    o.x = c->m ? leaf(t, dt, 2, xs, d->x, 0) : leaf(t, dt, 1, &c->in, d->x, 0);
+    adj_var *w;
+    if (c->wt) {
+        double *s = malloc(d->nw * sizeof *s);
+        for (int64_t oo = 0; oo < c->out; oo++)
+            for (int64_t i = 0; i < c->in; i++)
+                s[i * c->out + oo] = d->w[oo * c->in + i];
+        o.w0 = leaf(t, dt, 2, ((int64_t[]){c->in, c->out}), s, 0);
+        free(s);
+        w = adj_transpose(o.w0);
+    } else {
+        o.w0 = w = leaf(t, dt, 2, ((int64_t[]){c->out, c->in}), d->w, 0);
+    }
+    o.b = c->bias ? leaf(t, dt, 1, &c->out, d->b, 0) : NULL;
+    adj_var *r;
+    if (c->rmode == 3) {
+        o.r0 = r = o.x;
+    } else if (c->rmode == 1) {
+        o.r0 = leaf(t, dt, 2, ((int64_t[]){2 * c->m, c->out}), d->r0, 0);
+        r = adj_slice(o.r0, 0, 1, 2 * c->m, 2);
+    } else {
+        o.r0 = leaf(t, dt, zd, c->m ? zs : &c->out, d->r0, 0);
+        r = c->rmode == 2 ? o.r0 : adj_tanh(o.r0);
+    }
+    o.z = fused ? adj_linear_add(o.x, w, o.b, r) : adj_add(r, adj_linear(o.x, w, o.b));
+    adj_var *g = leaf(t, dt, zd, c->m ? zs : &c->out, d->g, 1);
+    o.loss = adj_sum(adj_mul(o.z, g));
+    return o;
+}
+
+static double *copy_value(const adj_var *v, size_t n)
+{
+    double *p = malloc(n * sizeof *p);
+    ck_assert_int_eq(adj_copy_value(v, p), ADJ_OK);
+    return p;
+}
+
+static double *copy_grad(const adj_var *v, size_t n)
+{
+    double *p = malloc(n * sizeof *p);
+    ck_assert_int_eq(adj_copy_grad(v, p), ADJ_OK);
+    return p;
+}
+
+static void expect_close(const double *got, const double *want, size_t n, double tol, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(got[i] - want[i]) <= tol * (1 + fabs(want[i])), "%s element %zu of %zu: %.17g, want %.17g",
+                      what, i, n, got[i], want[i]);
+}
+
+/* The fused node against plain loops in double. */
+static void check_reference(const lcase *c, adj_dtype dt, int release)
+{
+    const size_t m = c->m ? (size_t)c->m : 1, in = (size_t)c->in, out = (size_t)c->out;
+    data d = make_data(c, dt);
+    adj_tape *t = adj_tape_new();
+    built o = build(t, c, dt, &d, 1);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    adj_backward_opts opts = {.release_adjoints = release};
+    ck_assert_msg(adj_backward_ex(o.loss, &opts) == ADJ_OK, "%s", adj_tape_message(t));
+    const double tol = dt == ADJ_F64 ? 1e-12 : 2e-5;
+    /* Z = X Wᵀ + b + R */
+    double *z = calloc(d.nz, sizeof *z), *r = malloc(d.nz * sizeof *r);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < out; j++) {
+            size_t k = i * out + j;
+            r[k] = c->rmode == 1 ? d.r0[(2 * i + 1) * out + j]
+                   : c->rmode == 2 ? d.r0[k]
+                   : c->rmode == 3 ? d.x[k]
+                                   : tanh(d.r0[k]);
+            z[k] = (c->bias ? d.b[j] : 0) + r[k];
+        }
+    ref_mm(m, out, in, d.x, in, 1, d.w, 1, in, z);
+    double *zv = copy_value(o.z, d.nz);
+    expect_close(zv, z, d.nz, tol, "Z");
+    /* dX = G W (+ G where r = x), dW = Gᵀ X, db = column sums of G */
+    double *gx = calloc(d.nx, sizeof *gx), *gw = calloc(d.nw, sizeof *gw), *gb = calloc(out, sizeof *gb);
+    ref_mm(m, in, out, d.g, out, 1, d.w, in, 1, gx);
+    ref_mm(out, in, m, d.g, 1, out, d.x, in, 1, gw);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < out; j++)
+            gb[j] += d.g[i * out + j];
+    if (c->rmode == 3)
+        for (size_t k = 0; k < d.nz; k++)
+            gx[k] += d.g[k];
+    double *v = copy_grad(o.x, d.nx);
+    expect_close(v, gx, d.nx, tol, "dX");
+    free(v);
+    v = copy_grad(o.w0, d.nw);
+    for (size_t oo = 0; oo < out; oo++)
+        for (size_t i = 0; i < in; i++) {
+            double want = gw[oo * in + i], got = c->wt ? v[i * out + oo] : v[oo * in + i];
+            ck_assert_msg(fabs(got - want) <= tol * (1 + fabs(want)), "dW (%zu,%zu): %.17g, want %.17g", oo, i,
+                          got, want);
+        }
+    free(v);
+    if (c->bias) {
+        v = copy_grad(o.b, out);
+        expect_close(v, gb, out, tol, "db");
+        free(v);
+    }
+    if (c->rmode != 3) { /* dR0: G through the slice or tanh */
+        double *gr = calloc(d.nr0, sizeof *gr);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < out; j++) {
+                size_t k = i * out + j;
+                if (c->rmode == 1)
+                    gr[(2 * i + 1) * out + j] = d.g[k];
+                else if (c->rmode == 2)
+                    gr[k] = d.g[k];
+                else
+                    gr[k] = d.g[k] * (1 - tanh(d.r0[k]) * tanh(d.r0[k]));
+            }
+        v = copy_grad(o.r0, d.nr0);
+        expect_close(v, gr, d.nr0, dt == ADJ_F64 ? 1e-12 : 1e-5, "dR0");
+        free(v);
+        free(gr);
+    }
+    free(zv), free(z), free(r), free(gx), free(gw), free(gb);
+    adj_tape_free(t);
+    free_data(&d);
+}
+
+static void expect_same(const double *a, const double *b, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(memcmp(&a[i], &b[i], sizeof a[i]) == 0, "%s element %zu: %.17g vs %.17g", what, i, a[i], b[i]);
+}
+
+/* The fused node against the add of a linear node, bit for bit. */
+static void check_bits(const lcase *c, adj_dtype dt, int release)
+{
+    data d = make_data(c, dt);
+    adj_tape *t1 = adj_tape_new(), *t2 = adj_tape_new();
+    built a = build(t1, c, dt, &d, 1), b = build(t2, c, dt, &d, 0);
+    adj_backward_opts opts = {.release_adjoints = release};
+    ck_assert_int_eq(adj_backward_ex(a.loss, &opts), ADJ_OK);
+    ck_assert_int_eq(adj_backward_ex(b.loss, &opts), ADJ_OK);
+    const size_t nb = (size_t)c->out;
+    struct {
+        const adj_var *p, *q;
+        size_t n;
+        int grad;
+        const char *what;
+    } pairs[] = {{a.z, b.z, d.nz, 0, "Z"},       {a.x, b.x, d.nx, 1, "dX"},     {a.w0, b.w0, d.nw, 1, "dW"},
+                 {a.b, b.b, nb, 1, "db"},        {a.r0, b.r0, d.nr0, 1, "dR0"}, {a.loss, b.loss, 1, 0, "loss"}};
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        if (!pairs[k].p)
+            continue;
+        double *u = pairs[k].grad ? copy_grad(pairs[k].p, pairs[k].n) : copy_value(pairs[k].p, pairs[k].n);
+        double *w = pairs[k].grad ? copy_grad(pairs[k].q, pairs[k].n) : copy_value(pairs[k].q, pairs[k].n);
+        expect_same(u, w, pairs[k].n, pairs[k].what);
+        free(u), free(w);
+    }
+    ck_assert_uint_lt(adj_tape_size(t1), adj_tape_size(t2));
+    adj_tape_free(t1), adj_tape_free(t2);
+    free_data(&d);
+}
+
+static const lcase CASES[] = {
+    {1, 1, 1, 0, 1, 0},     {5, 3, 7, 0, 1, 0},     {5, 3, 7, 1, 0, 0},    {37, 19, 23, 1, 1, 0},
+    {37, 19, 23, 0, 1, 1},  {37, 19, 23, 1, 1, 2},  {0, 19, 23, 1, 1, 0},  {0, 6, 6, 0, 1, 3},
+    {130, 67, 129, 1, 1, 0}, {130, 67, 129, 0, 0, 1}, {257, 128, 128, 1, 1, 0}, {9, 6, 6, 1, 1, 3},
+    {130, 64, 64, 0, 1, 3},
+};
+enum { NCASES = sizeof CASES / sizeof CASES[0] };
+
+START_TEST(matches_plain_loops)
+{
+    for (int th = 1; th <= 2; th++) {
+        adj_set_threads(th);
+        for (int k = 0; k < NCASES; k++)
+            for (int rel = 0; rel <= 1; rel++) {
+                check_reference(&CASES[k], ADJ_F64, rel);
+                check_reference(&CASES[k], ADJ_F32, rel);
+            }
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
+START_TEST(same_bits_as_add_of_linear)
+{
+    for (int th = 1; th <= 2; th++) {
+        adj_set_threads(th);
+        for (int k = 0; k < NCASES; k++) {
+            if (CASES[k].rmode == 3)
+                continue; /* r = x: the two graphs add dX's parts in other orders */
+            for (int rel = 0; rel <= 1; rel++) {
+                check_bits(&CASES[k], ADJ_F64, rel);
+                check_bits(&CASES[k], ADJ_F32, rel);
+            }
+        }
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("linear_add");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, matches_plain_loops);
+    tcase_add_test(tc, same_bits_as_add_of_linear);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ADJ_CHECK_MAIN(suite)
