@@ -70,6 +70,9 @@ typedef struct adj_unary_k {
     const void *x, *yv, *dy, *tx;
     void *out;
     bool no_x;               /* the kernel reads no x: run it as if x were contiguous */
+    bool store;              /* backward: out is dy's own buffer (dy is read through
+                                it), each dx is stored there as 0 + dx (the bits of
+                                adding it to a zeroed adjoint), not added */
 } adj_unary_k;
 
 /* Run kernel fn (on adj_unary_k *) over the elements [lo, hi) of a strided
@@ -162,6 +165,19 @@ static inline double adj_scalar_attr_c(const adj_var *v)
         }                                                                      \
     } while (0)
 
+/* The backward over [b_, e_): dy read from DY, STORE writes dx.  In store
+ * mode (adj_unary_k.store) dy and dx are one buffer, read and written
+ * through one pointer. */
+#define ADJ_UNARY_BACK_LOOP_(DY, BWD, STORE)                                   \
+    for (size_t i_ = b_; i_ < e_; i_++) {                                      \
+        const T x = xs_[i_], y = ys_[i_], dy = (DY)[i_];                       \
+        T dx;                                                                  \
+        (void)x;                                                               \
+        (void)y;                                                               \
+        BWD;                                                                   \
+        STORE;                                                                 \
+    }
+
 #define ADJ_UNARY_BACK_(TY, OK, PRE, BWD)                                      \
     do {                                                                       \
         typedef TY T;                                                          \
@@ -169,17 +185,15 @@ static inline double adj_scalar_attr_c(const adj_var *v)
         const T *restrict ys_ = k_->yv;                                        \
         const T *restrict dys_ = k_->dy;                                       \
         T *restrict dxs_ = k_->out;                                            \
+        const bool store_ = k_->store;                                         \
         const T c = (T)adj_attr_c_get(y_);                                       \
         (void)c;                                                               \
         PRE;                                                                   \
         ADJ_UNARY_BLOCKS_(OK,                                                  \
-            for (size_t i_ = b_; i_ < e_; i_++) {                              \
-                const T x = xs_[i_], y = ys_[i_], dy = dys_[i_];               \
-                T dx;                                                          \
-                (void)x;                                                       \
-                (void)y;                                                       \
-                BWD;                                                           \
-                dxs_[i_] += dx;                                                \
+            if (store_) {                                                      \
+                ADJ_UNARY_BACK_LOOP_(dxs_, BWD, dxs_[i_] = (T)0 + dx);         \
+            } else {                                                           \
+                ADJ_UNARY_BACK_LOOP_(dys_, BWD, dxs_[i_] += dx);               \
             })                                                                 \
     } while (0)
 
@@ -263,13 +277,25 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
         nbad_ += (size_t)u_;                                                   \
         d_[i_] = u_ ? dx : (ADJ_Y_FAST_ BWD);                                  \
     }
+/* dx[i] += dy[i] d[i], or in store mode dx[i] = 0 + dx[i] d[i] (dx is dy) */
+#define ADJ_Y_APPLY_(DX, DY, D, N)                                             \
+    do {                                                                       \
+        if (store_) {                                                          \
+            for (size_t i_ = 0; i_ < (N); i_++)                                \
+                (DX)[i_] = (T)0 + (DX)[i_] * (D)[i_];                          \
+        } else {                                                               \
+            for (size_t i_ = 0; i_ < (N); i_++)                                \
+                (DX)[i_] += (DY)[i_] * (D)[i_];                                \
+        }                                                                      \
+    } while (0)
 #define ADJ_UNARY_LOOPS_Y_BACK_(TY, OK, PRE, BWD)                              \
     do {                                                                       \
         typedef TY T;                                                          \
         const T *restrict xs_ = k_->x;                                         \
         const T *restrict ys_ = k_->yv;                                        \
-        const T *restrict dys_ = k_->dy;                                       \
+        const T *restrict dys_ = k_->dy; /* not read in store mode */          \
         T *restrict dxs_ = k_->out;                                            \
+        const bool store_ = k_->store;                                         \
         const T c = (T)adj_attr_c_get(y_);                                     \
         (void)c;                                                               \
         PRE;                                                                   \
@@ -295,8 +321,7 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
                     nbad_ = 0;                                                 \
                     ADJ_Y_DENSE_((void)0, BWD);                                \
                 }                                                              \
-                for (size_t i_ = 0; i_ < n_; i_++)                             \
-                    dxb_[i_] += dyb_[i_] * d_[i_];                             \
+                ADJ_Y_APPLY_(dxb_, dyb_, d_, n_);                              \
                 dense_ = nbad_ * 64 > n_;                                      \
                 b_ += n_;                                                      \
                 continue;                                                      \
@@ -334,8 +359,7 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
             dense_ = 2 * fixed_ > n_;                                          \
             const T *restrict dyb_ = dys_ + b_;                                \
             T *restrict dxb_ = dxs_ + b_;                                      \
-            for (size_t i_ = 0; i_ < n_; i_++)                                 \
-                dxb_[i_] += dyb_[i_] * d_[i_];                                 \
+            ADJ_Y_APPLY_(dxb_, dyb_, d_, n_);                                  \
             b_ += n_;                                                          \
         }                                                                      \
     } while (0)
@@ -420,13 +444,19 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
         adj_var *x_ = y_->in[0];                                               \
         if (!(x_->flags & ADJ_F_GRAD))                                         \
             return;                                                            \
-        /* NOX: the kernel reads no x; its x points at y (in bounds) */      \
+        /* NOX: the kernel reads no x; its x points at y (in bounds).  When  \
+         * the sweep releases adjoints and x has none yet, dx is written     \
+         * over dy, element by element, and x takes the buffer over. */     \
+        const bool pass_ = adj_grad_passable(y_, x_);                          \
         adj_unary_k k_ = {.y = y_, .x = (NOX) ? y_->value : x_->value,         \
                           .yv = y_->value, .dy = y_->grad,                     \
-                          .out = adj_grad_buf(x_), .no_x = (NOX)};             \
+                          .out = pass_ ? y_->grad : adj_grad_buf(x_),          \
+                          .no_x = (NOX), .store = pass_};                      \
         if (!k_.out)                                                           \
             return;                                                            \
         adj_unary_run(&k_, nm##_bwd_range);                                    \
+        if (pass_)                                                             \
+            adj_grad_pass(y_, x_);                                             \
     }                                                                          \
     static void nm##_jvp(const adj_var *y_, const void *const *tx_, void *ty_) \
     {                                                                          \
