@@ -1,13 +1,13 @@
 /*
- * Batch normalisation composed from the public ops:
- *   mu = mean_rows(X); Xc = X - mu; var = mean_rows(Xc^2)
- *   s  = gamma (var + eps)^(-1/2)            (one value per feature)
- *   Y  = Xc s + beta                         = gamma (X - mu) / sqrt(var + eps) + beta
- * (row-vector broadcasting of sub/mul/add over the batch; the per-feature
- * factors are combined first so only three ops touch the whole batch).
- * Backward is whatever adj_backward derives from that graph.
+ * Batch normalisation layer: gamma, beta in the parameter store and the
+ * running statistics (doubles) it owns, over the fused op adj_batch_norm:
+ *   Y = gamma (X - mu) / sqrt(var + eps) + beta
+ * with the batch's mean and population variance (computed in double) when
+ * training, the running ones otherwise.  Training moves the running
+ * statistics by momentum, with the unbiased variance (n / (n - 1)).
  */
 #include "nn/nn_internal.h"
+#include "adjoint/norm.h"
 
 #include <math.h>
 #include <string.h>
@@ -129,44 +129,12 @@ adj_var *adj_batchnorm_forward(adj_batchnorm *bn, adj_params *p, adj_var *x, int
                       sh);
         return adj_h_out(t->inert);
     }
-    adj_dtype d = (adj_dtype)x->dtype;
-    int64_t f = bn->features;
     adj_var *gamma = adj_param(t, p, bn->gamma);
     adj_var *beta = adj_param(t, p, bn->beta);
-    adj_var *xc, *s;
-    if (training) {
-        adj_var *eps = adj_nn_const(t, d, 0, NULL);
-        if (eps->flags & ADJ_F_INERT)
-            return adj_h_out(eps);
-        adj_nn_put(eps, 0, bn->eps);
-        adj_var *mu = adj_mean_axis(x, 0);
-        xc = adj_sub(x, mu);
-        adj_var *var = adj_mean_axis(adj_square(xc), 0);
-        s = adj_mul(adj_pow(adj_add(var, eps), -0.5), gamma);
-        if (t->status != ADJ_OK)
-            return adj_h_out(t->inert);
-        double rows = (double)adj_cold(x)->shape[0];
-        double unbias = rows > 1 ? rows / (rows - 1) : 1.0;
-        double mom = bn->momentum;
-        for (int64_t j = 0; j < f; j++) {
-            size_t k = (size_t)j;
-            bn->running_mean[k] = (1 - mom) * bn->running_mean[k] + mom * adj_value_at(mu, k);
-            bn->running_var[k] =
-                (1 - mom) * bn->running_var[k] + mom * unbias * adj_value_at(var, k);
-        }
-    } else {
-        /* Y = (X - running_mean) * gamma / sqrt(running_var + eps) + beta */
-        adj_var *mu = adj_nn_const(t, d, 1, &f);
-        adj_var *inv = adj_nn_const(t, d, 1, &f);
-        if (t->status != ADJ_OK)
-            return adj_h_out(t->inert);
-        for (int64_t j = 0; j < f; j++) {
-            size_t k = (size_t)j;
-            adj_nn_put(mu, k, bn->running_mean[k]);
-            adj_nn_put(inv, k, 1.0 / sqrt(bn->running_var[k] + bn->eps));
-        }
-        xc = adj_sub(x, mu);
-        s = adj_mul(inv, gamma);
-    }
-    return adj_add(adj_mul(xc, s), beta);
+    if (t->status != ADJ_OK)
+        return adj_h_out(t->inert);
+    /* one fused node; in training it moves the running statistics once
+     * (momentum, unbiased variance), in evaluation it normalises with them */
+    return adj_batch_norm(x, gamma, beta, bn->running_mean, bn->running_var, training,
+                          bn->momentum, bn->eps);
 }

@@ -120,6 +120,105 @@ BN_FWD(float)
 BN_BWD(double)
 BN_BWD(float)
 
+/* x (N, C) (hw = 1): the same sums in the same order (rows 0..N-1 for each
+ * channel), walked row by row over a block of channels so that the reads
+ * are contiguous; the same bits as the per-channel loops above. */
+#define BN_CB 128
+#define BN_ROWS(T)                                                              \
+    static void fwd_rows_##T(const bn_ctx *k, size_t lo, size_t hi)            \
+    {                                                                          \
+        const adj_var *y = k->y, *xv = y->in[0], *wv_ = y->in[1], *bv_ = y->in[2]; \
+        const bn_attr *a = ADJ_ATTR(y, bn_attr);                               \
+        const T *x = xv->value, *w = wv_ ? wv_->value : NULL, *b = bv_ ? bv_->value : NULL; \
+        T *out = y->value;                                                     \
+        const size_t nb = k->p.nb, C = k->p.c;                                 \
+        const double cnt = (double)nb;                                         \
+        double mu[BN_CB], s[BN_CB], rs[BN_CB], wc[BN_CB], bc[BN_CB];           \
+        for (size_t c0 = lo; c0 < hi; c0 += BN_CB) {                           \
+            const size_t m = hi - c0 < BN_CB ? hi - c0 : BN_CB;               \
+            if (a->batch_stats) {                                              \
+                for (size_t j = 0; j < m; j++)                                 \
+                    mu[j] = s[j] = 0;                                          \
+                for (size_t n = 0; n < nb; n++) {                              \
+                    const T *r = x + n * C + c0;                               \
+                    for (size_t j = 0; j < m; j++)                             \
+                        mu[j] += r[j];                                         \
+                }                                                              \
+                for (size_t j = 0; j < m; j++)                                 \
+                    mu[j] /= cnt;                                              \
+                for (size_t n = 0; n < nb; n++) {                              \
+                    const T *r = x + n * C + c0;                               \
+                    for (size_t j = 0; j < m; j++) {                           \
+                        const double d = r[j] - mu[j];                         \
+                        s[j] += d * d;                                         \
+                    }                                                          \
+                }                                                              \
+                for (size_t j = 0; j < m; j++) {                               \
+                    double *sv = a->saved + 3 * (c0 + j);                      \
+                    sv[0] = mu[j];                                             \
+                    sv[2] = s[j] / cnt;                                        \
+                    sv[1] = 1.0 / sqrt(sv[2] + a->eps);                        \
+                }                                                              \
+            }                                                                  \
+            for (size_t j = 0; j < m; j++) {                                   \
+                mu[j] = a->saved[3 * (c0 + j)];                                \
+                rs[j] = a->saved[3 * (c0 + j) + 1];                            \
+                wc[j] = w ? (double)w[c0 + j] : 1.0;                           \
+                bc[j] = b ? (double)b[c0 + j] : 0.0;                           \
+            }                                                                  \
+            for (size_t n = 0; n < nb; n++) {                                  \
+                const T *r = x + n * C + c0;                                   \
+                T *o = out + n * C + c0;                                       \
+                for (size_t j = 0; j < m; j++)                                 \
+                    o[j] = (T)((r[j] - mu[j]) * rs[j] * wc[j] + bc[j]);        \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    static void bwd_rows_##T(const bn_ctx *k, size_t lo, size_t hi)            \
+    {                                                                          \
+        const adj_var *y = k->y, *xv = y->in[0], *wv_ = y->in[1];             \
+        const bn_attr *a = ADJ_ATTR(y, bn_attr);                               \
+        const T *x = xv->value, *w = wv_ ? wv_->value : NULL, *dy = y->grad;   \
+        T *dx = k->dx, *dw = k->dw, *db = k->db;                               \
+        const size_t nb = k->p.nb, C = k->p.c;                                 \
+        const double cnt = (double)nb;                                         \
+        double mu[BN_CB], rs[BN_CB], wc[BN_CB], s1[BN_CB], s2[BN_CB];          \
+        for (size_t c0 = lo; c0 < hi; c0 += BN_CB) {                           \
+            const size_t m = hi - c0 < BN_CB ? hi - c0 : BN_CB;               \
+            for (size_t j = 0; j < m; j++) {                                   \
+                mu[j] = a->saved[3 * (c0 + j)];                                \
+                rs[j] = a->saved[3 * (c0 + j) + 1];                            \
+                wc[j] = w ? (double)w[c0 + j] : 1.0;                           \
+                s1[j] = s2[j] = 0;                                             \
+            }                                                                  \
+            for (size_t n = 0; n < nb; n++) {                                  \
+                const T *r = x + n * C + c0, *g = dy + n * C + c0;             \
+                for (size_t j = 0; j < m; j++) {                               \
+                    s1[j] += g[j];                                             \
+                    s2[j] += g[j] * ((r[j] - mu[j]) * rs[j]);                  \
+                }                                                              \
+            }                                                                  \
+            for (size_t j = 0; j < m; j++) {                                   \
+                if (dw)                                                        \
+                    dw[c0 + j] += (T)s2[j];                                    \
+                if (db)                                                        \
+                    db[c0 + j] += (T)s1[j];                                    \
+                s1[j] = a->batch_stats ? wc[j] * s1[j] / cnt : 0.0;            \
+                s2[j] = a->batch_stats ? wc[j] * s2[j] / cnt : 0.0;            \
+            }                                                                  \
+            if (!dx)                                                           \
+                continue;                                                      \
+            for (size_t n = 0; n < nb; n++) {                                  \
+                const T *r = x + n * C + c0, *g = dy + n * C + c0;             \
+                T *d = dx + n * C + c0;                                        \
+                for (size_t j = 0; j < m; j++)                                 \
+                    d[j] += (T)(rs[j] * (g[j] * wc[j] - s1[j] - ((r[j] - mu[j]) * rs[j]) * s2[j])); \
+            }                                                                  \
+        }                                                                      \
+    }
+BN_ROWS(double)
+BN_ROWS(float)
+
 /* batch statistics: dxhat = rstd (tx - mean(tx) - xhat mean(xhat tx));
  * running: dxhat = rstd tx.  ty = dxhat w + xhat tw + tb. */
 #define BN_TAN(T)                                                               \
@@ -154,7 +253,11 @@ BN_TAN(float)
 static void fwd_range(void *ctx, size_t lo, size_t hi)
 {
     const bn_ctx *k = ctx;
-    if (k->y->dtype == ADJ_F64)
+    if (k->p.hw == 1 && k->y->dtype == ADJ_F64)
+        fwd_rows_double(k, lo, hi);
+    else if (k->p.hw == 1)
+        fwd_rows_float(k, lo, hi);
+    else if (k->y->dtype == ADJ_F64)
         fwd_double(k, lo, hi);
     else
         fwd_float(k, lo, hi);
@@ -163,7 +266,11 @@ static void fwd_range(void *ctx, size_t lo, size_t hi)
 static void bwd_range(void *ctx, size_t lo, size_t hi)
 {
     const bn_ctx *k = ctx;
-    if (k->y->dtype == ADJ_F64)
+    if (k->p.hw == 1 && k->y->dtype == ADJ_F64)
+        bwd_rows_double(k, lo, hi);
+    else if (k->p.hw == 1)
+        bwd_rows_float(k, lo, hi);
+    else if (k->y->dtype == ADJ_F64)
         bwd_double(k, lo, hi);
     else
         bwd_float(k, lo, hi);
