@@ -694,6 +694,21 @@ ROW(adj_rnn_sequence, NULL, "PPVppPpp", 'T', NULL,
     o->st = adj_rnn_sequence(P(0, f->p), P(1, &l), P(2, x), P(3, (adj_var *)NULL), P(4, (adj_var *)NULL),
                              P(5, steps), P(6, &hl), P(7, &cl)))
 
+ROW(adj_lstm_cell_at, "adj_lstm_cell", "VV..", 't', NULL,
+    adj_var *z = H(adj_constant_f64(f->t, 2, ((int64_t[]){2, 8}), zeros));
+    o->ptr = adj_lstm_cell_at(P(0, z), P(1, f->a), __FILE__, __LINE__))
+ROW(adj_lstm_cell, NULL, "VV", 't', NULL,
+    adj_var *z = H(adj_constant_f64(f->t, 2, ((int64_t[]){2, 8}), zeros));
+    o->ptr = (adj_lstm_cell)(P(0, z), P(1, f->a)))
+ROW(adj_gru_cell_at, "adj_gru_cell", "VVV..", 't', NULL,
+    adj_var *x = H(adj_constant_f64(f->t, 2, ((int64_t[]){2, 6}), zeros));
+    adj_var *hh = H(adj_constant_f64(f->t, 2, ((int64_t[]){2, 6}), zeros));
+    o->ptr = adj_gru_cell_at(P(0, x), P(1, hh), P(2, f->a), __FILE__, __LINE__))
+ROW(adj_gru_cell, NULL, "VVV", 't', NULL,
+    adj_var *x = H(adj_constant_f64(f->t, 2, ((int64_t[]){2, 6}), zeros));
+    adj_var *hh = H(adj_constant_f64(f->t, 2, ((int64_t[]){2, 6}), zeros));
+    o->ptr = (adj_gru_cell)(P(0, x), P(1, hh), P(2, f->a)))
+
 /* -------------------------------------------------------------- text.h */
 ROW(adj_corpus_text, NULL, "Sd.Pv", 'e', NULL,
     const char *path = text_path(f); adj_corpus *c = NULL;

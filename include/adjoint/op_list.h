@@ -122,6 +122,10 @@
     /* ---- fused layers ---- */                                              \
     X(LINEAR_ADD, linear_add)                                                  \
     /*                                                                     */  \
+    /* ---- recurrent cells ---- */                                           \
+    X(LSTM_CELL, lstm_cell)                                                    \
+    X(GRU_CELL, gru_cell)                                                      \
+    /*                                                                     */  \
     /* ---- (next family) ---- */                                              \
     /* append new ops above this line, in their family's section (one line
      * each, keep the backslash) */

@@ -65,6 +65,22 @@ ADJ_API adj_status adj_rnn_sequence(adj_params *p, const adj_rnn *l, adj_var *x,
                                     adj_var *c0, adj_var **out, adj_var **h_last,
                                     adj_var **c_last);
 
+/* The gates of one LSTM step in one op: z (B, 4H) the pre-activations of
+ * the gates i, f, g, o (in that order, H columns each), c (B, H) the cell
+ * state; y (2, B, H) holds h' = o tanh(c') in y[0] and c' = f c + i g in
+ * y[1], with i, f, o = sigmoid and g = tanh of their columns. */
+#define adj_lstm_cell(...) adj_lstm_cell_at(__VA_ARGS__, ADJ_AT_)
+ADJ_API adj_var *adj_lstm_cell_at(adj_var *z, adj_var *c, const char *file, int line);
+ADJ_API adj_var *(adj_lstm_cell)(adj_var *z, adj_var *c);
+
+/* The gates of one GRU step in one op: x and hh (B, 3H) the input's and
+ * the state's pre-activations of r, u, n (H columns each), h (B, H) the
+ * state; h' (B, H) = n + u (h - n) with r = sigmoid(x_r + hh_r),
+ * u = sigmoid(x_u + hh_u), n = tanh(x_n + r hh_n). */
+#define adj_gru_cell(...) adj_gru_cell_at(__VA_ARGS__, ADJ_AT_)
+ADJ_API adj_var *adj_gru_cell_at(adj_var *x, adj_var *hh, adj_var *h, const char *file, int line);
+ADJ_API adj_var *(adj_gru_cell)(adj_var *x, adj_var *hh, adj_var *h);
+
 #ifdef __cplusplus
 }
 #endif

@@ -61,37 +61,24 @@ adj_status adj_rnn_add(adj_params *p, const char *prefix, int layer, adj_rnn_kin
     return ADJ_OK;
 }
 
-/* Gate k of H columns of g (B, G*H). */
-static adj_var *gate(adj_var *g, int k, int64_t h) { return adj_slice(g, 1, k * h, (k + 1) * h, 1); }
-
 /* One step from the input's gate pre-activations gx (B, G*H). */
 static adj_var *step(adj_params *p, const adj_rnn *l, adj_var *gx, adj_var *h, adj_var *c,
                      adj_var **c_out)
 {
     adj_tape *t = adj_var_tape(gx);
-    int64_t H = l->hidden;
     adj_var *gh = adj_linear(h, adj_param(t, p, l->w_hh), adj_param(t, p, l->b_hh));
     switch (l->kind) {
     case ADJ_RNN_TANH:
         return adj_tanh(adj_add(gx, gh));
     case ADJ_RNN_LSTM: {
-        adj_var *g = adj_add(gx, gh);
-        adj_var *i = adj_sigmoid(gate(g, 0, H)), *f = adj_sigmoid(gate(g, 1, H));
-        adj_var *gg = adj_tanh(gate(g, 2, H)), *o = adj_sigmoid(gate(g, 3, H));
-        adj_var *cn = adj_add(adj_mul(f, c), adj_mul(i, gg));
+        /* the gates in one op: y (2, B, H) holds h' and c' */
+        adj_var *y = adj_lstm_cell(adj_add(gx, gh), c);
         if (c_out)
-            *c_out = cn;
-        return adj_mul(o, adj_tanh(cn));
+            *c_out = adj_select(y, 0, 1);
+        return adj_select(y, 0, 0);
     }
-    default: { /* GRU */
-        /* r and z from one sum over all the gates (the n part is unused):
-         * the sum's operands are whole contiguous rows, where gates of
-         * them would be strided views copied before the add */
-        adj_var *g = adj_add(gx, gh);
-        adj_var *r = adj_sigmoid(gate(g, 0, H)), *z = adj_sigmoid(gate(g, 1, H));
-        adj_var *n = adj_tanh(adj_add(gate(gx, 2, H), adj_mul(r, gate(gh, 2, H))));
-        return adj_add(n, adj_mul(z, adj_sub(h, n))); /* (1 - z) n + z h */
-    }
+    default: /* GRU: the gates in one op, from both sets of pre-activations */
+        return adj_gru_cell(gx, gh, h);
     }
 }
 
