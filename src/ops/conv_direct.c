@@ -57,15 +57,17 @@ bool adj_conv_direct_ok(int dtype, const adj_conv_geom *g)
 #define INL TGT static inline __attribute__((always_inline))
 
 /* igemm's tile: out[p][o0 + 16 v] for MP pixels, over k in [k0, k1),
- * started from zero (first) or from out. */
-#define ITILE(OV, MP)                                                          \
-    INL void itile_##OV(const float *src, const int *off, size_t k0, size_t k1, const int *pofs, \
-                        const float *wt, size_t ldw, float *out, size_t ldo, bool first) \
+ * started from zero (first) or from out.  CONTIG: the MP pixels are
+ * consecutive in one row (one base pointer and constant offsets: with 14
+ * pixels the other form has more pointers than registers). */
+#define ITILE(NAME, OV, MP, CONTIG)                                            \
+    INL void NAME(const float *src, const int *off, size_t k0, size_t k1, const int *pofs, \
+                  const float *wt, size_t ldw, float *out, size_t ldo, bool first) \
     {                                                                          \
         __m512 acc[MP][OV];                                                    \
         const float *b[MP];                                                    \
         for (int m = 0; m < MP; m++) {                                         \
-            b[m] = src + pofs[m];                                              \
+            b[m] = src + (CONTIG ? pofs[0] + m : pofs[m]);                     \
             for (int v = 0; v < OV; v++)                                       \
                 acc[m][v] = first ? _mm512_setzero_ps()                        \
                                   : _mm512_loadu_ps(out + (size_t)m * ldo + 16 * v); \
@@ -73,11 +75,12 @@ bool adj_conv_direct_ok(int dtype, const adj_conv_geom *g)
         for (size_t k = k0; k < k1; k++) {                                     \
             const float *wk = wt + k * ldw;                                    \
             const int o = off[k];                                              \
+            const float *bk = b[0] + o;                                        \
             __m512 wv[OV];                                                     \
             for (int v = 0; v < OV; v++)                                       \
                 wv[v] = _mm512_loadu_ps(wk + 16 * v);                          \
             for (int m = 0; m < MP; m++) {                                     \
-                const __m512 x = _mm512_set1_ps(b[m][o]);                      \
+                const __m512 x = _mm512_set1_ps(CONTIG ? bk[m] : b[m][o]);     \
                 for (int v = 0; v < OV; v++)                                   \
                     acc[m][v] = _mm512_fmadd_ps(x, wv[v], acc[m][v]);          \
             }                                                                  \
@@ -86,15 +89,19 @@ bool adj_conv_direct_ok(int dtype, const adj_conv_geom *g)
             for (int v = 0; v < OV; v++)                                       \
                 _mm512_storeu_ps(out + (size_t)m * ldo + 16 * v, acc[m][v]);   \
     }
-ITILE(1, 12)
-ITILE(2, 12)
-ITILE(3, 8)
-ITILE(4, 6)
+ITILE(itile_1, 1, 12, false)
+ITILE(itile_2, 2, 14, false)
+ITILE(itile_2c, 2, 14, true)
+ITILE(itile_3, 3, 8, false)
+ITILE(itile_4, 4, 6, false)
 
 /* pixels per igemm tile for OV vectors (Ppad is a multiple of each used) */
-static size_t imp(size_t ov) { return ov == 4 ? 6 : ov == 3 ? 8 : 12; }
+static size_t imp(size_t ov) { return ov == 4 ? 6 : ov == 3 ? 8 : ov == 2 ? 14 : 12; }
 
-/* out (Ppad, o16) = col W^T of one sample (pofs has Ppad entries). */
+/* out (Ppad, o16) = col W^T of one sample (pofs has Ppad entries).  The
+ * offsets of real pixels rise and the rows past P repeat the last one: a
+ * 14-pixel tile whose last step is not a repeat and whose ends are 13 apart
+ * is 14 consecutive pixels. */
 TGT static void igemm(const float *src, const int *off, size_t K, const int *pofs, size_t Ppad,
                       const float *wt, size_t o16, float *out)
 {
@@ -110,6 +117,8 @@ TGT static void igemm(const float *src, const int *off, size_t K, const int *pof
                     itile_4(src, off, k0, k1, pofs + p, w, o16, o, o16, k0 == 0);
                 else if (ov == 3)
                     itile_3(src, off, k0, k1, pofs + p, w, o16, o, o16, k0 == 0);
+                else if (ov == 2 && pofs[p + 13] - pofs[p] == 13 && pofs[p + 13] != pofs[p + 12])
+                    itile_2c(src, off, k0, k1, pofs + p, w, o16, o, o16, k0 == 0);
                 else if (ov == 2)
                     itile_2(src, off, k0, k1, pofs + p, w, o16, o, o16, k0 == 0);
                 else
@@ -202,7 +211,7 @@ static size_t kpad(size_t K, size_t o16)
 }
 
 /* P rounded up to whole igemm tiles of pixels for o16 output channels:
- * 14x14 planes take 198 rows at 64 channels and 204 at 32, not 216 */
+ * 14x14 planes take 198 rows at 64 channels and 196 at 32, not 216 */
 static size_t ppad(size_t P, size_t o16)
 {
     size_t u = o16 >= 64 ? imp(4) : 1;
