@@ -10,6 +10,7 @@
 
 #include "check_util.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NEAR(got, want, tol)                                                   \
@@ -90,6 +91,109 @@ START_TEST(batch_norm_running_statistics)
     NEAR(adj_grad_at(x, 1), -1 / sqrt(1.5), 1e-15);
     NEAR(adj_grad_at(b, 1), 4, 1e-15);
     adj_tape_free(t);
+}
+END_TEST
+
+/* Batch norm of an (N, C) input walks rows over blocks of channels; every
+ * channel's sums still run over rows 0..N-1 in order.  Against plain loops
+ * that take the same sums channel by channel: the same bits for the
+ * output and every adjoint, across block edges (C = 128, 129, 300), at 1
+ * and 2 threads, f32 and f64; the running statistics as PyTorch updates
+ * them (unbiased variance). */
+static double bn_in(size_t i, int k) { return sin(0.37 * (double)i + k) * (1.0 + 0.01 * (double)(i % 7)) + 0.25 * k; }
+
+static void bn_rows_case(adj_dtype dt, int threads, size_t nb, size_t C)
+{
+    adj_set_threads(threads);
+    const size_t n = nb * C;
+    double *xd = malloc(n * sizeof *xd), *gd = malloc(n * sizeof *gd);
+    double *wd = malloc(C * sizeof *wd), *bd = malloc(C * sizeof *bd);
+    double *rm = malloc(C * sizeof *rm), *rv = malloc(C * sizeof *rv);
+    ck_assert(xd && gd && wd && bd && rm && rv);
+    for (size_t i = 0; i < n; i++) {
+        xd[i] = bn_in(i, 1);
+        gd[i] = bn_in(i, 2);
+        if (dt == ADJ_F32) { /* the values the float tensors hold */
+            xd[i] = (float)xd[i];
+            gd[i] = (float)gd[i];
+        }
+    }
+    for (size_t c = 0; c < C; c++) {
+        wd[c] = dt == ADJ_F32 ? (float)bn_in(c, 3) : bn_in(c, 3);
+        bd[c] = dt == ADJ_F32 ? (float)bn_in(c, 4) : bn_in(c, 4);
+        rm[c] = 0.5;
+        rv[c] = 2.0;
+    }
+    adj_tape *t = adj_tape_new();
+    const int64_t sx[2] = {(int64_t)nb, (int64_t)C}, sc[1] = {(int64_t)C};
+    adj_var *x, *w, *b;
+    if (dt == ADJ_F32) {
+        float *xf = malloc(n * sizeof *xf), *wf = malloc(C * sizeof *wf), *bf = malloc(C * sizeof *bf);
+        ck_assert(xf && wf && bf);
+        for (size_t i = 0; i < n; i++)
+            xf[i] = (float)xd[i];
+        for (size_t c = 0; c < C; c++) {
+            wf[c] = (float)wd[c];
+            bf[c] = (float)bd[c];
+        }
+        x = adj_tensor_f32(t, 2, sx, xf);
+        w = adj_tensor_f32(t, 1, sc, wf);
+        b = adj_tensor_f32(t, 1, sc, bf);
+        free(xf), free(wf), free(bf);
+    } else {
+        x = adj_tensor_f64(t, 2, sx, xd);
+        w = adj_tensor_f64(t, 1, sc, wd);
+        b = adj_tensor_f64(t, 1, sc, bd);
+    }
+    const double mom = 0.1, eps = 1e-5;
+    adj_var *y = adj_batch_norm(x, w, b, rm, rv, 1, mom, eps);
+    ck_assert_int_eq(adj_backward_seeded(y, gd), ADJ_OK);
+    for (size_t c = 0; c < C; c++) {
+        double mu = 0, s = 0;
+        for (size_t r = 0; r < nb; r++)
+            mu += xd[r * C + c];
+        mu /= (double)nb;
+        for (size_t r = 0; r < nb; r++) {
+            const double d = xd[r * C + c] - mu;
+            s += d * d;
+        }
+        const double var = s / (double)nb, rs = 1.0 / sqrt(var + eps);
+        NEAR(rm[c], (1 - mom) * 0.5 + mom * mu, 1e-15);
+        NEAR(rv[c], (1 - mom) * 2.0 + mom * (s / (double)(nb - 1)), 1e-15);
+        double s1 = 0, s2 = 0;
+        for (size_t r = 0; r < nb; r++) {
+            const size_t i = r * C + c;
+            const double yv = (xd[i] - mu) * rs * wd[c] + bd[c];
+            const double want = dt == ADJ_F32 ? (double)(float)yv : yv;
+            ck_assert_msg(adj_value_at(y, i) == want, "y[%zu] = %.17g, loops %.17g (%zux%zu, %d threads)", i,
+                          adj_value_at(y, i), want, nb, C, threads);
+            s1 += gd[i];
+            s2 += gd[i] * ((xd[i] - mu) * rs);
+        }
+        const double dw = dt == ADJ_F32 ? (double)(float)s2 : s2, db = dt == ADJ_F32 ? (double)(float)s1 : s1;
+        ck_assert_msg(adj_grad_at(w, c) == dw, "dw[%zu] = %.17g, loops %.17g", c, adj_grad_at(w, c), dw);
+        ck_assert_msg(adj_grad_at(b, c) == db, "db[%zu] = %.17g, loops %.17g", c, adj_grad_at(b, c), db);
+        const double a1 = wd[c] * s1 / (double)nb, a2 = wd[c] * s2 / (double)nb;
+        for (size_t r = 0; r < nb; r++) {
+            const size_t i = r * C + c;
+            const double d = rs * (gd[i] * wd[c] - a1 - ((xd[i] - mu) * rs) * a2);
+            const double want = dt == ADJ_F32 ? (double)(float)d : d;
+            ck_assert_msg(adj_grad_at(x, i) == want, "dx[%zu] = %.17g, loops %.17g (%zux%zu, %d threads)", i,
+                          adj_grad_at(x, i), want, nb, C, threads);
+        }
+    }
+    adj_tape_free(t);
+    free(xd), free(gd), free(wd), free(bd), free(rm), free(rv);
+    adj_set_threads(0);
+}
+
+START_TEST(batch_norm_rows_match_loops)
+{
+    static const size_t shapes[][2] = {{2, 1}, {7, 5}, {33, 128}, {5, 129}, {64, 300}, {3, 257}};
+    for (int d = 0; d < 2; d++)
+        for (int th = 1; th <= 2; th++)
+            for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+                bn_rows_case(d ? ADJ_F64 : ADJ_F32, th, shapes[k][0], shapes[k][1]);
 }
 END_TEST
 
@@ -256,6 +360,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("norm");
     tcase_add_test(tc, e13_equals_fused);
     tcase_add_test(tc, batch_norm_running_statistics);
+    tcase_add_test(tc, batch_norm_rows_match_loops);
     tcase_add_test(tc, layer_norm_large_offset);
     tcase_add_test(tc, rms_and_group_by_hand);
     tcase_add_test(tc, dropout_one_node_with_its_mask);
