@@ -156,12 +156,77 @@ START_TEST(cells_match_plain_loops)
 }
 END_TEST
 
+/* adj_gru_cell(a, a, h): one input as both sets of gates.  Its adjoint is
+ * the sum of the two that distinct inputs of the same values get (the
+ * reference's g[0] + g[1]), f32 and f64, 1 and 2 threads. */
+START_TEST(gru_one_input_as_both_gates)
+{
+    adj_dtype dt = _i ? ADJ_F32 : ADJ_F64;
+    double tol = dt == ADJ_F64 ? 1e-13 : 4e-6;
+    for (int s = 0; s < NSIZES; s++) {
+        int B = SIZES[s][0], H = SIZES[s][1];
+        for (int th = 1; th <= 2; th++) {
+            adj_set_threads(th);
+            adj_tape *t = adj_tape_new();
+            int64_t sa[2] = {B, 3 * H}, sh[2] = {B, H};
+            static double da[MAXN], dh[MAXN];
+            for (int i = 0; i < B * 3 * H; i++)
+                da[i] = val(i, 0.61);
+            for (int i = 0; i < B * H; i++)
+                dh[i] = val(i, 0.95);
+            adj_var *a, *h;
+            if (dt == ADJ_F64) {
+                a = adj_tensor_f64(t, 2, sa, da);
+                h = adj_tensor_f64(t, 2, sh, dh);
+            } else {
+                static float fa[MAXN], fh[MAXN];
+                for (int i = 0; i < B * 3 * H; i++)
+                    fa[i] = (float)da[i];
+                for (int i = 0; i < B * H; i++)
+                    fh[i] = (float)dh[i];
+                a = adj_tensor_f32(t, 2, sa, fa);
+                h = adj_tensor_f32(t, 2, sh, fh);
+            }
+            adj_var *y = adj_gru_cell(a, a, h);
+            ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+            ck_assert_int_eq(adj_backward(adj_sum(y)), ADJ_OK);
+            for (int n = 0; n < B; n++)
+                for (int j = 0; j < H; j++) {
+                    int x0 = n * 3 * H + j;
+                    double rr = sg(2 * da[x0]), u = sg(2 * da[x0 + H]);
+                    double hn = da[x0 + 2 * H], nn = tanh(hn + rr * hn), hp = dh[n * H + j];
+                    double dn = (1 - u) * (1 - nn * nn);
+                    double want[3] = {2 * dn * hn * rr * (1 - rr), 2 * (hp - nn) * u * (1 - u),
+                                      dn * (1 + rr)};
+                    if (dt == ADJ_F32) { /* the float inputs' own values */
+                        rr = sg(2 * (double)(float)da[x0]);
+                        u = sg(2 * (double)(float)da[x0 + H]);
+                        hn = (float)da[x0 + 2 * H];
+                        nn = tanh(hn + rr * hn);
+                        hp = (float)dh[n * H + j];
+                        dn = (1 - u) * (1 - nn * nn);
+                        want[0] = 2 * dn * hn * rr * (1 - rr);
+                        want[1] = 2 * (hp - nn) * u * (1 - u);
+                        want[2] = dn * (1 + rr);
+                    }
+                    for (int k = 0; k < 3; k++)
+                        close_all((double[]){adj_grad_at(a, (size_t)(x0 + k * H))}, &want[k], 1, tol,
+                                  "adjoint of the shared gates");
+                }
+            adj_tape_free(t);
+        }
+        adj_set_threads(1);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rnn_cell");
     TCase *tc = tcase_create("cells");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, cells_match_plain_loops, 0, 4);
+    tcase_add_loop_test(tc, gru_one_input_as_both_gates, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -309,11 +309,12 @@ static adj_status cell_shape(adj_var *y, char *why, size_t n, int gates)
 static adj_status lstm_shape(adj_var *y, char *why, size_t n) { return cell_shape(y, why, n, 4); }
 static adj_status gru_shape(adj_var *y, char *why, size_t n) { return cell_shape(y, why, n, 3); }
 
-/* Scratch rows for the adjoints of inputs that take none (n elements);
- * NULL after recording ADJ_ENOMEM. */
+/* Zeroed scratch for the adjoints of inputs that take none (n elements;
+ * its sums are thrown away, but never read uninitialised); NULL after
+ * recording ADJ_ENOMEM. */
 static void *scratch_of(const adj_var *y, size_t n)
 {
-    return adj_arena_alloc(adj_node_tape(y), (n ? n : 1) * adj_dsize(y->dtype));
+    return adj_arena_zalloc(adj_node_tape(y), (n ? n : 1) * adj_dsize(y->dtype));
 }
 
 static void lstm_forward(adj_var *y)
@@ -344,10 +345,21 @@ static void gru_backward(adj_var *y)
 {
     const size_t B = rows_of(y), H = hid_of(y);
     void *gx = grad_of(y->in[0]), *gh = grad_of(y->in[1]), *gp = grad_of(y->in[2]);
+    /* gru_cell(a, a, h): the rows' two gate adjoints must not be one buffer
+     * (they are restrict); hh's goes to zeroed rows of its own, added after */
+    void *shared = gx && gx == gh ? gh : NULL;
+    if (shared && !(gh = scratch_of(y, B * 3 * H)))
+        return;
     void *sc = gx && gh && gp ? NULL : scratch_of(y, 7 * H);
     if (!(gx && gh && gp) && !sc)
         return;
     CELL_CALL_(gru_bwd, y, B, H, gx, gh, gp, sc);
+    for (size_t i = 0; shared && i < B * 3 * H; i++) {
+        if (y->dtype == ADJ_F64)
+            ((double *)shared)[i] += ((const double *)gh)[i];
+        else
+            ((float *)shared)[i] += ((const float *)gh)[i];
+    }
 }
 static void gru_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
