@@ -13,6 +13,7 @@
 #include <check.h>
 
 #include "check_util.h"
+#include "ops/dispatch.h"
 #include "ops/gemm.h"
 
 #include <float.h>
@@ -240,9 +241,12 @@ END_TEST
  * adj_gemm with beta = 1 at the same thread count. */
 START_TEST(gemm_rows_against_loop)
 {
-    const size_t dims[][3] = {{1, 1, 1}, {33, 17, 9}, {257, 70, 40}, {20, 500, 100}, {130, 129, 33}};
+    const size_t dims[][3] = {{1, 1, 1},  {33, 17, 9},  {257, 70, 40}, {20, 500, 100}, {130, 129, 33},
+                              {4, 8, 2},  {4, 1, 8},    {13, 9, 5},    {3, 17, 7},     {8, 2, 4},
+                              {6, 11, 0}, {11, 6, 3}};
     adj_rng r;
     adj_rng_seed(&r, 43);
+    for (int lv = 0; lv < 2; lv++)
     for (int th = 1; th <= 2; th++)
         for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++)
             for (int dt = 0; dt < 2; dt++)
@@ -270,6 +274,7 @@ START_TEST(gemm_rows_against_loop)
                         /* op(A) is (m,k): A stored (k,m) when ta; op(B) (k,n): B stored (n,k) when tb */
                         const size_t rsa = ta ? m : k, rsb = tb ? k : n;
                         adj_set_threads(th);
+                        adj_vm_force_level(lv ? -1 : ADJ_VM_BASE);
                         adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C, rsc);
                         for (size_t i = 0; i < m; i++)
                             memcpy((char *)C2 + i * rsc * es, bias ? I : Z, n * es);
@@ -297,6 +302,7 @@ START_TEST(gemm_rows_against_loop)
                             }
                         free(a), free(b), free(init), free(A), free(B), free(I), free(C), free(C2), free(Z);
                     }
+    adj_vm_force_level(-1);
     adj_set_threads(1);
 }
 END_TEST
@@ -362,8 +368,12 @@ END_TEST
 
 /* The plain loop of small products gives, element by element, the bits
  * of a dot product summed from 0 in the order of p (then beta C added):
- * both dtypes, both transposes, strided C, beta 0 (C holding NaN, never
- * read) and 0.5, and rows of C longer than the loop's column block. */
+ * both dtypes, both transposes (rows of op(B) or columns of op(A) strided
+ * or not), strided and contiguous C, beta 0 (C holding NaN, never read)
+ * and 0.5, rows of C longer than the loop's column block and than a
+ * vector, more rows than columns (the vectors then run down C's
+ * columns), remainders of rows and lanes, k = 0; at the baseline CPU
+ * level (the scalar loop) and at the widest (the vector one). */
 #define SMALL_REF(T)                                                           \
     do {                                                                       \
         const T *A_ = A, *B_ = B;                                              \
@@ -393,18 +403,21 @@ START_TEST(small_gemm_bits_of_dot_order)
 {
     const size_t sh[][3] = {{4, 8, 2}, {4, 1, 8}, {1, 8, 4}, {3, 5, 0}, {2, 100, 3}, {5, 130, 6},
                             {8, 2, 4}, {9, 3, 5}, {6, 6, 3}, {4, 4, 0},
-                            {7, 9, 11}, {1, 1, 1}};
+                            {7, 9, 11}, {1, 1, 1}, {13, 3, 7}, {3, 13, 7}, {5, 4, 1},
+                            {17, 9, 5}, {1, 20, 9}, {20, 1, 9}, {12, 12, 12}, {64, 64, 1},
+                            {9, 17, 0}, {4, 3, 2}, {3, 4, 2}};
     adj_rng r;
     adj_rng_seed(&r, 41);
+    for (int lv = 0; lv < 2; lv++)
     for (size_t c = 0; c < sizeof sh / sizeof sh[0]; c++)
         for (int dt = 0; dt < 2; dt++)
-            for (int v = 0; v < 8; v++) {
+            for (int v = 0; v < 16; v++) {
                 const int dtype = dt ? ADJ_F32 : ADJ_F64;
                 const bool ta = v & 1, tb = (v >> 1) & 1;
                 const double beta = (v >> 2) & 1 ? 0.5 : 0.0;
                 const size_t m = sh[c][0], n = sh[c][1], k = sh[c][2];
                 const size_t rsa = (ta ? m : k) + 1, rsb = (tb ? k : n) + 2;
-                const size_t csc = 2, rsc = n * csc + 3, es = dt ? 4 : 8;
+                const size_t csc = (v >> 3) & 1 ? 1 : 2, rsc = n * csc + 3, es = dt ? 4 : 8;
                 const size_t na = (ta ? k : m) * rsa + 1, nb = (tb ? n : k) * rsb + 1;
                 const size_t nc = m * rsc + 1;
                 double *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
@@ -424,11 +437,12 @@ START_TEST(small_gemm_bits_of_dot_order)
                 }
                 memcpy(C2, C1, nc * es);
                 ck_assert(adj_gemm_is_small(m, n, k));
+                adj_vm_force_level(lv ? -1 : ADJ_VM_BASE);
                 adj_gemm_1t(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, beta, C1, rsc, csc);
                 small_ref(dtype, ta, tb, m, n, k, A, rsa, B, rsb, beta, C2, rsc, csc);
                 ck_assert_msg(memcmp(C1, C2, nc * es) == 0,
-                              "%zux%zux%zu dtype %d ta %d tb %d beta %g: not the dot order's bits",
-                              m, n, k, dtype, ta, tb, beta);
+                              "%zux%zux%zu dtype %d ta %d tb %d beta %g csc %zu level %d: not the dot order's bits",
+                              m, n, k, dtype, ta, tb, beta, csc, adj_vm_level());
                 free(a);
                 free(b);
                 free(c0);
@@ -437,6 +451,7 @@ START_TEST(small_gemm_bits_of_dot_order)
                 free(C1);
                 free(C2);
             }
+    adj_vm_force_level(-1);
 }
 END_TEST
 

@@ -8,12 +8,17 @@
  * never copies.
  */
 #include "ops/gemm.h"
+#include "ops/dispatch.h"
 
 #include <adjoint/core.h>
 
 #include <blis.h>
 #include <stdint.h>
 #include <string.h>
+
+#if ADJ_VM_DISPATCH
+#include <immintrin.h>
+#endif
 
 bool adj_gemm_is_small(size_t m, size_t n, size_t k)
 {
@@ -85,6 +90,187 @@ bool adj_gemm_is_small(size_t m, size_t n, size_t k)
             }                                                                  \
     } while (0)
 
+#if ADJ_VM_DISPATCH
+/*
+ * The small product with vectors (AVX2) across a row of C, or across a
+ * column when C has more rows than columns (then it is computed as
+ * C^T = op(B)^T op(A)^T, the same products and sums).  Each lane is one
+ * element of C summed from 0 over p in order, one multiply and one add a
+ * step (no fused multiply-add), then beta C added as above: the bits of
+ * the plain loop.  Rows of op(B) whose elements are not adjacent are
+ * gathered; so is a strided C when beta reads it.  Up to four rows of C
+ * share each row of op(B) read.
+ */
+#define SG_MAX_STRIDE ((size_t)1 << 24) /* (lanes - 1) * stride fits an int */
+#define SG_INL ADJ_VM_TGT_AVX2 static inline __attribute__((always_inline))
+
+typedef __m256 sgv_f32;
+typedef __m256i sgi_f32;
+SG_INL sgv_f32 sg_zero_f32(void) { return _mm256_setzero_ps(); }
+SG_INL sgv_f32 sg_set1_f32(float x) { return _mm256_set1_ps(x); }
+SG_INL sgv_f32 sg_add_f32(sgv_f32 x, sgv_f32 y) { return _mm256_add_ps(x, y); }
+SG_INL sgv_f32 sg_mul_f32(sgv_f32 x, sgv_f32 y) { return _mm256_mul_ps(x, y); }
+SG_INL __m256i sg_mask_f32(size_t w)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+SG_INL sgi_f32 sg_idx_f32(size_t s)
+{
+    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)s));
+}
+SG_INL sgv_f32 sg_load_f32(const float *p, __m256i mk) { return _mm256_maskload_ps(p, mk); }
+SG_INL sgv_f32 sg_gather_f32(const float *p, sgi_f32 idx, __m256i mk)
+{
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(mk), 4);
+}
+SG_INL void sg_store_f32(float *p, __m256i mk, sgv_f32 v) { _mm256_maskstore_ps(p, mk, v); }
+SG_INL void sg_storeu_f32(float *p, sgv_f32 v) { _mm256_storeu_ps(p, v); }
+
+typedef __m256d sgv_f64;
+typedef __m128i sgi_f64;
+SG_INL sgv_f64 sg_zero_f64(void) { return _mm256_setzero_pd(); }
+SG_INL sgv_f64 sg_set1_f64(double x) { return _mm256_set1_pd(x); }
+SG_INL sgv_f64 sg_add_f64(sgv_f64 x, sgv_f64 y) { return _mm256_add_pd(x, y); }
+SG_INL sgv_f64 sg_mul_f64(sgv_f64 x, sgv_f64 y) { return _mm256_mul_pd(x, y); }
+SG_INL __m256i sg_mask_f64(size_t w)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)w), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+SG_INL sgi_f64 sg_idx_f64(size_t s)
+{
+    return _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)s));
+}
+SG_INL sgv_f64 sg_load_f64(const double *p, __m256i mk) { return _mm256_maskload_pd(p, mk); }
+SG_INL sgv_f64 sg_gather_f64(const double *p, sgi_f64 idx, __m256i mk)
+{
+    return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), p, idx, _mm256_castsi256_pd(mk), 8);
+}
+SG_INL void sg_store_f64(double *p, __m256i mk, sgv_f64 v) { _mm256_maskstore_pd(p, mk, v); }
+SG_INL void sg_storeu_f64(double *p, sgv_f64 v) { _mm256_storeu_pd(p, v); }
+
+/* One small product in the vector kernel's terms: vectors run along j.
+ * op(A)[i][p] is a[i ai + p ap], op(B)[p][j] b[p bp + j bj], C[i][j]
+ * c[i rsc + j csc]; C[i][j] = beta S[i][j] + sum, where S[i][j] is
+ * s[i srs + j scs] (C itself, or the rows' initial values with srs = 0),
+ * not read when beta = 0. */
+typedef struct sg_job {
+    const void *a, *b, *s;
+    void *c;
+    size_t m, n, k, ai, ap, bp, bj, rsc, csc, srs, scs;
+    double beta;
+} sg_job;
+
+/* C[j] = beta S[j] + v[j] for the w first lanes, C[j] at c[j csc] and S[j]
+ * at s[j scs], where one of them is not contiguous. */
+#define SG_PUT_STRIDED(T, S, W)                                                              \
+    ADJ_VM_TGT_AVX2 __attribute__((noinline)) static void sg_put_##S(                        \
+        T *c, size_t csc, const T *s, size_t scs, T beta, size_t w, sgv_##S v)                \
+    {                                                                                        \
+        T t[W];                                                                              \
+        sg_storeu_##S(t, v);                                                                 \
+        for (size_t l = 0; l < w; l++)                                                       \
+            c[l * csc] = beta == 0 ? t[l] : beta * s[l * scs] + t[l];                        \
+    }
+
+/* A row of C from its sums v: c[j csc] = beta s[j scs] + v[j], lanes j < w. */
+#define SG_ROW(T, S)                                                                         \
+    SG_INL void sg_row_##S(T *c, size_t csc, const T *s, size_t scs, T beta, size_t w,       \
+                           __m256i mk, sgv_##S v)                                            \
+    {                                                                                        \
+        if (csc != 1 || (beta != 0 && scs != 1))                                             \
+            sg_put_##S(c, csc, s, scs, beta, w, v);                                          \
+        else if (beta == 0)                                                                  \
+            sg_store_##S(c, mk, v);                                                          \
+        else                                                                                 \
+            sg_store_##S(c, mk, sg_add_##S(sg_mul_##S(sg_set1_##S(beta), sg_load_##S(s, mk)), v)); \
+    }
+
+/* Sums over p in order: op(B)'s row p read once (y) for R rows of op(A). */
+#define SG_SUMS(S, R, LOAD)                                                                  \
+    for (size_t p = 0; p < k; p++, a += ap, b += bp) {                                       \
+        const sgv_##S y = LOAD;                                                              \
+        s0 = sg_add_##S(s0, sg_mul_##S(sg_set1_##S(a[0]), y));                               \
+        if (R > 1) {                                                                         \
+            s1 = sg_add_##S(s1, sg_mul_##S(sg_set1_##S(a[ai]), y));                          \
+            s2 = sg_add_##S(s2, sg_mul_##S(sg_set1_##S(a[2 * ai]), y));                      \
+            s3 = sg_add_##S(s3, sg_mul_##S(sg_set1_##S(a[3 * ai]), y));                      \
+        }                                                                                    \
+    }
+
+/* R (1 or 4) rows of C from row i, w (at most W) columns from column j. */
+#define SG_TILE(T, S, W, R)                                                                  \
+    ADJ_VM_TGT_AVX2 __attribute__((noinline)) static void sg_tile##R##_##S(                  \
+        const sg_job *g, size_t i, size_t j, size_t w)                                       \
+    {                                                                                        \
+        const __m256i mk = sg_mask_##S(w);                                                   \
+        const size_t k = g->k, ai = g->ai, ap = g->ap, bp = g->bp, bj = g->bj;                \
+        const size_t rsc = g->rsc, csc = g->csc, srs = g->srs, scs = g->scs;                 \
+        const T beta = (T)g->beta;                                                           \
+        T *c = (T *)g->c + i * rsc + j * csc;                                                \
+        const T *s = beta == 0 ? NULL : (const T *)g->s + i * srs + j * scs;                 \
+        const T *a = (const T *)g->a + i * ai, *b = (const T *)g->b + j * bj;                  \
+        sgv_##S s0 = sg_zero_##S(), s1 = s0, s2 = s0, s3 = s0;                               \
+        if (bj == 1) {                                                                       \
+            SG_SUMS(S, R, sg_load_##S(b, mk))                                                \
+        } else {                                                                             \
+            const sgi_##S idx = sg_idx_##S(bj);                                              \
+            SG_SUMS(S, R, sg_gather_##S(b, idx, mk))                                         \
+        }                                                                                    \
+        sg_row_##S(c, csc, s, scs, beta, w, mk, s0);                                         \
+        if (R > 1) {                                                                         \
+            sg_row_##S(c + rsc, csc, s ? s + srs : s, scs, beta, w, mk, s1);                 \
+            sg_row_##S(c + 2 * rsc, csc, s ? s + 2 * srs : s, scs, beta, w, mk, s2);         \
+            sg_row_##S(c + 3 * rsc, csc, s ? s + 3 * srs : s, scs, beta, w, mk, s3);         \
+        }                                                                                    \
+    }
+
+#define SG_KERNEL(T, S, W)                                                                   \
+    SG_PUT_STRIDED(T, S, W)                                                                  \
+    SG_ROW(T, S)                                                                             \
+    SG_TILE(T, S, W, 4)                                                                      \
+    SG_TILE(T, S, W, 1)                                                                      \
+    static void sg_run_##S(const sg_job *g)                                                  \
+    {                                                                                        \
+        for (size_t j = 0; j < g->n; j += W) {                                               \
+            const size_t w = g->n - j < W ? g->n - j : W;                                    \
+            size_t i = 0;                                                                    \
+            for (; i + 4 <= g->m; i += 4)                                                    \
+                sg_tile4_##S(g, i, j, w);                                                    \
+            for (; i < g->m; i++)                                                            \
+                sg_tile1_##S(g, i, j, w);                                                    \
+        }                                                                                    \
+    }
+
+SG_KERNEL(float, f32, 8)
+SG_KERNEL(double, f64, 4)
+
+/* The vector form of the plain loop, where the CPU has AVX2 and the
+ * longer side of C has at least 4 elements (false otherwise): as
+ * adj_gemm_1t, with beta S added instead of beta C when s is not C
+ * (S[i][j] = s[i srs + j scs]). */
+static inline __attribute__((always_inline)) bool
+small_gemm_avx2(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, double beta,
+                const void *s, size_t srs, size_t scs, void *C, size_t rsc, size_t csc)
+{
+    const size_t ai = ta ? csa : rsa, ap = ta ? rsa : csa;
+    const size_t bp = tb ? csb : rsb, bj = tb ? rsb : csb;
+    sg_job g;
+    if (n >= m) /* vectors along the rows of C */
+        g = (sg_job){A, B, s, C, m, n, k, ai, ap, bp, bj, rsc, csc, srs, scs, beta};
+    else /* along its columns: C^T = op(B)^T op(A)^T */
+        g = (sg_job){B, A, s, C, n, m, k, bj, bp, ap, ai, csc, rsc, scs, srs, beta};
+    if (g.n < 4 || g.bj > SG_MAX_STRIDE || g.csc > SG_MAX_STRIDE || g.scs > SG_MAX_STRIDE ||
+        adj_vm_level() < ADJ_VM_AVX2)
+        return false;
+    if (dtype == ADJ_F64)
+        sg_run_f64(&g);
+    else
+        sg_run_f32(&g);
+    return true;
+}
+#endif
+
 /* One BLIS call on the calling thread only: the pool, not BLIS, spreads
  * products over threads (see adj_gemm). */
 static void blis_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k,
@@ -117,6 +303,11 @@ void adj_gemm_1t(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, cons
     if (m == 0 || n == 0)
         return;
     if (adj_gemm_is_small(m, n, k)) {
+#if ADJ_VM_DISPATCH
+        if (small_gemm_avx2(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc,
+                            C, rsc, csc))
+            return;
+#endif
         if (dtype == ADJ_F64)
             SMALL_GEMM(double);
         else
@@ -201,6 +392,14 @@ static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, 
         adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
         return;
     }
+#if ADJ_VM_DISPATCH
+    /* a small product adds its rows' initial values itself (the same
+     * beta = 1 sums as filling C first) */
+    if (fill && init && adj_gemm_is_small(m, n, k) &&
+        small_gemm_avx2(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 1.0, init, 0, 1, C, rsc,
+                        csc))
+        return;
+#endif
     if (fill)
         fill_rows(C, rsc, es, init, 0, m, 0, n);
     adj_gemm_1t(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);
