@@ -4,7 +4,8 @@
  * tape when none can have moved, and must still catch every moved one the
  * output depends on (and only those) when one may have; and linear's
  * bias adjoint, whose column sums take a loop of their own for a few
- * columns, against a plain loop in double.
+ * columns, against a plain loop in double; leaves that read caller
+ * memory, made in one pass, against copying leaves.
  */
 #include <adjoint.h>
 
@@ -245,6 +246,88 @@ START_TEST(bias_grad_through_linear)
 }
 END_TEST
 
+/* A leaf that reads caller memory (constant_view, tensor_view, a
+ * parameter) is made in one pass: the same var as a copying leaf of the
+ * same data (dtype, shape, values, gradient of sum(x * x)), reading the
+ * data in place, shapes of 0 to 4 dimensions (past 3 the shape is in the
+ * arena) and 0 elements; bad inputs give the messages they gave. */
+START_TEST(view_leaf_direct)
+{
+    static const float data[6] = {1, -2, 3, 0.5f, -1, 4};
+    static const int64_t shp[5][4] = {{0}, {6}, {2, 3}, {1, 2, 3}, {1, 2, 3, 1}};
+    for (int nd = 0; nd <= 4; nd++)
+        for (int grad = 0; grad < 2; grad++) {
+            adj_tape *t = adj_tape_new();
+            adj_var *v = grad ? adj_tensor_view(t, ADJ_F32, nd, shp[nd], data)
+                              : adj_constant_view(t, ADJ_F32, nd, shp[nd], data);
+            adj_var *c = grad ? adj_tensor_f32(t, nd, shp[nd], data)
+                              : adj_constant_f32(t, nd, shp[nd], data);
+            ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+            ck_assert_ptr_eq(adj_data(v), data);
+            ck_assert_int_eq(adj_var_dtype(v), adj_var_dtype(c));
+            ck_assert_int_eq(adj_ndim(v), nd);
+            ck_assert_uint_eq(adj_numel(v), adj_numel(c));
+            for (int k = 0; k < nd; k++)
+                ck_assert_int_eq(adj_dim(v, k), adj_dim(c, k));
+            ck_assert_int_eq(memcmp(adj_data(c), data, adj_numel(c) * sizeof(float)), 0);
+            adj_var *loss = adj_add(adj_sum(adj_mul(v, v)), adj_sum(adj_mul(c, c)));
+            ck_assert_int_eq(adj_backward(loss), ADJ_OK);
+            if (grad) {
+                const float *gv = adj_grad_data(v), *gc = adj_grad_data(c);
+                ck_assert_ptr_nonnull(gv);
+                for (size_t i = 0; i < adj_numel(v); i++)
+                    ck_assert(gv[i] == gc[i] && gv[i] == 2 * data[i]);
+            }
+            adj_tape_free(t);
+        }
+    /* no elements: any pointer, NULL too */
+    adj_tape *t = adj_tape_new();
+    adj_var *e = adj_constant_view(t, ADJ_F64, 2, ((int64_t[]){3, 0}), NULL);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    ck_assert_uint_eq(adj_numel(e), 0);
+    ck_assert_int_eq(adj_dim(e, 0), 3);
+    adj_tape_free(t);
+
+    static const int64_t negative[2] = {2, -3};
+    static const struct {
+        int dtype, ndim, grad;
+        const int64_t *shape;
+        adj_status s;
+        const char *msg;
+    } bad[] = {
+        {9, 1, 0, shp[1], ADJ_EINVAL, "adj_constant_view: invalid dtype 9"},
+        {ADJ_I32, 1, 1, shp[1], ADJ_EDTYPE,
+         "adj_tensor_view: an index tensor (i32) takes no gradient"},
+        {ADJ_F32, -1, 0, shp[1], ADJ_EINVAL,
+         "adj_constant_view: invalid shape (NULL) (-1 dimensions): 0..8 dimensions, sizes >= 0, "
+         "not too many elements"},
+        {ADJ_F32, 9, 1, shp[1], ADJ_EINVAL,
+         "adj_tensor_view: invalid shape (NULL) (9 dimensions): 0..8 dimensions, sizes >= 0, "
+         "not too many elements"},
+        {ADJ_F64, 2, 0, NULL, ADJ_EINVAL,
+         "adj_constant_view: invalid shape (NULL) (2 dimensions): 0..8 dimensions, sizes >= 0, "
+         "not too many elements"},
+        {ADJ_F64, 2, 1, negative, ADJ_EINVAL,
+         "adj_tensor_view: invalid shape (2,-3) (2 dimensions): 0..8 dimensions, sizes >= 0, "
+         "not too many elements"},
+    };
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        t = adj_tape_new();
+        adj_var *x = bad[b].grad
+                         ? adj_tensor_view_at(t, bad[b].dtype, bad[b].ndim, bad[b].shape, data, "f.c", 3)
+                         : adj_constant_view_at(t, bad[b].dtype, bad[b].ndim, bad[b].shape, data, "f.c", 3);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_int_eq(adj_tape_status(t), bad[b].s);
+        const char *msg = adj_tape_message(t);
+        ck_assert_msg(strncmp(msg, bad[b].msg, strlen(bad[b].msg)) == 0 && strstr(msg, "f.c:3"),
+                      "case %zu: %s", b, msg);
+        /* the tape stays failed: nothing more is recorded */
+        ck_assert_int_eq(adj_tape_status(t), bad[b].s);
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("smallstep");
@@ -254,6 +337,7 @@ static Suite *suite(void)
     tcase_add_test(tc, two_stores);
     tcase_add_test(tc, one_store_two_counts);
     tcase_add_test(tc, reset_forgets);
+    tcase_add_test(tc, view_leaf_direct);
     suite_add_tcase(s, tc);
     TCase *lb = tcase_create("linear bias");
     tcase_add_test(lb, bias_col_sums);

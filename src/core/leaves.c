@@ -106,23 +106,41 @@ adj_var *adj_leaf_view_as(adj_tape *t, const char *fn, adj_dtype dtype, int ndim
                           const int64_t *shape, void *data, int requires_grad, const char *file,
                           int line)
 {
-    /* record a 0-D leaf (no copy, no arena), then give it the real shape */
-    adj_var *v = leaf_node(t, fn, dtype, 0, NULL, NULL, requires_grad, file, line);
+    /* the checks of a 0-D leaf (leaf_node), then those of the shape; the
+     * node is made once both pass, with no copy and no arena */
+    if (!t)
+        return NULL;
+    if (t->status != ADJ_OK)
+        return t->inert;
+    if (dtype != ADJ_F32 && dtype != ADJ_F64 && dtype != ADJ_I32)
+        return leaf_node(t, fn, dtype, 0, NULL, NULL, requires_grad, file, line);
+    if (dtype == ADJ_I32 && requires_grad)
+        return leaf_node(t, fn, dtype, 0, NULL, NULL, requires_grad, file, line);
     size_t numel;
-    if (v->flags & ADJ_F_INERT)
-        return v;
     if (ndim < 0 || ndim > ADJ_MAX_DIMS || (ndim > 0 && !shape) || !adj_shape_numel(ndim, shape, &numel)) {
         char sh[96] = "(NULL)";
         if (ndim >= 0 && ndim <= ADJ_MAX_DIMS && (ndim == 0 || shape))
             adj_fmt_shape(sh, sizeof sh, ndim, shape);
-        adj_drop_last_node(t);
         adj_tape_fail(t, ADJ_EINVAL,
                       "adj_%s: invalid shape %s (%d dimensions): 0..%d dimensions, "
                       "sizes >= 0, not too many elements" AT_FMT,
                       fn, sh, ndim, ADJ_MAX_DIMS, AT_ARGS(file, line));
         return t->inert;
     }
+    adj_var *v = adj_new_node(t, fn, file, line);
+    if (!v)
+        return t->inert;
+    adj_node_info *c = adj_cold(v);
+    v->op = ADJ_LEAF_OP;
+    v->dtype = (uint8_t)dtype;
     v->ndim = (uint8_t)ndim;
+    v->flags = requires_grad ? ADJ_F_GRAD : 0;
+    v->in[0] = v->in[1] = v->in[2] = NULL;
+    memset(&v->inl_value, 0, sizeof v->inl_value);
+    c->nin = 0;
+    c->file = file;
+    c->line = line;
+    c->numel = numel;
     t->rec_fn = fn;
     t->rec_file = file;
     t->rec_line = line;
@@ -132,7 +150,6 @@ adj_var *adj_leaf_view_as(adj_tape *t, const char *fn, adj_dtype dtype, int ndim
         adj_drop_last_node(t);
         return t->inert;
     }
-    adj_cold(v)->numel = numel;
     v->value = data;
     if (t->anomaly)
         adj_check_forward(t, v);
