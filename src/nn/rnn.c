@@ -61,24 +61,36 @@ adj_status adj_rnn_add(adj_params *p, const char *prefix, int layer, adj_rnn_kin
     return ADJ_OK;
 }
 
-/* One step from the input's gate pre-activations gx (B, G*H). */
+/* The input product's bias: b_ih + b_hh where every gate sums both biases
+ * (RNN, LSTM), so the state's product of each step takes none (one column
+ * sum of the bias adjoint over all the steps instead of one per step);
+ * b_ih for the GRU, whose n gate scales W_hn h + b_hn by r. */
+static adj_var *input_bias(adj_params *p, const adj_rnn *l, adj_tape *t)
+{
+    adj_var *b = adj_param(t, p, l->b_ih);
+    return l->kind == ADJ_RNN_GRU ? b : adj_add(b, adj_param(t, p, l->b_hh));
+}
+
+/* One step from the input's gate pre-activations gx (B, G*H), which hold
+ * the biases input_bias gives. */
 static adj_var *step(adj_params *p, const adj_rnn *l, adj_var *gx, adj_var *h, adj_var *c,
                      adj_var **c_out)
 {
     adj_tape *t = adj_var_tape(gx);
-    adj_var *gh = adj_linear(h, adj_param(t, p, l->w_hh), adj_param(t, p, l->b_hh));
+    adj_var *w = adj_param(t, p, l->w_hh);
     switch (l->kind) {
     case ADJ_RNN_TANH:
-        return adj_tanh(adj_add(gx, gh));
+        return adj_tanh(adj_linear_add(h, w, NULL, gx));
     case ADJ_RNN_LSTM: {
-        /* the gates in one op: y (2, B, H) holds h' and c' */
-        adj_var *y = adj_lstm_cell(adj_add(gx, gh), c);
+        /* gx + h W_hh^T in one node, then the gates in one op: y (2, B, H)
+         * holds h' and c' */
+        adj_var *y = adj_lstm_cell(adj_linear_add(h, w, NULL, gx), c);
         if (c_out)
             *c_out = adj_select(y, 0, 1);
         return adj_select(y, 0, 0);
     }
     default: /* GRU: the gates in one op, from both sets of pre-activations */
-        return adj_gru_cell(gx, gh, h);
+        return adj_gru_cell(gx, adj_linear(h, w, adj_param(t, p, l->b_hh)), h);
     }
 }
 
@@ -117,7 +129,7 @@ adj_var *adj_rnn_cell(adj_params *p, const adj_rnn *l, adj_var *x, adj_var *h, a
         adj_tape_fail(t, ADJ_EINVAL, "adj_rnn_cell: NULL h");
     if (adj_tape_status(t) != ADJ_OK)
         return NULL;
-    adj_var *gx = adj_linear(x, adj_param(t, p, l->w_ih), adj_param(t, p, l->b_ih));
+    adj_var *gx = adj_linear(x, adj_param(t, p, l->w_ih), input_bias(p, l, t));
     return step(p, l, gx, h, c, c_out);
 }
 
@@ -155,7 +167,7 @@ adj_status adj_rnn_sequence(adj_params *p, const adj_rnn *l, adj_var *x, adj_var
      * before use, and its adjoint scattered back) */
     static const int tb[3] = {1, 0, 2};
     adj_var *xt = adj_reshape(adj_permute(x, tb), 2, ((int64_t[]){T * B, l->input}));
-    adj_var *gx = adj_linear(xt, adj_param(t, p, l->w_ih), adj_param(t, p, l->b_ih));
+    adj_var *gx = adj_linear(xt, adj_param(t, p, l->w_ih), input_bias(p, l, t));
     gx = adj_reshape(gx, 3, ((int64_t[]){T, B, G}));
     for (int64_t s = 0; s < T && adj_tape_status(t) == ADJ_OK; s++) {
         adj_var *cn = NULL;

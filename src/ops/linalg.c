@@ -370,9 +370,9 @@ static const void *dense_of(const adj_var *x)
 }
 
 /* Z (m,out) = X (m,in) W^T + 1 b^T: rows start as b, gemm adds with beta
- * = 1 (adj_gemm_rows: each thread sets the rows it computes).  X and W go
- * to gemm as they lie (a transposed W is read in place); a strided b is
- * gathered first. */
+ * = 1 (adj_gemm_rows: each thread sets the rows it computes); without b,
+ * gemm stores the product (beta = 0).  X and W go to gemm as they lie (a
+ * transposed W is read in place); a strided b is gathered first. */
 void adj_linear_forward(adj_var *y)
 {
     const adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
@@ -381,8 +381,12 @@ void adj_linear_forward(adj_var *y)
     const void *bv = b ? dense_of(b) : NULL;
     if (!mat_of(x, &X) || !mat_of(w, &W) || (b && !bv))
         return;
-    adj_gemm_rows(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, bv, y->value,
-                  out);
+    if (!b)
+        adj_gemm(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, 0.0, y->value,
+                 out, 1);
+    else
+        adj_gemm_rows(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, bv,
+                      y->value, out);
 }
 
 /*
