@@ -306,7 +306,8 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
         return t->inert;
     }
 
-    char why[160] = "";
+    char why[160];
+    why[0] = '\0';
     int64_t sizes[ADJ_MAX_DIMS]; /* the shape rule writes here; then adj_shape_store */
     c->shape = sizes;
     adj_status s = d->shape(y, why, sizeof why);

@@ -92,6 +92,7 @@ static adj_status custom_shape(adj_var *y, char *why, size_t n)
     }
     int ndim = -1;
     int64_t shape[ADJ_MAX_DIMS] = {0};
+    memset(why, 0, n); /* a reason the callback writes stays terminated */
     adj_status s = c->def.shape(nin, x, adj_attr(y), &ndim, shape, why, n, c->def.user);
     if (s != ADJ_OK) {
         if (!why[0])

@@ -92,61 +92,83 @@ bool adj_gemm_is_small(size_t m, size_t n, size_t k)
 
 #if ADJ_VM_DISPATCH
 /*
- * The small product with vectors (AVX2) across a row of C, or across a
- * column when C has more rows than columns (then it is computed as
- * C^T = op(B)^T op(A)^T, the same products and sums).  Each lane is one
- * element of C summed from 0 over p in order, one multiply and one add a
- * step (no fused multiply-add), then beta C added as above: the bits of
- * the plain loop.  Rows of op(B) whose elements are not adjacent are
- * gathered; so is a strided C when beta reads it.  Up to four rows of C
- * share each row of op(B) read.
+ * The small product with 128-bit vectors (AVX2 instructions) across a row
+ * of C, or across a column when C has more rows than columns (then it is
+ * computed as C^T = op(B)^T op(A)^T, the same products and sums).  Each
+ * lane is one element of C summed from 0 over p in order, one multiply and
+ * one add a step (no fused multiply-add), then beta C added as above: the
+ * bits of the plain loop.  Rows of op(B) whose elements are not adjacent
+ * are gathered.  Up to four rows of C share each row of op(B) read.
+ * 256-bit vectors took fewer instructions but more time: a few such
+ * operations among scalar code ran the 2-8-1 step ~20% slower in CPU time
+ * than the scalar loop, 128-bit ones slightly faster (docs/design.md).
  */
 #define SG_MAX_STRIDE ((size_t)1 << 24) /* (lanes - 1) * stride fits an int */
 #define SG_INL ADJ_VM_TGT_AVX2 static inline __attribute__((always_inline))
 
-typedef __m256 sgv_f32;
-typedef __m256i sgi_f32;
-SG_INL sgv_f32 sg_zero_f32(void) { return _mm256_setzero_ps(); }
-SG_INL sgv_f32 sg_set1_f32(float x) { return _mm256_set1_ps(x); }
-SG_INL sgv_f32 sg_add_f32(sgv_f32 x, sgv_f32 y) { return _mm256_add_ps(x, y); }
-SG_INL sgv_f32 sg_mul_f32(sgv_f32 x, sgv_f32 y) { return _mm256_mul_ps(x, y); }
-SG_INL __m256i sg_mask_f32(size_t w)
+typedef __m128 sgv_f32;
+typedef __m128i sgi_f32, sgm_f32;
+SG_INL sgv_f32 sg_zero_f32(void) { return _mm_setzero_ps(); }
+SG_INL sgv_f32 sg_set1_f32(float x) { return _mm_set1_ps(x); }
+SG_INL sgv_f32 sg_add_f32(sgv_f32 x, sgv_f32 y) { return _mm_add_ps(x, y); }
+SG_INL sgv_f32 sg_mul_f32(sgv_f32 x, sgv_f32 y) { return _mm_mul_ps(x, y); }
+SG_INL sgm_f32 sg_mask_f32(size_t w)
 {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)w), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm_cmpgt_epi32(_mm_set1_epi32((int)w), _mm_setr_epi32(0, 1, 2, 3));
 }
 SG_INL sgi_f32 sg_idx_f32(size_t s)
 {
-    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)s));
+    return _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)s));
 }
-SG_INL sgv_f32 sg_load_f32(const float *p, __m256i mk) { return _mm256_maskload_ps(p, mk); }
-SG_INL sgv_f32 sg_gather_f32(const float *p, sgi_f32 idx, __m256i mk)
+/* whole vectors are plain loads and stores; only a row's last, partial
+ * vector is masked */
+SG_INL sgv_f32 sg_load_f32(const float *p, sgm_f32 mk, size_t w)
 {
-    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(mk), 4);
+    return w == 4 ? _mm_loadu_ps(p) : _mm_maskload_ps(p, mk);
 }
-SG_INL void sg_store_f32(float *p, __m256i mk, sgv_f32 v) { _mm256_maskstore_ps(p, mk, v); }
-SG_INL void sg_storeu_f32(float *p, sgv_f32 v) { _mm256_storeu_ps(p, v); }
+SG_INL sgv_f32 sg_gather_f32(const float *p, sgi_f32 idx, sgm_f32 mk)
+{
+    return _mm_mask_i32gather_ps(_mm_setzero_ps(), p, idx, _mm_castsi128_ps(mk), 4);
+}
+SG_INL void sg_store_f32(float *p, sgm_f32 mk, sgv_f32 v, size_t w)
+{
+    if (w == 4)
+        _mm_storeu_ps(p, v);
+    else
+        _mm_maskstore_ps(p, mk, v);
+}
+SG_INL void sg_storeu_f32(float *p, sgv_f32 v) { _mm_storeu_ps(p, v); }
 
-typedef __m256d sgv_f64;
-typedef __m128i sgi_f64;
-SG_INL sgv_f64 sg_zero_f64(void) { return _mm256_setzero_pd(); }
-SG_INL sgv_f64 sg_set1_f64(double x) { return _mm256_set1_pd(x); }
-SG_INL sgv_f64 sg_add_f64(sgv_f64 x, sgv_f64 y) { return _mm256_add_pd(x, y); }
-SG_INL sgv_f64 sg_mul_f64(sgv_f64 x, sgv_f64 y) { return _mm256_mul_pd(x, y); }
-SG_INL __m256i sg_mask_f64(size_t w)
+typedef __m128d sgv_f64;
+typedef __m128i sgi_f64, sgm_f64;
+SG_INL sgv_f64 sg_zero_f64(void) { return _mm_setzero_pd(); }
+SG_INL sgv_f64 sg_set1_f64(double x) { return _mm_set1_pd(x); }
+SG_INL sgv_f64 sg_add_f64(sgv_f64 x, sgv_f64 y) { return _mm_add_pd(x, y); }
+SG_INL sgv_f64 sg_mul_f64(sgv_f64 x, sgv_f64 y) { return _mm_mul_pd(x, y); }
+SG_INL sgm_f64 sg_mask_f64(size_t w)
 {
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)w), _mm256_setr_epi64x(0, 1, 2, 3));
+    return _mm_cmpgt_epi64(_mm_set1_epi64x((long long)w), _mm_setr_epi32(0, 0, 1, 0));
 }
 SG_INL sgi_f64 sg_idx_f64(size_t s)
 {
-    return _mm_mullo_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32((int)s));
+    return _mm_mullo_epi32(_mm_setr_epi32(0, 1, 0, 0), _mm_set1_epi32((int)s));
 }
-SG_INL sgv_f64 sg_load_f64(const double *p, __m256i mk) { return _mm256_maskload_pd(p, mk); }
-SG_INL sgv_f64 sg_gather_f64(const double *p, sgi_f64 idx, __m256i mk)
+SG_INL sgv_f64 sg_load_f64(const double *p, sgm_f64 mk, size_t w)
 {
-    return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), p, idx, _mm256_castsi256_pd(mk), 8);
+    return w == 2 ? _mm_loadu_pd(p) : _mm_maskload_pd(p, mk);
 }
-SG_INL void sg_store_f64(double *p, __m256i mk, sgv_f64 v) { _mm256_maskstore_pd(p, mk, v); }
-SG_INL void sg_storeu_f64(double *p, sgv_f64 v) { _mm256_storeu_pd(p, v); }
+SG_INL sgv_f64 sg_gather_f64(const double *p, sgi_f64 idx, sgm_f64 mk)
+{
+    return _mm_mask_i32gather_pd(_mm_setzero_pd(), p, idx, _mm_castsi128_pd(mk), 8);
+}
+SG_INL void sg_store_f64(double *p, sgm_f64 mk, sgv_f64 v, size_t w)
+{
+    if (w == 2)
+        _mm_storeu_pd(p, v);
+    else
+        _mm_maskstore_pd(p, mk, v);
+}
+SG_INL void sg_storeu_f64(double *p, sgv_f64 v) { _mm_storeu_pd(p, v); }
 
 /* One small product in the vector kernel's terms: vectors run along j.
  * op(A)[i][p] is a[i ai + p ap], op(B)[p][j] b[p bp + j bj], C[i][j]
@@ -160,89 +182,108 @@ typedef struct sg_job {
     double beta;
 } sg_job;
 
-/* C[j] = beta S[j] + v[j] for the w first lanes, C[j] at c[j csc] and S[j]
- * at s[j scs], where one of them is not contiguous. */
+/* C[j] = beta S[j] + t[j] for the w first lanes, C[j] at c[j csc] and S[j]
+ * at s[j scs], where one of them is not contiguous.  Plain scalar code,
+ * and its sums come through memory: no vector register crosses the call,
+ * so the caller leaves its vectors' upper halves cleared (vzeroupper)
+ * before calling, as before returning to code that does not use them. */
 #define SG_PUT_STRIDED(T, S, W)                                                              \
-    ADJ_VM_TGT_AVX2 __attribute__((noinline)) static void sg_put_##S(                        \
-        T *c, size_t csc, const T *s, size_t scs, T beta, size_t w, sgv_##S v)                \
+    __attribute__((noinline)) static void sg_put_##S(T *c, size_t csc, const T *s, size_t scs, \
+                                                     T beta, size_t w, const T *t)           \
     {                                                                                        \
-        T t[W];                                                                              \
-        sg_storeu_##S(t, v);                                                                 \
         for (size_t l = 0; l < w; l++)                                                       \
             c[l * csc] = beta == 0 ? t[l] : beta * s[l * scs] + t[l];                        \
     }
 
 /* A row of C from its sums v: c[j csc] = beta s[j scs] + v[j], lanes j < w. */
-#define SG_ROW(T, S)                                                                         \
+#define SG_ROW(T, S, W)                                                                      \
     SG_INL void sg_row_##S(T *c, size_t csc, const T *s, size_t scs, T beta, size_t w,       \
-                           __m256i mk, sgv_##S v)                                            \
+                           sgm_##S mk, sgv_##S v)                                            \
     {                                                                                        \
-        if (csc != 1 || (beta != 0 && scs != 1))                                             \
-            sg_put_##S(c, csc, s, scs, beta, w, v);                                          \
-        else if (beta == 0)                                                                  \
-            sg_store_##S(c, mk, v);                                                          \
-        else                                                                                 \
-            sg_store_##S(c, mk, sg_add_##S(sg_mul_##S(sg_set1_##S(beta), sg_load_##S(s, mk)), v)); \
+        if (csc != 1 || (beta != 0 && scs > 1)) {                                            \
+            T t[W];                                                                          \
+            sg_storeu_##S(t, v);                                                             \
+            sg_put_##S(c, csc, s, scs, beta, w, t);                                          \
+        } else if (beta == 0)                                                                \
+            sg_store_##S(c, mk, v, w);                                                       \
+        else /* S a row, or one value for the row (scs = 0) */                               \
+            sg_store_##S(c, mk,                                                              \
+                         sg_add_##S(sg_mul_##S(sg_set1_##S(beta),                            \
+                                               scs ? sg_load_##S(s, mk, w) : sg_set1_##S(*s)), \
+                                    v),                                                      \
+                         w);                                                                 \
     }
 
-/* Sums over p in order: op(B)'s row p read once (y) for R rows of op(A). */
+/* Sums over p in order: op(B)'s row p read once (y) for R (1, 2 or 4) rows
+ * of op(A). */
 #define SG_SUMS(S, R, LOAD)                                                                  \
     for (size_t p = 0; p < k; p++, a += ap, b += bp) {                                       \
         const sgv_##S y = LOAD;                                                              \
         s0 = sg_add_##S(s0, sg_mul_##S(sg_set1_##S(a[0]), y));                               \
-        if (R > 1) {                                                                         \
+        if (R > 1)                                                                           \
             s1 = sg_add_##S(s1, sg_mul_##S(sg_set1_##S(a[ai]), y));                          \
+        if (R > 2) {                                                                         \
             s2 = sg_add_##S(s2, sg_mul_##S(sg_set1_##S(a[2 * ai]), y));                      \
             s3 = sg_add_##S(s3, sg_mul_##S(sg_set1_##S(a[3 * ai]), y));                      \
         }                                                                                    \
     }
 
-/* R (1 or 4) rows of C from row i, w (at most W) columns from column j. */
+/* R (1, 2 or 4) rows of C from row i, W columns at a time (the last
+ * block masked to what is left). */
 #define SG_TILE(T, S, W, R)                                                                  \
-    ADJ_VM_TGT_AVX2 __attribute__((noinline)) static void sg_tile##R##_##S(                  \
-        const sg_job *g, size_t i, size_t j, size_t w)                                       \
+    ADJ_VM_TGT_AVX2 __attribute__((noinline)) static void sg_tile##R##_##S(const sg_job *g,  \
+                                                                          size_t i)          \
     {                                                                                        \
-        const __m256i mk = sg_mask_##S(w);                                                   \
-        const size_t k = g->k, ai = g->ai, ap = g->ap, bp = g->bp, bj = g->bj;                \
+        const size_t n = g->n, k = g->k, ai = g->ai, ap = g->ap, bp = g->bp, bj = g->bj;      \
         const size_t rsc = g->rsc, csc = g->csc, srs = g->srs, scs = g->scs;                 \
         const T beta = (T)g->beta;                                                           \
-        T *c = (T *)g->c + i * rsc + j * csc;                                                \
-        const T *s = beta == 0 ? NULL : (const T *)g->s + i * srs + j * scs;                 \
-        const T *a = (const T *)g->a + i * ai, *b = (const T *)g->b + j * bj;                  \
-        sgv_##S s0 = sg_zero_##S(), s1 = s0, s2 = s0, s3 = s0;                               \
-        if (bj == 1) {                                                                       \
-            SG_SUMS(S, R, sg_load_##S(b, mk))                                                \
-        } else {                                                                             \
-            const sgi_##S idx = sg_idx_##S(bj);                                              \
-            SG_SUMS(S, R, sg_gather_##S(b, idx, mk))                                         \
-        }                                                                                    \
-        sg_row_##S(c, csc, s, scs, beta, w, mk, s0);                                         \
-        if (R > 1) {                                                                         \
-            sg_row_##S(c + rsc, csc, s ? s + srs : s, scs, beta, w, mk, s1);                 \
-            sg_row_##S(c + 2 * rsc, csc, s ? s + 2 * srs : s, scs, beta, w, mk, s2);         \
-            sg_row_##S(c + 3 * rsc, csc, s ? s + 3 * srs : s, scs, beta, w, mk, s3);         \
+        const T *const a0 = (const T *)g->a + i * ai;                                        \
+        T *const c0 = (T *)g->c + i * rsc;                                                   \
+        const T *const sr = beta == 0 ? NULL : (const T *)g->s + i * srs;                    \
+        const sgi_##S idx = sg_idx_##S(bj);                                                  \
+        for (size_t j = 0; j < n; j += W) {                                                  \
+            const size_t w = n - j < W ? n - j : W;                                          \
+            const sgm_##S mk = sg_mask_##S(w);                                               \
+            const T *a = a0, *b = (const T *)g->b + j * bj;                                  \
+            T *c = c0 + j * csc;                                                             \
+            const T *s = sr ? sr + j * scs : NULL;                                           \
+            sgv_##S s0 = sg_zero_##S(), s1 = s0, s2 = s0, s3 = s0;                           \
+            if (bj == 1) {                                                                   \
+                SG_SUMS(S, R, sg_load_##S(b, mk, w))                                         \
+            } else {                                                                         \
+                SG_SUMS(S, R, sg_gather_##S(b, idx, mk))                                     \
+            }                                                                                \
+            sg_row_##S(c, csc, s, scs, beta, w, mk, s0);                                     \
+            if (R > 1)                                                                       \
+                sg_row_##S(c + rsc, csc, s ? s + srs : s, scs, beta, w, mk, s1);             \
+            if (R > 2) {                                                                     \
+                sg_row_##S(c + 2 * rsc, csc, s ? s + 2 * srs : s, scs, beta, w, mk, s2);     \
+                sg_row_##S(c + 3 * rsc, csc, s ? s + 3 * srs : s, scs, beta, w, mk, s3);     \
+            }                                                                                \
         }                                                                                    \
     }
 
 #define SG_KERNEL(T, S, W)                                                                   \
     SG_PUT_STRIDED(T, S, W)                                                                  \
-    SG_ROW(T, S)                                                                             \
+    SG_ROW(T, S, W)                                                                          \
     SG_TILE(T, S, W, 4)                                                                      \
+    SG_TILE(T, S, W, 2)                                                                      \
     SG_TILE(T, S, W, 1)                                                                      \
     static void sg_run_##S(const sg_job *g)                                                  \
     {                                                                                        \
-        for (size_t j = 0; j < g->n; j += W) {                                               \
-            const size_t w = g->n - j < W ? g->n - j : W;                                    \
-            size_t i = 0;                                                                    \
-            for (; i + 4 <= g->m; i += 4)                                                    \
-                sg_tile4_##S(g, i, j, w);                                                    \
-            for (; i < g->m; i++)                                                            \
-                sg_tile1_##S(g, i, j, w);                                                    \
+        size_t i = 0;                                                                        \
+        for (; i + 4 <= g->m; i += 4)                                                        \
+            sg_tile4_##S(g, i);                                                              \
+        if (i + 2 <= g->m) {                                                                 \
+            sg_tile2_##S(g, i);                                                              \
+            i += 2;                                                                          \
         }                                                                                    \
+        if (i < g->m)                                                                        \
+            sg_tile1_##S(g, i);                                                              \
     }
 
-SG_KERNEL(float, f32, 8)
-SG_KERNEL(double, f64, 4)
+SG_KERNEL(float, f32, 4)
+SG_KERNEL(double, f64, 2)
 
 /* The vector form of the plain loop, where the CPU has AVX2 and the
  * longer side of C has at least 4 elements (false otherwise): as
@@ -385,6 +426,15 @@ static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, 
 {
     if (m == 0 || n == 0)
         return;
+#if ADJ_VM_DISPATCH
+    /* a small product straight to the vector loop (as adj_gemm_1t would),
+     * adding its rows' initial values itself when filling (the same
+     * beta = 1 sums as filling C first) */
+    if (adj_gemm_is_small(m, n, k) && (!fill || init) &&
+        small_gemm_avx2(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, fill ? 1.0 : beta,
+                        fill ? init : C, fill ? 0 : rsc, fill ? 1 : csc, C, rsc, csc))
+        return;
+#endif
     const size_t es = dtype == ADJ_F64 ? sizeof(double) : sizeof(float);
     if (!adj_gemm_is_small(m, n, k) && adj_threads() > 1 && k > 0 && m * n * k >= ADJ_PAR_GEMM_MACS) {
         gemm_job g = {dtype, ta, tb, m >= 4 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
@@ -392,14 +442,6 @@ static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, 
         adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
         return;
     }
-#if ADJ_VM_DISPATCH
-    /* a small product adds its rows' initial values itself (the same
-     * beta = 1 sums as filling C first) */
-    if (fill && init && adj_gemm_is_small(m, n, k) &&
-        small_gemm_avx2(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 1.0, init, 0, 1, C, rsc,
-                        csc))
-        return;
-#endif
     if (fill)
         fill_rows(C, rsc, es, init, 0, m, 0, n);
     adj_gemm_1t(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc);

@@ -399,13 +399,17 @@ void adj_linear_forward(adj_var *y)
 void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, size_t ld, float *db)
 {
     enum { BLOCK = 256, FEW = 16 };
-    if (out <= FEW) { /* a few columns: one sum at a time, the same order */
-        for (size_t j = 0; j < out; j++) {
-            double s = 0;
-            for (size_t r = 0; r < m; r++)
-                s += (double)dz[r * ld + j];
-            db[j] = (float)((double)db[j] + s);
+    if (out <= FEW) { /* a few columns: the same sums, row by row in one short block */
+        double s[FEW];
+        for (size_t j = 0; j < out; j++)
+            s[j] = 0;
+        for (size_t r = 0; r < m; r++) {
+            const float *row = dz + r * ld;
+            for (size_t j = 0; j < out; j++)
+                s[j] += (double)row[j];
         }
+        for (size_t j = 0; j < out; j++)
+            db[j] = (float)((double)db[j] + s[j]);
         return;
     }
     double s[BLOCK];
