@@ -14,6 +14,8 @@
 #include "ops/op.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* equal, or both NaN */
@@ -209,6 +211,104 @@ START_TEST(scalar_nodes_mixed_with_tensor_nodes)
 }
 END_TEST
 
+/* Tensor nodes that fill every field of the cold part: attributes
+ * (scale), more than three inputs (concat of five), a strided view
+ * (transpose), a 4-D shape kept in the arena, inline shapes; `rounds`
+ * times. */
+static void fill_cold_parts(adj_tape *t, int rounds)
+{
+    const double d[6] = {0.5, -1.0, 2.0, 0.25, -0.75, 1.5};
+    for (int r = 0; r < rounds; r++) {
+        adj_var *a = adj_tensor_f64(t, 2, (const int64_t[]){2, 3}, d);
+        adj_var *b = adj_tensor_f64(t, 4, (const int64_t[]){1, 2, 1, 3}, d);
+        adj_var *xs[5] = {a, adj_scale(a, 3.0), adj_transpose(adj_transpose(a)), a, a};
+        adj_var *c = adj_concat(5, xs, 0);
+        adj_var *u = adj_mul(adj_sum(c), adj_sum(adj_scale(b, -2.0)));
+        (void)adj_add(u, adj_sum(adj_transpose(a)));
+    }
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+}
+
+/* What the printers write of tape t: print, DOT and JSON, one string. */
+static char *printed(adj_tape *t)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(adj_tape_print(t, f), ADJ_OK);
+    ck_assert_int_eq(adj_tape_dot(t, f), ADJ_OK);
+    ck_assert_int_eq(adj_tape_json(t, 1, f), ADJ_OK);
+    fclose(f);
+    return buf;
+}
+
+/* The scalar paths write only the first piece of a node's cold part
+ * (adj_node_info), not the rest (inputs past the third, strides, inline
+ * sizes, attributes).  Scalar nodes recorded over slots where tensor
+ * nodes had filled all of it, after a reset, give the values, adjoints,
+ * shapes, printed tape and error message of the same chain on a fresh
+ * tape, and so do tensor nodes recorded over the scalar ones again. */
+static void reused_chain(bool reuse, int n, double out[4], char **text, char **msg)
+{
+    adj_tape *t = adj_tape_new();
+    if (reuse) {
+        fill_cold_parts(t, n / 2 + 2); /* 11 nodes a round: over every slot of the chain */
+        adj_tape_reset(t);
+    }
+    adj_var *w, *b, *x;
+    adj_var *y = chain(t, true, n, &w, &b, &x);
+    ck_assert_int_eq(adj_ndim(y), 0);
+    ck_assert_uint_eq(adj_numel(y), 1);
+    char sh[32];
+    adj_shape_string(y, sh, sizeof sh);
+    ck_assert_str_eq(sh, "()");
+    ck_assert_int_eq(adj_backward(y), ADJ_OK);
+    out[0] = adj_item(y);
+    out[1] = adj_grad_item(w);
+    out[2] = adj_grad_item(b);
+    out[3] = adj_grad_item(x);
+    *text = n <= 7 ? printed(t) : NULL;
+    /* tensor nodes again over the scalar ones: their cold parts are whole */
+    adj_tape_reset(t);
+    fill_cold_parts(t, 3);
+    adj_tape_reset(t);
+    /* an anomaly in a scalar op names the op and the line */
+    adj_tape_set_anomaly(t, 1);
+    adj_var *z = adj_scalar(t, 0.0);
+    (void)adj_div(adj_add(z, z), z);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ENUMERIC);
+    *msg = strdup(adj_tape_message(t));
+    adj_tape_free(t);
+}
+
+START_TEST(scalar_nodes_over_reused_slots)
+{
+    static const int lengths[] = {1, 7, 1500};
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+        double fresh[4], reused[4];
+        char *tf, *tr, *mf, *mr;
+        reused_chain(false, lengths[k], fresh, &tf, &mf);
+        reused_chain(true, lengths[k], reused, &tr, &mr);
+        for (int i = 0; i < 4; i++)
+            ck_assert_msg(fresh[i] == reused[i] && isfinite(fresh[i]),
+                          "%d steps: %d: fresh %.17g, reused %.17g", lengths[k], i, fresh[i],
+                          reused[i]);
+        if (tf) {
+            ck_assert_str_eq(tf, tr);
+            ck_assert_ptr_nonnull(strstr(tf, "tanh"));
+        }
+        ck_assert_str_eq(mf, mr);
+        ck_assert_ptr_nonnull(strstr(mf, "adj_div"));
+        ck_assert_ptr_nonnull(strstr(mf, "test_scalar_sweep.c"));
+        free(tf);
+        free(tr);
+        free(mf);
+        free(mr);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("scalar_sweep");
@@ -216,6 +316,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, every_scalar_rule_matches_its_kernels);
     tcase_add_test(tc, chain_sweeps_match_general_path);
     tcase_add_test(tc, scalar_nodes_mixed_with_tensor_nodes);
+    tcase_add_test(tc, scalar_nodes_over_reused_slots);
     suite_add_tcase(s, tc);
     return s;
 }

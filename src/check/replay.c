@@ -136,7 +136,7 @@ static void forward_run(adj_replay *r, adj_var *v, const adj_op_desc *d, size_t 
     sy->op = v->op;
     sy->in[0] = r->sa;
     sy->in[1] = NULL;
-    adj_cold(sy)->attr_buf = adj_cold(v)->attr_buf; /* the attributes, or where they are */
+    adj_ext(sy)->attr_buf = adj_ext(v)->attr_buf; /* the attributes, or where they are */
     adj_cold(sy)->nin = adj_cold(v)->nin;
     if (d->arity > 1) {
         view(r->sb, v->in[1], v->in[1]->value, b_lo, b_len);

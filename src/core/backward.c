@@ -276,8 +276,8 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
                     v->in[2]->mark = sweep;
                 if (v->flags & ADJ_F_MORE)
                     for (uint32_t j = 3; j < adj_cold(v)->nin; j++)
-                        if (adj_cold(v)->more[j - 3])
-                            adj_cold(v)->more[j - 3]->mark = sweep;
+                        if (adj_ext(v)->more[j - 3])
+                            adj_ext(v)->more[j - 3]->mark = sweep;
                 if (!v->grad)
                     continue; /* reached, but no adjoint flowed into it */
                 d->backward(v);

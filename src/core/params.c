@@ -242,7 +242,7 @@ typedef struct pref {
     const adj_params *store;
     int index, count; /* the tensor, and the store's tensor count then */
 } pref;
-_Static_assert(sizeof(pref) <= sizeof(((adj_node_info *)0)->attr_buf), "pref must fit attr_buf");
+_Static_assert(sizeof(pref) <= sizeof(((adj_node_ext *)0)->attr_buf), "pref must fit attr_buf");
 
 adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line)
 {
@@ -273,7 +273,7 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
     v->grad = (char *)p->grads + pi->offset * adj_dsize(p->dtype);
     v->flags |= ADJ_F_EXTGRAD;
     pref r = {p, i, p->count};
-    memcpy(&adj_cold(v)->attr_buf, &r, sizeof r);
+    memcpy(&adj_ext(v)->attr_buf, &r, sizeof r);
     if (!t->params) {
         t->pstore = p;
         t->pcount = p->count;
@@ -287,7 +287,7 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
 static pref ref_of(const adj_var *v)
 {
     pref r;
-    memcpy(&r, &adj_cold(v)->attr_buf, sizeof r);
+    memcpy(&r, &adj_ext(v)->attr_buf, sizeof r);
     return r;
 }
 

@@ -78,13 +78,13 @@ void adj_check_forward(adj_tape *t, adj_var *y)
 
 /* Give node y (cold part c) a copy of the op's attributes (zeros for a
  * NULL attr); false after recording ENOMEM. */
-static inline bool copy_attr(adj_tape *t, const adj_op_desc *d, adj_node_info *c, const void *attr)
+static inline bool copy_attr(adj_tape *t, const adj_op_desc *d, adj_node_ext *e, const void *attr)
 {
-    void *dst = &c->attr_buf;
+    void *dst = &e->attr_buf;
     if (!d->attr_size)
         return true;
     if (d->attr_size > ADJ_ATTR_INLINE) {
-        dst = c->attr_buf.ext = adj_arena_alloc(t, d->attr_size);
+        dst = e->attr_buf.ext = adj_arena_alloc(t, d->attr_size);
         if (!dst)
             return false;
     }
@@ -99,12 +99,11 @@ void *adj_attr(const adj_var *v) { return adj_attr_sized(v, adj_op_table[v->op]-
 
 bool adj_shape_store_arena(adj_tape *t, adj_var *v, const int64_t *src)
 {
-    adj_node_info *c = adj_cold(v);
     int64_t *dst = adj_arena_alloc(t, ADJ_MAX_DIMS * sizeof *dst);
     if (!dst)
         return false;
     memcpy(dst, src, (size_t)v->ndim * sizeof *dst);
-    c->shape = dst;
+    adj_cold(v)->shape = dst;
     return true;
 }
 
@@ -124,7 +123,7 @@ static inline adj_var *record_scalar(const adj_op_desc *d, adj_op op, adj_var *c
     adj_var *y = adj_scalar_node(&s, op, d->name, file, line);
     if (!y)
         return adj_h_out(s.t->inert);
-    (void)copy_attr(s.t, d, adj_cold(y), attr); /* inline: cannot fail */
+    (void)copy_attr(s.t, d, adj_ext(y), attr); /* inline: cannot fail */
     return adj_scalar_done(s.t, y,
                            d->scalar_fwd(adj_scalar_val(s.a), s.b ? adj_scalar_val(s.b) : 0.0,
                                          adj_attr_sized(y, d->attr_size)));
@@ -153,10 +152,11 @@ static bool share_storage(adj_tape *t, adj_var *y, const adj_layout *l)
      * third (ADJ_F_MORE): a view has one input */
     if (c->numel == 0 || adj_layout_is_contig(l))
         return true;
-    c->stride = adj_arena_alloc(t, (size_t)y->ndim * sizeof *c->stride);
-    if (!c->stride)
+    adj_node_ext *e = adj_ext(y);
+    e->stride = adj_arena_alloc(t, (size_t)y->ndim * sizeof *e->stride);
+    if (!e->stride)
         return false;
-    memcpy(c->stride, l->stride, (size_t)y->ndim * sizeof *c->stride);
+    memcpy(e->stride, l->stride, (size_t)y->ndim * sizeof *e->stride);
     y->flags |= ADJ_F_STRIDED;
     return true;
 }
@@ -293,15 +293,16 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
     c->file = file;
     c->line = line;
     if (nin > 3) {
-        c->more = adj_arena_alloc(t, (size_t)(nin - 3) * sizeof *c->more);
-        if (!c->more) {
+        adj_var **more = adj_arena_alloc(t, (size_t)(nin - 3) * sizeof *more);
+        if (!more) {
             adj_drop_last_node(t);
             return t->inert;
         }
-        memcpy(c->more, in + 3, (size_t)(nin - 3) * sizeof *c->more);
+        memcpy(more, in + 3, (size_t)(nin - 3) * sizeof *more);
+        adj_ext(y)->more = more;
         y->flags |= ADJ_F_MORE;
     }
-    if (!copy_attr(t, d, c, attr)) {
+    if (!copy_attr(t, d, adj_ext(y), attr)) {
         adj_drop_last_node(t);
         return t->inert;
     }

@@ -17,8 +17,11 @@
  * (core/tape.c); false when the allocator or the tape's limit refuses. */
 bool adj_tape_next_chunk(adj_tape *t);
 
-/* A fresh node at the end of the tape, or NULL after recording ENOMEM. */
-static inline adj_var *adj_new_node(adj_tape *t, const char *opname, const char *file, int line)
+/* A fresh node at the end of the tape, or NULL after recording ENOMEM.
+ * Its adj_node_ext is not written: the general paths (adj_new_node)
+ * clear its input/stride pointer, the scalar paths leave it alone. */
+static inline adj_var *adj_new_node_core(adj_tape *t, const char *opname, const char *file,
+                                         int line)
 {
     if (t->cur_node == t->cur_end && !adj_tape_next_chunk(t)) {
         adj_tape_fail(t, ADJ_ENOMEM,
@@ -33,8 +36,15 @@ static inline adj_var *adj_new_node(adj_tape *t, const char *opname, const char 
     v->mark = 0;
     c->id = (uint32_t)t->nnodes++;
     c->gen = t->gen;
-    c->more = NULL; /* and stride */
-    c->shape = c->shape_in;
+    c->shape = adj_ext(v)->shape_in;
+    return v;
+}
+
+static inline adj_var *adj_new_node(adj_tape *t, const char *opname, const char *file, int line)
+{
+    adj_var *v = adj_new_node_core(t, opname, file, line);
+    if (v)
+        adj_ext(v)->more = NULL; /* and stride */
     return v;
 }
 

@@ -71,7 +71,7 @@ static inline bool adj_scalar_in2(adj_scalar_in *s, const adj_var *ha, const adj
 static inline adj_var *adj_scalar_node(const adj_scalar_in *s, adj_op op, const char *name,
                                        const char *file, int line)
 {
-    adj_var *y = adj_new_node(s->t, name, file, line);
+    adj_var *y = adj_new_node_core(s->t, name, file, line);
     if (!y)
         return NULL;
     adj_node_info *c = adj_cold(y);

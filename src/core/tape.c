@@ -101,9 +101,10 @@ static bool init_inert(adj_tape *t)
     memset(v, 0, sizeof *v);
     adj_node_info *c = adj_cold(v);
     memset(c, 0, sizeof *c);
+    memset(adj_ext(v), 0, sizeof(adj_node_ext));
     *adj_chunk_tape(v) = t;
     c->numel = 1;
-    c->shape = c->shape_in;
+    c->shape = adj_ext(v)->shape_in;
     v->dtype = ADJ_F64;
     v->flags = ADJ_F_INERT;
     v->inl_value.d = NAN;

@@ -18,7 +18,7 @@ enum {
     ADJ_F_INERT = 4u,    /* the tape's inert var, returned after an error */
     ADJ_F_MORE = 8u,     /* more than 3 inputs: in[3..] are in the cold part */
     ADJ_F_STRIDED = 16u, /* not contiguous: element (i0, ..) of the value is at
-                            value[sum_k i_k * adj_cold(v)->stride[k]] */
+                            value[sum_k i_k * adj_ext(v)->stride[k]] */
     ADJ_F_VIEW = 32u,    /* value points into another node's storage (a view made
                             in O(1)): the node owns no value memory */
     ADJ_F_NAMED = 64u,   /* has a name (adj_var_set_name): see adj_node_name */
@@ -43,24 +43,33 @@ enum {
 /*
  * What recording, errors and printing need of a node: its cold part,
  * stored apart from the node so that the backward sweep streams only the
- * hot part (64 bytes a node) through memory.
+ * hot part (64 bytes a node) through memory.  It is in two pieces, each an
+ * array of its own after the chunk's nodes: adj_node_info (40 bytes),
+ * which every node writes, and adj_node_ext (48 bytes), which holds what
+ * a one-element node of the scalar paths never needs (inputs past the
+ * third, strides, inline shape sizes, attributes) and which they do not
+ * write: a scalar node then writes 104 bytes of lines, not 152.
  */
 typedef struct adj_node_info {
     size_t numel;
-    union {
-        int64_t *stride;    /* ADJ_F_STRIDED: ndim strides in elements (in the arena);
-                               the value pointer is the first element, so there is no
-                               offset */
-        adj_var **more;     /* ADJ_F_MORE: inputs 3..nin-1 */
-    };                      /* one pointer: a strided node is a view, of one input */
+    int64_t *shape;         /* ndim sizes: adj_ext's shape_in, or ADJ_MAX_DIMS slots in
+                               the arena when ndim > ADJ_SHAPE_INLINE (while the op's
+                               shape rule runs: scratch room for ADJ_MAX_DIMS sizes) */
     const char *file;       /* caller's file and line */
     uint32_t id;            /* position on the tape */
     uint32_t gen;           /* tape generation when recorded */
     int32_t line;
     uint32_t nin;           /* inputs (slots: an optional input may be NULL) */
-    int64_t *shape;         /* ndim sizes: shape_in, or ADJ_MAX_DIMS slots in the arena
-                               when ndim > ADJ_SHAPE_INLINE (while the op's shape rule
-                               runs: scratch room for ADJ_MAX_DIMS sizes) */
+} adj_node_info;
+
+typedef struct adj_node_ext {
+    union {
+        int64_t *stride;    /* ADJ_F_STRIDED: ndim strides in elements (in the arena);
+                               the value pointer is the first element, so there is no
+                               offset */
+        adj_var **more;     /* ADJ_F_MORE: inputs 3..nin-1 */
+    };                      /* one pointer: a strided node is a view, of one input;
+                               read only under its flag */
     int64_t shape_in[ADJ_SHAPE_INLINE];
     /* the op's attribute struct (desc->attr_size bytes) when it fits
      * ADJ_ATTR_INLINE bytes, else `ext` points to it (in the arena):
@@ -71,7 +80,7 @@ typedef struct adj_node_info {
         void *p;
         void *ext;
     } attr_buf;
-} adj_node_info;
+} adj_node_ext;
 
 /*
  * One recorded node: everything the sweep reads, in one 64-byte line.
@@ -89,7 +98,9 @@ struct adj_var {
 };
 
 _Static_assert(sizeof(struct adj_var) == 64, "adj_var grew: the scalar sweep pays for every byte");
-_Static_assert(sizeof(adj_node_info) == 88, "adj_node_info grew: a scalar tape pays for every byte");
+_Static_assert(sizeof(adj_node_info) == 40, "adj_node_info grew: a scalar tape pays for every byte");
+_Static_assert(sizeof(adj_node_info) + sizeof(adj_node_ext) == 88,
+               "the cold part grew: a tape pays for every byte");
 
 /* A block of the arena. */
 typedef struct adj_block {
@@ -107,11 +118,13 @@ typedef struct adj_free_chunk {
 #define ADJ_FREE_CLASSES 48
 
 /* A chunk holds ADJ_NODE_CHUNK hot nodes (ADJ_CHUNK_HOT bytes, aligned to
- * that size) followed by their cold parts and then by the tape's address,
- * so a node's cold part and its tape are found from its address alone. */
+ * that size) followed by their cold parts (the adj_node_info array, then
+ * the adj_node_ext array) and then by the tape's address, so a node's
+ * cold part and its tape are found from its address alone. */
 #define ADJ_NODE_CHUNK 1024u
 #define ADJ_CHUNK_HOT ((size_t)ADJ_NODE_CHUNK * 64u)
-#define ADJ_CHUNK_TAPE (ADJ_CHUNK_HOT + (size_t)ADJ_NODE_CHUNK * sizeof(adj_node_info))
+#define ADJ_CHUNK_EXT (ADJ_CHUNK_HOT + (size_t)ADJ_NODE_CHUNK * sizeof(adj_node_info))
+#define ADJ_CHUNK_TAPE (ADJ_CHUNK_EXT + (size_t)ADJ_NODE_CHUNK * sizeof(adj_node_ext))
 #define ADJ_CHUNK_BYTES (ADJ_CHUNK_TAPE + 64u)
 #define ADJ_MSG_SIZE 384
 
@@ -255,6 +268,13 @@ static inline adj_node_info *adj_cold(const adj_var *v)
     return (adj_node_info *)(base + ADJ_CHUNK_HOT) + (p - base) / sizeof(adj_var);
 }
 
+/* The rest of a node's cold part (see adj_node_ext). */
+static inline adj_node_ext *adj_ext(const adj_var *v)
+{
+    uintptr_t p = (uintptr_t)v, base = p & ~(uintptr_t)(ADJ_CHUNK_HOT - 1);
+    return (adj_node_ext *)(base + ADJ_CHUNK_EXT) + (p - base) / sizeof(adj_var);
+}
+
 /* The slot after a chunk's cold parts that holds the tape's address:
  * chunk_start is the (aligned) address of the chunk's first node. */
 static inline adj_tape **adj_chunk_tape(void *chunk_start)
@@ -302,11 +322,11 @@ static inline bool adj_shape_store(adj_tape *t, adj_var *v, const int64_t *src)
 {
     if (v->ndim > ADJ_SHAPE_INLINE)
         return adj_shape_store_arena(t, v, src);
-    adj_node_info *c = adj_cold(v);
-    if (c->shape_in != src)
+    int64_t *in = adj_ext(v)->shape_in;
+    if (in != src)
         for (int k = 0; k < v->ndim; k++)
-            c->shape_in[k] = src[k];
-    c->shape = c->shape_in;
+            in[k] = src[k];
+    adj_cold(v)->shape = in;
     return true;
 }
 
@@ -316,11 +336,11 @@ static inline ptrdiff_t adj_elem_off(const adj_var *v, size_t i)
 {
     if (!(v->flags & ADJ_F_STRIDED))
         return (ptrdiff_t)i;
-    const adj_node_info *c = adj_cold(v);
+    const int64_t *shape = adj_cold(v)->shape, *stride = adj_ext(v)->stride;
     ptrdiff_t off = 0;
     for (int k = v->ndim - 1; k >= 0; k--) {
-        size_t n = (size_t)c->shape[k];
-        off += (ptrdiff_t)(i % n) * (ptrdiff_t)c->stride[k];
+        size_t n = (size_t)shape[k];
+        off += (ptrdiff_t)(i % n) * (ptrdiff_t)stride[k];
         i /= n;
     }
     return off;
@@ -343,8 +363,8 @@ void *adj_attr(const adj_var *v);
 /* The same, for code that knows the op's desc->attr_size. */
 static inline void *adj_attr_sized(const adj_var *v, size_t attr_size)
 {
-    adj_node_info *c = adj_cold(v);
-    return !attr_size ? NULL : attr_size <= ADJ_ATTR_INLINE ? (void *)&c->attr_buf : c->attr_buf.ext;
+    adj_node_ext *e = adj_ext(v);
+    return !attr_size ? NULL : attr_size <= ADJ_ATTR_INLINE ? (void *)&e->attr_buf : e->attr_buf.ext;
 }
 #define ADJ_ATTR(v, type) ((type *)adj_attr(v))
 
@@ -353,7 +373,7 @@ static inline void *adj_attr_sized(const adj_var *v, size_t attr_size)
 static inline int adj_nin(const adj_var *v) { return (int)adj_cold(v)->nin; }
 static inline adj_var *adj_input(const adj_var *v, int k)
 {
-    return k < 3 ? v->in[k] : adj_cold(v)->more[k - 3];
+    return k < 3 ? v->in[k] : adj_ext(v)->more[k - 3];
 }
 
 /* The adjoint buffer of v, allocated zeroed on first use in backward. */

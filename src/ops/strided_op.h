@@ -6,7 +6,7 @@
  * A node is contiguous (its value holds numel elements in row-major
  * order) unless ADJ_F_STRIDED is set: it is then an O(1) view of another
  * node's storage, v->value points at its first element (element
- * (0, ..., 0)) and adj_cold(v)->stride holds its strides in elements, so
+ * (0, ..., 0)) and adj_ext(v)->stride holds its strides in elements, so
  * its layout has offset 0.  Adjoints and tangents are always contiguous.
  */
 #ifndef ADJ_OPS_STRIDED_OP_H
@@ -24,11 +24,10 @@ static inline void adj_var_layout(const adj_var *x, adj_layout *l)
         adj_layout_contig(l, x->ndim, adj_cold(x)->shape);
         return;
     }
-    const adj_node_info *c = adj_cold(x);
     l->ndim = x->ndim;
     l->offset = 0;
-    memcpy(l->shape, c->shape, (size_t)x->ndim * sizeof *l->shape);
-    memcpy(l->stride, c->stride, (size_t)x->ndim * sizeof *l->stride);
+    memcpy(l->shape, adj_cold(x)->shape, (size_t)x->ndim * sizeof *l->shape);
+    memcpy(l->stride, adj_ext(x)->stride, (size_t)x->ndim * sizeof *l->stride);
 }
 
 /* x's elements are x->value[0, numel) in row-major order. */
