@@ -10,8 +10,10 @@
 #include <adjoint.h>
 
 #include "check_util.h"
+#include "core/tape.h"
 #include "ops/gemm.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -328,6 +330,51 @@ START_TEST(view_leaf_direct)
 }
 END_TEST
 
+/* The element count of a shape skips its overflow division while the
+ * product and the size are below 2^30: the same answers as checking
+ * every size by division, on sizes around 2^30, 2^31, 2^60 and SIZE_MAX,
+ * zeros, negatives, and 0 to 9 dimensions. */
+static bool numel_by_division(int ndim, const int64_t *shape, size_t *out)
+{
+    size_t n = 1;
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS)
+        return false;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return false;
+        if (shape[i] != 0 && n > SIZE_MAX / 16 / (size_t)shape[i])
+            return false;
+        n *= (size_t)shape[i];
+    }
+    *out = n;
+    return true;
+}
+
+START_TEST(shape_numel_fast)
+{
+    const int64_t v[] = {0, 1, 2, 3, 7, 1023, 1024, 65536, ((int64_t)1 << 30) - 1, (int64_t)1 << 30,
+                         ((int64_t)1 << 30) + 1, (int64_t)1 << 31, ((int64_t)1 << 60) - 1,
+                         (int64_t)1 << 60, INT64_MAX, -1, INT64_MIN};
+    const size_t nv = sizeof v / sizeof v[0];
+    adj_rng r;
+    adj_rng_seed(&r, 7);
+    for (int trial = 0; trial < 20000; trial++) {
+        int64_t sh[ADJ_MAX_DIMS + 1];
+        const int ndim = trial < 2 * (int)nv ? 1 + trial % 2 : (int)adj_rng_below(&r, ADJ_MAX_DIMS + 2);
+        for (int d = 0; d < ndim; d++)
+            sh[d] = trial < 2 * (int)nv ? v[(size_t)trial / 2] : v[adj_rng_below(&r, nv - 2)];
+        if (trial % 7 == 0 && ndim > 0)
+            sh[adj_rng_below(&r, (uint64_t)ndim)] = v[nv - 1 - adj_rng_below(&r, 2)];
+        size_t a = 12345, b = 12345;
+        const bool fa = adj_shape_numel(ndim, sh, &a), fb = numel_by_division(ndim, sh, &b);
+        ck_assert_msg(fa == fb && a == b, "trial %d ndim %d: %d %zu vs %d %zu", trial, ndim, fa, a, fb, b);
+    }
+    size_t n = 0;
+    ck_assert(!adj_shape_numel(-1, NULL, &n));
+    ck_assert(adj_shape_numel(0, NULL, &n) && n == 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("smallstep");
@@ -338,6 +385,7 @@ static Suite *suite(void)
     tcase_add_test(tc, one_store_two_counts);
     tcase_add_test(tc, reset_forgets);
     tcase_add_test(tc, view_leaf_direct);
+    tcase_add_test(tc, shape_numel_fast);
     suite_add_tcase(s, tc);
     TCase *lb = tcase_create("linear bias");
     tcase_add_test(lb, bias_col_sums);

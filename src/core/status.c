@@ -64,18 +64,3 @@ void adj_fmt_num(char *buf, size_t size, double v, int digits)
     snprintf(buf, size, "%.*g", digits, v);
 }
 
-bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out)
-{
-    size_t n = 1;
-    if (ndim < 0 || ndim > ADJ_MAX_DIMS)
-        return false;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0)
-            return false;
-        if (shape[i] != 0 && n > SIZE_MAX / 16 / (size_t)shape[i])
-            return false;
-        n *= (size_t)shape[i];
-    }
-    *out = n;
-    return true;
-}

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Node flags. */
 enum {
@@ -443,7 +444,26 @@ void adj_params_fail(adj_params *p, adj_status s, const char *fmt, ...)
 #endif
     ;
 
-/* Product of dims with overflow check; returns false on overflow. */
-bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out);
+/* Product of dims with overflow check: false for a negative size, an
+ * ndim outside 0..ADJ_MAX_DIMS, or a product above SIZE_MAX / 16.  While
+ * the product and the size are both below 2^30 their product is below
+ * 2^60, within the bound, so the division that checks it is skipped
+ * (inline: every op and leaf records one). */
+static inline bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out)
+{
+    size_t n = 1;
+    if (ndim < 0 || ndim > ADJ_MAX_DIMS)
+        return false;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return false;
+        const size_t s = (size_t)shape[i];
+        if ((n | s) >> 30 && s != 0 && n > SIZE_MAX / 16 / s)
+            return false;
+        n *= s;
+    }
+    *out = n;
+    return true;
+}
 
 #endif
