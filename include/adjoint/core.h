@@ -369,6 +369,12 @@ ADJ_API void *adj_params_grads(adj_params *p);
 /* Tensor i's slice of those blocks. */
 ADJ_API void *adj_params_value(adj_params *p, int i);
 ADJ_API void *adj_params_grad(adj_params *p, int i);
+/* Set every gradient to zero.  The zeros are written lazily: when
+ * adj_params_grads or adj_params_grad is next called, when a backward
+ * first adds to the tensor (or stores its whole adjoint there, skipping
+ * the zeros), or when a parameter leaf's adjoint is read (adj_grad_data,
+ * adj_grad_at, adj_copy_grad).  So read the gradients through a pointer
+ * taken after the call, not one kept from before it. */
 ADJ_API void adj_params_zero_grad(adj_params *p);
 /* Put parameter i on tape t as a leaf that wants a gradient. */
 #define adj_param(...) adj_param_at(__VA_ARGS__, __FILE__, __LINE__)

@@ -25,8 +25,11 @@
 
 void *adj_grad_buf(adj_var *v)
 {
-    if (v->grad)
+    if (v->grad) {
+        if (v->flags & ADJ_F_EXTGRAD)
+            adj_param_settle(v);
         return v->grad;
+    }
     v->flags &= (uint8_t)~ADJ_F_RELEASED;
     if (adj_cold(v)->numel == 1) {
         v->inl_grad.d = 0.0; /* covers the float too */
@@ -40,6 +43,10 @@ void *adj_grad_buf(adj_var *v)
 void *adj_grad_buf_fresh(adj_var *v, bool *fresh)
 {
     *fresh = false;
+    if ((v->flags & ADJ_F_EXTGRAD) && adj_cold(v)->numel > 1 && adj_param_take_fresh(v)) {
+        *fresh = true;
+        return v->grad;
+    }
     if (v->grad || adj_cold(v)->numel == 1)
         return adj_grad_buf(v);
     v->flags &= (uint8_t)~ADJ_F_RELEASED;
@@ -111,6 +118,8 @@ static void check_backward(adj_tape *t, adj_var *y)
     for (int k = 0, n = adj_nin(y); k < n; k++) {
         adj_var *x = adj_input(y, k);
         size_t at;
+        if (x && x->grad && (x->flags & ADJ_F_EXTGRAD))
+            adj_param_settle(x);
         if (!x || !x->grad || !(x->flags & ADJ_F_GRAD) || !first_nonfinite(x, &at))
             continue;
         adj_tape_fail(t, ADJ_ENUMERIC,

@@ -303,10 +303,17 @@ adj_op adj_var_op(const adj_var *v_h)
     NODE(v, "adj_var_op");
     return (adj_op)(v ? v->op : ADJ_LEAF_OP);
 }
-/* A parameter leaf whose store gained tensors: its pointers are stale. */
+/* A parameter leaf whose store gained tensors: its pointers are stale.
+ * A current one has its adjoint's pending zeros written (the readers of
+ * values and adjoints below all ask this first). */
 static inline bool moved(const adj_var *v)
 {
-    return (v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v);
+    if (!(v->flags & ADJ_F_EXTGRAD))
+        return false;
+    if (adj_param_stale(v))
+        return true;
+    adj_param_settle(v);
+    return false;
 }
 
 void adj_var_copy_out(const adj_var *v, void *dst)

@@ -17,6 +17,7 @@ typedef struct pinfo {
     int ndim;
     int64_t shape[ADJ_MAX_DIMS];
     size_t offset, numel;
+    bool lazy0; /* zeroed by adj_params_zero_grad, not yet in memory */
 } pinfo;
 
 struct adj_params {
@@ -25,6 +26,7 @@ struct adj_params {
     pinfo *info;
     int count, cap;
     size_t numel, block_cap; /* elements used / allocated in each block */
+    int lazy; /* tensors whose lazy0 is set */
     void *values, *grads;
     adj_status status;
     char msg[256];
@@ -212,16 +214,10 @@ size_t adj_params_offset(const adj_params *p, int i)
     return pi ? pi->offset : 0;
 }
 void *adj_params_values(adj_params *p) { return p ? p->values : NULL; }
-void *adj_params_grads(adj_params *p) { return p ? p->grads : NULL; }
 void *adj_params_value(adj_params *p, int i)
 {
     const pinfo *pi = info(p, i);
     return pi ? (char *)p->values + pi->offset * adj_dsize(p->dtype) : NULL;
-}
-void *adj_params_grad(adj_params *p, int i)
-{
-    const pinfo *pi = info(p, i);
-    return pi ? (char *)p->grads + pi->offset * adj_dsize(p->dtype) : NULL;
 }
 
 static void zero_range(void *ctx, size_t lo, size_t hi)
@@ -231,10 +227,72 @@ static void zero_range(void *ctx, size_t lo, size_t hi)
     memset((char *)p->grads + lo * es, 0, (hi - lo) * es);
 }
 
+/* End of tensor i's span in the blocks: up to the next tensor, so the
+ * spans with their alignment padding cover the whole blocks. */
+static size_t span_end(const adj_params *p, int i)
+{
+    return i + 1 < p->count ? p->info[i + 1].offset : p->numel;
+}
+
+/* Write the zeros adj_params_zero_grad left pending: the whole block on
+ * the pool when every tensor waits, else tensor by tensor. */
+static void settle_all(adj_params *p)
+{
+    if (!p->lazy)
+        return;
+    if (p->lazy == p->count) {
+        adj_par_for(p->numel, ADJ_PAR_GRAIN_MAP, zero_range, p);
+        for (int i = 0; i < p->count; i++)
+            p->info[i].lazy0 = false;
+    } else {
+        for (int i = 0; i < p->count; i++)
+            if (p->info[i].lazy0) {
+                zero_range(p, p->info[i].offset, span_end(p, i));
+                p->info[i].lazy0 = false;
+            }
+    }
+    p->lazy = 0;
+}
+
+void *adj_params_grads(adj_params *p)
+{
+    if (!p)
+        return NULL;
+    settle_all(p);
+    return p->grads;
+}
+
+void *adj_params_grad(adj_params *p, int i)
+{
+    const pinfo *pi = info(p, i);
+    if (!pi)
+        return NULL;
+    settle_all(p);
+    return (char *)p->grads + pi->offset * adj_dsize(p->dtype);
+}
+
+/*
+ * Zeroing is lazy: a tensor of more than one element is only marked, and
+ * its zeros reach memory when something reads the gradients (the accessors
+ * above, a parameter leaf's adjoint in a backward: adj_param_settle) or
+ * when a backward's first write stores a whole adjoint into it
+ * (adj_param_take_fresh), which then skips both the memset and the read of
+ * zeros.  A one-element tensor is zeroed at once: the scalar sweep adds to
+ * its adjoint in place.
+ */
 void adj_params_zero_grad(adj_params *p)
 {
-    if (p && p->grads)
-        adj_par_for(p->numel, ADJ_PAR_GRAIN_MAP, zero_range, p);
+    if (!p || !p->grads)
+        return;
+    for (int i = 0; i < p->count; i++) {
+        pinfo *pi = &p->info[i];
+        if (pi->numel > 1) {
+            p->lazy += !pi->lazy0;
+            pi->lazy0 = true;
+        } else {
+            zero_range(p, pi->offset, span_end(p, i));
+        }
+    }
 }
 
 /* What a parameter leaf keeps of its store (in the cold part's attr_buf). */
@@ -289,6 +347,38 @@ static pref ref_of(const adj_var *v)
     pref r;
     memcpy(&r, &adj_ext(v)->attr_buf, sizeof r);
     return r;
+}
+
+/* Clears the pending-zero mark of v's tensor (v a current parameter
+ * leaf) and returns the tensor's index, or -1 when it had none. */
+static int take_mark(const adj_var *v)
+{
+    pref r = ref_of(v);
+    adj_params *p = (adj_params *)r.store; /* the leaf keeps it const; its blocks are the store's */
+    if (!p->lazy || r.count != p->count || !p->info[r.index].lazy0)
+        return -1;
+    p->lazy--;
+    p->info[r.index].lazy0 = false;
+    return r.index;
+}
+
+void adj_param_settle(const adj_var *v)
+{
+    int i = take_mark(v);
+    if (i >= 0) {
+        adj_params *p = (adj_params *)ref_of(v).store;
+        zero_range(p, p->info[i].offset, span_end(p, i));
+    }
+}
+
+bool adj_param_take_fresh(const adj_var *v)
+{
+    int i = take_mark(v);
+    if (i < 0)
+        return false;
+    adj_params *p = (adj_params *)ref_of(v).store; /* the caller stores the tensor, not its padding */
+    zero_range(p, p->info[i].offset + p->info[i].numel, span_end(p, i));
+    return true;
 }
 
 bool adj_param_stale(const adj_var *v)

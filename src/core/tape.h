@@ -379,9 +379,10 @@ static inline adj_var *adj_input(const adj_var *v, int k)
 
 /* The adjoint buffer of v, allocated zeroed on first use in backward. */
 void *adj_grad_buf(adj_var *v);
-/* The same, except that a buffer this call allocates is not zeroed: then
- * *fresh is true and the caller must store (not add) every element of it
- * before returning.  For kernels that write a whole adjoint in one pass:
+/* The same, except that a buffer this call allocates is not zeroed (or a
+ * parameter's adjoint zeroed by adj_params_zero_grad and not written
+ * since): then *fresh is true and the caller must store (not add) every
+ * element of it before returning.  For kernels that write a whole adjoint in one pass:
  * it saves zeroing the buffer and reading it back. */
 void *adj_grad_buf_fresh(adj_var *v, bool *fresh);
 
@@ -423,6 +424,15 @@ void adj_fmt_num(char *buf, size_t size, double v, int digits);
  * naming `who` and the call site (file may be NULL).
  */
 bool adj_param_stale(const adj_var *v);
+/*
+ * adj_params_zero_grad only marks a tensor (see params.c).  For a current
+ * parameter leaf v: adj_param_settle writes the pending zeros of its
+ * tensor; adj_param_take_fresh clears the mark and returns whether there
+ * was one, and then the caller must store (not add) every element of the
+ * adjoint.  adj_grad_buf and adj_grad_buf_fresh call them.
+ */
+void adj_param_settle(const adj_var *v);
+bool adj_param_take_fresh(const adj_var *v);
 bool adj_param_moved(adj_tape *t, const adj_var *v, const char *who, const char *file, int line);
 /* The first parameter leaf on t whose store has moved, or NULL. */
 const adj_var *adj_tape_moved_param(const adj_tape *t);

@@ -432,7 +432,7 @@ typedef struct linear_bwd {
     adj_var *y;
     void *gx, *gw, *gb;
     mat X, W;
-    double beta_x; /* 0 when gx is fresh (adj_grad_buf_fresh): stored, not added */
+    double beta_x, beta_w; /* 0 when gx, gw are fresh (adj_grad_buf_fresh): stored, not added */
 } linear_bwd;
 
 /* db's column sums over columns [lo, hi): each column's sum is the same
@@ -467,8 +467,8 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
                 linear_db_cols(ctx, 0, out);
         }
         if (task == 1 && j->gw)
-            adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, j->X.p, j->X.rs, j->X.cs, 1.0,
-                     j->gw, in, 1);
+            adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, j->X.p, j->X.rs, j->X.cs,
+                     j->beta_w, j->gw, in, 1);
     }
 }
 
@@ -486,18 +486,24 @@ void adj_linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
-    linear_bwd j = {y, NULL, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}, 1.0};
+    linear_bwd j = {y, NULL, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}, 1.0, 1.0};
     if (((w->flags & ADJ_F_GRAD) && !mat_of(x, &j.X)) || ((x->flags & ADJ_F_GRAD) && !mat_of(w, &j.W)))
         return;
-    bool fresh = false;
+    bool fresh = false, wfresh = false;
     if (x->flags & ADJ_F_GRAD)
         j.gx = adj_grad_buf_fresh(x, &fresh);
     j.beta_x = fresh ? 0.0 : 1.0;
-    if (w->flags & ADJ_F_GRAD)
-        j.gw = adj_grad_buf(w);
     if (b && (b->flags & ADJ_F_GRAD))
         j.gb = adj_grad_buf(b);
     const size_t es = adj_dsize(y->dtype);
+    if (w->flags & ADJ_F_GRAD) { /* after gx: a fresh dX (task 0) is stored before dW adds */
+        j.gw = adj_grad_buf_fresh(w, &wfresh);
+        if (wfresh && spans_overlap(j.gb, out, j.gw, out * in, es)) {
+            memset(j.gw, 0, out * in * es); /* db adds into it before dW is stored */
+            wfresh = false;
+        }
+    }
+    j.beta_w = wfresh ? 0.0 : 1.0;
     if (spans_overlap(j.gb, out, j.gw, out * in, es))
         linear_bwd_task(&j, 0, 2);
     else
