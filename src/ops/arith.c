@@ -393,17 +393,22 @@ static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, bool fresh, w
         w->brows = (int64_t)(ADJ_PAR_GRAIN_MAP / (size_t)inner);
         w->brows = w->brows > 0 ? w->brows : 1;
         size_t nblocks = (size_t)((w->it.runs + w->brows - 1) / w->brows);
-        w->part = adj_arena_alloc(adj_node_tape(y), nblocks * xn * sizeof *w->part);
+        w->part = adj_arena_alloc(adj_node_tape(y), (nblocks + 1) * xn * sizeof *w->part);
         if (!w->part)
             return; /* ADJ_ENOMEM is on the tape */
         adj_par_tasks(nblocks, bias, w);
-        float *d = g;
-        for (size_t i = 0; i < xn; i++) {
-            double sum = 0;
-            for (size_t j = 0; j < nblocks; j++)
-                sum += w->part[j * xn + i];
-            d[i] = (float)((double)d[i] + sum);
+        /* each column's sum from 0 over the blocks in order, a whole row of
+         * blocks at a time (the loop over columns vectorises) */
+        double *restrict sum = w->part + nblocks * xn;
+        memset(sum, 0, xn * sizeof *sum);
+        for (size_t j = 0; j < nblocks; j++) {
+            const double *restrict pj = w->part + j * xn;
+            for (size_t i = 0; i < xn; i++)
+                sum[i] += pj[i];
         }
+        float *d = g;
+        for (size_t i = 0; i < xn; i++)
+            d[i] = (float)((double)d[i] + sum[i]);
         return;
     }
     double stack[ADJ_REDUCE_STACK];
