@@ -361,10 +361,13 @@ void adj_gemm_1t(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, cons
 /*
  * Products of at least this many multiply-adds are split over the pool's
  * threads, one BLIS call per block: by rows of C (each thread packs all
- * of op(B) and its rows of op(A)), or by columns when C has few rows and
- * more columns.  No thread waits for another until the end.  Measured on
- * the 2-core reference machine for the products of an MLP step, rows
- * beat columns or tie, even where they pack more (docs/performance.md);
+ * of op(B) and its rows of op(A)), or by columns when C has fewer than
+ * 128 rows and more columns.  No thread waits for another until the end.
+ * Measured on the 2-core reference machine for the products of an MLP
+ * step, rows beat columns or tie from 128 rows on, even where they pack
+ * more (docs/performance.md); below, a block of fewer than 64 rows runs
+ * BLIS's skx kernels far below their speed (X W^T of 32 x 256 x 784 takes
+ * 2/3 of the time of 64 x 256 x 784; 64 x 128 x 784 takes half);
  * BLIS's own threading cannot be used alongside the pool, whose workers
  * would compete with its OpenMP threads for the cores.  The
  * split depends only on the shape and the thread count, so a product is
@@ -437,7 +440,7 @@ static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, 
 #endif
     const size_t es = dtype == ADJ_F64 ? sizeof(double) : sizeof(float);
     if (!adj_gemm_is_small(m, n, k) && adj_threads() > 1 && k > 0 && m * n * k >= ADJ_PAR_GEMM_MACS) {
-        gemm_job g = {dtype, ta, tb, m >= 4 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
+        gemm_job g = {dtype, ta, tb, m >= 8 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
                       es, A, B, C, beta, fill, init};
         adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
         return;
