@@ -4,7 +4,9 @@
  * every input under a weighted sum, float and double, batch and hidden
  * sizes that leave partial vectors (odd, 1, and wide enough for the
  * 512-bit code), 1 and 2 threads, with the same bits for both thread
- * counts.  Finite differences and the tangent rule are checked by the
+ * counts; the last two sizes are large enough for the passes to be split
+ * over two threads, at a range edge inside a row.  Inputs that take no
+ * adjoint (constants) leave the others' unchanged.  Finite differences and the tangent rule are checked by the
  * op-table suites.
  */
 #include <adjoint.h>
@@ -16,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int SIZES[][2] = {{5, 3}, {4, 67}, {1, 1}, {3, 130}};
-enum { NSIZES = sizeof SIZES / sizeof SIZES[0], MAXN = 4 * 4 * 130 };
+static const int SIZES[][2] = {{5, 3}, {4, 67}, {1, 1}, {3, 130}, {37, 67}, {17, 130}};
+enum { NSIZES = sizeof SIZES / sizeof SIZES[0], MAXN = 4 * 37 * 67 };
 
 static double sg(double v) { return 1 / (1 + exp(-v)); }
 static double val(int i, double k) { return 3 * sin(k * i + 0.4); }
@@ -30,8 +32,10 @@ typedef struct result {
 } result;
 
 /* The op on a fresh tape: values and the inputs' adjoints (as doubles);
- * raw copies of the same (in the dtype) go to bits for the thread check. */
-static void run_op(int gru, adj_dtype dt, int B, int H, result *r, unsigned char *bits, size_t *nbits)
+ * raw copies of the same (in the dtype) go to bits for the thread check.
+ * Input k is a constant where bit k of consts is set (no adjoint). */
+static void run_op(int gru, adj_dtype dt, int B, int H, unsigned consts, result *r,
+                   unsigned char *bits, size_t *nbits)
 {
     adj_tape *t = adj_tape_new();
     int G = gru ? 3 : 4, nin = gru ? 3 : 2;
@@ -42,13 +46,14 @@ static void run_op(int gru, adj_dtype dt, int B, int H, result *r, unsigned char
         int n = (int)(shp[k][0] * shp[k][1]);
         for (int i = 0; i < n; i++)
             buf[i] = val(i, 0.61 + 0.17 * k);
+        const int cst = (consts >> k) & 1;
         if (dt == ADJ_F64) {
-            in[k] = adj_tensor_f64(t, 2, shp[k], buf);
+            in[k] = cst ? adj_constant_f64(t, 2, shp[k], buf) : adj_tensor_f64(t, 2, shp[k], buf);
         } else {
             static float fb[MAXN];
             for (int i = 0; i < n; i++)
                 fb[i] = (float)buf[i];
-            in[k] = adj_tensor_f32(t, 2, shp[k], fb);
+            in[k] = cst ? adj_constant_f32(t, 2, shp[k], fb) : adj_tensor_f32(t, 2, shp[k], fb);
         }
     }
     adj_var *y = gru ? adj_gru_cell(in[0], in[1], in[2]) : adj_lstm_cell(in[0], in[1]);
@@ -73,6 +78,8 @@ static void run_op(int gru, adj_dtype dt, int B, int H, result *r, unsigned char
     memcpy(bits + nb, adj_data(y), (size_t)ny * es);
     nb += (size_t)ny * es;
     for (int k = 0; k < nin; k++) {
+        if ((consts >> k) & 1)
+            continue;
         size_t n = adj_numel(in[k]);
         for (size_t i = 0; i < n; i++)
             r->g[k][i] = adj_grad_at(in[k], i);
@@ -137,22 +144,26 @@ START_TEST(cells_match_plain_loops)
     double tol = dt == ADJ_F64 ? 1e-13 : 2e-6;
     static result got, want;
     static unsigned char bits[2][8 * 3 * MAXN];
-    for (int s = 0; s < NSIZES; s++) {
-        int B = SIZES[s][0], H = SIZES[s][1];
-        reference(gru, B, H, &want);
-        size_t nb[2];
-        for (int th = 1; th <= 2; th++) {
-            adj_set_threads(th);
-            run_op(gru, dt, B, H, &got, bits[th - 1], &nb[th - 1]);
-            close_all(got.y, want.y, B * H * (gru ? 1 : 2), tol, "y");
-            int n[3] = {B * H * (gru ? 3 : 4), B * H * (gru ? 3 : 1), B * H};
-            for (int k = 0; k < (gru ? 3 : 2); k++)
-                close_all(got.g[k], want.g[k], n[k], tol, "adjoint");
+    const unsigned nin = gru ? 3 : 2;
+    for (int s = 0; s < NSIZES; s++)
+        for (unsigned consts = 0; consts + 1 < 1u << nin; consts++) {
+            int B = SIZES[s][0], H = SIZES[s][1];
+            reference(gru, B, H, &want);
+            size_t nb[2];
+            for (int th = 1; th <= 2; th++) {
+                adj_set_threads(th);
+                run_op(gru, dt, B, H, consts, &got, bits[th - 1], &nb[th - 1]);
+                close_all(got.y, want.y, B * H * (gru ? 1 : 2), tol, "y");
+                int n[3] = {B * H * (gru ? 3 : 4), B * H * (gru ? 3 : 1), B * H};
+                for (unsigned k = 0; k < nin; k++)
+                    if (!((consts >> k) & 1))
+                        close_all(got.g[k], want.g[k], n[k], tol, "adjoint");
+            }
+            adj_set_threads(1);
+            ck_assert_uint_eq(nb[0], nb[1]);
+            ck_assert_msg(memcmp(bits[0], bits[1], nb[0]) == 0,
+                          "1 and 2 threads differ (B %d, H %d, constants %u)", B, H, consts);
         }
-        adj_set_threads(1);
-        ck_assert_uint_eq(nb[0], nb[1]);
-        ck_assert_msg(memcmp(bits[0], bits[1], nb[0]) == 0, "1 and 2 threads differ (B %d, H %d)", B, H);
-    }
 }
 END_TEST
 

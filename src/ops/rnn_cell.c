@@ -9,9 +9,12 @@
  * the vectorised tanh (ops/vmath.h); their derivatives from the outputs,
  * y (1 - y) and (1 - y)(1 + y).  The backward recomputes the gates from the
  * pre-activations instead of saving them.  Rows are independent and each
- * element's arithmetic is fixed, so the results do not depend on the
- * thread count; every CPU level gives the same bits (ops/dispatch.h).
+ * element's arithmetic is fixed: a node of at least 2 x CELL_GRAIN
+ * elements splits its rows over the pool, and the results do not depend
+ * on the thread count; every CPU level gives the same bits
+ * (ops/dispatch.h).
  */
+#include "core/pool.h"
 #include "ops/dispatch.h"
 #include "ops/op.h"
 #include "ops/vmath.h"
@@ -152,67 +155,69 @@ static size_t hid_of(const adj_var *y) { return (size_t)adj_cold(y->in[adj_nin(y
     }
 
 /*
- * The passes over all rows of a node.  The backward writes into scratch
- * rows (from the arena) where an input takes no adjoint, so the loops
- * have no branch.
+ * The passes over rows [b0, b1) of a node (B rows in all).  The backward
+ * writes into scratch rows (from the arena, one per row) where an input
+ * takes no adjoint, so the loops have no branch and rows on different
+ * threads share nothing.
  */
 #define CELL_PASSES_(T, sfx)                                                             \
-    static void lstm_fwd_##sfx(const adj_var *y, size_t B, size_t H, int unused_)        \
+    static void lstm_fwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1) \
     {                                                                                    \
-        (void)unused_;                                                                   \
         const T *z = y->in[0]->value, *c = y->in[1]->value;                              \
         T *v = y->value;                                                                 \
-        for (size_t b = 0; b < B; b++)                                                   \
+        for (size_t b = b0; b < b1; b++)                                                 \
             lstm_fwd_row_##sfx(z + b * 4 * H, c + b * H, v + b * H, v + (B + b) * H, H);  \
     }                                                                                    \
-    static void lstm_bwd_##sfx(const adj_var *y, size_t B, size_t H, void *g0, void *g1,  \
-                               void *scratch_)                                            \
+    static void lstm_bwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1, \
+                               void *const *g, void *scratch_)                           \
     {                                                                                    \
         T *scratch = scratch_;                                                           \
         const T *z = y->in[0]->value, *c = y->in[1]->value, *v = y->value, *gy = y->grad; \
-        T *gz = g0, *gc = g1;                                                            \
-        for (size_t b = 0; b < B; b++)                                                   \
+        T *gz = g[0], *gc = g[1];                                                        \
+        for (size_t b = b0; b < b1; b++)                                                 \
             lstm_bwd_row_##sfx(z + b * 4 * H, c + b * H, v + (B + b) * H, gy + b * H,     \
-                               gy + (B + b) * H, gz ? gz + b * 4 * H : scratch,          \
-                               gc ? gc + b * H : scratch + 4 * H, H);                    \
+                               gy + (B + b) * H, gz ? gz + b * 4 * H : scratch + b * 5 * H, \
+                               gc ? gc + b * H : scratch + b * 5 * H + 4 * H, H);        \
     }                                                                                    \
-    static void lstm_jvp_##sfx(const adj_var *y, size_t B, size_t H, const void *const *t, \
-                               void *ty)                                                  \
+    static void lstm_jvp_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1, \
+                               const void *const *t, void *ty)                           \
     {                                                                                    \
         const T *z = y->in[0]->value, *c = y->in[1]->value, *tz = t[0], *tc = t[1];      \
         T *o = ty;                                                                       \
-        for (size_t b = 0; b < B; b++)                                                   \
+        for (size_t b = b0; b < b1; b++)                                                 \
             lstm_jvp_row_##sfx(z + b * 4 * H, c + b * H, tz + b * 4 * H, tc + b * H,      \
                                o + b * H, o + (B + b) * H, H);                           \
     }                                                                                    \
-    static void gru_fwd_##sfx(const adj_var *y, size_t B, size_t H, int unused_)         \
+    static void gru_fwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1)  \
     {                                                                                    \
-        (void)unused_;                                                                   \
+        (void)B;                                                                         \
         const T *x = y->in[0]->value, *hh = y->in[1]->value, *h = y->in[2]->value;       \
         T *v = y->value;                                                                 \
-        for (size_t b = 0; b < B; b++)                                                   \
+        for (size_t b = b0; b < b1; b++)                                                 \
             gru_fwd_row_##sfx(x + b * 3 * H, hh + b * 3 * H, h + b * H, v + b * H, H);    \
     }                                                                                    \
-    static void gru_bwd_##sfx(const adj_var *y, size_t B, size_t H, void *g0, void *g1,   \
-                              void *g2, void *scratch_)                                   \
+    static void gru_bwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1,  \
+                              void *const *g, void *scratch_)                            \
     {                                                                                    \
+        (void)B;                                                                         \
         T *scratch = scratch_;                                                           \
         const T *x = y->in[0]->value, *hh = y->in[1]->value, *h = y->in[2]->value;       \
         const T *gy = y->grad;                                                           \
-        T *gx = g0, *gh = g1, *gp = g2;                                                  \
-        for (size_t b = 0; b < B; b++)                                                   \
+        T *gx = g[0], *gh = g[1], *gp = g[2];                                            \
+        for (size_t b = b0; b < b1; b++)                                                 \
             gru_bwd_row_##sfx(x + b * 3 * H, hh + b * 3 * H, h + b * H, gy + b * H,       \
-                              gx ? gx + b * 3 * H : scratch,                             \
-                              gh ? gh + b * 3 * H : scratch + 3 * H,                     \
-                              gp ? gp + b * H : scratch + 6 * H, H);                     \
+                              gx ? gx + b * 3 * H : scratch + b * 7 * H,                 \
+                              gh ? gh + b * 3 * H : scratch + b * 7 * H + 3 * H,         \
+                              gp ? gp + b * H : scratch + b * 7 * H + 6 * H, H);         \
     }                                                                                    \
-    static void gru_jvp_##sfx(const adj_var *y, size_t B, size_t H, const void *const *t,  \
-                              void *ty)                                                   \
+    static void gru_jvp_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1,  \
+                              const void *const *t, void *ty)                            \
     {                                                                                    \
+        (void)B;                                                                         \
         const T *x = y->in[0]->value, *hh = y->in[1]->value, *h = y->in[2]->value;       \
         const T *tx = t[0], *tg = t[1], *tp = t[2];                                      \
         T *o = ty;                                                                       \
-        for (size_t b = 0; b < B; b++)                                                   \
+        for (size_t b = b0; b < b1; b++)                                                 \
             gru_jvp_row_##sfx(x + b * 3 * H, hh + b * 3 * H, h + b * H, tx + b * 3 * H,   \
                               tg + b * 3 * H, tp + b * H, o + b * H, H);                 \
     }
@@ -270,8 +275,6 @@ CELL_PASSES_(double, d_base)
     } while (0)
 #endif
 
-static void *grad_of(adj_var *x) { return (x->flags & ADJ_F_GRAD) ? adj_grad_buf(x) : NULL; }
-
 /* ------------------------------------------------------- shapes, hooks */
 
 static adj_status cell_shape(adj_var *y, char *why, size_t n, int gates)
@@ -317,43 +320,89 @@ static void *scratch_of(const adj_var *y, size_t n)
     return adj_arena_zalloc(adj_node_tape(y), (n ? n : 1) * adj_dsize(y->dtype));
 }
 
+static void *grad_of(adj_var *x) { return (x->flags & ADJ_F_GRAD) ? adj_grad_buf(x) : NULL; }
+
+/*
+ * A pass over the pool: the B H elements of h' split into ranges (of at
+ * least CELL_GRAIN elements), each taking the rows that start in it.
+ * Every element's arithmetic is the same whatever the split, so the
+ * results are those of one thread.
+ */
+enum { CELL_GRAIN = 1024 };
+
+typedef struct cell_job {
+    const adj_var *y;
+    size_t B, H;
+    void *g[3], *scratch;   /* backward */
+    const void *const *t;   /* tangent: the inputs' and the output's */
+    void *ty;
+} cell_job;
+
+#define CELL_RANGE_(name, ...)                                                            \
+    static void name##_range(void *ctx, size_t lo, size_t hi)                            \
+    {                                                                                    \
+        const cell_job *j = ctx;                                                         \
+        const size_t b0 = (lo + j->H - 1) / j->H, b1 = (hi + j->H - 1) / j->H;            \
+        if (b0 < b1)                                                                     \
+            CELL_CALL_(name, j->y, j->B, j->H, b0, b1, __VA_ARGS__);                     \
+    }
+#define CELL_FWD_(name)                                                                   \
+    static void name##_range(void *ctx, size_t lo, size_t hi)                            \
+    {                                                                                    \
+        const cell_job *j = ctx;                                                         \
+        const size_t b0 = (lo + j->H - 1) / j->H, b1 = (hi + j->H - 1) / j->H;            \
+        if (b0 < b1)                                                                     \
+            CELL_CALL_(name, j->y, j->B, j->H, b0, b1);                                  \
+    }
+CELL_FWD_(lstm_fwd)
+CELL_FWD_(gru_fwd)
+CELL_RANGE_(lstm_bwd, j->g, j->scratch)
+CELL_RANGE_(gru_bwd, j->g, j->scratch)
+CELL_RANGE_(lstm_jvp, j->t, j->ty)
+CELL_RANGE_(gru_jvp, j->t, j->ty)
+
+static void cell_run(adj_range_fn fn, cell_job *j) { adj_par_for(j->B * j->H, CELL_GRAIN, fn, j); }
+
 static void lstm_forward(adj_var *y)
 {
-    const size_t B = rows_of(y), H = hid_of(y);
-    CELL_CALL_(lstm_fwd, y, B, H, 0);
+    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y)};
+    cell_run(lstm_fwd_range, &j);
 }
 static void lstm_backward(adj_var *y)
 {
-    const size_t B = rows_of(y), H = hid_of(y);
-    void *gz = grad_of(y->in[0]), *gc = grad_of(y->in[1]);
-    void *sc = gz && gc ? NULL : scratch_of(y, 5 * H);
-    if (!(gz && gc) && !sc)
+    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y)};
+    j.g[0] = grad_of(y->in[0]);
+    j.g[1] = grad_of(y->in[1]);
+    if (!(j.g[0] && j.g[1]) && !(j.scratch = scratch_of(y, j.B * 5 * j.H)))
         return;
-    CELL_CALL_(lstm_bwd, y, B, H, gz, gc, sc);
+    cell_run(lstm_bwd_range, &j);
 }
 static void lstm_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    const size_t B = rows_of(y), H = hid_of(y);
-    CELL_CALL_(lstm_jvp, y, B, H, tx, ty);
+    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y), .t = tx, .ty = ty};
+    cell_run(lstm_jvp_range, &j);
 }
 static void gru_forward(adj_var *y)
 {
-    const size_t B = rows_of(y), H = hid_of(y);
-    CELL_CALL_(gru_fwd, y, B, H, 0);
+    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y)};
+    cell_run(gru_fwd_range, &j);
 }
 static void gru_backward(adj_var *y)
 {
-    const size_t B = rows_of(y), H = hid_of(y);
+    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y)};
+    const size_t B = j.B, H = j.H;
     void *gx = grad_of(y->in[0]), *gh = grad_of(y->in[1]), *gp = grad_of(y->in[2]);
     /* gru_cell(a, a, h): the rows' two gate adjoints must not be one buffer
      * (they are restrict); hh's goes to zeroed rows of its own, added after */
     void *shared = gx && gx == gh ? gh : NULL;
     if (shared && !(gh = scratch_of(y, B * 3 * H)))
         return;
-    void *sc = gx && gh && gp ? NULL : scratch_of(y, 7 * H);
-    if (!(gx && gh && gp) && !sc)
+    if (!(gx && gh && gp) && !(j.scratch = scratch_of(y, B * 7 * H)))
         return;
-    CELL_CALL_(gru_bwd, y, B, H, gx, gh, gp, sc);
+    j.g[0] = gx;
+    j.g[1] = gh;
+    j.g[2] = gp;
+    cell_run(gru_bwd_range, &j);
     for (size_t i = 0; shared && i < B * 3 * H; i++) {
         if (y->dtype == ADJ_F64)
             ((double *)shared)[i] += ((const double *)gh)[i];
@@ -363,8 +412,8 @@ static void gru_backward(adj_var *y)
 }
 static void gru_jvp(const adj_var *y, const void *const *tx, void *ty)
 {
-    const size_t B = rows_of(y), H = hid_of(y);
-    CELL_CALL_(gru_jvp, y, B, H, tx, ty);
+    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y), .t = tx, .ty = ty};
+    cell_run(gru_jvp_range, &j);
 }
 
 /* graph mode: the same values from slices and elementwise ops */
