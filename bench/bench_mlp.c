@@ -1,8 +1,8 @@
 /*
  * MLP training-step benchmark: a 784-256-256-10 ReLU network in float32,
  * softmax cross-entropy, plain SGD (lr 0.01).  One step is
- *     reset the tape, put the batch on it, forward, zero the gradients,
- *     backward, optimizer step
+ *     reset the tape, put the batch on it, forward, zero the gradients
+ *     (adj_params_zero_grad_lazy), backward, optimizer step
  * on one fixed random batch (the data never changes the cost).
  *
  * usage: bench_mlp [batch] [threads] [steps] [memory|natural]
@@ -13,8 +13,8 @@
  *     allocations the tape made per step after the first 100 steps (its
  *     allocator counts them).
  *   natural mode (4th argument "natural"): the step written the way a
- *     newcomer writes it, adj_add(adj_matmul(h, adj_transpose(w)), b), and
- *     no thread call: the library's default thread count (ADJ_NUM_THREADS,
+ *     newcomer writes it, adj_add(adj_matmul(h, adj_transpose(w)), b),
+ *     adj_params_zero_grad (the zeros written at once), and no thread call: the library's default thread count (ADJ_NUM_THREADS,
  *     else the CPUs) instead of `threads`, which is only reported.
  * output: one JSON object.
  */
@@ -98,7 +98,10 @@ static double step(model *m, adj_tape *t, const float *x, const int32_t *labels,
     h = adj_relu(layer(m, t, 0, h));
     h = adj_relu(layer(m, t, 1, h));
     adj_var *loss = adj_softmax_cross_entropy(layer(m, t, 2, h), labels);
-    adj_params_zero_grad(m->p);
+    if (natural)
+        adj_params_zero_grad(m->p);
+    else
+        adj_params_zero_grad_lazy(m->p);
     if (adj_backward(loss) != ADJ_OK) {
         fprintf(stderr, "bench_mlp: %s\n", adj_tape_message(t));
         return NAN;

@@ -132,6 +132,7 @@ ROW(adj_params_grads, NULL, "P", 'g', "null", o->ptr = adj_params_grads(P(0, f->
 ROW(adj_params_value, NULL, "Pn", 'g', "null", o->ptr = adj_params_value(P(0, f->p), N(1, 1)))
 ROW(adj_params_grad, NULL, "Pn", 'g', "null", o->ptr = adj_params_grad(P(0, f->p), N(1, 1)))
 ROW(adj_params_zero_grad, NULL, "p", '-', NULL, adj_params_zero_grad(P(0, f->p)))
+ROW(adj_params_zero_grad_lazy, NULL, "p", '-', NULL, adj_params_zero_grad_lazy(P(0, f->p)))
 ROW(adj_param_at, "adj_param", "VPn..", 't', NULL,
     o->ptr = adj_param_at(P(0, f->t), P(1, f->p), N(2, 1), __FILE__, __LINE__))
 ROW(adj_param, NULL, "VPn", 't', NULL, o->ptr = (adj_param)(P(0, f->t), P(1, f->p), N(2, 1)))

@@ -1,5 +1,5 @@
 /*
- * adj_params_zero_grad only marks the store's tensors; the zeros reach
+ * adj_params_zero_grad_lazy only marks the store's tensors; the zeros reach
  * memory when something reads the gradients, or a backward's first write
  * into a tensor stores its whole adjoint (a dense layer's dW product with
  * beta 0).  Every reader must see zeros; a parameter used twice in a graph
@@ -7,7 +7,9 @@
  * must read zero.  Products are checked against plain loops in double and
  * bit for bit against the same backward on zeros written beforehand, in
  * f32 and f64, at 1 and 2 threads, on sizes where the products take the
- * plain loop, BLIS, and BLIS split over the threads.
+ * plain loop, BLIS, and BLIS split over the threads.  adj_params_zero_grad
+ * writes its zeros at once: a pointer to the gradients kept from before it
+ * reads them, before and after a backward.
  */
 #include <adjoint.h>
 
@@ -85,7 +87,7 @@ START_TEST(readers_see_zeros)
     dirty(p);
     adj_tape *t = adj_tape_new();
     adj_var *leaf = adj_param(t, p, w); /* on the tape before the zeroing */
-    adj_params_zero_grad(p);
+    adj_params_zero_grad_lazy(p);
     const size_t n = adj_params_numel(p);
     switch (reader) {
     case 0:
@@ -212,9 +214,8 @@ START_TEST(shared_weight_against_loops)
     build(&k, p, m, in, out, natural);
     build(&e, q, m, in, out, natural);
     dirty(p), dirty(q);
-    adj_params_zero_grad(p);
-    adj_params_zero_grad(q);
-    (void)adj_params_grads(q); /* q's zeros written before its backward */
+    adj_params_zero_grad_lazy(p);
+    adj_params_zero_grad(q); /* q's zeros written before its backward */
     ck_assert_int_eq(adj_backward(k.loss), ADJ_OK);
     ck_assert_int_eq(adj_backward(e.loss), ADJ_OK);
     double *W = malloc((size_t)(out * in) * sizeof *W);
@@ -262,6 +263,45 @@ START_TEST(shared_weight_against_loops)
 }
 END_TEST
 
+/* adj_params_zero_grad writes the zeros: a pointer to the gradients taken
+ * once, before the loop, reads them right after the call and, after each
+ * backward, the sum of both layers' adjoints in the tensors reached and
+ * zeros in those not reached, even after a lazy zeroing left marks. */
+START_TEST(eager_zeros_through_kept_pointer)
+{
+    const adj_dtype dt = _i % 2 ? ADJ_F32 : ADJ_F64;
+    const int threads = 1 + (_i / 2) % 2;
+    const int64_t *sz = sizes[(_i / 4) % 4];
+    const int64_t m = sz[0], in = sz[1], out = sz[2];
+    adj_set_threads(threads);
+    adj_params *p = store(dt, in, out), *q = store(dt, in, out);
+    const void *g = adj_params_grads(p); /* kept for the whole test */
+    const size_t n = adj_params_numel(p);
+    for (int step = 0; step < 3; step++) {
+        dirty(p), dirty(q);
+        if (step == 2) /* marks left by the lazy form are dropped */
+            adj_params_zero_grad_lazy(p);
+        adj_params_zero_grad(p);
+        expect_zero(g, dt, n);
+        net k, e;
+        build(&k, p, m, in, out, step == 1);
+        build(&e, q, m, in, out, step == 1);
+        adj_params_zero_grad_lazy(q); /* the lazy form, read through the accessor */
+        ck_assert_int_eq(adj_backward(k.loss), ADJ_OK);
+        ck_assert_int_eq(adj_backward(e.loss), ADJ_OK);
+        const void *gq = adj_params_grads(q);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(get(g, dt, i) == get(gq, dt, i), "step %d, element %zu: %.9g, want %.9g", step, i,
+                          get(g, dt, i), get(gq, dt, i));
+        const size_t o2 = adj_params_offset(p, 2);
+        expect_zero((const char *)g + o2 * (dt == ADJ_F64 ? 8 : 4), dt, n - o2);
+        net_free(&k), net_free(&e);
+    }
+    adj_params_free(p), adj_params_free(q);
+    adj_set_threads(0);
+}
+END_TEST
+
 /* Z = W W^T through linear with W as input and weight (one leaf, or two
  * leaves of the same tensor): dW = C^T W + C W, in one adjoint that both
  * products write. */
@@ -281,7 +321,7 @@ START_TEST(same_tensor_as_input_and_weight)
     adj_tape *t = adj_tape_new();
     adj_var *w = adj_param(t, p, 0), *x = two ? adj_param(t, p, 0) : w;
     adj_var *c = data_var(t, dt, n, n, &s, false);
-    adj_params_zero_grad(p);
+    adj_params_zero_grad_lazy(p);
     ck_assert_int_eq(adj_backward(adj_sum(adj_mul(c, adj_linear(x, w, NULL)))), ADJ_OK);
     double *C = values_of(c), *W = values_of(w);
     const void *g = adj_params_grad(p, 0);
@@ -306,6 +346,7 @@ static Suite *make_suite(void)
     tcase_add_loop_test(tc, readers_see_zeros, 0, 12);
     tcase_add_loop_test(tc, shared_weight_against_loops, 0, 8 * 4);
     tcase_add_loop_test(tc, same_tensor_as_input_and_weight, 0, 16);
+    tcase_add_loop_test(tc, eager_zeros_through_kept_pointer, 0, 16);
     suite_add_tcase(s, tc);
     return s;
 }

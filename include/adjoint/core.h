@@ -369,13 +369,20 @@ ADJ_API void *adj_params_grads(adj_params *p);
 /* Tensor i's slice of those blocks. */
 ADJ_API void *adj_params_value(adj_params *p, int i);
 ADJ_API void *adj_params_grad(adj_params *p, int i);
-/* Set every gradient to zero.  The zeros are written lazily: when
- * adj_params_grads or adj_params_grad is next called, when a backward
- * first adds to the tensor (or stores its whole adjoint there, skipping
- * the zeros), or when a parameter leaf's adjoint is read (adj_grad_data,
- * adj_grad_at, adj_copy_grad).  So read the gradients through a pointer
- * taken after the call, not one kept from before it. */
+/* Set every gradient to zero (in memory, now: a pointer to the gradients
+ * kept from before the call reads the zeros). */
 ADJ_API void adj_params_zero_grad(adj_params *p);
+/* The same gradients, zero, with the zeros written lazily: when
+ * adj_params_grads or adj_params_grad is next called, when a backward
+ * first adds to a tensor (or stores its whole adjoint there, so a dense
+ * layer's weight gradient is neither cleared nor read back), or when a
+ * parameter leaf's adjoint is read (adj_grad_data, adj_grad_at,
+ * adj_copy_grad).  Faster for a training loop, but a pointer to the
+ * gradients kept from before the call may show the old values (as
+ * PyTorch's zero_grad(set_to_none=True) leaves no tensor to read): take
+ * the pointer again after the call, or use adj_params_zero_grad.
+ * adj_train and the optimizers need nothing more. */
+ADJ_API void adj_params_zero_grad_lazy(adj_params *p);
 /* Put parameter i on tape t as a leaf that wants a gradient. */
 #define adj_param(...) adj_param_at(__VA_ARGS__, __FILE__, __LINE__)
 ADJ_API adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line);

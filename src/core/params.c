@@ -271,16 +271,26 @@ void *adj_params_grad(adj_params *p, int i)
     return (char *)p->grads + pi->offset * adj_dsize(p->dtype);
 }
 
+void adj_params_zero_grad(adj_params *p)
+{
+    if (!p || !p->grads)
+        return;
+    for (int i = 0; i < p->count; i++)
+        p->info[i].lazy0 = false;
+    p->lazy = 0;
+    adj_par_for(p->numel, ADJ_PAR_GRAIN_MAP, zero_range, p);
+}
+
 /*
- * Zeroing is lazy: a tensor of more than one element is only marked, and
- * its zeros reach memory when something reads the gradients (the accessors
+ * The lazy form only marks a tensor of more than one element, and its
+ * zeros reach memory when something reads the gradients (the accessors
  * above, a parameter leaf's adjoint in a backward: adj_param_settle) or
  * when a backward's first write stores a whole adjoint into it
  * (adj_param_take_fresh), which then skips both the memset and the read of
  * zeros.  A one-element tensor is zeroed at once: the scalar sweep adds to
  * its adjoint in place.
  */
-void adj_params_zero_grad(adj_params *p)
+void adj_params_zero_grad_lazy(adj_params *p)
 {
     if (!p || !p->grads)
         return;

@@ -261,7 +261,7 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
             size_t lo = nb * (size_t)r->rank / (size_t)r->size,
                    hi = nb * ((size_t)r->rank + 1) / (size_t)r->size, nl = hi - lo;
             double lv = 0.0;
-            adj_params_zero_grad(P);
+            adj_params_zero_grad_lazy(P);
             int bad = 0;
             if (r->size > 1) /* each rank its own masks, reproducibly */
                 adj_rng_seed(drop, c->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(r->rank + 1)) ^
