@@ -5,7 +5,8 @@
  *     ReLU - max_pool 2 - flatten - dense 3136->128 - ReLU - dropout 0.25 -
  *     dense 128->10, softmax cross-entropy, plain SGD (lr 0.01).
  * One step is: reset the tape, put the batch on it, forward, zero the
- * gradients, backward (releasing the intermediate adjoints, as adj_train
+ * gradients (adj_params_zero_grad_lazy; the plain call in "natural"),
+ * backward (releasing the intermediate adjoints, as adj_train
  * does), optimizer step; on one fixed random batch of
  * 28x28 images (the data never changes the cost).  torch_bench.py cnn is
  * the same network in PyTorch.
@@ -102,7 +103,10 @@ static double step(net *m, adj_tape *t, const float *x, const int32_t *labels, i
     h = adj_dropout(h, 0.25, 1, &m->drop);
     h = dense(h, adj_param(t, p, m->w4), adj_param(t, p, m->b4));
     adj_var *loss = adj_softmax_cross_entropy(h, labels);
-    adj_params_zero_grad(p);
+    if (natural)
+        adj_params_zero_grad(p);
+    else
+        adj_params_zero_grad_lazy(p);
     if (adj_backward_ex(loss, &(adj_backward_opts){.release_adjoints = 1}) != ADJ_OK) {
         fprintf(stderr, "bench_cnn: %s\n", adj_tape_message(t));
         return NAN;

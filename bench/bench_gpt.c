@@ -5,7 +5,8 @@
  * intermediate adjoints, as adj_train does, and AdamW),
  * float32, n_layer 4, n_embd 128, n_head 4, T 64, B 16, vocabulary 65
  * (n_positions = T), no dropout.  One step: reset the tape, put the token
- * ids on it, forward, zero the gradients, backward, optimizer step; on one
+ * ids on it, forward, zero the gradients (adj_params_zero_grad_lazy, as
+ * adj_train does), backward, optimizer step; on one
  * fixed random batch (the data never changes the cost).  bench_steps.py
  * gpt is the same model (tests/interop/torch_gpt.py's GPT-2) in PyTorch.
  *
@@ -84,7 +85,7 @@ static double step(void *arg, adj_tape *t)
     adj_var *logits = r->written ? written_forward(p, x, r->B, r->T) : adj_model_forward(r->m, x);
     adj_var *loss = adj_softmax_cross_entropy(adj_reshape(logits, 2, ((int64_t[]){r->B * r->T, VOCAB})),
                                               r->y);
-    adj_params_zero_grad(p);
+    adj_params_zero_grad_lazy(p);
     if (adj_backward_ex(loss, &(adj_backward_opts){.release_adjoints = 1}) != ADJ_OK) {
         fprintf(stderr, "bench_gpt: %s\n", adj_tape_message(t));
         return NAN;

@@ -5,7 +5,8 @@
  * adj_backward_ex releasing the intermediate adjoints, Adam lr 3e-3 as `adjoint train` and char_lm_torch.py),
  * float32, one layer of hidden 128, embedding 32, vocabulary 28, T 32,
  * B 32.  One step: reset the tape, put the token ids on it, forward, zero
- * the gradients, backward, optimizer step; on one fixed random batch.
+ * the gradients (adj_params_zero_grad_lazy, as adj_train does), backward,
+ * optimizer step; on one fixed random batch.
  * bench_steps.py lstm|gru is the same model (char_lm_torch.py's
  * CharModel) in PyTorch.
  *
@@ -41,7 +42,7 @@ static double step(void *arg, adj_tape *t)
     adj_var *loss = adj_softmax_cross_entropy(adj_reshape(logits, 2, ((int64_t[]){r->B * r->T, VOCAB})),
                                               r->y);
     adj_params *p = adj_model_params(r->m);
-    adj_params_zero_grad(p);
+    adj_params_zero_grad_lazy(p);
     if (adj_backward_ex(loss, &(adj_backward_opts){.release_adjoints = 1}) != ADJ_OK) {
         fprintf(stderr, "bench_rnn: %s\n", adj_tape_message(t));
         return NAN;
