@@ -429,15 +429,6 @@ static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, 
 {
     if (m == 0 || n == 0)
         return;
-#if ADJ_VM_DISPATCH
-    /* a small product straight to the vector loop (as adj_gemm_1t would),
-     * adding its rows' initial values itself when filling (the same
-     * beta = 1 sums as filling C first) */
-    if (adj_gemm_is_small(m, n, k) && (!fill || init) &&
-        small_gemm_avx2(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, fill ? 1.0 : beta,
-                        fill ? init : C, fill ? 0 : rsc, fill ? 1 : csc, C, rsc, csc))
-        return;
-#endif
     const size_t es = dtype == ADJ_F64 ? sizeof(double) : sizeof(float);
     if (!adj_gemm_is_small(m, n, k) && adj_threads() > 1 && k > 0 && m * n * k >= ADJ_PAR_GEMM_MACS) {
         gemm_job g = {dtype, ta, tb, m >= 8 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
@@ -454,6 +445,13 @@ void adj_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const v
               size_t csa, const void *B, size_t rsb, size_t csb, double beta, void *C, size_t rsc,
               size_t csc)
 {
+#if ADJ_VM_DISPATCH
+    /* a small product straight to the vector loop (as adj_gemm_1t would) */
+    if (m && n && adj_gemm_is_small(m, n, k) &&
+        small_gemm_avx2(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc, C,
+                        rsc, csc))
+        return;
+#endif
     gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc, false, NULL);
 }
 
@@ -461,6 +459,14 @@ void adj_gemm_rows(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, co
                    size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, const void *init,
                    void *C, size_t rsc)
 {
+#if ADJ_VM_DISPATCH
+    /* a small product adds its rows' initial values itself (the same
+     * beta = 1 sums as filling C first) */
+    if (m && n && init && adj_gemm_is_small(m, n, k) &&
+        small_gemm_avx2(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 1.0, init, 0, 1, C, rsc,
+                        1))
+        return;
+#endif
     gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 1.0, C, rsc, 1, true, init);
 }
 
