@@ -117,7 +117,10 @@ typedef int (*adj_train_callback)(const adj_train_progress *p, void *user);
  * average_grads before the (identical) optimizer step.  Each hook is
  * collective (every rank calls it at the same point) and returns 0, or
  * nonzero on every rank when it failed (it reports why itself).
- *   average_grads   g = mean over the ranks of g (the store's gradient block)
+ *   average_grads   g = mean over the ranks of g (the store's gradient block,
+ *                   every element written: a pointer kept from setup reads
+ *                   the current gradients, zeros where the backward did
+ *                   not reach)
  *   sum             x = sum over the ranks of x (n doubles)
  *   agree           nonzero on every rank if any rank passed failed != 0
  *                   (`what` names the stage: "take a training step")

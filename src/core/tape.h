@@ -433,6 +433,14 @@ bool adj_param_stale(const adj_var *v);
  */
 void adj_param_settle(const adj_var *v);
 bool adj_param_take_fresh(const adj_var *v);
+/* v's adjoint for reading outside a sweep: a parameter leaf's pending
+ * zeros are written first (NULL when v has none). */
+static inline const void *adj_grad_for_read(const adj_var *v)
+{
+    if (v->grad && (v->flags & ADJ_F_EXTGRAD))
+        adj_param_settle(v);
+    return v->grad;
+}
 bool adj_param_moved(adj_tape *t, const adj_var *v, const char *who, const char *file, int line);
 /* The first parameter leaf on t whose store has moved, or NULL. */
 const adj_var *adj_tape_moved_param(const adj_tape *t);
@@ -454,10 +462,21 @@ void adj_params_fail(adj_params *p, adj_status s, const char *fmt, ...)
 #endif
     ;
 
+/* Below 2^ADJ_NUMEL_FAST_BITS both factors, so their product, stay under
+ * SIZE_MAX / 16 without the division: 2^30 with a 64-bit size_t, 2^14
+ * with a 32-bit one. */
+#if SIZE_MAX > 0xffffffffu
+#define ADJ_NUMEL_FAST_BITS 30
+#else
+#define ADJ_NUMEL_FAST_BITS 14
+#endif
+_Static_assert(((size_t)1 << (2 * ADJ_NUMEL_FAST_BITS)) - 1 <= SIZE_MAX / 16,
+               "two factors below 2^ADJ_NUMEL_FAST_BITS keep their product under SIZE_MAX / 16");
+
 /* Product of dims with overflow check: false for a negative size, an
  * ndim outside 0..ADJ_MAX_DIMS, or a product above SIZE_MAX / 16.  While
- * the product and the size are both below 2^30 their product is below
- * 2^60, within the bound, so the division that checks it is skipped
+ * the product and the size are both below 2^ADJ_NUMEL_FAST_BITS their
+ * product is within the bound, so the division that checks it is skipped
  * (inline: every op and leaf records one). */
 static inline bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out)
 {
@@ -468,7 +487,7 @@ static inline bool adj_shape_numel(int ndim, const int64_t *shape, size_t *out)
         if (shape[i] < 0)
             return false;
         const size_t s = (size_t)shape[i];
-        if ((n | s) >> 30 && s != 0 && n > SIZE_MAX / 16 / s)
+        if ((n | s) >> ADJ_NUMEL_FAST_BITS && s != 0 && n > SIZE_MAX / 16 / s)
             return false;
         n *= s;
     }

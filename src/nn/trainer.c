@@ -296,6 +296,7 @@ static adj_status train_loop(run *r, adj_train_result *res, adj_error *err)
                  * the global mean when nb is not a multiple of size */
                 if (nl * (size_t)r->size != nb)
                     scale_grads(P, (double)(nl * (size_t)r->size) / (double)nb);
+                (void)adj_params_grads(P); /* pending zeros written: a hook may keep the block's pointer */
                 if (r->comm->average_grads(r->comm->ctx, P))
                     return adj_err_set(err, ADJ_EIO, "adj_train: the gradient all-reduce failed at step %lld",
                                        (long long)step);

@@ -202,7 +202,7 @@ void adj_teach_values(const adj_var *v, int grad, int digits, char *buf, size_t 
 {
     /* values through v's layout (a view may be strided); adjoints are
      * row-major */
-    const void *src = grad ? v->grad : v->value;
+    const void *src = grad ? adj_grad_for_read(v) : v->value;
 #define TEACH_ELEM_(i) (grad ? adj_elem_get(src, v->dtype, (i)) : adj_var_elem(v, (i)))
     if (!src) {
         snprintf(buf, size, "-");
@@ -331,6 +331,7 @@ int adj_teach_replay(adj_var *y, int unit, double *const *contrib)
             break;
         }
         memset(sl[k].scratch, 0, sl[k].bytes);
+        (void)adj_grad_for_read(in); /* a parameter's pending zeros stay its own */
         sl[k].saved = in->grad;
         in->grad = sl[k].scratch;
     }

@@ -166,7 +166,7 @@ adj_status adj_tape_json(const adj_tape *t, int all, FILE *out)
         fputs("], \"value\": ", out);
         json_array(out, v, NULL);
         fputs(", \"grad\": ", out);
-        if (v->grad)
+        if (adj_grad_for_read(v))
             json_array(out, v, v->grad);
         else
             fputs("null", out);
