@@ -219,8 +219,10 @@ void adj_arena_reset(adj_tape *t)
         b->used = 0;
     t->cur = t->blocks;
     t->used = 0;
-    memset(t->freed, 0, sizeof t->freed);
-    t->nfreed = 0;
+    if (t->nfreed) { /* else every list is empty */
+        memset(t->freed, 0, sizeof t->freed);
+        t->nfreed = 0;
+    }
 }
 
 void adj_arena_free(adj_tape *t)

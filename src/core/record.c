@@ -190,25 +190,70 @@ static adj_var *const *contig_inputs(adj_tape *t, adj_var *const *in, int nin, a
     return out;
 }
 
-/* Record op on inputs in[] (nodes: the handles h[] stripped). */
-static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin,
-                       const void *attr, const char *file, int line)
+/*
+ * The input checks of record for an op whose every input is present, a
+ * float tensor of one dtype, current and on one tape (no optional or index
+ * inputs, a fixed arity, the tape without an error): then true, with the
+ * tape, the dtype and the gradient flag.  False leaves the call to
+ * check_inputs, which finds and reports what failed.
+ */
+static inline bool plain_inputs(const adj_op_desc *d, adj_var *const *h, adj_var *const *in,
+                                int nin, adj_tape **tp, int *dtype, uint8_t *need)
 {
-    const adj_op_desc *d = adj_op_table[op];
+    if (nin != d->arity || nin < 1 || d->index_inputs || (d->props & ADJ_PROP_ANY_DTYPE) ||
+        !in[0])
+        return false;
+    adj_tape *t = adj_node_tape(in[0]);
+    const int dt = in[0]->dtype;
+    if (t->status != ADJ_OK || dt == ADJ_I32)
+        return false;
+    uint8_t g = 0;
+    for (int i = 0; i < nin; i++) {
+        const adj_var *v = in[i];
+        if (!v || adj_node_tape(v) != t || v->dtype != dt || !adj_live(t, v) ||
+            !adj_h_current_t((uintptr_t)h[i], t) ||
+            ((v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v)))
+            return false;
+        g |= v->flags & ADJ_F_GRAD;
+    }
+    *tp = t;
+    *dtype = dt;
+    *need = g;
+    return true;
+}
+
+/*
+ * Every input check of record, in order, each failure with its message:
+ * true with the tape, the output's dtype and the gradient flag, or false
+ * with *out the result to return (NULL without a tape, else the tape's
+ * inert node).
+ */
+static __attribute__((noinline)) bool check_inputs(const adj_op_desc *d, adj_var *const *h,
+                                                   adj_var *const *in, int nin, const char *file,
+                                                   int line, adj_tape **tp, int *dtype_out,
+                                                   uint8_t *need_out, adj_var **out)
+{
+#define RET_INERT                                                              \
+    do {                                                                       \
+        *out = t->inert;                                                       \
+        return false;                                                          \
+    } while (0)
     adj_tape *t = NULL;
     for (int i = 0; i < nin && !t; i++)
         if (in[i])
             t = adj_node_tape(in[i]);
-    if (!t)
-        return NULL;
+    if (!t) {
+        *out = NULL;
+        return false;
+    }
     if (t->status != ADJ_OK)
-        return t->inert;
+        RET_INERT;
     if (d->arity >= 0 ? nin != d->arity : nin < 1) {
         char why[96];
         snprintf(why, sizeof why, "%d inputs given, the op takes %s%d", nin,
                  d->arity >= 0 ? "" : "at least ", d->arity >= 0 ? d->arity : 1);
         fail_op(t, ADJ_EINVAL, d, in, nin, why, file, line);
-        return t->inert;
+        RET_INERT;
     }
 
     int dtype = -1;
@@ -222,25 +267,25 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
                 continue; /* e.g. a linear layer without bias */
             snprintf(why, sizeof why, "input %s is NULL", input_name(d, i, nin, nm, sizeof nm));
             fail_op(t, ADJ_EINVAL, d, in, nin, why, file, line);
-            return t->inert;
+            RET_INERT;
         }
         if (adj_node_tape(v) != t) {
             snprintf(why, sizeof why, "input %s belongs to another tape",
                      input_name(d, i, nin, nm, sizeof nm));
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
-            return t->inert;
+            RET_INERT;
         }
         if (!adj_live(t, v) || !adj_h_current_t((uintptr_t)h[i], t)) {
             snprintf(why, sizeof why, "input %s was recorded before adj_tape_reset",
                      input_name(d, i, nin, nm, sizeof nm));
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
-            return t->inert;
+            RET_INERT;
         }
         if ((v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v)) {
             char who[64];
             snprintf(who, sizeof who, "adj_%s: input %s", d->name, input_name(d, i, nin, nm, sizeof nm));
             adj_param_moved(t, v, who, file, line);
-            return t->inert;
+            RET_INERT;
         }
         const bool want_index = i < 32 && ((d->index_inputs >> i) & 1u);
         if (!(d->props & ADJ_PROP_ANY_DTYPE) && want_index != (v->dtype == ADJ_I32)) {
@@ -249,7 +294,7 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
                                 : "input %s is an index tensor (%s): the op takes f32 or f64",
                      input_name(d, i, nin, nm, sizeof nm), adj_dtype_name((adj_dtype)v->dtype));
             fail_op(t, ADJ_EDTYPE, d, in, nin, why, file, line);
-            return t->inert;
+            RET_INERT;
         }
         any_input = true;
         if (want_index)
@@ -259,16 +304,36 @@ static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin
         else if (v->dtype != dtype) {
             fail_op(t, ADJ_EDTYPE, d, in, nin, "inputs must have one dtype (no implicit conversion)",
                     file, line);
-            return t->inert;
+            RET_INERT;
         }
         need |= v->flags & ADJ_F_GRAD;
     }
     if (!any_input) {
         fail_op(t, ADJ_EINVAL, d, in, nin, "every input is NULL", file, line);
-        return t->inert;
+        RET_INERT;
     }
     if (dtype < 0)
         dtype = ADJ_I32; /* only index inputs: the shape rule sets the dtype */
+    *tp = t;
+    *dtype_out = dtype;
+    *need_out = need;
+    return true;
+#undef RET_INERT
+}
+
+/* Record op on inputs in[] (nodes: the handles h[] stripped). */
+static adj_var *record(adj_op op, adj_var *const *h, adj_var *const *in, int nin,
+                       const void *attr, const char *file, int line)
+{
+    const adj_op_desc *d = adj_op_table[op];
+    adj_tape *t;
+    int dtype;
+    uint8_t need;
+    if (!plain_inputs(d, h, in, nin, &t, &dtype, &need)) {
+        adj_var *r;
+        if (!check_inputs(d, h, in, nin, file, line, &t, &dtype, &need, &r))
+            return r;
+    }
     adj_var *gathered[8];
     if (!(d->props & ADJ_PROP_STRIDES)) {
         in = contig_inputs(t, in, nin, gathered, 8, file, line);

@@ -299,6 +299,27 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
         const T c = (T)adj_attr_c_get(y_);                                     \
         (void)c;                                                               \
         PRE;                                                                   \
+        if (hi_ - lo_ <= ADJ_UNARY_YRUN) {                                     \
+            /* a few elements: the per-element rule in one pass */            \
+            enum { adj_slow_ = 1 };                                            \
+            for (size_t i_ = lo_; i_ < hi_; i_++) {                            \
+                const T y = ys_[i_];                                           \
+                T g_;                                                          \
+                if (ADJ_Y_SAFE_ BWD) {                                         \
+                    g_ = (ADJ_Y_FAST_ BWD);                                    \
+                } else {                                                       \
+                    const T x = xs_[i_];                                       \
+                    T dx;                                                      \
+                    ADJ_Y_FULL_ BWD;                                           \
+                    g_ = dx;                                                   \
+                }                                                              \
+                if (store_)                                                    \
+                    dxs_[i_] = (T)0 + dxs_[i_] * g_;                           \
+                else                                                           \
+                    dxs_[i_] += dys_[i_] * g_;                                 \
+            }                                                                  \
+            break;                                                             \
+        }                                                                      \
         T d_[ADJ_UNARY_BLOCK];                                                 \
         unsigned char m_[ADJ_UNARY_BLOCK + ADJ_UNARY_YRUN];                    \
         int dense_ = 0;                                                        \

@@ -1,0 +1,224 @@
+/*
+ * Two short paths of a small op: the input checks of recording, which
+ * take one loop for an op whose inputs are all present floats of one
+ * dtype and the full checks otherwise (every rejected call must still
+ * give the message of the full checks); and the backward of sigmoid and
+ * ELU on at most 16 elements, one pass by the per-element rule, which
+ * must give the bits of the block loop and the derivative of a plain
+ * loop in double.
+ */
+#include <adjoint.h>
+
+#include "check_util.h"
+#include "ops/dispatch.h"
+
+#include <math.h>
+#include <string.h>
+
+static void msg_has(adj_tape *t, adj_status s, const char *a, const char *b)
+{
+    const char *m = adj_tape_message(t);
+    ck_assert_int_eq(adj_tape_status(t), s);
+    ck_assert_msg(strstr(m, a) && (!b || strstr(m, b)), "'%s' / '%s' not in: %s", a, b ? b : "",
+                  m);
+    ck_assert_msg(strstr(m, "test_recordpath.c:"), "no call site in: %s", m);
+}
+
+static const int64_t n3[] = {3};
+static const double v3[] = {1, 2, 3};
+static const float f3[] = {1, 2, 3};
+
+/* Accepted calls: the value, the dtype and the gradient flag of each mix
+ * of gradient and constant inputs, f32 and f64, and an op with an absent
+ * optional input (linear without a bias, taking the full checks). */
+START_TEST(plain_inputs_accepted)
+{
+    adj_tape *t = adj_tape_new();
+    for (int dt = 0; dt < 2; dt++) {
+        adj_tape_reset(t);
+        adj_var *g = dt ? adj_tensor_f64(t, 1, n3, v3) : adj_tensor_f32(t, 1, n3, f3);
+        adj_var *c = dt ? adj_constant_f64(t, 1, n3, v3) : adj_constant_f32(t, 1, n3, f3);
+        adj_var *gc = adj_mul(g, c), *cc = adj_mul(c, c), *cg = adj_add(c, g);
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        ck_assert_int_eq(adj_var_dtype(gc), dt ? ADJ_F64 : ADJ_F32);
+        ck_assert_int_eq(adj_var_dtype(cc), dt ? ADJ_F64 : ADJ_F32);
+        ck_assert(adj_requires_grad(gc) && adj_requires_grad(cg) && !adj_requires_grad(cc));
+        for (int i = 0; i < 3; i++) {
+            ck_assert_double_eq(adj_value_at(gc, i), (i + 1.0) * (i + 1.0));
+            ck_assert_double_eq(adj_value_at(cg, i), 2.0 * (i + 1.0));
+        }
+        adj_var *x = dt ? adj_constant_f64(t, 2, (int64_t[]){1, 3}, v3)
+                        : adj_constant_f32(t, 2, (int64_t[]){1, 3}, f3);
+        adj_var *w = dt ? adj_tensor_f64(t, 2, (int64_t[]){1, 3}, v3)
+                        : adj_tensor_f32(t, 2, (int64_t[]){1, 3}, f3);
+        adj_var *z = adj_linear(x, w, NULL);
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        ck_assert_double_eq(adj_value_at(z, 0), 14.0);
+        ck_assert_int_eq(adj_backward(adj_sum(adj_add(z, adj_sum(cg)))), ADJ_OK);
+        double gw[3];
+        ck_assert_int_eq(adj_copy_grad(w, gw), ADJ_OK);
+        for (int i = 0; i < 3; i++)
+            ck_assert_double_eq(gw[i], i + 1.0);
+    }
+    adj_tape_free(t);
+}
+END_TEST
+
+/* Each rejected call: the status and the message of the full checks. */
+START_TEST(rejects_keep_their_messages)
+{
+    adj_tape *t = adj_tape_new(), *u = adj_tape_new();
+    adj_var *a = adj_tensor_f64(t, 1, n3, v3);
+    adj_var *f = adj_tensor_f32(t, 1, n3, f3);
+    adj_var *o = adj_tensor_f64(u, 1, n3, v3);
+    adj_var *ix = adj_index(t, 1, n3, (const int32_t[]){0, 1, 2});
+
+    adj_add(a, NULL);
+    msg_has(t, ADJ_EINVAL, "adj_add", "input b is NULL");
+    adj_tape_reset(t);
+    a = adj_tensor_f64(t, 1, n3, v3);
+    adj_add(a, o);
+    msg_has(t, ADJ_ETAPE, "adj_add", "input b belongs to another tape");
+
+    adj_tape_reset(t);
+    adj_mul(a, a); /* a was recorded before the reset */
+    msg_has(t, ADJ_ETAPE, "adj_mul", "input a was recorded before adj_tape_reset");
+
+    adj_tape_reset(t);
+    a = adj_tensor_f64(t, 1, n3, v3);
+    f = adj_tensor_f32(t, 1, n3, f3);
+    adj_add(a, f);
+    msg_has(t, ADJ_EDTYPE, "adj_add", "inputs must have one dtype");
+
+    adj_tape_reset(t);
+    f = adj_tensor_f32(t, 1, n3, f3);
+    ix = adj_index(t, 1, n3, (const int32_t[]){0, 1, 2});
+    adj_mul(ix, f);
+    msg_has(t, ADJ_EDTYPE, "adj_mul", "input a is an index tensor (i32)");
+    adj_tape_reset(t);
+    ix = adj_index(t, 1, n3, (const int32_t[]){0, 1, 2});
+    adj_sigmoid(ix);
+    msg_has(t, ADJ_EDTYPE, "adj_sigmoid", "is an index tensor");
+
+    /* a parameter leaf whose store moved its blocks */
+    adj_tape_reset(t);
+    adj_params *p = adj_params_new(ADJ_F64);
+    ck_assert_int_eq(adj_params_add(p, "w", 1, n3), 0);
+    adj_var *w = adj_param(t, p, 0);
+    a = adj_tensor_f64(t, 1, n3, v3);
+    ck_assert_int_gt(adj_params_add(p, "late", 1, ((int64_t[]){4096})), 0);
+    adj_add(a, w);
+    msg_has(t, ADJ_ESTATE, "adj_add: input b", "adj_params_add");
+
+    /* a tape with an error keeps it: the call gives the inert node */
+    adj_var *r = adj_add(a, a);
+    ck_assert_int_eq(adj_tape_status(t), ADJ_ESTATE);
+    ck_assert(r != NULL);
+    adj_params_free(p);
+    adj_tape_free(u);
+    adj_tape_free(t);
+}
+END_TEST
+
+/* sigmoid'(x) or elu'(x) (alpha 1) in double */
+static double dref(int elu, double x)
+{
+    if (elu)
+        return x >= 0 ? 1.0 : exp(x);
+    const double e = exp(-fabs(x)); /* y (1 - y) without cancelling */
+    return e / ((1.0 + e) * (1.0 + e));
+}
+
+/* x's gradient of sum(w * f(x)) over n elements, and 2 x more when twice
+ * (x is also added in, so its adjoint is accumulated into, not stored);
+ * release: the sweep releases adjoints (sigmoid's may then be handed on). */
+static void grad_of(int elu, adj_dtype dt, int n, const double *xv, const double *wv, int twice,
+                    int release, double *g)
+{
+    adj_tape *t = adj_tape_new();
+    float xf[64], wf[64];
+    for (int i = 0; i < n; i++) {
+        xf[i] = (float)xv[i];
+        wf[i] = (float)wv[i];
+    }
+    const int64_t sh[] = {n};
+    adj_var *x = dt == ADJ_F64 ? adj_tensor_f64(t, 1, sh, xv) : adj_tensor_f32(t, 1, sh, xf);
+    adj_var *w = dt == ADJ_F64 ? adj_constant_f64(t, 1, sh, wv) : adj_constant_f32(t, 1, sh, wf);
+    adj_var *y = elu ? adj_elu(x, 1.0) : adj_sigmoid(x);
+    adj_var *l = adj_sum(adj_mul(w, y));
+    if (twice)
+        l = adj_add(adj_sum(adj_mul(x, x)), l);
+    adj_backward_opts o = {.release_adjoints = release};
+    ck_assert_int_eq(adj_backward_ex(l, &o), ADJ_OK);
+    ck_assert_int_eq(adj_copy_grad(x, g), ADJ_OK);
+    adj_tape_free(t);
+}
+
+/* n = 1..16 elements (the one-pass loop) against the same elements at the
+ * head of 40 (the block loop): the same bits; and against the derivative
+ * in double.  Arguments on both sides of sigmoid's split (x = 2) and of
+ * ELU's kink, large ones, f32 and f64, accumulated and handed-on adjoints,
+ * 1 and 2 threads, every CPU level. */
+START_TEST(few_element_backward)
+{
+    double xs[40], ws[40];
+    uint64_t s = 7;
+    for (int i = 0; i < 40; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const double r = (double)(s >> 11) / 9007199254740992.0;
+        xs[i] = (r - 0.5) * 12.0;
+        ws[i] = 0.5 + r;
+    }
+    const double special[] = {2.0, -2.0, 0.0, 17.5, -20.0, 1.9, 2.1, 40.0, -0.0, 90.0};
+    memcpy(xs, special, sizeof special);
+    for (int elu = 0; elu < 2; elu++)
+        for (int dti = 0; dti < 2; dti++)
+            for (int threads = 1; threads <= 2; threads++)
+                for (int level = 0; level <= adj_vm_max_level(); level++) {
+                    const adj_dtype dt = dti ? ADJ_F64 : ADJ_F32;
+                    adj_set_threads(threads);
+                    ck_assert_int_eq(adj_vm_force_level(level), level);
+                    for (int mode = 0; mode < 4; mode++) {
+                        const int twice = mode & 1, release = mode >> 1;
+                        double big[40];
+                        grad_of(elu, dt, 40, xs, ws, twice, release, big);
+                        for (int n = 1; n <= 16; n++) {
+                            double g[16];
+                            grad_of(elu, dt, n, xs, ws, twice, release, g);
+                            for (int i = 0; i < n; i++) {
+                                ck_assert_msg(memcmp(&g[i], &big[i], sizeof g[i]) == 0,
+                                              "%s %s n %d element %d mode %d threads %d "
+                                              "level %d: %.17g vs %.17g",
+                                              elu ? "elu" : "sigmoid", dti ? "f64" : "f32", n, i,
+                                              mode, threads, level, g[i], big[i]);
+                                const double x = dti ? xs[i] : (double)(float)xs[i];
+                                const double w = dti ? ws[i] : (double)(float)ws[i];
+                                const double want = w * dref(elu, x) + (twice ? 2 * x : 0);
+                                const double tol = (dti ? 1e-14 : 2e-6) * (fabs(want) + 1e-30) +
+                                                   (twice ? (dti ? 1e-15 : 1e-6) * fabs(x) : 0);
+                                ck_assert_msg(fabs(g[i] - want) <= tol,
+                                              "%s %s n %d element %d: %.17g, want %.17g",
+                                              elu ? "elu" : "sigmoid", dti ? "f64" : "f32", n, i,
+                                              g[i], want);
+                            }
+                        }
+                    }
+                }
+    adj_vm_force_level(-1);
+    adj_set_threads(1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("recordpath");
+    TCase *tc = tcase_create("recordpath");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, plain_inputs_accepted);
+    tcase_add_test(tc, rejects_keep_their_messages);
+    tcase_add_test(tc, few_element_backward);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ADJ_CHECK_MAIN(suite)
