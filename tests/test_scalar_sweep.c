@@ -211,6 +211,124 @@ START_TEST(scalar_nodes_mixed_with_tensor_nodes)
 }
 END_TEST
 
+/*
+ * The first sweep after a reset (no anomaly checks, no releases) runs
+ * without marks: a node's adjoint says whether the output reaches it.
+ * Every node of a graph that has what the marks decide on is compared,
+ * adjoint and bits, with the marked sweeps (anomaly mode, and a second
+ * sweep of the same tape): op nodes below the output that it does not
+ * reach (wanting a gradient), constants, a node reached through a
+ * constant factor, fan-out, nodes after the output that use it, tensor
+ * nodes between scalar ones, and a parameter of a store (its adjoint
+ * accumulates across sweeps).  The graph runs over several chunks.
+ */
+enum { FIRST_MAX = 8192 };
+typedef struct first_graph {
+    adj_var *v[FIRST_MAX];
+    int n;
+} first_graph;
+
+static adj_var *keep(first_graph *g, adj_var *v)
+{
+    ck_assert_int_lt(g->n, FIRST_MAX);
+    g->v[g->n++] = v;
+    return v;
+}
+
+static adj_var *first_graph_record(adj_tape *t, adj_params *p, int steps, first_graph *g)
+{
+    const double vd[5] = {0.5, -1.25, 2.0, 0.125, -0.75};
+    g->n = 0;
+    adj_var *w = keep(g, adj_scalar(t, 0.9)), *b = keep(g, adj_scalar(t, 0.1));
+    adj_var *c = keep(g, adj_constant_f64(t, 0, one, (const double[]){1.5}));
+    adj_var *pw = keep(g, adj_param(t, p, 0));
+    adj_var *vec = keep(g, adj_tensor_f64(t, 1, (const int64_t[]){5}, vd));
+    adj_var *h = keep(g, adj_scalar(t, -0.4));
+    adj_var *dead = h;
+    for (int i = 0; i < steps; i++) {
+        adj_var *m = keep(g, adj_mul(w, h));
+        h = keep(g, adj_tanh(keep(g, adj_add(m, b))));
+        if (i % 5 == 1) /* not reached: wants a gradient, holds none */
+            dead = keep(g, adj_sin(keep(g, adj_mul(dead, m))));
+        if (i % 7 == 3) /* a constant factor, and fan-out of h */
+            h = keep(g, adj_add(keep(g, adj_mul(c, h)), keep(g, adj_mul(h, pw))));
+        if (i % 11 == 5) /* through tensor nodes and back */
+            h = keep(g, adj_sum(keep(g, adj_mul(vec, keep(g, adj_sigmoid(h))))));
+        if (i % 13 == 0) /* constants only: no gradient */
+            keep(g, adj_exp(keep(g, adj_mul(c, c))));
+    }
+    adj_var *y = keep(g, adj_mul(h, keep(g, adj_add(h, pw))));
+    keep(g, adj_mul(y, w)); /* after y: never visited */
+    keep(g, adj_tanh(y));
+    return y;
+}
+
+/* The adjoints of every node of g into out (NaN for none). */
+static void first_graph_grads(const first_graph *g, double *out, size_t per)
+{
+    for (int i = 0; i < g->n; i++) {
+        const double *d = adj_grad_data(g->v[i]);
+        const size_t n = (size_t)adj_numel(g->v[i]);
+        ck_assert(n <= per);
+        for (size_t j = 0; j < per; j++)
+            out[(size_t)i * per + j] = d && j < n ? d[j] : NAN;
+    }
+}
+
+START_TEST(first_sweep_without_marks)
+{
+    static const int lengths[] = {1, 6, 700}; /* 700 steps: over 2400 nodes, three chunks */
+    enum { PER = 5 };
+    static first_graph g1, g2;
+    static double a1[FIRST_MAX * PER], a2[FIRST_MAX * PER], a3[FIRST_MAX * PER];
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+        adj_params *p = adj_params_new(ADJ_F64);
+        ck_assert_int_eq(adj_params_add(p, "pw", 0, NULL), 0);
+        *(double *)adj_params_value(p, 0) = 0.7;
+        for (int round = 0; round < 2; round++) { /* the second one on a reset tape */
+            adj_tape *t = adj_tape_new(), *ta = adj_tape_new();
+            if (round) {
+                first_graph_record(t, p, 3, &g1);
+                ck_assert_int_eq(adj_backward(g1.v[g1.n - 3]), ADJ_OK);
+                adj_tape_reset(t);
+            }
+            adj_params_zero_grad(p);
+            adj_var *y = first_graph_record(t, p, lengths[k], &g1);
+            ck_assert_int_eq(adj_backward(y), ADJ_OK); /* without marks */
+            first_graph_grads(&g1, a1, PER);
+            const double pg = *(const double *)adj_params_grad(p, 0);
+            /* marked: the same graph in anomaly mode, on a new tape */
+            adj_params_zero_grad(p);
+            adj_tape_set_anomaly(ta, 1);
+            adj_var *ya = first_graph_record(ta, p, lengths[k], &g2);
+            ck_assert_int_eq(g2.n, g1.n);
+            ck_assert_int_eq(adj_backward(ya), ADJ_OK);
+            first_graph_grads(&g2, a2, PER);
+            ck_assert(*(const double *)adj_params_grad(p, 0) == pg);
+            /* marked: a second sweep of the first tape */
+            adj_params_zero_grad(p);
+            ck_assert_int_eq(adj_backward(y), ADJ_OK);
+            first_graph_grads(&g1, a3, PER);
+            ck_assert(*(const double *)adj_params_grad(p, 0) == pg);
+            int unreached = 0;
+            for (int i = 0; i < g1.n * PER; i++) {
+                ck_assert_msg(memcmp(&a1[i], &a2[i], sizeof a1[i]) == 0 &&
+                                  memcmp(&a1[i], &a3[i], sizeof a1[i]) == 0,
+                              "%d steps, node %d element %d: %.17g, anomaly mode %.17g, "
+                              "second sweep %.17g",
+                              lengths[k], i / PER, i % PER, a1[i], a2[i], a3[i]);
+                unreached += i % PER == 0 && isnan(a1[i]);
+            }
+            ck_assert_int_gt(unreached, 3); /* the graph has such nodes */
+            ck_assert(isfinite(pg) && pg != 0.0);
+            adj_tape_free(t);
+            adj_tape_free(ta);
+        }
+        adj_params_free(p);
+    }
+}
+END_TEST
+
 /* Tensor nodes that fill every field of the cold part: attributes
  * (scale), more than three inputs (concat of five), a strided view
  * (transpose), a 4-D shape kept in the arena, inline shapes; `rounds`
@@ -317,6 +435,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, chain_sweeps_match_general_path);
     tcase_add_test(tc, scalar_nodes_mixed_with_tensor_nodes);
     tcase_add_test(tc, scalar_nodes_over_reused_slots);
+    tcase_add_test(tc, first_sweep_without_marks);
     suite_add_tcase(s, tc);
     return s;
 }

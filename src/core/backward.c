@@ -190,6 +190,40 @@ static void release_adjoint(adj_tape *t, adj_var *v)
     v->flags |= ADJ_F_RELEASED;
 }
 
+/*
+ * The first sweep since the reset, without anomaly checks or releases:
+ * no op node held an adjoint before it, and an adjoint flows only from a
+ * node the sweep reaches to that node's inputs, so below y an op node
+ * holds one exactly when y reaches it.  Its adjoint then says all that
+ * the marks would (a node reached without one is skipped either way), and
+ * this loop neither reads nor writes them: a later sweep marks afresh
+ * (adj_clear_reachable).  Each node runs the same rule as in the marked
+ * loop below, in the same order, so the adjoints have the same bits.
+ */
+static void sweep_first(adj_tape *t, const adj_var *y)
+{
+    const size_t top = adj_cold(y)->id;
+    for (size_t c = top / ADJ_NODE_CHUNK + 1; c-- > 0;) {
+        adj_var *base = t->chunks[c];
+        adj_var *below = c ? t->chunks[c - 1] + ADJ_NODE_CHUNK - SWEEP_AHEAD : base;
+        size_t k = c == top / ADJ_NODE_CHUNK ? top % ADJ_NODE_CHUNK + 1 : ADJ_NODE_CHUNK;
+        while (k-- > 0) {
+            adj_var *v = &base[k];
+            __builtin_prefetch(k >= SWEEP_AHEAD ? v - SWEEP_AHEAD : below + k, 1, 3);
+            if (!v->grad || !(v->flags & ADJ_F_GRAD) || adj_is_leaf(v))
+                continue;
+            const adj_op_desc *d = adj_op_table[v->op];
+            if (v->ndim == 0 && v->dtype == ADJ_F64 && d->scalar_bwd) {
+                d->scalar_bwd(v, *(const double *)v->grad);
+            } else {
+                d->backward(v);
+                if (t->status != ADJ_OK)
+                    return; /* scratch memory ran out */
+            }
+        }
+    }
+}
+
 /* The sweep from y seeded with `seed` (NULL: dy/dy = 1, one-element y);
  * seeded: called as adj_backward_seeded (for the messages); release:
  * each op node's adjoint is released once its backward has run; view: a
@@ -244,11 +278,13 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
      * on the first sweep too: it finds the moved ones that y depends on
      * before anything is written.  Otherwise the first sweep has nothing
      * to clear (no op node holds an adjoint yet, none is released). */
+    bool first = false;
     if (t->sweeps++ > 0 || !adj_tape_params_current(t)) {
         if (!adj_clear_reachable(t, y, t->sweeps))
             return t->status;
     } else {
         y->mark = t->sweeps;
+        first = true;
     }
 
     /* (y's adjoint, if any, was just cleared: it holds nothing yet) */
@@ -265,6 +301,10 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
 
     const int anomaly = t->anomaly;
     const bool plain = !anomaly && !release; /* a scalar node needs nothing after its rule */
+    if (plain && first) {
+        sweep_first(t, y);
+        return t->status;
+    }
     const uint32_t sweep = t->sweeps;
     y->mark = sweep;
     t->release_sweep = release ? sweep : 0;

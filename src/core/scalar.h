@@ -105,14 +105,17 @@ static inline double adj_scalar_val(const adj_var *v) { return *(const double *)
 
 /* In a scalar backward: add d to the adjoint of input node x (f64, one
  * element), which starts inline at zero when nothing flowed into it yet
- * (a parameter leaf's points into its store). */
+ * (a parameter leaf's points into its store).  The first contribution is
+ * stored as 0.0 + d, the bits of adding it to the zeroed slot (a -0 or a
+ * NaN's payload come out the same), without reading the slot back. */
 static inline void adj_scalar_acc(adj_var *x, double d)
 {
     if (!x->grad) {
-        x->inl_grad.d = 0.0;
+        x->inl_grad.d = 0.0 + d;
         x->grad = &x->inl_grad;
+    } else {
+        *(double *)x->grad += d;
     }
-    *(double *)x->grad += d;
 }
 
 #endif
