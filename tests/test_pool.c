@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -115,6 +116,45 @@ START_TEST(every_index_once)
     unsetenv("ADJ_NUM_THREADS");
     ck_assert_int_eq(adj_threads(), 1);
     check_cover(1000, 1);
+}
+END_TEST
+
+typedef struct span_count {
+    size_t calls, lo, hi;
+} span_count;
+
+static void count_span(void *ctx, size_t lo, size_t hi)
+{
+    span_count *c = ctx;
+    c->calls++; /* only checked when it runs on the caller alone */
+    c->lo = lo;
+    c->hi = hi;
+}
+
+/* One range on the caller exactly when there are fewer than two grains
+ * (2 grain > n) or one thread, whatever the grain (up to SIZE_MAX): the
+ * split of the division form parts = min(threads, n / grain) < 2. */
+START_TEST(one_range_below_two_grains)
+{
+    const size_t grains[] = {0, 1, 2, 3, 7, 16, 1000, SIZE_MAX / 2, SIZE_MAX / 2 + 1, SIZE_MAX};
+    for (int t = 1; t <= 2; t++) {
+        adj_set_threads(t);
+        for (size_t n = 1; n <= 70; n++)
+            for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++) {
+                const size_t grain = grains[g] ? grains[g] : 1;
+                const bool one = t == 1 || n / grain < 2;
+                if (one) {
+                    span_count c = {0, 0, 0};
+                    adj_par_for(n, grains[g], count_span, &c);
+                    ck_assert_msg(c.calls == 1 && c.lo == 0 && c.hi == n,
+                                  "n %zu grain %zu threads %d: %zu calls", n, grains[g], t,
+                                  c.calls);
+                } else {
+                    check_cover(n, grains[g]);
+                }
+            }
+    }
+    adj_set_threads(1);
 }
 END_TEST
 
@@ -666,6 +706,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("pool");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, every_index_once);
+    tcase_add_test(tc, one_range_below_two_grains);
     tcase_add_test(tc, every_task_once);
     tcase_add_test(tc, ranges_are_aligned);
     tcase_add_test(tc, nested_loops);

@@ -337,12 +337,14 @@ void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx)
     if (grain < 1)
         grain = 1;
     size_t parts = (size_t)adj_threads();
-    if (parts > n / grain)
-        parts = n / grain;
-    if (parts < 2) {
+    /* fewer than two grains (2 grain > n, without overflow) or one thread:
+     * one range, without the division below (tens of cycles) */
+    if (parts < 2 || grain > n / 2) {
         fn(ctx, 0, n);
         return;
     }
+    if (parts > n / grain)
+        parts = n / grain;
     size_t chunk = (n + parts - 1) / parts;
     chunk = (chunk + ALIGN - 1) / ALIGN * ALIGN;
     run_loop(n, chunk, fn, ctx);

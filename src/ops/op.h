@@ -236,7 +236,8 @@ typedef struct adj_attr_labels { /* softmax cross-entropy */
 /* The constant of an op with an adj_attr_c (0 for an op without one). */
 static inline double adj_attr_c_get(const adj_var *y)
 {
-    const adj_attr_c *a = adj_attr(y);
+    /* adj_attr inline: the kernels of ops without attributes read it too */
+    const adj_attr_c *a = adj_attr_sized(y, adj_op_table[y->op]->attr_size);
     return a ? a->c : 0.0;
 }
 
