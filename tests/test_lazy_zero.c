@@ -322,6 +322,104 @@ START_TEST(eager_zeros_through_kept_pointer)
 }
 END_TEST
 
+/*
+ * adj_params_zero_grad on a store whose gradients' address was never
+ * given out is the lazy form (no one can read the old values), and a
+ * transposed parameter in adj_matmul then has its adjoint stored whole by
+ * the first product that reaches it.  Against a store whose address was
+ * given out (zeros written, every product adding): the same bits, after a
+ * first step left gradients behind; the tensor not reached and the one not
+ * on the tape read zero, and so do the readers before the backward.  Once
+ * an address is given out (adj_params_grads or a leaf's adj_grad_data), the
+ * zeros are in memory right after the call.
+ */
+START_TEST(unshown_store_same_bits)
+{
+    const adj_dtype dt = _i % 2 ? ADJ_F32 : ADJ_F64;
+    const bool natural = (_i / 2) % 2;
+    const int threads = 1 + (_i / 4) % 2;
+    const int64_t *sz = sizes[_i / 8];
+    const int64_t m = sz[0], in = sz[1], out = sz[2];
+    adj_set_threads(threads);
+    adj_params *p = store(dt, in, out), *q = store(dt, in, out);
+    (void)adj_params_grads(q); /* q's address given out: its zeros are written */
+    const size_t n = adj_params_numel(p);
+    for (int step = 0; step < 2; step++) {
+        net k, e;
+        build(&k, p, m, in, out, natural);
+        build(&e, q, m, in, out, natural);
+        adj_params_zero_grad(p);
+        adj_params_zero_grad(q);
+        if (step == 1) { /* what step 0 left is not seen */
+            adj_var *w = adj_param(k.t, p, 0);
+            for (size_t i = 0; i < (size_t)(out * in); i += 7)
+                ck_assert_double_eq(adj_grad_at(w, i), 0.0);
+            ck_assert_double_eq(adj_grad_norm(p), 0.0);
+        }
+        ck_assert_int_eq(adj_backward(k.loss), ADJ_OK);
+        ck_assert_int_eq(adj_backward(e.loss), ADJ_OK);
+        net_free(&k), net_free(&e);
+    }
+    const void *g = adj_params_grads(p), *gq = adj_params_grads(q);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(get(g, dt, i) == get(gq, dt, i), "element %zu: %.9g, on written zeros %.9g", i,
+                      get(g, dt, i), get(gq, dt, i));
+    const size_t o2 = adj_params_offset(p, 2);
+    expect_zero((const char *)g + o2 * (dt == ADJ_F64 ? 8 : 4), dt, n - o2);
+    /* p's address is out now (g); a store shown through a leaf's adjoint
+     * is the other half of the loop */
+    adj_params *r = _i % 4 < 2 ? p : q;
+    net k;
+    build(&k, r, m, in, out, natural);
+    if (r == q)
+        g = adj_grad_data(adj_param(k.t, q, 0));
+    ck_assert_int_eq(adj_backward(k.loss), ADJ_OK);
+    ck_assert_msg(get(g, dt, 0) != 0.0, "no gradient to clear");
+    adj_params_zero_grad(r);
+    expect_zero(g, dt, r == p ? n : adj_params_tensor_numel(r, 0));
+    net_free(&k);
+    adj_params_free(p), adj_params_free(q);
+    adj_set_threads(0);
+}
+END_TEST
+
+/* A kernel that would store a -0 where adding it to zeros gives +0 (the
+ * adjoint of W in W * c through a broadcast c holding -0) does not take
+ * the marks of adj_params_zero_grad: the bits are those of zeros written
+ * first, the +0 included. */
+START_TEST(unshown_store_keeps_plus_zero)
+{
+    const adj_dtype dt = _i % 2 ? ADJ_F32 : ADJ_F64;
+    adj_set_threads(1 + _i / 2);
+    adj_params *p = adj_params_new(dt), *q = adj_params_new(dt);
+    for (int k = 0; k < 2; k++) {
+        adj_params *s = k ? q : p;
+        ck_assert_int_eq(adj_params_add(s, "w", 2, (int64_t[]){3, 4}), 0);
+        for (size_t i = 0; i < 12; i++)
+            put(adj_params_values(s), dt, i, 1.0 + (double)i);
+    }
+    (void)adj_params_grads(q);
+    for (int k = 0; k < 2; k++) {
+        adj_params *s = k ? q : p;
+        adj_params_zero_grad(s);
+        adj_tape *t = adj_tape_new();
+        const double c[4] = {-0.0, 1.0, -0.0, 2.0};
+        adj_var *cv = dt == ADJ_F64 ? adj_constant_f64(t, 2, (int64_t[]){1, 4}, c)
+                                    : adj_constant_f32(t, 2, (int64_t[]){1, 4}, (float[]){-0.0f, 1, -0.0f, 2});
+        ck_assert_int_eq(adj_backward(adj_sum(adj_mul(adj_param(t, s, 0), cv))), ADJ_OK);
+        adj_tape_free(t);
+    }
+    const size_t es = dt == ADJ_F64 ? 8 : 4;
+    const unsigned char *a = adj_params_grads(p), *b = adj_params_grads(q);
+    for (size_t i = 0; i < 12; i++)
+        ck_assert_msg(memcmp(a + i * es, b + i * es, es) == 0, "element %zu: %g, on written zeros %g", i,
+                      get(a, dt, i), get(b, dt, i));
+    ck_assert_msg(!signbit(get(a, dt, 0)), "a -0 stored");
+    adj_params_free(p), adj_params_free(q);
+    adj_set_threads(0);
+}
+END_TEST
+
 /* Z = W W^T through linear with W as input and weight (one leaf, or two
  * leaves of the same tensor): dW = C^T W + C W, in one adjoint that both
  * products write. */
@@ -367,6 +465,8 @@ static Suite *make_suite(void)
     tcase_add_loop_test(tc, shared_weight_against_loops, 0, 8 * 4);
     tcase_add_loop_test(tc, same_tensor_as_input_and_weight, 0, 16);
     tcase_add_loop_test(tc, eager_zeros_through_kept_pointer, 0, 16);
+    tcase_add_loop_test(tc, unshown_store_same_bits, 0, 8 * 4);
+    tcase_add_loop_test(tc, unshown_store_keeps_plus_zero, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }

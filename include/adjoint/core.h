@@ -369,8 +369,14 @@ ADJ_API void *adj_params_grads(adj_params *p);
 /* Tensor i's slice of those blocks. */
 ADJ_API void *adj_params_value(adj_params *p, int i);
 ADJ_API void *adj_params_grad(adj_params *p, int i);
-/* Set every gradient to zero (in memory, now: a pointer to the gradients
- * kept from before the call reads the zeros). */
+/* Set every gradient to zero: a pointer to the gradients kept from before
+ * the call reads the zeros.  Once the gradients' address has been given
+ * out (adj_params_grads, adj_params_grad, adj_grad_data of a parameter
+ * leaf, a custom op's backward) the zeros are written at once.  Until
+ * then nothing outside the library can read them, and they are written as
+ * the lazy form below writes them, with the bits of zeros written first;
+ * a training step that only runs backward and an optimizer then neither
+ * clears the gradients nor reads them back in its weight products. */
 ADJ_API void adj_params_zero_grad(adj_params *p);
 /* The same gradients, zero, with the zeros written lazily: when
  * adj_params_grads or adj_params_grad is next called, when a backward

@@ -40,10 +40,10 @@ void *adj_grad_buf(adj_var *v)
     return v->grad;
 }
 
-void *adj_grad_buf_fresh(adj_var *v, bool *fresh)
+static void *grad_buf_store(adj_var *v, bool *fresh, bool exact)
 {
     *fresh = false;
-    if ((v->flags & ADJ_F_EXTGRAD) && adj_cold(v)->numel > 1 && adj_param_take_fresh(v)) {
+    if ((v->flags & ADJ_F_EXTGRAD) && adj_cold(v)->numel > 1 && adj_param_take_fresh(v, exact)) {
         *fresh = true;
         return v->grad;
     }
@@ -54,6 +54,10 @@ void *adj_grad_buf_fresh(adj_var *v, bool *fresh)
     *fresh = v->grad != NULL;
     return v->grad;
 }
+
+void *adj_grad_buf_fresh(adj_var *v, bool *fresh) { return grad_buf_store(v, fresh, false); }
+
+void *adj_grad_buf_exact(adj_var *v, bool *fresh) { return grad_buf_store(v, fresh, true); }
 
 bool adj_grad_passable(const adj_var *y, const adj_var *x)
 {

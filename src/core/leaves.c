@@ -341,7 +341,11 @@ const void *adj_data(const adj_var *v_h)
 const void *adj_grad_data(const adj_var *v_h)
 {
     NODE(v, "adj_grad_data");
-    return v && !moved(v) ? v->grad : NULL; /* a released adjoint is NULL */
+    if (!v || moved(v))
+        return NULL;
+    if (v->flags & ADJ_F_EXTGRAD)
+        adj_param_show(v);
+    return v->grad; /* a released adjoint is NULL */
 }
 
 static double elem(const void *p, int dtype, size_t i)

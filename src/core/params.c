@@ -17,7 +17,8 @@ typedef struct pinfo {
     int ndim;
     int64_t shape[ADJ_MAX_DIMS];
     size_t offset, numel;
-    bool lazy0; /* zeroed by adj_params_zero_grad, not yet in memory */
+    bool lazy0; /* zeroed, not yet in memory */
+    bool exact0; /* by adj_params_zero_grad: only an exact store may take the mark */
 } pinfo;
 
 struct adj_params {
@@ -27,6 +28,7 @@ struct adj_params {
     int count, cap;
     size_t numel, block_cap; /* elements used / allocated in each block */
     int lazy; /* tensors whose lazy0 is set */
+    bool shown; /* the gradients' address was given out (see adj_params_zero_grad) */
     void *values, *grads;
     adj_status status;
     char msg[256];
@@ -123,6 +125,7 @@ static bool grow_blocks(adj_params *p, size_t need)
     p->values = v;
     p->grads = g;
     p->block_cap = cap;
+    p->shown = false; /* an address given out before points into the old block */
     return true;
 }
 
@@ -254,7 +257,7 @@ static void settle_all(adj_params *p)
     p->lazy = 0;
 }
 
-void *adj_params_grads(adj_params *p)
+void *adj_params_grads_settled(adj_params *p)
 {
     if (!p)
         return NULL;
@@ -262,19 +265,43 @@ void *adj_params_grads(adj_params *p)
     return p->grads;
 }
 
+void *adj_params_grads(adj_params *p)
+{
+    if (!p)
+        return NULL;
+    p->shown |= p->grads != NULL;
+    return adj_params_grads_settled(p);
+}
+
 void *adj_params_grad(adj_params *p, int i)
 {
     const pinfo *pi = info(p, i);
     if (!pi)
         return NULL;
+    p->shown |= p->grads != NULL;
     settle_all(p);
     return (char *)p->grads + pi->offset * adj_dsize(p->dtype);
 }
+
+/*
+ * The zeros must be in memory before anyone can read them there.  Only a
+ * caller holding the gradients' address can read them other than through
+ * the library, whose readers all write pending zeros first; so while no
+ * address has been given out (shown: adj_params_grads, adj_params_grad,
+ * a parameter leaf's adj_grad_data, a custom op's backward) the call is
+ * the lazy form, which no one can tell apart.  Once one has, the zeros are
+ * written now, over the pool.
+ */
+static void mark_all(adj_params *p, bool exact);
 
 void adj_params_zero_grad(adj_params *p)
 {
     if (!p || !p->grads)
         return;
+    if (!p->shown) {
+        mark_all(p, true);
+        return;
+    }
     for (int i = 0; i < p->count; i++)
         p->info[i].lazy0 = false;
     p->lazy = 0;
@@ -290,19 +317,25 @@ void adj_params_zero_grad(adj_params *p)
  * zeros.  A one-element tensor is zeroed at once: the scalar sweep adds to
  * its adjoint in place.
  */
-void adj_params_zero_grad_lazy(adj_params *p)
+static void mark_all(adj_params *p, bool exact)
 {
-    if (!p || !p->grads)
-        return;
     for (int i = 0; i < p->count; i++) {
         pinfo *pi = &p->info[i];
         if (pi->numel > 1) {
             p->lazy += !pi->lazy0;
             pi->lazy0 = true;
+            pi->exact0 = exact;
         } else {
             zero_range(p, pi->offset, span_end(p, i));
         }
     }
+}
+
+void adj_params_zero_grad_lazy(adj_params *p)
+{
+    if (!p || !p->grads)
+        return;
+    mark_all(p, false);
 }
 
 /* What a parameter leaf keeps of its store (in the cold part's attr_buf). */
@@ -381,8 +414,19 @@ void adj_param_settle(const adj_var *v)
     }
 }
 
-bool adj_param_take_fresh(const adj_var *v)
+void adj_param_show(const adj_var *v)
 {
+    if (!adj_param_stale(v))
+        ((adj_params *)ref_of(v).store)->shown = true;
+}
+
+bool adj_param_take_fresh(const adj_var *v, bool exact)
+{
+    pref r = ref_of(v);
+    if (!exact && r.count == r.store->count && r.store->info[r.index].exact0) {
+        adj_param_settle(v); /* the zeros written: the caller adds */
+        return false;
+    }
     int i = take_mark(v);
     if (i < 0)
         return false;

@@ -385,6 +385,11 @@ void *adj_grad_buf(adj_var *v);
  * element of it before returning.  For kernels that write a whole adjoint in one pass:
  * it saves zeroing the buffer and reading it back. */
 void *adj_grad_buf_fresh(adj_var *v, bool *fresh);
+/* The same for a kernel whose stored values have the bits of 0 + each
+ * value (never a -0 where the add gives +0: sums from +0, BLIS products,
+ * an explicit 0 + d): it may also take the marks of adj_params_zero_grad,
+ * which must give the bits of zeros written first (see params.c). */
+void *adj_grad_buf_exact(adj_var *v, bool *fresh);
 
 /* For a backward in which input x's adjoint receives y's adjoint as it
  * is (same elements in the same order: a reshape, the first operand of an
@@ -429,10 +434,20 @@ bool adj_param_stale(const adj_var *v);
  * parameter leaf v: adj_param_settle writes the pending zeros of its
  * tensor; adj_param_take_fresh clears the mark and returns whether there
  * was one, and then the caller must store (not add) every element of the
- * adjoint.  adj_grad_buf and adj_grad_buf_fresh call them.
+ * adjoint (a mark of adj_params_zero_grad only when exact: else its zeros
+ * are written and it returns false).  adj_grad_buf, adj_grad_buf_fresh
+ * and adj_grad_buf_exact call them.
  */
 void adj_param_settle(const adj_var *v);
-bool adj_param_take_fresh(const adj_var *v);
+bool adj_param_take_fresh(const adj_var *v, bool exact);
+/* v's adjoint's address goes to the caller of the library (a current
+ * parameter leaf v): from now on adj_params_zero_grad writes its zeros at
+ * once (see params.c). */
+void adj_param_show(const adj_var *v);
+/* adj_params_grads for the library's own readers (optimizers, clipping),
+ * which keep no pointer: the pending zeros written, the address not
+ * counted as given out. */
+void *adj_params_grads_settled(adj_params *p);
 /* v's adjoint for reading outside a sweep: a parameter leaf's pending
  * zeros are written first (NULL when v has none). */
 static inline const void *adj_grad_for_read(const adj_var *v)

@@ -154,6 +154,8 @@ static void custom_backward(adj_var *y)
         void *g = NULL;
         if ((in->flags & ADJ_F_GRAD) && !(g = adj_grad_buf(in)))
             return;
+        if (in->flags & ADJ_F_EXTGRAD) /* the callback may keep the address */
+            adj_param_show(in);
         dx[k] = view_of(in, g);
     }
     adj_view out = view_of(y, y->value), dy = view_of(y, y->grad);

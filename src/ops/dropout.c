@@ -112,7 +112,7 @@ static void dropout_forward(adj_var *y)
 static void dropout_backward(adj_var *y)
 {
     bool fresh = false;
-    void *g = adj_grad_buf_fresh(y->in[0], &fresh);
+    void *g = adj_grad_buf_exact(y->in[0], &fresh);
     if (!g)
         return;
     mask_job j = {ADJ_ATTR(y, adj_dropout_attr), y->grad, g, y->dtype == ADJ_F64, fresh ? 1 : 2};

@@ -116,7 +116,7 @@ static void matmul_forward(adj_var *y)
 typedef struct gmat {
     void *p;
     size_t rs, cs, span; /* span: elements from p to the last one, plus one */
-    bool fresh;          /* stored, not added (adj_grad_buf_fresh) */
+    bool fresh;          /* stored, not added (adj_grad_buf_exact) */
 } gmat;
 
 enum { DIRECT_SCAN = 8 }; /* nodes between a view and its product looked at */
@@ -149,11 +149,16 @@ static bool direct_grad(adj_var *v, const adj_var *y, const adj_var *other, gmat
             if (adj_input(u, k) == v || adj_input(u, k) == x)
                 return false;
     }
-    char *g = adj_grad_buf(x);
+    /* a view of every element of x once (a transpose): x's adjoint can be
+     * taken fresh, stored by the product as a whole */
+    const size_t span = (size_t)((rows - 1) * rs + (cols - 1) * cs + 1);
+    bool fresh = false;
+    const bool whole = l.offset == 0 && rows > 0 && cols > 0 && span == (size_t)(rows * cols) &&
+                       span == adj_cold(x)->numel;
+    char *g = whole ? adj_grad_buf_exact(x, &fresh) : adj_grad_buf(x);
     if (!g)
         return false;
-    *o = (gmat){g + (size_t)l.offset * adj_dsize(x->dtype), (size_t)rs, (size_t)cs,
-                (size_t)((rows - 1) * rs + (cols - 1) * cs + 1), false};
+    *o = (gmat){g + (size_t)l.offset * adj_dsize(x->dtype), (size_t)rs, (size_t)cs, span, fresh};
     return true;
 }
 
@@ -165,7 +170,7 @@ static bool grad_mat(adj_var *v, const adj_var *y, const adj_var *other, bool fr
         return true;
     const int64_t rows = adj_cold(v)->shape[0], cols = adj_cold(v)->shape[1];
     bool fresh = false;
-    void *g = fresh_ok ? adj_grad_buf_fresh(v, &fresh) : adj_grad_buf(v);
+    void *g = fresh_ok ? adj_grad_buf_exact(v, &fresh) : adj_grad_buf(v);
     *o = (gmat){g, (size_t)cols, 1, (size_t)(rows * cols), fresh};
     return g != NULL;
 }
@@ -193,8 +198,8 @@ static void matmul_bwd_task(void *ctx, size_t lo, size_t hi)
             adj_gemm(y->dtype, false, !tb, m, k, n, y->grad, n, 1, j->B.p, j->B.rs, j->B.cs,
                      ga->fresh ? 0.0 : 1.0, ga->p, ta ? ga->cs : ga->rs, ta ? ga->rs : ga->cs);
         if (task == 1 && gb->p)
-            adj_gemm(y->dtype, !ta, false, k, n, m, j->A.p, j->A.rs, j->A.cs, y->grad, n, 1, 1.0,
-                     gb->p, tb ? gb->cs : gb->rs, tb ? gb->rs : gb->cs);
+            adj_gemm(y->dtype, !ta, false, k, n, m, j->A.p, j->A.rs, j->A.cs, y->grad, n, 1,
+                     gb->fresh ? 0.0 : 1.0, gb->p, tb ? gb->cs : gb->rs, tb ? gb->rs : gb->cs);
     }
 }
 
@@ -432,7 +437,7 @@ typedef struct linear_bwd {
     adj_var *y;
     void *gx, *gw, *gb;
     mat X, W;
-    double beta_x, beta_w; /* 0 when gx, gw are fresh (adj_grad_buf_fresh): stored, not added */
+    double beta_x, beta_w; /* 0 when gx, gw are fresh (adj_grad_buf_exact): stored, not added */
 } linear_bwd;
 
 /* db's column sums over columns [lo, hi): each column's sum is the same
@@ -491,13 +496,13 @@ void adj_linear_backward(adj_var *y)
         return;
     bool fresh = false, wfresh = false;
     if (x->flags & ADJ_F_GRAD)
-        j.gx = adj_grad_buf_fresh(x, &fresh);
+        j.gx = adj_grad_buf_exact(x, &fresh);
     j.beta_x = fresh ? 0.0 : 1.0;
     if (b && (b->flags & ADJ_F_GRAD))
         j.gb = adj_grad_buf(b);
     const size_t es = adj_dsize(y->dtype);
     if (w->flags & ADJ_F_GRAD) { /* after gx: a fresh dX (task 0) is stored before dW adds */
-        j.gw = adj_grad_buf_fresh(w, &wfresh);
+        j.gw = adj_grad_buf_exact(w, &wfresh);
         if (wfresh && spans_overlap(j.gb, out, j.gw, out * in, es)) {
             memset(j.gw, 0, out * in * es); /* db adds into it before dW is stored */
             wfresh = false;

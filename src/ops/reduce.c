@@ -37,13 +37,13 @@ static void total_forward(adj_var *y, double scale)
     }
 }
 
-/* dx_i += scale dy; a fresh dx (adj_grad_buf_fresh) is stored in one
+/* dx_i += scale dy; a fresh dx (adj_grad_buf_exact) is stored in one
  * pass instead of zeroed and then added to: the same bits, 0 + d */
 static void total_backward(adj_var *y, double scale)
 {
     adj_var *x = y->in[0];
     bool fresh = false;
-    void *g = adj_grad_buf_fresh(x, &fresh);
+    void *g = adj_grad_buf_exact(x, &fresh);
     if (!g)
         return;
     const size_t n = adj_cold(x)->numel;

@@ -334,7 +334,7 @@ adj_status adj_optim_step(adj_optim *o)
     if (o->c.kind < 0 || o->c.kind >= ADJ_OPTIM_COUNT)
         return ADJ_EINVAL;
     o->t++;
-    step_job j = {o, adj_params_values(o->p), adj_params_grads(o->p)};
+    step_job j = {o, adj_params_values(o->p), adj_params_grads_settled(o->p)};
     adj_par_for(o->n, ADJ_PAR_GRAIN_MAP, step_range, &j);
     return ADJ_OK;
 }
@@ -344,7 +344,7 @@ adj_status adj_optim_step(adj_optim *o)
 double adj_grad_norm(adj_params *p)
 {
     size_t n = adj_params_numel(p);
-    const void *g = adj_params_grads(p);
+    const void *g = adj_params_grads_settled(p);
     double s = 0.0;
     if (!g)
         return 0.0;
@@ -360,7 +360,7 @@ double adj_grad_norm(adj_params *p)
 static void scale_grads(adj_params *p, double k)
 {
     size_t n = adj_params_numel(p);
-    void *g = adj_params_grads(p);
+    void *g = adj_params_grads_settled(p);
     if (adj_params_dtype(p) == ADJ_F64)
         for (size_t i = 0; i < n; i++)
             ((double *)g)[i] *= k;
@@ -384,7 +384,7 @@ adj_status adj_clip_grad_value(adj_params *p, double clip)
     if (!p || !(clip >= 0))
         return ADJ_EINVAL;
     size_t n = adj_params_numel(p);
-    void *g = adj_params_grads(p);
+    void *g = adj_params_grads_settled(p);
     if (!g)
         return ADJ_OK;
     if (adj_params_dtype(p) == ADJ_F64) {
