@@ -5,8 +5,11 @@
  * adj_linear(x, w, b)), in sweeps that keep and that release adjoints
  * (where r takes the output's adjoint over).  Covered: f32 and f64, 1 and
  * 2 threads, sizes for the plain-loop product, for BLIS and for the
- * two-thread split, a weight read transposed in place, no bias, a 1-D x,
- * a strided (step-sliced) r, a leaf r and r = x.
+ * two-thread split, a weight read transposed in place, a weight given as
+ * the transpose of a row-major copy of its transpose (a recurrent layer's
+ * W_hh: the backward reads the copied storage, also every other row of a
+ * larger leaf), no bias, a 1-D x, a strided (step-sliced) r, a leaf r and
+ * r = x.
  */
 #include <adjoint.h>
 
@@ -50,7 +53,9 @@ static adj_var *leaf(adj_tape *t, adj_dtype dt, int nd, const int64_t *shape, co
 }
 
 /* One case: x (m, in) (1-D (in) when m is 0), w (out, in), stored
- * transposed (in, out) when wt, b (out) when bias; r = tanh(r0) of Z's
+ * transposed (in, out) when wt is 1, given as transpose(contiguous(
+ * transpose(w0))) when wt is 2 (w0 = w) or 3 (w0 of 2 out rows, w its odd
+ * ones), b (out) when bias; r = tanh(r0) of Z's
  * shape, or (rmode 1) every other row of a leaf of twice the rows, or
  * (rmode 2) r0 itself, a leaf, or (rmode 3) x itself (in = out). */
 typedef struct lcase {
@@ -72,11 +77,11 @@ static data make_data(const lcase *c, adj_dtype dt)
     const size_t rows = c->m ? (size_t)c->m : 1;
     data d;
     d.nx = rows * (size_t)c->in;
-    d.nw = (size_t)(c->out * c->in);
+    d.nw = (size_t)(c->out * c->in) * (c->wt == 3 ? 2 : 1);
     d.nz = rows * (size_t)c->out;
     d.nr0 = c->rmode == 1 ? 2 * d.nz : d.nz;
     d.x = filled(d.nx, 11, dt);
-    d.w = filled(d.nw, 12, dt); /* w[o][i], or stored w0[i][o] = w[o][i] when wt */
+    d.w = filled(d.nw, 12, dt); /* w[o][i] (wt 3: w0[o][i]), or stored w0[i][o] = w[o][i] (wt 1) */
     d.b = filled((size_t)c->out, 13, dt);
     d.r0 = filled(d.nr0, 14, dt);
     d.g = filled(d.nz, 15, dt);
@@ -95,7 +100,7 @@ static built build(adj_tape *t, const lcase *c, adj_dtype dt, const data *d, int
     const int64_t xs[2] = {c->m, c->in}, zs[2] = {c->m, c->out};
     o.x = c->m ? leaf(t, dt, 2, xs, d->x, 0) : leaf(t, dt, 1, &c->in, d->x, 0);
     adj_var *w;
-    if (c->wt) {
+    if (c->wt == 1) {
         double *s = malloc(d->nw * sizeof *s);
         for (int64_t oo = 0; oo < c->out; oo++)
             for (int64_t i = 0; i < c->in; i++)
@@ -103,6 +108,10 @@ static built build(adj_tape *t, const lcase *c, adj_dtype dt, const data *d, int
         o.w0 = leaf(t, dt, 2, ((int64_t[]){c->in, c->out}), s, 0);
         free(s);
         w = adj_transpose(o.w0);
+    } else if (c->wt >= 2) {
+        o.w0 = leaf(t, dt, 2, ((int64_t[]){c->out * (c->wt - 1), c->in}), d->w, 0);
+        w = c->wt == 3 ? adj_slice(o.w0, 0, 1, 2 * c->out, 2) : o.w0;
+        w = adj_transpose(adj_contiguous(adj_transpose(w)));
     } else {
         o.w0 = w = leaf(t, dt, 2, ((int64_t[]){c->out, c->in}), d->w, 0);
     }
@@ -166,12 +175,16 @@ static void check_reference(const lcase *c, adj_dtype dt, int release)
                                    : tanh(d.r0[k]);
             z[k] = (c->bias ? d.b[j] : 0) + r[k];
         }
-    ref_mm(m, out, in, d.x, in, 1, d.w, 1, in, z);
+    double *wv = malloc((size_t)(out * in) * sizeof *wv); /* w[o][i] */
+    for (size_t oo = 0; oo < out; oo++)
+        for (size_t i = 0; i < in; i++)
+            wv[oo * in + i] = d.w[(c->wt == 3 ? 2 * oo + 1 : oo) * in + i];
+    ref_mm(m, out, in, d.x, in, 1, wv, 1, in, z);
     double *zv = copy_value(o.z, d.nz);
     expect_close(zv, z, d.nz, tol, "Z");
     /* dX = G W (+ G where r = x), dW = Gᵀ X, db = column sums of G */
     double *gx = calloc(d.nx, sizeof *gx), *gw = calloc(d.nw, sizeof *gw), *gb = calloc(out, sizeof *gb);
-    ref_mm(m, in, out, d.g, out, 1, d.w, in, 1, gx);
+    ref_mm(m, in, out, d.g, out, 1, wv, in, 1, gx);
     ref_mm(out, in, m, d.g, 1, out, d.x, in, 1, gw);
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < out; j++)
@@ -185,9 +198,14 @@ static void check_reference(const lcase *c, adj_dtype dt, int release)
     v = copy_grad(o.w0, d.nw);
     for (size_t oo = 0; oo < out; oo++)
         for (size_t i = 0; i < in; i++) {
-            double want = gw[oo * in + i], got = c->wt ? v[i * out + oo] : v[oo * in + i];
-            ck_assert_msg(fabs(got - want) <= tol * (1 + fabs(want)), "dW (%zu,%zu): %.17g, want %.17g", oo, i,
-                          got, want);
+            double want = gw[oo * in + i];
+            double got = c->wt == 1 ? v[i * out + oo] : v[((c->wt == 3 ? 2 * oo + 1 : oo)) * in + i];
+            if (c->wt == 3) /* the even rows take no adjoint */
+                ck_assert_msg(v[2 * oo * in + i] == 0, "dW0 (%zu,%zu): %.17g", 2 * oo, i,
+                              v[2 * oo * in + i]);
+            ck_assert_msg(fabs(got - want) <= tol * (1 + fabs(want)),
+                          "(%lld, %lld, %lld) wt %d: dW (%zu,%zu): %.17g, want %.17g", (long long)c->m,
+                          (long long)c->in, (long long)c->out, c->wt, oo, i, got, want);
         }
     free(v);
     if (c->bias) {
@@ -212,7 +230,7 @@ static void check_reference(const lcase *c, adj_dtype dt, int release)
         free(v);
         free(gr);
     }
-    free(zv), free(z), free(r), free(gx), free(gw), free(gb);
+    free(zv), free(z), free(r), free(gx), free(gw), free(gb), free(wv);
     adj_tape_free(t);
     free_data(&d);
 }
@@ -257,7 +275,9 @@ static const lcase CASES[] = {
     {1, 1, 1, 0, 1, 0},     {5, 3, 7, 0, 1, 0},     {5, 3, 7, 1, 0, 0},    {37, 19, 23, 1, 1, 0},
     {37, 19, 23, 0, 1, 1},  {37, 19, 23, 1, 1, 2},  {0, 19, 23, 1, 1, 0},  {0, 6, 6, 0, 1, 3},
     {130, 67, 129, 1, 1, 0}, {130, 67, 129, 0, 0, 1}, {257, 128, 128, 1, 1, 0}, {9, 6, 6, 1, 1, 3},
-    {130, 64, 64, 0, 1, 3},
+    {130, 64, 64, 0, 1, 3},   {1, 1, 1, 2, 1, 0},     {5, 3, 7, 2, 0, 0},    {37, 19, 23, 2, 1, 1},
+    {0, 19, 23, 2, 1, 0},    {37, 19, 23, 3, 0, 2},  {130, 67, 129, 3, 1, 0}, {257, 128, 128, 2, 0, 2},
+    {33, 128, 512, 2, 0, 0}, {7, 1, 5, 3, 1, 0},     {7, 5, 1, 2, 1, 0},    {9, 6, 6, 2, 1, 3},
 };
 enum { NCASES = sizeof CASES / sizeof CASES[0] };
 

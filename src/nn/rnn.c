@@ -72,12 +72,12 @@ static adj_var *input_bias(adj_params *p, const adj_rnn *l, adj_tape *t)
 }
 
 /* One step from the input's gate pre-activations gx (B, G*H), which hold
- * the biases input_bias gives. */
-static adj_var *step(adj_params *p, const adj_rnn *l, adj_var *gx, adj_var *h, adj_var *c,
-                     adj_var **c_out)
+ * the biases input_bias gives, and the state's weight w (W_hh or a view
+ * with its values). */
+static adj_var *step(adj_params *p, const adj_rnn *l, adj_var *w, adj_var *gx, adj_var *h,
+                     adj_var *c, adj_var **c_out)
 {
     adj_tape *t = adj_var_tape(gx);
-    adj_var *w = adj_param(t, p, l->w_hh);
     switch (l->kind) {
     case ADJ_RNN_TANH:
         return adj_tanh(adj_linear_add(h, w, NULL, gx));
@@ -130,7 +130,7 @@ adj_var *adj_rnn_cell(adj_params *p, const adj_rnn *l, adj_var *x, adj_var *h, a
     if (adj_tape_status(t) != ADJ_OK)
         return NULL;
     adj_var *gx = adj_linear(x, adj_param(t, p, l->w_ih), input_bias(p, l, t));
-    return step(p, l, gx, h, c, c_out);
+    return step(p, l, adj_param(t, p, l->w_hh), gx, h, c, c_out);
 }
 
 adj_status adj_rnn_sequence(adj_params *p, const adj_rnn *l, adj_var *x, adj_var *h0, adj_var *c0,
@@ -169,9 +169,17 @@ adj_status adj_rnn_sequence(adj_params *p, const adj_rnn *l, adj_var *x, adj_var
     adj_var *xt = adj_reshape(adj_permute(x, tb), 2, ((int64_t[]){T * B, l->input}));
     adj_var *gx = adj_linear(xt, adj_param(t, p, l->w_ih), input_bias(p, l, t));
     gx = adj_reshape(gx, 3, ((int64_t[]){T, B, G}));
+    /* W_hh as the steps read it: the transpose of a row-major copy of
+     * W_hh^T, made once.  Each step's product h W_hh^T then reads the
+     * copy row by row, and its backward's dh = dZ W_hh reads W_hh itself
+     * (linear takes a weight with these values from where it is
+     * row-major) */
+    adj_var *w = adj_param(t, p, l->w_hh);
+    if (T > 1)
+        w = adj_transpose(adj_contiguous(adj_transpose(w)));
     for (int64_t s = 0; s < T && adj_tape_status(t) == ADJ_OK; s++) {
         adj_var *cn = NULL;
-        h = step(p, l, adj_select(gx, 0, s), h, c, &cn);
+        h = step(p, l, w, adj_select(gx, 0, s), h, c, &cn);
         c = cn;
         out[s] = h;
     }

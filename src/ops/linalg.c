@@ -432,6 +432,39 @@ void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, size_t ld, f
     }
 }
 
+/*
+ * W's values where a product reads them row by row, when W is stored
+ * transposed: W the transpose of a node C = adj_contiguous(S), a
+ * row-major copy of S, so W[i][j] = C[j][i] = S[j][i], and when S lies in
+ * its storage column by column (S = adj_transpose(V) of a row-major V),
+ * W is that storage read row by row.  A recurrent layer reads its state's
+ * weight this way: the steps' forward products read the copy C of W_hh^T
+ * row by row, and their dX = dZ W products read W_hh itself.  S holds the
+ * values C was copied from as long as nothing writes to its storage
+ * between the forward and the backward (an optimizer step comes after).
+ */
+static bool mat_through_copy(const adj_var *w, mat *o)
+{
+    if (w->ndim != 2 || !(w->flags & ADJ_F_STRIDED) || adj_is_leaf(w))
+        return false;
+    const adj_var *c = w->in[0];
+    if (c->op != ADJ_OP_CONTIGUOUS || c->ndim != 2 || !adj_var_is_contig(c) ||
+        c->dtype != w->dtype)
+        return false;
+    const int64_t *ws = adj_cold(w)->shape, *cs = adj_cold(c)->shape;
+    if (w->value != c->value || ws[0] != cs[1] || ws[1] != cs[0] || adj_ext(w)->stride[0] != 1 ||
+        adj_ext(w)->stride[1] != cs[1])
+        return false;
+    const adj_var *s = c->in[0];
+    adj_layout l;
+    adj_var_layout(s, &l);
+    if (s->ndim != 2 || s->dtype != w->dtype || l.shape[0] != cs[0] || l.shape[1] != cs[1] ||
+        l.stride[0] != 1 || (ws[0] > 1 && l.stride[1] < ws[1]))
+        return false;
+    *o = (mat){s->value, (size_t)(ws[0] > 1 ? l.stride[1] : ws[1]), 1};
+    return true;
+}
+
 /* dX += dZ W, then db += column sums of dZ (task 0); dW += dZ^T X (task 1) */
 typedef struct linear_bwd {
     adj_var *y;
@@ -492,7 +525,8 @@ void adj_linear_backward(adj_var *y)
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
     linear_bwd j = {y, NULL, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}, 1.0, 1.0};
-    if (((w->flags & ADJ_F_GRAD) && !mat_of(x, &j.X)) || ((x->flags & ADJ_F_GRAD) && !mat_of(w, &j.W)))
+    if (((w->flags & ADJ_F_GRAD) && !mat_of(x, &j.X)) ||
+        ((x->flags & ADJ_F_GRAD) && !mat_through_copy(w, &j.W) && !mat_of(w, &j.W)))
         return;
     bool fresh = false, wfresh = false;
     if (x->flags & ADJ_F_GRAD)
