@@ -1,8 +1,8 @@
 /*
  * Kernels of a training step against plain loops written here.
  *
- * Adam and AdamW (src/optim/optim.c) are compiled once per CPU level of
- * the elementwise kernels: every level, at 1 and 2 threads, in f32 and
+ * Adam, AdamW and plain SGD (src/optim/optim.c) are compiled once per CPU
+ * level of the elementwise kernels: every level, at 1 and 2 threads, in f32 and
  * f64, over sizes that leave vector tails and split over the threads, must
  * give the bits of the formula evaluated element by element.  Dropout's
  * mask (src/nn/layers.c) steps the generator inline: it must be the mask
@@ -46,17 +46,36 @@
         }                                                                                          \
     } while (0)
 
+/* SGD without momentum: g + wd w, then w -= lr g, in T */
+#define REF_SGD(T)                                                                                 \
+    do {                                                                                           \
+        const T lr = (T)c->lr, wd = (T)c->weight_decay;                                            \
+        T *w = w_;                                                                                 \
+        const T *gg = g_;                                                                          \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T g = gg[i] + wd * w[i];                                                               \
+            w[i] -= lr * g;                                                                        \
+        }                                                                                          \
+    } while (0)
+
 static void ref_adam(adj_dtype dt, const adj_optim_config *c, int64_t t, size_t n, void *w_,
                      const void *g_, void *m_, void *v_)
 {
-    if (dt == ADJ_F64)
+    if (c->kind == ADJ_OPTIM_SGD) {
+        if (dt == ADJ_F64)
+            REF_SGD(double);
+        else
+            REF_SGD(float);
+    } else if (dt == ADJ_F64)
         REF_ADAM(double, sqrt);
     else
         REF_ADAM(float, sqrtf);
 }
 
-/* Three steps of kind on n elements at the given level and thread count. */
-static void check_adam(adj_dtype dt, adj_optim_kind kind, size_t n, int level, int threads)
+/* Three steps of kind on n elements at the given level and thread count
+ * (SGD: with weight decay wd). */
+static void check_step(adj_dtype dt, adj_optim_kind kind, size_t n, int level, int threads,
+                       double wd)
 {
     size_t es = dt == ADJ_F64 ? 8 : 4;
     adj_params *p = adj_params_new(dt);
@@ -78,6 +97,8 @@ static void check_adam(adj_dtype dt, adj_optim_kind kind, size_t n, int level, i
     c.lr = 3e-3;
     if (kind == ADJ_OPTIM_ADAM)
         c.weight_decay = 1e-2;
+    if (kind == ADJ_OPTIM_SGD)
+        c.weight_decay = wd;
     adj_optim *o = adj_optim_new(p, &c, NULL);
     ck_assert_ptr_nonnull(o);
     adj_set_threads(threads);
@@ -115,11 +136,24 @@ START_TEST(adam_levels_against_loop)
     for (int level = ADJ_VM_BASE; level <= ADJ_VM_AVX512; level++)
         for (int threads = 1; threads <= 2; threads++)
             for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-                check_adam(ADJ_F32, ADJ_OPTIM_ADAM, sizes[s], level, threads);
-                check_adam(ADJ_F32, ADJ_OPTIM_ADAMW, sizes[s], level, threads);
-                check_adam(ADJ_F64, ADJ_OPTIM_ADAM, sizes[s], level, threads);
-                check_adam(ADJ_F64, ADJ_OPTIM_ADAMW, sizes[s], level, threads);
+                check_step(ADJ_F32, ADJ_OPTIM_ADAM, sizes[s], level, threads, 0);
+                check_step(ADJ_F32, ADJ_OPTIM_ADAMW, sizes[s], level, threads, 0);
+                check_step(ADJ_F64, ADJ_OPTIM_ADAM, sizes[s], level, threads, 0);
+                check_step(ADJ_F64, ADJ_OPTIM_ADAMW, sizes[s], level, threads, 0);
             }
+}
+END_TEST
+
+/* plain SGD (no momentum), with and without weight decay */
+START_TEST(sgd_levels_against_loop)
+{
+    for (int level = ADJ_VM_BASE; level <= ADJ_VM_AVX512; level++)
+        for (int threads = 1; threads <= 2; threads++)
+            for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+                for (int d = 0; d < 2; d++) {
+                    check_step(ADJ_F32, ADJ_OPTIM_SGD, sizes[s], level, threads, d ? 1e-2 : 0);
+                    check_step(ADJ_F64, ADJ_OPTIM_SGD, sizes[s], level, threads, d ? 1e-2 : 0);
+                }
 }
 END_TEST
 
@@ -279,6 +313,7 @@ static Suite *train_kernels_suite(void)
     TCase *tc = tcase_create("train-kernels");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, adam_levels_against_loop);
+    tcase_add_test(tc, sgd_levels_against_loop);
     tcase_add_test(tc, dropout_mask_against_draws);
     tcase_add_test(tc, axis_sums_against_loop);
     suite_add_tcase(s, tc);

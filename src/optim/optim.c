@@ -282,6 +282,42 @@ ADAM(double, f64_avx512, sqrt, ADJ_VM_TGT_AVX512)
 #define ADAM_CALL(SUF, ...) adam_##SUF##_base(__VA_ARGS__)
 #endif
 
+/* Plain SGD (no momentum buffer), once per CPU level like Adam: the
+ * same multiply and add as sgd_ without a buffer (same bits at every
+ * level); the step reads the weights and gradients just written by the
+ * backward, from cache, so wider vectors pay. */
+#define SGD_PLAIN(T, SUF, ATTR)                                                                    \
+    static ATTR VECMATH void sgd_plain_##SUF(const adj_optim_config *c, size_t n, T *restrict w,   \
+                                             const T *restrict g_)                                 \
+    {                                                                                              \
+        const T lr = (T)c->lr, wd = (T)c->weight_decay;                                            \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            T g = g_[i] + wd * w[i];                                                               \
+            w[i] -= lr * g;                                                                        \
+        }                                                                                          \
+    }
+
+SGD_PLAIN(float, f32_base, )
+SGD_PLAIN(double, f64_base, )
+#if ADJ_VM_DISPATCH
+SGD_PLAIN(float, f32_avx2, ADJ_VM_TGT_AVX2)
+SGD_PLAIN(double, f64_avx2, ADJ_VM_TGT_AVX2)
+SGD_PLAIN(float, f32_avx512, ADJ_VM_TGT_AVX512)
+SGD_PLAIN(double, f64_avx512, ADJ_VM_TGT_AVX512)
+#define SGD_PLAIN_CALL(SUF, ...)                                                                   \
+    do {                                                                                           \
+        const int l_ = adj_vm_level();                                                             \
+        if (l_ == ADJ_VM_AVX512 && n >= ADJ_VM_WIDE_MIN)                                           \
+            sgd_plain_##SUF##_avx512(__VA_ARGS__);                                                 \
+        else if (l_ >= ADJ_VM_AVX2)                                                                \
+            sgd_plain_##SUF##_avx2(__VA_ARGS__);                                                   \
+        else                                                                                       \
+            sgd_plain_##SUF##_base(__VA_ARGS__);                                                   \
+    } while (0)
+#else
+#define SGD_PLAIN_CALL(SUF, ...) sgd_plain_##SUF##_base(__VA_ARGS__)
+#endif
+
 /* Elements [lo, hi) of one step: every element's update is independent,
  * so the pool may split the store (same bits whatever the split). */
 typedef struct step_job {
@@ -302,7 +338,12 @@ static void step_range(void *ctx, size_t lo, size_t hi)
         const double *g = AT(j->g, const double);
         double *s0 = AT(o->state[0], double), *s1 = AT(o->state[1], double);
         switch (c->kind) {
-        case ADJ_OPTIM_SGD: sgd_f64(c, o->t, n, w, g, s0); break;
+        case ADJ_OPTIM_SGD:
+            if (s0)
+                sgd_f64(c, o->t, n, w, g, s0);
+            else
+                SGD_PLAIN_CALL(f64, c, n, w, g);
+            break;
         case ADJ_OPTIM_ADAM:
         case ADJ_OPTIM_ADAMW: ADAM_CALL(f64, c, o->t, n, w, g, s0, s1); break;
         case ADJ_OPTIM_RMSPROP: rmsprop_f64(c, n, w, g, s0, s1, AT(o->state[2], double)); break;
@@ -314,7 +355,12 @@ static void step_range(void *ctx, size_t lo, size_t hi)
         const float *g = AT(j->g, const float);
         float *s0 = AT(o->state[0], float), *s1 = AT(o->state[1], float);
         switch (c->kind) {
-        case ADJ_OPTIM_SGD: sgd_f32(c, o->t, n, w, g, s0); break;
+        case ADJ_OPTIM_SGD:
+            if (s0)
+                sgd_f32(c, o->t, n, w, g, s0);
+            else
+                SGD_PLAIN_CALL(f32, c, n, w, g);
+            break;
         case ADJ_OPTIM_ADAM:
         case ADJ_OPTIM_ADAMW: ADAM_CALL(f32, c, o->t, n, w, g, s0, s1); break;
         case ADJ_OPTIM_RMSPROP: rmsprop_f32(c, n, w, g, s0, s1, AT(o->state[2], float)); break;
