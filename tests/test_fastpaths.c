@@ -317,12 +317,12 @@ START_TEST(bias_add_adjoints_accumulate)
 END_TEST
 
 /* A float bias over more rows than one block of the column sums (about
- * 2^15 elements each), on either side of the add and of a mul, with the
+ * 2^16 elements each: 4 blocks here), on either side of the add and of a mul, with the
  * rows' adjoint written first or added to: against plain loops, and the
  * same bits at 1 and 2 threads. */
 START_TEST(float_bias_adjoint_blocks)
 {
-    enum { R = 301, C = 200 };
+    enum { R = 701, C = 200 };
     static float a[R * C], up[R * C];
     static double upd[R * C];
     float b[C], first[2][C];

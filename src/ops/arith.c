@@ -15,9 +15,9 @@
  * (tensor/accum.h) in y's order, and added to the adjoint rounded once:
  * nothing of y's size is written.  A float operand that is one run of y
  * (a bias added to rows) is summed in plain double instead, by fixed
- * blocks of rows on the pool, the blocks then added in order
- * (BIN_WALK_BIAS_): as exact for float, and the bits do not depend on the
- * thread count.
+ * blocks of rows (a contiguous range of them per thread), the blocks
+ * then added in order (BIN_WALK_BIAS_): as exact for float, and the bits
+ * do not depend on the thread count.
  */
 #include "core/pool.h"
 #include "core/scalar.h"
@@ -373,6 +373,24 @@ static size_t walk_grain(const bin_walk *w)
  * contributions (BIN_WALK_RED_). */
 typedef void (*walk_fn)(void *ctx, size_t lo, size_t hi);
 
+/* Elements of y in a block of a float bias's sums (about; see walk_backward). */
+#define BIAS_BLOCK ((size_t)1 << 16)
+
+/* A float bias's blocks on the pool: group t of `groups` takes the
+ * contiguous blocks [t * nblocks / groups, (t + 1) * nblocks / groups). */
+typedef struct bias_groups_job {
+    bin_walk *w;
+    walk_fn bias;
+    size_t nblocks, groups;
+} bias_groups_job;
+
+static void bias_groups(void *ctx, size_t lo, size_t hi)
+{
+    const bias_groups_job *j = ctx;
+    for (size_t t = lo; t < hi; t++)
+        j->bias(j->w, t * j->nblocks / j->groups, (t + 1) * j->nblocks / j->groups);
+}
+
 static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, bool fresh, walk_fn fn,
                           walk_fn red, walk_fn bias)
 {
@@ -389,14 +407,22 @@ static void walk_backward(adj_var *y, bin_walk *w, int k, void *g, bool fresh, w
     int64_t inner = w->it.inner;
     if (y->dtype == ADJ_F32 && w->it.istride[3 + k] == 1 && (int64_t)xn == inner && inner > 1 &&
         inner <= 4096 && (!w->OUTA || w->it.istride[1] == 1)) {
-        /* a float bias: blocks of runs of about 2^15 elements, summed in order */
-        w->brows = (int64_t)(ADJ_PAR_GRAIN_MAP / (size_t)inner);
-        w->brows = w->brows > 0 ? w->brows : 1;
-        size_t nblocks = (size_t)((w->it.runs + w->brows - 1) / w->brows);
+        /* a float bias: an even number of blocks of runs of about 2^16
+         * elements (whatever the thread count), summed in order */
+        const int64_t runs = w->it.runs;
+        int64_t nb = (int64_t)((xn * (size_t)runs + BIAS_BLOCK - 1) / BIAS_BLOCK);
+        nb = nb > 1 ? (nb + 1) / 2 * 2 : 1;
+        w->brows = (runs + nb - 1) / nb;
+        size_t nblocks = (size_t)((runs + w->brows - 1) / w->brows);
         w->part = adj_arena_alloc(adj_node_tape(y), (nblocks + 1) * xn * sizeof *w->part);
         if (!w->part)
             return; /* ADJ_ENOMEM is on the tape */
-        adj_par_tasks(nblocks, bias, w);
+        /* one claim per thread, each a contiguous range of blocks (handed
+         * out one by one, the blocks interleaved over the threads and
+         * the last ones left the split uneven) */
+        const size_t threads = (size_t)adj_threads();
+        bias_groups_job job = {w, bias, nblocks, threads < nblocks ? threads : nblocks};
+        adj_par_tasks(job.groups, bias_groups, &job);
         /* each column's sum from 0 over the blocks in order, a whole row of
          * blocks at a time (the loop over columns vectorises) */
         double *restrict sum = w->part + nblocks * xn;
