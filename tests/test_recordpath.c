@@ -110,6 +110,28 @@ START_TEST(rejects_keep_their_messages)
     adj_add(a, w);
     msg_has(t, ADJ_ESTATE, "adj_add: input b", "adj_params_add");
 
+    /* two stores on the tape, the second one moved; then one store whose
+     * leaves saw two counts, the older leaf stale */
+    adj_tape *v = adj_tape_new();
+    adj_params *q = adj_params_new(ADJ_F64), *p1 = adj_params_new(ADJ_F64);
+    ck_assert_int_eq(adj_params_add(q, "u", 1, n3), 0);
+    ck_assert_int_eq(adj_params_add(p1, "w", 1, n3), 0);
+    adj_var *wq = adj_param(v, q, 0), *wp = adj_param(v, p1, 0);
+    ck_assert_double_eq(adj_value_at(adj_add(wp, wq), 0), 0.0);
+    ck_assert_int_gt(adj_params_add(q, "late", 1, ((int64_t[]){4096})), 0);
+    adj_add(wp, wq);
+    msg_has(v, ADJ_ESTATE, "adj_add: input b", "adj_params_add");
+    adj_tape_reset(v);
+    wp = adj_param(v, p1, 0);
+    ck_assert_int_gt(adj_params_add(p1, "late", 1, ((int64_t[]){4096})), 0);
+    adj_var *wp2 = adj_param(v, p1, 0);
+    ck_assert_double_eq(adj_value_at(adj_mul(wp2, wp2), 0), 0.0);
+    adj_mul(wp2, wp);
+    msg_has(v, ADJ_ESTATE, "adj_mul: input b", "adj_params_add");
+    adj_params_free(q);
+    adj_params_free(p1);
+    adj_tape_free(v);
+
     /* a tape with an error keeps it: the call gives the inert node */
     adj_var *r = adj_add(a, a);
     ck_assert_int_eq(adj_tape_status(t), ADJ_ESTATE);

@@ -377,6 +377,7 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
     memcpy(&adj_ext(v)->attr_buf, &r, sizeof r);
     if (!t->params) {
         t->pstore = p;
+        t->pcount_at = &p->count;
         t->pcount = p->count;
     } else if (t->pstore != p || t->pcount != p->count) {
         t->pmixed = true;

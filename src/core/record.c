@@ -212,7 +212,7 @@ static inline bool plain_inputs(const adj_op_desc *d, adj_var *const *h, adj_var
         const adj_var *v = in[i];
         if (!v || adj_node_tape(v) != t || v->dtype != dt || !adj_live(t, v) ||
             !adj_h_current_t((uintptr_t)h[i], t) ||
-            ((v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v)))
+            ((v->flags & ADJ_F_EXTGRAD) && !adj_tape_params_unmoved(t) && adj_param_stale(v)))
             return false;
         g |= v->flags & ADJ_F_GRAD;
     }

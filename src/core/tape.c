@@ -151,6 +151,7 @@ void adj_tape_reset(adj_tape *t)
     t->nnames = t->names_cap = 0;
     t->params = 0;
     t->pstore = NULL;
+    t->pcount_at = NULL;
     t->pcount = 0;
     t->pmixed = false;
     t->status = ADJ_OK;

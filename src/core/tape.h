@@ -175,6 +175,7 @@ struct adj_tape {
      * pmixed.  Then no leaf is stale while the store still holds pcount
      * tensors (adj_tape_params_current). */
     const adj_params *pstore;
+    const int *pcount_at;   /* pstore's live tensor count */
     int pcount;
     bool pmixed;
     /* the names given to nodes (adj_var_set_name), in the arena: few
@@ -429,6 +430,13 @@ void adj_fmt_num(char *buf, size_t size, double v, int digits);
  * naming `who` and the call site (file may be NULL).
  */
 bool adj_param_stale(const adj_var *v);
+/* No parameter leaf on t can be stale: they all share one store, which
+ * still holds the tensor count they saw (the case of
+ * adj_tape_params_current that needs no call; false without leaves). */
+static inline bool adj_tape_params_unmoved(const adj_tape *t)
+{
+    return t->params && !t->pmixed && *t->pcount_at == t->pcount;
+}
 /*
  * adj_params_zero_grad only marks a tensor (see params.c).  For a current
  * parameter leaf v: adj_param_settle writes the pending zeros of its
