@@ -142,6 +142,37 @@ START_TEST(rejects_keep_their_messages)
 }
 END_TEST
 
+/* A view of a parameter reads the store's block: once adj_params_add has
+ * moved the blocks, recording on the view and reading its values are
+ * refused as for the leaf itself (a contiguous view, a strided one and a
+ * view of a view), and a view of a current store still works. */
+START_TEST(view_of_moved_parameter)
+{
+    static const int64_t s34[] = {3, 4}, s43[] = {4, 3};
+    for (int kind = 0; kind < 3; kind++) {
+        adj_tape *t = adj_tape_new();
+        adj_params *p = adj_params_new(ADJ_F64);
+        ck_assert_int_eq(adj_params_add(p, "w", 2, s34), 0);
+        adj_var *w = adj_param(t, p, 0);
+        adj_var *v = kind == 0   ? adj_reshape(w, 2, s43)
+                     : kind == 1 ? adj_transpose(w)
+                                 : adj_slice(adj_transpose(w), 0, 0, 4, 2);
+        ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+        ck_assert_double_eq(adj_item(adj_sum(v)), 0.0); /* current: fine */
+        ck_assert_int_gt(adj_params_add(p, "late", 1, ((int64_t[]){100000})), 0);
+        ck_assert(isnan(adj_value_at(v, 1)));
+        ck_assert(adj_data(v) == NULL);
+        double out[12];
+        ck_assert_int_eq(adj_copy_value(v, out), ADJ_ESTATE);
+        adj_sum(v);
+        msg_has(t, ADJ_ESTATE, "adj_sum: input", "(a view of it)");
+        ck_assert_msg(strstr(adj_tape_message(t), "adj_params_add"), "%s", adj_tape_message(t));
+        adj_params_free(p);
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
 /* sigmoid'(x) or elu'(x) (alpha 1) in double */
 static double dref(int elu, double x)
 {
@@ -238,6 +269,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, plain_inputs_accepted);
     tcase_add_test(tc, rejects_keep_their_messages);
+    tcase_add_test(tc, view_of_moved_parameter);
     tcase_add_test(tc, few_element_backward);
     suite_add_tcase(s, tc);
     return s;

@@ -303,11 +303,13 @@ adj_op adj_var_op(const adj_var *v_h)
     NODE(v, "adj_var_op");
     return (adj_op)(v ? v->op : ADJ_LEAF_OP);
 }
-/* A parameter leaf whose store gained tensors: its pointers are stale.
- * A current one has its adjoint's pending zeros written (the readers of
- * values and adjoints below all ask this first). */
+/* A parameter leaf whose store gained tensors: its pointers are stale, and
+ * so are a view's of it.  A current leaf has its adjoint's pending zeros
+ * written (the readers of values and adjoints below all ask this first). */
 static inline bool moved(const adj_var *v)
 {
+    if (v->flags & ADJ_F_VIEW) /* a view reads its root's storage */
+        return adj_storage_stale(v);
     if (!(v->flags & ADJ_F_EXTGRAD))
         return false;
     if (adj_param_stale(v))

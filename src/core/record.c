@@ -212,7 +212,8 @@ static inline bool plain_inputs(const adj_op_desc *d, adj_var *const *h, adj_var
         const adj_var *v = in[i];
         if (!v || adj_node_tape(v) != t || v->dtype != dt || !adj_live(t, v) ||
             !adj_h_current_t((uintptr_t)h[i], t) ||
-            ((v->flags & ADJ_F_EXTGRAD) && !adj_tape_params_unmoved(t) && adj_param_stale(v)))
+            ((v->flags & (ADJ_F_EXTGRAD | ADJ_F_VIEW)) && !adj_tape_params_unmoved(t) &&
+             adj_storage_stale(v)))
             return false;
         g |= v->flags & ADJ_F_GRAD;
     }
@@ -281,10 +282,14 @@ static __attribute__((noinline)) bool check_inputs(const adj_op_desc *d, adj_var
             fail_op(t, ADJ_ETAPE, d, in, nin, why, file, line);
             RET_INERT;
         }
-        if ((v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v)) {
-            char who[64];
-            snprintf(who, sizeof who, "adj_%s: input %s", d->name, input_name(d, i, nin, nm, sizeof nm));
-            adj_param_moved(t, v, who, file, line);
+        if ((v->flags & (ADJ_F_EXTGRAD | ADJ_F_VIEW)) && adj_storage_stale(v)) {
+            const adj_var *root = v;
+            while (root->flags & ADJ_F_VIEW)
+                root = root->in[0];
+            char who[96];
+            snprintf(who, sizeof who, "adj_%s: input %s%s", d->name,
+                     input_name(d, i, nin, nm, sizeof nm), root != v ? " (a view of it)" : "");
+            adj_param_moved(t, root, who, file, line);
             RET_INERT;
         }
         const bool want_index = i < 32 && ((d->index_inputs >> i) & 1u);

@@ -430,6 +430,15 @@ void adj_fmt_num(char *buf, size_t size, double v, int digits);
  * naming `who` and the call site (file may be NULL).
  */
 bool adj_param_stale(const adj_var *v);
+/* Whether v's values live in a parameter's block that adj_params_add has
+ * since moved: v a parameter leaf, or a view of one (views of views
+ * followed to the node that owns the storage). */
+static inline bool adj_storage_stale(const adj_var *v)
+{
+    while (v->flags & ADJ_F_VIEW)
+        v = v->in[0];
+    return (v->flags & ADJ_F_EXTGRAD) && adj_param_stale(v);
+}
 /* No parameter leaf on t can be stale: they all share one store, which
  * still holds the tensor count they saw (the case of
  * adj_tape_params_current that needs no call; false without leaves). */
