@@ -344,7 +344,9 @@ START_TEST(unshown_store_same_bits)
     adj_params *p = store(dt, in, out), *q = store(dt, in, out);
     (void)adj_params_grads(q); /* q's address given out: its zeros are written */
     const size_t n = adj_params_numel(p);
-    for (int step = 0; step < 2; step++) {
+    /* step 1's readers write the pending zeros before its backward; step
+     * 2's backward takes the marks over step 1's gradients */
+    for (int step = 0; step < 3; step++) {
         net k, e;
         build(&k, p, m, in, out, natural);
         build(&e, q, m, in, out, natural);

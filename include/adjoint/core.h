@@ -376,7 +376,9 @@ ADJ_API void *adj_params_grad(adj_params *p, int i);
  * then nothing outside the library can read them, and they are written as
  * the lazy form below writes them, with the bits of zeros written first;
  * a training step that only runs backward and an optimizer then neither
- * clears the gradients nor reads them back in its weight products. */
+ * clears the gradients nor reads them back in its weight products.  An
+ * adj_params_add that moves the blocks also forgets that the address was
+ * given out (a pointer from before it is invalid anyway). */
 ADJ_API void adj_params_zero_grad(adj_params *p);
 /* The same gradients, zero, with the zeros written lazily: when
  * adj_params_grads or adj_params_grad is next called, when a backward
