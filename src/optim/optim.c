@@ -266,21 +266,22 @@ ADAM(float, f32_avx2, sqrtf, ADJ_VM_TGT_AVX2)
 ADAM(double, f64_avx2, sqrt, ADJ_VM_TGT_AVX2)
 ADAM(float, f32_avx512, sqrtf, ADJ_VM_TGT_AVX512)
 ADAM(double, f64_avx512, sqrt, ADJ_VM_TGT_AVX512)
-/* the level's kernel: the widest the CPU has (AVX2 for short ranges, as
- * the elementwise kernels) */
-#define ADAM_CALL(SUF, ...)                                                                        \
+/* An optimizer kernel FN at the level's width: the widest the CPU has
+ * (AVX2 for short ranges, as the elementwise kernels) */
+#define LEVEL_CALL(FN, SUF, ...)                                                                   \
     do {                                                                                           \
         const int l_ = adj_vm_level();                                                             \
         if (l_ == ADJ_VM_AVX512 && n >= ADJ_VM_WIDE_MIN)                                           \
-            adam_##SUF##_avx512(__VA_ARGS__);                                                      \
+            FN##_##SUF##_avx512(__VA_ARGS__);                                                      \
         else if (l_ >= ADJ_VM_AVX2)                                                                \
-            adam_##SUF##_avx2(__VA_ARGS__);                                                        \
+            FN##_##SUF##_avx2(__VA_ARGS__);                                                        \
         else                                                                                       \
-            adam_##SUF##_base(__VA_ARGS__);                                                        \
+            FN##_##SUF##_base(__VA_ARGS__);                                                        \
     } while (0)
 #else
-#define ADAM_CALL(SUF, ...) adam_##SUF##_base(__VA_ARGS__)
+#define LEVEL_CALL(FN, SUF, ...) FN##_##SUF##_base(__VA_ARGS__)
 #endif
+#define ADAM_CALL(SUF, ...) LEVEL_CALL(adam, SUF, __VA_ARGS__)
 
 /* Plain SGD (no momentum buffer), once per CPU level like Adam: the
  * same multiply and add as sgd_ without a buffer (same bits at every
@@ -304,19 +305,8 @@ SGD_PLAIN(float, f32_avx2, ADJ_VM_TGT_AVX2)
 SGD_PLAIN(double, f64_avx2, ADJ_VM_TGT_AVX2)
 SGD_PLAIN(float, f32_avx512, ADJ_VM_TGT_AVX512)
 SGD_PLAIN(double, f64_avx512, ADJ_VM_TGT_AVX512)
-#define SGD_PLAIN_CALL(SUF, ...)                                                                   \
-    do {                                                                                           \
-        const int l_ = adj_vm_level();                                                             \
-        if (l_ == ADJ_VM_AVX512 && n >= ADJ_VM_WIDE_MIN)                                           \
-            sgd_plain_##SUF##_avx512(__VA_ARGS__);                                                 \
-        else if (l_ >= ADJ_VM_AVX2)                                                                \
-            sgd_plain_##SUF##_avx2(__VA_ARGS__);                                                   \
-        else                                                                                       \
-            sgd_plain_##SUF##_base(__VA_ARGS__);                                                   \
-    } while (0)
-#else
-#define SGD_PLAIN_CALL(SUF, ...) sgd_plain_##SUF##_base(__VA_ARGS__)
 #endif
+#define SGD_PLAIN_CALL(SUF, ...) LEVEL_CALL(sgd_plain, SUF, __VA_ARGS__)
 
 /* Elements [lo, hi) of one step: every element's update is independent,
  * so the pool may split the store (same bits whatever the split). */
