@@ -31,6 +31,7 @@ START_TEST(passes_a_correct_gradient)
     ck_assert_int_eq(r.n_inputs, 2);
     ck_assert_uint_eq(r.inputs[0].numel, 6);
     ck_assert_double_lt(r.max_rel_err, 1e-6);
+    ck_assert_double_lt(r.max_tol_ratio, 1.0);
     ck_assert_uint_ge(r.evaluations, 1 + 1 + 2 * 8);
     adj_gradcheck_opts o = {.dtype = ADJ_F32};
     ck_assert_int_eq(adj_gradcheck(smooth, NULL, 2, in, &o, &r), ADJ_OK);
@@ -64,6 +65,54 @@ START_TEST(catches_a_wrong_gradient)
     ck_assert_double_eq_tol(r.inputs[0].analytic, -3.0, 1e-12);
     ck_assert_double_eq_tol(r.inputs[0].numeric, -6.0, 1e-6);
     ck_assert_double_eq_tol(r.inputs[0].rel_err, 0.5, 1e-6);
+    /* the verdict's figure: 3 over the default f64 tolerance at -6 */
+    ck_assert_double_eq_tol(r.max_tol_ratio, 3.0 / (1e-7 + 1e-5 * 6.0), 1.0);
+}
+END_TEST
+
+/* sum(sin(x)) at x = pi/2: the gradient there is about 6e-17 analytically
+ * and rounding noise numerically, so the relative error is about 1 while
+ * the element is well within its absolute tolerance. */
+static adj_var *sines(adj_tape *t, adj_var *const *in, int n, void *user)
+{
+    (void)t;
+    (void)n;
+    (void)user;
+    return adj_sum(adj_sin(in[0]));
+}
+
+/* sum(x * c) for c = (0, 2, -1): exact differences, one of them 0 */
+static adj_var *weighted(adj_tape *t, adj_var *const *in, int n, void *user)
+{
+    (void)n;
+    (void)user;
+    const double c[3] = {0.0, 2.0, -1.0};
+    int64_t s[1] = {3};
+    return adj_sum(adj_mul(in[0], adj_constant_f64(t, 1, s, c)));
+}
+
+START_TEST(tolerance_ratio_is_the_verdicts_figure)
+{
+    const double x[2] = {1.5707963267948966, 0.3};
+    adj_gradcheck_input in[1] = {{1, {2}, x}};
+    adj_gradcheck_report r;
+    ck_assert_int_eq(adj_gradcheck(sines, NULL, 1, in, NULL, &r), ADJ_OK);
+    ck_assert(r.passed);
+    ck_assert_msg(r.max_rel_err > 0.5, "rel err at a zero gradient: %g", r.max_rel_err);
+    ck_assert_msg(r.max_tol_ratio < 0.1, "err/tol: %g", r.max_tol_ratio);
+
+    /* no absolute tolerance: an exact zero gradient is 0, not 0/0 */
+    const double w[3] = {0.4, -1.1, 2.0};
+    adj_gradcheck_input in2[1] = {{1, {3}, w}};
+    adj_gradcheck_opts o = {.dtype = ADJ_F64, .atol = 0.0, .rtol = 1e-5};
+    ck_assert_msg(adj_gradcheck(weighted, NULL, 1, in2, &o, &r) == ADJ_OK, "%s", r.message);
+    ck_assert(r.passed);
+    ck_assert_msg(r.max_tol_ratio <= 1.0, "err/tol: %g", r.max_tol_ratio);
+
+    /* and the same figure from the second-order check */
+    ck_assert_int_eq(adj_gradgradcheck(sines, NULL, 1, in, NULL, &r), ADJ_OK);
+    ck_assert(r.passed);
+    ck_assert_msg(r.max_tol_ratio <= 1.0, "second order err/tol: %g", r.max_tol_ratio);
 }
 END_TEST
 
@@ -570,6 +619,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("api");
     tcase_add_test(tc, passes_a_correct_gradient);
     tcase_add_test(tc, catches_a_wrong_gradient);
+    tcase_add_test(tc, tolerance_ratio_is_the_verdicts_figure);
     tcase_add_test(tc, recognises_kinks);
     tcase_add_test(tc, curvature_is_not_a_kink);
     tcase_add_test(tc, reports_function_failures);

@@ -83,10 +83,18 @@ typedef struct adj_gradcheck_report {
     char message[256];        /* the failure, if status != ADJ_OK */
     int n_inputs;
     int passed;               /* every input passed */
-    double max_rel_err;       /* over every input */
+    double max_rel_err;       /* abs_err / max(|analytic|, |numeric|), over
+                                 every input (see max_tol_ratio) */
     double value;             /* f at the given point */
     size_t evaluations;       /* how many times f was evaluated */
     adj_gradcheck_result inputs[ADJ_GRADCHECK_MAX_INPUTS];
+    double max_tol_ratio;     /* the figure the verdict tests: the largest
+                                 |analytic - numeric| / (atol + rtol |numeric|)
+                                 over every element that is not a kink; the
+                                 check passes when it is <= 1 (INFINITY for a
+                                 NaN).  Unlike max_rel_err it stays small
+                                 where a gradient is about 0 and off by
+                                 rounding only. */
 } adj_gradcheck_report;
 
 /* Check fn at the point `in` (n <= ADJ_GRADCHECK_MAX_INPUTS inputs).  opts

@@ -20,6 +20,7 @@
 #include "core/tape.h"
 #include "adjoint/check.h"
 #include "check/replay.h"
+#include "check/tolerance.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -433,9 +434,9 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
             if (!(err <= o.atol + o.rtol * fabs(nu)))
                 r->passed = 0;
             /* the worst element is the one furthest past its tolerance */
-            double badness = err / (o.atol + o.rtol * fabs(nu));
-            if (badness != badness)
-                badness = INFINITY;
+            double badness = adj_tol_ratio(err, o.atol + o.rtol * fabs(nu));
+            if (badness > rep->max_tol_ratio)
+                rep->max_tol_ratio = badness;
             if (badness > worst) {
                 worst = badness;
                 r->worst_index = j;

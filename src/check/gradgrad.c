@@ -19,6 +19,7 @@
 #include "core/handle.h"
 #include "core/tape.h"
 #include "adjoint/check.h"
+#include "check/tolerance.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -350,9 +351,11 @@ adj_status adj_gradgradcheck(adj_gradcheck_fn fn, void *user, int n,
                 const double err = fabs(an[k] - central);
                 const double tol = o.atol + o.rtol * fabs(central);
                 const bool bad = !(err <= tol);
-                const double score = isnan(err) ? INFINITY : err / tol;
+                const double score = adj_tol_ratio(err, tol);
                 if (bad)
                     r->passed = 0;
+                if (score > rep->max_tol_ratio)
+                    rep->max_tol_ratio = score;
                 if (score > worst[i]) {
                     worst[i] = score;
                     r->worst_index = j;
