@@ -169,16 +169,18 @@ END_TEST
 /* db += the column sums of dz (m, out; rows ld apart), each summed in
  * double from 0 over the rows in order and added to db in double once:
  * the bits adj_linear_col_sums_f32 must give, for few columns (its own
- * loop) and many (blocks of columns), with rows longer than out. */
+ * loop) and many (blocks of columns), with rows longer than out, no
+ * rows, and columns of -0 (a sum started from the first row would keep
+ * their -0). */
 START_TEST(bias_col_sums)
 {
-    const size_t ms[] = {1, 3, 4, 7, 64}, outs[] = {1, 2, 8, 15, 16, 17, 300};
+    const size_t ms[] = {0, 1, 2, 3, 4, 7, 64}, outs[] = {1, 2, 3, 5, 8, 15, 16, 17, 300};
     uint64_t seed = 7;
     for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
         for (size_t b = 0; b < sizeof outs / sizeof outs[0]; b++)
             for (size_t pad = 0; pad < 2; pad++) {
                 const size_t m = ms[a], out = outs[b], ld = out + 3 * pad;
-                float *dz = malloc(m * ld * sizeof *dz), *db = malloc(out * sizeof *db),
+                float *dz = malloc((m ? m : 1) * ld * sizeof *dz), *db = malloc(out * sizeof *db),
                       *ref = malloc(out * sizeof *ref);
                 for (size_t i = 0; i < m * ld; i++) {
                     seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -187,6 +189,12 @@ START_TEST(bias_col_sums)
                 }
                 for (size_t j = 0; j < out; j++)
                     db[j] = ref[j] = (float)j * 0.25f - 1.0f;
+                /* columns of -0 added to a db of -0: the sum from 0 gives +0 */
+                for (size_t j = 3; j < out; j += 4) {
+                    for (size_t r = 0; r < m; r++)
+                        dz[r * ld + j] = -0.0f;
+                    db[j] = ref[j] = -0.0f;
+                }
                 for (size_t j = 0; j < out; j++) {
                     double s = 0;
                     for (size_t r = 0; r < m; r++)

@@ -283,7 +283,7 @@ static adj_status backward(adj_var *y, const void *seed, bool seeded, int sdtype
      * before anything is written.  Otherwise the first sweep has nothing
      * to clear (no op node holds an adjoint yet, none is released). */
     bool first = false;
-    if (t->sweeps++ > 0 || !adj_tape_params_current(t)) {
+    if (t->sweeps++ > 0 || (t->params && !adj_tape_params_unmoved(t))) {
         if (!adj_clear_reachable(t, y, t->sweeps))
             return t->status;
     } else {

@@ -355,12 +355,18 @@ static double elem(const void *p, int dtype, size_t i)
     return adj_elem_get(p, dtype, i);
 }
 
-double adj_value_at(const adj_var *v_h, size_t i)
+/* adj_value_at of node v (NULL: none) */
+static double value_at(const adj_var *v, size_t i)
 {
-    NODE(v, "adj_value_at");
     if (!v || i >= adj_cold(v)->numel || moved(v))
         return NAN;
     return adj_var_elem(v, i);
+}
+
+double adj_value_at(const adj_var *v_h, size_t i)
+{
+    NODE(v, "adj_value_at");
+    return value_at(v, i);
 }
 
 double adj_grad_at(const adj_var *v_h, size_t i)
@@ -374,7 +380,7 @@ double adj_grad_at(const adj_var *v_h, size_t i)
 double adj_item(const adj_var *v_h)
 {
     NODE(v, "adj_item");
-    return v && adj_cold(v)->numel == 1 ? adj_value_at(v, 0) : NAN;
+    return v && adj_cold(v)->numel == 1 ? value_at(v, 0) : NAN;
 }
 double adj_grad_item(const adj_var *v_h)
 {

@@ -35,14 +35,10 @@ typedef struct mat {
     size_t rs, cs;
 } mat;
 
-static bool mat_of(const adj_var *x, mat *o)
+static bool mat_of_strided(const adj_var *x, mat *o)
 {
     const int64_t rows = x->ndim == 2 ? adj_cold(x)->shape[0] : 1;
     const int64_t cols = adj_cold(x)->shape[x->ndim - 1];
-    if (adj_var_is_contig(x)) {
-        *o = (mat){x->value, (size_t)cols, 1};
-        return true;
-    }
     adj_layout l;
     adj_var_layout(x, &l);
     int64_t rs = x->ndim == 2 ? l.stride[0] : 1, cs = l.stride[x->ndim - 1];
@@ -61,6 +57,16 @@ static bool mat_of(const adj_var *x, mat *o)
     adj_var_copy_out(x, c);
     *o = (mat){c, (size_t)cols, 1};
     return true;
+}
+
+/* mat_of: a contiguous x (the usual case) inline, the rest out of line */
+static inline bool mat_of(const adj_var *x, mat *o)
+{
+    if (adj_var_is_contig(x)) {
+        *o = (mat){x->value, (size_t)adj_cold(x)->shape[x->ndim - 1], 1};
+        return true;
+    }
+    return mat_of_strided(x, o);
 }
 
 static adj_status matmul_shape(adj_var *y, char *why, size_t n)
@@ -404,17 +410,32 @@ void adj_linear_forward(adj_var *y)
 void adj_linear_col_sums_f32(const float *dz, size_t m, size_t out, size_t ld, float *db)
 {
     enum { BLOCK = 256, FEW = 16 };
-    if (out <= FEW) { /* a few columns: the same sums, row by row in one short block */
-        double s[FEW];
-        for (size_t j = 0; j < out; j++)
-            s[j] = 0;
-        for (size_t r = 0; r < m; r++) {
-            const float *row = dz + r * ld;
-            for (size_t j = 0; j < out; j++)
-                s[j] += (double)row[j];
+    if (out <= FEW) {
+        /* a few columns: the same sums, four columns at a time over the
+         * rows (a loop over the columns in each row, and zeroing a block
+         * of sums for it, cost more than the sums when they are this
+         * short) */
+        size_t j = 0;
+        for (; j + 4 <= out; j += 4) {
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (size_t r = 0; r < m; r++) {
+                const float *row = dz + r * ld + j;
+                s0 += (double)row[0];
+                s1 += (double)row[1];
+                s2 += (double)row[2];
+                s3 += (double)row[3];
+            }
+            db[j] = (float)((double)db[j] + s0);
+            db[j + 1] = (float)((double)db[j + 1] + s1);
+            db[j + 2] = (float)((double)db[j + 2] + s2);
+            db[j + 3] = (float)((double)db[j + 3] + s3);
         }
-        for (size_t j = 0; j < out; j++)
-            db[j] = (float)((double)db[j] + s[j]);
+        for (; j < out; j++) {
+            double s = 0;
+            for (size_t r = 0; r < m; r++)
+                s += (double)dz[r * ld + j];
+            db[j] = (float)((double)db[j] + s);
+        }
         return;
     }
     double s[BLOCK];
