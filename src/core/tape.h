@@ -184,7 +184,14 @@ struct adj_tape {
     size_t nnames, names_cap;
     adj_var *inert;         /* slot 0 of a chunk of its own */
     void *inert_mem;
+    /* the chunks of the current region not yet used (tape.c) */
+    char *region_next, *region_end;
+    bool huge;              /* chunks past the first few come from regions */
 };
+
+/* Tests: while true, the default allocator's chunks are never mapped (as
+ * if the system refused): they come from posix_memalign. */
+extern bool adj_test_refuse_maps;
 
 /* Forget the node recorded last (after a failed shape rule or allocation). */
 static inline void adj_drop_last_node(adj_tape *t)
