@@ -5,7 +5,8 @@
  * give the message of the full checks); and the backward of sigmoid and
  * ELU on at most 16 elements, one pass by the per-element rule, which
  * must give the bits of the block loop and the derivative of a plain
- * loop in double.
+ * loop in double; and likewise the one-pass backward of tanh, softplus and
+ * exp on at most 64 elements.
  */
 #include <adjoint.h>
 
@@ -173,23 +174,32 @@ START_TEST(view_of_moved_parameter)
 }
 END_TEST
 
-/* sigmoid'(x) or elu'(x) (alpha 1) in double */
-static double dref(int elu, double x)
+/* The derivative in double of op 0 sigmoid, 1 ELU (alpha 1), 2 tanh,
+ * 3 softplus, 4 exp */
+static double dref(int op, double x)
 {
-    if (elu)
+    if (op == 1)
         return x >= 0 ? 1.0 : exp(x);
+    if (op == 2) { /* 1 / cosh^2 x = 4 e / (1 + e)^2, e = e^-2|x| */
+        const double e = exp(-2 * fabs(x));
+        return 4 * e / ((1.0 + e) * (1.0 + e));
+    }
+    if (op == 4)
+        return exp(x);
     const double e = exp(-fabs(x)); /* y (1 - y) without cancelling */
+    if (op == 3)
+        return x >= 0 ? 1 / (1 + e) : e / (1 + e);
     return e / ((1.0 + e) * (1.0 + e));
 }
 
 /* x's gradient of sum(w * f(x)) over n elements, and 2 x more when twice
  * (x is also added in, so its adjoint is accumulated into, not stored);
  * release: the sweep releases adjoints (sigmoid's may then be handed on). */
-static void grad_of(int elu, adj_dtype dt, int n, const double *xv, const double *wv, int twice,
+static void grad_of(int op, adj_dtype dt, int n, const double *xv, const double *wv, int twice,
                     int release, double *g)
 {
     adj_tape *t = adj_tape_new();
-    float xf[64], wf[64];
+    float xf[160], wf[160];
     for (int i = 0; i < n; i++) {
         xf[i] = (float)xv[i];
         wf[i] = (float)wv[i];
@@ -197,7 +207,11 @@ static void grad_of(int elu, adj_dtype dt, int n, const double *xv, const double
     const int64_t sh[] = {n};
     adj_var *x = dt == ADJ_F64 ? adj_tensor_f64(t, 1, sh, xv) : adj_tensor_f32(t, 1, sh, xf);
     adj_var *w = dt == ADJ_F64 ? adj_constant_f64(t, 1, sh, wv) : adj_constant_f32(t, 1, sh, wf);
-    adj_var *y = elu ? adj_elu(x, 1.0) : adj_sigmoid(x);
+    adj_var *y = op == 0   ? adj_sigmoid(x)
+                 : op == 1 ? adj_elu(x, 1.0)
+                 : op == 2 ? adj_tanh(x)
+                 : op == 3 ? adj_softplus(x)
+                           : adj_exp(x);
     adj_var *l = adj_sum(adj_mul(w, y));
     if (twice)
         l = adj_add(adj_sum(adj_mul(x, x)), l);
@@ -262,6 +276,77 @@ START_TEST(few_element_backward)
 }
 END_TEST
 
+/* tanh, softplus and exp (the ops with an optimistic forward) on n = 1..70
+ * elements (up to 64 take the one-pass backward) against the same elements
+ * at the head of 150 (the guarded block loop): the same bits, and the
+ * derivative of a plain loop in double.  Arguments where the fast
+ * exponential holds and where it does not (tanh beyond |x| = 43.5,
+ * softplus beyond 87 in float, 354 and 708 in double), at several places, f32 and
+ * f64, accumulated and handed-on adjoints, 1 and 2 threads, every CPU
+ * level (each level's long run against level 0's). */
+START_TEST(few_element_opt_backward)
+{
+    double xs[150], ws[150];
+    uint64_t s = 11;
+    for (int i = 0; i < 150; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const double r = (double)(s >> 11) / 9007199254740992.0;
+        xs[i] = (r - 0.5) * 12.0;
+        ws[i] = 0.5 + r;
+    }
+    const double special[] = {0.0, -0.0, 50.0, -45.0, 2.5, 90.0, -100.0, 20.0, -400.0, 720.0};
+    memcpy(xs, special, sizeof special);
+    xs[40] = 60.0;  /* a failing argument only in the second half of n = 64 */
+    xs[65] = -95.0; /* and one only beyond 64 */
+    for (int op = 2; op <= 4; op++)
+        for (int dti = 0; dti < 2; dti++)
+            for (int mode = 0; mode < 4; mode++) {
+                const adj_dtype dt = dti ? ADJ_F64 : ADJ_F32;
+                const int twice = mode & 1, release = mode >> 1;
+                double ref[150];
+                adj_set_threads(1);
+                ck_assert_int_eq(adj_vm_force_level(0), 0);
+                grad_of(op, dt, 150, xs, ws, twice, release, ref);
+                for (int threads = 1; threads <= 2; threads++)
+                    for (int level = 0; level <= adj_vm_max_level(); level++) {
+                        adj_set_threads(threads);
+                        ck_assert_int_eq(adj_vm_force_level(level), level);
+                        double big[150];
+                        grad_of(op, dt, 150, xs, ws, twice, release, big);
+                        ck_assert_msg(memcmp(big, ref, sizeof big) == 0,
+                                      "op %d %s mode %d threads %d level %d: 150 elements differ "
+                                      "from level 0",
+                                      op, dti ? "f64" : "f32", mode, threads, level);
+                        for (int n = 1; n <= 70; n++) {
+                            double g[150];
+                            grad_of(op, dt, n, xs, ws, twice, release, g);
+                            for (int i = 0; i < n; i++) {
+                                ck_assert_msg(memcmp(&g[i], &big[i], sizeof g[i]) == 0,
+                                              "op %d %s n %d element %d mode %d threads %d "
+                                              "level %d: %.17g vs %.17g",
+                                              op, dti ? "f64" : "f32", n, i, mode, threads, level,
+                                              g[i], big[i]);
+                                const double x = dti ? xs[i] : (double)(float)xs[i];
+                                const double w = dti ? ws[i] : (double)(float)ws[i];
+                                const double d = dref(op, x);
+                                if (!isfinite(d) || (!dti && d > 3e38))
+                                    continue; /* exp overflows */
+                                const double want = w * d + (twice ? 2 * x : 0);
+                                const double tol = (dti ? 1e-14 : 2e-6) * (fabs(want) + 1e-30) +
+                                                   (dti ? 0 : 1e-44) +
+                                                   (twice ? (dti ? 1e-15 : 1e-6) * fabs(x) : 0);
+                                ck_assert_msg(fabs(g[i] - want) <= tol,
+                                              "op %d %s n %d element %d: %.17g, want %.17g", op,
+                                              dti ? "f64" : "f32", n, i, g[i], want);
+                            }
+                        }
+                    }
+            }
+    adj_vm_force_level(-1);
+    adj_set_threads(1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("recordpath");
@@ -271,6 +356,7 @@ static Suite *suite(void)
     tcase_add_test(tc, rejects_keep_their_messages);
     tcase_add_test(tc, view_of_moved_parameter);
     tcase_add_test(tc, few_element_backward);
+    tcase_add_test(tc, few_element_opt_backward);
     suite_add_tcase(s, tc);
     return s;
 }

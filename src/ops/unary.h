@@ -221,7 +221,67 @@ static inline double adj_scalar_attr_c(const adj_var *v)
 /* The backward loop and the scalar backward statement of each kind of
  * forward loop (LOOPS##BACK_, LOOPS##STMT_). */
 #define ADJ_UNARY_LOOPS_BACK_ ADJ_UNARY_BACK_
-#define ADJ_UNARY_LOOPS_OPT_BACK_ ADJ_UNARY_BACK_
+#define ADJ_UNARY_LOOPS_OPT_BACK_ ADJ_UNARY_BACK_OPT_
+
+/* Ranges of at most this many elements take the optimistic backward. */
+#define ADJ_UNARY_FEW 64
+
+/*
+ * The backward of an op with an optimistic forward: a range of at most
+ * ADJ_UNARY_FEW elements computes its dx with the fast kernels into a
+ * buffer, checking OK in the same pass, and again with adj_slow_ = 1 if an
+ * argument failed it; then adds (or stores) the buffer.  One pass over x
+ * instead of the guard's pass and the kernel's; the same bits.  Longer
+ * ranges take ADJ_UNARY_BACK_.
+ */
+#define ADJ_UNARY_BACK_OPT_(TY, OK, PRE, BWD)                                  \
+    do {                                                                       \
+        if (hi_ - lo_ > ADJ_UNARY_FEW) {                                       \
+            ADJ_UNARY_BACK_(TY, OK, PRE, BWD);                                 \
+            break;                                                             \
+        }                                                                      \
+        typedef TY T;                                                          \
+        const size_t n_ = hi_ - lo_;                                           \
+        const T *restrict xb_ = (const T *)k_->x + lo_;                        \
+        const T *restrict yb_ = (const T *)k_->yv + lo_;                       \
+        /* in store mode dy is read from out (so neither is restrict) */      \
+        T *dxb_ = (T *)k_->out + lo_;                                          \
+        const T *dyb_ = k_->store ? dxb_ : (const T *)k_->dy + lo_;            \
+        const T c = (T)adj_attr_c_get(y_);                                     \
+        (void)c;                                                               \
+        PRE;                                                                   \
+        T g_[ADJ_UNARY_FEW];                                                   \
+        int bad_ = 0;                                                          \
+        {                                                                      \
+            enum { adj_slow_ = 0 };                                            \
+            for (size_t i_ = 0; i_ < n_; i_++) {                               \
+                const T x = xb_[i_], y = yb_[i_], dy = dyb_[i_];               \
+                T dx;                                                          \
+                (void)x;                                                       \
+                (void)y;                                                       \
+                bad_ |= !(OK);                                                 \
+                BWD;                                                           \
+                g_[i_] = dx;                                                   \
+            }                                                                  \
+        }                                                                      \
+        if (bad_) {                                                            \
+            enum { adj_slow_ = 1 };                                            \
+            for (size_t i_ = 0; i_ < n_; i_++) {                               \
+                const T x = xb_[i_], y = yb_[i_], dy = dyb_[i_];               \
+                T dx;                                                          \
+                (void)x;                                                       \
+                (void)y;                                                       \
+                BWD;                                                           \
+                g_[i_] = dx;                                                   \
+            }                                                                  \
+        }                                                                      \
+        if (k_->store)                                                         \
+            for (size_t i_ = 0; i_ < n_; i_++)                                 \
+                dxb_[i_] = (T)0 + g_[i_];                                      \
+        else                                                                   \
+            for (size_t i_ = 0; i_ < n_; i_++)                                 \
+                dxb_[i_] += g_[i_];                                            \
+    } while (0)
 #define ADJ_UNARY_LOOPS_STMT_(BWD) BWD
 #define ADJ_UNARY_LOOPS_OPT_STMT_(BWD) BWD
 
