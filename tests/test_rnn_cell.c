@@ -6,7 +6,9 @@
  * 512-bit code), 1 and 2 threads, with the same bits for both thread
  * counts; the last two sizes are large enough for the passes to be split
  * over two threads, at a range edge inside a row.  Inputs that take no
- * adjoint (constants) leave the others' unchanged.  Finite differences and the tangent rule are checked by the
+ * adjoint (constants) leave the others' unchanged.  Inputs that already
+ * hold an adjoint when the cell's backward runs (they feed a sum recorded
+ * after the cell) get the cell's added to it; the others' are stored.  Finite differences and the tangent rule are checked by the
  * op-table suites.
  */
 #include <adjoint.h>
@@ -33,9 +35,12 @@ typedef struct result {
 
 /* The op on a fresh tape: values and the inputs' adjoints (as doubles);
  * raw copies of the same (in the dtype) go to bits for the thread check.
- * Input k is a constant where bit k of consts is set (no adjoint). */
-static void run_op(int gru, adj_dtype dt, int B, int H, unsigned consts, result *r,
-                   unsigned char *bits, size_t *nbits)
+ * Input k is a constant where bit k of consts is set (no adjoint); where
+ * bit k of later is set, sum(input k) is added to the loss after the cell,
+ * so its adjoint holds ones before the cell's backward (1 is taken off
+ * again in r). */
+static void run_op(int gru, adj_dtype dt, int B, int H, unsigned consts, unsigned later,
+                   result *r, unsigned char *bits, size_t *nbits)
 {
     adj_tape *t = adj_tape_new();
     int G = gru ? 3 : 4, nin = gru ? 3 : 2;
@@ -71,7 +76,11 @@ static void run_op(int gru, adj_dtype dt, int B, int H, unsigned consts, result 
             fw[i] = (float)buf[i];
         w = adj_constant_f32(t, adj_ndim(y), ys, fw);
     }
-    ck_assert_int_eq(adj_backward(adj_sum(adj_mul(y, w))), ADJ_OK);
+    adj_var *loss = adj_sum(adj_mul(y, w));
+    for (int k = 0; k < nin; k++)
+        if ((later >> k) & 1)
+            loss = adj_add(loss, adj_sum(in[k]));
+    ck_assert_int_eq(adj_backward(loss), ADJ_OK);
     size_t es = dt == ADJ_F64 ? 8 : 4, nb = 0;
     for (int i = 0; i < ny; i++)
         r->y[i] = adj_value_at(y, (size_t)i);
@@ -82,7 +91,7 @@ static void run_op(int gru, adj_dtype dt, int B, int H, unsigned consts, result 
             continue;
         size_t n = adj_numel(in[k]);
         for (size_t i = 0; i < n; i++)
-            r->g[k][i] = adj_grad_at(in[k], i);
+            r->g[k][i] = adj_grad_at(in[k], i) - (double)((later >> k) & 1);
         memcpy(bits + nb, adj_grad_data(in[k]), n * es);
         nb += n * es;
     }
@@ -146,13 +155,14 @@ START_TEST(cells_match_plain_loops)
     static unsigned char bits[2][8 * 3 * MAXN];
     const unsigned nin = gru ? 3 : 2;
     for (int s = 0; s < NSIZES; s++)
-        for (unsigned consts = 0; consts + 1 < 1u << nin; consts++) {
+        for (unsigned cl = 0; cl < (1u << nin) * ((1u << nin) - 1); cl++) {
+            const unsigned consts = cl >> nin, later = cl & ((1u << nin) - 1);
             int B = SIZES[s][0], H = SIZES[s][1];
             reference(gru, B, H, &want);
             size_t nb[2];
             for (int th = 1; th <= 2; th++) {
                 adj_set_threads(th);
-                run_op(gru, dt, B, H, consts, &got, bits[th - 1], &nb[th - 1]);
+                run_op(gru, dt, B, H, consts, later, &got, bits[th - 1], &nb[th - 1]);
                 close_all(got.y, want.y, B * H * (gru ? 1 : 2), tol, "y");
                 int n[3] = {B * H * (gru ? 3 : 4), B * H * (gru ? 3 : 1), B * H};
                 for (unsigned k = 0; k < nin; k++)
@@ -162,7 +172,8 @@ START_TEST(cells_match_plain_loops)
             adj_set_threads(1);
             ck_assert_uint_eq(nb[0], nb[1]);
             ck_assert_msg(memcmp(bits[0], bits[1], nb[0]) == 0,
-                          "1 and 2 threads differ (B %d, H %d, constants %u)", B, H, consts);
+                          "1 and 2 threads differ (B %d, H %d, constants %u, later %u)", B, H,
+                          consts, later);
         }
 }
 END_TEST

@@ -7,8 +7,9 @@
  *
  * Sigmoid from e = e^-|x| (nothing positive is exponentiated), tanh from
  * the vectorised tanh (ops/vmath.h); their derivatives from the outputs,
- * y (1 - y) and (1 - y)(1 + y).  The backward recomputes the gates from the
- * pre-activations instead of saving them.  Rows are independent and each
+ * y (1 - y) and (1 - y)(1 + y).  The forward keeps the activated gates
+ * (5 H values a row for the LSTM, 3 H for the GRU) for the backward, which
+ * then evaluates no exponential.  Rows are independent and each
  * element's arithmetic is fixed: a node of at least 2 x CELL_GRAIN
  * elements splits its rows over the pool, and the results do not depend
  * on the thread count; every CPU level gives the same bits
@@ -45,52 +46,69 @@ static size_t hid_of(const adj_var *y) { return (size_t)adj_cold(y->in[adj_nin(y
 /* ------------------------------------------------------------------ LSTM */
 
 /* One row of each kernel, on restrict-qualified rows (so the loop
- * vectorises), for T = float and double at each CPU level. */
+ * vectorises), for T = float and double at each CPU level.  The forward
+ * keeps each row's activated gates in s (LSTM: i, f, g, o and tanh(c'),
+ * 5 H; GRU: r, u, n, 3 H), and the backward reads them there instead of
+ * recomputing them: the same values, so the same bits.  The backward
+ * comes as two rows: one adds into the inputs' adjoints (_add), one
+ * stores into them where they hold nothing yet (_set). */
+
+/* the gates of element j of a row z of four H-column blocks, in i, f, g, o */
+#define LSTM_GATES_(T, z, H, j)                                                           \
+    const T i = SIGMOID_(T, (z)[j]), f = SIGMOID_(T, (z)[(H) + (j)]);                     \
+    const T o = SIGMOID_(T, (z)[3 * (H) + (j)]), g = ADJ_TANH((z)[2 * (H) + (j)])
+/* r, u, n of element j from the input's gates x and the state's hh */
+#define GRU_GATES_(T, x, hh, H, j)                                                        \
+    const T r = SIGMOID_(T, (x)[j] + (hh)[j]), u = SIGMOID_(T, (x)[(H) + (j)] + (hh)[(H) + (j)]); \
+    const T n = ADJ_TANH((x)[2 * (H) + (j)] + r * (hh)[2 * (H) + (j)])
+
+/* dc' = dy_c + dh o (1 - tanh^2 c'); dz_i = dc' g i (1 - i),
+ * dz_f = dc' c f (1 - f), dz_g = dc' i (1 - g^2), dz_o = dh tanh(c') o (1 - o);
+ * dc += dc' f */
+#define LSTM_BWD_ROW_(T, name, ATTR, ACC)                                                  \
+    ATTR static void name(const T *restrict sr, const T *restrict cr, const T *restrict dh, \
+                          const T *restrict dn, T *restrict gzr, T *restrict gcr, size_t H) \
+    {                                                                                    \
+        for (size_t j = 0; j < H; j++) {                                                 \
+            const T i = sr[j], f = sr[H + j], g = sr[2 * H + j], o = sr[3 * H + j];       \
+            const T tc = sr[4 * H + j];                                                  \
+            const T dcn = dn[j] + dh[j] * o * (((T)1 - tc) * ((T)1 + tc));               \
+            gzr[j] ACC dcn * g * (i * ((T)1 - i));                                       \
+            gzr[H + j] ACC dcn * cr[j] * (f * ((T)1 - f));                               \
+            gzr[2 * H + j] ACC dcn * i * (((T)1 - g) * ((T)1 + g));                      \
+            gzr[3 * H + j] ACC dh[j] * tc * (o * ((T)1 - o));                            \
+            gcr[j] ACC dcn * f;                                                          \
+        }                                                                                \
+    }
 
 /* h' = o tanh(c'), c' = f c + i g, with i, f, o = sigmoid and g = tanh of
  * the four H-column blocks of z */
 #define LSTM_ROWS_(T, sfx, ATTR)                                                          \
     ATTR static void lstm_fwd_row_##sfx(const T *restrict zr, const T *restrict cr,       \
-                                        T *restrict hr, T *restrict nr, size_t H)          \
+                                        T *restrict hr, T *restrict nr, T *restrict sr,    \
+                                        size_t H)                                         \
     {                                                                                    \
         for (size_t j = 0; j < H; j++) {                                                 \
-            const T xi = zr[j], xf = zr[H + j], xg = zr[2 * H + j], xo = zr[3 * H + j];   \
-            const T i = SIGMOID_(T, xi), f = SIGMOID_(T, xf), o = SIGMOID_(T, xo);       \
-            const T g = ADJ_TANH(xg);                                                    \
-            const T cn = f * cr[j] + i * g;                                              \
+            LSTM_GATES_(T, zr, H, j);                                                    \
+            const T cn = f * cr[j] + i * g, tc = ADJ_TANH(cn);                           \
             nr[j] = cn;                                                                  \
-            hr[j] = o * ADJ_TANH(cn);                                                    \
+            hr[j] = o * tc;                                                              \
+            sr[j] = i;                                                                   \
+            sr[H + j] = f;                                                               \
+            sr[2 * H + j] = g;                                                           \
+            sr[3 * H + j] = o;                                                           \
+            sr[4 * H + j] = tc;                                                          \
         }                                                                                \
     }                                                                                    \
-    /* dc' = dy_c + dh o (1 - tanh^2 c'); dz_i = dc' g i (1 - i),                     */ \
-    /* dz_f = dc' c f (1 - f), dz_g = dc' i (1 - g^2), dz_o = dh tanh(c') o (1 - o);  */ \
-    /* dc += dc' f                                                                    */ \
-    ATTR static void lstm_bwd_row_##sfx(const T *restrict zr, const T *restrict cr,       \
-                                        const T *restrict nr, const T *restrict dh,       \
-                                        const T *restrict dn, T *restrict gzr,            \
-                                        T *restrict gcr, size_t H)                        \
-    {                                                                                    \
-        for (size_t j = 0; j < H; j++) {                                                 \
-            const T xi = zr[j], xf = zr[H + j], xg = zr[2 * H + j], xo = zr[3 * H + j];   \
-            const T i = SIGMOID_(T, xi), f = SIGMOID_(T, xf), o = SIGMOID_(T, xo);       \
-            const T g = ADJ_TANH(xg), tc = ADJ_TANH(nr[j]);                              \
-            const T dcn = dn[j] + dh[j] * o * (((T)1 - tc) * ((T)1 + tc));               \
-            gzr[j] += dcn * g * (i * ((T)1 - i));                                        \
-            gzr[H + j] += dcn * cr[j] * (f * ((T)1 - f));                                \
-            gzr[2 * H + j] += dcn * i * (((T)1 - g) * ((T)1 + g));                       \
-            gzr[3 * H + j] += dh[j] * tc * (o * ((T)1 - o));                             \
-            gcr[j] += dcn * f;                                                           \
-        }                                                                                \
-    }                                                                                    \
+    LSTM_BWD_ROW_(T, lstm_bwd_add_row_##sfx, ATTR, +=)                                   \
+    LSTM_BWD_ROW_(T, lstm_bwd_set_row_##sfx, ATTR, =)                                    \
     /* tc' = ti g + i tg + tf c + f tc; th = to tanh(c') + o (1 - tanh^2 c') tc'      */ \
     ATTR static void lstm_jvp_row_##sfx(const T *restrict zr, const T *restrict cr,       \
                                         const T *restrict tz, const T *restrict tcr,      \
                                         T *restrict th, T *restrict tn, size_t H)          \
     {                                                                                    \
         for (size_t j = 0; j < H; j++) {                                                 \
-            const T xi = zr[j], xf = zr[H + j], xg = zr[2 * H + j], xo = zr[3 * H + j];   \
-            const T i = SIGMOID_(T, xi), f = SIGMOID_(T, xf), o = SIGMOID_(T, xo);       \
-            const T g = ADJ_TANH(xg);                                                    \
+            LSTM_GATES_(T, zr, H, j);                                                    \
             const T cn = f * cr[j] + i * g, tcn_ = ADJ_TANH(cn);                         \
             const T ti = i * ((T)1 - i) * tz[j], tf = f * ((T)1 - f) * tz[H + j];        \
             const T tg = ((T)1 - g) * ((T)1 + g) * tz[2 * H + j];                        \
@@ -101,51 +119,52 @@ static size_t hid_of(const adj_var *y) { return (size_t)adj_cold(y->in[adj_nin(y
         }                                                                                \
     }
 
+/* dn = dy (1 - u)(1 - n^2) = dx_n, dhh_n = dn r; dr = dn hh_n r (1 - r)
+ * = dx_r = dhh_r; du = dy (h - n) u (1 - u) = dx_u = dhh_u; dh += dy u */
+#define GRU_BWD_ROW_(T, name, ATTR, ACC)                                                   \
+    ATTR static void name(const T *restrict sr, const T *restrict gr, const T *restrict hp, \
+                          const T *restrict dy, T *restrict gxr, T *restrict ghr,          \
+                          T *restrict gpr, size_t H)                                       \
+    {                                                                                    \
+        for (size_t j = 0; j < H; j++) {                                                 \
+            const T r = sr[j], u = sr[H + j], n = sr[2 * H + j];                         \
+            const T dn = dy[j] * ((T)1 - u) * (((T)1 - n) * ((T)1 + n));                 \
+            const T dr = dn * gr[2 * H + j] * (r * ((T)1 - r));                          \
+            const T du = dy[j] * (hp[j] - n) * (u * ((T)1 - u));                         \
+            gxr[j] ACC dr;                                                               \
+            gxr[H + j] ACC du;                                                           \
+            gxr[2 * H + j] ACC dn;                                                       \
+            ghr[j] ACC dr;                                                               \
+            ghr[H + j] ACC du;                                                           \
+            ghr[2 * H + j] ACC dn * r;                                                   \
+            gpr[j] ACC dy[j] * u;                                                        \
+        }                                                                                \
+    }
+
 /* r = sigmoid(x_r + hh_r), u = sigmoid(x_u + hh_u) (the update gate),
  * n = tanh(x_n + r hh_n), h' = n + u (h - n) = (1 - u) n + u h */
 #define GRU_ROWS_(T, sfx, ATTR)                                                           \
     ATTR static void gru_fwd_row_##sfx(const T *restrict xr, const T *restrict gr,        \
-                                       const T *restrict hp, T *restrict yr, size_t H)    \
+                                       const T *restrict hp, T *restrict yr,              \
+                                       T *restrict sr, size_t H)                          \
     {                                                                                    \
         for (size_t j = 0; j < H; j++) {                                                 \
-            const T ar = xr[j] + gr[j], au = xr[H + j] + gr[H + j];                       \
-            const T r = SIGMOID_(T, ar), u = SIGMOID_(T, au);                            \
-            const T n = ADJ_TANH(xr[2 * H + j] + r * gr[2 * H + j]);                     \
+            GRU_GATES_(T, xr, gr, H, j);                                                 \
             yr[j] = n + u * (hp[j] - n);                                                 \
+            sr[j] = r;                                                                   \
+            sr[H + j] = u;                                                               \
+            sr[2 * H + j] = n;                                                           \
         }                                                                                \
     }                                                                                    \
-    /* dn = dy (1 - u)(1 - n^2) = dx_n, dhh_n = dn r; dr = dn hh_n r (1 - r)          */ \
-    /* = dx_r = dhh_r; du = dy (h - n) u (1 - u) = dx_u = dhh_u; dh += dy u           */ \
-    ATTR static void gru_bwd_row_##sfx(const T *restrict xr, const T *restrict gr,        \
-                                       const T *restrict hp, const T *restrict dy,        \
-                                       T *restrict gxr, T *restrict ghr, T *restrict gpr,  \
-                                       size_t H)                                          \
-    {                                                                                    \
-        for (size_t j = 0; j < H; j++) {                                                 \
-            const T ar = xr[j] + gr[j], au = xr[H + j] + gr[H + j];                       \
-            const T r = SIGMOID_(T, ar), u = SIGMOID_(T, au);                            \
-            const T n = ADJ_TANH(xr[2 * H + j] + r * gr[2 * H + j]);                     \
-            const T dn = dy[j] * ((T)1 - u) * (((T)1 - n) * ((T)1 + n));                 \
-            const T dr = dn * gr[2 * H + j] * (r * ((T)1 - r));                          \
-            const T du = dy[j] * (hp[j] - n) * (u * ((T)1 - u));                         \
-            gxr[j] += dr;                                                                \
-            gxr[H + j] += du;                                                            \
-            gxr[2 * H + j] += dn;                                                        \
-            ghr[j] += dr;                                                                \
-            ghr[H + j] += du;                                                            \
-            ghr[2 * H + j] += dn * r;                                                    \
-            gpr[j] += dy[j] * u;                                                         \
-        }                                                                                \
-    }                                                                                    \
+    GRU_BWD_ROW_(T, gru_bwd_add_row_##sfx, ATTR, +=)                                     \
+    GRU_BWD_ROW_(T, gru_bwd_set_row_##sfx, ATTR, =)                                      \
     ATTR static void gru_jvp_row_##sfx(const T *restrict xr, const T *restrict gr,        \
                                        const T *restrict hp, const T *restrict tx,        \
                                        const T *restrict tg, const T *restrict tp,        \
                                        T *restrict tyr, size_t H)                         \
     {                                                                                    \
         for (size_t j = 0; j < H; j++) {                                                 \
-            const T ar = xr[j] + gr[j], au = xr[H + j] + gr[H + j];                       \
-            const T r = SIGMOID_(T, ar), u = SIGMOID_(T, au);                            \
-            const T n = ADJ_TANH(xr[2 * H + j] + r * gr[2 * H + j]);                     \
+            GRU_GATES_(T, xr, gr, H, j);                                                 \
             const T tr = r * ((T)1 - r) * (tx[j] + tg[j]);                               \
             const T tu = u * ((T)1 - u) * (tx[H + j] + tg[H + j]);                       \
             const T tn = ((T)1 - n) * ((T)1 + n) *                                       \
@@ -155,29 +174,37 @@ static size_t hid_of(const adj_var *y) { return (size_t)adj_cold(y->in[adj_nin(y
     }
 
 /*
- * The passes over rows [b0, b1) of a node (B rows in all).  The backward
- * writes into scratch rows (from the arena, one per row) where an input
- * takes no adjoint, so the loops have no branch and rows on different
- * threads share nothing.
+ * The passes over rows [b0, b1) of a node (B rows in all), with its kept
+ * gates s.  The backward writes into scratch rows (from the arena, one
+ * per row) where an input takes no adjoint, so the loops have no branch
+ * and rows on different threads share nothing; it stores (set) or adds.
  */
 #define CELL_PASSES_(T, sfx)                                                             \
-    static void lstm_fwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1) \
+    static void lstm_fwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1, \
+                               void *s_)                                                 \
     {                                                                                    \
         const T *z = y->in[0]->value, *c = y->in[1]->value;                              \
-        T *v = y->value;                                                                 \
+        T *v = y->value, *s = s_;                                                        \
         for (size_t b = b0; b < b1; b++)                                                 \
-            lstm_fwd_row_##sfx(z + b * 4 * H, c + b * H, v + b * H, v + (B + b) * H, H);  \
+            lstm_fwd_row_##sfx(z + b * 4 * H, c + b * H, v + b * H, v + (B + b) * H,      \
+                               s + b * 5 * H, H);                                        \
     }                                                                                    \
     static void lstm_bwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1, \
-                               void *const *g, void *scratch_)                           \
+                               const void *s_, void *const *g, void *scratch_, bool set)  \
     {                                                                                    \
         T *scratch = scratch_;                                                           \
-        const T *z = y->in[0]->value, *c = y->in[1]->value, *v = y->value, *gy = y->grad; \
+        const T *s = s_, *c = y->in[1]->value, *gy = y->grad;                            \
         T *gz = g[0], *gc = g[1];                                                        \
-        for (size_t b = b0; b < b1; b++)                                                 \
-            lstm_bwd_row_##sfx(z + b * 4 * H, c + b * H, v + (B + b) * H, gy + b * H,     \
-                               gy + (B + b) * H, gz ? gz + b * 4 * H : scratch + b * 5 * H, \
-                               gc ? gc + b * H : scratch + b * 5 * H + 4 * H, H);        \
+        for (size_t b = b0; b < b1; b++) {                                               \
+            T *gzr = gz ? gz + b * 4 * H : scratch + b * 5 * H;                          \
+            T *gcr = gc ? gc + b * H : scratch + b * 5 * H + 4 * H;                      \
+            if (set)                                                                     \
+                lstm_bwd_set_row_##sfx(s + b * 5 * H, c + b * H, gy + b * H,              \
+                                       gy + (B + b) * H, gzr, gcr, H);                   \
+            else                                                                         \
+                lstm_bwd_add_row_##sfx(s + b * 5 * H, c + b * H, gy + b * H,              \
+                                       gy + (B + b) * H, gzr, gcr, H);                   \
+        }                                                                                \
     }                                                                                    \
     static void lstm_jvp_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1, \
                                const void *const *t, void *ty)                           \
@@ -188,27 +215,34 @@ static size_t hid_of(const adj_var *y) { return (size_t)adj_cold(y->in[adj_nin(y
             lstm_jvp_row_##sfx(z + b * 4 * H, c + b * H, tz + b * 4 * H, tc + b * H,      \
                                o + b * H, o + (B + b) * H, H);                           \
     }                                                                                    \
-    static void gru_fwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1)  \
+    static void gru_fwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1,  \
+                              void *s_)                                                  \
     {                                                                                    \
         (void)B;                                                                         \
         const T *x = y->in[0]->value, *hh = y->in[1]->value, *h = y->in[2]->value;       \
-        T *v = y->value;                                                                 \
+        T *v = y->value, *s = s_;                                                        \
         for (size_t b = b0; b < b1; b++)                                                 \
-            gru_fwd_row_##sfx(x + b * 3 * H, hh + b * 3 * H, h + b * H, v + b * H, H);    \
+            gru_fwd_row_##sfx(x + b * 3 * H, hh + b * 3 * H, h + b * H, v + b * H,        \
+                              s + b * 3 * H, H);                                         \
     }                                                                                    \
     static void gru_bwd_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1,  \
-                              void *const *g, void *scratch_)                            \
+                              const void *s_, void *const *g, void *scratch_, bool set)   \
     {                                                                                    \
         (void)B;                                                                         \
         T *scratch = scratch_;                                                           \
-        const T *x = y->in[0]->value, *hh = y->in[1]->value, *h = y->in[2]->value;       \
-        const T *gy = y->grad;                                                           \
+        const T *s = s_, *hh = y->in[1]->value, *h = y->in[2]->value, *gy = y->grad;     \
         T *gx = g[0], *gh = g[1], *gp = g[2];                                            \
-        for (size_t b = b0; b < b1; b++)                                                 \
-            gru_bwd_row_##sfx(x + b * 3 * H, hh + b * 3 * H, h + b * H, gy + b * H,       \
-                              gx ? gx + b * 3 * H : scratch + b * 7 * H,                 \
-                              gh ? gh + b * 3 * H : scratch + b * 7 * H + 3 * H,         \
-                              gp ? gp + b * H : scratch + b * 7 * H + 6 * H, H);         \
+        for (size_t b = b0; b < b1; b++) {                                               \
+            T *gxr = gx ? gx + b * 3 * H : scratch + b * 7 * H;                          \
+            T *ghr = gh ? gh + b * 3 * H : scratch + b * 7 * H + 3 * H;                  \
+            T *gpr = gp ? gp + b * H : scratch + b * 7 * H + 6 * H;                      \
+            if (set)                                                                     \
+                gru_bwd_set_row_##sfx(s + b * 3 * H, hh + b * 3 * H, h + b * H,           \
+                                      gy + b * H, gxr, ghr, gpr, H);                     \
+            else                                                                         \
+                gru_bwd_add_row_##sfx(s + b * 3 * H, hh + b * 3 * H, h + b * H,           \
+                                      gy + b * H, gxr, ghr, gpr, H);                     \
+        }                                                                                \
     }                                                                                    \
     static void gru_jvp_##sfx(const adj_var *y, size_t B, size_t H, size_t b0, size_t b1,  \
                               const void *const *t, void *ty)                            \
@@ -277,6 +311,16 @@ CELL_PASSES_(double, d_base)
 
 /* ------------------------------------------------------- shapes, hooks */
 
+/* The gates a node's forward keeps for its backward (CELL_KEPT of them per
+ * hidden unit and row), in the arena from the shape rule: written by every
+ * forward, so a forward run again (a gradient check) leaves them those of
+ * the values it read. */
+typedef struct cell_attr {
+    void *kept;
+} cell_attr;
+
+static int kept_of(int gates) { return gates == 4 ? 5 : 3; }
+
 static adj_status cell_shape(adj_var *y, char *why, size_t n, int gates)
 {
     const adj_var *z = y->in[0], *s = y->in[adj_nin(y) - 1];
@@ -306,6 +350,13 @@ static adj_status cell_shape(adj_var *y, char *why, size_t n, int gates)
         adj_cold(y)->shape[1] = B;
         adj_cold(y)->shape[2] = H;
     }
+    const size_t nk = (size_t)(B * H) * (size_t)kept_of(gates);
+    cell_attr *a = ADJ_ATTR(y, cell_attr);
+    a->kept = adj_arena_alloc(adj_node_tape(y), (nk ? nk : 1) * adj_dsize(y->dtype));
+    if (!a->kept) {
+        snprintf(why, n, "out of memory for the gates kept for the backward");
+        return ADJ_ENOMEM;
+    }
     return ADJ_OK;
 }
 
@@ -320,7 +371,26 @@ static void *scratch_of(const adj_var *y, size_t n)
     return adj_arena_zalloc(adj_node_tape(y), (n ? n : 1) * adj_dsize(y->dtype));
 }
 
-static void *grad_of(adj_var *x) { return (x->flags & ADJ_F_GRAD) ? adj_grad_buf(x) : NULL; }
+/*
+ * The adjoints of a node's k inputs (NULL where one takes none) and
+ * whether the backward stores into them: when each buffer is new (its
+ * first writer is this backward: adj_grad_buf_fresh).  Else the new ones
+ * are zeroed and it adds to all.  An input given twice is one buffer,
+ * new only for its first slot.
+ */
+static bool grads_of(adj_var *y, int k, void **g, size_t *numel)
+{
+    bool fresh[3] = {false, false, false}, set = true;
+    for (int q = 0; q < k; q++) {
+        adj_var *x = y->in[q];
+        g[q] = (x->flags & ADJ_F_GRAD) ? adj_grad_buf_fresh(x, &fresh[q]) : NULL;
+        set = set && (!g[q] || fresh[q]);
+    }
+    for (int q = 0; !set && q < k; q++)
+        if (fresh[q])
+            memset(g[q], 0, numel[q] * adj_dsize(y->dtype));
+    return set;
+}
 
 /*
  * A pass over the pool: the B H elements of h' split into ranges (of at
@@ -333,7 +403,9 @@ enum { CELL_GRAIN = 1024 };
 typedef struct cell_job {
     const adj_var *y;
     size_t B, H;
+    void *kept;
     void *g[3], *scratch;   /* backward */
+    bool set;
     const void *const *t;   /* tangent: the inputs' and the output's */
     void *ty;
 } cell_job;
@@ -346,33 +418,29 @@ typedef struct cell_job {
         if (b0 < b1)                                                                     \
             CELL_CALL_(name, j->y, j->B, j->H, b0, b1, __VA_ARGS__);                     \
     }
-#define CELL_FWD_(name)                                                                   \
-    static void name##_range(void *ctx, size_t lo, size_t hi)                            \
-    {                                                                                    \
-        const cell_job *j = ctx;                                                         \
-        const size_t b0 = (lo + j->H - 1) / j->H, b1 = (hi + j->H - 1) / j->H;            \
-        if (b0 < b1)                                                                     \
-            CELL_CALL_(name, j->y, j->B, j->H, b0, b1);                                  \
-    }
-CELL_FWD_(lstm_fwd)
-CELL_FWD_(gru_fwd)
-CELL_RANGE_(lstm_bwd, j->g, j->scratch)
-CELL_RANGE_(gru_bwd, j->g, j->scratch)
+CELL_RANGE_(lstm_fwd, j->kept)
+CELL_RANGE_(gru_fwd, j->kept)
+CELL_RANGE_(lstm_bwd, j->kept, j->g, j->scratch, j->set)
+CELL_RANGE_(gru_bwd, j->kept, j->g, j->scratch, j->set)
 CELL_RANGE_(lstm_jvp, j->t, j->ty)
 CELL_RANGE_(gru_jvp, j->t, j->ty)
 
 static void cell_run(adj_range_fn fn, cell_job *j) { adj_par_for(j->B * j->H, CELL_GRAIN, fn, j); }
 
+static cell_job job_of(const adj_var *y)
+{
+    return (cell_job){.y = y, .B = rows_of(y), .H = hid_of(y), .kept = ADJ_ATTR(y, cell_attr)->kept};
+}
+
 static void lstm_forward(adj_var *y)
 {
-    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y)};
+    cell_job j = job_of(y);
     cell_run(lstm_fwd_range, &j);
 }
 static void lstm_backward(adj_var *y)
 {
-    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y)};
-    j.g[0] = grad_of(y->in[0]);
-    j.g[1] = grad_of(y->in[1]);
+    cell_job j = job_of(y);
+    j.set = grads_of(y, 2, j.g, (size_t[]){j.B * 4 * j.H, j.B * j.H});
     if (!(j.g[0] && j.g[1]) && !(j.scratch = scratch_of(y, j.B * 5 * j.H)))
         return;
     cell_run(lstm_bwd_range, &j);
@@ -384,30 +452,27 @@ static void lstm_jvp(const adj_var *y, const void *const *tx, void *ty)
 }
 static void gru_forward(adj_var *y)
 {
-    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y)};
+    cell_job j = job_of(y);
     cell_run(gru_fwd_range, &j);
 }
 static void gru_backward(adj_var *y)
 {
-    cell_job j = {.y = y, .B = rows_of(y), .H = hid_of(y)};
+    cell_job j = job_of(y);
     const size_t B = j.B, H = j.H;
-    void *gx = grad_of(y->in[0]), *gh = grad_of(y->in[1]), *gp = grad_of(y->in[2]);
+    j.set = grads_of(y, 3, j.g, (size_t[]){B * 3 * H, B * 3 * H, B * H});
     /* gru_cell(a, a, h): the rows' two gate adjoints must not be one buffer
-     * (they are restrict); hh's goes to zeroed rows of its own, added after */
-    void *shared = gx && gx == gh ? gh : NULL;
-    if (shared && !(gh = scratch_of(y, B * 3 * H)))
+     * (they are restrict); hh's goes to rows of its own, added after */
+    void *shared = j.g[0] && j.g[0] == j.g[1] ? j.g[1] : NULL;
+    if (shared && !(j.g[1] = scratch_of(y, B * 3 * H)))
         return;
-    if (!(gx && gh && gp) && !(j.scratch = scratch_of(y, B * 7 * H)))
+    if (!(j.g[0] && j.g[1] && j.g[2]) && !(j.scratch = scratch_of(y, B * 7 * H)))
         return;
-    j.g[0] = gx;
-    j.g[1] = gh;
-    j.g[2] = gp;
     cell_run(gru_bwd_range, &j);
     for (size_t i = 0; shared && i < B * 3 * H; i++) {
         if (y->dtype == ADJ_F64)
-            ((double *)shared)[i] += ((const double *)gh)[i];
+            ((double *)shared)[i] += ((const double *)j.g[1])[i];
         else
-            ((float *)shared)[i] += ((const float *)gh)[i];
+            ((float *)shared)[i] += ((const float *)j.g[1])[i];
     }
 }
 static void gru_jvp(const adj_var *y, const void *const *tx, void *ty)
@@ -458,7 +523,8 @@ static const char *const lstm_inputs[] = {"z", "c"};
 static const char *const gru_inputs[] = {"x", "hh", "h"};
 
 const adj_op_desc adj_desc_lstm_cell = {
-    .name = "lstm_cell", .arity = 2, .inputs = lstm_inputs, .shape = lstm_shape,
+    .name = "lstm_cell", .arity = 2, .inputs = lstm_inputs, .attr_size = sizeof(cell_attr),
+    .shape = lstm_shape,
     .forward = lstm_forward, .backward = lstm_backward, .jvp = lstm_jvp,
     .formula = "[i f g o] = [σ σ tanh σ](z); c' = f c + i g; y = [o tanh(c'); c']",
     .rule = "dc' = dy_c + dy_h o (1 - tanh^2 c'); dz = [dc' g i(1-i), dc' c f(1-f), "
@@ -467,7 +533,8 @@ const adj_op_desc adj_desc_lstm_cell = {
 };
 
 const adj_op_desc adj_desc_gru_cell = {
-    .name = "gru_cell", .arity = 3, .inputs = gru_inputs, .shape = gru_shape,
+    .name = "gru_cell", .arity = 3, .inputs = gru_inputs, .attr_size = sizeof(cell_attr),
+    .shape = gru_shape,
     .forward = gru_forward, .backward = gru_backward, .jvp = gru_jvp,
     .formula = "r = σ(x_r + hh_r); u = σ(x_u + hh_u); n = tanh(x_n + r hh_n); y = n + u (h - n)",
     .rule = "dn = dy (1-u)(1-n^2); dr = dn hh_n r(1-r); du = dy (h-n) u(1-u); "
