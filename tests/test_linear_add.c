@@ -9,7 +9,8 @@
  * the transpose of a row-major copy of its transpose (a recurrent layer's
  * W_hh: the backward reads the copied storage, also every other row of a
  * larger leaf), no bias, a 1-D x, a strided (step-sliced) r, a leaf r and
- * r = x.
+ * r = x; and such a weight shared by two products and other ops (its dW
+ * added straight into the leaf's adjoint beside what flows the long way).
  */
 #include <adjoint.h>
 
@@ -312,12 +313,59 @@ START_TEST(same_bits_as_add_of_linear)
 }
 END_TEST
 
+/* A weight given as transpose(contiguous(transpose(w0))) to two products
+ * (two steps of a recurrent layer: z1 = x1 wᵀ, z2 = x2 wᵀ + z1), whose
+ * dW goes straight into w0's adjoint, while other adjoints flow the long
+ * way: sum(w g3) into w's own (then back through the copy) and
+ * sum(w0 g4), recorded last, into w0's before the products' backward.
+ * dW0 = Gᵀ x2 + Gᵀ x1 + g3 + g4 against plain loops, f32 and f64, 1 and
+ * 2 threads, with and without released adjoints. */
+START_TEST(weight_copy_shared)
+{
+    static const int64_t SZ[][3] = {{7, 5, 9}, {1, 1, 1}, {33, 128, 512}, {40, 67, 129}};
+    for (int th = 1; th <= 2; th++)
+        for (size_t q = 0; q < sizeof SZ / sizeof SZ[0]; q++)
+            for (int f = 0; f < 4; f++) {
+                adj_set_threads(th);
+                const adj_dtype dt = f & 1 ? ADJ_F32 : ADJ_F64;
+                const int64_t m = SZ[q][0], in = SZ[q][1], out = SZ[q][2];
+                const size_t nx = (size_t)(m * in), nw = (size_t)(out * in), nz = (size_t)(m * out);
+                double *x1 = filled(nx, 21, dt), *x2 = filled(nx, 22, dt), *w0v = filled(nw, 23, dt);
+                double *g = filled(nz, 24, dt), *g3 = filled(nw, 25, dt), *g4 = filled(nw, 26, dt);
+                adj_tape *t = adj_tape_new();
+                const int64_t xs[2] = {m, in}, ws[2] = {out, in}, zs[2] = {m, out};
+                adj_var *a1 = leaf(t, dt, 2, xs, x1, 0), *a2 = leaf(t, dt, 2, xs, x2, 0);
+                adj_var *w0 = leaf(t, dt, 2, ws, w0v, 0);
+                adj_var *w = adj_transpose(adj_contiguous(adj_transpose(w0)));
+                adj_var *z2 = adj_linear_add(a2, w, NULL, adj_linear(a1, w, NULL));
+                adj_var *loss = adj_sum(adj_mul(z2, leaf(t, dt, 2, zs, g, 1)));
+                loss = adj_add(loss, adj_sum(adj_mul(w, leaf(t, dt, 2, ws, g3, 1))));
+                loss = adj_add(loss, adj_sum(adj_mul(w0, leaf(t, dt, 2, ws, g4, 1))));
+                ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+                adj_backward_opts opts = {.release_adjoints = f >> 1};
+                ck_assert_msg(adj_backward_ex(loss, &opts) == ADJ_OK, "%s", adj_tape_message(t));
+                double *want = malloc(nw * sizeof *want);
+                for (size_t k = 0; k < nw; k++)
+                    want[k] = g3[k] + g4[k];
+                ref_mm((size_t)out, (size_t)in, (size_t)m, g, 1, (size_t)out, x2, (size_t)in, 1, want);
+                ref_mm((size_t)out, (size_t)in, (size_t)m, g, 1, (size_t)out, x1, (size_t)in, 1, want);
+                double *got = copy_grad(w0, nw);
+                expect_close(got, want, nw, dt == ADJ_F64 ? 1e-12 : 2e-5, "dW0 of a shared copy");
+                free(got), free(want);
+                adj_tape_free(t);
+                free(x1), free(x2), free(w0v), free(g), free(g3), free(g4);
+            }
+    adj_set_threads(1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("linear_add");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, matches_plain_loops);
     tcase_add_test(tc, same_bits_as_add_of_linear);
+    tcase_add_test(tc, weight_copy_shared);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -486,10 +486,52 @@ static bool mat_through_copy(const adj_var *w, mat *o)
     return true;
 }
 
+/*
+ * Where dW goes for such a weight (mat_through_copy: W the transpose of
+ * C = adj_contiguous(S), S a view of V with a place in V's adjoint, the
+ * descriptor's grad_view): straight into V's adjoint, W[i][j] being
+ * S[j][i] there, instead of into W's own and back through the transpose,
+ * the copy and S, each a pass over W (a recurrent layer's W_hh: every
+ * step's dW adds where the optimizer reads it).  Nothing of it then flows
+ * through W, C or S; what other nodes give them still does, so every
+ * contribution reaches V once.  Not when X or b is V or a view of it (two
+ * tasks would write the same adjoint).
+ */
+static bool grad_through_copy(const adj_var *w, const adj_var *x, const adj_var *b, gmat *o)
+{
+    mat unused;
+    if (!mat_through_copy(w, &unused))
+        return false;
+    const adj_var *s = w->in[0]->in[0];
+    if (adj_is_leaf(s) || !adj_op_table[s->op]->grad_view)
+        return false;
+    adj_var *v = s->in[0];
+    if (!(v->flags & ADJ_F_GRAD) || v->dtype != w->dtype || x == v || b == v ||
+        (!adj_is_leaf(x) && x->in[0] == v) || (b && !adj_is_leaf(b) && b->in[0] == v))
+        return false;
+    adj_layout l;
+    if (!adj_op_table[s->op]->grad_view(s, &l) || l.ndim != 2 || l.offset < 0 ||
+        l.stride[0] < 1 || l.stride[1] < 1)
+        return false;
+    const int64_t rows = l.shape[1], cols = l.shape[0]; /* W's */
+    const size_t rs = (size_t)l.stride[1], cs = (size_t)l.stride[0];
+    const size_t span = rows && cols ? (size_t)(rows - 1) * rs + (size_t)(cols - 1) * cs + 1 : 0;
+    /* S covers every element of V once (a transpose): V's adjoint is taken
+     * fresh and stored by the product as a whole */
+    bool fresh = false;
+    const bool whole = l.offset == 0 && span == (size_t)(rows * cols) && span == adj_cold(v)->numel;
+    char *g = whole ? adj_grad_buf_exact(v, &fresh) : adj_grad_buf(v);
+    if (!g)
+        return false;
+    *o = (gmat){g + (size_t)l.offset * adj_dsize(v->dtype), rs, cs, span, fresh};
+    return true;
+}
+
 /* dX += dZ W, then db += column sums of dZ (task 0); dW += dZ^T X (task 1) */
 typedef struct linear_bwd {
     adj_var *y;
     void *gx, *gw, *gb;
+    size_t gw_rs, gw_cs; /* dW's strides: (in, 1) but where grad_through_copy puts it */
     mat X, W;
     double beta_x, beta_w; /* 0 when gx, gw are fresh (adj_grad_buf_exact): stored, not added */
 } linear_bwd;
@@ -527,7 +569,7 @@ static void linear_bwd_task(void *ctx, size_t lo, size_t hi)
         }
         if (task == 1 && j->gw)
             adj_gemm(y->dtype, true, false, out, in, m, y->grad, out, 1, j->X.p, j->X.rs, j->X.cs,
-                     j->beta_w, j->gw, in, 1);
+                     j->beta_w, j->gw, j->gw_rs, j->gw_cs);
     }
 }
 
@@ -545,7 +587,7 @@ void adj_linear_backward(adj_var *y)
 {
     adj_var *x = y->in[0], *w = y->in[1], *b = y->in[2];
     size_t m = rows_of(x), out = (size_t)adj_cold(w)->shape[0], in = (size_t)adj_cold(w)->shape[1];
-    linear_bwd j = {y, NULL, NULL, NULL, {NULL, 0, 0}, {NULL, 0, 0}, 1.0, 1.0};
+    linear_bwd j = {y, NULL, NULL, NULL, in, 1, {NULL, 0, 0}, {NULL, 0, 0}, 1.0, 1.0};
     if (((w->flags & ADJ_F_GRAD) && !mat_of(x, &j.X)) ||
         ((x->flags & ADJ_F_GRAD) && !mat_through_copy(w, &j.W) && !mat_of(w, &j.W)))
         return;
@@ -556,6 +598,15 @@ void adj_linear_backward(adj_var *y)
     if (b && (b->flags & ADJ_F_GRAD))
         j.gb = adj_grad_buf(b);
     const size_t es = adj_dsize(y->dtype);
+    gmat gv;
+    if ((w->flags & ADJ_F_GRAD) && grad_through_copy(w, x, b, &gv)) {
+        j.gw = gv.p;
+        j.gw_rs = gv.rs;
+        j.gw_cs = gv.cs;
+        j.beta_w = gv.fresh ? 0.0 : 1.0;
+        adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, gv.span, m * in * out, es);
+        return;
+    }
     if (w->flags & ADJ_F_GRAD) { /* after gx: a fresh dX (task 0) is stored before dW adds */
         j.gw = adj_grad_buf_exact(w, &wfresh);
         if (wfresh && spans_overlap(j.gb, out, j.gw, out * in, es)) {
