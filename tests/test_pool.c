@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct cover {
@@ -576,6 +577,118 @@ START_TEST(linear_backward_against_loops)
 }
 END_TEST
 
+/* The claim rule of the parts, played out over every order of threads a
+ * seeded generator gives: a thread takes its own part first, then the
+ * parts without an owner in order, then the owned parts left (a late
+ * thread's); every part is taken exactly once, by 1 to 8 threads (the
+ * first 6 own a part) and 1 to 70 parts. */
+static unsigned taken_init(unsigned owned) { return 63u & ~((1u << owned) - 1); }
+
+START_TEST(claim_rule)
+{
+    /* two threads, two parts: each its own, and the caller takes the
+     * worker's part when the worker has not taken it */
+    ck_assert_uint_eq(adj_pool_pick(2, 2, taken_init(2), 0), 0);
+    ck_assert_uint_eq(adj_pool_pick(2, 2, taken_init(2), 1), 1);
+    ck_assert_uint_eq(adj_pool_pick(2, 2, taken_init(2) | 1, 0), 1);
+    ck_assert_uint_eq(adj_pool_pick(2, 2, taken_init(2) | 2, 1), 0);
+    ck_assert_uint_eq(adj_pool_pick(2, 2, 63, 0), 2);
+    ck_assert_uint_eq(adj_pool_pick(2, 2, 63, 1), 2);
+    /* five parts on two threads: own, then 2, 3, 4, then the steal */
+    ck_assert_uint_eq(adj_pool_pick(5, 2, taken_init(2) | 1, 0), 2);
+    ck_assert_uint_eq(adj_pool_pick(5, 5, taken_init(2) | 1, 0), 1);
+    /* a seventh thread owns no part */
+    ck_assert_uint_eq(adj_pool_pick(9, 6, 0, 6), 6);
+    ck_assert_uint_eq(adj_pool_pick(9, 9, 0x1f, 6), 5);
+
+    uint64_t rng = 12345;
+    for (unsigned threads = 1; threads <= 8; threads++)
+        for (unsigned parts = 1; parts <= 70; parts++)
+            for (int order = 0; order < 20; order++) {
+                unsigned owned = threads < parts ? threads : parts;
+                owned = owned < 6 ? owned : 6;
+                unsigned next = owned, taken = taken_init(owned), got = 0;
+                unsigned char hits[70] = {0};
+                bool first[8] = {0};
+                for (;;) {
+                    rng = rng * 6364136223846793005u + 1442695040888963407u;
+                    const int self = (int)((rng >> 33) % threads);
+                    const unsigned k = adj_pool_pick(parts, next, taken, self);
+                    if (k >= parts)
+                        break;
+                    if (!first[self] && self < (int)owned && !(taken >> self & 1))
+                        ck_assert_uint_eq(k, (unsigned)self);
+                    first[self] = true;
+                    if (k == next)
+                        next++;
+                    else {
+                        ck_assert_uint_lt(k, owned);
+                        ck_assert(!(taken >> k & 1));
+                        taken |= 1u << k;
+                    }
+                    hits[k]++;
+                    got++;
+                }
+                ck_assert_uint_eq(got, parts);
+                for (unsigned k = 0; k < parts; k++)
+                    ck_assert_msg(hits[k] == 1, "%u threads %u parts: part %u taken %d times",
+                                  threads, parts, k, hits[k]);
+                for (int self = 0; self < (int)threads; self++)
+                    ck_assert_uint_eq(adj_pool_pick(parts, next, taken, self), parts);
+            }
+}
+END_TEST
+
+/* Workers asleep (the pool idle for longer than they spin) or late: the
+ * caller takes their parts, and every index and task runs once, for 1 to
+ * 4 threads, few and many parts, and loops inside tasks. */
+static void nap(void)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void tasks_with_loops(void *ctx, size_t lo, size_t hi)
+{
+    nest *s = ctx;
+    for (size_t i = lo; i < hi; i++)
+        adj_par_for(s->n, 1, inner, s->hits + i * s->n);
+}
+
+START_TEST(sleeping_workers)
+{
+    const size_t ns[] = {33, 1000, 100003};
+    const size_t tasks[] = {2, 3, 7, 5000};
+    for (int t = 1; t <= 4; t++) {
+        adj_set_threads(t);
+        for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+            nap();
+            check_cover(ns[i], 1);
+            check_cover(ns[i], 1); /* and right after, workers spinning */
+        }
+        for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++) {
+            unsigned char *hits = calloc(tasks[i], 1);
+            ck_assert_ptr_nonnull(hits);
+            nap();
+            adj_par_tasks(tasks[i], task_mark, hits);
+            adj_par_tasks(tasks[i], task_mark, hits);
+            for (size_t k = 0; k < tasks[i]; k++)
+                ck_assert_msg(hits[k] == 2, "%zu tasks, %d threads: task %zu run %d times",
+                              tasks[i], t, k, hits[k]);
+            free(hits);
+        }
+        nest s = {calloc(9 * 100, 1), 100};
+        ck_assert_ptr_nonnull(s.hits);
+        nap();
+        adj_par_tasks(9, tasks_with_loops, &s);
+        for (size_t i = 0; i < 9 * 100; i++)
+            ck_assert_int_eq(s.hits[i], 1);
+        free(s.hits);
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
 /* More tasks than a loop has parts: several tasks a part. */
 START_TEST(many_tasks)
 {
@@ -718,6 +831,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, linear_with_input_as_bias);
     tcase_add_test(tc, linear_backward_against_loops);
     tcase_add_test(tc, many_tasks);
+    tcase_add_test(tc, claim_rule);
+    tcase_add_test(tc, sleeping_workers);
     tcase_add_test(tc, busy_pool_same_bits);
     tcase_add_test(tc, default_thread_count_rule);
     tcase_add_test(tc, threads_default_from_environment);

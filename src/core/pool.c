@@ -3,12 +3,23 @@
  *
  * threads - 1 workers, started on first use.  A loop is cut into one
  * range ("part") per thread and published by storing a new generation in
- * `claim`, with the number of parts and a count of the parts taken.  The caller and
+ * `claim`, with the number of parts and what is taken of them.  The caller and
  * the workers take parts by compare-and-swap on `claim` until none are
  * left, and count finished parts in `done`; the caller returns when all
  * are done.  A worker that is late (descheduled, asleep) finds its parts
  * already taken by the caller, so an overloaded machine degrades to the
  * serial loop instead of waiting on a thread that is not running.
+ *
+ * Part k of a loop belongs to thread k (the caller is thread 0, worker i
+ * thread i + 1) for the first OWNED_MAX threads: each thread first takes
+ * its own part, then the parts that have no owner in order, then any
+ * owned part still untaken (adj_pool_pick).  So when every thread is
+ * there, the same thread writes the same range of an output loop after
+ * loop, and the next op, split the same way, reads what its own core
+ * wrote; when the parts went to whoever came first, the two halves
+ * swapped between the caller and a spinning worker about every other
+ * loop.  Which thread runs a part never changes its range or what is
+ * computed in it.
  * Between loops the workers spin for a while (the gaps between the
  * kernels of a training step are microseconds), then sleep on a
  * condition variable.
@@ -42,13 +53,19 @@
 #endif
 
 enum { MAX_THREADS = 64, SPIN = 1 << 14, ALIGN = 16 };
-/* Parts of one loop: the count must fit the 16 bits it has in `claim`. */
+/* Parts of one loop: the count must fit the 13 bits it has in `claim`. */
 #define MAX_PARTS ((size_t)4096)
+/* `claim`: generation << 32 | parts << 19 | next << 6 | taken.  next is
+ * the first part without an owner not yet taken; bit k of taken is set
+ * once part k < OWNED_MAX is taken, or when it has no owner. */
+enum { PARTS_SHIFT = 19, NEXT_SHIFT = 6, OWNED_MAX = 6 };
+#define FIELD_MASK ((uint64_t)0x1fff)
+#define TAKEN_ALL ((1u << OWNED_MAX) - 1)
 
 static struct {
     pthread_mutex_t mu;       /* guards sleeping and start-up */
     pthread_cond_t wake;
-    _Atomic uint64_t claim;   /* generation << 32 | parts << 16 | parts taken */
+    _Atomic uint64_t claim;   /* generation, parts and what is taken of them (above) */
     atomic_uint done;         /* parts finished in this generation */
     atomic_int sleepers;
     atomic_bool stop;
@@ -162,17 +179,35 @@ int adj_get_threads(void) { return adj_threads(); }
  * runs whole on its thread: the nesting, not timing, decides that). */
 static _Thread_local bool in_part;
 
-/* Take and run parts of generation gen until none are left. */
-static void run_parts(uint32_t gen)
+unsigned adj_pool_pick(unsigned parts, unsigned next, unsigned taken, int self)
+{
+    if (self >= 0 && self < OWNED_MAX && !(taken >> self & 1))
+        return (unsigned)self;
+    if (next < parts)
+        return next;
+    taken = ~taken & TAKEN_ALL;
+    return taken ? (unsigned)__builtin_ctz(taken) : parts;
+}
+
+/* Take and run parts of generation gen until none are left; self is the
+ * thread's number (0: the caller). */
+static void run_parts(uint32_t gen, int self)
 {
     uint64_t c = atomic_load_explicit(&P.claim, memory_order_acquire);
     for (;;) {
-        if ((uint32_t)(c >> 32) != gen || (c & 0xffff) >= ((c >> 16) & 0xffff))
+        if ((uint32_t)(c >> 32) != gen)
             return;
-        if (!atomic_compare_exchange_weak_explicit(&P.claim, &c, c + 1, memory_order_acq_rel,
+        const unsigned parts = (unsigned)(c >> PARTS_SHIFT & FIELD_MASK);
+        const unsigned next = (unsigned)(c >> NEXT_SHIFT & FIELD_MASK);
+        const unsigned k = adj_pool_pick(parts, next, (unsigned)c & TAKEN_ALL, self);
+        if (k >= parts)
+            return;
+        /* owned parts lie below next, the first part without an owner */
+        const uint64_t to = k == next ? c + ((uint64_t)1 << NEXT_SHIFT) : c | (uint64_t)1 << k;
+        if (!atomic_compare_exchange_weak_explicit(&P.claim, &c, to, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue;
-        size_t lo = (size_t)(c & 0xffff) * P.chunk;
+        size_t lo = (size_t)k * P.chunk;
         size_t hi = lo + P.chunk < P.n ? lo + P.chunk : P.n;
         if (lo < hi)
             P.fn(P.ctx, lo, hi);
@@ -188,7 +223,7 @@ static uint32_t generation(void)
 
 static void *worker(void *arg)
 {
-    (void)arg;
+    const int self = (int)(intptr_t)arg;
     in_part = true; /* a worker only ever runs parts */
     uint32_t seen = P.start_gen; /* every loop published after our start is ours */
     for (;;) {
@@ -208,17 +243,19 @@ static void *worker(void *arg)
         seen = g;
         if (atomic_load_explicit(&P.stop, memory_order_acquire))
             return NULL;
-        run_parts(g);
+        run_parts(g, self);
     }
 }
 
-/* Start a new generation (the loop's fields are set) and wake sleepers. */
-static uint32_t publish(unsigned parts)
+/* Start a new generation (the loop's fields are set) of `parts` parts,
+ * the first `owned` of them each thread k's part k, and wake sleepers. */
+static uint32_t publish(unsigned parts, unsigned owned)
 {
     uint32_t gen = generation() + 1;
     atomic_store_explicit(&P.done, 0, memory_order_relaxed);
     /* seq_cst: ordered before the sleepers read */
-    atomic_store(&P.claim, (uint64_t)gen << 32 | (uint64_t)parts << 16);
+    atomic_store(&P.claim, (uint64_t)gen << 32 | (uint64_t)parts << PARTS_SHIFT |
+                               (uint64_t)owned << NEXT_SHIFT | (TAKEN_ALL & ~((1u << owned) - 1)));
     if (atomic_load(&P.sleepers) > 0) {
         pthread_mutex_lock(&P.mu);
         pthread_cond_broadcast(&P.wake);
@@ -234,7 +271,7 @@ static void shutdown_workers(void)
     if (P.nworkers == 0)
         return;
     atomic_store(&P.stop, true);
-    publish(0);
+    publish(0, 0);
     for (int i = 0; i < P.nworkers; i++)
         pthread_join(P.th[i], NULL);
     atomic_store(&P.stop, false);
@@ -279,7 +316,7 @@ static bool ensure_workers(int want)
     }
     P.start_gen = generation();
     for (int i = 0; i < want; i++) {
-        if (pthread_create(&P.th[i], NULL, worker, NULL) != 0)
+        if (pthread_create(&P.th[i], NULL, worker, (void *)(intptr_t)(i + 1)) != 0)
             break;
         P.nworkers++;
     }
@@ -317,8 +354,11 @@ static void run_loop(size_t n, size_t chunk, adj_range_fn fn, void *ctx)
     P.n = n;
     P.chunk = chunk;
     const unsigned nparts = (unsigned)((n + chunk - 1) / chunk);
+    unsigned owned = (unsigned)P.nworkers + 1;
+    owned = owned < nparts ? owned : nparts;
+    owned = owned < OWNED_MAX ? owned : OWNED_MAX;
     in_part = true;
-    run_parts(publish(nparts));
+    run_parts(publish(nparts, owned), 0);
     in_part = false;
     for (unsigned spins = 0;
          atomic_load_explicit(&P.done, memory_order_acquire) < nparts; spins++) {

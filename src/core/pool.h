@@ -32,12 +32,25 @@ void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx);
 
 /*
  * Run fn over the n independent tasks [0, n): one task a range (several
- * when n is above 4096), taken by the threads as they come (on the caller
- * alone with one thread, when the pool is busy, or inside a range).  For
+ * when n is above 4096), range k taken first by thread k when it is
+ * there, the rest by the threads as they come (on the caller alone with
+ * one thread, when the pool is busy, or inside a range).  For
  * a few large pieces of work of about the same size, like the two
  * products of a layer's backward.
  */
 void adj_par_tasks(size_t n, adj_range_fn fn, void *ctx);
+
+/*
+ * The part that thread self (0: the caller, i + 1: worker i) takes next
+ * in a loop of `parts` parts: its own part self while that is untaken (bit
+ * self of `taken` clear), else `next`, the first of the parts without an
+ * owner, while next < parts, else the lowest owned part left (the part of
+ * a thread that is late); `parts` when none is left.  The first parts up
+ * to one a thread (at most 6) have an owner: bit k of taken is set once
+ * part k is taken, and for every k that has no owner.  Which thread runs
+ * a part never changes its range.
+ */
+unsigned adj_pool_pick(unsigned parts, unsigned next, unsigned taken, int self);
 
 /* Grain of elementwise maps: below 2 x this many elements, one thread. */
 #define ADJ_PAR_GRAIN_MAP ((size_t)1 << 15)
