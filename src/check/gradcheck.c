@@ -320,8 +320,8 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
     if (o.eps == 0)
         o.eps = 1e-6;
     if (o.atol == 0 && o.rtol == 0) {
-        o.atol = o.dtype == ADJ_F64 ? 1e-7 : 1e-4;
-        o.rtol = o.dtype == ADJ_F64 ? 1e-5 : 2e-2;
+        o.atol = o.dtype == ADJ_F64 ? ADJ_GRADCHECK_ATOL_F64 : ADJ_GRADCHECK_ATOL_F32;
+        o.rtol = o.dtype == ADJ_F64 ? ADJ_GRADCHECK_RTOL_F64 : ADJ_GRADCHECK_RTOL_F32;
     }
     int nthreads = o.threads < 1 ? 1 : o.threads > 64 ? 64 : o.threads;
 
@@ -431,12 +431,10 @@ adj_status adj_gradcheck(adj_gradcheck_fn fn, void *user, int n, const adj_gradc
             double err = fabs(ana - nu);
             double scale = fmax(fabs(ana), fabs(nu));
             double rel = scale > 0 ? err / scale : 0;
-            if (!(err <= o.atol + o.rtol * fabs(nu)))
+            if (!adj_within_tol(err, o.atol + o.rtol * fabs(nu)))
                 r->passed = 0;
             /* the worst element is the one furthest past its tolerance */
             double badness = adj_tol_ratio(err, o.atol + o.rtol * fabs(nu));
-            if (badness > rep->max_tol_ratio)
-                rep->max_tol_ratio = badness;
             if (badness > worst) {
                 worst = badness;
                 r->worst_index = j;

@@ -350,12 +350,10 @@ adj_status adj_gradgradcheck(adj_gradcheck_fn fn, void *user, int n,
                 }
                 const double err = fabs(an[k] - central);
                 const double tol = o.atol + o.rtol * fabs(central);
-                const bool bad = !(err <= tol);
+                const bool bad = !adj_within_tol(err, tol);
                 const double score = adj_tol_ratio(err, tol);
                 if (bad)
                     r->passed = 0;
-                if (score > rep->max_tol_ratio)
-                    rep->max_tol_ratio = score;
                 if (score > worst[i]) {
                     worst[i] = score;
                     r->worst_index = j;
