@@ -143,20 +143,32 @@ START_TEST(refused_maps_fall_back)
 }
 END_TEST
 
-/* A limit reached while the tape takes chunks from a region: the same
- * node fails with the same message as with chunks mapped on their own. */
+/* A tape with a limit maps every chunk on its own, regions or not, so the
+ * limit caps its memory: below the limit it records past its first 16
+ * chunks with the same results as a tape without regions, and at the limit
+ * the same node fails with the same message. */
 START_TEST(limit_same_failure)
 {
     adj_tape *r = tape_made(REGIONS), *s = tape_made(SINGLE);
+    adj_tape_set_limit(r, (size_t)8 << 20);
+    adj_tape_set_limit(s, (size_t)8 << 20);
+    chain_out a = chain(r, 12000, 1.0), b = chain(s, 12000, 1.0);
+    ck_assert_int_eq(adj_tape_status(r), ADJ_OK);
+    same_out(&a, &b);
+    ck_assert(a.gw != 0.0 && a.gmid != 0.0);
+    ck_assert_uint_gt(r->nchunks, FIRST_SINGLE);
+    chunks_are(r, SINGLE);
     adj_tape_set_limit(r, (size_t)5 << 20);
     adj_tape_set_limit(s, (size_t)5 << 20);
-    chain_out a = chain(r, 12000, 1.0), b = chain(s, 12000, 1.0);
+    a = chain(r, 30000, 1.0);
+    b = chain(s, 30000, 1.0);
     ck_assert_int_eq(adj_tape_status(r), ADJ_ENOMEM);
     ck_assert_int_eq(adj_tape_status(s), ADJ_ENOMEM);
     ck_assert_str_eq(adj_tape_message(r), adj_tape_message(s));
     ck_assert_uint_gt(r->nchunks, FIRST_SINGLE);
     ck_assert_uint_eq(a.nodes, b.nodes);
     ck_assert_uint_eq(a.st.bytes_reserved, b.st.bytes_reserved);
+    chunks_are(r, SINGLE);
     adj_tape_free(r);
     adj_tape_free(s);
 }

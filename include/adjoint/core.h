@@ -117,7 +117,10 @@ typedef void (*adj_error_hook)(const adj_tape *t, adj_status s,
 ADJ_API void adj_tape_set_error_hook(adj_tape *t, adj_error_hook hook, void *user);
 
 /* Cap the bytes the tape may hold (0 = no cap).  Going past it is a clean
- * ADJ_ENOMEM on the tape; reset makes the tape usable again. */
+ * ADJ_ENOMEM on the tape; reset makes the tape usable again.  While a limit
+ * is set the tape maps each chunk of nodes on its own, never from a region
+ * backed by huge pages, so the limit also caps the memory its chunks take
+ * (chunks it took from regions before the limit was set keep theirs). */
 ADJ_API void adj_tape_set_limit(adj_tape *t, size_t bytes);
 
 /* Anomaly mode: check every forward value and every adjoint; the first NaN

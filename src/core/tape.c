@@ -67,8 +67,11 @@ static void *chunk_map(void)
  * miss every 64 nodes.  Chunks lie CHUNK_STRIDE apart in a region (each
  * starts on an ADJ_CHUNK_HOT boundary), so a chunk backed by huge pages
  * takes CHUNK_STRIDE bytes of memory, 40 KiB more than a chunk mapped on
- * its own: only tapes that are large anyway pay for it.  ADJ_HUGE_PAGES=0
- * in the environment of a tape's creation maps every chunk on its own.
+ * its own, and the ext pieces a scalar node never writes are backed too
+ * (about 84 bytes more a scalar node): only tapes that are large anyway
+ * pay for it.  A tape with a byte limit takes no chunk from a region, so
+ * that the limit stays a cap on its memory.  ADJ_HUGE_PAGES=0 in the
+ * environment of a tape's creation maps every chunk on its own.
  */
 #define CHUNK_STRIDE ((CHUNK_MAP_BYTES + ADJ_CHUNK_HOT - 1) & ~(size_t)(ADJ_CHUNK_HOT - 1))
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -125,7 +128,7 @@ static void *region_chunk(adj_tape *t)
 static void *chunk_alloc(adj_tape *t)
 {
     if (default_alloc(t)) {
-        void *p = t->huge && t->nchunks >= REGION_AFTER ? region_chunk(t) : NULL;
+        void *p = t->huge && !t->limit && t->nchunks >= REGION_AFTER ? region_chunk(t) : NULL;
         if (p)
             return (char *)p + RAW_REGION;
         p = adj_test_refuse_maps ? NULL : chunk_map();
