@@ -208,11 +208,48 @@ START_TEST(f32_sums_in_double)
 }
 END_TEST
 
+/* An infinite term makes the compensated sum infinite, not NaN (inf - inf
+ * in the rounding error); inf and -inf together make it NaN.  Whole sums,
+ * axis sums and means, and a broadcast operand's adjoint, in f32 and f64. */
+START_TEST(infinite_terms)
+{
+    for (int dt = 0; dt < 2; dt++) {
+        adj_tape *t = adj_tape_new();
+        int64_t s23[2] = {2, 3}, s3[1] = {3};
+        const double v[6] = {1, INFINITY, 2, 3, 4, 5}, w[6] = {1, INFINITY, 2, -INFINITY, 4, 5};
+        const float vf[6] = {1, INFINITY, 2, 3, 4, 5}, wf[6] = {1, INFINITY, 2, -INFINITY, 4, 5};
+        adj_var *x = dt ? adj_tensor_f64(t, 2, s23, v) : adj_tensor_f32(t, 2, s23, vf);
+        adj_var *y = dt ? adj_tensor_f64(t, 2, s23, w) : adj_tensor_f32(t, 2, s23, wf);
+        ck_assert(isinf(adj_value_at(adj_sum(x), 0)) && adj_value_at(adj_sum(x), 0) > 0);
+        ck_assert(isinf(adj_value_at(adj_mean(x), 0)));
+        ck_assert(isnan(adj_value_at(adj_sum(y), 0)));
+        adj_var *c = adj_sum_axis(x, 0); /* columns: 4, inf, 7 */
+        ck_assert_double_eq(adj_value_at(c, 0), 4.0);
+        ck_assert(isinf(adj_value_at(c, 1)));
+        ck_assert_double_eq(adj_value_at(c, 2), 7.0);
+        adj_var *r = adj_sum_axis(x, 1); /* rows: inf, 12 */
+        ck_assert(isinf(adj_value_at(r, 0)));
+        ck_assert_double_eq(adj_value_at(r, 1), 12.0);
+        /* the bias of x + b takes the column sums of the seed x */
+        const double z[3] = {0, 0, 0};
+        const float zf[3] = {0, 0, 0};
+        adj_var *b = dt ? adj_tensor_f64(t, 1, s3, z) : adj_tensor_f32(t, 1, s3, zf);
+        adj_var *sum = adj_sum(adj_mul(adj_add(y, b), adj_detach(x)));
+        ck_assert_int_eq(adj_backward(sum), ADJ_OK);
+        ck_assert_double_eq(adj_grad_at(b, 0), 4.0);
+        ck_assert(isinf(adj_grad_at(b, 1)));
+        ck_assert_double_eq(adj_grad_at(b, 2), 7.0);
+        adj_tape_free(t);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("reduce");
     TCase *tc = tcase_create("reduce");
     tcase_add_test(tc, axes_match_naive_loops);
+    tcase_add_test(tc, infinite_terms);
     tcase_add_test(tc, extremum_ties_and_nan);
     tcase_add_test(tc, var_divisors);
     tcase_add_test(tc, softmax_any_axis);

@@ -28,16 +28,21 @@
 #ifndef ADJ_TENSOR_ACCUM_H
 #define ADJ_TENSOR_ACCUM_H
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 
 enum { ADJ_SUM_BLOCK = 256 };
 
-/* s += x with the rounding error of the addition added to c */
+/* s += x with the rounding error of the addition added to c.  Once the
+ * sum is infinite or NaN there is no rounding error to keep (inf - inf
+ * would make c NaN and the sum s + c NaN where it is +-inf), so c is left
+ * alone. */
 #define ADJ_SUM_ADD(s, c, x)                                                  \
     do {                                                                       \
         const double x_ = (x), t_ = (s) + x_;                                  \
-        (c) += fabs(s) >= fabs(x_) ? ((s) - t_) + x_ : (x_ - t_) + (s);        \
+        const double e_ = fabs(s) >= fabs(x_) ? ((s) - t_) + x_ : (x_ - t_) + (s); \
+        (c) += fabs(t_) <= DBL_MAX ? e_ : 0.0;                                 \
         (s) = t_;                                                              \
     } while (0)
 
