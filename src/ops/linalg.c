@@ -495,7 +495,9 @@ static bool mat_through_copy(const adj_var *w, mat *o)
  * step's dW adds where the optimizer reads it).  Nothing of it then flows
  * through W, C or S; what other nodes give them still does, so every
  * contribution reaches V once.  Not when X or b is V or a view of it (two
- * tasks would write the same adjoint).
+ * tasks would write the same adjoint), nor in anomaly mode: the backward
+ * sweep checks the adjoints of a node's inputs, and V is none of the
+ * product's, so dW then takes the long way through W, where it is checked.
  */
 static bool grad_through_copy(const adj_var *w, const adj_var *x, const adj_var *b, gmat *o)
 {
@@ -503,7 +505,7 @@ static bool grad_through_copy(const adj_var *w, const adj_var *x, const adj_var 
     if (!mat_through_copy(w, &unused))
         return false;
     const adj_var *s = w->in[0]->in[0];
-    if (adj_is_leaf(s) || !adj_op_table[s->op]->grad_view)
+    if (adj_is_leaf(s) || !adj_op_table[s->op]->grad_view || adj_node_tape(w)->anomaly)
         return false;
     adj_var *v = s->in[0];
     if (!(v->flags & ADJ_F_GRAD) || v->dtype != w->dtype || x == v || b == v ||
@@ -604,7 +606,15 @@ void adj_linear_backward(adj_var *y)
         j.gw_rs = gv.rs;
         j.gw_cs = gv.cs;
         j.beta_w = gv.fresh ? 0.0 : 1.0;
-        adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, gv.span, m * in * out, es);
+        if (spans_overlap(j.gb, out, j.gw, gv.span, es)) { /* b: another leaf of V's tensor */
+            if (gv.fresh) { /* V's whole adjoint: db adds into it before dW is stored */
+                memset(j.gw, 0, gv.span * es);
+                j.beta_w = 1.0;
+            }
+            linear_bwd_task(&j, 0, 2);
+        } else {
+            adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, gv.span, m * in * out, es);
+        }
         return;
     }
     if (w->flags & ADJ_F_GRAD) { /* after gx: a fresh dX (task 0) is stored before dW adds */
