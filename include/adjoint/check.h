@@ -78,7 +78,9 @@ typedef struct adj_gradcheck_result {
     double analytic;      /* backward's adjoint there */
     double numeric;       /* the central difference there */
     double abs_err;
-    double rel_err;       /* abs_err / max(|numeric|, tiny) */
+    double rel_err;       /* adj_gradcheck: abs_err / max(|analytic|, |numeric|)
+                             (0 when both are 0); adj_gradgradcheck:
+                             abs_err / max(|numeric|, 1e-300) */
     size_t kinks;         /* elements on a non-differentiable point (skipped) */
     size_t first_kink;    /* index of the first of those, if any */
     int passed;           /* every non-kink element within tolerance */
