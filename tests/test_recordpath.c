@@ -221,6 +221,17 @@ static void grad_of(int op, adj_dtype dt, int n, const double *xv, const double 
     adj_tape_free(t);
 }
 
+/* n arguments in [-6, 6) and weights in [0.5, 1.5) from a fixed LCG seed */
+static void random_points(double *xs, double *ws, int n, uint64_t s)
+{
+    for (int i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const double r = (double)(s >> 11) / 9007199254740992.0;
+        xs[i] = (r - 0.5) * 12.0;
+        ws[i] = 0.5 + r;
+    }
+}
+
 /* n = 1..16 elements (the one-pass loop) against the same elements at the
  * head of 40 (the block loop): the same bits; and against the derivative
  * in double.  Arguments on both sides of sigmoid's split (x = 2) and of
@@ -229,13 +240,7 @@ static void grad_of(int op, adj_dtype dt, int n, const double *xv, const double 
 START_TEST(few_element_backward)
 {
     double xs[40], ws[40];
-    uint64_t s = 7;
-    for (int i = 0; i < 40; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        const double r = (double)(s >> 11) / 9007199254740992.0;
-        xs[i] = (r - 0.5) * 12.0;
-        ws[i] = 0.5 + r;
-    }
+    random_points(xs, ws, 40, 7);
     const double special[] = {2.0, -2.0, 0.0, 17.5, -20.0, 1.9, 2.1, 40.0, -0.0, 90.0};
     memcpy(xs, special, sizeof special);
     for (int elu = 0; elu < 2; elu++)
@@ -287,13 +292,7 @@ END_TEST
 START_TEST(few_element_opt_backward)
 {
     double xs[150], ws[150];
-    uint64_t s = 11;
-    for (int i = 0; i < 150; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        const double r = (double)(s >> 11) / 9007199254740992.0;
-        xs[i] = (r - 0.5) * 12.0;
-        ws[i] = 0.5 + r;
-    }
+    random_points(xs, ws, 150, 11);
     const double special[] = {0.0, -0.0, 50.0, -45.0, 2.5, 90.0, -100.0, 20.0, -400.0, 720.0};
     memcpy(xs, special, sizeof special);
     xs[40] = 60.0;  /* a failing argument only in the second half of n = 64 */
