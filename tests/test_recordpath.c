@@ -235,13 +235,15 @@ static void random_points(double *xs, double *ws, int n, uint64_t s)
 /* n = 1..16 elements (the one-pass loop) against the same elements at the
  * head of 40 (the block loop): the same bits; and against the derivative
  * in double.  Arguments on both sides of sigmoid's split (x = 2) and of
- * ELU's kink, large ones, f32 and f64, accumulated and handed-on adjoints,
+ * ELU's kink, large ones (inside and outside the range of the fast
+ * exponential: 90 in float, 720 and -750 in double), f32 and f64, accumulated and handed-on adjoints,
  * 1 and 2 threads, every CPU level. */
 START_TEST(few_element_backward)
 {
     double xs[40], ws[40];
     random_points(xs, ws, 40, 7);
-    const double special[] = {2.0, -2.0, 0.0, 17.5, -20.0, 1.9, 2.1, 40.0, -0.0, 90.0};
+    const double special[] = {2.0,  -2.0, 0.0, 17.5, -20.0, 1.9,
+                              2.1,  40.0, -0.0, 90.0, 720.0, -750.0};
     memcpy(xs, special, sizeof special);
     for (int elu = 0; elu < 2; elu++)
         for (int dti = 0; dti < 2; dti++)

@@ -178,7 +178,7 @@ static inline double adj_scalar_attr_c(const adj_var *v)
         STORE;                                                                 \
     }
 
-#define ADJ_UNARY_BACK_(TY, OK, PRE, BWD)                                      \
+#define ADJ_UNARY_BACK_(TY, OK, PRE, BWD, BLK)                                 \
     do {                                                                       \
         typedef TY T;                                                          \
         const T *restrict xs_ = k_->x;                                         \
@@ -221,6 +221,10 @@ static inline double adj_scalar_attr_c(const adj_var *v)
 /* The backward loop and the scalar backward statement of each kind of
  * forward loop (LOOPS##BACK_, LOOPS##STMT_). */
 #define ADJ_UNARY_LOOPS_BACK_ ADJ_UNARY_BACK_
+/* and the out-of-line block loop of the backward (LOOPS##BLK_): only
+ * ADJ_UNARY_LOOPS_Y_ has one; the others' BLK function is empty and unused */
+#define ADJ_UNARY_LOOPS_BLK_(TY, OK, PRE, BWD) ((void)k_, (void)lo_, (void)hi_)
+#define ADJ_UNARY_LOOPS_OPT_BLK_(TY, OK, PRE, BWD) ((void)k_, (void)lo_, (void)hi_)
 #define ADJ_UNARY_LOOPS_OPT_BACK_ ADJ_UNARY_BACK_OPT_
 
 /* Ranges of at most this many elements take the optimistic backward. */
@@ -234,10 +238,10 @@ static inline double adj_scalar_attr_c(const adj_var *v)
  * instead of the guard's pass and the kernel's; the same bits.  Longer
  * ranges take ADJ_UNARY_BACK_.
  */
-#define ADJ_UNARY_BACK_OPT_(TY, OK, PRE, BWD)                                  \
+#define ADJ_UNARY_BACK_OPT_(TY, OK, PRE, BWD, BLK)                             \
     do {                                                                       \
         if (hi_ - lo_ > ADJ_UNARY_FEW) {                                       \
-            ADJ_UNARY_BACK_(TY, OK, PRE, BWD);                                 \
+            ADJ_UNARY_BACK_(TY, OK, PRE, BWD, BLK);                            \
             break;                                                             \
         }                                                                      \
         typedef TY T;                                                          \
@@ -348,7 +352,54 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
                 (DX)[i_] += (DY)[i_] * (D)[i_];                                \
         }                                                                      \
     } while (0)
-#define ADJ_UNARY_LOOPS_Y_BACK_(TY, OK, PRE, BWD)                              \
+/* The backward: a range of more than ADJ_UNARY_YRUN elements runs the
+ * block loop, out of line (BLK, see ADJ_UNARY_LOOPS_Y_BLK_), so that the
+ * few-element path does not carry its buffers' stack frame. */
+#define ADJ_UNARY_LOOPS_Y_BACK_(TY, OK, PRE, BWD, BLK)                         \
+    do {                                                                       \
+        if (hi_ - lo_ > ADJ_UNARY_YRUN) {                                      \
+            BLK(k_, lo_, hi_);                                                 \
+            break;                                                             \
+        }                                                                      \
+        typedef TY T;                                                          \
+        const T *restrict xs_ = k_->x;                                         \
+        const T *restrict ys_ = k_->yv;                                        \
+        const T *restrict dys_ = k_->dy; /* not read in store mode */          \
+        T *restrict dxs_ = k_->out;                                            \
+        const bool store_ = k_->store;                                         \
+        const T c = (T)adj_attr_c_get(y_);                                     \
+        (void)c;                                                               \
+        PRE;                                                                   \
+        {                                                                      \
+            /* a few elements: the per-element rule in one pass, FULL with \
+             * the fast kernels where x passes OK (the same bits) */          \
+            for (size_t i_ = lo_; i_ < hi_; i_++) {                            \
+                const T y = ys_[i_];                                           \
+                T g_;                                                          \
+                if (ADJ_Y_SAFE_ BWD) {                                         \
+                    enum { adj_slow_ = 1 };                                    \
+                    g_ = (ADJ_Y_FAST_ BWD);                                    \
+                } else {                                                       \
+                    const T x = xs_[i_];                                       \
+                    T dx;                                                      \
+                    if (OK) {                                                  \
+                        enum { adj_slow_ = 0 };                                \
+                        ADJ_Y_FULL_ BWD;                                       \
+                    } else {                                                   \
+                        enum { adj_slow_ = 1 };                                \
+                        ADJ_Y_FULL_ BWD;                                       \
+                    }                                                          \
+                    g_ = dx;                                                   \
+                }                                                              \
+                if (store_)                                                    \
+                    dxs_[i_] = (T)0 + dxs_[i_] * g_;                           \
+                else                                                           \
+                    dxs_[i_] += dys_[i_] * g_;                                 \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+/* The block loop of ADJ_UNARY_LOOPS_Y_BACK_, in a function of its own */
+#define ADJ_UNARY_LOOPS_Y_BLK_(TY, OK, PRE, BWD)                               \
     do {                                                                       \
         typedef TY T;                                                          \
         const T *restrict xs_ = k_->x;                                         \
@@ -359,27 +410,6 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
         const T c = (T)adj_attr_c_get(y_);                                     \
         (void)c;                                                               \
         PRE;                                                                   \
-        if (hi_ - lo_ <= ADJ_UNARY_YRUN) {                                     \
-            /* a few elements: the per-element rule in one pass */            \
-            enum { adj_slow_ = 1 };                                            \
-            for (size_t i_ = lo_; i_ < hi_; i_++) {                            \
-                const T y = ys_[i_];                                           \
-                T g_;                                                          \
-                if (ADJ_Y_SAFE_ BWD) {                                         \
-                    g_ = (ADJ_Y_FAST_ BWD);                                    \
-                } else {                                                       \
-                    const T x = xs_[i_];                                       \
-                    T dx;                                                      \
-                    ADJ_Y_FULL_ BWD;                                           \
-                    g_ = dx;                                                   \
-                }                                                              \
-                if (store_)                                                    \
-                    dxs_[i_] = (T)0 + dxs_[i_] * g_;                           \
-                else                                                           \
-                    dxs_[i_] += dys_[i_] * g_;                                 \
-            }                                                                  \
-            break;                                                             \
-        }                                                                      \
         T d_[ADJ_UNARY_BLOCK];                                                 \
         unsigned char m_[ADJ_UNARY_BLOCK + ADJ_UNARY_YRUN];                    \
         int dense_ = 0;                                                        \
@@ -456,14 +486,23 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
         else                                                                   \
             LOOPS(float, OK, PRE, FWD);                                        \
     }                                                                          \
+    ATTR __attribute__((noinline, unused)) static void nm##_bwd_blocks_##sfx(  \
+        const adj_unary_k *k_, size_t lo_, size_t hi_)                         \
+    {                                                                          \
+        const adj_var *y_ = k_->y;                                             \
+        if (y_->dtype == ADJ_F64)                                              \
+            LOOPS##BLK_(double, OKB, PRE, BWD);                                \
+        else                                                                   \
+            LOOPS##BLK_(float, OKB, PRE, BWD);                                 \
+    }                                                                          \
     ATTR static void nm##_bwd_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
         const adj_unary_k *k_ = ctx_;                                          \
         const adj_var *y_ = k_->y;                                             \
         if (y_->dtype == ADJ_F64)                                              \
-            LOOPS##BACK_(double, OKB, PRE, BWD);                               \
+            LOOPS##BACK_(double, OKB, PRE, BWD, nm##_bwd_blocks_##sfx);        \
         else                                                                   \
-            LOOPS##BACK_(float, OKB, PRE, BWD);                                \
+            LOOPS##BACK_(float, OKB, PRE, BWD, nm##_bwd_blocks_##sfx);         \
     }                                                                          \
     ATTR static void nm##_jvp_range_##sfx(void *ctx_, size_t lo_, size_t hi_)  \
     {                                                                          \
