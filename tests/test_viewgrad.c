@@ -7,7 +7,8 @@
  * a view of a view, f32 and f64, sizes for the plain-loop product, for
  * BLIS and for the two-thread split, 1 and 2 threads, and the cases that
  * must take the ordinary path (the view's input used between the view and
- * the product, the view used twice, x on both sides).
+ * the product, the view used twice, x on both sides, and anomaly mode,
+ * whose check must see the view's adjoint).
  */
 #include <adjoint.h>
 
@@ -215,6 +216,81 @@ START_TEST(shared_views_take_the_ordinary_path)
 }
 END_TEST
 
+/*
+ * Anomaly mode on a view's adjoint that overflows while the other
+ * operand's stays finite (x of 1e19 and the seed 1e20 in f32, 1e200 and
+ * 1e201 in f64, w of 1e-20 / 1e-200): y = x wᵀ through adj_transpose(w),
+ * y = x s with s = w[1:k+1] a row slice, and y = wᵀ x through the left
+ * operand.  The product's backward is named, as giving a non-finite
+ * adjoint to the view's input number, where the direct write into w's
+ * adjoint would pass unseen (w is none of the product's inputs).  Out of
+ * anomaly mode the sweep ends well with the infinity in w's adjoint and
+ * the view's own adjoint never allocated.
+ */
+static void anomaly_view(adj_dtype dt, int threads, size_t m, size_t k, size_t n, int form, int anomaly)
+{
+    adj_set_threads(threads);
+    const double big = dt == ADJ_F32 ? 1e19 : 1e200, small = dt == ADJ_F32 ? 1e-20 : 1e-200;
+    const size_t wr = form == 1 ? k + 2 : n, wc = form == 1 ? n : k; /* w's shape */
+    double *x = malloc(m * k * sizeof *x), *w = malloc(wr * wc * sizeof *w), *up = malloc(m * n * sizeof *up);
+    for (size_t i = 0; i < m * k; i++)
+        x[i] = big;
+    for (size_t i = 0; i < wr * wc; i++)
+        w[i] = small;
+    for (size_t i = 0; i < m * n; i++)
+        up[i] = 10 * big;
+    adj_tape *t = adj_tape_new();
+    adj_tape_set_anomaly(t, anomaly);
+    adj_var *wv = leaf(t, dt, (int64_t)wr, (int64_t)wc, w), *xv, *view, *y;
+    if (form == 2) { /* wᵀ x: w (k, m) read through its transpose on the left, x (k, n) */
+        free(w), free(x);
+        w = malloc(k * m * sizeof *w), x = malloc(k * n * sizeof *x);
+        for (size_t i = 0; i < k * m; i++)
+            w[i] = small;
+        for (size_t i = 0; i < k * n; i++)
+            x[i] = big;
+        adj_tape_reset(t);
+        wv = leaf(t, dt, (int64_t)k, (int64_t)m, w);
+        xv = leaf(t, dt, (int64_t)k, (int64_t)n, x);
+        view = adj_transpose(wv);
+        y = adj_matmul(view, xv);
+    } else {
+        xv = leaf(t, dt, (int64_t)m, (int64_t)k, x);
+        view = form == 0 ? adj_transpose(wv) : adj_slice(wv, 0, 1, (int64_t)k + 1, 1);
+        y = adj_matmul(xv, view);
+    }
+    ck_assert_int_eq(adj_tape_status(t), ADJ_OK);
+    const adj_status st = adj_backward_seeded(y, up);
+    if (anomaly) {
+        const char *msg = adj_tape_message(t);
+        ck_assert_msg(st == ADJ_ENUMERIC, "form %d (%zu,%zu,%zu): status %d", form, m, k, n, (int)st);
+        ck_assert_msg(strstr(msg, "backward of node") && strstr(msg, "(adj_matmul)") &&
+                          strstr(msg, form == 2 ? "of its input 0" : "of its input 1"),
+                      "form %d: %s", form, msg);
+    } else {
+        ck_assert_msg(st == ADJ_OK, "%s", adj_tape_message(t));
+        ck_assert(isinf(adj_grad_at(wv, form == 1 ? wc : 0)));
+        ck_assert(isfinite(adj_grad_at(xv, 0)));
+        ck_assert_ptr_null(adj_grad_data(view));
+    }
+    adj_tape_free(t);
+    free(x), free(w), free(up);
+    adj_set_threads(0);
+}
+
+START_TEST(anomaly_sees_a_view_operand_adjoint)
+{
+    for (int dt = 0; dt < 2; dt++)
+        for (int form = 0; form < 3; form++)
+            for (int anomaly = 0; anomaly < 2; anomaly++) {
+                adj_dtype d = dt ? ADJ_F32 : ADJ_F64;
+                anomaly_view(d, 1, 3, 5, 7, form, anomaly);    /* the plain-loop product */
+                anomaly_view(d, 1, 70, 61, 53, form, anomaly); /* BLIS */
+                anomaly_view(d, 2, 70, 61, 53, form, anomaly); /* split over two threads */
+            }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("viewgrad");
@@ -222,6 +298,7 @@ static Suite *suite(void)
     tcase_add_test(tc, transposed_operand_writes_its_input_adjoint);
     tcase_add_test(tc, sliced_operand_writes_its_input_adjoint);
     tcase_add_test(tc, shared_views_take_the_ordinary_path);
+    tcase_add_test(tc, anomaly_sees_a_view_operand_adjoint);
     suite_add_tcase(s, tc);
     return s;
 }

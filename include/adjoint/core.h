@@ -235,7 +235,9 @@ ADJ_API double adj_grad_item(const adj_var *v);
  * Adjoints are always row-major.  A 2-D view that adj_matmul reads
  * (adj_transpose(w), a slice) usually has none: while nothing else has
  * flowed into it, the product writes the view's adjoint straight into
- * its input's, as adj_matmul_t does for a transposed operand.  Likewise
+ * its input's, as adj_matmul_t does for a transposed operand (not in
+ * anomaly mode, where the view's adjoint is written and checked in its
+ * own place, then flows back to its input).  Likewise
  * adj_linear(x, adj_transpose(adj_contiguous(s)), b) with
  * s = adj_transpose(v) (a recurrent layer's W_hh, read through a
  * row-major copy of its transpose) adds dW straight into v's adjoint,

@@ -117,7 +117,11 @@ static void matmul_forward(adj_var *y)
  * product writes there directly, as adj_matmul_t does for a transposed
  * operand: v's own adjoint is neither allocated nor scattered, and v's
  * backward does not run.  The other operand must not be x or a view of
- * x (both products would then add into the same adjoint).
+ * x (both products would then add into the same adjoint).  Not in
+ * anomaly mode: the backward sweep checks the adjoints of a node's
+ * inputs, and x is none of the product's, so the view's adjoint is then
+ * written in its own place, where it is checked, and flows to x through
+ * the view's backward.
  */
 typedef struct gmat {
     void *p;
@@ -129,7 +133,8 @@ enum { DIRECT_SCAN = 8 }; /* nodes between a view and its product looked at */
 
 static bool direct_grad(adj_var *v, const adj_var *y, const adj_var *other, gmat *o)
 {
-    if (adj_is_leaf(v) || v->grad || v->ndim != 2 || !adj_op_table[v->op]->grad_view)
+    if (adj_is_leaf(v) || v->grad || v->ndim != 2 || !adj_op_table[v->op]->grad_view ||
+        adj_node_tape(y)->anomaly)
         return false;
     adj_var *x = v->in[0];
     if (!(x->flags & ADJ_F_GRAD) || x->dtype != v->dtype || other == x ||
