@@ -6,11 +6,14 @@
  * ELU on at most 16 elements, one pass by the per-element rule, which
  * must give the bits of the block loop and the derivative of a plain
  * loop in double; and likewise the one-pass backward of tanh, softplus and
- * exp on at most 64 elements.
+ * exp on at most 64 elements.  Those few elements are one range at any
+ * thread count; sizes that the pool does cut in two give, at two
+ * threads, the bits of one.
  */
 #include <adjoint.h>
 
 #include "check_util.h"
+#include "core/pool.h"
 #include "ops/dispatch.h"
 
 #include <math.h>
@@ -192,14 +195,18 @@ static double dref(int op, double x)
     return e / ((1.0 + e) * (1.0 + e));
 }
 
-/* x's gradient of sum(w * f(x)) over n elements, and 2 x more when twice
- * (x is also added in, so its adjoint is accumulated into, not stored);
- * release: the sweep releases adjoints (sigmoid's may then be handed on). */
+/* x's gradient of sum(w * f(x)) over n elements (op -1: f(x) = x), and
+ * 2 x more when twice (x is also added in, so its adjoint is accumulated
+ * into, not stored); release: the sweep releases adjoints (sigmoid's may
+ * then be handed on).  grad_splits: the loops its backward cut into more
+ * than one range over the pool's threads. */
+static size_t grad_splits; /* loops the last grad_of's backward split */
+
 static void grad_of(int op, adj_dtype dt, int n, const double *xv, const double *wv, int twice,
                     int release, double *g)
 {
     adj_tape *t = adj_tape_new();
-    float xf[160], wf[160];
+    float *xf = malloc((size_t)n * sizeof *xf), *wf = malloc((size_t)n * sizeof *wf);
     for (int i = 0; i < n; i++) {
         xf[i] = (float)xv[i];
         wf[i] = (float)wv[i];
@@ -207,7 +214,8 @@ static void grad_of(int op, adj_dtype dt, int n, const double *xv, const double 
     const int64_t sh[] = {n};
     adj_var *x = dt == ADJ_F64 ? adj_tensor_f64(t, 1, sh, xv) : adj_tensor_f32(t, 1, sh, xf);
     adj_var *w = dt == ADJ_F64 ? adj_constant_f64(t, 1, sh, wv) : adj_constant_f32(t, 1, sh, wf);
-    adj_var *y = op == 0   ? adj_sigmoid(x)
+    adj_var *y = op < 0    ? x
+                 : op == 0 ? adj_sigmoid(x)
                  : op == 1 ? adj_elu(x, 1.0)
                  : op == 2 ? adj_tanh(x)
                  : op == 3 ? adj_softplus(x)
@@ -216,9 +224,12 @@ static void grad_of(int op, adj_dtype dt, int n, const double *xv, const double 
     if (twice)
         l = adj_add(adj_sum(adj_mul(x, x)), l);
     adj_backward_opts o = {.release_adjoints = release};
+    const size_t splits = adj_pool_split_loops();
     ck_assert_int_eq(adj_backward_ex(l, &o), ADJ_OK);
+    grad_splits = adj_pool_split_loops() - splits;
     ck_assert_int_eq(adj_copy_grad(x, g), ADJ_OK);
     adj_tape_free(t);
+    free(xf), free(wf);
 }
 
 /* n arguments in [-6, 6) and weights in [0.5, 1.5) from a fixed LCG seed */
@@ -232,12 +243,30 @@ static void random_points(double *xs, double *ws, int n, uint64_t s)
     }
 }
 
+/* Elementwise backwards of n elements, far below the pool's grain, run
+ * as one range whatever the thread count, so a second thread cannot
+ * change their bits: with two threads set, the backward of each op on n
+ * elements splits no loop.  Leaves one thread set. */
+static void no_split_below_the_grain(const double *xs, const double *ws, int n)
+{
+    double *g = malloc((size_t)n * sizeof *g);
+    adj_set_threads(2);
+    for (int op = 0; op <= 4; op++) {
+        grad_of(op, ADJ_F64, n, xs, ws, 1, 0, g);
+        ck_assert_msg(grad_splits == 0, "op %d on %d elements: %zu loops split", op, n, grad_splits);
+    }
+    adj_set_threads(1);
+    free(g);
+}
+
 /* n = 1..16 elements (the one-pass loop) against the same elements at the
  * head of 40 (the block loop): the same bits; and against the derivative
  * in double.  Arguments on both sides of sigmoid's split (x = 2) and of
  * ELU's kink, large ones (inside and outside the range of the fast
- * exponential: 90 in float, 720 and -750 in double), f32 and f64, accumulated and handed-on adjoints,
- * 1 and 2 threads, every CPU level. */
+ * exponential: 90 in float, 720 and -750 in double), f32 and f64,
+ * accumulated and handed-on adjoints, every CPU level.  One thread: so
+ * few elements are one range at any thread count (checked;
+ * split_unary_backward covers the split). */
 START_TEST(few_element_backward)
 {
     double xs[40], ws[40];
@@ -245,12 +274,11 @@ START_TEST(few_element_backward)
     const double special[] = {2.0,  -2.0, 0.0, 17.5, -20.0, 1.9,
                               2.1,  40.0, -0.0, 90.0, 720.0, -750.0};
     memcpy(xs, special, sizeof special);
+    no_split_below_the_grain(xs, ws, 40);
     for (int elu = 0; elu < 2; elu++)
         for (int dti = 0; dti < 2; dti++)
-            for (int threads = 1; threads <= 2; threads++)
-                for (int level = 0; level <= adj_vm_max_level(); level++) {
+            for (int level = 0; level <= adj_vm_max_level(); level++) {
                     const adj_dtype dt = dti ? ADJ_F64 : ADJ_F32;
-                    adj_set_threads(threads);
                     ck_assert_int_eq(adj_vm_force_level(level), level);
                     for (int mode = 0; mode < 4; mode++) {
                         const int twice = mode & 1, release = mode >> 1;
@@ -261,10 +289,10 @@ START_TEST(few_element_backward)
                             grad_of(elu, dt, n, xs, ws, twice, release, g);
                             for (int i = 0; i < n; i++) {
                                 ck_assert_msg(memcmp(&g[i], &big[i], sizeof g[i]) == 0,
-                                              "%s %s n %d element %d mode %d threads %d "
+                                              "%s %s n %d element %d mode %d "
                                               "level %d: %.17g vs %.17g",
                                               elu ? "elu" : "sigmoid", dti ? "f64" : "f32", n, i,
-                                              mode, threads, level, g[i], big[i]);
+                                              mode, level, g[i], big[i]);
                                 const double x = dti ? xs[i] : (double)(float)xs[i];
                                 const double w = dti ? ws[i] : (double)(float)ws[i];
                                 const double want = w * dref(elu, x) + (twice ? 2 * x : 0);
@@ -289,8 +317,9 @@ END_TEST
  * derivative of a plain loop in double.  Arguments where the fast
  * exponential holds and where it does not (tanh beyond |x| = 43.5,
  * softplus beyond 87 in float, 354 and 708 in double), at several places, f32 and
- * f64, accumulated and handed-on adjoints, 1 and 2 threads, every CPU
- * level (each level's long run against level 0's). */
+ * f64, accumulated and handed-on adjoints, every CPU level (each level's
+ * long run against level 0's).  One thread: 150 elements are one range
+ * at any thread count (checked; split_unary_backward covers the split). */
 START_TEST(few_element_opt_backward)
 {
     double xs[150], ws[150];
@@ -299,6 +328,7 @@ START_TEST(few_element_opt_backward)
     memcpy(xs, special, sizeof special);
     xs[40] = 60.0;  /* a failing argument only in the second half of n = 64 */
     xs[65] = -95.0; /* and one only beyond 64 */
+    no_split_below_the_grain(xs, ws, 150);
     for (int op = 2; op <= 4; op++)
         for (int dti = 0; dti < 2; dti++)
             for (int mode = 0; mode < 4; mode++) {
@@ -308,24 +338,22 @@ START_TEST(few_element_opt_backward)
                 adj_set_threads(1);
                 ck_assert_int_eq(adj_vm_force_level(0), 0);
                 grad_of(op, dt, 150, xs, ws, twice, release, ref);
-                for (int threads = 1; threads <= 2; threads++)
-                    for (int level = 0; level <= adj_vm_max_level(); level++) {
-                        adj_set_threads(threads);
+                for (int level = 0; level <= adj_vm_max_level(); level++) {
                         ck_assert_int_eq(adj_vm_force_level(level), level);
                         double big[150];
                         grad_of(op, dt, 150, xs, ws, twice, release, big);
                         ck_assert_msg(memcmp(big, ref, sizeof big) == 0,
-                                      "op %d %s mode %d threads %d level %d: 150 elements differ "
+                                      "op %d %s mode %d level %d: 150 elements differ "
                                       "from level 0",
-                                      op, dti ? "f64" : "f32", mode, threads, level);
+                                      op, dti ? "f64" : "f32", mode, level);
                         for (int n = 1; n <= 70; n++) {
                             double g[150];
                             grad_of(op, dt, n, xs, ws, twice, release, g);
                             for (int i = 0; i < n; i++) {
                                 ck_assert_msg(memcmp(&g[i], &big[i], sizeof g[i]) == 0,
-                                              "op %d %s n %d element %d mode %d threads %d "
+                                              "op %d %s n %d element %d mode %d "
                                               "level %d: %.17g vs %.17g",
-                                              op, dti ? "f64" : "f32", n, i, mode, threads, level,
+                                              op, dti ? "f64" : "f32", n, i, mode, level,
                                               g[i], big[i]);
                                 const double x = dti ? xs[i] : (double)(float)xs[i];
                                 const double w = dti ? ws[i] : (double)(float)ws[i];
@@ -348,6 +376,80 @@ START_TEST(few_element_opt_backward)
 }
 END_TEST
 
+/* Sizes the pool cuts into two ranges at two threads (its elementwise
+ * grain is 2^15 elements: 2^16 and 3 2^15 + 5; the cut falls on
+ * a multiple of 16): each of sigmoid, ELU, tanh, softplus and exp, at two
+ * threads, gives the bits of one thread, and the derivative in double.
+ * That its backward was split is checked, as one loop split more than in
+ * the same sweep without the op.  Arguments where the fast kernels fail
+ * just before, at and after the cut, at a block's end, and at every other
+ * element for 3000 elements on both sides of the cut (so that the block
+ * loop's dense pass runs across it); f32 and f64, accumulated and
+ * handed-on adjoints, the lowest and the highest CPU level. */
+START_TEST(split_unary_backward)
+{
+    static const int sizes[] = {1 << 16, 3 * (1 << 15) + 5};
+    static const double bad[] = {2.0, -2.0, 0.0, -0.0, 60.0, -95.0, 400.0, -720.0, 90.0, 720.0};
+    const int nbad = (int)(sizeof bad / sizeof bad[0]);
+    for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++) {
+        const int n = sizes[q], cut = ((n + 1) / 2 + 15) / 16 * 16;
+        double *xs = malloc((size_t)n * sizeof *xs), *ws = malloc((size_t)n * sizeof *ws);
+        double *ref = malloc((size_t)n * sizeof *ref), *two = malloc((size_t)n * sizeof *two);
+        random_points(xs, ws, n, 17 + q);
+        const int at[] = {cut - 2, cut - 1, cut, cut + 1, 1023, 1024, n - 1};
+        for (size_t k = 0; k < sizeof at / sizeof at[0]; k++)
+            xs[at[k]] = bad[k % (size_t)nbad];
+        for (int i = cut - 3000; i < cut + 3000; i += 2)
+            xs[i] = bad[(i / 2) % nbad];
+        for (int dti = 0; dti < 2; dti++)
+            for (int mode = 0; mode < 4; mode++) {
+                const adj_dtype dt = dti ? ADJ_F64 : ADJ_F32;
+                const int twice = mode & 1, release = mode >> 1;
+                adj_set_threads(2);
+                grad_of(-1, dt, n, xs, ws, twice, release, two);
+                const size_t base = grad_splits; /* the sweep's other loops */
+                for (int op = 0; op <= 4; op++)
+                    for (int level = 0; level <= adj_vm_max_level();
+                         level = level < adj_vm_max_level() ? adj_vm_max_level() : level + 1) {
+                        ck_assert_int_eq(adj_vm_force_level(level), level);
+                        adj_set_threads(1);
+                        grad_of(op, dt, n, xs, ws, twice, release, ref);
+                        ck_assert_msg(grad_splits == 0, "%zu loops split at one thread", grad_splits);
+                        adj_set_threads(2);
+                        grad_of(op, dt, n, xs, ws, twice, release, two);
+                        ck_assert_msg(grad_splits == base + 1,
+                                      "op %d n %d: %zu loops split, %zu without the op", op, n,
+                                      grad_splits, base);
+                        for (int i = 0; i < n; i++)
+                            ck_assert_msg(memcmp(&two[i], &ref[i], sizeof two[i]) == 0,
+                                          "op %d %s n %d element %d mode %d level %d: %.17g at 2 "
+                                          "threads, %.17g at 1",
+                                          op, dti ? "f64" : "f32", n, i, mode, level, two[i], ref[i]);
+                        if (level > 0)
+                            continue;
+                        for (int i = 0; i < n; i++) {
+                            const double x = dti ? xs[i] : (double)(float)xs[i];
+                            const double w = dti ? ws[i] : (double)(float)ws[i];
+                            const double d = dref(op, x);
+                            if (!isfinite(d) || (!dti && d > 3e38))
+                                continue; /* exp overflows */
+                            const double want = w * d + (twice ? 2 * x : 0);
+                            const double tol = (dti ? 1e-14 : 2e-6) * (fabs(want) + 1e-30) +
+                                               (dti ? 0 : 1e-44) +
+                                               (twice ? (dti ? 1e-15 : 1e-6) * fabs(x) : 0);
+                            ck_assert_msg(fabs(ref[i] - want) <= tol,
+                                          "op %d %s n %d element %d: %.17g, want %.17g", op,
+                                          dti ? "f64" : "f32", n, i, ref[i], want);
+                        }
+                    }
+            }
+        free(xs), free(ws), free(ref), free(two);
+    }
+    adj_vm_force_level(-1);
+    adj_set_threads(1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("recordpath");
@@ -358,6 +460,7 @@ static Suite *suite(void)
     tcase_add_test(tc, view_of_moved_parameter);
     tcase_add_test(tc, few_element_backward);
     tcase_add_test(tc, few_element_opt_backward);
+    tcase_add_test(tc, split_unary_backward);
     suite_add_tcase(s, tc);
     return s;
 }

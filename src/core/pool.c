@@ -87,6 +87,9 @@ static struct {
     .threads = 0,
 };
 
+/* adj_par_for loops cut into more than one range (adj_pool_split_loops) */
+static atomic_size_t split_loops;
+
 static int clamp_threads(long n) { return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n; }
 
 /* A thread count at the start of s: digits, optionally followed by a
@@ -387,8 +390,12 @@ void adj_par_for(size_t n, size_t grain, adj_range_fn fn, void *ctx)
         parts = n / grain;
     size_t chunk = (n + parts - 1) / parts;
     chunk = (chunk + ALIGN - 1) / ALIGN * ALIGN;
+    if (chunk < n)
+        atomic_fetch_add_explicit(&split_loops, 1, memory_order_relaxed);
     run_loop(n, chunk, fn, ctx);
 }
+
+size_t adj_pool_split_loops(void) { return atomic_load_explicit(&split_loops, memory_order_relaxed); }
 
 void adj_par_tasks(size_t n, adj_range_fn fn, void *ctx)
 {

@@ -52,6 +52,11 @@ void adj_par_tasks(size_t n, adj_range_fn fn, void *ctx);
  */
 unsigned adj_pool_pick(unsigned parts, unsigned next, unsigned taken, int self);
 
+/* How many adj_par_for loops the program has cut into more than one
+ * range so far (all threads): a test reads it around a call to learn
+ * whether that call's loops were split. */
+size_t adj_pool_split_loops(void);
+
 /* Grain of elementwise maps: below 2 x this many elements, one thread. */
 #define ADJ_PAR_GRAIN_MAP ((size_t)1 << 15)
 
