@@ -1,7 +1,10 @@
 /*
  * The op table, checked by iterating it: every op, both dtypes, every
- * shape case of its signature, against double finite differences.  A new
- * op is checked here the moment its table row exists.
+ * shape case of its signature, against double finite differences, with
+ * each float input also fed as non-contiguous views (gradients in both
+ * dtypes, second derivatives in double).  A new op is checked here the
+ * moment its table row exists, and must have cases that make its inputs
+ * strided and, where it broadcasts, broadcast them.
  */
 #include <adjoint.h>
 #include "check/opcheck.h"
@@ -121,6 +124,33 @@ START_TEST(every_op_fed_f32) { check_fed_cases((adj_op)_i, ADJ_F32); }
 END_TEST
 
 START_TEST(every_op_f32) { check_all_cases((adj_op)_i, ADJ_F32); }
+END_TEST
+
+/* The second derivative (adj_gradgradcheck_op, as in the suite gradgrad)
+ * with each float input fed as each kind of non-contiguous view, in
+ * double: the graph-mode backward of an op reading a strided input, and
+ * the views' own, differentiate again. */
+START_TEST(every_op_fed_gradgrad_f64)
+{
+    const adj_op op = (adj_op)_i;
+    const adj_op_desc *d = adj_op_table[op];
+    for (int k = 0; k < d->ncases; k++)
+        for (int i = 0; i < d->cases[k].n; i++)
+            for (int f = ADJ_FEED_PLAIN + 1; f < ADJ_FEED_KINDS; f++) {
+                if (i < 32 && ((d->index_inputs >> i) & 1u))
+                    continue;
+                adj_gradcheck_report r;
+                char desc[160];
+                adj_status s = adj_gradgradcheck_op_fed(op, ADJ_F64, k, 1, i, f, &r, desc, sizeof desc);
+                ck_assert_msg(s == ADJ_OK, "%s f64 %s: %s", adj_op_name(op), desc, r.message);
+                for (int j = 0; j < r.n_inputs; j++)
+                    ck_assert_msg(r.inputs[j].passed,
+                                  "%s f64 %s: input %d element %zu of H v: analytic %.12g, "
+                                  "numeric %.12g",
+                                  adj_op_name(op), desc, j, r.inputs[j].worst_index,
+                                  r.inputs[j].analytic, r.inputs[j].numeric);
+            }
+}
 END_TEST
 
 /* Large |x| stays finite where the math is finite. */
@@ -274,16 +304,144 @@ START_TEST(gelu_silu_swish_values)
 }
 END_TEST
 
+/* ------------------------------------------- what the table checks cover */
+
+/* The ops the coverage test below lets through, each with its reason. */
+static const struct {
+    adj_op op;
+    bool no_strided; /* no case has a float input a view can make strided */
+    const char *why;
+} exempt[] = {
+    {ADJ_OP_LEAF, true, "the leaf has no inputs"},
+    {ADJ_OP_ONE_HOT, true, "its only input is an index tensor: nothing to differentiate"},
+};
+
+static const char *exempt_why(adj_op op, bool strided)
+{
+    for (size_t k = 0; k < sizeof exempt / sizeof exempt[0]; k++)
+        if (exempt[k].op == op && (!strided || exempt[k].no_strided))
+            return exempt[k].why;
+    return NULL;
+}
+
+static bool is_index_in(const adj_op_desc *d, int i) { return i < 32 && ((d->index_inputs >> i) & 1u); }
+
+static int64_t numel_of(int ndim, const int64_t *sh)
+{
+    int64_t n = 1;
+    for (int k = 0; k < ndim; k++)
+        n *= sh[k];
+    return n;
+}
+
+/* The output shape of op on float inputs of the given shapes (attributes
+ * of case sc), or -1 where it does not record. */
+static int out_shape(adj_op op, const adj_op_case *sc, const int *ndim, const int64_t (*shape)[ADJ_MAX_DIMS],
+                     int64_t *out)
+{
+    const adj_op_desc *d = adj_op_table[op];
+    adj_tape *t = adj_tape_new();
+    adj_var *in[ADJ_CASE_MAX_IN] = {NULL};
+    double buf[ADJ_CASE_MAX_NUMEL * 4];
+    for (size_t j = 0; j < sizeof buf / sizeof buf[0]; j++)
+        buf[j] = 0.5 + 0.01 * (double)j;
+    for (int i = 0; i < sc->n; i++)
+        in[i] = adj_tensor_f64(t, ndim[i], shape[i], buf);
+    adj_var *y = adj_record(op, in, d->arity >= 0 ? d->arity : sc->n, sc->attr ? sc->attr : d->case_attr,
+                            __FILE__, __LINE__);
+    int nd = -1;
+    if (adj_tape_status(t) == ADJ_OK) {
+        nd = adj_ndim(y);
+        for (int k = 0; k < nd; k++)
+            out[k] = adj_dim(y, k);
+    }
+    adj_tape_free(t);
+    return nd;
+}
+
+/* Every op of the table is checked (gradient, tangent and second
+ * derivative: the suites ops, jvp and gradgrad) with a float input a view
+ * makes non-contiguous (one of at least 2 elements: the fed checks), and,
+ * where the op broadcasts an input, with a case where that input is
+ * broadcast.  An op broadcasts input i when giving that input a size-1
+ * first dimension, or none, records with the output shape unchanged; a
+ * case broadcasts an input that has fewer dimensions than the output, or
+ * size 1 where the output's aligned dimension is larger.  An op without
+ * such cases fails here unless listed in `exempt` with its reason.  Ops
+ * that take an index tensor are not probed (none of them broadcasts).
+ * That every op has a tangent and a graph-mode backward, and passes their
+ * checks, the suites jvp and gradgrad assert by iterating the table. */
+START_TEST(every_op_covers_strides_and_broadcasting)
+{
+    int gaps = 0;
+    for (int op = 1; op < ADJ_OP_COUNT; op++) {
+        const adj_op_desc *d = adj_op_table[op];
+        bool strided = false, bcasts = false, bcase = false;
+        for (int k = 0; k < d->ncases; k++) {
+            const adj_op_case *sc = &d->cases[k];
+            for (int i = 0; i < sc->n; i++)
+                if (!is_index_in(d, i) && sc->ndim[i] >= 1 && numel_of(sc->ndim[i], sc->shape[i]) >= 2)
+                    strided = true;
+            if (d->index_inputs)
+                continue; /* index inputs are not probed */
+            int64_t out[ADJ_MAX_DIMS], out2[ADJ_MAX_DIMS];
+            const int nd = out_shape((adj_op)op, sc, sc->ndim, sc->shape, out);
+            if (nd < 0)
+                continue;
+            for (int i = 0; i < sc->n; i++) {
+                /* this case broadcasts input i */
+                for (int a = 0; a < nd; a++) {
+                    const int b = a - (nd - sc->ndim[i]);
+                    if (sc->n > 1 && out[a] > 1 && (b < 0 ? sc->ndim[i] < nd : sc->shape[i][b] == 1) &&
+                        numel_of(sc->ndim[i], sc->shape[i]) < numel_of(nd, out))
+                        bcase = true;
+                }
+                if (sc->ndim[i] < 1 || sc->n < 2 || sc->shape[i][0] < 2)
+                    continue;
+                /* the op broadcasts input i */
+                for (int v = 0; v < 2 && !bcasts; v++) {
+                    int ndim[ADJ_CASE_MAX_IN];
+                    int64_t shape[ADJ_CASE_MAX_IN][ADJ_MAX_DIMS];
+                    memcpy(ndim, sc->ndim, sizeof ndim);
+                    memcpy(shape, sc->shape, sizeof shape);
+                    if (v == 0)
+                        shape[i][0] = 1;
+                    else {
+                        ndim[i]--;
+                        memmove(shape[i], shape[i] + 1, (size_t)ndim[i] * sizeof shape[i][0]);
+                    }
+                    const int nd2 = out_shape((adj_op)op, sc, ndim, (const int64_t(*)[ADJ_MAX_DIMS])shape, out2);
+                    bcasts = nd2 == nd && memcmp(out, out2, (size_t)nd * sizeof out[0]) == 0;
+                }
+            }
+        }
+        const char *why_s = strided ? NULL : exempt_why((adj_op)op, true);
+        const char *why_b = !bcasts || bcase ? NULL : exempt_why((adj_op)op, false);
+        if (!strided && !why_s) {
+            printf("op %s: no case has a float input of 2 or more elements to feed as a view\n", d->name);
+            gaps++;
+        }
+        if (bcasts && !bcase && !why_b) {
+            printf("op %s broadcasts but no case broadcasts an input\n", d->name);
+            gaps++;
+        }
+    }
+    ck_assert_msg(gaps == 0, "%d gaps in the op table's cases (listed above)", gaps);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, table_is_complete);
     tcase_add_test(tc, constant_taking_ops_are_marked);
+    tcase_add_test(tc, every_op_covers_strides_and_broadcasting);
     tcase_add_loop_test(tc, every_op_f64, 1, ADJ_OP_COUNT);
     tcase_add_loop_test(tc, every_op_f32, 1, ADJ_OP_COUNT);
     tcase_add_loop_test(tc, every_op_fed_f64, 1, ADJ_OP_COUNT);
     tcase_add_loop_test(tc, every_op_fed_f32, 1, ADJ_OP_COUNT);
+    tcase_add_loop_test(tc, every_op_fed_gradgrad_f64, 1, ADJ_OP_COUNT);
     suite_add_tcase(s, tc);
     TCase *tn = tcase_create("numerics");
     tcase_add_test(tn, stable_for_large_inputs);

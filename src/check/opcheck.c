@@ -245,6 +245,14 @@ adj_status adj_gradgradcheck_op(adj_op op, adj_dtype dtype, int shape_case, uint
                     describe_size, true);
 }
 
+adj_status adj_gradgradcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
+                                    int input, int feed_kind, adj_gradcheck_report *rep,
+                                    char *describe, size_t describe_size)
+{
+    return op_check(op, dtype, shape_case, seed, input, feed_kind, rep, describe, describe_size,
+                    true);
+}
+
 /* The first- (adj_gradcheck) or second-order (adj_gradgradcheck) check of
  * one case of an op. */
 static adj_status op_check(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed, int input,

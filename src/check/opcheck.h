@@ -1,7 +1,7 @@
 /*
  * Internal: the op-table checks with one input fed as a non-contiguous
- * view (src/check/opcheck.c).  adj_gradcheck_op and adj_jvpcheck_op are
- * these with ADJ_FEED_PLAIN.
+ * view (src/check/opcheck.c).  adj_gradcheck_op, adj_gradgradcheck_op and
+ * adj_jvpcheck_op are these with ADJ_FEED_PLAIN.
  *
  * A fed input holds the same values as the plain one, but is read by the
  * op through a strided layout: a view of a larger contiguous copy made on
@@ -34,6 +34,11 @@ const char *adj_feed_name(int feed);
 adj_status adj_gradcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
                                 int input, int feed, adj_gradcheck_report *rep, char *describe,
                                 size_t describe_size);
+
+/* adj_gradgradcheck_op with input `input` fed as `feed`. */
+adj_status adj_gradgradcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed,
+                                    int input, int feed, adj_gradcheck_report *rep,
+                                    char *describe, size_t describe_size);
 
 /* adj_jvpcheck_op with input `input` fed as `feed`. */
 adj_status adj_jvpcheck_op_fed(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed, int input,
