@@ -275,7 +275,7 @@ START_TEST(gemm_rows_against_loop)
                         const size_t rsa = ta ? m : k, rsb = tb ? k : n;
                         adj_set_threads(th);
                         adj_vm_force_level(lv ? -1 : ADJ_VM_BASE);
-                        adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C, rsc);
+                        adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C, rsc, NULL);
                         for (size_t i = 0; i < m; i++)
                             memcpy((char *)C2 + i * rsc * es, bias ? I : Z, n * es);
                         adj_gemm(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, 1.0, C2, rsc, 1);
@@ -303,6 +303,85 @@ START_TEST(gemm_rows_against_loop)
                         free(a), free(b), free(init), free(A), free(B), free(I), free(C), free(C2), free(Z);
                     }
     adj_vm_force_level(-1);
+    adj_set_threads(1);
+}
+END_TEST
+
+/* adj_gemm_rows split over k (adj_gemm_ksplit_bytes): against a double
+ * triple loop at 2 and 3 threads, f32 and f64, every transpose, with a
+ * bias and without, a row stride wider than C (the gap untouched) and k
+ * not a multiple of the parts; the same bits from a second call; no
+ * scratch asked for at 1 thread, on shapes below 128 rows or with k
+ * under twice m and n.  A split that leaves out a part, adds a part
+ * twice or reads a part's columns at the wrong offset fails it. */
+START_TEST(gemm_rows_split_over_k)
+{
+    const size_t dims[][3] = {{128, 64, 301}, {131, 37, 300}, {200, 150, 419}, {256, 256, 784}};
+    adj_rng r;
+    adj_rng_seed(&r, 47);
+    adj_set_threads(1);
+    ck_assert_uint_eq(adj_gemm_ksplit_bytes(ADJ_F32, 256, 256, 784), 0);
+    adj_set_threads(2);
+    ck_assert_uint_eq(adj_gemm_ksplit_bytes(ADJ_F32, 127, 64, 784), 0);
+    ck_assert_uint_eq(adj_gemm_ksplit_bytes(ADJ_F32, 256, 256, 511), 0);
+    ck_assert_uint_eq(adj_gemm_ksplit_bytes(ADJ_F32, 256, 256, 512), 256 * 256 * sizeof(float));
+    ck_assert_uint_eq(adj_gemm_ksplit_bytes(ADJ_F64, 256, 256, 784), 256 * 256 * sizeof(double));
+    for (int th = 2; th <= 3; th++)
+        for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++)
+            for (int dt = 0; dt < 2; dt++)
+                for (int tr = 0; tr < 4; tr++) {
+                    const int bias = (int)(c + (size_t)tr) % 2;
+                    const size_t m = dims[c][0], n = dims[c][1], k = dims[c][2];
+                    const size_t rsc = n + 3, es = dt ? sizeof(float) : sizeof(double);
+                    const bool ta = tr & 1, tb = tr & 2;
+                    const int dtype = dt ? ADJ_F32 : ADJ_F64;
+                    adj_set_threads(th);
+                    const size_t ns = adj_gemm_ksplit_bytes(dtype, m, n, k);
+                    ck_assert_msg(ns == (size_t)(th - 1) * m * n * es, "%zux%zux%zu %d threads: %zu bytes",
+                                  m, n, k, th, ns);
+                    double *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+                    double *init = malloc(n * sizeof *init);
+                    fill(&r, a, m * k);
+                    fill(&r, b, k * n);
+                    fill(&r, init, n);
+                    void *A = malloc(m * k * es), *B = malloc(k * n * es), *I = malloc(n * es);
+                    void *C = malloc(m * rsc * es), *C2 = malloc(m * rsc * es), *P = malloc(ns);
+                    for (size_t i = 0; i < m * k; i++)
+                        dt ? (void)(((float *)A)[i] = (float)a[i]) : (void)(((double *)A)[i] = a[i]);
+                    for (size_t i = 0; i < k * n; i++)
+                        dt ? (void)(((float *)B)[i] = (float)b[i]) : (void)(((double *)B)[i] = b[i]);
+                    for (size_t i = 0; i < n; i++)
+                        dt ? (void)(((float *)I)[i] = (float)init[i]) : (void)(((double *)I)[i] = init[i]);
+                    memset(C, 0x7f, m * rsc * es);
+                    memset(C2, 0x7f, m * rsc * es);
+                    memset(P, 0x7f, ns);
+                    const size_t rsa = ta ? m : k, rsb = tb ? k : n;
+                    adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C, rsc, P);
+                    memset(P, 0x7f, ns);
+                    adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C2, rsc, P);
+                    ck_assert_msg(memcmp(C, C2, m * rsc * es) == 0, "%zux%zux%zu %s tr %d %d threads: not reproducible",
+                                  m, n, k, dt ? "f32" : "f64", tr, th);
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < rsc; j++) {
+                            if (j >= n) {
+                                unsigned char pad[sizeof(double)];
+                                memset(pad, 0x7f, sizeof pad);
+                                ck_assert(memcmp((char *)C + (i * rsc + j) * es, pad, es) == 0);
+                                continue;
+                            }
+                            double got = dt ? ((float *)C)[i * rsc + j] : ((double *)C)[i * rsc + j];
+                            double s = bias ? (dt ? (double)(float)init[j] : init[j]) : 0;
+                            for (size_t p = 0; p < k; p++) {
+                                double x = ta ? a[p * m + i] : a[i * k + p];
+                                double y = tb ? b[j * k + p] : b[p * n + j];
+                                s += dt ? (double)(float)x * (double)(float)y : x * y;
+                            }
+                            ck_assert_msg(fabs(got - s) <= (dt ? 1e-5 : 1e-13) * (double)(k + 1),
+                                          "%zux%zux%zu %s tr %d, %d threads, C[%zu][%zu] %g vs %g", m, n, k,
+                                          dt ? "f32" : "f64", tr, th, i, j, got, s);
+                        }
+                    free(a), free(b), free(init), free(A), free(B), free(I), free(C), free(C2), free(P);
+                }
     adj_set_threads(1);
 }
 END_TEST
@@ -464,6 +543,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, linear_small_and_blis_paths);
     tcase_add_test(tc, linear_col_sums_f32_against_long_double);
     tcase_add_test(tc, gemm_rows_against_loop);
+    tcase_add_test(tc, gemm_rows_split_over_k);
     tcase_add_test(tc, small_gemm_bits_of_dot_order);
     suite_add_tcase(s, tc);
     tc = tcase_create("elementwise");

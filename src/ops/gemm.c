@@ -421,11 +421,82 @@ static void gemm_block(void *ctx, size_t lo, size_t hi)
     }
 }
 
+/*
+ * The split over k (adj_gemm_ksplit_bytes): part t of T multiplies the
+ * columns [t kc, (t + 1) kc) of op(A) by those rows of op(B), kc = k / T
+ * rounded up to 16; part 0 adds into C (after setting its rows to init),
+ * part t > 0 stores into slot t - 1 of `part` (m x n, row-major).  Then
+ * every element of C adds the slots in order 1, 2, ..  Which thread
+ * runs a part never changes its sums, so the bits depend only on the
+ * shape and the thread count.
+ */
+typedef struct ksplit_job {
+    gemm_job g;
+    char *part;
+    size_t kc, parts;
+} ksplit_job;
+
+static bool ksplit_applies(size_t m, size_t n, size_t k)
+{
+    return adj_threads() > 1 && !adj_gemm_is_small(m, n, k) && m * n * k >= ADJ_PAR_GEMM_MACS &&
+           m >= 8 * PAR_GEMM_GRAIN && k >= 2 * (m > n ? m : n);
+}
+
+size_t adj_gemm_ksplit_bytes(int dtype, size_t m, size_t n, size_t k)
+{
+    if (!ksplit_applies(m, n, k))
+        return 0;
+    const size_t T = (size_t)adj_threads(), es = dtype == ADJ_F64 ? sizeof(double) : sizeof(float);
+    size_t kc = ((k + T - 1) / T + PAR_GEMM_GRAIN - 1) / PAR_GEMM_GRAIN * PAR_GEMM_GRAIN;
+    return ((k + kc - 1) / kc - 1) * m * n * es;
+}
+
+static void ksplit_part(void *ctx, size_t lo, size_t hi)
+{
+    const ksplit_job *j = ctx;
+    const gemm_job *g = &j->g;
+    for (size_t t = lo; t < hi; t++) {
+        const size_t p0 = t * j->kc, p1 = p0 + j->kc < g->k ? p0 + j->kc : g->k;
+        const char *A = g->A + p0 * (g->ta ? g->rsa : g->csa) * g->esize;
+        const char *B = g->B + p0 * (g->tb ? g->csb : g->rsb) * g->esize;
+        if (t == 0) {
+            if (g->fill)
+                fill_rows(g->C, g->rsc, g->esize, g->init, 0, g->m, 0, g->n);
+            blis_gemm(g->dtype, g->ta, g->tb, g->m, g->n, p1 - p0, A, g->rsa, g->csa, B, g->rsb,
+                      g->csb, g->beta, g->C, g->rsc, g->csc);
+        } else {
+            blis_gemm(g->dtype, g->ta, g->tb, g->m, g->n, p1 - p0, A, g->rsa, g->csa, B, g->rsb,
+                      g->csb, 0.0, j->part + (t - 1) * g->m * g->n * g->esize, g->n, 1);
+        }
+    }
+}
+
+/* C[i][j] += slot 1, then slot 2, ..., rows [lo, hi) */
+#define KSPLIT_ADD(T)                                                                  \
+    for (size_t i = lo; i < hi; i++)                                                   \
+        for (size_t t = 1; t < j->parts; t++) {                                        \
+            T *c = (T *)g->C + i * g->rsc;                                             \
+            const T *q = (const T *)j->part + ((t - 1) * g->m + i) * g->n;             \
+            for (size_t x = 0; x < g->n; x++)                                          \
+                c[x * g->csc] += q[x];                                                 \
+        }
+
+static void ksplit_add(void *ctx, size_t lo, size_t hi)
+{
+    const ksplit_job *j = ctx;
+    const gemm_job *g = &j->g;
+    if (g->dtype == ADJ_F64)
+        KSPLIT_ADD(double)
+    else
+        KSPLIT_ADD(float)
+}
+
 /* adj_gemm and adj_gemm_rows: fill says whether C's rows are first set to
- * init (beta is then 1). */
+ * init (beta is then 1); part, when not NULL, is adj_gemm_ksplit_bytes of
+ * scratch for the split over k. */
 static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
                      size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, double beta,
-                     void *C, size_t rsc, size_t csc, bool fill, const void *init)
+                     void *C, size_t rsc, size_t csc, bool fill, const void *init, void *part)
 {
     if (m == 0 || n == 0)
         return;
@@ -433,6 +504,14 @@ static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, 
     if (!adj_gemm_is_small(m, n, k) && adj_threads() > 1 && k > 0 && m * n * k >= ADJ_PAR_GEMM_MACS) {
         gemm_job g = {dtype, ta, tb, m >= 8 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
                       es, A, B, C, beta, fill, init};
+        if (part && ksplit_applies(m, n, k)) {
+            const size_t T = (size_t)adj_threads();
+            ksplit_job j = {g, part, ((k + T - 1) / T + PAR_GEMM_GRAIN - 1) / PAR_GEMM_GRAIN * PAR_GEMM_GRAIN, 0};
+            j.parts = (k + j.kc - 1) / j.kc;
+            adj_par_tasks(j.parts, ksplit_part, &j);
+            adj_par_for(m, PAR_GEMM_GRAIN, ksplit_add, &j);
+            return;
+        }
         adj_par_for(g.by_rows ? m : n, PAR_GEMM_GRAIN, gemm_block, &g);
         return;
     }
@@ -452,12 +531,12 @@ void adj_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const v
                         rsc, csc))
         return;
 #endif
-    gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc, false, NULL);
+    gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc, false, NULL, NULL);
 }
 
 void adj_gemm_rows(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
                    size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, const void *init,
-                   void *C, size_t rsc)
+                   void *C, size_t rsc, void *part)
 {
 #if ADJ_VM_DISPATCH
     /* a small product adds its rows' initial values itself (the same
@@ -467,7 +546,7 @@ void adj_gemm_rows(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, co
                         1))
         return;
 #endif
-    gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 1.0, C, rsc, 1, true, init);
+    gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 1.0, C, rsc, 1, true, init, part);
 }
 
 /* Whether two adjoint buffers of na and nb elements share memory: the

@@ -46,10 +46,25 @@ void adj_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const v
  * when init is NULL), then the product is added as by adj_gemm with beta
  * = 1, with the same bits.  Each thread sets the block of C that it then
  * adds to, so that block stays in its core's cache (linear's bias).
+ * part: NULL, or adj_gemm_ksplit_bytes(dtype, m, n, k) bytes of scratch
+ * (when that is not 0); then the product is split over k instead, with
+ * other bits than adj_gemm's (the same for a given thread count).
  */
 void adj_gemm_rows(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
                    size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, const void *init,
-                   void *C, size_t rsc);
+                   void *C, size_t rsc, void *part);
+
+/*
+ * The scratch adj_gemm_rows wants to split an (m,n,k) product over k at
+ * the thread count in effect, in bytes; 0 when it splits over rows as
+ * adj_gemm does.  A split by rows has every thread pack the whole of
+ * op(B); where k is at least twice m and n (a first layer: 256 x 256 x
+ * 784) each thread multiplies its own share of k instead, packing a share
+ * of op(A) and op(B), into a partial C of its own (all but the first
+ * thread's in the scratch), and the partials are added in a fixed order.
+ * From 128 rows of C only (below, C is split by columns).
+ */
+size_t adj_gemm_ksplit_bytes(int dtype, size_t m, size_t n, size_t k);
 
 /* adj_gemm on the calling thread only (a plain loop or one BLIS call),
  * for callers that spread independent products over the pool themselves. */

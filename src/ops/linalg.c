@@ -386,7 +386,8 @@ static const void *dense_of(const adj_var *x)
 }
 
 /* Z (m,out) = X (m,in) W^T + 1 b^T: rows start as b, gemm adds with beta
- * = 1 (adj_gemm_rows: each thread sets the rows it computes); without b,
+ * = 1 (adj_gemm_rows: each thread sets the rows it computes, or the
+ * product is split over `in`, with a partial Z from the arena); without b,
  * gemm stores the product (beta = 0).  X and W go to gemm as they lie (a
  * transposed W is read in place); a strided b is gathered first. */
 void adj_linear_forward(adj_var *y)
@@ -400,9 +401,17 @@ void adj_linear_forward(adj_var *y)
     if (!b)
         adj_gemm(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, 0.0, y->value,
                  out, 1);
-    else
+    else {
+        const size_t ns = adj_gemm_ksplit_bytes(y->dtype, m, out, in);
+        adj_tape *t = adj_node_tape(y);
+        void *part = ns ? adj_arena_alloc(t, ns) : NULL;
+        if (ns && !part)
+            return; /* ADJ_ENOMEM is on the tape */
         adj_gemm_rows(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, bv,
-                      y->value, out);
+                      y->value, out, part);
+        if (part)
+            adj_arena_release(t, part, ns);
+    }
 }
 
 /*
