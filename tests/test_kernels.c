@@ -130,6 +130,56 @@ START_TEST(matmul_small_and_blis_paths)
 }
 END_TEST
 
+/* The products that split over k at 2 threads or more (adj_gemm_ksplit_bytes):
+ * adj_matmul_t with every transpose flag against the double reference
+ * (value and both adjoints), at 2 and 3 threads; then the natural first
+ * layer, adj_matmul(x, adj_transpose(w)), and adj_linear(x, w, NULL) give
+ * the bits of adj_matmul_t(x, w, 0, 1) and of a second run. */
+START_TEST(matmul_split_over_k)
+{
+    const size_t dims[][3] = {{131, 37, 300}, {200, 150, 419}};
+    for (int th = 2; th <= 3; th++) {
+        adj_set_threads(th);
+        for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
+            const size_t m = dims[c][0], n = dims[c][1], k = dims[c][2];
+            ck_assert_uint_ne(adj_gemm_ksplit_bytes(ADJ_F32, m, n, k), 0);
+            for (int dt = 0; dt < 2; dt++)
+                for (int tr = 0; tr < 4; tr++)
+                    check_matmul(dt ? ADJ_F32 : ADJ_F64, m, n, k, tr & 1, tr & 2,
+                                 (uint64_t)(300 + c * 8 + (size_t)dt * 4 + (size_t)tr));
+            adj_rng r;
+            adj_rng_seed(&r, 61 + c);
+            float *x = malloc(m * k * sizeof *x), *w = malloc(n * k * sizeof *w);
+            double *z[4];
+            for (size_t i = 0; i < m * k; i++)
+                x[i] = (float)adj_rng_uniform_range(&r, -1, 1);
+            for (size_t i = 0; i < n * k; i++)
+                w[i] = (float)adj_rng_uniform_range(&r, -1, 1);
+            for (int v = 0; v < 4; v++) {
+                adj_tape *t = adj_tape_new();
+                adj_var *X = adj_constant_f32(t, 2, (int64_t[]){(int64_t)m, (int64_t)k}, x);
+                adj_var *W = adj_constant_f32(t, 2, (int64_t[]){(int64_t)n, (int64_t)k}, w);
+                adj_var *Z = v == 0 ? adj_matmul_t(X, W, 0, 1)
+                             : v == 1 ? adj_matmul(X, adj_transpose(W))
+                             : v == 2 ? adj_linear(X, W, NULL)
+                                      : adj_matmul_t(X, W, 0, 1);
+                ck_assert_ptr_nonnull(Z);
+                z[v] = malloc(m * n * sizeof *z[v]);
+                ck_assert_int_eq(adj_copy_value(Z, z[v]), ADJ_OK);
+                adj_tape_free(t);
+            }
+            for (int v = 1; v < 4; v++)
+                ck_assert_msg(memcmp(z[0], z[v], m * n * sizeof *z[0]) == 0,
+                              "%zux%zux%zu, %d threads: form %d differs from adj_matmul_t", m, n, k, th, v);
+            for (int v = 0; v < 4; v++)
+                free(z[v]);
+            free(x), free(w);
+        }
+    }
+    adj_set_threads(1);
+}
+END_TEST
+
 /* Z = X W^T + b in both paths, with the adjoints of X, W and b. */
 START_TEST(linear_small_and_blis_paths)
 {
@@ -544,6 +594,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, linear_col_sums_f32_against_long_double);
     tcase_add_test(tc, gemm_rows_against_loop);
     tcase_add_test(tc, gemm_rows_split_over_k);
+    tcase_add_test(tc, matmul_split_over_k);
     tcase_add_test(tc, small_gemm_bits_of_dot_order);
     suite_add_tcase(s, tc);
     tc = tcase_create("elementwise");

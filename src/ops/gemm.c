@@ -534,6 +534,17 @@ void adj_gemm(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const v
     gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, beta, C, rsc, csc, false, NULL, NULL);
 }
 
+void adj_gemm_split(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                    size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, void *C,
+                    size_t rsc, void *part)
+{
+    if (!part) {
+        adj_gemm(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 0.0, C, rsc, 1);
+        return;
+    }
+    gemm_run(dtype, ta, tb, m, n, k, A, rsa, csa, B, rsb, csb, 0.0, C, rsc, 1, false, NULL, part);
+}
+
 void adj_gemm_rows(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
                    size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, const void *init,
                    void *C, size_t rsc, void *part)

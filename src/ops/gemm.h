@@ -55,6 +55,16 @@ void adj_gemm_rows(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, co
                    void *C, size_t rsc, void *part);
 
 /*
+ * C (m,n, row stride rsc) = op(A) op(B), as adj_gemm with beta = 0 when
+ * part is NULL; with part (adj_gemm_ksplit_bytes of scratch, not 0) split
+ * over k as adj_gemm_rows does, with other bits than adj_gemm's (the same
+ * for a given thread count).  matmul's and a bias-free linear's product.
+ */
+void adj_gemm_split(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
+                    size_t rsa, size_t csa, const void *B, size_t rsb, size_t csb, void *C,
+                    size_t rsc, void *part);
+
+/*
  * The scratch adj_gemm_rows wants to split an (m,n,k) product over k at
  * the thread count in effect, in bytes; 0 when it splits over rows as
  * adj_gemm does.  A split by rows has every thread pack the whole of

@@ -93,6 +93,16 @@ static adj_status matmul_shape(adj_var *y, char *why, size_t n)
     return ADJ_OK;
 }
 
+/* The scratch for splitting y's (m,n,k) forward product over k (a first
+ * layer at 2 threads: adj_gemm_ksplit_bytes), from y's tape's arena; NULL
+ * with *ns = 0 where the product splits by rows, NULL with *ns != 0 when
+ * the arena is out of memory (ADJ_ENOMEM is then on the tape). */
+static void *ksplit_scratch(adj_var *y, size_t m, size_t n, size_t k, size_t *ns)
+{
+    *ns = adj_gemm_ksplit_bytes(y->dtype, m, n, k);
+    return *ns ? adj_arena_alloc(adj_node_tape(y), *ns) : NULL;
+}
+
 /* C (m,n) = op(A) (m,k) op(B) (k,n) */
 static void matmul_forward(adj_var *y)
 {
@@ -104,7 +114,13 @@ static void matmul_forward(adj_var *y)
     mat A, B;
     if (!mat_of(a, &A) || !mat_of(b, &B))
         return;
-    adj_gemm(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, B.p, B.rs, B.cs, 0.0, y->value, n, 1);
+    size_t ns;
+    void *part = ksplit_scratch(y, m, n, k, &ns);
+    if (ns && !part)
+        return; /* ADJ_ENOMEM is on the tape */
+    adj_gemm_split(y->dtype, ta, tb, m, n, k, A.p, A.rs, A.cs, B.p, B.rs, B.cs, y->value, n, part);
+    if (part)
+        adj_arena_release(adj_node_tape(y), part, ns);
 }
 
 /*
@@ -388,7 +404,8 @@ static const void *dense_of(const adj_var *x)
 /* Z (m,out) = X (m,in) W^T + 1 b^T: rows start as b, gemm adds with beta
  * = 1 (adj_gemm_rows: each thread sets the rows it computes, or the
  * product is split over `in`, with a partial Z from the arena); without b,
- * gemm stores the product (beta = 0).  X and W go to gemm as they lie (a
+ * gemm stores the product (beta = 0, split over `in` alike where it
+ * qualifies: adj_gemm_split).  X and W go to gemm as they lie (a
  * transposed W is read in place); a strided b is gathered first. */
 void adj_linear_forward(adj_var *y)
 {
@@ -398,20 +415,18 @@ void adj_linear_forward(adj_var *y)
     const void *bv = b ? dense_of(b) : NULL;
     if (!mat_of(x, &X) || !mat_of(w, &W) || (b && !bv))
         return;
+    size_t ns;
+    void *part = ksplit_scratch(y, m, out, in, &ns);
+    if (ns && !part)
+        return; /* ADJ_ENOMEM is on the tape */
     if (!b)
-        adj_gemm(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, 0.0, y->value,
-                 out, 1);
-    else {
-        const size_t ns = adj_gemm_ksplit_bytes(y->dtype, m, out, in);
-        adj_tape *t = adj_node_tape(y);
-        void *part = ns ? adj_arena_alloc(t, ns) : NULL;
-        if (ns && !part)
-            return; /* ADJ_ENOMEM is on the tape */
+        adj_gemm_split(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs,
+                       y->value, out, part);
+    else
         adj_gemm_rows(y->dtype, false, true, m, out, in, X.p, X.rs, X.cs, W.p, W.rs, W.cs, bv,
                       y->value, out, part);
-        if (part)
-            adj_arena_release(t, part, ns);
-    }
+    if (part)
+        adj_arena_release(adj_node_tape(y), part, ns);
 }
 
 /*
