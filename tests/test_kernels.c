@@ -134,7 +134,8 @@ END_TEST
  * adj_matmul_t with every transpose flag against the double reference
  * (value and both adjoints), at 2 and 3 threads; then the natural first
  * layer, adj_matmul(x, adj_transpose(w)), and adj_linear(x, w, NULL) give
- * the bits of adj_matmul_t(x, w, 0, 1) and of a second run. */
+ * the bits of adj_matmul_t(x, w, 0, 1) and of a second run, and
+ * adj_linear(x, w, b) agrees with the double reference. */
 START_TEST(matmul_split_over_k)
 {
     const size_t dims[][3] = {{131, 37, 300}, {200, 150, 419}};
@@ -173,6 +174,28 @@ START_TEST(matmul_split_over_k)
                               "%zux%zux%zu, %d threads: form %d differs from adj_matmul_t", m, n, k, th, v);
             for (int v = 0; v < 4; v++)
                 free(z[v]);
+            /* with a bias, through a tape: against the double reference */
+            float *bias = malloc(n * sizeof *bias);
+            for (size_t j = 0; j < n; j++)
+                bias[j] = (float)adj_rng_uniform_range(&r, -1, 1);
+            adj_tape *t = adj_tape_new();
+            adj_var *Z = adj_linear(adj_constant_f32(t, 2, (int64_t[]){(int64_t)m, (int64_t)k}, x),
+                                    adj_constant_f32(t, 2, (int64_t[]){(int64_t)n, (int64_t)k}, w),
+                                    adj_constant_f32(t, 1, (int64_t[]){(int64_t)n}, bias));
+            ck_assert_ptr_nonnull(Z);
+            double *zb = malloc(m * n * sizeof *zb);
+            ck_assert_int_eq(adj_copy_value(Z, zb), ADJ_OK);
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                    double ref = bias[j];
+                    for (size_t p = 0; p < k; p++)
+                        ref += (double)x[i * k + p] * (double)w[j * k + p];
+                    ck_assert_msg(fabs(zb[i * n + j] - ref) <= 1e-5 * (double)k,
+                                  "linear with a bias %zux%zux%zu, %d threads: Z[%zu][%zu] %g vs %g", m, n, k,
+                                  th, i, j, zb[i * n + j], ref);
+                }
+            adj_tape_free(t);
+            free(zb), free(bias);
             free(x), free(w);
         }
     }

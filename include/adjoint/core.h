@@ -235,17 +235,16 @@ ADJ_API double adj_grad_item(const adj_var *v);
  * Adjoints are always row-major.  A 2-D view that adj_matmul reads
  * (adj_transpose(w), a slice) usually has none: while nothing else has
  * flowed into it, the product writes the view's adjoint straight into
- * its input's, as adj_matmul_t does for a transposed operand (not in
- * anomaly mode, where the view's adjoint is written and checked in its
- * own place, then flows back to its input).  Likewise
+ * its input's, as adj_matmul_t does for a transposed operand (anomaly
+ * mode checks that adjoint there, so the mode changes no bits).  Likewise
  * adj_linear(x, adj_transpose(adj_contiguous(s)), b) with
  * s = adj_transpose(v) (a recurrent layer's W_hh, read through a
  * row-major copy of its transpose) adds dW straight into v's adjoint,
  * unless x or b is v or a view of it: the product gives nothing to the
  * weight, to the contiguous copy (a copy, not a view) nor to s, which
  * hold an adjoint only where other ops flowed into them (else
- * adj_grad_data is NULL and adj_grad_at 0).  In anomaly mode dW takes the
- * ordinary way through them instead, so that it is checked. */
+ * adj_grad_data is NULL and adj_grad_at 0); anomaly mode checks v's
+ * adjoint after dW is added. */
 ADJ_API const void *adj_data(const adj_var *v);
 ADJ_API const void *adj_grad_data(const adj_var *v);
 /* Copy the value / adjoint into `out` as doubles (numel entries). */

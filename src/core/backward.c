@@ -136,6 +136,26 @@ static void check_backward(adj_tape *t, adj_var *y)
     }
 }
 
+void adj_anomaly_check_under(adj_var *y, int k, const adj_var *x)
+{
+    adj_tape *t = adj_node_tape(y);
+    size_t at;
+    if (!t->anomaly || t->status != ADJ_OK || !x->grad)
+        return;
+    if (x->flags & ADJ_F_EXTGRAD)
+        adj_param_settle(x);
+    if (!first_nonfinite(x, &at))
+        return;
+    const adj_var *v = adj_input(y, k);
+    adj_tape_fail(t, ADJ_ENUMERIC,
+                  "anomaly: backward of node %u (adj_%s) gave adjoint %g at element %zu of node %u, "
+                  "which it writes in place of the adjoint of its input %d (node %u)%s%s%s%.0d%s",
+                  adj_cold(y)->id, adj_op_table[y->op]->name, adj_grad_at(x, at), at, adj_cold(x)->id, k,
+                  adj_cold(v)->id, adj_cold(y)->file ? " [at " : "", adj_cold(y)->file ? adj_cold(y)->file : "",
+                  adj_cold(y)->file ? ":" : "", adj_cold(y)->file ? adj_cold(y)->line : 0,
+                  adj_cold(y)->file ? "]" : "");
+}
+
 typedef struct seed_job {
     void *g;
     const void *seed;

@@ -245,6 +245,13 @@ void adj_tape_fail(adj_tape *t, adj_status s, const char *fmt, ...)
 #endif
     ;
 
+/* Anomaly mode's check for a backward that writes the adjoint of x, a
+ * tensor under its input k (a view's or a copy's source) in place of that
+ * input's own: records ADJ_ENUMERIC on y's tape, naming y and input k,
+ * when x's adjoint holds a NaN or an infinity.  Nothing out of anomaly
+ * mode.  The sweep's own check reads only y's inputs' adjoints. */
+void adj_anomaly_check_under(adj_var *y, int k, const adj_var *x);
+
 /* A leaf (an input, a constant, a parameter) is the start of a chain, not
  * an op: the tape records it with op ADJ_LEAF_OP, the first value of
  * adj_op, whose descriptor has nothing to compute (ops/table.c checks). */

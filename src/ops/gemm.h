@@ -72,7 +72,8 @@ void adj_gemm_split(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, c
  * 784) each thread multiplies its own share of k instead, packing a share
  * of op(A) and op(B), into a partial C of its own (all but the first
  * thread's in the scratch), and the partials are added in a fixed order.
- * From 128 rows of C only (below, C is split by columns).
+ * From 128 rows of C only (below, adj_gemm's split: by rows from 128 rows
+ * or where m >= n, else by columns).
  */
 size_t adj_gemm_ksplit_bytes(int dtype, size_t m, size_t n, size_t k);
 

@@ -133,24 +133,23 @@ static void matmul_forward(adj_var *y)
  * product writes there directly, as adj_matmul_t does for a transposed
  * operand: v's own adjoint is neither allocated nor scattered, and v's
  * backward does not run.  The other operand must not be x or a view of
- * x (both products would then add into the same adjoint).  Not in
- * anomaly mode: the backward sweep checks the adjoints of a node's
- * inputs, and x is none of the product's, so the view's adjoint is then
- * written in its own place, where it is checked, and flows to x through
- * the view's backward.
+ * x (both products would then add into the same adjoint).  The backward
+ * sweep's anomaly check reads the adjoints of a node's inputs, and x is
+ * none of the product's, so in anomaly mode the backward checks x's
+ * adjoint itself (adj_anomaly_check_under): the same sums, the same bits.
  */
 typedef struct gmat {
     void *p;
     size_t rs, cs, span; /* span: elements from p to the last one, plus one */
     bool fresh;          /* stored, not added (adj_grad_buf_exact) */
+    adj_var *into;       /* the tensor whose adjoint p is in, when not v's own */
 } gmat;
 
 enum { DIRECT_SCAN = 8 }; /* nodes between a view and its product looked at */
 
 static bool direct_grad(adj_var *v, const adj_var *y, const adj_var *other, gmat *o)
 {
-    if (adj_is_leaf(v) || v->grad || v->ndim != 2 || !adj_op_table[v->op]->grad_view ||
-        adj_node_tape(y)->anomaly)
+    if (adj_is_leaf(v) || v->grad || v->ndim != 2 || !adj_op_table[v->op]->grad_view)
         return false;
     adj_var *x = v->in[0];
     if (!(x->flags & ADJ_F_GRAD) || x->dtype != v->dtype || other == x ||
@@ -185,7 +184,7 @@ static bool direct_grad(adj_var *v, const adj_var *y, const adj_var *other, gmat
     char *g = whole ? adj_grad_buf_exact(x, &fresh) : adj_grad_buf(x);
     if (!g)
         return false;
-    *o = (gmat){g + (size_t)l.offset * adj_dsize(x->dtype), (size_t)rs, (size_t)cs, span, fresh};
+    *o = (gmat){g + (size_t)l.offset * adj_dsize(x->dtype), (size_t)rs, (size_t)cs, span, fresh, x};
     return true;
 }
 
@@ -198,7 +197,7 @@ static bool grad_mat(adj_var *v, const adj_var *y, const adj_var *other, bool fr
     const int64_t rows = adj_cold(v)->shape[0], cols = adj_cold(v)->shape[1];
     bool fresh = false;
     void *g = fresh_ok ? adj_grad_buf_exact(v, &fresh) : adj_grad_buf(v);
-    *o = (gmat){g, (size_t)cols, 1, (size_t)(rows * cols), fresh};
+    *o = (gmat){g, (size_t)cols, 1, (size_t)(rows * cols), fresh, NULL};
     return g != NULL;
 }
 
@@ -238,7 +237,7 @@ static void matmul_backward(adj_var *y)
     size_t m = (size_t)adj_cold(y)->shape[0], n = (size_t)adj_cold(y)->shape[1];
     size_t k = (size_t)((ADJ_ATTR(y, adj_attr_matmul)->trans & TA) ? adj_cold(a)->shape[0]
                                                                    : adj_cold(a)->shape[1]);
-    matmul_bwd j = {y, {NULL, 0, 0, 0, false}, {NULL, 0, 0, 0, false}, {NULL, 0, 0}, {NULL, 0, 0}};
+    matmul_bwd j = {y, {NULL, 0, 0, 0, false, NULL}, {NULL, 0, 0, 0, false, NULL}, {NULL, 0, 0}, {NULL, 0, 0}};
     const bool need_a = a->flags & ADJ_F_GRAD, need_b = b->flags & ADJ_F_GRAD;
     if ((need_b && !mat_of(a, &j.A)) || (need_a && !mat_of(b, &j.B)))
         return;
@@ -246,6 +245,10 @@ static void matmul_backward(adj_var *y)
         return;
     adj_gemm_pair(matmul_bwd_task, &j, j.ga.p, j.ga.span, j.gb.p, j.gb.span, m * n * k,
                   adj_dsize(y->dtype));
+    if (j.ga.into)
+        adj_anomaly_check_under(y, 0, j.ga.into);
+    if (j.gb.into)
+        adj_anomaly_check_under(y, 1, j.gb.into);
 }
 
 /* tangent: dC = op(dA) op(B) + op(A) op(dB) */
@@ -524,9 +527,9 @@ static bool mat_through_copy(const adj_var *w, mat *o)
  * step's dW adds where the optimizer reads it).  Nothing of it then flows
  * through W, C or S; what other nodes give them still does, so every
  * contribution reaches V once.  Not when X or b is V or a view of it (two
- * tasks would write the same adjoint), nor in anomaly mode: the backward
- * sweep checks the adjoints of a node's inputs, and V is none of the
- * product's, so dW then takes the long way through W, where it is checked.
+ * tasks would write the same adjoint).  V is none of the product's
+ * inputs, whose adjoints the sweep's anomaly check reads, so in anomaly
+ * mode the backward checks V's adjoint itself (adj_anomaly_check_under).
  */
 static bool grad_through_copy(const adj_var *w, const adj_var *x, const adj_var *b, gmat *o)
 {
@@ -534,7 +537,7 @@ static bool grad_through_copy(const adj_var *w, const adj_var *x, const adj_var 
     if (!mat_through_copy(w, &unused))
         return false;
     const adj_var *s = w->in[0]->in[0];
-    if (adj_is_leaf(s) || !adj_op_table[s->op]->grad_view || adj_node_tape(w)->anomaly)
+    if (adj_is_leaf(s) || !adj_op_table[s->op]->grad_view)
         return false;
     adj_var *v = s->in[0];
     if (!(v->flags & ADJ_F_GRAD) || v->dtype != w->dtype || x == v || b == v ||
@@ -554,7 +557,7 @@ static bool grad_through_copy(const adj_var *w, const adj_var *x, const adj_var 
     char *g = whole ? adj_grad_buf_exact(v, &fresh) : adj_grad_buf(v);
     if (!g)
         return false;
-    *o = (gmat){g + (size_t)l.offset * adj_dsize(v->dtype), rs, cs, span, fresh};
+    *o = (gmat){g + (size_t)l.offset * adj_dsize(v->dtype), rs, cs, span, fresh, v};
     return true;
 }
 
@@ -644,6 +647,7 @@ void adj_linear_backward(adj_var *y)
         } else {
             adj_gemm_pair(linear_bwd_task, &j, j.gx, m * in, j.gw, gv.span, m * in * out, es);
         }
+        adj_anomaly_check_under(y, 1, gv.into);
         return;
     }
     if (w->flags & ADJ_F_GRAD) { /* after gx: a fresh dX (task 0) is stored before dW adds */
