@@ -195,6 +195,26 @@ static double dref(int op, double x)
     return e / ((1.0 + e) * (1.0 + e));
 }
 
+/* g[0..n), x's gradient of sum(w * f(x)) (+ x^2 with twice), against
+ * w dref(op, x) (+ 2x) in double, x and w rounded to the dtype (dti: f64);
+ * arguments whose derivative overflows the dtype are skipped. */
+static void near_dref(int op, int dti, int n, const double *xs, const double *ws, int twice,
+                      const double *g)
+{
+    for (int i = 0; i < n; i++) {
+        const double x = dti ? xs[i] : (double)(float)xs[i];
+        const double w = dti ? ws[i] : (double)(float)ws[i];
+        const double d = dref(op, x);
+        if (!isfinite(d) || (!dti && d > 3e38))
+            continue; /* exp overflows */
+        const double want = w * d + (twice ? 2 * x : 0);
+        const double tol = (dti ? 1e-14 : 2e-6) * (fabs(want) + 1e-30) + (dti ? 0 : 1e-44) +
+                           (twice ? (dti ? 1e-15 : 1e-6) * fabs(x) : 0);
+        ck_assert_msg(fabs(g[i] - want) <= tol, "op %d %s n %d element %d: %.17g, want %.17g", op,
+                      dti ? "f64" : "f32", n, i, g[i], want);
+    }
+}
+
 /* x's gradient of sum(w * f(x)) over n elements (op -1: f(x) = x), and
  * 2 x more when twice (x is also added in, so its adjoint is accumulated
  * into, not stored); release: the sweep releases adjoints (sigmoid's may
@@ -355,19 +375,8 @@ START_TEST(few_element_opt_backward)
                                               "level %d: %.17g vs %.17g",
                                               op, dti ? "f64" : "f32", n, i, mode, level,
                                               g[i], big[i]);
-                                const double x = dti ? xs[i] : (double)(float)xs[i];
-                                const double w = dti ? ws[i] : (double)(float)ws[i];
-                                const double d = dref(op, x);
-                                if (!isfinite(d) || (!dti && d > 3e38))
-                                    continue; /* exp overflows */
-                                const double want = w * d + (twice ? 2 * x : 0);
-                                const double tol = (dti ? 1e-14 : 2e-6) * (fabs(want) + 1e-30) +
-                                                   (dti ? 0 : 1e-44) +
-                                                   (twice ? (dti ? 1e-15 : 1e-6) * fabs(x) : 0);
-                                ck_assert_msg(fabs(g[i] - want) <= tol,
-                                              "op %d %s n %d element %d: %.17g, want %.17g", op,
-                                              dti ? "f64" : "f32", n, i, g[i], want);
                             }
+                            near_dref(op, dti, n, xs, ws, twice, g);
                         }
                     }
             }
@@ -427,20 +436,7 @@ START_TEST(split_unary_backward)
                                           op, dti ? "f64" : "f32", n, i, mode, level, two[i], ref[i]);
                         if (level > 0)
                             continue;
-                        for (int i = 0; i < n; i++) {
-                            const double x = dti ? xs[i] : (double)(float)xs[i];
-                            const double w = dti ? ws[i] : (double)(float)ws[i];
-                            const double d = dref(op, x);
-                            if (!isfinite(d) || (!dti && d > 3e38))
-                                continue; /* exp overflows */
-                            const double want = w * d + (twice ? 2 * x : 0);
-                            const double tol = (dti ? 1e-14 : 2e-6) * (fabs(want) + 1e-30) +
-                                               (dti ? 0 : 1e-44) +
-                                               (twice ? (dti ? 1e-15 : 1e-6) * fabs(x) : 0);
-                            ck_assert_msg(fabs(ref[i] - want) <= tol,
-                                          "op %d %s n %d element %d: %.17g, want %.17g", op,
-                                          dti ? "f64" : "f32", n, i, ref[i], want);
-                        }
+                        near_dref(op, dti, n, xs, ws, twice, ref);
                     }
             }
         free(xs), free(ws), free(ref), free(two);
