@@ -3,12 +3,15 @@
  * norm composed from primitive ops, and their refusals (status, message
  * words, no leak).  The op-table suites check the gradients and tangents
  * against finite differences; tests/torch_agree.py compares with PyTorch.
+ * The suite forces each CPU level of the kernels (ops/dispatch.h), so it
+ * links the library's objects.
  */
 #include <adjoint.h>
 
 #include <check.h>
 
 #include "check_util.h"
+#include "ops/dispatch.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,9 +100,9 @@ END_TEST
 /* Batch norm of an (N, C) input walks rows over blocks of channels; every
  * channel's sums still run over rows 0..N-1 in order.  Against plain loops
  * that take the same sums channel by channel: the same bits for the
- * output and every adjoint, across block edges (C = 128, 129, 300), at 1
- * and 2 threads, f32 and f64; the running statistics as PyTorch updates
- * them (unbiased variance). */
+ * output and every adjoint, across block edges (C = 128, 129, 300, 515),
+ * at every CPU level of its kernels, at 1 and 2 threads, f32 and f64; the
+ * running statistics as PyTorch updates them (unbiased variance). */
 static double bn_in(size_t i, int k) { return sin(0.37 * (double)i + k) * (1.0 + 0.01 * (double)(i % 7)) + 0.25 * k; }
 
 static void bn_rows_case(adj_dtype dt, int threads, size_t nb, size_t C)
@@ -189,11 +192,18 @@ static void bn_rows_case(adj_dtype dt, int threads, size_t nb, size_t C)
 
 START_TEST(batch_norm_rows_match_loops)
 {
-    static const size_t shapes[][2] = {{2, 1}, {7, 5}, {33, 128}, {5, 129}, {64, 300}, {3, 257}};
-    for (int d = 0; d < 2; d++)
-        for (int th = 1; th <= 2; th++)
-            for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
-                bn_rows_case(d ? ADJ_F64 : ADJ_F32, th, shapes[k][0], shapes[k][1]);
+    /* (128, 515) and (129, 257) split over 2 threads inside a block of
+     * channels; the small shapes take the AVX2 kernels at the AVX-512 level */
+    static const size_t shapes[][2] = {{2, 1}, {7, 5},     {33, 128},  {5, 129},
+                                       {64, 300}, {3, 257}, {128, 515}, {129, 257}};
+    for (int level = ADJ_VM_BASE; level <= adj_vm_max_level(); level++) {
+        ck_assert_int_eq(adj_vm_force_level(level), level);
+        for (int d = 0; d < 2; d++)
+            for (int th = 1; th <= 2; th++)
+                for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+                    bn_rows_case(d ? ADJ_F64 : ADJ_F32, th, shapes[k][0], shapes[k][1]);
+    }
+    adj_vm_force_level(-1);
 }
 END_TEST
 

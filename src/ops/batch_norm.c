@@ -15,6 +15,7 @@
  * check) never moves them.
  */
 #include "core/pool.h"
+#include "ops/dispatch.h"
 #include "ops/decompose.h"
 #include "ops/norm.h"
 
@@ -122,10 +123,21 @@ BN_BWD(float)
 
 /* x (N, C) (hw = 1): the same sums in the same order (rows 0..N-1 for each
  * channel), walked row by row over a block of channels so that the reads
- * are contiguous; the same bits as the per-channel loops above. */
+ * are contiguous; the same bits as the per-channel loops above.  The
+ * inner loops run across the channels of a block, so they vectorise
+ * without reordering any channel's sum: they are compiled once per CPU
+ * level of the elementwise kernels (ops/dispatch.h), with the same
+ * conversions, multiplies, adds and divisions and no FMA, so every level
+ * gives the same bits (tests/test_norm.c checks each against plain
+ * loops). */
 #define BN_CB 128
-#define BN_ROWS(T)                                                              \
-    static void fwd_rows_##T(const bn_ctx *k, size_t lo, size_t hi)            \
+#if defined(__GNUC__) && !defined(__clang__)
+#define BN_VEC __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
+#else
+#define BN_VEC
+#endif
+#define BN_ROWS(T, SUF, ATTR)                                                   \
+    static ATTR BN_VEC void fwd_rows_##T##SUF(const bn_ctx *k, size_t lo, size_t hi) \
     {                                                                          \
         const adj_var *y = k->y, *xv = y->in[0], *wv_ = y->in[1], *bv_ = y->in[2]; \
         const bn_attr *a = ADJ_ATTR(y, bn_attr);                               \
@@ -174,7 +186,7 @@ BN_BWD(float)
             }                                                                  \
         }                                                                      \
     }                                                                          \
-    static void bwd_rows_##T(const bn_ctx *k, size_t lo, size_t hi)            \
+    static ATTR BN_VEC void bwd_rows_##T##SUF(const bn_ctx *k, size_t lo, size_t hi) \
     {                                                                          \
         const adj_var *y = k->y, *xv = y->in[0], *wv_ = y->in[1];             \
         const bn_attr *a = ADJ_ATTR(y, bn_attr);                               \
@@ -216,8 +228,28 @@ BN_BWD(float)
             }                                                                  \
         }                                                                      \
     }
-BN_ROWS(double)
-BN_ROWS(float)
+BN_ROWS(double, _base, )
+BN_ROWS(float, _base, )
+#if ADJ_VM_DISPATCH
+BN_ROWS(double, _avx2, ADJ_VM_TGT_AVX2)
+BN_ROWS(float, _avx2, ADJ_VM_TGT_AVX2)
+BN_ROWS(double, _avx512, ADJ_VM_TGT_AVX512)
+BN_ROWS(float, _avx512, ADJ_VM_TGT_AVX512)
+/* The widest level the CPU has (AVX2 for fewer than ADJ_VM_WIDE_MIN
+ * elements, as the elementwise kernels) */
+#define BN_ROWS_CALL(FN, k, lo, hi)                                             \
+    do {                                                                       \
+        const int l_ = adj_vm_level();                                         \
+        if (l_ == ADJ_VM_AVX512 && ((hi) - (lo)) * (k)->p.nb >= ADJ_VM_WIDE_MIN) \
+            FN##_avx512(k, lo, hi);                                            \
+        else if (l_ >= ADJ_VM_AVX2)                                            \
+            FN##_avx2(k, lo, hi);                                              \
+        else                                                                   \
+            FN##_base(k, lo, hi);                                              \
+    } while (0)
+#else
+#define BN_ROWS_CALL(FN, k, lo, hi) FN##_base(k, lo, hi)
+#endif
 
 /* batch statistics: dxhat = rstd (tx - mean(tx) - xhat mean(xhat tx));
  * running: dxhat = rstd tx.  ty = dxhat w + xhat tw + tb. */
@@ -254,9 +286,9 @@ static void fwd_range(void *ctx, size_t lo, size_t hi)
 {
     const bn_ctx *k = ctx;
     if (k->p.hw == 1 && k->y->dtype == ADJ_F64)
-        fwd_rows_double(k, lo, hi);
+        BN_ROWS_CALL(fwd_rows_double, k, lo, hi);
     else if (k->p.hw == 1)
-        fwd_rows_float(k, lo, hi);
+        BN_ROWS_CALL(fwd_rows_float, k, lo, hi);
     else if (k->y->dtype == ADJ_F64)
         fwd_double(k, lo, hi);
     else
@@ -267,9 +299,9 @@ static void bwd_range(void *ctx, size_t lo, size_t hi)
 {
     const bn_ctx *k = ctx;
     if (k->p.hw == 1 && k->y->dtype == ADJ_F64)
-        bwd_rows_double(k, lo, hi);
+        BN_ROWS_CALL(bwd_rows_double, k, lo, hi);
     else if (k->p.hw == 1)
-        bwd_rows_float(k, lo, hi);
+        BN_ROWS_CALL(bwd_rows_float, k, lo, hi);
     else if (k->y->dtype == ADJ_F64)
         bwd_double(k, lo, hi);
     else
