@@ -306,20 +306,48 @@ END_TEST
 
 /* ------------------------------------------- what the table checks cover */
 
-/* The ops the coverage test below lets through, each with its reason. */
+/* The ops the coverage test below lets through, each with its reason:
+ * EX_VIEWS, no case has a float input a view can make strided; EX_BCAST,
+ * the op takes several inputs and broadcasts none of them. */
+enum { EX_VIEWS = 1u, EX_BCAST = 2u };
 static const struct {
     adj_op op;
-    bool no_strided; /* no case has a float input a view can make strided */
+    unsigned what;
     const char *why;
 } exempt[] = {
-    {ADJ_OP_LEAF, true, "the leaf has no inputs"},
-    {ADJ_OP_ONE_HOT, true, "its only input is an index tensor: nothing to differentiate"},
+    {ADJ_OP_LEAF, EX_VIEWS, "the leaf has no inputs"},
+    {ADJ_OP_ONE_HOT, EX_VIEWS, "its only input is an index tensor: nothing to differentiate"},
+    {ADJ_OP_MATMUL, EX_BCAST,
+     "2-D operands only: a size-1 axis is a row, a column or the contraction (k = 1); the batched "
+     "product (ADJ_OP_BMM) broadcasts"},
+    {ADJ_OP_LINEAR, EX_BCAST, "the weight is (out, in) and the bias (out), one value per output"},
+    {ADJ_OP_LINEAR_ADD, EX_BCAST, "a linear layer's shapes, and the residual has the output's shape"},
+    {ADJ_OP_MSE, EX_BCAST, "a loss of prediction and target of one shape"},
+    {ADJ_OP_BCE_LOGITS, EX_BCAST, "a loss of logits and targets of one shape"},
+    {ADJ_OP_ADD_N, EX_BCAST, "every input has one shape"},
+    {ADJ_OP_CONCAT, EX_BCAST, "a block of size 1 along the axis is one slice of the result, not a repeated one"},
+    {ADJ_OP_STACK, EX_BCAST, "every input has one shape"},
+    {ADJ_OP_EMBEDDING, EX_BCAST, "rows of a (rows, features) table picked by an index tensor"},
+    {ADJ_OP_CROSS_ENTROPY, EX_BCAST, "one label per row of the logits, of the rows' shape"},
+    {ADJ_OP_INDEX_SELECT, EX_BCAST, "slices picked along an axis by a 1-D index tensor"},
+    {ADJ_OP_GATHER, EX_BCAST, "elements picked by an index of x's rank: the output has the index's shape"},
+    {ADJ_OP_SCATTER_ADD, EX_BCAST, "src has the index's shape, and the output x's"},
+    {ADJ_OP_CONV2D, EX_BCAST, "the weight has the layer's shape and the bias one value per output channel"},
+    {ADJ_OP_CONV1D, EX_BCAST, "the weight has the layer's shape and the bias one value per output channel"},
+    {ADJ_OP_CONV_TRANSPOSE2D, EX_BCAST,
+     "the weight has the layer's shape and the bias one value per output channel"},
+    {ADJ_OP_LAYER_NORM, EX_BCAST, "the weight and bias have the normalised shape"},
+    {ADJ_OP_RMS_NORM, EX_BCAST, "the weight has the normalised shape"},
+    {ADJ_OP_GROUP_NORM, EX_BCAST, "the weight and bias have one value per channel"},
+    {ADJ_OP_BATCH_NORM, EX_BCAST, "the weight, bias and running statistics have one value per channel"},
+    {ADJ_OP_LSTM_CELL, EX_BCAST, "the gates and the state are (batch, features) of the cell's sizes"},
+    {ADJ_OP_GRU_CELL, EX_BCAST, "the two sets of gates and the state are (batch, features) of the cell's sizes"},
 };
 
-static const char *exempt_why(adj_op op, bool strided)
+static const char *exempt_why(adj_op op, unsigned what)
 {
     for (size_t k = 0; k < sizeof exempt / sizeof exempt[0]; k++)
-        if (exempt[k].op == op && (!strided || exempt[k].no_strided))
+        if (exempt[k].op == op && (exempt[k].what & what))
             return exempt[k].why;
     return NULL;
 }
@@ -334,95 +362,243 @@ static int64_t numel_of(int ndim, const int64_t *sh)
     return n;
 }
 
-/* The output shape of op on float inputs of the given shapes (attributes
- * of case sc), or -1 where it does not record. */
-static int out_shape(adj_op op, const adj_op_case *sc, const int *ndim, const int64_t (*shape)[ADJ_MAX_DIMS],
-                     int64_t *out)
+/*
+ * Broadcasting, as the coverage test probes it.  A case broadcasts input
+ * i on output axis a when the input lacks that axis or has size 1 there,
+ * the output has more than 1 there, and the input enlarged to the
+ * output's size on that axis, its values repeated along it, gives the
+ * same output, shape and values, while changing one element of the
+ * enlarged input at position c along the axis changes no output element
+ * but at position c along axis a: the size-1 axis stood for a longer one.
+ * A size-1 axis that only fits (matmul's k = 1, a concatenated block of
+ * one row) or that an op reduces (the mean of repeated values is the
+ * same) fails that.  The op broadcasts input i on axis a when some
+ * case's input i, shrunk to size 1 on the axis aligned with a (or
+ * without its leading axis), is broadcast in that sense.  Ops taking an
+ * index tensor are not probed: with the indices zeros, elements they
+ * never read would look broadcast.
+ */
+#define PROBE_CAP 4096 /* elements of a probe's input or output */
+
+typedef struct probe {
+    int ndim[ADJ_CASE_MAX_IN];
+    int64_t shape[ADJ_CASE_MAX_IN][ADJ_MAX_DIMS];
+    int rep;        /* input whose values repeat those of a smaller one, or -1 */
+    int sndim;      /* the smaller one's shape, broadcast to shape[rep] */
+    int64_t sshape[ADJ_MAX_DIMS];
+    int64_t bump;   /* element of input rep moved by bump_by, or -1 */
+    double bump_by;
+} probe;
+
+/* Element e of input j: distinct values in [0.25, 0.75], inside every
+ * op's domain; input rep holds those of the smaller shape, repeated. */
+static double probe_value(const probe *p, int j, int64_t e)
+{
+    const double bump = j == p->rep && e == p->bump ? p->bump_by : 0.0;
+    if (j == p->rep) {
+        int64_t s = 0, stride = 1;
+        for (int k = p->ndim[j] - 1, m = p->sndim - 1; k >= 0 && m >= 0; k--, m--) {
+            const int64_t c = e % p->shape[j][k];
+            e /= p->shape[j][k];
+            if (p->sshape[m] > 1)
+                s += c * stride;
+            stride *= p->sshape[m];
+        }
+        e = s;
+    }
+    return 0.5 + 0.25 * sin(1.7 * (double)e + 0.9 * j) + bump;
+}
+
+/* Record op on the inputs of p (the attributes of case sc): the output's
+ * shape into out and values into y; its ndim, or -1 where it does not
+ * record (or is too large to compare). */
+static int probe_run(adj_op op, const adj_op_case *sc, const probe *p, int64_t *out, double *y)
 {
     const adj_op_desc *d = adj_op_table[op];
+    static double buf[PROBE_CAP];
     adj_tape *t = adj_tape_new();
     adj_var *in[ADJ_CASE_MAX_IN] = {NULL};
-    double buf[ADJ_CASE_MAX_NUMEL * 4];
-    for (size_t j = 0; j < sizeof buf / sizeof buf[0]; j++)
-        buf[j] = 0.5 + 0.01 * (double)j;
-    for (int i = 0; i < sc->n; i++)
-        in[i] = adj_tensor_f64(t, ndim[i], shape[i], buf);
-    adj_var *y = adj_record(op, in, d->arity >= 0 ? d->arity : sc->n, sc->attr ? sc->attr : d->case_attr,
-                            __FILE__, __LINE__);
     int nd = -1;
-    if (adj_tape_status(t) == ADJ_OK) {
-        nd = adj_ndim(y);
-        for (int k = 0; k < nd; k++)
-            out[k] = adj_dim(y, k);
+    for (int j = 0; j < sc->n; j++) {
+        const int64_t n = numel_of(p->ndim[j], p->shape[j]);
+        if (n > PROBE_CAP)
+            goto done;
+        for (int64_t e = 0; e < n; e++)
+            buf[e] = probe_value(p, j, e);
+        in[j] = adj_tensor_f64(t, p->ndim[j], p->shape[j], buf);
     }
+    adj_var *r = adj_record(op, in, d->arity >= 0 ? d->arity : sc->n, sc->attr ? sc->attr : d->case_attr,
+                            __FILE__, __LINE__);
+    if (adj_tape_status(t) == ADJ_OK && adj_numel(r) <= PROBE_CAP) {
+        nd = adj_ndim(r);
+        for (int k = 0; k < nd; k++)
+            out[k] = adj_dim(r, k);
+        for (size_t e = 0; e < adj_numel(r); e++)
+            y[e] = adj_value_at(r, e);
+    }
+done:
     adj_tape_free(t);
     return nd;
 }
 
+static bool same_shape(int nd, const int64_t *out, int nd2, const int64_t *out2)
+{
+    return nd == nd2 && memcmp(out, out2, (size_t)nd * sizeof out[0]) == 0;
+}
+
+static bool close_to(double u, double v) { return fabs(u - v) <= 1e-12 * (1 + fabs(u)) || (isnan(u) && isnan(v)); }
+
+/* Input i of p replaced by the smaller shape (sndim, ssh): whether it is
+ * broadcast to p's input i, enlarged on its axis bb, which is aligned
+ * with output axis a (as above). */
+static bool is_broadcast(adj_op op, const adj_op_case *sc, const probe *p, int i, int bb, int a, int sndim,
+                         const int64_t *ssh)
+{
+    static double y[PROBE_CAP], ys[PROBE_CAP], yb[PROBE_CAP];
+    int64_t out[ADJ_MAX_DIMS], os[ADJ_MAX_DIMS], ob[ADJ_MAX_DIMS];
+    const int nd = probe_run(op, sc, p, out, y);
+    probe q = *p;
+    q.ndim[i] = sndim;
+    memcpy(q.shape[i], ssh, (size_t)sndim * sizeof ssh[0]);
+    if (nd < 0 || !same_shape(nd, out, probe_run(op, sc, &q, os, ys), os))
+        return false;
+    q = *p;
+    q.rep = i;
+    q.sndim = sndim;
+    memcpy(q.sshape, ssh, (size_t)sndim * sizeof ssh[0]);
+    if (!same_shape(nd, out, probe_run(op, sc, &q, ob, yb), ob))
+        return false;
+    const int64_t n = numel_of(nd, out);
+    for (int64_t e = 0; e < n; e++)
+        if (!close_to(ys[e], yb[e]))
+            return false;
+    /* the last position along the enlarged axis, the others at 0 */
+    int64_t stride = 1;
+    for (int k = p->ndim[i] - 1; k > bb; k--)
+        stride *= p->shape[i][k];
+    q.bump = (p->shape[i][bb] - 1) * stride;
+    const int64_t inner = numel_of(nd - a - 1, out + a + 1);
+    for (q.bump_by = -1; q.bump_by <= 1; q.bump_by += 2) { /* up and down: an argmin and an argmax */
+        if (!same_shape(nd, out, probe_run(op, sc, &q, ob, y), ob))
+            return false;
+        for (int64_t e = 0; e < n; e++)
+            if (!close_to(y[e], yb[e]) && (e / inner) % out[a] != out[a] - 1)
+                return false;
+    }
+    return true;
+}
+
+enum { AX_FIRST = 1u, AX_LATER = 2u }; /* output axis 0, axes 1... */
+
+typedef struct bcast_seen {
+    unsigned bcasts[ADJ_CASE_MAX_IN];  /* the op broadcasts input i on these axes */
+    unsigned covered[ADJ_CASE_MAX_IN]; /* a case broadcasts input i on these */
+} bcast_seen;
+
+/* What case sc shows of op's broadcasting, into *seen. */
+static void probe_case(adj_op op, const adj_op_case *sc, bcast_seen *seen)
+{
+    static double y[PROBE_CAP];
+    probe p = {.rep = -1, .bump = -1};
+    memcpy(p.ndim, sc->ndim, sizeof p.ndim);
+    memcpy(p.shape, sc->shape, sizeof p.shape);
+    int64_t out[ADJ_MAX_DIMS];
+    const int nd = probe_run(op, sc, &p, out, y);
+    for (int i = 0; i < sc->n && nd >= 0; i++) {
+        const int m = nd - p.ndim[i]; /* input axis b is aligned with output axis b + m */
+        /* the case broadcasts input i on axis a: the input enlarged there */
+        for (int a = 0; a < nd; a++) {
+            const int b = a - m;
+            if (out[a] < 2 || (b >= 0 && p.shape[i][b] != 1))
+                continue;
+            probe big = p;
+            if (b >= 0)
+                big.shape[i][b] = out[a];
+            else { /* the axes a.. the input lacks: out[a], then size 1 */
+                big.ndim[i] = nd - a;
+                for (int k = 0; k < nd - a; k++)
+                    big.shape[i][k] = k == 0 ? out[a] : k < -b ? 1 : p.shape[i][k + b];
+            }
+            if (is_broadcast(op, sc, &big, i, b >= 0 ? b : 0, a, p.ndim[i], p.shape[i]))
+                seen->covered[i] |= a == 0 ? AX_FIRST : AX_LATER;
+        }
+        /* the op broadcasts input i on axis a: the input shrunk there */
+        for (int b = 0; b < p.ndim[i]; b++) {
+            const int a = b + m;
+            if (a < 0 || p.shape[i][b] < 2 || p.shape[i][b] != out[a])
+                continue;
+            const unsigned ax = a == 0 ? AX_FIRST : AX_LATER;
+            for (int v = 0; v < 2 - (b > 0); v++) {
+                int64_t ssh[ADJ_MAX_DIMS];
+                int sndim = p.ndim[i];
+                memcpy(ssh, p.shape[i], sizeof ssh);
+                if (v == 0)
+                    ssh[b] = 1;
+                else
+                    memmove(ssh, ssh + 1, (size_t)--sndim * sizeof ssh[0]);
+                if (is_broadcast(op, sc, &p, i, b, a, sndim, ssh))
+                    seen->bcasts[i] |= ax;
+            }
+        }
+    }
+}
+
+static const char *const ax_name[4] = {"", "the first axis", "a later axis", "the first and later axes"};
+
 /* Every op of the table is checked (gradient, tangent and second
  * derivative: the suites ops, jvp and gradgrad) with a float input a view
  * makes non-contiguous (one of at least 2 elements: the fed checks), and,
- * where the op broadcasts an input, with a case where that input is
- * broadcast.  An op broadcasts input i when giving that input a size-1
- * first dimension, or none, records with the output shape unchanged; a
- * case broadcasts an input that has fewer dimensions than the output, or
- * size 1 where the output's aligned dimension is larger.  An op without
- * such cases fails here unless listed in `exempt` with its reason.  Ops
- * that take an index tensor are not probed (none of them broadcasts).
- * That every op has a tangent and a graph-mode backward, and passes their
- * checks, the suites jvp and gradgrad assert by iterating the table. */
+ * where it broadcasts an input, with cases that broadcast it on each kind
+ * of axis (the first, a later one) the probe above finds the op
+ * broadcasting it on.  An op of several inputs has a case broadcasting
+ * one, or is listed in `exempt` with the reason it broadcasts none (and
+ * then must not broadcast).  That every op has a tangent and a graph-mode
+ * backward, and passes their checks, the suites jvp and gradgrad assert
+ * by iterating the table. */
 START_TEST(every_op_covers_strides_and_broadcasting)
 {
     int gaps = 0;
     for (int op = 1; op < ADJ_OP_COUNT; op++) {
         const adj_op_desc *d = adj_op_table[op];
-        bool strided = false, bcasts = false, bcase = false;
+        bool strided = false, several = false;
+        bcast_seen seen = {{0}, {0}};
         for (int k = 0; k < d->ncases; k++) {
             const adj_op_case *sc = &d->cases[k];
             for (int i = 0; i < sc->n; i++)
                 if (!is_index_in(d, i) && sc->ndim[i] >= 1 && numel_of(sc->ndim[i], sc->shape[i]) >= 2)
                     strided = true;
-            if (d->index_inputs)
-                continue; /* index inputs are not probed */
-            int64_t out[ADJ_MAX_DIMS], out2[ADJ_MAX_DIMS];
-            const int nd = out_shape((adj_op)op, sc, sc->ndim, sc->shape, out);
-            if (nd < 0)
-                continue;
-            for (int i = 0; i < sc->n; i++) {
-                /* this case broadcasts input i */
-                for (int a = 0; a < nd; a++) {
-                    const int b = a - (nd - sc->ndim[i]);
-                    if (sc->n > 1 && out[a] > 1 && (b < 0 ? sc->ndim[i] < nd : sc->shape[i][b] == 1) &&
-                        numel_of(sc->ndim[i], sc->shape[i]) < numel_of(nd, out))
-                        bcase = true;
-                }
-                if (sc->ndim[i] < 1 || sc->n < 2 || sc->shape[i][0] < 2)
-                    continue;
-                /* the op broadcasts input i */
-                for (int v = 0; v < 2 && !bcasts; v++) {
-                    int ndim[ADJ_CASE_MAX_IN];
-                    int64_t shape[ADJ_CASE_MAX_IN][ADJ_MAX_DIMS];
-                    memcpy(ndim, sc->ndim, sizeof ndim);
-                    memcpy(shape, sc->shape, sizeof shape);
-                    if (v == 0)
-                        shape[i][0] = 1;
-                    else {
-                        ndim[i]--;
-                        memmove(shape[i], shape[i] + 1, (size_t)ndim[i] * sizeof shape[i][0]);
-                    }
-                    const int nd2 = out_shape((adj_op)op, sc, ndim, (const int64_t(*)[ADJ_MAX_DIMS])shape, out2);
-                    bcasts = nd2 == nd && memcmp(out, out2, (size_t)nd * sizeof out[0]) == 0;
-                }
-            }
+            several |= sc->n >= 2;
+            if (!d->index_inputs)
+                probe_case((adj_op)op, sc, &seen);
         }
-        const char *why_s = strided ? NULL : exempt_why((adj_op)op, true);
-        const char *why_b = !bcasts || bcase ? NULL : exempt_why((adj_op)op, false);
-        if (!strided && !why_s) {
-            printf("op %s: no case has a float input of 2 or more elements to feed as a view\n", d->name);
+        if (!strided && !exempt_why((adj_op)op, EX_VIEWS)) {
+            printf("op %d (%s): no case has a float input of 2 or more elements to feed as a view\n", op,
+                   d->name);
             gaps++;
         }
-        if (bcasts && !bcase && !why_b) {
-            printf("op %s broadcasts but no case broadcasts an input\n", d->name);
+        unsigned any = 0;
+        for (int i = 0; i < ADJ_CASE_MAX_IN; i++) {
+            any |= seen.bcasts[i] | seen.covered[i];
+            if (seen.bcasts[i] & ~seen.covered[i]) {
+                printf("op %d (%s) broadcasts input %d on %s, but no case does there\n", op, d->name, i,
+                       ax_name[seen.bcasts[i] & ~seen.covered[i]]);
+                gaps++;
+            }
+        }
+        const bool ex = exempt_why((adj_op)op, EX_BCAST) != NULL;
+        if (ex && any) {
+            printf("op %d (%s) is exempt as broadcasting no input, but broadcasts\n", op, d->name);
+            gaps++;
+        } else if (ex && !several) {
+            printf("op %d (%s) is exempt as broadcasting none of its inputs, but takes only one\n", op, d->name);
+            gaps++;
+        } else if (several && !any && !ex) {
+            printf("op %d (%s) takes several inputs but no case broadcasts one: add one, or list the "
+                   "op in `exempt` with the reason it cannot\n",
+                   op, d->name);
+            gaps++;
+        } else if (any && !(any & AX_LATER)) {
+            printf("op %d (%s) broadcasts, but no case on a later axis\n", op, d->name);
             gaps++;
         }
     }

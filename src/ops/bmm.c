@@ -417,6 +417,7 @@ static const adj_op_case bmm_cases[] = {
     {2, {2, 3}, {{3, 2}, {2, 2, 4}}, NULL, " (T,D) x (B,D,E)"},
     {2, {3, 2}, {{2, 3, 4}, {4, 2}}, NULL, " b broadcast"},
     {2, {3, 3}, {{1, 2, 3}, {3, 3, 2}}, NULL, " size-1 batch"},
+    {2, {4, 4}, {{2, 3, 2, 3}, {2, 1, 3, 2}}, NULL, " b broadcast on the second batch axis"},
     {2, {3, 3}, {{1, 1, 1}, {1, 1, 1}}, NULL, NULL},
     {2, {3, 3}, {{0, 2, 3}, {0, 3, 2}}, NULL, " zero batch"},
     {2, {3, 3}, {{2, 2, 0}, {2, 0, 3}}, NULL, " k = 0"},

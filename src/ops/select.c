@@ -185,6 +185,7 @@ static const adj_op_case where_cases[] = {
     {3, {2, 1, 2}, {{3, 4}, {4}, {3, 1}}, NULL, " a and b broadcast"},
     {3, {3, 2, 0}, {{2, 1, 3}, {1, 3}, {0}}, NULL, " every input broadcast"},
     {3, {2, 2, 2}, {{2, 1}, {1, 3}, {2, 3}}, NULL, " size-1 dimensions"},
+    {3, {2, 2, 2}, {{3, 4}, {3, 1}, {1, 4}}, NULL, " a along the last axis, b the first"},
     {3, {2, 2, 2}, {{0, 3}, {1, 3}, {0, 1}}, NULL, " zero-size"},
 };
 
