@@ -90,66 +90,56 @@ static void check_all_cases(adj_op op, adj_dtype dt)
 START_TEST(every_op_f64) { check_all_cases((adj_op)_i, ADJ_F64); }
 END_TEST
 
+static bool is_index_in(const adj_op_desc *d, int i) { return i < 32 && ((d->index_inputs >> i) & 1u); }
+
 /* The same with each float input fed as each kind of non-contiguous view
- * holding the same values (check/opcheck.h): an op that reads strides
- * reads them right, any other gets a contiguous copy whose adjoint flows
- * back to the view. */
-static void check_fed_cases(adj_op op, adj_dtype dt)
+ * holding the same values (check/opcheck.h), checking the gradient
+ * (adj_gradcheck_op_fed) or the second derivative of a product with the
+ * gradient (adj_gradgradcheck_op_fed; `what` names it in the messages):
+ * an op that reads strides reads them right, any other gets a contiguous
+ * copy whose adjoint flows back to the view. */
+typedef adj_status (*fed_check)(adj_op op, adj_dtype dtype, int shape_case, uint64_t seed, int input,
+                                int feed, adj_gradcheck_report *rep, char *describe, size_t describe_size);
+
+static void check_fed_cases(adj_op op, adj_dtype dt, fed_check check, const char *what)
 {
     const adj_op_desc *d = adj_op_table[op];
     for (int k = 0; k < d->ncases; k++)
         for (int i = 0; i < d->cases[k].n; i++)
             for (int f = ADJ_FEED_PLAIN + 1; f < ADJ_FEED_KINDS; f++) {
-                if (i < 32 && ((d->index_inputs >> i) & 1u))
+                if (is_index_in(d, i))
                     continue;
                 adj_gradcheck_report r;
                 char desc[160];
-                adj_status s = adj_gradcheck_op_fed(op, dt, k, 1, i, f, &r, desc, sizeof desc);
+                adj_status s = check(op, dt, k, 1, i, f, &r, desc, sizeof desc);
                 ck_assert_msg(s == ADJ_OK, "%s %s %s: %s", adj_op_name(op), adj_dtype_name(dt),
                               desc, r.message);
                 for (int j = 0; j < r.n_inputs; j++)
                     ck_assert_msg(r.inputs[j].passed,
-                                  "%s %s %s: input %d element %zu analytic %.12g numeric %.12g",
+                                  "%s %s %s: input %d element %zu%s: analytic %.12g, numeric %.12g",
                                   adj_op_name(op), adj_dtype_name(dt), desc, j,
-                                  r.inputs[j].worst_index, r.inputs[j].analytic,
+                                  r.inputs[j].worst_index, what, r.inputs[j].analytic,
                                   r.inputs[j].numeric);
                 ck_assert(r.passed);
             }
 }
 
-START_TEST(every_op_fed_f64) { check_fed_cases((adj_op)_i, ADJ_F64); }
+START_TEST(every_op_fed_f64) { check_fed_cases((adj_op)_i, ADJ_F64, adj_gradcheck_op_fed, ""); }
 END_TEST
 
-START_TEST(every_op_fed_f32) { check_fed_cases((adj_op)_i, ADJ_F32); }
+START_TEST(every_op_fed_f32) { check_fed_cases((adj_op)_i, ADJ_F32, adj_gradcheck_op_fed, ""); }
 END_TEST
 
 START_TEST(every_op_f32) { check_all_cases((adj_op)_i, ADJ_F32); }
 END_TEST
 
 /* The second derivative (adj_gradgradcheck_op, as in the suite gradgrad)
- * with each float input fed as each kind of non-contiguous view, in
- * double: the graph-mode backward of an op reading a strided input, and
- * the views' own, differentiate again. */
+ * on views, in double: the graph-mode backward of an op reading a strided
+ * input, and the views' own, differentiate again.  (The report of a
+ * second-derivative check passes exactly when each of its inputs does.) */
 START_TEST(every_op_fed_gradgrad_f64)
 {
-    const adj_op op = (adj_op)_i;
-    const adj_op_desc *d = adj_op_table[op];
-    for (int k = 0; k < d->ncases; k++)
-        for (int i = 0; i < d->cases[k].n; i++)
-            for (int f = ADJ_FEED_PLAIN + 1; f < ADJ_FEED_KINDS; f++) {
-                if (i < 32 && ((d->index_inputs >> i) & 1u))
-                    continue;
-                adj_gradcheck_report r;
-                char desc[160];
-                adj_status s = adj_gradgradcheck_op_fed(op, ADJ_F64, k, 1, i, f, &r, desc, sizeof desc);
-                ck_assert_msg(s == ADJ_OK, "%s f64 %s: %s", adj_op_name(op), desc, r.message);
-                for (int j = 0; j < r.n_inputs; j++)
-                    ck_assert_msg(r.inputs[j].passed,
-                                  "%s f64 %s: input %d element %zu of H v: analytic %.12g, "
-                                  "numeric %.12g",
-                                  adj_op_name(op), desc, j, r.inputs[j].worst_index,
-                                  r.inputs[j].analytic, r.inputs[j].numeric);
-            }
+    check_fed_cases((adj_op)_i, ADJ_F64, adj_gradgradcheck_op_fed, " of H v");
 }
 END_TEST
 
@@ -351,8 +341,6 @@ static const char *exempt_why(adj_op op, unsigned what)
             return exempt[k].why;
     return NULL;
 }
-
-static bool is_index_in(const adj_op_desc *d, int i) { return i < 32 && ((d->index_inputs >> i) & 1u); }
 
 static int64_t numel_of(int ndim, const int64_t *sh)
 {
