@@ -451,3 +451,68 @@ adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr, co
     adj_node_tape(y)->rec_fn = NULL;
     return adj_h_out(y);
 }
+
+/*
+ * adj_record for an op of one input whose result has the input's shape
+ * (shape rule adj_shape_same), no attributes and no view rule, as the
+ * public functions of the elementwise ops without a constant call it,
+ * after their own scalar path declined.  A contiguous or strided input of
+ * at most ADJ_SHAPE_INLINE dimensions on a tape without an error records
+ * the node record would, with the shape and the element count copied from
+ * the input instead of the shape rule, the count's overflow check and the
+ * shape's copy (none of which can change them here).  Anything else,
+ * every error included, takes adj_record, so messages do not change.
+ */
+adj_var *adj_record_same1(adj_op op, adj_var *h, const char *file, int line)
+{
+    const adj_op_desc *d = adj_op_table[op];
+    adj_var *x = adj_h_raw(h);
+    if (!x || x->ndim > ADJ_SHAPE_INLINE || (x->ndim == 0 && x->dtype == ADJ_F64) ||
+        d->arity != 1 || d->shape != adj_shape_same || d->attr_size || d->view || d->index_inputs ||
+        (d->props & ADJ_PROP_ANY_DTYPE) ||
+        ((x->flags & ADJ_F_STRIDED) && !(d->props & ADJ_PROP_STRIDES)))
+        return adj_record(op, &h, 1, NULL, file, line);
+    adj_var *const raw[1] = {x};
+    adj_tape *t;
+    int dtype;
+    uint8_t need;
+    if (!plain_inputs(d, &h, raw, 1, &t, &dtype, &need))
+        return adj_record(op, &h, 1, NULL, file, line);
+    adj_var *y = adj_new_node(t, d->name, file, line);
+    if (!y)
+        return adj_h_out(t->inert);
+    adj_node_info *c = adj_cold(y);
+    const adj_node_info *cx = adj_cold(x);
+    t->rec_fn = d->name; /* for the arena's out-of-memory message */
+    t->rec_file = file;
+    t->rec_line = line;
+    y->op = (uint8_t)op;
+    y->dtype = (uint8_t)dtype;
+    y->flags = need;
+    y->in[0] = x;
+    y->in[1] = NULL;
+    y->in[2] = NULL;
+    c->nin = 1;
+    c->file = file;
+    c->line = line;
+    y->ndim = x->ndim;
+    for (int k = 0; k < ADJ_SHAPE_INLINE; k++) /* c->shape is shape_in */
+        if (k < x->ndim)
+            c->shape[k] = cx->shape[k];
+    c->numel = cx->numel;
+    adj_var *r = y;
+    if (!adj_alloc_value(t, y)) {
+        adj_drop_last_node(t);
+        r = t->inert;
+    } else {
+        d->forward(y);
+        if (t->status != ADJ_OK) { /* a forward that needed scratch memory */
+            adj_drop_last_node(t);
+            r = t->inert;
+        } else if (t->anomaly) {
+            adj_check_forward(t, y);
+        }
+    }
+    t->rec_fn = NULL;
+    return adj_h_out(r);
+}

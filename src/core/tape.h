@@ -211,6 +211,9 @@ static inline void adj_drop_last_node(adj_tape *t)
  */
 adj_var *adj_record(adj_op op, adj_var *const *in, int nin, const void *attr,
                     const char *file, int line);
+/* The same for one input x of an op whose result has x's shape (shape rule
+ * adj_shape_same), without attributes or a view rule (core/record.c). */
+adj_var *adj_record_same1(adj_op op, adj_var *x, const char *file, int line);
 
 /* A leaf whose value is `data` itself (not copied): it must outlive the
  * tape's use of the node.  For gradient checking and parameters. */

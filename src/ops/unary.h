@@ -652,7 +652,7 @@ static inline int adj_unary_run_bad_(const unsigned char *m, size_t s, size_t n)
             return adj_scalar_done(s_.t, y_,                                   \
                                    nm##_scalar_fwd(adj_scalar_val(s_.a), 0.0, NULL)); \
         }                                                                      \
-        return adj_record(OPID, &x, 1, NULL, file, line);                      \
+        return adj_record_same1(OPID, x, file, line);                          \
     }                                                                          \
     ADJ_FN1(nm)
 
