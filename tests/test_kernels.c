@@ -459,6 +459,88 @@ START_TEST(gemm_rows_split_over_k)
 }
 END_TEST
 
+/* adj_gemm_rows on shapes that adj_gemm splits by columns from 128 rows
+ * on (C at least 4 times wider than tall, k too small for the split over
+ * k): against a double triple loop at 2 and 3 threads, f32 and f64, every
+ * transpose, with a bias and without, a row stride wider than C (the gap
+ * untouched), n not a multiple of the blocks; the same bits from a second
+ * call and from adj_gemm after filling C.  A block that starts at the
+ * wrong column of op(B) or of C, or is left out, fails it. */
+START_TEST(gemm_rows_split_by_columns)
+{
+    const size_t dims[][3] = {{128, 512, 37}, {131, 525, 19}, {200, 803, 261}};
+    ck_assert(!adj_gemm_splits_by_rows(128, 512));
+    ck_assert(adj_gemm_splits_by_rows(128, 511));
+    ck_assert(adj_gemm_splits_by_rows(256, 784));
+    ck_assert(!adj_gemm_splits_by_rows(64, 256));
+    ck_assert(adj_gemm_splits_by_rows(64, 64));
+    adj_rng r;
+    adj_rng_seed(&r, 53);
+    for (int th = 2; th <= 3; th++)
+        for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++)
+            for (int dt = 0; dt < 2; dt++)
+                for (int tr = 0; tr < 4; tr++) {
+                    const int bias = (int)(c + (size_t)tr) % 2;
+                    const size_t m = dims[c][0], n = dims[c][1], k = dims[c][2];
+                    const size_t rsc = n + 3, es = dt ? sizeof(float) : sizeof(double);
+                    const bool ta = tr & 1, tb = tr & 2;
+                    const int dtype = dt ? ADJ_F32 : ADJ_F64;
+                    adj_set_threads(th);
+                    ck_assert_uint_eq(adj_gemm_ksplit_bytes(dtype, m, n, k), 0);
+                    double *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+                    double *init = malloc(n * sizeof *init);
+                    fill(&r, a, m * k);
+                    fill(&r, b, k * n);
+                    fill(&r, init, n);
+                    void *A = malloc(m * k * es), *B = malloc(k * n * es), *I = malloc(n * es);
+                    void *C = malloc(m * rsc * es), *C2 = malloc(m * rsc * es);
+                    for (size_t i = 0; i < m * k; i++)
+                        dt ? (void)(((float *)A)[i] = (float)a[i]) : (void)(((double *)A)[i] = a[i]);
+                    for (size_t i = 0; i < k * n; i++)
+                        dt ? (void)(((float *)B)[i] = (float)b[i]) : (void)(((double *)B)[i] = b[i]);
+                    for (size_t i = 0; i < n; i++)
+                        dt ? (void)(((float *)I)[i] = (float)init[i]) : (void)(((double *)I)[i] = init[i]);
+                    memset(C, 0x7f, m * rsc * es);
+                    memset(C2, 0x7f, m * rsc * es);
+                    const size_t rsa = ta ? m : k, rsb = tb ? k : n;
+                    adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C, rsc, NULL);
+                    adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C2, rsc, NULL);
+                    ck_assert_msg(memcmp(C, C2, m * rsc * es) == 0, "%zux%zux%zu %s tr %d %d threads: not reproducible",
+                                  m, n, k, dt ? "f32" : "f64", tr, th);
+                    for (size_t i = 0; i < m; i++) {
+                        if (bias)
+                            memcpy((char *)C2 + i * rsc * es, I, n * es);
+                        else
+                            memset((char *)C2 + i * rsc * es, 0, n * es);
+                    }
+                    adj_gemm(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, 1.0, C2, rsc, 1);
+                    ck_assert_msg(memcmp(C, C2, m * rsc * es) == 0, "%zux%zux%zu %s tr %d %d threads: not adj_gemm's bits",
+                                  m, n, k, dt ? "f32" : "f64", tr, th);
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < rsc; j++) {
+                            if (j >= n) {
+                                unsigned char pad[sizeof(double)];
+                                memset(pad, 0x7f, sizeof pad);
+                                ck_assert(memcmp((char *)C + (i * rsc + j) * es, pad, es) == 0);
+                                continue;
+                            }
+                            double got = dt ? ((float *)C)[i * rsc + j] : ((double *)C)[i * rsc + j];
+                            double s = bias ? (dt ? (double)(float)init[j] : init[j]) : 0;
+                            for (size_t p = 0; p < k; p++) {
+                                double x = ta ? a[p * m + i] : a[i * k + p];
+                                double y = tb ? b[j * k + p] : b[p * n + j];
+                                s += dt ? (double)(float)x * (double)(float)y : x * y;
+                            }
+                            ck_assert_msg(fabs(got - s) <= (dt ? 1e-5 : 1e-13) * (double)(k + 1),
+                                          "%zux%zux%zu %s tr %d, %d threads, C[%zu][%zu] %g vs %g", m, n, k,
+                                          dt ? "f32" : "f64", tr, th, i, j, got, s);
+                        }
+                    free(a), free(b), free(init), free(A), free(B), free(I), free(C), free(C2);
+                }
+    adj_set_threads(1);
+}
+END_TEST
+
 /* The reference formulas of the vectorised selects, in double. */
 static double ref_fwd(adj_op op, double x, double c)
 {
@@ -617,6 +699,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, linear_col_sums_f32_against_long_double);
     tcase_add_test(tc, gemm_rows_against_loop);
     tcase_add_test(tc, gemm_rows_split_over_k);
+    tcase_add_test(tc, gemm_rows_split_by_columns);
     tcase_add_test(tc, matmul_split_over_k);
     tcase_add_test(tc, small_gemm_bits_of_dot_order);
     suite_add_tcase(s, tc);

@@ -361,11 +361,11 @@ void adj_gemm_1t(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, cons
 /*
  * Products of at least this many multiply-adds are split over the pool's
  * threads, one BLIS call per block: by rows of C (each thread packs all
- * of op(B) and its rows of op(A)), or by columns when C has fewer than
- * 128 rows and more columns.  No thread waits for another until the end.
- * Measured on the 2-core reference machine for the products of an MLP
- * step, rows beat columns or tie from 128 rows on, even where they pack
- * more (docs/performance.md); below, a block of fewer than 64 rows runs
+ * of op(B) and its rows of op(A)), or by columns (adj_gemm_splits_by_rows).
+ * No thread waits for another until the end.  Measured on the 2-core
+ * reference machine for the products of an MLP step, rows beat columns
+ * or tie from 128 rows on unless C is much wider than tall, even where
+ * they pack more (docs/performance.md); below, a block of fewer than 64 rows runs
  * BLIS's skx kernels far below their speed (X W^T of 32 x 256 x 784 takes
  * 2/3 of the time of 64 x 256 x 784; 64 x 128 x 784 takes half);
  * BLIS's own threading cannot be used alongside the pool, whose workers
@@ -377,6 +377,21 @@ void adj_gemm_1t(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, cons
  * checks both).
  */
 #define PAR_GEMM_GRAIN 16
+
+/*
+ * Whether adj_gemm splits C by rows (else by columns).  Per thread a split
+ * by rows packs about k n + k m / T elements (all of op(B), its rows of
+ * op(A)), a split by columns k m + k n / T.  Below 128 rows, columns
+ * wherever C is wider than tall.  From 128 rows, rows unless C is at
+ * least 4 times wider than tall, where at 2 threads the row split packs
+ * 1.5 times what the column split packs: the default training run's first
+ * layer, 128 x 512 x 784, where each thread packed all of W (1.6 MB, more
+ * than a core's L2) for 64 rows (docs/performance.md).
+ */
+bool adj_gemm_splits_by_rows(size_t m, size_t n)
+{
+    return m >= n || (m >= 8 * PAR_GEMM_GRAIN && n < 4 * m);
+}
 
 typedef struct gemm_job {
     int dtype;
@@ -502,7 +517,7 @@ static void gemm_run(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, 
         return;
     const size_t es = dtype == ADJ_F64 ? sizeof(double) : sizeof(float);
     if (!adj_gemm_is_small(m, n, k) && adj_threads() > 1 && k > 0 && m * n * k >= ADJ_PAR_GEMM_MACS) {
-        gemm_job g = {dtype, ta, tb, m >= 8 * PAR_GEMM_GRAIN || m >= n, m, n, k, rsa, csa, rsb, csb, rsc, csc,
+        gemm_job g = {dtype, ta, tb, adj_gemm_splits_by_rows(m, n), m, n, k, rsa, csa, rsb, csb, rsc, csc,
                       es, A, B, C, beta, fill, init};
         if (part && ksplit_applies(m, n, k)) {
             const size_t T = (size_t)adj_threads();

@@ -77,6 +77,10 @@ void adj_gemm_split(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, c
  */
 size_t adj_gemm_ksplit_bytes(int dtype, size_t m, size_t n, size_t k);
 
+/* Whether adj_gemm splits an (m,n) C over the threads by rows (else by
+ * columns), when it splits it. */
+bool adj_gemm_splits_by_rows(size_t m, size_t n);
+
 /* adj_gemm on the calling thread only (a plain loop or one BLIS call),
  * for callers that spread independent products over the pool themselves. */
 void adj_gemm_1t(int dtype, bool ta, bool tb, size_t m, size_t n, size_t k, const void *A,
