@@ -2,8 +2,9 @@
  * Second derivatives: adj_hvp and adj_hessian against Hessians derived by
  * hand, adj_gradgradcheck's verdicts (a correct function passes, one whose
  * recorded graph hides a dependence fails, a kink of the gradient is
- * recognised), and the whole op table: every op's graph-mode rule checked
- * by adj_gradgradcheck_op on every case, in double and in float.
+ * recognised), the whole op table: every op's graph-mode rule checked
+ * by adj_gradgradcheck_op on every case, in double and in float, and the
+ * activations' rules far from 0, against their derivatives in long double.
  */
 #include <adjoint.h>
 
@@ -206,6 +207,145 @@ END_TEST
 START_TEST(every_op_f32) { check_op((adj_op)_i, ADJ_F32); }
 END_TEST
 
+/* --------------------------- activations' derivatives at large arguments */
+
+/*
+ * The graph-mode rule of an activation (the gradient adj_grad records with
+ * create_graph) is as accurate as its first-order backward, and so is the
+ * second derivative taken through it, far out on both sides, where
+ * 1 - y^2, 1 - y and y + alpha cancel: at x = ±{0.001, 0.1, 0.5, 3, 9,
+ * 12, 20}, in float and double, against the derivatives in long double.
+ */
+typedef long double ldbl;
+
+static ldbl sig_l(ldbl x) { return x >= 0 ? 1 / (1 + expl(-x)) : expl(x) / (1 + expl(x)); }
+static ldbl dsig_l(ldbl x)
+{
+    const ldbl e = expl(-fabsl(x));
+    return e / ((1 + e) * (1 + e));
+}
+/* sigmoid'' = sigmoid' (1 - 2 sigmoid) = -sigmoid' tanh(x / 2) */
+static ldbl d2sig_l(ldbl x) { return -dsig_l(x) * tanhl(x / 2); }
+
+/* y'(x) (k = 1) and y''(x) (k = 2) */
+static ldbl tanh_d(ldbl x, int k)
+{
+    const ldbl d = 1 / (coshl(x) * coshl(x));
+    return k == 1 ? d : -2 * tanhl(x) * d;
+}
+static ldbl sigmoid_d(ldbl x, int k) { return k == 1 ? dsig_l(x) : d2sig_l(x); }
+static ldbl softplus_d(ldbl x, int k) { return k == 1 ? sig_l(x) : dsig_l(x); }
+static ldbl elu_d(ldbl x, int k) { return x >= 0 ? (k == 1 ? 1 : 0) : expl(x); }
+/* silu' = s (1 + x (1 - s)), silu'' = s' (2 - x tanh(x / 2)) */
+static ldbl silu_d(ldbl x, int k)
+{
+    return k == 1 ? sig_l(x) * (1 + x * sig_l(-x)) : dsig_l(x) * (2 - x * tanhl(x / 2));
+}
+/* swish with beta 1.5: b x = z; y' = s(z) + z s'(z), y'' = b s'(z) (2 - z tanh(z / 2)) */
+static ldbl swish_d(ldbl x, int k)
+{
+    const ldbl z = 1.5L * x;
+    return k == 1 ? sig_l(z) + z * dsig_l(z) : 1.5L * dsig_l(z) * (2 - z * tanhl(z / 2));
+}
+/* gelu_tanh = x s(z), z = k (x + 0.044715 x^3), k = 2 sqrt(2 / pi) */
+static ldbl gelu_tanh_d(ldbl x, int k)
+{
+    const ldbl c = 1.595769121605730711759L, z = c * (x + 0.044715L * x * x * x);
+    const ldbl z1 = c * (1 + 3 * 0.044715L * x * x), z2 = c * 6 * 0.044715L * x;
+    return k == 1 ? sig_l(z) + x * dsig_l(z) * z1
+                  : 2 * dsig_l(z) * z1 + x * d2sig_l(z) * z1 * z1 + x * dsig_l(z) * z2;
+}
+static ldbl gelu_d(ldbl x, int k)
+{
+    const ldbl phi = expl(-x * x / 2) * 0.398942280401432677939946059934L;
+    return k == 1 ? erfcl(-x / sqrtl(2)) / 2 + x * phi : phi * (2 - x * x);
+}
+
+static adj_var *elu_1(adj_var *x) { return adj_elu(x, 1.0); }
+static adj_var *swish_15(adj_var *x) { return adj_swish(x, 1.5); }
+
+static const struct {
+    const char *name;
+    adj_var *(*fn)(adj_var *);
+    ldbl (*d)(ldbl, int);
+} acts[] = {
+    {"tanh", adj_tanh, tanh_d},       {"sigmoid", adj_sigmoid, sigmoid_d},
+    {"softplus", adj_softplus, softplus_d}, {"elu", elu_1, elu_d},
+    {"silu", adj_silu, silu_d},       {"swish", swish_15, swish_d},
+    {"gelu", adj_gelu, gelu_d},       {"gelu_tanh", adj_gelu_tanh, gelu_tanh_d},
+};
+
+#define NPTS 14
+static const double pts[NPTS] = {0.001, -0.001, 0.1, -0.1, 0.5, -0.5, 3, -3,
+                                 9,     -9,     12,  -12, 20,  -20};
+
+/* point i as the dtype holds it */
+static ldbl xval(int i, adj_dtype dt) { return dt == ADJ_F32 ? (ldbl)(float)pts[i] : (ldbl)pts[i]; }
+
+/* |got - want| in units of the dtype's epsilon relative to |want| (to 1
+ * where want is 0) */
+static double ulps(double got, ldbl want, adj_dtype dt)
+{
+    const double eps = dt == ADJ_F32 ? 0x1p-23 : 0x1p-52, tiny = dt == ADJ_F32 ? 0x1p-126 : 0x1p-1022;
+    return (double)(fabsl((ldbl)got - want) / fmaxl(fabsl(want), tiny)) / eps;
+}
+
+/* op's first derivative by the plain backward (d1), by the graph-mode
+ * rule (g1) and its derivative, the second (d2), at the points */
+static void act_derivs(adj_var *(*fn)(adj_var *), adj_dtype dt, double *d1, double *g1, double *d2)
+{
+    const int64_t n = NPTS;
+    float pf[NPTS];
+    for (int i = 0; i < NPTS; i++)
+        pf[i] = (float)pts[i];
+    for (int pass = 0; pass < 2; pass++) {
+        adj_tape *t = adj_tape_new();
+        adj_var *x = dt == ADJ_F64 ? adj_tensor_f64(t, 1, &n, pts) : adj_tensor_f32(t, 1, &n, pf);
+        adj_var *L = adj_sum(fn(x));
+        if (pass == 0) {
+            ck_assert_int_eq(adj_backward(L), ADJ_OK);
+            for (int i = 0; i < NPTS; i++)
+                d1[i] = adj_grad_at(x, i);
+        } else {
+            adj_var *g = NULL;
+            ck_assert_int_eq(adj_grad(L, 1, &x, &g, &(adj_backward_opts){.create_graph = 1}), ADJ_OK);
+            for (int i = 0; i < NPTS; i++)
+                g1[i] = adj_value_at(g, i);
+            ck_assert_int_eq(adj_backward(adj_sum(g)), ADJ_OK);
+            for (int i = 0; i < NPTS; i++)
+                d2[i] = adj_grad_at(x, i);
+        }
+        adj_tape_free(t);
+    }
+}
+
+START_TEST(activation_derivatives_far_out)
+{
+    const adj_dtype dt = _i ? ADJ_F32 : ADJ_F64;
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+        double d1[NPTS], g1[NPTS], d2[NPTS], e1[NPTS];
+        act_derivs(acts[a].fn, dt, d1, g1, d2);
+        for (int i = 0; i < NPTS; i++)
+            e1[i] = ulps(d1[i], acts[a].d(xval(i, dt), 1), dt);
+        for (int i = 0; i < NPTS; i++) {
+            const double eg = ulps(g1[i], acts[a].d(xval(i, dt), 1), dt);
+            const double e2 = ulps(d2[i], acts[a].d(xval(i, dt), 2), dt);
+            /* the points come in pairs x, -x: i ^ 1 is the other one */
+            const double worst1 = fmax(e1[i], e1[i ^ 1]);
+            ck_assert_msg(eg <= e1[i] + 4,
+                          "%s %s x = %g: the graph-mode gradient %.9g is %.3g ulps off, the "
+                          "first-order one %.9g %.3g",
+                          acts[a].name, adj_dtype_name(dt), pts[i], g1[i], eg, d1[i], e1[i]);
+            ck_assert_msg(e2 <= worst1 + 8,
+                          "%s %s x = %g: the second derivative %.9g is %.3g ulps off (want %.9Lg), "
+                          "the first-order rule's gradient at most %.3g",
+                          acts[a].name, adj_dtype_name(dt), pts[i], d2[i], e2,
+                          acts[a].d(xval(i, dt), 2), worst1);
+        }
+    }
+}
+END_TEST
+
 static Suite *gradgrad_suite(void)
 {
     Suite *s = suite_create("gradgrad");
@@ -221,6 +361,7 @@ static Suite *gradgrad_suite(void)
     tcase_set_timeout(tt, 120);
     tcase_add_loop_test(tt, every_op_f64, 0, ADJ_OP_COUNT);
     tcase_add_loop_test(tt, every_op_f32, 0, ADJ_OP_COUNT);
+    tcase_add_loop_test(tt, activation_derivatives_far_out, 0, 2);
     suite_add_tcase(s, tt);
     return s;
 }

@@ -132,11 +132,31 @@ ADJ_VJP_FN(abs) { return unary_times(y, gy, g_sub(g_gtc(X0, 0.0), g_ltc(X0, 0.0)
 ADJ_VJP_FN(sin) { return unary_times(y, gy, adj_cos_at(X0, NULL, 0), gin); }
 ADJ_VJP_FN(cos) { return unary_times(y, gy, g_neg(adj_sin_at(X0, NULL, 0)), gin); }
 
-/* sigmoid' = y (1 - y) */
-ADJ_VJP_FN(sigmoid) { return unary_times(y, gy, g_mul(y, g_rsubc(1.0, y)), gin); }
+/* tanh'(x) from t = tanh x, accurate, and with an accurate derivative of
+ * its own.  1 - t^2 cancels for large |x| (0 in float from |x| = 9 on);
+ * there tanh' = e (1 + |t|)^2 with e = e^-2|x|, as in the first-order
+ * backward (ops/activation.c).  For |x| < 0.5 (|t| < 0.47) it is 1 - t^2,
+ * whose derivative -2 t tanh' keeps the factor t: that of e (1 + |t|)^2
+ * is a difference of two terms 1/|t| times larger than it. */
+static adj_var *tanh_slope(adj_var *x, adj_var *t)
+{
+    adj_var *ax = adj_abs_at(x, NULL, 0);
+    adj_var *e = adj_exp_at(g_scale(ax, -2.0), NULL, 0);
+    adj_var *far = g_mul(e, adj_square_at(g_addc(adj_abs_at(t, NULL, 0), 1.0), NULL, 0));
+    adj_var *near = g_rsubc(1.0, adj_square_at(t, NULL, 0));
+    return adj_where_at(g_ltc(ax, 0.5), near, far, NULL, 0);
+}
 
-/* tanh' = 1 - y^2 */
-ADJ_VJP_FN(tanh) { return unary_times(y, gy, g_rsubc(1.0, adj_square_at(y, NULL, 0)), gin); }
+/* sigmoid' = y (1 - y) = tanh'(x / 2) / 4: 1 - y cancels for large x (0
+ * in float from x = 17 on), and the derivative of y (1 - y), y' (1 - 2y),
+ * near 0 */
+ADJ_VJP_FN(sigmoid)
+{
+    adj_var *h = g_scale(X0, 0.5);
+    return unary_times(y, gy, g_scale(tanh_slope(h, adj_tanh_at(h, NULL, 0)), 0.25), gin);
+}
+
+ADJ_VJP_FN(tanh) { return unary_times(y, gy, tanh_slope(X0, y), gin); }
 
 /* relu' = [x >= 0] */
 ADJ_VJP_FN(relu) { return unary_times(y, gy, g_gec(X0, 0.0), gin); }
@@ -148,11 +168,13 @@ ADJ_VJP_FN(leaky_relu)
     return unary_times(y, gy, g_addc(g_scale(g_gec(X0, 0.0), 1.0 - c), c), gin);
 }
 
-/* elu' = [x >= 0] + [x < 0] alpha e^x, and alpha e^x = y + alpha below 0 */
+/* elu' = [x >= 0] + [x < 0] alpha e^x, with e^min(x, 0) (no overflow where
+ * it is masked off); not y + alpha, which cancels as y approaches -alpha */
 ADJ_VJP_FN(elu)
 {
     const double c = adj_attr_c_get(y);
-    adj_var *below = g_mul(g_ltc(X0, 0.0), g_addc(y, c));
+    adj_var *e = adj_exp_at(adj_minimum_at(X0, adj_gscalar(X0, 0.0), NULL, 0), NULL, 0);
+    adj_var *below = g_mul(g_ltc(X0, 0.0), g_scale(e, c));
     return unary_times(y, gy, g_add(g_gec(X0, 0.0), below), gin);
 }
 
@@ -177,7 +199,8 @@ ADJ_VJP_FN(gelu_grad)
 }
 
 /* gelu_tanh' = s + x s (1 - s) 2u', s = sigmoid(2u), 2u = k (x + 0.044715 x^3),
- * 2u' = k (1 + 0.134145 x^2), k = 2 sqrt(2 / pi) */
+ * 2u' = k (1 + 0.134145 x^2), k = 2 sqrt(2 / pi); 1 - s as sigmoid(-2u)
+ * (1 - s cancels for large x, and so would the rule's derivative) */
 ADJ_VJP_FN(gelu_tanh)
 {
     const double k = 1.59576912160573071176;
@@ -185,22 +208,24 @@ ADJ_VJP_FN(gelu_tanh)
     adj_var *u2 = g_scale(g_add(x, g_scale(g_mul(x2, x), 0.044715)), k);
     adj_var *s = adj_sigmoid_at(u2, NULL, 0);
     adj_var *du2 = g_scale(g_addc(g_scale(x2, 0.134145), 1.0), k);
-    adj_var *d = g_add(s, g_mul(g_mul(x, g_mul(s, g_rsubc(1.0, s))), du2));
+    adj_var *d = g_add(s, g_mul(g_mul(x, g_mul(s, adj_sigmoid_at(g_neg(u2), NULL, 0))), du2));
     return unary_times(y, gy, d, gin);
 }
 
-/* silu' = s (1 + x (1 - s)), s = sigmoid(x) */
+/* silu' = s (1 + x (1 - s)), s = sigmoid(x), 1 - s = sigmoid(-x) (as in
+ * the first-order backward: 1 - s cancels for large x, and its
+ * derivative, in silu'', would lose everything) */
 ADJ_VJP_FN(silu)
 {
-    adj_var *s = adj_sigmoid_at(X0, NULL, 0);
-    return unary_times(y, gy, g_mul(s, g_addc(g_mul(X0, g_rsubc(1.0, s)), 1.0)), gin);
+    adj_var *s = adj_sigmoid_at(X0, NULL, 0), *r = adj_sigmoid_at(g_neg(X0), NULL, 0);
+    return unary_times(y, gy, g_mul(s, g_addc(g_mul(X0, r), 1.0)), gin);
 }
 
-/* swish' = s + beta x s (1 - s), s = sigmoid(beta x) */
+/* swish' = s + beta x s (1 - s), s = sigmoid(beta x), 1 - s = sigmoid(-beta x) */
 ADJ_VJP_FN(swish)
 {
     const double c = adj_attr_c_get(y);
     adj_var *bx = g_scale(X0, c);
-    adj_var *s = adj_sigmoid_at(bx, NULL, 0);
-    return unary_times(y, gy, g_add(s, g_mul(bx, g_mul(s, g_rsubc(1.0, s)))), gin);
+    adj_var *s = adj_sigmoid_at(bx, NULL, 0), *r = adj_sigmoid_at(g_neg(bx), NULL, 0);
+    return unary_times(y, gy, g_add(s, g_mul(bx, g_mul(s, r))), gin);
 }
