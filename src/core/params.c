@@ -6,6 +6,7 @@
 #include "core/handle.h"
 #include "core/tape.h"
 #include "core/pool.h"
+#include "core/record.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -345,7 +346,61 @@ typedef struct pref {
 } pref;
 _Static_assert(sizeof(pref) <= sizeof(((adj_node_ext *)0)->attr_buf), "pref must fit attr_buf");
 
-adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line)
+/* The leaf of tensor pi of p through the general leaf path (fast false),
+ * or written here (fast true): the store checked its shape when the tensor
+ * was added, so the leaf's checks cannot fail and its element count is
+ * known.  Both write the same node; fast needs ndim <= ADJ_SHAPE_INLINE. */
+static adj_var *param_leaf(adj_tape *t, adj_params *p, int i, const pinfo *pi, bool fast,
+                           const char *file, int line)
+{
+    void *data = (char *)p->values + pi->offset * adj_dsize(p->dtype);
+    adj_var *v;
+    if (!fast) {
+        v = adj_leaf_view_as(t, "param", p->dtype, pi->ndim, pi->shape, data, 1, file, line);
+        if (v->flags & ADJ_F_INERT)
+            return v;
+    } else {
+        v = adj_new_node(t, "param", file, line);
+        if (!v)
+            return t->inert;
+        adj_node_info *c = adj_cold(v);
+        v->op = ADJ_LEAF_OP;
+        v->dtype = (uint8_t)p->dtype;
+        v->ndim = (uint8_t)pi->ndim;
+        v->flags = ADJ_F_GRAD;
+        v->in[0] = v->in[1] = v->in[2] = NULL;
+        memset(&v->inl_value, 0, sizeof v->inl_value);
+        c->nin = 0;
+        c->file = file;
+        c->line = line;
+        c->numel = pi->numel;
+        t->rec_file = file; /* as a leaf's recording leaves them */
+        t->rec_line = line;
+        int64_t *sh = adj_ext(v)->shape_in;
+        for (int k = 0; k < pi->ndim; k++)
+            sh[k] = pi->shape[k];
+        v->value = data;
+        if (t->anomaly)
+            adj_check_forward(t, v);
+    }
+    /* a leaf that aliases the store: no copy, adjoint straight into p->grads */
+    v->grad = (char *)p->grads + pi->offset * adj_dsize(p->dtype);
+    v->flags |= ADJ_F_EXTGRAD;
+    pref r = {p, i, p->count};
+    memcpy(&adj_ext(v)->attr_buf, &r, sizeof r);
+    if (!t->params) {
+        t->pstore = p;
+        t->pcount_at = &p->count;
+        t->pcount = p->count;
+    } else if (t->pstore != p || t->pcount != p->count) {
+        t->pmixed = true;
+    }
+    t->params = 1;
+    return v;
+}
+
+static adj_var *param_at(adj_tape *t, adj_params *p, int i, bool general, const char *file,
+                         int line)
 {
     if (!t)
         return NULL;
@@ -366,24 +421,17 @@ adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int l
                       file ? file : "", file ? ":" : "", file ? line : 0, file ? "]" : "");
         return adj_h_out(t->inert);
     }
-    /* a leaf that aliases the store: no copy, adjoint straight into p->grads */
-    adj_var *v = adj_leaf_view_as(t, "param", p->dtype, pi->ndim, pi->shape,
-                               (char *)p->values + pi->offset * adj_dsize(p->dtype), 1, file, line);
-    if (v->flags & ADJ_F_INERT)
-        return adj_h_out(v);
-    v->grad = (char *)p->grads + pi->offset * adj_dsize(p->dtype);
-    v->flags |= ADJ_F_EXTGRAD;
-    pref r = {p, i, p->count};
-    memcpy(&adj_ext(v)->attr_buf, &r, sizeof r);
-    if (!t->params) {
-        t->pstore = p;
-        t->pcount_at = &p->count;
-        t->pcount = p->count;
-    } else if (t->pstore != p || t->pcount != p->count) {
-        t->pmixed = true;
-    }
-    t->params = 1;
-    return adj_h_out(v);
+    return adj_h_out(param_leaf(t, p, i, pi, !general && pi->ndim <= ADJ_SHAPE_INLINE, file, line));
+}
+
+adj_var *adj_param_at(adj_tape *t, adj_params *p, int i, const char *file, int line)
+{
+    return param_at(t, p, i, false, file, line);
+}
+
+adj_var *adj_param_general(adj_tape *t, adj_params *p, int i, const char *file, int line)
+{
+    return param_at(t, p, i, true, file, line);
 }
 
 static pref ref_of(const adj_var *v)

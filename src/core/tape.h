@@ -447,6 +447,10 @@ void adj_fmt_num(char *buf, size_t size, double v, int digits);
  * naming `who` and the call site (file may be NULL).
  */
 bool adj_param_stale(const adj_var *v);
+/* adj_param_at through the general leaf path (adj_leaf_view_as), which
+ * adj_param_at itself leaves for a parameter of more than ADJ_SHAPE_INLINE
+ * dimensions: the same node, for tests comparing the two. */
+adj_var *adj_param_general(adj_tape *t, adj_params *p, int i, const char *file, int line);
 /* Whether v's values live in a parameter's block that adj_params_add has
  * since moved: v a parameter leaf, or a view of one (views of views
  * followed to the node that owns the storage). */
