@@ -457,6 +457,8 @@ static bool is_broadcast(adj_op op, const adj_op_case *sc, const probe *p, int i
     if (!same_shape(nd, out, probe_run(op, sc, &q, ob, yb), ob))
         return false;
     const int64_t n = numel_of(nd, out);
+    if (n == 0) /* an empty output agrees with anything: no evidence either way */
+        return false;
     for (int64_t e = 0; e < n; e++)
         if (!close_to(ys[e], yb[e]))
             return false;
