@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* main(): run the suite make_suite() returns; exit 1 if any test failed. */
 #define ADJ_CHECK_MAIN(make_suite)                                             \
@@ -88,6 +89,18 @@ static inline void ref_mm(size_t m, size_t n, size_t k, const double *A, size_t 
                 s += A[i * ar + p * ac] * B[p * br + j * bc];
             C[i * n + j] += s;
         }
+}
+
+/* Two tapes given the same call by two paths (a fast one and the general
+ * one): the same status, the same message, and a result from both or
+ * from neither. */
+static inline void check_same_failure(adj_tape *a, adj_tape *b, adj_var *ra, adj_var *rb, const char *what)
+{
+    ck_assert_msg(adj_tape_status(a) == adj_tape_status(b), "%s: status %d vs %d", what,
+                  adj_tape_status(a), adj_tape_status(b));
+    ck_assert_msg(strcmp(adj_tape_message(a), adj_tape_message(b)) == 0, "%s: '%s' vs '%s'",
+                  what, adj_tape_message(a), adj_tape_message(b));
+    ck_assert_msg((ra == NULL) == (rb == NULL), "%s: one result NULL", what);
 }
 
 #endif

@@ -380,6 +380,37 @@ START_TEST(gemm_rows_against_loop)
 }
 END_TEST
 
+/* C (m x n, row stride rsc, of float when dt else double) of an
+ * adj_gemm_rows call on a, b (the double values its operands were rounded
+ * from; transposes tr & 1 and tr & 2) and the bias init (or none), against
+ * a double triple loop on the rounded values; the gap past n in each row
+ * must still hold the 0x7f bytes it was filled with. */
+static void check_rows_result(const void *C, size_t rsc, size_t m, size_t n, size_t k, const double *a,
+                              const double *b, const double *init, int dt, int tr, int th)
+{
+    const size_t es = dt ? sizeof(float) : sizeof(double);
+    const bool ta = tr & 1, tb = tr & 2;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < rsc; j++) {
+            if (j >= n) {
+                unsigned char pad[sizeof(double)];
+                memset(pad, 0x7f, sizeof pad);
+                ck_assert(memcmp((const char *)C + (i * rsc + j) * es, pad, es) == 0);
+                continue;
+            }
+            double got = dt ? ((const float *)C)[i * rsc + j] : ((const double *)C)[i * rsc + j];
+            double s = init ? (dt ? (double)(float)init[j] : init[j]) : 0;
+            for (size_t p = 0; p < k; p++) {
+                double x = ta ? a[p * m + i] : a[i * k + p];
+                double y = tb ? b[j * k + p] : b[p * n + j];
+                s += dt ? (double)(float)x * (double)(float)y : x * y;
+            }
+            ck_assert_msg(fabs(got - s) <= (dt ? 1e-5 : 1e-13) * (double)(k + 1),
+                          "%zux%zux%zu %s tr %d, %d threads, C[%zu][%zu] %g vs %g", m, n, k, dt ? "f32" : "f64",
+                          tr, th, i, j, got, s);
+        }
+}
+
 /* adj_gemm_rows split over k (adj_gemm_ksplit_bytes): against a double
  * triple loop at 2 and 3 threads, f32 and f64, every transpose, with a
  * bias and without, a row stride wider than C (the gap untouched) and k
@@ -434,25 +465,7 @@ START_TEST(gemm_rows_split_over_k)
                     adj_gemm_rows(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, bias ? I : NULL, C2, rsc, P);
                     ck_assert_msg(memcmp(C, C2, m * rsc * es) == 0, "%zux%zux%zu %s tr %d %d threads: not reproducible",
                                   m, n, k, dt ? "f32" : "f64", tr, th);
-                    for (size_t i = 0; i < m; i++)
-                        for (size_t j = 0; j < rsc; j++) {
-                            if (j >= n) {
-                                unsigned char pad[sizeof(double)];
-                                memset(pad, 0x7f, sizeof pad);
-                                ck_assert(memcmp((char *)C + (i * rsc + j) * es, pad, es) == 0);
-                                continue;
-                            }
-                            double got = dt ? ((float *)C)[i * rsc + j] : ((double *)C)[i * rsc + j];
-                            double s = bias ? (dt ? (double)(float)init[j] : init[j]) : 0;
-                            for (size_t p = 0; p < k; p++) {
-                                double x = ta ? a[p * m + i] : a[i * k + p];
-                                double y = tb ? b[j * k + p] : b[p * n + j];
-                                s += dt ? (double)(float)x * (double)(float)y : x * y;
-                            }
-                            ck_assert_msg(fabs(got - s) <= (dt ? 1e-5 : 1e-13) * (double)(k + 1),
-                                          "%zux%zux%zu %s tr %d, %d threads, C[%zu][%zu] %g vs %g", m, n, k,
-                                          dt ? "f32" : "f64", tr, th, i, j, got, s);
-                        }
+                    check_rows_result(C, rsc, m, n, k, a, b, bias ? init : NULL, dt, tr, th);
                     free(a), free(b), free(init), free(A), free(B), free(I), free(C), free(C2), free(P);
                 }
     adj_set_threads(1);
@@ -516,25 +529,7 @@ START_TEST(gemm_rows_split_by_columns)
                     adj_gemm(dtype, ta, tb, m, n, k, A, rsa, 1, B, rsb, 1, 1.0, C2, rsc, 1);
                     ck_assert_msg(memcmp(C, C2, m * rsc * es) == 0, "%zux%zux%zu %s tr %d %d threads: not adj_gemm's bits",
                                   m, n, k, dt ? "f32" : "f64", tr, th);
-                    for (size_t i = 0; i < m; i++)
-                        for (size_t j = 0; j < rsc; j++) {
-                            if (j >= n) {
-                                unsigned char pad[sizeof(double)];
-                                memset(pad, 0x7f, sizeof pad);
-                                ck_assert(memcmp((char *)C + (i * rsc + j) * es, pad, es) == 0);
-                                continue;
-                            }
-                            double got = dt ? ((float *)C)[i * rsc + j] : ((double *)C)[i * rsc + j];
-                            double s = bias ? (dt ? (double)(float)init[j] : init[j]) : 0;
-                            for (size_t p = 0; p < k; p++) {
-                                double x = ta ? a[p * m + i] : a[i * k + p];
-                                double y = tb ? b[j * k + p] : b[p * n + j];
-                                s += dt ? (double)(float)x * (double)(float)y : x * y;
-                            }
-                            ck_assert_msg(fabs(got - s) <= (dt ? 1e-5 : 1e-13) * (double)(k + 1),
-                                          "%zux%zux%zu %s tr %d, %d threads, C[%zu][%zu] %g vs %g", m, n, k,
-                                          dt ? "f32" : "f64", tr, th, i, j, got, s);
-                        }
+                    check_rows_result(C, rsc, m, n, k, a, b, bias ? init : NULL, dt, tr, th);
                     free(a), free(b), free(init), free(A), free(B), free(I), free(C), free(C2);
                 }
     adj_set_threads(1);

@@ -163,15 +163,6 @@ static adj_var *rec(int s, adj_tape *t, adj_params *p, int i, int line)
     return s ? adj_param_general(t, p, i, FILE_, line) : adj_param_at(t, p, i, FILE_, line);
 }
 
-static void same_message(adj_tape *a, adj_tape *b, adj_var *ra, adj_var *rb, const char *what)
-{
-    ck_assert_msg(adj_tape_status(a) == adj_tape_status(b), "%s: status %d vs %d", what,
-                  adj_tape_status(a), adj_tape_status(b));
-    ck_assert_msg(strcmp(adj_tape_message(a), adj_tape_message(b)) == 0, "%s: '%s' vs '%s'",
-                  what, adj_tape_message(a), adj_tape_message(b));
-    ck_assert_msg((ra == NULL) == (rb == NULL), "%s: one result NULL", what);
-}
-
 START_TEST(failures_keep_messages)
 {
     adj_params *p[2] = {store(ADJ_F64), store(ADJ_F64)};
@@ -182,16 +173,16 @@ START_TEST(failures_keep_messages)
         t[s] = adj_tape_new();
         r[s] = rec(s, t[s], p[s], NSHAPES, 2);
     }
-    same_message(t[0], t[1], r[0], r[1], "bad index");
+    check_same_failure(t[0], t[1], r[0], r[1], "bad index");
     for (int s = 0; s < 2; s++)
         r[s] = rec(s, t[s], p[s], 0, 3); /* the tape keeps its error */
-    same_message(t[0], t[1], r[0], r[1], "tape in error");
+    check_same_failure(t[0], t[1], r[0], r[1], "tape in error");
     ck_assert(adj_requires_grad(r[0]) == adj_requires_grad(r[1]));
     for (int s = 0; s < 2; s++) {
         adj_tape_reset(t[s]);
         r[s] = rec(s, t[s], NULL, 0, 4);
     }
-    same_message(t[0], t[1], r[0], r[1], "NULL store");
+    check_same_failure(t[0], t[1], r[0], r[1], "NULL store");
     /* out of memory: leaves until the tape's limit refuses a node */
     for (int s = 0; s < 2; s++) {
         adj_tape_reset(t[s]);
@@ -202,7 +193,7 @@ START_TEST(failures_keep_messages)
         ck_assert_int_eq(adj_tape_status(t[s]), ADJ_ENOMEM);
         adj_tape_set_limit(t[s], 0);
     }
-    same_message(t[0], t[1], r[0], r[1], "out of memory");
+    check_same_failure(t[0], t[1], r[0], r[1], "out of memory");
     /* a moved store: an op given the leaf */
     for (int s = 0; s < 2; s++) {
         adj_tape_reset(t[s]);
@@ -211,7 +202,7 @@ START_TEST(failures_keep_messages)
         r[s] = adj_exp(w);
         ck_assert(isnan(adj_value_at(w, 0)));
     }
-    same_message(t[0], t[1], r[0], r[1], "moved store");
+    check_same_failure(t[0], t[1], r[0], r[1], "moved store");
     /* a stale handle */
     for (int s = 0; s < 2; s++) {
         adj_tape_reset(t[s]);
@@ -219,7 +210,7 @@ START_TEST(failures_keep_messages)
         adj_tape_reset(t[s]);
         r[s] = adj_exp(w);
     }
-    same_message(t[0], t[1], r[0], r[1], "stale handle");
+    check_same_failure(t[0], t[1], r[0], r[1], "stale handle");
     /* anomaly mode: a NaN in the parameter */
     for (int s = 0; s < 2; s++) {
         adj_tape_reset(t[s]);
@@ -228,7 +219,7 @@ START_TEST(failures_keep_messages)
         r[s] = rec(s, t[s], p[s], NSHAPES - 1, 8);
         r[s] = rec(s, t[s], p[s], NSHAPES, 8); /* the last tensor added: "late" */
     }
-    same_message(t[0], t[1], r[0], r[1], "anomaly");
+    check_same_failure(t[0], t[1], r[0], r[1], "anomaly");
     for (int s = 0; s < 2; s++) {
         adj_tape_free(t[s]);
         adj_params_free(p[s]);

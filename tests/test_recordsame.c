@@ -165,17 +165,6 @@ START_TEST(same_node_every_op)
 }
 END_TEST
 
-/* Two tapes prepared alike, the short path run on a and adj_record on b:
- * the same status and message. */
-static void same_message(adj_tape *a, adj_tape *b, adj_var *ra, adj_var *rb, const char *what)
-{
-    ck_assert_msg(adj_tape_status(a) == adj_tape_status(b), "%s: status %d vs %d", what,
-                  adj_tape_status(a), adj_tape_status(b));
-    ck_assert_msg(strcmp(adj_tape_message(a), adj_tape_message(b)) == 0, "%s: '%s' vs '%s'",
-                  what, adj_tape_message(a), adj_tape_message(b));
-    ck_assert_msg((ra == NULL) == (rb == NULL), "%s: one result NULL", what);
-}
-
 /* The public functions that take the short path, and their ops. */
 static const struct {
     adj_var *(*fn)(adj_var *, const char *, int);
@@ -246,7 +235,7 @@ START_TEST(handed_on_calls_keep_messages)
             adj_var *ix = adj_index(t[s], 1, n3, (const int32_t[]){0, 1, 2});
             r[s] = s ? adj_record(op, &ix, 1, NULL, FILE_, 4) : pub[o].fn(ix, FILE_, 4);
         }
-        same_message(t[0], t[1], r[0], r[1], "index tensor");
+        check_same_failure(t[0], t[1], r[0], r[1], "index tensor");
         for (int s = 0; s < 2; s++) {
             adj_tape_reset(t[s]);
             adj_var *x = adj_tensor_f64(t[s], 1, n3, v3);
@@ -254,13 +243,13 @@ START_TEST(handed_on_calls_keep_messages)
             (void)adj_tensor_f64(t[s], 1, n3, v3);
             r[s] = s ? adj_record(op, &x, 1, NULL, FILE_, 5) : pub[o].fn(x, FILE_, 5);
         }
-        same_message(t[0], t[1], r[0], r[1], "stale handle");
+        check_same_failure(t[0], t[1], r[0], r[1], "stale handle");
         for (int s = 0; s < 2; s++) {
             adj_var *x = adj_tensor_f64(t[s], 1, n3, v3); /* the tape keeps its error */
             r[s] = s ? adj_record(op, &x, 1, NULL, FILE_, 6) : pub[o].fn(x, FILE_, 6);
             ck_assert(r[s] != NULL);
         }
-        same_message(t[0], t[1], r[0], r[1], "tape with an error");
+        check_same_failure(t[0], t[1], r[0], r[1], "tape with an error");
         /* a moved parameter */
         adj_params *p[2];
         for (int s = 0; s < 2; s++) {
@@ -271,7 +260,7 @@ START_TEST(handed_on_calls_keep_messages)
             ck_assert_int_gt(adj_params_add(p[s], "late", 1, ((int64_t[]){4096})), 0);
             r[s] = s ? adj_record(op, &w, 1, NULL, FILE_, 7) : pub[o].fn(w, FILE_, 7);
         }
-        same_message(t[0], t[1], r[0], r[1], "moved parameter");
+        check_same_failure(t[0], t[1], r[0], r[1], "moved parameter");
         /* no memory for the value */
         for (int s = 0; s < 2; s++) {
             adj_tape_reset(t[s]);
@@ -282,7 +271,7 @@ START_TEST(handed_on_calls_keep_messages)
             ck_assert_int_eq(adj_tape_status(t[s]), ADJ_ENOMEM);
             adj_tape_set_limit(t[s], 0);
         }
-        same_message(t[0], t[1], r[0], r[1], "out of memory");
+        check_same_failure(t[0], t[1], r[0], r[1], "out of memory");
         /* anomaly mode: log(-1) is NaN (the others pass) */
         for (int s = 0; s < 2; s++) {
             adj_tape_reset(t[s]);
@@ -292,7 +281,7 @@ START_TEST(handed_on_calls_keep_messages)
                            : pub[o].fn(x, FILE_, 9);
             r[s] = y;
         }
-        same_message(t[0], t[1], r[0], r[1], "anomaly");
+        check_same_failure(t[0], t[1], r[0], r[1], "anomaly");
         for (int s = 0; s < 2; s++) {
             adj_tape_free(t[s]);
             adj_params_free(p[s]);
